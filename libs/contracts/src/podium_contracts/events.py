@@ -1,0 +1,450 @@
+"""Every Podium event: frozen pydantic models with `type` and `version` literals (SPEC §4).
+
+Each class says when it is emitted; its topic is declared with `@register`.
+Contracts share facts, not internal models: only what consumers need.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter
+
+from podium_contracts.envelope import Event, EventData
+from podium_contracts.topics import (
+    COMPETITIONS,
+    ENROLLMENTS,
+    IDENTITY_USERS,
+    JOINS,
+    LEADERBOARDS,
+    LEARNING,
+    SCORES,
+    SUBMISSIONS,
+    XAPI_STATEMENTS,
+    register,
+)
+
+# --- identity -----------------------------------------------------------------
+
+
+class UserData(EventData):
+    """Public profile facts other services keep copies of."""
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    timezone: str
+    role: Literal["user", "admin"] = "user"
+
+
+@register(IDENTITY_USERS)
+class UserRegistered(Event):
+    """Emitted when a new account is created."""
+
+    type: Literal["user.registered"] = "user.registered"
+    version: Literal[1] = 1
+    data: UserData
+
+
+@register(IDENTITY_USERS)
+class UserUpdated(Event):
+    """Emitted when a user's profile (name, timezone, e-mail, role) changes."""
+
+    type: Literal["user.updated"] = "user.updated"
+    version: Literal[1] = 1
+    data: UserData
+
+
+class UserTokenData(EventData):
+    """A single-use token the notifier delivers by e-mail."""
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    token: str
+    expires_at: AwareDatetime
+
+
+@register(IDENTITY_USERS)
+class UserEmailVerificationRequested(Event):
+    """Emitted when a verification e-mail must be sent (at registration or on request)."""
+
+    type: Literal["user.email_verification_requested"] = "user.email_verification_requested"
+    version: Literal[1] = 1
+    data: UserTokenData
+
+
+@register(IDENTITY_USERS)
+class UserPasswordResetRequested(Event):
+    """Emitted when a user asked to reset a forgotten password."""
+
+    type: Literal["user.password_reset_requested"] = "user.password_reset_requested"
+    version: Literal[1] = 1
+    data: UserTokenData
+
+
+# --- competitions -------------------------------------------------------------
+
+CompetitionKind = Literal["prediction", "activity"]
+CompetitionStatus = Literal["draft", "active", "ended", "canceled"]
+MetricName = Literal["auc_roc", "log_loss", "accuracy", "f1", "rmse", "mae", "r2"]
+
+
+class CompetitionData(EventData):
+    """The state of a competition after a change (a state-carrying fact)."""
+
+    competition_id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: CompetitionKind
+    title: str
+    visibility: Literal["public", "private"]
+    status: CompetitionStatus
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    timezone: str
+    max_participants: int | None = None
+    late_join: bool = False
+    metric: MetricName | None = None
+    daily_submission_limit: int | None = None
+    public_fraction: float | None = None
+    rules: dict[str, Any] | None = None
+
+
+@register(COMPETITIONS)
+class CompetitionCreated(Event):
+    """Emitted when a sponsor creates a competition."""
+
+    type: Literal["competition.created"] = "competition.created"
+    version: Literal[1] = 1
+    data: CompetitionData
+
+
+@register(COMPETITIONS)
+class CompetitionUpdated(Event):
+    """Emitted when a competition's settings or status change."""
+
+    type: Literal["competition.updated"] = "competition.updated"
+    version: Literal[1] = 1
+    data: CompetitionData
+
+
+class AnswerKeyData(EventData):
+    """Where the new answer key lies in the blob store."""
+
+    competition_id: uuid.UUID
+    blob_key: str
+    sha256: str
+    uploaded_by: uuid.UUID
+
+
+@register(COMPETITIONS)
+class AnswerKeyUploaded(Event):
+    """Emitted when the owner uploads (or replaces) a competition's answer key."""
+
+    type: Literal["competition.answer_key_uploaded"] = "competition.answer_key_uploaded"
+    version: Literal[1] = 1
+    data: AnswerKeyData
+
+
+class RescoreData(EventData):
+    """Who asked to rescore which competition."""
+
+    competition_id: uuid.UUID
+    requested_by: uuid.UUID
+
+
+@register(COMPETITIONS)
+class RescoreRequested(Event):
+    """Emitted when the owner asks to rescore every submission against the current key."""
+
+    type: Literal["competition.rescore_requested"] = "competition.rescore_requested"
+    version: Literal[1] = 1
+    data: RescoreData
+
+
+# --- joins and enrollments ----------------------------------------------------
+
+
+class JoinData(EventData):
+    """A participant's request to join a competition."""
+
+    request_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    invite_code: str | None = None
+
+
+@register(JOINS)
+class JoinRequested(Event):
+    """Emitted by the gateway when a user asks to join a competition (a command)."""
+
+    type: Literal["join.requested"] = "join.requested"
+    version: Literal[1] = 1
+    data: JoinData
+
+
+class EnrollmentData(EventData):
+    """The outcome of a join request, or a participant leaving."""
+
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    request_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+@register(ENROLLMENTS)
+class EnrollmentAccepted(Event):
+    """Emitted when a join request is accepted."""
+
+    type: Literal["enrollment.accepted"] = "enrollment.accepted"
+    version: Literal[1] = 1
+    data: EnrollmentData
+
+
+@register(ENROLLMENTS)
+class EnrollmentRejected(Event):
+    """Emitted when a join request is refused; `reason` holds a stable code."""
+
+    type: Literal["enrollment.rejected"] = "enrollment.rejected"
+    version: Literal[1] = 1
+    data: EnrollmentData
+
+
+@register(ENROLLMENTS)
+class EnrollmentLeft(Event):
+    """Emitted when a participant leaves a competition."""
+
+    type: Literal["enrollment.left"] = "enrollment.left"
+    version: Literal[1] = 1
+    data: EnrollmentData
+
+
+# --- submissions and scores -----------------------------------------------------
+
+
+class SubmissionReceivedData(EventData):
+    """A prediction file accepted by the gateway, stored by reference."""
+
+    submission_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    blob_key: str
+    sha256: str
+    size_bytes: int
+    submitted_at: AwareDatetime
+
+
+@register(SUBMISSIONS)
+class SubmissionReceived(Event):
+    """Emitted by the gateway when a participant uploads a prediction file."""
+
+    type: Literal["submission.received"] = "submission.received"
+    version: Literal[1] = 1
+    data: SubmissionReceivedData
+
+
+class SubmissionInvalidatedData(EventData):
+    """The owner's decision to take a submission off the board."""
+
+    submission_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    invalidated_by: uuid.UUID
+
+
+@register(SUBMISSIONS)
+class SubmissionInvalidated(Event):
+    """Emitted when the owner invalidates a submission."""
+
+    type: Literal["submission.invalidated"] = "submission.invalidated"
+    version: Literal[1] = 1
+    data: SubmissionInvalidatedData
+
+
+class ScoredData(EventData):
+    """The scores of one submission."""
+
+    submission_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    metric: MetricName
+    higher_is_better: bool
+    public_score: float
+    private_score: float
+    submitted_at: AwareDatetime
+    scored_at: AwareDatetime
+
+
+@register(SCORES)
+class SubmissionScored(Event):
+    """Emitted when a submission was validated and scored (also after a rescore)."""
+
+    type: Literal["submission.scored"] = "submission.scored"
+    version: Literal[1] = 1
+    data: ScoredData
+
+
+class SubmissionError(EventData):
+    """One validation problem of a submission file (SPEC §7.1)."""
+
+    code: str
+    message: str
+    column: str | None = None
+    rows: list[str] = Field(default_factory=list)
+    count: int | None = None
+
+
+class RejectedData(EventData):
+    """Why a submission could not be scored."""
+
+    submission_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    errors: list[SubmissionError]
+    submitted_at: AwareDatetime
+
+
+@register(SCORES)
+class SubmissionRejected(Event):
+    """Emitted when a submission fails validation or cannot be scored."""
+
+    type: Literal["submission.rejected"] = "submission.rejected"
+    version: Literal[1] = 1
+    data: RejectedData
+
+
+# --- xAPI and learning ----------------------------------------------------------
+
+
+class StatementsData(EventData):
+    """Statements accepted by the LRS for one actor, as stored (ids, stored, authority set)."""
+
+    actor: str
+    lrs_client_id: uuid.UUID
+    statements: list[dict[str, Any]]
+
+
+@register(XAPI_STATEMENTS)
+class StatementsReceived(Event):
+    """Emitted by the gateway once xAPI statements are accepted."""
+
+    type: Literal["xapi.statements.received"] = "xapi.statements.received"
+    version: Literal[1] = 1
+    data: StatementsData
+
+
+class LearningData(EventData):
+    """A flattened learning fact derived from one statement."""
+
+    actor: str
+    statement_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    verb: str
+    activity_id: str | None = None
+    timestamp: AwareDatetime
+    scaled_score: float | None = None
+    success: bool | None = None
+    completion: bool | None = None
+    voided: bool = False
+
+
+@register(LEARNING)
+class StatementRecorded(Event):
+    """Emitted by ingest when a statement was stored and flattened (or voided)."""
+
+    type: Literal["learning.statement_recorded"] = "learning.statement_recorded"
+    version: Literal[1] = 1
+    data: LearningData
+
+
+# --- leaderboards -------------------------------------------------------------
+
+
+class RankChangedData(EventData):
+    """A participant's rank moved on a board."""
+
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    split: Literal["public", "private"] = "public"
+    period: Literal["all", "day", "week", "month"] = "all"
+    old_rank: int | None
+    new_rank: int | None
+    score: float | None
+
+
+@register(LEADERBOARDS)
+class RankChanged(Event):
+    """Emitted when a participant's rank on a leaderboard changes."""
+
+    type: Literal["leaderboard.rank_changed"] = "leaderboard.rank_changed"
+    version: Literal[1] = 1
+    data: RankChangedData
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    UserRegistered,
+    UserUpdated,
+    UserEmailVerificationRequested,
+    UserPasswordResetRequested,
+    CompetitionCreated,
+    CompetitionUpdated,
+    AnswerKeyUploaded,
+    RescoreRequested,
+    JoinRequested,
+    EnrollmentAccepted,
+    EnrollmentRejected,
+    EnrollmentLeft,
+    SubmissionReceived,
+    SubmissionInvalidated,
+    SubmissionScored,
+    SubmissionRejected,
+    StatementsReceived,
+    StatementRecorded,
+    RankChanged,
+)
+
+
+def _tag(value: Any) -> str:
+    """Discriminate envelopes on type and version together."""
+    if isinstance(value, dict):
+        return f"{value.get('type')}@{value.get('version')}"
+    return f"{value.type}@{value.version}"
+
+
+AnyEvent = Annotated[
+    Annotated[UserRegistered, Tag("user.registered@1")]
+    | Annotated[UserUpdated, Tag("user.updated@1")]
+    | Annotated[UserEmailVerificationRequested, Tag("user.email_verification_requested@1")]
+    | Annotated[UserPasswordResetRequested, Tag("user.password_reset_requested@1")]
+    | Annotated[CompetitionCreated, Tag("competition.created@1")]
+    | Annotated[CompetitionUpdated, Tag("competition.updated@1")]
+    | Annotated[AnswerKeyUploaded, Tag("competition.answer_key_uploaded@1")]
+    | Annotated[RescoreRequested, Tag("competition.rescore_requested@1")]
+    | Annotated[JoinRequested, Tag("join.requested@1")]
+    | Annotated[EnrollmentAccepted, Tag("enrollment.accepted@1")]
+    | Annotated[EnrollmentRejected, Tag("enrollment.rejected@1")]
+    | Annotated[EnrollmentLeft, Tag("enrollment.left@1")]
+    | Annotated[SubmissionReceived, Tag("submission.received@1")]
+    | Annotated[SubmissionInvalidated, Tag("submission.invalidated@1")]
+    | Annotated[SubmissionScored, Tag("submission.scored@1")]
+    | Annotated[SubmissionRejected, Tag("submission.rejected@1")]
+    | Annotated[StatementsReceived, Tag("xapi.statements.received@1")]
+    | Annotated[StatementRecorded, Tag("learning.statement_recorded@1")]
+    | Annotated[RankChanged, Tag("leaderboard.rank_changed@1")],
+    Discriminator(_tag),
+]
+
+_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Parse any envelope from JSON; raises `pydantic.ValidationError` on unknown type/version."""
+    event: Event = _ADAPTER.validate_json(raw)
+    return event
+
+
+def known_types() -> set[str]:
+    """Return every `type@version` tag this contracts version knows."""
+    return {f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
+            for cls in ALL_EVENTS}

@@ -1,0 +1,79 @@
+"""Topic registry: every Kafka topic, its partition key and dead-letter topic (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from podium_contracts.envelope import Event
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A Kafka topic with the data field that partitions it."""
+
+    name: str
+    key: str
+    description: str
+    partitions: int = 6
+    events: list[type[Event]] = field(default_factory=list, compare=False, hash=False)
+
+    @property
+    def dead_letter(self) -> str:
+        """Return the name of this topic's dead-letter topic."""
+        return f"{self.name}.dlq"
+
+
+IDENTITY_USERS = Topic("podium.identity.users", "user_id", "Account lifecycle facts.")
+COMPETITIONS = Topic("podium.competitions", "competition_id", "Competition lifecycle facts.")
+JOINS = Topic("podium.joins", "competition_id", "Join commands from the gateway.")
+ENROLLMENTS = Topic("podium.enrollments", "competition_id", "Enrollment decisions.")
+SUBMISSIONS = Topic("podium.submissions", "competition_id", "Submission commands and facts.")
+SCORES = Topic("podium.scores", "competition_id", "Scoring outcomes.")
+XAPI_STATEMENTS = Topic("podium.xapi.statements", "actor", "Raw xAPI statements accepted.")
+LEARNING = Topic("podium.learning", "actor", "Flattened learning facts.")
+LEADERBOARDS = Topic("podium.leaderboards", "competition_id", "Leaderboard changes.")
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    IDENTITY_USERS,
+    COMPETITIONS,
+    JOINS,
+    ENROLLMENTS,
+    SUBMISSIONS,
+    SCORES,
+    XAPI_STATEMENTS,
+    LEARNING,
+    LEADERBOARDS,
+)
+
+E = TypeVar("E", bound=type[Event])
+
+_BY_EVENT: dict[tuple[str, int], Topic] = {}
+
+
+def register(topic: Topic) -> Callable[[E], E]:
+    """Class decorator declaring that an event type travels on `topic`."""
+
+    def decorate(cls: E) -> E:
+        key = (cls.model_fields["type"].default, cls.model_fields["version"].default)
+        _BY_EVENT[key] = topic
+        topic.events.append(cls)
+        cls.topic_name = topic.name
+        return cls
+
+    return decorate
+
+
+def topic_for(event: type[Event] | Event) -> Topic:
+    """Return the topic an event class (or instance) is declared on."""
+    cls = event if isinstance(event, type) else type(event)
+    return _BY_EVENT[(cls.model_fields["type"].default, cls.model_fields["version"].default)]
+
+
+def all_topic_names() -> list[str]:
+    """Return every topic name, dead-letter topics included, in a stable order."""
+    names: list[str] = []
+    for topic in ALL_TOPICS:
+        names += [topic.name, topic.dead_letter]
+    return names

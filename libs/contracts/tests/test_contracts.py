@@ -1,0 +1,120 @@
+"""Contract tests: envelopes round-trip, topics are declared, schemas evolve compatibly."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from podium_contracts import ALL_EVENTS, ALL_TOPICS, parse_event, topic_for
+from podium_contracts.events import JoinData, JoinRequested
+from podium_contracts.schemas import (
+    check_against_snapshots,
+    current_schemas,
+    incompatibilities,
+    load_snapshots,
+    write_snapshots,
+)
+
+
+def _join() -> JoinRequested:
+    return JoinRequested(
+        producer="gateway",
+        correlation_id="req-1",
+        data=JoinData(request_id=uuid.uuid4(), competition_id=uuid.uuid4(), user_id=uuid.uuid4()),
+    )
+
+
+def test_envelope_round_trips_through_json() -> None:
+    event = _join()
+    parsed = parse_event(event.model_dump_json())
+    assert parsed == event
+    assert isinstance(parsed, JoinRequested)
+
+
+def test_partition_key_is_the_declared_field() -> None:
+    event = _join()
+    assert topic_for(event).name == "podium.joins"
+    assert event.partition_key() == str(event.data.competition_id)
+
+
+def test_unknown_version_is_refused() -> None:
+    raw = json.loads(_join().model_dump_json())
+    raw["version"] = 2
+    with pytest.raises(ValidationError):
+        parse_event(json.dumps(raw))
+
+
+def test_consumers_ignore_unknown_fields() -> None:
+    raw = json.loads(_join().model_dump_json())
+    raw["data"]["added_later"] = "x"
+    assert isinstance(parse_event(json.dumps(raw)), JoinRequested)
+
+
+def test_events_are_frozen() -> None:
+    event = _join()
+    with pytest.raises(ValidationError):
+        event.producer = "other"  # type: ignore[misc]
+
+
+def test_every_event_is_on_a_topic_whose_key_it_carries() -> None:
+    for cls in ALL_EVENTS:
+        topic = topic_for(cls)
+        data_cls = cls.model_fields["data"].annotation
+        assert topic.key in data_cls.model_fields, (cls.__name__, topic.key)  # type: ignore[union-attr]
+
+
+def test_topics_have_unique_names_and_dead_letters() -> None:
+    names = [t.name for t in ALL_TOPICS]
+    assert len(names) == len(set(names))
+    assert all(t.dead_letter == f"{t.name}.dlq" for t in ALL_TOPICS)
+
+
+def test_committed_schemas_match_the_models() -> None:
+    """Fails when a model changed and `make contracts` was not run."""
+    assert load_snapshots() == current_schemas(), "run `make contracts` and commit the schemas"
+
+
+def test_committed_schemas_are_compatible() -> None:
+    assert check_against_snapshots(load_snapshots()) == {}
+
+
+def test_adding_an_optional_field_is_compatible() -> None:
+    old = current_schemas()["join.requested.v1"]
+    new = copy.deepcopy(old)
+    new["$defs"]["JoinData"]["properties"]["note"] = {"type": "string", "default": ""}
+    assert incompatibilities(old, new) == []
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (lambda d: d["properties"].pop("invite_code"), "data.invite_code: property removed"),
+        (lambda d: d["properties"].__setitem__("user_id", {"type": "integer"}),
+         "data.user_id: type changed"),
+        (lambda d: (d["properties"].__setitem__("x", {"type": "string"}),
+                    d["required"].append("x")), "data.x: new required property"),
+        (lambda d: (d["properties"].__setitem__("invite_code", {"type": "string"}),
+                    d["required"].append("invite_code")), "data.invite_code: type changed"),
+    ],
+)
+def test_incompatible_changes_are_caught(mutation, expected) -> None:  # type: ignore[no-untyped-def]
+    old = current_schemas()["join.requested.v1"]
+    new = copy.deepcopy(old)
+    mutation(new["$defs"]["JoinData"])
+    assert expected in incompatibilities(old, new)
+
+
+def test_make_contracts_refuses_a_broken_snapshot_dir(tmp_path: Path) -> None:
+    """A deliberately broken copy: the snapshot has a field the model no longer has."""
+    write_snapshots(tmp_path)
+    path = tmp_path / "join.requested.v1.json"
+    schema = json.loads(path.read_text())
+    schema["$defs"]["JoinData"]["properties"]["priority"] = {"type": "integer"}
+    path.write_text(json.dumps(schema))
+    with pytest.raises(SystemExit, match="priority: property removed"):
+        write_snapshots(tmp_path)
