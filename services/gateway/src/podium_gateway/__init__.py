@@ -1,0 +1,1 @@
+"""Podium gateway service: public HTTP API: authenticates callers, publishes command events, reads projections."""

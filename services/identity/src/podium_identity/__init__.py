@@ -1,0 +1,1 @@
+"""Podium identity service: users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients."""

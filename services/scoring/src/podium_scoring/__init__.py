@@ -1,0 +1,1 @@
+"""Podium scoring service: validates and scores prediction submissions with numpy."""

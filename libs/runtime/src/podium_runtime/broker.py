@@ -1,0 +1,232 @@
+"""Kafka plumbing: broker factory, event publisher, and the idempotent consumer (SPEC §4, STYLE 5).
+
+`EventConsumer` subscribes a service's handlers with `group_id=<service>` and an
+explicit ack policy: the offset is committed only after the handler's
+transaction (which also records the event id in the inbox) has committed. A
+handler that keeps failing is retried a bounded number of times, then the
+message goes to the topic's dead-letter topic with the error in its headers and
+the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_contracts import Event, Topic, parse_event, topic_for
+from podium_runtime.context import bound
+from podium_runtime.db import Database
+from podium_runtime.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_HANDLED
+from podium_runtime.outbox import claim_event, event_headers
+from podium_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+H = TypeVar("H", bound=Handler)
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """Build the service's KafkaBroker: acks=all, idempotence per settings (SPEC §3)."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id=settings.service_name,
+        allow_auto_create_topics=False,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+    )
+
+
+class EventPublisher:
+    """Publishes envelopes directly and waits for the broker's acknowledgement.
+
+    Only the gateway, which has no database, publishes this way (STYLE 4);
+    services publish through their outbox, whose relay uses `send`.
+    """
+
+    def __init__(self, broker: KafkaBroker, topic_prefix: str = "") -> None:
+        self.broker = broker
+        self.topic_prefix = topic_prefix
+
+    async def send(self, topic: str, key: str, payload: bytes,
+                   headers: dict[str, str]) -> Awaitable[Any]:
+        """Start sending one message; the returned awaitable completes on acknowledgement."""
+        future: Awaitable[Any] = await self.broker.publish(
+            payload, topic=topic, key=key.encode(), headers=headers, no_confirm=True
+        )
+        return future
+
+    async def publish(self, *events: Event) -> None:
+        """Publish `events` with their declared keys; returns once all are acknowledged."""
+        pending = [
+            await self.send(self.topic_prefix + topic_for(e).name, e.partition_key(),
+                            e.model_dump_json().encode(), event_headers(e))
+            for e in events
+        ]
+        await asyncio.gather(*pending)
+
+
+class DeadLetter(Exception):
+    """Raised inside dispatch to send the current message straight to the dead-letter topic."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class EventConsumer:
+    """Dispatches a service's events to handlers in a unit of work with inbox deduplication."""
+
+    def __init__(self, service: str, database: Database, inbox: Table,
+                 settings: ServiceSettings) -> None:
+        self.service = service
+        self.database = database
+        self.inbox = inbox
+        self.settings = settings
+        self.handlers: dict[str, Handler] = {}
+        self.handled_types: set[str] = set()
+        self.topics: dict[str, Topic] = {}
+        self.subscribers: list[Any] = []
+        self._broker: KafkaBroker | None = None
+
+    def handles(self, *event_classes: type[Event]) -> Callable[[H], H]:
+        """Register the decorated `handler(session, event)` for these event classes."""
+
+        def decorate(handler: H) -> H:
+            for cls in event_classes:
+                event_type = cls.model_fields["type"].default
+                version = cls.model_fields["version"].default
+                self.handlers[f"{event_type}@{version}"] = handler
+                self.handled_types.add(event_type)
+                topic = topic_for(cls)
+                self.topics[self.settings.kafka_topic_prefix + topic.name] = topic
+            return handler
+
+        return decorate
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        """Attach one subscriber for every topic with a handler (one consumer group)."""
+        self._broker = broker
+        if not self.topics:
+            return
+
+        async def on_message(msg: KafkaMessage) -> None:
+            await self.dispatch(msg.body, msg.raw_message)
+
+        subscriber = broker.subscriber(
+            *sorted(self.topics),
+            group_id=self.service,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            max_poll_records=100,
+        )
+        subscriber(on_message)
+        self.subscribers.append(subscriber)
+
+    async def dispatch(self, body: bytes, record: Any) -> None:
+        """Handle one Kafka record: parse, deduplicate, apply with retries, or dead-letter."""
+        topic_name: str = record.topic
+        try:
+            envelope = json.loads(body)
+            event_type, version = envelope["type"], envelope["version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            await self._dead_letter(topic_name, body, record, "MALFORMED_MESSAGE", repr(exc), 1)
+            return
+        if event_type not in self.handled_types:
+            return  # another service's fact on a shared topic
+        handler = self.handlers.get(f"{event_type}@{version}")
+        if handler is None:
+            await self._dead_letter(topic_name, body, record, "UNSUPPORTED_VERSION",
+                                    f"{event_type} version {version} is not understood", 1)
+            return
+        try:
+            event = parse_event(body)
+        except ValidationError as exc:
+            await self._dead_letter(topic_name, body, record, "INVALID_EVENT", str(exc), 1)
+            return
+        with bound(event.correlation_id, str(event.id), event.type):
+            await self._apply_with_retries(topic_name, body, record, handler, event)
+
+    async def _apply_with_retries(self, topic_name: str, body: bytes, record: Any,
+                                  handler: Handler, event: Event) -> None:
+        attempts = self.settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.database.session() as session:
+                    if not await claim_event(session, self.inbox, self.service, event):
+                        EVENTS_HANDLED.labels(topic_name, event.type, "duplicate").inc()
+                        return
+                    await handler(session, event)
+            except DeadLetter as exc:
+                await self._dead_letter(topic_name, body, record, exc.code, exc.detail, attempt)
+                return
+            except Exception as exc:
+                if attempt == attempts:
+                    log.exception("handler failed; dead-lettering", extra={"attempts": attempt})
+                    await self._dead_letter(topic_name, body, record, type(exc).__name__,
+                                            str(exc), attempt)
+                    return
+                log.warning("handler failed; retrying", extra={"attempt": attempt,
+                                                                "error": repr(exc)})
+                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            else:
+                EVENTS_HANDLED.labels(topic_name, event.type, "ok").inc()
+                return
+
+    async def _dead_letter(self, topic_name: str, body: bytes, record: Any, code: str,
+                           detail: str, attempts: int) -> None:
+        """Publish the original bytes to `<topic>.dlq` with the failure in headers."""
+        assert self._broker is not None, "subscribe() first"
+        topic = self.topics.get(topic_name)
+        dead_letter = (self.settings.kafka_topic_prefix + topic.dead_letter if topic
+                       else f"{topic_name}.dlq")
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or [])}
+        headers.update({
+            "x-error-code": code,
+            "x-error-detail": detail[:2000],
+            "x-consumer": self.service,
+            "x-original-topic": topic_name,
+            "x-original-partition": str(record.partition),
+            "x-original-offset": str(record.offset),
+            "x-attempts": str(attempts),
+            "x-failed-at": str(time.time()),
+        })
+        await self._broker.publish(body, topic=dead_letter, key=record.key, headers=headers)
+        EVENTS_DEAD_LETTERED.labels(topic_name).inc()
+        EVENTS_HANDLED.labels(topic_name, headers.get("event_type", "?"), "dead_lettered").inc()
+        log.error("message dead-lettered", extra={"code": code, "dead_letter_topic": dead_letter})
+
+    async def update_lag(self) -> None:
+        """Refresh the consumer-lag gauge from the assigned partitions' high watermarks."""
+        for subscriber in self.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in consumer.assignment():
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                position = await consumer.position(tp)
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+
+
+def topics_with_dead_letters(topics: Iterable[Topic], prefix: str = "") -> list[str]:
+    """Return the prefixed names of `topics` and their dead-letter topics."""
+    names: list[str] = []
+    for topic in topics:
+        names += [prefix + topic.name, prefix + topic.dead_letter]
+    return names

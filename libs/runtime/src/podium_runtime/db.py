@@ -1,0 +1,78 @@
+"""Async SQLAlchemy engine and the unit of work: one session per request or message (STYLE 3).
+
+The entrypoint opens `Database.session()`; it commits on success and rolls back
+on error. Services only `flush()`. Callbacks registered with `after_commit` run
+once the transaction is durable (used to wake the outbox relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_AFTER_COMMIT = "podium_after_commit"
+
+
+def service_metadata(schema: str) -> MetaData:
+    """Return the MetaData of one service's own schema with our naming convention (STYLE 7)."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def async_url(url: str) -> str:
+    """Normalise a Postgres URL to the asyncpg driver (`postgresql://` is accepted)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
+    """Run `callback` after the session's transaction commits (never on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+class Database:
+    """Owns the engine and hands out units of work."""
+
+    def __init__(self, url: str, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session in a transaction: commit on success, roll back on any error."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            callbacks = session.info.pop(_AFTER_COMMIT, [])
+        for callback in callbacks:
+            callback()
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raises when the database is unreachable."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

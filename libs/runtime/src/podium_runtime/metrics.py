@@ -1,0 +1,24 @@
+"""Prometheus metrics every service exposes on `/metrics` (SPEC §5.7)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "podium_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "podium_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
+)
+EVENTS_HANDLED = Counter(
+    "podium_events_handled_total", "Events handled by consumers", ["topic", "event_type", "outcome"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "podium_events_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"]
+)
+CONSUMER_LAG = Gauge(
+    "podium_consumer_lag", "Messages behind the end of each assigned partition",
+    ["topic", "partition"],
+)
+OUTBOX_BACKLOG = Gauge("podium_outbox_backlog", "Outbox events not yet published")
+OUTBOX_PUBLISHED = Counter("podium_outbox_published_total", "Outbox events published to Kafka")

@@ -1,0 +1,107 @@
+"""RFC 7807 problem details with stable UPPER_SNAKE codes (SPEC §5)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMIT_EXCEEDED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class Problem(Exception):
+    """An error the API reports as `application/problem+json` with a stable `code`."""
+
+    def __init__(self, status: int, code: str, detail: str = "", *, title: str | None = None,
+                 errors: list[dict[str, Any]] | None = None,
+                 extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.code = code
+        self.title = title or HTTPStatus(status).phrase
+        self.detail = detail or self.title
+        self.errors = errors
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """Return the problem document."""
+        doc: dict[str, Any] = {
+            "type": f"https://podium.dev/problems/{self.code.lower().replace('_', '-')}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        doc.update(self.extra)
+        return doc
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    """Render a `Problem` as a response."""
+    return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers,
+                        media_type=PROBLEM_JSON)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        errors.append({"field": ".".join(loc) or None, "message": err.get("msg", ""),
+                       "type": err.get("type", "")})
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error, including unknown routes and validation, to problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem_response(Problem(exc.status_code, code, detail,
+                                        headers=dict(exc.headers or {})))
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = _validation_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"]
+                           for e in errors)
+        return problem_response(Problem(422, "VALIDATION_ERROR", detail, errors=errors))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(Problem(500, "INTERNAL_ERROR", "An unexpected error occurred."))
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)

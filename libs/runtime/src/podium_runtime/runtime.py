@@ -1,0 +1,136 @@
+"""ServiceRuntime: wires settings, database, Redis, broker, outbox relay and consumers (STYLE 9).
+
+Every service, the pure consumers included, is served as a FastAPI app whose
+lifespan starts and stops the broker, the relay and any background tasks, so
+each one answers `/health/*` and `/metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as redis
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData
+
+from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
+from podium_runtime.db import Database
+from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
+from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
+from podium_runtime.problems import install_problem_handlers
+from podium_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """The infrastructure handles one service process uses."""
+
+    def __init__(self, settings: ServiceSettings, metadata: MetaData | None = None) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.redis: redis.Redis = redis.from_url(settings.redis_url, decode_responses=False)
+        self.broker = create_broker(settings)
+        self.publisher = EventPublisher(self.broker, settings.kafka_topic_prefix)
+        self.background: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.database: Database | None = None
+        self.outbox: Outbox | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+        if metadata is not None:
+            tables = messaging_tables(metadata)
+            self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
+            self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
+            self.relay = OutboxRelay(
+                self.database, tables.outbox, self.publisher.send,
+                batch_size=settings.outbox_batch_size, max_idle=settings.outbox_max_idle_seconds,
+            )
+            self.outbox.on_commit(self.relay.wake)
+            self.consumer = EventConsumer(settings.service_name, self.database, tables.inbox,
+                                          settings)
+
+    @property
+    def db(self) -> Database:
+        """Return the database; services without a schema have none."""
+        assert self.database is not None, f"{self.settings.service_name} has no database"
+        return self.database
+
+    def health_checks(self) -> dict[str, HealthCheck]:
+        """Return the readiness checks for this service's dependencies."""
+        checks: dict[str, HealthCheck] = {"redis": self._ping_redis, "broker": self._ping_broker}
+        if self.database is not None:
+            checks["database"] = self.database.ping
+        return checks
+
+    async def _ping_redis(self) -> None:
+        await self.redis.ping()
+
+    async def _ping_broker(self) -> None:
+        producer = self.broker.config.producer
+        client = getattr(getattr(producer, "_producer", None), "client", None)
+        if client is None:
+            raise ConnectionError("broker not connected")
+        if not await client.ready(client.get_random_node()):
+            raise ConnectionError("broker not reachable")
+        await client.fetch_all_metadata()
+
+    async def start(self) -> None:
+        """Connect the broker, start consumers, the outbox relay and background tasks."""
+        if self.consumer is not None:
+            self.consumer.subscribe(self.broker)
+        await self.broker.start()
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(job(), name=getattr(job, "__name__", "job")))
+        log.info("service started", extra={"port": self.settings.port})
+
+    async def stop(self) -> None:
+        """Stop gracefully: finish the relay batch, stop consuming, close connections."""
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            if task.get_name() != "outbox-relay":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=10)
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.redis.aclose()
+        if self.database is not None:
+            await self.database.dispose()
+
+    def create_app(self, *, title: str, description: str,
+                   routers: Sequence[APIRouter] = (), **fastapi_kwargs: Any) -> FastAPI:
+        """Build the service's FastAPI app with lifespan, errors, request ids and health."""
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="1.0.0",
+                      lifespan=lifespan, **fastapi_kwargs)
+        app.state.runtime = self
+        install_problem_handlers(app)
+        app.add_middleware(RequestContextMiddleware)
+        scrape_hooks = []
+        if self.consumer is not None:
+            scrape_hooks.append(self.consumer.update_lag)
+        app.include_router(operations_router(self.health_checks(),
+                                             self.settings.health_timeout_seconds, scrape_hooks))
+        for router in routers:
+            app.include_router(router)
+        return app

@@ -1,0 +1,53 @@
+"""Settings shared by every service; each service subclasses with its own `env_prefix` (STYLE 8)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure URLs and runtime knobs common to all services.
+
+    Infrastructure URLs are read without prefix (`DATABASE_URL`, `REDIS_URL`,
+    `KAFKA_BOOTSTRAP_SERVERS`) so one environment serves the whole stack;
+    service-specific knobs carry the service's prefix, e.g. `PODIUM_SCORING_`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PODIUM_", extra="ignore")
+
+    service_name: str = "podium"
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/podium",
+        validation_alias=AliasChoices("DATABASE_URL", "PODIUM_DATABASE_URL"),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "PODIUM_REDIS_URL"),
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PODIUM_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    #: Idempotent producer (needs InitProducerId): on for Apache Kafka, off for tansu (SPEC §3).
+    kafka_enable_idempotence: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("KAFKA_ENABLE_IDEMPOTENCE", "PODIUM_KAFKA_ENABLE_IDEMPOTENCE"),
+    )
+    #: Prepended to every topic name; lets test runs share one broker without crosstalk.
+    kafka_topic_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "PODIUM_KAFKA_TOPIC_PREFIX"),
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    #: Attempts per message before it is dead-lettered (SPEC §4).
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_seconds: float = 0.2
+    outbox_batch_size: int = 200
+    outbox_max_idle_seconds: float = 0.5
+    db_pool_size: int = 10
+    #: Seconds a health check waits for one dependency.
+    health_timeout_seconds: float = 2.0

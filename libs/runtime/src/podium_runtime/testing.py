@@ -1,0 +1,109 @@
+"""Test support shared by every suite: real infrastructure for a test run, servers, waiting.
+
+`TestInfrastructure.start()` resolves Postgres, Redis and the broker like `make
+dev` does (environment, then testcontainers, then embedded), and isolates the
+run with its own database and topic prefix so runs and xdist workers can share
+a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from podium_runtime.infra import Infrastructure, create_topics, ensure_database, free_port, provision
+from podium_runtime.migrations import upgrade
+from podium_runtime.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier")
+
+
+@dataclass
+class TestInfrastructure:
+    """Connection facts for one isolated test run."""
+
+    infra: Infrastructure
+    database_url: str
+    topic_prefix: str
+
+    @classmethod
+    async def start(cls, workdir: Path, run_id: str | None = None) -> TestInfrastructure:
+        """Provision infrastructure, a fresh database and prefixed topics."""
+        run_id = run_id or uuid.uuid4().hex[:10]
+        infra = await asyncio.to_thread(provision, workdir, allow_containers=True)
+        database_url = await ensure_database(infra.database_url, f"podium_test_{run_id}")
+        prefix = f"t{run_id}."
+        await create_topics(infra.kafka_bootstrap_servers, prefix)
+        return cls(infra, database_url, prefix)
+
+    def settings(self, settings_cls: type[S], **overrides: Any) -> S:
+        """Build a service's settings pointing at this run's infrastructure."""
+        values: dict[str, Any] = {
+            "database_url": self.database_url,
+            "redis_url": self.infra.redis_url,
+            "kafka_bootstrap_servers": self.infra.kafka_bootstrap_servers,
+            "kafka_enable_idempotence": self.infra.kafka_enable_idempotence,
+            "kafka_topic_prefix": self.topic_prefix,
+            "consumer_retry_backoff_seconds": 0.05,
+            "db_pool_size": 5,
+            "log_json": True,
+        }
+        values.update(overrides)
+        return settings_cls.model_validate(values)
+
+    async def migrate(self, *services: str) -> None:
+        """Run the real Alembic migrations of `services` (all of them by default)."""
+        for name in services or MIGRATED_SERVICES:
+            module = __import__(f"podium_{name}.models", fromlist=["SCHEMA"])
+            await asyncio.to_thread(upgrade, REPO_ROOT / "services" / name / "migrations",
+                                    self.database_url, module.SCHEMA)
+
+    def stop(self) -> None:
+        """Stop what this run started."""
+        self.infra.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """Run `app` with uvicorn on a free local port (lifespan included); yield its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
+                     interval: float = 0.05, message: str = "condition") -> T:
+    """Await `probe()` until it returns a truthy value; fail with the last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = await probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout}s; last value: {last!r}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,25 @@
+"""Fixtures for runtime integration tests: the probe service on real infrastructure."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from probe import SCHEMA, ProbeSettings  # noqa: E402
+
+from podium_runtime.migrations import upgrade  # noqa: E402
+from podium_runtime.testing import TestInfrastructure  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+async def probe_settings(test_infra: TestInfrastructure) -> ProbeSettings:
+    """Settings of the probe service, its schema migrated with its real migrations."""
+    settings = test_infra.settings(ProbeSettings)
+    await asyncio.to_thread(upgrade, Path(__file__).parent / "probe_migrations",
+                            settings.database_url, SCHEMA)
+    return settings

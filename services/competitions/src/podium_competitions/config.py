@@ -1,0 +1,24 @@
+"""Settings of the competitions service (env prefix `PODIUM_COMPETITIONS_`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from podium_runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Competitions settings; infrastructure URLs come from the shared environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PODIUM_COMPETITIONS_", extra="ignore")
+
+    service_name: str = "competitions"
+    port: int = 8002
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the settings read once from the environment."""
+    return Settings()

@@ -1,0 +1,18 @@
+"""Command line: `python -m podium_gateway serve|migrate`."""
+
+from __future__ import annotations
+
+import sys
+
+from podium_gateway.app import create_api
+from podium_gateway.config import get_settings
+from podium_runtime.cli import run_service
+
+
+def main() -> None:
+    """Run the gateway service command line."""
+    sys.exit(run_service(get_settings(), create_api, None, None))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

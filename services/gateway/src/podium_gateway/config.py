@@ -1,0 +1,24 @@
+"""Settings of the gateway service (env prefix `PODIUM_GATEWAY_`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from podium_runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Gateway settings; infrastructure URLs come from the shared environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PODIUM_GATEWAY_", extra="ignore")
+
+    service_name: str = "gateway"
+    port: int = 8000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the settings read once from the environment."""
+    return Settings()

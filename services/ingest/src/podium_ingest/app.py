@@ -1,0 +1,23 @@
+"""Factories of the ingest service: `create_runtime()` and `create_api()` (STYLE 9)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from podium_ingest.config import Settings
+from podium_ingest.models import metadata
+from podium_runtime.runtime import ServiceRuntime
+
+
+def create_runtime(settings: Settings) -> ServiceRuntime:
+    """Build the infrastructure handles and register the event handlers."""
+    return ServiceRuntime(settings, metadata)
+
+
+def create_api(settings: Settings) -> FastAPI:
+    """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
+    runtime = create_runtime(settings)
+    return runtime.create_app(
+        title="Podium ingest",
+        description="xAPI statements: raw and flattened storage, LRS queries and reports.",
+    )

@@ -1,0 +1,10 @@
+"""Tables of the notifier service, all in its own `notifier` schema (STYLE 7)."""
+
+from __future__ import annotations
+
+from podium_runtime.db import service_metadata
+from podium_runtime.outbox import messaging_tables
+
+SCHEMA = "notifier"
+metadata = service_metadata(SCHEMA)
+messaging = messaging_tables(metadata)
