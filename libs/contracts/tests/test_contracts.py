@@ -8,8 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
 from podium_contracts import ALL_EVENTS, ALL_TOPICS, parse_event, topic_for
 from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.schemas import (
@@ -19,6 +17,7 @@ from podium_contracts.schemas import (
     load_snapshots,
     write_snapshots,
 )
+from pydantic import ValidationError
 
 
 def _join() -> JoinRequested:
@@ -94,12 +93,24 @@ def test_adding_an_optional_field_is_compatible() -> None:
     ("mutation", "expected"),
     [
         (lambda d: d["properties"].pop("invite_code"), "data.invite_code: property removed"),
-        (lambda d: d["properties"].__setitem__("user_id", {"type": "integer"}),
-         "data.user_id: type changed"),
-        (lambda d: (d["properties"].__setitem__("x", {"type": "string"}),
-                    d["required"].append("x")), "data.x: new required property"),
-        (lambda d: (d["properties"].__setitem__("invite_code", {"type": "string"}),
-                    d["required"].append("invite_code")), "data.invite_code: type changed"),
+        (
+            lambda d: d["properties"].__setitem__("user_id", {"type": "integer"}),
+            "data.user_id: type changed",
+        ),
+        (
+            lambda d: (
+                d["properties"].__setitem__("x", {"type": "string"}),
+                d["required"].append("x"),
+            ),
+            "data.x: new required property",
+        ),
+        (
+            lambda d: (
+                d["properties"].__setitem__("invite_code", {"type": "string"}),
+                d["required"].append("invite_code"),
+            ),
+            "data.invite_code: type changed",
+        ),
     ],
 )
 def test_incompatible_changes_are_caught(mutation, expected) -> None:  # type: ignore[no-untyped-def]

@@ -446,5 +446,7 @@ def parse_event(raw: bytes | str) -> Event:
 
 def known_types() -> set[str]:
     """Return every `type@version` tag this contracts version knows."""
-    return {f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
-            for cls in ALL_EVENTS}
+    return {
+        f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
+        for cls in ALL_EVENTS
+    }

@@ -23,8 +23,10 @@ def current_schemas() -> dict[str, dict[str, Any]]:
 
 def load_snapshots(directory: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:
     """Read the committed schema snapshots from `directory`."""
-    return {p.name.removesuffix(".json"): json.loads(p.read_text())
-            for p in sorted(directory.glob("*.json"))}
+    return {
+        p.name.removesuffix(".json"): json.loads(p.read_text())
+        for p in sorted(directory.glob("*.json"))
+    }
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +53,13 @@ def _types(schema: dict[str, Any], root: dict[str, Any]) -> frozenset[str]:
     return frozenset({kind if isinstance(kind, str) else "|".join(sorted(kind))})
 
 
-def incompatibilities(old: dict[str, Any], new: dict[str, Any], path: str = "",
-                      old_root: dict[str, Any] | None = None,
-                      new_root: dict[str, Any] | None = None) -> list[str]:
+def incompatibilities(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    path: str = "",
+    old_root: dict[str, Any] | None = None,
+    new_root: dict[str, Any] | None = None,
+) -> list[str]:
     """List the changes from `old` to `new` that break readers or writers of the same version.
 
     Breaking: a property removed, a property's accepted types changed, a new

@@ -56,7 +56,8 @@ def register(topic: Topic) -> Callable[[E], E]:
     """Class decorator declaring that an event type travels on `topic`."""
 
     def decorate(cls: E) -> E:
-        key = (cls.model_fields["type"].default, cls.model_fields["version"].default)
+        fields = cls.__pydantic_fields__
+        key = (fields["type"].default, fields["version"].default)
         _BY_EVENT[key] = topic
         topic.events.append(cls)
         cls.topic_name = topic.name

@@ -1,0 +1,1 @@
+"""Podium runtime: the plumbing every service shares (settings, db, outbox, broker, health)."""

@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from podium_contracts import Event, Topic, parse_event, topic_for
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_contracts import Event, Topic, parse_event, topic_for
 from podium_runtime.context import bound
 from podium_runtime.db import Database
 from podium_runtime.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_HANDLED
@@ -61,8 +61,9 @@ class EventPublisher:
         self.broker = broker
         self.topic_prefix = topic_prefix
 
-    async def send(self, topic: str, key: str, payload: bytes,
-                   headers: dict[str, str]) -> Awaitable[Any]:
+    async def send(
+        self, topic: str, key: str, payload: bytes, headers: dict[str, str]
+    ) -> Awaitable[Any]:
         """Start sending one message; the returned awaitable completes on acknowledgement."""
         future: Awaitable[Any] = await self.broker.publish(
             payload, topic=topic, key=key.encode(), headers=headers, no_confirm=True
@@ -72,8 +73,12 @@ class EventPublisher:
     async def publish(self, *events: Event) -> None:
         """Publish `events` with their declared keys; returns once all are acknowledged."""
         pending = [
-            await self.send(self.topic_prefix + topic_for(e).name, e.partition_key(),
-                            e.model_dump_json().encode(), event_headers(e))
+            await self.send(
+                self.topic_prefix + topic_for(e).name,
+                e.partition_key(),
+                e.model_dump_json().encode(),
+                event_headers(e),
+            )
             for e in events
         ]
         await asyncio.gather(*pending)
@@ -91,8 +96,9 @@ class DeadLetter(Exception):
 class EventConsumer:
     """Dispatches a service's events to handlers in a unit of work with inbox deduplication."""
 
-    def __init__(self, service: str, database: Database, inbox: Table,
-                 settings: ServiceSettings) -> None:
+    def __init__(
+        self, service: str, database: Database, inbox: Table, settings: ServiceSettings
+    ) -> None:
         self.service = service
         self.database = database
         self.inbox = inbox
@@ -150,8 +156,14 @@ class EventConsumer:
             return  # another service's fact on a shared topic
         handler = self.handlers.get(f"{event_type}@{version}")
         if handler is None:
-            await self._dead_letter(topic_name, body, record, "UNSUPPORTED_VERSION",
-                                    f"{event_type} version {version} is not understood", 1)
+            await self._dead_letter(
+                topic_name,
+                body,
+                record,
+                "UNSUPPORTED_VERSION",
+                f"{event_type} version {version} is not understood",
+                1,
+            )
             return
         try:
             event = parse_event(body)
@@ -161,8 +173,9 @@ class EventConsumer:
         with bound(event.correlation_id, str(event.id), event.type):
             await self._apply_with_retries(topic_name, body, record, handler, event)
 
-    async def _apply_with_retries(self, topic_name: str, body: bytes, record: Any,
-                                  handler: Handler, event: Event) -> None:
+    async def _apply_with_retries(
+        self, topic_name: str, body: bytes, record: Any, handler: Handler, event: Event
+    ) -> None:
         attempts = self.settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -177,34 +190,42 @@ class EventConsumer:
             except Exception as exc:
                 if attempt == attempts:
                     log.exception("handler failed; dead-lettering", extra={"attempts": attempt})
-                    await self._dead_letter(topic_name, body, record, type(exc).__name__,
-                                            str(exc), attempt)
+                    await self._dead_letter(
+                        topic_name, body, record, type(exc).__name__, str(exc), attempt
+                    )
                     return
-                log.warning("handler failed; retrying", extra={"attempt": attempt,
-                                                                "error": repr(exc)})
-                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+                log.warning(
+                    "handler failed; retrying", extra={"attempt": attempt, "error": repr(exc)}
+                )
+                await asyncio.sleep(
+                    self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
+                )
             else:
                 EVENTS_HANDLED.labels(topic_name, event.type, "ok").inc()
                 return
 
-    async def _dead_letter(self, topic_name: str, body: bytes, record: Any, code: str,
-                           detail: str, attempts: int) -> None:
+    async def _dead_letter(
+        self, topic_name: str, body: bytes, record: Any, code: str, detail: str, attempts: int
+    ) -> None:
         """Publish the original bytes to `<topic>.dlq` with the failure in headers."""
         assert self._broker is not None, "subscribe() first"
         topic = self.topics.get(topic_name)
-        dead_letter = (self.settings.kafka_topic_prefix + topic.dead_letter if topic
-                       else f"{topic_name}.dlq")
+        dead_letter = (
+            self.settings.kafka_topic_prefix + topic.dead_letter if topic else f"{topic_name}.dlq"
+        )
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or [])}
-        headers.update({
-            "x-error-code": code,
-            "x-error-detail": detail[:2000],
-            "x-consumer": self.service,
-            "x-original-topic": topic_name,
-            "x-original-partition": str(record.partition),
-            "x-original-offset": str(record.offset),
-            "x-attempts": str(attempts),
-            "x-failed-at": str(time.time()),
-        })
+        headers.update(
+            {
+                "x-error-code": code,
+                "x-error-detail": detail[:2000],
+                "x-consumer": self.service,
+                "x-original-topic": topic_name,
+                "x-original-partition": str(record.partition),
+                "x-original-offset": str(record.offset),
+                "x-attempts": str(attempts),
+                "x-failed-at": str(time.time()),
+            }
+        )
         await self._broker.publish(body, topic=dead_letter, key=record.key, headers=headers)
         EVENTS_DEAD_LETTERED.labels(topic_name).inc()
         EVENTS_HANDLED.labels(topic_name, headers.get("event_type", "?"), "dead_lettered").inc()

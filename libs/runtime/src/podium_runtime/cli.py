@@ -14,10 +14,14 @@ from podium_runtime.migrations import upgrade
 from podium_runtime.settings import ServiceSettings
 
 
-def run_service(settings: ServiceSettings, create_api: Callable[[ServiceSettings], FastAPI],
-                migrations: Path | None, schema: str | None,
-                extra_commands: dict[str, Callable[[ServiceSettings, list[str]], int]] | None = None,
-                argv: list[str] | None = None) -> int:
+def run_service(
+    settings: ServiceSettings,
+    create_api: Callable[[ServiceSettings], FastAPI],
+    migrations: Path | None,
+    schema: str | None,
+    extra_commands: dict[str, Callable[[ServiceSettings, list[str]], int]] | None = None,
+    argv: list[str] | None = None,
+) -> int:
     """Parse the command line and run `serve`, `migrate` or a service-specific command."""
     parser = argparse.ArgumentParser(prog=f"podium-{settings.service_name}")
     parser.add_argument("command", choices=["serve", "migrate", *(extra_commands or {})])
@@ -31,8 +35,14 @@ def run_service(settings: ServiceSettings, create_api: Callable[[ServiceSettings
         if options.command == "migrate":
             return 0
     if options.command == "serve":
-        uvicorn.run(create_api(settings), host=settings.host, port=settings.port,
-                    log_config=None, access_log=False, timeout_graceful_shutdown=20)
+        uvicorn.run(
+            create_api(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
         return 0
     assert extra_commands is not None
     return extra_commands[options.command](settings, options.args)

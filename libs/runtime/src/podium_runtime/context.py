@@ -22,8 +22,9 @@ def current_correlation_id() -> str:
 
 
 @contextmanager
-def bound(correlation_id: str | None, causation_id: str | None = None,
-          event_type: str | None = None) -> Iterator[None]:
+def bound(
+    correlation_id: str | None, causation_id: str | None = None, event_type: str | None = None
+) -> Iterator[None]:
     """Bind correlation/causation/event type for the duration of a request or message."""
     tokens = (
         correlation_id_var.set(correlation_id or str(uuid.uuid4())),

@@ -32,8 +32,9 @@ def service_ports(gateway_port: int) -> dict[str, int]:
     return {name: gateway_port + i for i, name in enumerate(SERVICES)}
 
 
-def service_environment(infra: Infrastructure, ports: dict[str, int],
-                        extra: dict[str, str] | None = None) -> dict[str, str]:
+def service_environment(
+    infra: Infrastructure, ports: dict[str, int], extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """Return the environment every service process gets."""
     env = dict(os.environ)
     env.update(infra.environment())
@@ -72,8 +73,9 @@ class Interrupted(Exception):
     """Ctrl-C arrived while starting up."""
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], stopping: threading.Event,
-               timeout: float = 90.0) -> None:
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], stopping: threading.Event, timeout: float = 90.0
+) -> None:
     """Poll `url` until it answers 200; fail if the process exits first or Ctrl-C arrives."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,26 +111,34 @@ def run(workdir: Path, gateway_port: int) -> int:
         ports = service_ports(gateway_port)
         env = service_environment(infra, ports)
         print("podium: migrating " + ", ".join(MIGRATED), flush=True)
-        migrations = [subprocess.Popen([sys.executable, "-m", f"podium_{n}", "migrate"], env=env)  # noqa: S603
-                      for n in MIGRATED]
+        migrations = [
+            subprocess.Popen([sys.executable, "-m", f"podium_{n}", "migrate"], env=env)  # noqa: S603
+            for n in MIGRATED
+        ]
         if any(m.wait() != 0 for m in migrations):
             print("podium: a migration failed", file=sys.stderr)
             return 1
         for index, name in enumerate(SERVICES):
             child = subprocess.Popen(  # noqa: S603 - our own module
-                [sys.executable, "-m", f"podium_{name}", "serve"], env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", f"podium_{name}", "serve"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             children.append(child)
-            threading.Thread(target=_pump, args=(name, COLOURS[index], child.stdout),
-                             daemon=True).start()
+            threading.Thread(
+                target=_pump, args=(name, COLOURS[index], child.stdout), daemon=True
+            ).start()
         for name, child in zip(SERVICES, children, strict=True):
             wait_ready(f"http://127.0.0.1:{ports[name]}/health/ready", child, stopping)
         elapsed = time.monotonic() - started
-        print(f"\npodium: all services ready in {elapsed:.1f}s\n"
-              f"podium: gateway http://127.0.0.1:{gateway_port}  "
-              f"(docs http://127.0.0.1:{gateway_port}/docs) - Ctrl-C stops everything\n",
-              flush=True)
+        print(
+            f"\npodium: all services ready in {elapsed:.1f}s\n"
+            f"podium: gateway http://127.0.0.1:{gateway_port}  "
+            f"(docs http://127.0.0.1:{gateway_port}/docs) - Ctrl-C stops everything\n",
+            flush=True,
+        )
         while not stopping.is_set():
             for name, child in zip(SERVICES, children, strict=True):
                 if child.poll() is not None:
@@ -150,8 +160,9 @@ def main() -> None:
     """Entry point of `make dev`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", type=Path, default=Path(".podium"))
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("PODIUM_GATEWAY_PORT", "8000")))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PODIUM_GATEWAY_PORT", "8000"))
+    )
     options = parser.parse_args()
     sys.exit(run(options.workdir.resolve(), options.port))
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,8 +78,9 @@ async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bo
     return all(r["ok"] for r in results), details
 
 
-def operations_router(checks: dict[str, HealthCheck], timeout: float,
-                      on_scrape: list[Callable[[], Awaitable[None]]]) -> APIRouter:
+def operations_router(
+    checks: dict[str, HealthCheck], timeout: float, on_scrape: list[Callable[[], Awaitable[None]]]
+) -> APIRouter:
     """Return `/health/live`, `/health/ready` and `/metrics`."""
     router = APIRouter(tags=["operations"])
 
@@ -87,12 +88,17 @@ def operations_router(checks: dict[str, HealthCheck], timeout: float,
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/health/ready", summary="Readiness: database, Redis and broker reachable",
-                responses={503: {"description": "A dependency is down; details per check"}})
+    @router.get(
+        "/health/ready",
+        summary="Readiness: database, Redis and broker reachable",
+        responses={503: {"description": "A dependency is down; details per check"}},
+    )
     async def ready() -> JSONResponse:
         ok, details = await run_checks(checks, timeout)
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": details},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": details},
+            status_code=200 if ok else 503,
+        )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

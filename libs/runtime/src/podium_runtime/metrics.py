@@ -17,7 +17,8 @@ EVENTS_DEAD_LETTERED = Counter(
     "podium_events_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"]
 )
 CONSUMER_LAG = Gauge(
-    "podium_consumer_lag", "Messages behind the end of each assigned partition",
+    "podium_consumer_lag",
+    "Messages behind the end of each assigned partition",
     ["topic", "partition"],
 )
 OUTBOX_BACKLOG = Gauge("podium_outbox_backlog", "Outbox events not yet published")

@@ -18,20 +18,27 @@ def create_messaging_tables(schema: str) -> None:
         sa.Column("event_type", sa.String(255), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("headers", postgresql.JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         schema=schema,
     )
-    op.create_index("ix_outbox_unsent", "outbox", ["seq"], schema=schema,
-                    postgresql_where=sa.text("sent_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unsent",
+        "outbox",
+        ["seq"],
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
     op.create_table(
         "processed_events",
         sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("event_type", sa.String(255), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         schema=schema,
     )
 

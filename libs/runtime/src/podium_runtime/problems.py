@@ -33,10 +33,17 @@ _STATUS_CODES = {
 class Problem(Exception):
     """An error the API reports as `application/problem+json` with a stable `code`."""
 
-    def __init__(self, status: int, code: str, detail: str = "", *, title: str | None = None,
-                 errors: list[dict[str, Any]] | None = None,
-                 extra: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str = "",
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.status = status
         self.code = code
@@ -63,16 +70,22 @@ class Problem(Exception):
 
 def problem_response(problem: Problem) -> JSONResponse:
     """Render a `Problem` as a response."""
-    return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers,
-                        media_type=PROBLEM_JSON)
+    return JSONResponse(
+        problem.body(), status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        errors.append({"field": ".".join(loc) or None, "message": err.get("msg", ""),
-                       "type": err.get("type", "")})
+        errors.append(
+            {
+                "field": ".".join(loc) or None,
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+        )
     return errors
 
 
@@ -87,14 +100,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(Problem(exc.status_code, code, detail,
-                                        headers=dict(exc.headers or {})))
+        return problem_response(
+            Problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+        )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = _validation_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"]
-                           for e in errors)
+        detail = "; ".join(
+            f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+        )
         return problem_response(Problem(422, "VALIDATION_ERROR", detail, errors=errors))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

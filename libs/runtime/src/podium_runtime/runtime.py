@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,7 @@ from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-BackgroundTask = Callable[[], Awaitable[None]]
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
@@ -50,12 +50,16 @@ class ServiceRuntime:
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
             self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
             self.relay = OutboxRelay(
-                self.database, tables.outbox, self.publisher.send,
-                batch_size=settings.outbox_batch_size, max_idle=settings.outbox_max_idle_seconds,
+                self.database,
+                tables.outbox,
+                self.publisher.send,
+                batch_size=settings.outbox_batch_size,
+                max_idle=settings.outbox_max_idle_seconds,
             )
             self.outbox.on_commit(self.relay.wake)
-            self.consumer = EventConsumer(settings.service_name, self.database, tables.inbox,
-                                          settings)
+            self.consumer = EventConsumer(
+                settings.service_name, self.database, tables.inbox, settings
+            )
 
     @property
     def db(self) -> Database:
@@ -74,13 +78,8 @@ class ServiceRuntime:
         await self.redis.ping()
 
     async def _ping_broker(self) -> None:
-        producer = self.broker.config.producer
-        client = getattr(getattr(producer, "_producer", None), "client", None)
-        if client is None:
-            raise ConnectionError("broker not connected")
-        if not await client.ready(client.get_random_node()):
+        if not await self.broker.ping(timeout=self.settings.health_timeout_seconds):
             raise ConnectionError("broker not reachable")
-        await client.fetch_all_metadata()
 
     async def start(self) -> None:
         """Connect the broker, start consumers, the outbox relay and background tasks."""
@@ -109,8 +108,14 @@ class ServiceRuntime:
         if self.database is not None:
             await self.database.dispose()
 
-    def create_app(self, *, title: str, description: str,
-                   routers: Sequence[APIRouter] = (), **fastapi_kwargs: Any) -> FastAPI:
+    def create_app(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Sequence[APIRouter] = (),
+        **fastapi_kwargs: Any,
+    ) -> FastAPI:
         """Build the service's FastAPI app with lifespan, errors, request ids and health."""
 
         @asynccontextmanager
@@ -121,16 +126,24 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version="1.0.0",
-                      lifespan=lifespan, **fastapi_kwargs)
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="1.0.0",
+            lifespan=lifespan,
+            **fastapi_kwargs,
+        )
         app.state.runtime = self
         install_problem_handlers(app)
         app.add_middleware(RequestContextMiddleware)
-        scrape_hooks = []
+        scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)
-        app.include_router(operations_router(self.health_checks(),
-                                             self.settings.health_timeout_seconds, scrape_hooks))
+        app.include_router(
+            operations_router(
+                self.health_checks(), self.settings.health_timeout_seconds, scrape_hooks
+            )
+        )
         for router in routers:
             app.include_router(router)
         return app

@@ -32,7 +32,9 @@ class ServiceSettings(BaseSettings):
     #: Idempotent producer (needs InitProducerId): on for Apache Kafka, off for tansu (SPEC §3).
     kafka_enable_idempotence: bool = Field(
         default=True,
-        validation_alias=AliasChoices("KAFKA_ENABLE_IDEMPOTENCE", "PODIUM_KAFKA_ENABLE_IDEMPOTENCE"),
+        validation_alias=AliasChoices(
+            "KAFKA_ENABLE_IDEMPOTENCE", "PODIUM_KAFKA_ENABLE_IDEMPOTENCE"
+        ),
     )
     #: Prepended to every topic name; lets test runs share one broker without crosstalk.
     kafka_topic_prefix: str = Field(

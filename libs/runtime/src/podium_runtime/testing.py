@@ -20,7 +20,13 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
-from podium_runtime.infra import Infrastructure, create_topics, ensure_database, free_port, provision
+from podium_runtime.infra import (
+    Infrastructure,
+    create_topics,
+    ensure_database,
+    free_port,
+    provision,
+)
 from podium_runtime.migrations import upgrade
 from podium_runtime.settings import ServiceSettings
 
@@ -34,6 +40,8 @@ MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier"
 @dataclass
 class TestInfrastructure:
     """Connection facts for one isolated test run."""
+
+    __test__ = False  # not a test class, despite the name
 
     infra: Infrastructure
     database_url: str
@@ -68,8 +76,12 @@ class TestInfrastructure:
         """Run the real Alembic migrations of `services` (all of them by default)."""
         for name in services or MIGRATED_SERVICES:
             module = __import__(f"podium_{name}.models", fromlist=["SCHEMA"])
-            await asyncio.to_thread(upgrade, REPO_ROOT / "services" / name / "migrations",
-                                    self.database_url, module.SCHEMA)
+            await asyncio.to_thread(
+                upgrade,
+                REPO_ROOT / "services" / name / "migrations",
+                self.database_url,
+                module.SCHEMA,
+            )
 
     def stop(self) -> None:
         """Stop what this run started."""
@@ -80,8 +92,11 @@ class TestInfrastructure:
 async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     """Run `app` with uvicorn on a free local port (lifespan included); yield its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -95,15 +110,21 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
-                     interval: float = 0.05, message: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
     """Await `probe()` until it returns a truthy value; fail with the last value after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
-        last = await probe()
-        if last:
-            return last
+        value = await probe()
+        if value:
+            return value
+        last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout}s; last value: {last!r}")
         await asyncio.sleep(interval)

@@ -10,16 +10,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probe import SCHEMA, ProbeSettings  # noqa: E402
-
-from podium_runtime.migrations import upgrade  # noqa: E402
-from podium_runtime.testing import TestInfrastructure  # noqa: E402
+from podium_runtime.migrations import upgrade
+from podium_runtime.testing import TestInfrastructure
+from probe import SCHEMA, ProbeSettings
 
 
 @pytest.fixture(scope="session")
 async def probe_settings(test_infra: TestInfrastructure) -> ProbeSettings:
     """Settings of the probe service, its schema migrated with its real migrations."""
     settings = test_infra.settings(ProbeSettings)
-    await asyncio.to_thread(upgrade, Path(__file__).parent / "probe_migrations",
-                            settings.database_url, SCHEMA)
+    await asyncio.to_thread(
+        upgrade, Path(__file__).parent / "probe_migrations", settings.database_url, SCHEMA
+    )
     return settings

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Column, Identity, String, Table, func, insert, select
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from podium_contracts.events import JoinRequested
 from podium_runtime.db import service_metadata
 from podium_runtime.outbox import messaging_tables
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.settings import ServiceSettings
+from sqlalchemy import BigInteger, Column, Identity, String, Table, func, insert, select
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
 
 SCHEMA = "runtime_probe"
 metadata = service_metadata(SCHEMA)
@@ -32,8 +31,9 @@ class ProbeSettings(ServiceSettings):
     service_name: str = "probe"
 
 
-def build_probe(settings: ProbeSettings, name: str = "probe-a",
-                fail_for: set[uuid.UUID] | None = None) -> ServiceRuntime:
+def build_probe(
+    settings: ProbeSettings, name: str = "probe-a", fail_for: set[uuid.UUID] | None = None
+) -> ServiceRuntime:
     """A runtime whose consumer appends one ledger row per join request it handles."""
     runtime = ServiceRuntime(settings, metadata)
     assert runtime.consumer is not None
@@ -42,17 +42,22 @@ def build_probe(settings: ProbeSettings, name: str = "probe-a",
     async def record(session: AsyncSession, event: JoinRequested) -> None:
         if fail_for and event.data.request_id in fail_for:
             raise RuntimeError("handler cannot cope with this one")
-        await session.execute(insert(ledger).values(request_id=event.data.request_id,
-                                                    handled_by=name))
+        await session.execute(
+            insert(ledger).values(request_id=event.data.request_id, handled_by=name)
+        )
 
     return runtime
 
 
-async def ledger_rows(runtime: ServiceRuntime, request_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+async def ledger_rows(
+    runtime: ServiceRuntime, request_ids: set[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
     """Return (request id, handler) rows for the given requests."""
     async with runtime.db.session() as session:
         rows = await session.execute(
-            select(ledger.c.request_id, ledger.c.handled_by).where(ledger.c.request_id.in_(request_ids))
+            select(ledger.c.request_id, ledger.c.handled_by).where(
+                ledger.c.request_id.in_(request_ids)
+            )
         )
         return [(r.request_id, r.handled_by) for r in rows]
 

@@ -10,29 +10,39 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from probe import ProbeSettings, build_probe, ledger_count, ledger_rows
-from sqlalchemy import insert, select
-
 from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.topics import JOINS
 from podium_runtime.outbox import new_event, unsent_events
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.testing import eventually
+from probe import ProbeSettings, build_probe, ledger_count, ledger_rows
+from sqlalchemy import insert, select
 
 
 def _join(competition_id: uuid.UUID | None = None) -> JoinRequested:
-    event = new_event(JoinRequested, "probe", JoinData(
-        request_id=uuid.uuid4(), competition_id=competition_id or uuid.uuid4(),
-        user_id=uuid.uuid4()))
+    event = new_event(
+        JoinRequested,
+        "probe",
+        JoinData(
+            request_id=uuid.uuid4(),
+            competition_id=competition_id or uuid.uuid4(),
+            user_id=uuid.uuid4(),
+        ),
+    )
     assert isinstance(event, JoinRequested)
     return event
 
 
-async def _read_topic(settings: ProbeSettings, topic: str, want: int,
-                      timeout: float = 20.0) -> list[Any]:
+async def _read_topic(
+    settings: ProbeSettings, topic: str, want: int, timeout: float = 20.0
+) -> list[Any]:
     """Read `topic` from the beginning until `want` records arrived (or time runs out)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -56,21 +66,24 @@ async def relay_only(probe_settings: ProbeSettings) -> AsyncIterator[ServiceRunt
     await runtime.stop()
 
 
-async def test_outbox_event_committed_with_state_reaches_kafka(relay_only: ServiceRuntime,
-                                                               probe_settings: ProbeSettings) -> None:
+async def test_outbox_event_committed_with_state_reaches_kafka(
+    relay_only: ServiceRuntime, probe_settings: ProbeSettings
+) -> None:
     from probe import ledger
 
     competition = uuid.uuid4()
     committed, rolled_back = _join(competition), _join(competition)
     assert relay_only.outbox is not None
     async with relay_only.db.session() as session:
-        await session.execute(insert(ledger).values(request_id=committed.data.request_id,
-                                                    handled_by="state"))
+        await session.execute(
+            insert(ledger).values(request_id=committed.data.request_id, handled_by="state")
+        )
         await relay_only.outbox.add(session, committed)
     with pytest.raises(RuntimeError):
         async with relay_only.db.session() as session:
-            await session.execute(insert(ledger).values(request_id=rolled_back.data.request_id,
-                                                        handled_by="state"))
+            await session.execute(
+                insert(ledger).values(request_id=rolled_back.data.request_id, handled_by="state")
+            )
             await relay_only.outbox.add(session, rolled_back)
             raise RuntimeError("the state change fails after the event was staged")
 
@@ -83,8 +96,12 @@ async def test_outbox_event_committed_with_state_reaches_kafka(relay_only: Servi
     assert headers["correlation_id"] == committed.correlation_id.encode()
     async with relay_only.db.session() as session:
         assert await unsent_events(session, relay_only.outbox.table) == []
-        assert await session.scalar(select(ledger.c.id).where(
-            ledger.c.request_id == rolled_back.data.request_id)) is None
+        assert (
+            await session.scalar(
+                select(ledger.c.id).where(ledger.c.request_id == rolled_back.data.request_id)
+            )
+            is None
+        )
 
 
 class _CrashAfterPublish(Exception):
@@ -92,7 +109,8 @@ class _CrashAfterPublish(Exception):
 
 
 async def test_crash_between_publish_and_mark_sent_is_absorbed_by_the_inbox(
-        probe_settings: ProbeSettings) -> None:
+    probe_settings: ProbeSettings,
+) -> None:
     consumer_runtime = build_probe(probe_settings, "inbox")
     producer_runtime = ServiceRuntime(probe_settings, consumer_runtime.metadata)
     await producer_runtime.broker.start()  # broker only: the relay is driven by hand
@@ -126,12 +144,17 @@ async def test_crash_between_publish_and_mark_sent_is_absorbed_by_the_inbox(
         copies = [r for r in records if json.loads(r.value)["id"] == str(event.id)]
         assert len(copies) == 2
 
-        await eventually(lambda: ledger_rows(consumer_runtime, {event.data.request_id}),
-                         message="the event is handled")
+        await eventually(
+            lambda: ledger_rows(consumer_runtime, {event.data.request_id}),
+            message="the event is handled",
+        )
 
         # Wait until both copies were consumed: the group's committed offset passes both.
-        await eventually(lambda: _consumed_past(consumer_runtime, copies), timeout=20,
-                         message="both copies consumed")
+        await eventually(
+            lambda: _consumed_past(consumer_runtime, copies),
+            timeout=20,
+            message="both copies consumed",
+        )
         rows = await ledger_rows(consumer_runtime, {event.data.request_id})
         assert rows == [(event.data.request_id, "inbox")]
     finally:
@@ -159,7 +182,8 @@ async def _consumed_past(runtime: ServiceRuntime, records: list[Any]) -> bool:
 
 
 async def test_poison_message_goes_to_dead_letter_and_consumer_moves_on(
-        probe_settings: ProbeSettings) -> None:
+    probe_settings: ProbeSettings,
+) -> None:
     doomed = uuid.uuid4()
     runtime = build_probe(probe_settings, "dlq", fail_for={doomed})
     await runtime.start()
@@ -170,15 +194,18 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_moves_on(
         key = str(uuid.uuid4()).encode()
         garbage = b"\x00not json at all" + uuid.uuid4().bytes
         failing = _join()
-        failing = failing.model_copy(update={"data": failing.data.model_copy(
-            update={"request_id": doomed})})
+        failing = failing.model_copy(
+            update={"data": failing.data.model_copy(update={"request_id": doomed})}
+        )
         after = _join()
         await producer.send_and_wait(topic, garbage, key=key)
         await producer.send_and_wait(topic, failing.model_dump_json().encode(), key=key)
         await producer.send_and_wait(topic, after.model_dump_json().encode(), key=key)
 
-        rows = await eventually(lambda: ledger_rows(runtime, {after.data.request_id}),
-                                message="the message after the poison is handled")
+        rows = await eventually(
+            lambda: ledger_rows(runtime, {after.data.request_id}),
+            message="the message after the poison is handled",
+        )
         assert rows == [(after.data.request_id, "dlq")]
         dead = await _read_topic(probe_settings, topic + ".dlq", want=10_000, timeout=4)
         by_value = {r.value: dict(r.headers) for r in dead}
@@ -195,7 +222,8 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_moves_on(
 
 
 async def test_two_consumers_in_one_group_split_partitions_and_process_each_event_once(
-        probe_settings: ProbeSettings) -> None:
+    probe_settings: ProbeSettings,
+) -> None:
     settings = probe_settings.model_copy(update={"service_name": "probe-pair"})
     first, second = build_probe(settings, "first"), build_probe(settings, "second")
     await first.start()
@@ -213,8 +241,9 @@ async def test_two_consumers_in_one_group_split_partitions_and_process_each_even
         rows = await eventually(all_handled, timeout=60, message="all 60 events handled")
         assert sorted(r[0] for r in rows) == sorted(ids)  # each exactly once
         assert {r[1] for r in rows} == {"first", "second"}  # both instances worked
-        assigned = [sub.consumer.assignment() for rt in (first, second)
-                    for sub in rt.consumer.subscribers]  # type: ignore[union-attr]
+        assigned = [
+            sub.consumer.assignment() for rt in (first, second) for sub in rt.consumer.subscribers
+        ]  # type: ignore[union-attr]
         assert assigned[0] and assigned[1] and not (assigned[0] & assigned[1])
         assert await ledger_count(first) == before + len(ids)
     finally:

@@ -1,1 +1,1 @@
-"""Podium competitions service: competitions, joins and enrollments, and the leaderboard projection."""
+"""Podium competitions service: competitions, enrollments and leaderboards."""

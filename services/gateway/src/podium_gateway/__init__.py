@@ -1,1 +1,1 @@
-"""Podium gateway service: public HTTP API: authenticates callers, publishes command events, reads projections."""
+"""Podium gateway service: the public HTTP API in front of every service."""

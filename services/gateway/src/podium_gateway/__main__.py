@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from podium_runtime.cli import run_service
+
 from podium_gateway.app import create_api
 from podium_gateway.config import get_settings
-from podium_runtime.cli import run_service
 
 
 def main() -> None:

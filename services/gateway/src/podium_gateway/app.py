@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from podium_runtime.runtime import ServiceRuntime
 
 from podium_gateway.config import Settings
-from podium_runtime.runtime import ServiceRuntime
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -18,5 +18,7 @@ def create_api(settings: Settings) -> FastAPI:
     runtime = create_runtime(settings)
     return runtime.create_app(
         title="Podium gateway",
-        description="Public HTTP API: authenticates callers, publishes command events, reads projections.",
+        description=(
+            "Public HTTP API: authenticates callers, publishes command events, reads projections."
+        ),
     )

@@ -1,1 +1,1 @@
-"""Podium identity service: users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients."""
+"""Podium identity service: accounts, tokens, JWKS and LRS clients."""

@@ -5,15 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from podium_runtime.cli import run_service
+
 from podium_ingest.app import create_api
 from podium_ingest.config import get_settings
 from podium_ingest.models import SCHEMA
-from podium_runtime.cli import run_service
 
 
 def main() -> None:
     """Run the ingest service command line."""
-    sys.exit(run_service(get_settings(), create_api, Path(__file__).resolve().parents[2] / "migrations", SCHEMA))  # type: ignore[arg-type]
+    sys.exit(
+        run_service(
+            get_settings(), create_api, Path(__file__).resolve().parents[2] / "migrations", SCHEMA
+        )
+    )  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from podium_runtime.runtime import ServiceRuntime
 
 from podium_scoring.config import Settings
 from podium_scoring.models import metadata
-from podium_runtime.runtime import ServiceRuntime
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:

@@ -1,0 +1,57 @@
+# Podium developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Parallel workers for `make test` (each gets its own Postgres, Redis and broker).
+TEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev test test-fast test-slow lint format contracts bench clean
+
+help: ## List every target with its description
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "installing uv $(UV_VERSION) into $(TOOLS)/"
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	@echo "installing dependencies from uv.lock into $(VENV)/"
+	@$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## Install the locked dependencies into .venv (bootstraps uv)
+
+dev: install ## Start infrastructure and all six services; prints the gateway URL (Ctrl-C stops)
+	@$(PY) -m podium_runtime.devstack
+
+test: install ## Run every test against real Postgres, Redis and a Kafka-protocol broker
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+test-fast: install ## Run the unit tests only (no infrastructure)
+	@$(PY) -m pytest -m "not slow" $$(find libs services -path '*/tests/unit' -type d) libs/contracts/tests
+
+lint: install ## ruff (lint + format check) on everything, mypy on the libraries
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
+
+format: install ## Apply ruff's formatter and safe fixes
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+contracts: install ## Write the JSON Schemas of every event into libs/contracts/schemas
+	@$(PY) -m podium_contracts.schemas
+
+bench: install ## Run the benchmarks under bench/ and print their tables
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean: ## Remove the virtual environment, tools and local dev data
+	rm -rf $(VENV) $(TOOLS) .podium
