@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_gateway import accounts_api
+from podium_gateway.auth import JwksCache
 from podium_gateway.config import Settings
+from podium_gateway.security import edge_middleware
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -13,12 +20,48 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     return ServiceRuntime(settings)
 
 
+def routers() -> list[APIRouter]:
+    """Return every public router of the gateway, in OpenAPI order."""
+    return [
+        accounts_api.router,
+        accounts_api.xapi_about_router,
+    ]
+
+
 def create_api(settings: Settings) -> FastAPI:
-    """Build the HTTP app; its lifespan runs the broker."""
+    """Build the HTTP app; its lifespan runs the broker and the shared internal HTTP client."""
     runtime = create_runtime(settings)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="Podium gateway",
         description=(
-            "Public HTTP API: authenticates callers, publishes command events, reads projections."
+            "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
+            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
+            "`application/problem+json` documents with a stable `code`."
         ),
+        routers=routers(),
+        middleware=edge_middleware(settings),
     )
+    # Feature routers (one line each):
+
+    app.state.settings = settings
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One pooled client for every internal call (SPEC §6), closed after the runtime stops.
+        async with httpx.AsyncClient(
+            timeout=settings.internal_timeout_seconds,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        ) as http:
+            app.state.http = http
+            app.state.jwks = JwksCache(
+                http,
+                f"{settings.identity_url}/.well-known/jwks.json",
+                ttl_seconds=settings.jwks_cache_seconds,
+                refetch_min_seconds=settings.jwks_refetch_min_seconds,
+            )
+            async with runtime_lifespan(app):
+                yield
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -16,6 +16,53 @@ class Settings(ServiceSettings):
     service_name: str = "gateway"
     port: int = 8000
 
+    # Internal services the gateway may call synchronously (SPEC §6).
+    identity_url: str = "http://127.0.0.1:8001"
+    competitions_url: str = "http://127.0.0.1:8002"
+    scoring_url: str = "http://127.0.0.1:8003"
+    ingest_url: str = "http://127.0.0.1:8004"
+    notifier_url: str = "http://127.0.0.1:8005"
+    #: Seconds an internal call may take before the gateway answers 503.
+    internal_timeout_seconds: float = 10.0
+
+    #: The platform's public URL (xAPI actor `homePage`, links in responses).
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Edge protection (SPEC §8).
+    #: Origins allowed by CORS; empty means no cross-origin browser access.
+    cors_origins: list[str] = []
+    #: Largest accepted request body for JSON and other ordinary requests.
+    max_body_bytes: int = 1_048_576
+    #: Largest accepted body for file uploads (multipart/form-data, text/csv).
+    max_upload_bytes: int = 64 * 1_048_576
+    #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
+    force_hsts: bool = False
+    #: Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    trust_forwarded_for: bool = False
+
+    # Rate limits (Redis, fixed windows): requests per window.
+    #: Prefix of every gateway key in Redis (lets test runs share one Redis).
+    redis_key_prefix: str = "podium:gateway:"
+    rate_limit_user: int = 600
+    rate_limit_user_window_seconds: int = 60
+    rate_limit_ip: int = 300
+    rate_limit_ip_window_seconds: int = 60
+    rate_limit_lrs_client: int = 1200
+    rate_limit_lrs_client_window_seconds: int = 60
+    #: Login attempts per client IP (the per-account lockout lives in identity).
+    rate_limit_login_ip: int = 50
+    rate_limit_login_ip_window_seconds: int = 300
+
+    # Token verification (SPEC §8).
+    #: Seconds the JWKS stays cached before a background refetch on next use.
+    jwks_cache_seconds: float = 300.0
+    #: Minimum seconds between refetches triggered by an unknown `kid`.
+    jwks_refetch_min_seconds: float = 5.0
+    #: Clock skew tolerated when checking `exp`/`iat`.
+    jwt_leeway_seconds: float = 5.0
+    #: Seconds a verified (or refused) LRS credential stays cached; bounds revocation delay.
+    lrs_cache_seconds: float = 5.0
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,0 +1,528 @@
+"""Account routes: the gateway relays them synchronously to identity (SPEC §5.1, §6).
+
+The gateway checks what it can at the edge (bearer token, admin role, per-IP
+login limits) and passes identity's answer through unchanged, problems
+included, so status codes and error codes are identity's own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium_gateway.auth import AdminDep, UserDep
+from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
+from podium_gateway.limits import enforce
+from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+
+router = APIRouter()
+xapi_about_router = APIRouter(tags=["xapi"])
+
+LrsScope = Literal["statements/write", "statements/read", "statements/read/mine"]
+
+
+# --- documents (for OpenAPI; identity validates the rules) ---------------------
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 7807 problem with a stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    errors: list[dict[str, Any]] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return OpenAPI `responses` entries documenting problem answers."""
+    described = {
+        400: "Malformed or expired token",
+        401: "Not authenticated or invalid credentials",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        413: "Request body too large",
+        422: "Validation failed; `errors` names each failed rule",
+        429: "Rate limit exceeded or account locked; see `Retry-After`",
+        503: "Identity service unavailable",
+    }
+    return {
+        s: {
+            "model": ProblemDocument,
+            "description": described.get(s, "Problem"),
+            "content": {"application/problem+json": {}},
+        }
+        for s in statuses
+    }
+
+
+class RegisterRequest(BaseModel):
+    """A new account."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.org",
+                    "password": "correct horse battery 9",
+                    "display_name": "Ada",
+                    "timezone": "Europe/Paris",
+                }
+            ]
+        }
+    )
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    display_name: str = Field(max_length=200)
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone")
+
+
+class UserDocument(BaseModel):
+    """A user's profile."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "4b0c3a56-5b0b-4f0e-9a57-0c1d2e3f4a5b",
+                    "email": "ada@example.org",
+                    "display_name": "Ada",
+                    "timezone": "Europe/Paris",
+                    "role": "user",
+                    "email_verified": False,
+                    "notification_preferences": {},
+                    "created_at": "2026-01-05T10:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    timezone: str
+    role: Literal["user", "admin"]
+    email_verified: bool
+    notification_preferences: dict[str, dict[str, bool]]
+    created_at: datetime
+
+
+class LoginRequest(BaseModel):
+    """E-mail and password."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.org", "password": "correct horse battery 9"}]
+        }
+    )
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class TokenPair(BaseModel):
+    """An access token (RS256 JWT, 15 minutes) and an opaque refresh token (7 days)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9...",
+                    "refresh_token": "rt_3q2-7wFZ...",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token to rotate or revoke."""
+
+    refresh_token: str = Field(max_length=512)
+
+
+class TokenRequest(BaseModel):
+    """A single-use token received by e-mail."""
+
+    token: str = Field(max_length=512)
+
+
+class ForgotPasswordRequest(BaseModel):
+    """The e-mail of the account whose password was forgotten."""
+
+    email: str = Field(max_length=320)
+
+
+class ResetPasswordRequest(BaseModel):
+    """A reset token and the new password."""
+
+    token: str = Field(max_length=512)
+    password: str = Field(max_length=1024)
+
+
+class ProfilePatch(BaseModel):
+    """Profile fields to change; absent fields stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "display_name": "Ada L.",
+                    "timezone": "America/New_York",
+                    "notification_preferences": {"submission.scored": {"email": False}},
+                }
+            ]
+        },
+    )
+
+    display_name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    notification_preferences: dict[str, dict[str, bool]] | None = None
+
+
+class LrsClientCreate(BaseModel):
+    """New xAPI credentials."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Moodle", "scopes": ["statements/write"]}]}
+    )
+
+    name: str = Field(max_length=200)
+    scopes: list[LrsScope] = Field(min_length=1)
+
+
+class LrsClientDocument(BaseModel):
+    """An LRS client (its secret is never shown again after creation)."""
+
+    id: uuid.UUID
+    name: str
+    key: str
+    scopes: list[LrsScope]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class LrsClientCreated(LrsClientDocument):
+    """A new LRS client with its secret, shown this one time."""
+
+    secret: str
+
+
+class LrsClientList(BaseModel):
+    """LRS clients, newest first."""
+
+    items: list[LrsClientDocument]
+
+
+class Jwks(BaseModel):
+    """JSON Web Key Set of the access-token signing keys."""
+
+    keys: list[dict[str, Any]]
+
+
+# --- edge checks ---------------------------------------------------------------
+
+
+async def login_ip_limit(request: Request, settings: SettingsDep) -> None:
+    """Count a login-like attempt against the caller's IP (SPEC §8: login per IP)."""
+    ip = client_ip(request, settings)
+    await enforce(
+        request.app.state.runtime.redis,
+        f"{settings.redis_key_prefix}rl:login-ip:{ip}",
+        settings.rate_limit_login_ip,
+        settings.rate_limit_login_ip_window_seconds,
+        "Too many attempts from this address; try again later.",
+    )
+
+
+LoginIpLimit = Depends(login_ip_limit)
+
+
+async def _identity(
+    http: HttpDep,
+    settings: SettingsDep,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    bearer: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> Response:
+    headers = {"Authorization": bearer} if bearer else {}
+    response = await call(
+        http,
+        method,
+        f"{settings.identity_url}{path}",
+        service="identity",
+        json=json,
+        headers=headers,
+        params=params,
+    )
+    return relay(response)
+
+
+def _body(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+# --- routes --------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/auth/register",
+    tags=["accounts"],
+    status_code=201,
+    summary="Create an account",
+    response_model=UserDocument,
+    responses=problems(409, 422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def register(body: RegisterRequest, http: HttpDep, settings: SettingsDep) -> Response:
+    """Register with e-mail, a strong password, a display name and an optional IANA time zone."""
+    return await _identity(http, settings, "POST", "/v1/auth/register", json=_body(body))
+
+
+@router.post(
+    "/v1/auth/login",
+    tags=["accounts"],
+    summary="Log in and receive tokens",
+    response_model=TokenPair,
+    responses=problems(401, 403, 422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def login(body: LoginRequest, http: HttpDep, settings: SettingsDep) -> Response:
+    """Exchange e-mail and password for an access token and a refresh token."""
+    return await _identity(http, settings, "POST", "/v1/auth/login", json=_body(body))
+
+
+@router.post(
+    "/v1/auth/refresh",
+    tags=["accounts"],
+    summary="Rotate a refresh token",
+    response_model=TokenPair,
+    responses=problems(401, 422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def refresh(body: RefreshRequest, http: HttpDep, settings: SettingsDep) -> Response:
+    """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family."""
+    return await _identity(http, settings, "POST", "/v1/auth/refresh", json=_body(body))
+
+
+@router.post(
+    "/v1/auth/logout",
+    tags=["accounts"],
+    status_code=204,
+    summary="Log out (revoke a refresh token)",
+    response_class=Response,
+    responses=problems(401, 422, 503),
+)
+async def logout(
+    body: RefreshRequest, user: UserDep, request: Request, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Revoke the caller's refresh token and every token rotated from the same login."""
+    return await _identity(
+        http,
+        settings,
+        "POST",
+        "/v1/auth/logout",
+        json=_body(body),
+        bearer=request.headers.get("authorization"),
+    )
+
+
+@router.post(
+    "/v1/auth/verify-email",
+    tags=["accounts"],
+    summary="Confirm an e-mail address",
+    response_model=UserDocument,
+    responses=problems(400, 422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def verify_email(body: TokenRequest, http: HttpDep, settings: SettingsDep) -> Response:
+    """Use the single-use token from the verification e-mail."""
+    return await _identity(http, settings, "POST", "/v1/auth/verify-email", json=_body(body))
+
+
+@router.post(
+    "/v1/auth/forgot-password",
+    tags=["accounts"],
+    status_code=202,
+    summary="Ask for a password reset e-mail",
+    response_class=Response,
+    responses=problems(422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def forgot_password(
+    body: ForgotPasswordRequest, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Always 202, whether or not the e-mail has an account (no account discovery)."""
+    return await _identity(http, settings, "POST", "/v1/auth/forgot-password", json=_body(body))
+
+
+@router.post(
+    "/v1/auth/reset-password",
+    tags=["accounts"],
+    status_code=204,
+    summary="Set a new password with a reset token",
+    response_class=Response,
+    responses=problems(400, 422, 429, 503),
+    dependencies=[LoginIpLimit],
+)
+async def reset_password(
+    body: ResetPasswordRequest, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Use the single-use reset token; every session of the account is logged out."""
+    return await _identity(http, settings, "POST", "/v1/auth/reset-password", json=_body(body))
+
+
+@router.get(
+    "/v1/users/me",
+    tags=["accounts"],
+    summary="My profile",
+    response_model=UserDocument,
+    responses=problems(401, 429, 503),
+)
+async def get_me(user: UserDep, request: Request, http: HttpDep, settings: SettingsDep) -> Response:
+    """Return the caller's profile."""
+    return await _identity(
+        http, settings, "GET", "/v1/users/me", bearer=request.headers.get("authorization")
+    )
+
+
+@router.patch(
+    "/v1/users/me",
+    tags=["accounts"],
+    summary="Change my profile",
+    response_model=UserDocument,
+    responses=problems(401, 422, 429, 503),
+)
+async def patch_me(
+    body: ProfilePatch, user: UserDep, request: Request, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Change display name, time zone (IANA, validated) or notification preferences."""
+    return await _identity(
+        http,
+        settings,
+        "PATCH",
+        "/v1/users/me",
+        json=_body(body),
+        bearer=request.headers.get("authorization"),
+    )
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["accounts"],
+    summary="Public keys of the access tokens",
+    response_model=Jwks,
+    responses=problems(503),
+)
+async def jwks(request: Request) -> JSONResponse:
+    """Return the RS256 public keys (by `kid`) so any service verifies tokens offline."""
+    document = await request.app.state.jwks.current()
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.post(
+    "/v1/admin/lrs-clients",
+    tags=["admin"],
+    status_code=201,
+    summary="Create xAPI credentials",
+    response_model=LrsClientCreated,
+    responses=problems(401, 403, 422, 503),
+)
+async def create_lrs_client(
+    body: LrsClientCreate, admin: AdminDep, request: Request, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Create an LRS client; its key and secret are returned once, the secret is stored hashed."""
+    return await _identity(
+        http,
+        settings,
+        "POST",
+        "/v1/admin/lrs-clients",
+        json=_body(body),
+        bearer=request.headers.get("authorization"),
+    )
+
+
+@router.get(
+    "/v1/admin/lrs-clients",
+    tags=["admin"],
+    summary="List xAPI credentials",
+    response_model=LrsClientList,
+    responses=problems(401, 403, 503),
+)
+async def list_lrs_clients(
+    admin: AdminDep,
+    request: Request,
+    http: HttpDep,
+    settings: SettingsDep,
+    include_revoked: bool = False,
+) -> Response:
+    """List LRS clients (secrets are never shown again)."""
+    return await _identity(
+        http,
+        settings,
+        "GET",
+        "/v1/admin/lrs-clients",
+        bearer=request.headers.get("authorization"),
+        params={"include_revoked": str(include_revoked).lower()},
+    )
+
+
+@router.delete(
+    "/v1/admin/lrs-clients/{client_id}",
+    tags=["admin"],
+    status_code=204,
+    summary="Revoke xAPI credentials",
+    response_class=Response,
+    responses=problems(401, 403, 404, 503),
+)
+async def revoke_lrs_client(
+    client_id: uuid.UUID, admin: AdminDep, request: Request, http: HttpDep, settings: SettingsDep
+) -> Response:
+    """Revoke an LRS client; learning tools using it are refused within seconds."""
+    return await _identity(
+        http,
+        settings,
+        "DELETE",
+        f"/v1/admin/lrs-clients/{client_id}",
+        bearer=request.headers.get("authorization"),
+    )
+
+
+class About(BaseModel):
+    """xAPI `about` resource."""
+
+    version: list[str] = Field(examples=[["1.0.3", "2.0.0"]])
+
+
+@xapi_about_router.get(
+    "/xapi/about",
+    summary="xAPI versions this LRS speaks",
+    response_model=About,
+    responses=problems(401, 403, 429),
+)
+async def xapi_about(
+    client: Annotated[LrsClient, Depends(require_lrs_scope())],
+) -> JSONResponse:
+    """Return the supported xAPI versions (any valid LRS client may ask)."""
+    return JSONResponse(
+        {"version": ["1.0.3", "2.0.0"]}, headers={"X-Experience-API-Version": "1.0.3"}
+    )

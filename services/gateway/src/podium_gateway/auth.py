@@ -1,0 +1,230 @@
+"""Bearer authentication: RS256 access tokens verified offline against identity's JWKS (SPEC §8).
+
+Only RS256 is accepted, whatever the token header claims, so `none` and HS/RS
+confusion (an HMAC signed with the public key) are refused before any key is
+used. Keys are looked up by `kid`; an unknown `kid` triggers at most one JWKS
+refetch per `jwks_refetch_min_seconds`, so a rotated-in key is picked up at
+once while garbage tokens cannot hammer identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from podium_runtime.problems import Problem
+
+from podium_gateway.clients import call, client_ip
+from podium_gateway.config import Settings
+from podium_gateway.limits import enforce
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+ROLES = frozenset({"user", "admin"})
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/auth/login")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The authenticated caller, as stated by a verified access token."""
+
+    user_id: uuid.UUID
+    email: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the caller has the `admin` role."""
+        return self.role == "admin"
+
+
+def invalid_token(detail: str = "The access token is invalid.") -> Problem:
+    """Return the 401 `INVALID_TOKEN` problem."""
+    return Problem(
+        401,
+        "INVALID_TOKEN",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class JwksCache:
+    """Identity's public signing keys, fetched over HTTP and kept in memory by `kid`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        *,
+        ttl_seconds: float = 300.0,
+        refetch_min_seconds: float = 5.0,
+    ) -> None:
+        self.http = http
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self.refetch_min_seconds = refetch_min_seconds
+        self.document: dict[str, Any] = {"keys": []}
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self._last_attempt = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        """Fetch the JWKS now; keep RS256 signing keys only."""
+        async with self._lock:
+            self._last_attempt = time.monotonic()
+            response = await call(self.http, "GET", self.url, service="identity")
+            if response.status_code != 200:
+                raise Problem(503, "SERVICE_UNAVAILABLE", "Signing keys are not available.")
+            document = response.json()
+            keys: dict[str, Any] = {}
+            for jwk in document.get("keys", []):
+                if jwk.get("kty") != "RSA" or jwk.get("alg", ALGORITHM) != ALGORITHM:
+                    continue
+                if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
+                    continue
+                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
+            self._keys = keys
+            self.document = {"keys": [k for k in document.get("keys", []) if k.get("kid") in keys]}
+            self._fetched_at = time.monotonic()
+            log.info("jwks refreshed", extra={"kids": sorted(keys)})
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or time.monotonic() - self._fetched_at > self.ttl_seconds
+
+    async def current(self) -> dict[str, Any]:
+        """Return the JWKS document, refetched when older than the cache lifetime."""
+        if self._stale():
+            await self._refresh_tolerant()
+        return self.document
+
+    async def _refresh_tolerant(self) -> None:
+        # With keys in hand, an identity outage must not lock everybody out.
+        try:
+            await self.refresh()
+        except Problem:
+            if not self._keys:
+                raise
+            log.warning("jwks refresh failed; keeping cached keys")
+
+    async def key_for(self, kid: str) -> Any | None:
+        """Return the public key for `kid`, refetching (rate-limited) when it is unknown."""
+        if self._stale():
+            await self._refresh_tolerant()
+        key = self._keys.get(kid)
+        if key is None and time.monotonic() - self._last_attempt >= self.refetch_min_seconds:
+            await self._refresh_tolerant()
+            key = self._keys.get(kid)
+        return key
+
+
+async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) -> CurrentUser:
+    """Verify an access token's header, signature and claims; raise 401 problems otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise invalid_token() from exc
+    # Decide the algorithm ourselves: the header is attacker-controlled (SPEC §8).
+    if header.get("alg") != ALGORITHM:
+        raise invalid_token("Only RS256 access tokens are accepted.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise invalid_token("The access token has no key id.")
+    key = await jwks.key_for(kid)
+    if key is None:
+        raise invalid_token("The access token was signed with an unknown key.")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            leeway=leeway,
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Problem(
+            401,
+            "TOKEN_EXPIRED",
+            "The access token has expired; refresh it.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from exc
+    except jwt.InvalidTokenError as exc:
+        raise invalid_token() from exc
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise invalid_token() from exc
+    email, role = claims.get("email"), claims.get("role")
+    if not isinstance(email, str) or role not in ROLES:
+        raise invalid_token()
+    return CurrentUser(user_id=user_id, email=email, role=role)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def optional_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentUser | None:
+    """Return the caller when a bearer token is sent (401 if it is bad), else None (anonymous)."""
+    settings = _settings(request)
+    redis_client = request.app.state.runtime.redis
+    if credentials is None:
+        if "authorization" in request.headers:
+            raise invalid_token("The Authorization header must be `Bearer <token>`.")
+        # Anonymous readers are limited per IP (SPEC §8).
+        ip = client_ip(request, settings)
+        await enforce(
+            redis_client,
+            f"{settings.redis_key_prefix}rl:ip:{ip}",
+            settings.rate_limit_ip,
+            settings.rate_limit_ip_window_seconds,
+        )
+        return None
+    user = await verify_access_token(
+        credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
+    )
+    await enforce(
+        redis_client,
+        f"{settings.redis_key_prefix}rl:user:{user.user_id}",
+        settings.rate_limit_user,
+        settings.rate_limit_user_window_seconds,
+    )
+    return user
+
+
+async def require_user(
+    user: Annotated[CurrentUser | None, Depends(optional_user)],
+) -> CurrentUser:
+    """Return the authenticated caller; 401 `UNAUTHENTICATED` when no token was sent."""
+    if user is None:
+        raise Problem(
+            401,
+            "UNAUTHENTICATED",
+            "This route needs `Authorization: Bearer <access token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+async def require_admin(user: Annotated[CurrentUser, Depends(require_user)]) -> CurrentUser:
+    """Return the caller if an admin; 403 `FORBIDDEN` otherwise."""
+    if not user.is_admin:
+        raise Problem(403, "FORBIDDEN", "This route is for administrators.")
+    return user
+
+
+UserDep = Annotated[CurrentUser, Depends(require_user)]
+OptionalUserDep = Annotated[CurrentUser | None, Depends(optional_user)]
+AdminDep = Annotated[CurrentUser, Depends(require_admin)]

@@ -1,0 +1,87 @@
+"""Shared handles for gateway routers: settings, Redis, the one internal HTTP client (SPEC §6).
+
+Every router reuses `app.state.http` (created in the lifespan) for internal
+calls, so connections are pooled across the whole gateway. `call()` adds the
+request id and turns an unreachable service into a 503 problem; `relay()`
+passes an internal answer (problems included) through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import redis.asyncio as redis
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from podium_runtime.context import current_correlation_id
+from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
+
+from podium_gateway.config import Settings
+
+#: Headers of an internal answer the gateway passes on to the caller.
+RELAYED_HEADERS = ("content-type", "retry-after", "www-authenticate", "location")
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the settings the app was built with."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """Return the app's runtime (Redis, publisher, ...)."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> redis.Redis:
+    """Return the shared Redis client."""
+    return request.app.state.runtime.redis  # type: ignore[no-any-return]
+
+
+def get_http(request: Request) -> httpx.AsyncClient:
+    """Return the shared internal HTTP client (created in the lifespan)."""
+    return request.app.state.http  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    """Return the caller's IP; `X-Forwarded-For` counts only behind a trusted proxy."""
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+async def call(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Call an internal service with the request id; 503 `SERVICE_UNAVAILABLE` if unreachable."""
+    sent = {"X-Request-ID": current_correlation_id(), **(headers or {})}
+    try:
+        return await http.request(method, url, headers=sent, **kwargs)
+    except httpx.TransportError as exc:
+        raise Problem(
+            503,
+            "SERVICE_UNAVAILABLE",
+            f"The {service} service is not reachable; try again shortly.",
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
+def relay(response: httpx.Response) -> Response:
+    """Pass an internal answer (status, body, the relevant headers) on to the caller."""
+    headers = {k: v for k, v in response.headers.items() if k.lower() in RELAYED_HEADERS}
+    return Response(content=response.content, status_code=response.status_code, headers=headers)

@@ -1,0 +1,81 @@
+"""Redis rate limits with fixed windows, counted atomically (SPEC §8)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+from podium_runtime.problems import Problem
+
+# INCR and the first EXPIRE in one script, so a crash between them never leaves
+# a counter without expiry (which would block the key forever).
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    """The outcome of one counted request."""
+
+    allowed: bool
+    limit: int
+    used: int
+    remaining: int
+    #: Seconds until the window resets (rounded up, at least 1).
+    reset_after: int
+
+
+async def hit(
+    redis_client: redis.Redis, key: str, limit: int, window_seconds: int
+) -> RateLimitResult:
+    """Count one request against `key` and say whether it is within `limit` per window."""
+    count, ttl_ms = await redis_client.eval(_HIT, 1, key, int(window_seconds * 1000))  # type: ignore[misc]
+    count, ttl_ms = int(count), int(ttl_ms)
+    return RateLimitResult(
+        allowed=count <= limit,
+        limit=limit,
+        used=count,
+        remaining=max(0, limit - count),
+        reset_after=max(1, math.ceil(ttl_ms / 1000)),
+    )
+
+
+def rate_limit_problem(result: RateLimitResult, detail: str = "Too many requests.") -> Problem:
+    """Return the 429 `RATE_LIMIT_EXCEEDED` problem for a refused request, with `Retry-After`."""
+    return Problem(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        detail,
+        extra={"limit": result.limit, "retry_after": result.reset_after},
+        headers={
+            "Retry-After": str(result.reset_after),
+            "RateLimit-Limit": str(result.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(result.reset_after),
+        },
+    )
+
+
+async def enforce(
+    redis_client: redis.Redis,
+    key: str,
+    limit: int,
+    window_seconds: int,
+    detail: str = "Too many requests.",
+) -> RateLimitResult:
+    """Count one request and raise 429 `RATE_LIMIT_EXCEEDED` with `Retry-After` when over."""
+    result = await hit(redis_client, key, limit, window_seconds)
+    if not result.allowed:
+        raise rate_limit_problem(result, detail)
+    return result

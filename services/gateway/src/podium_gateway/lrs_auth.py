@@ -1,0 +1,120 @@
+"""HTTP Basic authentication of learning tools with LRS client credentials (SPEC §5.4, §8).
+
+Identity owns the credentials; the gateway asks it to verify a key/secret pair
+and caches the verdict in Redis for `lrs_cache_seconds` under a hash of the
+pair (never the secret itself), so a revoked client is refused within seconds
+while a busy tool does not cost an internal call per statement.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from podium_runtime.problems import Problem
+
+from podium_gateway.clients import call
+from podium_gateway.config import Settings
+from podium_gateway.limits import enforce
+
+SCOPES = frozenset({"statements/write", "statements/read", "statements/read/mine"})
+_REFUSED = b"-"
+
+
+@dataclass(frozen=True)
+class LrsClient:
+    """A learning tool authenticated with LRS client credentials."""
+
+    client_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "INVALID_CREDENTIALS",
+        detail,
+        headers={"WWW-Authenticate": 'Basic realm="Podium LRS", charset="UTF-8"'},
+    )
+
+
+def parse_basic(header: str | None) -> tuple[str, str]:
+    """Return (key, secret) from an `Authorization: Basic` header; 401 when absent or malformed."""
+    if not header:
+        raise _unauthorized("This route needs HTTP Basic LRS client credentials.")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise _unauthorized("This route needs HTTP Basic LRS client credentials.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise _unauthorized("The Basic credentials are malformed.") from exc
+    key, sep, secret = decoded.partition(":")
+    if not sep or not key or not secret:
+        raise _unauthorized("The Basic credentials are malformed.")
+    return key, secret
+
+
+async def authenticate_lrs_client(request: Request) -> LrsClient:
+    """Verify the request's Basic credentials with identity (through the Redis cache)."""
+    settings: Settings = request.app.state.settings
+    redis_client = request.app.state.runtime.redis
+    key, secret = parse_basic(request.headers.get("authorization"))
+    fingerprint = hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+    cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
+    cached = await redis_client.get(cache_key)
+    if cached is None:
+        response = await call(
+            request.app.state.http,
+            "POST",
+            f"{settings.identity_url}/internal/lrs-clients/verify",
+            service="identity",
+            json={"key": key, "secret": secret},
+        )
+        if response.status_code == 200:
+            cached = response.content
+        elif response.status_code in (401, 404):
+            cached = _REFUSED
+        else:
+            raise Problem(503, "SERVICE_UNAVAILABLE", "Credentials cannot be verified now.")
+        await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
+    if cached == _REFUSED:
+        raise _unauthorized("Unknown or revoked LRS client credentials.")
+    data = json.loads(cached)
+    client = LrsClient(
+        client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])
+    )
+    await enforce(
+        redis_client,
+        f"{settings.redis_key_prefix}rl:lrs:{client.client_id}",
+        settings.rate_limit_lrs_client,
+        settings.rate_limit_lrs_client_window_seconds,
+    )
+    return client
+
+
+def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]:
+    """Build a dependency admitting LRS clients holding ANY of `scopes` (none: any valid client)."""
+    unknown = set(scopes) - SCOPES
+    if unknown:
+        raise ValueError(f"unknown LRS scopes: {sorted(unknown)}")
+    wanted = frozenset(scopes)
+
+    async def dependency(request: Request) -> LrsClient:
+        client = await authenticate_lrs_client(request)
+        if wanted and not (wanted & client.scopes):
+            raise Problem(
+                403,
+                "INSUFFICIENT_SCOPE",
+                f"This LRS client needs one of the scopes: {', '.join(sorted(wanted))}.",
+            )
+        return client
+
+    return dependency

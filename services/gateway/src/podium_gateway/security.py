@@ -1,0 +1,161 @@
+"""Edge hygiene: security headers, request body size limits and CORS (SPEC §8)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from fastapi import HTTPException
+from podium_runtime.problems import PROBLEM_JSON, Problem
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from podium_gateway.config import Settings
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+# The API serves JSON; only the interactive docs need scripts and styles from the CDN.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+UPLOAD_TYPES = ("multipart/form-data", "text/csv", "application/octet-stream")
+
+
+class PayloadTooLarge(HTTPException):
+    """Raised while reading a body that grows past its limit (FastAPI re-raises HTTP errors)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds {limit} bytes.")
+
+
+class EdgeMiddleware:
+    """Add security headers to every response and refuse oversized request bodies with 413."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        force_hsts: bool = False,
+        docs_paths: Sequence[str] = ("/docs", "/redoc"),
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.force_hsts = force_hsts
+        self.docs_paths = tuple(docs_paths)
+
+    def _limit(self, scope: Scope) -> int:
+        content_type = ""
+        for name, value in scope.get("headers", []):
+            if name == b"content-type":
+                content_type = value.decode("latin-1").lower()
+        if content_type.startswith(UPLOAD_TYPES):
+            return self.max_upload_bytes
+        return self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https" or self.force_hsts
+        is_docs = scope.get("path", "").startswith(self.docs_paths)
+        started = False
+
+        async def send_secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+                if not is_docs and b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", API_CSP))
+                if https:
+                    extra.append(HSTS)
+                message["headers"] = headers + extra
+            await send(message)
+
+        limit = self._limit(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_too_large(send_secured, limit)
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            # Chunked bodies have no Content-Length: count what actually arrives.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send_secured)
+        except PayloadTooLarge:
+            if started:
+                raise
+            await _send_too_large(send_secured, limit)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    problem = Problem(413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {limit} bytes.")
+    body = json.dumps(problem.body()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def edge_middleware(settings: Settings) -> list[Middleware]:
+    """Return the edge middleware (outermost first), all inside the request-id middleware."""
+    return [
+        Middleware(
+            EdgeMiddleware,  # type: ignore[arg-type]
+            max_body_bytes=settings.max_body_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            force_hsts=settings.force_hsts,
+        ),
+        Middleware(
+            CORSMiddleware,  # type: ignore[arg-type]
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-Experience-API-Version",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Experience-API-Consistent-Through"],
+            max_age=600,
+        ),
+    ]
