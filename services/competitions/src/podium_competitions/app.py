@@ -5,19 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_competitions import consumers, tasks
+from podium_competitions.api import install_error_handler, router
 from podium_competitions.config import Settings
 from podium_competitions.models import metadata
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
-    """Build the infrastructure handles and register the event handlers."""
-    return ServiceRuntime(settings, metadata)
+    """Build the infrastructure handles and register the event handlers and jobs."""
+    runtime = ServiceRuntime(settings, metadata)
+    consumers.register(runtime)
+    runtime.background.append(tasks.auto_end(runtime, settings.auto_end_interval_seconds))
+    return runtime
 
 
 def create_api(settings: Settings) -> FastAPI:
-    """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
+    """Build the HTTP app; its lifespan runs the broker, consumers, relay and auto-end."""
     runtime = create_runtime(settings)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
+        routers=[router],
     )
+    install_error_handler(app)
+    return app

@@ -15,6 +15,8 @@ class Settings(ServiceSettings):
 
     service_name: str = "competitions"
     port: int = 8002
+    #: Seconds between sweeps that end active competitions past `ends_at` (SPEC §5.2).
+    auto_end_interval_seconds: float = 5.0
 
 
 @lru_cache

@@ -1,0 +1,185 @@
+"""Internal HTTP API of the competitions service, called only by the gateway (SPEC §6).
+
+The gateway authenticates the caller and passes who it is in `X-Podium-User-Id`
+and `X-Podium-User-Role`; this API is reachable only inside the cluster
+(NetworkPolicy). Object-level checks happen here, next to the data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from podium_runtime.outbox import Outbox
+from podium_runtime.problems import Problem, problem_response
+from podium_runtime.runtime import ServiceRuntime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions import service
+from podium_competitions.schemas import (
+    Competition,
+    CompetitionCreate,
+    CompetitionPage,
+    CompetitionUpdate,
+    Enrollment,
+    JoinTargetOut,
+    Kind,
+    ParticipantPage,
+    Stats,
+    Status,
+)
+from podium_competitions.service import Caller, CompetitionsError
+
+router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commit on success, roll back on error (STYLE 3)."""
+    async with _runtime(request).db.session() as session:
+        yield session
+
+
+def outbox_dependency(request: Request) -> Outbox:
+    """Return the service's outbox."""
+    outbox = _runtime(request).outbox
+    assert outbox is not None
+    return outbox
+
+
+def optional_caller(
+    user_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
+    role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
+) -> Caller | None:
+    """Return the caller the gateway vouches for, or None for an anonymous visitor."""
+    return Caller(user_id, role) if user_id is not None else None
+
+
+def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+    """Return the caller; anonymous requests are 401."""
+    if caller is None:
+        raise Problem(401, "UNAUTHORIZED", "this operation needs a signed-in user")
+    return caller
+
+
+SessionDep = Annotated[AsyncSession, Depends(session_dependency)]
+OutboxDep = Annotated[Outbox, Depends(outbox_dependency)]
+CallerDep = Annotated[Caller, Depends(required_caller)]
+MaybeCallerDep = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Report refused use cases as RFC 7807 problems with their stable code."""
+
+    async def on_refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, CompetitionsError)
+        return problem_response(Problem(_STATUS[exc.kind], exc.code, exc.detail))
+
+    app.add_exception_handler(CompetitionsError, on_refused)
+
+
+@router.post("/competitions", status_code=201, response_model=Competition)
+async def create_competition(
+    body: CompetitionCreate, session: SessionDep, outbox: OutboxDep, caller: CallerDep
+) -> Competition:
+    """Create a competition owned by the caller."""
+    return await service.create_competition(session, outbox, caller, body)
+
+
+@router.get("/competitions", response_model=CompetitionPage)
+async def list_competitions(
+    session: SessionDep,
+    caller: MaybeCallerDep,
+    status: Status | None = None,
+    kind: Kind | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CompetitionPage:
+    """List the competitions the caller may see."""
+    return await service.list_competitions(
+        session, caller, status=status, kind=kind, q=q, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/competitions/{competition_id}", response_model=Competition)
+async def get_competition(
+    competition_id: uuid.UUID, session: SessionDep, caller: MaybeCallerDep
+) -> Competition:
+    """Return one competition with the caller's viewer block."""
+    return await service.get_competition(session, competition_id, caller)
+
+
+@router.patch("/competitions/{competition_id}", response_model=Competition)
+async def update_competition(
+    competition_id: uuid.UUID,
+    body: CompetitionUpdate,
+    session: SessionDep,
+    outbox: OutboxDep,
+    caller: CallerDep,
+) -> Competition:
+    """Change a competition (owner or admin)."""
+    return await service.update_competition(session, outbox, caller, competition_id, body)
+
+
+@router.post("/competitions/{competition_id}/invite-code", response_model=Competition)
+async def regenerate_invite_code(
+    competition_id: uuid.UUID, session: SessionDep, outbox: OutboxDep, caller: CallerDep
+) -> Competition:
+    """Replace the invite code of a private competition (owner or admin)."""
+    return await service.regenerate_invite_code(session, outbox, caller, competition_id)
+
+
+@router.get("/join-targets", response_model=JoinTargetOut)
+async def join_target(
+    session: SessionDep,
+    competition_id: uuid.UUID | None = None,
+    invite_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> JoinTargetOut:
+    """Resolve the competition a join is aimed at, by id or by invite code."""
+    found = await service.join_target(session, competition_id, invite_code)
+    return JoinTargetOut(competition_id=found)
+
+
+@router.get("/competitions/{competition_id}/enrollment", response_model=Enrollment)
+async def get_enrollment(
+    competition_id: uuid.UUID, session: SessionDep, caller: CallerDep
+) -> Enrollment:
+    """Return the caller's enrollment."""
+    return await service.get_enrollment(session, caller, competition_id)
+
+
+@router.delete("/competitions/{competition_id}/enrollment", status_code=204)
+async def leave(
+    competition_id: uuid.UUID, session: SessionDep, outbox: OutboxDep, caller: CallerDep
+) -> Response:
+    """Leave a competition."""
+    await service.leave(session, outbox, caller, competition_id)
+    return Response(status_code=204)
+
+
+@router.get("/competitions/{competition_id}/participants", response_model=ParticipantPage)
+async def participants(
+    competition_id: uuid.UUID,
+    session: SessionDep,
+    caller: MaybeCallerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ParticipantPage:
+    """Return the roster (display names only)."""
+    return await service.participants(session, caller, competition_id, limit=limit, cursor=cursor)
+
+
+@router.get("/competitions/{competition_id}/stats", response_model=Stats)
+async def stats(competition_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Stats:
+    """Return the owner's statistics."""
+    return await service.get_stats(session, caller, competition_id)

@@ -1,0 +1,89 @@
+"""Pure rules of competitions: the status machine, time zones and join decisions (SPEC §5.2)."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+# SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"active", "canceled"}),
+    "active": frozenset({"ended", "canceled"}),
+    "ended": frozenset(),
+    "canceled": frozenset(),
+}
+
+# Rejection reasons carried by `enrollment.rejected` (stable codes, SPEC §5.2).
+NOT_FOUND = "COMPETITION_NOT_FOUND"
+NOT_ACTIVE = "COMPETITION_NOT_ACTIVE"
+ALREADY_STARTED = "ALREADY_STARTED"
+FULL = "FULL"
+INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
+OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
+
+
+def can_transition(current: str, target: str) -> bool:
+    """Tell whether a competition may move from `current` to `target` (same status is a no-op)."""
+    return current == target or target in TRANSITIONS.get(current, frozenset())
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_valid_timezone(name: str) -> bool:
+    """Tell whether `name` is an IANA zone this machine knows ('Mars/Olympus' is not)."""
+    if name not in _known_zones():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def new_invite_code() -> str:
+    """Return an unguessable invite code (96 random bits, URL-safe)."""
+    return secrets.token_urlsafe(12)
+
+
+def invite_code_matches(expected: str | None, given: str | None) -> bool:
+    """Compare invite codes in constant time; a competition without a code matches nothing."""
+    if not expected or not given:
+        return False
+    return secrets.compare_digest(expected.encode(), given.encode())
+
+
+@dataclass(frozen=True)
+class JoinTarget:
+    """The facts of a competition a join decision depends on."""
+
+    owner_id: object
+    status: str
+    visibility: str
+    invite_code: str | None
+    starts_at: datetime
+    late_join: bool
+
+
+def join_refusal(
+    target: JoinTarget, user_id: object, invite_code: str | None, now: datetime
+) -> str | None:
+    """Return why a new join must be refused, or None when only capacity remains to check.
+
+    The caller handles "already enrolled" (idempotent accept) before and capacity after.
+    The invite code is checked before status so strangers learn nothing about a private one.
+    """
+    if target.owner_id == user_id:
+        return OWNER_CANNOT_JOIN
+    if target.visibility == "private" and not invite_code_matches(target.invite_code, invite_code):
+        return INVALID_INVITE_CODE
+    if target.status != "active":
+        return NOT_ACTIVE
+    if now >= target.starts_at and not target.late_join:
+        return ALREADY_STARTED
+    return None

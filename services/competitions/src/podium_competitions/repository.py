@@ -1,0 +1,273 @@
+"""All SQL of the competitions service (STYLE 2): competitions, enrollments, users projection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Date
+
+from podium_competitions.models import competitions, enrollments, users
+
+c = competitions.c
+e = enrollments.c
+
+
+async def insert_competition(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    """Insert a competition and return the stored row."""
+    result = await session.execute(insert(competitions).values(**values).returning(competitions))
+    return result.one()
+
+
+async def get_competition(
+    session: AsyncSession, competition_id: uuid.UUID, *, for_update: bool = False
+) -> Row[Any] | None:
+    """Return one competition row, optionally locked for the rest of the transaction."""
+    query = select(competitions).where(c.id == competition_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def competition_id_by_invite_code(session: AsyncSession, code: str) -> uuid.UUID | None:
+    """Return the id of the competition holding this invite code."""
+    value = await session.scalar(select(c.id).where(c.invite_code == code))
+    return value if value is None else uuid.UUID(str(value))
+
+
+def visible_to(viewer_id: uuid.UUID | None, is_admin: bool) -> ColumnElement[bool]:
+    """SQL condition: public non-draft competitions, plus the viewer's own and joined ones."""
+    if is_admin:
+        return true()
+    public = and_(c.visibility == "public", c.status != "draft")
+    if viewer_id is None:
+        return public
+    member = exists().where(
+        e.competition_id == c.id, e.user_id == viewer_id, e.status == "accepted"
+    )
+    return or_(public, c.owner_id == viewer_id, member)
+
+
+async def get_visible_competition(
+    session: AsyncSession, competition_id: uuid.UUID, viewer_id: uuid.UUID | None, is_admin: bool
+) -> Row[Any] | None:
+    """Return the competition when the viewer may see it, else None."""
+    query = select(competitions).where(c.id == competition_id, visible_to(viewer_id, is_admin))
+    return (await session.execute(query)).first()
+
+
+async def list_competitions(
+    session: AsyncSession,
+    *,
+    viewer_id: uuid.UUID | None,
+    is_admin: bool,
+    status: str | None,
+    kind: str | None,
+    q: str | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    """Return up to `limit` visible competitions, newest first, after a keyset cursor."""
+    query = select(competitions).where(visible_to(viewer_id, is_admin))
+    if status:
+        query = query.where(c.status == status)
+    if kind:
+        query = query.where(c.kind == kind)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(c.title.ilike(pattern), c.description.ilike(pattern)))
+    if after is not None:
+        query = query.where(tuple_(c.created_at, c.id) < tuple_(after[0], after[1]))
+    query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def update_competition(
+    session: AsyncSession, competition_id: uuid.UUID, values: dict[str, Any]
+) -> Row[Any]:
+    """Apply `values` to a competition and return the new row."""
+    result = await session.execute(
+        update(competitions)
+        .where(c.id == competition_id)
+        .values(**values, updated_at=func.now())
+        .returning(competitions)
+    )
+    return result.one()
+
+
+async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Row[Any]]:
+    """Move every active competition whose `ends_at` passed to `ended`; return them.
+
+    Each row is updated by exactly one transaction: a concurrent replica's UPDATE waits
+    on the row lock, re-checks `status = 'active'` and skips it.
+    """
+    result = await session.execute(
+        update(competitions)
+        .where(c.status == "active", c.ends_at <= now)
+        .values(status="ended", updated_at=func.now())
+        .returning(competitions)
+    )
+    return list(result.all())
+
+
+async def take_seat(session: AsyncSession, competition_id: uuid.UUID) -> bool:
+    """Count one more participant unless the competition is full; False when full."""
+    result = await session.execute(
+        update(competitions)
+        .where(
+            c.id == competition_id,
+            or_(c.max_participants.is_(None), c.participants_count < c.max_participants),
+        )
+        .values(participants_count=c.participants_count + 1)
+        .returning(c.id)
+    )
+    return result.first() is not None
+
+
+async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None:
+    """Count one participant less."""
+    await session.execute(
+        update(competitions)
+        .where(c.id == competition_id, c.participants_count > 0)
+        .values(participants_count=c.participants_count - 1)
+    )
+
+
+async def get_enrollment(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Row[Any] | None:
+    """Return a user's enrollment row in a competition."""
+    query = select(enrollments).where(e.competition_id == competition_id, e.user_id == user_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def save_enrollment(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    status: str,
+    reason: str | None,
+    request_id: uuid.UUID | None,
+    enrolled_at: datetime | None,
+) -> None:
+    """Insert or overwrite a user's enrollment row."""
+    values = {
+        "status": status,
+        "reason": reason,
+        "request_id": request_id,
+        "enrolled_at": enrolled_at,
+        "updated_at": func.now(),
+    }
+    await session.execute(
+        pg_insert(enrollments)
+        .values(competition_id=competition_id, user_id=user_id, **values)
+        .on_conflict_do_update(index_elements=[e.competition_id, e.user_id], set_=values)
+    )
+
+
+async def mark_request_answered(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, request_id: uuid.UUID
+) -> None:
+    """Record that an idempotent re-join was answered, without changing the enrollment."""
+    await session.execute(
+        update(enrollments)
+        .where(e.competition_id == competition_id, e.user_id == user_id)
+        .values(request_id=request_id, updated_at=func.now())
+    )
+
+
+async def roster(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    """Return accepted participants with their display names, earliest first."""
+    query = (
+        select(e.user_id, e.enrolled_at, func.coalesce(users.c.display_name, "").label("name"))
+        .select_from(enrollments.outerjoin(users, users.c.user_id == e.user_id))
+        .where(e.competition_id == competition_id, e.status == "accepted")
+    )
+    if after is not None:
+        query = query.where(tuple_(e.enrolled_at, e.user_id) > tuple_(after[0], after[1]))
+    query = query.order_by(e.enrolled_at, e.user_id).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def count_by_status(session: AsyncSession, competition_id: uuid.UUID) -> dict[str, int]:
+    """Return how many enrollment rows a competition has per status."""
+    rows = await session.execute(
+        select(e.status, func.count()).where(e.competition_id == competition_id).group_by(e.status)
+    )
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def rejections_by_reason(session: AsyncSession, competition_id: uuid.UUID) -> dict[str, int]:
+    """Return how many users are currently rejected, per reason."""
+    rows = await session.execute(
+        select(e.reason, func.count())
+        .where(e.competition_id == competition_id, e.status == "rejected")
+        .group_by(e.reason)
+    )
+    return {str(reason): int(count) for reason, count in rows.all()}
+
+
+async def joins_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[Row[Any]]:
+    """Return accepted participants per UTC day of enrollment."""
+    day = cast(func.timezone("UTC", e.enrolled_at), Date).label("day")
+    rows = await session.execute(
+        select(day, func.count().label("joins"))
+        .where(e.competition_id == competition_id, e.status == "accepted")
+        .group_by(day)
+        .order_by(day)
+    )
+    return list(rows.all())
+
+
+async def is_participant(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    """Tell whether the user is an accepted participant."""
+    found = await session.scalar(
+        select(e.user_id).where(
+            e.competition_id == competition_id, e.user_id == user_id, e.status == "accepted"
+        )
+    )
+    return found is not None
+
+
+async def upsert_user(
+    session: AsyncSession, user_id: uuid.UUID, display_name: str, timezone: str
+) -> None:
+    """Keep the latest display name and time zone of a user (SPEC §2: copies, not reads)."""
+    values = {"display_name": display_name, "timezone": timezone, "updated_at": func.now()}
+    await session.execute(
+        pg_insert(users)
+        .values(user_id=user_id, **values)
+        .on_conflict_do_update(index_elements=[users.c.user_id], set_=values)
+    )

@@ -1,0 +1,555 @@
+"""Use cases of the competitions service; they flush, never commit (STYLE 2-3).
+
+Every state change that others must learn about is staged in the outbox in the
+caller's transaction (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from podium_contracts.events import (
+    CompetitionCreated,
+    CompetitionData,
+    CompetitionUpdated,
+    EnrollmentAccepted,
+    EnrollmentData,
+    EnrollmentLeft,
+    EnrollmentRejected,
+    JoinData,
+    UserData,
+)
+from podium_runtime.outbox import Outbox, new_event
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions import domain, repository
+from podium_competitions.schemas import (
+    Competition,
+    CompetitionCreate,
+    CompetitionPage,
+    CompetitionUpdate,
+    Enrollment,
+    Participant,
+    ParticipantPage,
+    Stats,
+    Viewer,
+    _KindFields,
+)
+
+PRODUCER = "competitions"
+
+
+class CompetitionsError(Exception):
+    """A use case refused; `kind` tells the transport how to report it."""
+
+    kind = "invalid"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class NotFound(CompetitionsError):
+    """The object does not exist or the caller may not see it (SPEC §8: 404, never 403)."""
+
+    kind = "not_found"
+
+
+class Forbidden(CompetitionsError):
+    """The caller sees the object but may not change it."""
+
+    kind = "forbidden"
+
+
+class Conflict(CompetitionsError):
+    """The object's state forbids the change."""
+
+    kind = "conflict"
+
+
+class Invalid(CompetitionsError):
+    """The request is well-formed but its values do not fit together."""
+
+    kind = "invalid"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, as vouched for by the gateway; None stands for an anonymous visitor."""
+
+    user_id: uuid.UUID
+    role: str = "user"
+
+    @property
+    def is_admin(self) -> bool:
+        """Tell whether the caller is an administrator."""
+        return self.role == "admin"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- cursors -----------------------------------------------------------------
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """Return an opaque keyset cursor."""
+    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Parse a cursor made by `encode_cursor`; raise Invalid on anything else."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, row_id = json.loads(raw)
+        return datetime.fromisoformat(at), uuid.UUID(row_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise Invalid("INVALID_CURSOR", "the cursor is not one this API returned") from exc
+
+
+# --- views -------------------------------------------------------------------
+
+
+def competition_data(row: Row[Any]) -> CompetitionData:
+    """Return the event payload describing a competition's current state."""
+    return CompetitionData(
+        competition_id=row.id,
+        owner_id=row.owner_id,
+        kind=row.kind,
+        title=row.title,
+        visibility=row.visibility,
+        status=row.status,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        timezone=row.timezone,
+        max_participants=row.max_participants,
+        late_join=row.late_join,
+        metric=row.metric,
+        daily_submission_limit=row.daily_submission_limit,
+        public_fraction=row.public_fraction,
+        rules=row.rules,
+    )
+
+
+def to_competition(
+    row: Row[Any], caller: Caller | None, viewer: Viewer | None = None
+) -> Competition:
+    """Render a row for `caller`; the invite code only reaches the owner and admins."""
+    may_see_code = caller is not None and (caller.is_admin or caller.user_id == row.owner_id)
+    return Competition(
+        id=row.id,
+        owner_id=row.owner_id,
+        kind=row.kind,
+        title=row.title,
+        description=row.description,
+        visibility=row.visibility,
+        status=row.status,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        timezone=row.timezone,
+        max_participants=row.max_participants,
+        participants=row.participants_count,
+        late_join=row.late_join,
+        metric=row.metric,
+        daily_submission_limit=row.daily_submission_limit,
+        public_fraction=row.public_fraction,
+        rules=row.rules,
+        invite_code=row.invite_code if may_see_code else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        viewer=viewer,
+    )
+
+
+def to_enrollment(row: Row[Any]) -> Enrollment:
+    """Render an enrollment row."""
+    return Enrollment(
+        competition_id=row.competition_id,
+        user_id=row.user_id,
+        status=row.status,
+        reason=row.reason,
+        request_id=row.request_id,
+        enrolled_at=row.enrolled_at if row.status == "accepted" else None,
+        updated_at=row.updated_at,
+    )
+
+
+# --- competitions ------------------------------------------------------------
+
+
+async def create_competition(
+    session: AsyncSession, outbox: Outbox, caller: Caller, data: CompetitionCreate
+) -> Competition:
+    """Create a competition owned by the caller and announce it."""
+    values = data.model_dump(mode="python")
+    if data.rules is not None:
+        values["rules"] = data.rules.model_dump(mode="json", exclude_none=True)
+    if data.status == "active" and data.ends_at <= _now():
+        raise Conflict("INVALID_TRANSITION", "a competition that already ended cannot be active")
+    values.update(
+        id=uuid.uuid4(),
+        owner_id=caller.user_id,
+        invite_code=domain.new_invite_code() if data.visibility == "private" else None,
+    )
+    row = await repository.insert_competition(session, values)
+    await outbox.add(session, new_event(CompetitionCreated, PRODUCER, competition_data(row)))
+    return to_competition(row, caller, Viewer(role="sponsor"))
+
+
+async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -> Viewer:
+    limit = row.daily_submission_limit if row.kind == "prediction" else None
+    if caller is None:
+        return Viewer(role="viewer", submissions_limit=limit)
+    if caller.user_id == row.owner_id:
+        return Viewer(role="sponsor", submissions_limit=limit)
+    enrollment = await repository.get_enrollment(session, row.id, caller.user_id)
+    if enrollment is not None and enrollment.status == "accepted":
+        # best_score, rank and submissions_today stay null until the leaderboard exists.
+        return Viewer(
+            role="participant", enrolled_at=enrollment.enrolled_at, submissions_limit=limit
+        )
+    return Viewer(role="viewer", submissions_limit=limit)
+
+
+async def _visible(
+    session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
+) -> Row[Any]:
+    row = await repository.get_visible_competition(
+        session,
+        competition_id,
+        caller.user_id if caller else None,
+        caller.is_admin if caller else False,
+    )
+    if row is None:
+        raise NotFound("NOT_FOUND", "no such competition")
+    return row
+
+
+async def get_competition(
+    session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
+) -> Competition:
+    """Return a competition with the caller's `viewer` block; invisible ones are NotFound."""
+    row = await _visible(session, competition_id, caller)
+    return to_competition(row, caller, await _viewer(session, row, caller))
+
+
+async def list_competitions(
+    session: AsyncSession,
+    caller: Caller | None,
+    *,
+    status: str | None,
+    kind: str | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+) -> CompetitionPage:
+    """Return one page of the competitions the caller may see, newest first."""
+    rows = await repository.list_competitions(
+        session,
+        viewer_id=caller.user_id if caller else None,
+        is_admin=caller.is_admin if caller else False,
+        status=status,
+        kind=kind,
+        q=q,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return CompetitionPage(items=[to_competition(r, caller) for r in rows], next_cursor=next_cursor)
+
+
+async def _owned(
+    session: AsyncSession, competition_id: uuid.UUID, caller: Caller, *, lock: bool = False
+) -> Row[Any]:
+    row = await _visible(session, competition_id, caller)
+    if row.owner_id != caller.user_id and not caller.is_admin:
+        raise Forbidden("NOT_OWNER", "only the owner or an admin may do this")
+    if lock:
+        locked = await repository.get_competition(session, competition_id, for_update=True)
+        assert locked is not None
+        return locked
+    return row
+
+
+_NOT_NULL = {
+    "title",
+    "description",
+    "visibility",
+    "status",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "late_join",
+}
+
+
+async def update_competition(
+    session: AsyncSession,
+    outbox: Outbox,
+    caller: Caller,
+    competition_id: uuid.UUID,
+    patch: CompetitionUpdate,
+) -> Competition:
+    """Apply an owner's or admin's change; status moves only along SPEC §5.2's machine."""
+    row = await _owned(session, competition_id, caller, lock=True)
+    changes = patch.model_dump(mode="python", exclude_unset=True)
+    nulls = sorted(k for k in _NOT_NULL if k in changes and changes[k] is None)
+    if nulls:
+        raise Invalid("VALIDATION_ERROR", f"{', '.join(nulls)} cannot be null")
+    if "rules" in changes and patch.rules is not None:
+        changes["rules"] = patch.rules.model_dump(mode="json", exclude_none=True)
+    merged = {**row._mapping, **changes}
+    if merged["ends_at"] <= merged["starts_at"]:
+        raise Invalid("VALIDATION_ERROR", "ends_at must be after starts_at")
+    try:
+        _KindFields.check_kind_fields(row.kind, merged)
+    except ValueError as exc:
+        raise Invalid("VALIDATION_ERROR", str(exc)) from exc
+    target = changes.get("status", row.status)
+    if not domain.can_transition(row.status, target):
+        raise Conflict(
+            "INVALID_TRANSITION", f"a competition cannot move from {row.status} to {target}"
+        )
+    if target == "active" and row.status != "active" and merged["ends_at"] <= _now():
+        raise Conflict("INVALID_TRANSITION", "ends_at has passed; the competition cannot start")
+    cap = merged["max_participants"]
+    if cap is not None and cap < row.participants_count:
+        raise Conflict(
+            "MAX_PARTICIPANTS_BELOW_ENROLLED",
+            f"{row.participants_count} participants are already enrolled",
+        )
+    if merged["visibility"] == "private" and not row.invite_code:
+        changes["invite_code"] = domain.new_invite_code()
+    elif merged["visibility"] == "public" and row.invite_code is not None:
+        changes["invite_code"] = None
+    if not changes:
+        return to_competition(row, caller, await _viewer(session, row, caller))
+    updated = await repository.update_competition(session, competition_id, changes)
+    await outbox.add(session, new_event(CompetitionUpdated, PRODUCER, competition_data(updated)))
+    return to_competition(updated, caller, await _viewer(session, updated, caller))
+
+
+async def regenerate_invite_code(
+    session: AsyncSession, outbox: Outbox, caller: Caller, competition_id: uuid.UUID
+) -> Competition:
+    """Replace a private competition's invite code; the old one stops working at once."""
+    row = await _owned(session, competition_id, caller, lock=True)
+    if row.visibility != "private":
+        raise Conflict("NOT_PRIVATE", "only private competitions have invite codes")
+    updated = await repository.update_competition(
+        session, competition_id, {"invite_code": domain.new_invite_code()}
+    )
+    return to_competition(updated, caller, await _viewer(session, updated, caller))
+
+
+async def end_due_competitions(session: AsyncSession, outbox: Outbox) -> int:
+    """End every active competition past its `ends_at`, announcing each; return how many."""
+    rows = await repository.end_due_competitions(session, _now())
+    if rows:
+        await outbox.add(
+            session, *(new_event(CompetitionUpdated, PRODUCER, competition_data(r)) for r in rows)
+        )
+    return len(rows)
+
+
+async def join_target(
+    session: AsyncSession, competition_id: uuid.UUID | None, invite_code: str | None
+) -> uuid.UUID:
+    """Resolve what a join request aims at; unknown ids and codes are NotFound."""
+    if invite_code is not None:
+        found = await repository.competition_id_by_invite_code(session, invite_code)
+        if found is None or (competition_id is not None and found != competition_id):
+            raise NotFound("INVALID_INVITE_CODE", "no competition has this invite code")
+        return found
+    if competition_id is None or await repository.get_competition(session, competition_id) is None:
+        raise NotFound("NOT_FOUND", "no such competition")
+    return competition_id
+
+
+async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.UUID) -> Stats:
+    """Return the owner's statistics of a competition."""
+    row = await _owned(session, competition_id, caller)
+    counts = await repository.count_by_status(session, competition_id)
+    days = await repository.joins_per_day(session, competition_id)
+    return Stats(
+        competition_id=competition_id,
+        participants=row.participants_count,
+        max_participants=row.max_participants,
+        rejected_requests=counts.get("rejected", 0),
+        left=counts.get("left", 0),
+        rejections_by_reason=await repository.rejections_by_reason(session, competition_id),
+        joins_per_day=[{"date": d.day.isoformat(), "joins": d.joins} for d in days],
+        # Submissions and scores join these once the leaderboard projection exists.
+        submissions_per_day=[],
+        score_distribution=[],
+    )
+
+
+# --- enrollments -------------------------------------------------------------
+
+
+async def decide_join(session: AsyncSession, outbox: Outbox, request: JoinData) -> str:
+    """Accept or reject one join request (SPEC §5.2 join rules); return the outcome.
+
+    Requests for one competition share a partition, so they arrive one at a time;
+    the conditional seat update still makes over-capacity impossible in the database.
+    """
+    cid, uid = request.competition_id, request.user_id
+    row = await repository.get_competition(session, cid)
+    if row is None:
+        await _reject(session, outbox, request, domain.NOT_FOUND, store=False)
+        return domain.NOT_FOUND
+    current = await repository.get_enrollment(session, cid, uid, for_update=True)
+    if current is not None and current.status == "accepted":
+        # Re-join is idempotent: nothing changes and nothing is announced again.
+        await repository.mark_request_answered(session, cid, uid, request.request_id)
+        return "accepted"
+    target = domain.JoinTarget(
+        owner_id=row.owner_id,
+        status=row.status,
+        visibility=row.visibility,
+        invite_code=row.invite_code,
+        starts_at=row.starts_at,
+        late_join=row.late_join,
+    )
+    reason = domain.join_refusal(target, uid, request.invite_code, _now())
+    if reason is None and not await repository.take_seat(session, cid):
+        reason = domain.FULL
+    if reason is not None:
+        await _reject(session, outbox, request, reason, store=True)
+        return reason
+    await repository.save_enrollment(
+        session,
+        cid,
+        uid,
+        status="accepted",
+        reason=None,
+        request_id=request.request_id,
+        enrolled_at=_now(),
+    )
+    await outbox.add(
+        session,
+        new_event(
+            EnrollmentAccepted,
+            PRODUCER,
+            EnrollmentData(competition_id=cid, user_id=uid, request_id=request.request_id),
+        ),
+    )
+    return "accepted"
+
+
+async def _reject(
+    session: AsyncSession, outbox: Outbox, request: JoinData, reason: str, *, store: bool
+) -> None:
+    if store:
+        await repository.save_enrollment(
+            session,
+            request.competition_id,
+            request.user_id,
+            status="rejected",
+            reason=reason,
+            request_id=request.request_id,
+            enrolled_at=None,
+        )
+    await outbox.add(
+        session,
+        new_event(
+            EnrollmentRejected,
+            PRODUCER,
+            EnrollmentData(
+                competition_id=request.competition_id,
+                user_id=request.user_id,
+                request_id=request.request_id,
+                reason=reason,
+            ),
+        ),
+    )
+
+
+async def get_enrollment(
+    session: AsyncSession, caller: Caller, competition_id: uuid.UUID
+) -> Enrollment:
+    """Return the caller's own enrollment; there is no way to read someone else's."""
+    row = await repository.get_enrollment(session, competition_id, caller.user_id)
+    if row is None:
+        raise NotFound("NOT_ENROLLED", "you have not asked to join this competition")
+    return to_enrollment(row)
+
+
+async def leave(
+    session: AsyncSession, outbox: Outbox, caller: Caller, competition_id: uuid.UUID
+) -> None:
+    """Take the caller out of a competition, freeing the seat, and announce it."""
+    competition = await repository.get_competition(session, competition_id, for_update=True)
+    current = await repository.get_enrollment(
+        session, competition_id, caller.user_id, for_update=True
+    )
+    if competition is None or current is None or current.status != "accepted":
+        raise NotFound("NOT_ENROLLED", "you are not a participant of this competition")
+    if competition.status not in ("draft", "active"):
+        raise Conflict("COMPETITION_NOT_ACTIVE", f"the competition is {competition.status}")
+    await repository.save_enrollment(
+        session,
+        competition_id,
+        caller.user_id,
+        status="left",
+        reason=None,
+        request_id=current.request_id,
+        enrolled_at=current.enrolled_at,
+    )
+    await repository.release_seat(session, competition_id)
+    await outbox.add(
+        session,
+        new_event(
+            EnrollmentLeft,
+            PRODUCER,
+            EnrollmentData(competition_id=competition_id, user_id=caller.user_id),
+        ),
+    )
+
+
+async def participants(
+    session: AsyncSession,
+    caller: Caller | None,
+    competition_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> ParticipantPage:
+    """Return the roster; for private competitions only members (and the owner) see it."""
+    row = await _visible(session, competition_id, caller)
+    rows = await repository.roster(
+        session, competition_id, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ParticipantPage(
+        items=[
+            Participant(user_id=r.user_id, display_name=r.name, enrolled_at=r.enrolled_at)
+            for r in rows
+        ],
+        total=row.participants_count,
+        next_cursor=encode_cursor(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
+    )
+
+
+# --- users projection ----------------------------------------------------------
+
+
+async def record_user(session: AsyncSession, user: UserData) -> None:
+    """Keep a user's display name and time zone from identity's events."""
+    await repository.upsert_user(session, user.user_id, user.display_name, user.timezone)
