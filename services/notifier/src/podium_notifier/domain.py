@@ -1,0 +1,103 @@
+"""Pure notification rules: types, default preferences, rank-change filter, local-time math."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Channel = Literal["in_app", "email"]
+CHANNELS: tuple[Channel, ...] = ("in_app", "email")
+
+EMAIL_VERIFICATION = "account.email_verification"
+PASSWORD_RESET = "account.password_reset"  # noqa: S105 - a type name, not a secret
+ENROLLMENT_ACCEPTED = "enrollment.accepted"
+ENROLLMENT_REJECTED = "enrollment.rejected"
+SUBMISSION_SCORED = "submission.scored"
+SUBMISSION_REJECTED = "submission.rejected"
+RANK_CHANGED = "leaderboard.rank_changed"
+COMPETITION_STARTING = "competition.starting_soon"
+COMPETITION_ENDING = "competition.ending_soon"
+DAILY_REMINDER = "reminder.daily"
+
+#: Account mails are sent whatever the preferences say: they are how a user gets in.
+MANDATORY_TYPES = frozenset({EMAIL_VERIFICATION, PASSWORD_RESET})
+
+#: Defaults per type and channel: everything on, except rank-change e-mails (noisy).
+DEFAULT_PREFERENCES: dict[str, dict[Channel, bool]] = {
+    ENROLLMENT_ACCEPTED: {"in_app": True, "email": True},
+    ENROLLMENT_REJECTED: {"in_app": True, "email": True},
+    SUBMISSION_SCORED: {"in_app": True, "email": True},
+    SUBMISSION_REJECTED: {"in_app": True, "email": True},
+    RANK_CHANGED: {"in_app": True, "email": False},
+    COMPETITION_STARTING: {"in_app": True, "email": True},
+    COMPETITION_ENDING: {"in_app": True, "email": True},
+    DAILY_REMINDER: {"in_app": True, "email": True},
+}
+CONFIGURABLE_TYPES = tuple(DEFAULT_PREFERENCES)
+
+TOP = 10
+
+
+def effective_preferences(
+    stored: dict[tuple[str, str], bool],
+) -> dict[str, dict[Channel, bool]]:
+    """Merge a user's stored choices over the defaults into the full matrix."""
+    return {
+        kind: {channel: stored.get((kind, channel), default) for channel, default in row.items()}
+        for kind, row in DEFAULT_PREFERENCES.items()
+    }
+
+
+def rank_change_is_notable(old_rank: int | None, new_rank: int | None) -> bool:
+    """True for entering or leaving the top 10 and for any drop (SPEC §7.4); rises are quiet."""
+    entered = new_rank is not None and new_rank <= TOP and (old_rank is None or old_rank > TOP)
+    left = old_rank is not None and old_rank <= TOP and (new_rank is None or new_rank > TOP)
+    dropped = old_rank is not None and new_rank is not None and new_rank > old_rank
+    return entered or left or dropped
+
+
+def rank_change_is_debounced(
+    last_notified_at: datetime | None, now: datetime, window: timedelta
+) -> bool:
+    """True when a rank notice was sent for this board less than `window` ago."""
+    return last_notified_at is not None and now - last_notified_at < window
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """Return the IANA zone `name`, UTC when it is missing or unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class LocalDay:
+    """One calendar day in a timezone, as the UTC instants that bound it."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> LocalDay:
+    """Return the local day containing `now`; 23 or 25 hours long on DST days (zoneinfo)."""
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return LocalDay(today, start, end)
+
+
+def reminder_instant(day: date, hour: int, tz: ZoneInfo) -> datetime:
+    """Return the instant of `hour`:00 local on `day` (the first one if the hour repeats)."""
+    return datetime.combine(day, time(hour), tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def reminder_due(now: datetime, tz: ZoneInfo, hour: int) -> LocalDay | None:
+    """Return the local day whose reminder is due at `now` (from `hour`:00 to midnight), or None."""
+    today = local_day(now, tz)
+    if now >= reminder_instant(today.day, hour, tz):
+        return today
+    return None

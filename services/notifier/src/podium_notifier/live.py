@@ -1,0 +1,68 @@
+"""The live channel: messages on a Redis pub/sub channel per user, relayed by the gateway as SSE.
+
+Messages are published only after the transaction that created them commits,
+so a client never sees a notification that was rolled back. `notification`
+messages carry the inbox `seq` as their id, which the gateway uses as the SSE
+event id and resumes from (Last-Event-ID); the other kinds are transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+import redis.asyncio as redis
+from podium_runtime.db import after_commit
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+#: Shared with the gateway's `stream_api.live_channel` (SPEC §5.6): one channel per user.
+CHANNEL_PREFIX = "podium:live:"
+
+
+def live_channel(user_id: uuid.UUID | str) -> str:
+    """Return the pub/sub channel of one user's live messages."""
+    return f"{CHANNEL_PREFIX}{user_id}"
+
+
+class LivePublisher:
+    """Publishes per-user live messages after commit, without blocking the consumer."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def publish_after_commit(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        event: str,
+        data: dict[str, Any],
+        event_id: int | None = None,
+    ) -> None:
+        """Publish `{event, id?, data}` to the user's channel once the session commits."""
+        message = json.dumps({"event": event, "id": event_id, "data": data}, default=str)
+        channel = live_channel(user_id)
+
+        def schedule() -> None:
+            task = asyncio.get_running_loop().create_task(self._publish(channel, message))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        after_commit(session, schedule)
+
+    async def _publish(self, channel: str, message: str) -> None:
+        try:
+            await self.client.publish(channel, message)
+        except Exception:
+            # Live delivery is best effort: the inbox row is durable and SSE resumes from it.
+            log.warning("live publish failed", exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait for the publishes in flight (shutdown and tests)."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
