@@ -168,6 +168,17 @@ def environment(service: Service) -> list[dict[str, Any]]:
             {"name": "PODIUM_ADMIN_EMAIL", "valueFrom": secret_ref("podium-admin", "email")},
             {"name": "PODIUM_ADMIN_PASSWORD", "valueFrom": secret_ref("podium-admin", "password")},
         ]
+    if service.name == "notifier":
+        env += [
+            {
+                "name": "PODIUM_NOTIFIER_SMTP_USERNAME",
+                "valueFrom": secret_ref("podium-smtp", "username", optional=True),
+            },
+            {
+                "name": "PODIUM_NOTIFIER_SMTP_PASSWORD",
+                "valueFrom": secret_ref("podium-smtp", "password", optional=True),
+            },
+        ]
     return env
 
 
@@ -547,6 +558,8 @@ def base_kustomization(files: list[str]) -> dict[str, Any]:
         "PODIUM_BLOB_S3_REGION=us-east-1",
         "PODIUM_NOTIFIER_SMTP_HOST=smtp",
         "PODIUM_NOTIFIER_SMTP_PORT=587",
+        "PODIUM_NOTIFIER_SMTP_START_TLS=true",
+        "PODIUM_NOTIFIER_PUBLIC_BASE_URL=https://podium.example.com",
         "PYTHONUNBUFFERED=1",
     ]
     return {
