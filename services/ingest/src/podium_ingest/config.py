@@ -15,6 +15,10 @@ class Settings(ServiceSettings):
 
     service_name: str = "ingest"
     port: int = 8004
+    #: Actors with `account.homePage` equal to this URL carry a Podium user id (SPEC §7.3).
+    platform_url: str = "http://127.0.0.1:8000"
+    #: Largest page the statement query returns (xAPI lets the LRS cap `limit`).
+    max_page_size: int = 500
 
 
 @lru_cache

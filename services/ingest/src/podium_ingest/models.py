@@ -1,10 +1,67 @@
-"""Tables of the ingest service, all in its own `ingest` schema (STYLE 7)."""
+"""Tables of the ingest service, all in its own `ingest` schema (STYLE 7).
+
+`statements` keeps each statement exactly as the LRS accepted it (JSONB, by id);
+`statement_facts` is its flattened row for queries and reports, written in the
+same transaction.
+"""
 
 from __future__ import annotations
 
 from podium_runtime.db import service_metadata
 from podium_runtime.outbox import messaging_tables
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    Identity,
+    Index,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 SCHEMA = "ingest"
 metadata = service_metadata(SCHEMA)
 messaging = messaging_tables(metadata)
+
+statements = Table(
+    "statements",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("statement", JSONB, nullable=False),
+    Column("lrs_client_id", UUID(as_uuid=True), nullable=False),
+    Column("stored", DateTime(timezone=True), nullable=False),
+)
+
+statement_facts = Table(
+    "statement_facts",
+    metadata,
+    Column("statement_id", UUID(as_uuid=True), primary_key=True),
+    Column("actor_key", Text, nullable=False),
+    Column("object_agent_key", Text),
+    Column("user_id", UUID(as_uuid=True)),
+    Column("verb_id", Text, nullable=False),
+    Column("object_type", Text, nullable=False),
+    Column("activity_id", Text),
+    Column("target_id", UUID(as_uuid=True)),
+    Column("registration", UUID(as_uuid=True)),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("stored", DateTime(timezone=True), nullable=False),
+    Column("scaled_score", Double),
+    Column("success", Boolean),
+    Column("completion", Boolean),
+    Column("duration_seconds", Double),
+    Column("is_voiding", Boolean, nullable=False, default=False),
+    Column("voided", Boolean, nullable=False, default=False),
+    Index("ix_statement_facts_stored", "stored", "statement_id"),
+    Index("ix_statement_facts_actor_key", "actor_key", "stored"),
+    Index("ix_statement_facts_object_agent_key", "object_agent_key"),
+    Index("ix_statement_facts_verb_id", "verb_id", "stored"),
+    Index("ix_statement_facts_activity_id", "activity_id", "stored"),
+    Index("ix_statement_facts_registration", "registration"),
+    Index("ix_statement_facts_target_id", "target_id"),
+    Index("ix_statement_facts_user_id", "user_id", "timestamp"),
+)

@@ -1,0 +1,1 @@
+"""xAPI Learning Record Store edge: statement validation, equivalence, id claims, /xapi routes."""

@@ -1,0 +1,472 @@
+"""The `/xapi/statements` resource of the Learning Record Store (SPEC §5.4, xAPI 1.0.3 Part Three).
+
+Thin transport: parse and validate, claim ids (claims.py), publish to Kafka, or
+read through ingest's internal API. Every answer, errors included, carries
+`X-Experience-API-Version`, and request errors are 400 as xAPI requires.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from podium_contracts.events import StatementsData, StatementsReceived
+from podium_runtime.outbox import new_event
+from podium_runtime.problems import Problem, problem_response
+
+from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.xapi.claims import ClaimState, StatementClaims
+from podium_gateway.xapi.domain import actor_key, content_hash, prepare_statement
+from podium_gateway.xapi.models import (
+    StatementError,
+    parse_timestamp,
+    validate_actor,
+    validate_iri,
+    validate_statement,
+)
+from podium_gateway.xapi.store import StatementStore
+
+VERSION_HEADER = "X-Experience-API-Version"
+SUPPORTED_VERSIONS = ("1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
+QUERY_PARAMS = {
+    "statementId",
+    "voidedStatementId",
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "related_activities",
+    "related_agents",
+    "since",
+    "until",
+    "limit",
+    "format",
+    "attachments",
+    "ascending",
+    "cursor",
+}
+#: Largest batch one POST may carry.
+MAX_BATCH = 1000
+
+
+def _bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> Problem:
+    return Problem(400, code, detail, **kwargs)
+
+
+class XapiRoute(APIRoute):
+    """Route class enforcing the version header and xAPI error conventions (Comm. 3.3, 6.2)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler: version check, 400 for validation errors, version on every answer."""
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            requested = request.headers.get(VERSION_HEADER)
+            answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
+            try:
+                if requested is None:
+                    raise _bad_request(
+                        f"The {VERSION_HEADER} header is required.", "XAPI_VERSION_REQUIRED"
+                    )
+                if requested not in SUPPORTED_VERSIONS:
+                    raise _bad_request(
+                        f"xAPI version {requested!r} is not supported; "
+                        f"use one of {', '.join(SUPPORTED_VERSIONS)}.",
+                        "XAPI_VERSION_UNSUPPORTED",
+                    )
+                response = await handler(request)
+            except RequestValidationError as exc:
+                errors = [
+                    {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e["msg"]}
+                    for e in exc.errors()
+                ]
+                detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+                response = problem_response(
+                    _bad_request(detail or "invalid request", "VALIDATION_ERROR", errors=errors)
+                )
+            except Problem as exc:
+                response = problem_response(exc)
+            response.headers[VERSION_HEADER] = answer_version
+            return response
+
+        return route
+
+
+router = APIRouter(prefix="/xapi", tags=["xapi"], route_class=XapiRoute)
+
+Writer = Annotated[LrsClient, Depends(require_lrs_scope("statements/write"))]
+Reader = Annotated[LrsClient, Depends(require_lrs_scope("statements/read", "statements/read/mine"))]
+
+
+def _claims(request: Request) -> StatementClaims:
+    state = request.app.state
+    claims: StatementClaims | None = getattr(state, "xapi_claims", None)
+    if claims is None:
+        claims = StatementClaims(state.runtime.redis, state.settings.redis_key_prefix)
+        state.xapi_claims = claims
+    return claims
+
+
+def _store(request: Request) -> StatementStore:
+    return StatementStore(request.app.state.http, request.app.state.settings.ingest_url)
+
+
+def _authority(request: Request, client: LrsClient) -> dict[str, Any]:
+    """xAPI Data 2.4.9: the LRS names the credentials that vouched for the statement."""
+    return {
+        "objectType": "Agent",
+        "name": client.name,
+        "account": {
+            "homePage": request.app.state.settings.public_base_url,
+            "name": str(client.client_id),
+        },
+    }
+
+
+async def _read_json(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/mixed":
+        raise _bad_request(
+            "Statements with attachment content (multipart/mixed) are not supported yet; "
+            "reference attachments with fileUrl.",
+            "XAPI_ATTACHMENTS_UNSUPPORTED",
+        )
+    if content_type != "application/json":
+        raise _bad_request(
+            "Statements must be sent as application/json (xAPI Comm. 1.5.1).",
+            "XAPI_CONTENT_TYPE",
+        )
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
+
+
+def _check_attachments(raw: dict[str, Any], index: int | None) -> None:
+    # xAPI Data 2.4.11: without a multipart part, every attachment needs a fileUrl.
+    for n, attachment in enumerate(raw.get("attachments") or []):
+        if "fileUrl" not in attachment:
+            where = f"[{index}]." if index is not None else ""
+            raise _bad_request(
+                f"{where}attachments[{n}] has no fileUrl and no attachment part was sent.",
+                "XAPI_ATTACHMENT_MISSING",
+            )
+
+
+def _validate(raws: list[Any], batch: bool) -> None:
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(raws):
+        try:
+            validate_statement(raw, index if batch else None)
+        except StatementError as exc:
+            errors += exc.errors
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
+        raise _bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
+    for index, raw in enumerate(raws):
+        _check_attachments(raw, index if batch else None)
+
+
+async def store_statements(
+    request: Request, client: LrsClient, raws: list[dict[str, Any]]
+) -> list[str]:
+    """Claim, publish and acknowledge statements; return their ids in request order."""
+    stored = datetime.now(UTC)
+    authority = _authority(request, client)
+    supplied = {str(uuid.UUID(r["id"])) for r in raws if "id" in r}
+    statements = [prepare_statement(r, stored, authority) for r in raws]
+    ids = [s["id"] for s in statements]
+    if len(set(ids)) != len(ids):
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        raise _bad_request(
+            f"Statement ids repeat within the batch: {', '.join(duplicated)}.",
+            "XAPI_DUPLICATE_ID",
+        )
+    hashes = [content_hash(s) for s in statements]
+    claims = _claims(request)
+    states = await claims.claim(ids, hashes)
+    conflicts = [i for i, state in zip(ids, states, strict=True) if state is ClaimState.CONFLICT]
+    if conflicts:
+        raise _conflict(conflicts)
+    new = [(i, h) for i, h, s in zip(ids, hashes, states, strict=True) if s is ClaimState.NEW]
+    # A claim can be missing although the id is stored (Redis evicted or expired it):
+    # ingest is the source of truth for ids the client chose (docs/adr/0004).
+    to_check = [i for i, _ in new if i in supplied]
+    existing = await _store(request).lookup(to_check) if to_check else {}
+    already_stored: set[str] = set()
+    for statement_id, previous in existing.items():
+        if content_hash(previous) != hashes[ids.index(statement_id)]:
+            await claims.release(*zip(*new, strict=True))
+            raise _conflict([statement_id])
+        already_stored.add(statement_id)
+    publish = [
+        s
+        for s, state in zip(statements, states, strict=True)
+        if state in (ClaimState.NEW, ClaimState.SAME_PENDING) and s["id"] not in already_stored
+    ]
+    try:
+        await _publish(request, client, publish)
+    except BaseException:
+        if new:
+            await claims.release(*zip(*new, strict=True))
+        raise
+    committed = [
+        (i, h)
+        for i, h, s in zip(ids, hashes, states, strict=True)
+        if s != ClaimState.SAME_COMMITTED
+    ]
+    if committed:
+        await claims.commit(*zip(*committed, strict=True))
+    return ids
+
+
+def _conflict(ids: list[str]) -> Problem:
+    return Problem(
+        409,
+        "XAPI_STATEMENT_CONFLICT",
+        f"A different statement is already stored with id {', '.join(ids)} "
+        "(xAPI Data 2.3.1: statements are immutable).",
+    )
+
+
+async def _publish(request: Request, client: LrsClient, statements: list[dict[str, Any]]) -> None:
+    """Publish one event per actor (the topic key), returning after acks=all (SPEC §4)."""
+    if not statements:
+        return
+    by_actor: dict[str, list[dict[str, Any]]] = {}
+    for statement in statements:
+        by_actor.setdefault(actor_key(statement["actor"]), []).append(statement)
+    events = [
+        new_event(
+            StatementsReceived,
+            "gateway",
+            StatementsData(actor=actor, lrs_client_id=client.client_id, statements=group),
+        )
+        for actor, group in by_actor.items()
+    ]
+    await request.app.state.runtime.publisher.publish(*events)
+
+
+@router.post("/statements", summary="Store one statement or an array of statements")
+async def post_statements(request: Request, client: Writer) -> JSONResponse:
+    """Store statements; 200 with their ids once durably in Kafka (xAPI Comm. 2.1.2)."""
+    body = await _read_json(request)
+    batch = isinstance(body, list)
+    raws = body if batch else [body]
+    if not raws:
+        raise _bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
+    if len(raws) > MAX_BATCH:
+        raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
+    _validate(raws, batch)
+    return JSONResponse(await store_statements(request, client, raws))
+
+
+@router.put("/statements", summary="Store one statement with a given id", status_code=204)
+async def put_statement(request: Request, client: Writer, statementId: str) -> Response:
+    """Store one statement under `statementId`; 204, or 409 when a different one has it."""
+    try:
+        statement_id = str(uuid.UUID(statementId))
+    except ValueError as exc:
+        raise _bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
+    body = await _read_json(request)
+    if isinstance(body, list):
+        raise _bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
+    _validate([body], batch=False)
+    if "id" in body and str(uuid.UUID(body["id"])) != statement_id:
+        raise _bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
+    body = {**body, "id": statement_id}
+    await store_statements(request, client, [body])
+    return Response(status_code=204)
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _flag(name: str, value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
+
+
+@router.get("/statements", summary="Get one statement or query statements")
+async def get_statements(request: Request, client: Reader) -> Response:
+    """Return one statement by id, or `{statements, more}` for the filters (xAPI Comm. 2.1.3)."""
+    params = dict(request.query_params)
+    unknown = set(params) - QUERY_PARAMS
+    if unknown:
+        raise _bad_request(f"Unknown parameters: {', '.join(sorted(unknown))}.", "VALIDATION_ERROR")
+    statement_format = params.get("format", "exact")
+    if statement_format not in ("ids", "exact", "canonical"):
+        raise _bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
+    _flag("attachments", params.get("attachments"))
+    for name in ("related_activities", "related_agents"):
+        if _flag(name, params.get(name)):
+            raise _bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
+    languages = _accepted_languages(request.headers.get("accept-language", ""))
+    store = _store(request)
+    single = [p for p in ("statementId", "voidedStatementId") if p in params]
+    if single:
+        return await _get_one(store, params, single, statement_format, languages, client)
+    query = _query_params(params, client)
+    page = await store.query(query)
+    body: dict[str, Any] = {
+        "statements": [_shape(s, statement_format, languages) for s in page["statements"]],
+        "more": "",
+    }
+    if page["cursor"]:
+        kept = {k: v for k, v in params.items() if k != "cursor"}
+        body["more"] = "/xapi/statements?" + urlencode({**kept, "cursor": page["cursor"]})
+    headers = {"X-Experience-API-Consistent-Through": page["consistent_through"]}
+    newest = [parse_timestamp(s["stored"]) for s in page["statements"]]
+    headers["Last-Modified"] = _http_date(
+        max(newest) if newest else parse_timestamp(page["consistent_through"])
+    )
+    return JSONResponse(body, headers=headers)
+
+
+async def _get_one(
+    store: StatementStore,
+    params: dict[str, str],
+    single: list[str],
+    statement_format: str,
+    languages: list[str],
+    client: LrsClient,
+) -> Response:
+    # xAPI Comm. 2.1.3: statementId/voidedStatementId exclude every filter but these two.
+    others = set(params) - {"statementId", "voidedStatementId", "format", "attachments"}
+    if len(single) > 1 or others:
+        raise _bad_request(
+            f"{single[0]} cannot be combined with {', '.join(sorted(set(single[1:]) | others))}.",
+            "VALIDATION_ERROR",
+        )
+    try:
+        statement_id = str(uuid.UUID(params[single[0]]))
+    except ValueError as exc:
+        raise _bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
+    found = await store.get(statement_id, voided=single[0] == "voidedStatementId")
+    mine_only = "statements/read" not in client.scopes
+    if found is not None and mine_only:
+        if found.get("authority", {}).get("account", {}).get("name") != str(client.client_id):
+            found = None
+    if found is None:
+        raise Problem(404, "STATEMENT_NOT_FOUND", f"No statement {statement_id}.")
+    stored = parse_timestamp(found["stored"])
+    return JSONResponse(
+        _shape(found, statement_format, languages),
+        headers={
+            "Last-Modified": _http_date(stored),
+            "X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
+    """Validate the query filters and translate them for ingest."""
+    query: dict[str, str] = {}
+    if "agent" in params:
+        try:
+            agent = validate_actor(json.loads(params["agent"]))
+        except (ValueError, StatementError) as exc:
+            raise _bad_request(
+                f"agent is not a valid Agent or Group: {exc}", "VALIDATION_ERROR"
+            ) from exc
+        query["agent_key"] = actor_key(agent)
+    for name in ("verb", "activity"):
+        if name in params:
+            try:
+                query[name] = validate_iri(params[name])
+            except ValueError as exc:
+                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+    if "registration" in params:
+        try:
+            query["registration"] = str(uuid.UUID(params["registration"]))
+        except ValueError as exc:
+            raise _bad_request("registration is not a UUID.", "VALIDATION_ERROR") from exc
+    for name in ("since", "until"):
+        if name in params:
+            try:
+                moment = parse_timestamp(params[name])
+            except ValueError as exc:
+                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+            query[name] = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    if "limit" in params:
+        if not params["limit"].isdigit():
+            raise _bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
+        query["limit"] = params["limit"]
+    query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"
+    if "cursor" in params:
+        query["cursor"] = params["cursor"]
+    if "statements/read" not in client.scopes:
+        # statements/read/mine: only what this client's credentials stored (xAPI Comm. 4.1).
+        query["lrs_client_id"] = str(client.client_id)
+    return query
+
+
+def _accepted_languages(header: str) -> list[str]:
+    return [part.split(";")[0].strip().lower() for part in header.split(",") if part.strip()]
+
+
+def _shape(statement: dict[str, Any], statement_format: str, languages: list[str]) -> Any:
+    """Apply `format` (xAPI Comm. 2.1.3): exact as stored, ids only, or one language."""
+    if statement_format == "exact":
+        return statement
+    if statement_format == "ids":
+        return _ids_only(statement)
+    return _one_language(statement, languages)
+
+
+def _ids_only(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        object_type = value.get("objectType")
+        if key in ("actor", "authority", "instructor", "team", "member") or object_type in (
+            "Agent",
+            "Group",
+        ):
+            kept = {
+                k: v
+                for k, v in value.items()
+                if k in ("objectType", "mbox", "mbox_sha1sum", "openid", "account")
+            }
+            if "member" in value and not any(
+                k in value for k in ("mbox", "mbox_sha1sum", "openid", "account")
+            ):
+                kept["member"] = [_ids_only(m, "member") for m in value["member"]]
+            return kept
+        if key == "verb" or (key in ("object",) and object_type in (None, "Activity")):
+            return {k: v for k, v in value.items() if k in ("id", "objectType")}
+        return {k: _ids_only(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        if key in ("parent", "grouping", "category", "other"):
+            return [{k: v for k, v in a.items() if k in ("id", "objectType")} for a in value]
+        return [_ids_only(v, key) for v in value]
+    return value
+
+
+_LANGUAGE_MAP_KEYS = {"display", "name", "description"}
+
+
+def _one_language(value: Any, languages: list[str], key: str = "") -> Any:
+    if isinstance(value, dict):
+        if key in _LANGUAGE_MAP_KEYS and value and all(isinstance(v, str) for v in value.values()):
+            for wanted in languages:
+                for tag, text in value.items():
+                    if tag.lower() == wanted or tag.lower().split("-")[0] == wanted:
+                        return {tag: text}
+            first = next(iter(value))
+            return {first: value[first]}
+        return {k: _one_language(v, languages, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_language(v, languages, key) for v in value]
+    return value

@@ -1,0 +1,170 @@
+"""Pure xAPI logic of the LRS edge: actor keys, statement preparation and equivalence.
+
+Equivalence follows xAPI 1.0.3 Data 2.3.1 (Statement Comparison Requirements):
+differences that the immutability exceptions allow are ignored (LRS-assigned
+`id`, `stored`, `authority`, `version`; a timestamp the LRS filled in; verb
+`display`; Activity definitions; case of language tags and UUIDs; timestamp
+serialisation), every other difference counts. The canonical form is hashed
+so replicas can claim an id with a short value.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from podium_gateway.xapi.models import parse_timestamp
+
+CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
+
+
+def actor_key(actor: dict[str, Any]) -> str:
+    """Return a stable string naming an Agent or Group by its inverse functional identifier.
+
+    Anonymous groups have no identifier (2.4.2.2); they are named by their sorted members.
+    """
+    if "mbox" in actor:
+        return f"mbox:{actor['mbox'].lower()}"
+    if "mbox_sha1sum" in actor:
+        return f"mbox_sha1sum:{actor['mbox_sha1sum'].lower()}"
+    if "openid" in actor:
+        return f"openid:{actor['openid']}"
+    if "account" in actor:
+        return f"account:{actor['account']['homePage']}|{actor['account']['name']}"
+    members = sorted(actor_key(m) for m in actor.get("member", []))
+    return "group:" + hashlib.sha1("\n".join(members).encode()).hexdigest()  # noqa: S324 - a name, not a secret
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Format an instant the way the LRS writes `stored` (UTC, microseconds, Z)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def prepare_statement(
+    raw: dict[str, Any], stored: datetime, authority: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the statement as the LRS stores it: id, stored, authority, version, timestamp set.
+
+    2.4.1 the LRS assigns a missing id; 2.4.8 it sets stored; 2.4.9 it sets authority;
+    2.4.10 version defaults to 1.0.0; 2.4.7 a missing timestamp takes the stored value;
+    2.4.6.2 single context activities become arrays.
+    """
+    statement = copy.deepcopy(raw)
+    statement["id"] = str(uuid.UUID(statement["id"])) if "id" in statement else str(uuid.uuid4())
+    statement["stored"] = format_timestamp(stored)
+    statement.setdefault("timestamp", statement["stored"])
+    statement["authority"] = authority
+    statement.setdefault("version", "1.0.0")
+    _arrays_for_context_activities(statement)
+    if isinstance(statement.get("object"), dict) and statement["object"].get("objectType") == (
+        "SubStatement"
+    ):
+        _arrays_for_context_activities(statement["object"])
+    return statement
+
+
+def _arrays_for_context_activities(statement: dict[str, Any]) -> None:
+    activities = statement.get("context", {}).get("contextActivities")
+    if not isinstance(activities, dict):
+        return
+    for key in CONTEXT_ACTIVITY_KEYS:
+        if isinstance(activities.get(key), dict):
+            activities[key] = [activities[key]]
+
+
+def canonical(statement: dict[str, Any]) -> dict[str, Any]:
+    """Return the comparison form of a statement (2.3.1): what two equivalent statements share."""
+    doc = copy.deepcopy(statement)
+    for key in ("id", "stored", "authority", "version"):
+        doc.pop(key, None)
+    # A timestamp the LRS filled in from `stored` was not part of what the client sent.
+    if "timestamp" in doc and doc["timestamp"] == statement.get("stored"):
+        doc.pop("timestamp")
+    _canonical_statement(doc)
+    result: dict[str, Any] = _numbers(doc)
+    return result
+
+
+def _canonical_statement(doc: dict[str, Any]) -> None:
+    doc["actor"] = _canonical_actor(doc["actor"])
+    doc["verb"] = {"id": doc["verb"]["id"]}  # verb display is not part of the statement
+    if "timestamp" in doc:
+        doc["timestamp"] = _instant(doc["timestamp"])
+    obj = doc["object"]
+    kind = obj.get("objectType", "Activity")
+    if kind == "Activity":
+        doc["object"] = {"objectType": "Activity", "id": obj["id"]}
+    elif kind in ("Agent", "Group"):
+        doc["object"] = _canonical_actor(obj)
+    elif kind == "StatementRef":
+        doc["object"] = {"objectType": "StatementRef", "id": obj["id"].lower()}
+    elif kind == "SubStatement":
+        _canonical_statement(obj)
+    context = doc.get("context")
+    if context:
+        if "registration" in context:
+            context["registration"] = context["registration"].lower()
+        if "language" in context:
+            context["language"] = context["language"].lower()
+        if "statement" in context:
+            context["statement"]["id"] = context["statement"]["id"].lower()
+        for key in ("instructor", "team"):
+            if key in context:
+                context[key] = _canonical_actor(context[key])
+        activities = context.get("contextActivities") or {}
+        for key in CONTEXT_ACTIVITY_KEYS:
+            if key in activities:
+                items = activities[key] if isinstance(activities[key], list) else [activities[key]]
+                activities[key] = [{"objectType": "Activity", "id": a["id"]} for a in items]
+    for attachment in doc.get("attachments") or []:
+        for key in ("display", "description"):
+            if key in attachment:
+                attachment[key] = {tag.lower(): text for tag, text in attachment[key].items()}
+
+
+def _canonical_actor(actor: dict[str, Any]) -> dict[str, Any]:
+    actor = dict(actor)
+    actor.setdefault("objectType", "Agent")
+    if "mbox_sha1sum" in actor:
+        actor["mbox_sha1sum"] = actor["mbox_sha1sum"].lower()
+    if "member" in actor:
+        members = [_canonical_actor(m) for m in actor["member"]]
+        actor["member"] = sorted(members, key=lambda m: json.dumps(m, sort_keys=True))
+    return actor
+
+
+def _instant(value: str) -> str:
+    moment = parse_timestamp(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # 4.5: precision beyond milliseconds may be lost; compare to the millisecond.
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _numbers(value: Any) -> Any:
+    """JSON numbers compare by value: 1 and 1.0 are the same number."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def content_hash(statement: dict[str, Any]) -> str:
+    """Return the sha256 of the canonical form: equal hashes mean equivalent statements."""
+    encoded = json.dumps(
+        canonical(statement), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def equivalent(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Tell whether two statements are the same statement by xAPI's comparison rules."""
+    return canonical(first) == canonical(second)

@@ -1,0 +1,120 @@
+"""Internal read API of the ingest service, called only by the gateway (SPEC §6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query, Request
+from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
+
+from podium_ingest import repository, service
+from podium_ingest.config import Settings
+from podium_ingest.repository import StatementFilter
+from podium_ingest.schemas import (
+    DayActivity,
+    LearnerActivity,
+    StatementLookup,
+    StatementPageOut,
+    StatementsById,
+)
+
+
+def _format(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+async def _caught_up(runtime: ServiceRuntime) -> bool:
+    """True when this replica's consumer has read everything on its partitions."""
+    if runtime.consumer is None:
+        return False
+    assigned = False
+    for subscriber in runtime.consumer.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            return False
+        for tp in consumer.assignment():
+            assigned = True
+            highwater = consumer.highwater(tp)
+            if highwater is None or await consumer.position(tp) < highwater:
+                return False
+    return assigned
+
+
+def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
+    """Build the internal router; the gateway is its only caller."""
+    router = APIRouter(prefix="/internal", tags=["internal"])
+
+    @router.get("/statements/{statement_id}")
+    async def get_statement(statement_id: uuid.UUID, voided: bool = False) -> dict[str, Any]:
+        """Return one statement; voided ones only with `voided=true` (xAPI Comm. 2.1.3)."""
+        async with runtime.db.session() as session:
+            found = await service.find_statement(session, statement_id, voided=voided)
+        if found is None:
+            raise Problem(404, "STATEMENT_NOT_FOUND", f"no statement {statement_id}")
+        return found
+
+    @router.post("/statements/lookup")
+    async def lookup(body: StatementLookup) -> StatementsById:
+        """Return stored statements by id, voided or not (conflict checks)."""
+        async with runtime.db.session() as session:
+            found = await service.find_statements(session, body.ids)
+        return StatementsById(statements={str(k): v for k, v in found.items()})
+
+    @router.get("/statements")
+    async def query(
+        request: Request,
+        agent_key: str | None = None,
+        verb: str | None = None,
+        activity: str | None = None,
+        registration: uuid.UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=0)] = 0,
+        ascending: bool = False,
+        cursor: str | None = None,
+        lrs_client_id: uuid.UUID | None = None,
+    ) -> StatementPageOut:
+        """Query statements with the xAPI filters; keyset pages by (stored, id)."""
+        # xAPI Comm. 2.1.3: limit 0 means the server maximum.
+        size = settings.max_page_size if limit == 0 else min(limit, settings.max_page_size)
+        where = StatementFilter(
+            agent_key, verb, activity, registration, since, until, lrs_client_id
+        )
+        # Read the consistency point before the query: everything stored before it is visible.
+        consistent = datetime.now(UTC)
+        if not await _caught_up(runtime):
+            async with runtime.db.session() as session:
+                consistent = await repository.latest_stored(session) or datetime(
+                    1970, 1, 1, tzinfo=UTC
+                )
+        try:
+            async with runtime.db.session() as session:
+                page = await service.query_statements(
+                    session, where, limit=size, ascending=ascending, cursor=cursor
+                )
+        except ValueError as exc:
+            raise Problem(400, "INVALID_CURSOR", str(exc)) from exc
+        return StatementPageOut(
+            statements=page.statements, cursor=page.cursor, consistent_through=_format(consistent)
+        )
+
+    @router.get("/reports/learners/{user_id}/activity")
+    async def learner_activity(
+        user_id: uuid.UUID, timezone: str = "UTC", since: datetime | None = None
+    ) -> LearnerActivity:
+        """Summarise a learner's statements per day in `timezone` (SPEC §5.5)."""
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Problem(400, "INVALID_TIMEZONE", f"unknown time zone {timezone!r}") from exc
+        async with runtime.db.session() as session:
+            days = await service.learner_activity(session, user_id, timezone, since)
+        return LearnerActivity(
+            user_id=user_id, timezone=timezone, days=[DayActivity(**d) for d in days]
+        )
+
+    return router

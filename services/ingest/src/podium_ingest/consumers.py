@@ -1,0 +1,20 @@
+"""Event handlers of the ingest service (thin: parse, call the service)."""
+
+from __future__ import annotations
+
+from podium_contracts.events import StatementsReceived
+from podium_runtime.runtime import ServiceRuntime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_ingest import service
+from podium_ingest.config import Settings
+
+
+def register_consumers(runtime: ServiceRuntime, settings: Settings) -> None:
+    """Subscribe the ingest handlers on the runtime's consumer (group `ingest`)."""
+    assert runtime.consumer is not None and runtime.outbox is not None
+    outbox = runtime.outbox
+
+    @runtime.consumer.handles(StatementsReceived)
+    async def on_statements_received(session: AsyncSession, event: StatementsReceived) -> None:
+        await service.record_statements(session, outbox, event.data, settings.platform_url)

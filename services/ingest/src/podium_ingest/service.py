@@ -1,0 +1,154 @@
+"""Use cases of the ingest service: record statements, read them back, report (no HTTP/Kafka)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from podium_contracts.events import LearningData, StatementRecorded, StatementsData
+from podium_runtime.outbox import Outbox, new_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_ingest import repository
+from podium_ingest.domain import flatten, parse_instant
+from podium_ingest.repository import StatementFilter
+
+PRODUCER = "ingest"
+
+
+async def record_statements(
+    session: AsyncSession, outbox: Outbox, data: StatementsData, platform_url: str
+) -> int:
+    """Store raw and flattened statements, apply voiding, emit one fact per statement.
+
+    A statement id already stored is skipped: the gateway's claim guarantees it was the
+    same statement (SPEC §5.4), and redelivery must have no second effect (SPEC §4).
+    Returns how many statements were new.
+    """
+    rows = [
+        {
+            "id": uuid.UUID(s["id"]),
+            "statement": s,
+            "lrs_client_id": data.lrs_client_id,
+            "stored": parse_instant(s["stored"]),
+        }
+        for s in data.statements
+    ]
+    inserted = await repository.insert_statements(session, rows)
+    new = [s for s in data.statements if uuid.UUID(s["id"]) in inserted]
+    flat = [flatten(s, platform_url) for s in new]
+    # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
+    # on different partitions); the target is then voided on arrival.
+    already_voided = await repository.voided_by_earlier_statements(
+        session, [f["statement_id"] for f in flat if not f["is_voiding"]]
+    )
+    for row in flat:
+        row["voided"] = row["statement_id"] in already_voided
+    await repository.insert_facts(session, flat)
+    events = [_recorded(data.actor, row) for row in flat]
+    targets = [row["target_id"] for row in flat if row["is_voiding"]]
+    for target in await repository.mark_voided(session, targets):
+        events.append(_recorded(target.actor_key, target._asdict() | {"voided": True}))
+    await outbox.add(session, *events)
+    return len(new)
+
+
+def _recorded(actor: str, row: dict[str, Any]) -> StatementRecorded:
+    event = new_event(
+        StatementRecorded,
+        PRODUCER,
+        LearningData(
+            actor=row.get("actor_key") or actor,
+            statement_id=row["statement_id"],
+            user_id=row["user_id"],
+            verb=row["verb_id"],
+            activity_id=row["activity_id"],
+            timestamp=row["timestamp"],
+            scaled_score=row["scaled_score"],
+            success=row["success"],
+            completion=row["completion"],
+            voided=row["voided"],
+        ),
+    )
+    assert isinstance(event, StatementRecorded)
+    return event
+
+
+async def find_statement(
+    session: AsyncSession, statement_id: uuid.UUID, *, voided: bool
+) -> dict[str, Any] | None:
+    """Return one statement; xAPI Communication 2.1.3: a voided one only by voidedStatementId."""
+    found = await repository.get_statement(session, statement_id)
+    if found is None or found[1] != voided:
+        return None
+    statement: dict[str, Any] = found[0]
+    return statement
+
+
+async def find_statements(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Return stored statements by id whatever their voided state (conflict checks)."""
+    return await repository.get_statements(session, ids)
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """One page of a statement query and the cursor of the next one."""
+
+    statements: list[dict[str, Any]]
+    cursor: str | None
+
+
+def encode_cursor(stored: datetime, statement_id: uuid.UUID) -> str:
+    """Return an opaque cursor after `(stored, id)`."""
+    return base64.urlsafe_b64encode(f"{stored.isoformat()}|{statement_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Read a cursor from `encode_cursor`; raises ValueError when it is not one."""
+    try:
+        stored, statement_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(stored), uuid.UUID(statement_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("malformed cursor") from exc
+
+
+async def query_statements(
+    session: AsyncSession,
+    where: StatementFilter,
+    *,
+    limit: int,
+    ascending: bool,
+    cursor: str | None,
+) -> StatementPage:
+    """Return one page of matching statements, newest first unless `ascending`."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.query_statements(
+        session, where, limit=limit + 1, ascending=ascending, after=after
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].stored, rows[-1].statement_id) if more else None
+    return StatementPage([r.statement for r in rows], next_cursor)
+
+
+async def learner_activity(
+    session: AsyncSession, user_id: uuid.UUID, timezone: str, since: datetime | None
+) -> list[dict[str, Any]]:
+    """Summarise a learner's statements per local day (SPEC §5.5)."""
+    rows = await repository.activity_per_day(session, user_id, timezone, since)
+    return [
+        {
+            "date": r.day.isoformat(),
+            "statements": r.statements,
+            "completed": r.completed,
+            "succeeded": r.succeeded,
+            "activities": r.activities,
+        }
+        for r in rows
+    ]
