@@ -42,6 +42,7 @@ def create_api(settings: Settings) -> FastAPI:
         middleware=edge_middleware(settings),
     )
     # Feature routers (one line each):
+    app.include_router(__import__("podium_gateway.xapi.api", fromlist=["router"]).router)
 
     app.state.settings = settings
     runtime_lifespan = app.router.lifespan_context
