@@ -43,6 +43,8 @@ def create_api(settings: Settings) -> FastAPI:
     )
     # Feature routers (one line each):
     app.include_router(__import__("podium_gateway.xapi.api", fromlist=["router"]).router)
+    app.include_router(__import__("podium_gateway.notifications_api", fromlist=["router"]).router)
+    app.include_router(__import__("podium_gateway.stream_api", fromlist=["router"]).router)
 
     app.state.settings = settings
     runtime_lifespan = app.router.lifespan_context

@@ -1,0 +1,158 @@
+"""GET /v1/stream: the caller's live updates as Server-Sent Events (SPEC §5.6).
+
+The notifier publishes per-user messages on Redis pub/sub; this route relays
+the caller's channel only. `notification` events carry the inbox position as
+their SSE id: on reconnect with `Last-Event-ID` the missed notifications are
+read back from the notifier's inbox before live ones, without duplicates.
+Comment lines keep idle connections open through proxies (heartbeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Annotated, Any
+
+import redis.asyncio as redis
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from podium_runtime.problems import Problem
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from podium_gateway.auth import UserDep
+from podium_gateway.clients import HttpDep, RedisDep, SettingsDep, call
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["notifications"])
+
+#: Same naming as the notifier's `live.live_channel`: one channel per user.
+CHANNEL_PREFIX = "podium:live:"
+#: Most notifications replayed on one reconnect; older ones stay in the inbox.
+MAX_REPLAY = 500
+
+
+class StreamSettings(BaseSettings):
+    """Knobs of the event stream (env prefix `PODIUM_GATEWAY_STREAM_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PODIUM_GATEWAY_STREAM_", extra="ignore")
+
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 3000
+
+
+@lru_cache
+def stream_settings() -> StreamSettings:
+    """Return the stream settings read once from the environment."""
+    return StreamSettings()
+
+
+def live_channel(user_id: Any) -> str:
+    """Return the pub/sub channel of one user's live messages."""
+    return f"{CHANNEL_PREFIX}{user_id}"
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """Format one Server-Sent Event."""
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def _missed(http: Any, url: str, after: int) -> list[dict[str, Any]]:
+    """Read the notifications after inbox position `after`, oldest first (bounded)."""
+    items: list[dict[str, Any]] = []
+    while len(items) < MAX_REPLAY:
+        response = await call(
+            http, "GET", url, service="notifier", params={"after": after, "limit": 100}
+        )
+        if response.status_code != 200:
+            raise Problem(503, "SERVICE_UNAVAILABLE", "The inbox cannot be read; retry shortly.")
+        page = response.json()["items"]
+        items += page
+        if len(page) < 100:
+            break
+        after = page[-1]["seq"]
+    return items
+
+
+@router.get(
+    "/v1/stream",
+    summary="My live updates (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    user: UserDep,
+    http: HttpDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`."""
+    after: int | None = None
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise Problem(422, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an id we sent.")
+        after = int(last_event_id)
+    pubsub = redis_client.pubsub()
+    # Subscribe before reading the backlog, so nothing falls between the two.
+    await pubsub.subscribe(live_channel(user.user_id))
+    try:
+        url = f"{settings.notifier_url}/internal/users/{user.user_id}/notifications"
+        backlog = await _missed(http, url, after) if after is not None else []
+    except BaseException:
+        await pubsub.aclose()
+        raise
+    knobs = stream_settings()
+    return StreamingResponse(
+        _events(request, pubsub, backlog, after or 0, knobs),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request,
+    pubsub: redis.client.PubSub,
+    backlog: list[dict[str, Any]],
+    last_seq: int,
+    knobs: StreamSettings,
+) -> AsyncIterator[bytes]:
+    """Yield the backlog, then live messages and heartbeats until the client goes away."""
+    try:
+        yield f"retry: {knobs.retry_ms}\n: connected\n\n".encode()
+        for item in backlog:
+            last_seq = max(last_seq, int(item["seq"]))
+            yield sse("notification", item, item["seq"])
+        last_write = time.monotonic()
+        while not await request.is_disconnected():
+            wait = max(0.0, knobs.heartbeat_seconds - (time.monotonic() - last_write))
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+            if message is None:
+                if time.monotonic() - last_write >= knobs.heartbeat_seconds:
+                    yield b": heartbeat\n\n"
+                    last_write = time.monotonic()
+                continue
+            try:
+                payload = json.loads(message["data"])
+                event, data, event_id = payload["event"], payload["data"], payload.get("id")
+            except (ValueError, KeyError, TypeError):
+                log.warning("malformed live message dropped")
+                continue
+            if event_id is not None:
+                if int(event_id) <= last_seq:
+                    continue  # already replayed from the inbox
+                last_seq = int(event_id)
+            yield sse(event, data, event_id)
+            last_write = time.monotonic()
+    except asyncio.CancelledError:
+        raise
+    finally:
+        await pubsub.aclose()
