@@ -42,6 +42,7 @@ def create_api(settings: Settings) -> FastAPI:
         middleware=edge_middleware(settings),
     )
     # Feature routers (one line each):
+    app.include_router(__import__("podium_gateway.competitions_api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.xapi.api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.notifications_api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.stream_api", fromlist=["router"]).router)

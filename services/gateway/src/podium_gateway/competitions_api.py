@@ -1,0 +1,392 @@
+"""Competition routes of the public API (SPEC §5.2).
+
+Competition create, read and update are synchronous calls to the competitions
+service's internal API (SPEC §6), whose answers, problems included, are passed
+through. Joining is a command: the gateway publishes `join.requested` (keyed by
+competition id) and answers 202 only after the broker acknowledged; the
+competitions service decides and emits the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+import redis.asyncio as redis
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
+from podium_contracts.events import JoinData, JoinRequested
+from podium_runtime.outbox import new_event
+from podium_runtime.problems import Problem
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, relay
+from podium_gateway.competitions_client import CompetitionsClient
+from podium_gateway.config import Settings
+
+router = APIRouter(tags=["competitions"])
+
+#: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
+PENDING_TTL_SECONDS = 3600
+#: How long an `Idempotency-Key` answer is kept (the common 24 h of payment APIs).
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+#: How long a retry waits for the first request with the same key to finish publishing.
+IDEMPOTENCY_WAIT_SECONDS = 5.0
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
+    """Return the client of the competitions internal API."""
+    return CompetitionsClient(http, settings.competitions_url)
+
+
+ClientDep = Annotated[CompetitionsClient, Depends(competitions_client)]
+
+
+class JoinRequest(BaseModel):
+    """Body of `POST /v1/competitions/{id}/join`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invite_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class JoinAccepted(BaseModel):
+    """The 202 answer to a join: the decision follows asynchronously."""
+
+    request_id: uuid.UUID
+    status: Literal["pending"] = "pending"
+    competition_id: uuid.UUID
+
+
+class EnrollmentOut(BaseModel):
+    """The caller's enrollment in a competition."""
+
+    competition_id: uuid.UUID
+    status: Literal["pending", "accepted", "rejected", "left"]
+    reason: str | None = None
+    request_id: uuid.UUID | None = None
+    enrolled_at: str | None = None
+
+
+CompetitionBody = Annotated[
+    dict[str, Any],
+    Body(
+        description=(
+            "kind (prediction|activity), title, description, visibility (public|private), "
+            "status (draft|active), starts_at, ends_at (RFC 3339 with offset), timezone (IANA), "
+            "max_participants, late_join; prediction: metric, daily_submission_limit, "
+            "public_fraction; activity: rules (SPEC §7.3)."
+        ),
+        examples=[
+            {
+                "kind": "prediction",
+                "title": "Customer churn",
+                "metric": "auc_roc",
+                "starts_at": "2026-03-01T00:00:00Z",
+                "ends_at": "2026-04-01T00:00:00Z",
+                "timezone": "America/New_York",
+                "max_participants": 500,
+            }
+        ],
+    ),
+]
+
+
+# --- competitions ------------------------------------------------------------
+
+
+@router.get("/v1/competitions", summary="List public competitions and the caller's own")
+async def list_competitions(
+    client: ClientDep,
+    user: OptionalUserDep,
+    status: Literal["draft", "active", "ended", "canceled"] | None = None,
+    kind: Literal["prediction", "activity"] | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Public competitions plus private ones the caller belongs to, newest first."""
+    params = {"status": status, "kind": kind, "q": q, "limit": limit, "cursor": cursor}
+    return relay(await client.request("GET", "/competitions", user, params=params))
+
+
+@router.post("/v1/competitions", status_code=201, summary="Create a competition")
+async def create_competition(body: CompetitionBody, client: ClientDep, user: UserDep) -> Response:
+    """Create a competition; the caller becomes its owner (sponsor)."""
+    return relay(await client.request("POST", "/competitions", user, json=body))
+
+
+@router.get("/v1/competitions/{competition_id}", summary="A competition and the caller's role")
+async def get_competition(
+    competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep
+) -> Response:
+    """Details plus `viewer`; private competitions are 404 for strangers."""
+    return relay(await client.request("GET", f"/competitions/{competition_id}", user))
+
+
+@router.patch("/v1/competitions/{competition_id}", summary="Change a competition (owner/admin)")
+async def update_competition(
+    competition_id: uuid.UUID, body: CompetitionBody, client: ClientDep, user: UserDep
+) -> Response:
+    """Change settings or status (draft→active→ended, draft|active→canceled)."""
+    return relay(await client.request("PATCH", f"/competitions/{competition_id}", user, json=body))
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/invite-code",
+    summary="Regenerate a private competition's invite code (owner/admin)",
+)
+async def regenerate_invite_code(
+    competition_id: uuid.UUID, client: ClientDep, user: UserDep
+) -> Response:
+    """Replace the invite code; the old one stops working at once."""
+    return relay(await client.request("POST", f"/competitions/{competition_id}/invite-code", user))
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/participants",
+    summary="Roster (display names only; members only for private competitions)",
+)
+async def participants(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: OptionalUserDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Return one page of the roster."""
+    params = {"limit": limit, "cursor": cursor}
+    path = f"/competitions/{competition_id}/participants"
+    return relay(await client.request("GET", path, user, params=params))
+
+
+@router.get("/v1/competitions/{competition_id}/stats", summary="Owner statistics")
+async def stats(competition_id: uuid.UUID, client: ClientDep, user: UserDep) -> Response:
+    """Participants, rejections and joins per day (owner or admin)."""
+    return relay(await client.request("GET", f"/competitions/{competition_id}/stats", user))
+
+
+# --- joins -----------------------------------------------------------------------
+
+
+def _pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"{settings.redis_key_prefix}join-pending:{competition_id}:{user_id}"
+
+
+def _idempotency_key(settings: Settings, user: CurrentUser, key: str) -> str:
+    # Scoped per user, so one caller's key can never replay another caller's answer.
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{settings.redis_key_prefix}idem:join:{user.user_id}:{digest}"
+
+
+async def _claim_idempotency(
+    redis_client: redis.Redis, key: str, fingerprint: str
+) -> dict[str, Any] | None:
+    """Claim `key` for this request; return the stored answer when a previous one finished."""
+    claim = json.dumps({"fingerprint": fingerprint, "response": None})
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        if await redis_client.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_SECONDS):
+            return None
+        raw = await redis_client.get(key)
+        if raw is None:
+            continue  # the first request failed and released the key: claim it again
+        stored = json.loads(raw)
+        if stored["fingerprint"] != fingerprint:
+            raise Problem(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was used for a different request.",
+            )
+        if stored["response"] is not None:
+            return stored["response"]  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise Problem(
+                409,
+                "IDEMPOTENCY_KEY_IN_USE",
+                "A request with this Idempotency-Key is still in progress; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        await asyncio.sleep(0.05)
+
+
+async def _join(
+    *,
+    target: dict[str, Any],
+    fingerprint: str,
+    invite_code: str | None,
+    idempotency_key: str | None,
+    client: CompetitionsClient,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    settings: Settings,
+) -> Response:
+    """Publish `join.requested` once per idempotency key and answer 202 after the ack."""
+    redis_client = runtime.redis
+    idem = None
+    if idempotency_key is not None:
+        if not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise Problem(
+                422,
+                "INVALID_IDEMPOTENCY_KEY",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            )
+        idem = _idempotency_key(settings, user, idempotency_key)
+        previous = await _claim_idempotency(redis_client, idem, fingerprint)
+        if previous is not None:
+            return JSONResponse(previous, status_code=202)
+    try:
+        resolved = await client.join_target(**target)
+        if resolved.status_code != 200:
+            if idem is not None:
+                await redis_client.delete(idem)  # nothing was published: the key is free again
+            return relay(resolved)
+        competition_id = uuid.UUID(resolved.json()["competition_id"])
+        answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
+        event = new_event(
+            JoinRequested,
+            "gateway",
+            JoinData(
+                request_id=answer.request_id,
+                competition_id=competition_id,
+                user_id=user.user_id,
+                invite_code=invite_code,
+            ),
+        )
+        # Recorded first, so a read right after the 202 already says `pending`.
+        pending_key = _pending_key(settings, competition_id, user.user_id)
+        await redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS)
+        try:
+            await runtime.publisher.publish(event)
+        except Exception as exc:
+            await redis_client.delete(pending_key)
+            raise Problem(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "The join request could not be queued; try again.",
+                headers={"Retry-After": "1"},
+            ) from exc
+    except BaseException:
+        if idem is not None:
+            await redis_client.delete(idem)
+        raise
+    body = answer.model_dump(mode="json")
+    if idem is not None:
+        stored = json.dumps({"fingerprint": fingerprint, "response": body})
+        await redis_client.set(idem, stored, ex=IDEMPOTENCY_TTL_SECONDS)
+    return JSONResponse(body, status_code=202)
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/join",
+    status_code=202,
+    response_model=JoinAccepted,
+    summary="Ask to join; the decision follows asynchronously",
+)
+async def join_competition(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    body: Annotated[JoinRequest | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Publish `join.requested`; 202 `{request_id, status: "pending"}` once Kafka has it."""
+    invite_code = body.invite_code if body else None
+    return await _join(
+        target={"competition_id": competition_id},
+        fingerprint=f"id:{competition_id}:{invite_code or ''}",
+        invite_code=invite_code,
+        idempotency_key=idempotency_key,
+        client=client,
+        user=user,
+        runtime=runtime,
+        settings=settings,
+    )
+
+
+@router.post(
+    "/v1/join/{invite_code}",
+    status_code=202,
+    response_model=JoinAccepted,
+    summary="Join a private competition by its invite code",
+)
+async def join_by_code(
+    invite_code: str,
+    client: ClientDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
+    if not 1 <= len(invite_code) <= 64:
+        raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
+    return await _join(
+        target={"invite_code": invite_code},
+        fingerprint=f"code:{invite_code}",
+        invite_code=invite_code,
+        idempotency_key=idempotency_key,
+        client=client,
+        user=user,
+        runtime=runtime,
+        settings=settings,
+    )
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/enrollment",
+    response_model=EnrollmentOut,
+    summary="My enrollment: pending, accepted, rejected (with reason) or left",
+)
+async def my_enrollment(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Merge the service's decision with a join this gateway published and is not decided yet."""
+    pending_key = _pending_key(settings, competition_id, user.user_id)
+    pending_raw, decided = await asyncio.gather(
+        redis_client.get(pending_key), client.enrollment(competition_id, user)
+    )
+    pending = pending_raw.decode() if pending_raw else None
+    if decided.status_code == 200:
+        body = decided.json()
+        if pending is None or body.get("request_id") == pending:
+            if pending is not None:
+                await redis_client.delete(pending_key)
+            return JSONResponse(EnrollmentOut.model_validate(body).model_dump(mode="json"))
+    elif pending is None:
+        return relay(decided)
+    waiting = EnrollmentOut(competition_id=competition_id, status="pending", request_id=pending)
+    return JSONResponse(waiting.model_dump(mode="json"))
+
+
+@router.delete(
+    "/v1/competitions/{competition_id}/enrollment",
+    status_code=204,
+    summary="Leave a competition",
+)
+async def leave(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Leave; the seat is freed and `enrollment.left` is emitted."""
+    response = await client.request("DELETE", f"/competitions/{competition_id}/enrollment", user)
+    if response.status_code == 204:
+        await redis_client.delete(_pending_key(settings, competition_id, user.user_id))
+        return Response(status_code=204)
+    return relay(response)
