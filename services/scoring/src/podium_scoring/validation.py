@@ -1,0 +1,334 @@
+"""Reading CSV files and checking a submission against the answer key (SPEC §7.1).
+
+Every problem of a file is reported at once, each with a stable code:
+`TOO_LARGE`, `EMPTY_FILE`, `NOT_CSV` (not UTF-8 text, binary, broken quoting,
+or rows with a different number of fields than the header), `MISSING_COLUMN`,
+`EXTRA_COLUMN`, `DUPLICATE_ID`, `MISSING_IDS`, `UNKNOWN_IDS`, `NOT_A_NUMBER`
+(empty, text, NaN or infinite values) and `VALUE_OUT_OF_RANGE`.
+
+What users really produce is accepted: a UTF-8 byte order mark, Windows line
+endings, spaces around header names and values, header names in any case,
+quoted numbers, blank lines, and `;` or tab separated files (with decimal
+commas after `;`, as spreadsheets in many locales write them).
+
+`rows` of an error always holds a sample of the affected row ids; messages
+name line numbers where that helps to find them. Parsing runs in C (the csv
+module, float conversion via `map`); checks are numpy operations on whole
+columns, so no Python code runs per row beyond building the column lists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from podium_scoring.metrics import FloatArray, Metric
+
+if TYPE_CHECKING:
+    from podium_scoring.domain import AnswerKey
+
+#: How many ids or line numbers an error shows.
+SAMPLE_SIZE = 10
+
+StrArray = npt.NDArray[np.str_]
+
+
+@dataclass(frozen=True)
+class FileError:
+    """One problem of a file: stable code, readable message, where it is."""
+
+    code: str
+    message: str
+    column: str | None = None
+    rows: tuple[str, ...] = ()
+    count: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the error as the JSON object the API and events carry."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "column": self.column,
+            "rows": list(self.rows),
+            "count": self.count,
+        }
+
+
+class FileInvalidError(Exception):
+    """The file cannot be scored; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[FileError]) -> None:
+        super().__init__("; ".join(f"{e.code}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class Table:
+    """A parsed CSV: normalised header names, data records and their line numbers."""
+
+    header: list[str]
+    records: list[list[str]]
+    lines: npt.NDArray[np.int64]
+    delimiter: str
+    errors: list[FileError] = field(default_factory=list)
+
+    def column(self, index: int) -> list[str]:
+        """Return the values of column `index`, stripped of surrounding spaces."""
+        return [record[index].strip() for record in self.records]
+
+
+def _lines_text(lines: npt.NDArray[np.int64]) -> str:
+    shown = ", ".join(str(n) for n in lines[:SAMPLE_SIZE])
+    more = f" and {len(lines) - SAMPLE_SIZE} more" if len(lines) > SAMPLE_SIZE else ""
+    return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
+
+
+def _sample(values: StrArray | list[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values[:SAMPLE_SIZE])
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    if "," in first_line:
+        return ","
+    for candidate in (";", "\t", "|"):
+        if candidate in first_line:
+            return candidate
+    return ","
+
+
+def read_table(data: bytes, *, max_bytes: int, what: str = "file") -> Table:
+    """Parse CSV bytes into a `Table`; raises `FileInvalidError` when nothing can be read."""
+    if len(data) > max_bytes:
+        raise FileInvalidError(
+            [FileError("TOO_LARGE", f"the {what} has {len(data)} bytes; the limit is {max_bytes}")]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileInvalidError(
+            [FileError("NOT_CSV", f"the {what} is not UTF-8 text (byte {exc.start} is invalid)")]
+        ) from None
+    if not text.strip():
+        raise FileInvalidError([FileError("EMPTY_FILE", f"the {what} is empty")])
+    if "\x00" in text:
+        raise FileInvalidError(
+            [FileError("NOT_CSV", f"the {what} contains NUL bytes; it looks binary, not CSV")]
+        )
+    delimiter = _sniff_delimiter(text.lstrip().split("\n", 1)[0])
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise FileInvalidError(
+            [FileError("NOT_CSV", f"the {what} is not valid CSV: {exc}")]
+        ) from None
+    # Blank lines (often a trailing one) carry no data.
+    kept = [i for i, r in enumerate(records) if len(r) > 1 or (r and r[0].strip())]
+    header = [name.strip().lower() for name in records[kept[0]]]
+    lines = np.asarray(kept[1:], dtype=np.int64) + 1
+    body = [records[i] for i in kept[1:]]
+    if not body:
+        raise FileInvalidError(
+            [FileError("EMPTY_FILE", f"the {what} has a header but no data rows")]
+        )
+    table = Table(header=header, records=body, lines=lines, delimiter=delimiter)
+    widths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    ragged = np.flatnonzero(widths != len(header))
+    if ragged.size:
+        table.errors.append(
+            FileError(
+                "NOT_CSV",
+                f"{ragged.size} row(s) do not have the header's {len(header)} fields "
+                f"({_lines_text(lines[ragged])})",
+                count=int(ragged.size),
+            )
+        )
+        # Pad or cut broken rows so the column checks still run on the rest.
+        for i in ragged.tolist():
+            row = body[i]
+            body[i] = (row + [""] * len(header))[: len(header)]
+    return table
+
+
+def parse_numbers(values: list[str], decimal_comma: bool = False) -> FloatArray:
+    """Convert strings to float64; values that are not finite numbers become NaN."""
+    if decimal_comma:
+        values = [v.replace(",", ".") for v in values]
+    try:
+        numbers = np.fromiter(map(float, values), dtype=np.float64, count=len(values))
+    except ValueError:
+        # Slow path only for files that contain text: find every bad value.
+        numbers = np.fromiter(map(_float_or_nan, values), dtype=np.float64, count=len(values))
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers
+
+
+def _float_or_nan(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
+def check_columns(table: Table, expected: list[str]) -> tuple[list[FileError], dict[str, int]]:
+    """Compare the header with the expected column names; return errors and found positions."""
+    errors: list[FileError] = []
+    positions: dict[str, int] = {}
+    for index, name in enumerate(table.header):
+        if name in expected and name not in positions:
+            positions[name] = index
+        else:
+            label = name or f"(unnamed column {index + 1})"
+            errors.append(
+                FileError(
+                    "EXTRA_COLUMN",
+                    f"column '{label}' is not expected; the file must have exactly the "
+                    f"columns {', '.join(expected)}",
+                    column=name,
+                )
+            )
+    for name in expected:
+        if name not in positions:
+            errors.append(FileError("MISSING_COLUMN", f"column '{name}' is missing", column=name))
+    return errors, positions
+
+
+def check_numbers(
+    table: Table, column: str, numbers: FloatArray, ids: StrArray | None
+) -> list[FileError]:
+    """Report values of `column` that are not finite numbers."""
+    bad = np.flatnonzero(np.isnan(numbers))
+    if not bad.size:
+        return []
+    return [
+        FileError(
+            "NOT_A_NUMBER",
+            f"{bad.size} value(s) in column '{column}' are not finite numbers "
+            f"(empty, text, NaN or infinite) on {_lines_text(table.lines[bad])}",
+            column=column,
+            rows=_sample(ids[bad]) if ids is not None else (),
+            count=int(bad.size),
+        )
+    ]
+
+
+def check_range(
+    table: Table,
+    column: str,
+    numbers: FloatArray,
+    ids: StrArray | None,
+    allowed: tuple[float, float] | None,
+    reason: str,
+) -> list[FileError]:
+    """Report finite values of `column` outside the closed range `allowed`."""
+    if allowed is None:
+        return []
+    low, high = allowed
+    bad = np.flatnonzero((numbers < low) | (numbers > high))  # NaN compares False
+    if not bad.size:
+        return []
+    return [
+        FileError(
+            "VALUE_OUT_OF_RANGE",
+            f"{bad.size} value(s) in column '{column}' are outside [{low:g}, {high:g}] "
+            f"({reason}) on {_lines_text(table.lines[bad])}",
+            column=column,
+            rows=_sample(ids[bad]) if ids is not None else (),
+            count=int(bad.size),
+        )
+    ]
+
+
+def check_duplicates(table: Table, column: str, ids: StrArray) -> list[FileError]:
+    """Report ids that occur on more than one row."""
+    unique, counts = np.unique(ids, return_counts=True)
+    repeated = unique[counts > 1]
+    if not repeated.size:
+        return []
+    extra = int((counts[counts > 1] - 1).sum())
+    return [
+        FileError(
+            "DUPLICATE_ID",
+            f"{repeated.size} id(s) occur more than once ({extra} extra row(s)), "
+            f"e.g. {', '.join(_sample(repeated))}",
+            column=column,
+            rows=_sample(repeated),
+            count=int(repeated.size),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A valid submission: predictions in the answer key's row order."""
+
+    predictions: FloatArray
+
+
+def validate_submission(
+    data: bytes, key: AnswerKey, metric: Metric, *, max_bytes: int
+) -> Submission:
+    """Check a submission file against `key` and `metric`; raises `FileInvalidError`."""
+    table = read_table(data, max_bytes=max_bytes)
+    errors = list(table.errors)
+    column_errors, positions = check_columns(table, [key.id_column, key.target_column])
+    errors += column_errors
+    ids: StrArray | None = None
+    if key.id_column in positions:
+        ids = np.asarray(table.column(positions[key.id_column]), dtype=np.str_)
+    numbers: FloatArray | None = None
+    if key.target_column in positions:
+        numbers = parse_numbers(
+            table.column(positions[key.target_column]), decimal_comma=table.delimiter == ";"
+        )
+        errors += check_numbers(table, key.target_column, numbers, ids)
+        errors += check_range(
+            table,
+            key.target_column,
+            numbers,
+            ids,
+            metric.prediction_range,
+            f"{metric.name} takes probabilities",
+        )
+    aligned: FloatArray | None = None
+    if ids is not None:
+        errors += check_duplicates(table, key.id_column, ids)
+        positions_in_key = key.positions(ids)
+        unknown = np.flatnonzero(positions_in_key < 0)
+        if unknown.size:
+            errors.append(
+                FileError(
+                    "UNKNOWN_IDS",
+                    f"{unknown.size} id(s) are not in the answer key, e.g. "
+                    f"{', '.join(_sample(ids[unknown]))} ({_lines_text(table.lines[unknown])})",
+                    column=key.id_column,
+                    rows=_sample(ids[unknown]),
+                    count=int(unknown.size),
+                )
+            )
+        known = positions_in_key >= 0
+        present = np.zeros(key.size, dtype=bool)
+        present[positions_in_key[known]] = True
+        missing = np.flatnonzero(~present)
+        if missing.size:
+            errors.append(
+                FileError(
+                    "MISSING_IDS",
+                    f"{missing.size} of the answer key's {key.size} ids have no prediction, "
+                    f"e.g. {', '.join(_sample(key.ids[missing]))}",
+                    column=key.id_column,
+                    rows=_sample(key.ids[missing]),
+                    count=int(missing.size),
+                )
+            )
+        if numbers is not None:
+            aligned = np.full(key.size, np.nan)
+            aligned[positions_in_key[known]] = numbers[known]
+    if errors:
+        raise FileInvalidError(errors)
+    assert aligned is not None
+    return Submission(predictions=aligned)
