@@ -11,6 +11,7 @@ the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -82,6 +83,22 @@ class EventPublisher:
             for e in events
         ]
         await asyncio.gather(*pending)
+
+
+#: (attempt, max_attempts) of the message being handled; 0 outside a consumer.
+_delivery_attempt: contextvars.ContextVar[tuple[int, int]] = contextvars.ContextVar(
+    "podium_delivery_attempt", default=(0, 0)
+)
+
+
+def is_final_attempt() -> bool:
+    """Return True while a handler runs its last attempt before dead-lettering (SPEC §7.1).
+
+    A handler may then record a terminal outcome in its own unit of work before
+    re-raising, so nothing stays pending while the message goes to the DLQ.
+    """
+    attempt, attempts = _delivery_attempt.get()
+    return attempts > 0 and attempt >= attempts
 
 
 class DeadLetter(Exception):
@@ -178,6 +195,7 @@ class EventConsumer:
     ) -> None:
         attempts = self.settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
+            _delivery_attempt.set((attempt, attempts))
             try:
                 async with self.database.session() as session:
                     if not await claim_event(session, self.inbox, self.service, event):
