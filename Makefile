@@ -55,3 +55,11 @@ bench: install ## Run the benchmarks under bench/ and print their tables
 
 clean: ## Remove the virtual environment, tools and local dev data
 	rm -rf $(VENV) $(TOOLS) .podium
+
+.PHONY: deploy-manifests render-manifests
+deploy-manifests: install ## Regenerate the compose topic script and deploy/k8s base from the registry
+	@$(PY) deploy/k8s/generate.py write
+
+render-manifests: ## Render the Kubernetes overlays into build/k8s/{dev,prod}.yaml (needs kubectl)
+	@mkdir -p build/k8s
+	@for overlay in dev prod; do kubectl kustomize deploy/k8s/overlays/$$overlay > build/k8s/$$overlay.yaml && echo "build/k8s/$$overlay.yaml"; done
