@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_identity import api
 from podium_identity.config import Settings
+from podium_identity.keys import KeyRing
 from podium_identity.models import metadata
+from podium_identity.service import AccountError, Accounts, LoginThrottle
+
+log = logging.getLogger(__name__)
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -14,10 +25,65 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     return ServiceRuntime(settings, metadata)
 
 
+def create_accounts(settings: Settings, runtime: ServiceRuntime) -> Accounts:
+    """Build the use cases with the configured signing keys."""
+    assert runtime.outbox is not None
+    return Accounts(
+        settings,
+        KeyRing.from_settings(settings),
+        runtime.outbox,
+        LoginThrottle(runtime.redis, settings),
+    )
+
+
+async def bootstrap_admin(settings: Settings, runtime: ServiceRuntime, accounts: Accounts) -> bool:
+    """Ensure the first admin from `PODIUM_ADMIN_EMAIL`/`PODIUM_ADMIN_PASSWORD` (SPEC §5.1)."""
+    if not settings.admin_email or settings.admin_password is None:
+        return False
+    try:
+        async with runtime.db.session() as session:
+            user = await accounts.ensure_admin(
+                session, settings.admin_email, settings.admin_password.get_secret_value()
+            )
+    except AccountError as error:
+        log.error("admin bootstrap refused", extra={"code": error.code, "reason": error.detail})
+        return False
+    log.info("admin ensured", extra={"user_id": str(user.id)})
+    return True
+
+
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
     runtime = create_runtime(settings)
-    return runtime.create_app(
+    accounts = create_accounts(settings, runtime)
+
+    async def retry_admin() -> None:
+        # The database was unreachable at start-up: keep trying in the background.
+        for attempt in range(30):
+            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+            with contextlib.suppress(OSError):
+                await bootstrap_admin(settings, runtime, accounts)
+                return
+
+    app = runtime.create_app(
         title="Podium identity",
         description="Users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients.",
+        routers=[api.router],
     )
+    app.state.accounts = accounts
+    app.state.settings = settings
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The admin exists before the service reports ready (SPEC §5.1).
+        try:
+            await bootstrap_admin(settings, runtime, accounts)
+        except OSError:
+            log.warning("admin bootstrap postponed: database unreachable")
+            runtime.background.append(retry_admin)
+        async with runtime_lifespan(app):
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app

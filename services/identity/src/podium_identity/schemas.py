@@ -1,0 +1,155 @@
+"""Request and response documents of the identity API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LrsScope = Literal["statements/write", "statements/read", "statements/read/mine"]
+
+
+class RegisterRequest(BaseModel):
+    """A new account; rules are checked by the service so each failure is named."""
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    display_name: str = Field(max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class LoginRequest(BaseModel):
+    """E-mail and password."""
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token."""
+
+    refresh_token: str = Field(max_length=512)
+
+
+class TokenRequest(BaseModel):
+    """A single-use token from an e-mail."""
+
+    token: str = Field(max_length=512)
+
+
+class ForgotPasswordRequest(BaseModel):
+    """The e-mail of the account."""
+
+    email: str = Field(max_length=320)
+
+
+class ResetPasswordRequest(BaseModel):
+    """A reset token and the new password."""
+
+    token: str = Field(max_length=512)
+    password: str = Field(max_length=1024)
+
+
+class ProfilePatch(BaseModel):
+    """Profile fields to change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    notification_preferences: dict[str, dict[str, bool]] | None = None
+
+
+class UserOut(BaseModel):
+    """A user's profile."""
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    timezone: str
+    role: Literal["user", "admin"]
+    email_verified: bool
+    notification_preferences: dict[str, dict[str, bool]]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> UserOut:
+        """Build from a `users` row."""
+        return cls(
+            id=row.id,
+            email=row.email,
+            display_name=row.display_name,
+            timezone=row.timezone,
+            role=row.role,
+            email_verified=row.email_verified_at is not None,
+            notification_preferences=row.notification_preferences or {},
+            created_at=row.created_at,
+        )
+
+
+class TokenPairOut(BaseModel):
+    """Access and refresh tokens."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int
+
+
+class LrsClientCreate(BaseModel):
+    """New xAPI credentials."""
+
+    name: str = Field(max_length=200)
+    scopes: list[LrsScope] = Field(min_length=1)
+
+
+class LrsClientOut(BaseModel):
+    """An LRS client without its secret."""
+
+    id: uuid.UUID
+    name: str
+    key: str
+    scopes: list[LrsScope]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> LrsClientOut:
+        """Build from an `lrs_clients` row."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            key=row.key,
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+class LrsClientCreated(LrsClientOut):
+    """A new LRS client with its secret, shown once."""
+
+    secret: str
+
+
+class LrsClientList(BaseModel):
+    """LRS clients, newest first."""
+
+    items: list[LrsClientOut]
+
+
+class LrsCredentials(BaseModel):
+    """Basic credentials the gateway asks identity to verify."""
+
+    key: str = Field(max_length=200)
+    secret: str = Field(max_length=200)
+
+
+class VerifiedLrsClient(BaseModel):
+    """What the gateway needs to know about a verified LRS client."""
+
+    client_id: uuid.UUID
+    name: str
+    scopes: list[LrsScope]
