@@ -110,6 +110,9 @@ def run(workdir: Path, gateway_port: int) -> int:
         asyncio.run(create_topics(infra.kafka_bootstrap_servers))
         ports = service_ports(gateway_port)
         env = service_environment(infra, ports)
+        # Development signing keys live in the git-ignored workdir; identity creates one if absent.
+        env.setdefault("PODIUM_IDENTITY_JWT_KEYS_DIR", str(workdir / "keys"))
+        env.setdefault("PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY", "true")
         print("podium: migrating " + ", ".join(MIGRATED), flush=True)
         migrations = [
             subprocess.Popen([sys.executable, "-m", f"podium_{n}", "migrate"], env=env)  # noqa: S603
