@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
         for path in stale:
             print(f"{path.relative_to(ROOT)} drifted from the topic registry", file=sys.stderr)
         if stale:
-            print("run: make topics", file=sys.stderr)
+            print("run: make deploy-manifests", file=sys.stderr)
             return 1
     else:
         print("usage: topics.py json|compose|strimzi|write|check", file=sys.stderr)
