@@ -92,7 +92,7 @@ def local_day(now: datetime, tz: ZoneInfo) -> LocalDay:
 
 def reminder_instant(day: date, hour: int, tz: ZoneInfo) -> datetime:
     """Return the instant of `hour`:00 local on `day` (the first one if the hour repeats)."""
-    return datetime.combine(day, time(hour), tzinfo=tz, fold=0).astimezone(UTC)
+    return datetime.combine(day, time(hour, fold=0), tzinfo=tz).astimezone(UTC)
 
 
 def reminder_due(now: datetime, tz: ZoneInfo, hour: int) -> LocalDay | None:
