@@ -15,7 +15,7 @@ TEST_WORKERS ?= 2
 .PHONY: help install dev test test-fast test-slow lint format contracts bench clean
 
 help: ## List every target with its description
-	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(UV):
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)/"
