@@ -1,0 +1,152 @@
+"""xAPI statement validation on the spec examples and the equivalence rule (pure, no I/O)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from podium_gateway.xapi.domain import canonical, content_hash, equivalent, prepare_statement
+from podium_gateway.xapi.models import StatementError, validate_statement
+
+EXAMPLES = Path(__file__).parent / "xapi_examples"
+VALID = sorted((EXAMPLES / "valid").glob("*.json"))
+INVALID = sorted((EXAMPLES / "invalid").glob("*.json"))
+AUTHORITY = {"objectType": "Agent", "account": {"homePage": "http://lrs.test", "name": "tool"}}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
+def test_spec_examples_are_valid_and_survive_storage_equivalently(path: Path) -> None:
+    raw = _load(path)
+    validate_statement(raw)
+    stored = prepare_statement(raw, datetime.now(UTC), AUTHORITY)
+    validate_statement(stored)  # what the LRS returns is itself a valid statement
+    assert equivalent(raw | {"id": stored["id"]}, stored)
+    assert stored["authority"] == AUTHORITY and stored["version"] == raw.get("version", "1.0.0")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_documented_invalid_shapes_are_rejected_with_a_reason(path: Path) -> None:
+    with pytest.raises(StatementError) as caught:
+        validate_statement(_load(path))
+    assert caught.value.errors and all(e["message"] for e in caught.value.errors)
+
+
+def test_error_names_the_field_and_the_rule() -> None:
+    raw = _load(EXAMPLES / "invalid" / "scaled_above_one.json")
+    with pytest.raises(StatementError) as caught:
+        validate_statement(raw, index=3)
+    assert caught.value.errors[0]["field"] == "[3].result.score.scaled"
+
+
+# --- equivalence (xAPI Data 2.3.1) ---------------------------------------------------
+
+iris = st.builds(lambda s: f"http://example.com/{s}", st.text("abcdefgh0123", min_size=1))
+agents = st.one_of(
+    st.builds(lambda s: {"mbox": f"mailto:{s}@example.com"}, st.text("abcxyz", min_size=1)),
+    st.builds(
+        lambda s: {"account": {"homePage": "http://lms.example.com", "name": s}},
+        st.text("abc123", min_size=1),
+    ),
+)
+scores = st.fixed_dictionaries(
+    {}, optional={"scaled": st.floats(-1, 1, allow_nan=False), "raw": st.integers(0, 10)}
+)
+statements = st.fixed_dictionaries(
+    {
+        "actor": agents,
+        "verb": st.builds(lambda i: {"id": i, "display": {"en-US": "did"}}, iris),
+        "object": st.builds(
+            lambda i, n: {"id": i, "definition": {"name": {"en-US": n}}}, iris, st.text()
+        ),
+        "timestamp": st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        ).map(lambda d: d.isoformat(timespec="milliseconds")),
+    },
+    optional={
+        "result": st.fixed_dictionaries(
+            {}, optional={"score": scores, "success": st.booleans(), "response": st.text()}
+        ),
+        "context": st.fixed_dictionaries(
+            {}, optional={"registration": st.uuids().map(str), "platform": st.text(min_size=1)}
+        ),
+    },
+)
+
+
+def _reserialised(statement: dict[str, Any], shift_hours: int) -> dict[str, Any]:
+    """The same statement as another client might serialise it: key order, offsets, case."""
+    other = json.loads(json.dumps(statement, sort_keys=True))
+    other = dict(reversed(list(other.items())))
+    moment = datetime.fromisoformat(statement["timestamp"])
+    zone = timezone(timedelta(hours=shift_hours))
+    other["timestamp"] = moment.astimezone(zone).isoformat(timespec="microseconds")
+    other["verb"]["display"] = {"fr-FR": "a fait"}
+    other["object"]["definition"] = {"description": {"en-US": "changed"}}
+    if "context" in other and "registration" in other["context"]:
+        other["context"]["registration"] = other["context"]["registration"].upper()
+    other["id"] = str(uuid.uuid4())
+    other["stored"] = "2030-01-01T00:00:00Z"
+    other["version"] = "1.0.3"
+    other["authority"] = AUTHORITY
+    return other
+
+
+@settings(max_examples=200, deadline=None)
+@given(statements, st.integers(-12, 14))
+def test_serialisation_and_lrs_assigned_differences_are_ignored(
+    statement: dict[str, Any], shift: int
+) -> None:
+    validate_statement(statement)
+    other = _reserialised(statement, shift)
+    assert equivalent(statement, other)
+    assert content_hash(statement) == content_hash(other)
+
+
+@settings(max_examples=200, deadline=None)
+@given(statements, st.sampled_from(["actor", "verb", "object", "timestamp", "result", "extra"]))
+def test_any_meaningful_difference_is_detected(statement: dict[str, Any], part: str) -> None:
+    changed = copy.deepcopy(statement)
+    if part == "actor":
+        changed["actor"] = {"mbox": "mailto:someone-else@example.org"}
+    elif part == "verb":
+        changed["verb"]["id"] += "/other"
+    elif part == "object":
+        changed["object"]["id"] += "/other"
+    elif part == "timestamp":
+        moment = datetime.fromisoformat(statement["timestamp"]) + timedelta(milliseconds=1)
+        changed["timestamp"] = moment.isoformat(timespec="milliseconds")
+    elif part == "result":
+        changed["result"] = {**statement.get("result", {}), "completion": True}
+        changed["result"]["completion"] = not statement.get("result", {}).get("completion", False)
+    else:
+        changed["context"] = {**statement.get("context", {}), "language": "en-zz"}
+    assert not equivalent(statement, changed)
+    assert content_hash(statement) != content_hash(changed)
+
+
+@given(statements)
+def test_equivalence_is_reflexive_and_symmetric(statement: dict[str, Any]) -> None:
+    other = _reserialised(statement, 3)
+    assert equivalent(statement, statement)
+    assert equivalent(statement, other) == equivalent(other, statement)
+    assert canonical(statement) == canonical(copy.deepcopy(statement))
+
+
+def test_lrs_filled_timestamp_is_not_content() -> None:
+    raw = _load(EXAMPLES / "valid" / "agent_object.json")
+    first = prepare_statement(raw, datetime(2024, 1, 1, tzinfo=UTC), AUTHORITY)
+    retried = prepare_statement(raw, datetime(2024, 1, 2, tzinfo=UTC), AUTHORITY)
+    assert first["timestamp"] != retried["timestamp"]
+    assert content_hash(first) == content_hash(retried)
+    assert content_hash(first) != content_hash({**raw, "timestamp": "2024-01-01T00:00:00Z"})
