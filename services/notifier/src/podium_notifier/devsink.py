@@ -65,17 +65,22 @@ class DevMailSink:
         self.host = host
         self.port = port
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._controller = Controller(
-            _StoreHandler(directory, refuse), hostname=host, port=port, ready_timeout=10
-        )
+        self._handler = _StoreHandler(directory, refuse)
+        self._controller: Controller | None = None
 
     def start(self) -> None:
-        """Start listening (in aiosmtpd's own thread)."""
-        self._controller.start()
+        """Start listening (in aiosmtpd's own thread); a stopped sink can start again."""
+        if self._controller is None:
+            self._controller = Controller(
+                self._handler, hostname=self.host, port=self.port, ready_timeout=10
+            )
+            self._controller.start()
 
     def stop(self) -> None:
-        """Stop listening."""
-        self._controller.stop()
+        """Stop listening (an outage, for tests); stored mails stay."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def mails(self) -> list[dict[str, Any]]:
         """Return the stored mails, oldest first."""
