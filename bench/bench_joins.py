@@ -1,0 +1,256 @@
+"""Join throughput end to end: gateway -> Kafka -> competitions -> enrollment.accepted.
+
+Starts its own infrastructure (environment URLs or embedded), then identity,
+competitions and the gateway as separate processes (as in `make dev`), and
+drives the gateway over loopback with httpx. Each join is answered 202 once
+the broker acknowledged `join.requested`; it counts as done when its
+`enrollment.accepted` (same request id) appears on the enrollments topic, so
+the end-to-end figure includes the competitions consumer, its transaction and
+the outbox relay. Users are registered with cheap argon2 parameters: this
+measures joins, not password hashing.
+
+Usage: python bench/bench_joins.py [joins] [seconds]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from podium_contracts.topics import ENROLLMENTS
+from podium_runtime.infra import free_port
+from podium_runtime.testing import TestInfrastructure
+
+JOINS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+COMPETITIONS = 10
+CONCURRENCY = 32
+PASSWORD = "Bench password 2024!"  # noqa: S105 - benchmark-only credential
+
+
+def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start one service process."""
+    return subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", f"podium_{service}", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll the readiness route until it answers 200."""
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url} exited with {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{url}/health/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(url)
+
+
+class Outcomes:
+    """Collects `enrollment.accepted` arrival times by request id from the enrollments topic."""
+
+    def __init__(self, infra: TestInfrastructure) -> None:
+        self.consumer = AIOKafkaConsumer(
+            infra.topic_prefix + ENROLLMENTS.name,
+            bootstrap_servers=infra.infra.kafka_bootstrap_servers,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        self.accepted: dict[str, float] = {}
+        self.rejected = 0
+        self.changed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Record outcomes until cancelled."""
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if event["type"] == "enrollment.accepted":
+                        self.accepted[event["data"]["request_id"]] = now
+                    elif event["type"] == "enrollment.rejected":
+                        self.rejected += 1
+            if batch:
+                self.changed.set()
+
+    async def wait_for(self, request_ids: set[str], seconds: float) -> None:
+        """Wait until every request id was accepted (or time runs out)."""
+        deadline = time.monotonic() + seconds
+        while not request_ids <= self.accepted.keys() and time.monotonic() < deadline:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=0.5)
+
+
+def row(name: str, count: int, elapsed: float, latencies: list[float]) -> str:
+    """Format one line of the table."""
+    ordered = sorted(latencies) or [0.0]
+    p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
+    p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)]
+    return (
+        f"{name:<44}{count:>7}{elapsed:>9.2f}{count / elapsed:>9,.0f}"
+        f"{statistics.median(ordered) * 1000:>9.1f}{p95 * 1000:>9.1f}{p99 * 1000:>9.1f}"
+    )
+
+
+async def register(client: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
+    """Register and log in `count` users; return their bearer headers."""
+    gate = asyncio.Semaphore(8)
+
+    async def one(i: int) -> dict[str, str]:
+        async with gate:
+            body = {
+                "email": f"bench-{i}-{uuid.uuid4().hex[:6]}@example.org",
+                "password": PASSWORD,
+                "display_name": f"Bench {i}",
+            }
+            made = await client.post("/v1/auth/register", json=body)
+            assert made.status_code == 201, made.text
+            login = await client.post(
+                "/v1/auth/login", json={"email": body["email"], "password": PASSWORD}
+            )
+            assert login.status_code == 200, login.text
+            return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def main() -> None:
+    """Start everything, measure, print the table."""
+    users_needed = -(-JOINS // COMPETITIONS)
+    with tempfile.TemporaryDirectory() as workdir:
+        infra = await TestInfrastructure.start(Path(workdir))
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            await infra.migrate("identity", "competitions")
+            ports = {name: free_port() for name in ("gateway", "identity", "competitions")}
+            env = dict(os.environ)
+            env.update(infra.infra.environment())
+            env.update(
+                {
+                    "DATABASE_URL": infra.database_url,
+                    "KAFKA_TOPIC_PREFIX": infra.topic_prefix,
+                    "PODIUM_IDENTITY_PORT": str(ports["identity"]),
+                    "PODIUM_IDENTITY_LOG_LEVEL": "WARNING",
+                    "PODIUM_IDENTITY_JWT_KEYS_DIR": str(Path(workdir) / "keys"),
+                    "PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY": "true",
+                    "PODIUM_IDENTITY_ARGON2_TIME_COST": "1",
+                    "PODIUM_IDENTITY_ARGON2_MEMORY_KIB": "8192",
+                    "PODIUM_IDENTITY_ARGON2_PARALLELISM": "1",
+                    "PODIUM_COMPETITIONS_PORT": str(ports["competitions"]),
+                    "PODIUM_COMPETITIONS_LOG_LEVEL": "WARNING",
+                    "PODIUM_GATEWAY_PORT": str(ports["gateway"]),
+                    "PODIUM_GATEWAY_LOG_LEVEL": "WARNING",
+                    "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{ports['identity']}",
+                    "PODIUM_GATEWAY_COMPETITIONS_URL": f"http://127.0.0.1:{ports['competitions']}",
+                    "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
+                    "PODIUM_GATEWAY_RATE_LIMIT_IP": "1000000000",
+                    "PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP": "1000000000",
+                }
+            )
+            for name in ("identity", "competitions", "gateway"):
+                processes.append(start(name, env))
+                await wait_ready(f"http://127.0.0.1:{ports[name]}", processes[-1])
+            gateway = f"http://127.0.0.1:{ports['gateway']}"
+
+            outcomes = Outcomes(infra)
+            await outcomes.consumer.start()
+            collector = asyncio.create_task(outcomes.run())
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(base_url=gateway, limits=limits, timeout=30) as client:
+                owner, *users = await register(client, users_needed + 2)
+                now = datetime.now(UTC)
+                competitions = []
+                for i in range(COMPETITIONS + 1):
+                    made = await client.post(
+                        "/v1/competitions",
+                        headers=owner,
+                        json={
+                            "kind": "prediction",
+                            "metric": "auc_roc",
+                            "title": f"Bench {i}",
+                            "status": "active",
+                            "starts_at": (now + timedelta(days=1)).isoformat(),
+                            "ends_at": (now + timedelta(days=30)).isoformat(),
+                        },
+                    )
+                    assert made.status_code == 201, made.text
+                    competitions.append(made.json()["id"])
+                warm_id, competitions = competitions[0], competitions[1:]
+                # Warm-up: the consumer group joins and the first decision flows.
+                warm = await client.post(f"/v1/competitions/{warm_id}/join", headers=users[-1])
+                await outcomes.wait_for({warm.json()["request_id"]}, 60)
+                users = users[:-1]
+
+                plan = [(c, u) for u in users for c in competitions][:JOINS]
+                sent: dict[str, float] = {}
+                acked: list[float] = []
+                deadline = time.monotonic() + SECONDS
+                queue = iter(plan)
+
+                async def worker() -> None:
+                    for competition, auth in queue:
+                        if time.monotonic() > deadline:
+                            return
+                        started = time.perf_counter()
+                        response = await client.post(
+                            f"/v1/competitions/{competition}/join", headers=auth
+                        )
+                        assert response.status_code == 202, response.text
+                        acked.append(time.perf_counter() - started)
+                        sent[response.json()["request_id"]] = started
+
+                began = time.perf_counter()
+                await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+                publish_elapsed = time.perf_counter() - began
+                await outcomes.wait_for(set(sent), max(SECONDS, 30))
+                done = {r: t for r, t in outcomes.accepted.items() if r in sent}
+                end_to_end = [done[r] - sent[r] for r in done]
+                last = max(done.values(), default=began)
+                collector.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collector
+                await outcomes.consumer.stop()
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(15)
+            infra.stop()
+    print(
+        f"\njoins, loopback, {os.cpu_count()} CPUs, {CONCURRENCY} concurrent clients, "
+        f"{COMPETITIONS} competitions (broker: {infra.infra.sources['KAFKA_BOOTSTRAP_SERVERS']})"
+    )
+    print(
+        f"{'path':<44}{'count':>7}{'seconds':>9}{'per s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+    )
+    print(row("POST join -> 202 (broker acknowledged)", len(acked), publish_elapsed, acked))
+    print(row("POST join -> enrollment.accepted", len(done), last - began, end_to_end))
+    lost = len(sent) - len(done)
+    print(
+        f"accepted {len(done)} of {len(sent)} sent; undecided {lost}; rejected {outcomes.rejected}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
