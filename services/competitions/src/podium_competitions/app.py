@@ -8,6 +8,8 @@ from podium_runtime.runtime import ServiceRuntime
 from podium_competitions import consumers, tasks
 from podium_competitions.api import install_error_handler, router
 from podium_competitions.config import Settings
+from podium_competitions.leaderboard import api as leaderboard_api
+from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.models import metadata
 
 
@@ -15,6 +17,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
     consumers.register(runtime)
+    leaderboard_consumers.register(runtime)
     runtime.background.append(tasks.auto_end(runtime, settings.auto_end_interval_seconds))
     return runtime
 
@@ -25,7 +28,7 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router],
+        routers=[router, leaderboard_api.router],
     )
     install_error_handler(app)
     return app

@@ -30,6 +30,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain, repository
+from podium_competitions.leaderboard.service import standing as leaderboard_standing
 from podium_competitions.schemas import (
     Competition,
     CompetitionCreate,
@@ -216,9 +217,13 @@ async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -
         return Viewer(role="sponsor", submissions_limit=limit)
     enrollment = await repository.get_enrollment(session, row.id, caller.user_id)
     if enrollment is not None and enrollment.status == "accepted":
-        # best_score, rank and submissions_today stay null until the leaderboard exists.
+        best_score, rank = await leaderboard_standing(session, row.id, caller.user_id)
         return Viewer(
-            role="participant", enrolled_at=enrollment.enrolled_at, submissions_limit=limit
+            role="participant",
+            enrolled_at=enrollment.enrolled_at,
+            submissions_limit=limit,
+            best_score=best_score,
+            rank=rank,
         )
     return Viewer(role="viewer", submissions_limit=limit)
 

@@ -1,0 +1,62 @@
+"""Redis keys shared between services: the one place their format is defined (SPEC §6, §7.1-7.2).
+
+The gateway reads leaderboards straight from Redis and counts daily
+submissions there; the competitions service writes the leaderboard mirror and
+gives daily slots back when a submission is rejected. Both build keys here.
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+Split = Literal["public", "private"]
+
+#: Every shared key starts with this; test runs stay apart because ids are random UUIDs.
+NAMESPACE = "podium:"
+
+#: Daily counters outlive their UTC day by a day, so a late rejection still finds its slot.
+DAILY_SUBMISSIONS_TTL_SECONDS = 2 * 24 * 3600
+
+
+def utc_day(at: datetime) -> date:
+    """Return the UTC calendar day of an aware instant (the daily limit's day, SPEC §5.3)."""
+    return at.astimezone(UTC).date()
+
+
+def next_utc_midnight(at: datetime) -> datetime:
+    """Return the instant the daily limit resets after `at`."""
+    day = utc_day(at)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def daily_submissions_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: date) -> str:
+    """Return the Redis SET of submission ids that use a participant's slots on one UTC day.
+
+    A set rather than a counter: adding the same submission twice (a retried
+    request) and removing it twice (a redelivered `submission.rejected`) are
+    both no-ops, so the count (`SCARD`) stays exact under at-least-once delivery.
+    """
+    return f"{NAMESPACE}submissions:daily:{competition_id}:{user_id}:{day.isoformat()}"
+
+
+def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
+    """Return the sorted set of a board: member user id, score = rank (1..N, SPEC §7.2).
+
+    Ranks are computed in Postgres (best score by the metric's direction, ties
+    by the earlier submission), so the zset score is the rank itself and a page
+    is `ZRANGE key start stop` with no floating-point encoding of tie-breaks.
+    """
+    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:ranks"
+
+
+def leaderboard_entries_key(competition_id: uuid.UUID, split: Split) -> str:
+    """Return the hash of a board's entries: user id -> JSON `{score, display_name, ...}`."""
+    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:entries"
+
+
+def leaderboard_meta_key(competition_id: uuid.UUID, split: Split) -> str:
+    """Return the hash with a board's `as_of` instant and `total` entries."""
+    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:meta"

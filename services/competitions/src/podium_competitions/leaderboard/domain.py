@@ -1,0 +1,103 @@
+"""Pure ranking rules of the leaderboard (SPEC §7.2); no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Split = Literal["public", "private"]
+SPLITS: tuple[Split, ...] = ("public", "private")
+
+
+@dataclass(frozen=True)
+class ScoredSubmission:
+    """One judged submission still on the board (not invalidated)."""
+
+    submission_id: uuid.UUID
+    user_id: uuid.UUID
+    public_score: float
+    private_score: float
+    higher_is_better: bool
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One participant's line on a board."""
+
+    user_id: uuid.UUID
+    rank: int
+    score: float
+    submission_id: uuid.UUID
+    submissions: int
+    last_submission_at: datetime
+
+
+@dataclass(frozen=True)
+class RankChange:
+    """A participant whose rank on a board moved (None: not on the board)."""
+
+    user_id: uuid.UUID
+    old_rank: int | None
+    new_rank: int | None
+    score: float | None
+
+
+def _score(submission: ScoredSubmission, split: Split) -> float:
+    return submission.public_score if split == "public" else submission.private_score
+
+
+def _order_key(submission: ScoredSubmission, split: Split) -> tuple[float, datetime, str]:
+    # Better first by the metric's direction, then the earlier submission (SPEC §7.2);
+    # the id only makes the order total when two files arrive in the same microsecond.
+    score = _score(submission, split)
+    return (
+        -score if submission.higher_is_better else score,
+        submission.submitted_at,
+        str(submission.submission_id),
+    )
+
+
+def rank_board(submissions: Iterable[ScoredSubmission], split: Split) -> list[Entry]:
+    """Rank each participant by their best submission; ranks are 1..N with no gaps."""
+    best: dict[uuid.UUID, ScoredSubmission] = {}
+    counts: dict[uuid.UUID, int] = {}
+    last: dict[uuid.UUID, datetime] = {}
+    for sub in submissions:
+        counts[sub.user_id] = counts.get(sub.user_id, 0) + 1
+        if sub.user_id not in last or sub.submitted_at > last[sub.user_id]:
+            last[sub.user_id] = sub.submitted_at
+        held = best.get(sub.user_id)
+        if held is None or _order_key(sub, split) < _order_key(held, split):
+            best[sub.user_id] = sub
+    ordered = sorted(best.values(), key=lambda s: _order_key(s, split))
+    return [
+        Entry(
+            user_id=sub.user_id,
+            rank=position,
+            score=_score(sub, split),
+            submission_id=sub.submission_id,
+            submissions=counts[sub.user_id],
+            last_submission_at=last[sub.user_id],
+        )
+        for position, sub in enumerate(ordered, start=1)
+    ]
+
+
+def rank_changes(before: Mapping[uuid.UUID, int], after: Iterable[Entry]) -> list[RankChange]:
+    """Return every participant whose rank differs between two versions of a board."""
+    changes = []
+    seen = set()
+    for entry in after:
+        seen.add(entry.user_id)
+        if before.get(entry.user_id) != entry.rank:
+            changes.append(
+                RankChange(entry.user_id, before.get(entry.user_id), entry.rank, entry.score)
+            )
+    for user_id, rank in before.items():
+        if user_id not in seen:
+            changes.append(RankChange(user_id, rank, None, None))
+    return changes

@@ -1,0 +1,39 @@
+"""Tables of the leaderboard projection, in the competitions schema (STYLE 7)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Table
+from sqlalchemy.dialects.postgresql import UUID
+
+from podium_competitions.models import metadata
+
+# One row per submission the scorer judged; rescoring overwrites the scores.
+leaderboard_submissions = Table(
+    "leaderboard_submissions",
+    metadata,
+    Column("submission_id", UUID(as_uuid=True), primary_key=True),
+    Column("competition_id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("higher_is_better", Boolean, nullable=False, server_default="true"),
+    # Null while only an invalidation is known (events travel on different topics).
+    Column("public_score", Float),
+    Column("private_score", Float),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("scored_at", DateTime(timezone=True)),
+    Column("invalidated", Boolean, nullable=False, server_default="false"),
+    Index("ix_leaderboard_submissions_competition_user", "competition_id", "user_id"),
+)
+
+# The ranked boards, one row per (competition, split, participant).
+leaderboard_entries = Table(
+    "leaderboard_entries",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("split", String(10), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("submission_id", UUID(as_uuid=True), nullable=False),
+    Column("submissions", Integer, nullable=False),
+    Column("last_submission_at", DateTime(timezone=True), nullable=False),
+)

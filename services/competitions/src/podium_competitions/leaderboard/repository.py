@@ -1,0 +1,173 @@
+"""All SQL of the leaderboard projection (STYLE 2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions.leaderboard.domain import Entry, ScoredSubmission, Split
+from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
+from podium_competitions.models import competitions, users
+
+
+async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
+    """Serialise board updates of one competition until the transaction ends.
+
+    Scores and invalidations travel on different topics, so two consumers (or
+    replicas) may touch one board at once; the lock keeps recomputations and
+    their Redis writes in commit order.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7207))"),
+        {"key": f"leaderboard:{competition_id}"},
+    )
+
+
+async def upsert_scored(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record a submission's scores; a rescore overwrites them, an invalidation is kept."""
+    stmt = pg_insert(leaderboard_submissions).values(**values)
+    excluded = stmt.excluded
+    table = leaderboard_submissions
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.submission_id],
+            set_={
+                "public_score": excluded.public_score,
+                "private_score": excluded.private_score,
+                "higher_is_better": excluded.higher_is_better,
+                "submitted_at": excluded.submitted_at,
+                "scored_at": excluded.scored_at,
+            },
+            # A stale redelivery never overwrites a newer rescore.
+            where=func.coalesce(table.c.scored_at, excluded.scored_at) <= excluded.scored_at,
+        )
+    )
+
+
+async def mark_invalidated(
+    session: AsyncSession,
+    submission_id: uuid.UUID,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Take a submission off the board, even if its score has not arrived yet."""
+    stmt = pg_insert(leaderboard_submissions).values(
+        submission_id=submission_id,
+        competition_id=competition_id,
+        user_id=user_id,
+        submitted_at=now,
+        invalidated=True,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[leaderboard_submissions.c.submission_id], set_={"invalidated": True}
+        )
+    )
+
+
+async def scored_submissions(
+    session: AsyncSession, competition_id: uuid.UUID
+) -> list[ScoredSubmission]:
+    """Return the competition's scored submissions that are still on the board."""
+    t = leaderboard_submissions
+    rows = await session.execute(
+        select(
+            t.c.submission_id,
+            t.c.user_id,
+            t.c.public_score,
+            t.c.private_score,
+            t.c.higher_is_better,
+            t.c.submitted_at,
+        ).where(
+            t.c.competition_id == competition_id,
+            t.c.invalidated.is_(False),
+            t.c.public_score.is_not(None),
+            t.c.private_score.is_not(None),
+        )
+    )
+    return [ScoredSubmission(**row._asdict()) for row in rows]
+
+
+async def current_ranks(
+    session: AsyncSession, competition_id: uuid.UUID, split: Split
+) -> dict[uuid.UUID, int]:
+    """Return user id -> rank of the stored board."""
+    t = leaderboard_entries
+    rows = await session.execute(
+        select(t.c.user_id, t.c.rank).where(
+            t.c.competition_id == competition_id, t.c.split == split
+        )
+    )
+    return {row.user_id: row.rank for row in rows}
+
+
+async def replace_board(
+    session: AsyncSession, competition_id: uuid.UUID, split: Split, entries: Sequence[Entry]
+) -> None:
+    """Store a freshly ranked board in place of the previous one."""
+    t = leaderboard_entries
+    await session.execute(delete(t).where(t.c.competition_id == competition_id, t.c.split == split))
+    if entries:
+        await session.execute(
+            insert(t),
+            [
+                {
+                    "competition_id": competition_id,
+                    "split": split,
+                    "user_id": e.user_id,
+                    "rank": e.rank,
+                    "score": e.score,
+                    "submission_id": e.submission_id,
+                    "submissions": e.submissions,
+                    "last_submission_at": e.last_submission_at,
+                }
+                for e in entries
+            ],
+        )
+
+
+async def display_names(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Return the known display names of `user_ids` (copied from identity's events)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
+    )
+    return {row.user_id: row.display_name for row in rows}
+
+
+async def competition_ends_at(session: AsyncSession, competition_id: uuid.UUID) -> datetime | None:
+    """Return when the competition ends (None if it is unknown here)."""
+    found: datetime | None = await session.scalar(
+        select(competitions.c.ends_at).where(competitions.c.id == competition_id)
+    )
+    return found
+
+
+async def boards_of(session: AsyncSession) -> list[uuid.UUID]:
+    """Return every competition that has scored submissions (for a full rebuild)."""
+    rows = await session.execute(select(leaderboard_submissions.c.competition_id).distinct())
+    return [row.competition_id for row in rows]
+
+
+async def standing(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> Row[Any] | None:
+    """Return a participant's public rank and best score, if they are on the board."""
+    t = leaderboard_entries
+    result = await session.execute(
+        select(t.c.rank, t.c.score).where(
+            t.c.competition_id == competition_id, t.c.split == "public", t.c.user_id == user_id
+        )
+    )
+    return result.first()

@@ -1,0 +1,135 @@
+"""Use cases of the leaderboard projection; they flush, never commit (STYLE 2-3, SPEC §7.2)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import redis.asyncio as redis
+from podium_contracts.events import (
+    RankChanged,
+    RankChangedData,
+    RejectedData,
+    ScoredData,
+    SubmissionInvalidatedData,
+)
+from podium_contracts.redis_keys import daily_submissions_key, utc_day
+from podium_runtime.outbox import Outbox, new_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions.leaderboard import repository
+from podium_competitions.leaderboard.domain import SPLITS, rank_board, rank_changes
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "competitions"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def recompute_board(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+) -> None:
+    """Rank both boards again, store them, mirror them and announce rank changes.
+
+    The Redis write happens inside the transaction while the board lock is held:
+    if it fails the message is retried, and a later update can never be
+    overwritten by an earlier one. Private-board rank changes are announced only
+    after `ends_at`, when that board is public knowledge (SPEC §7.2).
+    """
+    await repository.lock_board(session, competition_id)
+    submissions = await repository.scored_submissions(session, competition_id)
+    ends_at = await repository.competition_ends_at(session, competition_id)
+    now = _now()
+    names: dict[uuid.UUID, str] = {}
+    boards = {split: rank_board(submissions, split) for split in SPLITS}
+    names = await repository.display_names(session, {e.user_id for e in boards["public"]})
+    events = []
+    for split, entries in boards.items():
+        before = await repository.current_ranks(session, competition_id, split)
+        await repository.replace_board(session, competition_id, split, entries)
+        await mirror.write(competition_id, split, entries, names, now)
+        if split == "private" and (ends_at is None or now < ends_at):
+            continue
+        for change in rank_changes(before, entries):
+            events.append(
+                new_event(
+                    RankChanged,
+                    PRODUCER,
+                    RankChangedData(
+                        competition_id=competition_id,
+                        user_id=change.user_id,
+                        split=split,
+                        period="all",
+                        old_rank=change.old_rank,
+                        new_rank=change.new_rank,
+                        score=change.score,
+                    ),
+                )
+            )
+    if events and outbox is not None:
+        await outbox.add(session, *events)
+
+
+async def record_scored(
+    session: AsyncSession, outbox: Outbox, mirror: LeaderboardMirror, data: ScoredData
+) -> None:
+    """Put a scored (or rescored) submission on the boards."""
+    await repository.lock_board(session, data.competition_id)
+    await repository.upsert_scored(
+        session,
+        {
+            "submission_id": data.submission_id,
+            "competition_id": data.competition_id,
+            "user_id": data.user_id,
+            "higher_is_better": data.higher_is_better,
+            "public_score": data.public_score,
+            "private_score": data.private_score,
+            "submitted_at": data.submitted_at,
+            "scored_at": data.scored_at,
+        },
+    )
+    await recompute_board(session, outbox, mirror, data.competition_id)
+
+
+async def record_invalidated(
+    session: AsyncSession,
+    outbox: Outbox,
+    mirror: LeaderboardMirror,
+    data: SubmissionInvalidatedData,
+) -> None:
+    """Take an invalidated submission off the boards; the participant's next best counts."""
+    await repository.lock_board(session, data.competition_id)
+    await repository.mark_invalidated(
+        session, data.submission_id, data.competition_id, data.user_id, _now()
+    )
+    await recompute_board(session, outbox, mirror, data.competition_id)
+
+
+async def give_back_daily_slot(client: redis.Redis, data: RejectedData) -> None:
+    """Free the daily slot a rejected submission used (SPEC §7.1); repeating it is harmless."""
+    key = daily_submissions_key(data.competition_id, data.user_id, utc_day(data.submitted_at))
+    await client.srem(key, str(data.submission_id))
+
+
+async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:
+    """Recompute every board from Postgres and rewrite the Redis mirror; return how many."""
+    competition_ids = await repository.boards_of(session)
+    for competition_id in competition_ids:
+        await recompute_board(session, None, mirror, competition_id)
+    return len(competition_ids)
+
+
+async def standing(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[float | None, int | None]:
+    """Return a participant's best public score and public rank (None, None if unranked)."""
+    row = await repository.standing(session, competition_id, user_id)
+    return (row.score, row.rank) if row is not None else (None, None)
