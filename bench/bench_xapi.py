@@ -1,0 +1,256 @@
+"""xAPI ingest throughput and latency: statements/s from POST to flattened rows.
+
+Gateway and ingest run as separate processes (as deployed), identity in this
+process (credentials are cached by the gateway), infrastructure embedded or
+from the environment; loopback only. For batches of 1, 10 and 100 statements
+per request it posts a bounded number of statements with a fixed number of
+requests in flight and measures until every flattened row exists; then, at
+half the batch-10 rate, it paces requests and reports end-to-end latency
+percentiles (POST sent -> flattened row visible; rows are polled every 10 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from podium_runtime.infra import free_port
+from podium_runtime.testing import TestInfrastructure, serve
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from xapi_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, VERSION, statement  # noqa: E402
+
+TOTAL = {1: 2_000, 10: 10_000, 100: 20_000}
+IN_FLIGHT = {1: 32, 10: 16, 100: 4}
+LATENCY_SECONDS = 10.0
+TIME_LIMIT = 120.0
+
+
+def _env(infra: TestInfrastructure) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": infra.database_url,
+        "REDIS_URL": infra.infra.redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.infra.kafka_bootstrap_servers,
+        "KAFKA_ENABLE_IDEMPOTENCE": str(infra.infra.kafka_enable_idempotence).lower(),
+        "KAFKA_TOPIC_PREFIX": infra.topic_prefix,
+    }
+
+
+@contextlib.asynccontextmanager
+async def _process(module: str, env: dict[str, str], url: str) -> AsyncIterator[str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{url}/health/live")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=20)
+
+
+async def _credentials(gateway: str) -> str:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        login = await client.post(
+            "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        token = login.json()["access_token"]
+        created = await client.post(
+            "/v1/admin/lrs-clients",
+            json={"name": "bench", "scopes": ["statements/write", "statements/read"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = created.json()
+    import base64
+
+    return "Basic " + base64.b64encode(f"{body['key']}:{body['secret']}".encode()).decode()
+
+
+async def _count(engine: Any, activity: str) -> int:
+    async with engine.connect() as conn:
+        value = await conn.scalar(
+            text("SELECT count(*) FROM ingest.statement_facts WHERE activity_id = :a"),
+            {"a": activity},
+        )
+    return int(value or 0)
+
+
+def _batch(activity: str, size: int, actors: list[dict[str, Any]], n: int) -> list[Any]:
+    # One actor per request, as a learning tool reporting one learner's session would.
+    actor = actors[n % len(actors)]
+    return [statement(actor=actor, activity=activity, id=str(uuid.uuid4())) for _ in range(size)]
+
+
+async def _throughput(client: httpx.AsyncClient, engine: Any, size: int) -> tuple[float, int]:
+    activity = f"http://bench.podium.test/{uuid.uuid4().hex}"
+    actors = [{"mbox": f"mailto:learner{i}@bench.test"} for i in range(64)]
+    requests = TOTAL[size] // size
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(requests):
+        queue.put_nowait(n)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while not queue.empty():
+            n = queue.get_nowait()
+            response = await client.post("/xapi/statements", json=_batch(activity, size, actors, n))
+            errors += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT[size])))
+    posted = time.perf_counter() - started
+    want = requests * size - errors * size
+    # Polling the database is the measurement itself: the rows are the finish line.
+    while await _count(engine, activity) < want and time.perf_counter() - started < TIME_LIMIT:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    print(f"  batch {size:>3}: posted in {posted:6.2f}s, flattened in {elapsed:6.2f}s")
+    return want / elapsed, errors
+
+
+async def _latency(client: httpx.AsyncClient, engine: Any, rate: float) -> list[float]:
+    """Pace batches of 10 at `rate` statements/s; return per-statement end-to-end seconds."""
+    activity = f"http://bench.podium.test/{uuid.uuid4().hex}"
+    actors = [{"mbox": f"mailto:paced{i}@bench.test"} for i in range(64)]
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    interval = 10 / rate
+    stop = False
+
+    async def poll() -> None:
+        async with engine.connect() as conn:
+            while not stop or len(seen_at) < len(sent_at):
+                rows = await conn.execute(
+                    text("SELECT statement_id FROM ingest.statement_facts WHERE activity_id = :a"),
+                    {"a": activity},
+                )
+                now = time.perf_counter()
+                for (sid,) in rows:
+                    seen_at.setdefault(str(sid), now)
+                await conn.commit()
+                await asyncio.sleep(0.01)
+                if stop and now - last_send > 30:
+                    break
+
+    async def post(n: int) -> None:
+        batch = _batch(activity, 10, actors, n)
+        now = time.perf_counter()
+        for s in batch:
+            sent_at[s["id"]] = now
+        await client.post("/xapi/statements", json=batch)
+
+    poller = asyncio.create_task(poll())
+    tasks = []
+    started = last_send = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < LATENCY_SECONDS:
+        tasks.append(asyncio.create_task(post(n)))
+        n += 1
+        last_send = time.perf_counter()
+        await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    stop = True
+    await poller
+    return [seen_at[i] - sent_at[i] for i in sent_at if i in seen_at]
+
+
+async def main() -> None:
+    from podium_identity.app import create_api as identity_api
+    from podium_identity.config import Settings as IdentitySettings
+
+    with tempfile.TemporaryDirectory() as workdir:
+        infra = await TestInfrastructure.start(Path(workdir))
+        try:
+            await infra.migrate("identity", "ingest")
+            identity_settings = infra.settings(
+                IdentitySettings,
+                jwt_keys_dir=Path(workdir) / "keys",
+                jwt_generate_missing_key=True,
+                admin_email=ADMIN_EMAIL,
+                admin_password=ADMIN_PASSWORD,
+                log_level="WARNING",
+            )
+            env = _env(infra)
+            ingest_port, gateway_port = free_port(), free_port()
+            async with serve(identity_api(identity_settings)) as identity:
+                env |= {
+                    "PODIUM_INGEST_PORT": str(ingest_port),
+                    "PODIUM_INGEST_LOG_LEVEL": "WARNING",
+                    "PODIUM_INGEST_DB_POOL_SIZE": "10",
+                    "PODIUM_GATEWAY_PORT": str(gateway_port),
+                    "PODIUM_GATEWAY_LOG_LEVEL": "WARNING",
+                    "PODIUM_GATEWAY_IDENTITY_URL": identity,
+                    "PODIUM_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
+                    "PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENT": "100000000",
+                    "PODIUM_GATEWAY_RATE_LIMIT_IP": "100000000",
+                    "PODIUM_GATEWAY_LRS_CACHE_SECONDS": "300",
+                }
+                async with (
+                    _process("podium_ingest", env, f"http://127.0.0.1:{ingest_port}"),
+                    _process("podium_gateway", env, f"http://127.0.0.1:{gateway_port}") as gw,
+                ):
+                    auth = await _credentials(gw)
+                    engine = create_async_engine(
+                        infra.database_url.replace("postgresql://", "postgresql+asyncpg://")
+                    )
+                    async with httpx.AsyncClient(
+                        base_url=gw,
+                        headers={"Authorization": auth, **VERSION},
+                        timeout=60,
+                        limits=httpx.Limits(max_connections=64),
+                    ) as client:
+                        # Warm-up: the ingest consumer group joins (about 5 s on tansu).
+                        await _throughput(client, engine, 10)
+                        results = {size: await _throughput(client, engine, size) for size in TOTAL}
+                        rate = results[10][0] / 2
+                        latencies = sorted(await _latency(client, engine, rate))
+                    await engine.dispose()
+        finally:
+            infra.stop()
+
+    print()
+    print("| statements per request | statements/s (POST -> flattened) | errors |")
+    print("|---:|---:|---:|")
+    for size, (per_second, errors) in results.items():
+        print(f"| {size} | {per_second:,.0f} | {errors} |")
+    if latencies:
+        q = statistics.quantiles(latencies, n=100)
+        print()
+        print(f"paced at {rate:,.0f} statements/s (half the batch-10 rate), batches of 10:")
+        print("| p50 | p90 | p99 | max | statements |")
+        print("|---:|---:|---:|---:|---:|")
+        print(
+            f"| {q[49] * 1000:.0f} ms | {q[89] * 1000:.0f} ms | {q[98] * 1000:.0f} ms "
+            f"| {latencies[-1] * 1000:.0f} ms | {len(latencies)} |"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
