@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from podium_runtime.blobs import BlobStore, create_blob_store
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_scoring import consumers
+from podium_scoring.api import router
 from podium_scoring.config import Settings
 from podium_scoring.models import metadata
+from podium_scoring.service import Scorer
 
 
-def create_runtime(settings: Settings) -> ServiceRuntime:
+def create_runtime(settings: Settings, blobs: BlobStore | None = None) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
-    return ServiceRuntime(settings, metadata)
+    runtime = ServiceRuntime(settings, metadata)
+    assert runtime.outbox is not None
+    scorer = Scorer(
+        blobs=blobs or create_blob_store(settings.blob), outbox=runtime.outbox, settings=settings
+    )
+    consumers.register(runtime, scorer)
+    return runtime
 
 
-def create_api(settings: Settings) -> FastAPI:
+def create_api(settings: Settings, blobs: BlobStore | None = None) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
-    runtime = create_runtime(settings)
+    runtime = create_runtime(settings, blobs)
     return runtime.create_app(
         title="Podium scoring",
         description="Validates and scores prediction submissions with numpy.",
+        routers=[router],
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from podium_runtime.blobs import BlobSettings
 from podium_runtime.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -15,6 +17,14 @@ class Settings(ServiceSettings):
 
     service_name: str = "scoring"
     port: int = 8003
+    #: Largest prediction file scored; bigger ones are rejected with TOO_LARGE (SPEC §7.1).
+    max_submission_bytes: int = 50 * 1024 * 1024
+    #: Largest answer key loaded.
+    max_answer_key_bytes: int = 500 * 1024 * 1024
+    #: Answer keys kept parsed in memory (least recently used ones are dropped).
+    answer_key_cache_size: int = 32
+    #: Where uploads lie; read from `PODIUM_BLOB_*` (shared with the gateway).
+    blob: BlobSettings = Field(default_factory=BlobSettings)
 
 
 @lru_cache

@@ -72,7 +72,7 @@ def auc_roc(y_true: FloatArray, y_score: FloatArray) -> float:
     neg_in_block = block_size - pos_in_block
     neg_below = np.cumsum(neg_in_block) - neg_in_block
     twice_u = int(np.dot(pos_in_block, 2 * neg_below + neg_in_block))
-    return twice_u / (2.0 * n_pos * n_neg)
+    return float(twice_u / (2.0 * n_pos * n_neg))
 
 
 def log_loss(y_true: FloatArray, y_prob: FloatArray) -> float:

@@ -1,0 +1,96 @@
+"""Internal read API of the scoring service, called only by the gateway (SPEC §6).
+
+The gateway authenticates users and applies object-level rules (a user sees
+only their own submissions; private scores for owners or after the end); this
+API is reachable only inside the cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_scoring import repository
+from podium_scoring.schemas import AnswerKeyOut, SubmissionErrorOut, SubmissionOut, SubmissionPage
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request (STYLE 3)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(session_dependency)]
+
+
+def _encode_cursor(at: datetime, submission_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{submission_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, submission_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), uuid.UUID(submission_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem(400, "INVALID_CURSOR", "the cursor is not one this API returned") from None
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut)
+async def get_submission(submission_id: uuid.UUID, session: Session) -> SubmissionOut:
+    """Return one submission's status, scores and errors."""
+    row = await repository.get_submission(session, submission_id)
+    if row is None:
+        raise Problem(404, "SUBMISSION_NOT_FOUND", "no such submission")
+    return SubmissionOut.from_row(row)
+
+
+@router.get("/competitions/{competition_id}/submissions", response_model=SubmissionPage)
+async def list_submissions(
+    competition_id: uuid.UUID,
+    session: Session,
+    user_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> SubmissionPage:
+    """Return a competition's submissions (one user's with `user_id`), newest first."""
+    after = _decode_cursor(cursor) if cursor else None
+    rows = await repository.list_submissions(
+        session, competition_id, user_id=user_id, limit=limit + 1, after=after
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = _encode_cursor(last.submitted_at, last.submission_id)
+    return SubmissionPage(items=[SubmissionOut.from_row(r) for r in page], next_cursor=next_cursor)
+
+
+@router.get("/competitions/{competition_id}/answer-key", response_model=AnswerKeyOut)
+async def get_answer_key(competition_id: uuid.UUID, session: Session) -> AnswerKeyOut:
+    """Return whether the competition's answer key is usable, and why not."""
+    row = await repository.get_answer_key(session, competition_id)
+    if row is None:
+        raise Problem(404, "ANSWER_KEY_MISSING", "the competition has no answer key yet")
+    return AnswerKeyOut(
+        competition_id=row.competition_id,
+        status=row.status,
+        sha256=row.sha256,
+        rows=row.rows,
+        id_column=row.id_column,
+        target_column=row.target_column,
+        public_fraction=row.public_fraction,
+        errors=[SubmissionErrorOut(**e) for e in row.errors],
+        loaded_at=row.loaded_at,
+    )

@@ -1,0 +1,203 @@
+"""All SQL of the scoring service (STYLE 2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_scoring.models import answer_keys, competitions, submissions
+
+
+async def upsert_competition(
+    session: AsyncSession,
+    *,
+    competition_id: uuid.UUID,
+    kind: str,
+    status: str,
+    metric: str | None,
+    public_fraction: float | None,
+) -> None:
+    """Insert or refresh the projection of one competition."""
+    values = {
+        "kind": kind,
+        "status": status,
+        "metric": metric,
+        "public_fraction": public_fraction,
+        "updated_at": func.now(),
+    }
+    await session.execute(
+        insert(competitions)
+        .values(competition_id=competition_id, **values)
+        .on_conflict_do_update(index_elements=[competitions.c.competition_id], set_=values)
+    )
+
+
+async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
+    """Return the projection of a competition, or None when no event about it arrived yet."""
+    result = await session.execute(
+        select(competitions).where(competitions.c.competition_id == competition_id)
+    )
+    return result.first()
+
+
+async def upsert_answer_key(
+    session: AsyncSession, competition_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Record the competition's current answer key (replacing the previous one)."""
+    values = {**values, "loaded_at": func.now()}
+    await session.execute(
+        insert(answer_keys)
+        .values(competition_id=competition_id, **values)
+        .on_conflict_do_update(index_elements=[answer_keys.c.competition_id], set_=values)
+    )
+
+
+async def get_answer_key(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
+    """Return the competition's current answer key record."""
+    result = await session.execute(
+        select(answer_keys).where(answer_keys.c.competition_id == competition_id)
+    )
+    return result.first()
+
+
+async def record_received(
+    session: AsyncSession,
+    *,
+    submission_id: uuid.UUID,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    blob_key: str,
+    sha256: str,
+    size_bytes: int,
+    submitted_at: datetime,
+) -> None:
+    """Store a received submission as queued (a redelivered one keeps its identity)."""
+    values = {
+        "competition_id": competition_id,
+        "user_id": user_id,
+        "blob_key": blob_key,
+        "sha256": sha256,
+        "size_bytes": size_bytes,
+        "submitted_at": submitted_at,
+    }
+    await session.execute(
+        insert(submissions)
+        .values(submission_id=submission_id, status="queued", **values)
+        .on_conflict_do_update(index_elements=[submissions.c.submission_id], set_=values)
+    )
+
+
+async def record_scored(
+    session: AsyncSession,
+    submission_id: uuid.UUID,
+    *,
+    metric: str,
+    public_score: float,
+    private_score: float,
+    answer_key_sha256: str,
+    scored_at: datetime,
+) -> None:
+    """Store the scores of a submission."""
+    await session.execute(
+        update(submissions)
+        .where(submissions.c.submission_id == submission_id)
+        .values(
+            status="scored",
+            metric=metric,
+            public_score=public_score,
+            private_score=private_score,
+            errors=[],
+            answer_key_sha256=answer_key_sha256,
+            scored_at=scored_at,
+        )
+    )
+
+
+async def record_rejected(
+    session: AsyncSession,
+    submission_id: uuid.UUID,
+    *,
+    errors: list[dict[str, Any]],
+    scored_at: datetime,
+) -> None:
+    """Store why a submission could not be scored."""
+    await session.execute(
+        update(submissions)
+        .where(submissions.c.submission_id == submission_id)
+        .values(
+            status="rejected",
+            public_score=None,
+            private_score=None,
+            errors=errors,
+            scored_at=scored_at,
+        )
+    )
+
+
+async def mark_invalidated(
+    session: AsyncSession, submission_id: uuid.UUID, *, by: uuid.UUID, at: datetime
+) -> bool:
+    """Mark a submission invalidated; returns False when it is unknown."""
+    result = await session.execute(
+        update(submissions)
+        .where(submissions.c.submission_id == submission_id)
+        .values(invalidated_at=func.coalesce(submissions.c.invalidated_at, at), invalidated_by=by)
+        .returning(submissions.c.submission_id)
+    )
+    return result.first() is not None
+
+
+async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> Row[Any] | None:
+    """Return one submission."""
+    result = await session.execute(
+        select(submissions).where(submissions.c.submission_id == submission_id)
+    )
+    return result.first()
+
+
+async def list_submissions(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Row[Any]]:
+    """Return a competition's submissions, newest first, after the keyset cursor `after`."""
+    query = select(submissions).where(submissions.c.competition_id == competition_id)
+    if user_id is not None:
+        query = query.where(submissions.c.user_id == user_id)
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(
+                submissions.c.submitted_at < at,
+                and_(submissions.c.submitted_at == at, submissions.c.submission_id < last_id),
+            )
+        )
+    query = query.order_by(
+        submissions.c.submitted_at.desc(), submissions.c.submission_id.desc()
+    ).limit(limit)
+    return (await session.execute(query)).all()
+
+
+async def submissions_to_rescore(
+    session: AsyncSession, competition_id: uuid.UUID
+) -> Sequence[Row[Any]]:
+    """Return every submission of a competition that is still on the board, oldest first."""
+    query = (
+        select(submissions)
+        .where(
+            submissions.c.competition_id == competition_id,
+            submissions.c.invalidated_at.is_(None),
+        )
+        .order_by(submissions.c.submitted_at, submissions.c.submission_id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).all()

@@ -1,0 +1,424 @@
+"""Use cases of the scoring service: keep answer keys, score submissions, rescore (SPEC §7.1).
+
+Functions take the caller's session and only `flush()` through the repository;
+the entrypoint (consumer or request) owns the transaction (STYLE 3). Events
+go out through the outbox in the same transaction as the state they describe.
+Parsing and scoring run in a worker thread so a large file never stalls the
+event loop (health checks, other consumers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from podium_contracts.events import (
+    AnswerKeyData,
+    CompetitionData,
+    RejectedData,
+    RescoreData,
+    ScoredData,
+    SubmissionError,
+    SubmissionInvalidatedData,
+    SubmissionReceivedData,
+    SubmissionRejected,
+    SubmissionScored,
+)
+from podium_runtime.blobs import BlobIntegrityError, BlobStore
+from podium_runtime.outbox import Outbox, new_event
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_scoring import repository
+from podium_scoring.config import Settings
+from podium_scoring.domain import (
+    DEFAULT_PUBLIC_FRACTION,
+    AnswerKey,
+    Scores,
+    ScoringRejectedError,
+    parse_answer_key,
+    score,
+)
+from podium_scoring.metrics import METRICS, Metric
+from podium_scoring.validation import FileError, FileInvalidError, validate_submission
+
+log = logging.getLogger(__name__)
+
+#: The code a submission gets when the scorer itself failed after bounded retries (SPEC §7.1).
+SCORING_FAILED = "SCORING_FAILED"
+
+
+class NotReadyError(Exception):
+    """Scoring cannot start yet (no competition or answer key known); worth retrying."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class AnswerKeyCache:
+    """Parsed answer keys by competition, checked against the stored sha and split fraction."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[uuid.UUID, AnswerKey] = OrderedDict()
+
+    def lookup(self, competition_id: uuid.UUID, sha256: str, fraction: float) -> AnswerKey | None:
+        """Return the cached key if it is still the current one."""
+        key = self._keys.get(competition_id)
+        if key is None or key.sha256 != sha256 or key.public_fraction != fraction:
+            return None
+        self._keys.move_to_end(competition_id)
+        return key
+
+    def store(self, competition_id: uuid.UUID, key: AnswerKey) -> None:
+        """Keep `key`, dropping the least recently used one beyond capacity."""
+        self._keys[competition_id] = key
+        self._keys.move_to_end(competition_id)
+        while len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
+
+
+@dataclass
+class Scorer:
+    """What the use cases need besides the session: blobs, outbox, limits, the key cache."""
+
+    blobs: BlobStore
+    outbox: Outbox
+    settings: Settings
+    keys: AnswerKeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = AnswerKeyCache(self.settings.answer_key_cache_size)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- competitions and answer keys ----------------------------------------------------
+
+
+async def record_competition(session: AsyncSession, data: CompetitionData) -> None:
+    """Keep the metric, kind and public fraction of a competition (own projection)."""
+    await repository.upsert_competition(
+        session,
+        competition_id=data.competition_id,
+        kind=data.kind,
+        status=data.status,
+        metric=data.metric,
+        public_fraction=data.public_fraction,
+    )
+
+
+async def load_answer_key(session: AsyncSession, scorer: Scorer, data: AnswerKeyData) -> None:
+    """Fetch, check and parse a new answer key once; fix its split; remember where it lies.
+
+    A key that cannot be used is recorded as `invalid` with its errors (the
+    owner sees them through the internal API) and submissions are rejected
+    with `ANSWER_KEY_INVALID` until a good key arrives.
+    """
+    competition = await repository.get_competition(session, data.competition_id)
+    fraction = DEFAULT_PUBLIC_FRACTION
+    if competition is not None and competition.public_fraction is not None:
+        fraction = competition.public_fraction
+    record: dict[str, Any] = {
+        "blob_key": data.blob_key,
+        "sha256": data.sha256.lower(),
+        "public_fraction": fraction,
+        "uploaded_by": data.uploaded_by,
+    }
+    errors: list[FileError] = []
+    key: AnswerKey | None = None
+    try:
+        raw = await scorer.blobs.get_verified(data.blob_key, data.sha256)
+        key = await asyncio.to_thread(
+            parse_answer_key,
+            raw,
+            competition_id=str(data.competition_id),
+            sha256=data.sha256.lower(),
+            public_fraction=fraction,
+            max_bytes=scorer.settings.max_answer_key_bytes,
+        )
+    except BlobIntegrityError as exc:
+        errors = [FileError("CHECKSUM_MISMATCH", str(exc))]
+    except FileInvalidError as exc:
+        errors = exc.errors
+    if key is None:
+        log.warning(
+            "answer key rejected",
+            extra={"competition_id": str(data.competition_id), "codes": [e.code for e in errors]},
+        )
+        record.update(status="invalid", errors=[e.as_dict() for e in errors])
+    else:
+        record.update(
+            status="ready",
+            errors=[],
+            id_column=key.id_column,
+            target_column=key.target_column,
+            rows=key.size,
+        )
+        scorer.keys.store(data.competition_id, key)
+    await repository.upsert_answer_key(session, data.competition_id, record)
+
+
+async def _current_key(
+    session: AsyncSession, scorer: Scorer, competition_id: uuid.UUID
+) -> AnswerKey:
+    """Return the parsed current key, reloading it from the blob store after a restart."""
+    row = await repository.get_answer_key(session, competition_id)
+    if row is None:
+        raise NotReadyError("ANSWER_KEY_MISSING", "the competition has no answer key yet")
+    if row.status != "ready":
+        reasons = "; ".join(e.get("message", "") for e in row.errors) or "unusable"
+        raise ScoringRejectedError("ANSWER_KEY_INVALID", f"the answer key is invalid: {reasons}")
+    cached = scorer.keys.lookup(competition_id, row.sha256, row.public_fraction)
+    if cached is not None:
+        return cached
+    raw = await scorer.blobs.get_verified(row.blob_key, row.sha256)
+    key = await asyncio.to_thread(
+        parse_answer_key,
+        raw,
+        competition_id=str(competition_id),
+        sha256=row.sha256,
+        public_fraction=row.public_fraction,
+        max_bytes=scorer.settings.max_answer_key_bytes,
+    )
+    scorer.keys.store(competition_id, key)
+    return key
+
+
+# --- scoring ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The facts of one submission to score."""
+
+    submission_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    blob_key: str
+    sha256: str
+    size_bytes: int
+    submitted_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> _Job:
+        return cls(
+            row.submission_id,
+            row.competition_id,
+            row.user_id,
+            row.blob_key,
+            row.sha256,
+            row.size_bytes,
+            row.submitted_at,
+        )
+
+    @classmethod
+    def from_event(cls, data: SubmissionReceivedData) -> _Job:
+        return cls(
+            data.submission_id,
+            data.competition_id,
+            data.user_id,
+            data.blob_key,
+            data.sha256,
+            data.size_bytes,
+            data.submitted_at,
+        )
+
+
+async def _metric_of(session: AsyncSession, competition_id: uuid.UUID) -> Metric:
+    competition = await repository.get_competition(session, competition_id)
+    if competition is None:
+        raise NotReadyError("COMPETITION_UNKNOWN", "the competition is not known to scoring yet")
+    if competition.kind != "prediction":
+        raise ScoringRejectedError(
+            "NOT_A_PREDICTION_COMPETITION", "only prediction competitions take submission files"
+        )
+    if competition.metric not in METRICS:
+        raise ScoringRejectedError("METRIC_MISSING", "the competition has no scoring metric")
+    return METRICS[competition.metric]
+
+
+def _validate_and_score(data: bytes, key: AnswerKey, metric: Metric, max_bytes: int) -> Scores:
+    submission = validate_submission(data, key, metric, max_bytes=max_bytes)
+    return score(key, metric, submission.predictions)
+
+
+async def _evaluate(
+    session: AsyncSession, scorer: Scorer, job: _Job
+) -> tuple[Metric, Scores, AnswerKey]:
+    """Score one submission; raises the reasons it cannot be scored."""
+    metric = await _metric_of(session, job.competition_id)
+    limit = scorer.settings.max_submission_bytes
+    if job.size_bytes > limit:
+        raise FileInvalidError(
+            [FileError("TOO_LARGE", f"the file has {job.size_bytes} bytes; the limit is {limit}")]
+        )
+    key = await _current_key(session, scorer, job.competition_id)
+    try:
+        raw = await scorer.blobs.get_verified(job.blob_key, job.sha256)
+    except BlobIntegrityError as exc:
+        raise ScoringRejectedError("CHECKSUM_MISMATCH", str(exc)) from None
+    scores = await asyncio.to_thread(_validate_and_score, raw, key, metric, limit)
+    return metric, scores, key
+
+
+async def _emit_scored(
+    session: AsyncSession, scorer: Scorer, job: _Job, metric: Metric, scores: Scores, key: AnswerKey
+) -> None:
+    scored_at = _now()
+    await repository.record_scored(
+        session,
+        job.submission_id,
+        metric=metric.name,
+        public_score=scores.public,
+        private_score=scores.private,
+        answer_key_sha256=key.sha256,
+        scored_at=scored_at,
+    )
+    event = new_event(
+        SubmissionScored,
+        scorer.settings.service_name,
+        ScoredData(
+            submission_id=job.submission_id,
+            competition_id=job.competition_id,
+            user_id=job.user_id,
+            metric=metric.name,
+            higher_is_better=metric.higher_is_better,
+            public_score=scores.public,
+            private_score=scores.private,
+            submitted_at=job.submitted_at,
+            scored_at=scored_at,
+        ),
+    )
+    await scorer.outbox.add(session, event)
+
+
+async def _emit_rejected(
+    session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
+) -> None:
+    await repository.record_rejected(
+        session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
+    )
+    event = new_event(
+        SubmissionRejected,
+        scorer.settings.service_name,
+        RejectedData(
+            submission_id=job.submission_id,
+            competition_id=job.competition_id,
+            user_id=job.user_id,
+            errors=[SubmissionError(**e.as_dict()) for e in errors],
+            submitted_at=job.submitted_at,
+        ),
+    )
+    await scorer.outbox.add(session, event)
+
+
+async def _score_and_emit(session: AsyncSession, scorer: Scorer, job: _Job) -> None:
+    """Evaluate, then record and emit the outcome; infrastructure errors propagate."""
+    try:
+        metric, scores, key = await _evaluate(session, scorer, job)
+    except FileInvalidError as exc:
+        await _emit_rejected(session, scorer, job, exc.errors)
+    except ScoringRejectedError as exc:
+        await _emit_rejected(session, scorer, job, exc.errors)
+    else:
+        await _emit_scored(session, scorer, job, metric, scores, key)
+
+
+async def score_submission(
+    session: AsyncSession, scorer: Scorer, data: SubmissionReceivedData, *, final_attempt: bool
+) -> None:
+    """Store a received submission and score it (SPEC §7.1).
+
+    While the competition or its answer key is not known yet (they travel on
+    another topic) the attempt fails and is retried; on the final attempt the
+    submission is rejected with that reason instead, so it never stays queued.
+    """
+    job = _Job.from_event(data)
+    await repository.record_received(
+        session,
+        submission_id=job.submission_id,
+        competition_id=job.competition_id,
+        user_id=job.user_id,
+        blob_key=job.blob_key,
+        sha256=job.sha256,
+        size_bytes=job.size_bytes,
+        submitted_at=job.submitted_at,
+    )
+    try:
+        await _score_and_emit(session, scorer, job)
+    except NotReadyError as exc:
+        if not final_attempt:
+            raise
+        await _emit_rejected(session, scorer, job, [FileError(exc.code, exc.message)])
+
+
+async def reject_unscorable(
+    session: AsyncSession, scorer: Scorer, data: SubmissionReceivedData, error: BaseException
+) -> None:
+    """Record `SCORING_FAILED` for a submission the scorer could not process (SPEC §7.1)."""
+    job = _Job.from_event(data)
+    await repository.record_received(
+        session,
+        submission_id=job.submission_id,
+        competition_id=job.competition_id,
+        user_id=job.user_id,
+        blob_key=job.blob_key,
+        sha256=job.sha256,
+        size_bytes=job.size_bytes,
+        submitted_at=job.submitted_at,
+    )
+    message = (
+        "the submission could not be scored because of an internal error "
+        f"({type(error).__name__}); the operators were notified, please submit again later"
+    )
+    await _emit_rejected(session, scorer, job, [FileError(SCORING_FAILED, message)])
+
+
+async def rescore_competition(session: AsyncSession, scorer: Scorer, data: RescoreData) -> int:
+    """Score every submission still on the board against the current key; return how many.
+
+    Invalidated submissions stay off the board and are not rescored. A
+    submission whose file can no longer be processed is rejected with
+    `SCORING_FAILED` rather than failing the whole rescore.
+    """
+    await _metric_of(session, data.competition_id)
+    await _current_key(session, scorer, data.competition_id)  # fail early: nothing to rescore
+    rows = await repository.submissions_to_rescore(session, data.competition_id)
+    for row in rows:
+        job = _Job.from_row(row)
+        try:
+            # A savepoint per submission: one broken file does not undo the others.
+            async with session.begin_nested():
+                await _score_and_emit(session, scorer, job)
+        except Exception as exc:
+            log.exception(
+                "rescoring one submission failed", extra={"submission": str(job.submission_id)}
+            )
+            await _emit_rejected(
+                session,
+                scorer,
+                job,
+                [FileError(SCORING_FAILED, f"rescoring failed ({type(exc).__name__})")],
+            )
+    return len(rows)
+
+
+async def invalidate_submission(session: AsyncSession, data: SubmissionInvalidatedData) -> None:
+    """Mark a submission invalidated so reads show it (SPEC §5.3)."""
+    found = await repository.mark_invalidated(
+        session, data.submission_id, by=data.invalidated_by, at=_now()
+    )
+    if not found:
+        log.warning(
+            "invalidation of an unknown submission", extra={"submission": str(data.submission_id)}
+        )

@@ -1,0 +1,55 @@
+"""Fixtures: the scoring service on real Postgres, Redis, broker and a local blob store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from podium_runtime.blobs import BlobSettings, LocalBlobStore
+from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.settings import ServiceSettings
+from podium_runtime.testing import TestInfrastructure, serve
+from podium_scoring.app import create_api
+from podium_scoring.config import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from scoring_harness import MAX_SUBMISSION_BYTES, Scoring, TopicLog, collect
+
+
+@pytest.fixture(scope="module")
+async def scoring(
+    test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Scoring]:
+    """The scoring service, a producer standing in for the other services, and a topic log."""
+    await test_infra.migrate("scoring")
+    blob_dir: Path = tmp_path_factory.mktemp("scoring-blobs")
+    settings = test_infra.settings(
+        Settings,
+        blob=BlobSettings(backend="local", dir=blob_dir),
+        max_submission_bytes=MAX_SUBMISSION_BYTES,
+    )
+    blobs = LocalBlobStore(blob_dir)
+    producer = ServiceRuntime(test_infra.settings(ServiceSettings, service_name="stand-in"))
+    await producer.broker.start()
+    log = TopicLog()
+    ready = asyncio.Event()
+    collector = asyncio.create_task(collect(settings, log, ready))
+    await ready.wait()
+    try:
+        async with (
+            serve(create_api(settings)) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield Scoring(http, producer, blobs, log, settings)
+    finally:
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+        await producer.broker.stop()
+        await producer.redis.aclose()

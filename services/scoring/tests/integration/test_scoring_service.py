@@ -1,0 +1,294 @@
+"""The scoring service end to end: events in, scores out, on the real broker and database."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+
+import numpy as np
+import pytest
+from podium_contracts.events import (
+    RescoreData,
+    RescoreRequested,
+    SubmissionInvalidated,
+    SubmissionInvalidatedData,
+)
+from podium_contracts.topics import SUBMISSIONS
+from podium_runtime.outbox import new_event
+from podium_runtime.testing import eventually
+from scoring_harness import MAX_SUBMISSION_BYTES, Scoring
+from sklearn.metrics import log_loss, roc_auc_score
+
+ROWS = 2_000
+
+
+def answer_key(competition_id: uuid.UUID, seed: int = 1) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """An answer key CSV with ids and 0/1 targets, plus the arrays and the documented split."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"row-{i:05d}" for i in range(ROWS)])
+    targets = (rng.random(ROWS) < 0.4).astype(int)
+    csv = "id,target\n" + "".join(f"{i},{t}\n" for i, t in zip(ids, targets, strict=True))
+    return csv.encode(), ids, targets
+
+
+def is_public(competition_id: uuid.UUID, ids: np.ndarray, fraction: float) -> np.ndarray:
+    """The split as SPEC §7.1 documents it, computed independently of the service."""
+    values = [
+        int.from_bytes(hashlib.sha256(f"{competition_id}:{i}".encode()).digest()[:8], "big")
+        for i in ids
+    ]
+    return np.array(values, dtype=np.float64) / 2.0**64 < fraction
+
+
+def predictions_csv(ids: np.ndarray, values: np.ndarray) -> bytes:
+    """What a participant's notebook writes: BOM, Windows line endings, quoted numbers."""
+    lines = ["Id , Target"] + [f'{i},"{v:.6f}"' for i, v in zip(ids, values, strict=True)]
+    return b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode()
+
+
+@pytest.fixture(scope="module")
+async def auc_competition(scoring: Scoring) -> tuple[uuid.UUID, np.ndarray, np.ndarray]:
+    """An AUC competition with a loaded answer key."""
+    competition_id = await scoring.create_competition("auc_roc", public_fraction=0.3)
+    csv, ids, targets = answer_key(competition_id)
+    loaded = await scoring.upload_key(competition_id, csv)
+    assert loaded["status"] == "ready" and loaded["rows"] == ROWS
+    return competition_id, ids, targets
+
+
+async def test_valid_submission_is_scored_like_scikit_learn(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id, ids, targets = auc_competition
+    rng = np.random.default_rng(2)
+    scores = np.round(targets * 0.3 + rng.random(ROWS), 2)  # rounded: plenty of ties
+    order = rng.permutation(ROWS)  # rows in any order
+    event = await scoring.submit(competition_id, predictions_csv(ids[order], scores[order]))
+
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert outcome["type"] == "submission.scored", outcome
+    public = is_public(competition_id, ids, 0.3)
+    parsed = np.round(scores, 6)
+    expected_public = roc_auc_score(targets[public], parsed[public])
+    expected_private = roc_auc_score(targets[~public], parsed[~public])
+    data = outcome["data"]
+    assert math.isclose(data["public_score"], expected_public, rel_tol=1e-9)
+    assert math.isclose(data["private_score"], expected_private, rel_tol=1e-9)
+    assert data["metric"] == "auc_roc" and data["higher_is_better"] is True
+    assert outcome["causation_id"] == str(event.id)
+    assert outcome["correlation_id"] == event.correlation_id
+
+    view = await scoring.read(event.data.submission_id)
+    assert view["status"] == "scored"
+    assert view["public_score"] == data["public_score"]
+    assert view["private_score"] == data["private_score"]
+    assert view["errors"] == []
+
+
+async def test_bad_file_is_rejected_with_every_problem_at_once(scoring: Scoring) -> None:
+    competition_id = await scoring.create_competition("log_loss", public_fraction=0.5)
+    csv, ids, _ = answer_key(competition_id, seed=3)
+    await scoring.upload_key(competition_id, csv)
+    lines = ["id,target"]
+    lines += [f"{i},0.5" for i in ids[10:]]  # the first ten ids are missing
+    lines += [f"{ids[20]},0.4", "nobody,0.2", f"{ids[30]},NaN"]  # duplicates, unknown, NaN
+    lines[50] = f"{ids[59]},1.7"  # a probability above one
+    event = await scoring.submit(competition_id, "\n".join(lines).encode())
+
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert outcome["type"] == "submission.rejected"
+    errors = {e["code"]: e for e in outcome["data"]["errors"]}
+    assert set(errors) == {
+        "MISSING_IDS",
+        "DUPLICATE_ID",
+        "UNKNOWN_IDS",
+        "NOT_A_NUMBER",
+        "VALUE_OUT_OF_RANGE",
+    }
+    assert errors["MISSING_IDS"]["count"] == 10
+    assert errors["MISSING_IDS"]["rows"] == [str(i) for i in ids[:10]]
+    assert errors["UNKNOWN_IDS"]["rows"] == ["nobody"]
+    assert errors["VALUE_OUT_OF_RANGE"]["rows"] == [str(ids[59])]
+    view = await scoring.read(event.data.submission_id)
+    assert view["status"] == "rejected"
+    assert {e["code"] for e in view["errors"]} == set(errors)
+    assert view["public_score"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "EMPTY_FILE"),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xb5U0#", "NOT_CSV"),
+        (b"id,target\n" + b"row-00001,0.5\n" * 40_000, "TOO_LARGE"),
+    ],
+)
+async def test_unreadable_files_are_rejected_cleanly(
+    scoring: Scoring,
+    auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray],
+    content: bytes,
+    code: str,
+) -> None:
+    assert code != "TOO_LARGE" or len(content) > MAX_SUBMISSION_BYTES
+    event = await scoring.submit(auc_competition[0], content)
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert outcome["type"] == "submission.rejected"
+    assert [e["code"] for e in outcome["data"]["errors"]] == [code]
+
+
+async def test_file_that_does_not_match_its_checksum_is_rejected(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id, ids, _ = auc_competition
+    event = await scoring.submit(
+        competition_id,
+        predictions_csv(ids, np.full(ROWS, 0.5)),
+        sha256=hashlib.sha256(b"something else").hexdigest(),
+    )
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["CHECKSUM_MISMATCH"]
+
+
+async def test_one_class_public_part_is_rejected_as_metric_undefined(scoring: Scoring) -> None:
+    competition_id = await scoring.create_competition("auc_roc")
+    key = "id,target\n" + "".join(f"r{i},1\n" for i in range(50))
+    await scoring.upload_key(competition_id, key.encode())
+    submission = "id,target\n" + "".join(f"r{i},0.{i}\n" for i in range(50))
+    event = await scoring.submit(competition_id, submission.encode())
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["METRIC_UNDEFINED"]
+
+
+async def test_submission_without_answer_key_is_rejected_not_left_queued(
+    scoring: Scoring,
+) -> None:
+    competition_id = await scoring.create_competition("auc_roc")
+    event = await scoring.submit(competition_id, b"id,target\nr1,0.5\n")
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["ANSWER_KEY_MISSING"]
+    assert (await scoring.read(event.data.submission_id))["status"] == "rejected"
+
+
+async def test_unprocessable_submission_becomes_scoring_failed_and_is_dead_lettered(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id, ids, _ = auc_competition
+    # The file was never stored: every attempt fails until the retries run out.
+    event = await scoring.submit(competition_id, predictions_csv(ids, np.zeros(ROWS)), store=False)
+
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert outcome["type"] == "submission.rejected"
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["SCORING_FAILED"]
+    assert (await scoring.read(event.data.submission_id))["status"] == "rejected"
+    dead_letter_topic = scoring.settings.kafka_topic_prefix + SUBMISSIONS.dead_letter
+    copies = await eventually(
+        lambda: _async(scoring.log.dead_letters(dead_letter_topic, event.id)),
+        message="the message is on the dead-letter topic",
+    )
+    headers = dict(copies[0].headers)
+    assert headers["x-error-code"] == b"BlobNotFoundError"
+    assert headers["x-attempts"] == str(scoring.settings.consumer_max_attempts).encode()
+
+
+async def _async(value: object) -> object:
+    return value
+
+
+async def test_rescore_uses_the_current_key_and_skips_invalidated_submissions(
+    scoring: Scoring,
+) -> None:
+    competition_id = await scoring.create_competition("log_loss", public_fraction=0.5)
+    csv, ids, targets = answer_key(competition_id, seed=5)
+    await scoring.upload_key(competition_id, csv)
+    predictions = np.where(targets == 1, 0.8, 0.3)
+    kept = await scoring.submit(competition_id, predictions_csv(ids, predictions))
+    dropped = await scoring.submit(competition_id, predictions_csv(ids, 1 - predictions))
+    first = await scoring.outcome(kept.data.submission_id)
+    await scoring.outcome(dropped.data.submission_id)
+
+    await scoring.producer.publisher.publish(
+        new_event(
+            SubmissionInvalidated,
+            "competitions",
+            SubmissionInvalidatedData(
+                submission_id=dropped.data.submission_id,
+                competition_id=competition_id,
+                user_id=dropped.data.user_id,
+                invalidated_by=uuid.uuid4(),
+            ),
+        )
+    )
+
+    async def invalidated() -> bool:
+        return (await scoring.read(dropped.data.submission_id))["status"] == "invalidated"
+
+    await eventually(invalidated, message="the submission shows as invalidated")
+
+    flipped = 1 - targets  # a corrected key: the kept submission now scores badly
+    new_key = "id,target\n" + "".join(f"{i},{t}\n" for i, t in zip(ids, flipped, strict=True))
+    await scoring.upload_key(competition_id, new_key.encode())
+    await scoring.producer.publisher.publish(
+        new_event(
+            RescoreRequested,
+            "competitions",
+            RescoreData(competition_id=competition_id, requested_by=uuid.uuid4()),
+        )
+    )
+    second = await scoring.outcome(kept.data.submission_id, count=2)
+    public = is_public(competition_id, ids, 0.5)
+    expected = log_loss(flipped[public], y_proba=predictions[public], labels=[0, 1])
+    assert math.isclose(second["data"]["public_score"], expected, rel_tol=1e-9)
+    assert second["data"]["public_score"] > first["data"]["public_score"]
+    assert (await scoring.read(kept.data.submission_id))["public_score"] == second["data"][
+        "public_score"
+    ]
+    # Invalidated submissions stay off the board: no new outcome for them.
+    assert len(scoring.log.events("submission.scored", dropped.data.submission_id)) == 1
+
+
+async def test_list_of_a_users_submissions_is_paginated_newest_first(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id = auc_competition[0]
+    user = uuid.uuid4()
+    events = [
+        await scoring.submit(competition_id, b"id,target\nrow-00001,0.5\n", user_id=user)
+        for _ in range(3)
+    ]
+    for event in events:
+        await scoring.outcome(event.data.submission_id)
+    await scoring.submit(competition_id, b"not mine", user_id=uuid.uuid4())
+
+    url = f"/internal/competitions/{competition_id}/submissions"
+    first = (await scoring.http.get(url, params={"user_id": str(user), "limit": 2})).json()
+    second = (
+        await scoring.http.get(
+            url, params={"user_id": str(user), "limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    listed = [item["id"] for item in first["items"] + second["items"]]
+    assert listed == [str(e.data.submission_id) for e in reversed(events)]
+    assert second["next_cursor"] is None
+    assert all(item["status"] == "rejected" for item in first["items"])
+
+
+async def test_unknown_submission_is_a_404_problem(scoring: Scoring) -> None:
+    response = await scoring.http.get(f"/internal/submissions/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "SUBMISSION_NOT_FOUND"
+    response = await scoring.http.get(
+        f"/internal/competitions/{uuid.uuid4()}/submissions", params={"cursor": "garbage"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_CURSOR"
+
+
+async def test_bad_answer_key_is_reported_and_submissions_are_rejected(scoring: Scoring) -> None:
+    competition_id = await scoring.create_competition("auc_roc")
+    loaded = await scoring.upload_key(competition_id, b"id,target\nr1,1\nr1,0\nr2,maybe\n")
+    assert loaded["status"] == "invalid"
+    assert {e["code"] for e in loaded["errors"]} == {"DUPLICATE_ID", "NOT_A_NUMBER"}
+    event = await scoring.submit(competition_id, b"id,target\nr1,0.5\nr2,0.5\n")
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["ANSWER_KEY_INVALID"]
