@@ -46,6 +46,8 @@ def create_api(settings: Settings) -> FastAPI:
     app.include_router(__import__("podium_gateway.xapi.api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.notifications_api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.stream_api", fromlist=["router"]).router)
+    app.include_router(__import__("podium_gateway.submissions_api", fromlist=["router"]).router)
+    app.include_router(__import__("podium_gateway.leaderboard_api", fromlist=["router"]).router)
 
     app.state.settings = settings
     runtime_lifespan = app.router.lifespan_context

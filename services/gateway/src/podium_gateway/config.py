@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from podium_runtime.blobs import BlobSettings
 from podium_runtime.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -62,6 +64,12 @@ class Settings(ServiceSettings):
     jwt_leeway_seconds: float = 5.0
     #: Seconds a verified (or refused) LRS credential stays cached; bounds revocation delay.
     lrs_cache_seconds: float = 5.0
+
+    # Submissions (SPEC §5.3).
+    #: Largest prediction file or answer key accepted; larger ones are 413 `PAYLOAD_TOO_LARGE`.
+    max_submission_bytes: int = 50 * 1_048_576
+    #: Where uploads are stored; read from `PODIUM_BLOB_*` (shared with scoring).
+    blob: BlobSettings = Field(default_factory=BlobSettings)
 
 
 @lru_cache

@@ -1,0 +1,233 @@
+"""Leaderboard routes of the public API, read straight from Redis (SPEC §5.2, §6, §7.2).
+
+The competitions service ranks the boards in Postgres and mirrors each one to
+Redis (key formats in `podium_contracts.redis_keys`: a sorted set user ->
+rank, a hash of entries, a meta hash). Visibility comes from the competitions
+internal API: anonymous visitors read public competitions' boards, private
+competitions are members only (404 to strangers), and the private split
+appears after `ends_at` (the owner and admins may look earlier).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from podium_contracts.redis_keys import (
+    leaderboard_entries_key,
+    leaderboard_meta_key,
+    leaderboard_ranks_key,
+)
+from podium_runtime.problems import Problem
+from pydantic import BaseModel
+
+from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.clients import RedisDep, relay
+from podium_gateway.competitions_api import ClientDep
+
+router = APIRouter(tags=["leaderboards"])
+
+Split = Literal["public", "private"]
+Period = Literal["all", "day", "week", "month"]
+
+# One page of a board in one atomic read: ranks, entries and meta from the same version.
+_PAGE = """
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
+local rows = {}
+if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
+return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total')}
+"""
+
+# The caller's position and the entries around it, atomically.
+_AROUND = """
+local rank = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not rank then
+  return {{}, redis.call('HMGET', KEYS[3], 'as_of', 'total'), false}
+end
+local first = math.max(0, tonumber(rank) - 1 - tonumber(ARGV[2]))
+local ids = redis.call('ZRANGE', KEYS[1], first, tonumber(rank) - 1 + tonumber(ARGV[2]))
+local rows = {}
+if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
+return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total'), rank}
+"""
+
+
+class LeaderboardEntry(BaseModel):
+    """One participant's line."""
+
+    rank: int
+    user_id: uuid.UUID
+    display_name: str | None
+    score: float
+    submissions: int
+    last_submission_at: datetime
+
+
+class Leaderboard(BaseModel):
+    """One page of a board."""
+
+    entries: list[LeaderboardEntry]
+    total: int
+    as_of: datetime | None
+    split: Split
+    period: Period
+    next_cursor: str | None = None
+
+
+class AroundMe(Leaderboard):
+    """The caller's neighbourhood on a board; `rank` is null when they are not on it."""
+
+    rank: int | None
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(offset)
+        return offset
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise Problem(400, "INVALID_CURSOR", "The cursor is not one this API returned.") from None
+
+
+async def _board_competition(
+    client: ClientDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
+) -> tuple[dict[str, Any] | None, Response | None]:
+    """Check the caller may read this board; return the competition or the answer to relay."""
+    got = await client.request("GET", f"/competitions/{competition_id}", user)
+    if got.status_code != 200:
+        return None, relay(got)
+    competition: dict[str, Any] = got.json()
+    if split == "private":
+        ends_at = datetime.fromisoformat(competition["ends_at"].replace("Z", "+00:00"))
+        ended = competition["status"] == "ended" or ends_at <= datetime.now(UTC)
+        sponsor = user is not None and (
+            user.is_admin or str(user.user_id) == str(competition["owner_id"])
+        )
+        if not ended and not sponsor:
+            raise Problem(
+                403,
+                "PRIVATE_LEADERBOARD_HIDDEN",
+                "The private leaderboard appears when the competition ends.",
+            )
+    return competition, None
+
+
+def _period(competition: dict[str, Any], period: Period) -> None:
+    if period != "all" and competition.get("kind") == "prediction":
+        raise Problem(
+            422,
+            "PERIOD_NOT_SUPPORTED",
+            "Prediction leaderboards rank the best submission over the whole competition; "
+            "use period=all.",
+        )
+
+
+def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
+    return [LeaderboardEntry.model_validate_json(row) for row in rows if row is not None]
+
+
+def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
+    as_of, total = meta
+    return (
+        datetime.fromisoformat(as_of.decode()) if as_of else None,
+        int(total) if total else 0,
+    )
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/leaderboard",
+    response_model=Leaderboard,
+    summary="A competition's leaderboard (anonymous visitors may read public ones)",
+)
+async def leaderboard(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: OptionalUserDep,
+    redis_client: RedisDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    split: Split = "public",
+    period: Period = "all",
+) -> Response:
+    """Ranks 1..N: best score by the metric's direction, ties to the earlier submission."""
+    offset = _decode_cursor(cursor)
+    competition, answer = await _board_competition(client, competition_id, user, split)
+    if answer is not None:
+        return answer
+    assert competition is not None
+    _period(competition, period)
+    rows, meta = await redis_client.eval(  # type: ignore[misc]
+        _PAGE,
+        3,
+        leaderboard_ranks_key(competition_id, split),
+        leaderboard_entries_key(competition_id, split),
+        leaderboard_meta_key(competition_id, split),
+        offset,
+        offset + limit - 1,
+    )
+    as_of, total = _meta(meta)
+    entries = _entries(rows)
+    more = offset + len(entries) < total and len(entries) == limit
+    body = Leaderboard(
+        entries=entries,
+        total=total,
+        as_of=as_of,
+        split=split,
+        period=period,
+        next_cursor=_encode_cursor(offset + limit) if more else None,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/leaderboard/around-me",
+    response_model=AroundMe,
+    summary="The entries either side of the caller",
+)
+async def around_me(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    window: Annotated[int, Query(ge=0, le=100)] = 5,
+    split: Split = "public",
+    period: Period = "all",
+) -> Response:
+    """`window` entries above and below the caller; empty when they are not ranked yet."""
+    competition, answer = await _board_competition(client, competition_id, user, split)
+    if answer is not None:
+        return answer
+    assert competition is not None
+    _period(competition, period)
+    rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
+        _AROUND,
+        3,
+        leaderboard_ranks_key(competition_id, split),
+        leaderboard_entries_key(competition_id, split),
+        leaderboard_meta_key(competition_id, split),
+        str(user.user_id),
+        window,
+    )
+    as_of, total = _meta(meta)
+    body = AroundMe(
+        entries=_entries(rows),
+        total=total,
+        as_of=as_of,
+        split=split,
+        period=period,
+        rank=int(rank) if rank else None,
+    )
+    return JSONResponse(body.model_dump(mode="json"))

@@ -1,0 +1,579 @@
+"""Submission routes of the public API (SPEC §5.3) and the answer-key upload (SPEC §5.2).
+
+Uploads are commands: the gateway checks who may submit (competitions'
+internal API), counts the daily limit in Redis, stores the file in the blob
+store and publishes `submission.received` (keyed by competition id), answering
+202 only after the broker acknowledged. Files travel by reference (key and
+sha256). Reads merge scoring's internal read API with a Redis record of the
+submissions this gateway queued, so the author never gets a 404 because the
+scorer has not caught up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from podium_contracts.events import (
+    AnswerKeyData,
+    AnswerKeyUploaded,
+    RescoreData,
+    RescoreRequested,
+    SubmissionInvalidated,
+    SubmissionInvalidatedData,
+    SubmissionReceived,
+    SubmissionReceivedData,
+)
+from podium_contracts.redis_keys import (
+    DAILY_SUBMISSIONS_TTL_SECONDS,
+    daily_submissions_key,
+    next_utc_midnight,
+    utc_day,
+)
+from podium_runtime.blobs import BlobStore, create_blob_store
+from podium_runtime.outbox import new_event
+from podium_runtime.problems import Problem
+from pydantic import BaseModel, ConfigDict
+
+from podium_gateway.auth import CurrentUser, UserDep
+from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, relay
+from podium_gateway.competitions_api import (
+    _IDEMPOTENCY_KEY,
+    IDEMPOTENCY_TTL_SECONDS,
+    ClientDep,
+    _claim_idempotency,
+)
+from podium_gateway.config import Settings
+from podium_gateway.scoring_client import ScoringClient
+
+router = APIRouter(tags=["submissions"])
+
+#: How long the gateway remembers a queued submission (scoring takes seconds).
+QUEUED_TTL_SECONDS = 7 * 24 * 3600
+
+# Count one submission against the day's limit in one step (SPEC §5.3: atomically).
+# The day's key is a set of submission ids: a retried request adds nothing, and
+# `submission.rejected` removes its id to give the slot back (SPEC §7.1).
+_TAKE_SLOT = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  return {1, redis.call('SCARD', KEYS[1])}
+end
+local used = redis.call('SCARD', KEYS[1])
+if used >= tonumber(ARGV[2]) then
+  return {0, used}
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, used + 1}
+"""
+
+
+def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
+    """Return the client of the scoring internal API."""
+    return ScoringClient(http, settings.scoring_url)
+
+
+def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
+    """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
+    store: BlobStore | None = getattr(request.app.state, "blobs", None)
+    if store is None:
+        store = create_blob_store(settings.blob)
+        request.app.state.blobs = store
+    return store
+
+
+ScoringDep = Annotated[ScoringClient, Depends(scoring_client)]
+BlobDep = Annotated[BlobStore, Depends(blob_store)]
+
+
+class SubmissionAccepted(BaseModel):
+    """The 202 answer to an upload: scoring follows asynchronously."""
+
+    id: uuid.UUID
+    status: Literal["queued"] = "queued"
+    competition_id: uuid.UUID
+    submitted_at: datetime
+
+
+class SubmissionError(BaseModel):
+    """One reason a file was rejected (SPEC §7.1)."""
+
+    code: str
+    message: str
+    column: str | None = None
+    rows: list[str] = []
+    count: int | None = None
+
+
+class SubmissionView(BaseModel):
+    """A submission as its author (or the competition's owner) sees it (SPEC §5.3)."""
+
+    id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    status: Literal["queued", "scored", "rejected", "invalidated"]
+    metric: str | None = None
+    public_score: float | None = None
+    #: Only for the competition's owner, or once the competition has ended.
+    private_score: float | None = None
+    errors: list[SubmissionError] = []
+    submitted_at: datetime
+    scored_at: datetime | None = None
+
+
+class SubmissionPage(BaseModel):
+    """One page of submissions, newest first."""
+
+    items: list[SubmissionView]
+    next_cursor: str | None
+
+
+class InvalidateBody(BaseModel):
+    """Body of `PATCH .../submissions/{sid}`: the owner takes a submission off the board."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invalidated: Literal[True]
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _queued_key(settings: Settings, submission_id: uuid.UUID | str) -> str:
+    return f"{settings.redis_key_prefix}submission:{submission_id}"
+
+
+def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def _competition(
+    client: ClientDep, competition_id: uuid.UUID, user: CurrentUser
+) -> dict[str, Any]:
+    """Return the competition as the caller sees it; its problems (404, ...) pass through."""
+    got = await client.request("GET", f"/competitions/{competition_id}", user)
+    if got.status_code != 200:
+        raise _Relayed(got)
+    return got.json()  # type: ignore[no-any-return]
+
+
+class _Relayed(Exception):
+    """An internal answer to pass on unchanged."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _is_sponsor(competition: dict[str, Any], user: CurrentUser) -> bool:
+    return user.is_admin or str(competition.get("owner_id")) == str(user.user_id)
+
+
+def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
+    if not _is_sponsor(competition, user):
+        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
+
+
+def _require_prediction(competition: dict[str, Any]) -> None:
+    if competition.get("kind") != "prediction":
+        raise Problem(
+            409,
+            "NOT_A_PREDICTION_COMPETITION",
+            "Only prediction competitions take files; activity ones count xAPI statements.",
+        )
+
+
+def _has_ended(competition: dict[str, Any], now: datetime) -> bool:
+    return competition.get("status") == "ended" or _parse_time(competition["ends_at"]) <= now
+
+
+async def _read_upload(file: UploadFile, limit: int) -> bytes:
+    """Read an upload, refusing it as soon as it is larger than `limit` (SPEC §5.3: 413)."""
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(413, "PAYLOAD_TOO_LARGE", f"The file exceeds {limit} bytes.")
+    return data
+
+
+async def _publish(runtime: RuntimeDep, event: Any, what: str) -> None:
+    try:
+        await runtime.publisher.publish(event)
+    except Exception as exc:
+        raise Problem(
+            503,
+            "SERVICE_UNAVAILABLE",
+            f"The {what} could not be queued; try again.",
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
+def _view(
+    raw: dict[str, Any], competition: dict[str, Any] | None, user: CurrentUser, now: datetime
+) -> SubmissionView:
+    """Render scoring's (or the queued) record for `user`, hiding what they may not see."""
+    view = SubmissionView.model_validate(raw)
+    may_see_private = competition is not None and (
+        _is_sponsor(competition, user) or _has_ended(competition, now)
+    )
+    if not may_see_private:
+        view.private_score = None
+    return view
+
+
+async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) -> dict[str, Any]:
+    raw = await redis_client.get(_queued_key(settings, sid))
+    return json.loads(raw) if raw else {}
+
+
+# --- routes ------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/submissions",
+    status_code=202,
+    response_model=SubmissionAccepted,
+    summary="Upload a prediction file; it is scored asynchronously",
+)
+async def submit_prediction(
+    competition_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
+    client: ClientDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    blobs: BlobDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    _require_prediction(competition)
+    if (competition.get("viewer") or {}).get("role") != "participant":
+        raise Problem(403, "NOT_ENROLLED", "Join the competition before submitting.")
+    now = datetime.now(UTC)
+    if competition["status"] != "active" or _parse_time(competition["ends_at"]) <= now:
+        raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
+    if _parse_time(competition["starts_at"]) > now:
+        raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
+    data = await _read_upload(file, settings.max_submission_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+
+    redis_client = runtime.redis
+    idem = None
+    if idempotency_key is not None:
+        if not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise Problem(
+                422,
+                "INVALID_IDEMPOTENCY_KEY",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            )
+        # Scoped per user, so one caller's key never replays another caller's answer.
+        hashed = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        idem = f"{settings.redis_key_prefix}idem:submission:{user.user_id}:{hashed}"
+        previous = await _claim_idempotency(redis_client, idem, f"{competition_id}:{digest}")
+        if previous is not None:
+            return JSONResponse(previous, status_code=202)
+
+    submission_id = uuid.uuid4()
+    daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
+    limit = competition.get("daily_submission_limit")
+    try:
+        allowed, used = await redis_client.eval(  # type: ignore[misc]
+            _TAKE_SLOT,
+            1,
+            daily_key,
+            str(submission_id),
+            limit if limit is not None else 2**31,
+            DAILY_SUBMISSIONS_TTL_SECONDS,
+        )
+        if not int(allowed):
+            resets_at = next_utc_midnight(now)
+            retry_after = max(1, int((resets_at - now).total_seconds()))
+            raise Problem(
+                429,
+                "RATE_LIMIT_EXCEEDED",
+                f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
+                extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
+                headers={"Retry-After": str(retry_after)},
+            )
+        try:
+            ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
+            answer = SubmissionAccepted(
+                id=submission_id, competition_id=competition_id, submitted_at=now
+            )
+            queued = {
+                "id": str(submission_id),
+                "competition_id": str(competition_id),
+                "user_id": str(user.user_id),
+                "status": "queued",
+                "submitted_at": now.isoformat(),
+            }
+            # Recorded before publishing, so a read right after the 202 already says queued.
+            index_key = _queued_index_key(settings, competition_id, user.user_id)
+            async with redis_client.pipeline(transaction=True) as pipe:
+                pipe.set(_queued_key(settings, submission_id), json.dumps(queued))
+                pipe.expire(_queued_key(settings, submission_id), QUEUED_TTL_SECONDS)
+                pipe.zadd(index_key, {str(submission_id): now.timestamp()})
+                pipe.expire(index_key, QUEUED_TTL_SECONDS)
+                await pipe.execute()
+            event = new_event(
+                SubmissionReceived,
+                "gateway",
+                SubmissionReceivedData(
+                    submission_id=submission_id,
+                    competition_id=competition_id,
+                    user_id=user.user_id,
+                    blob_key=ref.key,
+                    sha256=ref.sha256,
+                    size_bytes=ref.size,
+                    submitted_at=now,
+                ),
+            )
+            await _publish(runtime, event, "submission")
+        except BaseException:
+            # Nothing reached Kafka: the slot and the queued record go away again.
+            await redis_client.srem(daily_key, str(submission_id))
+            await redis_client.delete(_queued_key(settings, submission_id))
+            raise
+    except BaseException:
+        if idem is not None:
+            await redis_client.delete(idem)
+        raise
+    body = answer.model_dump(mode="json")
+    if idem is not None:
+        stored = json.dumps({"fingerprint": f"{competition_id}:{digest}", "response": body})
+        await redis_client.set(idem, stored, ex=IDEMPOTENCY_TTL_SECONDS)
+    return JSONResponse(body, status_code=202)
+
+
+@router.get(
+    "/v1/submissions/{submission_id}",
+    response_model=SubmissionView,
+    summary="One of my submissions (or, for the owner, one of the competition's)",
+)
+async def get_submission(
+    submission_id: uuid.UUID,
+    client: ClientDep,
+    scoring: ScoringDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """Status, scores and errors; others' submissions are 404 (SPEC §8)."""
+    got = await scoring.submission(submission_id)
+    if got.status_code == 200:
+        raw = got.json()
+    elif got.status_code == 404:
+        raw = await _queued(redis_client, settings, submission_id)
+    else:
+        return relay(got)
+    not_found = Problem(404, "SUBMISSION_NOT_FOUND", "No such submission.")
+    if not raw:
+        raise not_found
+    competition: dict[str, Any] | None
+    try:
+        competition = await _competition(client, uuid.UUID(raw["competition_id"]), user)
+    except _Relayed:
+        competition = None  # e.g. the author left a private competition: no owner view
+    is_author = raw["user_id"] == str(user.user_id)
+    if not is_author and (competition is None or not _is_sponsor(competition, user)):
+        raise not_found
+    view = _view(raw, competition, user, datetime.now(UTC))
+    return JSONResponse(view.model_dump(mode="json"))
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/submissions",
+    response_model=SubmissionPage,
+    summary="My submissions to a competition (the owner sees every one)",
+)
+async def list_submissions(
+    competition_id: uuid.UUID,
+    client: ClientDep,
+    scoring: ScoringDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Newest first; on the first page, queued ones scoring has not seen yet are included."""
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    sponsor = _is_sponsor(competition, user)
+    got = await scoring.submissions(
+        competition_id, user_id=None if sponsor else user.user_id, limit=limit, cursor=cursor
+    )
+    if got.status_code != 200:
+        return relay(got)
+    page = got.json()
+    now = datetime.now(UTC)
+    items = [_view(raw, competition, user, now) for raw in page["items"]]
+    if cursor is None and not sponsor:
+        known = {str(item.id) for item in items}
+        index_key = _queued_index_key(settings, competition_id, user.user_id)
+        waiting = [
+            m.decode()
+            for m in await redis_client.zrevrange(index_key, 0, -1)  # type: ignore[misc]
+        ]
+        for sid in waiting:
+            if sid in known:
+                await redis_client.zrem(index_key, sid)  # scoring has it now
+                continue
+            raw = await _queued(redis_client, settings, uuid.UUID(sid))
+            if raw:
+                items.append(_view(raw, competition, user, now))
+        items.sort(key=lambda item: item.submitted_at, reverse=True)
+    body = SubmissionPage(items=items, next_cursor=page.get("next_cursor"))
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+@router.patch(
+    "/v1/competitions/{competition_id}/submissions/{submission_id}",
+    status_code=202,
+    summary="Invalidate a submission (owner); the leaderboard recomputes",
+)
+async def invalidate_submission(
+    competition_id: uuid.UUID,
+    submission_id: uuid.UUID,
+    body: InvalidateBody,
+    client: ClientDep,
+    scoring: ScoringDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+) -> Response:
+    """Publish `submission.invalidated`; 202 once Kafka has it."""
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    _require_sponsor(competition, user)
+    got = await scoring.submission(submission_id)
+    if got.status_code == 200:
+        raw = got.json()
+    elif got.status_code == 404:
+        raw = await _queued(runtime.redis, settings, submission_id)
+    else:
+        return relay(got)
+    if not raw or raw["competition_id"] != str(competition_id):
+        raise Problem(404, "SUBMISSION_NOT_FOUND", "No such submission in this competition.")
+    event = new_event(
+        SubmissionInvalidated,
+        "gateway",
+        SubmissionInvalidatedData(
+            submission_id=submission_id,
+            competition_id=competition_id,
+            user_id=uuid.UUID(raw["user_id"]),
+            invalidated_by=user.user_id,
+        ),
+    )
+    await _publish(runtime, event, "invalidation")
+    return JSONResponse({"id": str(submission_id), "status": "invalidated"}, status_code=202)
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/rescore",
+    status_code=202,
+    summary="Rescore every submission against the current answer key (owner)",
+)
+async def rescore(
+    competition_id: uuid.UUID, client: ClientDep, user: UserDep, runtime: RuntimeDep
+) -> Response:
+    """Publish `competition.rescore_requested`; 202 once Kafka has it."""
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    _require_sponsor(competition, user)
+    _require_prediction(competition)
+    event = new_event(
+        RescoreRequested,
+        "gateway",
+        RescoreData(competition_id=competition_id, requested_by=user.user_id),
+    )
+    await _publish(runtime, event, "rescore")
+    return JSONResponse(
+        {"competition_id": str(competition_id), "status": "queued"}, status_code=202
+    )
+
+
+@router.put(
+    "/v1/competitions/{competition_id}/answer-key",
+    status_code=202,
+    summary="Upload (or replace) the answer key: a CSV with the id and target columns (owner)",
+)
+async def upload_answer_key(
+    competition_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="Answer key CSV (id column + target column)")],
+    client: ClientDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    blobs: BlobDep,
+) -> Response:
+    """Store the key and publish `competition.answer_key_uploaded`; scoring loads it.
+
+    The gateway publishes the fact itself after checking ownership, as it does
+    for `submission.received`: it is the one holding the file, and the
+    competitions service keeps no state about answer keys.
+    """
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    _require_sponsor(competition, user)
+    _require_prediction(competition)
+    data = await _read_upload(file, settings.max_submission_bytes)
+    if not data.strip():
+        raise Problem(422, "EMPTY_FILE", "The answer key is empty.")
+    digest = hashlib.sha256(data).hexdigest()
+    ref = await blobs.put(f"answer-keys/{competition_id}/{digest}.csv", data)
+    event = new_event(
+        AnswerKeyUploaded,
+        "gateway",
+        AnswerKeyData(
+            competition_id=competition_id,
+            blob_key=ref.key,
+            sha256=ref.sha256,
+            uploaded_by=user.user_id,
+        ),
+    )
+    await _publish(runtime, event, "answer key")
+    body = {
+        "competition_id": str(competition_id),
+        "sha256": ref.sha256,
+        "size_bytes": ref.size,
+        "status": "processing",
+    }
+    return JSONResponse(body, status_code=202)
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/answer-key",
+    summary="Whether the answer key loaded, and why not (owner)",
+)
+async def answer_key_status(
+    competition_id: uuid.UUID, client: ClientDep, scoring: ScoringDep, user: UserDep
+) -> Response:
+    """Relay scoring's view of the key: `ready` or `invalid` with errors; 404 before upload."""
+    try:
+        competition = await _competition(client, competition_id, user)
+    except _Relayed as relayed:
+        return relay(relayed.response)
+    _require_sponsor(competition, user)
+    return relay(await scoring.answer_key(competition_id))
