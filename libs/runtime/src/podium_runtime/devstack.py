@@ -47,6 +47,27 @@ def service_environment(
     return env
 
 
+def dev_mail_environment(workdir: Path, gateway_port: int) -> dict[str, str]:
+    """Point the notifier at a development SMTP sink it runs itself, unless SMTP is configured.
+
+    Mails land in `<workdir>/mails` and are listed at the notifier's
+    `GET /internal/dev/mails`, so verification links can be clicked (SPEC §3, §7.4).
+    """
+    if "PODIUM_NOTIFIER_SMTP_HOST" in os.environ:
+        return {}
+    return {
+        "PODIUM_NOTIFIER_DEV_SMTP_SINK": "true",
+        "PODIUM_NOTIFIER_SMTP_HOST": "127.0.0.1",
+        "PODIUM_NOTIFIER_SMTP_PORT": os.environ.get(
+            "PODIUM_NOTIFIER_SMTP_PORT", str(gateway_port + len(SERVICES))
+        ),
+        "PODIUM_NOTIFIER_DEV_MAIL_DIR": str(workdir / "mails"),
+        "PODIUM_NOTIFIER_PUBLIC_BASE_URL": os.environ.get(
+            "PODIUM_NOTIFIER_PUBLIC_BASE_URL", f"http://127.0.0.1:{gateway_port}"
+        ),
+    }
+
+
 def _pump(name: str, colour: str, stream: object) -> None:
     """Copy a child's output to ours, each line prefixed with the service name."""
     tag = f"\033[{colour}m{name:>12}\033[0m | " if sys.stdout.isatty() else f"{name:>12} | "
@@ -109,7 +130,7 @@ def run(workdir: Path, gateway_port: int) -> int:
         infra.database_url = asyncio.run(ensure_database(infra.database_url, "podium"))
         asyncio.run(create_topics(infra.kafka_bootstrap_servers))
         ports = service_ports(gateway_port)
-        env = service_environment(infra, ports)
+        env = service_environment(infra, ports, dev_mail_environment(workdir, gateway_port))
         # Development signing keys live in the git-ignored workdir; identity creates one if absent.
         env.setdefault("PODIUM_IDENTITY_JWT_KEYS_DIR", str(workdir / "keys"))
         env.setdefault("PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY", "true")
@@ -139,7 +160,12 @@ def run(workdir: Path, gateway_port: int) -> int:
         print(
             f"\npodium: all services ready in {elapsed:.1f}s\n"
             f"podium: gateway http://127.0.0.1:{gateway_port}  "
-            f"(docs http://127.0.0.1:{gateway_port}/docs) - Ctrl-C stops everything\n",
+            f"(docs http://127.0.0.1:{gateway_port}/docs) - Ctrl-C stops everything\n"
+            + (
+                f"podium: dev mails at http://127.0.0.1:{ports['notifier']}/internal/dev/mails\n"
+                if env.get("PODIUM_NOTIFIER_DEV_SMTP_SINK") == "true"
+                else ""
+            ),
             flush=True,
         )
         while not stopping.is_set():
