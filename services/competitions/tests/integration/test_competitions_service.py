@@ -129,18 +129,22 @@ async def test_list_filters_and_cursor_pagination(harness: Harness) -> None:
         title=f"Series {tag} activity",
         rules={"points": [{"verb": "http://adlnet.gov/expapi/verbs/completed", "points": 10}]},
     )
-    seen: list[str] = []
+    seen: list[dict[str, str]] = []
     cursor = None
     while True:
         params = {"q": tag, "kind": "prediction", "limit": 2}
         if cursor:
             params["cursor"] = cursor
         page = (await harness.http.get("/internal/v1/competitions", params=params)).json()
-        seen += [c["id"] for c in page["items"]]
+        assert len(page["items"]) <= 2
+        seen += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert seen == [c["id"] for c in reversed(made)]
+    # Every competition exactly once, newest first (ties broken by id, as the cursor is).
+    assert sorted(c["id"] for c in seen) == sorted(c["id"] for c in made)
+    order = [(datetime.fromisoformat(c["created_at"]), c["id"]) for c in seen]
+    assert order == sorted(order, reverse=True)
     bad = await harness.http.get("/internal/v1/competitions", params={"cursor": "garbage!"})
     assert bad.status_code == 422 and bad.json()["code"] == "INVALID_CURSOR"
     ended = await harness.http.get(
