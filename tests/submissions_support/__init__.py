@@ -1,0 +1,1 @@
+"""Helpers for end-to-end submission and leaderboard tests: the prediction stack."""

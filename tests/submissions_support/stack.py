@@ -1,0 +1,186 @@
+"""Start identity, competitions, scoring and the gateway on real infrastructure (SPEC §5.3).
+
+Reuses the users and helpers of `competitions_support` and adds what a
+prediction competition needs: answer keys, prediction files, and waiting for
+scores and leaderboards through the public API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from competitions_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, CompetitionsStack, User
+from podium_runtime.blobs import BlobSettings
+from podium_runtime.testing import TestInfrastructure, eventually, serve
+
+ROWS = 300
+
+
+def answer_key(seed: int = 1, rows: int = ROWS) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """An answer key CSV with ids and 0/1 targets, plus the arrays."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"row-{i:05d}" for i in range(rows)])
+    targets = (rng.random(rows) < 0.4).astype(int)
+    csv = "id,target\n" + "".join(f"{i},{t}\n" for i, t in zip(ids, targets, strict=True))
+    return csv.encode(), ids, targets
+
+
+def predictions_csv(ids: np.ndarray, values: np.ndarray) -> bytes:
+    """A prediction file as a participant's notebook writes it."""
+    lines = ["id,target"] + [f"{i},{v:.6f}" for i, v in zip(ids, values, strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def is_public(competition_id: str, ids: np.ndarray, fraction: float) -> np.ndarray:
+    """The documented public/private split (SPEC §7.1), computed independently."""
+    import hashlib
+
+    values = [
+        int.from_bytes(hashlib.sha256(f"{competition_id}:{i}".encode()).digest()[:8], "big")
+        for i in ids
+    ]
+    return np.array(values, dtype=np.float64) / 2.0**64 < fraction
+
+
+@dataclass
+class PredictionStack(CompetitionsStack):
+    """The competitions stack plus scoring: submit, await outcomes, read boards."""
+
+    async def prediction_competition(self, owner: User, **fields: Any) -> dict[str, Any]:
+        """Create an active AUC competition that has started and takes late joins."""
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "metric": "auc_roc",
+            "daily_submission_limit": 5,
+            "public_fraction": 0.5,
+            "late_join": True,
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+        }
+        body.update(fields)
+        return await self.create(owner, **body)
+
+    async def upload_key(self, competition_id: str, owner: User, csv: bytes) -> dict[str, Any]:
+        """Upload the answer key through the gateway and await scoring's `ready`."""
+        put = await self.http.put(
+            f"/v1/competitions/{competition_id}/answer-key",
+            files={"file": ("key.csv", csv, "text/csv")},
+            headers=owner.auth,
+        )
+        assert put.status_code == 202, put.text
+        sha = put.json()["sha256"]
+
+        async def loaded() -> dict[str, Any] | None:
+            got = await self.http.get(
+                f"/v1/competitions/{competition_id}/answer-key", headers=owner.auth
+            )
+            body = got.json()
+            return body if got.status_code == 200 and body["sha256"] == sha else None
+
+        return await eventually(loaded, timeout=60, message="answer key loaded")
+
+    async def submit(
+        self, competition_id: str, user: User, csv: bytes, **headers: str
+    ) -> httpx.Response:
+        """POST a prediction file."""
+        return await self.http.post(
+            f"/v1/competitions/{competition_id}/submissions",
+            files={"file": ("predictions.csv", csv, "text/csv")},
+            headers={**user.auth, **headers},
+        )
+
+    async def outcome(self, submission_id: str, user: User, timeout: float = 30) -> dict[str, Any]:
+        """Await the end of `queued` for a submission, read as `user`."""
+
+        async def done() -> dict[str, Any] | None:
+            got = await self.http.get(f"/v1/submissions/{submission_id}", headers=user.auth)
+            assert got.status_code == 200, got.text
+            body = got.json()
+            return body if body["status"] != "queued" else None
+
+        return await eventually(done, timeout=timeout, interval=0.05, message="submission judged")
+
+    async def board(
+        self, competition_id: str, user: User | None = None, **params: Any
+    ) -> httpx.Response:
+        """GET the leaderboard (anonymously without `user`)."""
+        return await self.http.get(
+            f"/v1/competitions/{competition_id}/leaderboard",
+            params=params,
+            headers=user.auth if user else {},
+        )
+
+
+@contextlib.asynccontextmanager
+async def prediction_stack(
+    test_infra: TestInfrastructure, tmp: Path
+) -> AsyncIterator[PredictionStack]:
+    """Run identity, competitions, scoring and the gateway; warm up every consumer group."""
+    from podium_competitions.app import create_api as competitions_api
+    from podium_competitions.config import Settings as CompetitionsSettings
+    from podium_gateway.app import create_api as gateway_api
+    from podium_gateway.config import Settings as GatewaySettings
+    from podium_identity.app import create_api as identity_api
+    from podium_identity.config import Settings as IdentitySettings
+    from podium_scoring.app import create_api as scoring_api
+    from podium_scoring.config import Settings as ScoringSettings
+
+    await test_infra.migrate("identity", "competitions", "scoring")
+    run = uuid.uuid4().hex[:8]
+    blobs = BlobSettings(backend="local", dir=tmp / "blobs")
+    identity_settings = test_infra.settings(
+        IdentitySettings,
+        jwt_keys_dir=tmp / "keys",
+        jwt_generate_missing_key=True,
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+        redis_key_prefix=f"t{run}:identity:",
+    )
+    competitions_settings = test_infra.settings(
+        CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
+    )
+    scoring_settings = test_infra.settings(ScoringSettings, blob=blobs)
+    async with contextlib.AsyncExitStack() as stack:
+        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
+        competitions = await stack.enter_async_context(
+            serve(competitions_api(competitions_settings))
+        )
+        scoring = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
+        gateway_settings = test_infra.settings(
+            GatewaySettings,
+            identity_url=identity,
+            competitions_url=competitions,
+            scoring_url=scoring,
+            blob=blobs,
+            max_submission_bytes=200_000,
+            redis_key_prefix=f"t{run}:gateway:",
+            rate_limit_ip=1_000_000,
+            rate_limit_user=1_000_000,
+            rate_limit_login_ip=1_000_000,
+        )
+        gateway = await stack.enter_async_context(serve(gateway_api(gateway_settings)))
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
+        running = PredictionStack(
+            gateway, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
+        )
+        # Consumer groups join once (about 5 s each on tansu): one scored submission warms all.
+        owner, player = await running.sign_up(), await running.sign_up()
+        warm = await running.prediction_competition(owner)
+        await running.join(warm["id"], player, timeout=60)
+        csv, ids, targets = answer_key(seed=99, rows=50)
+        await running.upload_key(warm["id"], owner, csv)
+        made = await running.submit(warm["id"], player, predictions_csv(ids, targets * 0.5))
+        assert made.status_code == 202, made.text
+        judged = await running.outcome(made.json()["id"], player, timeout=60)
+        assert judged["status"] == "scored", judged
+        yield running

@@ -1,0 +1,320 @@
+"""End-to-end submissions and leaderboards through the gateway (SPEC §5.3, §7.1, §7.2).
+
+Identity, competitions, scoring and the gateway all run for real on Postgres,
+Redis and the broker; scores are checked against scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from podium_runtime.testing import TestInfrastructure, eventually
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from competitions_support.stack import User
+from submissions_support.stack import (
+    PredictionStack,
+    answer_key,
+    is_public,
+    prediction_stack,
+    predictions_csv,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PredictionStack]:
+    """One running stack for the whole module (consumer groups join once)."""
+    async with prediction_stack(test_infra, tmp_path_factory.mktemp("submissions")) as running:
+        yield running
+
+
+@dataclass
+class Arena:
+    """A prediction competition with its key, owner and three enrolled participants."""
+
+    competition: dict[str, Any]
+    owner: User
+    players: list[User]
+    ids: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def id(self) -> str:
+        """The competition id."""
+        return str(self.competition["id"])
+
+
+@pytest.fixture(scope="module")
+async def arena(stack: PredictionStack) -> Arena:
+    """A sponsor's AUC competition with an answer key; three participants joined."""
+    owner = await stack.sign_up("Sponsor")
+    competition = await stack.prediction_competition(owner)
+    csv, ids, targets = answer_key(seed=7)
+    loaded = await stack.upload_key(competition["id"], owner, csv)
+    assert loaded["status"] == "ready" and loaded["rows"] == len(ids)
+    players = [await stack.sign_up(name) for name in ("Ada", "Grace", "Edsger")]
+    for player in players:
+        assert (await stack.join(competition["id"], player))["status"] == "accepted"
+    return Arena(competition, owner, players, ids, targets)
+
+
+def expected_auc(arena: Arena, predictions: np.ndarray) -> tuple[float, float]:
+    """Public and private AUC as scikit-learn computes them."""
+    public = is_public(arena.id, arena.ids, arena.competition["public_fraction"])
+    rounded = np.round(predictions, 6)
+    return (
+        float(roc_auc_score(arena.targets[public], rounded[public])),
+        float(roc_auc_score(arena.targets[~public], rounded[~public])),
+    )
+
+
+async def board_ids(stack: PredictionStack, competition_id: str, **params: Any) -> list[str]:
+    """Return the user ids of a board in rank order (anonymous read)."""
+    got = await stack.board(competition_id, **params)
+    assert got.status_code == 200, got.text
+    return [entry["user_id"] for entry in got.json()["entries"]]
+
+
+async def test_scores_agree_with_scikit_learn_and_the_board_breaks_ties_by_time(
+    stack: PredictionStack, arena: Arena
+) -> None:
+    ada, grace, edsger = arena.players
+    rng = np.random.default_rng(11)
+    strong = arena.targets * 0.6 + rng.random(len(arena.ids)) * 0.5
+    weak = arena.targets * 0.2 + rng.random(len(arena.ids))
+
+    first = await stack.submit(arena.id, ada, predictions_csv(arena.ids, strong))
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "queued"
+    # Right after the 202 the author already sees it (queued or judged), never a 404.
+    seen = await stack.http.get(f"/v1/submissions/{first.json()['id']}", headers=ada.auth)
+    assert seen.status_code == 200 and seen.json()["status"] in ("queued", "scored")
+    ada_scored = await stack.outcome(first.json()["id"], ada)
+
+    # The same file later: the same score, ranked after Ada (earlier submission wins).
+    tie = await stack.submit(arena.id, edsger, predictions_csv(arena.ids, strong))
+    low = await stack.submit(arena.id, grace, predictions_csv(arena.ids, weak))
+    edsger_scored = await stack.outcome(tie.json()["id"], edsger)
+    grace_scored = await stack.outcome(low.json()["id"], grace)
+
+    strong_public, _ = expected_auc(arena, strong)
+    weak_public, _ = expected_auc(arena, weak)
+    for judged, expected in ((ada_scored, strong_public), (grace_scored, weak_public)):
+        assert judged["status"] == "scored" and judged["errors"] == []
+        assert math.isclose(judged["public_score"], expected, rel_tol=1e-9)
+        # Private scores stay hidden from participants until the end (SPEC §5.3).
+        assert judged["private_score"] is None
+    assert edsger_scored["public_score"] == ada_scored["public_score"]
+
+    expected_order = [ada.user_id, edsger.user_id, grace.user_id]
+
+    async def ranked() -> list[str] | None:
+        ids = await board_ids(stack, arena.id)
+        return ids if ids == expected_order else None
+
+    await eventually(ranked, message="board in score order")
+    got = (await stack.board(arena.id)).json()
+    assert [e["rank"] for e in got["entries"]] == [1, 2, 3]
+    assert got["total"] == 3 and got["as_of"] is not None
+    assert [e["display_name"] for e in got["entries"]] == ["Ada", "Edsger", "Grace"]
+    assert got["entries"][0]["score"] == ada_scored["public_score"]
+    assert got["entries"][0]["submissions"] == 1
+
+    # Paging and around-me read the same board.
+    page = (await stack.board(arena.id, limit=2)).json()
+    assert [e["rank"] for e in page["entries"]] == [1, 2] and page["next_cursor"]
+    rest = (await stack.board(arena.id, limit=2, cursor=page["next_cursor"])).json()
+    assert [e["rank"] for e in rest["entries"]] == [3] and rest["next_cursor"] is None
+    around = await stack.http.get(
+        f"/v1/competitions/{arena.id}/leaderboard/around-me",
+        params={"window": 1},
+        headers=grace.auth,
+    )
+    assert around.status_code == 200, around.text
+    assert around.json()["rank"] == 3
+    assert [e["rank"] for e in around.json()["entries"]] == [2, 3]
+
+    # The viewer block of the competition shows the participant's standing.
+    details = await stack.http.get(f"/v1/competitions/{arena.id}", headers=edsger.auth)
+    assert details.json()["viewer"]["rank"] == 2
+    assert details.json()["viewer"]["best_score"] == ada_scored["public_score"]
+
+    # Other people's submissions do not exist for them; the sponsor may read them.
+    stranger = await stack.http.get(f"/v1/submissions/{first.json()['id']}", headers=grace.auth)
+    assert stranger.status_code == 404 and stranger.json()["code"] == "SUBMISSION_NOT_FOUND"
+    sponsor_view = await stack.http.get(
+        f"/v1/submissions/{first.json()['id']}", headers=arena.owner.auth
+    )
+    assert sponsor_view.status_code == 200 and sponsor_view.json()["private_score"] is not None
+    mine = await stack.http.get(f"/v1/competitions/{arena.id}/submissions", headers=ada.auth)
+    assert [s["id"] for s in mine.json()["items"]] == [first.json()["id"]]
+
+
+async def test_a_bad_file_is_rejected_with_every_error(
+    stack: PredictionStack, arena: Arena
+) -> None:
+    grace = arena.players[1]
+    lines = ["id,target"]
+    lines += [f"{i},0.5" for i in arena.ids[10:]]  # the first ten ids are missing
+    lines += [f"{arena.ids[20]},0.4", "nobody,0.2"]  # a duplicate and an unknown id
+    lines[60] = f"{arena.ids[69]},abc"  # not a number
+    made = await stack.submit(arena.id, grace, "\n".join(lines).encode())
+    assert made.status_code == 202, made.text
+
+    judged = await stack.outcome(made.json()["id"], grace)
+    assert judged["status"] == "rejected"
+    assert judged["public_score"] is None
+    codes = {error["code"] for error in judged["errors"]}
+    assert {
+        "MISSING_IDS",
+        "UNKNOWN_IDS",
+        "DUPLICATE_ID",
+        "VALUE_OUT_OF_RANGE",
+        "NOT_A_NUMBER",
+    } <= codes
+    assert all(error["message"] for error in judged["errors"])
+
+
+async def test_the_sixth_submission_of_the_day_is_refused_and_rejections_give_slots_back(
+    stack: PredictionStack,
+) -> None:
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    competition = await stack.prediction_competition(owner, daily_submission_limit=5)
+    csv, ids, targets = answer_key(seed=5, rows=60)
+    await stack.upload_key(competition["id"], owner, csv)
+    await stack.join(competition["id"], player)
+    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    made = [await stack.submit(competition["id"], player, good) for _ in range(4)]
+    bad = await stack.submit(competition["id"], player, b"id,target\nnobody,0.5\n")
+    assert [m.status_code for m in [*made, bad]] == [202] * 5
+
+    # Before the bad one is judged the day may be full; once it is rejected its slot is back.
+    assert (await stack.outcome(bad.json()["id"], player))["status"] == "rejected"
+    sixth = await stack.submit(competition["id"], player, good)
+    assert sixth.status_code == 202, sixth.text
+
+    refused = await stack.submit(competition["id"], player, good)
+    assert refused.status_code == 429
+    problem = refused.json()
+    assert problem["code"] == "RATE_LIMIT_EXCEEDED"
+    assert problem["limit"] == 5 and problem["used"] == 5
+    resets_at = datetime.fromisoformat(problem["resets_at"])
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    assert resets_at == datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC)
+    assert 0 < int(refused.headers["Retry-After"]) <= 86400
+
+
+async def test_idempotency_key_gives_the_same_submission(
+    stack: PredictionStack, arena: Arena
+) -> None:
+    edsger = arena.players[2]
+    csv = predictions_csv(arena.ids, np.linspace(0.0, 1.0, len(arena.ids)))
+    key = f"upload-{uuid.uuid4()}"
+    first = await stack.submit(arena.id, edsger, csv, **{"Idempotency-Key": key})
+    again = await stack.submit(arena.id, edsger, csv, **{"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    other = await stack.submit(arena.id, edsger, csv + b"\n", **{"Idempotency-Key": key})
+    assert other.status_code == 422 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    await stack.outcome(first.json()["id"], edsger)
+
+
+async def test_who_may_submit(stack: PredictionStack, arena: Arena) -> None:
+    outsider = await stack.sign_up()
+    csv = predictions_csv(arena.ids, arena.targets * 0.5)
+    refused = await stack.submit(arena.id, outsider, csv)
+    assert refused.status_code == 403 and refused.json()["code"] == "NOT_ENROLLED"
+    by_owner = await stack.submit(arena.id, arena.owner, csv)
+    assert by_owner.status_code == 403 and by_owner.json()["code"] == "NOT_ENROLLED"
+    huge = await stack.submit(arena.id, arena.players[0], b"id,target\n" + b"x,0.5\n" * 40_000)
+    assert huge.status_code == 413 and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
+    unknown = await stack.submit(str(uuid.uuid4()), arena.players[0], csv)
+    assert unknown.status_code == 404
+    draft = await stack.create(arena.owner, status="draft")
+    not_active = await stack.submit(draft["id"], arena.players[0], csv)
+    assert not_active.status_code in (403, 404, 409)
+    invalid = await stack.http.patch(
+        f"/v1/competitions/{arena.id}/submissions/{uuid.uuid4()}",
+        json={"invalidated": True},
+        headers=arena.players[0].auth,
+    )
+    assert invalid.status_code == 403 and invalid.json()["code"] == "NOT_OWNER"
+
+
+async def test_ended_competition_refuses_submissions(stack: PredictionStack) -> None:
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    competition = await stack.prediction_competition(owner)
+    await stack.join(competition["id"], player)
+    ended = await stack.http.patch(
+        f"/v1/competitions/{competition['id']}", json={"status": "ended"}, headers=owner.auth
+    )
+    assert ended.status_code == 200, ended.text
+    refused = await stack.submit(competition["id"], player, b"id,target\nx,0.5\n")
+    assert refused.status_code == 409 and refused.json()["code"] == "COMPETITION_NOT_ACTIVE"
+
+
+async def test_invalidating_the_leader_reorders_the_board_and_the_private_board_appears_at_the_end(
+    stack: PredictionStack, arena: Arena
+) -> None:
+    ada, grace, edsger = arena.players
+    before = await board_ids(stack, arena.id)
+    assert before[0] == ada.user_id
+    ada_submissions = await stack.http.get(
+        f"/v1/competitions/{arena.id}/submissions", headers=ada.auth
+    )
+    leader_submission = ada_submissions.json()["items"][0]["id"]
+    private_early = await stack.board(arena.id, split="private")
+    assert private_early.status_code == 403
+    assert private_early.json()["code"] == "PRIVATE_LEADERBOARD_HIDDEN"
+
+    invalidated = await stack.http.patch(
+        f"/v1/competitions/{arena.id}/submissions/{leader_submission}",
+        json={"invalidated": True},
+        headers=arena.owner.auth,
+    )
+    assert invalidated.status_code == 202, invalidated.text
+
+    async def reordered() -> list[str] | None:
+        ids = await board_ids(stack, arena.id)
+        return ids if ada.user_id not in ids else None
+
+    after = await eventually(reordered, message="board without the invalidated leader")
+    assert after[0] == edsger.user_id and grace.user_id in after
+    assert (await stack.outcome(leader_submission, ada))["status"] == "invalidated"
+
+    # Move the end a moment ahead and await the private board.
+    ends_at = datetime.now(UTC) + timedelta(seconds=1)
+    moved = await stack.http.patch(
+        f"/v1/competitions/{arena.id}",
+        json={"ends_at": ends_at.isoformat()},
+        headers=arena.owner.auth,
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def private_board() -> dict[str, Any] | None:
+        got = await stack.board(arena.id, split="private")
+        return got.json() if got.status_code == 200 else None
+
+    board = await eventually(private_board, message="private board after the end")
+    assert [e["rank"] for e in board["entries"]] == list(range(1, len(board["entries"]) + 1))
+    assert {e["user_id"] for e in board["entries"]} == set(after)
+    grace_mine = await stack.http.get(
+        f"/v1/competitions/{arena.id}/submissions", headers=grace.auth
+    )
+    scored = [s for s in grace_mine.json()["items"] if s["status"] == "scored"]
+    assert scored and all(s["private_score"] is not None for s in scored)
