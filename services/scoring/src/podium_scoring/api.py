@@ -12,15 +12,23 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import repository
-from podium_scoring.schemas import AnswerKeyOut, SubmissionErrorOut, SubmissionOut, SubmissionPage
+from podium_scoring.metrics import METRICS
+from podium_scoring.schemas import (
+    AnswerKeyOut,
+    CompetitionOut,
+    SubmissionErrorOut,
+    SubmissionOut,
+    SubmissionPage,
+)
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
@@ -77,12 +85,7 @@ async def list_submissions(
     return SubmissionPage(items=[SubmissionOut.from_row(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/competitions/{competition_id}/answer-key", response_model=AnswerKeyOut)
-async def get_answer_key(competition_id: uuid.UUID, session: Session) -> AnswerKeyOut:
-    """Return whether the competition's answer key is usable, and why not."""
-    row = await repository.get_answer_key(session, competition_id)
-    if row is None:
-        raise Problem(404, "ANSWER_KEY_MISSING", "the competition has no answer key yet")
+def _answer_key_out(row: Row[Any]) -> AnswerKeyOut:
     return AnswerKeyOut(
         competition_id=row.competition_id,
         status=row.status,
@@ -94,3 +97,31 @@ async def get_answer_key(competition_id: uuid.UUID, session: Session) -> AnswerK
         errors=[SubmissionErrorOut(**e) for e in row.errors],
         loaded_at=row.loaded_at,
     )
+
+
+@router.get("/competitions/{competition_id}", response_model=CompetitionOut)
+async def get_competition(competition_id: uuid.UUID, session: Session) -> CompetitionOut:
+    """Return how a competition is scored and the state of its answer key."""
+    row = await repository.get_competition(session, competition_id)
+    if row is None:
+        raise Problem(404, "COMPETITION_NOT_FOUND", "scoring knows no such competition")
+    key = await repository.get_answer_key(session, competition_id)
+    metric = METRICS.get(row.metric) if row.metric else None
+    return CompetitionOut(
+        competition_id=row.competition_id,
+        kind=row.kind,
+        status=row.status,
+        metric=row.metric,
+        higher_is_better=metric.higher_is_better if metric else None,
+        public_fraction=row.public_fraction,
+        answer_key=_answer_key_out(key) if key is not None else None,
+    )
+
+
+@router.get("/competitions/{competition_id}/answer-key", response_model=AnswerKeyOut)
+async def get_answer_key(competition_id: uuid.UUID, session: Session) -> AnswerKeyOut:
+    """Return whether the competition's answer key is usable, and why not."""
+    row = await repository.get_answer_key(session, competition_id)
+    if row is None:
+        raise Problem(404, "ANSWER_KEY_MISSING", "the competition has no answer key yet")
+    return _answer_key_out(row)

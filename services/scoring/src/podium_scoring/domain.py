@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,23 +66,19 @@ class AnswerKey:
     targets: FloatArray
     public: npt.NDArray[np.bool_]
     public_fraction: float
-    #: `ids` sorted, and where each sorted id sits in `ids`: for vectorised lookups.
-    sorted_ids: StrArray
-    sorted_order: npt.NDArray[np.intp]
+    #: Row of every id: a C-level hash lookup per submitted id, no string sorting.
+    index: dict[str, int]
 
     @property
     def size(self) -> int:
         """Return the number of rows."""
         return int(self.ids.size)
 
-    def positions(self, ids: StrArray) -> npt.NDArray[np.intp]:
+    def positions(self, ids: list[str]) -> npt.NDArray[np.intp]:
         """Return the row index in the key of every id, or -1 for ids not in the key."""
-        if ids.size == 0:
-            return np.empty(0, dtype=np.intp)
-        slots = np.searchsorted(self.sorted_ids, ids)
-        slots_clipped = np.minimum(slots, self.size - 1)
-        found = self.sorted_ids[slots_clipped] == ids
-        return np.where(found, self.sorted_order[slots_clipped], -1)
+        return np.fromiter(
+            map(self.index.get, ids, itertools.repeat(-1)), dtype=np.intp, count=len(ids)
+        )
 
     def check_targets(self, metric: Metric) -> None:
         """Raise `ScoringRejectedError` when the targets do not suit `metric`."""
@@ -113,14 +110,14 @@ def parse_answer_key(
         )
         raise FileInvalidError(errors)
     id_column, target_column = table.header
-    ids = np.asarray(table.column(0), dtype=np.str_)
+    id_list = table.column(0)
     targets = parse_numbers(table.column(1), decimal_comma=table.delimiter == ";")
-    errors += check_numbers(table, target_column, targets, ids)
-    errors += check_duplicates(table, id_column, ids)
+    errors += check_numbers(table, target_column, targets, id_list)
+    errors += check_duplicates(id_column, id_list)
     if errors:
         raise FileInvalidError(errors)
     fraction = DEFAULT_PUBLIC_FRACTION if public_fraction is None else public_fraction
-    order = np.argsort(ids, kind="stable")
+    ids = np.asarray(id_list, dtype=np.str_)
     return AnswerKey(
         competition_id=competition_id,
         sha256=sha256,
@@ -130,8 +127,7 @@ def parse_answer_key(
         targets=targets,
         public=public_mask(competition_id, ids, fraction),
         public_fraction=fraction,
-        sorted_ids=ids[order],
-        sorted_order=order,
+        index=dict(zip(id_list, range(len(id_list)), strict=True)),
     )
 
 

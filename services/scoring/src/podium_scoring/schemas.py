@@ -84,3 +84,15 @@ class AnswerKeyOut(BaseModel):
     public_fraction: float
     errors: list[SubmissionErrorOut]
     loaded_at: datetime
+
+
+class CompetitionOut(BaseModel):
+    """What scoring knows of a competition: how it scores and whether its key is usable."""
+
+    competition_id: uuid.UUID
+    kind: str
+    status: str
+    metric: str | None
+    higher_is_better: bool | None
+    public_fraction: float | None
+    answer_key: AnswerKeyOut | None

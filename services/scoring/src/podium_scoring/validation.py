@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,13 @@ def _sample(values: StrArray | list[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in values[:SAMPLE_SIZE])
 
 
+def _pick(ids: list[str] | None, indices: npt.NDArray[np.intp]) -> tuple[str, ...]:
+    """Return the ids at the first few `indices`."""
+    if ids is None:
+        return ()
+    return tuple(ids[i] for i in indices[:SAMPLE_SIZE].tolist())
+
+
 def _sniff_delimiter(first_line: str) -> str:
     if "," in first_line:
         return ","
@@ -126,17 +134,27 @@ def read_table(data: bytes, *, max_bytes: int, what: str = "file") -> Table:
         raise FileInvalidError(
             [FileError("NOT_CSV", f"the {what} is not valid CSV: {exc}")]
         ) from None
-    # Blank lines (often a trailing one) carry no data.
-    kept = [i for i, r in enumerate(records) if len(r) > 1 or (r and r[0].strip())]
+    # Blank lines (often a trailing one) carry no data; only 0/1-field records can be blank.
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    keep = widths > 1
+    for i in np.flatnonzero(~keep).tolist():
+        keep[i] = bool(records[i]) and bool(records[i][0].strip())
+    kept = np.flatnonzero(keep)
+    if not kept.size:
+        raise FileInvalidError([FileError("EMPTY_FILE", f"the {what} is empty")])
     header = [name.strip().lower() for name in records[kept[0]]]
-    lines = np.asarray(kept[1:], dtype=np.int64) + 1
-    body = [records[i] for i in kept[1:]]
+    lines = kept[1:] + 1
+    body = (
+        records[kept[0] + 1 :]
+        if kept.size == len(records) - kept[0]
+        else [records[i] for i in kept[1:].tolist()]
+    )
+    widths = widths[kept[1:]]
     if not body:
         raise FileInvalidError(
             [FileError("EMPTY_FILE", f"the {what} has a header but no data rows")]
         )
     table = Table(header=header, records=body, lines=lines, delimiter=delimiter)
-    widths = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
     ragged = np.flatnonzero(widths != len(header))
     if ragged.size:
         table.errors.append(
@@ -198,7 +216,7 @@ def check_columns(table: Table, expected: list[str]) -> tuple[list[FileError], d
 
 
 def check_numbers(
-    table: Table, column: str, numbers: FloatArray, ids: StrArray | None
+    table: Table, column: str, numbers: FloatArray, ids: list[str] | None
 ) -> list[FileError]:
     """Report values of `column` that are not finite numbers."""
     bad = np.flatnonzero(np.isnan(numbers))
@@ -210,7 +228,7 @@ def check_numbers(
             f"{bad.size} value(s) in column '{column}' are not finite numbers "
             f"(empty, text, NaN or infinite) on {_lines_text(table.lines[bad])}",
             column=column,
-            rows=_sample(ids[bad]) if ids is not None else (),
+            rows=_pick(ids, bad),
             count=int(bad.size),
         )
     ]
@@ -220,7 +238,7 @@ def check_range(
     table: Table,
     column: str,
     numbers: FloatArray,
-    ids: StrArray | None,
+    ids: list[str] | None,
     allowed: tuple[float, float] | None,
     reason: str,
 ) -> list[FileError]:
@@ -237,29 +255,31 @@ def check_range(
             f"{bad.size} value(s) in column '{column}' are outside [{low:g}, {high:g}] "
             f"({reason}) on {_lines_text(table.lines[bad])}",
             column=column,
-            rows=_sample(ids[bad]) if ids is not None else (),
+            rows=_pick(ids, bad),
             count=int(bad.size),
         )
     ]
 
 
-def check_duplicates(table: Table, column: str, ids: StrArray) -> list[FileError]:
+def check_duplicates(column: str, ids: list[str]) -> list[FileError]:
     """Report ids that occur on more than one row."""
-    unique, counts = np.unique(ids, return_counts=True)
-    repeated = unique[counts > 1]
-    if not repeated.size:
+    if len(set(ids)) == len(ids):
         return []
-    extra = int((counts[counts > 1] - 1).sum())
-    return [
-        FileError(
-            "DUPLICATE_ID",
-            f"{repeated.size} id(s) occur more than once ({extra} extra row(s)), "
-            f"e.g. {', '.join(_sample(repeated))}",
-            column=column,
-            rows=_sample(repeated),
-            count=int(repeated.size),
-        )
-    ]
+    unique, counts = np.unique(np.asarray(ids, dtype=np.str_), return_counts=True)
+    return [_duplicates_error(column, unique[counts > 1].tolist(), counts[counts > 1])]
+
+
+def _duplicates_error(column: str, repeated: list[str], counts: npt.NDArray[np.int64]) -> FileError:
+    """Describe repeated ids: `repeated` holds at least a sample, `counts` one count per id."""
+    extra = int((counts - 1).sum())
+    return FileError(
+        "DUPLICATE_ID",
+        f"{counts.size} id(s) occur more than once ({extra} extra row(s)), "
+        f"e.g. {', '.join(_sample(repeated))}",
+        column=column,
+        rows=_sample(repeated),
+        count=int(counts.size),
+    )
 
 
 @dataclass(frozen=True)
@@ -277,9 +297,9 @@ def validate_submission(
     errors = list(table.errors)
     column_errors, positions = check_columns(table, [key.id_column, key.target_column])
     errors += column_errors
-    ids: StrArray | None = None
+    ids: list[str] | None = None
     if key.id_column in positions:
-        ids = np.asarray(table.column(positions[key.id_column]), dtype=np.str_)
+        ids = table.column(positions[key.id_column])
     numbers: FloatArray | None = None
     if key.target_column in positions:
         numbers = parse_numbers(
@@ -296,24 +316,33 @@ def validate_submission(
         )
     aligned: FloatArray | None = None
     if ids is not None:
-        errors += check_duplicates(table, key.id_column, ids)
         positions_in_key = key.positions(ids)
-        unknown = np.flatnonzero(positions_in_key < 0)
+        known = positions_in_key >= 0
+        # Known ids: count per key row (integers, no string sorting); unknown: a Counter.
+        seen = np.bincount(positions_in_key[known], minlength=key.size)
+        repeated_rows = np.flatnonzero(seen > 1)
+        repeated = [str(v) for v in key.ids[repeated_rows[:SAMPLE_SIZE]]]
+        repeat_counts = seen[repeated_rows]
+        unknown = np.flatnonzero(~known)
+        if unknown.size:
+            unknown_counts = Counter(ids[i] for i in unknown.tolist())
+            doubled = [(k, c) for k, c in unknown_counts.items() if c > 1]
+            repeated += [k for k, _ in doubled]
+            repeat_counts = np.append(repeat_counts, [c for _, c in doubled])
+        if repeat_counts.size:
+            errors.append(_duplicates_error(key.id_column, repeated, repeat_counts))
         if unknown.size:
             errors.append(
                 FileError(
                     "UNKNOWN_IDS",
                     f"{unknown.size} id(s) are not in the answer key, e.g. "
-                    f"{', '.join(_sample(ids[unknown]))} ({_lines_text(table.lines[unknown])})",
+                    f"{', '.join(_pick(ids, unknown))} ({_lines_text(table.lines[unknown])})",
                     column=key.id_column,
-                    rows=_sample(ids[unknown]),
+                    rows=_pick(ids, unknown),
                     count=int(unknown.size),
                 )
             )
-        known = positions_in_key >= 0
-        present = np.zeros(key.size, dtype=bool)
-        present[positions_in_key[known]] = True
-        missing = np.flatnonzero(~present)
+        missing = np.flatnonzero(seen == 0)
         if missing.size:
             errors.append(
                 FileError(

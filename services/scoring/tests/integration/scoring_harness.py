@@ -97,6 +97,13 @@ class Scoring:
                 ),
             )
         )
+
+        async def known() -> bool:
+            response = await self.http.get(f"/internal/competitions/{competition_id}")
+            return response.status_code == 200
+
+        # Competitions and submissions travel on different topics: wait until it is known.
+        await eventually(known, timeout=30, message="competition known to scoring")
         return competition_id
 
     async def upload_key(self, competition_id: uuid.UUID, csv: bytes) -> dict[str, Any]:

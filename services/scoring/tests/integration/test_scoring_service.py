@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -13,10 +14,16 @@ from podium_contracts.events import (
     RescoreRequested,
     SubmissionInvalidated,
     SubmissionInvalidatedData,
+    SubmissionReceivedData,
 )
 from podium_contracts.topics import SUBMISSIONS
-from podium_runtime.outbox import new_event
+from podium_runtime.blobs import create_blob_store
+from podium_runtime.db import Database
+from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.testing import eventually
+from podium_scoring import service
+from podium_scoring.models import messaging
+from podium_scoring.service import Scorer
 from scoring_harness import MAX_SUBMISSION_BYTES, Scoring
 from sklearn.metrics import log_loss, roc_auc_score
 
@@ -292,3 +299,51 @@ async def test_bad_answer_key_is_reported_and_submissions_are_rejected(scoring: 
     event = await scoring.submit(competition_id, b"id,target\nr1,0.5\nr2,0.5\n")
     outcome = await scoring.outcome(event.data.submission_id)
     assert [e["code"] for e in outcome["data"]["errors"]] == ["ANSWER_KEY_INVALID"]
+
+
+async def test_competition_read_shows_metric_and_key_state(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    body = (await scoring.http.get(f"/internal/competitions/{auc_competition[0]}")).json()
+    assert body["metric"] == "auc_roc" and body["higher_is_better"] is True
+    assert body["answer_key"]["status"] == "ready"
+    assert body["answer_key"]["rows"] == ROWS
+    assert body["answer_key"]["public_fraction"] == 0.3
+
+
+async def test_a_restarted_scorer_reloads_the_key_from_the_blob_store(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id, ids, targets = auc_competition
+    settings = scoring.settings
+    # A new process: empty key cache, its own connections; only Postgres and blobs remain.
+    database = Database(settings.database_url, pool_size=2)
+    scorer = Scorer(
+        blobs=create_blob_store(settings.blob),
+        outbox=Outbox(messaging.outbox, settings.kafka_topic_prefix),
+        settings=settings,
+    )
+    values = np.linspace(0, 1, ROWS)
+    csv = predictions_csv(ids, values)
+    ref = await scoring.blobs.put(f"submissions/{competition_id}/restart.csv", csv)
+    submission_id = uuid.uuid4()
+    data = SubmissionReceivedData(
+        submission_id=submission_id,
+        competition_id=competition_id,
+        user_id=uuid.uuid4(),
+        blob_key=ref.key,
+        sha256=ref.sha256,
+        size_bytes=ref.size,
+        submitted_at=datetime.now(UTC),
+    )
+    try:
+        async with database.session() as session:
+            await service.score_submission(session, scorer, data, final_attempt=True)
+    finally:
+        await database.dispose()
+    view = await scoring.read(submission_id)
+    public = is_public(competition_id, ids, 0.3)
+    assert view["status"] == "scored"
+    assert math.isclose(
+        view["public_score"], roc_auc_score(targets[public], values[public]), rel_tol=1e-9
+    )
