@@ -6,6 +6,8 @@ or rows with a different number of fields than the header), `MISSING_COLUMN`,
 `EXTRA_COLUMN`, `DUPLICATE_ID`, `MISSING_IDS`, `UNKNOWN_IDS`, `NOT_A_NUMBER`
 (empty, text, NaN or infinite values) and `VALUE_OUT_OF_RANGE`.
 
+A submission has the answer key's two columns, by name (the key's header is
+the template participants follow, like a sample submission), rows in any order.
 What users really produce is accepted: a UTF-8 byte order mark, Windows line
 endings, spaces around header names and values, header names in any case,
 quoted numbers, blank lines, and `;` or tab separated files (with decimal
