@@ -1,0 +1,122 @@
+"""Submission-to-leaderboard latency through the gateway, with 20 concurrent submitters.
+
+Starts its own infrastructure (environment URLs or embedded, via
+`TestInfrastructure`), then identity, competitions, scoring and the gateway in
+this process on loopback (the same stack the end-to-end tests use). Each
+submitter uploads prediction files one after another; a submission counts as
+done when the public leaderboard, read anonymously through the gateway, shows
+the submitter's entry with that many submissions. The figure therefore covers
+the upload, the blob store, Kafka, scoring with numpy, the competitions
+projection, its Redis mirror and the gateway's read. Bounded by a submission
+count and a time limit.
+
+Usage: python bench/bench_submissions.py [submissions_per_user] [seconds]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from podium_runtime.testing import TestInfrastructure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from competitions_support.stack import User
+from submissions_support.stack import (
+    PredictionStack,
+    answer_key,
+    prediction_stack,
+    predictions_csv,
+)
+
+PER_USER = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+SUBMITTERS = 20
+ROWS = 2000
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+async def submitter(
+    stack: PredictionStack,
+    competition_id: str,
+    user: User,
+    csv: bytes,
+    deadline: float,
+    accepted: list[float],
+    landed: list[float],
+) -> None:
+    """Submit `PER_USER` files in turn; time each to its 202 and to the leaderboard."""
+    for count in range(1, PER_USER + 1):
+        if time.monotonic() > deadline:
+            return
+        started = time.perf_counter()
+        made = await stack.submit(competition_id, user, csv)
+        assert made.status_code == 202, made.text
+        accepted.append(time.perf_counter() - started)
+        while time.monotonic() < deadline:
+            got = await stack.http.get(
+                f"/v1/competitions/{competition_id}/leaderboard/around-me",
+                params={"window": 0},
+                headers=user.auth,
+            )
+            entries = got.json().get("entries", [])
+            if entries and entries[0]["submissions"] >= count:
+                landed.append(time.perf_counter() - started)
+                break
+            await asyncio.sleep(0.01)
+
+
+async def main() -> None:
+    """Run the benchmark and print a table."""
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        infra = await TestInfrastructure.start(Path(tmp) / "infra")
+        try:
+            async with prediction_stack(infra, Path(tmp)) as stack:
+                owner = await stack.sign_up("Sponsor")
+                competition = await stack.prediction_competition(owner, daily_submission_limit=1000)
+                csv, ids, targets = answer_key(seed=3, rows=ROWS)
+                await stack.upload_key(competition["id"], owner, csv)
+                users = await stack.sign_up_many(SUBMITTERS)
+                for user in users:
+                    await stack.join(competition["id"], user, timeout=30)
+                rng = np.random.default_rng(1)
+                files = [
+                    predictions_csv(ids, targets * rng.random() + rng.random(ROWS)) for _ in users
+                ]
+                accepted: list[float] = []
+                landed: list[float] = []
+                deadline = time.monotonic() + SECONDS
+                started = time.perf_counter()
+                await asyncio.gather(
+                    *(
+                        submitter(stack, competition["id"], user, file, deadline, accepted, landed)
+                        for user, file in zip(users, files, strict=True)
+                    )
+                )
+                elapsed = time.perf_counter() - started
+        finally:
+            infra.stop()
+    print(f"\n{SUBMITTERS} submitters x {PER_USER} files of {ROWS} rows, {elapsed:.1f} s wall")
+    print(f"{'measure':<34}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for name, values in (("POST -> 202 (queued)", accepted), ("POST -> on leaderboard", landed)):
+        if values:
+            print(
+                f"{name:<34}{len(values):>6}{statistics.median(values) * 1000:>10.0f}"
+                f"{percentile(values, 0.95) * 1000:>10.0f}{max(values) * 1000:>10.0f}"
+            )
+    print(f"{'throughput (submissions/s)':<34}{len(landed) / elapsed:>6.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
