@@ -57,6 +57,12 @@ class TestInfrastructure:
         await create_topics(infra.kafka_bootstrap_servers, prefix)
         return cls(infra, database_url, prefix)
 
+    async def fresh_topics(self) -> str:
+        """Create a new set of prefixed topics for a suite that must not see others' messages."""
+        prefix = f"t{uuid.uuid4().hex[:10]}."
+        await create_topics(self.infra.kafka_bootstrap_servers, prefix)
+        return prefix
+
     def settings(self, settings_cls: type[S], **overrides: Any) -> S:
         """Build a service's settings pointing at this run's infrastructure."""
         values: dict[str, Any] = {

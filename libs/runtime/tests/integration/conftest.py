@@ -18,7 +18,10 @@ from probe import SCHEMA, ProbeSettings
 @pytest.fixture(scope="session")
 async def probe_settings(test_infra: TestInfrastructure) -> ProbeSettings:
     """Settings of the probe service, its schema migrated with its real migrations."""
-    settings = test_infra.settings(ProbeSettings)
+    # Own topics: these tests publish poison messages no other suite should read.
+    settings = test_infra.settings(
+        ProbeSettings, kafka_topic_prefix=await test_infra.fresh_topics()
+    )
     await asyncio.to_thread(
         upgrade, Path(__file__).parent / "probe_migrations", settings.database_url, SCHEMA
     )

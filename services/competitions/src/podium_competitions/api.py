@@ -8,15 +8,12 @@ and `X-Podium-User-Role`; this API is reachable only inside the cluster
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from podium_runtime.outbox import Outbox
+from podium_runtime.deps import OutboxDep, SessionDep
 from podium_runtime.problems import Problem, problem_response
-from podium_runtime.runtime import ServiceRuntime
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import service
 from podium_competitions.schemas import (
@@ -38,24 +35,6 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"])
 _STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
-    """One unit of work per request: commit on success, roll back on error (STYLE 3)."""
-    async with _runtime(request).db.session() as session:
-        yield session
-
-
-def outbox_dependency(request: Request) -> Outbox:
-    """Return the service's outbox."""
-    outbox = _runtime(request).outbox
-    assert outbox is not None
-    return outbox
-
-
 def optional_caller(
     user_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
     role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
@@ -71,8 +50,6 @@ def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) 
     return caller
 
 
-SessionDep = Annotated[AsyncSession, Depends(session_dependency)]
-OutboxDep = Annotated[Outbox, Depends(outbox_dependency)]
 CallerDep = Annotated[Caller, Depends(required_caller)]
 MaybeCallerDep = Annotated[Caller | None, Depends(optional_caller)]
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
+from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
-from podium_runtime.runtime import ServiceRuntime
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import repository
 from podium_scoring.metrics import METRICS
@@ -31,16 +29,6 @@ from podium_scoring.schemas import (
 )
 
 router = APIRouter(prefix="/internal", tags=["internal"])
-
-
-async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
-    """One unit of work per request (STYLE 3)."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(session_dependency)]
 
 
 def _encode_cursor(at: datetime, submission_id: uuid.UUID) -> str:
@@ -56,7 +44,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
-async def get_submission(submission_id: uuid.UUID, session: Session) -> SubmissionOut:
+async def get_submission(submission_id: uuid.UUID, session: SessionDep) -> SubmissionOut:
     """Return one submission's status, scores and errors."""
     row = await repository.get_submission(session, submission_id)
     if row is None:
@@ -67,7 +55,7 @@ async def get_submission(submission_id: uuid.UUID, session: Session) -> Submissi
 @router.get("/competitions/{competition_id}/submissions", response_model=SubmissionPage)
 async def list_submissions(
     competition_id: uuid.UUID,
-    session: Session,
+    session: SessionDep,
     user_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
@@ -100,7 +88,7 @@ def _answer_key_out(row: Row[Any]) -> AnswerKeyOut:
 
 
 @router.get("/competitions/{competition_id}", response_model=CompetitionOut)
-async def get_competition(competition_id: uuid.UUID, session: Session) -> CompetitionOut:
+async def get_competition(competition_id: uuid.UUID, session: SessionDep) -> CompetitionOut:
     """Return how a competition is scored and the state of its answer key."""
     row = await repository.get_competition(session, competition_id)
     if row is None:
@@ -119,7 +107,7 @@ async def get_competition(competition_id: uuid.UUID, session: Session) -> Compet
 
 
 @router.get("/competitions/{competition_id}/answer-key", response_model=AnswerKeyOut)
-async def get_answer_key(competition_id: uuid.UUID, session: Session) -> AnswerKeyOut:
+async def get_answer_key(competition_id: uuid.UUID, session: SessionDep) -> AnswerKeyOut:
     """Return whether the competition's answer key is usable, and why not."""
     row = await repository.get_answer_key(session, competition_id)
     if row is None:
