@@ -6,6 +6,13 @@ transaction (which also records the event id in the inbox) has committed. A
 handler that keeps failing is retried a bounded number of times, then the
 message goes to the topic's dead-letter topic with the error in its headers and
 the consumer moves on.
+
+A service that takes many events of one type per second may register a batch
+handler instead (`handles_batch`): its events are then applied many at a time,
+in one unit of work that records all their ids in the inbox, and the offsets
+are committed after it. A batch that fails is retried event by event through
+the ordinary per-message path, so only the event that cannot be handled is
+dead-lettered.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import contextvars
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
@@ -29,13 +36,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from podium_runtime.context import bound
 from podium_runtime.db import Database
 from podium_runtime.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_HANDLED
-from podium_runtime.outbox import claim_event, event_headers
+from podium_runtime.outbox import claim_event, claim_events, event_headers
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
+BatchHandler = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+B = TypeVar("B", bound=BatchHandler)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -125,6 +134,9 @@ class EventConsumer:
         self.topics: dict[str, Topic] = {}
         self.subscribers: list[Any] = []
         self._broker: KafkaBroker | None = None
+        self.batch_handlers: dict[str, BatchHandler] = {}
+        #: Most records one poll hands to the batch path (with `handles_batch` only).
+        self.batch_max_records = 500
 
     def handles(self, *event_classes: type[Event]) -> Callable[[H], H]:
         """Register the decorated `handler(session, event)` for these event classes."""
@@ -141,10 +153,36 @@ class EventConsumer:
 
         return decorate
 
+    def handles_batch(
+        self, *event_classes: type[Event], max_records: int | None = None
+    ) -> Callable[[B], B]:
+        """Register `handler(session, events)` applying many events of these classes at once.
+
+        The handler gets the events of one poll that are new to this consumer, in
+        partition order, inside one unit of work that also records their ids.
+        """
+
+        def decorate(handler: B) -> B:
+            for cls in event_classes:
+                event_type = cls.model_fields["type"].default
+                version = cls.model_fields["version"].default
+                self.batch_handlers[f"{event_type}@{version}"] = handler
+                self.handled_types.add(event_type)
+                topic = topic_for(cls)
+                self.topics[self.settings.kafka_topic_prefix + topic.name] = topic
+            if max_records is not None:
+                self.batch_max_records = max_records
+            return handler
+
+        return decorate
+
     def subscribe(self, broker: KafkaBroker) -> None:
         """Attach one subscriber for every topic with a handler (one consumer group)."""
         self._broker = broker
         if not self.topics:
+            return
+        if self.batch_handlers:
+            self._subscribe_batches(broker)
             return
 
         async def on_message(msg: KafkaMessage) -> None:
@@ -159,6 +197,93 @@ class EventConsumer:
         )
         subscriber(on_message)
         self.subscribers.append(subscriber)
+
+    def _subscribe_batches(self, broker: KafkaBroker) -> None:
+        async def on_batch(msg: KafkaMessage) -> None:
+            await self.dispatch_batch(msg.raw_message)
+
+        subscriber = broker.subscriber(
+            *sorted(self.topics),
+            group_id=self.service,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            batch=True,
+            max_records=self.batch_max_records,
+            # getmany returns as soon as records are buffered; this bounds an idle poll.
+            batch_timeout_ms=50,
+        )
+        subscriber(on_batch)
+        self.subscribers.append(subscriber)
+
+    async def dispatch_batch(self, records: Sequence[Any]) -> None:
+        """Handle one poll's records in order; runs of batch-handled events share a unit of work.
+
+        Records of other types go through `dispatch` one by one, between the runs,
+        so the order of a partition is kept.
+        """
+        run: list[tuple[Any, Event]] = []
+        run_handler: BatchHandler | None = None
+        for record in records:
+            handler, event = self._batch_event(record)
+            if handler is None or event is None:
+                if run:
+                    await self._apply_batch(run_handler, run)  # type: ignore[arg-type]
+                    run, run_handler = [], None
+                await self.dispatch(record.value, record)
+                continue
+            if run and handler is not run_handler:
+                await self._apply_batch(run_handler, run)  # type: ignore[arg-type]
+                run = []
+            run.append((record, event))
+            run_handler = handler
+        if run:
+            await self._apply_batch(run_handler, run)  # type: ignore[arg-type]
+
+    def _batch_event(self, record: Any) -> tuple[BatchHandler | None, Event | None]:
+        """Return the batch handler and parsed event of a record, or Nones (ordinary path)."""
+        headers = {k: v for k, v in (record.headers or [])}
+        event_type = headers.get("event_type", b"").decode(errors="replace")
+        version = headers.get("event_version", b"").decode(errors="replace")
+        handler = self.batch_handlers.get(f"{event_type}@{version}")
+        if handler is None:
+            return None, None
+        try:
+            event = parse_event(record.value)
+        except (ValidationError, ValueError):
+            return None, None  # `dispatch` dead-letters it with the reason
+        if event.type != event_type or str(event.version) != version:
+            return None, None
+        return handler, event
+
+    async def _apply_batch(self, handler: BatchHandler, run: list[tuple[Any, Event]]) -> None:
+        """Apply a run of events in one unit of work; on failure, one by one with retries."""
+        events: dict[Any, Event] = {}
+        for _, event in run:
+            events.setdefault(event.id, event)
+        try:
+            async with self.database.session() as session:
+                fresh = await claim_events(session, self.inbox, self.service, list(events.values()))
+                new = [e for e in events.values() if e.id in fresh]
+                if new:
+                    await handler(session, new)
+        except Exception as exc:
+            log.warning(
+                "batch failed; handling its events one by one",
+                extra={"events": len(events), "error": repr(exc)},
+            )
+            for record, event in run:
+
+                async def one(session: AsyncSession, single: Event) -> None:
+                    await handler(session, [single])
+
+                with bound(event.correlation_id, str(event.id), event.type):
+                    await self._apply_with_retries(record.topic, record.value, record, one, event)
+            return
+        handled = {e.id for e in new}
+        for record, event in run:
+            outcome = "ok" if event.id in handled else "duplicate"
+            handled.discard(event.id)
+            EVENTS_HANDLED.labels(record.topic, event.type, outcome).inc()
 
     async def dispatch(self, body: bytes, record: Any) -> None:
         """Handle one Kafka record: parse, deduplicate, apply with retries, or dead-letter."""

@@ -251,6 +251,19 @@ async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event:
     return result.first() is not None
 
 
+async def claim_events(
+    session: AsyncSession, inbox: Table, consumer: str, events: Sequence[Event]
+) -> set[Any]:
+    """Record many events as processed in one statement; return the ids that were new."""
+    if not events:
+        return set()
+    result = await session.execute(
+        pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+        [{"event_id": e.id, "consumer": consumer, "event_type": e.type} for e in events],
+    )
+    return {row[0] for row in result}
+
+
 async def unsent_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
     """Return the unsent outbox rows (tests and operators inspect the backlog with it)."""
     return (await session.execute(select(outbox).where(outbox.c.sent_at.is_(None)))).all()
@@ -261,6 +274,7 @@ __all__ = [
     "Outbox",
     "OutboxRelay",
     "claim_event",
+    "claim_events",
     "event_headers",
     "messaging_tables",
     "new_event",

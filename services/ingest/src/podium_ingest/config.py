@@ -19,6 +19,10 @@ class Settings(ServiceSettings):
     platform_url: str = "http://127.0.0.1:8000"
     #: Largest page the statement query returns (xAPI lets the LRS cap `limit`).
     max_page_size: int = 500
+    #: Most `xapi.statements.received` events applied in one transaction.
+    consumer_batch_size: int = 500
+    #: Outbox rows the relay publishes per round (one fact per statement).
+    outbox_batch_size: int = 1000
 
 
 @lru_cache

@@ -15,6 +15,9 @@ def register_consumers(runtime: ServiceRuntime, settings: Settings) -> None:
     assert runtime.consumer is not None and runtime.outbox is not None
     outbox = runtime.outbox
 
-    @runtime.consumer.handles(StatementsReceived)
-    async def on_statements_received(session: AsyncSession, event: StatementsReceived) -> None:
-        await service.record_statements(session, outbox, event.data, settings.platform_url)
+    # Statements arrive by the thousand per second: one unit of work per poll (SPEC §4).
+    @runtime.consumer.handles_batch(StatementsReceived, max_records=settings.consumer_batch_size)
+    async def on_statements_received(
+        session: AsyncSession, events: list[StatementsReceived]
+    ) -> None:
+        await service.record_statements(session, outbox, events, settings.platform_url)

@@ -8,23 +8,66 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Date, and_, cast, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_ingest.models import SCHEMA, statements
 from podium_ingest.models import statement_facts as facts
-from podium_ingest.models import statements
+
+# Bulk writes pass one array per column through unnest(): one statement text whatever the
+# batch size, so Postgres and asyncpg reuse the prepared statement (no per-batch compile).
+# The f-strings interpolate only the schema and column constants below, never input.
+_INSERT_STATEMENTS = text(
+    f"""
+    INSERT INTO {SCHEMA}.statements (id, statement, lrs_client_id, stored)
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:docs AS jsonb[]),
+        CAST(:clients AS uuid[]), CAST(:stored AS timestamptz[]))
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """  # noqa: S608
+)
+
+FACT_TYPES = {
+    "statement_id": "uuid",
+    "actor_key": "text",
+    "object_agent_key": "text",
+    "user_id": "uuid",
+    "verb_id": "text",
+    "object_type": "text",
+    "activity_id": "text",
+    "target_id": "uuid",
+    "registration": "uuid",
+    "timestamp": "timestamptz",
+    "stored": "timestamptz",
+    "scaled_score": "double precision",
+    "success": "boolean",
+    "completion": "boolean",
+    "duration_seconds": "double precision",
+    "is_voiding": "boolean",
+    "voided": "boolean",
+}
+_INSERT_FACTS = text(
+    f"""
+    INSERT INTO {SCHEMA}.statement_facts ({", ".join(f'"{c}"' for c in FACT_TYPES)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{c} AS {t}[])" for c, t in FACT_TYPES.items())})
+    ON CONFLICT DO NOTHING
+    """  # noqa: S608
+)
 
 
 async def insert_statements(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert raw statements, skipping ids already stored; return the ids actually inserted."""
+    """Insert raw statements (`statement` as JSON text), skipping stored ids; return new ids."""
     if not rows:
         return set()
     result = await session.execute(
-        pg_insert(statements)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[statements.c.id])
-        .returning(statements.c.id)
+        _INSERT_STATEMENTS,
+        {
+            "ids": [r["id"] for r in rows],
+            "docs": [r["statement"] for r in rows],
+            "clients": [r["lrs_client_id"] for r in rows],
+            "stored": [r["stored"] for r in rows],
+        },
     )
     return {row[0] for row in result}
 
@@ -32,7 +75,7 @@ async def insert_statements(session: AsyncSession, rows: list[dict[str, Any]]) -
 async def insert_facts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert flattened rows (their statements were inserted in this transaction)."""
     if rows:
-        await session.execute(pg_insert(facts).values(rows).on_conflict_do_nothing())
+        await session.execute(_INSERT_FACTS, {c: [r[c] for r in rows] for c in FACT_TYPES})
 
 
 async def voided_by_earlier_statements(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from podium_contracts.events import LearningData, StatementRecorded, StatementsData
-from podium_runtime.outbox import Outbox, new_event
+import orjson
+from podium_contracts.events import LearningData, StatementRecorded, StatementsReceived
+from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import repository
@@ -21,26 +23,36 @@ PRODUCER = "ingest"
 
 
 async def record_statements(
-    session: AsyncSession, outbox: Outbox, data: StatementsData, platform_url: str
+    session: AsyncSession,
+    outbox: Outbox,
+    received: Sequence[StatementsReceived],
+    platform_url: str,
 ) -> int:
-    """Store raw and flattened statements, apply voiding, emit one fact per statement.
+    """Store raw and flattened statements of many events, apply voiding, emit one fact each.
 
     A statement id already stored is skipped: the gateway's claim guarantees it was the
     same statement (SPEC §5.4), and redelivery must have no second effect (SPEC §4).
+    Each emitted fact carries the correlation of the event its statement came in.
     Returns how many statements were new.
     """
-    rows = [
-        {
-            "id": uuid.UUID(s["id"]),
-            "statement": s,
-            "lrs_client_id": data.lrs_client_id,
-            "stored": parse_instant(s["stored"]),
-        }
-        for s in data.statements
-    ]
+    origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
+    rows = []
+    for event in received:
+        for statement in event.data.statements:
+            statement_id = uuid.UUID(statement["id"])
+            if statement_id in origin:
+                continue  # a retried copy travelling in the same poll
+            origin[statement_id] = (event, statement)
+            rows.append(
+                {
+                    "id": statement_id,
+                    "statement": _json_text(statement),
+                    "lrs_client_id": event.data.lrs_client_id,
+                    "stored": parse_instant(statement["stored"]),
+                }
+            )
     inserted = await repository.insert_statements(session, rows)
-    new = [s for s in data.statements if uuid.UUID(s["id"]) in inserted]
-    flat = [flatten(s, platform_url) for s in new]
+    flat = [flatten(origin[r["id"]][1], platform_url) for r in rows if r["id"] in inserted]
     # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
     # on different partitions); the target is then voided on arrival.
     already_voided = await repository.voided_by_earlier_statements(
@@ -49,20 +61,30 @@ async def record_statements(
     for row in flat:
         row["voided"] = row["statement_id"] in already_voided
     await repository.insert_facts(session, flat)
-    events = [_recorded(data.actor, row) for row in flat]
+    events = [_recorded(origin[row["statement_id"]][0], row) for row in flat]
     targets = [row["target_id"] for row in flat if row["is_voiding"]]
+    voiders = {row["target_id"]: row["statement_id"] for row in flat if row["is_voiding"]}
     for target in await repository.mark_voided(session, targets):
-        events.append(_recorded(target.actor_key, target._asdict() | {"voided": True}))
+        cause = origin[voiders[target.statement_id]][0]
+        events.append(_recorded(cause, target._asdict() | {"voided": True}))
     await outbox.add(session, *events)
-    return len(new)
+    return len(flat)
 
 
-def _recorded(actor: str, row: dict[str, Any]) -> StatementRecorded:
-    event = new_event(
-        StatementRecorded,
-        PRODUCER,
-        LearningData(
-            actor=row.get("actor_key") or actor,
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits: JSON allows them
+        return json.dumps(value, ensure_ascii=False)
+
+
+def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecorded:
+    event = StatementRecorded(
+        producer=PRODUCER,
+        correlation_id=cause.correlation_id,
+        causation_id=str(cause.id),
+        data=LearningData(
+            actor=row["actor_key"],
             statement_id=row["statement_id"],
             user_id=row["user_id"],
             verb=row["verb_id"],
