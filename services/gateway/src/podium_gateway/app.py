@@ -13,6 +13,7 @@ from podium_gateway import accounts_api
 from podium_gateway.auth import JwksCache
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.xapi import api as xapi_api
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -43,7 +44,7 @@ def create_api(settings: Settings) -> FastAPI:
     )
     # Feature routers (one line each):
     app.include_router(__import__("podium_gateway.competitions_api", fromlist=["router"]).router)
-    app.include_router(__import__("podium_gateway.xapi.api", fromlist=["router"]).router)
+    app.include_router(xapi_api.router)
     app.include_router(__import__("podium_gateway.notifications_api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.stream_api", fromlist=["router"]).router)
     app.include_router(__import__("podium_gateway.submissions_api", fromlist=["router"]).router)

@@ -7,6 +7,7 @@ read through ingest's internal API. Every answer, errors included, carries
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable, Coroutine
@@ -15,6 +16,7 @@ from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -33,7 +35,7 @@ from podium_gateway.xapi.models import (
     validate_iri,
     validate_statement,
 )
-from podium_gateway.xapi.store import StatementStore
+from podium_gateway.xapi.store import CoalescedLookup, StatementStore
 
 VERSION_HEADER = "X-Experience-API-Version"
 SUPPORTED_VERSIONS = ("1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
@@ -120,6 +122,15 @@ def _store(request: Request) -> StatementStore:
     return StatementStore(request.app.state.http, request.app.state.settings.ingest_url)
 
 
+def _lookups(request: Request) -> CoalescedLookup:
+    state = request.app.state
+    lookups: CoalescedLookup | None = getattr(state, "xapi_lookups", None)
+    if lookups is None:
+        lookups = CoalescedLookup(StatementStore(state.http, state.settings.ingest_url).lookup)
+        state.xapi_lookups = lookups
+    return lookups
+
+
 def _authority(request: Request, client: LrsClient) -> dict[str, Any]:
     """xAPI Data 2.4.9: the LRS names the credentials that vouched for the statement."""
     return {
@@ -146,8 +157,8 @@ async def _read_json(request: Request) -> Any:
             "XAPI_CONTENT_TYPE",
         )
     try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
         raise _bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
 
 
@@ -193,17 +204,32 @@ async def store_statements(
         )
     hashes = [content_hash(s) for s in statements]
     claims = _claims(request)
-    states = await claims.claim(ids, hashes)
+    # A claim can be missing although the id is stored (Redis evicted or expired it):
+    # ingest is the source of truth for ids the client chose (docs/adr/0004). The lookup
+    # runs beside the claim; its answer only matters for ids the claim finds new.
+    lookup = asyncio.ensure_future(_lookups(request).lookup([i for i in ids if i in supplied]))
+    lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
+    try:
+        states = await claims.claim(ids, hashes)
+    except BaseException:
+        lookup.cancel()
+        raise
     conflicts = [i for i, state in zip(ids, states, strict=True) if state is ClaimState.CONFLICT]
     if conflicts:
+        lookup.cancel()
         raise _conflict(conflicts)
     new = [(i, h) for i, h, s in zip(ids, hashes, states, strict=True) if s is ClaimState.NEW]
-    # A claim can be missing although the id is stored (Redis evicted or expired it):
-    # ingest is the source of truth for ids the client chose (docs/adr/0004).
-    to_check = [i for i, _ in new if i in supplied]
-    existing = await _store(request).lookup(to_check) if to_check else {}
+    try:
+        existing = await lookup
+    except BaseException:
+        if new:
+            await claims.release(*zip(*new, strict=True))
+        raise
+    new_ids = {i for i, _ in new}
     already_stored: set[str] = set()
     for statement_id, previous in existing.items():
+        if statement_id not in new_ids:
+            continue
         if content_hash(previous) != hashes[ids.index(statement_id)]:
             await claims.release(*zip(*new, strict=True))
             raise _conflict([statement_id])
@@ -267,7 +293,8 @@ async def post_statements(request: Request, client: Writer) -> JSONResponse:
     if len(raws) > MAX_BATCH:
         raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
     _validate(raws, batch)
-    return JSONResponse(await store_statements(request, client, raws))
+    ids = await store_statements(request, client, raws)
+    return Response(orjson.dumps(ids), media_type="application/json")
 
 
 @router.put("/statements", summary="Store one statement with a given id", status_code=204)
