@@ -1,4 +1,4 @@
-"""Redis keys shared between services: the one place their format is defined (SPEC §6, §7.1-7.2).
+"""Redis keys shared between services: the one place their format is defined (SPEC §6, §7).
 
 The gateway reads leaderboards straight from Redis and counts daily
 submissions there; the competitions service writes the leaderboard mirror and
@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 Split = Literal["public", "private"]
+Period = Literal["all", "day", "week", "month"]
 
 #: Every shared key starts with this; test runs stay apart because ids are random UUIDs.
 NAMESPACE = "podium:"
@@ -60,3 +61,30 @@ def leaderboard_entries_key(competition_id: uuid.UUID, split: Split) -> str:
 def leaderboard_meta_key(competition_id: uuid.UUID, split: Split) -> str:
     """Return the hash with a board's `as_of` instant and `total` entries."""
     return f"{NAMESPACE}leaderboard:{competition_id}:{split}:meta"
+
+
+def period_start(period: Period, day: date) -> date | None:
+    """Return the first local day of the day, week (Monday, SPEC §7.3) or month holding `day`.
+
+    None for `all`, which has a single board.
+    """
+    if period == "all":
+        return None
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def activity_board_keys(
+    competition_id: uuid.UUID, period: Period, start: date | None
+) -> tuple[str, str, str]:
+    """Return the ranks, entries and meta keys of an activity board (SPEC §7.3).
+
+    The same three-key shape as a prediction board; `start` is `period_start()` of
+    the board's local day in the competition's time zone (None for `all`).
+    """
+    bucket = "all" if period == "all" or start is None else start.isoformat()
+    base = f"{NAMESPACE}leaderboard:{competition_id}:points:{period}:{bucket}"
+    return f"{base}:ranks", f"{base}:entries", f"{base}:meta"

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_competitions import consumers, tasks
+from podium_competitions.activity import api as activity_api
+from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.api import install_error_handler, router
 from podium_competitions.config import Settings
 from podium_competitions.leaderboard import api as leaderboard_api
@@ -18,6 +20,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, metadata)
     consumers.register(runtime)
     leaderboard_consumers.register(runtime)
+    activity_consumers.register(runtime)
     runtime.background.append(tasks.auto_end(runtime, settings.auto_end_interval_seconds))
     return runtime
 
@@ -28,7 +31,7 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router],
+        routers=[router, leaderboard_api.router, activity_api.router],
     )
     install_error_handler(app)
     return app

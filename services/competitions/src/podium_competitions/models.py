@@ -88,5 +88,10 @@ users = Table(
     Column("user_id", UUID(as_uuid=True), primary_key=True),
     Column("display_name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
+    # Lower-cased; resolves xAPI actors identified by `mbox` (SPEC §7.3).
+    Column("email", String(320)),
+    # Learner tier for activity tier multipliers; null while identity publishes none.
+    Column("tier", String(50)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_users_email", "email"),
 )

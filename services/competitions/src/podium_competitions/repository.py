@@ -262,10 +262,19 @@ async def is_participant(
 
 
 async def upsert_user(
-    session: AsyncSession, user_id: uuid.UUID, display_name: str, timezone: str
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    display_name: str,
+    timezone: str,
+    email: str | None = None,
 ) -> None:
-    """Keep the latest display name and time zone of a user (SPEC §2: copies, not reads)."""
-    values = {"display_name": display_name, "timezone": timezone, "updated_at": func.now()}
+    """Keep the latest display name, time zone and e-mail of a user (SPEC §2: copies, not reads)."""
+    values = {
+        "display_name": display_name,
+        "timezone": timezone,
+        "email": email.lower() if email else None,
+        "updated_at": func.now(),
+    }
     await session.execute(
         pg_insert(users)
         .values(user_id=user_id, **values)

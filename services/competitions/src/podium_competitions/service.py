@@ -556,5 +556,7 @@ async def participants(
 
 
 async def record_user(session: AsyncSession, user: UserData) -> None:
-    """Keep a user's display name and time zone from identity's events."""
-    await repository.upsert_user(session, user.user_id, user.display_name, user.timezone)
+    """Keep a user's display name, time zone and e-mail (xAPI `mbox`, SPEC §7.3) from identity."""
+    await repository.upsert_user(
+        session, user.user_id, user.display_name, user.timezone, user.email
+    )

@@ -1,0 +1,20 @@
+"""Internal operations of activity boards, called only inside the cluster."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from podium_runtime.runtime import ServiceRuntime
+
+from podium_competitions.activity import service
+from podium_competitions.activity.mirror import ActivityBoardMirror
+
+router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+
+@router.post("/activity-boards/rebuild")
+async def rebuild(request: Request) -> dict[str, int]:
+    """Rewrite every activity board's Redis mirror from the points ledger (after a Redis loss)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        days = await service.rebuild(session, ActivityBoardMirror(runtime.redis))
+    return {"days": days}

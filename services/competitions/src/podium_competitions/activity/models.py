@@ -1,0 +1,60 @@
+"""Tables of activity competitions, in the competitions schema (STYLE 7)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from podium_competitions.models import metadata
+
+# The points ledger: one row per (competition, statement) that met a rule, so a
+# statement earns points at most once per competition (SPEC §7.3). Voiding keeps
+# the row (its points stay for the record) and takes it out of every sum.
+activity_points = Table(
+    "activity_points",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("statement_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("verb", Text, nullable=False),
+    Column("activity_id", Text),
+    # The statement's own timestamp (xAPI), not when it reached us.
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # Local day in the participant's time zone: the daily cap's bucket.
+    Column("participant_day", Date, nullable=False),
+    # Local day in the competition's time zone: the boards' bucket.
+    Column("board_day", Date, nullable=False),
+    # Rule points times the tier multiplier, before the daily cap.
+    Column("base_points", Float, nullable=False),
+    Column("points", Float, nullable=False),
+    Column("voided", Boolean, nullable=False, server_default="false"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("points >= 0 AND points <= base_points", name="points"),
+    Index("ix_activity_points_cap", "competition_id", "user_id", "participant_day"),
+    Index("ix_activity_points_board", "competition_id", "board_day"),
+    Index("ix_activity_points_statement", "statement_id"),
+)
+
+# The `all` board as last ranked, so a rank change can be told and announced.
+activity_board = Table(
+    "activity_board",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("statements", Integer, nullable=False),
+    Column("last_statement_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,204 @@
+"""Use cases of activity competitions; they flush, never commit (STYLE 2-3, SPEC §7.3).
+
+Who a statement belongs to: `LearningData.user_id` (ingest sets it for an
+`account` on the platform's homePage), else the user whose e-mail is the
+actor's `mbox` in the users projection. Anything else earns nothing.
+
+Voiding (xAPI 2.3.2) takes the statement's points off every board it was on.
+The room it frees under that day's cap is available to statements recorded
+afterwards; statements already recorded keep what they were awarded (no
+re-evaluation), so a board never changes for reasons a participant cannot see.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from podium_contracts.events import LearningData, RankChanged, RankChangedData
+from podium_runtime.outbox import Outbox, new_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions.activity import domain, repository
+from podium_competitions.activity.mirror import ActivityBoardMirror
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "competitions"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Participant:
+    """Whose statement it is, with what the daily cap and multipliers need."""
+
+    user_id: uuid.UUID
+    #: None while identity's `user.registered` has not reached the projection.
+    timezone: str | None = None
+    tier: str | None = None
+
+
+async def _participant(session: AsyncSession, data: LearningData) -> Participant | None:
+    """Return the statement's actor as a Podium user, or None for strangers (SPEC §7.3)."""
+    if data.user_id is not None:
+        found = await repository.user_by_id(session, data.user_id)
+        if found is None:
+            return Participant(data.user_id)
+        return Participant(found.user_id, found.timezone, found.tier)
+    email = domain.mbox_email(data.actor)
+    if email is None:
+        return None
+    found = await repository.user_by_email(session, email)
+    return Participant(found.user_id, found.timezone, found.tier) if found is not None else None
+
+
+async def record_statement(
+    session: AsyncSession, outbox: Outbox | None, mirror: ActivityBoardMirror, data: LearningData
+) -> int:
+    """Award or take back a statement's points in every activity competition it counts for.
+
+    Returns how many competitions' boards changed.
+    """
+    if data.voided:
+        return await _take_back(session, outbox, mirror, data.statement_id)
+    if data.verb == domain.VOIDED_VERB:
+        return 0
+    participant = await _participant(session, data)
+    if participant is None:
+        return 0
+    changed = 0
+    for competition in await repository.competitions_counting(
+        session, participant.user_id, data.timestamp
+    ):
+        rules = domain.Rules.from_json(competition.rules)
+        rule = rules.first_match(data.verb, data.activity_id, data.scaled_score)
+        if rule is None:
+            continue
+        await repository.lock_competition(session, competition.id)
+        # The cap's day is the participant's; an unknown time zone falls back to the
+        # competition's until identity's event arrives.
+        participant_tz = participant.timezone or competition.timezone
+        cap_day = domain.local_day(data.timestamp, participant_tz)
+        used = await repository.points_on_day(session, competition.id, participant.user_id, cap_day)
+        earned = domain.award(rule, rules.multiplier(participant.tier), used, rules.daily_cap)
+        board_day = domain.local_day(data.timestamp, competition.timezone)
+        inserted = await repository.insert_award(
+            session,
+            {
+                "competition_id": competition.id,
+                "statement_id": data.statement_id,
+                "user_id": participant.user_id,
+                "verb": data.verb,
+                "activity_id": data.activity_id,
+                "occurred_at": data.timestamp,
+                "participant_day": cap_day,
+                "board_day": board_day,
+                "base_points": earned.base,
+                "points": earned.points,
+            },
+        )
+        if not inserted:
+            continue  # SPEC §7.3: points are awarded once per statement id
+        if earned.points > 0:
+            await recompute_boards(session, outbox, mirror, competition.id, board_day)
+            changed += 1
+    return changed
+
+
+async def _take_back(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    statement_id: uuid.UUID,
+) -> int:
+    """Void a statement's points wherever it holds some and rank those boards again."""
+    changed = 0
+    for competition_id in await repository.competitions_awarding(session, statement_id):
+        await repository.lock_competition(session, competition_id)
+        board_day = await repository.void_award(session, competition_id, statement_id)
+        if board_day is None:
+            continue  # voided meanwhile by a concurrent delivery
+        await recompute_boards(session, outbox, mirror, competition_id, board_day)
+        changed += 1
+    return changed
+
+
+async def recompute_boards(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    competition_id: uuid.UUID,
+    board_day: date,
+) -> None:
+    """Rank the `all` board and the day, week and month boards holding `board_day` again.
+
+    The caller holds the competition's lock, so Redis receives boards in commit
+    order; a failed Redis write fails the message, which is then retried. Rank
+    changes are announced for the `all` board only (SPEC §7.2-7.3).
+    """
+    now = _now()
+    boards = []
+    for period, start in domain.boards_of_day(board_day):
+        days = domain.period_days(period, board_day)
+        entries = domain.rank_points(await repository.standings(session, competition_id, days))
+        boards.append((period, start, entries))
+    names = await repository.display_names(
+        session, {entry.user_id for _, _, entries in boards for entry in entries}
+    )
+    for period, start, entries in boards:
+        await mirror.write(competition_id, period, start, entries, names, now)
+        if period == "all":
+            await _store_all_board(session, outbox, competition_id, entries)
+
+
+async def _store_all_board(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    competition_id: uuid.UUID,
+    entries: list[domain.BoardEntry],
+) -> None:
+    before = await repository.current_ranks(session, competition_id)
+    await repository.replace_board(session, competition_id, entries)
+    moves = domain.rank_moves(before, entries)
+    if moves and outbox is not None:
+        await outbox.add(
+            session,
+            *(
+                new_event(
+                    RankChanged,
+                    PRODUCER,
+                    RankChangedData(
+                        competition_id=competition_id,
+                        user_id=move.user_id,
+                        split="public",
+                        period="all",
+                        old_rank=move.old_rank,
+                        new_rank=move.new_rank,
+                        score=move.score,
+                    ),
+                )
+                for move in moves
+            ),
+        )
+
+
+async def rebuild(session: AsyncSession, mirror: ActivityBoardMirror) -> int:
+    """Rewrite every activity board's Redis mirror from the ledger; return how many days."""
+    rows = await repository.boards_in_ledger(session)
+    for row in rows:
+        await repository.lock_competition(session, row.competition_id)
+        await recompute_boards(session, None, mirror, row.competition_id, row.board_day)
+    return len(rows)
+
+
+async def standing(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[float | None, int | None]:
+    """Return a participant's points and rank on the `all` board (None, None if unranked)."""
+    row = await repository.standing(session, competition_id, user_id)
+    return (row.score, row.rank) if row is not None else (None, None)
