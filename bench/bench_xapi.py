@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -34,7 +35,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from xapi_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, VERSION, statement  # noqa: E402
 
-TOTAL = {1: 2_000, 10: 10_000, 100: 20_000}
+TOTAL = {
+    int(k): v
+    for k, v in {"1": 2_000, "10": 10_000, "100": 20_000}.items()
+    if k in os.environ.get("BENCH_SIZES", "1,10,100").split(",")
+}
 IN_FLIGHT = {1: 32, 10: 16, 100: 4}
 LATENCY_SECONDS = 10.0
 TIME_LIMIT = 120.0
@@ -51,9 +56,31 @@ def _env(infra: TestInfrastructure) -> dict[str, str]:
     }
 
 
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
+
+
 @contextlib.asynccontextmanager
-async def _process(module: str, env: dict[str, str], url: str) -> AsyncIterator[str]:
+async def _process(
+    module: str, env: dict[str, str], url: str, pids: dict[str, int]
+) -> AsyncIterator[str]:
+    # BENCH_PROFILE_DIR=<dir> samples each service with py-spy (collapsed stacks per service).
+    wrap = (
+        [
+            os.environ.get("PY_SPY", "py-spy"),
+            "record",
+            "-r",
+            "100",
+            "-f",
+            "raw",
+            "-o",
+            f"{PROFILE_DIR}/{module}.txt",
+            "--",
+        ]
+        if PROFILE_DIR
+        else []
+    )
     proc = await asyncio.create_subprocess_exec(
+        *wrap,
         sys.executable,
         "-m",
         module,
@@ -62,6 +89,7 @@ async def _process(module: str, env: dict[str, str], url: str) -> AsyncIterator[
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    pids[module.removeprefix("podium_")] = proc.pid
     try:
         async with httpx.AsyncClient() as client:
             for _ in range(300):
@@ -71,8 +99,13 @@ async def _process(module: str, env: dict[str, str], url: str) -> AsyncIterator[
                 await asyncio.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), timeout=20)
+        if PROFILE_DIR:
+            import signal
+
+            proc.send_signal(signal.SIGINT)
+        else:
+            proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=60)
 
 
 async def _credentials(gateway: str) -> str:
@@ -103,26 +136,56 @@ async def _count(engine: Any, activity: str) -> int:
 
 def _batch(activity: str, size: int, actors: list[dict[str, Any]], n: int) -> list[Any]:
     # One actor per request, as a learning tool reporting one learner's session would.
+    # Ids chosen by the client, as learning tools do: the LRS checks them for conflicts.
     actor = actors[n % len(actors)]
     return [statement(actor=actor, activity=activity, id=str(uuid.uuid4())) for _ in range(size)]
 
 
-async def _throughput(client: httpx.AsyncClient, engine: Any, size: int) -> tuple[float, int]:
+async def _requests(url: str, route: str) -> float:
+    """Requests a service answered on `route` so far (its Prometheus counter)."""
+    async with httpx.AsyncClient() as client:
+        text_format = (await client.get(f"{url}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text_format.splitlines()
+        if line.startswith("podium_http_requests_total{") and f'route="{route}"' in line
+    )
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds of each process so far (Linux /proc; empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+async def _throughput(
+    client: httpx.AsyncClient, engine: Any, size: int, pids: dict[str, int]
+) -> tuple[float, int]:
     activity = f"http://bench.podium.test/{uuid.uuid4().hex}"
     actors = [{"mbox": f"mailto:learner{i}@bench.test"} for i in range(64)]
-    requests = TOTAL[size] // size
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(requests):
-        queue.put_nowait(n)
+    requests = TOTAL.get(size, 10_000) // size
+    # Bodies are serialised before the clock starts: the load generator only sends.
+    bodies = [json.dumps(_batch(activity, size, actors, n)).encode() for n in range(requests)]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
     errors = 0
 
     async def worker() -> None:
         nonlocal errors
         while not queue.empty():
-            n = queue.get_nowait()
-            response = await client.post("/xapi/statements", json=_batch(activity, size, actors, n))
+            body = queue.get_nowait()
+            response = await client.post("/xapi/statements", content=body)
             errors += response.status_code != 200
 
+    cpu_before = _cpu_seconds(pids)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT[size])))
     posted = time.perf_counter() - started
@@ -131,7 +194,12 @@ async def _throughput(client: httpx.AsyncClient, engine: Any, size: int) -> tupl
     while await _count(engine, activity) < want and time.perf_counter() - started < TIME_LIMIT:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    print(f"  batch {size:>3}: posted in {posted:6.2f}s, flattened in {elapsed:6.2f}s")
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds(pids).items()}
+    share = ", ".join(f"{k} {v / elapsed:.0%}" for k, v in cpu.items())
+    print(
+        f"  batch {size:>3}: posted in {posted:6.2f}s, flattened in {elapsed:6.2f}s"
+        f" (CPU of one core: {share})"
+    )
     return want / elapsed, errors
 
 
@@ -145,11 +213,16 @@ async def _latency(client: httpx.AsyncClient, engine: Any, rate: float) -> list[
     stop = False
 
     async def poll() -> None:
+        # Ask only for the statements not seen yet, by primary key: the poll stays cheap.
         async with engine.connect() as conn:
             while not stop or len(seen_at) < len(sent_at):
+                pending = [uuid.UUID(i) for i in sent_at if i not in seen_at]
                 rows = await conn.execute(
-                    text("SELECT statement_id FROM ingest.statement_facts WHERE activity_id = :a"),
-                    {"a": activity},
+                    text(
+                        "SELECT statement_id FROM ingest.statement_facts "
+                        "WHERE statement_id = ANY(:ids)"
+                    ),
+                    {"ids": pending},
                 )
                 now = time.perf_counter()
                 for (sid,) in rows:
@@ -161,10 +234,11 @@ async def _latency(client: httpx.AsyncClient, engine: Any, rate: float) -> list[
 
     async def post(n: int) -> None:
         batch = _batch(activity, 10, actors, n)
+        body = json.dumps(batch).encode()
         now = time.perf_counter()
         for s in batch:
             sent_at[s["id"]] = now
-        await client.post("/xapi/statements", json=batch)
+        await client.post("/xapi/statements", content=body)
 
     poller = asyncio.create_task(poll())
     tasks = []
@@ -212,9 +286,10 @@ async def main() -> None:
                     "PODIUM_GATEWAY_RATE_LIMIT_IP": "100000000",
                     "PODIUM_GATEWAY_LRS_CACHE_SECONDS": "300",
                 }
+                pids = {"bench": os.getpid()}
                 async with (
-                    _process("podium_ingest", env, f"http://127.0.0.1:{ingest_port}"),
-                    _process("podium_gateway", env, f"http://127.0.0.1:{gateway_port}") as gw,
+                    _process("podium_ingest", env, f"http://127.0.0.1:{ingest_port}", pids),
+                    _process("podium_gateway", env, f"http://127.0.0.1:{gateway_port}", pids) as gw,
                 ):
                     auth = await _credentials(gw)
                     engine = create_async_engine(
@@ -222,14 +297,24 @@ async def main() -> None:
                     )
                     async with httpx.AsyncClient(
                         base_url=gw,
-                        headers={"Authorization": auth, **VERSION},
+                        headers={
+                            "Authorization": auth,
+                            "Content-Type": "application/json",
+                            **VERSION,
+                        },
                         timeout=60,
                         limits=httpx.Limits(max_connections=64),
                     ) as client:
                         # Warm-up: the ingest consumer group joins (about 5 s on tansu).
-                        await _throughput(client, engine, 10)
-                        results = {size: await _throughput(client, engine, size) for size in TOTAL}
-                        rate = results[10][0] / 2
+                        warm = await _throughput(client, engine, 10, pids)
+                        results = {
+                            size: await _throughput(client, engine, size, pids) for size in TOTAL
+                        }
+                        rate = results.get(10, warm)[0] / 2
+                        ingest_url = f"http://127.0.0.1:{ingest_port}"
+                        posts = await _requests(gw, "/xapi/statements")
+                        lookups = await _requests(ingest_url, "/internal/statements/lookup")
+                        print(f"  {lookups:,.0f} conflict lookups for {posts:,.0f} requests")
                         latencies = sorted(await _latency(client, engine, rate))
                     await engine.dispose()
         finally:

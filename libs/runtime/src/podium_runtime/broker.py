@@ -211,6 +211,9 @@ class EventConsumer:
             max_records=self.batch_max_records,
             # getmany returns as soon as records are buffered; this bounds an idle poll.
             batch_timeout_ms=50,
+            # A broker that does not answer a fetch early when data arrives (tansu) would
+            # otherwise hold every idle fetch for the 500 ms default.
+            fetch_max_wait_ms=50,
         )
         subscriber(on_batch)
         self.subscribers.append(subscriber)

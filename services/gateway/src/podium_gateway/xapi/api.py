@@ -251,7 +251,7 @@ async def store_statements(
         if s != ClaimState.SAME_COMMITTED
     ]
     if committed:
-        await claims.commit(*zip(*committed, strict=True))
+        claims.commit_soon(*zip(*committed, strict=True))
     return ids
 
 

@@ -13,15 +13,21 @@ the same statement while pending publishes again (ingest ignores the duplicate).
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 from collections.abc import Sequence
 
 import redis.asyncio as redis
+
+log = logging.getLogger(__name__)
 
 #: Seconds a pending claim lives (longer than any publish can take).
 PENDING_TTL_SECONDS = 120
 #: Seconds a committed claim lives; after that the ingest store answers (docs/adr/0004).
 COMMITTED_TTL_SECONDS = 30 * 86400
+#: Most claims one queued commit carries to Redis.
+COMMIT_BATCH = 2000
 
 # KEYS: claim keys; ARGV: [pending ttl ms, hash1, hash2, ...].
 # All-or-nothing: when any id conflicts, nothing is claimed (a batch is accepted whole or not).
@@ -93,6 +99,8 @@ class StatementClaims:
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
         self._release = client.register_script(_RELEASE)
+        self._queued: list[tuple[str, str]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     def _keys(self, ids: Sequence[str]) -> list[str]:
         return [f"{self.prefix}xapi:claim:{i}" for i in ids]
@@ -106,6 +114,31 @@ class StatementClaims:
         """Mark claims durable once the statements are acknowledged by Kafka (or found stored)."""
         if ids:
             await self._commit(keys=self._keys(ids), args=[COMMITTED_TTL_SECONDS * 1000, *hashes])
+
+    def commit_soon(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
+        """Queue claims to become committed; one script call carries all queued ones.
+
+        The answer need not wait for it: a pending claim that is never committed (the
+        process died) only expires sooner, a retry meanwhile is published again and
+        absorbed by ingest, and afterwards the store answers for the id (docs/adr/0004).
+        """
+        self._queued.extend(zip(ids, hashes, strict=True))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued[:COMMIT_BATCH], self._queued[COMMIT_BATCH:]
+            ids, hashes = zip(*batch, strict=True)
+            try:
+                await self.commit(ids, hashes)
+            except Exception as exc:  # the claims stay pending and expire (see commit_soon)
+                log.warning("claims not committed", extra={"claims": len(ids), "error": repr(exc)})
+
+    async def flush(self) -> None:
+        """Wait until every queued commit reached Redis (tests, shutdown)."""
+        while self._committer is not None and not self._committer.done():
+            await asyncio.shield(self._committer)
 
     async def release(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Give back pending claims after a failed publish or a conflict found in the store."""
