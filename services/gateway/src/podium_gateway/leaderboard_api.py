@@ -6,6 +6,10 @@ rank, a hash of entries, a meta hash). Visibility comes from the competitions
 internal API: anonymous visitors read public competitions' boards, private
 competitions are members only (404 to strangers), and the private split
 appears after `ends_at` (the owner and admins may look earlier).
+
+Activity competitions (SPEC §7.3) have one board per period: `all`, and a
+board per local day, week (from Monday) and month in the competition's time
+zone; `date=` picks which one (default: the current one there).
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import UTC, datetime
+import zoneinfo
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.redis_keys import (
+    activity_board_keys,
     leaderboard_entries_key,
     leaderboard_meta_key,
     leaderboard_ranks_key,
+    period_start,
 )
 from podium_runtime.problems import Problem
 from pydantic import BaseModel
@@ -77,6 +84,8 @@ class Leaderboard(BaseModel):
     as_of: datetime | None
     split: Split
     period: Period
+    #: First local day of the day/week/month board shown (activity competitions).
+    period_start: date | None = None
     next_cursor: str | None = None
 
 
@@ -110,6 +119,12 @@ async def _board_competition(
     if got.status_code != 200:
         return None, relay(got)
     competition: dict[str, Any] = got.json()
+    if split == "private" and competition.get("kind") == "activity":
+        raise Problem(
+            422,
+            "SPLIT_NOT_SUPPORTED",
+            "Activity leaderboards have no private split; use split=public.",
+        )
     if split == "private":
         ends_at = datetime.fromisoformat(competition["ends_at"].replace("Z", "+00:00"))
         ended = competition["status"] == "ended" or ends_at <= datetime.now(UTC)
@@ -125,14 +140,36 @@ async def _board_competition(
     return competition, None
 
 
-def _period(competition: dict[str, Any], period: Period) -> None:
-    if period != "all" and competition.get("kind") == "prediction":
+def _board_keys(
+    competition: dict[str, Any],
+    competition_id: uuid.UUID,
+    split: Split,
+    period: Period,
+    day: date | None,
+) -> tuple[tuple[str, str, str], date | None]:
+    """Return the Redis keys of the board asked for, and its first local day."""
+    if competition.get("kind") == "activity":
+        if day is None:
+            try:
+                tz = zoneinfo.ZoneInfo(competition.get("timezone") or "UTC")
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                tz = zoneinfo.ZoneInfo("UTC")
+            day = datetime.now(tz).date()
+        start = period_start(period, day)
+        return activity_board_keys(competition_id, period, start), start
+    if period != "all":
         raise Problem(
             422,
             "PERIOD_NOT_SUPPORTED",
             "Prediction leaderboards rank the best submission over the whole competition; "
             "use period=all.",
         )
+    keys = (
+        leaderboard_ranks_key(competition_id, split),
+        leaderboard_entries_key(competition_id, split),
+        leaderboard_meta_key(competition_id, split),
+    )
+    return keys, None
 
 
 def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
@@ -161,20 +198,25 @@ async def leaderboard(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     split: Split = "public",
     period: Period = "all",
+    day: Annotated[
+        date | None,
+        Query(
+            alias="date",
+            description="A local day in the period to show (activity; default: today there)",
+        ),
+    ] = None,
 ) -> Response:
-    """Ranks 1..N: best score by the metric's direction, ties to the earlier submission."""
+    """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
     offset = _decode_cursor(cursor)
     competition, answer = await _board_competition(client, competition_id, user, split)
     if answer is not None:
         return answer
     assert competition is not None
-    _period(competition, period)
+    keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta = await redis_client.eval(  # type: ignore[misc]
         _PAGE,
         3,
-        leaderboard_ranks_key(competition_id, split),
-        leaderboard_entries_key(competition_id, split),
-        leaderboard_meta_key(competition_id, split),
+        *keys,
         offset,
         offset + limit - 1,
     )
@@ -187,6 +229,7 @@ async def leaderboard(
         as_of=as_of,
         split=split,
         period=period,
+        period_start=start,
         next_cursor=_encode_cursor(offset + limit) if more else None,
     )
     return JSONResponse(body.model_dump(mode="json"))
@@ -205,19 +248,24 @@ async def around_me(
     window: Annotated[int, Query(ge=0, le=100)] = 5,
     split: Split = "public",
     period: Period = "all",
+    day: Annotated[
+        date | None,
+        Query(
+            alias="date",
+            description="A local day in the period to show (activity; default: today there)",
+        ),
+    ] = None,
 ) -> Response:
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition, answer = await _board_competition(client, competition_id, user, split)
     if answer is not None:
         return answer
     assert competition is not None
-    _period(competition, period)
+    keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
         _AROUND,
         3,
-        leaderboard_ranks_key(competition_id, split),
-        leaderboard_entries_key(competition_id, split),
-        leaderboard_meta_key(competition_id, split),
+        *keys,
         str(user.user_id),
         window,
     )
@@ -228,6 +276,7 @@ async def around_me(
         as_of=as_of,
         split=split,
         period=period,
+        period_start=start,
         rank=int(rank) if rank else None,
     )
     return JSONResponse(body.model_dump(mode="json"))

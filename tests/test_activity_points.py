@@ -1,0 +1,355 @@
+"""Activity competitions end to end: xAPI statements in, points and boards out (SPEC §7.3).
+
+A learning tool posts statements to the gateway's LRS; ingest flattens them;
+competitions awards points; the gateway serves the boards from Redis.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from podium_runtime.testing import TestInfrastructure, eventually, serve
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from competitions_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, User
+
+PLATFORM = "https://podium.test"
+XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
+COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+PASSED = "http://adlnet.gov/expapi/verbs/passed"
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+LESSONS = "https://lessons.example/course-1/"
+RULES = {
+    "points": [
+        {"verb": PASSED, "points": 25, "min_scaled_score": 0.8},
+        {"verb": COMPLETED, "activity_prefix": LESSONS, "points": 10},
+    ],
+    "daily_cap": 1000,
+}
+
+
+@dataclass
+class ActivityStack:
+    """The gateway, a signed-in admin's LRS credentials, and helpers."""
+
+    http: httpx.AsyncClient
+    lrs_auth: dict[str, str]
+
+    async def sign_up(self, timezone: str = "UTC") -> User:
+        """Register and log in a user living in `timezone`."""
+        email = f"{uuid.uuid4().hex[:12]}@example.org"
+        name = f"Learner {uuid.uuid4().hex[:4]}"
+        made = await self.http.post(
+            "/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "display_name": name, "timezone": timezone},
+        )
+        assert made.status_code == 201, made.text
+        login = await self.http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        return User(made.json()["id"], email, name, login.json()["access_token"])
+
+    async def competition(self, owner: User, **fields: Any) -> dict[str, Any]:
+        """Create an active activity competition that started ten days ago."""
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "kind": "activity",
+            "title": f"Learning sprint {uuid.uuid4().hex[:6]}",
+            "status": "active",
+            "late_join": True,
+            "starts_at": (now - timedelta(days=10)).isoformat(),
+            "ends_at": (now + timedelta(days=20)).isoformat(),
+            "rules": RULES,
+        }
+        body.update(fields)
+        made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
+        assert made.status_code == 201, made.text
+        return made.json()  # type: ignore[no-any-return]
+
+    async def join(self, competition: dict[str, Any], *users: User) -> None:
+        """Join each user and await acceptance and their profile in the roster."""
+        cid = competition["id"]
+        for user in users:
+            asked = await self.http.post(f"/v1/competitions/{cid}/join", headers=user.auth)
+            assert asked.status_code == 202, asked.text
+
+            async def accepted(user: User = user) -> bool:
+                got = await self.http.get(f"/v1/competitions/{cid}/enrollment", headers=user.auth)
+                return got.status_code == 200 and got.json()["status"] == "accepted"
+
+            await eventually(accepted, timeout=60, message="join accepted")
+
+        # Time zones and e-mails come with identity's user events: await them in the roster.
+        async def profiles_known() -> bool:
+            got = await self.http.get(f"/v1/competitions/{cid}/participants", headers=users[0].auth)
+            names = {p["display_name"] for p in got.json()["items"]}
+            return {u.display_name for u in users} <= names
+
+        await eventually(profiles_known, timeout=30, message="participants' profiles")
+
+    async def post_statements(self, *statements: dict[str, Any]) -> list[str]:
+        """POST statements as the learning tool; return their ids."""
+        sent = await self.http.post(
+            "/xapi/statements", json=list(statements), headers={**self.lrs_auth, **XAPI_VERSION}
+        )
+        assert sent.status_code == 200, sent.text
+        return sent.json()  # type: ignore[no-any-return]
+
+    async def board(
+        self, competition_id: str, period: str = "all", day: date | None = None
+    ) -> dict[str, Any]:
+        """GET a board anonymously."""
+        params: dict[str, Any] = {"period": period}
+        if day is not None:
+            params["date"] = day.isoformat()
+        got = await self.http.get(f"/v1/competitions/{competition_id}/leaderboard", params=params)
+        assert got.status_code == 200, got.text
+        return got.json()  # type: ignore[no-any-return]
+
+    async def board_is(
+        self,
+        competition_id: str,
+        expected: list[tuple[User, float]],
+        period: str = "all",
+        day: date | None = None,
+    ) -> dict[str, Any]:
+        """Await a board listing exactly these users with these points, in this order."""
+        want = [(u.user_id, points) for u, points in expected]
+
+        async def reached() -> dict[str, Any] | None:
+            body = await self.board(competition_id, period, day)
+            got = [(e["user_id"], e["score"]) for e in body["entries"]]
+            return body if got == want else None
+
+        return await eventually(reached, timeout=30, message=f"{period} board {want}")
+
+
+def recent() -> datetime:
+    """A minute or so ago, but never across UTC midnight from now (day boards stay put)."""
+    now = datetime.now(UTC)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    return max(now - timedelta(minutes=2), midnight + timedelta(minutes=2))
+
+
+def account(user: User) -> dict[str, Any]:
+    """The xAPI actor of a Podium user: an account on the platform (SPEC §7.3)."""
+    return {"objectType": "Agent", "account": {"homePage": PLATFORM, "name": user.user_id}}
+
+
+def statement(
+    actor: dict[str, Any],
+    at: datetime,
+    verb: str = COMPLETED,
+    activity: str = LESSONS + "lesson-1",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A statement as a learning tool sends it."""
+    return {
+        "actor": actor,
+        "verb": {"id": verb, "display": {"en-US": verb.rsplit("/", 1)[-1]}},
+        "object": {"objectType": "Activity", "id": activity},
+        "timestamp": at.isoformat(),
+        **extra,
+    }
+
+
+@contextlib.asynccontextmanager
+async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[ActivityStack]:
+    """Run identity, competitions, ingest and the gateway; warm every consumer group."""
+    from podium_competitions.app import create_api as competitions_api
+    from podium_competitions.config import Settings as CompetitionsSettings
+    from podium_gateway.app import create_api as gateway_api
+    from podium_gateway.config import Settings as GatewaySettings
+    from podium_identity.app import create_api as identity_api
+    from podium_identity.config import Settings as IdentitySettings
+    from podium_ingest.app import create_api as ingest_api
+    from podium_ingest.config import Settings as IngestSettings
+
+    await test_infra.migrate("identity", "competitions", "ingest")
+    run = uuid.uuid4().hex[:8]
+    identity_settings = test_infra.settings(
+        IdentitySettings,
+        jwt_keys_dir=tmp / "keys",
+        jwt_generate_missing_key=True,
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+        redis_key_prefix=f"t{run}:identity:",
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
+        competitions = await stack.enter_async_context(
+            serve(competitions_api(test_infra.settings(CompetitionsSettings, db_pool_size=10)))
+        )
+        ingest = await stack.enter_async_context(
+            serve(ingest_api(test_infra.settings(IngestSettings, platform_url=PLATFORM)))
+        )
+        gateway_settings = test_infra.settings(
+            GatewaySettings,
+            identity_url=identity,
+            competitions_url=competitions,
+            ingest_url=ingest,
+            public_base_url=PLATFORM,
+            redis_key_prefix=f"t{run}:gateway:",
+            rate_limit_ip=1_000_000,
+            rate_limit_user=1_000_000,
+            rate_limit_login_ip=1_000_000,
+            rate_limit_lrs_client=1_000_000,
+        )
+        gateway = await stack.enter_async_context(serve(gateway_api(gateway_settings)))
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
+        login = await http.post(
+            "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        made = await http.post(
+            "/v1/admin/lrs-clients",
+            json={"name": "lesson player", "scopes": ["statements/write", "statements/read"]},
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert made.status_code == 201, made.text
+        key_secret = f"{made.json()['key']}:{made.json()['secret']}".encode()
+        running = ActivityStack(
+            http, {"Authorization": "Basic " + base64.b64encode(key_secret).decode()}
+        )
+        # Consumer groups join once (about 5 s each on tansu): one awarded statement warms all.
+        owner, learner = await running.sign_up(), await running.sign_up()
+        warm = await running.competition(owner)
+        await running.join(warm, learner)
+        await running.post_statements(statement(account(learner), datetime.now(UTC)))
+        await running.board_is(warm["id"], [(learner, 10)])
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def lms(
+    test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ActivityStack]:
+    async with activity_stack(test_infra, tmp_path_factory.mktemp("activity")) as stack:
+        yield stack
+
+
+async def test_completed_statements_build_day_and_all_boards(lms: ActivityStack) -> None:
+    owner = await lms.sign_up()
+    ada, grace = await lms.sign_up("Asia/Tokyo"), await lms.sign_up("Europe/Paris")
+    competition = await lms.competition(owner)
+    cid = competition["id"]
+    await lms.join(competition, ada, grace)
+    now = recent()
+    today, yesterday = now.date(), now.date() - timedelta(days=1)
+    await lms.post_statements(
+        statement(account(ada), now, activity=LESSONS + "lesson-1"),
+        statement(account(ada), now, activity=LESSONS + "lesson-2"),
+        statement(account(ada), now - timedelta(days=1), activity=LESSONS + "lesson-0"),
+        # An e-mail actor is the participant with that address.
+        statement({"mbox": f"mailto:{grace.email}"}, now, activity=LESSONS + "lesson-1"),
+        statement(account(grace), now, verb=PASSED, result={"score": {"scaled": 0.9}}),
+        # Earn nothing: a low score, another course, before the competition started.
+        statement(account(grace), now, verb=PASSED, result={"score": {"scaled": 0.5}}),
+        statement(account(grace), now, activity="https://other.example/course"),
+        statement(account(grace), now - timedelta(days=11)),
+    )
+    board = await lms.board_is(cid, [(grace, 35), (ada, 30)])
+    first, second = board["entries"]
+    assert (first["rank"], first["display_name"], first["submissions"]) == (
+        1,
+        grace.display_name,
+        2,
+    )
+    assert (second["rank"], second["display_name"], second["submissions"]) == (
+        2,
+        ada.display_name,
+        3,
+    )
+    assert abs(datetime.fromisoformat(second["last_submission_at"]) - now) < timedelta(seconds=1)
+    assert board["total"] == 2 and board["period"] == "all" and board["as_of"]
+    day = await lms.board_is(cid, [(grace, 35), (ada, 20)], "day", today)
+    assert day["period_start"] == today.isoformat()
+    await lms.board_is(cid, [(ada, 10)], "day", yesterday)
+    week_start = today - timedelta(days=today.weekday())
+    week = await lms.board(cid, "week", today)
+    assert week["period_start"] == week_start.isoformat()
+    month = await lms.board(cid, "month", today)
+    assert month["period_start"] == today.replace(day=1).isoformat()
+    # Without `date`, the current day in the competition's zone (UTC here).
+    current = await lms.board(cid, "day")
+    assert current["period_start"] == datetime.now(UTC).date().isoformat()
+    around = await lms.http.get(
+        f"/v1/competitions/{cid}/leaderboard/around-me",
+        params={"period": "day", "date": today.isoformat(), "window": 1},
+        headers=ada.auth,
+    )
+    assert around.status_code == 200, around.text
+    assert around.json()["rank"] == 2
+    assert [e["user_id"] for e in around.json()["entries"]] == [grace.user_id, ada.user_id]
+
+
+async def test_daily_cap_restarts_at_the_participants_local_midnight(lms: ActivityStack) -> None:
+    owner, tokyo = await lms.sign_up(), await lms.sign_up("Asia/Tokyo")
+    competition = await lms.competition(owner, rules={**RULES, "daily_cap": 25})
+    await lms.join(competition, tokyo)
+    # 15:00 UTC is midnight in Tokyo (no DST there).
+    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    midnight = datetime(day.year, day.month, day.day, 15, 0, tzinfo=UTC)
+    before = [midnight - timedelta(minutes=m) for m in (10, 6, 1)]  # 23:50, 23:54, 23:59
+    after = [midnight + timedelta(minutes=m) for m in (1, 5)]  # 00:01, 00:05
+    await lms.post_statements(
+        *(
+            statement(account(tokyo), at, activity=f"{LESSONS}lesson-{i}")
+            for i, at in enumerate(before + after)
+        )
+    )
+    # 10 + 10 + 5 (the cap of 25 leaves 5) on the first Tokyo day, 10 + 10 on the next.
+    board = await lms.board_is(competition["id"], [(tokyo, 45)])
+    assert board["entries"][0]["submissions"] == 5
+    # The board's day is the competition's (UTC): all five fell on one UTC day.
+    await lms.board_is(competition["id"], [(tokyo, 45)], "day", day)
+
+
+async def test_voiding_a_statement_takes_its_points_off_the_boards(lms: ActivityStack) -> None:
+    owner = await lms.sign_up()
+    ada, grace = await lms.sign_up(), await lms.sign_up()
+    competition = await lms.competition(owner)
+    cid = competition["id"]
+    await lms.join(competition, ada, grace)
+    now, earlier = recent(), timedelta(seconds=30)
+    lesson_1, _, _ = await lms.post_statements(
+        statement(account(ada), now, activity=LESSONS + "lesson-1"),
+        statement(account(ada), now, activity=LESSONS + "lesson-2"),
+        statement(account(grace), now - earlier, activity=LESSONS + "lesson-1"),
+    )
+    await lms.board_is(cid, [(ada, 20), (grace, 10)])
+    await lms.post_statements(
+        {
+            "actor": account(ada),
+            "verb": {"id": VOIDED, "display": {"en-US": "voided"}},
+            "object": {"objectType": "StatementRef", "id": lesson_1},
+        }
+    )
+    # Equal points now: Grace reached 10 first, so she leads.
+    board = await lms.board_is(cid, [(grace, 10), (ada, 10)])
+    assert board["entries"][1]["submissions"] == 1
+    await lms.board_is(cid, [(grace, 10), (ada, 10)], "day", now.date())
+
+
+async def test_activity_boards_have_no_private_split(lms: ActivityStack) -> None:
+    owner = await lms.sign_up()
+    competition = await lms.competition(owner)
+    got = await lms.http.get(
+        f"/v1/competitions/{competition['id']}/leaderboard", params={"split": "private"}
+    )
+    assert got.status_code == 422
+    assert got.headers["content-type"].startswith("application/problem+json")
+    assert got.json()["code"] == "SPLIT_NOT_SUPPORTED"
