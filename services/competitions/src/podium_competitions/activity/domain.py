@@ -10,7 +10,9 @@ Decisions the spec leaves open, fixed here:
   zone. Statements fill it in the order they are recorded; the one that reaches
   the cap earns only what remains, later ones that day earn nothing.
 - Boards bucket by the competition's time zone (one shared "today" for
-  everybody on a board); weeks start on Monday.
+  everybody on a board); weeks start on Monday. A statement's board day is
+  fixed when its points are recorded: changing the competition's time zone
+  later moves only statements recorded afterwards.
 - Ranks are 1..N without gaps: more points first; on equal points the
   participant who reached that total first (earlier statement timestamp) ranks
   higher.
