@@ -294,6 +294,9 @@ async def test_completed_statements_build_day_and_all_boards(lms: ActivityStack)
     assert around.status_code == 200, around.text
     assert around.json()["rank"] == 2
     assert [e["user_id"] for e in around.json()["entries"]] == [grace.user_id, ada.user_id]
+    details = await lms.http.get(f"/v1/competitions/{cid}", headers=ada.auth)
+    assert details.json()["viewer"]["best_score"] == 30
+    assert details.json()["viewer"]["rank"] == 2
 
 
 async def test_daily_cap_restarts_at_the_participants_local_midnight(lms: ActivityStack) -> None:

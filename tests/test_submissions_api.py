@@ -221,6 +221,9 @@ async def test_the_sixth_submission_of_the_day_is_refused_and_rejections_give_sl
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
     assert resets_at == datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC)
     assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    details = await stack.http.get(f"/v1/competitions/{competition['id']}", headers=player.auth)
+    assert details.json()["viewer"]["submissions_today"] == 5
+    assert details.json()["viewer"]["submissions_limit"] == 5
 
 
 async def test_idempotency_key_gives_the_same_submission(

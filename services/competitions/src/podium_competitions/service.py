@@ -30,6 +30,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain, repository
+from podium_competitions.activity.service import standing as activity_standing
 from podium_competitions.leaderboard.service import standing as leaderboard_standing
 from podium_competitions.schemas import (
     Competition,
@@ -217,7 +218,9 @@ async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -
         return Viewer(role="sponsor", submissions_limit=limit)
     enrollment = await repository.get_enrollment(session, row.id, caller.user_id)
     if enrollment is not None and enrollment.status == "accepted":
-        best_score, rank = await leaderboard_standing(session, row.id, caller.user_id)
+        # Activity competitions rank by points (SPEC §7.3), prediction ones by score (§7.2).
+        standing = activity_standing if row.kind == "activity" else leaderboard_standing
+        best_score, rank = await standing(session, row.id, caller.user_id)
         return Viewer(
             role="participant",
             enrolled_at=enrollment.enrolled_at,

@@ -15,12 +15,14 @@ import json
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import redis.asyncio as redis
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
+from podium_contracts.redis_keys import daily_submissions_key, utc_day
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
@@ -125,10 +127,19 @@ async def create_competition(body: CompetitionBody, client: ClientDep, user: Use
 
 @router.get("/v1/competitions/{competition_id}", summary="A competition and the caller's role")
 async def get_competition(
-    competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep
+    competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep, redis_client: RedisDep
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
-    return relay(await client.request("GET", f"/competitions/{competition_id}", user))
+    answer = await client.request("GET", f"/competitions/{competition_id}", user)
+    if answer.status_code != 200 or user is None:
+        return relay(answer)
+    details = answer.json()
+    viewer = details.get("viewer") or {}
+    if viewer.get("role") == "participant":
+        # The daily count lives where the gateway keeps it (SPEC §5.3: UTC day, Redis).
+        key = daily_submissions_key(competition_id, user.user_id, utc_day(datetime.now(UTC)))
+        viewer["submissions_today"] = int(await redis_client.scard(key))
+    return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 
 
 @router.patch("/v1/competitions/{competition_id}", summary="Change a competition (owner/admin)")
