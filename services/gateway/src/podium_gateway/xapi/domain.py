@@ -17,7 +17,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from podium_gateway.xapi.models import parse_timestamp
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy of a JSON document; a round trip through orjson is many times faster."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits
+        return copy.deepcopy(value)
+
 
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
 
@@ -53,7 +64,7 @@ def prepare_statement(
     2.4.10 version defaults to 1.0.0; 2.4.7 a missing timestamp takes the stored value;
     2.4.6.2 single context activities become arrays.
     """
-    statement = copy.deepcopy(raw)
+    statement = _copy(raw)
     statement["id"] = str(uuid.UUID(statement["id"])) if "id" in statement else str(uuid.uuid4())
     statement["stored"] = format_timestamp(stored)
     statement.setdefault("timestamp", statement["stored"])
@@ -78,7 +89,7 @@ def _arrays_for_context_activities(statement: dict[str, Any]) -> None:
 
 def canonical(statement: dict[str, Any]) -> dict[str, Any]:
     """Return the comparison form of a statement (2.3.1): what two equivalent statements share."""
-    doc = copy.deepcopy(statement)
+    doc = _copy(statement)
     for key in ("id", "stored", "authority", "version"):
         doc.pop(key, None)
     # A timestamp the LRS filled in from `stored` was not part of what the client sent.
@@ -159,10 +170,14 @@ def _numbers(value: Any) -> Any:
 
 def content_hash(statement: dict[str, Any]) -> str:
     """Return the sha256 of the canonical form: equal hashes mean equivalent statements."""
-    encoded = json.dumps(
-        canonical(statement), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    document = canonical(statement)
+    try:
+        encoded = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits
+        encoded = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def equivalent(first: dict[str, Any], second: dict[str, Any]) -> bool:
