@@ -9,7 +9,14 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_gateway import accounts_api
+from podium_gateway import (
+    accounts_api,
+    competitions_api,
+    leaderboard_api,
+    notifications_api,
+    stream_api,
+    submissions_api,
+)
 from podium_gateway.auth import JwksCache
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
@@ -25,7 +32,13 @@ def routers() -> list[APIRouter]:
     """Return every public router of the gateway, in OpenAPI order."""
     return [
         accounts_api.router,
+        competitions_api.router,
+        submissions_api.router,
+        leaderboard_api.router,
+        notifications_api.router,
+        stream_api.router,
         accounts_api.xapi_about_router,
+        xapi_api.router,
     ]
 
 
@@ -42,13 +55,6 @@ def create_api(settings: Settings) -> FastAPI:
         routers=routers(),
         middleware=edge_middleware(settings),
     )
-    # Feature routers (one line each):
-    app.include_router(__import__("podium_gateway.competitions_api", fromlist=["router"]).router)
-    app.include_router(xapi_api.router)
-    app.include_router(__import__("podium_gateway.notifications_api", fromlist=["router"]).router)
-    app.include_router(__import__("podium_gateway.stream_api", fromlist=["router"]).router)
-    app.include_router(__import__("podium_gateway.submissions_api", fromlist=["router"]).router)
-    app.include_router(__import__("podium_gateway.leaderboard_api", fromlist=["router"]).router)
 
     app.state.settings = settings
     runtime_lifespan = app.router.lifespan_context
