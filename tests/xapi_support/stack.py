@@ -26,6 +26,8 @@ class LrsStack:
     ingest: str
     database_url: str
     credentials: dict[str, str] = field(default_factory=dict)
+    #: Bearer token of the platform admin.
+    admin_token: str = ""
 
     def headers(self, who: str = "writer", **extra: str) -> dict[str, str]:
         """Return Basic auth and version headers for the named client."""
@@ -92,7 +94,7 @@ async def lrs_stack(
             )
         assert login.status_code == 200, login.text
         token = login.json()["access_token"]
-        lrs = LrsStack(urls, ingest, test_infra.database_url)
+        lrs = LrsStack(urls, ingest, test_infra.database_url, admin_token=token)
         lrs.credentials["writer"] = await _lrs_client(
             urls[0], token, "tool", ["statements/write", "statements/read"]
         )

@@ -14,6 +14,7 @@ from podium_gateway import (
     competitions_api,
     leaderboard_api,
     notifications_api,
+    reports_api,
     stream_api,
     submissions_api,
 )
@@ -39,6 +40,7 @@ def routers() -> list[APIRouter]:
         stream_api.router,
         accounts_api.xapi_about_router,
         xapi_api.router,
+        reports_api.router,
     ]
 
 

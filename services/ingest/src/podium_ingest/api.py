@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +15,9 @@ from podium_ingest import repository, service
 from podium_ingest.config import Settings
 from podium_ingest.repository import StatementFilter
 from podium_ingest.schemas import (
+    DailyGoalReportOut,
     DayActivity,
+    GoalParticipant,
     LearnerActivity,
     StatementLookup,
     StatementPageOut,
@@ -104,17 +106,51 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
 
     @router.get("/reports/learners/{user_id}/activity")
     async def learner_activity(
-        user_id: uuid.UUID, timezone: str = "UTC", since: datetime | None = None
+        user_id: uuid.UUID, timezone: str | None = None, since: datetime | None = None
     ) -> LearnerActivity:
-        """Summarise a learner's statements per day in `timezone` (SPEC §5.5)."""
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise Problem(400, "INVALID_TIMEZONE", f"unknown time zone {timezone!r}") from exc
+        """Summarise a learner's statements per day, in their own time zone by default."""
+        if timezone is not None:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise Problem(400, "INVALID_TIMEZONE", f"unknown time zone {timezone!r}") from exc
         async with runtime.db.session() as session:
-            days = await service.learner_activity(session, user_id, timezone, since)
+            zone, days = await service.learner_activity(session, user_id, timezone, since)
         return LearnerActivity(
-            user_id=user_id, timezone=timezone, days=[DayActivity(**d) for d in days]
+            user_id=user_id, timezone=zone, days=[DayActivity(**d) for d in days]
+        )
+
+    @router.get("/reports/competitions/{competition_id}/daily-goal")
+    async def daily_goal(
+        competition_id: uuid.UUID,
+        date: date,
+        completed: bool,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> DailyGoalReportOut:
+        """Participants who did (or did not) send the daily goal verb on their local `date`."""
+        try:
+            async with runtime.db.session() as session:
+                report = await service.daily_goal_report(
+                    session, competition_id, date, completed=completed, limit=limit, cursor=cursor
+                )
+        except service.CompetitionUnknownError as exc:
+            raise Problem(404, "COMPETITION_NOT_FOUND", f"no competition {competition_id}") from exc
+        except service.NoDailyGoalError as exc:
+            raise Problem(
+                409,
+                "NO_DAILY_GOAL",
+                "The competition's rules name no daily_goal_verb, so no lesson is due daily.",
+            ) from exc
+        except ValueError as exc:
+            raise Problem(400, "INVALID_CURSOR", str(exc)) from exc
+        return DailyGoalReportOut(
+            competition_id=competition_id,
+            owner_id=report.competition.owner_id,
+            date=date,
+            daily_goal_verb=report.competition.daily_goal_verb,
+            participants=[GoalParticipant(**p) for p in report.participants],
+            next_cursor=report.cursor,
         )
 
     return router

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from podium_contracts.events import StatementsReceived
+from podium_contracts.events import (
+    CompetitionCreated,
+    CompetitionUpdated,
+    EnrollmentAccepted,
+    EnrollmentLeft,
+    StatementsReceived,
+    UserRegistered,
+    UserUpdated,
+)
 from podium_runtime.runtime import ServiceRuntime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,3 +29,25 @@ def register_consumers(runtime: ServiceRuntime, settings: Settings) -> None:
         session: AsyncSession, events: list[StatementsReceived]
     ) -> None:
         await service.record_statements(session, outbox, events, settings.platform_url)
+
+    # Report projections (SPEC §5.5): the facts ingest needs from other services.
+    @runtime.consumer.handles(CompetitionCreated, CompetitionUpdated)
+    async def on_competition(
+        session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
+    ) -> None:
+        await service.record_competition(session, event.data, event.occurred_at)
+
+    @runtime.consumer.handles(UserRegistered, UserUpdated)
+    async def on_user(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
+        await service.record_user(session, event.data, event.occurred_at)
+
+    @runtime.consumer.handles(EnrollmentAccepted, EnrollmentLeft)
+    async def on_enrollment(
+        session: AsyncSession, event: EnrollmentAccepted | EnrollmentLeft
+    ) -> None:
+        await service.record_enrollment(
+            session,
+            event.data,
+            event.occurred_at,
+            accepted=isinstance(event, EnrollmentAccepted),
+        )

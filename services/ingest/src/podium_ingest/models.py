@@ -64,4 +64,39 @@ statement_facts = Table(
     Index("ix_statement_facts_registration", "registration"),
     Index("ix_statement_facts_target_id", "target_id"),
     Index("ix_statement_facts_user_id", "user_id", "timestamp"),
+    Index("ix_statement_facts_verb_actor_timestamp", "verb_id", "actor_key", "timestamp"),
+)
+
+# Report projections (SPEC §5.5), fed by other services' events; ingest never reads
+# another schema.
+competitions = Table(
+    "competitions",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("daily_goal_verb", Text),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    #: `occurred_at` of the event the row reflects; older events never overwrite it.
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
 )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, or_, select, text, true, update
+from sqlalchemy import Date, and_, cast, delete, func, or_, select, text, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_ingest.models import SCHEMA, statements
+from podium_ingest.models import SCHEMA, competitions, participants, statements, users
 from podium_ingest.models import statement_facts as facts
 
 # Bulk writes pass one array per column through unnest(): one statement text whatever the
@@ -213,11 +214,22 @@ async def latest_stored(session: AsyncSession) -> datetime | None:
 
 
 async def activity_per_day(
-    session: AsyncSession, user_id: uuid.UUID, timezone: str, since: datetime | None
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    timezone: str,
+    since: datetime | None,
+    email: str | None = None,
 ) -> Sequence[Any]:
-    """Count a learner's non-voided statements per local day (SPEC §5.5)."""
+    """Count a learner's non-voided statements per local day (SPEC §5.5).
+
+    The learner is the actor with their account on the platform or, when their
+    e-mail is known, the `mbox` with it (SPEC §7.3).
+    """
     day = cast(func.timezone(timezone, facts.c.timestamp), Date).label("day")
-    conditions = [facts.c.user_id == user_id, facts.c.voided.is_(False)]
+    actor = facts.c.user_id == user_id
+    if email:
+        actor = or_(actor, facts.c.actor_key == f"mbox:mailto:{email.lower()}")
+    conditions = [actor, facts.c.voided.is_(False)]
     if since is not None:
         conditions.append(facts.c.timestamp >= since)
     return (
@@ -232,5 +244,124 @@ async def activity_per_day(
             .where(*conditions)
             .group_by(day)
             .order_by(day)
+        )
+    ).all()
+
+
+# --- report projections (SPEC §5.5) ---------------------------------------------------
+
+
+async def upsert_competition(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Store a competition's report facts unless a newer event already did."""
+    statement = pg_insert(competitions).values(row)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[competitions.c.competition_id],
+            set_={c: statement.excluded[c] for c in row if c != "competition_id"},
+            where=competitions.c.as_of <= statement.excluded.as_of,
+        )
+    )
+
+
+async def upsert_user(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Store a user's name, e-mail and time zone unless a newer event already did."""
+    statement = pg_insert(users).values(row)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[users.c.user_id],
+            set_={c: statement.excluded[c] for c in row if c != "user_id"},
+            where=users.c.as_of <= statement.excluded.as_of,
+        )
+    )
+
+
+async def add_participant(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, joined_at: datetime
+) -> None:
+    """Record an accepted participant (a repeated acceptance changes nothing)."""
+    await session.execute(
+        pg_insert(participants)
+        .values(competition_id=competition_id, user_id=user_id, joined_at=joined_at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def remove_participant(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Forget a participant who left."""
+    await session.execute(
+        delete(participants).where(
+            participants.c.competition_id == competition_id, participants.c.user_id == user_id
+        )
+    )
+
+
+async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Any | None:
+    """Return the projected competition row, or None."""
+    return (
+        await session.execute(
+            select(competitions).where(competitions.c.competition_id == competition_id)
+        )
+    ).first()
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> Any | None:
+    """Return the projected user row, or None."""
+    return (await session.execute(select(users).where(users.c.user_id == user_id))).first()
+
+
+# One row per participant: their local day's bounds in their own time zone (DST-safe in
+# Postgres), then their statements with the goal verb inside those bounds (SPEC §5.5).
+_DAILY_GOAL = text(
+    f"""
+    SELECT p.user_id, u.display_name, zone.name AS timezone,
+           done.completed_at, done.statements
+    FROM {SCHEMA}.participants p
+    LEFT JOIN {SCHEMA}.users u ON u.user_id = p.user_id
+    CROSS JOIN LATERAL (SELECT coalesce(u.timezone, :fallback_timezone) AS name) zone
+    CROSS JOIN LATERAL (
+        SELECT (CAST(:day AS date) + time '00:00') AT TIME ZONE zone.name AS starts,
+               (CAST(:day AS date) + 1 + time '00:00') AT TIME ZONE zone.name AS ends
+    ) local_day
+    CROSS JOIN LATERAL (
+        SELECT min(f.timestamp) AS completed_at, count(*) AS statements
+        FROM {SCHEMA}.statement_facts f
+        WHERE f.verb_id = :verb AND f.voided IS false
+          AND f.timestamp >= local_day.starts AND f.timestamp < local_day.ends
+          AND (f.user_id = p.user_id
+               OR f.actor_key = 'mbox:mailto:' || lower(coalesce(u.email, '')))
+    ) done
+    WHERE p.competition_id = :competition_id
+      AND p.user_id > CAST(:after AS uuid)
+      AND (done.statements > 0) = :completed
+    ORDER BY p.user_id
+    LIMIT :limit
+    """  # noqa: S608
+)
+
+
+async def daily_goal_participants(
+    session: AsyncSession,
+    competition: Any,
+    day: date,
+    *,
+    completed: bool,
+    after: uuid.UUID | None,
+    limit: int,
+) -> Sequence[Any]:
+    """Return participants who did (or did not) reach the daily goal on their local `day`."""
+    return (
+        await session.execute(
+            _DAILY_GOAL,
+            {
+                "fallback_timezone": competition.timezone,
+                "day": day,
+                "verb": competition.daily_goal_verb,
+                "competition_id": competition.competition_id,
+                "after": after or uuid.UUID(int=0),
+                "completed": completed,
+                "limit": limit,
+            },
         )
     ).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -44,3 +45,24 @@ class LearnerActivity(BaseModel):
     user_id: uuid.UUID
     timezone: str
     days: list[DayActivity]
+
+
+class GoalParticipant(BaseModel):
+    """A participant in a daily goal report; `completed_at` is their first goal statement."""
+
+    user_id: uuid.UUID
+    display_name: str | None
+    timezone: str
+    completed_at: datetime | None
+    statements: int
+
+
+class DailyGoalReportOut(BaseModel):
+    """One page of participants by whether they reached the daily goal on `date`."""
+
+    competition_id: uuid.UUID
+    owner_id: uuid.UUID
+    date: date
+    daily_goal_verb: str
+    participants: list[GoalParticipant]
+    next_cursor: str | None

@@ -7,11 +7,18 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
-from podium_contracts.events import LearningData, StatementRecorded, StatementsReceived
+from podium_contracts.events import (
+    CompetitionData,
+    EnrollmentData,
+    LearningData,
+    StatementRecorded,
+    StatementsReceived,
+    UserData,
+)
 from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,11 +167,19 @@ async def query_statements(
 
 
 async def learner_activity(
-    session: AsyncSession, user_id: uuid.UUID, timezone: str, since: datetime | None
-) -> list[dict[str, Any]]:
-    """Summarise a learner's statements per local day (SPEC §5.5)."""
-    rows = await repository.activity_per_day(session, user_id, timezone, since)
-    return [
+    session: AsyncSession, user_id: uuid.UUID, timezone: str | None, since: datetime | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Summarise a learner's statements per local day (SPEC §5.5).
+
+    Days are the learner's own (their profile's time zone) unless `timezone` says
+    otherwise; returns the zone used and the days.
+    """
+    user = await repository.get_user(session, user_id)
+    zone = timezone or (user.timezone if user else "UTC")
+    rows = await repository.activity_per_day(
+        session, user_id, zone, since, user.email if user else None
+    )
+    return zone, [
         {
             "date": r.day.isoformat(),
             "statements": r.statements,
@@ -174,3 +189,101 @@ async def learner_activity(
         }
         for r in rows
     ]
+
+
+# --- report projections (SPEC §5.5) ---------------------------------------------------
+
+
+async def record_competition(session: AsyncSession, data: CompetitionData, as_of: datetime) -> None:
+    """Keep the facts reports need: owner, time zone, window and the daily goal verb."""
+    goal = (data.rules or {}).get("daily_goal_verb")
+    await repository.upsert_competition(
+        session,
+        {
+            "competition_id": data.competition_id,
+            "owner_id": data.owner_id,
+            "title": data.title,
+            "timezone": data.timezone,
+            "daily_goal_verb": goal if isinstance(goal, str) else None,
+            "starts_at": data.starts_at,
+            "ends_at": data.ends_at,
+            "as_of": as_of,
+        },
+    )
+
+
+async def record_user(session: AsyncSession, data: UserData, as_of: datetime) -> None:
+    """Keep a user's display name, e-mail and time zone."""
+    await repository.upsert_user(
+        session,
+        {
+            "user_id": data.user_id,
+            "email": data.email,
+            "display_name": data.display_name,
+            "timezone": data.timezone,
+            "as_of": as_of,
+        },
+    )
+
+
+async def record_enrollment(
+    session: AsyncSession, data: EnrollmentData, joined_at: datetime, *, accepted: bool
+) -> None:
+    """Add an accepted participant, or remove one who left."""
+    if accepted:
+        await repository.add_participant(session, data.competition_id, data.user_id, joined_at)
+    else:
+        await repository.remove_participant(session, data.competition_id, data.user_id)
+
+
+class CompetitionUnknownError(LookupError):
+    """No competition with that id reached ingest."""
+
+
+class NoDailyGoalError(ValueError):
+    """The competition's rules name no `daily_goal_verb`."""
+
+
+@dataclass(frozen=True)
+class DailyGoalReport:
+    """Participants who did (or did not) reach a competition's daily goal on a day."""
+
+    competition: Any
+    participants: list[dict[str, Any]]
+    cursor: str | None
+
+
+async def daily_goal_report(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    day: date,
+    *,
+    completed: bool,
+    limit: int,
+    cursor: str | None,
+) -> DailyGoalReport:
+    """Return one page of participants by whether they completed `day`'s lesson (SPEC §5.5)."""
+    competition = await repository.get_competition(session, competition_id)
+    if competition is None:
+        raise CompetitionUnknownError(str(competition_id))
+    if not competition.daily_goal_verb:
+        raise NoDailyGoalError(str(competition_id))
+    try:
+        after = uuid.UUID(cursor) if cursor else None
+    except ValueError as exc:
+        raise ValueError("malformed cursor") from exc
+    rows = await repository.daily_goal_participants(
+        session, competition, day, completed=completed, after=after, limit=limit + 1
+    )
+    page = [
+        {
+            "user_id": r.user_id,
+            "display_name": r.display_name,
+            "timezone": r.timezone,
+            "completed_at": r.completed_at,
+            "statements": r.statements,
+        }
+        for r in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return DailyGoalReport(competition, page, str(page[-1]["user_id"]) if more else None)
