@@ -33,7 +33,7 @@ dev: install ## Start infrastructure and all six services; prints the gateway UR
 	@$(PY) -m podium_runtime.devstack
 
 test: install ## Run every test against real Postgres, Redis and a Kafka-protocol broker
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install ## Run the unit tests only (no infrastructure)
 	@$(PY) -m pytest -m "not slow" $$(find libs services -path '*/tests/unit' -type d) libs/contracts/tests

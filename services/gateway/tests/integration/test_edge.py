@@ -177,6 +177,7 @@ async def test_key_rotation_is_picked_up_without_restarting_the_gateway(
     test_infra: TestInfrastructure, tmp_path: Path
 ) -> None:
     """Roll identity from signer b1 to b2 (b1 still published); the gateway follows by `kid`."""
+    await test_infra.migrate("identity")
     run = uuid.uuid4().hex[:8]
     port = free_port()
     app = gateway_app(test_infra, f"http://127.0.0.1:{port}")
