@@ -352,6 +352,37 @@ async def test_preferences_through_the_gateway(stack: Stack) -> None:
     assert bad_channel.status_code == 422 and bad_channel.json()["code"] == "VALIDATION_ERROR"
 
 
+async def test_profile_and_inbox_show_the_same_preferences(stack: Stack) -> None:
+    """`/v1/users/me` and `/v1/notifications/preferences` are two views of one matrix."""
+    user = await signup(stack)
+    patched = await stack.gateway.patch(
+        "/v1/users/me",
+        json={
+            "display_name": "Renamed",
+            "notification_preferences": {"submission.scored": {"email": False}},
+        },
+        headers=user.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["display_name"] == "Renamed"
+    assert patched.json()["notification_preferences"]["submission.scored"]["email"] is False
+    matrix = await stack.gateway.get("/v1/notifications/preferences", headers=user.headers)
+    assert matrix.json()["preferences"]["submission.scored"] == {"in_app": True, "email": False}
+    await stack.gateway.put(
+        "/v1/notifications/preferences",
+        json={"preferences": {"submission.scored": {"email": True}}},
+        headers=user.headers,
+    )
+    me = await stack.gateway.get("/v1/users/me", headers=user.headers)
+    assert me.json()["notification_preferences"]["submission.scored"]["email"] is True
+    refused = await stack.gateway.patch(
+        "/v1/users/me",
+        json={"notification_preferences": {"nope": {"email": True}}},
+        headers=user.headers,
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "UNKNOWN_NOTIFICATION_TYPE"
+
+
 async def test_routes_require_a_token_and_valid_input(stack: Stack) -> None:
     for method, path in (
         ("GET", "/v1/notifications"),

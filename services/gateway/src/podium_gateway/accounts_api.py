@@ -11,11 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.auth import AdminDep, UserDep
+from podium_gateway.auth import AdminDep, CurrentUser, UserDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
 from podium_gateway.limits import enforce
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
@@ -111,7 +113,9 @@ class UserDocument(BaseModel):
     timezone: str
     role: Literal["user", "admin"]
     email_verified: bool
-    notification_preferences: dict[str, dict[str, bool]]
+    notification_preferences: dict[str, dict[str, bool]] | None = Field(
+        default=None, description="Per type and channel; kept by the notifier (null if unreachable)"
+    )
     created_at: datetime
 
 
@@ -399,10 +403,11 @@ async def reset_password(
     responses=problems(401, 429, 503),
 )
 async def get_me(user: UserDep, request: Request, http: HttpDep, settings: SettingsDep) -> Response:
-    """Return the caller's profile."""
-    return await _identity(
+    """Return the caller's profile with the notification preferences the notifier keeps."""
+    profile = await _identity_call(
         http, settings, "GET", "/v1/users/me", bearer=request.headers.get("authorization")
     )
+    return await _with_preferences(profile, user, http, settings)
 
 
 @router.patch(
@@ -415,15 +420,65 @@ async def get_me(user: UserDep, request: Request, http: HttpDep, settings: Setti
 async def patch_me(
     body: ProfilePatch, user: UserDep, request: Request, http: HttpDep, settings: SettingsDep
 ) -> Response:
-    """Change display name, time zone (IANA, validated) or notification preferences."""
-    return await _identity(
-        http,
-        settings,
-        "PATCH",
-        "/v1/users/me",
-        json=_body(body),
-        bearer=request.headers.get("authorization"),
+    """Change display name, time zone (IANA, validated) or notification preferences.
+
+    The profile lives in identity, the preferences in the notifier, which applies
+    them (SPEC §7.4); the gateway sends each part to its owner.
+    """
+    changes = _body(body)
+    preferences = changes.pop("notification_preferences", None)
+    bearer = request.headers.get("authorization")
+    method = "PATCH" if changes else "GET"
+    profile = await _identity_call(
+        http, settings, method, "/v1/users/me", json=changes or None, bearer=bearer
     )
+    return await _with_preferences(profile, user, http, settings, preferences)
+
+
+async def _identity_call(
+    http: HttpDep,
+    settings: SettingsDep,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    bearer: str | None = None,
+) -> httpx.Response:
+    headers = {"Authorization": bearer} if bearer else {}
+    url = f"{settings.identity_url}{path}"
+    return await call(http, method, url, service="identity", json=json, headers=headers)
+
+
+async def _with_preferences(
+    profile: httpx.Response,
+    user: CurrentUser,
+    http: HttpDep,
+    settings: SettingsDep,
+    changes: dict[str, Any] | None = None,
+) -> Response:
+    """Add the notifier's preference matrix to an identity profile answer.
+
+    A change the notifier refuses is passed on as its problem; when the notifier
+    is merely unreachable on a read, the profile is still served with
+    `notification_preferences: null` rather than failing the whole request.
+    """
+    if profile.status_code != 200:
+        return relay(profile)
+    url = f"{settings.notifier_url}/internal/users/{user.user_id}/preferences"
+    document = profile.json()
+    if changes:
+        answer = await call(http, "PUT", url, service="notifier", json={"preferences": changes})
+        if answer.status_code != 200:
+            return relay(answer)
+        document["notification_preferences"] = answer.json()["preferences"]
+    else:
+        try:
+            answer = await call(http, "GET", url, service="notifier")
+        except Problem:
+            answer = None
+        ok = answer is not None and answer.status_code == 200
+        document["notification_preferences"] = answer.json()["preferences"] if ok else None
+    return JSONResponse(document, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get(

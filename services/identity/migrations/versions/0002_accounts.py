@@ -42,12 +42,6 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("role", sa.String(16), nullable=False, server_default="user"),
         _ts("email_verified_at"),
-        sa.Column(
-            "notification_preferences",
-            postgresql.JSONB(),
-            nullable=False,
-            server_default=sa.text("'{}'"),
-        ),
         _ts("created_at", nullable=False, now=True),
         _ts("updated_at", nullable=False, now=True),
         sa.UniqueConstraint("email", name="uq_users_email"),

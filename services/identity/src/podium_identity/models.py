@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from podium_runtime.db import service_metadata
 from podium_runtime.outbox import messaging_tables
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, func, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, func
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 SCHEMA = "identity"
 metadata = service_metadata(SCHEMA)
@@ -22,7 +22,6 @@ users = Table(
     Column("timezone", String(64), nullable=False),
     Column("role", String(16), nullable=False, server_default="user"),
     Column("email_verified_at", DateTime(timezone=True)),
-    Column("notification_preferences", JSONB, nullable=False, server_default=text("'{}'")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -59,7 +59,6 @@ class ProfilePatch(BaseModel):
 
     display_name: str | None = Field(default=None, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
-    notification_preferences: dict[str, dict[str, bool]] | None = None
 
 
 class UserOut(BaseModel):
@@ -71,7 +70,6 @@ class UserOut(BaseModel):
     timezone: str
     role: Literal["user", "admin"]
     email_verified: bool
-    notification_preferences: dict[str, dict[str, bool]]
     created_at: datetime
 
     @classmethod
@@ -84,7 +82,6 @@ class UserOut(BaseModel):
             timezone=row.timezone,
             role=row.role,
             email_verified=row.email_verified_at is not None,
-            notification_preferences=row.notification_preferences or {},
             created_at=row.created_at,
         )
 

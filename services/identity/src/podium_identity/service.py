@@ -447,11 +447,6 @@ class Accounts:
         if changes.get("timezone") is not None:
             self.check_timezone(changes["timezone"])
             values["timezone"] = changes["timezone"]
-        if changes.get("notification_preferences") is not None:
-            merged = dict(user.notification_preferences)
-            for kind, channels in changes["notification_preferences"].items():
-                merged[kind] = {**merged.get(kind, {}), **channels}
-            values["notification_preferences"] = merged
         if not values:
             return user
         updated = await repository.update_user(session, user_id, **values)
