@@ -57,6 +57,7 @@ async def lrs_stack(
     from podium_identity.config import Settings as IdentitySettings
     from podium_ingest.app import create_api as ingest_api
     from podium_ingest.config import Settings as IngestSettings
+    from podium_runtime.blobs import BlobSettings
 
     await test_infra.migrate("identity", "ingest")
     run = uuid.uuid4().hex[:8]
@@ -85,7 +86,7 @@ async def lrs_stack(
                 redis_key_prefix=f"t{run}:gateway:",
                 rate_limit_lrs_client=1_000_000,
                 rate_limit_ip=1_000_000,
-                **gateway_overrides,
+                **{"blob": BlobSettings(dir=tmp / "blobs"), **gateway_overrides},
             )
             urls.append(await stack.enter_async_context(serve(gateway_api(settings))))
         async with httpx.AsyncClient(base_url=urls[0]) as client:

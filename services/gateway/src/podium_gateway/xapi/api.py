@@ -26,6 +26,16 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.xapi.attachments import (
+    AttachmentError,
+    Part,
+    blob_store,
+    build_multipart,
+    load_parts,
+    match_parts,
+    read_multipart,
+    store_parts,
+)
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_gateway.xapi.domain import actor_key, content_hash, prepare_statement
 from podium_gateway.xapi.models import (
@@ -143,37 +153,30 @@ def _authority(request: Request, client: LrsClient) -> dict[str, Any]:
     }
 
 
-async def _read_json(request: Request) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/mixed":
+async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
+    """Return the statements document and any attachment parts (xAPI Comm. 1.5)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    body = await request.body()
+    parts: dict[str, Part] = {}
+    if media_type == "multipart/mixed":
+        try:
+            body, parts = read_multipart(body, content_type)
+        except AttachmentError as exc:
+            raise _bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
+    elif media_type != "application/json":
         raise _bad_request(
-            "Statements with attachment content (multipart/mixed) are not supported yet; "
-            "reference attachments with fileUrl.",
-            "XAPI_ATTACHMENTS_UNSUPPORTED",
-        )
-    if content_type != "application/json":
-        raise _bad_request(
-            "Statements must be sent as application/json (xAPI Comm. 1.5.1).",
+            "Statements must be sent as application/json, or as multipart/mixed with "
+            "attachments (xAPI Comm. 1.5).",
             "XAPI_CONTENT_TYPE",
         )
     try:
-        return orjson.loads(await request.body())
+        return orjson.loads(body), parts
     except orjson.JSONDecodeError as exc:
         raise _bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
 
 
-def _check_attachments(raw: dict[str, Any], index: int | None) -> None:
-    # xAPI Data 2.4.11: without a multipart part, every attachment needs a fileUrl.
-    for n, attachment in enumerate(raw.get("attachments") or []):
-        if "fileUrl" not in attachment:
-            where = f"[{index}]." if index is not None else ""
-            raise _bad_request(
-                f"{where}attachments[{n}] has no fileUrl and no attachment part was sent.",
-                "XAPI_ATTACHMENT_MISSING",
-            )
-
-
-def _validate(raws: list[Any], batch: bool) -> None:
+def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
     errors: list[dict[str, Any]] = []
     for index, raw in enumerate(raws):
         try:
@@ -183,8 +186,11 @@ def _validate(raws: list[Any], batch: bool) -> None:
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
         raise _bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
-    for index, raw in enumerate(raws):
-        _check_attachments(raw, index if batch else None)
+    # xAPI Data 2.4.11, Comm. 1.5.2: each attachment has a fileUrl or a part with its sha2.
+    try:
+        match_parts(raws, parts, batch)
+    except AttachmentError as exc:
+        raise _bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
 
 
 async def store_statements(
@@ -285,14 +291,16 @@ async def _publish(request: Request, client: LrsClient, statements: list[dict[st
 @router.post("/statements", summary="Store one statement or an array of statements")
 async def post_statements(request: Request, client: Writer) -> JSONResponse:
     """Store statements; 200 with their ids once durably in Kafka (xAPI Comm. 2.1.2)."""
-    body = await _read_json(request)
+    body, parts = await _read_body(request)
     batch = isinstance(body, list)
     raws = body if batch else [body]
     if not raws:
         raise _bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
     if len(raws) > MAX_BATCH:
         raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
-    _validate(raws, batch)
+    _validate(raws, batch, parts)
+    # The content is stored before the statements are announced, so readers find it.
+    await store_parts(blob_store(request), parts)
     ids = await store_statements(request, client, raws)
     return Response(orjson.dumps(ids), media_type="application/json")
 
@@ -304,13 +312,14 @@ async def put_statement(request: Request, client: Writer, statementId: str) -> R
         statement_id = str(uuid.UUID(statementId))
     except ValueError as exc:
         raise _bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
-    body = await _read_json(request)
+    body, parts = await _read_body(request)
     if isinstance(body, list):
         raise _bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
-    _validate([body], batch=False)
+    _validate([body], False, parts)
     if "id" in body and str(uuid.UUID(body["id"])) != statement_id:
         raise _bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
     body = {**body, "id": statement_id}
+    await store_parts(blob_store(request), parts)
     await store_statements(request, client, [body])
     return Response(status_code=204)
 
@@ -337,7 +346,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
     statement_format = params.get("format", "exact")
     if statement_format not in ("ids", "exact", "canonical"):
         raise _bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
-    _flag("attachments", params.get("attachments"))
+    with_attachments = _flag("attachments", params.get("attachments"))
     for name in ("related_activities", "related_agents"):
         if _flag(name, params.get(name)):
             raise _bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
@@ -345,7 +354,9 @@ async def get_statements(request: Request, client: Reader) -> Response:
     store = _store(request)
     single = [p for p in ("statementId", "voidedStatementId") if p in params]
     if single:
-        return await _get_one(store, params, single, statement_format, languages, client)
+        found, headers = await _get_one(store, params, single, client)
+        document = _shape(found, statement_format, languages)
+        return await _answer(request, document, [found], headers, with_attachments)
     query = _query_params(params, client)
     page = await store.query(query)
     body: dict[str, Any] = {
@@ -360,17 +371,30 @@ async def get_statements(request: Request, client: Reader) -> Response:
     headers["Last-Modified"] = _http_date(
         max(newest) if newest else parse_timestamp(page["consistent_through"])
     )
-    return JSONResponse(body, headers=headers)
+    return await _answer(request, body, page["statements"], headers, with_attachments)
+
+
+async def _answer(
+    request: Request,
+    document: Any,
+    statements: list[dict[str, Any]],
+    headers: dict[str, str],
+    with_attachments: bool,
+) -> Response:
+    """Answer JSON, or multipart/mixed with the attachments' content (xAPI Comm. 1.5.2)."""
+    if not with_attachments:
+        return Response(orjson.dumps(document), media_type="application/json", headers=headers)
+    parts = await load_parts(blob_store(request), statements)
+    body, content_type = build_multipart(orjson.dumps(document), parts)
+    return Response(body, headers={**headers, "Content-Type": content_type})
 
 
 async def _get_one(
     store: StatementStore,
     params: dict[str, str],
     single: list[str],
-    statement_format: str,
-    languages: list[str],
     client: LrsClient,
-) -> Response:
+) -> tuple[dict[str, Any], dict[str, str]]:
     # xAPI Comm. 2.1.3: statementId/voidedStatementId exclude every filter but these two.
     others = set(params) - {"statementId", "voidedStatementId", "format", "attachments"}
     if len(single) > 1 or others:
@@ -390,13 +414,10 @@ async def _get_one(
     if found is None:
         raise Problem(404, "STATEMENT_NOT_FOUND", f"No statement {statement_id}.")
     stored = parse_timestamp(found["stored"])
-    return JSONResponse(
-        _shape(found, statement_format, languages),
-        headers={
-            "Last-Modified": _http_date(stored),
-            "X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat(),
-        },
-    )
+    return found, {
+        "Last-Modified": _http_date(stored),
+        "X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat(),
+    }
 
 
 def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
