@@ -54,9 +54,10 @@ async def submitter(
     csv: bytes,
     deadline: float,
     accepted: list[float],
-    landed: list[float],
+    sent: dict[tuple[str, int], float],
+    arrived: dict[tuple[str, int], asyncio.Event],
 ) -> None:
-    """Submit `PER_USER` files in turn; time each to its 202 and to the leaderboard."""
+    """Submit `PER_USER` files in turn, each once the previous one reached the board."""
     for count in range(1, PER_USER + 1):
         if time.monotonic() > deadline:
             return
@@ -64,17 +65,44 @@ async def submitter(
         made = await stack.submit(competition_id, user, csv)
         assert made.status_code == 202, made.text
         accepted.append(time.perf_counter() - started)
-        while time.monotonic() < deadline:
-            got = await stack.http.get(
-                f"/v1/competitions/{competition_id}/leaderboard/around-me",
-                params={"window": 0},
-                headers=user.auth,
-            )
-            entries = got.json().get("entries", [])
-            if entries and entries[0]["submissions"] >= count:
-                landed.append(time.perf_counter() - started)
-                break
-            await asyncio.sleep(0.01)
+        sent[(user.user_id, count)] = started
+        signal = arrived.setdefault((user.user_id, count), asyncio.Event())
+        try:
+            await asyncio.wait_for(signal.wait(), timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return
+
+
+async def watch_board(
+    stack: PredictionStack,
+    competition_id: str,
+    owner: User,
+    sent: dict[tuple[str, int], float],
+    arrived: dict[tuple[str, int], asyncio.Event],
+    landed: list[float],
+    deadline: float,
+) -> None:
+    """One reader polls the whole board (as a dashboard would) and times each arrival.
+
+    A single watcher keeps the measuring load small and constant; per-submitter
+    polling would put more load on the gateway than the submissions themselves.
+    """
+    seen: set[tuple[str, int]] = set()
+    while time.monotonic() < deadline and len(seen) < SUBMITTERS * PER_USER:
+        got = await stack.http.get(
+            f"/v1/competitions/{competition_id}/leaderboard",
+            params={"limit": 100},
+            headers=owner.auth,
+        )
+        now = time.perf_counter()
+        for entry in got.json().get("entries", []):
+            for count in range(1, entry["submissions"] + 1):
+                key = (entry["user_id"], count)
+                if key in sent and key not in seen:
+                    seen.add(key)
+                    landed.append(now - sent[key])
+                    arrived.setdefault(key, asyncio.Event()).set()
+        await asyncio.sleep(0.02)
 
 
 async def main() -> None:
@@ -96,14 +124,22 @@ async def main() -> None:
                 ]
                 accepted: list[float] = []
                 landed: list[float] = []
+                sent: dict[tuple[str, int], float] = {}
+                arrived: dict[tuple[str, int], asyncio.Event] = {}
                 deadline = time.monotonic() + SECONDS
                 started = time.perf_counter()
+                watcher = asyncio.create_task(
+                    watch_board(stack, competition["id"], owner, sent, arrived, landed, deadline)
+                )
                 await asyncio.gather(
                     *(
-                        submitter(stack, competition["id"], user, file, deadline, accepted, landed)
+                        submitter(
+                            stack, competition["id"], user, file, deadline, accepted, sent, arrived
+                        )
                         for user, file in zip(users, files, strict=True)
                     )
                 )
+                await watcher
                 elapsed = time.perf_counter() - started
         finally:
             infra.stop()

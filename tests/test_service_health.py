@@ -38,6 +38,8 @@ async def test_ready_when_dependencies_are_up(name: str, test_infra: TestInfrast
     assert {"redis", "broker"} <= set(checks)
     assert ("database" in checks) == (name in WITH_DATABASE)
     assert "podium_http_requests_total" in metrics.text
+    if name in WITH_DATABASE:
+        assert "podium_outbox_backlog 0.0" in metrics.text
     assert ready.headers["x-request-id"]
 
 

@@ -198,6 +198,10 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
 
+    async def update_backlog(self) -> None:
+        """Refresh the outbox-backlog gauge (run when `/metrics` is scraped, not in the loop)."""
+        OUTBOX_BACKLOG.set(await self.backlog())
+
     async def backlog(self) -> int:
         """Return how many events wait to be published."""
         async with self.database.session() as session:
@@ -221,10 +225,6 @@ class OutboxRelay:
             if moved:
                 idle = 0.01
                 continue
-            try:
-                OUTBOX_BACKLOG.set(await self.backlog())
-            except Exception:  # noqa: S110 - the gauge is best effort; the loop logs real failures
-                pass
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=idle)

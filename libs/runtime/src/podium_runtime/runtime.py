@@ -139,6 +139,8 @@ class ServiceRuntime:
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)
+        if self.relay is not None:
+            scrape_hooks.append(self.relay.update_backlog)
         app.include_router(
             operations_router(
                 self.health_checks(), self.settings.health_timeout_seconds, scrape_hooks
