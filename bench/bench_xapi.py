@@ -41,6 +41,11 @@ TOTAL = {
     if k in os.environ.get("BENCH_SIZES", "1,10,100").split(",")
 }
 IN_FLIGHT = {1: 32, 10: 16, 100: 4}
+if os.environ.get("BENCH_IN_FLIGHT"):  # e.g. "1:64,10:32,100:8"
+    IN_FLIGHT |= {
+        int(k): int(v)
+        for k, v in (pair.split(":") for pair in os.environ["BENCH_IN_FLIGHT"].split(","))
+    }
 LATENCY_SECONDS = 10.0
 TIME_LIMIT = 120.0
 
@@ -210,9 +215,13 @@ class Poster:
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds of each process so far (Linux /proc; empty elsewhere)."""
+    """User + system CPU seconds of each process, and of the whole machine, so far (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
     seconds = {}
+    with contextlib.suppress(OSError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        idle = int(fields[3]) + int(fields[4])
+        seconds["machine"] = (sum(int(f) for f in fields[:8]) - idle) / ticks
     for name, pid in pids.items():
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -48,17 +48,9 @@ def upgrade() -> None:
         sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
         schema=SCHEMA,
     )
-    # Statements by mbox actors count for the user with that e-mail (SPEC §7.3).
-    op.create_index(
-        "ix_statement_facts_verb_actor_timestamp",
-        "statement_facts",
-        ["verb_id", "actor_key", "timestamp"],
-        schema=SCHEMA,
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_statement_facts_verb_actor_timestamp", "statement_facts", schema=SCHEMA)
     op.drop_table("users", schema=SCHEMA)
     op.drop_table("participants", schema=SCHEMA)
     op.drop_table("competitions", schema=SCHEMA)

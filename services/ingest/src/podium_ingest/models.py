@@ -64,7 +64,6 @@ statement_facts = Table(
     Index("ix_statement_facts_registration", "registration"),
     Index("ix_statement_facts_target_id", "target_id"),
     Index("ix_statement_facts_user_id", "user_id", "timestamp"),
-    Index("ix_statement_facts_verb_actor_timestamp", "verb_id", "actor_key", "timestamp"),
 )
 
 # Report projections (SPEC §5.5), fed by other services' events; ingest never reads

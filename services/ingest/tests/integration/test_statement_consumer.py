@@ -191,3 +191,70 @@ async def test_voiding_a_stored_statement_announces_it_voided_but_never_voids_a_
         b=voiding["id"],
     )
     assert dict(voided) == {uuid.UUID(target["id"]): True, uuid.UUID(voiding["id"]): False}
+
+
+async def _dead_letters(runtime: ServiceRuntime, want: int) -> list[Any]:
+    """Read the statements dead-letter topic from the beginning (until `want` records)."""
+    from aiokafka import AIOKafkaConsumer
+    from podium_contracts.topics import XAPI_STATEMENTS
+
+    settings = runtime.settings
+    consumer = AIOKafkaConsumer(
+        settings.kafka_topic_prefix + XAPI_STATEMENTS.dead_letter,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+
+        async def enough() -> bool:
+            for part in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(part)
+            return len(records) >= want
+
+        await eventually(enough, message="dead letters arrive")
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone(
+    ingest: tuple[str, ServiceRuntime],
+) -> None:
+    """One unit of work per poll (SPEC §4): a failing event must not take its batch down."""
+    _, runtime = ingest
+    learner = {"mbox": f"mailto:{uuid.uuid4().hex}@podium.test"}
+    actor = f"mbox:{learner['mbox']}"
+    before, after = _statement(learner), _statement(learner)
+    broken = _statement(learner)
+    del broken["stored"]  # every accepted statement has one; this cannot be stored
+    events = [
+        new_event(
+            StatementsReceived,
+            "gateway",
+            StatementsData(actor=actor, lrs_client_id=uuid.uuid4(), statements=[s]),
+        )
+        for s in (before, broken, after)
+    ]
+    # One send: the three events, and a redelivered copy of the first, share a poll.
+    await runtime.publisher.publish(*events, events[0])
+
+    await eventually(lambda: _facts_emitted(runtime, after["id"]), message="after is stored")
+    stored = await _rows(
+        runtime,
+        "SELECT id FROM ingest.statements WHERE id IN (:a, :b, :c)",
+        a=before["id"],
+        b=broken["id"],
+        c=after["id"],
+    )
+    assert {r[0] for r in stored} == {uuid.UUID(before["id"]), uuid.UUID(after["id"])}
+    assert len(await _facts_emitted(runtime, before["id"])) == 1  # the copy had no effect
+    dead = [
+        r for r in await _dead_letters(runtime, 1) if json.loads(r.value)["id"] == str(events[1].id)
+    ]
+    assert len(dead) == 1
+    headers = dict(dead[0].headers)
+    assert headers["x-error-code"] == b"KeyError"
+    assert headers["x-attempts"] == str(runtime.settings.consumer_max_attempts).encode()

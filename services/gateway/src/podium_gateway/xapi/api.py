@@ -277,11 +277,14 @@ async def _publish(request: Request, client: LrsClient, statements: list[dict[st
     by_actor: dict[str, list[dict[str, Any]]] = {}
     for statement in statements:
         by_actor.setdefault(actor_key(statement["actor"]), []).append(statement)
+    # The statements were validated above: the payload is built without walking them again.
     events = [
         new_event(
             StatementsReceived,
             "gateway",
-            StatementsData(actor=actor, lrs_client_id=client.client_id, statements=group),
+            StatementsData.model_construct(
+                actor=actor, lrs_client_id=client.client_id, statements=group
+            ),
         )
         for actor, group in by_actor.items()
     ]
