@@ -11,6 +11,7 @@ so replicas can claim an id with a short value.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import uuid
@@ -50,6 +51,7 @@ def actor_key(actor: dict[str, Any]) -> str:
     return "group:" + hashlib.sha1("\n".join(members).encode()).hexdigest()  # noqa: S324 - a name, not a secret
 
 
+@functools.lru_cache(maxsize=64)  # a batch formats one `stored` instant many times
 def format_timestamp(moment: datetime) -> str:
     """Format an instant the way the LRS writes `stored` (UTC, microseconds, Z)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
