@@ -1,12 +1,15 @@
-"""Pure rules of competitions: the status machine, time zones and join decisions (SPEC §5.2)."""
+"""Pure rules of competitions: status machine, time zones, joins (SPEC §5.2), rank changes."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 import zoneinfo
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Protocol
 
 # SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -87,3 +90,48 @@ def join_refusal(
     if now >= target.starts_at and not target.late_join:
         return ALREADY_STARTED
     return None
+
+
+class RankedLine(Protocol):
+    """A participant's line on any board: prediction or activity."""
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        """The participant."""
+
+    @property
+    def rank(self) -> int:
+        """Their rank, 1..N."""
+
+    @property
+    def score(self) -> float:
+        """The score that ranks them."""
+
+
+@dataclass(frozen=True)
+class RankChange:
+    """A participant whose rank on a board moved (None: not on the board)."""
+
+    user_id: uuid.UUID
+    old_rank: int | None
+    new_rank: int | None
+    score: float | None
+
+
+def rank_changes(before: Mapping[uuid.UUID, int], after: Iterable[RankedLine]) -> list[RankChange]:
+    """Return every participant whose rank differs between two versions of a board.
+
+    Arrivals and moves come in the new board's order, then departures in the old one's.
+    """
+    changes = []
+    seen = set()
+    for entry in after:
+        seen.add(entry.user_id)
+        if before.get(entry.user_id) != entry.rank:
+            changes.append(
+                RankChange(entry.user_id, before.get(entry.user_id), entry.rank, entry.score)
+            )
+    for user_id, rank in before.items():
+        if user_id not in seen:
+            changes.append(RankChange(user_id, rank, None, None))
+    return changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     tuple_,
     update,
@@ -280,3 +282,27 @@ async def upsert_user(
         .values(user_id=user_id, **values)
         .on_conflict_do_update(index_elements=[users.c.user_id], set_=values)
     )
+
+
+async def lock_board(session: AsyncSession, key: str) -> None:
+    """Hold a transaction-scoped advisory lock on one board (`<kind>:<competition id>`).
+
+    Board updates of a competition take it so that recomputations and their
+    Redis writes happen in commit order; it is released when the transaction ends.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7207))"), {"key": key}
+    )
+
+
+async def display_names(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Return the known display names of `user_ids` (copied from identity's events)."""
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
+    )
+    return {row.user_id: row.display_name for row in rows}

@@ -17,9 +17,9 @@ from podium_competitions.activity.domain import (
     local_day_bounds,
     mbox_email,
     period_days,
-    rank_moves,
     rank_points,
 )
+from podium_competitions.domain import rank_changes
 from podium_contracts.redis_keys import activity_board_keys
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
@@ -165,9 +165,9 @@ def test_more_points_first_and_ties_go_to_who_reached_the_total_first() -> None:
 
 def test_rank_moves_cover_moves_arrivals_and_departures() -> None:
     after = rank_points([Standing(GRACE, 20, 1, T0), Standing(EDSGER, 10, 1, T0)])
-    moves = {m.user_id: (m.old_rank, m.new_rank) for m in rank_moves({ADA: 1, GRACE: 2}, after)}
+    moves = {m.user_id: (m.old_rank, m.new_rank) for m in rank_changes({ADA: 1, GRACE: 2}, after)}
     assert moves == {GRACE: (2, 1), EDSGER: (None, 2), ADA: (1, None)}
-    assert rank_moves({GRACE: 1, EDSGER: 2}, after) == []
+    assert rank_changes({GRACE: 1, EDSGER: 2}, after) == []
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from podium_competitions.leaderboard.domain import ScoredSubmission, rank_board, rank_changes
+from podium_competitions.domain import rank_changes
+from podium_competitions.leaderboard.domain import ScoredSubmission, rank_board
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ADA, GRACE, EDSGER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

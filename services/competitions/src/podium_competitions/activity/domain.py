@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -216,28 +216,6 @@ def rank_points(standings: Iterable[Standing]) -> list[BoardEntry]:
         )
         for position, s in enumerate(ordered, start=1)
     ]
-
-
-@dataclass(frozen=True)
-class RankMove:
-    """A participant whose rank moved on the `all` board (None: not on it)."""
-
-    user_id: uuid.UUID
-    old_rank: int | None
-    new_rank: int | None
-    score: float | None
-
-
-def rank_moves(before: Mapping[uuid.UUID, int], after: Sequence[BoardEntry]) -> list[RankMove]:
-    """Return every participant whose rank differs between two versions of a board."""
-    moves = [
-        RankMove(e.user_id, before.get(e.user_id), e.rank, e.score)
-        for e in after
-        if before.get(e.user_id) != e.rank
-    ]
-    present = {e.user_id for e in after}
-    moves += [RankMove(u, rank, None, None) for u, rank in before.items() if u not in present]
-    return moves
 
 
 def mbox_email(actor: str) -> str | None:

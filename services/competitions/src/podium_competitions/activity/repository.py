@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_competitions import repository as shared
 from podium_competitions.activity.domain import BoardEntry, Standing
 from podium_competitions.activity.models import activity_board, activity_points
 from podium_competitions.models import competitions, enrollments, users
@@ -27,10 +28,7 @@ async def lock_competition(session: AsyncSession, competition_id: uuid.UUID) -> 
     and an `mbox` actor are different keys), so two consumers could otherwise read
     the same cap room, or write boards to Redis out of commit order.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7207))"),
-        {"key": f"activity:{competition_id}"},
-    )
+    await shared.lock_board(session, f"activity:{competition_id}")
 
 
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
@@ -190,19 +188,6 @@ async def replace_board(
                 for entry in entries
             ],
         )
-
-
-async def display_names(
-    session: AsyncSession, user_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Return the known display names of `user_ids` (copied from identity's events)."""
-    ids = list(user_ids)
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
-    )
-    return {row.user_id: row.display_name for row in rows}
 
 
 async def competition_timezone(session: AsyncSession, competition_id: uuid.UUID) -> str | None:

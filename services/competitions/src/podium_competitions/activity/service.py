@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.domain import rank_changes
+from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ async def recompute_boards(
         days = domain.period_days(period, board_day)
         entries = domain.rank_points(await repository.standings(session, competition_id, days))
         boards.append((period, start, entries))
-    names = await repository.display_names(
+    names = await display_names(
         session, {entry.user_id for _, _, entries in boards for entry in entries}
     )
     for period, start, entries in boards:
@@ -164,7 +166,7 @@ async def _store_all_board(
 ) -> None:
     before = await repository.current_ranks(session, competition_id)
     await repository.replace_board(session, competition_id, entries)
-    moves = domain.rank_moves(before, entries)
+    moves = rank_changes(before, entries)
     if moves and outbox is not None:
         await outbox.add(
             session,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -34,16 +34,6 @@ class Entry:
     submission_id: uuid.UUID
     submissions: int
     last_submission_at: datetime
-
-
-@dataclass(frozen=True)
-class RankChange:
-    """A participant whose rank on a board moved (None: not on the board)."""
-
-    user_id: uuid.UUID
-    old_rank: int | None
-    new_rank: int | None
-    score: float | None
 
 
 def _score(submission: ScoredSubmission, split: Split) -> float:
@@ -85,19 +75,3 @@ def rank_board(submissions: Iterable[ScoredSubmission], split: Split) -> list[En
         )
         for position, sub in enumerate(ordered, start=1)
     ]
-
-
-def rank_changes(before: Mapping[uuid.UUID, int], after: Iterable[Entry]) -> list[RankChange]:
-    """Return every participant whose rank differs between two versions of a board."""
-    changes = []
-    seen = set()
-    for entry in after:
-        seen.add(entry.user_id)
-        if before.get(entry.user_id) != entry.rank:
-            changes.append(
-                RankChange(entry.user_id, before.get(entry.user_id), entry.rank, entry.score)
-            )
-    for user_id, rank in before.items():
-        if user_id not in seen:
-            changes.append(RankChange(user_id, rank, None, None))
-    return changes

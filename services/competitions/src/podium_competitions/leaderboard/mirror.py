@@ -1,14 +1,11 @@
-"""Redis mirror of the boards, read by the gateway (SPEC §6, §7.2).
+"""Redis mirror of the prediction boards, read by the gateway (SPEC §6, §7.2).
 
-Each board is three keys (formats in `podium_contracts.redis_keys`): a sorted
-set user id -> rank, a hash user id -> entry JSON, and a meta hash with
-`as_of` and `total`. A board is rewritten whole in one MULTI/EXEC, so a reader
-never sees half of an update.
+The layout is `podium_competitions.board_mirror`'s, under the keys of
+`podium_contracts.redis_keys.leaderboard_*_key`.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -20,6 +17,7 @@ from podium_contracts.redis_keys import (
     leaderboard_ranks_key,
 )
 
+from podium_competitions.board_mirror import MirroredEntry, write_board
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
@@ -38,28 +36,20 @@ class LeaderboardMirror:
         as_of: datetime,
     ) -> None:
         """Replace one board atomically."""
-        ranks_key = leaderboard_ranks_key(competition_id, split)
-        entries_key = leaderboard_entries_key(competition_id, split)
-        meta_key = leaderboard_meta_key(competition_id, split)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(ranks_key, entries_key)
-            if entries:
-                pipe.zadd(ranks_key, {str(e.user_id): e.rank for e in entries})
-                pipe.hset(
-                    entries_key,
-                    mapping={
-                        str(e.user_id): json.dumps(
-                            {
-                                "rank": e.rank,
-                                "user_id": str(e.user_id),
-                                "display_name": names.get(e.user_id),
-                                "score": e.score,
-                                "submissions": e.submissions,
-                                "last_submission_at": e.last_submission_at.isoformat(),
-                            }
-                        )
-                        for e in entries
-                    },
-                )
-            pipe.hset(meta_key, mapping={"as_of": as_of.isoformat(), "total": len(entries)})
-            await pipe.execute()
+        mirrored = [
+            MirroredEntry(
+                user_id=e.user_id,
+                rank=e.rank,
+                display_name=names.get(e.user_id),
+                score=e.score,
+                submissions=e.submissions,
+                last_submission_at=e.last_submission_at,
+            )
+            for e in entries
+        ]
+        keys = (
+            leaderboard_ranks_key(competition_id, split),
+            leaderboard_entries_key(competition_id, split),
+            leaderboard_meta_key(competition_id, split),
+        )
+        await write_board(self.client, keys, mirrored, as_of)

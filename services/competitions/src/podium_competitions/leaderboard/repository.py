@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, text
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_competitions import repository as shared
 from podium_competitions.leaderboard.domain import Entry, ScoredSubmission, Split
 from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
-from podium_competitions.models import competitions, users
+from podium_competitions.models import competitions
 
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -23,10 +24,7 @@ async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     replicas) may touch one board at once; the lock keeps recomputations and
     their Redis writes in commit order.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7207))"),
-        {"key": f"leaderboard:{competition_id}"},
-    )
+    await shared.lock_board(session, f"leaderboard:{competition_id}")
 
 
 async def upsert_scored(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -131,19 +129,6 @@ async def replace_board(
                 for e in entries
             ],
         )
-
-
-async def display_names(
-    session: AsyncSession, user_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Return the known display names of `user_ids` (copied from identity's events)."""
-    ids = list(user_ids)
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
-    )
-    return {row.user_id: row.display_name for row in rows}
 
 
 async def competition_ends_at(session: AsyncSession, competition_id: uuid.UUID) -> datetime | None:

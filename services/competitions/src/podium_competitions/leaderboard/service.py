@@ -18,9 +18,11 @@ from podium_contracts.redis_keys import daily_submissions_key, utc_day
 from podium_runtime.outbox import Outbox, new_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_competitions.domain import rank_changes
 from podium_competitions.leaderboard import repository
-from podium_competitions.leaderboard.domain import SPLITS, rank_board, rank_changes
+from podium_competitions.leaderboard.domain import SPLITS, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
+from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ async def recompute_board(
     now = _now()
     names: dict[uuid.UUID, str] = {}
     boards = {split: rank_board(submissions, split) for split in SPLITS}
-    names = await repository.display_names(session, {e.user_id for e in boards["public"]})
+    names = await display_names(session, {e.user_id for e in boards["public"]})
     events = []
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
