@@ -268,17 +268,10 @@ async def _identity(
     bearer: str | None = None,
     params: dict[str, Any] | None = None,
 ) -> Response:
-    headers = {"Authorization": bearer} if bearer else {}
-    response = await call(
-        http,
-        method,
-        f"{settings.identity_url}{path}",
-        service="identity",
-        json=json,
-        headers=headers,
-        params=params,
+    """Call identity's public API on the caller's behalf and relay its answer."""
+    return relay(
+        await _identity_call(http, settings, method, path, json=json, bearer=bearer, params=params)
     )
-    return relay(response)
 
 
 def _body(model: BaseModel) -> dict[str, Any]:
@@ -443,10 +436,14 @@ async def _identity_call(
     *,
     json: Any = None,
     bearer: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> httpx.Response:
+    """Call identity's public API, forwarding the caller's `Authorization` header if any."""
     headers = {"Authorization": bearer} if bearer else {}
     url = f"{settings.identity_url}{path}"
-    return await call(http, method, url, service="identity", json=json, headers=headers)
+    return await call(
+        http, method, url, service="identity", json=json, headers=headers, params=params
+    )
 
 
 async def _with_preferences(

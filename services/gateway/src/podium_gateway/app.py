@@ -19,6 +19,7 @@ from podium_gateway import (
     submissions_api,
 )
 from podium_gateway.auth import JwksCache
+from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.xapi import api as xapi_api
@@ -58,6 +59,7 @@ def create_api(settings: Settings) -> FastAPI:
         middleware=edge_middleware(settings),
     )
 
+    app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings
     runtime_lifespan = app.router.lifespan_context
 

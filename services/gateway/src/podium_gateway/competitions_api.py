@@ -10,15 +10,10 @@ competitions service decides and emits the outcome.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import re
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import redis.asyncio as redis
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
@@ -27,8 +22,9 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
-from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, publish, relay
 from podium_gateway.competitions_client import CompetitionsClient
 from podium_gateway.config import Settings
 
@@ -36,11 +32,6 @@ router = APIRouter(tags=["competitions"])
 
 #: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
 PENDING_TTL_SECONDS = 3600
-#: How long an `Idempotency-Key` answer is kept (the common 24 h of payment APIs).
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-#: How long a retry waits for the first request with the same key to finish publishing.
-IDEMPOTENCY_WAIT_SECONDS = 5.0
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
@@ -191,73 +182,27 @@ def _pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UU
     return f"{settings.redis_key_prefix}join-pending:{competition_id}:{user_id}"
 
 
-def _idempotency_key(settings: Settings, user: CurrentUser, key: str) -> str:
-    # Scoped per user, so one caller's key can never replay another caller's answer.
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{settings.redis_key_prefix}idem:join:{user.user_id}:{digest}"
-
-
-async def _claim_idempotency(
-    redis_client: redis.Redis, key: str, fingerprint: str
-) -> dict[str, Any] | None:
-    """Claim `key` for this request; return the stored answer when a previous one finished."""
-    claim = json.dumps({"fingerprint": fingerprint, "response": None})
-    deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
-    while True:
-        if await redis_client.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_SECONDS):
-            return None
-        raw = await redis_client.get(key)
-        if raw is None:
-            continue  # the first request failed and released the key: claim it again
-        stored = json.loads(raw)
-        if stored["fingerprint"] != fingerprint:
-            raise Problem(
-                422,
-                "IDEMPOTENCY_KEY_REUSED",
-                "This Idempotency-Key was used for a different request.",
-            )
-        if stored["response"] is not None:
-            return stored["response"]  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise Problem(
-                409,
-                "IDEMPOTENCY_KEY_IN_USE",
-                "A request with this Idempotency-Key is still in progress; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
-        await asyncio.sleep(0.05)
-
-
 async def _join(
-    *,
-    target: dict[str, Any],
-    fingerprint: str,
-    invite_code: str | None,
-    idempotency_key: str | None,
     client: CompetitionsClient,
     user: CurrentUser,
     runtime: RuntimeDep,
     settings: Settings,
+    idempotency_key: str | None,
+    target: dict[str, Any],
+    fingerprint: str,
+    invite_code: str | None,
 ) -> Response:
     """Publish `join.requested` once per idempotency key and answer 202 after the ack."""
     redis_client = runtime.redis
-    idem = None
-    if idempotency_key is not None:
-        if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise Problem(
-                422,
-                "INVALID_IDEMPOTENCY_KEY",
-                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-            )
-        idem = _idempotency_key(settings, user, idempotency_key)
-        previous = await _claim_idempotency(redis_client, idem, fingerprint)
-        if previous is not None:
-            return JSONResponse(previous, status_code=202)
+    idem, previous = await idempotency.claim(
+        redis_client, settings, user, "join", idempotency_key, fingerprint
+    )
+    if previous is not None:
+        return JSONResponse(previous, status_code=202)
     try:
         resolved = await client.join_target(**target)
         if resolved.status_code != 200:
-            if idem is not None:
-                await redis_client.delete(idem)  # nothing was published: the key is free again
+            await idempotency.release(redis_client, idem)  # nothing was published
             return relay(resolved)
         competition_id = uuid.UUID(resolved.json()["competition_id"])
         answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
@@ -275,23 +220,15 @@ async def _join(
         pending_key = _pending_key(settings, competition_id, user.user_id)
         await redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS)
         try:
-            await runtime.publisher.publish(event)
-        except Exception as exc:
+            await publish(runtime, event, "join request")
+        except Problem:
             await redis_client.delete(pending_key)
-            raise Problem(
-                503,
-                "SERVICE_UNAVAILABLE",
-                "The join request could not be queued; try again.",
-                headers={"Retry-After": "1"},
-            ) from exc
+            raise
     except BaseException:
-        if idem is not None:
-            await redis_client.delete(idem)
+        await idempotency.release(redis_client, idem)
         raise
     body = answer.model_dump(mode="json")
-    if idem is not None:
-        stored = json.dumps({"fingerprint": fingerprint, "response": body})
-        await redis_client.set(idem, stored, ex=IDEMPOTENCY_TTL_SECONDS)
+    await idempotency.remember(redis_client, idem, fingerprint, body)
     return JSONResponse(body, status_code=202)
 
 
@@ -312,15 +249,10 @@ async def join_competition(
 ) -> Response:
     """Publish `join.requested`; 202 `{request_id, status: "pending"}` once Kafka has it."""
     invite_code = body.invite_code if body else None
+    target = {"competition_id": competition_id}
+    fingerprint = f"id:{competition_id}:{invite_code or ''}"
     return await _join(
-        target={"competition_id": competition_id},
-        fingerprint=f"id:{competition_id}:{invite_code or ''}",
-        invite_code=invite_code,
-        idempotency_key=idempotency_key,
-        client=client,
-        user=user,
-        runtime=runtime,
-        settings=settings,
+        client, user, runtime, settings, idempotency_key, target, fingerprint, invite_code
     )
 
 
@@ -341,15 +273,9 @@ async def join_by_code(
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
+    target = {"invite_code": invite_code}
     return await _join(
-        target={"invite_code": invite_code},
-        fingerprint=f"code:{invite_code}",
-        invite_code=invite_code,
-        idempotency_key=idempotency_key,
-        client=client,
-        user=user,
-        runtime=runtime,
-        settings=settings,
+        client, user, runtime, settings, idempotency_key, target, f"code:{invite_code}", invite_code
     )
 
 

@@ -1,20 +1,39 @@
 """Calls from the gateway to the competitions service's internal API (SPEC §6).
 
 The gateway states who the caller is in `X-Podium-User-Id` / `X-Podium-User-Role`;
-the competitions service applies object-level checks next to its data.
+the competitions service applies object-level checks next to its data. The
+helpers below read a competition document as that API returns it.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import call
+from podium_gateway.clients import Relayed, call
 
 SERVICE = "competitions"
+
+
+def parse_time(value: str) -> datetime:
+    """Read an RFC 3339 instant of a competition document (`Z` or an offset)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def is_sponsor(competition: dict[str, Any], user: CurrentUser | None) -> bool:
+    """Tell whether `user` is the competition's owner or an admin."""
+    if user is None:
+        return False
+    return user.is_admin or str(competition.get("owner_id")) == str(user.user_id)
+
+
+def has_ended(competition: dict[str, Any], now: datetime) -> bool:
+    """Tell whether the competition is over: ended by status or past `ends_at`."""
+    return competition.get("status") == "ended" or parse_time(competition["ends_at"]) <= now
 
 
 def caller_headers(user: CurrentUser | None) -> dict[str, str]:
@@ -72,3 +91,12 @@ class CompetitionsClient:
     async def enrollment(self, competition_id: uuid.UUID, user: CurrentUser) -> httpx.Response:
         """Return the caller's enrollment as the competitions service knows it."""
         return await self.request("GET", f"/competitions/{competition_id}/enrollment", user)
+
+    async def competition(
+        self, competition_id: uuid.UUID, user: CurrentUser | None
+    ) -> dict[str, Any]:
+        """Return the competition as `user` sees it; its problems (404, ...) raise `Relayed`."""
+        got = await self.request("GET", f"/competitions/{competition_id}", user)
+        if got.status_code != 200:
+            raise Relayed(got)
+        return got.json()  # type: ignore[no-any-return]

@@ -35,13 +35,22 @@ from podium_runtime.problems import Problem
 from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
-from podium_gateway.clients import RedisDep, relay
+from podium_gateway.clients import RedisDep
 from podium_gateway.competitions_api import ClientDep
+from podium_gateway.competitions_client import has_ended, is_sponsor
 
 router = APIRouter(tags=["leaderboards"])
 
 Split = Literal["public", "private"]
 Period = Literal["all", "day", "week", "month"]
+#: `date=`: which day, week or month board of an activity competition to show.
+DayQuery = Annotated[
+    date | None,
+    Query(
+        alias="date",
+        description="A local day in the period to show (activity; default: today there)",
+    ),
+]
 
 # One page of a board in one atomic read: ranks, entries and meta from the same version.
 _PAGE = """
@@ -113,12 +122,9 @@ def _decode_cursor(cursor: str | None) -> int:
 
 async def _board_competition(
     client: ClientDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
-) -> tuple[dict[str, Any] | None, Response | None]:
-    """Check the caller may read this board; return the competition or the answer to relay."""
-    got = await client.request("GET", f"/competitions/{competition_id}", user)
-    if got.status_code != 200:
-        return None, relay(got)
-    competition: dict[str, Any] = got.json()
+) -> dict[str, Any]:
+    """Check the caller may read this board and return the competition (problems relayed)."""
+    competition = await client.competition(competition_id, user)
     if split == "private" and competition.get("kind") == "activity":
         raise Problem(
             422,
@@ -126,18 +132,14 @@ async def _board_competition(
             "Activity leaderboards have no private split; use split=public.",
         )
     if split == "private":
-        ends_at = datetime.fromisoformat(competition["ends_at"].replace("Z", "+00:00"))
-        ended = competition["status"] == "ended" or ends_at <= datetime.now(UTC)
-        sponsor = user is not None and (
-            user.is_admin or str(user.user_id) == str(competition["owner_id"])
-        )
-        if not ended and not sponsor:
+        ended = has_ended(competition, datetime.now(UTC))
+        if not ended and not is_sponsor(competition, user):
             raise Problem(
                 403,
                 "PRIVATE_LEADERBOARD_HIDDEN",
                 "The private leaderboard appears when the competition ends.",
             )
-    return competition, None
+    return competition
 
 
 def _board_keys(
@@ -198,20 +200,11 @@ async def leaderboard(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     split: Split = "public",
     period: Period = "all",
-    day: Annotated[
-        date | None,
-        Query(
-            alias="date",
-            description="A local day in the period to show (activity; default: today there)",
-        ),
-    ] = None,
+    day: DayQuery = None,
 ) -> Response:
     """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
     offset = _decode_cursor(cursor)
-    competition, answer = await _board_competition(client, competition_id, user, split)
-    if answer is not None:
-        return answer
-    assert competition is not None
+    competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta = await redis_client.eval(  # type: ignore[misc]
         _PAGE,
@@ -248,19 +241,10 @@ async def around_me(
     window: Annotated[int, Query(ge=0, le=100)] = 5,
     split: Split = "public",
     period: Period = "all",
-    day: Annotated[
-        date | None,
-        Query(
-            alias="date",
-            description="A local day in the period to show (activity; default: today there)",
-        ),
-    ] = None,
+    day: DayQuery = None,
 ) -> Response:
     """`window` entries above and below the caller; empty when they are not ranked yet."""
-    competition, answer = await _board_competition(client, competition_id, user, split)
-    if answer is not None:
-        return answer
-    assert competition is not None
+    competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
         _AROUND,

@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from podium_contracts.events import (
@@ -41,14 +40,19 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict
 
+from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, UserDep
-from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, relay
-from podium_gateway.competitions_api import (
-    _IDEMPOTENCY_KEY,
-    IDEMPOTENCY_TTL_SECONDS,
-    ClientDep,
-    _claim_idempotency,
+from podium_gateway.clients import (
+    HttpDep,
+    RedisDep,
+    Relayed,
+    RuntimeDep,
+    SettingsDep,
+    publish,
+    relay,
 )
+from podium_gateway.competitions_api import ClientDep
+from podium_gateway.competitions_client import has_ended, is_sponsor, parse_time
 from podium_gateway.config import Settings
 from podium_gateway.scoring_client import ScoringClient
 
@@ -153,34 +157,8 @@ def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uu
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def _competition(
-    client: ClientDep, competition_id: uuid.UUID, user: CurrentUser
-) -> dict[str, Any]:
-    """Return the competition as the caller sees it; its problems (404, ...) pass through."""
-    got = await client.request("GET", f"/competitions/{competition_id}", user)
-    if got.status_code != 200:
-        raise _Relayed(got)
-    return got.json()  # type: ignore[no-any-return]
-
-
-class _Relayed(Exception):
-    """An internal answer to pass on unchanged."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
-def _is_sponsor(competition: dict[str, Any], user: CurrentUser) -> bool:
-    return user.is_admin or str(competition.get("owner_id")) == str(user.user_id)
-
-
 def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
-    if not _is_sponsor(competition, user):
+    if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
 
 
@@ -193,10 +171,6 @@ def _require_prediction(competition: dict[str, Any]) -> None:
         )
 
 
-def _has_ended(competition: dict[str, Any], now: datetime) -> bool:
-    return competition.get("status") == "ended" or _parse_time(competition["ends_at"]) <= now
-
-
 async def _read_upload(file: UploadFile, limit: int) -> bytes:
     """Read an upload, refusing it as soon as it is larger than `limit` (SPEC §5.3: 413)."""
     data = await file.read(limit + 1)
@@ -205,25 +179,13 @@ async def _read_upload(file: UploadFile, limit: int) -> bytes:
     return data
 
 
-async def _publish(runtime: RuntimeDep, event: Any, what: str) -> None:
-    try:
-        await runtime.publisher.publish(event)
-    except Exception as exc:
-        raise Problem(
-            503,
-            "SERVICE_UNAVAILABLE",
-            f"The {what} could not be queued; try again.",
-            headers={"Retry-After": "1"},
-        ) from exc
-
-
 def _view(
     raw: dict[str, Any], competition: dict[str, Any] | None, user: CurrentUser, now: datetime
 ) -> SubmissionView:
     """Render scoring's (or the queued) record for `user`, hiding what they may not see."""
     view = SubmissionView.model_validate(raw)
     may_see_private = competition is not None and (
-        _is_sponsor(competition, user) or _has_ended(competition, now)
+        is_sponsor(competition, user) or has_ended(competition, now)
     )
     if not may_see_private:
         view.private_score = None
@@ -255,36 +217,25 @@ async def submit_prediction(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
+    competition = await client.competition(competition_id, user)
     _require_prediction(competition)
     if (competition.get("viewer") or {}).get("role") != "participant":
         raise Problem(403, "NOT_ENROLLED", "Join the competition before submitting.")
     now = datetime.now(UTC)
-    if competition["status"] != "active" or _parse_time(competition["ends_at"]) <= now:
+    if competition["status"] != "active" or parse_time(competition["ends_at"]) <= now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
-    if _parse_time(competition["starts_at"]) > now:
+    if parse_time(competition["starts_at"]) > now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
     data = await _read_upload(file, settings.max_submission_bytes)
     digest = hashlib.sha256(data).hexdigest()
 
     redis_client = runtime.redis
-    idem = None
-    if idempotency_key is not None:
-        if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise Problem(
-                422,
-                "INVALID_IDEMPOTENCY_KEY",
-                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-            )
-        # Scoped per user, so one caller's key never replays another caller's answer.
-        hashed = hashlib.sha256(idempotency_key.encode()).hexdigest()
-        idem = f"{settings.redis_key_prefix}idem:submission:{user.user_id}:{hashed}"
-        previous = await _claim_idempotency(redis_client, idem, f"{competition_id}:{digest}")
-        if previous is not None:
-            return JSONResponse(previous, status_code=202)
+    fingerprint = f"{competition_id}:{digest}"
+    idem, previous = await idempotency.claim(
+        redis_client, settings, user, "submission", idempotency_key, fingerprint
+    )
+    if previous is not None:
+        return JSONResponse(previous, status_code=202)
 
     submission_id = uuid.uuid4()
     daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
@@ -341,20 +292,17 @@ async def submit_prediction(
                     submitted_at=now,
                 ),
             )
-            await _publish(runtime, event, "submission")
+            await publish(runtime, event, "submission")
         except BaseException:
             # Nothing reached Kafka: the slot and the queued record go away again.
             await redis_client.srem(daily_key, str(submission_id))
             await redis_client.delete(_queued_key(settings, submission_id))
             raise
     except BaseException:
-        if idem is not None:
-            await redis_client.delete(idem)
+        await idempotency.release(redis_client, idem)
         raise
     body = answer.model_dump(mode="json")
-    if idem is not None:
-        stored = json.dumps({"fingerprint": f"{competition_id}:{digest}", "response": body})
-        await redis_client.set(idem, stored, ex=IDEMPOTENCY_TTL_SECONDS)
+    await idempotency.remember(redis_client, idem, fingerprint, body)
     return JSONResponse(body, status_code=202)
 
 
@@ -384,11 +332,11 @@ async def get_submission(
         raise not_found
     competition: dict[str, Any] | None
     try:
-        competition = await _competition(client, uuid.UUID(raw["competition_id"]), user)
-    except _Relayed:
+        competition = await client.competition(uuid.UUID(raw["competition_id"]), user)
+    except Relayed:
         competition = None  # e.g. the author left a private competition: no owner view
     is_author = raw["user_id"] == str(user.user_id)
-    if not is_author and (competition is None or not _is_sponsor(competition, user)):
+    if not is_author and (competition is None or not is_sponsor(competition, user)):
         raise not_found
     view = _view(raw, competition, user, datetime.now(UTC))
     return JSONResponse(view.model_dump(mode="json"))
@@ -410,11 +358,8 @@ async def list_submissions(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """Newest first; on the first page, queued ones scoring has not seen yet are included."""
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
-    sponsor = _is_sponsor(competition, user)
+    competition = await client.competition(competition_id, user)
+    sponsor = is_sponsor(competition, user)
     got = await scoring.submissions(
         competition_id, user_id=None if sponsor else user.user_id, limit=limit, cursor=cursor
     )
@@ -458,10 +403,7 @@ async def invalidate_submission(
     settings: SettingsDep,
 ) -> Response:
     """Publish `submission.invalidated`; 202 once Kafka has it."""
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
+    competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     got = await scoring.submission(submission_id)
     if got.status_code == 200:
@@ -482,7 +424,7 @@ async def invalidate_submission(
             invalidated_by=user.user_id,
         ),
     )
-    await _publish(runtime, event, "invalidation")
+    await publish(runtime, event, "invalidation")
     return JSONResponse({"id": str(submission_id), "status": "invalidated"}, status_code=202)
 
 
@@ -495,10 +437,7 @@ async def rescore(
     competition_id: uuid.UUID, client: ClientDep, user: UserDep, runtime: RuntimeDep
 ) -> Response:
     """Publish `competition.rescore_requested`; 202 once Kafka has it."""
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
+    competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     _require_prediction(competition)
     event = new_event(
@@ -506,7 +445,7 @@ async def rescore(
         "gateway",
         RescoreData(competition_id=competition_id, requested_by=user.user_id),
     )
-    await _publish(runtime, event, "rescore")
+    await publish(runtime, event, "rescore")
     return JSONResponse(
         {"competition_id": str(competition_id), "status": "queued"}, status_code=202
     )
@@ -532,10 +471,7 @@ async def upload_answer_key(
     for `submission.received`: it is the one holding the file, and the
     competitions service keeps no state about answer keys.
     """
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
+    competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     _require_prediction(competition)
     data = await _read_upload(file, settings.max_submission_bytes)
@@ -553,7 +489,7 @@ async def upload_answer_key(
             uploaded_by=user.user_id,
         ),
     )
-    await _publish(runtime, event, "answer key")
+    await publish(runtime, event, "answer key")
     body = {
         "competition_id": str(competition_id),
         "sha256": ref.sha256,
@@ -571,9 +507,6 @@ async def answer_key_status(
     competition_id: uuid.UUID, client: ClientDep, scoring: ScoringDep, user: UserDep
 ) -> Response:
     """Relay scoring's view of the key: `ready` or `invalid` with errors; 404 before upload."""
-    try:
-        competition = await _competition(client, competition_id, user)
-    except _Relayed as relayed:
-        return relay(relayed.response)
+    competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     return relay(await scoring.answer_key(competition_id))

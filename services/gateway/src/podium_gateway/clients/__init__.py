@@ -3,7 +3,9 @@
 Every router reuses `app.state.http` (created in the lifespan) for internal
 calls, so connections are pooled across the whole gateway. `call()` adds the
 request id and turns an unreachable service into a 503 problem; `relay()`
-passes an internal answer (problems included) through unchanged.
+passes an internal answer (problems included) through unchanged, and raising
+`Relayed` does the same from anywhere inside a route. `publish()` is how a
+route queues a command: it returns once the broker acknowledged.
 """
 
 from __future__ import annotations
@@ -85,3 +87,33 @@ def relay(response: httpx.Response) -> Response:
     """Pass an internal answer (status, body, the relevant headers) on to the caller."""
     headers = {k: v for k, v in response.headers.items() if k.lower() in RELAYED_HEADERS}
     return Response(content=response.content, status_code=response.status_code, headers=headers)
+
+
+class Relayed(Exception):
+    """Raised to end a request with an internal answer, passed on unchanged by `relay()`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer_relayed(request: Request, exc: Exception) -> Response:
+    """Exception handler of `Relayed` (registered by `create_api`)."""
+    assert isinstance(exc, Relayed)
+    return relay(exc.response)
+
+
+async def publish(runtime: ServiceRuntime, event: Any, what: str) -> None:
+    """Publish a command's event, acknowledged; 503 `SERVICE_UNAVAILABLE` when it cannot be.
+
+    `what` names the command in the problem, e.g. "The submission could not be queued".
+    """
+    try:
+        await runtime.publisher.publish(event)
+    except Exception as exc:
+        raise Problem(
+            503,
+            "SERVICE_UNAVAILABLE",
+            f"The {what} could not be queued; try again.",
+            headers={"Retry-After": "1"},
+        ) from exc
