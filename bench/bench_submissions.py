@@ -27,7 +27,7 @@ from podium_runtime.testing import TestInfrastructure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from competitions_support.stack import User
+from platform_support.stack import User
 from submissions_support.stack import (
     PredictionStack,
     answer_key,

@@ -6,7 +6,6 @@ competitions awards points; the gateway serves the boards from Redis.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import sys
 import uuid
@@ -22,7 +21,17 @@ from podium_runtime.testing import TestInfrastructure, eventually, serve
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from competitions_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, User
+from platform_support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    User,
+    login,
+    lrs_credentials,
+    run_id,
+    serve_gateway,
+    serve_identity,
+    sign_up,
+)
 
 PLATFORM = "https://podium.test"
 XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
@@ -48,16 +57,7 @@ class ActivityStack:
 
     async def sign_up(self, timezone: str = "UTC") -> User:
         """Register and log in a user living in `timezone`."""
-        email = f"{uuid.uuid4().hex[:12]}@example.org"
-        name = f"Learner {uuid.uuid4().hex[:4]}"
-        made = await self.http.post(
-            "/v1/auth/register",
-            json={"email": email, "password": PASSWORD, "display_name": name, "timezone": timezone},
-        )
-        assert made.status_code == 201, made.text
-        login = await self.http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-        assert login.status_code == 200, login.text
-        return User(made.json()["id"], email, name, login.json()["access_token"])
+        return await sign_up(self.http, f"Learner {uuid.uuid4().hex[:4]}", timezone)
 
     async def competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active activity competition that started ten days ago."""
@@ -168,62 +168,34 @@ async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIter
     """Run identity, competitions, ingest and the gateway; warm every consumer group."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_gateway.app import create_api as gateway_api
-    from podium_gateway.config import Settings as GatewaySettings
-    from podium_identity.app import create_api as identity_api
-    from podium_identity.config import Settings as IdentitySettings
     from podium_ingest.app import create_api as ingest_api
     from podium_ingest.config import Settings as IngestSettings
 
     await test_infra.migrate("identity", "competitions", "ingest")
-    run = uuid.uuid4().hex[:8]
-    identity_settings = test_infra.settings(
-        IdentitySettings,
-        jwt_keys_dir=tmp / "keys",
-        jwt_generate_missing_key=True,
-        admin_email=ADMIN_EMAIL,
-        admin_password=ADMIN_PASSWORD,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        redis_key_prefix=f"t{run}:identity:",
-    )
+    run = run_id()
     async with contextlib.AsyncExitStack() as stack:
-        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
+        identity = await serve_identity(stack, test_infra, tmp, run)
         competitions = await stack.enter_async_context(
             serve(competitions_api(test_infra.settings(CompetitionsSettings, db_pool_size=10)))
         )
         ingest = await stack.enter_async_context(
             serve(ingest_api(test_infra.settings(IngestSettings, platform_url=PLATFORM)))
         )
-        gateway_settings = test_infra.settings(
-            GatewaySettings,
+        _, http = await serve_gateway(
+            stack,
+            test_infra,
+            run,
             identity_url=identity,
             competitions_url=competitions,
             ingest_url=ingest,
             public_base_url=PLATFORM,
-            redis_key_prefix=f"t{run}:gateway:",
-            rate_limit_ip=1_000_000,
-            rate_limit_user=1_000_000,
-            rate_limit_login_ip=1_000_000,
             rate_limit_lrs_client=1_000_000,
         )
-        gateway = await stack.enter_async_context(serve(gateway_api(gateway_settings)))
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
-        login = await http.post(
-            "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
+        lrs_auth = await lrs_credentials(
+            http, admin_token, "lesson player", ["statements/write", "statements/read"]
         )
-        assert login.status_code == 200, login.text
-        made = await http.post(
-            "/v1/admin/lrs-clients",
-            json={"name": "lesson player", "scopes": ["statements/write", "statements/read"]},
-            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
-        )
-        assert made.status_code == 201, made.text
-        key_secret = f"{made.json()['key']}:{made.json()['secret']}".encode()
-        running = ActivityStack(
-            http, {"Authorization": "Basic " + base64.b64encode(key_secret).decode()}
-        )
+        running = ActivityStack(http, lrs_auth)
         # Consumer groups join once (about 5 s each on tansu): one awarded statement warms all.
         owner, learner = await running.sign_up(), await running.sign_up()
         warm = await running.competition(owner)

@@ -13,13 +13,8 @@ from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from competitions_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    CompetitionsStack,
-    User,
-    competitions_stack,
-)
+from competitions_support.stack import CompetitionsStack, competitions_stack
+from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, User
 
 
 @pytest.fixture(scope="module")

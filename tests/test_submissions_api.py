@@ -22,7 +22,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from competitions_support.stack import User
+from platform_support.stack import User
 from submissions_support.stack import (
     PredictionStack,
     answer_key,

@@ -12,26 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from platform_support.stack import User, login, run_id, serve_gateway, serve_identity, sign_up
 from podium_runtime.testing import TestInfrastructure, eventually, serve
-
-ADMIN_EMAIL = "competitions-admin@example.org"
-ADMIN_PASSWORD = "correct horse battery staple 42"  # dev-only test credential
-PASSWORD = "correct horse battery 9"  # dev-only test credential
-
-
-@dataclass
-class User:
-    """A registered, signed-in user of the running stack."""
-
-    user_id: str
-    email: str
-    display_name: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        """Return the bearer header."""
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -45,14 +27,7 @@ class CompetitionsStack:
 
     async def sign_up(self, display_name: str | None = None) -> User:
         """Register and log in a new user through the gateway."""
-        name = display_name or f"Player {uuid.uuid4().hex[:6]}"
-        email = f"{uuid.uuid4().hex[:12]}@example.org"
-        made = await self.http.post(
-            "/v1/auth/register",
-            json={"email": email, "password": PASSWORD, "display_name": name},
-        )
-        assert made.status_code == 201, made.text
-        return User(made.json()["id"], email, name, await self.login(email, PASSWORD))
+        return await sign_up(self.http, display_name or f"Player {uuid.uuid4().hex[:6]}")
 
     async def sign_up_many(self, count: int) -> list[User]:
         """Register and log in `count` users, a few at a time."""
@@ -66,9 +41,7 @@ class CompetitionsStack:
 
     async def login(self, email: str, password: str) -> str:
         """Return an access token."""
-        login = await self.http.post("/v1/auth/login", json={"email": email, "password": password})
-        assert login.status_code == 200, login.text
-        return str(login.json()["access_token"])
+        return await login(self.http, email, password)
 
     async def create(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create a competition (active, starting tomorrow unless told otherwise)."""
@@ -127,43 +100,20 @@ async def competitions_stack(
     """Run gateway -> Kafka -> competitions, with identity for accounts and tokens."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_gateway.app import create_api as gateway_api
-    from podium_gateway.config import Settings as GatewaySettings
-    from podium_identity.app import create_api as identity_api
-    from podium_identity.config import Settings as IdentitySettings
 
     await test_infra.migrate("identity", "competitions")
-    run = uuid.uuid4().hex[:8]
-    identity_settings = test_infra.settings(
-        IdentitySettings,
-        jwt_keys_dir=tmp / "keys",
-        jwt_generate_missing_key=True,
-        admin_email=ADMIN_EMAIL,
-        admin_password=ADMIN_PASSWORD,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        redis_key_prefix=f"t{run}:identity:",
-    )
+    run = run_id()
     competitions_settings = test_infra.settings(
         CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
     )
     async with contextlib.AsyncExitStack() as stack:
-        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
+        identity = await serve_identity(stack, test_infra, tmp, run)
         competitions = await stack.enter_async_context(
             serve(competitions_api(competitions_settings))
         )
-        gateway_settings = test_infra.settings(
-            GatewaySettings,
-            identity_url=identity,
-            competitions_url=competitions,
-            redis_key_prefix=f"t{run}:gateway:",
-            rate_limit_ip=1_000_000,
-            rate_limit_user=1_000_000,
-            rate_limit_login_ip=1_000_000,
+        gateway, http = await serve_gateway(
+            stack, test_infra, run, identity_url=identity, competitions_url=competitions
         )
-        gateway = await stack.enter_async_context(serve(gateway_api(gateway_settings)))
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
         running = CompetitionsStack(
             gateway, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )

@@ -8,7 +8,6 @@ scores and leaderboards through the public API.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-from competitions_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, CompetitionsStack, User
+from competitions_support.stack import CompetitionsStack
+from platform_support.stack import User, run_id, serve_gateway, serve_identity
 from podium_runtime.blobs import BlobSettings
 from podium_runtime.testing import TestInfrastructure, eventually, serve
 
@@ -125,51 +125,32 @@ async def prediction_stack(
     """Run identity, competitions, scoring and the gateway; warm up every consumer group."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_gateway.app import create_api as gateway_api
-    from podium_gateway.config import Settings as GatewaySettings
-    from podium_identity.app import create_api as identity_api
-    from podium_identity.config import Settings as IdentitySettings
     from podium_scoring.app import create_api as scoring_api
     from podium_scoring.config import Settings as ScoringSettings
 
     await test_infra.migrate("identity", "competitions", "scoring")
-    run = uuid.uuid4().hex[:8]
+    run = run_id()
     blobs = BlobSettings(backend="local", dir=tmp / "blobs")
-    identity_settings = test_infra.settings(
-        IdentitySettings,
-        jwt_keys_dir=tmp / "keys",
-        jwt_generate_missing_key=True,
-        admin_email=ADMIN_EMAIL,
-        admin_password=ADMIN_PASSWORD,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        redis_key_prefix=f"t{run}:identity:",
-    )
     competitions_settings = test_infra.settings(
         CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
     )
     scoring_settings = test_infra.settings(ScoringSettings, blob=blobs)
     async with contextlib.AsyncExitStack() as stack:
-        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
+        identity = await serve_identity(stack, test_infra, tmp, run)
         competitions = await stack.enter_async_context(
             serve(competitions_api(competitions_settings))
         )
         scoring = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
-        gateway_settings = test_infra.settings(
-            GatewaySettings,
+        gateway, http = await serve_gateway(
+            stack,
+            test_infra,
+            run,
             identity_url=identity,
             competitions_url=competitions,
             scoring_url=scoring,
             blob=blobs,
             max_submission_bytes=200_000,
-            redis_key_prefix=f"t{run}:gateway:",
-            rate_limit_ip=1_000_000,
-            rate_limit_user=1_000_000,
-            rate_limit_login_ip=1_000_000,
         )
-        gateway = await stack.enter_async_context(serve(gateway_api(gateway_settings)))
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
         running = PredictionStack(
             gateway, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )

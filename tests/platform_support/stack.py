@@ -1,0 +1,119 @@
+"""Start identity and the gateway for an end-to-end stack; register users and LRS clients.
+
+The stacks in `competitions_support`, `submissions_support` and the activity
+suite add their own services between these two.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from podium_runtime.testing import TestInfrastructure, serve
+
+ADMIN_EMAIL = "competitions-admin@example.org"
+ADMIN_PASSWORD = "correct horse battery staple 42"  # dev-only test credential
+PASSWORD = "correct horse battery 9"  # dev-only test credential
+
+
+@dataclass
+class User:
+    """A registered, signed-in user of the running stack."""
+
+    user_id: str
+    email: str
+    display_name: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Return the bearer header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def run_id() -> str:
+    """Return a short id that keeps one stack's Redis keys apart from another's."""
+    return uuid.uuid4().hex[:8]
+
+
+async def serve_identity(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, tmp: Path, run: str
+) -> str:
+    """Run identity (fast password hashing, a generated signing key, the admin); return its URL."""
+    from podium_identity.app import create_api as identity_api
+    from podium_identity.config import Settings as IdentitySettings
+
+    settings = test_infra.settings(
+        IdentitySettings,
+        jwt_keys_dir=tmp / "keys",
+        jwt_generate_missing_key=True,
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+        redis_key_prefix=f"t{run}:identity:",
+    )
+    return await stack.enter_async_context(serve(identity_api(settings)))
+
+
+async def serve_gateway(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, run: str, **overrides: Any
+) -> tuple[str, httpx.AsyncClient]:
+    """Run the gateway without rate limits in the way; return its URL and a client on it.
+
+    `overrides` are gateway settings: the internal URLs of the services it fronts.
+    """
+    from podium_gateway.app import create_api as gateway_api
+    from podium_gateway.config import Settings as GatewaySettings
+
+    settings = test_infra.settings(
+        GatewaySettings,
+        **{
+            "redis_key_prefix": f"t{run}:gateway:",
+            "rate_limit_ip": 1_000_000,
+            "rate_limit_user": 1_000_000,
+            "rate_limit_login_ip": 1_000_000,
+            **overrides,
+        },
+    )
+    gateway = await stack.enter_async_context(serve(gateway_api(settings)))
+    http = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway, timeout=30))
+    return gateway, http
+
+
+async def login(http: httpx.AsyncClient, email: str, password: str) -> str:
+    """Log in through the gateway; return the access token."""
+    answer = await http.post("/v1/auth/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+async def sign_up(http: httpx.AsyncClient, display_name: str, timezone: str | None = None) -> User:
+    """Register and log in a new user through the gateway (`timezone`: IANA, else the default)."""
+    email = f"{uuid.uuid4().hex[:12]}@example.org"
+    body = {"email": email, "password": PASSWORD, "display_name": display_name}
+    if timezone is not None:
+        body["timezone"] = timezone
+    made = await http.post("/v1/auth/register", json=body)
+    assert made.status_code == 201, made.text
+    return User(made.json()["id"], email, display_name, await login(http, email, PASSWORD))
+
+
+async def lrs_credentials(
+    http: httpx.AsyncClient, admin_token: str, name: str, scopes: list[str]
+) -> dict[str, str]:
+    """Create an LRS client as the admin; return its Basic `Authorization` header."""
+    made = await http.post(
+        "/v1/admin/lrs-clients",
+        json={"name": name, "scopes": scopes},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert made.status_code == 201, made.text
+    key_secret = f"{made.json()['key']}:{made.json()['secret']}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(key_secret).decode()}
