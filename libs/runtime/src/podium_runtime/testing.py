@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 
 from podium_runtime.infra import (
@@ -134,3 +135,39 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout}s; last value: {last!r}")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def recording(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    record: Callable[[ConsumerRecord[bytes, bytes]], None],
+) -> AsyncIterator[None]:
+    """Hand every record of `topics` (full names), from the earliest, to `record` inside the block.
+
+    The consumer has started when the block begins; it reads without a group
+    or commits, so it never disturbs the consumers under test.
+    """
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+
+    async def collect() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for one in records:
+                    record(one)
+
+    task = asyncio.create_task(collect())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()

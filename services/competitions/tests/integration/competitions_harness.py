@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from podium_contracts.events import JoinData, JoinRequested, UserData, UserRegistered
 from podium_contracts.topics import COMPETITIONS, ENROLLMENTS
 from podium_runtime.outbox import new_event
@@ -23,6 +21,15 @@ class EventLog:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+
+    @staticmethod
+    def topics(settings: ServiceSettings) -> list[str]:
+        """Return the full names of the topics the log follows."""
+        return [settings.kafka_topic_prefix + t.name for t in (COMPETITIONS, ENROLLMENTS)]
+
+    def add(self, record: Any) -> None:
+        """Keep one record's event."""
+        self.events.append(json.loads(record.value))
 
     def of(self, event_type: str, **data: Any) -> list[dict[str, Any]]:
         """Return the events of `event_type` whose data carries all of `data` (as strings)."""
@@ -124,23 +131,3 @@ class Harness:
             )
         )
         return user_id
-
-
-async def collect_events(settings: ServiceSettings, log: EventLog, ready: asyncio.Event) -> None:
-    """Append every event of the competitions and enrollments topics to `log` until cancelled."""
-    consumer = AIOKafkaConsumer(
-        settings.kafka_topic_prefix + COMPETITIONS.name,
-        settings.kafka_topic_prefix + ENROLLMENTS.name,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    ready.set()
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                log.events += [json.loads(r.value) for r in records]
-    finally:
-        await consumer.stop()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -15,11 +13,11 @@ from podium_competitions.app import create_api
 from podium_competitions.config import Settings
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.settings import ServiceSettings
-from podium_runtime.testing import TestInfrastructure, serve
+from podium_runtime.testing import TestInfrastructure, recording, serve
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from competitions_harness import EventLog, Harness, collect_events
+from competitions_harness import EventLog, Harness
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +28,17 @@ async def harness(test_infra: TestInfrastructure) -> AsyncIterator[Harness]:
     producer = ServiceRuntime(test_infra.settings(ServiceSettings, service_name="gateway-stand-in"))
     await producer.broker.start()
     log = EventLog()
-    ready = asyncio.Event()
-    collector = asyncio.create_task(collect_events(settings, log, ready))
-    await ready.wait()
     try:
-        async with serve(create_api(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        async with (
+            recording(settings.kafka_bootstrap_servers, log.topics(settings), log.add),
+            serve(create_api(settings)) as url,
+            httpx.AsyncClient(base_url=url) as http,
+        ):
             harness = Harness(http, producer, log)
             # The consumer group joins once; await a first decision so tests start warm.
             warm = await harness.create(uuid.uuid4())
             await harness.join(warm["id"], uuid.uuid4())
             yield harness
     finally:
-        collector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await collector
         await producer.broker.stop()
         await producer.redis.aclose()

@@ -6,8 +6,6 @@ way ingest publishes them (SPEC §7.3).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from competitions_harness import Harness
 from podium_contracts.events import (
     LearningData,
@@ -26,7 +23,7 @@ from podium_contracts.events import (
 from podium_contracts.redis_keys import Period, activity_board_keys, period_start
 from podium_contracts.topics import LEADERBOARDS
 from podium_runtime.outbox import new_event
-from podium_runtime.testing import TestInfrastructure, eventually
+from podium_runtime.testing import TestInfrastructure, eventually, recording
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 PASSED = "http://adlnet.gov/expapi/verbs/passed"
@@ -44,28 +41,12 @@ RULES = {
 async def rank_events(test_infra: TestInfrastructure) -> AsyncIterator[list[dict[str, Any]]]:
     """Every `leaderboard.rank_changed` published while this module runs."""
     seen: list[dict[str, Any]] = []
-    consumer = AIOKafkaConsumer(
-        test_infra.topic_prefix + LEADERBOARDS.name,
-        bootstrap_servers=test_infra.infra.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-
-    async def collect() -> None:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                seen.extend(json.loads(r.value) for r in records)
-
-    task = asyncio.create_task(collect())
-    try:
+    async with recording(
+        test_infra.infra.kafka_bootstrap_servers,
+        [test_infra.topic_prefix + LEADERBOARDS.name],
+        lambda record: seen.append(json.loads(record.value)),
+    ):
         yield seen
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.stop()
 
 
 async def _user(harness: Harness, timezone: str = "UTC") -> tuple[uuid.UUID, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,13 +11,13 @@ import pytest
 from podium_runtime.blobs import BlobSettings, LocalBlobStore
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.settings import ServiceSettings
-from podium_runtime.testing import TestInfrastructure, serve
+from podium_runtime.testing import TestInfrastructure, recording, serve
 from podium_scoring.app import create_api
 from podium_scoring.config import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scoring_harness import MAX_SUBMISSION_BYTES, Scoring, TopicLog, collect
+from scoring_harness import MAX_SUBMISSION_BYTES, Scoring, TopicLog
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +36,13 @@ async def scoring(
     producer = ServiceRuntime(test_infra.settings(ServiceSettings, service_name="stand-in"))
     await producer.broker.start()
     log = TopicLog()
-    ready = asyncio.Event()
-    collector = asyncio.create_task(collect(settings, log, ready))
-    await ready.wait()
     try:
         async with (
+            recording(settings.kafka_bootstrap_servers, log.topics(settings), log.records.append),
             serve(create_api(settings)) as url,
             httpx.AsyncClient(base_url=url, timeout=30) as http,
         ):
             yield Scoring(http, producer, blobs, log, settings)
     finally:
-        collector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await collector
         await producer.broker.stop()
         await producer.redis.aclose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
@@ -11,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from podium_contracts.events import (
     AnswerKeyData,
     AnswerKeyUploaded,
@@ -37,6 +35,14 @@ class TopicLog:
     """Every record seen on the scores topic and the submissions dead-letter topic."""
 
     records: list[Any] = field(default_factory=list)
+
+    @staticmethod
+    def topics(settings: ServiceSettings) -> list[str]:
+        """Return the full names of the topics the log follows."""
+        return [
+            settings.kafka_topic_prefix + SCORES.name,
+            settings.kafka_topic_prefix + SUBMISSIONS.dead_letter,
+        ]
 
     def events(self, event_type: str, submission_id: uuid.UUID) -> list[dict[str, Any]]:
         """Return the `event_type` events about one submission, oldest first."""
@@ -183,22 +189,3 @@ class Scoring:
         response = await self.http.get(f"/internal/submissions/{submission_id}")
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
-
-
-async def collect(settings: ServiceSettings, log: TopicLog, ready: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.kafka_topic_prefix + SCORES.name,
-        settings.kafka_topic_prefix + SUBMISSIONS.dead_letter,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    ready.set()
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                log.records += records
-    finally:
-        await consumer.stop()
