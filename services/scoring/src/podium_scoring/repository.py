@@ -7,11 +7,34 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Column, Row, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring.models import answer_keys, competitions, submissions
+
+
+async def _upsert(
+    session: AsyncSession,
+    table: Table,
+    key: Column[Any],
+    key_value: uuid.UUID,
+    values: dict[str, Any],
+) -> None:
+    """Insert the row whose `key` is `key_value`, or overwrite `values` of the existing one."""
+    await session.execute(
+        insert(table)
+        .values({key.name: key_value, **values})
+        .on_conflict_do_update(index_elements=[key], set_=values)
+    )
+
+
+async def _get(
+    session: AsyncSession, table: Table, key: Column[Any], key_value: uuid.UUID
+) -> Row[Any] | None:
+    """Return the row whose `key` is `key_value`, if there is one."""
+    result = await session.execute(select(table).where(key == key_value))
+    return result.first()
 
 
 async def upsert_competition(
@@ -31,19 +54,12 @@ async def upsert_competition(
         "public_fraction": public_fraction,
         "updated_at": func.now(),
     }
-    await session.execute(
-        insert(competitions)
-        .values(competition_id=competition_id, **values)
-        .on_conflict_do_update(index_elements=[competitions.c.competition_id], set_=values)
-    )
+    await _upsert(session, competitions, competitions.c.competition_id, competition_id, values)
 
 
 async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
     """Return the projection of a competition, or None when no event about it arrived yet."""
-    result = await session.execute(
-        select(competitions).where(competitions.c.competition_id == competition_id)
-    )
-    return result.first()
+    return await _get(session, competitions, competitions.c.competition_id, competition_id)
 
 
 async def upsert_answer_key(
@@ -51,19 +67,12 @@ async def upsert_answer_key(
 ) -> None:
     """Record the competition's current answer key (replacing the previous one)."""
     values = {**values, "loaded_at": func.now()}
-    await session.execute(
-        insert(answer_keys)
-        .values(competition_id=competition_id, **values)
-        .on_conflict_do_update(index_elements=[answer_keys.c.competition_id], set_=values)
-    )
+    await _upsert(session, answer_keys, answer_keys.c.competition_id, competition_id, values)
 
 
 async def get_answer_key(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
     """Return the competition's current answer key record."""
-    result = await session.execute(
-        select(answer_keys).where(answer_keys.c.competition_id == competition_id)
-    )
-    return result.first()
+    return await _get(session, answer_keys, answer_keys.c.competition_id, competition_id)
 
 
 async def record_received(
@@ -93,6 +102,15 @@ async def record_received(
     )
 
 
+async def _update_submission(
+    session: AsyncSession, submission_id: uuid.UUID, **values: Any
+) -> None:
+    """Overwrite `values` of one submission's row."""
+    await session.execute(
+        update(submissions).where(submissions.c.submission_id == submission_id).values(**values)
+    )
+
+
 async def record_scored(
     session: AsyncSession,
     submission_id: uuid.UUID,
@@ -104,18 +122,16 @@ async def record_scored(
     scored_at: datetime,
 ) -> None:
     """Store the scores of a submission."""
-    await session.execute(
-        update(submissions)
-        .where(submissions.c.submission_id == submission_id)
-        .values(
-            status="scored",
-            metric=metric,
-            public_score=public_score,
-            private_score=private_score,
-            errors=[],
-            answer_key_sha256=answer_key_sha256,
-            scored_at=scored_at,
-        )
+    await _update_submission(
+        session,
+        submission_id,
+        status="scored",
+        metric=metric,
+        public_score=public_score,
+        private_score=private_score,
+        errors=[],
+        answer_key_sha256=answer_key_sha256,
+        scored_at=scored_at,
     )
 
 
@@ -127,16 +143,14 @@ async def record_rejected(
     scored_at: datetime,
 ) -> None:
     """Store why a submission could not be scored."""
-    await session.execute(
-        update(submissions)
-        .where(submissions.c.submission_id == submission_id)
-        .values(
-            status="rejected",
-            public_score=None,
-            private_score=None,
-            errors=errors,
-            scored_at=scored_at,
-        )
+    await _update_submission(
+        session,
+        submission_id,
+        status="rejected",
+        public_score=None,
+        private_score=None,
+        errors=errors,
+        scored_at=scored_at,
     )
 
 

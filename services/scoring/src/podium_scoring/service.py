@@ -326,23 +326,14 @@ async def _score_and_emit(session: AsyncSession, scorer: Scorer, job: _Job) -> N
     """Evaluate, then record and emit the outcome; infrastructure errors propagate."""
     try:
         metric, scores, key = await _evaluate(session, scorer, job)
-    except FileInvalidError as exc:
-        await _emit_rejected(session, scorer, job, exc.errors)
-    except ScoringRejectedError as exc:
+    except (FileInvalidError, ScoringRejectedError) as exc:
         await _emit_rejected(session, scorer, job, exc.errors)
     else:
         await _emit_scored(session, scorer, job, metric, scores, key)
 
 
-async def score_submission(
-    session: AsyncSession, scorer: Scorer, data: SubmissionReceivedData, *, final_attempt: bool
-) -> None:
-    """Store a received submission and score it (SPEC §7.1).
-
-    While the competition or its answer key is not known yet (they travel on
-    another topic) the attempt fails and is retried; on the final attempt the
-    submission is rejected with that reason instead, so it never stays queued.
-    """
+async def _record_received(session: AsyncSession, data: SubmissionReceivedData) -> _Job:
+    """Store a received submission as queued; return it as a scoring job."""
     job = _Job.from_event(data)
     await repository.record_received(
         session,
@@ -354,6 +345,19 @@ async def score_submission(
         size_bytes=job.size_bytes,
         submitted_at=job.submitted_at,
     )
+    return job
+
+
+async def score_submission(
+    session: AsyncSession, scorer: Scorer, data: SubmissionReceivedData, *, final_attempt: bool
+) -> None:
+    """Store a received submission and score it (SPEC §7.1).
+
+    While the competition or its answer key is not known yet (they travel on
+    another topic) the attempt fails and is retried; on the final attempt the
+    submission is rejected with that reason instead, so it never stays queued.
+    """
+    job = await _record_received(session, data)
     try:
         await _score_and_emit(session, scorer, job)
     except NotReadyError as exc:
@@ -366,17 +370,7 @@ async def reject_unscorable(
     session: AsyncSession, scorer: Scorer, data: SubmissionReceivedData, error: BaseException
 ) -> None:
     """Record `SCORING_FAILED` for a submission the scorer could not process (SPEC §7.1)."""
-    job = _Job.from_event(data)
-    await repository.record_received(
-        session,
-        submission_id=job.submission_id,
-        competition_id=job.competition_id,
-        user_id=job.user_id,
-        blob_key=job.blob_key,
-        sha256=job.sha256,
-        size_bytes=job.size_bytes,
-        submitted_at=job.submitted_at,
-    )
+    job = await _record_received(session, data)
     message = (
         "the submission could not be scored because of an internal error "
         f"({type(error).__name__}); the operators were notified, please submit again later"
