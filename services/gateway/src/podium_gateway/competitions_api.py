@@ -227,9 +227,7 @@ async def _join(
     except BaseException:
         await idempotency.release(redis_client, idem)
         raise
-    body = answer.model_dump(mode="json")
-    await idempotency.remember(redis_client, idem, fingerprint, body)
-    return JSONResponse(body, status_code=202)
+    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
 
 
 @router.post(

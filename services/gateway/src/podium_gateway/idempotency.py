@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 import redis.asyncio as redis
+from fastapi.responses import JSONResponse
 from podium_runtime.problems import Problem
+from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser
 from podium_gateway.config import Settings
@@ -89,10 +91,12 @@ async def release(redis_client: redis.Redis, key: str | None) -> None:
         await redis_client.delete(key)
 
 
-async def remember(
-    redis_client: redis.Redis, key: str | None, fingerprint: str, answer: dict[str, Any]
-) -> None:
-    """Store the answer of a request that completed, for retries with the same key."""
+async def accepted(
+    redis_client: redis.Redis, key: str | None, fingerprint: str, answer: BaseModel
+) -> JSONResponse:
+    """Answer 202 with `answer`, stored first under the claim for retries with the same key."""
+    body = answer.model_dump(mode="json")
     if key is not None:
-        stored = json.dumps({"fingerprint": fingerprint, "response": answer})
+        stored = json.dumps({"fingerprint": fingerprint, "response": body})
         await redis_client.set(key, stored, ex=IDEMPOTENCY_TTL_SECONDS)
+    return JSONResponse(body, status_code=202)

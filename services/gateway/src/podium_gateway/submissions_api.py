@@ -301,9 +301,7 @@ async def submit_prediction(
     except BaseException:
         await idempotency.release(redis_client, idem)
         raise
-    body = answer.model_dump(mode="json")
-    await idempotency.remember(redis_client, idem, fingerprint, body)
-    return JSONResponse(body, status_code=202)
+    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
 
 
 @router.get(
