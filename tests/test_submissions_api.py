@@ -302,7 +302,12 @@ async def test_invalidating_the_leader_reorders_the_board_and_the_private_board_
 
     after = await eventually(reordered, message="board without the invalidated leader")
     assert after[0] == edsger.user_id and grace.user_id in after
-    assert (await stack.outcome(leader_submission, ada))["status"] == "invalidated"
+
+    # Scoring records the invalidation from the same event as the board, on its own time.
+    async def shown_invalidated() -> bool:
+        return (await stack.outcome(leader_submission, ada))["status"] == "invalidated"
+
+    await eventually(shown_invalidated, message="submission shown invalidated")
 
     # Move the end a moment ahead and await the private board.
     ends_at = datetime.now(UTC) + timedelta(seconds=1)
