@@ -226,7 +226,9 @@ class EventConsumer:
         """
         run: list[tuple[Any, Event]] = []
         run_handler: BatchHandler | None = None
-        for record in records:
+        for number, record in enumerate(records, start=1):
+            if number % 100 == 0:
+                await asyncio.sleep(0)  # parsing a large poll must not starve the event loop
             handler, event = self._batch_event(record)
             if handler is None or event is None:
                 if run:

@@ -21,8 +21,6 @@ class Settings(ServiceSettings):
     max_page_size: int = 500
     #: Most `xapi.statements.received` events applied in one transaction.
     consumer_batch_size: int = 500
-    #: Outbox rows the relay publishes per round (one fact per statement).
-    outbox_batch_size: int = 1000
 
 
 @lru_cache

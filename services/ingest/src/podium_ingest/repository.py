@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, delete, func, or_, select, text, true, update
+from sqlalchemy import (
+    Date,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +71,13 @@ _INSERT_FACTS = text(
 )
 
 
+# `= ANY(:array)` keeps one statement text for any number of ids; an IN list makes every
+# length a new prepared statement that Postgres parses and plans again.
+def _any_uuid(ids: Sequence[uuid.UUID]) -> Any:
+    """Return `= ANY(...)` operand of a uuid array parameter."""
+    return any_(bindparam("ids", list(ids), type_=ARRAY(UUID(as_uuid=True))))
+
+
 async def insert_statements(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert raw statements (`statement` as JSON text), skipping stored ids; return new ids."""
     if not rows:
@@ -86,7 +107,7 @@ async def voided_by_earlier_statements(
     if not ids:
         return set()
     result = await session.execute(
-        select(facts.c.target_id).where(facts.c.is_voiding, facts.c.target_id.in_(list(ids)))
+        select(facts.c.target_id).where(facts.c.is_voiding, facts.c.target_id == _any_uuid(ids))
     )
     return {row[0] for row in result}
 
@@ -111,7 +132,7 @@ async def mark_voided(session: AsyncSession, targets: Sequence[uuid.UUID]) -> Se
     result = await session.execute(
         update(facts)
         .where(
-            facts.c.statement_id.in_(list(targets)),
+            facts.c.statement_id == _any_uuid(targets),
             facts.c.is_voiding.is_(False),
             facts.c.voided.is_(False),
         )
@@ -140,7 +161,7 @@ async def get_statements(
     if not ids:
         return {}
     result = await session.execute(
-        select(statements.c.id, statements.c.statement).where(statements.c.id.in_(list(ids)))
+        select(statements.c.id, statements.c.statement).where(statements.c.id == _any_uuid(ids))
     )
     return {row[0]: row[1] for row in result}
 

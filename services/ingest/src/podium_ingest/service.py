@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -45,6 +46,7 @@ async def record_statements(
     origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
     rows = []
     for event in received:
+        await _let_others_run(len(rows))
         for statement in event.data.statements:
             statement_id = uuid.UUID(statement["id"])
             if statement_id in origin:
@@ -59,7 +61,11 @@ async def record_statements(
                 }
             )
     inserted = await repository.insert_statements(session, rows)
-    flat = [flatten(origin[r["id"]][1], platform_url) for r in rows if r["id"] in inserted]
+    flat = []
+    for row in rows:
+        if row["id"] in inserted:
+            await _let_others_run(len(flat))
+            flat.append(flatten(origin[row["id"]][1], platform_url))
     # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
     # on different partitions); the target is then voided on arrival.
     already_voided = await repository.voided_by_earlier_statements(
@@ -68,14 +74,29 @@ async def record_statements(
     for row in flat:
         row["voided"] = row["statement_id"] in already_voided
     await repository.insert_facts(session, flat)
-    events = [_recorded(origin[row["statement_id"]][0], row) for row in flat]
+    events = []
+    for row in flat:
+        await _let_others_run(len(events))
+        events.append(_recorded(origin[row["statement_id"]][0], row))
     targets = [row["target_id"] for row in flat if row["is_voiding"]]
     voiders = {row["target_id"]: row["statement_id"] for row in flat if row["is_voiding"]}
     for target in await repository.mark_voided(session, targets):
         cause = origin[voiders[target.statement_id]][0]
         events.append(_recorded(cause, target._asdict() | {"voided": True}))
-    await outbox.add(session, *events)
+    for start in range(0, len(events), YIELD_EVERY):
+        await outbox.add(session, *events[start : start + YIELD_EVERY])
     return len(flat)
+
+
+#: Statements handled between two yields to the event loop.
+YIELD_EVERY = 200
+
+
+async def _let_others_run(done: int) -> None:
+    # A poll can carry thousands of statements; the same event loop answers the gateway's
+    # conflict lookups, which must not wait for the whole batch (docs/adr/0004).
+    if done and done % YIELD_EVERY == 0:
+        await asyncio.sleep(0)
 
 
 def _json_text(value: Any) -> str:
