@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _support import service_env, start_ready, stop
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure
 
@@ -29,32 +30,6 @@ REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 LOGINS = 200
 PASSWORD = "Bench password 2024!"  # noqa: S105 - a throwaway benchmark account
-
-
-def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start one service process."""
-    return subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", f"podium_{service}", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll the readiness route until it answers 200."""
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            try:
-                if (await client.get(f"{url}/health/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
 
 
 async def drive(
@@ -96,29 +71,19 @@ async def main() -> None:
         processes: list[subprocess.Popen[bytes]] = []
         try:
             await infra.migrate("identity")
-            gateway_port, identity_port = free_port(), free_port()
-            env = dict(os.environ)
-            env.update(infra.infra.environment())
+            ports = {name: free_port() for name in ("gateway", "identity")}
+            env = service_env(infra, ports)
             env.update(
                 {
-                    "DATABASE_URL": infra.database_url,
-                    "KAFKA_TOPIC_PREFIX": infra.topic_prefix,
-                    "PODIUM_IDENTITY_PORT": str(identity_port),
-                    "PODIUM_IDENTITY_LOG_LEVEL": "WARNING",
                     "PODIUM_IDENTITY_JWT_KEYS_DIR": str(Path(workdir) / "keys"),
                     "PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY": "true",
-                    "PODIUM_GATEWAY_PORT": str(gateway_port),
-                    "PODIUM_GATEWAY_LOG_LEVEL": "WARNING",
-                    "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{identity_port}",
+                    "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{ports['identity']}",
                     "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
                     "PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP": "1000000000",
                 }
             )
-            processes.append(start("identity", env))
-            await wait_ready(f"http://127.0.0.1:{identity_port}", processes[-1])
-            processes.append(start("gateway", env))
-            gateway = f"http://127.0.0.1:{gateway_port}"
-            await wait_ready(gateway, processes[-1])
+            await start_ready(["identity", "gateway"], env, ports, processes)
+            gateway = f"http://127.0.0.1:{ports['gateway']}"
 
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
             async with httpx.AsyncClient(base_url=gateway, limits=limits, timeout=30) as client:
@@ -139,10 +104,7 @@ async def main() -> None:
                 logins = await drive(client, LOGINS, SECONDS, 4, log_in)
                 reads = await drive(client, REQUESTS, SECONDS, 32, me)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(15)
+            stop(processes)
             infra.stop()
     print(
         f"\nauthentication, loopback, {os.cpu_count()} CPUs (broker: "

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from _support import service_env, start_ready, stop
 from aiokafka import AIOKafkaConsumer
 from podium_contracts.topics import ENROLLMENTS
 from podium_runtime.infra import free_port
@@ -38,30 +39,6 @@ SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
 COMPETITIONS = 10
 CONCURRENCY = 32
 PASSWORD = "Bench password 2024!"  # noqa: S105 - benchmark-only credential
-
-
-def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start one service process."""
-    return subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", f"podium_{service}", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll the readiness route until it answers 200."""
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{url}/health/ready")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(url)
 
 
 class Outcomes:
@@ -144,23 +121,14 @@ async def main() -> None:
         try:
             await infra.migrate("identity", "competitions")
             ports = {name: free_port() for name in ("gateway", "identity", "competitions")}
-            env = dict(os.environ)
-            env.update(infra.infra.environment())
+            env = service_env(infra, ports)
             env.update(
                 {
-                    "DATABASE_URL": infra.database_url,
-                    "KAFKA_TOPIC_PREFIX": infra.topic_prefix,
-                    "PODIUM_IDENTITY_PORT": str(ports["identity"]),
-                    "PODIUM_IDENTITY_LOG_LEVEL": "WARNING",
                     "PODIUM_IDENTITY_JWT_KEYS_DIR": str(Path(workdir) / "keys"),
                     "PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY": "true",
                     "PODIUM_IDENTITY_ARGON2_TIME_COST": "1",
                     "PODIUM_IDENTITY_ARGON2_MEMORY_KIB": "8192",
                     "PODIUM_IDENTITY_ARGON2_PARALLELISM": "1",
-                    "PODIUM_COMPETITIONS_PORT": str(ports["competitions"]),
-                    "PODIUM_COMPETITIONS_LOG_LEVEL": "WARNING",
-                    "PODIUM_GATEWAY_PORT": str(ports["gateway"]),
-                    "PODIUM_GATEWAY_LOG_LEVEL": "WARNING",
                     "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{ports['identity']}",
                     "PODIUM_GATEWAY_COMPETITIONS_URL": f"http://127.0.0.1:{ports['competitions']}",
                     "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
@@ -168,9 +136,7 @@ async def main() -> None:
                     "PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP": "1000000000",
                 }
             )
-            for name in ("identity", "competitions", "gateway"):
-                processes.append(start(name, env))
-                await wait_ready(f"http://127.0.0.1:{ports[name]}", processes[-1])
+            await start_ready(["identity", "competitions", "gateway"], env, ports, processes)
             gateway = f"http://127.0.0.1:{ports['gateway']}"
 
             outcomes = Outcomes(infra)
@@ -232,10 +198,7 @@ async def main() -> None:
                     await collector
                 await outcomes.consumer.stop()
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(15)
+            stop(processes)
             infra.stop()
     print(
         f"\njoins, loopback, {os.cpu_count()} CPUs, {CONCURRENCY} concurrent clients, "
