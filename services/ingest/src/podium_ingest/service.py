@@ -44,7 +44,7 @@ async def record_statements(
     Returns how many statements were new.
     """
     origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in received:
         await _let_others_run(len(rows))
         for statement in event.data.statements:
@@ -61,7 +61,7 @@ async def record_statements(
                 }
             )
     inserted = await repository.insert_statements(session, rows)
-    flat = []
+    flat: list[dict[str, Any]] = []
     for row in rows:
         if row["id"] in inserted:
             await _let_others_run(len(flat))
@@ -74,7 +74,7 @@ async def record_statements(
     for row in flat:
         row["voided"] = row["statement_id"] in already_voided
     await repository.insert_facts(session, flat)
-    events = []
+    events: list[StatementRecorded] = []
     for row in flat:
         await _let_others_run(len(events))
         events.append(_recorded(origin[row["statement_id"]][0], row))

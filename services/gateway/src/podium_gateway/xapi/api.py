@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from podium_contracts.events import StatementsData, StatementsReceived
 from podium_runtime.outbox import new_event
@@ -292,7 +291,7 @@ async def _publish(request: Request, client: LrsClient, statements: list[dict[st
 
 
 @router.post("/statements", summary="Store one statement or an array of statements")
-async def post_statements(request: Request, client: Writer) -> JSONResponse:
+async def post_statements(request: Request, client: Writer) -> Response:
     """Store statements; 200 with their ids once durably in Kafka (xAPI Comm. 2.1.2)."""
     body, parts = await _read_body(request)
     batch = isinstance(body, list)
@@ -355,7 +354,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
             raise _bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
     languages = _accepted_languages(request.headers.get("accept-language", ""))
     store = _store(request)
-    single = [p for p in ("statementId", "voidedStatementId") if p in params]
+    single: list[str] = [p for p in ("statementId", "voidedStatementId") if p in params]
     if single:
         found, headers = await _get_one(store, params, single, client)
         document = _shape(found, statement_format, languages)

@@ -66,7 +66,7 @@ def prepare_statement(
     2.4.10 version defaults to 1.0.0; 2.4.7 a missing timestamp takes the stored value;
     2.4.6.2 single context activities become arrays.
     """
-    statement = _copy(raw)
+    statement: dict[str, Any] = _copy(raw)
     statement["id"] = str(uuid.UUID(statement["id"])) if "id" in statement else str(uuid.uuid4())
     statement["stored"] = format_timestamp(stored)
     statement.setdefault("timestamp", statement["stored"])
@@ -91,7 +91,7 @@ def _arrays_for_context_activities(statement: dict[str, Any]) -> None:
 
 def canonical(statement: dict[str, Any]) -> dict[str, Any]:
     """Return the comparison form of a statement (2.3.1): what two equivalent statements share."""
-    doc = _copy(statement)
+    doc: dict[str, Any] = _copy(statement)
     for key in ("id", "stored", "authority", "version"):
         doc.pop(key, None)
     # A timestamp the LRS filled in from `stored` was not part of what the client sent.

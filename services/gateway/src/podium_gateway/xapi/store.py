@@ -91,7 +91,8 @@ class CoalescedLookup:
 
     def _start_rounds(self) -> None:
         while self._waiting and len(self._rounds) < self.parallel:
-            batch, taken = [], 0
+            batch: list[tuple[list[str], asyncio.Future[dict[str, dict[str, Any]]]]] = []
+            taken = 0
             while self._waiting and (not batch or taken + len(self._waiting[0][0]) <= self.max_ids):
                 ids, future = self._waiting.pop(0)
                 batch.append((ids, future))
