@@ -248,9 +248,10 @@ def test_answer_key_with_three_columns_is_invalid() -> None:
     assert [e.code for e in info.value.errors] == ["ANSWER_KEY_INVALID"]
 
 
-def test_auc_on_a_public_part_with_one_class_is_rejected_as_undefined() -> None:
+def auc_refusal(targets: list[str]) -> str:
+    """Score a good file by AUC against a key with these targets; return the refusal code."""
     key = parse_answer_key(
-        "\n".join(["id,target"] + [f"r{i},1" for i in range(20)]).encode(),
+        "\n".join(["id,target"] + [f"r{i},{t}" for i, t in enumerate(targets)]).encode(),
         competition_id=COMPETITION,
         sha256="",
         public_fraction=0.5,
@@ -259,18 +260,12 @@ def test_auc_on_a_public_part_with_one_class_is_rejected_as_undefined() -> None:
     result = validate_submission(submission(good_rows()), key, AUC, max_bytes=LIMIT)
     with pytest.raises(ScoringRejectedError) as info:
         score(key, AUC, result.predictions)
-    assert info.value.code == "METRIC_UNDEFINED"
+    return info.value.code
+
+
+def test_auc_on_a_public_part_with_one_class_is_rejected_as_undefined() -> None:
+    assert auc_refusal(["1"] * 20) == "METRIC_UNDEFINED"
 
 
 def test_regression_key_cannot_score_a_binary_metric() -> None:
-    key = parse_answer_key(
-        "\n".join(["id,target"] + [f"r{i},{i * 1.5}" for i in range(20)]).encode(),
-        competition_id=COMPETITION,
-        sha256="",
-        public_fraction=0.5,
-        max_bytes=LIMIT,
-    )
-    result = validate_submission(submission(good_rows()), key, AUC, max_bytes=LIMIT)
-    with pytest.raises(ScoringRejectedError) as info:
-        score(key, AUC, result.predictions)
-    assert info.value.code == "ANSWER_KEY_INVALID"
+    assert auc_refusal([f"{i * 1.5}" for i in range(20)]) == "ANSWER_KEY_INVALID"
