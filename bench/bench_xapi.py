@@ -15,19 +15,25 @@ changes the concurrency; BENCH_PROFILE_DIR=<dir> samples both services with
 py-spy (collapsed stacks per service).
 
 Results on the 2-core development machine, embedded Postgres, Redis and tansu,
-16 requests in flight for batches of 10 (the machine is shared, so runs vary by
-about a quarter; the ranges are several runs):
+16 requests in flight for batches of 10. The machine is shared with other test
+runs, so results vary by up to a half; the ranges are several runs, and the
+CPU columns of each line tell a quiet run from a busy one:
 
 | statements per request | before | after |
 |---:|---:|---:|
-| 1 | 49 - 72 | 537 - 621 |
-| 10 | 284 - 571 | 2,150 - 3,002 (2,502 with 48 in flight) |
+| 1 | 49 - 72 | 394 - 621 |
+| 10 | 284 - 571 | 1,916 - 3,002 (2,502 with 48 in flight) |
 | 100 | 850 - 1,198 | 3,210 - 4,364 |
 
-Paced at half the batch-10 rate (about 1,100 statements/s after), end to end:
-p50 54 - 97 ms, p99 164 - 256 ms (POST answered: p50 16 ms, p99 70 ms); on a
-busy machine up to p50 ~500 ms. Before: p50 207 ms, p99 771 ms at 142
-statements/s, measured then with a poll that re-read every row each time.
+Paced at half the batch-10 rate (about 1,000 - 1,500 statements/s after), end
+to end: p50 54 - 97 ms, p99 164 - 256 ms on a quiet machine (POST answered:
+p50 16 - 24 ms), up to p50 ~1 s when other work saturates the cores. Before:
+p50 207 ms, p99 771 ms at 142 statements/s, measured then with a poll that
+re-read every row each time.
+
+The largest remaining cost is the conflict lookup of client-chosen ids in
+ingest (docs/adr/0004): with it skipped, batches of 10 reached 3,922 - 4,526
+statements/s in the same conditions.
 
 Where the time went before: a failing `import sniffio` on every internal HTTP
 call (httpcore), one conflict lookup call to ingest per request, one
