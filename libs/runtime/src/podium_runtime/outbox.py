@@ -27,12 +27,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -192,7 +194,11 @@ class OutboxRelay:
             await asyncio.gather(*pending)
             await session.execute(
                 update(self.table)
-                .where(self.table.c.seq.in_([r.seq for r in rows]))
+                # One array parameter, so every batch size shares one prepared statement.
+                .where(
+                    self.table.c.seq
+                    == any_(bindparam("seqs", [r.seq for r in rows], type_=ARRAY(BigInteger)))
+                )
                 .values(sent_at=func.now())
             )
         OUTBOX_PUBLISHED.inc(len(rows))

@@ -112,6 +112,7 @@ async def test_crash_between_publish_and_mark_sent_is_absorbed_by_the_inbox(
     probe_settings: ProbeSettings,
 ) -> None:
     consumer_runtime = build_probe(probe_settings, "inbox")
+    consumer_runtime.relay = None  # only the relay driven below may publish the probe's outbox
     producer_runtime = ServiceRuntime(probe_settings, consumer_runtime.metadata)
     await producer_runtime.broker.start()  # broker only: the relay is driven by hand
     await consumer_runtime.start()

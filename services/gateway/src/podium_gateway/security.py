@@ -22,7 +22,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 # The API serves JSON; only the interactive docs need scripts and styles from the CDN.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
-UPLOAD_TYPES = ("multipart/form-data", "text/csv", "application/octet-stream")
+# xAPI statements with attachments arrive as multipart/mixed (xAPI 1.0.3 Part Three §1.5.2).
+UPLOAD_TYPES = ("multipart/form-data", "multipart/mixed", "text/csv", "application/octet-stream")
 
 
 class PayloadTooLarge(HTTPException):
