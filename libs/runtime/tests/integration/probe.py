@@ -66,3 +66,20 @@ async def ledger_count(runtime: ServiceRuntime) -> int:
     """Return the number of ledger rows."""
     async with runtime.db.session() as session:
         return int(await session.scalar(select(func.count()).select_from(ledger)) or 0)
+
+
+def build_batch_probe(settings: ProbeSettings, fail_for: set[uuid.UUID]) -> ServiceRuntime:
+    """A runtime whose consumer appends ledger rows for a whole poll in one statement."""
+    runtime = ServiceRuntime(settings, metadata)
+    assert runtime.consumer is not None
+
+    @runtime.consumer.handles_batch(JoinRequested)
+    async def record_all(session: AsyncSession, events: list[JoinRequested]) -> None:
+        if any(event.data.request_id in fail_for for event in events):
+            raise RuntimeError("handler cannot cope with this one")
+        await session.execute(
+            insert(ledger),
+            [{"request_id": e.data.request_id, "handled_by": "batch"} for e in events],
+        )
+
+    return runtime
