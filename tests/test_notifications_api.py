@@ -233,10 +233,16 @@ async def test_registration_mails_a_token_that_verifies_the_address(stack: Stack
     listed = await stack.notifier.get("/internal/dev/mails", params={"to": account.email})
     assert listed.status_code == 200 and listed.json()[0]["links"] == message["links"]
 
-    verified = await stack.gateway.post("/v1/auth/verify-email", json={"token": token})
-    assert verified.status_code == 200, verified.text
+    # Clicking the link (same path and query on the gateway) confirms the address.
+    clicked = await stack.gateway.get("/verify-email", params={"token": token})
+    assert clicked.status_code == 200, clicked.text
+    assert "confirmed" in clicked.text and clicked.headers["content-type"].startswith("text/html")
     me = await stack.gateway.get("/v1/users/me", headers=account.headers)
     assert me.json()["email_verified"] is True
+    # The token was single-use: the API refuses it now, and so does the link.
+    again = await stack.gateway.post("/v1/auth/verify-email", json={"token": token})
+    assert again.status_code == 400, again.text
+    assert (await stack.gateway.get("/verify-email", params={"token": token})).status_code == 400
 
 
 async def test_scored_submission_reaches_its_owner_only(stack: Stack) -> None:

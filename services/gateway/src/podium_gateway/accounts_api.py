@@ -7,13 +7,14 @@ included, so status codes and error codes are identity's own.
 
 from __future__ import annotations
 
+import html
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -354,6 +355,34 @@ async def logout(
 async def verify_email(body: TokenRequest, http: HttpDep, settings: SettingsDep) -> Response:
     """Use the single-use token from the verification e-mail."""
     return await _identity(http, settings, "POST", "/v1/auth/verify-email", json=_body(body))
+
+
+_CONFIRMED_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Podium</title></head>
+<body><h1>{title}</h1><p>{detail}</p></body></html>"""
+
+
+@router.get(
+    "/verify-email",
+    tags=["accounts"],
+    summary="Confirm an e-mail address from the link in the verification e-mail",
+    response_class=HTMLResponse,
+    dependencies=[LoginIpLimit],
+)
+async def verify_email_link(
+    http: HttpDep, settings: SettingsDep, token: str = Query(min_length=1, max_length=512)
+) -> HTMLResponse:
+    """The target of the e-mailed link: spends the token and shows the outcome as a page."""
+    answer = await _identity_call(
+        http, settings, "POST", "/v1/auth/verify-email", json={"token": token}
+    )
+    if answer.status_code == 200:
+        page = _CONFIRMED_PAGE.format(
+            title="E-mail address confirmed", detail="You can close this page and sign in."
+        )
+        return HTMLResponse(page)
+    detail = html.escape(answer.json().get("detail", "The link is not valid."))
+    page = _CONFIRMED_PAGE.format(title="This link cannot be used", detail=detail)
+    return HTMLResponse(page, status_code=answer.status_code)
 
 
 @router.post(
