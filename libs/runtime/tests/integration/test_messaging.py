@@ -250,3 +250,42 @@ async def test_two_consumers_in_one_group_split_partitions_and_process_each_even
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_two_relays_on_one_outbox_publish_each_event_once(
+    probe_settings: ProbeSettings,
+) -> None:
+    """SKIP LOCKED claims: replicas relaying the same outbox never publish a row twice."""
+    first = ServiceRuntime(probe_settings, build_probe(probe_settings).metadata)
+    second = ServiceRuntime(probe_settings, first.metadata)
+    await first.broker.start()
+    await second.broker.start()
+    try:
+        assert first.outbox is not None and first.relay is not None
+        assert second.relay is not None
+        competition = uuid.uuid4()
+        events = [_join(competition) for _ in range(400)]
+        for offset in range(0, len(events), 100):
+            async with first.db.session() as session:
+                await first.outbox.add(session, *events[offset : offset + 100])
+        first.relay.batch_size = second.relay.batch_size = 25
+
+        async def drain(relay: Any) -> int:
+            moved = 0
+            while True:
+                batch = await relay.relay_once()
+                if not batch and not await relay.backlog():
+                    return moved
+                moved += batch
+
+        moved = await asyncio.gather(drain(first.relay), drain(second.relay))
+        assert sum(moved) == len(events) and all(moved)  # both replicas took a share
+        topic = probe_settings.kafka_topic_prefix + JOINS.name
+        records = await _read_topic(probe_settings, topic, want=10_000, timeout=5)
+        ids = [json.loads(r.value)["id"] for r in records if r.key == str(competition).encode()]
+        assert sorted(ids) == sorted(str(e.id) for e in events)  # every event, exactly once
+    finally:
+        for runtime in (first, second):
+            await runtime.broker.stop()
+            await runtime.db.dispose()
+            await runtime.redis.aclose()
