@@ -2,10 +2,16 @@
 
 Each handler runs in the runtime's unit of work with inbox deduplication; the
 in-app and e-mail rows are additionally unique per (event id, user), so a
-redelivered event has no second effect even past the inbox.
+redelivered event has no second effect even past the inbox. The events that
+notify someone are handled a poll at a time (`handles_batch`); should a batch
+fail, the runtime applies its events one by one with retries and dead-letters
+only the one that cannot be handled.
 """
 
 from __future__ import annotations
+
+import uuid
+from typing import TypeAlias
 
 from podium_contracts.events import (
     CompetitionCreated,
@@ -27,7 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
 from podium_notifier import repository as repo
-from podium_notifier.service import Message, Notifier
+from podium_notifier.service import Mail, Message, Notice, Notifier
+
+AccountTokenEvent: TypeAlias = UserEmailVerificationRequested | UserPasswordResetRequested
+EnrollmentEvent: TypeAlias = EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft
+NotifyingEvent: TypeAlias = (
+    AccountTokenEvent | EnrollmentEvent | SubmissionScored | SubmissionRejected | RankChanged
+)
 
 #: Human words for the stable rejection codes competitions emits (SPEC §5.2 join rules).
 REJECTION_REASONS = {
@@ -55,20 +67,6 @@ def register(consumer: EventConsumer, notifier: Notifier) -> None:
             },
         )
 
-    @consumer.handles(UserEmailVerificationRequested, UserPasswordResetRequested)
-    async def on_account_token(
-        session: AsyncSession, event: UserEmailVerificationRequested | UserPasswordResetRequested
-    ) -> None:
-        d = event.data
-        kind = (
-            domain.EMAIL_VERIFICATION
-            if isinstance(event, UserEmailVerificationRequested)
-            else domain.PASSWORD_RESET
-        )
-        await notifier.send_account_email(
-            session, kind, str(event.id), d.user_id, d.email, d.display_name, d.token, d.expires_at
-        )
-
     @consumer.handles(CompetitionCreated, CompetitionUpdated)
     async def on_competition(
         session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
@@ -89,101 +87,6 @@ def register(consumer: EventConsumer, notifier: Notifier) -> None:
             },
         )
 
-    @consumer.handles(EnrollmentAccepted, EnrollmentRejected, EnrollmentLeft)
-    async def on_enrollment(
-        session: AsyncSession, event: EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft
-    ) -> None:
-        d = event.data
-        status = event.type.removeprefix("enrollment.")
-        notifier.live.publish_after_commit(
-            session,
-            d.user_id,
-            "enrollment.updated",
-            {"competition_id": str(d.competition_id), "status": status, "reason": d.reason},
-        )
-        if isinstance(event, EnrollmentLeft):
-            await repo.set_participant(session, d.competition_id, d.user_id, active=False)
-            return
-        title = await notifier.competition_title(session, d.competition_id)
-        link = notifier.link(f"/competitions/{d.competition_id}")
-        data = {"competition_id": str(d.competition_id), "reason": d.reason}
-        if isinstance(event, EnrollmentAccepted):
-            await repo.set_participant(session, d.competition_id, d.user_id, active=True)
-            message = Message(
-                domain.ENROLLMENT_ACCEPTED,
-                "You joined a competition",
-                f"You are now a participant of {title}.",
-                link,
-                data,
-            )
-        else:
-            why = REJECTION_REASONS.get(d.reason or "", d.reason or "no reason given")
-            message = Message(
-                domain.ENROLLMENT_REJECTED,
-                "Your request to join was declined",
-                f"You could not join {title}: {why}.",
-                link,
-                data,
-            )
-        await notifier.notify(session, d.user_id, str(event.id), message)
-
-    @consumer.handles(SubmissionScored)
-    async def on_scored(session: AsyncSession, event: SubmissionScored) -> None:
-        d = event.data
-        payload = {
-            "submission_id": str(d.submission_id),
-            "competition_id": str(d.competition_id),
-            "metric": d.metric,
-            "public_score": d.public_score,
-            "scored_at": d.scored_at.isoformat(),
-        }
-        notifier.live.publish_after_commit(session, d.user_id, "submission.scored", payload)
-        title = await notifier.competition_title(session, d.competition_id)
-        message = Message(
-            domain.SUBMISSION_SCORED,
-            "Your submission was scored",
-            f"Your submission to {title} scored {d.public_score:.6g} ({d.metric}).",
-            notifier.link(f"/submissions/{d.submission_id}"),
-            payload,
-        )
-        await notifier.notify(session, d.user_id, str(event.id), message)
-
-    @consumer.handles(SubmissionRejected)
-    async def on_rejected(session: AsyncSession, event: SubmissionRejected) -> None:
-        d = event.data
-        codes = sorted({e.code for e in d.errors})
-        payload = {
-            "submission_id": str(d.submission_id),
-            "competition_id": str(d.competition_id),
-            "errors": [e.model_dump(mode="json") for e in d.errors[:20]],
-        }
-        title = await notifier.competition_title(session, d.competition_id)
-        message = Message(
-            domain.SUBMISSION_REJECTED,
-            "Your submission was rejected",
-            f"Your submission to {title} could not be scored: {', '.join(codes) or 'unknown'}."
-            " It does not count against your daily limit.",
-            notifier.link(f"/submissions/{d.submission_id}"),
-            payload,
-        )
-        await notifier.notify(session, d.user_id, str(event.id), message)
-
-    @consumer.handles(RankChanged)
-    async def on_rank_changed(session: AsyncSession, event: RankChanged) -> None:
-        d = event.data
-        if d.split != "public" or d.period != "all":
-            return  # one notice per competition: the overall public board is the one people track
-        await notifier.rank_changed(
-            session,
-            str(event.id),
-            d.user_id,
-            d.competition_id,
-            d.old_rank,
-            d.new_rank,
-            d.score,
-            event.occurred_at,
-        )
-
     @consumer.handles(StatementRecorded)
     async def on_statement(session: AsyncSession, event: StatementRecorded) -> None:
         d = event.data
@@ -192,3 +95,175 @@ def register(consumer: EventConsumer, notifier: Notifier) -> None:
         await repo.record_statement(
             session, d.statement_id, d.user_id, d.verb, d.timestamp, d.voided
         )
+
+    # The hot path (SPEC §7.4): every notification-producing event of one poll is
+    # handled in one unit of work with a few bulk statements. Events of other
+    # types (projections) still run one by one in between, so order is kept.
+    @consumer.handles_batch(
+        SubmissionScored,
+        SubmissionRejected,
+        EnrollmentAccepted,
+        EnrollmentRejected,
+        EnrollmentLeft,
+        RankChanged,
+        UserEmailVerificationRequested,
+        UserPasswordResetRequested,
+    )
+    async def on_notifying_events(session: AsyncSession, events: list[NotifyingEvent]) -> None:
+        await handle_notifying_events(session, notifier, events)
+
+
+async def handle_notifying_events(
+    session: AsyncSession, notifier: Notifier, events: list[NotifyingEvent]
+) -> None:
+    """Turn a batch of events into notifications, mails and live messages (SPEC §7.4).
+
+    Reads the competition titles and the debounce state of the rank boards once,
+    judges the events in order (so a rank change is debounced against an earlier
+    one of the same batch), then writes participants, rank notices, in-app rows
+    and mails in bulk. Idempotency per (event, user, channel) holds through the
+    unique keys; live messages go out after commit.
+    """
+    titles = await notifier.competition_titles(
+        session, {e.data.competition_id for e in events if not isinstance(e, AccountTokenEvent)}
+    )
+    boards = await notifier.rank_boards(
+        session,
+        [
+            (e.data.user_id, e.data.competition_id)
+            for e in events
+            if isinstance(e, RankChanged)
+            and counts_for_rank_notice(e)
+            and domain.rank_change_is_notable(e.data.old_rank, e.data.new_rank)
+        ],
+    )
+    notices: list[Notice] = []
+    mails: list[Mail] = []
+    joined: dict[tuple[uuid.UUID, uuid.UUID], bool] = {}
+    for event in events:
+        if isinstance(event, UserEmailVerificationRequested | UserPasswordResetRequested):
+            mails.append(account_mail(notifier, event))
+        elif isinstance(event, EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft):
+            d = event.data
+            if not isinstance(event, EnrollmentRejected):
+                joined[(d.competition_id, d.user_id)] = isinstance(event, EnrollmentAccepted)
+            notices.append(enrollment_notice(notifier, event, titles[d.competition_id]))
+        elif isinstance(event, SubmissionScored):
+            notices.append(scored_notice(notifier, event, titles[event.data.competition_id]))
+        elif isinstance(event, SubmissionRejected):
+            notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
+        elif counts_for_rank_notice(event):
+            d = event.data
+            notices.append(
+                notifier.rank_notice(
+                    boards,
+                    str(event.id),
+                    d.user_id,
+                    d.competition_id,
+                    d.old_rank,
+                    d.new_rank,
+                    d.score,
+                    event.occurred_at,
+                    titles[d.competition_id],
+                )
+            )
+    await repo.set_participants(session, joined)
+    await notifier.save_rank_boards(session, boards)
+    await notifier.notify_many(session, notices)
+    await notifier.queue_emails(session, mails)
+
+
+def counts_for_rank_notice(event: RankChanged) -> bool:
+    """One notice per competition: the overall public board is the one people track."""
+    return bool(event.data.split == "public" and event.data.period == "all")
+
+
+def account_mail(notifier: Notifier, event: AccountTokenEvent) -> Mail:
+    """The verification or reset mail, sent whatever the preferences say (SPEC §7.4)."""
+    d = event.data
+    kind = (
+        domain.EMAIL_VERIFICATION
+        if isinstance(event, UserEmailVerificationRequested)
+        else domain.PASSWORD_RESET
+    )
+    return notifier.account_mail(
+        kind, str(event.id), d.user_id, d.email, d.display_name, d.token, d.expires_at
+    )
+
+
+def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) -> Notice:
+    """A live `enrollment.updated`, plus a notification when the request was decided."""
+    d = event.data
+    status = event.type.removeprefix("enrollment.")
+    notice = Notice(
+        d.user_id,
+        str(event.id),
+        live=[
+            (
+                "enrollment.updated",
+                {"competition_id": str(d.competition_id), "status": status, "reason": d.reason},
+            )
+        ],
+    )
+    if isinstance(event, EnrollmentLeft):
+        return notice
+    link = notifier.link(f"/competitions/{d.competition_id}")
+    data = {"competition_id": str(d.competition_id), "reason": d.reason}
+    if isinstance(event, EnrollmentAccepted):
+        notice.message = Message(
+            domain.ENROLLMENT_ACCEPTED,
+            "You joined a competition",
+            f"You are now a participant of {title}.",
+            link,
+            data,
+        )
+    else:
+        why = REJECTION_REASONS.get(d.reason or "", d.reason or "no reason given")
+        notice.message = Message(
+            domain.ENROLLMENT_REJECTED,
+            "Your request to join was declined",
+            f"You could not join {title}: {why}.",
+            link,
+            data,
+        )
+    return notice
+
+
+def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> Notice:
+    """A live `submission.scored` and the notification with the public score."""
+    d = event.data
+    payload = {
+        "submission_id": str(d.submission_id),
+        "competition_id": str(d.competition_id),
+        "metric": d.metric,
+        "public_score": d.public_score,
+        "scored_at": d.scored_at.isoformat(),
+    }
+    message = Message(
+        domain.SUBMISSION_SCORED,
+        "Your submission was scored",
+        f"Your submission to {title} scored {d.public_score:.6g} ({d.metric}).",
+        notifier.link(f"/submissions/{d.submission_id}"),
+        payload,
+    )
+    return Notice(d.user_id, str(event.id), message, live=[("submission.scored", payload)])
+
+
+def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:
+    """The notification naming the validation error codes (no daily-limit cost)."""
+    d = event.data
+    codes = sorted({e.code for e in d.errors})
+    payload = {
+        "submission_id": str(d.submission_id),
+        "competition_id": str(d.competition_id),
+        "errors": [e.model_dump(mode="json") for e in d.errors[:20]],
+    }
+    message = Message(
+        domain.SUBMISSION_REJECTED,
+        "Your submission was rejected",
+        f"Your submission to {title} could not be scored: {', '.join(codes) or 'unknown'}."
+        " It does not count against your daily limit.",
+        notifier.link(f"/submissions/{d.submission_id}"),
+        payload,
+    )
+    return Notice(d.user_id, str(event.id), message)

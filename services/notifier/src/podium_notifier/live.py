@@ -29,8 +29,17 @@ def live_channel(user_id: uuid.UUID | str) -> str:
     return f"{CHANNEL_PREFIX}{user_id}"
 
 
+#: Key in `session.info` of the live messages waiting for the session's commit.
+_PENDING = "podium_notifier_live"
+
+
 class LivePublisher:
-    """Publishes per-user live messages after commit, without blocking the consumer."""
+    """Publishes per-user live messages after commit, without blocking the consumer.
+
+    The messages of one unit of work (one event, or a whole batch of them) go out
+    in one Redis pipeline after commit, in the order they were added: one
+    connection and one round trip however many notifications a batch created.
+    """
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -46,18 +55,26 @@ class LivePublisher:
     ) -> None:
         """Publish `{event, id?, data}` to the user's channel once the session commits."""
         message = json.dumps({"event": event, "id": event_id, "data": data}, default=str)
-        channel = live_channel(user_id)
+        waiting: list[tuple[str, str]] | None = session.info.get(_PENDING)
+        if waiting is None:
+            waiting = session.info[_PENDING] = []
+            messages = waiting
 
-        def schedule() -> None:
-            task = asyncio.get_running_loop().create_task(self._publish(channel, message))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            def schedule() -> None:
+                session.info.pop(_PENDING, None)
+                task = asyncio.get_running_loop().create_task(self._publish(messages))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
 
-        after_commit(session, schedule)
+            after_commit(session, schedule)
+        waiting.append((live_channel(user_id), message))
 
-    async def _publish(self, channel: str, message: str) -> None:
+    async def _publish(self, messages: list[tuple[str, str]]) -> None:
         try:
-            await self.client.publish(channel, message)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for channel, message in messages:
+                    pipe.publish(channel, message)
+                await pipe.execute()
         except Exception:
             # Live delivery is best effort: the inbox row is durable and SSE resumes from it.
             log.warning("live publish failed", exc_info=True)

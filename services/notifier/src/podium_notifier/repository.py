@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,16 @@ from podium_notifier.models import (
     statements,
     users,
 )
+
+#: Most rows one multi-row INSERT carries (well under the driver's 32767 parameters).
+CHUNK = 1000
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    """Split bulk rows into statements of at most `CHUNK` rows."""
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
 
 # --- projections ----------------------------------------------------------------
 
@@ -47,6 +57,17 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None
     return (await session.execute(select(users).where(users.c.user_id == user_id))).first()
 
 
+async def get_users(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Row[Any]]:
+    """Return the projection rows of the known users among `user_ids`, by id."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(users).where(users.c.user_id.in_(ids)))
+    return {r.user_id: r for r in rows}
+
+
 async def upsert_competition(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert or refresh the competition facts reminders need."""
     stmt = insert(competitions).values(**values, updated_at=func.now())
@@ -68,6 +89,17 @@ async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> R
     ).first()
 
 
+async def get_competitions(
+    session: AsyncSession, competition_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Row[Any]]:
+    """Return the projection rows of the known competitions among `competition_ids`, by id."""
+    ids = list(set(competition_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(competitions).where(competitions.c.competition_id.in_(ids)))
+    return {r.competition_id: r for r in rows}
+
+
 async def set_participant(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, active: bool
 ) -> None:
@@ -81,6 +113,24 @@ async def set_participant(
             set_={"active": active, "updated_at": func.now()},
         )
     )
+
+
+async def set_participants(
+    session: AsyncSession, states: dict[tuple[uuid.UUID, uuid.UUID], bool]
+) -> None:
+    """Record many joins and leaves at once: `{(competition_id, user_id): active}`."""
+    rows = [
+        {"competition_id": c, "user_id": u, "active": active, "updated_at": func.now()}
+        for (c, u), active in states.items()
+    ]
+    for chunk in _chunks(rows):
+        stmt = insert(participants).values(list(chunk))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[participants.c.competition_id, participants.c.user_id],
+                set_={"active": stmt.excluded.active, "updated_at": func.now()},
+            )
+        )
 
 
 async def record_statement(
@@ -218,6 +268,44 @@ async def save_rank_notice(
     )
 
 
+async def lock_rank_notices(
+    session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
+    """Return (and lock, in key order) the last notices of `(user_id, competition_id)` boards."""
+    keys = sorted(set(pairs))
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(rank_notices)
+        .where(tuple_(rank_notices.c.user_id, rank_notices.c.competition_id).in_(keys))
+        .order_by(rank_notices.c.user_id, rank_notices.c.competition_id)
+        .with_for_update()
+    )
+    return {(r.user_id, r.competition_id): r for r in rows}
+
+
+async def save_rank_notices(
+    session: AsyncSession,
+    notices: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, int | None]],
+) -> None:
+    """Store many last rank notices: `{(user_id, competition_id): (notified_at, rank)}`."""
+    rows = [
+        {"user_id": u, "competition_id": c, "last_notified_at": at, "last_rank": rank}
+        for (u, c), (at, rank) in sorted(notices.items())
+    ]
+    for chunk in _chunks(rows):
+        stmt = insert(rank_notices).values(list(chunk))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[rank_notices.c.user_id, rank_notices.c.competition_id],
+                set_={
+                    "last_notified_at": stmt.excluded.last_notified_at,
+                    "last_rank": stmt.excluded.last_rank,
+                },
+            )
+        )
+
+
 # --- preferences ------------------------------------------------------------------
 
 
@@ -231,6 +319,20 @@ async def stored_preferences(
         )
     )
     return {(r.notification_type, r.channel): r.enabled for r in rows}
+
+
+async def stored_preferences_of(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[tuple[str, str], bool]]:
+    """Return the choices of many users at once; users without any get an empty dict."""
+    ids = list(set(user_ids))
+    choices: dict[uuid.UUID, dict[tuple[str, str], bool]] = {u: {} for u in ids}
+    if not ids:
+        return choices
+    rows = await session.execute(select(preferences).where(preferences.c.user_id.in_(ids)))
+    for r in rows:
+        choices[r.user_id][(r.notification_type, r.channel)] = r.enabled
+    return choices
 
 
 async def save_preferences(
@@ -270,6 +372,27 @@ async def insert_notification(session: AsyncSession, values: dict[str, Any]) -> 
             .returning(notifications)
         )
     ).first()
+
+
+async def insert_notifications(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> list[Row[Any]]:
+    """Insert many in-app notifications; returns only the rows that were new.
+
+    A (cause, user) that already has one is skipped (ON CONFLICT DO NOTHING on
+    the idempotency key, SPEC §7.4). Rows come back in insertion (`seq`) order.
+    """
+    inserted: list[Row[Any]] = []
+    for chunk in _chunks(rows):
+        result = await session.execute(
+            insert(notifications)
+            .values(list(chunk))
+            .on_conflict_do_nothing(constraint="uq_notifications_dedupe_user")
+            .returning(notifications)
+        )
+        inserted += result.all()
+    inserted.sort(key=lambda r: r.seq)
+    return inserted
 
 
 async def list_notifications(
@@ -334,6 +457,26 @@ async def insert_email(session: AsyncSession, values: dict[str, Any]) -> bool:
         )
     ).first()
     return row is not None
+
+
+async def insert_emails(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> set[tuple[str, uuid.UUID]]:
+    """Queue many mails; returns the `(dedupe_key, user_id)` of those that were new.
+
+    All rows must carry the same columns. A (cause, user) that already has a mail
+    is skipped (ON CONFLICT DO NOTHING on the idempotency key, SPEC §7.4).
+    """
+    inserted: set[tuple[str, uuid.UUID]] = set()
+    for chunk in _chunks(rows):
+        result = await session.execute(
+            insert(emails)
+            .values(list(chunk))
+            .on_conflict_do_nothing(constraint="uq_emails_dedupe_user")
+            .returning(emails.c.dedupe_key, emails.c.user_id)
+        )
+        inserted |= {(r.dedupe_key, r.user_id) for r in result}
+    return inserted
 
 
 async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:

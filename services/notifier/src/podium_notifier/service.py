@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +59,44 @@ class Delivery:
     email: bool = False
 
 
+@dataclass
+class Notice:
+    """What one event means for one user: live messages and, maybe, a notification.
+
+    `dedupe_key` is the cause (event id or scheduler key) that makes the in-app
+    row and the mail idempotent per (event, user, channel) (SPEC §7.4). `live`
+    holds transient live messages `(event, data)`, published after commit just
+    before the notification's own live message; `message` None means live only.
+    """
+
+    user_id: uuid.UUID
+    dedupe_key: str
+    message: Message | None = None
+    live: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class Mail:
+    """One mail to render and queue in the e-mail outbox."""
+
+    user_id: uuid.UUID
+    address: str
+    dedupe_key: str
+    kind: str
+    template: str
+    context: dict[str, Any]
+
+
+@dataclass
+class RankBoards:
+    """Last rank notices of the boards a batch touches, locked until commit (debounce state)."""
+
+    last: dict[tuple[uuid.UUID, uuid.UUID], datetime]
+    changed: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, int | None]] = field(
+        default_factory=dict
+    )
+
+
 class Notifier:
     """Creates notifications on the channels a user's preferences allow."""
 
@@ -82,43 +120,93 @@ class Notifier:
         self, session: AsyncSession, user_id: uuid.UUID, dedupe_key: str, message: Message
     ) -> Delivery:
         """Deliver `message` to a user in-app, by e-mail and live, as their preferences allow."""
-        prefs = domain.effective_preferences(await repo.stored_preferences(session, user_id))
-        wanted = prefs.get(message.kind, {"in_app": True, "email": True})
-        delivery = Delivery()
-        if wanted["in_app"]:
-            row = await repo.insert_notification(
-                session,
-                {
-                    "id": uuid.uuid4(),
-                    "user_id": user_id,
-                    "dedupe_key": dedupe_key,
-                    "notification_type": message.kind,
-                    "title": message.title,
-                    "body": message.body,
-                    "link": message.link,
-                    "data": message.data,
-                },
-            )
-            if row is not None:
-                delivery.in_app = row
-                self.live.publish_after_commit(
-                    session, user_id, "notification", notification_view(row), event_id=row.seq
+        [delivery] = await self.notify_many(session, [Notice(user_id, dedupe_key, message)])
+        return delivery
+
+    async def notify_many(self, session: AsyncSession, notices: list[Notice]) -> list[Delivery]:
+        """Deliver many notices with a few statements, as each user's preferences allow.
+
+        Preferences and contact rows of all users are read at once; the in-app rows
+        and the mails are inserted in bulk with ON CONFLICT DO NOTHING on their
+        idempotency keys (SPEC §7.4), so a redelivered cause adds nothing. Live
+        messages are published after commit, in the order of `notices`; a
+        `notification` message only for an in-app row that is new. Returns one
+        `Delivery` per notice.
+        """
+        wanted_users = [n.user_id for n in notices if n.message is not None]
+        stored = await repo.stored_preferences_of(session, wanted_users)
+        rows: list[dict[str, Any]] = []
+        mail_for: list[Notice] = []
+        for notice in notices:
+            if notice.message is None:
+                continue
+            prefs = domain.effective_preferences(stored.get(notice.user_id, {}))
+            wanted = prefs.get(notice.message.kind, {"in_app": True, "email": True})
+            if wanted["in_app"]:
+                rows.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": notice.user_id,
+                        "dedupe_key": notice.dedupe_key,
+                        "notification_type": notice.message.kind,
+                        "title": notice.message.title,
+                        "body": notice.message.body,
+                        "link": notice.message.link,
+                        "data": notice.message.data,
+                    }
                 )
-        if wanted["email"]:
-            user = await repo.get_user(session, user_id)
+            if wanted["email"]:
+                mail_for.append(notice)
+        created = {
+            (r.dedupe_key, r.user_id): r for r in await repo.insert_notifications(session, rows)
+        }
+
+        mails: list[Mail] = []
+        contacts = await repo.get_users(session, [n.user_id for n in mail_for])
+        for notice in mail_for:
+            user = contacts.get(notice.user_id)
+            assert notice.message is not None
             if user is None:
                 log.info("no e-mail address known for user; e-mail skipped")
-            else:
-                context = {
-                    "display_name": user.display_name,
-                    "title": message.title,
-                    "body": message.body,
-                    "link": message.link,
-                }
-                delivery.email = await self.queue_email(
-                    session, user_id, user.email, dedupe_key, message.kind, "notification", context
+                continue
+            context = {
+                "display_name": user.display_name,
+                "title": notice.message.title,
+                "body": notice.message.body,
+                "link": notice.message.link,
+            }
+            mails.append(
+                Mail(
+                    notice.user_id,
+                    user.email,
+                    notice.dedupe_key,
+                    notice.message.kind,
+                    "notification",
+                    context,
                 )
-        return delivery
+            )
+        queued = await self.queue_emails(session, mails)
+
+        deliveries = []
+        for notice in notices:
+            for event, data in notice.live:
+                self.live.publish_after_commit(session, notice.user_id, event, data)
+            if notice.message is None:
+                deliveries.append(Delivery())
+                continue
+            # pop: a second notice with the same cause and user got nothing new
+            key = (notice.dedupe_key, notice.user_id)
+            row = created.pop(key, None)
+            if row is not None:
+                self.live.publish_after_commit(
+                    session,
+                    notice.user_id,
+                    "notification",
+                    notification_view(row),
+                    event_id=row.seq,
+                )
+            deliveries.append(Delivery(in_app=row, email=queued.pop(key, False)))
+        return deliveries
 
     async def queue_email(
         self,
@@ -131,31 +219,83 @@ class Notifier:
         context: dict[str, Any],
     ) -> bool:
         """Render and queue one mail in the e-mail outbox; a broken template dead-letters it."""
-        values: dict[str, Any] = {
-            "user_id": user_id,
-            "dedupe_key": dedupe_key,
-            "notification_type": kind,
-            "to_address": address,
-        }
-        try:
-            rendered = self.renderer.render(template, context)
-        except TemplateFailed as exc:
-            # Kept as a dead mail for operators; the event and every other mail go on.
-            log.error("e-mail template failed", extra={"template": template, "error": str(exc)})
-            values |= {"subject": f"[template failed] {template}", "text_body": ""}
-            values |= {"status": "dead", "last_error": str(exc)[:2000]}
-        else:
-            values |= {
-                "subject": rendered.subject,
-                "text_body": rendered.text_body,
-                "html_body": rendered.html_body,
+        mail = Mail(user_id, address, dedupe_key, kind, template, context)
+        queued = await self.queue_emails(session, [mail])
+        return queued.get((dedupe_key, user_id), False)
+
+    async def queue_emails(
+        self, session: AsyncSession, mails: list[Mail]
+    ) -> dict[tuple[str, uuid.UUID], bool]:
+        """Render and queue mails in one statement; a broken template dead-letters its mail.
+
+        Returns, by `(dedupe_key, user_id)`, whether the mail is new (False when
+        that cause already queued one for the user, SPEC §7.4). The sender is woken
+        once after commit when any new mail is pending.
+        """
+        if not mails:
+            return {}
+        rows: list[dict[str, Any]] = []
+        for mail in mails:
+            values: dict[str, Any] = {
+                "user_id": mail.user_id,
+                "dedupe_key": mail.dedupe_key,
+                "notification_type": mail.kind,
+                "to_address": mail.address,
             }
-        inserted = await repo.insert_email(session, values)
-        if inserted and self.wake_sender is not None and values.get("status") != "dead":
+            try:
+                rendered = self.renderer.render(mail.template, mail.context)
+            except TemplateFailed as exc:
+                # Kept as a dead mail for operators; the event and every other mail go on.
+                log.error(
+                    "e-mail template failed", extra={"template": mail.template, "error": str(exc)}
+                )
+                values |= {
+                    "subject": f"[template failed] {mail.template}",
+                    "text_body": "",
+                    "html_body": None,
+                    "status": "dead",
+                    "last_error": str(exc)[:2000],
+                }
+            else:
+                values |= {
+                    "subject": rendered.subject,
+                    "text_body": rendered.text_body,
+                    "html_body": rendered.html_body,
+                    "status": "pending",
+                    "last_error": None,
+                }
+            rows.append(values)
+        inserted = await repo.insert_emails(session, rows)
+        if self.wake_sender is not None and any(
+            (r["dedupe_key"], r["user_id"]) in inserted and r["status"] != "dead" for r in rows
+        ):
             after_commit(session, self.wake_sender)
-        return inserted
+        return {
+            (r["dedupe_key"], r["user_id"]): (r["dedupe_key"], r["user_id"]) in inserted
+            for r in rows
+        }
 
     # --- account mails (always sent, SPEC §7.4) -----------------------------------
+
+    def account_mail(
+        self,
+        kind: str,
+        dedupe_key: str,
+        user_id: uuid.UUID,
+        address: str,
+        display_name: str,
+        token: str,
+        expires_at: datetime,
+    ) -> Mail:
+        """Return the verification or reset mail with a link carrying the token."""
+        path = "/verify-email" if kind == domain.EMAIL_VERIFICATION else "/reset-password"
+        context = {
+            "display_name": display_name,
+            "token": token,
+            "link": self.link(f"{path}?token={token}"),
+            "expires_at": expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        return Mail(user_id, address, dedupe_key, kind, kind, context)
 
     async def send_account_email(
         self,
@@ -169,16 +309,72 @@ class Notifier:
         expires_at: datetime,
     ) -> bool:
         """Queue a verification or reset mail with a link carrying the token."""
-        path = "/verify-email" if kind == domain.EMAIL_VERIFICATION else "/reset-password"
-        context = {
-            "display_name": display_name,
-            "token": token,
-            "link": self.link(f"{path}?token={token}"),
-            "expires_at": expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-        }
-        return await self.queue_email(session, user_id, address, dedupe_key, kind, kind, context)
+        mail = self.account_mail(
+            kind, dedupe_key, user_id, address, display_name, token, expires_at
+        )
+        return (await self.queue_emails(session, [mail])).get((dedupe_key, user_id), False)
 
     # --- rank changes ---------------------------------------------------------------
+
+    async def rank_boards(
+        self, session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
+    ) -> RankBoards:
+        """Lock and load the last rank notices of `(user_id, competition_id)` boards."""
+        rows = await repo.lock_rank_notices(session, pairs)
+        return RankBoards({key: row.last_notified_at for key, row in rows.items()})
+
+    async def save_rank_boards(self, session: AsyncSession, boards: RankBoards) -> None:
+        """Store the rank notices `rank_notice` decided to send (one upsert)."""
+        await repo.save_rank_notices(session, boards.changed)
+
+    def rank_notice(
+        self,
+        boards: RankBoards,
+        dedupe_key: str,
+        user_id: uuid.UUID,
+        competition_id: uuid.UUID,
+        old_rank: int | None,
+        new_rank: int | None,
+        score: float | None,
+        at: datetime,
+        title: str,
+    ) -> Notice:
+        """Return what a rank change means for the user (SPEC §7.4).
+
+        Always a live `leaderboard.updated`; a notification only for notable moves
+        (top-10 entry/exit, drops), at most one per board and debounce window.
+        `boards` carries the debounce state, so events of one batch are judged in
+        order as if they came one by one.
+        """
+        data = {
+            "competition_id": str(competition_id),
+            "old_rank": old_rank,
+            "new_rank": new_rank,
+            "score": score,
+        }
+        notice = Notice(user_id, dedupe_key, live=[("leaderboard.updated", data)])
+        if not domain.rank_change_is_notable(old_rank, new_rank):
+            return notice
+        board = (user_id, competition_id)
+        window = timedelta(minutes=self.settings.rank_debounce_minutes)
+        if domain.rank_change_is_debounced(boards.last.get(board), at, window):
+            return notice
+        boards.last[board] = at
+        boards.changed[board] = (at, new_rank)
+        if new_rank is None:
+            text = f"You are no longer ranked on the leaderboard of {title}."
+        elif old_rank is None or (old_rank > domain.TOP >= new_rank):
+            text = f"You entered the top {domain.TOP} of {title}: rank {new_rank}."
+        else:
+            text = f"Your rank on {title} moved from {old_rank} to {new_rank}."
+        notice.message = Message(
+            domain.RANK_CHANGED,
+            "Your rank changed",
+            text,
+            self.link(f"/competitions/{competition_id}/leaderboard"),
+            dict(data),
+        )
+        return notice
 
     async def rank_changed(
         self,
@@ -192,49 +388,27 @@ class Notifier:
         at: datetime,
     ) -> Delivery | None:
         """Notify notable moves (top-10 entry/exit, drops), at most one per debounce window."""
-        self.live.publish_after_commit(
-            session,
-            user_id,
-            "leaderboard.updated",
-            {
-                "competition_id": str(competition_id),
-                "old_rank": old_rank,
-                "new_rank": new_rank,
-                "score": score,
-            },
-        )
-        if not domain.rank_change_is_notable(old_rank, new_rank):
-            return None
-        last = await repo.get_rank_notice(session, user_id, competition_id)
-        window = timedelta(minutes=self.settings.rank_debounce_minutes)
-        if domain.rank_change_is_debounced(last.last_notified_at if last else None, at, window):
-            return None
-        await repo.save_rank_notice(session, user_id, competition_id, at, new_rank)
+        notable = domain.rank_change_is_notable(old_rank, new_rank)
+        boards = await self.rank_boards(session, [(user_id, competition_id)] if notable else [])
         title = await self.competition_title(session, competition_id)
-        if new_rank is None:
-            text = f"You are no longer ranked on the leaderboard of {title}."
-        elif old_rank is None or (old_rank > domain.TOP >= new_rank):
-            text = f"You entered the top {domain.TOP} of {title}: rank {new_rank}."
-        else:
-            text = f"Your rank on {title} moved from {old_rank} to {new_rank}."
-        message = Message(
-            domain.RANK_CHANGED,
-            "Your rank changed",
-            text,
-            self.link(f"/competitions/{competition_id}/leaderboard"),
-            {
-                "competition_id": str(competition_id),
-                "old_rank": old_rank,
-                "new_rank": new_rank,
-                "score": score,
-            },
+        notice = self.rank_notice(
+            boards, dedupe_key, user_id, competition_id, old_rank, new_rank, score, at, title
         )
-        return await self.notify(session, user_id, dedupe_key, message)
+        await self.save_rank_boards(session, boards)
+        [delivery] = await self.notify_many(session, [notice])
+        return delivery if notice.message is not None else None
 
     async def competition_title(self, session: AsyncSession, competition_id: uuid.UUID) -> str:
         """Return a competition's title from the projection, or a neutral phrase."""
-        row = await repo.get_competition(session, competition_id)
-        return f"“{row.title}”" if row is not None else "a competition"
+        return (await self.competition_titles(session, [competition_id]))[competition_id]
+
+    async def competition_titles(
+        self, session: AsyncSession, competition_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """Return the titles of many competitions (one query); a neutral phrase when unknown."""
+        ids = set(competition_ids)
+        rows = await repo.get_competitions(session, ids)
+        return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
 def notification_view(row: Row[Any]) -> dict[str, Any]:
