@@ -14,10 +14,12 @@ def register(runtime: ServiceRuntime) -> None:
     assert runtime.consumer is not None and runtime.outbox is not None
     outbox = runtime.outbox
 
-    @runtime.consumer.handles(JoinRequested)
-    async def on_join_requested(session: AsyncSession, event: JoinRequested) -> None:
-        """Decide a join request and emit the outcome (SPEC §5.2)."""
-        await service.decide_join(session, outbox, event.data)
+    # Joins arrive in bursts: a poll's requests are decided in one unit of work with
+    # a few bulk statements; should it fail, the runtime decides them one by one.
+    @runtime.consumer.handles_batch(JoinRequested)
+    async def on_join_requested(session: AsyncSession, events: list[JoinRequested]) -> None:
+        """Decide a poll's join requests in order and emit the outcomes (SPEC §5.2)."""
+        await service.decide_joins(session, outbox, [event.data for event in events])
 
     @runtime.consumer.handles(UserRegistered, UserUpdated)
     async def on_user_changed(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -129,18 +130,37 @@ async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Row
     return list(result.all())
 
 
-async def take_seat(session: AsyncSession, competition_id: uuid.UUID) -> bool:
-    """Count one more participant unless the competition is full; False when full."""
+async def lock_competitions(
+    session: AsyncSession, competition_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Row[Any]]:
+    """Return the existing competitions among `competition_ids`, locked, by id.
+
+    Rows are locked in id order so that concurrent callers cannot deadlock.
+    """
+    ids = sorted(set(competition_ids))
+    if not ids:
+        return {}
+    query = select(competitions).where(c.id.in_(ids)).order_by(c.id).with_for_update()
+    return {row.id: row for row in (await session.execute(query)).all()}
+
+
+async def take_seats(session: AsyncSession, seats: dict[uuid.UUID, int]) -> None:
+    """Count `seats[id]` more participants in each competition, in one statement.
+
+    The `capacity` CHECK refuses the whole statement should any competition go
+    over its `max_participants`.
+    """
+    seats = {cid: n for cid, n in seats.items() if n}
+    if not seats:
+        return
     result = await session.execute(
         update(competitions)
-        .where(
-            c.id == competition_id,
-            or_(c.max_participants.is_(None), c.participants_count < c.max_participants),
-        )
-        .values(participants_count=c.participants_count + 1)
+        .where(c.id.in_(sorted(seats)))
+        .values(participants_count=c.participants_count + case(seats, value=c.id))
         .returning(c.id)
     )
-    return result.first() is not None
+    if len(result.all()) != len(seats):
+        raise LookupError("a competition taking seats no longer exists")
 
 
 async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -191,14 +211,42 @@ async def save_enrollment(
     )
 
 
-async def mark_request_answered(
-    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, request_id: uuid.UUID
-) -> None:
-    """Record that an idempotent re-join was answered, without changing the enrollment."""
+async def lock_enrollments(
+    session: AsyncSession, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
+    """Return the existing enrollments among (competition id, user id) `keys`, locked."""
+    pairs = sorted(set(keys))
+    if not pairs:
+        return {}
+    query = (
+        select(enrollments)
+        .where(tuple_(e.competition_id, e.user_id).in_(pairs))
+        .order_by(e.competition_id, e.user_id)
+        .with_for_update()
+    )
+    return {(row.competition_id, row.user_id): row for row in (await session.execute(query)).all()}
+
+
+async def save_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or overwrite many enrollment rows (at most one per key) in one statement.
+
+    Each row carries `competition_id`, `user_id`, `status`, `reason`, `request_id`
+    and `enrolled_at`.
+    """
+    if not rows:
+        return
+    stmt = pg_insert(enrollments).values(rows)
     await session.execute(
-        update(enrollments)
-        .where(e.competition_id == competition_id, e.user_id == user_id)
-        .values(request_id=request_id, updated_at=func.now())
+        stmt.on_conflict_do_update(
+            index_elements=[e.competition_id, e.user_id],
+            set_={
+                "status": stmt.excluded.status,
+                "reason": stmt.excluded.reason,
+                "request_id": stmt.excluded.request_id,
+                "enrolled_at": stmt.excluded.enrolled_at,
+                "updated_at": func.now(),
+            },
+        )
     )
 
 

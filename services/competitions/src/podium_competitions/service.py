@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from podium_contracts.envelope import Event
 from podium_contracts.events import (
     CompetitionCreated,
     CompetitionData,
@@ -410,23 +411,69 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
 # --- enrollments -------------------------------------------------------------
 
 
-async def decide_join(session: AsyncSession, outbox: Outbox, request: JoinData) -> str:
-    """Accept or reject one join request (SPEC §5.2 join rules); return the outcome.
+async def decide_joins(
+    session: AsyncSession, outbox: Outbox, requests: list[JoinData]
+) -> list[str]:
+    """Accept or reject join requests in order (SPEC §5.2 join rules); return the outcomes.
 
-    Requests for one competition share a partition, so they arrive one at a time;
-    the conditional seat update still makes over-capacity impossible in the database.
+    The competitions and the current enrollments concerned are read and locked
+    once; the requests are then judged in memory one after the other, so a later
+    request sees the seats and enrollments of earlier ones. The enrollments, the
+    seat counters and the outcome events are written in bulk. The `capacity` CHECK
+    on the counter still makes over-capacity impossible in the database.
     """
-    cid, uid = request.competition_id, request.user_id
-    row = await repository.get_competition(session, cid)
-    if row is None:
-        await _reject(session, outbox, request, domain.NOT_FOUND, store=False)
-        return domain.NOT_FOUND
-    current = await repository.get_enrollment(session, cid, uid, for_update=True)
-    if current is not None and current.status == "accepted":
-        # Re-join is idempotent: nothing changes and nothing is announced again.
-        await repository.mark_request_answered(session, cid, uid, request.request_id)
-        return "accepted"
-    target = domain.JoinTarget(
+    found = await repository.lock_competitions(session, {r.competition_id for r in requests})
+    locked = await repository.lock_enrollments(
+        session, ((r.competition_id, r.user_id) for r in requests if r.competition_id in found)
+    )
+    current = {key: {k: row._mapping[k] for k in _ENROLLMENT_KEYS} for key, row in locked.items()}
+    taken = {cid: row.participants_count for cid, row in found.items()}
+    writes: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+    events: list[Event] = []
+    outcomes: list[str] = []
+    for request in requests:
+        cid, uid = request.competition_id, request.user_id
+        row = found.get(cid)
+        if row is None:
+            events.append(_rejected(request, domain.NOT_FOUND))
+            outcomes.append(domain.NOT_FOUND)
+            continue
+        key = (cid, uid)
+        enrollment = current.get(key)
+        if enrollment is not None and enrollment["status"] == "accepted":
+            # Re-join is idempotent: only the answered request id is recorded, nothing announced.
+            writes[key] = current[key] = {**enrollment, "request_id": request.request_id}
+            outcomes.append("accepted")
+            continue
+        reason = domain.join_refusal(_join_target(row), uid, request.invite_code, _now())
+        if reason is None and row.max_participants is not None:
+            if taken[cid] >= row.max_participants:
+                reason = domain.FULL
+        if reason is None:
+            taken[cid] += 1
+            values = _enrollment(request, "accepted", None, _now())
+            events.append(
+                new_event(
+                    EnrollmentAccepted,
+                    PRODUCER,
+                    EnrollmentData(competition_id=cid, user_id=uid, request_id=request.request_id),
+                )
+            )
+        else:
+            values = _enrollment(request, "rejected", reason, None)
+            events.append(_rejected(request, reason))
+        writes[key] = current[key] = values
+        outcomes.append(reason or "accepted")
+    await repository.save_enrollments(session, list(writes.values()))
+    await repository.take_seats(
+        session, {cid: count - found[cid].participants_count for cid, count in taken.items()}
+    )
+    await outbox.add(session, *events)
+    return outcomes
+
+
+def _join_target(row: Row[Any]) -> domain.JoinTarget:
+    return domain.JoinTarget(
         owner_id=row.owner_id,
         status=row.status,
         visibility=row.visibility,
@@ -434,56 +481,33 @@ async def decide_join(session: AsyncSession, outbox: Outbox, request: JoinData) 
         starts_at=row.starts_at,
         late_join=row.late_join,
     )
-    reason = domain.join_refusal(target, uid, request.invite_code, _now())
-    if reason is None and not await repository.take_seat(session, cid):
-        reason = domain.FULL
-    if reason is not None:
-        await _reject(session, outbox, request, reason, store=True)
-        return reason
-    await repository.save_enrollment(
-        session,
-        cid,
-        uid,
-        status="accepted",
-        reason=None,
-        request_id=request.request_id,
-        enrolled_at=_now(),
-    )
-    await outbox.add(
-        session,
-        new_event(
-            EnrollmentAccepted,
-            PRODUCER,
-            EnrollmentData(competition_id=cid, user_id=uid, request_id=request.request_id),
-        ),
-    )
-    return "accepted"
 
 
-async def _reject(
-    session: AsyncSession, outbox: Outbox, request: JoinData, reason: str, *, store: bool
-) -> None:
-    if store:
-        await repository.save_enrollment(
-            session,
-            request.competition_id,
-            request.user_id,
-            status="rejected",
-            reason=reason,
+_ENROLLMENT_KEYS = ("competition_id", "user_id", "status", "reason", "request_id", "enrolled_at")
+
+
+def _enrollment(
+    request: JoinData, status: str, reason: str | None, enrolled_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "competition_id": request.competition_id,
+        "user_id": request.user_id,
+        "status": status,
+        "reason": reason,
+        "request_id": request.request_id,
+        "enrolled_at": enrolled_at,
+    }
+
+
+def _rejected(request: JoinData, reason: str) -> Event:
+    return new_event(
+        EnrollmentRejected,
+        PRODUCER,
+        EnrollmentData(
+            competition_id=request.competition_id,
+            user_id=request.user_id,
             request_id=request.request_id,
-            enrolled_at=None,
-        )
-    await outbox.add(
-        session,
-        new_event(
-            EnrollmentRejected,
-            PRODUCER,
-            EnrollmentData(
-                competition_id=request.competition_id,
-                user_id=request.user_id,
-                request_id=request.request_id,
-                reason=reason,
-            ),
+            reason=reason,
         ),
     )
 
