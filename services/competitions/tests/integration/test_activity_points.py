@@ -159,7 +159,9 @@ async def test_points_follow_the_rules_once_per_statement(harness: Harness) -> N
     (ada, ada_email), (grace, _) = await _user(harness), await _user(harness)
     stranger, _ = await _user(harness)
     await _participants(harness, competition, ada, grace)
-    now = datetime.now(UTC) - timedelta(minutes=5)
+    # Noon yesterday (UTC): every statement below falls on one day whatever the clock says.
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    now = datetime(yesterday.year, yesterday.month, yesterday.day, 12, tzinfo=UTC)
     first = await _statement(harness, now, user_id=ada)
     # The same statement again (a second fact for one id) earns nothing more.
     await _statement(harness, now, user_id=ada, statement_id=first)
