@@ -15,11 +15,11 @@ from podium_competitions.activity.domain import (
     boards_of_day,
     local_day,
     local_day_bounds,
-    mbox_email,
     period_days,
     rank_points,
 )
 from podium_competitions.domain import rank_changes
+from podium_contracts.actors import mbox_email
 from podium_contracts.redis_keys import activity_board_keys
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"

@@ -6,11 +6,12 @@ module only reads them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from podium_contracts.actors import actor_key
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -28,24 +29,6 @@ _SECONDS = {
     "minutes": 60,
     "seconds": 1,
 }
-
-
-def actor_key(actor: dict[str, Any]) -> str:
-    """Return the stable name of an Agent or Group (the same format the gateway keys events by).
-
-    Identified actors are named by their inverse functional identifier (xAPI 2.4.2.3);
-    anonymous groups by a digest of their sorted members.
-    """
-    if "mbox" in actor:
-        return f"mbox:{actor['mbox'].lower()}"
-    if "mbox_sha1sum" in actor:
-        return f"mbox_sha1sum:{actor['mbox_sha1sum'].lower()}"
-    if "openid" in actor:
-        return f"openid:{actor['openid']}"
-    if "account" in actor:
-        return f"account:{actor['account']['homePage']}|{actor['account']['name']}"
-    members = sorted(actor_key(m) for m in actor.get("member", []))
-    return "group:" + hashlib.sha1("\n".join(members).encode()).hexdigest()  # noqa: S324 - a name, not a secret
 
 
 def duration_seconds(value: str | None) -> float | None:

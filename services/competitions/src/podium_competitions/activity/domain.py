@@ -216,11 +216,3 @@ def rank_points(standings: Iterable[Standing]) -> list[BoardEntry]:
         )
         for position, s in enumerate(ordered, start=1)
     ]
-
-
-def mbox_email(actor: str) -> str | None:
-    """Return the e-mail of an ingest actor key `mbox:mailto:<address>` (lower-cased)."""
-    prefix = "mbox:mailto:"
-    if actor.lower().startswith(prefix):
-        return actor[len(prefix) :].lower() or None
-    return None

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from podium_contracts.actors import mbox_email
 from podium_contracts.events import LearningData, RankChanged, RankChangedData
 from podium_runtime.outbox import Outbox, new_event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +53,7 @@ async def _participant(session: AsyncSession, data: LearningData) -> Participant
         if found is None:
             return Participant(data.user_id)
         return Participant(found.user_id, found.timezone, found.tier)
-    email = domain.mbox_email(data.actor)
+    email = mbox_email(data.actor)
     if email is None:
         return None
     found = await repository.user_by_email(session, email)

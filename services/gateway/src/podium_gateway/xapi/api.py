@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
@@ -36,7 +37,7 @@ from podium_gateway.xapi.attachments import (
     store_parts,
 )
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
-from podium_gateway.xapi.domain import actor_key, content_hash, prepare_statement
+from podium_gateway.xapi.domain import content_hash, prepare_statement
 from podium_gateway.xapi.models import (
     StatementError,
     parse_timestamp,

@@ -34,23 +34,6 @@ def _copy(value: Any) -> Any:
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
 
 
-def actor_key(actor: dict[str, Any]) -> str:
-    """Return a stable string naming an Agent or Group by its inverse functional identifier.
-
-    Anonymous groups have no identifier (2.4.2.2); they are named by their sorted members.
-    """
-    if "mbox" in actor:
-        return f"mbox:{actor['mbox'].lower()}"
-    if "mbox_sha1sum" in actor:
-        return f"mbox_sha1sum:{actor['mbox_sha1sum'].lower()}"
-    if "openid" in actor:
-        return f"openid:{actor['openid']}"
-    if "account" in actor:
-        return f"account:{actor['account']['homePage']}|{actor['account']['name']}"
-    members = sorted(actor_key(m) for m in actor.get("member", []))
-    return "group:" + hashlib.sha1("\n".join(members).encode()).hexdigest()  # noqa: S324 - a name, not a secret
-
-
 @functools.lru_cache(maxsize=64)  # a batch formats one `stored` instant many times
 def format_timestamp(moment: datetime) -> str:
     """Format an instant the way the LRS writes `stored` (UTC, microseconds, Z)."""
