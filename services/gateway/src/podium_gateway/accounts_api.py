@@ -259,20 +259,46 @@ async def login_ip_limit(request: Request, settings: SettingsDep) -> None:
 LoginIpLimit = Depends(login_ip_limit)
 
 
-async def _identity(
-    http: HttpDep,
-    settings: SettingsDep,
-    method: str,
-    path: str,
-    *,
-    json: Any = None,
-    bearer: str | None = None,
-    params: dict[str, Any] | None = None,
-) -> Response:
-    """Call identity's public API on the caller's behalf and relay its answer."""
-    return relay(
-        await _identity_call(http, settings, method, path, json=json, bearer=bearer, params=params)
-    )
+class IdentityProxy:
+    """Identity's public API on the caller's behalf (SPEC §6): the caller's credentials go along."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, authorization: str | None) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.authorization = authorization
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send one request to identity and return its answer."""
+        headers = {"Authorization": self.authorization} if self.authorization else {}
+        json = _body(body) if isinstance(body, BaseModel) else body
+        url = f"{self.base_url}{path}"
+        return await call(
+            self.http, method, url, service="identity", json=json, headers=headers, params=params
+        )
+
+    async def relay(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Response:
+        """Send one request to identity and pass its answer, problems included, to the caller."""
+        return relay(await self.call(method, path, body, params))
+
+
+def identity_proxy(request: Request, http: HttpDep, settings: SettingsDep) -> IdentityProxy:
+    """Return the proxy to identity carrying this request's `Authorization` header."""
+    return IdentityProxy(http, settings.identity_url, request.headers.get("authorization"))
+
+
+IdentityDep = Annotated[IdentityProxy, Depends(identity_proxy)]
 
 
 def _body(model: BaseModel) -> dict[str, Any]:
@@ -291,9 +317,9 @@ def _body(model: BaseModel) -> dict[str, Any]:
     responses=problems(409, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def register(body: RegisterRequest, http: HttpDep, settings: SettingsDep) -> Response:
+async def register(body: RegisterRequest, identity: IdentityDep) -> Response:
     """Register with e-mail, a strong password, a display name and an optional IANA time zone."""
-    return await _identity(http, settings, "POST", "/v1/auth/register", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/register", body)
 
 
 @router.post(
@@ -304,9 +330,9 @@ async def register(body: RegisterRequest, http: HttpDep, settings: SettingsDep) 
     responses=problems(401, 403, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def login(body: LoginRequest, http: HttpDep, settings: SettingsDep) -> Response:
+async def login(body: LoginRequest, identity: IdentityDep) -> Response:
     """Exchange e-mail and password for an access token and a refresh token."""
-    return await _identity(http, settings, "POST", "/v1/auth/login", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/login", body)
 
 
 @router.post(
@@ -317,9 +343,9 @@ async def login(body: LoginRequest, http: HttpDep, settings: SettingsDep) -> Res
     responses=problems(401, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def refresh(body: RefreshRequest, http: HttpDep, settings: SettingsDep) -> Response:
+async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
     """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family."""
-    return await _identity(http, settings, "POST", "/v1/auth/refresh", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/refresh", body)
 
 
 @router.post(
@@ -330,18 +356,9 @@ async def refresh(body: RefreshRequest, http: HttpDep, settings: SettingsDep) ->
     response_class=Response,
     responses=problems(401, 422, 503),
 )
-async def logout(
-    body: RefreshRequest, user: UserDep, request: Request, http: HttpDep, settings: SettingsDep
-) -> Response:
+async def logout(body: RefreshRequest, user: UserDep, identity: IdentityDep) -> Response:
     """Revoke the caller's refresh token and every token rotated from the same login."""
-    return await _identity(
-        http,
-        settings,
-        "POST",
-        "/v1/auth/logout",
-        json=_body(body),
-        bearer=request.headers.get("authorization"),
-    )
+    return await identity.relay("POST", "/v1/auth/logout", body)
 
 
 @router.post(
@@ -352,9 +369,9 @@ async def logout(
     responses=problems(400, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def verify_email(body: TokenRequest, http: HttpDep, settings: SettingsDep) -> Response:
+async def verify_email(body: TokenRequest, identity: IdentityDep) -> Response:
     """Use the single-use token from the verification e-mail."""
-    return await _identity(http, settings, "POST", "/v1/auth/verify-email", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/verify-email", body)
 
 
 _CONFIRMED_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Podium</title></head>
@@ -369,12 +386,10 @@ _CONFIRMED_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Pod
     dependencies=[LoginIpLimit],
 )
 async def verify_email_link(
-    http: HttpDep, settings: SettingsDep, token: str = Query(min_length=1, max_length=512)
+    identity: IdentityDep, token: str = Query(min_length=1, max_length=512)
 ) -> HTMLResponse:
     """The target of the e-mailed link: spends the token and shows the outcome as a page."""
-    answer = await _identity_call(
-        http, settings, "POST", "/v1/auth/verify-email", json={"token": token}
-    )
+    answer = await identity.call("POST", "/v1/auth/verify-email", {"token": token})
     if answer.status_code == 200:
         page = _CONFIRMED_PAGE.format(
             title="E-mail address confirmed", detail="You can close this page and sign in."
@@ -394,11 +409,9 @@ async def verify_email_link(
     responses=problems(422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def forgot_password(
-    body: ForgotPasswordRequest, http: HttpDep, settings: SettingsDep
-) -> Response:
+async def forgot_password(body: ForgotPasswordRequest, identity: IdentityDep) -> Response:
     """Always 202, whether or not the e-mail has an account (no account discovery)."""
-    return await _identity(http, settings, "POST", "/v1/auth/forgot-password", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/forgot-password", body)
 
 
 @router.post(
@@ -410,11 +423,9 @@ async def forgot_password(
     responses=problems(400, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def reset_password(
-    body: ResetPasswordRequest, http: HttpDep, settings: SettingsDep
-) -> Response:
+async def reset_password(body: ResetPasswordRequest, identity: IdentityDep) -> Response:
     """Use the single-use reset token; every session of the account is logged out."""
-    return await _identity(http, settings, "POST", "/v1/auth/reset-password", json=_body(body))
+    return await identity.relay("POST", "/v1/auth/reset-password", body)
 
 
 @router.get(
@@ -424,11 +435,11 @@ async def reset_password(
     response_model=UserDocument,
     responses=problems(401, 429, 503),
 )
-async def get_me(user: UserDep, request: Request, http: HttpDep, settings: SettingsDep) -> Response:
+async def get_me(
+    user: UserDep, identity: IdentityDep, http: HttpDep, settings: SettingsDep
+) -> Response:
     """Return the caller's profile with the notification preferences the notifier keeps."""
-    profile = await _identity_call(
-        http, settings, "GET", "/v1/users/me", bearer=request.headers.get("authorization")
-    )
+    profile = await identity.call("GET", "/v1/users/me")
     return await _with_preferences(profile, user, http, settings)
 
 
@@ -440,7 +451,7 @@ async def get_me(user: UserDep, request: Request, http: HttpDep, settings: Setti
     responses=problems(401, 422, 429, 503),
 )
 async def patch_me(
-    body: ProfilePatch, user: UserDep, request: Request, http: HttpDep, settings: SettingsDep
+    body: ProfilePatch, user: UserDep, identity: IdentityDep, http: HttpDep, settings: SettingsDep
 ) -> Response:
     """Change display name, time zone (IANA, validated) or notification preferences.
 
@@ -449,30 +460,9 @@ async def patch_me(
     """
     changes = _body(body)
     preferences = changes.pop("notification_preferences", None)
-    bearer = request.headers.get("authorization")
     method = "PATCH" if changes else "GET"
-    profile = await _identity_call(
-        http, settings, method, "/v1/users/me", json=changes or None, bearer=bearer
-    )
+    profile = await identity.call(method, "/v1/users/me", changes or None)
     return await _with_preferences(profile, user, http, settings, preferences)
-
-
-async def _identity_call(
-    http: HttpDep,
-    settings: SettingsDep,
-    method: str,
-    path: str,
-    *,
-    json: Any = None,
-    bearer: str | None = None,
-    params: dict[str, Any] | None = None,
-) -> httpx.Response:
-    """Call identity's public API, forwarding the caller's `Authorization` header if any."""
-    headers = {"Authorization": bearer} if bearer else {}
-    url = f"{settings.identity_url}{path}"
-    return await call(
-        http, method, url, service="identity", json=json, headers=headers, params=params
-    )
 
 
 async def _with_preferences(
@@ -529,17 +519,10 @@ async def jwks(request: Request) -> JSONResponse:
     responses=problems(401, 403, 422, 503),
 )
 async def create_lrs_client(
-    body: LrsClientCreate, admin: AdminDep, request: Request, http: HttpDep, settings: SettingsDep
+    body: LrsClientCreate, admin: AdminDep, identity: IdentityDep
 ) -> Response:
     """Create an LRS client; its key and secret are returned once, the secret is stored hashed."""
-    return await _identity(
-        http,
-        settings,
-        "POST",
-        "/v1/admin/lrs-clients",
-        json=_body(body),
-        bearer=request.headers.get("authorization"),
-    )
+    return await identity.relay("POST", "/v1/admin/lrs-clients", body)
 
 
 @router.get(
@@ -550,21 +533,11 @@ async def create_lrs_client(
     responses=problems(401, 403, 503),
 )
 async def list_lrs_clients(
-    admin: AdminDep,
-    request: Request,
-    http: HttpDep,
-    settings: SettingsDep,
-    include_revoked: bool = False,
+    admin: AdminDep, identity: IdentityDep, include_revoked: bool = False
 ) -> Response:
     """List LRS clients (secrets are never shown again)."""
-    return await _identity(
-        http,
-        settings,
-        "GET",
-        "/v1/admin/lrs-clients",
-        bearer=request.headers.get("authorization"),
-        params={"include_revoked": str(include_revoked).lower()},
-    )
+    params = {"include_revoked": str(include_revoked).lower()}
+    return await identity.relay("GET", "/v1/admin/lrs-clients", params=params)
 
 
 @router.delete(
@@ -576,16 +549,10 @@ async def list_lrs_clients(
     responses=problems(401, 403, 404, 503),
 )
 async def revoke_lrs_client(
-    client_id: uuid.UUID, admin: AdminDep, request: Request, http: HttpDep, settings: SettingsDep
+    client_id: uuid.UUID, admin: AdminDep, identity: IdentityDep
 ) -> Response:
     """Revoke an LRS client; learning tools using it are refused within seconds."""
-    return await _identity(
-        http,
-        settings,
-        "DELETE",
-        f"/v1/admin/lrs-clients/{client_id}",
-        bearer=request.headers.get("authorization"),
-    )
+    return await identity.relay("DELETE", f"/v1/admin/lrs-clients/{client_id}")
 
 
 class About(BaseModel):
