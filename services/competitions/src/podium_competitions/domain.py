@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
+from podium_contracts.codes import JoinRejection
+
 # SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"active", "canceled"}),
@@ -18,14 +20,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "ended": frozenset(),
     "canceled": frozenset(),
 }
-
-# Rejection reasons carried by `enrollment.rejected` (stable codes, SPEC §5.2).
-NOT_FOUND = "COMPETITION_NOT_FOUND"
-NOT_ACTIVE = "COMPETITION_NOT_ACTIVE"
-ALREADY_STARTED = "ALREADY_STARTED"
-FULL = "FULL"
-INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
-OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
 
 
 def can_transition(current: str, target: str) -> bool:
@@ -75,20 +69,20 @@ class JoinTarget:
 
 def join_refusal(
     target: JoinTarget, user_id: object, invite_code: str | None, now: datetime
-) -> str | None:
+) -> JoinRejection | None:
     """Return why a new join must be refused, or None when only capacity remains to check.
 
     The caller handles "already enrolled" (idempotent accept) before and capacity after.
     The invite code is checked before status so strangers learn nothing about a private one.
     """
     if target.owner_id == user_id:
-        return OWNER_CANNOT_JOIN
+        return JoinRejection.OWNER_CANNOT_JOIN
     if target.visibility == "private" and not invite_code_matches(target.invite_code, invite_code):
-        return INVALID_INVITE_CODE
+        return JoinRejection.INVALID_INVITE_CODE
     if target.status != "active":
-        return NOT_ACTIVE
+        return JoinRejection.COMPETITION_NOT_ACTIVE
     if now >= target.starts_at and not target.late_join:
-        return ALREADY_STARTED
+        return JoinRejection.ALREADY_STARTED
     return None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from podium_contracts.codes import JoinRejection
 from podium_contracts.envelope import Event
 from podium_contracts.events import (
     CompetitionCreated,
@@ -435,8 +436,8 @@ async def decide_joins(
         cid, uid = request.competition_id, request.user_id
         row = found.get(cid)
         if row is None:
-            events.append(_rejected(request, domain.NOT_FOUND))
-            outcomes.append(domain.NOT_FOUND)
+            events.append(_rejected(request, JoinRejection.COMPETITION_NOT_FOUND))
+            outcomes.append(JoinRejection.COMPETITION_NOT_FOUND)
             continue
         key = (cid, uid)
         enrollment = current.get(key)
@@ -448,7 +449,7 @@ async def decide_joins(
         reason = domain.join_refusal(_join_target(row), uid, request.invite_code, _now())
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
-                reason = domain.FULL
+                reason = JoinRejection.FULL
         if reason is None:
             taken[cid] += 1
             values = _enrollment(request, "accepted", None, _now())
@@ -499,7 +500,7 @@ def _enrollment(
     }
 
 
-def _rejected(request: JoinData, reason: str) -> Event:
+def _rejected(request: JoinData, reason: JoinRejection) -> Event:
     return new_event(
         EnrollmentRejected,
         PRODUCER,

@@ -67,10 +67,10 @@ def _target(**overrides: object) -> domain.JoinTarget:
     ("overrides", "user", "code", "reason"),
     [
         ({}, uuid.UUID(int=2), None, None),
-        ({}, uuid.UUID(int=1), None, domain.OWNER_CANNOT_JOIN),
-        ({"status": "draft"}, uuid.UUID(int=2), None, domain.NOT_ACTIVE),
-        ({"status": "ended"}, uuid.UUID(int=2), None, domain.NOT_ACTIVE),
-        ({"starts_at": NOW - timedelta(hours=1)}, uuid.UUID(int=2), None, domain.ALREADY_STARTED),
+        ({}, uuid.UUID(int=1), None, "OWNER_CANNOT_JOIN"),
+        ({"status": "draft"}, uuid.UUID(int=2), None, "COMPETITION_NOT_ACTIVE"),
+        ({"status": "ended"}, uuid.UUID(int=2), None, "COMPETITION_NOT_ACTIVE"),
+        ({"starts_at": NOW - timedelta(hours=1)}, uuid.UUID(int=2), None, "ALREADY_STARTED"),
         ({"starts_at": NOW - timedelta(hours=1), "late_join": True}, uuid.UUID(int=2), None, None),
         (
             {"visibility": "private", "invite_code": "abc"},

@@ -41,15 +41,6 @@ NotifyingEvent: TypeAlias = (
     AccountTokenEvent | EnrollmentEvent | SubmissionScored | SubmissionRejected | RankChanged
 )
 
-#: Human words for the stable rejection codes competitions emits (SPEC §5.2 join rules).
-REJECTION_REASONS = {
-    "COMPETITION_FULL": "the competition is full",
-    "COMPETITION_NOT_ACTIVE": "the competition is not open",
-    "COMPETITION_STARTED": "the competition has already started",
-    "INVALID_INVITE_CODE": "the invite code is not valid",
-    "OWNER_CANNOT_JOIN": "owners do not join their own competition",
-}
-
 
 def register(consumer: EventConsumer, notifier: Notifier) -> None:
     """Register every notifier handler on the service's consumer."""
@@ -72,7 +63,6 @@ def register(consumer: EventConsumer, notifier: Notifier) -> None:
         session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
     ) -> None:
         d = event.data
-        goal = (d.rules or {}).get("daily_goal_verb")
         await repo.upsert_competition(
             session,
             {
@@ -83,7 +73,7 @@ def register(consumer: EventConsumer, notifier: Notifier) -> None:
                 "starts_at": d.starts_at,
                 "ends_at": d.ends_at,
                 "timezone": d.timezone,
-                "daily_goal_verb": goal if isinstance(goal, str) and goal else None,
+                "daily_goal_verb": d.activity_rules().daily_goal_verb or None,
             },
         )
 
@@ -218,7 +208,7 @@ def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) ->
             data,
         )
     else:
-        why = REJECTION_REASONS.get(d.reason or "", d.reason or "no reason given")
+        why = domain.join_rejection_words(d.reason)
         notice.message = Message(
             domain.ENROLLMENT_REJECTED,
             "Your request to join was declined",
@@ -252,7 +242,7 @@ def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> No
 def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:
     """The notification naming the validation error codes (no daily-limit cost)."""
     d = event.data
-    codes = sorted({e.code for e in d.errors})
+    reasons = [domain.submission_error_words(code) for code in sorted({e.code for e in d.errors})]
     payload = {
         "submission_id": str(d.submission_id),
         "competition_id": str(d.competition_id),
@@ -261,7 +251,7 @@ def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -
     message = Message(
         domain.SUBMISSION_REJECTED,
         "Your submission was rejected",
-        f"Your submission to {title} could not be scored: {', '.join(codes) or 'unknown'}."
+        f"Your submission to {title} could not be scored: {'; '.join(reasons) or 'unknown'}."
         " It does not count against your daily limit.",
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from podium_contracts.redis_keys import Period, period_start
+from podium_contracts.rules import ActivityRulesFacts
 
 #: xAPI 2.3.2: a voiding statement never earns points; its target arrives voided instead.
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -74,20 +75,20 @@ class Rules:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any] | None) -> Rules:
         """Read the `rules` JSON of a competition (validated by the API when it was stored)."""
-        raw = raw or {}
+        facts = ActivityRulesFacts.read(raw)
         return cls(
             points=tuple(
                 PointRule(
-                    verb=rule["verb"],
-                    points=float(rule["points"]),
-                    activity_prefix=rule.get("activity_prefix"),
-                    min_scaled_score=rule.get("min_scaled_score"),
+                    verb=rule.verb,
+                    points=rule.points,
+                    activity_prefix=rule.activity_prefix,
+                    min_scaled_score=rule.min_scaled_score,
                 )
-                for rule in raw.get("points", [])
+                for rule in facts.points
             ),
-            daily_cap=raw.get("daily_cap"),
-            daily_goal_verb=raw.get("daily_goal_verb"),
-            tier_multipliers=raw.get("tier_multipliers"),
+            daily_cap=facts.daily_cap,
+            daily_goal_verb=facts.daily_goal_verb,
+            tier_multipliers=facts.tier_multipliers,
         )
 
     def first_match(
