@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import (
     activity_board_keys,
     leaderboard_entries_key,
@@ -74,15 +75,8 @@ return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total'), rank}
 """
 
 
-class LeaderboardEntry(BaseModel):
-    """One participant's line."""
-
-    rank: int
-    user_id: uuid.UUID
-    display_name: str | None
-    score: float
-    submissions: int
-    last_submission_at: datetime
+class LeaderboardEntry(BoardEntry):
+    """One participant's line (the shape competitions mirrors into Redis)."""
 
 
 class Leaderboard(BaseModel):
@@ -179,11 +173,8 @@ def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
 
 
 def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
-    as_of, total = meta
-    return (
-        datetime.fromisoformat(as_of.decode()) if as_of else None,
-        int(total) if total else 0,
-    )
+    board = BoardMeta.from_values(meta)
+    return board.as_of, board.total
 
 
 @router.get(
