@@ -28,6 +28,9 @@ from podium_runtime.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+#: Something a service needs for the app's lifetime (an HTTP client, a bootstrap step):
+#: entered in order before the runtime starts, left in reverse after it stopped.
+LifespanExtension = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 
 
 class ServiceRuntime:
@@ -114,17 +117,25 @@ class ServiceRuntime:
         title: str,
         description: str,
         routers: Sequence[APIRouter] = (),
+        extensions: Sequence[LifespanExtension] = (),
         **fastapi_kwargs: Any,
     ) -> FastAPI:
-        """Build the service's FastAPI app with lifespan, errors, request ids and health."""
+        """Build the service's FastAPI app with lifespan, errors, request ids and health.
+
+        `extensions` are the service's own lifespan parts, declared here rather
+        than by wrapping the app's lifespan afterwards.
+        """
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            await self.start()
-            try:
-                yield
-            finally:
-                await self.stop()
+            async with contextlib.AsyncExitStack() as stack:
+                for extension in extensions:
+                    await stack.enter_async_context(extension(app))
+                await self.start()
+                try:
+                    yield
+                finally:
+                    await self.stop()
 
         app = FastAPI(
             title=title,

@@ -8,7 +8,7 @@ from podium_runtime.runtime import ServiceRuntime
 from podium_competitions import consumers, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
-from podium_competitions.api import install_error_handler, router
+from podium_competitions.api import router
 from podium_competitions.config import Settings
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
@@ -33,5 +33,4 @@ def create_api(settings: Settings) -> FastAPI:
         description="Competitions, joins and enrollments, and the leaderboard projection.",
         routers=[router, leaderboard_api.router, activity_api.router],
     )
-    install_error_handler(app)
     return app

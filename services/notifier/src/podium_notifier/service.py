@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from podium_runtime.db import after_commit
+from podium_runtime.problems import InvalidError, NotFoundError
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,16 +29,22 @@ from podium_notifier.mail import EmailRenderer, TemplateFailed
 log = logging.getLogger(__name__)
 
 
-class NotFound(Exception):
+class NotFound(NotFoundError):
     """The notification does not exist or belongs to someone else (SPEC §8: 404)."""
 
+    def __init__(self) -> None:
+        super().__init__("NOTIFICATION_NOT_FOUND", "No such notification.")
 
-class UnknownNotificationType(Exception):
+
+class UnknownNotificationType(InvalidError):
     """A preference names a type or channel that does not exist."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("unknown notification type or channel")
-        self.errors = errors
+        super().__init__(
+            "UNKNOWN_NOTIFICATION_TYPE",
+            "Preferences name an unknown notification type or channel.",
+            errors=errors,
+        )
 
 
 @dataclass
@@ -458,5 +465,5 @@ async def mark_read(
     """Mark one of the user's notifications read; someone else's is `NotFound`."""
     row = await repo.mark_read(session, user_id, notification_id)
     if row is None:
-        raise NotFound(str(notification_id))
+        raise NotFound()
     return notification_view(row)

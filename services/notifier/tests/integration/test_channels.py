@@ -270,7 +270,7 @@ async def test_inbox_pagination_unread_filter_and_mark_read(notifier: Running) -
     bad = await notifier.http.get(
         f"/internal/users/{user.user_id}/notifications", params={"cursor": "%%%"}
     )
-    assert bad.status_code == 422 and bad.json()["code"] == "INVALID_CURSOR"
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_CURSOR"
 
 
 async def test_unknown_preference_type_is_refused(notifier: Running) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jinja2 import DictLoader, Environment
 from podium_notifier import domain
-from podium_notifier.api import decode_cursor, encode_cursor
+from podium_notifier.api import INBOX_CURSOR
 from podium_notifier.mail import EmailRenderer, TemplateFailed
 from podium_runtime.problems import Problem
 
@@ -95,8 +95,8 @@ def test_a_broken_or_missing_template_is_reported_not_raised_raw() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor(12345)) == 12345
-    for garbage in ("", "abc", encode_cursor(1)[:-2] + "!!"):
+    assert INBOX_CURSOR.decode(INBOX_CURSOR.encode(12345)) == (12345,)
+    for garbage in ("", "abc", INBOX_CURSOR.encode(1)[:-2] + "!!"):
         with pytest.raises(Problem) as caught:
-            decode_cursor(garbage)
+            INBOX_CURSOR.decode(garbage)
         assert caught.value.code == "INVALID_CURSOR"
