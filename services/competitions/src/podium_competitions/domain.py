@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Protocol
 
 from podium_contracts.codes import JoinRejection
@@ -25,22 +23,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 def can_transition(current: str, target: str) -> bool:
     """Tell whether a competition may move from `current` to `target` (same status is a no-op)."""
     return current == target or target in TRANSITIONS.get(current, frozenset())
-
-
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_valid_timezone(name: str) -> bool:
-    """Tell whether `name` is an IANA zone this machine knows ('Mars/Olympus' is not)."""
-    if name not in _known_zones():
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def new_invite_code() -> str:

@@ -28,6 +28,7 @@ from podium_contracts.events import (
 )
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.problems import ServiceError
+from podium_runtime.timezones import is_iana_zone
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -264,7 +265,7 @@ class Accounts:
     @staticmethod
     def check_timezone(zone: str) -> None:
         """Raise `INVALID_TIMEZONE` unless `zone` is an IANA time zone."""
-        if not domain.is_timezone(zone):
+        if not is_iana_zone(zone):
             raise AccountError(
                 "INVALID_TIMEZONE",
                 f"{zone!r} is not an IANA time zone (e.g. Europe/Paris).",

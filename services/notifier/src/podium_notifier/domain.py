@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from podium_contracts.codes import JoinRejection, SubmissionErrorCode
+from podium_runtime import timezones
 
 Channel = Literal["in_app", "email"]
 CHANNELS: tuple[Channel, ...] = ("in_app", "email")
@@ -118,14 +119,6 @@ def rank_change_is_debounced(
     return last_notified_at is not None and now - last_notified_at < window
 
 
-def zone(name: str | None) -> ZoneInfo:
-    """Return the IANA zone `name`, UTC when it is missing or unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 @dataclass(frozen=True)
 class LocalDay:
     """One calendar day in a timezone, as the UTC instants that bound it."""
@@ -137,10 +130,8 @@ class LocalDay:
 
 def local_day(now: datetime, tz: ZoneInfo) -> LocalDay:
     """Return the local day containing `now`; 23 or 25 hours long on DST days (zoneinfo)."""
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return LocalDay(today, start, end)
+    today = timezones.local_day(now, tz)
+    return LocalDay(today, *timezones.local_day_bounds(today, tz))
 
 
 def reminder_instant(day: date, hour: int, tz: ZoneInfo) -> datetime:
