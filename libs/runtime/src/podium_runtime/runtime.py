@@ -23,6 +23,7 @@ from podium_runtime.db import Database
 from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
 from podium_runtime.problems import install_problem_handlers
+from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,23 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 settings.service_name, self.database, tables.inbox, settings
             )
+
+    def include_events(self, *routers: EventRouter, **dependencies: Any) -> None:
+        """Wire the `consumers.py` routers on this service's consumer (group = service name).
+
+        Handlers may ask for `outbox`, `redis`, `database` and `settings` by name;
+        anything else they need is passed here as a keyword.
+        """
+        assert self.consumer is not None, f"{self.settings.service_name} has no consumer"
+        provided = {
+            "outbox": self.outbox,
+            "redis": self.redis,
+            "database": self.database,
+            "settings": self.settings,
+            **dependencies,
+        }
+        for router in routers:
+            include_router(self.consumer, router, self.settings, provided)
 
     @property
     def db(self) -> Database:
