@@ -15,6 +15,8 @@ from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
+from podium_competitions.teams import api as teams_api
+from podium_competitions.teams import consumers as teams_consumers
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -24,6 +26,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
         consumers.router,
         leaderboard_consumers.router,
         activity_consumers.router,
+        teams_consumers.router,
         leaderboard_mirror=LeaderboardMirror(runtime.redis),
         activity_mirror=ActivityBoardMirror(runtime.redis),
     )
@@ -37,6 +40,6 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router, activity_api.router],
+        routers=[router, leaderboard_api.router, activity_api.router, teams_api.router],
     )
     return app

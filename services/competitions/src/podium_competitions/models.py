@@ -46,6 +46,10 @@ competitions = Table(
     Column("daily_submission_limit", Integer),
     Column("public_fraction", Float),
     Column("rules", JSONB),
+    # Teams and final submissions (SPEC §10.2): null limits mean "no limit".
+    Column("team_size_limit", Integer),
+    Column("team_merge_deadline", DateTime(timezone=True)),
+    Column("final_submissions_limit", Integer, nullable=False, server_default="2"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('prediction', 'activity')", name="kind"),

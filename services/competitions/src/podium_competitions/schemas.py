@@ -107,6 +107,9 @@ class CompetitionCreate(_KindFields):
     daily_submission_limit: int | None = Field(default=None, ge=1, le=1000)
     public_fraction: float | None = Field(default=None, gt=0, lt=1)
     rules: ActivityRules | None = None
+    team_size_limit: int | None = Field(default=None, ge=1, le=1000)
+    team_merge_deadline: UtcInstant | None = None
+    final_submissions_limit: int = Field(default=2, ge=1, le=100)
 
     @model_validator(mode="after")
     def _consistent(self) -> CompetitionCreate:
@@ -138,6 +141,12 @@ class CompetitionUpdate(_Strict):
     daily_submission_limit: int | None = Field(default=None, ge=1, le=1000)
     public_fraction: float | None = Field(default=None, gt=0, lt=1)
     rules: ActivityRules | None = None
+    team_size_limit: int | None = Field(default=None, ge=1, le=1000)
+    team_merge_deadline: UtcInstant | None = None
+    final_submissions_limit: int | None = Field(default=None, ge=1, le=100)
+
+
+Phase = Literal["upcoming", "running", "ended"]
 
 
 class Viewer(BaseModel):
@@ -149,6 +158,8 @@ class Viewer(BaseModel):
     rank: int | None = None
     submissions_today: int | None = None
     submissions_limit: int | None = None
+    #: The caller's team in this competition; null for a solo participant (a team of one).
+    team_id: uuid.UUID | None = None
 
 
 class Competition(BaseModel):
@@ -161,6 +172,9 @@ class Competition(BaseModel):
     description: str
     visibility: Visibility
     status: Status
+    #: Computed from status and the window: upcoming before `starts_at`, ended after
+    #: `ends_at` (or once ended or canceled), running in between.
+    phase: Phase
     starts_at: datetime
     ends_at: datetime
     timezone: str
@@ -171,6 +185,9 @@ class Competition(BaseModel):
     daily_submission_limit: int | None
     public_fraction: float | None
     rules: dict[str, Any] | None
+    team_size_limit: int | None = None
+    team_merge_deadline: datetime | None = None
+    final_submissions_limit: int = 2
     invite_code: str | None = None
     created_at: datetime
     updated_at: datetime

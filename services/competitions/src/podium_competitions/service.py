@@ -45,6 +45,7 @@ from podium_competitions.schemas import (
     Viewer,
     _KindFields,
 )
+from podium_competitions.teams.repository import team_of
 
 PRODUCER = "competitions"
 
@@ -138,6 +139,7 @@ def to_competition(
         description=row.description,
         visibility=row.visibility,
         status=row.status,
+        phase=domain.phase(row.status, row.starts_at, row.ends_at, _now()),
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         timezone=row.timezone,
@@ -148,6 +150,9 @@ def to_competition(
         daily_submission_limit=row.daily_submission_limit,
         public_fraction=row.public_fraction,
         rules=row.rules,
+        team_size_limit=row.team_size_limit,
+        team_merge_deadline=row.team_merge_deadline,
+        final_submissions_limit=row.final_submissions_limit,
         invite_code=row.invite_code if may_see_code else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -200,13 +205,15 @@ async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -
     if enrollment is not None and enrollment.status == "accepted":
         # Activity competitions rank by points (SPEC §7.3), prediction ones by score (§7.2).
         standing = activity_standing if row.kind == "activity" else leaderboard_standing
-        best_score, rank = await standing(session, row.id, caller.user_id)
+        team_id = await team_of(session, row.id, caller.user_id)
+        best_score, rank = await standing(session, row.id, team_id or caller.user_id)
         return Viewer(
             role="participant",
             enrolled_at=enrollment.enrolled_at,
             submissions_limit=limit,
             best_score=best_score,
             rank=rank,
+            team_id=team_id,
         )
     return Viewer(role="viewer", submissions_limit=limit)
 

@@ -17,6 +17,7 @@ from podium_gateway import (
     reports_api,
     stream_api,
     submissions_api,
+    teams_api,
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
@@ -36,6 +37,7 @@ def routers() -> list[APIRouter]:
         accounts_api.router,
         competitions_api.router,
         submissions_api.router,
+        teams_api.router,
         leaderboard_api.router,
         notifications_api.router,
         stream_api.router,

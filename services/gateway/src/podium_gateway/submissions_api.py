@@ -238,7 +238,9 @@ async def submit_prediction(
         return JSONResponse(previous, status_code=202)
 
     submission_id = uuid.uuid4()
-    daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
+    # The daily limit counts per team (SPEC §10.2); a solo participant is a team of one.
+    entrant = (competition.get("viewer") or {}).get("team_id") or user.user_id
+    daily_key = daily_submissions_key(competition_id, uuid.UUID(str(entrant)), utc_day(now))
     limit = competition.get("daily_submission_limit")
     try:
         allowed, used = await redis_client.eval(  # type: ignore[misc]

@@ -35,8 +35,10 @@ class LeaderboardMirror:
         entries: Sequence[Entry],
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
+        teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
     ) -> None:
-        """Replace one board atomically."""
+        """Replace one board atomically; `teams` maps a team's id to its members."""
+        teams = teams or {}
         mirrored = [
             BoardEntry(
                 user_id=e.user_id,
@@ -45,6 +47,8 @@ class LeaderboardMirror:
                 score=e.score,
                 submissions=e.submissions,
                 last_submission_at=e.last_submission_at,
+                team_id=e.user_id if e.user_id in teams else None,
+                members=teams.get(e.user_id),
             )
             for e in entries
         ]

@@ -131,12 +131,18 @@ async def replace_board(
         )
 
 
-async def competition_ends_at(session: AsyncSession, competition_id: uuid.UUID) -> datetime | None:
-    """Return when the competition ends (None if it is unknown here)."""
-    found: datetime | None = await session.scalar(
-        select(competitions.c.ends_at).where(competitions.c.id == competition_id)
-    )
-    return found
+async def board_settings(
+    session: AsyncSession, competition_id: uuid.UUID
+) -> tuple[datetime | None, int]:
+    """Return when the competition ends and how many final submissions count (SPEC §10.2)."""
+    row = (
+        await session.execute(
+            select(competitions.c.ends_at, competitions.c.final_submissions_limit).where(
+                competitions.c.id == competition_id
+            )
+        )
+    ).first()
+    return (row.ends_at, row.final_submissions_limit) if row is not None else (None, 2)
 
 
 async def boards_of(session: AsyncSession) -> list[uuid.UUID]:
