@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: `Infrastructure.sources` values for the two embedded brokers.
 APACHE_KAFKA = f"embedded Apache Kafka {KAFKA_VERSION}"
 TANSU = "embedded tansu"
+TANSU_FETCH_MAX_WAIT_MS = 50
 
 
 def free_port() -> int:
@@ -68,14 +69,23 @@ class Infrastructure:
     sources: dict[str, str]
     _stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
+    @property
+    def on_tansu(self) -> bool:
+        """Return True when the broker is the embedded tansu fallback."""
+        return self.sources.get("KAFKA_BOOTSTRAP_SERVERS") == TANSU
+
     def environment(self) -> dict[str, str]:
         """Return the environment variables services read these URLs from."""
-        return {
+        env = {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
         }
+        if self.on_tansu:
+            # tansu holds an empty fetch for the whole wait even when records arrive.
+            env["KAFKA_CONSUMER_FETCH_MAX_WAIT_MS"] = str(TANSU_FETCH_MAX_WAIT_MS)
+        return env
 
     def stop(self) -> None:
         """Stop every process or container started for this infrastructure, newest first."""

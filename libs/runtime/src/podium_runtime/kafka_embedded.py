@@ -183,16 +183,20 @@ class EmbeddedKafka:
     clients; the tests restart on the same ports after a `kill()`.
     """
 
-    def __init__(self, home: Path, distribution: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, distribution: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self.home = home
         self.distribution = distribution or distribution_dir()
         self.process: subprocess.Popen[bytes] | None = None
         self.port, self.controller_port = self._ports()
+        #: Port announced to clients in metadata (a proxy in front of the node), else `port`.
+        self.advertised_port = advertised_port or self.port
 
     @property
     def bootstrap_servers(self) -> str:
         """Return the `host:port` clients connect to."""
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port}"
 
     @property
     def data_dir(self) -> Path:
@@ -224,7 +228,7 @@ class EmbeddedKafka:
             "listeners": (
                 f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.advertised_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
