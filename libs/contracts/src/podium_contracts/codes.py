@@ -20,6 +20,7 @@ class JoinRejection(StrEnum):
     FULL = "FULL"
     INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
     OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
+    BANNED = "BANNED"
 
 
 class TeamRejection(StrEnum):

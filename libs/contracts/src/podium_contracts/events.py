@@ -169,6 +169,25 @@ class RescoreRequested(Event):
     data: RescoreData
 
 
+class AnnouncementData(EventData):
+    """A sponsor's message to every participant of a competition."""
+
+    competition_id: uuid.UUID
+    announcement_id: uuid.UUID
+    subject: str
+    body: str
+    posted_by: uuid.UUID
+
+
+@register(COMPETITIONS)
+class AnnouncementPosted(Event):
+    """Emitted by the gateway when a competition's owner posts an announcement (SPEC §10.2)."""
+
+    type: Literal["competition.announcement_posted"] = "competition.announcement_posted"
+    version: Literal[1] = 1
+    data: AnnouncementData
+
+
 # --- joins and enrollments ----------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
+from podium_competitions.sponsor import api as sponsor_api
 from podium_competitions.teams import api as teams_api
 from podium_competitions.teams import consumers as teams_consumers
 
@@ -40,6 +41,12 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router, activity_api.router, teams_api.router],
+        routers=[
+            router,
+            leaderboard_api.router,
+            activity_api.router,
+            teams_api.router,
+            sponsor_api.router,
+        ],
     )
     return app

@@ -45,6 +45,7 @@ from podium_competitions.schemas import (
     Viewer,
     _KindFields,
 )
+from podium_competitions.sponsor import stats as sponsor_stats
 from podium_competitions.teams.repository import team_of
 
 PRODUCER = "competitions"
@@ -380,6 +381,7 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
     row = await _owned(session, competition_id, caller)
     counts = await repository.count_by_status(session, competition_id)
     days = await repository.joins_per_day(session, competition_id)
+    per_day, distribution = await sponsor_stats.submission_stats(session, competition_id)
     return Stats(
         competition_id=competition_id,
         participants=row.participants_count,
@@ -388,9 +390,8 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
         left=counts.get("left", 0),
         rejections_by_reason=await repository.rejections_by_reason(session, competition_id),
         joins_per_day=[{"date": d.day.isoformat(), "joins": d.joins} for d in days],
-        # Submissions and scores join these once the leaderboard projection exists.
-        submissions_per_day=[],
-        score_distribution=[],
+        submissions_per_day=per_day,
+        score_distribution=distribution,
     )
 
 
@@ -432,6 +433,8 @@ async def decide_joins(
             outcomes.append("accepted")
             continue
         reason = domain.join_refusal(_join_target(row), uid, request.invite_code, _now())
+        if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
+            reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
                 reason = JoinRejection.FULL

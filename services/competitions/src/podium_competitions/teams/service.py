@@ -270,6 +270,11 @@ async def _enroll_for_team(
         late_join=competition.late_join,
     )
     reason = domain.join_refusal(target, data.user_id, competition.invite_code, _now())
+    previous = await competitions_repository.get_enrollment(
+        session, competition.id, data.user_id, for_update=True
+    )
+    if previous is not None and previous.reason == JoinRejection.BANNED:
+        reason = JoinRejection.BANNED
     cap = competition.max_participants
     if reason is None and cap is not None and competition.participants_count >= cap:
         reason = JoinRejection.FULL

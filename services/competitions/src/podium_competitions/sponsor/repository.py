@@ -1,0 +1,46 @@
+"""SQL of the sponsor's statistics (STYLE 2)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, cast, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Date
+
+from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
+
+
+async def submissions_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[Row[Any]]:
+    """Return scored submissions per UTC day of submission (invalidated ones included)."""
+    ls = leaderboard_submissions.c
+    day = cast(func.timezone("UTC", ls.submitted_at), Date).label("day")
+    rows = await session.execute(
+        select(day, func.count().label("submissions"))
+        .where(ls.competition_id == competition_id, ls.public_score.is_not(None))
+        .group_by(day)
+        .order_by(day)
+    )
+    return list(rows.all())
+
+
+async def best_public_scores(session: AsyncSession, competition_id: uuid.UUID) -> list[float]:
+    """Return each board line's best public score."""
+    le = leaderboard_entries.c
+    rows = await session.execute(
+        select(le.score).where(le.competition_id == competition_id, le.split == "public")
+    )
+    return [row.score for row in rows]
+
+
+async def removed_from_board(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Take a removed participant's submissions off the boards."""
+    ls = leaderboard_submissions.c
+    await session.execute(
+        update(leaderboard_submissions)
+        .where(ls.competition_id == competition_id, ls.user_id == user_id)
+        .values(invalidated=True)
+    )
