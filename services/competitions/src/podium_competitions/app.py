@@ -11,6 +11,7 @@ from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
 from podium_competitions.config import Settings
+from podium_competitions.datasets import api as datasets_api
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
@@ -47,6 +48,7 @@ def create_api(settings: Settings) -> FastAPI:
             activity_api.router,
             teams_api.router,
             sponsor_api.router,
+            datasets_api.router,
         ],
     )
     return app

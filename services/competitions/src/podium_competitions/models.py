@@ -50,6 +50,8 @@ competitions = Table(
     Column("team_size_limit", Integer),
     Column("team_merge_deadline", DateTime(timezone=True)),
     Column("final_submissions_limit", Integer, nullable=False, server_default="2"),
+    # Anyone may download the data files of a public competition (SPEC §10.2).
+    Column("data_public", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('prediction', 'activity')", name="kind"),

@@ -110,6 +110,7 @@ class CompetitionCreate(_KindFields):
     team_size_limit: int | None = Field(default=None, ge=1, le=1000)
     team_merge_deadline: UtcInstant | None = None
     final_submissions_limit: int = Field(default=2, ge=1, le=100)
+    data_public: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> CompetitionCreate:
@@ -144,6 +145,7 @@ class CompetitionUpdate(_Strict):
     team_size_limit: int | None = Field(default=None, ge=1, le=1000)
     team_merge_deadline: UtcInstant | None = None
     final_submissions_limit: int | None = Field(default=None, ge=1, le=100)
+    data_public: bool | None = None
 
 
 Phase = Literal["upcoming", "running", "ended"]
@@ -188,6 +190,8 @@ class Competition(BaseModel):
     team_size_limit: int | None = None
     team_merge_deadline: datetime | None = None
     final_submissions_limit: int = 2
+    #: Anyone may download the data files (public competitions only).
+    data_public: bool = False
     invite_code: str | None = None
     created_at: datetime
     updated_at: datetime

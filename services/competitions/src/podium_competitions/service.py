@@ -154,6 +154,7 @@ def to_competition(
         team_size_limit=row.team_size_limit,
         team_merge_deadline=row.team_merge_deadline,
         final_submissions_limit=row.final_submissions_limit,
+        data_public=row.data_public,
         invite_code=row.invite_code if may_see_code else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -290,6 +291,8 @@ _NOT_NULL = {
     "ends_at",
     "timezone",
     "late_join",
+    "data_public",
+    "final_submissions_limit",
 }
 
 

@@ -12,6 +12,8 @@ from podium_runtime.runtime import ServiceRuntime
 from podium_gateway import (
     accounts_api,
     competitions_api,
+    datasets_api,
+    exports_api,
     leaderboard_api,
     notifications_api,
     reports_api,
@@ -40,6 +42,8 @@ def routers() -> list[APIRouter]:
         submissions_api.router,
         teams_api.router,
         sponsor_api.router,
+        datasets_api.router,
+        exports_api.router,
         leaderboard_api.router,
         notifications_api.router,
         stream_api.router,

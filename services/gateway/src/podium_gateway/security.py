@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from fastapi import HTTPException
@@ -26,6 +27,9 @@ HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 UPLOAD_TYPES = ("multipart/form-data", "multipart/mixed", "text/csv", "application/octet-stream")
 
 
+DATASET_UPLOAD_PATH = re.compile(r"^/v1/competitions/[^/]+/files/?$")
+
+
 class PayloadTooLarge(HTTPException):
     """Raised while reading a body that grows past its limit (FastAPI re-raises HTTP errors)."""
 
@@ -42,12 +46,14 @@ class EdgeMiddleware:
         *,
         max_body_bytes: int,
         max_upload_bytes: int,
+        max_dataset_bytes: int | None = None,
         force_hsts: bool = False,
         docs_paths: Sequence[str] = ("/docs", "/redoc"),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.max_dataset_bytes = max_dataset_bytes or max_upload_bytes
         self.force_hsts = force_hsts
         self.docs_paths = tuple(docs_paths)
 
@@ -57,6 +63,9 @@ class EdgeMiddleware:
             if name == b"content-type":
                 content_type = value.decode("latin-1").lower()
         if content_type.startswith(UPLOAD_TYPES):
+            # Competition data files stream to the blob store: GiB-sized ones are normal.
+            if scope["method"] == "POST" and DATASET_UPLOAD_PATH.match(scope.get("path", "")):
+                return self.max_dataset_bytes
             return self.max_upload_bytes
         return self.max_body_bytes
 
@@ -142,6 +151,7 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
             EdgeMiddleware,  # type: ignore[arg-type]
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
+            max_dataset_bytes=settings.max_dataset_bytes,
             force_hsts=settings.force_hsts,
         ),
         Middleware(

@@ -157,6 +157,11 @@ def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uu
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
 
 
+def submission_blob_key(competition_id: uuid.UUID, submission_id: uuid.UUID) -> str:
+    """Return where a submission's file is stored in the blob store."""
+    return f"submissions/{competition_id}/{submission_id}.csv"
+
+
 def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
     if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
@@ -262,7 +267,7 @@ async def submit_prediction(
                 headers={"Retry-After": str(retry_after)},
             )
         try:
-            ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
+            ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
             answer = SubmissionAccepted(
                 id=submission_id, competition_id=competition_id, submitted_at=now
             )

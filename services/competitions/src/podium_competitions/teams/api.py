@@ -16,6 +16,7 @@ from podium_competitions.teams.schemas import (
     FinalSelectionBody,
     Team,
     TeamCreate,
+    TeamMembership,
     TeamRequest,
     TeamTarget,
 )
@@ -97,3 +98,11 @@ async def select_final_submissions(
         competition_id,
         body.submission_ids,
     )
+
+
+@router.get("/competitions/{competition_id}/team-members", response_model=TeamMembership)
+async def team_members(
+    competition_id: uuid.UUID, session: SessionDep, caller: CallerDep
+) -> TeamMembership:
+    """Return which team each team member is in (owner or admin)."""
+    return TeamMembership(teams=await service.team_members(session, caller, competition_id))

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ARRAY, Row, any_, delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,7 +120,8 @@ async def team_names(session: AsyncSession, team_ids: Iterable[uuid.UUID]) -> di
     ids = list(team_ids)
     if not ids:
         return {}
-    rows = await session.execute(select(t.id, t.name).where(t.id.in_(ids)))
+    wanted = literal(ids, type_=ARRAY(UUID(as_uuid=True)))
+    rows = await session.execute(select(t.id, t.name).where(t.id == any_(wanted)))
     return {row.id: row.name for row in rows}
 
 

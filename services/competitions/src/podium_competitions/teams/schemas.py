@@ -73,3 +73,9 @@ class FinalSelection(BaseModel):
     submission_ids: list[uuid.UUID]
     #: True when nothing was chosen and the best `limit` public scores apply.
     default: bool
+
+
+class TeamMembership(BaseModel):
+    """User id -> team id of every team member of a competition."""
+
+    teams: dict[uuid.UUID, uuid.UUID]

@@ -46,7 +46,15 @@ from podium_competitions import repository as competitions_repository
 from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.leaderboard.service import recompute_board
-from podium_competitions.service import Caller, Conflict, Forbidden, Invalid, NotFound, _visible
+from podium_competitions.service import (
+    Caller,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    _owned,
+    _visible,
+)
 from podium_competitions.teams import domain as teams_domain
 from podium_competitions.teams import repository
 from podium_competitions.teams.schemas import (
@@ -500,3 +508,11 @@ async def select_finals(
     )
     await recompute_board(session, outbox, mirror, competition_id)
     return await final_selection(session, caller, competition_id)
+
+
+async def team_members(
+    session: AsyncSession, caller: Caller, competition_id: uuid.UUID
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Return user id -> team id of every team member (owner or admin; for exports)."""
+    await _owned(session, competition_id, caller)
+    return await repository.entrants(session, competition_id)
