@@ -43,7 +43,6 @@ from pydantic import BaseModel, ConfigDict
 from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
-    HttpDep,
     RedisDep,
     Relayed,
     RuntimeDep,
@@ -51,10 +50,14 @@ from podium_gateway.clients import (
     publish,
     relay,
 )
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import has_ended, is_sponsor, parse_time
+from podium_gateway.clients.competitions import (
+    CompetitionsDep,
+    CompetitionView,
+    has_ended,
+    is_sponsor,
+)
+from podium_gateway.clients.scoring import ScoringDep
 from podium_gateway.config import Settings
-from podium_gateway.scoring_client import ScoringClient
 
 router = APIRouter(tags=["submissions"])
 
@@ -78,11 +81,6 @@ return {1, used + 1}
 """
 
 
-def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
-    """Return the client of the scoring internal API."""
-    return ScoringClient(http, settings.scoring_url)
-
-
 def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
     """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
     store: BlobStore | None = getattr(request.app.state, "blobs", None)
@@ -92,7 +90,6 @@ def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
     return store
 
 
-ScoringDep = Annotated[ScoringClient, Depends(scoring_client)]
 BlobDep = Annotated[BlobStore, Depends(blob_store)]
 
 
@@ -157,13 +154,13 @@ def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uu
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
 
 
-def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
+def _require_sponsor(competition: CompetitionView, user: CurrentUser) -> None:
     if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
 
 
-def _require_prediction(competition: dict[str, Any]) -> None:
-    if competition.get("kind") != "prediction":
+def _require_prediction(competition: CompetitionView) -> None:
+    if competition.kind != "prediction":
         raise Problem(
             409,
             "NOT_A_PREDICTION_COMPETITION",
@@ -180,7 +177,7 @@ async def _read_upload(file: UploadFile, limit: int) -> bytes:
 
 
 def _view(
-    raw: dict[str, Any], competition: dict[str, Any] | None, user: CurrentUser, now: datetime
+    raw: dict[str, Any], competition: CompetitionView | None, user: CurrentUser, now: datetime
 ) -> SubmissionView:
     """Render scoring's (or the queued) record for `user`, hiding what they may not see."""
     view = SubmissionView.model_validate(raw)
@@ -209,7 +206,7 @@ async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) ->
 async def submit_prediction(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -219,12 +216,12 @@ async def submit_prediction(
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
     competition = await client.competition(competition_id, user)
     _require_prediction(competition)
-    if (competition.get("viewer") or {}).get("role") != "participant":
+    if not competition.is_participant:
         raise Problem(403, "NOT_ENROLLED", "Join the competition before submitting.")
     now = datetime.now(UTC)
-    if competition["status"] != "active" or parse_time(competition["ends_at"]) <= now:
+    if competition.status != "active" or competition.ends_at <= now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
-    if parse_time(competition["starts_at"]) > now:
+    if competition.starts_at > now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
     data = await _read_upload(file, settings.max_submission_bytes)
     digest = hashlib.sha256(data).hexdigest()
@@ -239,7 +236,7 @@ async def submit_prediction(
 
     submission_id = uuid.uuid4()
     daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
-    limit = competition.get("daily_submission_limit")
+    limit = competition.daily_submission_limit
     try:
         allowed, used = await redis_client.eval(  # type: ignore[misc]
             _TAKE_SLOT,
@@ -311,7 +308,7 @@ async def submit_prediction(
 )
 async def get_submission(
     submission_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     redis_client: RedisDep,
@@ -328,7 +325,7 @@ async def get_submission(
     not_found = Problem(404, "SUBMISSION_NOT_FOUND", "No such submission.")
     if not raw:
         raise not_found
-    competition: dict[str, Any] | None
+    competition: CompetitionView | None
     try:
         competition = await client.competition(uuid.UUID(raw["competition_id"]), user)
     except Relayed:
@@ -347,7 +344,7 @@ async def get_submission(
 )
 async def list_submissions(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     redis_client: RedisDep,
@@ -394,7 +391,7 @@ async def invalidate_submission(
     competition_id: uuid.UUID,
     submission_id: uuid.UUID,
     body: InvalidateBody,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -432,7 +429,7 @@ async def invalidate_submission(
     summary="Rescore every submission against the current answer key (owner)",
 )
 async def rescore(
-    competition_id: uuid.UUID, client: ClientDep, user: UserDep, runtime: RuntimeDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, runtime: RuntimeDep
 ) -> Response:
     """Publish `competition.rescore_requested`; 202 once Kafka has it."""
     competition = await client.competition(competition_id, user)
@@ -457,7 +454,7 @@ async def rescore(
 async def upload_answer_key(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="Answer key CSV (id column + target column)")],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -502,7 +499,7 @@ async def upload_answer_key(
     summary="Whether the answer key loaded, and why not (owner)",
 )
 async def answer_key_status(
-    competition_id: uuid.UUID, client: ClientDep, scoring: ScoringDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, scoring: ScoringDep, user: UserDep
 ) -> Response:
     """Relay scoring's view of the key: `ready` or `invalid` with errors; 404 before upload."""
     competition = await client.competition(competition_id, user)
