@@ -492,8 +492,10 @@ async def _with_preferences(
             answer = await call(http, "GET", url, service="notifier")
         except Problem:
             answer = None
-        ok = answer is not None and answer.status_code == 200
-        document["notification_preferences"] = answer.json()["preferences"] if ok else None
+        if answer is not None and answer.status_code == 200:
+            document["notification_preferences"] = answer.json()["preferences"]
+        else:
+            document["notification_preferences"] = None
     return JSONResponse(document, headers={"Cache-Control": "private, no-store"})
 
 

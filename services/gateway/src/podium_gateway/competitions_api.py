@@ -291,7 +291,7 @@ async def my_enrollment(
     pending_raw, decided = await asyncio.gather(
         redis_client.get(pending_key), client.enrollment(competition_id, user)
     )
-    pending = pending_raw.decode() if pending_raw else None
+    pending = pending_raw.decode() if isinstance(pending_raw, bytes) else pending_raw
     if decided.status_code == 200:
         body = decided.json()
         if pending is None or body.get("request_id") == pending:

@@ -183,7 +183,7 @@ async def leaderboard(
     offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta = await redis_client.eval(  # type: ignore[misc]
+    rows, meta = await redis_client.eval(
         _PAGE,
         3,
         *keys,
@@ -223,7 +223,7 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
+    rows, meta, rank = await redis_client.eval(
         _AROUND,
         3,
         *keys,

@@ -103,7 +103,7 @@ async def stream(
         url = f"{settings.notifier_url}/internal/users/{user.user_id}/notifications"
         backlog = await _missed(http, url, after) if after is not None else []
     except BaseException:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
         raise
     knobs = stream_settings()
     return StreamingResponse(
@@ -150,4 +150,4 @@ async def _events(
     except asyncio.CancelledError:
         raise
     finally:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -238,7 +238,7 @@ async def submit_prediction(
     daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
     limit = competition.daily_submission_limit
     try:
-        allowed, used = await redis_client.eval(  # type: ignore[misc]
+        allowed, used = await redis_client.eval(
             _TAKE_SLOT,
             1,
             daily_key,
@@ -366,10 +366,8 @@ async def list_submissions(
     if cursor is None and not sponsor:
         known = {str(item.id) for item in items}
         index_key = _queued_index_key(settings, competition_id, user.user_id)
-        waiting = [
-            m.decode()
-            for m in await redis_client.zrevrange(index_key, 0, -1)  # type: ignore[misc]
-        ]
+        members = await redis_client.zrevrange(index_key, 0, -1)
+        waiting = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
         for sid in waiting:
             if sid in known:
                 await redis_client.zrem(index_key, sid)  # scoring has it now

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     and_,
     any_,
@@ -188,7 +189,7 @@ async def query_statements(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Sequence[Any]:
     """Return up to `limit` non-voided statements matching `where`, keyset-paged by (stored, id)."""
-    conditions = [facts.c.voided.is_(False)]
+    conditions: list[ColumnElement[bool]] = [facts.c.voided.is_(False)]
     if where.agent_key is not None:
         conditions.append(
             or_(facts.c.actor_key == where.agent_key, facts.c.object_agent_key == where.agent_key)

@@ -28,9 +28,8 @@ from podium_contracts.events import (
     UserEmailVerificationRequested,
     UserPasswordResetRequested,
 )
-from podium_runtime.db import after_commit
+from podium_runtime.db import AnyRow, after_commit
 from podium_runtime.problems import InvalidError, NotFoundError
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
@@ -75,7 +74,7 @@ class Message:
 class Delivery:
     """What happened for one user: which channels got something new."""
 
-    in_app: Row[Any] | None = None
+    in_app: AnyRow | None = None
     email: bool = False
 
 
@@ -388,7 +387,7 @@ class Notifier:
         return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
-def notification_view(row: Row[Any]) -> dict[str, Any]:
+def notification_view(row: AnyRow) -> dict[str, Any]:
     """Return the public shape of an in-app notification (SPEC §5.6)."""
     return {
         "id": str(row.id),
@@ -527,18 +526,18 @@ async def notify_events(
         elif isinstance(event, SubmissionRejected):
             notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
         elif counts_for_rank_notice(event):
-            d = event.data
+            rank = event.data
             notices.append(
                 notifier.rank_notice(
                     boards,
                     str(event.id),
-                    d.user_id,
-                    d.competition_id,
-                    d.old_rank,
-                    d.new_rank,
-                    d.score,
+                    rank.user_id,
+                    rank.competition_id,
+                    rank.old_rank,
+                    rank.new_rank,
+                    rank.score,
                     event.occurred_at,
-                    titles[d.competition_id],
+                    titles[rank.competition_id],
                 )
             )
     await repo.set_participants(session, joined)
