@@ -54,6 +54,9 @@ format: install ## Apply ruff's formatter and safe fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
+consumers-doc: install ## Write the event → handler table of every consumers.py into docs/consumers.md
+	@$(PY) tests/architecture/consumers_doc.py write
+
 contracts: install ## Write the JSON Schemas of every event into libs/contracts/schemas
 	@$(PY) -m podium_contracts.schemas
 
