@@ -33,6 +33,10 @@ from podium_runtime.migrations import upgrade
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
+def _nothing_to_stop() -> None:
+    """The Postgres was given, not started."""
+
+
 async def migrated_database(
     workdir: Path, services: tuple[str, ...], server_url: str | None = None
 ) -> tuple[str, Callable[[], None]]:
@@ -41,10 +45,13 @@ async def migrated_database(
     `server_url` is a Postgres to use (`DATABASE_URL`); otherwise an embedded
     one is started in `workdir`.
     """
-    stop: Callable[[], None] = lambda: None  # noqa: E731 - nothing started
+    server: str
+    stop: Callable[[], None]
     if server_url is None:
-        server_url, stop = await asyncio.to_thread(start_postgres, workdir)
-    url = await ensure_database(server_url, f"podium_unit_{uuid.uuid4().hex[:10]}")
+        server, stop = await asyncio.to_thread(start_postgres, workdir)
+    else:
+        server, stop = server_url, _nothing_to_stop
+    url = await ensure_database(server, f"podium_unit_{uuid.uuid4().hex[:10]}")
     for name in services:
         schema = importlib.import_module(f"podium_{name}.models").SCHEMA
         migrations = REPO_ROOT / "services" / name / "migrations"

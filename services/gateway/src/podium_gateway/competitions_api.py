@@ -22,10 +22,10 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
-from podium_gateway.clients import RedisDep, RuntimeDep, SettingsDep, publish, relay
+from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
+from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["competitions"])
@@ -191,16 +191,14 @@ async def _join(
 ) -> Response:
     """Publish `join.requested` once per idempotency key and answer 202 after the ack."""
     redis_client = runtime.redis
-    idem, previous = await idempotency.claim(
+    async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
-    )
-    if previous is not None:
-        return JSONResponse(previous, status_code=202)
-    try:
+    ) as command:
+        if command.previous is not None:
+            return command.replay()
         resolved = await client.join_target(**target)
         if resolved.status_code != 200:
-            await idempotency.release(redis_client, idem)  # nothing was published
-            return relay(resolved)
+            raise Relayed(resolved)  # nothing was published: the key is released
         competition_id = uuid.UUID(resolved.json()["competition_id"])
         answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
         event = new_event(
@@ -215,16 +213,12 @@ async def _join(
         )
         # Recorded first, so a read right after the 202 already says `pending`.
         pending_key = _pending_key(settings, competition_id, user.user_id)
-        await redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS)
-        try:
-            await publish(runtime, event, "join request")
-        except Problem:
-            await redis_client.delete(pending_key)
-            raise
-    except BaseException:
-        await idempotency.release(redis_client, idem)
-        raise
-    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
+        await command.record(
+            redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS),
+            undo=lambda: redis_client.delete(pending_key),
+        )
+        await command.publish(runtime, event, "join request")
+        return await command.accepted(answer)
 
 
 @router.post(

@@ -38,9 +38,9 @@ from podium_contracts.redis_keys import (
 from podium_runtime.blobs import BlobStore, create_blob_store
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict
 
-from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
     RedisDep,
@@ -57,6 +57,7 @@ from podium_gateway.clients.competitions import (
     is_sponsor,
 )
 from podium_gateway.clients.scoring import ScoringDep
+from podium_gateway.commands import Command, accept_command
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["submissions"])
@@ -194,6 +195,70 @@ async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) ->
     return json.loads(raw) if raw else {}
 
 
+async def _take_daily_slot(
+    command: Command,
+    runtime: ServiceRuntime,
+    competition: CompetitionView,
+    user: CurrentUser,
+    submission_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Take one of today's submission slots (ADR 0014); 429 when they are used up."""
+    redis_client = runtime.redis
+    daily_key = daily_submissions_key(competition.id, user.user_id, utc_day(now))
+    limit = competition.daily_submission_limit
+    allowed, used = await redis_client.eval(
+        _TAKE_SLOT,
+        1,
+        daily_key,
+        str(submission_id),
+        limit if limit is not None else 2**31,
+        DAILY_SUBMISSIONS_TTL_SECONDS,
+    )
+    if not int(allowed):
+        resets_at = next_utc_midnight(now)
+        retry_after = max(1, int((resets_at - now).total_seconds()))
+        raise Problem(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
+            extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
+            headers={"Retry-After": str(retry_after)},
+        )
+    command.undo.append(lambda: redis_client.srem(daily_key, str(submission_id)))
+
+
+async def _record_queued(
+    command: Command,
+    runtime: ServiceRuntime,
+    settings: Settings,
+    competition_id: uuid.UUID,
+    user: CurrentUser,
+    submission_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Record the submission as queued, so a read right after the 202 already finds it."""
+    queued = {
+        "id": str(submission_id),
+        "competition_id": str(competition_id),
+        "user_id": str(user.user_id),
+        "status": "queued",
+        "submitted_at": now.isoformat(),
+    }
+    key = _queued_key(settings, submission_id)
+    index_key = _queued_index_key(settings, competition_id, user.user_id)
+
+    async def write() -> None:
+        async with runtime.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, json.dumps(queued))
+            pipe.expire(key, QUEUED_TTL_SECONDS)
+            pipe.zadd(index_key, {str(submission_id): now.timestamp()})
+            pipe.expire(index_key, QUEUED_TTL_SECONDS)
+            await pipe.execute()
+
+    await command.record(write(), undo=lambda: runtime.redis.delete(key))
+
+
 # --- routes ------------------------------------------------------------------------
 
 
@@ -224,81 +289,33 @@ async def submit_prediction(
     if competition.starts_at > now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
     data = await _read_upload(file, settings.max_submission_bytes)
-    digest = hashlib.sha256(data).hexdigest()
-
-    redis_client = runtime.redis
-    fingerprint = f"{competition_id}:{digest}"
-    idem, previous = await idempotency.claim(
-        redis_client, settings, user, "submission", idempotency_key, fingerprint
-    )
-    if previous is not None:
-        return JSONResponse(previous, status_code=202)
-
-    submission_id = uuid.uuid4()
-    daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
-    limit = competition.daily_submission_limit
-    try:
-        allowed, used = await redis_client.eval(
-            _TAKE_SLOT,
-            1,
-            daily_key,
-            str(submission_id),
-            limit if limit is not None else 2**31,
-            DAILY_SUBMISSIONS_TTL_SECONDS,
+    fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
+    async with accept_command(
+        runtime.redis, settings, user, "submission", idempotency_key, fingerprint
+    ) as command:
+        if command.previous is not None:
+            return command.replay()
+        submission_id = uuid.uuid4()
+        await _take_daily_slot(command, runtime, competition, user, submission_id, now)
+        ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
+        await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
+        event = new_event(
+            SubmissionReceived,
+            "gateway",
+            SubmissionReceivedData(
+                submission_id=submission_id,
+                competition_id=competition_id,
+                user_id=user.user_id,
+                blob_key=ref.key,
+                sha256=ref.sha256,
+                size_bytes=ref.size,
+                submitted_at=now,
+            ),
         )
-        if not int(allowed):
-            resets_at = next_utc_midnight(now)
-            retry_after = max(1, int((resets_at - now).total_seconds()))
-            raise Problem(
-                429,
-                "RATE_LIMIT_EXCEEDED",
-                f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
-                extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
-                headers={"Retry-After": str(retry_after)},
-            )
-        try:
-            ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
-            answer = SubmissionAccepted(
-                id=submission_id, competition_id=competition_id, submitted_at=now
-            )
-            queued = {
-                "id": str(submission_id),
-                "competition_id": str(competition_id),
-                "user_id": str(user.user_id),
-                "status": "queued",
-                "submitted_at": now.isoformat(),
-            }
-            # Recorded before publishing, so a read right after the 202 already says queued.
-            index_key = _queued_index_key(settings, competition_id, user.user_id)
-            async with redis_client.pipeline(transaction=True) as pipe:
-                pipe.set(_queued_key(settings, submission_id), json.dumps(queued))
-                pipe.expire(_queued_key(settings, submission_id), QUEUED_TTL_SECONDS)
-                pipe.zadd(index_key, {str(submission_id): now.timestamp()})
-                pipe.expire(index_key, QUEUED_TTL_SECONDS)
-                await pipe.execute()
-            event = new_event(
-                SubmissionReceived,
-                "gateway",
-                SubmissionReceivedData(
-                    submission_id=submission_id,
-                    competition_id=competition_id,
-                    user_id=user.user_id,
-                    blob_key=ref.key,
-                    sha256=ref.sha256,
-                    size_bytes=ref.size,
-                    submitted_at=now,
-                ),
-            )
-            await publish(runtime, event, "submission")
-        except BaseException:
-            # Nothing reached Kafka: the slot and the queued record go away again.
-            await redis_client.srem(daily_key, str(submission_id))
-            await redis_client.delete(_queued_key(settings, submission_id))
-            raise
-    except BaseException:
-        await idempotency.release(redis_client, idem)
-        raise
-    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
+        await command.publish(runtime, event, "submission")
+        return await command.accepted(
+            SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
+        )
 
 
 @router.get(
