@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,14 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 
 @pytest.fixture(scope="session")
-async def test_infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestInfrastructure]:
+async def test_infra() -> AsyncIterator[TestInfrastructure]:
     """Postgres, Redis and Apache Kafka for this worker, with its own database and topics.
 
     Tests run on Apache Kafka; a silent fall back to tansu (no Java 17+) fails every
     test that uses infrastructure unless `PODIUM_ALLOW_TANSU=1` says it is wanted.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    workdir = Path(tmp_path_factory.getbasetemp()) / f"infra-{worker}"
+    # Outside pytest's own temp root: another pytest run on the machine resets that
+    # root to mode 0700, which locks out the unprivileged user embedded Postgres runs as.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-infra-{worker}-"))
     infra = await TestInfrastructure.start(workdir)
     try:
         broker = infra.infra.sources["KAFKA_BOOTSTRAP_SERVERS"]
@@ -40,16 +44,18 @@ async def test_infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         yield infra
     finally:
         infra.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- the service-level tier: Postgres only, every test rolled back ---------------------
 
 
 @pytest.fixture(scope="session")
-async def db_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
+async def db_engine() -> AsyncIterator[AsyncEngine]:
     """An engine on a database every service's real migrations ran on, once per worker."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    workdir = Path(tmp_path_factory.getbasetemp()) / f"infra-{worker}"
+    # Outside pytest's temp root, for the same reason as `test_infra`'s.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-db-{worker}-"))
     url, stop = await migrated_database(
         workdir, MIGRATED_SERVICES, os.environ.get("DATABASE_URL") or None
     )
@@ -59,6 +65,7 @@ async def db_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[A
     finally:
         await engine.dispose()
         stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
