@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_runtime.context import causation_id_var, current_correlation_id
 from podium_runtime.db import Database, after_commit
+from podium_runtime.failures import FailureLog
 from podium_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class OutboxRelay:
         self.max_idle = max_idle
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._failures = FailureLog(log)
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now instead of after its idle wait."""
@@ -224,8 +226,10 @@ class OutboxRelay:
                 moved = await self.relay_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
+            except Exception as exc:
+                self._failures.log(
+                    logging.ERROR, "outbox relay failed; retrying", exc, exc_info=True
+                )
                 moved = 0
                 idle = self.max_idle
             if moved:

@@ -13,6 +13,7 @@ from podium_contracts.events import (
     SubmissionReceived,
 )
 from podium_runtime.broker import DeadLetter, is_final_attempt
+from podium_runtime.failures import is_infrastructure_error
 from podium_runtime.runtime import ServiceRuntime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,8 +55,8 @@ def register(runtime: ServiceRuntime, scorer: Scorer) -> None:
         try:
             await service.score_submission(session, scorer, event.data, final_attempt=final)
         except Exception as exc:
-            if not final:
-                raise
+            if not final or is_infrastructure_error(exc):
+                raise  # an outage is waited out by the runtime, never turned into a rejection
             # This attempt's work is lost anyway; rolling it back now releases the
             # submission row, which the rejection below writes in its own transaction.
             await session.rollback()
