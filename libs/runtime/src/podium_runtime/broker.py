@@ -50,7 +50,7 @@ from podium_runtime.metrics import (
     EVENTS_DEAD_LETTERED,
     EVENTS_HANDLED,
 )
-from podium_runtime.outbox import claim_event, claim_events, event_headers
+from podium_runtime.outbox import EventTooLarge, claim_event, claim_events, event_headers
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -436,6 +436,9 @@ class EventConsumer:
                     await handler(session, event)
             except DeadLetter as exc:
                 await self._dead_letter(topic_name, body, record, exc.code, exc.detail, attempt)
+                return
+            except EventTooLarge as exc:  # the same event is as large on every attempt
+                await self._dead_letter(topic_name, body, record, exc.code, str(exc), attempt)
                 return
             except Exception as exc:
                 if await self._is_outage(exc):

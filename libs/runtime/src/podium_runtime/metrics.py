@@ -28,3 +28,8 @@ CONSUMER_LAG = Gauge(
 )
 OUTBOX_BACKLOG = Gauge("podium_outbox_backlog", "Outbox events not yet published")
 OUTBOX_PUBLISHED = Counter("podium_outbox_published_total", "Outbox events published to Kafka")
+OUTBOX_UNDELIVERABLE = Counter(
+    "podium_outbox_undeliverable_total",
+    "Outbox events the broker refused (too large, invalid), moved aside instead of published",
+    ["topic"],
+)

@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_runtime.failures import FailureLog, is_infrastructure_error
+from podium_runtime.outbox import EventTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,25 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(Problem(422, "VALIDATION_ERROR", detail, errors=errors))
 
+    async def on_event_too_large(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, EventTooLarge)
+        return problem_response(
+            Problem(
+                422,
+                EventTooLarge.code,
+                "The request would produce an event larger than the platform carries; "
+                "send less data at once.",
+                extra={"size": exc.size, "limit": exc.limit},
+            )
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         return unexpected_error_response(exc)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(EventTooLarge, on_event_too_large)
     app.add_exception_handler(Exception, on_unexpected)
     # Starlette answers handlers of `Exception` from its outermost middleware, past every
     # other one, so those answers would miss the request id and the security headers.

@@ -53,7 +53,9 @@ class ServiceRuntime:
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
-            self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
+            self.outbox = Outbox(
+                tables.outbox, settings.kafka_topic_prefix, settings.outbox_max_event_bytes
+            )
             self.relay = OutboxRelay(
                 self.database,
                 tables.outbox,

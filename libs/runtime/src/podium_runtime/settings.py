@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     consumer_failure_log_interval_seconds: float = 30.0
     outbox_batch_size: int = 200
     outbox_max_idle_seconds: float = 0.5
+    #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
+    outbox_max_event_bytes: int = 900_000
     db_pool_size: int = 10
     #: Seconds a health check waits for one dependency.
     health_timeout_seconds: float = 2.0
