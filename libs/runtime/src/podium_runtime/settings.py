@@ -52,6 +52,22 @@ class ServiceSettings(BaseSettings):
     consumer_outage_backoff_max_seconds: float = 10.0
     #: A repeated identical consumer failure is logged at most once per this many seconds.
     consumer_failure_log_interval_seconds: float = 30.0
+    #: Consumer group liveness against Apache Kafka (docs/runtime.md, "Consumer settings").
+    #: A member that stops heart-beating loses its partitions after the session timeout
+    #: (brokers accept 6-300 s by default); heart-beats every second let the others
+    #: notice a rebalance within about a second.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    #: Longest pause between two polls before the member is considered stuck and replaced.
+    consumer_max_poll_interval_ms: int = 300_000
+    #: How long the broker may hold an empty fetch; Kafka answers at once when records
+    #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500,
+        validation_alias=AliasChoices(
+            "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
+        ),
+    )
     outbox_batch_size: int = 200
     outbox_max_idle_seconds: float = 0.5
     #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
