@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from podium_contracts import Event, topic_for
 from sqlalchemy import (
     BigInteger,
@@ -242,8 +243,8 @@ class OutboxRelay:
                 r.seq: o for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Exception)
             }
             for error in failures.values():
-                if is_infrastructure_error(error):
-                    raise error
+                if not _refused(error):
+                    raise error  # an outage or a crash: the whole batch is tried again
             sent = [r.seq for r in rows if r.seq not in failures]
             if sent:
                 await session.execute(
@@ -345,6 +346,15 @@ async def claim_events(
 
 async def _failed(error: BaseException) -> Any:
     raise error
+
+
+def _refused(error: BaseException) -> bool:
+    """True when the broker refused the message itself (too large, invalid) for good."""
+    return (
+        isinstance(error, KafkaError)
+        and not getattr(error, "retriable", False)
+        and not is_infrastructure_error(error)
+    )
 
 
 async def undeliverable_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
