@@ -103,6 +103,10 @@ async def lrs_stack(
         lrs.credentials["mine"] = await _lrs_client(
             urls[0], token, "own-reader", ["statements/write", "statements/read/mine"]
         )
+        lrs.credentials["documents"] = await _lrs_client(
+            urls[0], token, "course-player", ["state", "profile"]
+        )
+        lrs.credentials["all"] = await _lrs_client(urls[0], token, "everything", ["all"])
         await _consumer_ready(lrs)
         yield lrs
 

@@ -26,7 +26,17 @@ from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
 router = APIRouter()
 xapi_about_router = APIRouter(tags=["xapi"])
 
-LrsScope = Literal["statements/write", "statements/read", "statements/read/mine"]
+# xAPI Communication 4.2 scopes.
+LrsScope = Literal[
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+]
 
 
 # --- documents (for OpenAPI; identity validates the rules) ---------------------

@@ -23,6 +23,7 @@ from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.xapi import api as xapi_api
+from podium_gateway.xapi import documents as xapi_documents
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -41,6 +42,7 @@ def routers() -> list[APIRouter]:
         stream_api.router,
         accounts_api.xapi_about_router,
         xapi_api.router,
+        xapi_documents.router,
         reports_api.router,
     ]
 

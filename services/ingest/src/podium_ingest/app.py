@@ -8,6 +8,7 @@ from podium_runtime.runtime import ServiceRuntime
 from podium_ingest.api import create_router
 from podium_ingest.config import Settings
 from podium_ingest.consumers import register_consumers
+from podium_ingest.documents.api import create_router as documents_router
 from podium_ingest.models import metadata
 
 
@@ -23,6 +24,9 @@ def create_api(settings: Settings) -> FastAPI:
     runtime = create_runtime(settings)
     return runtime.create_app(
         title="Podium ingest",
-        description="xAPI statements: raw and flattened storage, LRS queries and reports.",
-        routers=[create_router(runtime, settings)],
+        description=(
+            "xAPI statements: raw and flattened storage, LRS queries and reports; "
+            "xAPI documents (State, Activity and Agent Profiles)."
+        ),
+        routers=[create_router(runtime, settings), documents_router(runtime)],
     )

@@ -70,7 +70,8 @@ QUERY_PARAMS = {
 MAX_BATCH = 1000
 
 
-def _bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> Problem:
+def bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> Problem:
+    """Return the 400 problem xAPI requires for a malformed request (Communication 3.2)."""
     return Problem(400, code, detail, **kwargs)
 
 
@@ -86,11 +87,11 @@ class XapiRoute(APIRoute):
             answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
                 if requested is None:
-                    raise _bad_request(
+                    raise bad_request(
                         f"The {VERSION_HEADER} header is required.", "XAPI_VERSION_REQUIRED"
                     )
                 if requested not in SUPPORTED_VERSIONS:
-                    raise _bad_request(
+                    raise bad_request(
                         f"xAPI version {requested!r} is not supported; "
                         f"use one of {', '.join(SUPPORTED_VERSIONS)}.",
                         "XAPI_VERSION_UNSUPPORTED",
@@ -103,7 +104,7 @@ class XapiRoute(APIRoute):
                 ]
                 detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
                 response = problem_response(
-                    _bad_request(detail or "invalid request", "VALIDATION_ERROR", errors=errors)
+                    bad_request(detail or "invalid request", "VALIDATION_ERROR", errors=errors)
                 )
             except Problem as exc:
                 response = problem_response(exc)
@@ -116,7 +117,10 @@ class XapiRoute(APIRoute):
 router = APIRouter(prefix="/xapi", tags=["xapi"], route_class=XapiRoute)
 
 Writer = Annotated[LrsClient, Depends(require_lrs_scope("statements/write"))]
-Reader = Annotated[LrsClient, Depends(require_lrs_scope("statements/read", "statements/read/mine"))]
+Reader = Annotated[
+    LrsClient,
+    Depends(require_lrs_scope("statements/read", "statements/read/mine", "all/read")),
+]
 
 
 def _claims(request: Request) -> StatementClaims:
@@ -163,9 +167,9 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
         try:
             body, parts = read_multipart(body, content_type)
         except AttachmentError as exc:
-            raise _bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
+            raise bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
     elif media_type != "application/json":
-        raise _bad_request(
+        raise bad_request(
             "Statements must be sent as application/json, or as multipart/mixed with "
             "attachments (xAPI Comm. 1.5).",
             "XAPI_CONTENT_TYPE",
@@ -173,7 +177,7 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
     try:
         return orjson.loads(body), parts
     except orjson.JSONDecodeError as exc:
-        raise _bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
+        raise bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
 
 
 def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
@@ -185,12 +189,12 @@ def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
             errors += exc.errors
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
-        raise _bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
+        raise bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
     # xAPI Data 2.4.11, Comm. 1.5.2: each attachment has a fileUrl or a part with its sha2.
     try:
         match_parts(raws, parts, batch)
     except AttachmentError as exc:
-        raise _bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
+        raise bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
 
 
 async def store_statements(
@@ -204,7 +208,7 @@ async def store_statements(
     ids = [s["id"] for s in statements]
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        raise _bad_request(
+        raise bad_request(
             f"Statement ids repeat within the batch: {', '.join(duplicated)}.",
             "XAPI_DUPLICATE_ID",
         )
@@ -298,7 +302,7 @@ async def post_statements(request: Request, client: Writer) -> Response:
     batch = isinstance(body, list)
     raws = body if batch else [body]
     if not raws:
-        raise _bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
+        raise bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
     if len(raws) > MAX_BATCH:
         raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
     _validate(raws, batch, parts)
@@ -314,13 +318,13 @@ async def put_statement(request: Request, client: Writer, statementId: str) -> R
     try:
         statement_id = str(uuid.UUID(statementId))
     except ValueError as exc:
-        raise _bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
+        raise bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
     body, parts = await _read_body(request)
     if isinstance(body, list):
-        raise _bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
+        raise bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
     _validate([body], False, parts)
     if "id" in body and str(uuid.UUID(body["id"])) != statement_id:
-        raise _bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
+        raise bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
     body = {**body, "id": statement_id}
     await store_parts(blob_store(request), parts)
     await store_statements(request, client, [body])
@@ -336,7 +340,7 @@ def _flag(name: str, value: str | None, default: bool = False) -> bool:
         return default
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise _bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
+    raise bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
 
 
 @router.get("/statements", summary="Get one statement or query statements")
@@ -345,14 +349,14 @@ async def get_statements(request: Request, client: Reader) -> Response:
     params = dict(request.query_params)
     unknown = set(params) - QUERY_PARAMS
     if unknown:
-        raise _bad_request(f"Unknown parameters: {', '.join(sorted(unknown))}.", "VALIDATION_ERROR")
+        raise bad_request(f"Unknown parameters: {', '.join(sorted(unknown))}.", "VALIDATION_ERROR")
     statement_format = params.get("format", "exact")
     if statement_format not in ("ids", "exact", "canonical"):
-        raise _bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
+        raise bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
     with_attachments = _flag("attachments", params.get("attachments"))
     for name in ("related_activities", "related_agents"):
         if _flag(name, params.get(name)):
-            raise _bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
+            raise bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
     languages = _accepted_languages(request.headers.get("accept-language", ""))
     store = _store(request)
     single: list[str] = [p for p in ("statementId", "voidedStatementId") if p in params]
@@ -401,16 +405,16 @@ async def _get_one(
     # xAPI Comm. 2.1.3: statementId/voidedStatementId exclude every filter but these two.
     others = set(params) - {"statementId", "voidedStatementId", "format", "attachments"}
     if len(single) > 1 or others:
-        raise _bad_request(
+        raise bad_request(
             f"{single[0]} cannot be combined with {', '.join(sorted(set(single[1:]) | others))}.",
             "VALIDATION_ERROR",
         )
     try:
         statement_id = str(uuid.UUID(params[single[0]]))
     except ValueError as exc:
-        raise _bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
+        raise bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
     found = await store.get(statement_id, voided=single[0] == "voidedStatementId")
-    mine_only = "statements/read" not in client.scopes
+    mine_only = not client.reads_all_statements()
     if found is not None and mine_only:
         if found.get("authority", {}).get("account", {}).get("name") != str(client.client_id):
             found = None
@@ -430,7 +434,7 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
         try:
             agent = validate_actor(json.loads(params["agent"]))
         except (ValueError, StatementError) as exc:
-            raise _bad_request(
+            raise bad_request(
                 f"agent is not a valid Agent or Group: {exc}", "VALIDATION_ERROR"
             ) from exc
         query["agent_key"] = actor_key(agent)
@@ -439,27 +443,27 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
             try:
                 query[name] = validate_iri(params[name])
             except ValueError as exc:
-                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+                raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
     if "registration" in params:
         try:
             query["registration"] = str(uuid.UUID(params["registration"]))
         except ValueError as exc:
-            raise _bad_request("registration is not a UUID.", "VALIDATION_ERROR") from exc
+            raise bad_request("registration is not a UUID.", "VALIDATION_ERROR") from exc
     for name in ("since", "until"):
         if name in params:
             try:
                 moment = parse_timestamp(params[name])
             except ValueError as exc:
-                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+                raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
             query[name] = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
     if "limit" in params:
         if not params["limit"].isdigit():
-            raise _bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
+            raise bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
         query["limit"] = params["limit"]
     query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"
     if "cursor" in params:
         query["cursor"] = params["cursor"]
-    if "statements/read" not in client.scopes:
+    if not client.reads_all_statements():
         # statements/read/mine: only what this client's credentials stored (xAPI Comm. 4.1).
         query["lrs_client_id"] = str(client.client_id)
     return query
