@@ -566,21 +566,32 @@ async def revoke_lrs_client(
 
 
 class About(BaseModel):
-    """xAPI `about` resource."""
+    """xAPI `about` resource (Communication 2.8)."""
 
-    version: list[str] = Field(examples=[["1.0.3", "2.0.0"]])
+    version: list[str] = Field(examples=[["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]])
+    extensions: dict[str, Any] = Field(default_factory=dict)
 
 
-@xapi_about_router.get(
+#: Every xAPI version the LRS speaks (X-Experience-API-Version negotiation, Comm. 3.3).
+XAPI_VERSIONS = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]
+
+
+@xapi_about_router.api_route(
     "/xapi/about",
+    methods=["GET", "HEAD"],
     summary="xAPI versions this LRS speaks",
     response_model=About,
     responses=problems(401, 403, 429),
 )
 async def xapi_about(
-    client: Annotated[LrsClient, Depends(require_lrs_scope())],
+    request: Request, client: Annotated[LrsClient, Depends(require_lrs_scope())]
 ) -> JSONResponse:
-    """Return the supported xAPI versions (any valid LRS client may ask)."""
+    """Return the supported xAPI versions and extensions (any valid LRS client may ask)."""
+    requested = request.headers.get("X-Experience-API-Version", "")
     return JSONResponse(
-        {"version": ["1.0.3", "2.0.0"]}, headers={"X-Experience-API-Version": "1.0.3"}
+        {
+            "version": XAPI_VERSIONS,
+            "extensions": {},
+        },
+        headers={"X-Experience-API-Version": "2.0.0" if requested == "2.0.0" else "1.0.3"},
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     accounts_api,
@@ -24,6 +25,7 @@ from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.xapi import api as xapi_api
 from podium_gateway.xapi import documents as xapi_documents
+from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -58,7 +60,7 @@ def create_api(settings: Settings) -> FastAPI:
             "`application/problem+json` documents with a stable `code`."
         ),
         routers=routers(),
-        middleware=edge_middleware(settings),
+        middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
     )
 
     app.add_exception_handler(Relayed, answer_relayed)

@@ -23,6 +23,10 @@ class Settings(ServiceSettings):
     competitions_url: str = "http://127.0.0.1:8002"
     scoring_url: str = "http://127.0.0.1:8003"
     ingest_url: str = "http://127.0.0.1:8004"
+    #: Longest from stamping a statement's `stored` to Kafka's acknowledgement; slower
+    #: publications are refused (503) so ingest's consistent-through stays honest.
+    #: Must not exceed ingest's `consistency_publish_window_seconds`.
+    xapi_publish_window_seconds: float = 5.0
     notifier_url: str = "http://127.0.0.1:8005"
     #: Seconds an internal call may take before the gateway answers 503.
     internal_timeout_seconds: float = 10.0

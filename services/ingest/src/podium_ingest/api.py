@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query, Request
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest import repository, service
+from podium_ingest import service
 from podium_ingest.config import Settings
+from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.repository import StatementFilter
 from podium_ingest.schemas import (
     DailyGoalReportOut,
@@ -29,26 +30,17 @@ def _format(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-async def _caught_up(runtime: ServiceRuntime) -> bool:
-    """True when this replica's consumer has read everything on its partitions."""
-    if runtime.consumer is None:
-        return False
-    assigned = False
-    for subscriber in runtime.consumer.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            return False
-        for tp in consumer.assignment():
-            assigned = True
-            highwater = consumer.highwater(tp)
-            if highwater is None or await consumer.position(tp) < highwater:
-                return False
-    return assigned
-
-
 def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
     """Build the internal router; the gateway is its only caller."""
     router = APIRouter(prefix="/internal", tags=["internal"])
+    consistency = ConsistencyTracker(
+        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
+    )
+
+    @router.get("/consistency")
+    async def consistent_through() -> dict[str, str]:
+        """Return the instant before which every accepted statement is readable."""
+        return {"consistent_through": _format(await consistency.through())}
 
     @router.get("/statements/{statement_id}")
     async def get_statement(statement_id: uuid.UUID, voided: bool = False) -> dict[str, Any]:
@@ -87,12 +79,7 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
             agent_key, verb, activity, registration, since, until, lrs_client_id
         )
         # Read the consistency point before the query: everything stored before it is visible.
-        consistent = datetime.now(UTC)
-        if not await _caught_up(runtime):
-            async with runtime.db.session() as session:
-                consistent = await repository.latest_stored(session) or datetime(
-                    1970, 1, 1, tzinfo=UTC
-                )
+        consistent = await consistency.through()
         try:
             async with runtime.db.session() as session:
                 page = await service.query_statements(

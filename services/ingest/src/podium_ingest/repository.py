@@ -228,12 +228,6 @@ async def query_statements(
     ).all()
 
 
-async def latest_stored(session: AsyncSession) -> datetime | None:
-    """Return the newest `stored` instant in the store."""
-    value: datetime | None = await session.scalar(select(func.max(facts.c.stored)))
-    return value
-
-
 async def activity_per_day(
     session: AsyncSession,
     user_id: uuid.UUID,

@@ -48,6 +48,7 @@ from podium_gateway.xapi.models import (
 from podium_gateway.xapi.store import CoalescedLookup, StatementStore
 
 VERSION_HEADER = "X-Experience-API-Version"
+CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
 SUPPORTED_VERSIONS = ("1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
 QUERY_PARAMS = {
     "statementId",
@@ -109,6 +110,15 @@ class XapiRoute(APIRoute):
             except Problem as exc:
                 response = problem_response(exc)
             response.headers[VERSION_HEADER] = answer_version
+            if (
+                request.method in ("GET", "HEAD")
+                and request.url.path.endswith("/xapi/statements")
+                and CONSISTENT_HEADER not in response.headers
+            ):
+                # Comm. 2.1.3: every statement GET answer carries it, errors included.
+                through = await _store(request).consistent_through()
+                if through is not None:
+                    response.headers[CONSISTENT_HEADER] = through
             return response
 
         return route
@@ -249,8 +259,21 @@ async def store_statements(
         for s, state in zip(statements, states, strict=True)
         if state in (ClaimState.NEW, ClaimState.SAME_PENDING) and s["id"] not in already_stored
     ]
+    window = request.app.state.settings.xapi_publish_window_seconds
+    remaining = window - (datetime.now(UTC) - stored).total_seconds()
     try:
-        await _publish(request, client, publish)
+        # Ingest's consistent-through trusts that a statement stamped `stored` is in Kafka
+        # within the window (podium_ingest.consistency); later ones are refused.
+        await asyncio.wait_for(_publish(request, client, publish), timeout=max(remaining, 0.001))
+    except TimeoutError as exc:
+        if new:
+            await claims.release(*zip(*new, strict=True))
+        raise Problem(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "The statements could not be stored in time; retry them.",
+            headers={"Retry-After": "1"},
+        ) from exc
     except BaseException:
         if new:
             await claims.release(*zip(*new, strict=True))
@@ -343,7 +366,9 @@ def _flag(name: str, value: str | None, default: bool = False) -> bool:
     raise bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
 
 
-@router.get("/statements", summary="Get one statement or query statements")
+@router.api_route(
+    "/statements", methods=["GET", "HEAD"], summary="Get one statement or query statements"
+)
 async def get_statements(request: Request, client: Reader) -> Response:
     """Return one statement by id, or `{statements, more}` for the filters (xAPI Comm. 2.1.3)."""
     params = dict(request.query_params)
@@ -361,7 +386,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
     store = _store(request)
     single: list[str] = [p for p in ("statementId", "voidedStatementId") if p in params]
     if single:
-        found, headers = await _get_one(store, params, single, client)
+        found, headers = await _get_one(request, store, params, single, client)
         document = _shape(found, statement_format, languages)
         return await _answer(request, document, [found], headers, with_attachments)
     query = _query_params(params, client)
@@ -373,7 +398,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
     if page["cursor"]:
         kept = {k: v for k, v in params.items() if k != "cursor"}
         body["more"] = "/xapi/statements?" + urlencode({**kept, "cursor": page["cursor"]})
-    headers = {"X-Experience-API-Consistent-Through": page["consistent_through"]}
+    headers = {CONSISTENT_HEADER: page["consistent_through"]}
     newest = [parse_timestamp(s["stored"]) for s in page["statements"]]
     headers["Last-Modified"] = _http_date(
         max(newest) if newest else parse_timestamp(page["consistent_through"])
@@ -397,6 +422,7 @@ async def _answer(
 
 
 async def _get_one(
+    request: Request,
     store: StatementStore,
     params: dict[str, str],
     single: list[str],
@@ -413,7 +439,10 @@ async def _get_one(
         statement_id = str(uuid.UUID(params[single[0]]))
     except ValueError as exc:
         raise bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
-    found = await store.get(statement_id, voided=single[0] == "voidedStatementId")
+    voided = single[0] == "voidedStatementId"
+    found = await store.get(statement_id, voided=voided)
+    if found is None:
+        found = await _await_accepted(request, store, statement_id, voided)
     mine_only = not client.reads_all_statements()
     if found is not None and mine_only:
         if found.get("authority", {}).get("account", {}).get("name") != str(client.client_id):
@@ -421,10 +450,30 @@ async def _get_one(
     if found is None:
         raise Problem(404, "STATEMENT_NOT_FOUND", f"No statement {statement_id}.")
     stored = parse_timestamp(found["stored"])
-    return found, {
-        "Last-Modified": _http_date(stored),
-        "X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat(),
-    }
+    return found, {"Last-Modified": _http_date(stored)}
+
+
+#: How long a GET by id waits for a statement accepted but not yet stored.
+ACCEPTED_WAIT_SECONDS = 10.0
+
+
+async def _await_accepted(
+    request: Request, store: StatementStore, statement_id: str, voided: bool
+) -> dict[str, Any] | None:
+    """Read-your-writes for GET by id: wait for a statement accepted but not yet stored.
+
+    An accepted statement is claimed in Redis before its 200 (docs/adr/0004) and stored
+    by ingest shortly after; a statement that is stored (voided or not) or never claimed
+    is answered at once.
+    """
+    if not await _claims(request).exists(statement_id):
+        return None
+    deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        if await store.lookup([statement_id]):
+            return await store.get(statement_id, voided=voided)
+        await asyncio.sleep(0.05)
+    return None
 
 
 def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
