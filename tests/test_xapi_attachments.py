@@ -18,6 +18,8 @@ from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from xapi_support.multipart import multipart as _multipart
+from xapi_support.multipart import part as _part
 from xapi_support.stack import LrsStack, lrs_stack, statement
 
 USAGE = "http://adlnet.gov/expapi/attachments/signature"
@@ -38,31 +40,6 @@ def _attachment(data: bytes, content_type: str, **extra: Any) -> dict[str, Any]:
         "length": len(data),
         "sha2": _sha256(data),
         **extra,
-    }
-
-
-def _multipart(
-    statements: Any,
-    *parts: tuple[bytes, dict[str, str]],
-    boundary: str = "abcABC0123'()+_,-./:=?",
-) -> tuple[bytes, dict[str, str]]:
-    """Build a request the way xAPI's own example does (Comm. 1.5.2)."""
-    delimiter = b"--" + boundary.encode()
-    chunks = [delimiter, b"\r\nContent-Type:application/json\r\n\r\n"]
-    chunks.append(httpx.Request("POST", "http://x", json=statements).content)
-    for data, headers in parts:
-        chunks.append(b"\r\n" + delimiter + b"\r\n")
-        chunks += [f"{k}:{v}\r\n".encode() for k, v in headers.items()]
-        chunks += [b"\r\n", data]
-    chunks.append(b"\r\n" + delimiter + b"--")
-    return b"".join(chunks), {"Content-Type": f'multipart/mixed; boundary="{boundary}"'}
-
-
-def _part(data: bytes, content_type: str = "application/octet-stream") -> tuple[bytes, dict]:
-    return data, {
-        "Content-Type": content_type,
-        "Content-Transfer-Encoding": "binary",
-        "X-Experience-API-Hash": _sha256(data),
     }
 
 

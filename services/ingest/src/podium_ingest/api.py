@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
@@ -71,12 +72,22 @@ def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
         ascending: bool = False,
         cursor: str | None = None,
         lrs_client_id: uuid.UUID | None = None,
+        related_agent: str | None = None,
+        related_activities: bool = False,
     ) -> StatementPageOut:
         """Query statements with the xAPI filters; keyset pages by (stored, id)."""
         # xAPI Comm. 2.1.3: limit 0 means the server maximum.
         size = settings.max_page_size if limit == 0 else min(limit, settings.max_page_size)
         where = StatementFilter(
-            agent_key, verb, activity, registration, since, until, lrs_client_id
+            agent_key,
+            verb,
+            activity,
+            registration,
+            since,
+            until,
+            lrs_client_id,
+            related_agent=orjson.loads(related_agent) if related_agent else None,
+            related_activities=related_activities,
         )
         # Read the consistency point before the query: everything stored before it is visible.
         consistent = await consistency.through()

@@ -4,7 +4,8 @@ A statement is stamped `stored` by the gateway, then published; ingest stores
 it when it consumes it and commits the offset after its transaction. So when,
 at instant T, the group's committed offset reaches the end of every partition
 of the statements topic, every statement acknowledged by Kafka before T is
-stored. Statements stamped before T but acknowledged after it are those whose
+stored; under steady load, the same holds once the committed offsets pass the
+ends read at T. Statements stamped before T but acknowledged after it are those whose
 publication was still in flight: the gateway bounds that to
 `publish_window` (it refuses statements it could not publish within it), so
 everything stamped before T - window is stored. When the consumer lags, the
@@ -38,6 +39,8 @@ class ConsistencyTracker:
         self._through = EPOCH
         self._checked = -float("inf")
         self._lock = asyncio.Lock()
+        #: (instant, end offsets read just after it) awaiting the consumer.
+        self._snapshot: tuple[datetime, dict[Any, int]] | None = None
 
     async def through(self) -> datetime:
         """Return the consistent-through instant (checked at most every `refresh_seconds`)."""
@@ -45,9 +48,7 @@ class ConsistencyTracker:
             return self._through
         async with self._lock:
             if time.monotonic() - self._checked >= self.refresh_seconds:
-                started = datetime.now(UTC)
-                if await self._caught_up():
-                    self._through = max(self._through, started - self.publish_window)
+                await self._advance()
                 self._checked = time.monotonic()
         return self._through
 
@@ -63,19 +64,33 @@ class ConsistencyTracker:
                     return consumer, topic
         return None
 
-    async def _caught_up(self) -> bool:
+    async def _advance(self) -> None:
+        """Move the instant forward as far as the committed offsets prove."""
         found = self._statements_consumer()
         if found is None:
-            return False
+            return
         consumer, topic = found
         partitions = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         if not partitions:
-            return False
+            return
+        now = datetime.now(UTC)
         try:
-            ends = await consumer.end_offsets(partitions)
-            committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+            ends: dict[Any, int] = await consumer.end_offsets(partitions)
+            done = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
         except Exception:  # the broker is unreachable: keep the last known instant
-            return False
-        return all((done or 0) >= ends[tp] for tp, done in zip(partitions, committed, strict=True))
+            return
+        committed = {tp: offset or 0 for tp, offset in zip(partitions, done, strict=True)}
+        # Under steady load the consumer is never at the very end; an earlier snapshot of
+        # the ends that it has now passed proves everything acknowledged before that snapshot.
+        if self._snapshot is not None:
+            taken_at, snapshot_ends = self._snapshot
+            if all(committed[tp] >= snapshot_ends.get(tp, 0) for tp in partitions):
+                self._through = max(self._through, taken_at - self.publish_window)
+                self._snapshot = None
+        if all(committed[tp] >= ends[tp] for tp in partitions):
+            self._through = max(self._through, now - self.publish_window)
+            self._snapshot = None
+        elif self._snapshot is None:
+            self._snapshot = (now, ends)

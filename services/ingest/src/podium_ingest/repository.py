@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Date,
     and_,
@@ -16,13 +17,14 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,6 +179,42 @@ class StatementFilter:
     since: datetime | None = None
     until: datetime | None = None
     lrs_client_id: uuid.UUID | None = None
+    #: related_agents=true: the agent's identifier, matched anywhere in the statement.
+    related_agent: dict[str, Any] | None = None
+    #: related_activities=true: the activity also matches in context and sub-statements.
+    related_activities: bool = False
+
+
+# Every place an Activity can stand in a statement (xAPI Comm. 2.1.3 related_activities).
+_ACTIVITY_PATHS = " || ".join(
+    f"exists({path} ? (@.id == $a))"
+    for path in (
+        "$.object",
+        "$.context.contextActivities.*[*]",
+        "$.object.object",
+        "$.object.context.contextActivities.*[*]",
+    )
+)
+
+
+def _jsonpath(statement: Any, path: str, variables: dict[str, Any]) -> Any:
+    return func.jsonb_path_exists(
+        statement,
+        cast(literal(path), JSONPATH),
+        cast(literal(orjson.dumps(variables).decode()), JSONB),
+    )
+
+
+def _related_agent(agent: dict[str, Any]) -> Any:
+    """Match the agent as actor, object, authority, instructor, team or member, at any depth."""
+    if "account" in agent:
+        path = "$.** ? (@.account.homePage == $h && @.account.name == $n)"
+        variables = {"h": agent["account"]["homePage"], "n": agent["account"]["name"]}
+    else:
+        name = next(k for k in ("mbox", "mbox_sha1sum", "openid") if k in agent)
+        path = f"$.** ? (@.{name} == $v)"
+        variables = {"v": agent[name]}
+    return _jsonpath(statements.c.statement, f"exists({path})", variables)
 
 
 async def query_statements(
@@ -190,13 +228,22 @@ async def query_statements(
     """Return up to `limit` non-voided statements matching `where`, keyset-paged by (stored, id)."""
     conditions = [facts.c.voided.is_(False)]
     if where.agent_key is not None:
-        conditions.append(
-            or_(facts.c.actor_key == where.agent_key, facts.c.object_agent_key == where.agent_key)
+        agent = or_(
+            facts.c.actor_key == where.agent_key, facts.c.object_agent_key == where.agent_key
         )
+        if where.related_agent is not None:
+            agent = or_(agent, _related_agent(where.related_agent))
+        conditions.append(agent)
     if where.verb is not None:
         conditions.append(facts.c.verb_id == where.verb)
     if where.activity is not None:
-        conditions.append(facts.c.activity_id == where.activity)
+        activity = facts.c.activity_id == where.activity
+        if where.related_activities:
+            activity = or_(
+                activity,
+                _jsonpath(statements.c.statement, _ACTIVITY_PATHS, {"a": where.activity}),
+            )
+        conditions.append(activity)
     if where.registration is not None:
         conditions.append(facts.c.registration == where.registration)
     if where.lrs_client_id is not None:

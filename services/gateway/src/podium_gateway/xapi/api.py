@@ -45,6 +45,7 @@ from podium_gateway.xapi.models import (
     validate_iri,
     validate_statement,
 )
+from podium_gateway.xapi.signatures import SignatureError, verify_statement
 from podium_gateway.xapi.store import CoalescedLookup, StatementStore
 
 VERSION_HEADER = "X-Experience-API-Version"
@@ -205,6 +206,13 @@ def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
         match_parts(raws, parts, batch)
     except AttachmentError as exc:
         raise bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
+    # Data 2.6: signatures are verified before anything of the batch is stored.
+    for index, raw in enumerate(raws):
+        try:
+            verify_statement(raw, parts)
+        except SignatureError as exc:
+            where = f"[{index}] " if batch else ""
+            raise bad_request(f"{where}Invalid signature: {exc}", "XAPI_INVALID_SIGNATURE") from exc
 
 
 async def store_statements(
@@ -380,8 +388,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
         raise bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
     with_attachments = _flag("attachments", params.get("attachments"))
     for name in ("related_activities", "related_agents"):
-        if _flag(name, params.get(name)):
-            raise bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
+        _flag(name, params.get(name))
     languages = _accepted_languages(request.headers.get("accept-language", ""))
     store = _store(request)
     single: list[str] = [p for p in ("statementId", "voidedStatementId") if p in params]
@@ -487,12 +494,17 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
                 f"agent is not a valid Agent or Group: {exc}", "VALIDATION_ERROR"
             ) from exc
         query["agent_key"] = actor_key(agent)
+        if _flag("related_agents", params.get("related_agents")) and "member" not in agent:
+            identifier = {k: v for k, v in agent.items() if k not in ("objectType", "name")}
+            query["related_agent"] = orjson.dumps(identifier).decode()
     for name in ("verb", "activity"):
         if name in params:
             try:
                 query[name] = validate_iri(params[name])
             except ValueError as exc:
                 raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+    if "activity" in query and _flag("related_activities", params.get("related_activities")):
+        query["related_activities"] = "true"
     if "registration" in params:
         try:
             query["registration"] = str(uuid.UUID(params["registration"]))
