@@ -21,7 +21,7 @@ from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from xapi_support.stack import LrsStack, lrs_stack, statement
+from xapi_support.stack import VERSION, LrsStack, create_lrs_client, lrs_stack, statement
 
 STATE = "/xapi/activities/state"
 ACTIVITY_PROFILE = "/xapi/activities/profile"
@@ -302,3 +302,20 @@ async def test_activities_resource_merges_definitions(lrs: LrsStack) -> None:
         "definition": {"name": {"en-US": "Lesson", "fr-FR": "Leçon"}},
     }
     assert unknown.json() == {"objectType": "Activity", "id": "http://podium.test/x"}
+
+
+async def test_rate_limit_is_configurable_per_client(lrs: LrsStack) -> None:
+    client_id, basic = await create_lrs_client(
+        lrs.gateways[0], lrs.admin_token, "small-tool", ["state"]
+    )
+    lrs.gateway_settings[0].rate_limit_lrs_clients = {client_id: 3}
+    headers = {"Authorization": basic, **VERSION}
+    try:
+        async with httpx.AsyncClient(base_url=lrs.gateways[0], headers=headers) as c:
+            answers = [(await c.get(STATE, params=_state())).status_code for _ in range(5)]
+            refused = await c.get(STATE, params=_state())
+    finally:
+        lrs.gateway_settings[0].rate_limit_lrs_clients = {}
+    assert answers == [404, 404, 404, 429, 429]
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-experience-api-version"] == "1.0.3"

@@ -110,8 +110,9 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     await enforce(
         redis_client,
         f"{settings.redis_key_prefix}rl:lrs:{client.client_id}",
-        settings.rate_limit_lrs_client,
+        settings.rate_limit_lrs_clients.get(str(client.client_id), settings.rate_limit_lrs_client),
         settings.rate_limit_lrs_client_window_seconds,
+        "This LRS client sent too many requests; retry after Retry-After seconds.",
     )
     return client
 
