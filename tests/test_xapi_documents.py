@@ -319,3 +319,25 @@ async def test_rate_limit_is_configurable_per_client(lrs: LrsStack) -> None:
     assert answers == [404, 404, 404, 429, 429]
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert refused.headers["x-experience-api-version"] == "1.0.3"
+
+
+async def test_admin_erases_a_learner(lrs: LrsStack, client: httpx.AsyncClient) -> None:
+    learner = {"mbox": f"mailto:{uuid.uuid4().hex[:10]}@podium.test"}
+    async with httpx.AsyncClient(base_url=lrs.gateways[0], headers=lrs.headers("all")) as c:
+        posted = await c.post("/xapi/statements", json=[statement(actor=learner)] * 1)
+        (statement_id,) = posted.json()
+        assert (await c.get("/xapi/statements", params={"statementId": statement_id})).is_success
+        params = {"activityId": ACTIVITY, "agent": json.dumps(learner), "stateId": "s"}
+        assert (await c.put(STATE, params=params, json={"a": 1})).status_code == 204
+        admin = {"Authorization": f"Bearer {lrs.admin_token}"}
+        refused = await c.post(
+            "/v1/admin/xapi/erasures", json={"agent": learner}, headers={"Authorization": ""}
+        )
+        erased = await c.post("/v1/admin/xapi/erasures", json={"agent": learner}, headers=admin)
+        bad = await c.post("/v1/admin/xapi/erasures", json={"agent": {"name": "x"}}, headers=admin)
+        gone = await c.get("/xapi/statements", params={"statementId": statement_id})
+        state = await c.get(STATE, params=params)
+    assert refused.status_code == 401
+    assert erased.status_code == 200 and erased.json() == {"statements": 1, "documents": 1}
+    assert bad.status_code == 400
+    assert gone.status_code == 404 and state.status_code == 404

@@ -23,6 +23,7 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
 from podium_gateway.xapi import documents as xapi_documents
 from podium_gateway.xapi.alternate import AlternateRequestSyntax
@@ -45,6 +46,7 @@ def routers() -> list[APIRouter]:
         accounts_api.xapi_about_router,
         xapi_api.router,
         xapi_documents.router,
+        xapi_admin.router,
         reports_api.router,
     ]
 

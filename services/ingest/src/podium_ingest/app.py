@@ -10,12 +10,17 @@ from podium_ingest.config import Settings
 from podium_ingest.consumers import register_consumers
 from podium_ingest.documents.api import create_router as documents_router
 from podium_ingest.models import metadata
+from podium_ingest.privacy.api import create_router as privacy_router
+from podium_ingest.privacy.commands import retention_task
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
     register_consumers(runtime, settings)
+    if settings.statement_retention_days is not None:
+        assert runtime.database is not None
+        runtime.background.append(retention_task(settings, runtime.database))  # type: ignore[arg-type]
     return runtime
 
 
@@ -28,5 +33,9 @@ def create_api(settings: Settings) -> FastAPI:
             "xAPI statements: raw and flattened storage, LRS queries and reports; "
             "xAPI documents (State, Activity and Agent Profiles)."
         ),
-        routers=[create_router(runtime, settings), documents_router(runtime)],
+        routers=[
+            create_router(runtime, settings),
+            documents_router(runtime),
+            privacy_router(runtime),
+        ],
     )

@@ -134,7 +134,8 @@ Reader = Annotated[
 ]
 
 
-def _claims(request: Request) -> StatementClaims:
+def claims(request: Request) -> StatementClaims:
+    """Return the app's statement claims (one per gateway process)."""
     state = request.app.state
     claims: StatementClaims | None = getattr(state, "xapi_claims", None)
     if claims is None:
@@ -231,14 +232,14 @@ async def store_statements(
             "XAPI_DUPLICATE_ID",
         )
     hashes = [content_hash(s) for s in statements]
-    claims = _claims(request)
+    id_claims = claims(request)
     # A claim can be missing although the id is stored (Redis evicted or expired it):
     # ingest is the source of truth for ids the client chose (docs/adr/0004). The lookup
     # runs beside the claim; its answer only matters for ids the claim finds new.
     lookup = asyncio.ensure_future(_lookups(request).lookup([i for i in ids if i in supplied]))
     lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
     try:
-        states = await claims.claim(ids, hashes)
+        states = await id_claims.claim(ids, hashes)
     except BaseException:
         lookup.cancel()
         raise
@@ -251,7 +252,7 @@ async def store_statements(
         existing = await lookup
     except BaseException:
         if new:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
         raise
     new_ids = {i for i, _ in new}
     already_stored: set[str] = set()
@@ -259,7 +260,7 @@ async def store_statements(
         if statement_id not in new_ids:
             continue
         if content_hash(previous) != hashes[ids.index(statement_id)]:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
             raise _conflict([statement_id])
         already_stored.add(statement_id)
     publish = [
@@ -275,7 +276,7 @@ async def store_statements(
         await asyncio.wait_for(_publish(request, client, publish), timeout=max(remaining, 0.001))
     except TimeoutError as exc:
         if new:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
         raise Problem(
             503,
             "SERVICE_UNAVAILABLE",
@@ -284,7 +285,7 @@ async def store_statements(
         ) from exc
     except BaseException:
         if new:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
         raise
     committed = [
         (i, h)
@@ -292,7 +293,7 @@ async def store_statements(
         if s != ClaimState.SAME_COMMITTED
     ]
     if committed:
-        claims.commit_soon(*zip(*committed, strict=True))
+        id_claims.commit_soon(*zip(*committed, strict=True))
     return ids
 
 
@@ -473,7 +474,7 @@ async def _await_accepted(
     by ingest shortly after; a statement that is stored (voided or not) or never claimed
     is answered at once.
     """
-    if not await _claims(request).exists(statement_id):
+    if not await claims(request).exists(statement_id):
         return None
     deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
     while asyncio.get_running_loop().time() < deadline:

@@ -148,3 +148,8 @@ class StatementClaims:
     async def exists(self, statement_id: str) -> bool:
         """True when the id is claimed: the statement was accepted or is being accepted."""
         return bool(await self.client.exists(self._keys([statement_id])[0]))
+
+    async def forget(self, ids: Sequence[str]) -> None:
+        """Drop the claims of erased statements, so their ids are free again."""
+        if ids:
+            await self.client.delete(*self._keys(ids))
