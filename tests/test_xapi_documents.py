@@ -243,8 +243,14 @@ async def test_bad_since_is_400(client: httpx.AsyncClient) -> None:
 
 async def test_agent_profile_round_trip_and_ids(client: httpx.AsyncClient) -> None:
     agent = _agent()
+    blind = await client.put(AGENT_PROFILE, params={"agent": agent, "profileId": "a"}, content=b"x")
+    # xAPI 1.0.3 Communication 2.6: a profile PUT names what it replaces, even nothing.
+    assert blind.status_code == 400 and blind.json()["code"] == "PRECONDITION_REQUIRED"
     put = await client.put(
-        AGENT_PROFILE, params={"agent": agent, "profileId": "a"}, content=b"x", headers={}
+        AGENT_PROFILE,
+        params={"agent": agent, "profileId": "a"},
+        content=b"x",
+        headers={"If-None-Match": "*"},
     )
     assert put.status_code == 204
     await client.post(AGENT_PROFILE, params={"agent": agent, "profileId": "b"}, json={"k": 1})

@@ -279,3 +279,24 @@ async def test_related_agents_and_activities(client: httpx.AsyncClient) -> None:
     assert statement_id in await ids(agent=agent, related_agents="true")
     assert statement_id not in await ids(activity=course)
     assert statement_id in await ids(activity=course, related_activities="true")
+    nobody = json.dumps({"mbox": f"mailto:{uuid.uuid4().hex}@podium.test"})
+    assert await ids(agent=nobody, related_agents="true") == set()
+    nothing = f"http://podium.test/nothing/{uuid.uuid4()}"
+    assert await ids(activity=nothing, related_activities="true") == set()
+
+
+async def test_statements_targeting_a_match_match_too(client: httpx.AsyncClient) -> None:
+    """Comm. 2.1.3: a voided statement's voiding and referencing statements still match."""
+    verb = f"http://podium.test/verbs/{uuid.uuid4().hex}"
+    (voided,) = (await client.post("/xapi/statements", json=statement(verb=verb))).json()
+    voiding = statement(
+        verb="http://adlnet.gov/expapi/verbs/voided",
+        object={"objectType": "StatementRef", "id": voided},
+    )
+    referencing = statement(verb=verb, object={"objectType": "StatementRef", "id": voided})
+    (voiding_id,) = (await client.post("/xapi/statements", json=voiding)).json()
+    (referencing_id,) = (await client.post("/xapi/statements", json=referencing)).json()
+    for statement_id in (voiding_id, referencing_id):
+        await client.get("/xapi/statements", params={"statementId": statement_id})
+    page = await client.get("/xapi/statements", params={"verb": verb, "ascending": "true"})
+    assert [s["id"] for s in page.json()["statements"]] == [voiding_id, referencing_id]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium_gateway.auth import AdminDep, CurrentUser, UserDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
 from podium_gateway.limits import enforce
-from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.lrs_auth import authenticate_lrs_client
 
 router = APIRouter()
 xapi_about_router = APIRouter(tags=["xapi"])
@@ -583,10 +583,15 @@ XAPI_VERSIONS = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]
     response_model=About,
     responses=problems(401, 403, 429),
 )
-async def xapi_about(
-    request: Request, client: Annotated[LrsClient, Depends(require_lrs_scope())]
-) -> JSONResponse:
-    """Return the supported xAPI versions and extensions (any valid LRS client may ask)."""
+async def xapi_about(request: Request) -> JSONResponse:
+    """Return the supported xAPI versions and extensions.
+
+    Clients ask About before they know which version to speak, so it needs neither
+    credentials nor the version header (xAPI Communication 2.8); credentials that
+    are sent are still verified, so a tool can check them here.
+    """
+    if "authorization" in request.headers:
+        await authenticate_lrs_client(request)
     requested = request.headers.get("X-Experience-API-Version", "")
     return JSONResponse(
         {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,12 +31,11 @@ def _format(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def create_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
+def create_router(
+    runtime: ServiceRuntime, settings: Settings, consistency: ConsistencyTracker
+) -> APIRouter:
     """Build the internal router; the gateway is its only caller."""
     router = APIRouter(prefix="/internal", tags=["internal"])
-    consistency = ConsistencyTracker(
-        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
-    )
 
     @router.get("/consistency")
     async def consistent_through() -> dict[str, str]:

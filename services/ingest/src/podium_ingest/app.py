@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_ingest.api import create_router
 from podium_ingest.config import Settings
+from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.consumers import register_consumers
 from podium_ingest.documents.api import create_router as documents_router
 from podium_ingest.models import metadata
@@ -27,6 +30,9 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
     runtime = create_runtime(settings)
+    consistency = ConsistencyTracker(
+        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
+    )
     return runtime.create_app(
         title="Podium ingest",
         description=(
@@ -34,8 +40,8 @@ def create_api(settings: Settings) -> FastAPI:
             "xAPI documents (State, Activity and Agent Profiles)."
         ),
         routers=[
-            create_router(runtime, settings),
-            documents_router(runtime),
+            create_router(runtime, settings, consistency),
+            documents_router(runtime, consistency),
             privacy_router(runtime),
         ],
     )

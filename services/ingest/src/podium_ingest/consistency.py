@@ -64,6 +64,32 @@ class ConsistencyTracker:
                     return consumer, topic
         return None
 
+    async def await_acknowledged(self, timeout: float) -> bool:
+        """Wait until every statement Kafka acknowledged before this call is stored.
+
+        Read-your-writes for reads derived from statements (the Activities resource): a
+        client that got its 200 finds its statement. False when `timeout` passed first.
+        """
+        found = self._statements_consumer()
+        if found is None:
+            return False
+        consumer, topic = found
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        deadline = time.monotonic() + timeout
+        try:
+            ends: dict[Any, int] = await consumer.end_offsets(partitions)
+            while True:
+                done = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
+                if all((d or 0) >= ends[tp] for tp, d in zip(partitions, done, strict=True)):
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(0.05)
+        except Exception:  # the broker is unreachable: answer with what is stored
+            return False
+
     async def _advance(self) -> None:
         """Move the instant forward as far as the committed offsets prove."""
         found = self._statements_consumer()

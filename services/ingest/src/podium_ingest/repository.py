@@ -198,14 +198,15 @@ _ACTIVITY_PATHS = " || ".join(
 
 
 def _jsonpath(statement: Any, path: str, variables: dict[str, Any]) -> Any:
-    return func.jsonb_path_exists(
+    # The paths are predicates (exists(...) || ...): jsonb_path_match returns their value.
+    return func.jsonb_path_match(
         statement,
         cast(literal(path), JSONPATH),
         cast(literal(orjson.dumps(variables).decode()), JSONB),
     )
 
 
-def _related_agent(agent: dict[str, Any]) -> Any:
+def _related_agent(statement: Any, agent: dict[str, Any]) -> Any:
     """Match the agent as actor, object, authority, instructor, team or member, at any depth."""
     if "account" in agent:
         path = "$.** ? (@.account.homePage == $h && @.account.name == $n)"
@@ -214,7 +215,29 @@ def _related_agent(agent: dict[str, Any]) -> Any:
         name = next(k for k in ("mbox", "mbox_sha1sum", "openid") if k in agent)
         path = f"$.** ? (@.{name} == $v)"
         variables = {"v": agent[name]}
-    return _jsonpath(statements.c.statement, f"exists({path})", variables)
+    return _jsonpath(statement, f"exists({path})", variables)
+
+
+def _content_conditions(fact: Any, raw: Any, where: StatementFilter) -> list[Any]:
+    """Return the filters on a statement's content (agent, verb, activity, registration)."""
+    conditions: list[Any] = []
+    if where.agent_key is not None:
+        agent = or_(fact.c.actor_key == where.agent_key, fact.c.object_agent_key == where.agent_key)
+        if where.related_agent is not None:
+            agent = or_(agent, _related_agent(raw.c.statement, where.related_agent))
+        conditions.append(agent)
+    if where.verb is not None:
+        conditions.append(fact.c.verb_id == where.verb)
+    if where.activity is not None:
+        activity = fact.c.activity_id == where.activity
+        if where.related_activities:
+            activity = or_(
+                activity, _jsonpath(raw.c.statement, _ACTIVITY_PATHS, {"a": where.activity})
+            )
+        conditions.append(activity)
+    if where.registration is not None:
+        conditions.append(fact.c.registration == where.registration)
+    return conditions
 
 
 async def query_statements(
@@ -227,25 +250,18 @@ async def query_statements(
 ) -> Sequence[Any]:
     """Return up to `limit` non-voided statements matching `where`, keyset-paged by (stored, id)."""
     conditions = [facts.c.voided.is_(False)]
-    if where.agent_key is not None:
-        agent = or_(
-            facts.c.actor_key == where.agent_key, facts.c.object_agent_key == where.agent_key
+    content = _content_conditions(facts, statements, where)
+    if content:
+        # Comm. 2.1.3 "Filter Conditions for StatementRefs": a statement also matches when
+        # the statement it targets matches (voided or not), e.g. the voiding statement.
+        target_facts = facts.alias("target_facts")
+        target_statements = statements.alias("target_statements")
+        targets = (
+            select(target_facts.c.statement_id)
+            .join(target_statements, target_statements.c.id == target_facts.c.statement_id)
+            .where(*_content_conditions(target_facts, target_statements, where))
         )
-        if where.related_agent is not None:
-            agent = or_(agent, _related_agent(where.related_agent))
-        conditions.append(agent)
-    if where.verb is not None:
-        conditions.append(facts.c.verb_id == where.verb)
-    if where.activity is not None:
-        activity = facts.c.activity_id == where.activity
-        if where.related_activities:
-            activity = or_(
-                activity,
-                _jsonpath(statements.c.statement, _ACTIVITY_PATHS, {"a": where.activity}),
-            )
-        conditions.append(activity)
-    if where.registration is not None:
-        conditions.append(facts.c.registration == where.registration)
+        conditions.append(or_(and_(*content), facts.c.target_id.in_(targets)))
     if where.lrs_client_id is not None:
         conditions.append(statements.c.lrs_client_id == where.lrs_client_id)
     if where.since is not None:

@@ -562,11 +562,11 @@ def _ids_only(value: Any, key: str = "") -> Any:
                 kept["member"] = [_ids_only(m, "member") for m in value["member"]]
             return kept
         if key == "verb" or (key in ("object",) and object_type in (None, "Activity")):
-            return {k: v for k, v in value.items() if k in ("id", "objectType")}
+            return {"id": value["id"]}
         return {k: _ids_only(v, k) for k, v in value.items()}
     if isinstance(value, list):
         if key in ("parent", "grouping", "category", "other"):
-            return [{k: v for k, v in a.items() if k in ("id", "objectType")} for a in value]
+            return [{"id": a["id"]} for a in value]
         return [_ids_only(v, key) for v in value]
     return value
 

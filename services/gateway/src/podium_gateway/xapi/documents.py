@@ -144,6 +144,7 @@ def _conditions(request: Request) -> dict[str, str]:
 async def _write(
     request: Request, kind: str, key: dict[str, str], *, merge: bool, required: bool
 ) -> Response:
+    """Store a document; `required`: a PUT must name the version it replaces (Comm. 3.1)."""
     body = await request.body()
     content_type = request.headers.get("content-type") or "application/octet-stream"
     if merge and content_type.split(";")[0].strip().lower() != "application/json":
@@ -155,7 +156,13 @@ async def _write(
     response = await DocumentStore(request).send(
         "PUT",
         f"/internal/documents/{kind}",
-        {**key, "merge": str(merge).lower(), "required": str(required).lower()},
+        {
+            **key,
+            "merge": str(merge).lower(),
+            "required": str(required).lower(),
+            # Profiles (not State) are created with If-None-Match: * (1.0.3 Comm. 2.6, 2.7).
+            "required_to_create": str(required and kind != "state").lower(),
+        },
         {**_conditions(request), "Content-Type": content_type},
         body,
     )

@@ -14,11 +14,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.documents import service
 from podium_ingest.documents.repository import DocumentKey
 from podium_ingest.documents.service import DocumentError, Preconditions, StoredDocument
 
 Kind = Literal["state", "activity_profile", "agent_profile"]
+#: Longest the Activities resource waits for acknowledged statements to be stored.
+ACKNOWLEDGED_WAIT_SECONDS = 5.0
 #: Largest document accepted (the gateway enforces the same limit first).
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -34,7 +37,7 @@ def _problem(exc: DocumentError) -> Problem:
     return Problem(exc.status, exc.code, exc.detail)
 
 
-def create_router(runtime: ServiceRuntime) -> APIRouter:
+def create_router(runtime: ServiceRuntime, consistency: ConsistencyTracker) -> APIRouter:
     """Build the internal document router."""
     router = APIRouter(prefix="/internal", tags=["internal"])
 
@@ -57,6 +60,7 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
         registration: str = "",
         merge: bool = False,
         required: bool = False,
+        required_to_create: bool = False,
         content_type: Annotated[str, Header()] = "application/octet-stream",
         if_match: Annotated[str | None, Header()] = None,
         if_none_match: Annotated[str | None, Header()] = None,
@@ -74,7 +78,9 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
                     content,
                     content_type,
                     merge=merge,
-                    preconditions=Preconditions(if_match, if_none_match, required),
+                    preconditions=Preconditions(
+                        if_match, if_none_match, required, required_to_create
+                    ),
                 )
         except DocumentError as exc:
             raise _problem(exc) from exc
@@ -146,6 +152,8 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
     @router.get("/activities")
     async def activity(activity_id: Annotated[str, Query(min_length=1)]) -> dict[str, object]:
         """Return the Activity with its definition merged from the statements naming it."""
+        # Definitions come from statements: include those acknowledged before this request.
+        await consistency.await_acknowledged(timeout=ACKNOWLEDGED_WAIT_SECONDS)
         async with runtime.db.session() as session:
             return await service.activity(session, activity_id)
 

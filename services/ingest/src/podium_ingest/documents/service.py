@@ -41,6 +41,8 @@ class Preconditions:
     if_none_match: str | None = None
     #: A PUT over an existing document without either header is a 409 (Comm. 3.1).
     required: bool = False
+    #: A PUT creating a document without either header is a 400 (1.0.3 Comm. 2.6, 2.7).
+    required_to_create: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,15 @@ def check_preconditions(current: str | None, wanted: Preconditions) -> None:
             raise DocumentError(
                 412, "PRECONDITION_FAILED", "If-None-Match: the document already exists."
             )
-    if (
-        wanted.required
-        and current is not None
-        and wanted.if_match is None
-        and wanted.if_none_match is None
-    ):
+    blind = wanted.if_match is None and wanted.if_none_match is None
+    if blind and wanted.required_to_create and current is None:
+        raise DocumentError(
+            400,
+            "PRECONDITION_REQUIRED",
+            "Send If-None-Match: * to create this document, or If-Match with the ETag of the "
+            "one you replace (xAPI Communication 2.6, 2.7, 3.1).",
+        )
+    if blind and wanted.required and current is not None:
         raise DocumentError(
             409,
             "PRECONDITION_REQUIRED",
