@@ -313,8 +313,24 @@ class ContextActivities(XapiModel):
     other: ActivityOrList | None = None
 
 
+class ContextAgent(XapiModel):
+    """xAPI 2.0 (9274.1.1 4.2.2.5) contextAgent: an Agent and why it is relevant."""
+
+    objectType: Literal["contextAgent"]
+    agent: Agent
+    relevantTypes: Annotated[list[IRI], Field(min_length=1)] | None = None
+
+
+class ContextGroup(XapiModel):
+    """xAPI 2.0 (9274.1.1 4.2.2.5) contextGroup: a Group and why it is relevant."""
+
+    objectType: Literal["contextGroup"]
+    group: Group
+    relevantTypes: Annotated[list[IRI], Field(min_length=1)] | None = None
+
+
 class Context(XapiModel):
-    """2.4.6 Context."""
+    """2.4.6 Context (with the xAPI 2.0 contextAgents and contextGroups)."""
 
     registration: UUIDString | None = None
     instructor: Actor | None = None
@@ -325,6 +341,8 @@ class Context(XapiModel):
     language: LanguageTag | None = None
     statement: StatementRef | None = None
     extensions: Extensions | None = None
+    contextAgents: list[ContextAgent] | None = None
+    contextGroups: list[ContextGroup] | None = None
 
 
 class Attachment(XapiModel):
