@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.deps import SessionDep
 from pydantic import BaseModel, Field
 
 from podium_ingest.privacy import service
@@ -23,19 +23,15 @@ class ErasureOut(BaseModel):
     statement_ids: list[str]
 
 
-def create_router(runtime: ServiceRuntime) -> APIRouter:
-    """Build the internal erasure router."""
-    router = APIRouter(prefix="/internal", tags=["internal"])
+router = APIRouter(prefix="/internal", tags=["internal"])
 
-    @router.post("/erasures")
-    async def erase(body: ErasureIn) -> ErasureOut:
-        """Delete the learner's statements and documents in one transaction."""
-        async with runtime.db.session() as session:
-            erased = await service.erase_learner(session, body.agent_key)
-        return ErasureOut(
-            statements=erased.statements,
-            documents=erased.documents,
-            statement_ids=erased.statement_ids,
-        )
 
-    return router
+@router.post("/erasures")
+async def erase(body: ErasureIn, session: SessionDep) -> ErasureOut:
+    """Delete the learner's statements and documents in one transaction."""
+    erased = await service.erase_learner(session, body.agent_key)
+    return ErasureOut(
+        statements=erased.statements,
+        documents=erased.documents,
+        statement_ids=erased.statement_ids,
+    )
