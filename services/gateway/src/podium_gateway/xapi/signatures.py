@@ -5,8 +5,9 @@ attachment with usageType `.../attachments/signature` and contentType
 `application/octet-stream`. The LRS rejects with 400 a signature that is
 malformed, uses an algorithm other than RS256/RS384/RS512, does not verify
 against the X.509 certificate its header names (`x5c`), or whose payload is
-not the statement itself (a signature referenced by `fileUrl` is stored unverified) (compared by xAPI's equivalence rules, without the
-signature attachment the signer could not have included).
+not the statement itself (compared by xAPI's equivalence rules, without the
+signature attachment the signer could not have included). A signature
+referenced by `fileUrl` is stored unverified: the LRS holds no content for it.
 """
 
 from __future__ import annotations
