@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     accounts_api,
@@ -22,7 +23,10 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
+from podium_gateway.xapi import documents as xapi_documents
+from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -41,6 +45,8 @@ def routers() -> list[APIRouter]:
         stream_api.router,
         accounts_api.xapi_about_router,
         xapi_api.router,
+        xapi_documents.router,
+        xapi_admin.router,
         reports_api.router,
     ]
 
@@ -73,7 +79,7 @@ def create_api(settings: Settings) -> FastAPI:
             "`application/problem+json` documents with a stable `code`."
         ),
         routers=routers(),
-        middleware=edge_middleware(settings),
+        middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
         extensions=[internal_http],
     )
 
