@@ -20,6 +20,7 @@ RANK_CHANGED = "leaderboard.rank_changed"
 COMPETITION_STARTING = "competition.starting_soon"
 COMPETITION_ENDING = "competition.ending_soon"
 DAILY_REMINDER = "reminder.daily"
+PRIZE = "rewards.prize"
 
 #: Account mails are sent whatever the preferences say: they are how a user gets in.
 MANDATORY_TYPES = frozenset({EMAIL_VERIFICATION, PASSWORD_RESET})
@@ -34,6 +35,7 @@ DEFAULT_PREFERENCES: dict[str, dict[Channel, bool]] = {
     COMPETITION_STARTING: {"in_app": True, "email": True},
     COMPETITION_ENDING: {"in_app": True, "email": True},
     DAILY_REMINDER: {"in_app": True, "email": True},
+    PRIZE: {"in_app": True, "email": True},
 }
 CONFIGURABLE_TYPES = tuple(DEFAULT_PREFERENCES)
 
