@@ -15,6 +15,7 @@ from podium_gateway import (
     leaderboard_api,
     notifications_api,
     reports_api,
+    rewards_api,
     stream_api,
     submissions_api,
 )
@@ -42,6 +43,7 @@ def routers() -> list[APIRouter]:
         accounts_api.xapi_about_router,
         xapi_api.router,
         reports_api.router,
+        rewards_api.router,
     ]
 
 
@@ -52,7 +54,8 @@ def create_api(settings: Settings) -> FastAPI:
         title="Podium gateway",
         description=(
             "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 "
             "`application/problem+json` documents with a stable `code`."
         ),
         routers=routers(),

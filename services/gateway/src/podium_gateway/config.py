@@ -24,6 +24,7 @@ class Settings(ServiceSettings):
     scoring_url: str = "http://127.0.0.1:8003"
     ingest_url: str = "http://127.0.0.1:8004"
     notifier_url: str = "http://127.0.0.1:8005"
+    rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.
     internal_timeout_seconds: float = 10.0
 
