@@ -29,7 +29,7 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/
 
 install: $(VENV)/.installed ## Install the locked dependencies into .venv (bootstraps uv)
 
-dev: install ## Start infrastructure and all six services; prints the gateway URL (Ctrl-C stops)
+dev: install ## Start infrastructure and all seven services; prints the gateway URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
 test: install ## Run every test against real Postgres, Redis and a Kafka-protocol broker
