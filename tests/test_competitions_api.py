@@ -167,7 +167,7 @@ async def test_invalid_input_is_a_problem_never_a_500(stack: CompetitionsStack) 
         assert response.status_code == 422, (path, body, response.text)
         assert response.json()["code"] == "VALIDATION_ERROR"
     listing = await stack.http.get("/v1/competitions", params={"cursor": "%%%"})
-    assert listing.status_code == 422 and listing.json()["code"] == "INVALID_CURSOR"
+    assert listing.status_code == 400 and listing.json()["code"] == "INVALID_CURSOR"
     unknown = await stack.http.get(f"/v1/competitions/{uuid.uuid4()}")
     assert unknown.status_code == 404
     not_uuid = await stack.http.get("/v1/competitions/not-a-uuid")

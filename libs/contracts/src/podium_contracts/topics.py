@@ -54,6 +54,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
 E = TypeVar("E", bound=type[Event])
 
 _BY_EVENT: dict[tuple[str, int], Topic] = {}
+_DECLARED: list[type[Event]] = []
 
 
 def register(topic: Topic) -> Callable[[E], E]:
@@ -64,10 +65,16 @@ def register(topic: Topic) -> Callable[[E], E]:
         key = (fields["type"].default, fields["version"].default)
         _BY_EVENT[key] = topic
         topic.events.append(cls)
+        _DECLARED.append(cls)
         cls.topic_name = topic.name
         return cls
 
     return decorate
+
+
+def registered_events() -> tuple[type[Event], ...]:
+    """Return every registered event class in the order it was declared."""
+    return tuple(_DECLARED)
 
 
 def topic_for(event: type[Event] | Event) -> Topic:

@@ -61,10 +61,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a session in a transaction: commit on success, roll back on any error."""
+        """Yield a session in a transaction: commit on success, roll back on any error.
+
+        An error with a true `commit_effects` (see `problems.ServiceError`) is a
+        refusal whose writes must stand: they are committed, then it is raised.
+        """
+        refused: BaseException | None = None
         async with self.sessionmaker() as session:
             try:
-                yield session
+                try:
+                    yield session
+                except BaseException as exc:
+                    if not getattr(exc, "commit_effects", False):
+                        raise
+                    refused = exc
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -72,6 +82,8 @@ class Database:
             callbacks = session.info.pop(_AFTER_COMMIT, [])
         for callback in callbacks:
             callback()
+        if refused is not None:
+            raise refused
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises when the database is unreachable."""

@@ -30,24 +30,34 @@ _STATUS_CODES = {
 }
 
 
-class Problem(Exception):
-    """An error the API reports as `application/problem+json` with a stable `code`."""
+class ServiceError(Exception):
+    """A refused use case: a stable `code` and the HTTP `status` it is reported with.
+
+    Services raise subclasses that declare `status` (compare Polar's `PolarError`);
+    the runtime's one exception handler renders each as `application/problem+json`,
+    so no route maps errors itself. `commit_effects` keeps what the unit of work
+    wrote although the caller is refused (a revoked token family, say).
+    """
+
+    status: int = 400
+    commit_effects: bool = False
 
     def __init__(
         self,
-        status: int,
         code: str,
         detail: str = "",
         *,
+        status: int | None = None,
         title: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{code}: {detail}")
-        self.status = status
+        if status is not None:
+            self.status = status
         self.code = code
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or HTTPStatus(self.status).phrase
         self.detail = detail or self.title
         self.errors = errors
         self.extra = extra or {}
@@ -68,7 +78,50 @@ class Problem(Exception):
         return doc
 
 
-def problem_response(problem: Problem) -> JSONResponse:
+class Problem(ServiceError):
+    """A problem a transport raises with an explicit status (auth, limits, relayed answers)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str = "",
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            code, detail, status=status, title=title, errors=errors, extra=extra, headers=headers
+        )
+
+
+class NotFoundError(ServiceError):
+    """The object does not exist or the caller may not see it (SPEC §8: 404, never 403)."""
+
+    status = 404
+
+
+class ForbiddenError(ServiceError):
+    """The caller sees the object but may not do this to it."""
+
+    status = 403
+
+
+class ConflictError(ServiceError):
+    """The object's state forbids the change."""
+
+    status = 409
+
+
+class InvalidError(ServiceError):
+    """The request is well-formed but its values do not fit together."""
+
+    status = 422
+
+
+def problem_response(problem: ServiceError) -> JSONResponse:
     """Render a `Problem` as a response."""
     return JSONResponse(
         problem.body(), status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
@@ -93,7 +146,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Map every error, including unknown routes and validation, to problem+json."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Problem)
+        assert isinstance(exc, ServiceError)
         return problem_response(exc)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -116,7 +169,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error")
         return problem_response(Problem(500, "INTERNAL_ERROR", "An unexpected error occurred."))
 
-    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(ServiceError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_unexpected)

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from podium_runtime.timezones import is_iana_zone
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -16,8 +17,6 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-
-from podium_competitions.domain import is_valid_timezone
 
 Kind = Literal["prediction", "activity"]
 Status = Literal["draft", "active", "ended", "canceled"]
@@ -34,7 +33,7 @@ def _check_iri(value: str) -> str:
 
 
 def _check_timezone(value: str) -> str:
-    if not is_valid_timezone(value):
+    if not is_iana_zone(value):
         raise ValueError(f"unknown IANA time zone: {value!r}")
     return value
 

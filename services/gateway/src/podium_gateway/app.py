@@ -50,24 +50,9 @@ def routers() -> list[APIRouter]:
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker and the shared internal HTTP client."""
     runtime = create_runtime(settings)
-    app = runtime.create_app(
-        title="Podium gateway",
-        description=(
-            "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
-            "Store. Errors are RFC 7807 "
-            "`application/problem+json` documents with a stable `code`."
-        ),
-        routers=routers(),
-        middleware=edge_middleware(settings),
-    )
-
-    app.add_exception_handler(Relayed, answer_relayed)
-    app.state.settings = settings
-    runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def internal_http(app: FastAPI) -> AsyncIterator[None]:
         # One pooled client for every internal call (SPEC §6), closed after the runtime stops.
         async with httpx.AsyncClient(
             timeout=settings.internal_timeout_seconds,
@@ -80,8 +65,21 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            async with runtime_lifespan(app):
-                yield
+            yield
 
-    app.router.lifespan_context = lifespan
+    app = runtime.create_app(
+        title="Podium gateway",
+        description=(
+            "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 `application/problem+json` documents with a stable "
+            "`code`."
+        ),
+        routers=routers(),
+        middleware=edge_middleware(settings),
+        extensions=[internal_http],
+    )
+
+    app.add_exception_handler(Relayed, answer_relayed)
+    app.state.settings = settings
     return app

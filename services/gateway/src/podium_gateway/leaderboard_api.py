@@ -14,16 +14,13 @@ zone; `date=` picks which one (default: the current one there).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-import zoneinfo
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import (
     activity_board_keys,
     leaderboard_entries_key,
@@ -31,7 +28,9 @@ from podium_contracts.redis_keys import (
     leaderboard_ranks_key,
     period_start,
 )
+from podium_runtime.cursors import CursorCodec
 from podium_runtime.problems import Problem
+from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
@@ -74,15 +73,8 @@ return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total'), rank}
 """
 
 
-class LeaderboardEntry(BaseModel):
-    """One participant's line."""
-
-    rank: int
-    user_id: uuid.UUID
-    display_name: str | None
-    score: float
-    submissions: int
-    last_submission_at: datetime
+class LeaderboardEntry(BoardEntry):
+    """One participant's line (the shape competitions mirrors into Redis)."""
 
 
 class Leaderboard(BaseModel):
@@ -104,20 +96,8 @@ class AroundMe(Leaderboard):
     rank: int | None
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError(offset)
-        return offset
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        raise Problem(400, "INVALID_CURSOR", "The cursor is not one this API returned.") from None
+#: Board pages continue at an offset into the ranks.
+BOARD_CURSOR = CursorCodec(int)
 
 
 async def _board_competition(
@@ -152,11 +132,7 @@ def _board_keys(
     """Return the Redis keys of the board asked for, and its first local day."""
     if competition.get("kind") == "activity":
         if day is None:
-            try:
-                tz = zoneinfo.ZoneInfo(competition.get("timezone") or "UTC")
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                tz = zoneinfo.ZoneInfo("UTC")
-            day = datetime.now(tz).date()
+            day = local_day(datetime.now(UTC), competition.get("timezone"))
         start = period_start(period, day)
         return activity_board_keys(competition_id, period, start), start
     if period != "all":
@@ -179,11 +155,8 @@ def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
 
 
 def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
-    as_of, total = meta
-    return (
-        datetime.fromisoformat(as_of.decode()) if as_of else None,
-        int(total) if total else 0,
-    )
+    board = BoardMeta.from_values(meta)
+    return board.as_of, board.total
 
 
 @router.get(
@@ -203,7 +176,7 @@ async def leaderboard(
     day: DayQuery = None,
 ) -> Response:
     """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
-    offset = _decode_cursor(cursor)
+    offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta = await redis_client.eval(  # type: ignore[misc]
@@ -223,7 +196,7 @@ async def leaderboard(
         split=split,
         period=period,
         period_start=start,
-        next_cursor=_encode_cursor(offset + limit) if more else None,
+        next_cursor=BOARD_CURSOR.encode(offset + limit) if more else None,
     )
     return JSONResponse(body.model_dump(mode="json"))
 

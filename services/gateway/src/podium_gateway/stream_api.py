@@ -20,6 +20,8 @@ from typing import Annotated, Any
 import redis.asyncio as redis
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
+from podium_contracts.read_models import LiveMessage
+from podium_contracts.redis_keys import live_channel
 from podium_runtime.problems import Problem
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,8 +31,6 @@ from podium_gateway.clients import HttpDep, RedisDep, SettingsDep, call
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications"])
 
-#: Same naming as the notifier's `live.live_channel`: one channel per user.
-CHANNEL_PREFIX = "podium:live:"
 #: Most notifications replayed on one reconnect; older ones stay in the inbox.
 MAX_REPLAY = 500
 
@@ -48,11 +48,6 @@ class StreamSettings(BaseSettings):
 def stream_settings() -> StreamSettings:
     """Return the stream settings read once from the environment."""
     return StreamSettings()
-
-
-def live_channel(user_id: Any) -> str:
-    """Return the pub/sub channel of one user's live messages."""
-    return f"{CHANNEL_PREFIX}{user_id}"
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -141,9 +136,9 @@ async def _events(
                     last_write = time.monotonic()
                 continue
             try:
-                payload = json.loads(message["data"])
-                event, data, event_id = payload["event"], payload["data"], payload.get("id")
-            except (ValueError, KeyError, TypeError):
+                live = LiveMessage.model_validate_json(message["data"])
+                event, data, event_id = live.event, live.data, live.id
+            except ValueError:
                 log.warning("malformed live message dropped")
                 continue
             if event_id is not None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import zoneinfo
 from dataclasses import dataclass
-from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -78,16 +76,6 @@ def password_violations(password: str, email: str) -> list[RuleViolation]:
             RuleViolation("password", "not_email", "The password must not be your e-mail address.")
         )
     return violations
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_timezone(name: str) -> bool:
-    """Whether `name` is an IANA time zone known to zoneinfo."""
-    return name in _zones() or name == "UTC"
 
 
 def new_token(prefix: str = "") -> str:

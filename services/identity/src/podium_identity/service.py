@@ -27,6 +27,8 @@ from podium_contracts.events import (
     UserUpdated,
 )
 from podium_runtime.outbox import Outbox, new_event
+from podium_runtime.problems import ServiceError
+from podium_runtime.timezones import is_iana_zone
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,8 +43,30 @@ VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a secret
 
 
-class AccountError(Exception):
-    """A refused account operation, with a stable code the API maps to a status."""
+#: The status each refusal is reported with (SPEC §5.1).
+_STATUS = {
+    "VALIDATION_ERROR": 422,
+    "INVALID_EMAIL": 422,
+    "WEAK_PASSWORD": 422,
+    "INVALID_TIMEZONE": 422,
+    "EMAIL_TAKEN": 409,
+    "INVALID_CREDENTIALS": 401,
+    "INVALID_REFRESH_TOKEN": 401,
+    "REFRESH_TOKEN_REUSED": 401,
+    "INVALID_TOKEN": 401,
+    "EMAIL_NOT_VERIFIED": 403,
+    "FORBIDDEN": 403,
+    "ACCOUNT_LOCKED": 429,
+    "INVALID_VERIFICATION_TOKEN": 400,
+    "INVALID_RESET_TOKEN": 400,
+    "NOT_FOUND": 404,
+}
+#: Refusals that ask the client to authenticate again (RFC 6750 §3).
+_BEARER_CHALLENGE = frozenset({"INVALID_CREDENTIALS", "INVALID_TOKEN", "INVALID_REFRESH_TOKEN"})
+
+
+class AccountError(ServiceError):
+    """A refused account operation with a stable code; its status follows from the code."""
 
     def __init__(
         self,
@@ -52,15 +76,18 @@ class AccountError(Exception):
         errors: list[dict[str, Any]] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-        self.errors = errors
+        headers = {"Retry-After": str(retry_after)} if retry_after else {}
+        if code in _BEARER_CHALLENGE:
+            headers["WWW-Authenticate"] = "Bearer"
+        super().__init__(code, detail, status=_STATUS[code], errors=errors, headers=headers)
         self.retry_after = retry_after
 
 
 class RefreshTokenReused(AccountError):
     """A rotated refresh token came back: its family is revoked and must stay revoked."""
+
+    #: The family revocation commits even though the caller is refused.
+    commit_effects = True
 
 
 @dataclass(frozen=True)
@@ -238,7 +265,7 @@ class Accounts:
     @staticmethod
     def check_timezone(zone: str) -> None:
         """Raise `INVALID_TIMEZONE` unless `zone` is an IANA time zone."""
-        if not domain.is_timezone(zone):
+        if not is_iana_zone(zone):
             raise AccountError(
                 "INVALID_TIMEZONE",
                 f"{zone!r} is not an IANA time zone (e.g. Europe/Paris).",

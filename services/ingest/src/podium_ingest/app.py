@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest.api import create_router
+from podium_ingest import consumers
+from podium_ingest.api import router
 from podium_ingest.config import Settings
-from podium_ingest.consumers import register_consumers
 from podium_ingest.models import metadata
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
-    register_consumers(runtime, settings)
+    runtime.include_events(consumers.router)
     return runtime
 
 
@@ -24,5 +24,5 @@ def create_api(settings: Settings) -> FastAPI:
     return runtime.create_app(
         title="Podium ingest",
         description="xAPI statements: raw and flattened storage, LRS queries and reports.",
-        routers=[create_router(runtime, settings)],
+        routers=[router],
     )

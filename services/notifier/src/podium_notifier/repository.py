@@ -80,15 +80,6 @@ async def upsert_competition(session: AsyncSession, values: dict[str, Any]) -> N
     )
 
 
-async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
-    """Return one competition's projection row, or None."""
-    return (
-        await session.execute(
-            select(competitions).where(competitions.c.competition_id == competition_id)
-        )
-    ).first()
-
-
 async def get_competitions(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Row[Any]]:
@@ -98,21 +89,6 @@ async def get_competitions(
         return {}
     rows = await session.execute(select(competitions).where(competitions.c.competition_id.in_(ids)))
     return {r.competition_id: r for r in rows}
-
-
-async def set_participant(
-    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, active: bool
-) -> None:
-    """Record that a user joined (active) or left a competition."""
-    stmt = insert(participants).values(
-        competition_id=competition_id, user_id=user_id, active=active, updated_at=func.now()
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[participants.c.competition_id, participants.c.user_id],
-            set_={"active": active, "updated_at": func.now()},
-        )
-    )
 
 
 async def set_participants(
@@ -234,40 +210,6 @@ async def try_scheduler_lock(session: AsyncSession, key: str) -> bool:
 # --- rank-change debounce ---------------------------------------------------------
 
 
-async def get_rank_notice(
-    session: AsyncSession, user_id: uuid.UUID, competition_id: uuid.UUID
-) -> Row[Any] | None:
-    """Return (and lock) the last rank notice of a user on a competition's board."""
-    return (
-        await session.execute(
-            select(rank_notices)
-            .where(
-                rank_notices.c.user_id == user_id, rank_notices.c.competition_id == competition_id
-            )
-            .with_for_update()
-        )
-    ).first()
-
-
-async def save_rank_notice(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    competition_id: uuid.UUID,
-    notified_at: datetime,
-    rank: int | None,
-) -> None:
-    """Remember when and at which rank the user was last told about this board."""
-    stmt = insert(rank_notices).values(
-        user_id=user_id, competition_id=competition_id, last_notified_at=notified_at, last_rank=rank
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[rank_notices.c.user_id, rank_notices.c.competition_id],
-            set_={"last_notified_at": notified_at, "last_rank": rank},
-        )
-    )
-
-
 async def lock_rank_notices(
     session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
@@ -362,18 +304,6 @@ async def save_preferences(
 # --- in-app inbox -----------------------------------------------------------------
 
 
-async def insert_notification(session: AsyncSession, values: dict[str, Any]) -> Row[Any] | None:
-    """Insert an in-app notification; None when this (cause, user) already has one."""
-    return (
-        await session.execute(
-            insert(notifications)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="uq_notifications_dedupe_user")
-            .returning(notifications)
-        )
-    ).first()
-
-
 async def insert_notifications(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> list[Row[Any]]:
@@ -446,19 +376,6 @@ async def mark_read(
 # --- e-mail outbox ----------------------------------------------------------------
 
 
-async def insert_email(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Queue a mail; False when this (cause, user) already has one."""
-    row = (
-        await session.execute(
-            insert(emails)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="uq_emails_dedupe_user")
-            .returning(emails.c.id)
-        )
-    ).first()
-    return row is not None
-
-
 async def insert_emails(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> set[tuple[str, uuid.UUID]]:
@@ -511,17 +428,3 @@ async def mark_email_failed(
     else:
         values["next_attempt_at"] = func.now() + retry_in
     await session.execute(update(emails).where(emails.c.id == email_id).values(**values))
-
-
-async def next_email_due(session: AsyncSession) -> datetime | None:
-    """Return when the earliest pending mail is due, or None when nothing waits."""
-    value: datetime | None = await session.scalar(
-        select(func.min(emails.c.next_attempt_at)).where(emails.c.status == "pending")
-    )
-    return value
-
-
-async def email_counts(session: AsyncSession) -> dict[str, int]:
-    """Return the number of mails per status (for operators and metrics)."""
-    rows = await session.execute(select(emails.c.status, func.count()).group_by(emails.c.status))
-    return {status: int(n) for status, n in rows.tuples()}

@@ -7,16 +7,15 @@ my prizes, sponsors' own drawings) are made here next to the data.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from podium_runtime.cursors import CursorCodec
 from podium_runtime.deps import SessionDep
-from podium_runtime.problems import Problem, problem_response
+from podium_runtime.problems import Problem
 
 from podium_rewards import repository
 from podium_rewards.schemas import (
@@ -38,25 +37,17 @@ from podium_rewards.schemas import (
     TransactionPage,
     Wallet,
 )
-from podium_rewards.service import Caller, Rewards, RewardsError
+from podium_rewards.service import Caller, Rewards
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
-_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
+#: Ledger pages continue after an entry id; drawings and prizes after (instant, id).
+ENTRY_CURSOR = CursorCodec(int)
+PAGE_CURSOR = CursorCodec(datetime, uuid.UUID)
 DrawingStatus = Literal["draft", "scheduled", "open", "closed", "completed", "cancelled"]
 FulfillmentStatus = Literal[
     "awaiting_address", "address_confirmed", "shipped", "delivered", "forfeited"
 ]
-
-
-def install_error_handler(app: FastAPI) -> None:
-    """Report refused use cases as RFC 7807 problems with their stable code."""
-
-    async def on_refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RewardsError)
-        return problem_response(Problem(_STATUS[exc.kind], exc.code, exc.detail, extra=exc.extra))
-
-    app.add_exception_handler(RewardsError, on_refused)
 
 
 def rewards_of(request: Request) -> Rewards:
@@ -94,30 +85,6 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
 
-def encode_cursor(*parts: Any) -> str:
-    """Return an opaque cursor for a position in a listing."""
-    text = "|".join(p.isoformat() if isinstance(p, datetime) else str(p) for p in parts)
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-def _decode(cursor: str) -> list[str]:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "INVALID_CURSOR", "the cursor is not one this API returned") from None
-
-
-def decode_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """Read an `(instant, id)` cursor."""
-    if cursor is None:
-        return None
-    try:
-        at, item_id = _decode(cursor)
-        return datetime.fromisoformat(at), uuid.UUID(item_id)
-    except ValueError:
-        raise Problem(400, "INVALID_CURSOR", "the cursor is not one this API returned") from None
-
-
 # --- wallet --------------------------------------------------------------------------
 
 
@@ -136,19 +103,13 @@ async def list_transactions(
     cursor: Cursor = None,
 ) -> Any:
     """Return the caller's ledger, newest first."""
-    before = None
-    if cursor is not None:
-        try:
-            before = int(_decode(cursor)[0])
-        except ValueError:
-            raise Problem(
-                400, "INVALID_CURSOR", "the cursor is not one this API returned"
-            ) from None
+    after = ENTRY_CURSOR.decode_optional(cursor)
+    before = after[0] if after else None
     rows = await repository.entries(session, caller.user_id, limit + 1, before)
     page = rows[:limit]
     return {
         "items": [{**r._mapping, "id": r.entry_id} for r in page],
-        "next_cursor": encode_cursor(page[-1].entry_id) if len(rows) > limit else None,
+        "next_cursor": ENTRY_CURSOR.encode(page[-1].entry_id) if len(rows) > limit else None,
     }
 
 
@@ -173,8 +134,15 @@ async def list_drawings(
     cursor: Cursor = None,
 ) -> Any:
     """Return drawings, soonest closing first; drafts only to their sponsor and admins."""
-    items, last = await rewards.drawings(session, caller, status, limit, decode_position(cursor))
-    return {"items": items, "next_cursor": encode_cursor(*last) if last else None}
+    after = PAGE_CURSOR.decode_optional(cursor)
+    items, last = await rewards.drawings(
+        session,
+        caller,
+        status,
+        limit,
+        after,  # type: ignore[arg-type]
+    )
+    return {"items": items, "next_cursor": PAGE_CURSOR.encode(*last) if last else None}
 
 
 @router.post("/drawings", status_code=201, response_model=Drawing)
@@ -278,9 +246,9 @@ async def list_fulfillments(
         user_id=caller.user_id if mine else None,
         status=status,
         limit=limit,
-        after=decode_position(cursor),
+        after=PAGE_CURSOR.decode_optional(cursor),  # type: ignore[arg-type]
     )
-    return {"items": items, "next_cursor": encode_cursor(*last) if last else None}
+    return {"items": items, "next_cursor": PAGE_CURSOR.encode(*last) if last else None}
 
 
 @router.put("/fulfillments/{fulfillment_id}/address", response_model=Fulfillment)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_rewards import consumers
-from podium_rewards.api import install_error_handler, router
+from podium_rewards.api import router
 from podium_rewards.config import Settings
 from podium_rewards.models import metadata
 from podium_rewards.scheduler import Scheduler
@@ -30,10 +30,10 @@ def create_service(
 ) -> RewardsService:
     """Build the runtime, register handlers and the scheduler."""
     runtime = ServiceRuntime(settings, metadata)
-    assert runtime.outbox is not None and runtime.consumer is not None
+    assert runtime.outbox is not None
     rewards = Rewards(settings, runtime.outbox, clock)
     scheduler = Scheduler(runtime.db, rewards, interval_seconds=settings.scheduler_interval_seconds)
-    consumers.register(runtime.consumer, rewards)
+    runtime.include_events(consumers.router, rewards=rewards)
     if settings.scheduler_enabled if run_scheduler is None else run_scheduler:
         runtime.background.append(scheduler.run)
     return RewardsService(runtime, rewards, scheduler)
@@ -52,7 +52,6 @@ def build_app(service: RewardsService) -> FastAPI:
         routers=[router],
     )
     app.state.rewards = service.rewards
-    install_error_handler(app)
     return app
 
 

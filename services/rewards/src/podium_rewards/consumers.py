@@ -15,29 +15,32 @@ from podium_contracts.events import (
     UserRegistered,
     UserUpdated,
 )
-from podium_runtime.broker import EventConsumer
+from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_rewards import repository as repo
 from podium_rewards.service import Rewards
 
+router = EventRouter()
 
-def register(consumer: EventConsumer, rewards: Rewards) -> None:
-    """Register every rewards handler on the service's consumer (group `rewards`)."""
 
-    @consumer.handles(UserRegistered, UserUpdated)
-    async def on_user(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
-        """Keep display names for published results."""
-        await repo.upsert_user(session, event.data.user_id, event.data.display_name)
+@router.handles(UserRegistered, UserUpdated)
+async def on_user(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
+    """Keep display names for published results."""
+    await repo.upsert_user(session, event.data.user_id, event.data.display_name)
 
-    @consumer.handles(CompetitionCreated, CompetitionUpdated)
-    async def on_competition(
-        session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
-    ) -> None:
-        """A competition's owner is a sponsor (SPEC §1) and may create drawings."""
-        await repo.add_sponsor(session, event.data.owner_id)
 
-    @consumer.handles(PointsAwarded, PointsRevoked)
-    async def on_points(session: AsyncSession, event: PointsAwarded | PointsRevoked) -> None:
-        """Credit earned points to the wallet, or take voided ones back."""
-        await rewards.record_points(session, event.data, revoked=isinstance(event, PointsRevoked))
+@router.handles(CompetitionCreated, CompetitionUpdated)
+async def on_competition(
+    session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
+) -> None:
+    """A competition's owner is a sponsor (SPEC §1) and may create drawings."""
+    await repo.add_sponsor(session, event.data.owner_id)
+
+
+@router.handles(PointsAwarded, PointsRevoked)
+async def on_points(
+    session: AsyncSession, event: PointsAwarded | PointsRevoked, *, rewards: Rewards
+) -> None:
+    """Credit earned points to the wallet, or take voided ones back."""
+    await rewards.record_points(session, event.data, revoked=isinstance(event, PointsRevoked))

@@ -23,6 +23,7 @@ from typing import Any
 
 from podium_contracts.events import FulfillmentData, FulfillmentUpdated, PointsData
 from podium_runtime.outbox import Outbox, new_event
+from podium_runtime.problems import ServiceError
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,17 +40,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class RewardsError(Exception):
-    """A refused use case: `kind` (not_found, forbidden, conflict, invalid) and a stable code."""
+class RewardsError(ServiceError):
+    """A refused use case: `kind` (not_found, forbidden, conflict, invalid) and a stable code.
+
+    Rendered as RFC 7807 by the runtime's one handler; `extra` fields (a refusal
+    `reason`, the balance) join the problem document.
+    """
+
+    STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
     def __init__(
         self, kind: str, code: str, detail: str, extra: dict[str, Any] | None = None
     ) -> None:
-        super().__init__(detail)
+        super().__init__(code, detail, status=self.STATUS[kind], extra=extra)
         self.kind = kind
-        self.code = code
-        self.detail = detail
-        self.extra = extra or {}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from podium_contracts.events import (
     RankChangedData,
 )
 from podium_runtime.outbox import Outbox, new_event
+from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
@@ -96,10 +97,10 @@ async def record_statement(
         # The cap's day is the participant's; an unknown time zone falls back to the
         # competition's until identity's event arrives.
         participant_tz = participant.timezone or competition.timezone
-        cap_day = domain.local_day(data.timestamp, participant_tz)
+        cap_day = local_day(data.timestamp, participant_tz)
         used = await repository.points_on_day(session, competition.id, participant.user_id, cap_day)
         earned = domain.award(rule, rules.multiplier(participant.tier), used, rules.daily_cap)
-        board_day = domain.local_day(data.timestamp, competition.timezone)
+        board_day = local_day(data.timestamp, competition.timezone)
         inserted = await repository.insert_award(
             session,
             {
