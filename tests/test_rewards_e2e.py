@@ -232,6 +232,32 @@ async def test_points_from_statements_reach_the_wallet_and_voiding_takes_them_ba
     assert anonymous.status_code == 401
 
 
+async def test_rewards_routes_are_documented_with_named_models(stack: RewardsStack) -> None:
+    spec = (await stack.http.get("/openapi.json")).json()
+    buy = spec["paths"]["/v1/drawings/{drawing_id}/tickets"]["post"]
+    assert buy["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Purchase"
+    }
+    assert any(p["name"] == "Idempotency-Key" for p in buy["parameters"])
+    for path in (
+        "/v1/wallet",
+        "/v1/wallet/transactions",
+        "/v1/drawings",
+        "/v1/drawings/{drawing_id}/proof",
+        "/v1/drawings/{drawing_id}/results",
+        "/v1/tickets",
+        "/v1/fulfillments",
+        "/v1/fulfillments/{fulfillment_id}/address",
+        "/v1/admin/drawings/{drawing_id}/execute",
+        "/v1/admin/fulfillments/{fulfillment_id}/ship",
+        "/v1/admin/wallets/{user_id}/adjust",
+    ):
+        assert path in spec["paths"], path
+    assert {"Wallet", "Drawing", "Proof", "Results", "Fulfillment"} <= set(
+        spec["components"]["schemas"]
+    )
+
+
 async def test_concurrent_purchases_through_the_gateway_never_overspend(
     stack: RewardsStack,
 ) -> None:

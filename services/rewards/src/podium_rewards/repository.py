@@ -286,6 +286,16 @@ async def get_drawing(
     return (await session.execute(query)).first()
 
 
+async def drawing_names(
+    session: AsyncSession, drawing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Return the names of these drawings."""
+    if not drawing_ids:
+        return {}
+    rows = await session.execute(select(d.drawing_id, d.name).where(d.drawing_id.in_(drawing_ids)))
+    return {row.drawing_id: row.name for row in rows}
+
+
 async def update_drawing(session: AsyncSession, drawing_id: uuid.UUID, **values: Any) -> None:
     """Change a drawing's columns."""
     await session.execute(update(drawings).where(d.drawing_id == drawing_id).values(**values))
@@ -344,6 +354,11 @@ async def prizes_of(session: AsyncSession, drawing_ids: Sequence[uuid.UUID]) -> 
             .order_by(prizes.c.drawing_id, prizes.c.rank)
         )
     ).all()
+
+
+async def get_prize(session: AsyncSession, prize_id: uuid.UUID) -> Row[Any]:
+    """Return one prize."""
+    return (await session.execute(select(prizes).where(prizes.c.prize_id == prize_id))).one()
 
 
 # --- purchases and tickets -----------------------------------------------------------

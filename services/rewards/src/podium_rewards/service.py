@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -843,40 +844,22 @@ class Rewards:
             session, user_id=user_id, status=status, limit=limit + 1, after=after
         )
         page = rows[:limit]
-        items = [await self._fulfillment_json(session, r) for r in page]
+        items = await self._fulfillments_json(session, page)
         last = (page[-1].notified_at, page[-1].fulfillment_id) if len(rows) > limit else None
         return items, last
 
     async def _fulfillment_json(self, session: AsyncSession, row: Row[Any]) -> dict[str, Any]:
-        drawing = await repo.get_drawing(session, row.drawing_id)
-        prize = next(
-            p for p in await repo.prizes_of(session, [row.drawing_id]) if p.prize_id == row.prize_id
-        )
-        assert drawing is not None
-        return {
-            "id": row.fulfillment_id,
-            "drawing_id": row.drawing_id,
-            "drawing_name": drawing.name,
-            "user_id": row.user_id,
-            "prize": {
-                "rank": prize.rank,
-                "name": prize.name,
-                "kind": prize.kind,
-                "value": float(prize.value),
-            },
-            "ticket_number": row.ticket_number,
-            "status": row.status,
-            "address": row.address,
-            "carrier": row.carrier,
-            "tracking_number": row.tracking_number,
-            "code": row.code,
-            "notified_at": row.notified_at,
-            "claim_by": row.claim_by,
-            "reminded_at": row.reminded_at,
-            "shipped_at": row.shipped_at,
-            "delivered_at": row.delivered_at,
-            "forfeited_at": row.forfeited_at,
-        }
+        (item,) = await self._fulfillments_json(session, [row])
+        return item
+
+    async def _fulfillments_json(
+        self, session: AsyncSession, rows: Sequence[Row[Any]]
+    ) -> list[dict[str, Any]]:
+        """Fulfilment rows as the API shows them, with their drawings and prizes read once."""
+        drawing_ids = sorted({row.drawing_id for row in rows})
+        names = await repo.drawing_names(session, drawing_ids)
+        prizes = {p.prize_id: p for p in await repo.prizes_of(session, drawing_ids)}
+        return [_fulfillment_view(row, names[row.drawing_id], prizes[row.prize_id]) for row in rows]
 
     async def _fulfillment(
         self, session: AsyncSession, fulfillment_id: uuid.UUID, user_id: uuid.UUID | None
@@ -1001,9 +984,7 @@ class Rewards:
     async def _notify(self, session: AsyncSession, row: Row[Any], change: str) -> None:
         drawing = await repo.get_drawing(session, row.drawing_id)
         assert drawing is not None
-        prize = next(
-            p for p in await repo.prizes_of(session, [row.drawing_id]) if p.prize_id == row.prize_id
-        )
+        prize = await repo.get_prize(session, row.prize_id)
         await self._announce(session, row, drawing.name, prize, change)
 
     async def _forfeit(self, session: AsyncSession, row: Row[Any], now: datetime) -> None:
@@ -1029,9 +1010,7 @@ class Rewards:
         pick = stream.next_pick(row.slot)
         if pick is None:
             return  # everybody holding a ticket has already won: the unit stays unawarded
-        prize = next(
-            p for p in await repo.prizes_of(session, [row.drawing_id]) if p.prize_id == row.prize_id
-        )
+        prize = await repo.get_prize(session, row.prize_id)
         units = domain.prize_units([(prize.rank, prize.quantity)])
         unit = domain.PrizeUnit(row.slot, prize.rank, units[0].index)
         rounds = max(p.round for p in previous if p.slot == row.slot)
@@ -1149,4 +1128,32 @@ def _drawing_json(
         "odds_with_one_more": (
             _odds_json(domain.odds(mine + 1, row.ticket_count + 1)) if signed_in else None
         ),
+    }
+
+
+def _fulfillment_view(row: Row[Any], drawing_name: str, prize: Row[Any]) -> dict[str, Any]:
+    """One prize on its way, as the API shows it (the address only to winner and admins)."""
+    return {
+        "id": row.fulfillment_id,
+        "drawing_id": row.drawing_id,
+        "drawing_name": drawing_name,
+        "user_id": row.user_id,
+        "prize": {
+            "rank": prize.rank,
+            "name": prize.name,
+            "kind": prize.kind,
+            "value": float(prize.value),
+        },
+        "ticket_number": row.ticket_number,
+        "status": row.status,
+        "address": row.address,
+        "carrier": row.carrier,
+        "tracking_number": row.tracking_number,
+        "code": row.code,
+        "notified_at": row.notified_at,
+        "claim_by": row.claim_by,
+        "reminded_at": row.reminded_at,
+        "shipped_at": row.shipped_at,
+        "delivered_at": row.delivered_at,
+        "forfeited_at": row.forfeited_at,
     }
