@@ -66,3 +66,22 @@ async def test_winner_hears_about_the_prize_in_app_and_by_email(notifier: Runnin
         ["You won Fitness watch!", "Your prize is on its way", "Your prize: Fitness watch"]
     )
     assert len((await notifier.inbox(user.user_id))["items"]) == 3
+
+
+async def test_reminder_and_forfeit_are_told_in_plain_words(notifier: Running) -> None:
+    user = await notifier.register()
+    claim_by = datetime(2031, 5, 14, 12, tzinfo=UTC)
+    reminder = prize_event(
+        user.user_id, "reminder", kind="physical", status="awaiting_address", claim_by=claim_by
+    )
+    forfeited = prize_event(user.user_id, "forfeited", kind="physical", status="forfeited")
+    await notifier.publish(reminder, forfeited)
+
+    async def two() -> list[dict[str, Any]] | None:
+        items = (await notifier.inbox(user.user_id))["items"]
+        return items if len(items) >= 2 else None
+
+    items = {i["title"]: i for i in await eventually(two, timeout=20, message="prize notices")}
+    assert "You have until 14 May 2031" in items["Claim your prize"]["body"]
+    assert "went to another participant" in items["Your prize was forfeited"]["body"]
+    assert items["Claim your prize"]["data"]["change"] == "reminder"

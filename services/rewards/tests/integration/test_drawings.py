@@ -198,3 +198,22 @@ async def test_winners_are_announced_through_the_outbox(rewards: Running) -> Non
             return not await unsent_events(session, messaging.outbox)
 
     await eventually(relayed, message="fulfilment events relayed")
+
+
+async def test_a_tick_does_nothing_while_another_replica_holds_the_scheduler_lock(
+    rewards: Running,
+) -> None:
+    from podium_rewards import repository
+    from podium_rewards.scheduler import LOCK_KEY
+
+    drawing = await rewards.create_drawing()
+    await rewards.set_status(drawing["id"], "scheduled")
+    rewards.clock.now = datetime.fromisoformat(drawing["sales_open_at"])
+    async with rewards.service.runtime.db.session() as other_replica:
+        assert await repository.try_scheduler_lock(other_replica, LOCK_KEY)
+        assert (await rewards.service.scheduler.tick()).ran is False
+        still = await rewards.http.get(f"/internal/v1/drawings/{drawing['id']}", headers=admin())
+        assert still.json()["status"] == "scheduled"
+    assert (await rewards.service.scheduler.tick()).ran is True
+    opened = await rewards.http.get(f"/internal/v1/drawings/{drawing['id']}", headers=admin())
+    assert opened.json()["status"] == "open"
