@@ -16,6 +16,7 @@ from podium_gateway import (
     leaderboard_api,
     notifications_api,
     reports_api,
+    rewards_api,
     stream_api,
     submissions_api,
 )
@@ -48,6 +49,7 @@ def routers() -> list[APIRouter]:
         xapi_documents.router,
         xapi_admin.router,
         reports_api.router,
+        rewards_api.router,
     ]
 
 
@@ -75,8 +77,9 @@ def create_api(settings: Settings) -> FastAPI:
         title="Podium gateway",
         description=(
             "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
-            "`application/problem+json` documents with a stable `code`."
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 `application/problem+json` documents with a stable "
+            "`code`."
         ),
         routers=routers(),
         middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],

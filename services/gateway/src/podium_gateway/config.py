@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     #: Must not exceed ingest's `consistency_publish_window_seconds`.
     xapi_publish_window_seconds: float = 5.0
     notifier_url: str = "http://127.0.0.1:8005"
+    rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.
     internal_timeout_seconds: float = 10.0
 
