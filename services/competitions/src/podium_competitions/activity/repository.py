@@ -113,7 +113,7 @@ async def competitions_awarding(session: AsyncSession, statement_id: uuid.UUID) 
 
 async def void_award(
     session: AsyncSession, competition_id: uuid.UUID, statement_id: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Take a statement's points out of every sum; None if nothing changed.
 
     Returns the voided award's `board_day`, `user_id`, `points` and `occurred_at`.
