@@ -24,8 +24,7 @@ from pydantic import BaseModel
 
 from podium_gateway.auth import OptionalUserDep, UserDep
 from podium_gateway.clients import SettingsDep, relay
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 from podium_gateway.submissions_api import BlobDep
 
 router = APIRouter(tags=["data files"])
@@ -78,7 +77,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 async def upload_file(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="The data file (any format)")],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     blobs: BlobDep,
     description: Annotated[str, Form(max_length=5000)] = "",
@@ -115,7 +114,7 @@ async def upload_file(
     summary="The competition's data files (participants, or anyone when data_public)",
 )
 async def list_files(
-    competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: OptionalUserDep
 ) -> Response:
     """The latest version of each file."""
     answer = await client.request("GET", f"/competitions/{competition_id}/files", user)
@@ -155,7 +154,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def download_file(
     competition_id: uuid.UUID,
     name: str,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     blobs: BlobDep,
     settings: SettingsDep,
@@ -208,7 +207,7 @@ async def _nothing() -> AsyncIterator[bytes]:
     summary="Delete a data file and its versions (owner)",
 )
 async def delete_file(
-    competition_id: uuid.UUID, name: str, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, name: str, client: CompetitionsDep, user: UserDep
 ) -> Response:
     """Hide every version of the file."""
     answer = await client.request("DELETE", f"/competitions/{competition_id}/files/{name}", user)

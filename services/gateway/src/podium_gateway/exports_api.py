@@ -25,8 +25,8 @@ from podium_runtime.problems import Problem
 
 from podium_gateway.auth import OptionalUserDep, UserDep
 from podium_gateway.clients import HttpDep, RedisDep, Relayed, SettingsDep
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
+from podium_gateway.clients.scoring import ScoringDep
 from podium_gateway.leaderboard_api import (
     _PAGE,
     LeaderboardEntry,
@@ -35,13 +35,7 @@ from podium_gateway.leaderboard_api import (
     _board_keys,
     _entries,
 )
-from podium_gateway.submissions_api import (
-    BlobDep,
-    ScoringDep,
-    _queued,
-    _view,
-    submission_blob_key,
-)
+from podium_gateway.submissions_api import BlobDep, _queued, _view, submission_blob_key
 
 router = APIRouter(tags=["exports"])
 
@@ -113,7 +107,7 @@ def _download(body: AsyncIterator[bytes], fmt: Format, name: str) -> StreamingRe
 )
 async def export_leaderboard(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
     format: Format = "csv",
@@ -152,7 +146,7 @@ async def export_leaderboard(
 )
 async def export_submissions(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     http: HttpDep,
     settings: SettingsDep,
     user: UserDep,
@@ -203,7 +197,7 @@ async def export_submissions(
 )
 async def submission_file(
     submission_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     blobs: BlobDep,
     user: UserDep,
@@ -227,8 +221,7 @@ async def submission_file(
         raise not_found from None
     allowed = raw["user_id"] == str(user.user_id) or is_sponsor(competition, user)
     if not allowed:
-        mine = (competition.get("viewer") or {}).get("team_id")
-        if mine is not None:
+        if competition.viewer is not None and competition.viewer.team_id is not None:
             team = await client.request("GET", f"/competitions/{competition_id}/teams/mine", user)
             members = {m["user_id"] for m in team.json().get("members", [])}
             allowed = team.status_code == 200 and raw["user_id"] in members

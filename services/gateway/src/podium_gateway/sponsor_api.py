@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import RuntimeDep, publish, relay
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 
 router = APIRouter(tags=["sponsor tools"])
 
@@ -53,7 +52,7 @@ class AnnouncementAccepted(BaseModel):
 async def announce(
     competition_id: uuid.UUID,
     body: AnnouncementBody,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -85,7 +84,7 @@ async def announce(
 async def remove_participant(
     competition_id: uuid.UUID,
     participant_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     ban: bool = False,
 ) -> Response:

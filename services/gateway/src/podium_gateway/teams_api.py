@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import RuntimeDep, SettingsDep, publish, relay
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import CompetitionsClient
+from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["teams"])
@@ -157,7 +156,7 @@ async def _command(
     summary="Create a team (the creator must be a participant)",
 )
 async def create_team(
-    competition_id: uuid.UUID, body: TeamCreateBody, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, body: TeamCreateBody, client: CompetitionsDep, user: UserDep
 ) -> Response:
     """Create a team with the caller as its first member; the answer holds the invite code."""
     path = f"/competitions/{competition_id}/teams"
@@ -169,7 +168,7 @@ async def create_team(
     response_model=TeamOut,
     summary="My team in a competition (404 NO_TEAM for a solo participant)",
 )
-async def my_team(competition_id: uuid.UUID, client: ClientDep, user: UserDep) -> Response:
+async def my_team(competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep) -> Response:
     """Return the caller's team, its members and invite code."""
     return relay(await client.request("GET", f"/competitions/{competition_id}/teams/mine", user))
 
@@ -182,7 +181,7 @@ async def my_team(competition_id: uuid.UUID, client: ClientDep, user: UserDep) -
 )
 async def join_team(
     invite_code: str,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -211,7 +210,7 @@ async def join_team(
 async def merge_team(
     team_id: uuid.UUID,
     body: MergeBody,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -235,7 +234,7 @@ async def merge_team(
 )
 async def team_request(
     request_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -259,7 +258,7 @@ async def team_request(
     summary="My team's final submissions for the private board",
 )
 async def final_submissions(
-    competition_id: uuid.UUID, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
 ) -> Response:
     """The chosen submissions, or the best K public scores with `default: true`."""
     path = f"/competitions/{competition_id}/final-submissions"
@@ -274,7 +273,7 @@ async def final_submissions(
 async def select_final_submissions(
     competition_id: uuid.UUID,
     body: Annotated[FinalSelectionBody, Body()],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
 ) -> Response:
     """Replace the team's selection; 422 when over K or not the team's scored submissions."""

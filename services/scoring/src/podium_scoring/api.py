@@ -10,15 +10,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from podium_runtime.cursors import CursorCodec
+from podium_runtime.db import AnyRow
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
-from sqlalchemy import Row
 
 from podium_scoring import repository
 from podium_scoring.metrics import METRICS
@@ -103,7 +103,7 @@ async def export_submissions(competition_id: uuid.UUID, request: Request) -> Str
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-def _answer_key_out(row: Row[Any]) -> AnswerKeyOut:
+def _answer_key_out(row: AnyRow) -> AnswerKeyOut:
     return AnswerKeyOut(
         competition_id=row.competition_id,
         status=row.status,
