@@ -126,9 +126,7 @@ async def export_leaderboard(
             yield _csv_line(BOARD_COLUMNS)
         offset = 0
         while True:
-            rows, _meta = await redis_client.eval(  # type: ignore[misc]
-                _PAGE, 3, *keys, offset, offset + CHUNK - 1
-            )
+            rows, _meta = await redis_client.eval(_PAGE, 3, *keys, offset, offset + CHUNK - 1)
             entries: list[LeaderboardEntry] = _entries(rows)
             if not entries:
                 return

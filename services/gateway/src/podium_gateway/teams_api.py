@@ -246,7 +246,7 @@ async def team_request(
         return JSONResponse(body.model_dump(mode="json"))
     if decided.status_code == 404:
         asker = await runtime.redis.get(_request_key(settings, request_id))
-        if asker is not None and asker.decode() == str(user.user_id):
+        if asker is not None and asker in (str(user.user_id), str(user.user_id).encode()):
             pending = TeamRequestOut(request_id=request_id, status="pending")
             return JSONResponse(pending.model_dump(mode="json"))
     return relay(decided)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.datasets.models import data_files
@@ -13,7 +14,7 @@ from podium_competitions.datasets.models import data_files
 f = data_files.c
 
 
-async def insert_version(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+async def insert_version(session: AsyncSession, values: dict[str, Any]) -> AnyRow:
     """Store the next version of a named file (the caller holds the competition's lock)."""
     latest = await session.scalar(
         select(func.max(f.version)).where(
@@ -21,10 +22,12 @@ async def insert_version(session: AsyncSession, values: dict[str, Any]) -> Row[A
         )
     )
     row = {**values, "version": (latest or 0) + 1}
-    return (await session.execute(insert(data_files).values(**row).returning(data_files))).one()
+    result = await session.execute(insert(data_files).values(**row).returning(data_files))
+    inserted: AnyRow = result.one()
+    return inserted
 
 
-async def latest_files(session: AsyncSession, competition_id: uuid.UUID) -> list[Row[Any]]:
+async def latest_files(session: AsyncSession, competition_id: uuid.UUID) -> list[AnyRow]:
     """Return the latest version of each file that is not deleted, by name."""
     query = (
         select(data_files)
@@ -37,7 +40,7 @@ async def latest_files(session: AsyncSession, competition_id: uuid.UUID) -> list
 
 async def get_file(
     session: AsyncSession, competition_id: uuid.UUID, name: str, version: int | None
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return one version of a file (the latest without `version`), unless deleted."""
     query = select(data_files).where(
         f.competition_id == competition_id, f.name == name, f.deleted_at.is_(None)

@@ -8,9 +8,8 @@ competition is 404 to strangers like everything about it.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Row
+from podium_runtime.db import AnyRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as competitions_repository
@@ -19,7 +18,7 @@ from podium_competitions.datasets.schemas import DataFile, DataFileList, DataFil
 from podium_competitions.service import Caller, Forbidden, NotFound, _owned, _visible
 
 
-def _view(row: Row[Any], *, with_key: bool) -> DataFile:
+def _view(row: AnyRow, *, with_key: bool) -> DataFile:
     return DataFile(
         competition_id=row.competition_id,
         name=row.name,

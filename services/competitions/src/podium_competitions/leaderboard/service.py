@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import rank_changes
 from podium_competitions.leaderboard import repository
-from podium_competitions.leaderboard.domain import rank_board
+from podium_competitions.leaderboard.domain import Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.repository import display_names
 from podium_competitions.teams import repository as teams_repository
@@ -60,7 +60,7 @@ async def recompute_board(
     chosen = await teams_repository.selections(session, competition_id)
     eligible = final_candidates(submissions, chosen, final_limit)
     now = _now()
-    boards = {
+    boards: dict[Split, list[Entry]] = {
         "public": rank_board(submissions, "public"),
         "private": rank_board(submissions, "private", eligible=eligible),
     }

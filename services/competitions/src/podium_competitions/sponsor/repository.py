@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Row, cast, func, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date
 
 from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
 
 
-async def submissions_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[Row[Any]]:
+async def submissions_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[AnyRow]:
     """Return scored submissions per UTC day of submission (invalidated ones included)."""
     ls = leaderboard_submissions.c
     day = cast(func.timezone("UTC", ls.submitted_at), Date).label("day")

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, Row, any_, delete, func, insert, literal, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import ARRAY, any_, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,14 +30,16 @@ async def team_of(
     return found if found is None else uuid.UUID(str(found))
 
 
-async def insert_team(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+async def insert_team(session: AsyncSession, values: dict[str, Any]) -> AnyRow:
     """Insert a team and return the stored row."""
-    return (await session.execute(insert(teams).values(**values).returning(teams))).one()
+    result = await session.execute(insert(teams).values(**values).returning(teams))
+    inserted: AnyRow = result.one()
+    return inserted
 
 
 async def get_team(
     session: AsyncSession, team_id: uuid.UUID, *, for_update: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return a team row, optionally locked."""
     query = select(teams).where(t.id == team_id)
     if for_update:
@@ -44,7 +47,7 @@ async def get_team(
     return (await session.execute(query)).first()
 
 
-async def team_by_invite_code(session: AsyncSession, code: str) -> Row[Any] | None:
+async def team_by_invite_code(session: AsyncSession, code: str) -> AnyRow | None:
     """Return the team holding this invite code."""
     return (await session.execute(select(teams).where(t.invite_code == code))).first()
 
@@ -96,7 +99,7 @@ async def member_ids(session: AsyncSession, team_id: uuid.UUID) -> list[uuid.UUI
     return [row.user_id for row in rows]
 
 
-async def members(session: AsyncSession, team_id: uuid.UUID) -> list[Row[Any]]:
+async def members(session: AsyncSession, team_id: uuid.UUID) -> list[AnyRow]:
     """Return a team's members with their display names, earliest first."""
     rows = await session.execute(
         select(m.user_id, func.coalesce(users.c.display_name, "").label("display_name"))
@@ -134,7 +137,7 @@ async def record_request(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def get_request(session: AsyncSession, request_id: uuid.UUID) -> Row[Any] | None:
+async def get_request(session: AsyncSession, request_id: uuid.UUID) -> AnyRow | None:
     """Return the outcome of a team request."""
     query = select(team_requests).where(team_requests.c.request_id == request_id)
     return (await session.execute(query)).first()
@@ -221,7 +224,7 @@ async def move_selection(
 
 async def board_submissions_of(
     session: AsyncSession, competition_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Return the scored, valid submissions of some users in a competition."""
     ls = leaderboard_submissions.c
     rows = await session.execute(

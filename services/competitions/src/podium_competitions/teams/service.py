@@ -37,8 +37,8 @@ from podium_contracts.redis_keys import (
     daily_submissions_key,
     utc_day,
 )
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain
@@ -72,7 +72,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _team_view(session: AsyncSession, row: Row[Any], *, with_code: bool) -> Team:
+async def _team_view(session: AsyncSession, row: AnyRow, *, with_code: bool) -> Team:
     members = await repository.members(session, row.id)
     return Team(
         id=row.id,
@@ -84,7 +84,7 @@ async def _team_view(session: AsyncSession, row: Row[Any], *, with_code: bool) -
     )
 
 
-def _team_changed(row: Row[Any], members: list[uuid.UUID], change: str, **extra: Any) -> Event:
+def _team_changed(row: AnyRow, members: list[uuid.UUID], change: str, **extra: Any) -> Event:
     return new_event(
         TeamChanged,
         PRODUCER,
@@ -93,7 +93,7 @@ def _team_changed(row: Row[Any], members: list[uuid.UUID], change: str, **extra:
             team_id=row.id,
             name=row.name,
             members=members,
-            change=change,  # type: ignore[arg-type]
+            change=change,
             **extra,
         ),
     )
@@ -114,7 +114,7 @@ async def _merge_daily_slots(
 
 async def _used_today(client: redis.Redis, competition_id: uuid.UUID, entrant: uuid.UUID) -> int:
     key = daily_submissions_key(competition_id, entrant, utc_day(_now()))
-    return int(await client.scard(key))  # type: ignore[misc]
+    return int(await client.scard(key))
 
 
 # --- synchronous use cases ---------------------------------------------------------
@@ -262,7 +262,7 @@ async def _accept(
 
 
 async def _enroll_for_team(
-    session: AsyncSession, outbox: Outbox, competition: Row[Any], data: TeamJoinData
+    session: AsyncSession, outbox: Outbox, competition: AnyRow, data: TeamJoinData
 ) -> JoinRejection | None:
     """Enroll a newcomer arriving by a team link under the competition's join rules.
 
@@ -436,7 +436,7 @@ async def decide_merge(
 # --- final submissions ------------------------------------------------------------------
 
 
-async def _entrant(session: AsyncSession, caller: Caller, competition_id: uuid.UUID) -> Row[Any]:
+async def _entrant(session: AsyncSession, caller: Caller, competition_id: uuid.UUID) -> AnyRow:
     competition = await _visible(session, competition_id, caller)
     if not await competitions_repository.is_participant(session, competition_id, caller.user_id):
         raise Forbidden("NOT_ENROLLED", "only participants choose final submissions")
