@@ -105,7 +105,7 @@ async def upload_file(
     if answer.status_code != 201:
         await blobs.delete(key)
         return relay(answer)
-    return JSONResponse(DataFileOut.model_validate(answer.json()).model_dump(), status_code=201)
+    return JSONResponse(DataFileOut.model_validate(answer.json()).model_dump(mode="json"), status_code=201)
 
 
 @router.get(
@@ -120,7 +120,7 @@ async def list_files(
     answer = await client.request("GET", f"/competitions/{competition_id}/files", user)
     if answer.status_code != 200:
         return relay(answer)
-    return JSONResponse(DataFileListOut.model_validate(answer.json()).model_dump())
+    return JSONResponse(DataFileListOut.model_validate(answer.json()).model_dump(mode="json"))
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
