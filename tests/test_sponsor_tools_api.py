@@ -206,3 +206,64 @@ async def test_removal_with_a_ban_blocks_rejoining(stack: PredictionStack) -> No
         f"/v1/competitions/{cid}/participants/{uuid.uuid4()}", headers=owner.auth
     )
     assert gone.status_code == 404 and gone.json()["code"] == "NOT_ENROLLED"
+
+
+async def test_with_approval_on_joins_wait_for_the_sponsor(stack: PredictionStack) -> None:
+    owner = await stack.sign_up("Sponsor")
+    competition = await stack.prediction_competition(owner, join_approval=True, max_participants=1)
+    cid = competition["id"]
+    assert competition["join_approval"] is True
+    first, second, third = (
+        await stack.sign_up("First"),
+        await stack.sign_up(),
+        await stack.sign_up(),
+    )
+    for player in (first, second, third):
+        waiting = await stack.join(cid, player)
+        assert waiting["status"] == "pending", waiting
+    # Still pending a moment later: nothing but the owner decides.
+    assert (await stack.enrollment(cid, first))["status"] == "pending"
+    listed = await stack.http.get(f"/v1/competitions/{cid}/enrollments/pending", headers=owner.auth)
+    assert listed.status_code == 200
+    assert {p["user_id"] for p in listed.json()["items"]} == {
+        first.user_id,
+        second.user_id,
+        third.user_id,
+    }
+    not_owner = await stack.http.post(
+        f"/v1/competitions/{cid}/enrollments/{second.user_id}/decision",
+        json={"accept": True},
+        headers=first.auth,
+    )
+    assert not_owner.status_code == 403
+
+    accepted = await stack.http.post(
+        f"/v1/competitions/{cid}/enrollments/{first.user_id}/decision",
+        json={"accept": True},
+        headers=owner.auth,
+    )
+    assert accepted.status_code == 202 and accepted.json()["status"] == "accepted"
+    assert (await stack.enrollment(cid, first))["status"] == "accepted"
+    # The one seat is taken: accepting another is refused; declining works.
+    full = await stack.http.post(
+        f"/v1/competitions/{cid}/enrollments/{second.user_id}/decision",
+        json={"accept": True},
+        headers=owner.auth,
+    )
+    assert full.status_code == 409 and full.json()["code"] == "FULL"
+    declined = await stack.http.post(
+        f"/v1/competitions/{cid}/enrollments/{third.user_id}/decision",
+        json={"accept": False, "reason": "not this time"},
+        headers=owner.auth,
+    )
+    assert declined.status_code == 202 and declined.json()["status"] == "rejected"
+    third_now = await stack.enrollment(cid, third)
+    assert (third_now["status"], third_now["reason"]) == ("rejected", "DECLINED")
+    again = await stack.http.post(
+        f"/v1/competitions/{cid}/enrollments/{third.user_id}/decision",
+        json={"accept": True},
+        headers=owner.auth,
+    )
+    assert again.status_code == 404 and again.json()["code"] == "NO_PENDING_REQUEST"
+    details = await stack.http.get(f"/v1/competitions/{cid}", headers=owner.auth)
+    assert details.json()["participants"] == 1

@@ -21,6 +21,7 @@ class JoinRejection(StrEnum):
     INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
     OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
     BANNED = "BANNED"
+    DECLINED = "DECLINED"
 
 
 class TeamRejection(StrEnum):

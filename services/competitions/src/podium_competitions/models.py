@@ -52,6 +52,8 @@ competitions = Table(
     Column("final_submissions_limit", Integer, nullable=False, server_default="2"),
     # Anyone may download the data files of a public competition (SPEC §10.2).
     Column("data_public", Boolean, nullable=False, server_default="false"),
+    # Joins wait as `pending` for the owner's decision (SPEC §10.2).
+    Column("join_approval", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('prediction', 'activity')", name="kind"),
@@ -83,7 +85,7 @@ enrollments = Table(
     Column("request_id", UUID(as_uuid=True)),
     Column("enrolled_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("status IN ('accepted', 'rejected', 'left')", name="status"),
+    CheckConstraint("status IN ('pending', 'accepted', 'rejected', 'left')", name="status"),
     Index("ix_enrollments_user_status", "user_id", "status"),
 )
 

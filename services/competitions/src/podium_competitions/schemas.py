@@ -117,6 +117,7 @@ class CompetitionCreate(_KindFields):
     team_merge_deadline: UtcInstant | None = None
     final_submissions_limit: int = Field(default=2, ge=1, le=100)
     data_public: bool = False
+    join_approval: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> CompetitionCreate:
@@ -152,6 +153,7 @@ class CompetitionUpdate(_Strict):
     team_merge_deadline: UtcInstant | None = None
     final_submissions_limit: int | None = Field(default=None, ge=1, le=100)
     data_public: bool | None = None
+    join_approval: bool | None = None
 
 
 Phase = Literal["upcoming", "running", "ended"]
@@ -198,6 +200,8 @@ class Competition(BaseModel):
     final_submissions_limit: int = 2
     #: Anyone may download the data files (public competitions only).
     data_public: bool = False
+    #: Joins wait as `pending` until the owner accepts or rejects them.
+    join_approval: bool = False
     invite_code: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -216,7 +220,7 @@ class Enrollment(BaseModel):
 
     competition_id: uuid.UUID
     user_id: uuid.UUID
-    status: Literal["accepted", "rejected", "left"]
+    status: Literal["pending", "accepted", "rejected", "left"]
     reason: str | None
     request_id: uuid.UUID | None
     enrolled_at: datetime | None

@@ -153,6 +153,7 @@ def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = N
         team_merge_deadline=row.team_merge_deadline,
         final_submissions_limit=row.final_submissions_limit,
         data_public=row.data_public,
+        join_approval=row.join_approval,
         invite_code=row.invite_code if may_see_code else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -290,6 +291,7 @@ _NOT_NULL = {
     "timezone",
     "late_join",
     "data_public",
+    "join_approval",
     "final_submissions_limit",
 }
 
@@ -439,6 +441,11 @@ async def decide_joins(
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
                 reason = JoinRejection.FULL
+        if reason is None and row.join_approval:
+            # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
+            writes[key] = current[key] = _enrollment(request, "pending", None, None)
+            outcomes.append("pending")
+            continue
         if reason is None:
             taken[cid] += 1
             values = _enrollment(request, "accepted", None, _now())

@@ -105,7 +105,9 @@ async def upload_file(
     if answer.status_code != 201:
         await blobs.delete(key)
         return relay(answer)
-    return JSONResponse(DataFileOut.model_validate(answer.json()).model_dump(mode="json"), status_code=201)
+    return JSONResponse(
+        DataFileOut.model_validate(answer.json()).model_dump(mode="json"), status_code=201
+    )
 
 
 @router.get(

@@ -92,3 +92,67 @@ async def remove_participant(
     path = f"/competitions/{competition_id}/participants/{participant_id}"
     answer = await client.request("DELETE", path, user, params={"ban": str(ban).lower()})
     return Response(status_code=204) if answer.status_code == 204 else relay(answer)
+
+
+class DecisionBody(BaseModel):
+    """Body of `POST .../enrollments/{user_id}/decision`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accept: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DecisionOut(BaseModel):
+    """The enrollment after the owner's decision."""
+
+    user_id: uuid.UUID
+    status: Literal["accepted", "rejected"]
+
+
+class PendingRequestOut(BaseModel):
+    """A join waiting for the owner's decision."""
+
+    user_id: uuid.UUID
+    display_name: str
+    requested_at: str
+
+
+class PendingRequestsOut(BaseModel):
+    """Every join waiting for the owner's decision."""
+
+    items: list[PendingRequestOut]
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/enrollments/pending",
+    response_model=PendingRequestsOut,
+    summary="Joins waiting for my decision (owner, join approval on)",
+)
+async def pending_requests(
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
+) -> Response:
+    """Oldest first."""
+    path = f"/competitions/{competition_id}/enrollments/pending"
+    return relay(await client.request("GET", path, user))
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/enrollments/{participant_id}/decision",
+    status_code=202,
+    response_model=DecisionOut,
+    summary="Accept or decline a pending join (owner)",
+)
+async def decide(
+    competition_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    body: DecisionBody,
+    client: CompetitionsDep,
+    user: UserDep,
+) -> Response:
+    """Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`."""
+    path = f"/competitions/{competition_id}/enrollments/{participant_id}/decision"
+    answer = await client.request("POST", path, user, json=body.model_dump())
+    if answer.status_code != 200:
+        return relay(answer)
+    return JSONResponse(DecisionOut.model_validate(answer.json()).model_dump(mode="json"), 202)

@@ -35,6 +35,7 @@ JOIN_REJECTION_WORDS: dict[JoinRejection, str] = {
     JoinRejection.INVALID_INVITE_CODE: "the invite code is not valid",
     JoinRejection.OWNER_CANNOT_JOIN: "owners do not join their own competition",
     JoinRejection.BANNED: "the organiser removed you from this competition",
+    JoinRejection.DECLINED: "the organiser declined your request",
 }
 
 #: Human words for every submission-error code scoring emits (SPEC §7.1).

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date
 
 from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
+from podium_competitions.models import enrollments, users
 
 
 async def submissions_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[AnyRow]:
@@ -44,3 +45,15 @@ async def removed_from_board(
         .where(ls.competition_id == competition_id, ls.user_id == user_id)
         .values(invalidated=True)
     )
+
+
+async def pending_enrollments(session: AsyncSession, competition_id: uuid.UUID) -> list[AnyRow]:
+    """Return pending join requests with display names, oldest first."""
+    e = enrollments.c
+    rows = await session.execute(
+        select(e.user_id, e.updated_at, func.coalesce(users.c.display_name, "").label("name"))
+        .select_from(enrollments.outerjoin(users, users.c.user_id == e.user_id))
+        .where(e.competition_id == competition_id, e.status == "pending")
+        .order_by(e.updated_at, e.user_id)
+    )
+    return list(rows.all())

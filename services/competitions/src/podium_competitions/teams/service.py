@@ -355,6 +355,9 @@ async def decide_team_join(
     )
     if reason is not None:
         return await _refuse(session, outbox, *args, reason)
+    if not participant and competition.join_approval:
+        # Approval mode: newcomers ask the owner first (SPEC §10.2), then follow the link.
+        return await _refuse(session, outbox, *args, TeamRejection.NOT_ENROLLED)
     if not participant:
         refused = await _enroll_for_team(session, outbox, competition, data)
         if refused is not None:
