@@ -267,3 +267,42 @@ async def test_with_approval_on_joins_wait_for_the_sponsor(stack: PredictionStac
     assert again.status_code == 404 and again.json()["code"] == "NO_PENDING_REQUEST"
     details = await stack.http.get(f"/v1/competitions/{cid}", headers=owner.auth)
     assert details.json()["participants"] == 1
+
+
+async def test_a_baseline_is_scored_and_marked_on_the_board(stack: PredictionStack) -> None:
+    from submissions_support.stack import answer_key, predictions_csv
+
+    owner = await stack.sign_up("Sponsor")
+    competition = await stack.prediction_competition(owner)
+    cid = competition["id"]
+    key, ids, targets = answer_key(seed=41, rows=60)
+    await stack.upload_key(cid, owner, key)
+    player = await stack.sign_up("Player")
+    assert (await stack.join(cid, player))["status"] == "accepted"
+    refused = await stack.http.post(
+        f"/v1/competitions/{cid}/baseline-submissions",
+        files={"file": ("b.csv", predictions_csv(ids, targets * 0.5), "text/csv")},
+        headers=player.auth,
+    )
+    assert refused.status_code == 403
+    baseline = await stack.http.post(
+        f"/v1/competitions/{cid}/baseline-submissions",
+        files={"file": ("b.csv", predictions_csv(ids, targets * 0.5 + 0.25), "text/csv")},
+        headers=owner.auth,
+    )
+    assert baseline.status_code == 202, baseline.text
+    mine = await stack.submit(cid, player, predictions_csv(ids, targets * 0.9))
+    assert mine.status_code == 202
+
+    async def board() -> list[dict[str, Any]] | None:
+        got = await stack.board(cid)
+        entries = got.json()["entries"]
+        return entries if len(entries) == 2 else None
+
+    entries = await eventually(board, timeout=30, message="baseline and player on the board")
+    marked = {e["user_id"]: e["baseline"] for e in entries}
+    assert marked == {owner.user_id: True, player.user_id: False}
+    details = await stack.http.get(f"/v1/competitions/{cid}", headers=owner.auth)
+    assert details.json()["participants"] == 1
+    roster = await stack.http.get(f"/v1/competitions/{cid}/participants", headers=owner.auth)
+    assert [p["user_id"] for p in roster.json()["items"]] == [player.user_id]

@@ -36,8 +36,10 @@ class LeaderboardMirror:
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
         teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
+        baseline_id: uuid.UUID | None = None,
     ) -> None:
-        """Replace one board atomically; `teams` maps a team's id to its members."""
+        """Replace one board atomically; `teams` maps a team's id to its members, and the
+        line of `baseline_id` (the sponsor) is marked as the baseline."""
         teams = teams or {}
         mirrored = [
             BoardEntry(
@@ -49,6 +51,7 @@ class LeaderboardMirror:
                 last_submission_at=e.last_submission_at,
                 team_id=e.user_id if e.user_id in teams else None,
                 members=teams.get(e.user_id),
+                baseline=e.user_id == baseline_id,
             )
             for e in entries
         ]

@@ -134,16 +134,18 @@ async def replace_board(
 
 async def board_settings(
     session: AsyncSession, competition_id: uuid.UUID
-) -> tuple[datetime | None, int]:
-    """Return when the competition ends and how many final submissions count (SPEC §10.2)."""
+) -> tuple[datetime | None, int, uuid.UUID | None]:
+    """Return when the competition ends, how many final submissions count (SPEC §10.2)
+    and its owner, whose submissions are baselines."""
+    c = competitions.c
     row = (
         await session.execute(
-            select(competitions.c.ends_at, competitions.c.final_submissions_limit).where(
-                competitions.c.id == competition_id
-            )
+            select(c.ends_at, c.final_submissions_limit, c.owner_id).where(c.id == competition_id)
         )
     ).first()
-    return (row.ends_at, row.final_submissions_limit) if row is not None else (None, 2)
+    if row is None:
+        return None, 2, None
+    return row.ends_at, row.final_submissions_limit, row.owner_id
 
 
 async def boards_of(session: AsyncSession) -> list[uuid.UUID]:

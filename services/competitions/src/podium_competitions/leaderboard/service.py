@@ -56,7 +56,7 @@ async def recompute_board(
         replace(s, user_id=team_of.get(s.user_id, s.user_id))
         for s in await repository.scored_submissions(session, competition_id)
     ]
-    ends_at, final_limit = await repository.board_settings(session, competition_id)
+    ends_at, final_limit, owner_id = await repository.board_settings(session, competition_id)
     chosen = await teams_repository.selections(session, competition_id)
     eligible = final_candidates(submissions, chosen, final_limit)
     now = _now()
@@ -74,10 +74,12 @@ async def recompute_board(
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
-        await mirror.write(competition_id, split, entries, names, now, members)
+        await mirror.write(competition_id, split, entries, names, now, members, owner_id)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
         for change in rank_changes(before, entries):
+            if change.user_id == owner_id:
+                continue  # the sponsor's baseline is no participant: nobody to tell
             # Every member of a team hears of the team's move.
             for user_id in members.get(change.user_id, [change.user_id]):
                 events.append(
