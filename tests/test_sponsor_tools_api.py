@@ -219,17 +219,22 @@ async def test_with_approval_on_joins_wait_for_the_sponsor(stack: PredictionStac
         await stack.sign_up(),
     )
     for player in (first, second, third):
-        waiting = await stack.join(cid, player)
-        assert waiting["status"] == "pending", waiting
-    # Still pending a moment later: nothing but the owner decides.
-    assert (await stack.enrollment(cid, first))["status"] == "pending"
-    listed = await stack.http.get(f"/v1/competitions/{cid}/enrollments/pending", headers=owner.auth)
-    assert listed.status_code == 200
-    assert {p["user_id"] for p in listed.json()["items"]} == {
-        first.user_id,
-        second.user_id,
-        third.user_id,
-    }
+        asked = await stack.http.post(f"/v1/competitions/{cid}/join", headers=player.auth)
+        assert asked.status_code == 202, asked.text
+
+    # The service decided "pending": the owner sees the three requests waiting.
+    async def waiting() -> list[dict[str, Any]] | None:
+        got = await stack.http.get(
+            f"/v1/competitions/{cid}/enrollments/pending", headers=owner.auth
+        )
+        assert got.status_code == 200, got.text
+        items = got.json()["items"]
+        return items if len(items) == 3 else None
+
+    listed = await eventually(waiting, timeout=30, message="three pending joins")
+    assert {p["user_id"] for p in listed} == {first.user_id, second.user_id, third.user_id}
+    for player in (first, second, third):
+        assert (await stack.enrollment(cid, player))["status"] == "pending"
     not_owner = await stack.http.post(
         f"/v1/competitions/{cid}/enrollments/{second.user_id}/decision",
         json={"accept": True},
