@@ -22,7 +22,11 @@ from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
 from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
-from podium_runtime.problems import install_problem_handlers
+from podium_runtime.problems import (
+    COMMON_PROBLEMS,
+    install_problem_handlers,
+    problem_responses,
+)
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
@@ -176,5 +180,6 @@ class ServiceRuntime:
             )
         )
         for router in routers:
-            app.include_router(router)
+            # Every route documents the problem answers any route can give (SPEC §5).
+            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
         return app

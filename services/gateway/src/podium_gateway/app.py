@@ -10,10 +10,12 @@ from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_gateway import (
-    accounts_api,
+    auth_api,
     competitions_api,
     leaderboard_api,
+    lrs_clients_api,
     notifications_api,
+    profile_api,
     reports_api,
     stream_api,
     submissions_api,
@@ -33,13 +35,15 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
 def routers() -> list[APIRouter]:
     """Return every public router of the gateway, in OpenAPI order."""
     return [
-        accounts_api.router,
+        auth_api.router,
+        profile_api.router,
+        lrs_clients_api.router,
         competitions_api.router,
         submissions_api.router,
         leaderboard_api.router,
         notifications_api.router,
         stream_api.router,
-        accounts_api.xapi_about_router,
+        lrs_clients_api.xapi_about_router,
         xapi_api.router,
         reports_api.router,
     ]
