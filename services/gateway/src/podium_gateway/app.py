@@ -22,6 +22,7 @@ from podium_gateway import (
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
+from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.xapi import api as xapi_api
@@ -63,7 +64,7 @@ def create_api(settings: Settings) -> FastAPI:
             app.state.http = http
             app.state.jwks = JwksCache(
                 http,
-                f"{settings.identity_url}/.well-known/jwks.json",
+                jwks_url(settings),
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from podium_gateway.clients import HttpDep, SettingsDep, call, relay
+from podium_gateway.config import Settings
 
 
 def sent_fields(model: BaseModel) -> dict[str, Any]:
@@ -61,3 +62,21 @@ def identity_proxy(request: Request, http: HttpDep, settings: SettingsDep) -> Id
 
 
 IdentityDep = Annotated[IdentityProxy, Depends(identity_proxy)]
+
+
+def jwks_url(settings: Settings) -> str:
+    """Return where identity publishes the public keys of its access tokens."""
+    return f"{settings.identity_url}/.well-known/jwks.json"
+
+
+async def verify_lrs_client(
+    http: httpx.AsyncClient, settings: Settings, key: str, secret: str
+) -> httpx.Response:
+    """Ask identity whether Basic credentials belong to a live LRS client (200, 401 or 404)."""
+    return await call(
+        http,
+        "POST",
+        f"{settings.identity_url}/internal/lrs-clients/verify",
+        service="identity",
+        json={"key": key, "secret": secret},
+    )
