@@ -35,7 +35,7 @@ install: $(VENV)/.installed kafka ## Install the locked dependencies into .venv 
 kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Maven (skipped without Java 17+)
 	@test -f $(KAFKA_LIBS) || $(PY) -m podium_runtime.kafka_embedded install
 
-dev: install ## Start infrastructure and all six services; prints the gateway URL (Ctrl-C stops)
+dev: install ## Start infrastructure and all seven services; prints the gateway URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
 test: install ## Run every test against real Postgres, Redis and Apache Kafka

@@ -7,9 +7,9 @@ role; `about` is answered here for any valid LRS client.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, Field
@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from podium_gateway.account_schemas import LrsClientCreate, LrsClientCreated, LrsClientList
 from podium_gateway.auth import AdminDep
 from podium_gateway.clients.identity import IdentityDep
-from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.lrs_auth import authenticate_lrs_client
 
 router = APIRouter()
 xapi_about_router = APIRouter(tags=["xapi"])
@@ -69,21 +69,37 @@ async def revoke_lrs_client(
 
 
 class About(BaseModel):
-    """xAPI `about` resource."""
+    """xAPI `about` resource (Communication 2.8)."""
 
-    version: list[str] = Field(examples=[["1.0.3", "2.0.0"]])
+    version: list[str] = Field(examples=[["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]])
+    extensions: dict[str, Any] = Field(default_factory=dict)
 
 
-@xapi_about_router.get(
+#: Every xAPI version the LRS speaks (X-Experience-API-Version negotiation, Comm. 3.3).
+XAPI_VERSIONS = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]
+
+
+@xapi_about_router.api_route(
     "/xapi/about",
+    methods=["GET", "HEAD"],
     summary="xAPI versions this LRS speaks",
     response_model=About,
     responses=problems(401, 403, 429),
 )
-async def xapi_about(
-    client: Annotated[LrsClient, Depends(require_lrs_scope())],
-) -> JSONResponse:
-    """Return the supported xAPI versions (any valid LRS client may ask)."""
+async def xapi_about(request: Request) -> JSONResponse:
+    """Return the supported xAPI versions and extensions.
+
+    Clients ask About before they know which version to speak, so it needs neither
+    credentials nor the version header (xAPI Communication 2.8); credentials that
+    are sent are still verified, so a tool can check them here.
+    """
+    if "authorization" in request.headers:
+        await authenticate_lrs_client(request)
+    requested = request.headers.get("X-Experience-API-Version", "")
     return JSONResponse(
-        {"version": ["1.0.3", "2.0.0"]}, headers={"X-Experience-API-Version": "1.0.3"}
+        {
+            "version": XAPI_VERSIONS,
+            "extensions": {},
+        },
+        headers={"X-Experience-API-Version": "2.0.0" if requested == "2.0.0" else "1.0.3"},
     )

@@ -20,6 +20,7 @@ from podium_contracts.events import (
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
+    FulfillmentUpdated,
     LearningData,
     RankChanged,
     SubmissionRejected,
@@ -639,4 +640,54 @@ def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
+    return Notice(d.user_id, str(event.id), message)
+
+
+async def notify_prize(
+    session: AsyncSession, notifier: Notifier, event: FulfillmentUpdated
+) -> None:
+    """Notify a winner of one change of their prize (from the rewards service)."""
+    notice = prize_notice(notifier, event)
+    await notifier.notify_many(session, [notice])
+
+
+def prize_notice(notifier: Notifier, event: FulfillmentUpdated) -> Notice:
+    """The winner's notification for one change of their prize (never their address)."""
+    d = event.data
+    prize, drawing = d.prize_name, d.drawing_name
+    claim_by = f"{d.claim_by:%d %B %Y}" if d.claim_by else "the deadline"
+    titles = {
+        "won": (
+            f"You won {prize}!",
+            f"Your ticket in “{drawing}” won {prize}. Give your shipping address by "
+            f"{claim_by} to claim it.",
+        ),
+        "reminder": (
+            "Claim your prize",
+            f"You have until {claim_by} to give your shipping address for {prize} "
+            f"(“{drawing}”); after that it goes to another participant.",
+        ),
+        "shipped": (
+            "Your prize is on its way",
+            f"{prize} was shipped with {d.carrier}, tracking number {d.tracking_number}.",
+        ),
+        "delivered": (
+            f"Your prize: {prize}",
+            f"Your ticket in “{drawing}” won {prize}. Your code: {d.code}."
+            if d.kind == "digital"
+            else f"{prize} was delivered. Enjoy!",
+        ),
+        "forfeited": (
+            "Your prize was forfeited",
+            f"{prize} (“{drawing}”) was not claimed in time and went to another participant.",
+        ),
+    }
+    title, body = titles[d.change]
+    data = {
+        "fulfillment_id": str(d.fulfillment_id),
+        "drawing_id": str(d.drawing_id),
+        "change": d.change,
+        "status": d.status,
+    }
+    message = Message(domain.PRIZE, title, body, notifier.link("/rewards"), data)
     return Notice(d.user_id, str(event.id), message)

@@ -46,7 +46,12 @@ from podium_scoring.domain import (
     score,
 )
 from podium_scoring.metrics import METRICS, Metric
-from podium_scoring.validation import FileError, FileInvalidError, validate_submission
+from podium_scoring.validation import (
+    FileError,
+    FileInvalidError,
+    summarise_errors,
+    validate_submission,
+)
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +325,7 @@ async def _emit_scored(
 async def _emit_rejected(
     session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
 ) -> None:
+    errors = summarise_errors(errors)  # what is stored and sent stays bounded
     await repository.record_rejected(
         session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
     )

@@ -113,8 +113,11 @@ async def competitions_awarding(session: AsyncSession, statement_id: uuid.UUID) 
 
 async def void_award(
     session: AsyncSession, competition_id: uuid.UUID, statement_id: uuid.UUID
-) -> date | None:
-    """Take a statement's points out of every sum; return its board day, None if nothing changed."""
+) -> AnyRow | None:
+    """Take a statement's points out of every sum; None if nothing changed.
+
+    Returns the voided award's `board_day`, `user_id`, `points` and `occurred_at`.
+    """
     result = await session.execute(
         update(activity_points)
         .where(
@@ -123,10 +126,9 @@ async def void_award(
             p.voided.is_(False),
         )
         .values(voided=True)
-        .returning(p.board_day)
+        .returning(p.board_day, p.user_id, p.points, p.occurred_at)
     )
-    row = result.first()
-    return row.board_day if row is not None else None
+    return result.first()
 
 
 async def standings(
