@@ -41,12 +41,13 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def prepare_statement(
-    raw: dict[str, Any], stored: datetime, authority: dict[str, Any]
+    raw: dict[str, Any], stored: datetime, authority: dict[str, Any], version: str = "1.0.0"
 ) -> dict[str, Any]:
     """Return the statement as the LRS stores it: id, stored, authority, version, timestamp set.
 
     2.4.1 the LRS assigns a missing id; 2.4.8 it sets stored; 2.4.9 it sets authority;
-    2.4.10 version defaults to 1.0.0; 2.4.7 a missing timestamp takes the stored value;
+    2.4.10 version defaults to 1.0.0 (2.0.0 when the request speaks 2.0.0); 2.4.7 a
+    missing timestamp takes the stored value;
     2.4.6.2 single context activities become arrays.
     """
     statement: dict[str, Any] = _copy(raw)
@@ -54,7 +55,7 @@ def prepare_statement(
     statement["stored"] = format_timestamp(stored)
     statement.setdefault("timestamp", statement["stored"])
     statement["authority"] = authority
-    statement.setdefault("version", "1.0.0")
+    statement.setdefault("version", version)
     _arrays_for_context_activities(statement)
     if isinstance(statement.get("object"), dict) and statement["object"].get("objectType") == (
         "SubStatement"
