@@ -86,7 +86,10 @@ class XapiRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             requested = request.headers.get(VERSION_HEADER)
-            answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
+            if requested is None:
+                answer_version = request.app.state.settings.xapi_default_version
+            else:
+                answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
                 if requested is None:
                     raise bad_request(

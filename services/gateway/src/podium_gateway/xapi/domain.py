@@ -14,6 +14,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,9 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
     doc["verb"] = {"id": doc["verb"]["id"]}  # verb display is not part of the statement
     if "timestamp" in doc:
         doc["timestamp"] = _instant(doc["timestamp"])
+    result = doc.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        result["duration"] = _hundredths(result["duration"])
     obj = doc["object"]
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
@@ -121,6 +125,14 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
         for key in ("display", "description"):
             if key in attachment:
                 attachment[key] = {tag.lower(): text for tag, text in attachment[key].items()}
+
+
+_SECONDS_FRACTION = re.compile(r"(\d+\.\d{2})\d+S$")
+
+
+def _hundredths(duration: str) -> str:
+    """Durations compare to 0.01 s: finer digits of the seconds are dropped (xAPI 2.0 4.2.7)."""
+    return _SECONDS_FRACTION.sub(r"\1S", duration)
 
 
 def _canonical_actor(actor: dict[str, Any]) -> dict[str, Any]:
