@@ -300,3 +300,28 @@ async def test_statements_targeting_a_match_match_too(client: httpx.AsyncClient)
         await client.get("/xapi/statements", params={"statementId": statement_id})
     page = await client.get("/xapi/statements", params={"verb": verb, "ascending": "true"})
     assert [s["id"] for s in page.json()["statements"]] == [voiding_id, referencing_id]
+
+
+async def test_durations_compare_to_hundredths_of_a_second(client: httpx.AsyncClient) -> None:
+    key, certificate = _signer()
+    body = {**statement(result={"duration": "PT36M0.12S"}), "id": str(uuid.uuid4())}
+    content, headers = _signed(body, key, "RS256", certificate)
+    finer = content.replace(b'"PT36M0.12S"', b'"PT36M0.1237S"', 1)
+    assert finer != content
+    accepted = await client.post("/xapi/statements", content=finer, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    coarser = content.replace(b'"PT36M0.12S"', b'"PT36M0.2S"', 1)
+    refused = await client.post("/xapi/statements", content=coarser, headers=headers)
+    assert refused.status_code == 400
+
+
+async def test_statements_sent_in_2_0_0_are_stored_as_2_0_0(client: httpx.AsyncClient) -> None:
+    newer = {"X-Experience-API-Version": "2.0.0"}
+    (statement_id,) = (
+        await client.post("/xapi/statements", json=statement(), headers=newer)
+    ).json()
+    got = await client.get("/xapi/statements", params={"statementId": statement_id}, headers=newer)
+    assert got.headers["x-experience-api-version"] == "2.0.0"
+    assert got.json()["version"] == "2.0.0"
+    unversioned = await client.get("/xapi/statements", headers={"X-Experience-API-Version": ""})
+    assert unversioned.status_code == 400
