@@ -43,7 +43,7 @@ class Crashable:
 
 @pytest.fixture
 async def crashable(test_infra: TestInfrastructure, tmp_path: Path) -> AsyncIterator[Crashable]:
-    async with own_broker(tmp_path / "kafka") as broker:
+    async with own_broker() as broker:
         infra = await infrastructure_on(test_infra, broker)
         await infra.migrate("identity", "competitions", "scoring", "ingest")
         async with (

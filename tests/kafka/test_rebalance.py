@@ -44,7 +44,7 @@ STEP = 15  # requests answered between two steps
 async def stacks(
     test_infra: TestInfrastructure, tmp_path: Path
 ) -> AsyncIterator[tuple[TestInfrastructure, PredictionStack, LrsStack, Path]]:
-    async with own_broker(tmp_path / "kafka") as broker:
+    async with own_broker() as broker:
         infra = await infrastructure_on(test_infra, broker)
         await infra.migrate("identity", "competitions", "scoring", "ingest")
         async with (
