@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from podium_competitions import repository as competitions_repository
 from podium_competitions.datasets import repository
 from podium_competitions.datasets.schemas import DataFile, DataFileList, DataFileRegistration
-from podium_competitions.service import Caller, Forbidden, NotFound, _owned, _visible
+from podium_competitions.service import Caller, Forbidden, NotFound, _owned, visible_competition
 
 
 def _view(row: AnyRow, *, with_key: bool) -> DataFile:
@@ -35,7 +35,7 @@ def _view(row: AnyRow, *, with_key: bool) -> DataFile:
 async def _readable(
     session: AsyncSession, caller: Caller | None, competition_id: uuid.UUID
 ) -> None:
-    competition = await _visible(session, competition_id, caller)
+    competition = await visible_competition(session, competition_id, caller)
     if competition.visibility == "public" and competition.data_public:
         return
     if caller is not None and (caller.is_admin or caller.user_id == competition.owner_id):

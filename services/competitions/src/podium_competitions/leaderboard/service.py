@@ -9,17 +9,15 @@ from datetime import UTC, datetime
 
 import redis.asyncio as redis
 from podium_contracts.events import (
-    RankChanged,
-    RankChangedData,
     RejectedData,
     ScoredData,
     SubmissionInvalidatedData,
 )
 from podium_contracts.redis_keys import daily_submissions_key, utc_day
-from podium_runtime.outbox import Outbox, new_event
+from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.domain import rank_changes
+from podium_competitions.boards import announce_rank_changes
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
@@ -28,8 +26,6 @@ from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "competitions"
 
 
 def _now() -> datetime:
@@ -47,7 +43,8 @@ async def recompute_board(
     The Redis write happens inside the transaction while the board lock is held:
     if it fails the message is retried, and a later update can never be
     overwritten by an earlier one. Private-board rank changes are announced only
-    after `ends_at`, when that board is public knowledge (SPEC §7.2).
+    after `ends_at`, when that board is public knowledge (SPEC §7.2). A team has
+    one line (SPEC §10.2) and the private board counts only final submissions.
     """
     await repository.lock_board(session, competition_id)
     # A team's members share one line (SPEC §10.2): submissions rank under the team's id.
@@ -70,35 +67,19 @@ async def recompute_board(
     entrant_ids = {e.user_id for e in boards["public"]}
     names = await display_names(session, entrant_ids - members.keys())
     names.update(await teams_repository.team_names(session, entrant_ids & members.keys()))
-    events = []
+    # Every member of a team hears of the team's move; the sponsor's baseline tells nobody.
+    recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(members)
+    if owner_id is not None:
+        recipients[owner_id] = []
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
         await mirror.write(competition_id, split, entries, names, now, members, owner_id)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        for change in rank_changes(before, entries):
-            if change.user_id == owner_id:
-                continue  # the sponsor's baseline is no participant: nobody to tell
-            # Every member of a team hears of the team's move.
-            for user_id in members.get(change.user_id, [change.user_id]):
-                events.append(
-                    new_event(
-                        RankChanged,
-                        PRODUCER,
-                        RankChangedData(
-                            competition_id=competition_id,
-                            user_id=user_id,
-                            split=split,
-                            period="all",
-                            old_rank=change.old_rank,
-                            new_rank=change.new_rank,
-                            score=change.score,
-                        ),
-                    )
-                )
-    if events and outbox is not None:
-        await outbox.add(session, *events)
+        await announce_rank_changes(
+            session, outbox, competition_id, before, entries, split=split, recipients=recipients
+        )
 
 
 async def record_scored(

@@ -53,7 +53,7 @@ from podium_competitions.service import (
     Invalid,
     NotFound,
     _owned,
-    _visible,
+    visible_competition,
 )
 from podium_competitions.teams import domain as teams_domain
 from podium_competitions.teams import repository
@@ -130,7 +130,7 @@ async def create_team(
     name: str,
 ) -> Team:
     """Create a team with the caller as its first member; they must be a participant."""
-    await _visible(session, competition_id, caller)
+    await visible_competition(session, competition_id, caller)
     competition = await competitions_repository.get_competition(
         session, competition_id, for_update=True
     )
@@ -163,7 +163,7 @@ async def create_team(
 
 async def my_team(session: AsyncSession, caller: Caller, competition_id: uuid.UUID) -> Team:
     """Return the caller's team in a competition; solo participants have none (404)."""
-    await _visible(session, competition_id, caller)
+    await visible_competition(session, competition_id, caller)
     team_id = await repository.team_of(session, competition_id, caller.user_id)
     row = await repository.get_team(session, team_id) if team_id else None
     if row is None:
@@ -440,7 +440,7 @@ async def decide_merge(
 
 
 async def _entrant(session: AsyncSession, caller: Caller, competition_id: uuid.UUID) -> AnyRow:
-    competition = await _visible(session, competition_id, caller)
+    competition = await visible_competition(session, competition_id, caller)
     if not await competitions_repository.is_participant(session, competition_id, caller.user_id):
         raise Forbidden("NOT_ENROLLED", "only participants choose final submissions")
     return competition
