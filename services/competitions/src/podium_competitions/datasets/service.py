@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from podium_competitions import repository as competitions_repository
 from podium_competitions.datasets import repository
 from podium_competitions.datasets.schemas import DataFile, DataFileList, DataFileRegistration
-from podium_competitions.service import Caller, Forbidden, NotFound, _owned, visible_competition
+from podium_competitions.service import Forbidden, NotFound, _owned, visible_competition
+from podium_competitions.views import Caller
 
 
 def _view(row: AnyRow, *, with_key: bool) -> DataFile:

@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from podium_competitions import repository as competitions_repository
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.leaderboard.service import recompute_board
-from podium_competitions.service import PRODUCER, Caller, Conflict, NotFound, _owned
+from podium_competitions.service import PRODUCER, Conflict, NotFound, _owned
 from podium_competitions.sponsor import repository
 from podium_competitions.sponsor.repository import removed_from_board
 from podium_competitions.teams import repository as teams_repository
+from podium_competitions.views import Caller
 
 
 async def remove_participant(

@@ -47,7 +47,6 @@ from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.leaderboard.service import recompute_board
 from podium_competitions.service import (
-    Caller,
     Conflict,
     Forbidden,
     Invalid,
@@ -64,6 +63,7 @@ from podium_competitions.teams.schemas import (
     TeamRequest,
     TeamTarget,
 )
+from podium_competitions.views import Caller
 
 PRODUCER = "competitions"
 
