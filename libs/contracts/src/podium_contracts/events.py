@@ -280,7 +280,8 @@ class TeamMergeData(EventData):
     competition_id: uuid.UUID
     team_id: uuid.UUID
     into_team_id: uuid.UUID
-    requested_by: uuid.UUID
+    #: The member who asked.
+    user_id: uuid.UUID
 
 
 @register(JOINS)

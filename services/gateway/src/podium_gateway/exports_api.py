@@ -24,7 +24,7 @@ from podium_runtime.blobs import BlobNotFoundError
 from podium_runtime.problems import Problem
 
 from podium_gateway.auth import OptionalUserDep, UserDep
-from podium_gateway.clients import HttpDep, RedisDep, Relayed, SettingsDep
+from podium_gateway.clients import RedisDep, Relayed, SettingsDep
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 from podium_gateway.clients.scoring import ScoringDep
 from podium_gateway.leaderboard_api import (
@@ -145,8 +145,7 @@ async def export_leaderboard(
 async def export_submissions(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    http: HttpDep,
-    settings: SettingsDep,
+    scoring: ScoringDep,
     user: UserDep,
     format: Format = "csv",
 ) -> StreamingResponse:
@@ -158,15 +157,13 @@ async def export_submissions(
     if teams.status_code != 200:
         raise Relayed(teams)
     team_of: dict[str, str] = teams.json()["teams"]
-    url = f"{settings.scoring_url.rstrip('/')}/internal/competitions/{competition_id}"
     now = datetime.now(UTC)
 
     async def body() -> AsyncIterator[bytes]:
         if format == "csv":
             yield _csv_line(SUBMISSION_COLUMNS)
         try:
-            async with http.stream("GET", f"{url}/submissions/export") as answer:
-                answer.raise_for_status()
+            async with scoring.submissions_export(competition_id) as answer:
                 chunk: list[dict[str, Any]] = []
                 async for line in answer.aiter_lines():
                     if not line:

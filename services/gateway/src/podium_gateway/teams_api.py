@@ -223,7 +223,7 @@ async def merge_team(
         settings,
         {"merge_team_id": str(team_id)},
         TeamMergeRequested,
-        {"into_team_id": body.into_team_id, "requested_by": user.user_id},
+        {"into_team_id": body.into_team_id, "user_id": user.user_id},
     )
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from podium_runtime.deps import SessionDep
 
-from podium_competitions.api import CallerDep, MaybeCallerDep
 from podium_competitions.datasets import service
 from podium_competitions.datasets.schemas import DataFile, DataFileList, DataFileRegistration
+from podium_competitions.deps import CallerDep, MaybeCallerDep
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from podium_runtime.db import AnyRow
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.datasets.models import data_files
@@ -31,7 +32,7 @@ async def latest_files(session: AsyncSession, competition_id: uuid.UUID) -> list
     """Return the latest version of each file that is not deleted, by name."""
     query = (
         select(data_files)
-        .distinct(f.name)
+        .ext(distinct_on(f.name))
         .where(f.competition_id == competition_id, f.deleted_at.is_(None))
         .order_by(f.name, f.version.desc())
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from podium_runtime.deps import OutboxDep, RuntimeDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_competitions.api import CallerDep
+from podium_competitions.deps import CallerDep
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.sponsor import service
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from podium_runtime.deps import OutboxDep, RuntimeDep, SessionDep
 
-from podium_competitions.api import CallerDep
+from podium_competitions.deps import CallerDep
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.teams import service
 from podium_competitions.teams.schemas import (

@@ -381,7 +381,7 @@ async def decide_merge(
     data: TeamMergeData,
 ) -> str:
     """Merge one team into another when the rules allow; return `accepted` or the refusal."""
-    args = ("merge", data.request_id, data.competition_id, data.requested_by)
+    args = ("merge", data.request_id, data.competition_id, data.user_id)
     if await repository.get_request(session, data.request_id) is not None:
         return "duplicate"
     competition = await competitions_repository.get_competition(
@@ -403,7 +403,7 @@ async def decide_merge(
     if source.id == target.id:
         return await _refuse(session, outbox, *args, TeamRejection.SAME_TEAM)
     source_members = await repository.member_ids(session, source.id)
-    if data.requested_by not in source_members:
+    if data.user_id not in source_members:
         return await _refuse(session, outbox, *args, TeamRejection.NOT_A_MEMBER)
     target_members = await repository.member_ids(session, target.id)
     reason = teams_domain.growth_refusal(
