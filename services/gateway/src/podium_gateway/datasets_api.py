@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from podium_gateway.auth import OptionalUserDep, UserDep
 from podium_gateway.clients import SettingsDep, relay
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
-from podium_gateway.submissions_api import BlobDep
+from podium_gateway.uploads import BlobDep
 
 router = APIRouter(tags=["data files"])
 

@@ -10,30 +10,18 @@ competitions internal API.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from podium_contracts.events import (
-    AnnouncementData,
-    AnnouncementPosted,
-    SubmissionReceived,
-    SubmissionReceivedData,
-)
+from podium_contracts.events import AnnouncementData, AnnouncementPosted
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
-from podium_gateway.clients import RuntimeDep, SettingsDep, publish, relay
+from podium_gateway.clients import RuntimeDep, publish, relay
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
-from podium_gateway.submissions_api import (
-    BlobDep,
-    SubmissionAccepted,
-    _read_upload,
-    submission_blob_key,
-)
 
 router = APIRouter(tags=["sponsor tools"])
 
@@ -168,48 +156,3 @@ async def decide(
     if answer.status_code != 200:
         return relay(answer)
     return JSONResponse(DecisionOut.model_validate(answer.json()).model_dump(mode="json"), 202)
-
-
-@router.post(
-    "/v1/competitions/{competition_id}/baseline-submissions",
-    status_code=202,
-    response_model=SubmissionAccepted,
-    summary="Upload a baseline file (owner): scored and shown on the board marked baseline",
-)
-async def submit_baseline(
-    competition_id: uuid.UUID,
-    file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
-    client: CompetitionsDep,
-    user: UserDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    blobs: BlobDep,
-) -> Response:
-    """Publish `submission.received` as the owner; no enrollment, no daily limit.
-
-    The board shows the owner's best baseline as a line with `baseline: true`;
-    the owner is no participant, so the roster and capacity do not change.
-    """
-    competition = await client.competition(competition_id, user)
-    if not is_sponsor(competition, user) or competition.kind != "prediction":
-        raise Problem(403, "NOT_OWNER", "Only the owner of a prediction competition may do this.")
-    data = await _read_upload(file, settings.max_submission_bytes)
-    now = datetime.now(UTC)
-    submission_id = uuid.uuid4()
-    ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
-    event = new_event(
-        SubmissionReceived,
-        "gateway",
-        SubmissionReceivedData(
-            submission_id=submission_id,
-            competition_id=competition_id,
-            user_id=competition.owner_id,
-            blob_key=ref.key,
-            sha256=ref.sha256,
-            size_bytes=ref.size,
-            submitted_at=now,
-        ),
-    )
-    await publish(runtime, event, "baseline submission")
-    answer = SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
-    return JSONResponse(answer.model_dump(mode="json"), status_code=202)
