@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     max_page_size: int = 500
     #: Most `xapi.statements.received` events applied in one transaction.
     consumer_batch_size: int = 500
+    #: The gateway's Redis key prefix, to release claims of statements ingest refused.
+    gateway_redis_key_prefix: str = "podium:gateway:"
 
 
 @lru_cache
