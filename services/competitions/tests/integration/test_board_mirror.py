@@ -102,17 +102,23 @@ async def test_a_score_reaches_the_board_while_redis_is_down_and_the_mirror_afte
     try:
         await stack.score(competition, user, 0.9)
         # The old code wrote Redis inside the transaction: nothing committed while it was down.
-        assert await eventually(
-            lambda: stack.rank_in_postgres(competition, user),
-            timeout=30,
-            message="the board committed in Postgres",
-        ) == 1
+        assert (
+            await eventually(
+                lambda: stack.rank_in_postgres(competition, user),
+                timeout=30,
+                message="the board committed in Postgres",
+            )
+            == 1
+        )
         assert await stack.mirrored_total(competition) is None
     finally:
         stack.link.restore()
-    assert await eventually(
-        lambda: stack.mirrored_total(competition), timeout=30, message="the mirror caught up"
-    ) == 1
+    assert (
+        await eventually(
+            lambda: stack.mirrored_total(competition), timeout=30, message="the mirror caught up"
+        )
+        == 1
+    )
 
 
 async def test_a_board_lost_from_redis_is_rebuilt_without_anyone_asking(

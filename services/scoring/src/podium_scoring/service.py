@@ -31,8 +31,8 @@ from podium_contracts.events import (
     SubmissionScored,
 )
 from podium_runtime.blobs import BlobIntegrityError, BlobStore
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import repository
@@ -220,7 +220,7 @@ class _Job:
     submitted_at: datetime
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> _Job:
+    def from_row(cls, row: AnyRow) -> _Job:
         return cls(
             row.submission_id,
             row.competition_id,
