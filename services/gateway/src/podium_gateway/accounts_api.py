@@ -7,7 +7,9 @@ included, so status codes and error codes are identity's own.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -254,12 +256,31 @@ class Jwks(BaseModel):
 # --- edge checks ---------------------------------------------------------------
 
 
+async def _account_of(request: Request) -> str:
+    """Return a digest of the e-mail a login-like body names ("" when it names none)."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return ""
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return ""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
 async def login_ip_limit(request: Request, settings: SettingsDep) -> None:
-    """Count a login-like attempt against the caller's IP (SPEC §8: login per IP)."""
+    """Count a login-like attempt against the caller's IP and account (SPEC §8).
+
+    Keyed by address *and* account: everyone behind one ingress or NAT address
+    shares the address, and an attacker there must not be able to use up the
+    attempts of all of them. Guessing one account's password is stopped by
+    identity's account lock.
+    """
     ip = client_ip(request, settings)
+    account = await _account_of(request)
     await enforce(
         request.app.state.runtime.redis,
-        f"{settings.redis_key_prefix}rl:login-ip:{ip}",
+        f"{settings.redis_key_prefix}rl:login-ip:{ip}:{account}",
         settings.rate_limit_login_ip,
         settings.rate_limit_login_ip_window_seconds,
         "Too many attempts from this address; try again later.",
