@@ -16,7 +16,8 @@ from podium_runtime.faultlink import FaultLink
 from podium_runtime.metrics import CONSUMER_OUTAGE_RETRIES, EVENTS_DEAD_LETTERED
 from podium_runtime.testing import TestInfrastructure, eventually, serve
 from probe import ProbeSettings, build_batch_probe, build_probe, ledger_rows
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
 from test_messaging import _join, _read_topic
 
 
@@ -187,3 +188,24 @@ async def test_a_batch_consumer_handles_an_event_published_without_type_headers(
     finally:
         await producer.stop()
         await runtime.stop()
+
+
+async def test_database_errors_do_not_carry_the_values_of_the_statement(
+    own_settings: ProbeSettings,
+) -> None:
+    """Regression: a failed INSERT logged its parameters (an argon2 hash, an e-mail)."""
+    from probe import messaging
+
+    runtime = build_probe(own_settings)
+    secret = f"secret-{uuid.uuid4().hex}"
+    row = {"event_id": uuid.uuid4(), "consumer": secret, "event_type": "t"}
+    try:
+        async with runtime.db.session() as session:
+            await session.execute(insert(messaging.inbox).values(**row))
+        with pytest.raises(IntegrityError) as caught:
+            async with runtime.db.session() as session:
+                await session.execute(insert(messaging.inbox).values(**row))
+        assert secret not in str(caught.value)
+    finally:
+        await runtime.db.dispose()
+        await runtime.redis.aclose()

@@ -234,3 +234,37 @@ async def test_one_address_cannot_use_up_the_attempts_of_other_accounts(
         )
     assert limited.status_code == 429
     assert other.status_code == 401
+
+
+async def test_token_answers_are_never_cached(gateway: httpx.AsyncClient) -> None:
+    address = f"edge-{uuid.uuid4().hex[:10]}@example.org"
+    body = {"email": address, "password": PASSWORD, "display_name": "Edge"}
+    assert (await gateway.post("/v1/auth/register", json=body)).status_code == 201
+    login = await gateway.post("/v1/auth/login", json={"email": address, "password": PASSWORD})
+    assert login.status_code == 200
+    assert login.headers["cache-control"] == "no-store"
+    refreshed = await gateway.post(
+        "/v1/auth/refresh", json={"refresh_token": login.json()["refresh_token"]}
+    )
+    assert refreshed.headers["cache-control"] == "no-store"
+
+
+async def test_the_json_limit_holds_whatever_the_content_type_claims(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """Regression: announcing multipart raised the limit of any route to the upload limit."""
+    big = b'{"email": "' + b"a" * 10_000 + b'@example.org"}'
+    for content_type in ("multipart/form-data; boundary=x", "text/csv", "application/json"):
+        response = await gateway.post(
+            "/v1/auth/login", content=big, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 413, content_type
+
+
+async def test_metrics_are_not_served_to_requests_through_the_ingress(
+    gateway: httpx.AsyncClient,
+) -> None:
+    assert (await gateway.get("/metrics")).status_code == 200  # the scraper, direct
+    through = await gateway.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert through.status_code == 404
+    assert "podium_" not in through.text
