@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.auth import AdminDep, CurrentUser, UserDep
+from podium_gateway.auth import AdminDep, CurrentUser, UserDep, revoke_access_token
 from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
 from podium_gateway.limits import enforce
 from podium_gateway.lrs_auth import authenticate_lrs_client
@@ -387,9 +387,18 @@ async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
     response_class=Response,
     responses=problems(401, 422, 503),
 )
-async def logout(body: RefreshRequest, user: UserDep, identity: IdentityDep) -> Response:
-    """Revoke the caller's refresh token and every token rotated from the same login."""
-    return await identity.relay("POST", "/v1/auth/logout", body)
+async def logout(
+    body: RefreshRequest, user: UserDep, identity: IdentityDep, request: Request
+) -> Response:
+    """Revoke the caller's refresh token and every token rotated from the same login.
+
+    The access token used for the call is revoked too (a deny-list entry until it
+    would have expired), so a copy of it stops working at once.
+    """
+    answer = await identity.relay("POST", "/v1/auth/logout", body)
+    if answer.status_code < 300:
+        await revoke_access_token(request.app.state.runtime.redis, user)
+    return answer
 
 
 @router.post(
