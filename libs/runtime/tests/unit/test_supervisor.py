@@ -12,7 +12,7 @@ from podium_runtime.devstack import Supervisor
 
 
 def _sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # noqa: S603
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def _poll_until(supervisor: Supervisor, condition: object, timeout: float = 20.0) -> None:

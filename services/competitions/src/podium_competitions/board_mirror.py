@@ -53,9 +53,9 @@ async def write_board(
                 await pipe.watch(meta_key)
                 stored = BoardMeta.from_values(await pipe.hmget(meta_key, ["as_of", "total"]))
                 if stored.as_of is not None and stored.as_of > as_of:
-                    await pipe.reset()
+                    await pipe.reset()  # type: ignore[no-untyped-call]
                     return False
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(ranks_key, entries_key)
                 if entries:
                     pipe.zadd(ranks_key, {str(e.user_id): e.rank for e in entries})

@@ -59,8 +59,12 @@ async def on_statements_received(
 _releases: set[asyncio.Task[Any]] = set()
 
 
+async def _release(redis: Redis, keys: list[str]) -> None:
+    await redis.delete(*keys)
+
+
 def _release_soon(redis: Redis, keys: list[str]) -> None:
-    task = asyncio.get_running_loop().create_task(redis.delete(*keys))
+    task = asyncio.get_running_loop().create_task(_release(redis, keys))
     _releases.add(task)
     task.add_done_callback(_releases.discard)
 

@@ -73,7 +73,7 @@ async def record_statements(
                 problem = json_problem(statement, max_depth=64)
                 if problem:
                     raise ValueError(problem)
-                row = {
+                row: dict[str, Any] = {
                     "id": statement_id,
                     "statement": _json_text(statement),
                     "lrs_client_id": event.data.lrs_client_id,
