@@ -620,7 +620,10 @@ def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> No
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
-    return Notice(d.user_id, str(event.id), message, live=[("submission.scored", payload)])
+    # Keyed by submission, not by event: a rescore scores every submission again, and its
+    # participants must not hear about each of them a second time.
+    key = f"submission.scored:{d.submission_id}"
+    return Notice(d.user_id, key, message, live=[("submission.scored", payload)])
 
 
 def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:

@@ -287,3 +287,25 @@ async def test_projection_keeps_the_latest_profile(notifier: Running) -> None:
     async with notifier.service.runtime.db.session() as session:
         row = await repository.get_user(session, user.user_id)
     assert row is not None and row.timezone == "Europe/Paris"
+
+
+async def test_a_rescore_does_not_notify_a_scored_submission_again(notifier: Running) -> None:
+    """Regression: a rescore re-sent every "scored" notification and e-mail."""
+    user = await notifier.register()
+    competition_id = uuid.uuid4()
+    first = scored(user.user_id, competition_id)
+    rescored = new_event(
+        SubmissionScored,
+        "scoring",
+        first.data.model_copy(update={"public_score": 0.9}),
+    )
+    await notifier.publish(first)
+    await notifier.publish(rescored)
+    sentinel = scored(user.user_id, competition_id)  # same partition: handled after both
+    await notifier.publish(sentinel)
+    items = await inbox_items(notifier, user.user_id, 2)
+    await notifier.wait_mails(user.email, 2)
+    assert sorted(i["data"]["submission_id"] for i in items) == sorted(
+        [str(first.data.submission_id), str(sentinel.data.submission_id)]
+    )
+    assert len(notifier.mails_to(user.email)) == 2
