@@ -37,7 +37,8 @@ from fault_stack import FaultStack, fault_stack
 from platform_support.stack import User
 from submissions_support.stack import PredictionStack, answer_key, predictions_csv
 
-pytestmark = pytest.mark.slow
+# Several outages of up to 30 s each, with time to recover: longer than the default timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 #: Seconds Postgres stays stopped or frozen (Redis: two thirds of it).
 OUTAGE = float(os.environ.get("PODIUM_FAULT_SECONDS", "30"))
