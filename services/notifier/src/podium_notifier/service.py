@@ -592,11 +592,13 @@ def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) ->
             data,
         )
     else:
+        # No title: whoever was refused may not be allowed to see the competition (a
+        # private one, a wrong invite code); they know which one they asked to join.
         why = domain.join_rejection_words(d.reason)
         notice.message = Message(
             domain.ENROLLMENT_REJECTED,
             "Your request to join was declined",
-            f"You could not join {title}: {why}.",
+            f"You could not join the competition: {why}.",
             link,
             data,
         )
