@@ -1107,6 +1107,8 @@ def _drawing_json(
         "max_tickets_per_user": row.max_tickets_per_user,
         "sales_open_at": row.sales_open_at,
         "sales_close_at": row.sales_close_at,
+        # SPEC §10.4 names the end of sales `closes_at` in the details.
+        "closes_at": row.sales_close_at,
         "drawing_at": row.drawing_at,
         "eligibility": {"min_age": row.min_age, "regions": row.regions},
         "prizes": [
