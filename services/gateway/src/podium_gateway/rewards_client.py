@@ -12,7 +12,7 @@ import httpx
 
 from podium_gateway.auth import CurrentUser
 from podium_gateway.clients import call
-from podium_gateway.competitions_client import caller_headers
+from podium_gateway.clients.competitions import caller_headers
 
 SERVICE = "rewards"
 
