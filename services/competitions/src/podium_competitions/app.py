@@ -10,7 +10,7 @@ from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
-from podium_competitions.board_mirror import BoardWriter
+from podium_competitions.boards import BoardWriter
 from podium_competitions.config import Settings
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers

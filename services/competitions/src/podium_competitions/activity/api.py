@@ -7,7 +7,7 @@ from podium_runtime.deps import RuntimeDep
 
 from podium_competitions.activity import service
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.board_mirror import BoardWriter
+from podium_competitions.boards import BoardWriter
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
 

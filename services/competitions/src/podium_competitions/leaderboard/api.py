@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from podium_runtime.deps import RuntimeDep
 
-from podium_competitions.board_mirror import BoardWriter
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import service
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 

@@ -1,4 +1,18 @@
-"""Redis mirror of every board, read by the gateway (SPEC §6, §7.2-7.3).
+"""The board kernel shared by prediction leaderboards and activity boards (SPEC §7.2-7.3).
+
+One sequence for every board: take the board's lock (`repository.lock_board`),
+rank (each kind's pure `domain`), store the ranks, mirror the board to Redis
+(`write_board`) and announce who moved (`announce_rank_changes`, the diff of
+`domain.rank_changes` as `leaderboard.rank_changed` events in the outbox).
+
+The Redis mirror is read by the gateway (SPEC §6). Redis is a projection, never the
+source of truth (ADR 0031): a board is staged in the Postgres transaction that ranked
+it and written to Redis only after that transaction committed (`BoardWriter`), so a
+Redis failure can never roll the board back. A board whose write fails stays pending
+and is written again with backoff; of several pending versions of one board only the
+newest is written, and a write never replaces a newer `as_of` already in Redis. A
+mirror lost in a crash or a Redis flush is found and rebuilt by the audit job
+(`tasks.mirror_audit`).
 
 Prediction leaderboards and activity boards share one layout: three keys per
 board (key formats in `podium_contracts.redis_keys`, value shapes in
@@ -6,14 +20,6 @@ board (key formats in `podium_contracts.redis_keys`, value shapes in
 a hash user id -> entry JSON with the shared entry shape, and a meta hash with
 `as_of` and `total`. A board is rewritten whole in one MULTI/EXEC, so a reader
 never sees half of an update.
-
-Redis is a projection, never the source of truth (ADR 0031). A board is staged
-in the Postgres transaction that ranked it and written to Redis only after that
-transaction committed, so a Redis failure can never roll the board back. A
-board whose write fails stays pending and is written again with backoff; of
-several pending versions of one board only the newest is written, and a write
-never replaces a newer `as_of` already in Redis. A mirror lost in a crash or a
-Redis flush is found and rebuilt by the competitions' audit job (`tasks`).
 """
 
 from __future__ import annotations
@@ -21,15 +27,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import redis.asyncio as redis
+from podium_contracts.events import RankChanged, RankChangedData
 from podium_contracts.read_models import BoardEntry, BoardMeta
+from podium_contracts.redis_keys import Period, Split
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
+from podium_runtime.outbox import Outbox, new_event
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions.domain import RankedLine, rank_changes
+
+#: The producer name of the events competitions emits.
+PRODUCER = "competitions"
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +81,39 @@ async def write_board(
                 return True
             except WatchError:
                 continue  # another writer changed the board meanwhile: compare again
+
+
+async def announce_rank_changes(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    competition_id: uuid.UUID,
+    before: Mapping[uuid.UUID, int],
+    after: Iterable[RankedLine],
+    *,
+    split: Split = "public",
+    period: Period = "all",
+) -> None:
+    """Stage one `leaderboard.rank_changed` per participant whose rank moved (none on rebuild)."""
+    if outbox is None:
+        return
+    events = [
+        new_event(
+            RankChanged,
+            PRODUCER,
+            RankChangedData(
+                competition_id=competition_id,
+                user_id=change.user_id,
+                split=split,
+                period=period,
+                old_rank=change.old_rank,
+                new_rank=change.new_rank,
+                score=change.score,
+            ),
+        )
+        for change in rank_changes(before, after)
+    ]
+    if events:
+        await outbox.add(session, *events)
 
 
 class BoardWriter:
