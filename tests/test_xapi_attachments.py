@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from email.parser import BytesParser
 from email.policy import HTTP
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from xapi_support.multipart import multipart as _multipart
 from xapi_support.multipart import part as _part
 from xapi_support.stack import LrsStack, lrs_stack, statement

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,9 +12,6 @@ import httpx
 import pytest
 import redis.asyncio as redis
 from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from xapi_support.stack import VERSION, LrsStack, lrs_stack, statement
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"

@@ -20,9 +20,18 @@ from sqlalchemy import MetaData
 
 from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
-from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
+from podium_runtime.http import (
+    HealthCheck,
+    RequestContextMiddleware,
+    operations_router,
+    run_checks,
+)
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
-from podium_runtime.problems import install_problem_handlers
+from podium_runtime.problems import (
+    COMMON_PROBLEMS,
+    install_problem_handlers,
+    problem_responses,
+)
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
@@ -52,7 +61,9 @@ class ServiceRuntime:
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
-            self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
+            self.outbox = Outbox(
+                tables.outbox, settings.kafka_topic_prefix, settings.outbox_max_event_bytes
+            )
             self.relay = OutboxRelay(
                 self.database,
                 tables.outbox,
@@ -94,6 +105,14 @@ class ServiceRuntime:
         if self.database is not None:
             checks["database"] = self.database.ping
         return checks
+
+    async def dependencies_down(self) -> bool:
+        """Return True when the database or Redis does not answer a ping in time."""
+        checks: dict[str, HealthCheck] = {"redis": self._ping_redis}
+        if self.database is not None:
+            checks["database"] = self.database.ping
+        ok, _ = await run_checks(checks, self.settings.health_timeout_seconds)
+        return not ok
 
     async def _ping_redis(self) -> None:
         await self.redis.ping()
@@ -176,5 +195,6 @@ class ServiceRuntime:
             )
         )
         for router in routers:
-            app.include_router(router)
+            # Every route documents the problem answers any route can give (SPEC §5).
+            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
         return app

@@ -11,16 +11,20 @@ from podium_runtime.runtime import ServiceRuntime
 from starlette.middleware import Middleware
 
 from podium_gateway import (
-    accounts_api,
+    auth_api,
     competitions_api,
     leaderboard_api,
+    lrs_clients_api,
     notifications_api,
+    profile_api,
     reports_api,
+    rewards_api,
     stream_api,
     submissions_api,
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
+from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.xapi import admin as xapi_admin
@@ -37,17 +41,20 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
 def routers() -> list[APIRouter]:
     """Return every public router of the gateway, in OpenAPI order."""
     return [
-        accounts_api.router,
+        auth_api.router,
+        profile_api.router,
+        lrs_clients_api.router,
         competitions_api.router,
         submissions_api.router,
         leaderboard_api.router,
         notifications_api.router,
         stream_api.router,
-        accounts_api.xapi_about_router,
+        lrs_clients_api.xapi_about_router,
         xapi_api.router,
         xapi_documents.router,
         xapi_admin.router,
         reports_api.router,
+        rewards_api.router,
     ]
 
 
@@ -65,7 +72,7 @@ def create_api(settings: Settings) -> FastAPI:
             app.state.http = http
             app.state.jwks = JwksCache(
                 http,
-                f"{settings.identity_url}/.well-known/jwks.json",
+                jwks_url(settings),
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
@@ -75,8 +82,9 @@ def create_api(settings: Settings) -> FastAPI:
         title="Podium gateway",
         description=(
             "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
-            "`application/problem+json` documents with a stable `code`."
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 `application/problem+json` documents with a stable "
+            "`code`."
         ),
         routers=routers(),
         middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],

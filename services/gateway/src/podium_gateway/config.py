@@ -32,6 +32,7 @@ class Settings(ServiceSettings):
     #: version this LRS speaks by default): 1.0.3 (SPEC §5.4) or 2.0.0.
     xapi_default_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
     notifier_url: str = "http://127.0.0.1:8005"
+    rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.
     internal_timeout_seconds: float = 10.0
 

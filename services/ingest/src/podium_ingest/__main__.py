@@ -21,9 +21,9 @@ def main() -> None:
             create_api,
             Path(__file__).resolve().parents[2] / "migrations",
             SCHEMA,
-            extra_commands={"erase": erase_command, "purge": purge_command},  # type: ignore[dict-item]
+            extra_commands={"erase": erase_command, "purge": purge_command},
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Date,
     and_,
     any_,
@@ -249,7 +250,7 @@ async def query_statements(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Sequence[Any]:
     """Return up to `limit` non-voided statements matching `where`, keyset-paged by (stored, id)."""
-    conditions = [facts.c.voided.is_(False)]
+    conditions: list[ColumnElement[bool]] = [facts.c.voided.is_(False)]
     content = _content_conditions(facts, statements, where)
     if content:
         # Comm. 2.1.3 "Filter Conditions for StatementRefs": a statement also matches when

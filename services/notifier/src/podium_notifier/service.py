@@ -20,6 +20,7 @@ from podium_contracts.events import (
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
+    FulfillmentUpdated,
     LearningData,
     RankChanged,
     SubmissionRejected,
@@ -28,16 +29,15 @@ from podium_contracts.events import (
     UserEmailVerificationRequested,
     UserPasswordResetRequested,
 )
-from podium_runtime.db import after_commit
+from podium_runtime.db import AnyRow, after_commit
 from podium_runtime.problems import InvalidError, NotFoundError
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
-from podium_notifier import repository as repo
 from podium_notifier.config import Settings
 from podium_notifier.live import LivePublisher
 from podium_notifier.mail import EmailRenderer, TemplateFailed
+from podium_notifier.repositories import emails, inbox, preferences, projections, rank_notices
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Message:
 class Delivery:
     """What happened for one user: which channels got something new."""
 
-    in_app: Row[Any] | None = None
+    in_app: AnyRow | None = None
     email: bool = False
 
 
@@ -154,7 +154,7 @@ class Notifier:
         `Delivery` per notice.
         """
         wanted_users = [n.user_id for n in notices if n.message is not None]
-        stored = await repo.stored_preferences_of(session, wanted_users)
+        stored = await preferences.stored_preferences_of(session, wanted_users)
         rows: list[dict[str, Any]] = []
         mail_for: list[Notice] = []
         for notice in notices:
@@ -178,11 +178,11 @@ class Notifier:
             if wanted["email"]:
                 mail_for.append(notice)
         created = {
-            (r.dedupe_key, r.user_id): r for r in await repo.insert_notifications(session, rows)
+            (r.dedupe_key, r.user_id): r for r in await inbox.insert_notifications(session, rows)
         }
 
         mails: list[Mail] = []
-        contacts = await repo.get_users(session, [n.user_id for n in mail_for])
+        contacts = await projections.get_users(session, [n.user_id for n in mail_for])
         for notice in mail_for:
             user = contacts.get(notice.user_id)
             assert notice.message is not None
@@ -285,7 +285,7 @@ class Notifier:
                     "last_error": None,
                 }
             rows.append(values)
-        inserted = await repo.insert_emails(session, rows)
+        inserted = await emails.insert_emails(session, rows)
         if self.wake_sender is not None and any(
             (r["dedupe_key"], r["user_id"]) in inserted and r["status"] != "dead" for r in rows
         ):
@@ -323,12 +323,12 @@ class Notifier:
         self, session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
     ) -> RankBoards:
         """Lock and load the last rank notices of `(user_id, competition_id)` boards."""
-        rows = await repo.lock_rank_notices(session, pairs)
+        rows = await rank_notices.lock_rank_notices(session, pairs)
         return RankBoards({key: row.last_notified_at for key, row in rows.items()})
 
     async def save_rank_boards(self, session: AsyncSession, boards: RankBoards) -> None:
         """Store the rank notices `rank_notice` decided to send (one upsert)."""
-        await repo.save_rank_notices(session, boards.changed)
+        await rank_notices.save_rank_notices(session, boards.changed)
 
     def rank_notice(
         self,
@@ -384,11 +384,11 @@ class Notifier:
     ) -> dict[uuid.UUID, str]:
         """Return the titles of many competitions (one query); a neutral phrase when unknown."""
         ids = set(competition_ids)
-        rows = await repo.get_competitions(session, ids)
+        rows = await projections.get_competitions(session, ids)
         return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
-def notification_view(row: Row[Any]) -> dict[str, Any]:
+def notification_view(row: AnyRow) -> dict[str, Any]:
     """Return the public shape of an in-app notification (SPEC §5.6)."""
     return {
         "id": str(row.id),
@@ -405,7 +405,7 @@ def notification_view(row: Row[Any]) -> dict[str, Any]:
 
 async def preferences_view(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Return a user's full preference matrix (stored choices over defaults)."""
-    return domain.effective_preferences(await repo.stored_preferences(session, user_id))
+    return domain.effective_preferences(await preferences.stored_preferences(session, user_id))
 
 
 async def update_preferences(
@@ -425,7 +425,7 @@ async def update_preferences(
             choices[(kind, channel)] = enabled
     if errors:
         raise UnknownNotificationType(errors)
-    await repo.save_preferences(session, user_id, choices)
+    await preferences.save_preferences(session, user_id, choices)
     return await preferences_view(session, user_id)
 
 
@@ -433,7 +433,7 @@ async def mark_read(
     session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID
 ) -> dict[str, Any]:
     """Mark one of the user's notifications read; someone else's is `NotFound`."""
-    row = await repo.mark_read(session, user_id, notification_id)
+    row = await inbox.mark_read(session, user_id, notification_id)
     if row is None:
         raise NotFound()
     return notification_view(row)
@@ -450,7 +450,7 @@ NotifyingEvent: TypeAlias = (
 
 async def record_user(session: AsyncSession, data: UserData) -> None:
     """Keep the address, name and time zone notifications need."""
-    await repo.upsert_user(
+    await projections.upsert_user(
         session,
         {
             "user_id": data.user_id,
@@ -463,7 +463,7 @@ async def record_user(session: AsyncSession, data: UserData) -> None:
 
 async def record_competition(session: AsyncSession, data: CompetitionData) -> None:
     """Keep the title, schedule and daily-goal verb reminders need."""
-    await repo.upsert_competition(
+    await projections.upsert_competition(
         session,
         {
             "competition_id": data.competition_id,
@@ -482,7 +482,7 @@ async def record_statement(session: AsyncSession, data: LearningData) -> None:
     """Remember who sent which verb when, so a done lesson suppresses its reminder."""
     if data.user_id is None:
         return  # not a platform user: no reminders to suppress
-    await repo.record_statement(
+    await projections.record_statement(
         session, data.statement_id, data.user_id, data.verb, data.timestamp, data.voided
     )
 
@@ -527,21 +527,21 @@ async def notify_events(
         elif isinstance(event, SubmissionRejected):
             notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
         elif counts_for_rank_notice(event):
-            d = event.data
+            rank = event.data
             notices.append(
                 notifier.rank_notice(
                     boards,
                     str(event.id),
-                    d.user_id,
-                    d.competition_id,
-                    d.old_rank,
-                    d.new_rank,
-                    d.score,
+                    rank.user_id,
+                    rank.competition_id,
+                    rank.old_rank,
+                    rank.new_rank,
+                    rank.score,
                     event.occurred_at,
-                    titles[d.competition_id],
+                    titles[rank.competition_id],
                 )
             )
-    await repo.set_participants(session, joined)
+    await projections.set_participants(session, joined)
     await notifier.save_rank_boards(session, boards)
     await notifier.notify_many(session, notices)
     await notifier.queue_emails(session, mails)
@@ -640,4 +640,54 @@ def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
+    return Notice(d.user_id, str(event.id), message)
+
+
+async def notify_prize(
+    session: AsyncSession, notifier: Notifier, event: FulfillmentUpdated
+) -> None:
+    """Notify a winner of one change of their prize (from the rewards service)."""
+    notice = prize_notice(notifier, event)
+    await notifier.notify_many(session, [notice])
+
+
+def prize_notice(notifier: Notifier, event: FulfillmentUpdated) -> Notice:
+    """The winner's notification for one change of their prize (never their address)."""
+    d = event.data
+    prize, drawing = d.prize_name, d.drawing_name
+    claim_by = f"{d.claim_by:%d %B %Y}" if d.claim_by else "the deadline"
+    titles = {
+        "won": (
+            f"You won {prize}!",
+            f"Your ticket in “{drawing}” won {prize}. Give your shipping address by "
+            f"{claim_by} to claim it.",
+        ),
+        "reminder": (
+            "Claim your prize",
+            f"You have until {claim_by} to give your shipping address for {prize} "
+            f"(“{drawing}”); after that it goes to another participant.",
+        ),
+        "shipped": (
+            "Your prize is on its way",
+            f"{prize} was shipped with {d.carrier}, tracking number {d.tracking_number}.",
+        ),
+        "delivered": (
+            f"Your prize: {prize}",
+            f"Your ticket in “{drawing}” won {prize}. Your code: {d.code}."
+            if d.kind == "digital"
+            else f"{prize} was delivered. Enjoy!",
+        ),
+        "forfeited": (
+            "Your prize was forfeited",
+            f"{prize} (“{drawing}”) was not claimed in time and went to another participant.",
+        ),
+    }
+    title, body = titles[d.change]
+    data = {
+        "fulfillment_id": str(d.fulfillment_id),
+        "drawing_id": str(d.drawing_id),
+        "change": d.change,
+        "status": d.status,
+    }
+    message = Message(domain.PRIZE, title, body, notifier.link("/rewards"), data)
     return Notice(d.user_id, str(event.id), message)

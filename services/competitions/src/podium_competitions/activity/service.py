@@ -5,6 +5,9 @@ Who a statement belongs to: `LearningData.user_id` (ingest sets it for an
 actor's `mbox` in the users projection. Anything else earns nothing.
 
 Voiding (xAPI 2.3.2) takes the statement's points off every board it was on.
+Every change of a participant's points is announced as `points.awarded` or
+`points.revoked` (one per competition and statement), which the rewards
+service turns into wallet entries.
 The room it frees under that day's cap is available to statements recorded
 afterwards; statements already recorded keep what they were awarded (no
 re-evaluation), so a board never changes for reasons a participant cannot see.
@@ -18,19 +21,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from podium_contracts.actors import mbox_email
-from podium_contracts.events import LearningData, RankChanged, RankChangedData
+from podium_contracts.events import (
+    LearningData,
+    PointsAwarded,
+    PointsData,
+    PointsRevoked,
+)
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.domain import rank_changes
+from podium_competitions.boards import PRODUCER, announce_rank_changes
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "competitions"
 
 
 def _now() -> datetime:
@@ -110,6 +116,18 @@ async def record_statement(
             continue  # SPEC §7.3: points are awarded once per statement id
         if earned.points > 0:
             await recompute_boards(session, outbox, mirror, competition.id, board_day)
+            await _announce_points(
+                outbox,
+                session,
+                PointsAwarded,
+                PointsData(
+                    user_id=participant.user_id,
+                    competition_id=competition.id,
+                    statement_id=data.statement_id,
+                    points=earned.points,
+                    occurred_at=data.timestamp,
+                ),
+            )
             changed += 1
     return changed
 
@@ -124,12 +142,36 @@ async def _take_back(
     changed = 0
     for competition_id in await repository.competitions_awarding(session, statement_id):
         await repository.lock_competition(session, competition_id)
-        board_day = await repository.void_award(session, competition_id, statement_id)
-        if board_day is None:
+        voided = await repository.void_award(session, competition_id, statement_id)
+        if voided is None:
             continue  # voided meanwhile by a concurrent delivery
-        await recompute_boards(session, outbox, mirror, competition_id, board_day)
+        await recompute_boards(session, outbox, mirror, competition_id, voided.board_day)
+        if voided.points > 0:
+            await _announce_points(
+                outbox,
+                session,
+                PointsRevoked,
+                PointsData(
+                    user_id=voided.user_id,
+                    competition_id=competition_id,
+                    statement_id=statement_id,
+                    points=voided.points,
+                    occurred_at=voided.occurred_at,
+                ),
+            )
         changed += 1
     return changed
+
+
+async def _announce_points(
+    outbox: Outbox | None,
+    session: AsyncSession,
+    event_cls: type[PointsAwarded] | type[PointsRevoked],
+    data: PointsData,
+) -> None:
+    """Stage `points.awarded` / `points.revoked` in the same transaction as the ledger change."""
+    if outbox is not None:
+        await outbox.add(session, new_event(event_cls, PRODUCER, data))
 
 
 async def recompute_boards(
@@ -168,27 +210,7 @@ async def _store_all_board(
 ) -> None:
     before = await repository.current_ranks(session, competition_id)
     await repository.replace_board(session, competition_id, entries)
-    moves = rank_changes(before, entries)
-    if moves and outbox is not None:
-        await outbox.add(
-            session,
-            *(
-                new_event(
-                    RankChanged,
-                    PRODUCER,
-                    RankChangedData(
-                        competition_id=competition_id,
-                        user_id=move.user_id,
-                        split="public",
-                        period="all",
-                        old_rank=move.old_rank,
-                        new_rank=move.new_rank,
-                        score=move.score,
-                    ),
-                )
-                for move in moves
-            ),
-        )
+    await announce_rank_changes(session, outbox, competition_id, before, entries)
 
 
 async def rebuild(session: AsyncSession, mirror: ActivityBoardMirror) -> int:

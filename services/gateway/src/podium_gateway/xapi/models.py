@@ -267,7 +267,7 @@ class StatementRef(XapiModel):
 class ObjectAgent(Agent):
     """An Agent used as a statement object must say so (2.4.4.2)."""
 
-    objectType: Literal["Agent"]  # type: ignore[assignment]
+    objectType: Literal["Agent"]
 
 
 class Score(XapiModel):
