@@ -11,6 +11,7 @@ from podium_runtime.runtime import ServiceRuntime
 
 from podium_gateway import (
     accounts_api,
+    admin_api,
     competitions_api,
     leaderboard_api,
     notifications_api,
@@ -42,6 +43,7 @@ def routers() -> list[APIRouter]:
         accounts_api.xapi_about_router,
         xapi_api.router,
         reports_api.router,
+        admin_api.router,
     ]
 
 

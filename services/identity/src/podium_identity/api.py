@@ -164,10 +164,18 @@ AdminIdDep = Annotated[uuid.UUID, Depends(admin_id)]
     "/v1/admin/lrs-clients", status_code=201, response_model=LrsClientCreated, tags=["admin"]
 )
 async def create_lrs_client(
-    body: LrsClientCreate, admin: AdminIdDep, accounts: AccountsDep, session: SessionDep
+    body: LrsClientCreate,
+    admin: AdminIdDep,
+    accounts: AccountsDep,
+    session: SessionDep,
+    request: Request,
 ) -> LrsClientCreated:
-    """Create xAPI credentials."""
+    """Create xAPI credentials (audited)."""
     row, secret = await accounts.create_lrs_client(session, body.name, list(body.scopes), admin)
+    actor = await accounts.require_admin(session, admin)
+    await request.app.state.administration.lrs_client_changed(
+        session, actor, "lrs_client.created", row
+    )
     return LrsClientCreated(**LrsClientOut.of(row).model_dump(), secret=secret)
 
 
@@ -184,11 +192,20 @@ async def list_lrs_clients(
     "/v1/admin/lrs-clients/{client_id}", status_code=204, response_class=Response, tags=["admin"]
 )
 async def revoke_lrs_client(
-    client_id: uuid.UUID, admin: AdminIdDep, session: SessionDep
+    client_id: uuid.UUID,
+    admin: AdminIdDep,
+    accounts: AccountsDep,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
-    """Revoke xAPI credentials."""
-    if not await repository.revoke_lrs_client(session, client_id):
+    """Revoke xAPI credentials (audited)."""
+    row = await repository.revoke_lrs_client(session, client_id)
+    if row is None:
         raise Problem(404, "NOT_FOUND", "No such LRS client.")
+    actor = await accounts.require_admin(session, admin)
+    await request.app.state.administration.lrs_client_changed(
+        session, actor, "lrs_client.revoked", row
+    )
     return Response(status_code=204)
 
 

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_identity import api
+from podium_identity import admin_api, api
+from podium_identity.admin import Administration
 from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
 from podium_identity.models import metadata
@@ -78,9 +79,10 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium identity",
         description="Users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients.",
-        routers=[api.router],
+        routers=[api.router, admin_api.router, admin_api.internal_router],
         extensions=[admin_first],
     )
     app.state.accounts = accounts
+    app.state.administration = Administration(accounts)
     app.state.settings = settings
     return app
