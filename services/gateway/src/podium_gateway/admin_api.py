@@ -180,8 +180,10 @@ async def list_audit(
 @router.get(
     "/v1/admin/audit/export",
     summary="Export the audit log",
-    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}}
-    | problems(401, 403, 422, 503),
+    responses={
+        **problems(401, 403, 422, 503),
+        200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
+    },
 )
 async def export_audit(
     admin: AdminDep,

@@ -15,6 +15,7 @@ from podium_gateway import (
     competitions_api,
     leaderboard_api,
     notifications_api,
+    operations_api,
     reports_api,
     stream_api,
     submissions_api,
@@ -44,6 +45,7 @@ def routers() -> list[APIRouter]:
         xapi_api.router,
         reports_api.router,
         admin_api.router,
+        operations_api.router,
     ]
 
 

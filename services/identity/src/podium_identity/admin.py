@@ -108,7 +108,7 @@ class Administration:
             query=query.strip() if query else None,
             role=role,
             disabled=disabled,
-            after=after,  # type: ignore[arg-type]
+            after=after,
             limit=limit + 1,
         )
         more = len(rows) > limit

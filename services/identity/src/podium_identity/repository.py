@@ -239,10 +239,10 @@ async def latest_audit_by_target(
     """Return the newest audit entry of each of these targets."""
     if not target_ids:
         return {}
-    statement = (
-        select(audit_log)
-        .distinct(audit_log.c.target_id)
+    newest = (
+        select(func.max(audit_log.c.seq))
         .where(audit_log.c.target_type == target_type, audit_log.c.target_id.in_(target_ids))
-        .order_by(audit_log.c.target_id, audit_log.c.seq.desc())
+        .group_by(audit_log.c.target_id)
     )
+    statement = select(audit_log).where(audit_log.c.seq.in_(newest))
     return {row.target_id: row for row in (await session.execute(statement)).all()}
