@@ -8,11 +8,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Apache Kafka for `make dev` and `make test`, fetched from Maven Central (ADR 0005).
+KAFKA_VERSION := $(shell sed -n 's/^KAFKA_VERSION = "\(.*\)"/\1/p' libs/runtime/src/podium_runtime/kafka_embedded.py)
+KAFKA_LIBS := $(TOOLS)/kafka-$(KAFKA_VERSION)/libs/.complete
 # Parallel workers for `make test` (each gets its own Postgres, Redis and broker).
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test test-fast test-slow lint format contracts bench clean
+.PHONY: help install kafka dev test test-fast test-slow lint format contracts bench clean
 
 help: ## List every target with its description
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -27,12 +30,15 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/
 	@$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.installed ## Install the locked dependencies into .venv (bootstraps uv)
+install: $(VENV)/.installed kafka ## Install the locked dependencies into .venv (bootstraps uv) and Apache Kafka
+
+kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Maven (skipped without Java 17+)
+	@test -f $(KAFKA_LIBS) || $(PY) -m podium_runtime.kafka_embedded install
 
 dev: install ## Start infrastructure and all six services; prints the gateway URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
-test: install ## Run every test against real Postgres, Redis and a Kafka-protocol broker
+test: install ## Run every test against real Postgres, Redis and Apache Kafka
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install ## Run the unit tests only (no infrastructure)

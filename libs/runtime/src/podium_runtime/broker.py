@@ -176,6 +176,20 @@ class EventConsumer:
 
         return decorate
 
+    def group_options(self) -> dict[str, Any]:
+        """Return the consumer-group timeouts and fetch wait of this service's subscriber.
+
+        Assignment stays aiokafka's round-robin with the eager protocol (it has no
+        cooperative rebalancing): every member gives up all partitions on a rebalance,
+        which the inbox makes harmless (docs/runtime.md, "Consumer settings").
+        """
+        return {
+            "session_timeout_ms": self.settings.consumer_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.consumer_heartbeat_interval_ms,
+            "max_poll_interval_ms": self.settings.consumer_max_poll_interval_ms,
+            "fetch_max_wait_ms": self.settings.consumer_fetch_max_wait_ms,
+        }
+
     def subscribe(self, broker: KafkaBroker) -> None:
         """Attach one subscriber for every topic with a handler (one consumer group)."""
         self._broker = broker
@@ -194,6 +208,7 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             max_poll_records=100,
+            **self.group_options(),
         )
         subscriber(on_message)
         self.subscribers.append(subscriber)
@@ -211,9 +226,7 @@ class EventConsumer:
             max_records=self.batch_max_records,
             # getmany returns as soon as records are buffered; this bounds an idle poll.
             batch_timeout_ms=50,
-            # A broker that does not answer a fetch early when data arrives (tansu) would
-            # otherwise hold every idle fetch for the 500 ms default.
-            fetch_max_wait_ms=50,
+            **self.group_options(),
         )
         subscriber(on_batch)
         self.subscribers.append(subscriber)

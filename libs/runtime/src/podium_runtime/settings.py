@@ -48,6 +48,22 @@ class ServiceSettings(BaseSettings):
     #: Attempts per message before it is dead-lettered (SPEC §4).
     consumer_max_attempts: int = 3
     consumer_retry_backoff_seconds: float = 0.2
+    #: Consumer group liveness against Apache Kafka (docs/runtime.md, "Consumer settings").
+    #: A member that stops heart-beating loses its partitions after the session timeout
+    #: (brokers accept 6-300 s by default); heart-beats every second let the others
+    #: notice a rebalance within about a second.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    #: Longest pause between two polls before the member is considered stuck and replaced.
+    consumer_max_poll_interval_ms: int = 300_000
+    #: How long the broker may hold an empty fetch; Kafka answers at once when records
+    #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500,
+        validation_alias=AliasChoices(
+            "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
+        ),
+    )
     outbox_batch_size: int = 200
     outbox_max_idle_seconds: float = 0.5
     db_pool_size: int = 10
