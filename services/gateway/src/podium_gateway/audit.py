@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from fastapi import Depends
 from podium_runtime import audit
 from podium_runtime.audit import AuditEntry
 from podium_runtime.problems import Problem
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import call
+from podium_gateway.clients import HttpDep, SettingsDep, call
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +79,59 @@ async def latest_by_target(
     if answer.status_code != 200:
         raise Problem(503, "SERVICE_UNAVAILABLE", "The audit log is not available.")
     return {k: AuditEntry.model_validate(v) for k, v in answer.json()["items"].items()}
+
+
+class Auditor:
+    """Records the current caller's actions (a route dependency, `AuditorDep`)."""
+
+    def __init__(self, http: httpx.AsyncClient, identity_url: str) -> None:
+        self.http = http
+        self.identity_url = identity_url
+
+    async def __call__(
+        self,
+        actor: CurrentUser | None,
+        action: str,
+        target_type: str,
+        target_id: str | uuid.UUID,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Record one entry (see `record`)."""
+        return await record(
+            self.http,
+            self.identity_url,
+            actor,
+            action,
+            target_type,
+            target_id,
+            before=before,
+            after=after,
+        )
+
+    async def changed(
+        self,
+        actor: CurrentUser,
+        action: str,
+        target_type: str,
+        target_id: str | uuid.UUID,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        fields: list[str],
+    ) -> AuditEntry | None:
+        """Record the `fields` that differ between two versions; nothing if none does."""
+        old, new = audit.changes(
+            {f: before.get(f) for f in fields}, {f: after.get(f) for f in fields}
+        )
+        if not new and not old:
+            return None
+        return await self(actor, action, target_type, target_id, before=old, after=new)
+
+
+def get_auditor(http: HttpDep, settings: SettingsDep) -> Auditor:
+    """Return the recorder of audit entries for this request."""
+    return Auditor(http, settings.identity_url)
+
+
+AuditorDep = Annotated[Auditor, Depends(get_auditor)]
