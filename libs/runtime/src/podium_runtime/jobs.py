@@ -1,9 +1,11 @@
 """Background jobs with progress, kept in Redis (SPEC §10.5: `done`, `total`, `eta_seconds`).
 
 A job is started by one request and read by others, possibly on another
-replica, so its state lives in Redis (kept `ttl_seconds` after it was last
-touched). `JobStore.launch()` runs the work as a task of the current process
-and records its outcome; the work reports progress through `JobProgress`.
+replica or through the gateway, so its state lives in Redis under one key
+space shared by every service (`podium:jobs:<id>`, kept `ttl_seconds` after it
+was last touched); job ids are random UUIDs. `JobStore.launch()` runs the
+work as a task of the current process and records its outcome; the work
+reports progress through `JobProgress`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import redis.asyncio as redis
 from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
+
+#: The key space of every service's jobs, so the gateway can show any of them.
+JOBS_PREFIX = "podium:jobs:"
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
@@ -71,7 +76,9 @@ Work = Callable[[JobProgress], Awaitable[dict[str, Any]]]
 class JobStore:
     """Job states in Redis under `<prefix>job:<id>`."""
 
-    def __init__(self, client: redis.Redis, prefix: str, ttl_seconds: int = 7 * 24 * 3600) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = JOBS_PREFIX, ttl_seconds: int = 7 * 24 * 3600
+    ) -> None:
         self.redis = client
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds

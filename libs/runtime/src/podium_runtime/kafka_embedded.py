@@ -284,9 +284,7 @@ class EmbeddedKafka:
         if (self.data_dir / "meta.properties").exists():
             return
         subprocess.run(  # noqa: S603 - fixed arguments
-            self._java(
-                "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)
-            ),
+            self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_competitions import consumers, tasks
+from podium_competitions import consumers, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -37,6 +37,6 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router, activity_api.router],
+        routers=[router, leaderboard_api.router, activity_api.router, rebuilds.router],
     )
     return app

@@ -1,4 +1,4 @@
-"""Operations the gateway performs itself (SPEC §10.5): dead letters and background jobs.
+"""Operations (SPEC §10.5): dead letters, projection rebuilds and background jobs.
 
 Dead-letter topics are read from the beginning without joining a consumer
 group; what happened to each record (replayed, discarded) is the newest
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from podium_contracts.topics import ALL_TOPICS
 from podium_runtime.audit import AuditEntry
 from podium_runtime.deadletters import DeadLetteredRecord, DeadLetterReader, topic_named
@@ -22,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway import audit
 from podium_gateway.accounts_api import problems
+from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep, CurrentUser
-from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep
+from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep, call, relay
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["admin"])
@@ -111,11 +113,11 @@ class DiscardRequest(ReplayRequest):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def get_jobs(request: Request, settings: SettingsDep) -> JobStore:
-    """Return the gateway's job store (one per app)."""
+def get_jobs(request: Request) -> JobStore:
+    """Return the job store (one per app; every service's jobs are visible in it)."""
     store = getattr(request.app.state, "jobs", None)
     if store is None:
-        store = JobStore(request.app.state.runtime.redis, settings.redis_key_prefix)
+        store = JobStore(request.app.state.runtime.redis)
         request.app.state.jobs = store
     return store
 
@@ -354,3 +356,72 @@ async def show_job(job_id: uuid.UUID, admin: AdminDep, jobs: JobsDep) -> Job:
     if job is None:
         raise Problem(404, "NOT_FOUND", "No such job.")
     return job
+
+
+# --- projection rebuilds -------------------------------------------------------------
+
+RebuildTarget = Literal["leaderboards", "activity_boards", "statements_flat"]
+
+
+class RebuildRequest(BaseModel):
+    """Rebuild a projection from its source of truth, for one competition or all."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"target": "leaderboards"}]},
+    )
+
+    target: RebuildTarget = Field(
+        description=(
+            "`leaderboards`: prediction boards from the scores; `activity_boards`: from the "
+            "points ledger; `statements_flat`: ingest's flattened statements from the raw ones"
+        )
+    )
+    competition_id: uuid.UUID | None = Field(
+        default=None, description="Only this competition's boards (board targets only)"
+    )
+
+
+@router.post(
+    "/v1/admin/rebuilds",
+    summary="Rebuild a projection",
+    status_code=202,
+    response_model=Job,
+    responses=problems(401, 403, 422, 503),
+)
+async def start_rebuild(
+    body: RebuildRequest,
+    admin: AdminDep,
+    http: HttpDep,
+    settings: SettingsDep,
+    auditor: AuditorDep,
+) -> Response:
+    """Runs in the owning service as a background job, safe while it consumes; the result
+    equals the incremental build. Follow it with `GET /v1/admin/rebuilds/{job_id}`."""
+    if body.target == "statements_flat":
+        if body.competition_id is not None:
+            raise Problem(
+                422, "VALIDATION_ERROR", "statements_flat is rebuilt whole (no competition_id)."
+            )
+        url, service = f"{settings.ingest_url}/internal/rebuilds", "ingest"
+    else:
+        url, service = f"{settings.competitions_url}/internal/v1/rebuilds", "competitions"
+    answer = await call(
+        http, "POST", url, service=service, json=body.model_dump(mode="json", exclude_none=True)
+    )
+    if answer.status_code == 202:
+        target_id = body.target + (f":{body.competition_id}" if body.competition_id else "")
+        after = {"job_id": answer.json()["id"]}
+        await auditor(admin, "projection.rebuild_requested", "projection", target_id, after=after)
+    return relay(answer)
+
+
+@router.get(
+    "/v1/admin/rebuilds/{job_id}",
+    summary="Follow a rebuild",
+    response_model=Job,
+    responses=problems(401, 403, 404),
+)
+async def show_rebuild(job_id: uuid.UUID, admin: AdminDep, jobs: JobsDep) -> Job:
+    """`status` (queued, running, succeeded, failed), `done`/`total`, `eta_seconds`."""
+    return await show_job(job_id, admin, jobs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest import consumers
+from podium_ingest import consumers, rebuilds
 from podium_ingest.api import router
 from podium_ingest.config import Settings
 from podium_ingest.models import metadata
@@ -24,5 +24,5 @@ def create_api(settings: Settings) -> FastAPI:
     return runtime.create_app(
         title="Podium ingest",
         description="xAPI statements: raw and flattened storage, LRS queries and reports.",
-        routers=[router],
+        routers=[router, rebuilds.router],
     )
