@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,14 +14,16 @@ from podium_runtime.testing import TestInfrastructure
 
 
 @pytest.fixture(scope="session")
-async def test_infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestInfrastructure]:
+async def test_infra() -> AsyncIterator[TestInfrastructure]:
     """Postgres, Redis and Apache Kafka for this worker, with its own database and topics.
 
     Tests run on Apache Kafka; a silent fall back to tansu (no Java 17+) fails every
     test that uses infrastructure unless `PODIUM_ALLOW_TANSU=1` says it is wanted.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    workdir = Path(tmp_path_factory.getbasetemp()) / f"infra-{worker}"
+    # Outside pytest's own temp root: another pytest run on the machine resets that
+    # root to mode 0700, which locks out the unprivileged user embedded Postgres runs as.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-infra-{worker}-"))
     infra = await TestInfrastructure.start(workdir)
     try:
         broker = infra.infra.sources["KAFKA_BOOTSTRAP_SERVERS"]
@@ -32,3 +36,4 @@ async def test_infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         yield infra
     finally:
         infra.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
