@@ -23,6 +23,7 @@ from podium_runtime.db import Database
 from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
 from podium_runtime.problems import install_problem_handlers
+from podium_runtime.queries import QueryCatalogue
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
@@ -49,6 +50,10 @@ class ServiceRuntime:
         self.outbox: Outbox | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        #: Prebuilt read-only queries the service offers operators (podium_runtime.queries).
+        self.queries = QueryCatalogue()
+        #: What `GET /internal/ops/etl` adds about this service's progress (e.g. last statement).
+        self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -64,6 +69,9 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 settings.service_name, self.database, tables.inbox, settings
             )
+            from podium_runtime import operations
+
+            self.background.append(operations.retention_loop(self))
 
     def include_events(self, *routers: EventRouter, **dependencies: Any) -> None:
         """Wire the `consumers.py` routers on this service's consumer (group = service name).
@@ -175,6 +183,10 @@ class ServiceRuntime:
                 self.health_checks(), self.settings.health_timeout_seconds, scrape_hooks
             )
         )
+        if self.database is not None:
+            from podium_runtime import operations
+
+            app.include_router(operations.router)
         for router in routers:
             app.include_router(router)
         return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_competitions import consumers, rebuilds, tasks
+from podium_competitions import consumers, queries, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -20,6 +20,7 @@ from podium_competitions.models import metadata
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
     runtime.include_events(
         consumers.router,
         leaderboard_consumers.router,

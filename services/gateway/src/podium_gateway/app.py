@@ -13,6 +13,7 @@ from podium_gateway import (
     accounts_api,
     admin_api,
     competitions_api,
+    data_api,
     leaderboard_api,
     notifications_api,
     operations_api,
@@ -46,6 +47,7 @@ def routers() -> list[APIRouter]:
         reports_api.router,
         admin_api.router,
         operations_api.router,
+        data_api.router,
     ]
 
 

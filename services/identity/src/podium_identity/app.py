@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_identity import admin_api, api
+from podium_identity import admin_api, api, queries
 from podium_identity.admin import Administration
 from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
-    return ServiceRuntime(settings, metadata)
+    runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
+    return runtime
 
 
 def create_accounts(settings: Settings, runtime: ServiceRuntime) -> Accounts:

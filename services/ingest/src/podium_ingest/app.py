@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest import consumers, rebuilds
+from podium_ingest import consumers, queries, rebuilds
 from podium_ingest.api import router
 from podium_ingest.config import Settings
 from podium_ingest.models import metadata
@@ -14,6 +14,8 @@ from podium_ingest.models import metadata
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
+    runtime.etl_details = queries.etl_details
     runtime.include_events(consumers.router)
     return runtime
 

@@ -416,3 +416,11 @@ async def upsert_facts(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     await session.execute(
         statement.on_conflict_do_update(index_elements=[facts.c.statement_id], set_=columns)
     )
+
+
+async def last_statement(session: AsyncSession) -> Any | None:
+    """Return the id and `stored` of the statement stored last."""
+    result = await session.execute(
+        select(statements.c.id, statements.c.stored).order_by(statements.c.seq.desc()).limit(1)
+    )
+    return result.first()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_notifier import consumers
+from podium_notifier import consumers, ops_api, queries
 from podium_notifier.api import router
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
@@ -38,6 +38,7 @@ def create_service(
 ) -> NotifierService:
     """Build the runtime, register handlers and background jobs (sender, scheduler)."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
     live = LivePublisher(runtime.redis)
     sender = EmailSender(runtime.db, transport or SmtpTransport(settings), settings)
     notifier = Notifier(settings, live, wake_sender=sender.wake)
@@ -73,11 +74,13 @@ def build_app(service: NotifierService) -> FastAPI:
                 sink.stop()
 
         service.runtime.background.insert(0, run_sink)
-    return service.runtime.create_app(
+    app = service.runtime.create_app(
         title="Podium notifier",
         description="In-app inbox, e-mail, live push and scheduled reminders.",
-        routers=[router],
+        routers=[router, ops_api.router],
     )
+    app.state.scheduler = service.scheduler
+    return app
 
 
 def create_api(settings: Settings) -> FastAPI:
