@@ -35,23 +35,27 @@ install: $(VENV)/.installed kafka ## Install the locked dependencies into .venv 
 kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Maven (skipped without Java 17+)
 	@test -f $(KAFKA_LIBS) || $(PY) -m podium_runtime.kafka_embedded install
 
-dev: install ## Start infrastructure and all six services; prints the gateway URL (Ctrl-C stops)
+dev: install ## Start infrastructure and all seven services; prints the gateway URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
 test: install ## Run every test against real Postgres, Redis and Apache Kafka
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test-fast: install ## Run the unit tests only (no infrastructure)
-	@$(PY) -m pytest -m "not slow" $$(find libs services -path '*/tests/unit' -type d) libs/contracts/tests
+test-fast: install ## Run the pure and service-level tiers: no uvicorn, no Kafka (Postgres only)
+	@$(PY) -m pytest -m "not slow" -n 0 $$(find libs services -path '*/tests/unit' -type d) $$(find libs services -path '*/tests/service' -type d) libs/contracts/tests tests/architecture
 
-lint: install ## ruff (lint + format check) on everything, mypy on the libraries
+lint: install ## ruff (lint + format check), mypy on libraries and services, the architecture test
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
+	@$(VENV)/bin/mypy libs/contracts/src libs/runtime/src services/*/src
+	@$(PY) -m pytest -q -n 0 -p no:randomly tests/architecture
 
 format: install ## Apply ruff's formatter and safe fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
+
+consumers-doc: install ## Write the event → handler table of every consumers.py into docs/consumers.md
+	@$(PY) tests/architecture/consumers_doc.py write
 
 contracts: install ## Write the JSON Schemas of every event into libs/contracts/schemas
 	@$(PY) -m podium_contracts.schemas

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 from podium_runtime.infra import TANSU
-from podium_runtime.testing import TestInfrastructure
+from podium_runtime.rollback import (
+    RolledBackDatabase,
+    engine_for_tests,
+    joined_session,
+    migrated_database,
+    rolled_back,
+)
+from podium_runtime.testing import MIGRATED_SERVICES, TestInfrastructure
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +45,44 @@ async def test_infra() -> AsyncIterator[TestInfrastructure]:
     finally:
         infra.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- the service-level tier: Postgres only, every test rolled back ---------------------
+
+
+@pytest.fixture(scope="session")
+async def db_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine on a database every service's real migrations ran on, once per worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Outside pytest's temp root, for the same reason as `test_infra`'s.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-db-{worker}-"))
+    url, stop = await migrated_database(
+        workdir, MIGRATED_SERVICES, os.environ.get("DATABASE_URL") or None
+    )
+    engine = engine_for_tests(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def db_connection(db_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction, rolled back when the test ends."""
+    async with rolled_back(db_engine) as connection:
+        yield connection
+
+
+@pytest.fixture
+async def session(db_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """The test's unit of work: commits become savepoints of the outer transaction."""
+    async with joined_session(db_connection) as unit:
+        yield unit
+
+
+@pytest.fixture
+def database(db_connection: AsyncConnection) -> RolledBackDatabase:
+    """A `Database` for code that opens its own units of work (the consumer's dispatcher)."""
+    return RolledBackDatabase(db_connection)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from competitions_support.stack import CompetitionsStack, competitions_stack
 from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, User
+from podium_runtime.testing import TestInfrastructure, eventually
 
 
 @pytest.fixture(scope="module")

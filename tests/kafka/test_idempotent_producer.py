@@ -10,21 +10,16 @@ without it, the same fault leaves two copies, which shows the fault is real.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from podium_runtime.broker import EventPublisher, create_broker
-from podium_runtime.settings import ServiceSettings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from kafka_support.broker import own_broker
 from kafka_support.proxy import AnswerDroppingProxy
+from podium_runtime.broker import EventPublisher, create_broker
+from podium_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.slow
 

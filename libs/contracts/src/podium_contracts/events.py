@@ -20,6 +20,8 @@ from podium_contracts.topics import (
     JOINS,
     LEADERBOARDS,
     LEARNING,
+    POINTS,
+    REWARDS,
     SCORES,
     SUBMISSIONS,
     XAPI_STATEMENTS,
@@ -386,6 +388,69 @@ class RankChanged(Event):
     type: Literal["leaderboard.rank_changed"] = "leaderboard.rank_changed"
     version: Literal[1] = 1
     data: RankChangedData
+
+
+# --- points and rewards ---------------------------------------------------------
+
+
+class PointsData(EventData):
+    """One change of a participant's activity points in one competition, for one statement."""
+
+    user_id: uuid.UUID
+    competition_id: uuid.UUID
+    statement_id: uuid.UUID
+    #: Points as awarded on the board (tier multipliers may leave decimals); always > 0.
+    points: float
+    occurred_at: AwareDatetime
+
+
+@register(POINTS)
+class PointsAwarded(Event):
+    """Emitted by competitions when a statement earned a participant activity points."""
+
+    type: Literal["points.awarded"] = "points.awarded"
+    version: Literal[1] = 1
+    data: PointsData
+
+
+@register(POINTS)
+class PointsRevoked(Event):
+    """Emitted by competitions when a statement's points were taken back (it was voided)."""
+
+    type: Literal["points.revoked"] = "points.revoked"
+    version: Literal[1] = 1
+    data: PointsData
+
+
+FulfillmentChange = Literal["won", "reminder", "shipped", "delivered", "forfeited"]
+
+
+class FulfillmentData(EventData):
+    """A winner's prize after a change, with what a notification needs (never the address)."""
+
+    fulfillment_id: uuid.UUID
+    user_id: uuid.UUID
+    drawing_id: uuid.UUID
+    drawing_name: str
+    prize_rank: int
+    prize_name: str
+    kind: Literal["physical", "digital"]
+    status: Literal["awaiting_address", "address_confirmed", "shipped", "delivered", "forfeited"]
+    change: FulfillmentChange
+    claim_by: AwareDatetime | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    #: The code of a digital prize, in the `delivered` change only.
+    code: str | None = None
+
+
+@register(REWARDS)
+class FulfillmentUpdated(Event):
+    """Emitted by rewards when a prize was won, reminded, shipped, delivered or forfeited."""
+
+    type: Literal["fulfillment.updated"] = "fulfillment.updated"
+    version: Literal[1] = 1
+    data: FulfillmentData
 
 
 #: Every event class, in the order declared above: read from the topic registry, so an

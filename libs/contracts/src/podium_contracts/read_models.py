@@ -51,9 +51,9 @@ class BoardMeta(BaseModel):
     as_of: datetime | None = None
     total: int = 0
 
-    def to_hash(self) -> dict[str, str | int]:
+    def to_hash(self) -> dict[str, str]:
         """Return the fields as written with HSET."""
-        return {"as_of": self.as_of.isoformat() if self.as_of else "", "total": self.total}
+        return {"as_of": self.as_of.isoformat() if self.as_of else "", "total": str(self.total)}
 
     @classmethod
     def from_values(cls, values: Sequence[bytes | str | None]) -> BoardMeta:

@@ -34,6 +34,8 @@ SCORES = Topic("podium.scores", "competition_id", "Scoring outcomes.")
 XAPI_STATEMENTS = Topic("podium.xapi.statements", "actor", "Raw xAPI statements accepted.")
 LEARNING = Topic("podium.learning", "actor", "Flattened learning facts.")
 LEADERBOARDS = Topic("podium.leaderboards", "competition_id", "Leaderboard changes.")
+POINTS = Topic("podium.points", "user_id", "Changes of participants' activity points.")
+REWARDS = Topic("podium.rewards", "user_id", "Prize fulfilment facts of the rewards service.")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     IDENTITY_USERS,
@@ -45,6 +47,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     XAPI_STATEMENTS,
     LEARNING,
     LEADERBOARDS,
+    POINTS,
+    REWARDS,
 )
 
 E = TypeVar("E", bound=type[Event])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Row, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +29,9 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "podium_after_commit"
+
+#: A result row of any width (repositories return rows; callers read them by name).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 def service_metadata(schema: str) -> MetaData:

@@ -10,8 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from podium_runtime.failures import FailureLog, is_infrastructure_error
+from podium_runtime.outbox import EventTooLarge
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait after a 503 caused by an outage.
+RETRY_AFTER_SECONDS = 5
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -165,11 +173,74 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(Problem(422, "VALIDATION_ERROR", detail, errors=errors))
 
+    async def on_event_too_large(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, EventTooLarge)
+        return problem_response(
+            Problem(
+                422,
+                EventTooLarge.code,
+                "The request would produce an event larger than the platform carries; "
+                "send less data at once.",
+                extra={"size": exc.size, "limit": exc.limit},
+            )
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(Problem(500, "INTERNAL_ERROR", "An unexpected error occurred."))
+        return unexpected_error_response(exc)
 
     app.add_exception_handler(ServiceError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(EventTooLarge, on_event_too_large)
     app.add_exception_handler(Exception, on_unexpected)
+    # Starlette answers handlers of `Exception` from its outermost middleware, past every
+    # other one, so those answers would miss the request id and the security headers.
+    # The boundary sits innermost (appended; `add_middleware` inserts outside it).
+    app.user_middleware.append(Middleware(ErrorBoundaryMiddleware))
+
+
+_outages = FailureLog(log, interval=10.0)
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """Answer an error no handler knows: 503 with `Retry-After` for an outage, else 500."""
+    if is_infrastructure_error(exc):
+        # An outage is not the request's fault: the same request succeeds later.
+        _outages.log(logging.WARNING, "dependency unavailable; answering 503", exc)
+        return problem_response(
+            Problem(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "A dependency of this service is unavailable; try again shortly.",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        )
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(Problem(500, "INTERNAL_ERROR", "An unexpected error occurred."))
+
+
+class ErrorBoundaryMiddleware:
+    """Turn an exception no handler took into a problem answer, inside the other middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer its unexpected error unless the response has begun."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected_error_response(exc)(scope, receive, send)

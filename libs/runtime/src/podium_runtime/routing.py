@@ -20,7 +20,9 @@ dead-letter topic; no handler is registered any other way.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -138,3 +140,22 @@ def handler_table(routers: Iterable[EventRouter]) -> list[HandlerRow]:
                 tag = f"{cls.model_fields['type'].default} v{cls.model_fields['version'].default}"
                 rows.append(HandlerRow(tag, topic_for(cls).name, route.handler_name, route.batch))
     return rows
+
+
+def markdown_table(modules: Iterable[str]) -> str:
+    """Return the event → handler table of the `consumers` modules named, as Markdown."""
+    lines = [
+        "| consumer group | event | topic | handler | a poll at a time |",
+        "|---|---|---|---|---|",
+    ]
+    for name in modules:
+        group = name.split(".")[0].removeprefix("podium_")
+        router = importlib.import_module(name).router
+        for row in handler_table([router]):
+            batch = "yes" if row.batch else ""
+            lines.append(f"| {group} | `{row.event}` | `{row.topic}` | `{row.handler}` | {batch} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(sys.argv[1:]), end="")

@@ -20,7 +20,12 @@ from sqlalchemy import MetaData
 
 from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
-from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
+from podium_runtime.http import (
+    HealthCheck,
+    RequestContextMiddleware,
+    operations_router,
+    run_checks,
+)
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
 from podium_runtime.problems import install_problem_handlers
 from podium_runtime.queries import QueryCatalogue
@@ -57,7 +62,9 @@ class ServiceRuntime:
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
-            self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
+            self.outbox = Outbox(
+                tables.outbox, settings.kafka_topic_prefix, settings.outbox_max_event_bytes
+            )
             self.relay = OutboxRelay(
                 self.database,
                 tables.outbox,
@@ -102,6 +109,14 @@ class ServiceRuntime:
         if self.database is not None:
             checks["database"] = self.database.ping
         return checks
+
+    async def dependencies_down(self) -> bool:
+        """Return True when the database or Redis does not answer a ping in time."""
+        checks: dict[str, HealthCheck] = {"redis": self._ping_redis}
+        if self.database is not None:
+            checks["database"] = self.database.ping
+        ok, _ = await run_checks(checks, self.settings.health_timeout_seconds)
+        return not ok
 
     async def _ping_redis(self) -> None:
         await self.redis.ping()

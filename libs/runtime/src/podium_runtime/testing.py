@@ -36,7 +36,7 @@ S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier")
+MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards")
 
 
 @dataclass

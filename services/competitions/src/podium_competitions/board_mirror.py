@@ -30,5 +30,6 @@ async def write_board(
         if entries:
             pipe.zadd(ranks_key, {str(e.user_id): e.rank for e in entries})
             pipe.hset(entries_key, mapping={str(e.user_id): e.to_json() for e in entries})
-        pipe.hset(meta_key, mapping=BoardMeta(as_of=as_of, total=len(entries)).to_hash())
+        meta = BoardMeta(as_of=as_of, total=len(entries)).to_hash()
+        pipe.hset(meta_key, mapping={field: value for field, value in meta.items()})
         await pipe.execute()

@@ -25,9 +25,9 @@ from podium_contracts.events import (
     UserData,
 )
 from podium_runtime.cursors import CursorCodec
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.problems import ServiceError
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain, repository
@@ -104,7 +104,7 @@ PAGE_CURSOR = CursorCodec(datetime, uuid.UUID)
 # --- views -------------------------------------------------------------------
 
 
-def competition_data(row: Row[Any]) -> CompetitionData:
+def competition_data(row: AnyRow) -> CompetitionData:
     """Return the event payload describing a competition's current state."""
     return CompetitionData(
         competition_id=row.id,
@@ -125,9 +125,7 @@ def competition_data(row: Row[Any]) -> CompetitionData:
     )
 
 
-def to_competition(
-    row: Row[Any], caller: Caller | None, viewer: Viewer | None = None
-) -> Competition:
+def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = None) -> Competition:
     """Render a row for `caller`; the invite code only reaches the owner and admins."""
     may_see_code = caller is not None and (caller.is_admin or caller.user_id == row.owner_id)
     return Competition(
@@ -155,7 +153,7 @@ def to_competition(
     )
 
 
-def to_enrollment(row: Row[Any]) -> Enrollment:
+def to_enrollment(row: AnyRow) -> Enrollment:
     """Render an enrollment row."""
     return Enrollment(
         competition_id=row.competition_id,
@@ -190,7 +188,7 @@ async def create_competition(
     return to_competition(row, caller, Viewer(role="sponsor"))
 
 
-async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -> Viewer:
+async def _viewer(session: AsyncSession, row: AnyRow, caller: Caller | None) -> Viewer:
     limit = row.daily_submission_limit if row.kind == "prediction" else None
     if caller is None:
         return Viewer(role="viewer", submissions_limit=limit)
@@ -213,7 +211,7 @@ async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -
 
 async def _visible(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
-) -> Row[Any]:
+) -> AnyRow:
     row = await repository.get_visible_competition(
         session,
         competition_id,
@@ -262,7 +260,7 @@ async def list_competitions(
 
 async def _owned(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller, *, lock: bool = False
-) -> Row[Any]:
+) -> AnyRow:
     row = await _visible(session, competition_id, caller)
     if row.owner_id != caller.user_id and not caller.is_admin:
         raise Forbidden("NOT_OWNER", "only the owner or an admin may do this")
@@ -451,7 +449,7 @@ async def decide_joins(
     return outcomes
 
 
-def _join_target(row: Row[Any]) -> domain.JoinTarget:
+def _join_target(row: AnyRow) -> domain.JoinTarget:
     return domain.JoinTarget(
         owner_id=row.owner_id,
         status=row.status,

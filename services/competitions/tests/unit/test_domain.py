@@ -170,3 +170,20 @@ def test_activity_rules_shape() -> None:
     )
     assert made.rules is not None and len(made.rules.points) == 2
     assert made.metric is None and made.daily_submission_limit is None
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        {f"tier-{n}": 1.0 for n in range(21)},  # an 880 KB request made a 1.07 MB event
+        {"t" * 65: 1.0},
+        {"": 1.0},
+    ],
+)
+def test_tier_multipliers_are_bounded(tiers: dict[str, float]) -> None:
+    rules = {
+        "points": [{"verb": "http://adlnet.gov/expapi/verbs/completed", "points": 10}],
+        "tier_multipliers": tiers,
+    }
+    with pytest.raises(ValidationError):
+        CompetitionCreate.model_validate({**BASE, "kind": "activity", "rules": rules})

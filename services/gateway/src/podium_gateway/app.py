@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     accounts_api,
@@ -18,6 +19,7 @@ from podium_gateway import (
     notifications_api,
     operations_api,
     reports_api,
+    rewards_api,
     stream_api,
     submissions_api,
 )
@@ -25,7 +27,10 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
+from podium_gateway.xapi import documents as xapi_documents
+from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -44,7 +49,10 @@ def routers() -> list[APIRouter]:
         stream_api.router,
         accounts_api.xapi_about_router,
         xapi_api.router,
+        xapi_documents.router,
+        xapi_admin.router,
         reports_api.router,
+        rewards_api.router,
         admin_api.router,
         operations_api.router,
         data_api.router,
@@ -75,11 +83,12 @@ def create_api(settings: Settings) -> FastAPI:
         title="Podium gateway",
         description=(
             "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
-            "`application/problem+json` documents with a stable `code`."
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 `application/problem+json` documents with a stable "
+            "`code`."
         ),
         routers=routers(),
-        middleware=edge_middleware(settings),
+        middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
         extensions=[internal_http],
     )
 

@@ -35,8 +35,12 @@ from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import has_ended, is_sponsor
+from podium_gateway.clients.competitions import (
+    CompetitionsDep,
+    CompetitionView,
+    has_ended,
+    is_sponsor,
+)
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -101,11 +105,11 @@ BOARD_CURSOR = CursorCodec(int)
 
 
 async def _board_competition(
-    client: ClientDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
-) -> dict[str, Any]:
+    client: CompetitionsDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
+) -> CompetitionView:
     """Check the caller may read this board and return the competition (problems relayed)."""
     competition = await client.competition(competition_id, user)
-    if split == "private" and competition.get("kind") == "activity":
+    if split == "private" and competition.kind == "activity":
         raise Problem(
             422,
             "SPLIT_NOT_SUPPORTED",
@@ -123,16 +127,16 @@ async def _board_competition(
 
 
 def _board_keys(
-    competition: dict[str, Any],
+    competition: CompetitionView,
     competition_id: uuid.UUID,
     split: Split,
     period: Period,
     day: date | None,
 ) -> tuple[tuple[str, str, str], date | None]:
     """Return the Redis keys of the board asked for, and its first local day."""
-    if competition.get("kind") == "activity":
+    if competition.kind == "activity":
         if day is None:
-            day = local_day(datetime.now(UTC), competition.get("timezone"))
+            day = local_day(datetime.now(UTC), competition.timezone)
         start = period_start(period, day)
         return activity_board_keys(competition_id, period, start), start
     if period != "all":
@@ -166,7 +170,7 @@ def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
 )
 async def leaderboard(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -179,7 +183,7 @@ async def leaderboard(
     offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta = await redis_client.eval(  # type: ignore[misc]
+    rows, meta = await redis_client.eval(
         _PAGE,
         3,
         *keys,
@@ -208,7 +212,7 @@ async def leaderboard(
 )
 async def around_me(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     redis_client: RedisDep,
     window: Annotated[int, Query(ge=0, le=100)] = 5,
@@ -219,7 +223,7 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
+    rows, meta, rank = await redis_client.eval(
         _AROUND,
         3,
         *keys,

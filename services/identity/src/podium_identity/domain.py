@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 
 MIN_PASSWORD_LENGTH = 12
-LRS_SCOPES = ("statements/write", "statements/read", "statements/read/mine")
+LRS_SCOPES = (
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+)
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from podium_contracts.events import (
     UserTokenData,
     UserUpdated,
 )
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.problems import ServiceError
 from podium_runtime.timezones import is_iana_zone
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_identity import domain, repository
@@ -145,7 +145,7 @@ class LoginThrottle:
     async def failed(self, email: str) -> int:
         """Record a failure; return the lock duration if this one locks the account, else 0."""
         failures_key, lock_key = self._keys(email)
-        count = int(await self.redis.eval(_COUNT_FAILURE, 1, failures_key, self.window_ms))  # type: ignore[misc]
+        count = int(await self.redis.eval(_COUNT_FAILURE, 1, failures_key, self.window_ms))
         if count >= self.max_failures:
             await self.redis.set(lock_key, b"1", ex=self.lock_seconds)
             await self.redis.delete(failures_key)
@@ -208,7 +208,7 @@ class Accounts:
     # --- events ------------------------------------------------------------
 
     @staticmethod
-    def user_data(user: Row[Any]) -> UserData:
+    def user_data(user: AnyRow) -> UserData:
         """Return the public profile facts of a user row."""
         return UserData(
             user_id=user.id,
@@ -219,7 +219,7 @@ class Accounts:
         )
 
     async def _issue_user_token(
-        self, session: AsyncSession, user: Row[Any], purpose: str, lifetime: int
+        self, session: AsyncSession, user: AnyRow, purpose: str, lifetime: int
     ) -> UserTokenData:
         token = domain.new_token()
         expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
@@ -285,7 +285,7 @@ class Accounts:
         *,
         role: str = "user",
         verified: bool = False,
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create an account; emit `user.registered` and a verification request."""
         normalized, name, zone = self.validate_registration(email, password, display_name, timezone)
         password_hash = await self.hash_password(password)
@@ -314,7 +314,7 @@ class Accounts:
     # --- login and tokens --------------------------------------------------
 
     async def _issue_tokens(
-        self, session: AsyncSession, user: Row[Any], family_id: uuid.UUID
+        self, session: AsyncSession, user: AnyRow, family_id: uuid.UUID
     ) -> TokenPair:
         access = self.keyring.issue_access_token(
             user.id,
@@ -393,7 +393,7 @@ class Accounts:
 
     # --- e-mail verification and password reset ------------------------------
 
-    async def verify_email(self, session: AsyncSession, token: str) -> Row[Any]:
+    async def verify_email(self, session: AsyncSession, token: str) -> AnyRow:
         """Consume a verification token and mark the address verified."""
         user_id = await repository.use_user_token(
             session, domain.token_hash(token), VERIFY_EMAIL, datetime.now(UTC)
@@ -452,7 +452,7 @@ class Accounts:
 
     # --- profile -----------------------------------------------------------
 
-    async def profile(self, session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
+    async def profile(self, session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
         """Return the user's row; `INVALID_TOKEN` if the account no longer exists."""
         user = await repository.user_by_id(session, user_id)
         if user is None:
@@ -461,7 +461,7 @@ class Accounts:
 
     async def update_profile(
         self, session: AsyncSession, user_id: uuid.UUID, changes: dict[str, Any]
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Change display name, time zone or notification preferences; emit `user.updated`."""
         user = await repository.user_by_id(session, user_id, for_update=True)
         if user is None:
@@ -490,7 +490,7 @@ class Accounts:
 
     async def ensure_admin(
         self, session: AsyncSession, email: str, password: str, display_name: str = "Administrator"
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create the admin account, or give an existing account the admin role."""
         user = await repository.user_by_email(session, domain.lookup_email(email))
         if user is None:
@@ -502,7 +502,7 @@ class Accounts:
             await self.outbox.add(session, new_event(UserUpdated, PRODUCER, self.user_data(user)))
         return user
 
-    async def require_admin(self, session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
+    async def require_admin(self, session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
         """Return the user if they are an admin now (not merely when the token was issued)."""
         user = await self.profile(session, user_id)
         if user.role != "admin":
@@ -513,7 +513,7 @@ class Accounts:
 
     async def create_lrs_client(
         self, session: AsyncSession, name: str, scopes: list[str], created_by: uuid.UUID
-    ) -> tuple[Row[Any], str]:
+    ) -> tuple[AnyRow, str]:
         """Create xAPI credentials; return the row and the secret (shown once)."""
         clean = domain.clean_display_name(name)
         if not clean:
@@ -536,7 +536,7 @@ class Accounts:
         log.info("lrs client created", extra={"lrs_client_id": str(row.id)})
         return row, secret
 
-    async def verify_lrs_client(self, session: AsyncSession, key: str, secret: str) -> Row[Any]:
+    async def verify_lrs_client(self, session: AsyncSession, key: str, secret: str) -> AnyRow:
         """Return the live client whose key and secret match; `INVALID_CREDENTIALS` otherwise."""
         row = await repository.lrs_client_by_key(session, key)
         expected = row.secret_hash if row is not None else domain.token_hash("")

@@ -6,14 +6,15 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from podium_runtime.deps import RuntimeDep, SessionDep
 from podium_runtime.problems import Problem
-from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.timezones import is_iana_zone
 
-from podium_ingest import repository, service
+from podium_ingest import service
 from podium_ingest.config import Settings
+from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.repository import StatementFilter
 from podium_ingest.schemas import (
     DailyGoalReportOut,
@@ -30,23 +31,6 @@ def _format(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-async def _caught_up(runtime: ServiceRuntime) -> bool:
-    """True when this replica's consumer has read everything on its partitions."""
-    if runtime.consumer is None:
-        return False
-    assigned = False
-    for subscriber in runtime.consumer.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            return False
-        for tp in consumer.assignment():
-            assigned = True
-            highwater = consumer.highwater(tp)
-            if highwater is None or await consumer.position(tp) < highwater:
-                return False
-    return assigned
-
-
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
@@ -58,6 +42,21 @@ def settings_of(runtime: RuntimeDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(settings_of)]
+
+
+def consistency_of(request: Request) -> ConsistencyTracker:
+    """Return the app's consistency tracker (podium_ingest.consistency)."""
+    tracker: ConsistencyTracker = request.app.state.consistency
+    return tracker
+
+
+ConsistencyDep = Annotated[ConsistencyTracker, Depends(consistency_of)]
+
+
+@router.get("/consistency")
+async def consistent_through(consistency: ConsistencyDep) -> dict[str, str]:
+    """Return the instant before which every accepted statement is readable."""
+    return {"consistent_through": _format(await consistency.through())}
 
 
 @router.get("/statements/{statement_id}")
@@ -81,7 +80,7 @@ async def lookup(body: StatementLookup, session: SessionDep) -> StatementsById:
 @router.get("/statements")
 async def query(
     session: SessionDep,
-    runtime: RuntimeDep,
+    consistency: ConsistencyDep,
     settings: SettingsDep,
     agent_key: str | None = None,
     verb: str | None = None,
@@ -93,16 +92,25 @@ async def query(
     ascending: bool = False,
     cursor: str | None = None,
     lrs_client_id: uuid.UUID | None = None,
+    related_agent: str | None = None,
+    related_activities: bool = False,
 ) -> StatementPageOut:
     """Query statements with the xAPI filters; keyset pages by (stored, id)."""
     # xAPI Comm. 2.1.3: limit 0 means the server maximum.
     size = settings.max_page_size if limit == 0 else min(limit, settings.max_page_size)
-    where = StatementFilter(agent_key, verb, activity, registration, since, until, lrs_client_id)
-    # Read the consistency point before the query: everything stored before it is visible
-    # (each statement of the unit of work reads a fresh snapshot: READ COMMITTED).
-    consistent = datetime.now(UTC)
-    if not await _caught_up(runtime):
-        consistent = await repository.latest_stored(session) or datetime(1970, 1, 1, tzinfo=UTC)
+    where = StatementFilter(
+        agent_key,
+        verb,
+        activity,
+        registration,
+        since,
+        until,
+        lrs_client_id,
+        related_agent=orjson.loads(related_agent) if related_agent else None,
+        related_activities=related_activities,
+    )
+    # Read the consistency point before the query: everything stored before it is visible.
+    consistent = await consistency.through()
     page = await service.query_statements(
         session, where, limit=size, ascending=ascending, cursor=cursor
     )

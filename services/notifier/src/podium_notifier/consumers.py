@@ -16,6 +16,7 @@ from podium_contracts.events import (
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
+    FulfillmentUpdated,
     RankChanged,
     StatementRecorded,
     SubmissionRejected,
@@ -52,6 +53,12 @@ async def on_competition(
 async def on_statement(session: AsyncSession, event: StatementRecorded) -> None:
     """Remember the learner's statement for the daily reminder."""
     await service.record_statement(session, event.data)
+
+
+@router.handles(FulfillmentUpdated)
+async def on_prize(session: AsyncSession, event: FulfillmentUpdated, *, notifier: Notifier) -> None:
+    """Tell a winner about their prize: won, reminder, shipped, delivered, forfeited."""
+    await service.notify_prize(session, notifier, event)
 
 
 # The hot path (SPEC §7.4): every notification-producing event of one poll is

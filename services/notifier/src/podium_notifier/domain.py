@@ -23,6 +23,7 @@ RANK_CHANGED = "leaderboard.rank_changed"
 COMPETITION_STARTING = "competition.starting_soon"
 COMPETITION_ENDING = "competition.ending_soon"
 DAILY_REMINDER = "reminder.daily"
+PRIZE = "rewards.prize"
 
 #: Human words for every join-rejection code competitions emits (SPEC §5.2 join rules).
 JOIN_REJECTION_WORDS: dict[JoinRejection, str] = {
@@ -88,6 +89,7 @@ DEFAULT_PREFERENCES: dict[str, dict[Channel, bool]] = {
     COMPETITION_STARTING: {"in_app": True, "email": True},
     COMPETITION_ENDING: {"in_app": True, "email": True},
     DAILY_REMINDER: {"in_app": True, "email": True},
+    PRIZE: {"in_app": True, "email": True},
 }
 CONFIGURABLE_TYPES = tuple(DEFAULT_PREFERENCES)
 

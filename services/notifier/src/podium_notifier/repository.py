@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from podium_runtime.db import AnyRow
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier.models import (
@@ -52,14 +52,14 @@ async def upsert_user(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return one user's projection row, or None when not known yet."""
     return (await session.execute(select(users).where(users.c.user_id == user_id))).first()
 
 
 async def get_users(
     session: AsyncSession, user_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
+) -> dict[uuid.UUID, AnyRow]:
     """Return the projection rows of the known users among `user_ids`, by id."""
     ids = list(set(user_ids))
     if not ids:
@@ -82,7 +82,7 @@ async def upsert_competition(session: AsyncSession, values: dict[str, Any]) -> N
 
 async def get_competitions(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
+) -> dict[uuid.UUID, AnyRow]:
     """Return the projection rows of the known competitions among `competition_ids`, by id."""
     ids = list(set(competition_ids))
     if not ids:
@@ -153,7 +153,7 @@ async def users_with_statement(
     return {r.user_id for r in rows}
 
 
-async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[Row[Any]]:
+async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[AnyRow]:
     """Return active activity competitions with a daily goal that are running at `now`."""
     return (
         await session.execute(
@@ -170,7 +170,7 @@ async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[Ro
 
 async def competitions_with_instant_between(
     session: AsyncSession, column: str, start: datetime, end: datetime
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return active competitions whose `starts_at`/`ends_at` lies in (start, end]."""
     col = competitions.c[column]
     return (
@@ -182,7 +182,7 @@ async def competitions_with_instant_between(
 
 async def active_participants(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return (competition_id, user_id, timezone) of active participants; UTC when unknown."""
     return (
         await session.execute(
@@ -212,7 +212,7 @@ async def try_scheduler_lock(session: AsyncSession, key: str) -> bool:
 
 async def lock_rank_notices(
     session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:
     """Return (and lock, in key order) the last notices of `(user_id, competition_id)` boards."""
     keys = sorted(set(pairs))
     if not keys:
@@ -306,13 +306,13 @@ async def save_preferences(
 
 async def insert_notifications(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Insert many in-app notifications; returns only the rows that were new.
 
     A (cause, user) that already has one is skipped (ON CONFLICT DO NOTHING on
     the idempotency key, SPEC §7.4). Rows come back in insertion (`seq`) order.
     """
-    inserted: list[Row[Any]] = []
+    inserted: list[AnyRow] = []
     for chunk in _chunks(rows):
         result = await session.execute(
             insert(notifications)
@@ -333,7 +333,7 @@ async def list_notifications(
     limit: int,
     before_seq: int | None = None,
     after_seq: int | None = None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return a page of a user's inbox: newest first, or oldest first after `after_seq`."""
     query = select(notifications).where(notifications.c.user_id == user_id)
     if unread_only:
@@ -361,9 +361,9 @@ async def count_unread(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 async def mark_read(
     session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Mark one of the user's notifications read (kept if already read); None if not theirs."""
-    return (
+    found: AnyRow | None = (
         await session.execute(
             update(notifications)
             .where(notifications.c.id == notification_id, notifications.c.user_id == user_id)
@@ -371,6 +371,7 @@ async def mark_read(
             .returning(notifications)
         )
     ).first()
+    return found
 
 
 # --- e-mail outbox ----------------------------------------------------------------
@@ -396,7 +397,7 @@ async def insert_emails(
     return inserted
 
 
-async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
+async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[AnyRow]:
     """Lock up to `limit` pending mails that are due; other senders skip them."""
     return (
         await session.execute(

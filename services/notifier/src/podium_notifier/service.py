@@ -20,6 +20,7 @@ from podium_contracts.events import (
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
+    FulfillmentUpdated,
     LearningData,
     RankChanged,
     SubmissionRejected,
@@ -28,9 +29,8 @@ from podium_contracts.events import (
     UserEmailVerificationRequested,
     UserPasswordResetRequested,
 )
-from podium_runtime.db import after_commit
+from podium_runtime.db import AnyRow, after_commit
 from podium_runtime.problems import InvalidError, NotFoundError
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
@@ -75,7 +75,7 @@ class Message:
 class Delivery:
     """What happened for one user: which channels got something new."""
 
-    in_app: Row[Any] | None = None
+    in_app: AnyRow | None = None
     email: bool = False
 
 
@@ -388,7 +388,7 @@ class Notifier:
         return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
-def notification_view(row: Row[Any]) -> dict[str, Any]:
+def notification_view(row: AnyRow) -> dict[str, Any]:
     """Return the public shape of an in-app notification (SPEC §5.6)."""
     return {
         "id": str(row.id),
@@ -527,18 +527,18 @@ async def notify_events(
         elif isinstance(event, SubmissionRejected):
             notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
         elif counts_for_rank_notice(event):
-            d = event.data
+            rank = event.data
             notices.append(
                 notifier.rank_notice(
                     boards,
                     str(event.id),
-                    d.user_id,
-                    d.competition_id,
-                    d.old_rank,
-                    d.new_rank,
-                    d.score,
+                    rank.user_id,
+                    rank.competition_id,
+                    rank.old_rank,
+                    rank.new_rank,
+                    rank.score,
                     event.occurred_at,
-                    titles[d.competition_id],
+                    titles[rank.competition_id],
                 )
             )
     await repo.set_participants(session, joined)
@@ -640,4 +640,54 @@ def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
+    return Notice(d.user_id, str(event.id), message)
+
+
+async def notify_prize(
+    session: AsyncSession, notifier: Notifier, event: FulfillmentUpdated
+) -> None:
+    """Notify a winner of one change of their prize (from the rewards service)."""
+    notice = prize_notice(notifier, event)
+    await notifier.notify_many(session, [notice])
+
+
+def prize_notice(notifier: Notifier, event: FulfillmentUpdated) -> Notice:
+    """The winner's notification for one change of their prize (never their address)."""
+    d = event.data
+    prize, drawing = d.prize_name, d.drawing_name
+    claim_by = f"{d.claim_by:%d %B %Y}" if d.claim_by else "the deadline"
+    titles = {
+        "won": (
+            f"You won {prize}!",
+            f"Your ticket in “{drawing}” won {prize}. Give your shipping address by "
+            f"{claim_by} to claim it.",
+        ),
+        "reminder": (
+            "Claim your prize",
+            f"You have until {claim_by} to give your shipping address for {prize} "
+            f"(“{drawing}”); after that it goes to another participant.",
+        ),
+        "shipped": (
+            "Your prize is on its way",
+            f"{prize} was shipped with {d.carrier}, tracking number {d.tracking_number}.",
+        ),
+        "delivered": (
+            f"Your prize: {prize}",
+            f"Your ticket in “{drawing}” won {prize}. Your code: {d.code}."
+            if d.kind == "digital"
+            else f"{prize} was delivered. Enjoy!",
+        ),
+        "forfeited": (
+            "Your prize was forfeited",
+            f"{prize} (“{drawing}”) was not claimed in time and went to another participant.",
+        ),
+    }
+    title, body = titles[d.change]
+    data = {
+        "fulfillment_id": str(d.fulfillment_id),
+        "drawing_id": str(d.drawing_id),
+        "change": d.change,
+        "status": d.status,
+    }
+    message = Message(domain.PRIZE, title, body, notifier.link("/rewards"), data)
     return Notice(d.user_id, str(event.id), message)

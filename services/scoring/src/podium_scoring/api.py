@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from podium_runtime.cursors import CursorCodec
+from podium_runtime.db import AnyRow
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
-from sqlalchemy import Row
 
 from podium_scoring import repository
 from podium_scoring.metrics import METRICS
@@ -64,7 +64,7 @@ async def list_submissions(
     return SubmissionPage(items=[SubmissionOut.from_row(r) for r in page], next_cursor=next_cursor)
 
 
-def _answer_key_out(row: Row[Any]) -> AnswerKeyOut:
+def _answer_key_out(row: AnyRow) -> AnswerKeyOut:
     return AnswerKeyOut(
         competition_id=row.competition_id,
         status=row.status,

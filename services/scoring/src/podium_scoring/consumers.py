@@ -14,6 +14,7 @@ from podium_contracts.events import (
 )
 from podium_runtime.broker import DeadLetter, is_final_attempt
 from podium_runtime.db import Database
+from podium_runtime.failures import is_infrastructure_error
 from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,8 +59,8 @@ async def on_submission_received(
     try:
         await service.score_submission(session, scorer, event.data, final_attempt=final)
     except Exception as exc:
-        if not final:
-            raise
+        if not final or is_infrastructure_error(exc):
+            raise  # an outage is waited out by the runtime, never turned into a rejection
         # This attempt's work is lost anyway; rolling it back now releases the
         # submission row, which the rejection below writes in its own transaction.
         await session.rollback()

@@ -31,8 +31,8 @@ from podium_contracts.events import (
     SubmissionScored,
 )
 from podium_runtime.blobs import BlobIntegrityError, BlobStore
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import repository
@@ -46,7 +46,12 @@ from podium_scoring.domain import (
     score,
 )
 from podium_scoring.metrics import METRICS, Metric
-from podium_scoring.validation import FileError, FileInvalidError, validate_submission
+from podium_scoring.validation import (
+    FileError,
+    FileInvalidError,
+    summarise_errors,
+    validate_submission,
+)
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +220,7 @@ class _Job:
     submitted_at: datetime
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> _Job:
+    def from_row(cls, row: AnyRow) -> _Job:
         return cls(
             row.submission_id,
             row.competition_id,
@@ -320,6 +325,7 @@ async def _emit_scored(
 async def _emit_rejected(
     session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
 ) -> None:
+    errors = summarise_errors(errors)  # what is stored and sent stays bounded
     await repository.record_rejected(
         session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
     )

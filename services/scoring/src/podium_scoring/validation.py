@@ -63,11 +63,46 @@ class FileError:
         }
 
 
+#: Most errors listed one by one; the rest are summarised by code (events stay small).
+MAX_LISTED_ERRORS = 50
+#: Longest message and column name an error carries (names come from the file).
+MAX_MESSAGE_CHARS = 500
+MAX_COLUMN_CHARS = 200
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarise_errors(errors: list[FileError], limit: int = MAX_LISTED_ERRORS) -> list[FileError]:
+    """Return the first `limit` errors, then one error per code counting the unlisted ones.
+
+    A file may have thousands of problems (one per extra column of a 40 KB
+    header); listing them all would make an event larger than Kafka carries and
+    an API answer of megabytes. The first ones show what is wrong; the counts
+    say how much.
+    """
+    listed = [
+        FileError(
+            e.code,
+            _clip(e.message, MAX_MESSAGE_CHARS),
+            column=None if e.column is None else _clip(e.column, MAX_COLUMN_CHARS),
+            rows=tuple(_clip(r, MAX_COLUMN_CHARS) for r in e.rows[:SAMPLE_SIZE]),
+            count=e.count,
+        )
+        for e in errors[:limit]
+    ]
+    rest = Counter(e.code for e in errors[limit:])
+    for code, count in rest.items():
+        listed.append(FileError(code, f"{count} more {code} errors are not listed", count=count))
+    return listed
+
+
 class FileInvalidError(Exception):
     """The file cannot be scored; `errors` lists every problem found."""
 
     def __init__(self, errors: list[FileError]) -> None:
-        super().__init__("; ".join(f"{e.code}: {e.message}" for e in errors))
+        super().__init__("; ".join(f"{e.code}: {e.message}"[:200] for e in errors[:5]))
         self.errors = errors
 
 
