@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from podium_contracts.topics import ALL_TOPICS, Topic
 
 log = logging.getLogger(__name__)
@@ -129,16 +130,10 @@ class DeadLetterReader:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        names = {self.topic_prefix + t.dead_letter: t.name for t in topics}
+        partitions = await self._partitions(sorted(names))
         await consumer.start()
         try:
-            existing = await consumer.topics()
-            names = {self.topic_prefix + t.dead_letter: t.name for t in topics}
-            partitions = [
-                TopicPartition(dlq, p)
-                for dlq in sorted(names)
-                if dlq in existing
-                for p in sorted(consumer.partitions_for_topic(dlq) or ())
-            ]
             if not partitions:
                 return []
             consumer.assign(partitions)
@@ -164,6 +159,21 @@ class DeadLetterReader:
             await consumer.stop()
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records
+
+    async def _partitions(self, names: list[str]) -> list[TopicPartition]:
+        """Return the partitions of those of `names` that exist."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(names)
+        finally:
+            await admin.close()
+        return [
+            TopicPartition(topic["topic"], partition["partition"])
+            for topic in described
+            if topic.get("error_code", 0) == 0
+            for partition in sorted(topic["partitions"], key=lambda p: p["partition"])
+        ]
 
     async def replay(self, record: DeadLetteredRecord, send: Send) -> None:
         """Publish the record's original bytes, key and headers to its original topic.
