@@ -11,9 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from podium_runtime import tracing
 from podium_runtime.context import bound
 from podium_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -59,6 +61,41 @@ class RequestContextMiddleware:
                 path = getattr(route, "path", "unmatched")
                 HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
                 HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+class TracingMiddleware:
+    """One SERVER span per request, continuing the caller's `traceparent` (ADR 0038)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request in a span named after its route."""
+        if scope["type"] != "http" or scope.get("path", "").startswith(("/health", "/metrics")):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope["method"]
+        with tracing.server_span(self.service, method, headers) as span:
+            status = 500
+
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
 
 
 async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bool, dict[str, Any]]:

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_runtime import tracing
 from podium_runtime.context import causation_id_var, current_correlation_id
 from podium_runtime.db import Database, after_commit
 from podium_runtime.failures import FailureLog, is_infrastructure_error
@@ -97,6 +98,8 @@ def event_headers(event: Event) -> dict[str, str]:
     }
     if event.causation_id:
         headers["causation_id"] = event.causation_id
+    # W3C trace context of the span staging the event (ADR 0038): the consumer continues it.
+    tracing.inject(headers)
     return headers
 
 

@@ -23,6 +23,7 @@ from podium_runtime.db import Database
 from podium_runtime.http import (
     HealthCheck,
     RequestContextMiddleware,
+    TracingMiddleware,
     operations_router,
     run_checks,
 )
@@ -188,6 +189,7 @@ class ServiceRuntime:
         app.state.runtime = self
         install_problem_handlers(app)
         app.add_middleware(RequestContextMiddleware)
+        app.add_middleware(TracingMiddleware, service=self.settings.service_name)
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)
