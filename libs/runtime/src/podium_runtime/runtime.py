@@ -28,7 +28,11 @@ from podium_runtime.http import (
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
-from podium_runtime.problems import install_problem_handlers
+from podium_runtime.problems import (
+    COMMON_PROBLEMS,
+    install_problem_handlers,
+    problem_responses,
+)
 from podium_runtime.queries import QueryCatalogue
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
@@ -205,5 +209,6 @@ class ServiceRuntime:
 
             app.include_router(operations.router)
         for router in routers:
-            app.include_router(router)
+            # Every route documents the problem answers any route can give (SPEC §5).
+            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
         return app

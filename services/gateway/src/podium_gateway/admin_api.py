@@ -14,10 +14,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.accounts_api import IdentityDep, UserDocument, problems
+from podium_gateway.account_schemas import UserDocument
 from podium_gateway.auth import AdminDep
+from podium_gateway.clients.identity import IdentityDep
 
 router = APIRouter(tags=["admin"])
 

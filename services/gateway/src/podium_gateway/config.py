@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from podium_runtime.blobs import BlobSettings
 from podium_runtime.settings import ServiceSettings
@@ -27,6 +28,9 @@ class Settings(ServiceSettings):
     #: publications are refused (503) so ingest's consistent-through stays honest.
     #: Must not exceed ingest's `consistency_publish_window_seconds`.
     xapi_publish_window_seconds: float = 5.0
+    #: The version an xAPI answer names when the request named none (its 400 says which
+    #: version this LRS speaks by default): 1.0.3 (SPEC §5.4) or 2.0.0.
+    xapi_default_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
     notifier_url: str = "http://127.0.0.1:8005"
     rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.

@@ -17,9 +17,9 @@ import httpx
 from fastapi import APIRouter
 from fastapi.responses import Response
 from podium_runtime.problems import Problem
+from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.accounts_api import problems
 from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, relay

@@ -19,10 +19,10 @@ from podium_runtime.audit import AuditEntry
 from podium_runtime.deadletters import DeadLetteredRecord, DeadLetterReader, topic_named
 from podium_runtime.jobs import Job, JobProgress, JobStore
 from podium_runtime.problems import Problem
+from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway import audit
-from podium_gateway.accounts_api import problems
 from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep, CurrentUser
 from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep, call, relay

@@ -113,6 +113,7 @@ class Drawing(BaseModel):
     max_tickets_per_user: int
     sales_open_at: datetime
     sales_close_at: datetime
+    closes_at: datetime = Field(description="when ticket sales end (same as sales_close_at)")
     drawing_at: datetime
     eligibility: Eligibility
     prizes: list[Prize]

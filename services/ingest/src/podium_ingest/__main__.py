@@ -21,7 +21,7 @@ def main() -> None:
             create_api,
             Path(__file__).resolve().parents[2] / "migrations",
             SCHEMA,
-            extra_commands={"erase": erase_command, "purge": purge_command},  # type: ignore[dict-item]
+            extra_commands={"erase": erase_command, "purge": purge_command},
         )
     )
 

@@ -7,14 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
-from podium_runtime.deps import RuntimeDep, SessionDep
+from fastapi import APIRouter, Query
+from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
 from podium_runtime.timezones import is_iana_zone
 
 from podium_ingest import service
-from podium_ingest.config import Settings
-from podium_ingest.consistency import ConsistencyTracker
+from podium_ingest.deps import ConsistencyDep, SettingsDep
 from podium_ingest.repository import StatementFilter
 from podium_ingest.schemas import (
     DailyGoalReportOut,
@@ -32,25 +31,6 @@ def _format(moment: datetime) -> str:
 
 
 router = APIRouter(prefix="/internal", tags=["internal"])
-
-
-def settings_of(runtime: RuntimeDep) -> Settings:
-    """Return the ingest settings the runtime was built with."""
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
-
-
-def consistency_of(request: Request) -> ConsistencyTracker:
-    """Return the app's consistency tracker (podium_ingest.consistency)."""
-    tracker: ConsistencyTracker = request.app.state.consistency
-    return tracker
-
-
-ConsistencyDep = Annotated[ConsistencyTracker, Depends(consistency_of)]
 
 
 @router.get("/consistency")

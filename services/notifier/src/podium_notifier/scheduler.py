@@ -22,7 +22,7 @@ from podium_runtime.timezones import zone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
-from podium_notifier import repository as repo
+from podium_notifier.repositories import projections
 from podium_notifier.service import Message, Notifier
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Scheduler:
         """Run one pass at `clock()` if this replica wins the lock."""
         now = self.clock()
         async with self.database.session() as session:
-            if not await repo.try_scheduler_lock(session, LOCK_KEY):
+            if not await projections.try_scheduler_lock(session, LOCK_KEY):
                 return TickResult(ran=False)
             soon = await self._soon_notices(session, now)
             reminders = await self._daily_reminders(session, now)
@@ -106,12 +106,12 @@ class Scheduler:
         sends); with `whole_day`, everybody today's reminders would reach (the
         operator's preview, seed 001 §a.06).
         """
-        running = {c.competition_id: c for c in await repo.goal_competitions(session, now)}
+        running = {c.competition_id: c for c in await projections.goal_competitions(session, now)}
         if not running:
             return []
         # Group by (competition, timezone): one statement query per local day.
         groups: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
-        for p in await repo.active_participants(session, running):
+        for p in await projections.active_participants(session, running):
             groups[(p.competition_id, p.timezone)].append(p.user_id)
         due: list[DueReminder] = []
         hour = self.settings.daily_reminder_hour
@@ -124,7 +124,7 @@ class Scheduler:
             instant = domain.reminder_instant(day.day, hour, tz)
             if instant < competition.starts_at:
                 continue  # the competition began after today's reminder time
-            done = await repo.users_with_statement(
+            done = await projections.users_with_statement(
                 session, user_ids, competition.daily_goal_verb, day.start, day.end
             )
             due += [
@@ -159,11 +159,13 @@ class Scheduler:
             ("starts_at", domain.COMPETITION_STARTING),
             ("ends_at", domain.COMPETITION_ENDING),
         ):
-            found = await repo.competitions_with_instant_between(session, column, now, now + window)
+            found = await projections.competitions_with_instant_between(
+                session, column, now, now + window
+            )
             if not found:
                 continue
             by_id: dict[uuid.UUID, Any] = {c.competition_id: c for c in found}
-            for p in await repo.active_participants(session, by_id):
+            for p in await projections.active_participants(session, by_id):
                 competition = by_id[p.competition_id]
                 instant: datetime = getattr(competition, column)
                 local = instant.astimezone(zone(p.timezone))

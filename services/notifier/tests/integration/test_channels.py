@@ -20,9 +20,9 @@ from podium_contracts.events import (
     UserPasswordResetRequested,
     UserTokenData,
 )
-from podium_notifier import repository
 from podium_notifier.live import live_channel
 from podium_notifier.models import emails, notifications
+from podium_notifier.repositories import projections
 from podium_runtime.outbox import new_event
 from podium_runtime.testing import eventually
 from sqlalchemy import func, select
@@ -285,5 +285,5 @@ async def test_unknown_preference_type_is_refused(notifier: Running) -> None:
 async def test_projection_keeps_the_latest_profile(notifier: Running) -> None:
     user = await notifier.register("Europe/Paris")
     async with notifier.service.runtime.db.session() as session:
-        row = await repository.get_user(session, user.user_id)
+        row = await projections.get_user(session, user.user_id)
     assert row is not None and row.timezone == "Europe/Paris"

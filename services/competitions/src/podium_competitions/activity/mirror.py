@@ -1,6 +1,6 @@
 """Redis mirror of activity boards, read by the gateway (SPEC §6, §7.3).
 
-The same layout as the prediction boards' mirror (`podium_competitions.board_mirror`),
+The same layout as the prediction boards' mirror (`podium_competitions.boards`),
 under the keys of `podium_contracts.redis_keys.activity_board_keys`.
 """
 
@@ -15,7 +15,7 @@ from podium_contracts import read_models
 from podium_contracts.redis_keys import Period, activity_board_keys
 
 from podium_competitions.activity.domain import BoardEntry
-from podium_competitions.board_mirror import write_board
+from podium_competitions.boards import write_board
 
 
 class ActivityBoardMirror:

@@ -26,8 +26,6 @@ from podium_contracts.events import (
     PointsAwarded,
     PointsData,
     PointsRevoked,
-    RankChanged,
-    RankChangedData,
 )
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
@@ -35,12 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.domain import rank_changes
+from podium_competitions.boards import PRODUCER, announce_rank_changes
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "competitions"
 
 
 def _now() -> datetime:
@@ -214,27 +210,7 @@ async def _store_all_board(
 ) -> None:
     before = await repository.current_ranks(session, competition_id)
     await repository.replace_board(session, competition_id, entries)
-    moves = rank_changes(before, entries)
-    if moves and outbox is not None:
-        await outbox.add(
-            session,
-            *(
-                new_event(
-                    RankChanged,
-                    PRODUCER,
-                    RankChangedData(
-                        competition_id=competition_id,
-                        user_id=move.user_id,
-                        split="public",
-                        period="all",
-                        old_rank=move.old_rank,
-                        new_rank=move.new_rank,
-                        score=move.score,
-                    ),
-                )
-                for move in moves
-            ),
-        )
+    await announce_rank_changes(session, outbox, competition_id, before, entries)
 
 
 async def rebuild(session: AsyncSession, mirror: ActivityBoardMirror) -> int:

@@ -1,6 +1,6 @@
 """Redis mirror of the prediction boards, read by the gateway (SPEC §6, §7.2).
 
-The layout is `podium_competitions.board_mirror`'s, under the keys of
+The layout is `podium_competitions.boards`'s, under the keys of
 `podium_contracts.redis_keys.leaderboard_*_key`.
 """
 
@@ -18,7 +18,7 @@ from podium_contracts.redis_keys import (
     leaderboard_ranks_key,
 )
 
-from podium_competitions.board_mirror import write_board
+from podium_competitions.boards import write_board
 from podium_competitions.leaderboard.domain import Entry, Split
 
 

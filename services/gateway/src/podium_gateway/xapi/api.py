@@ -86,7 +86,10 @@ class XapiRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             requested = request.headers.get(VERSION_HEADER)
-            answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
+            if requested is None:
+                answer_version = request.app.state.settings.xapi_default_version
+            else:
+                answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
                 if requested is None:
                     raise bad_request(
@@ -223,7 +226,8 @@ async def store_statements(
     stored = datetime.now(UTC)
     authority = _authority(request, client)
     supplied = {str(uuid.UUID(r["id"])) for r in raws if "id" in r}
-    statements = [prepare_statement(r, stored, authority) for r in raws]
+    version = "2.0.0" if request.headers.get(VERSION_HEADER) == "2.0.0" else "1.0.0"
+    statements = [prepare_statement(r, stored, authority, version) for r in raws]
     ids = [s["id"] for s in statements]
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})

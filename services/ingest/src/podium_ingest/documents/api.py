@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
 
-from podium_ingest.api import ConsistencyDep
+from podium_ingest.deps import ConsistencyDep
 from podium_ingest.documents import service
 from podium_ingest.documents.repository import DocumentKey
 from podium_ingest.documents.service import DocumentError, Preconditions, StoredDocument
