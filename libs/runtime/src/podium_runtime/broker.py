@@ -50,6 +50,7 @@ from podium_runtime.metrics import (
     CONSUMER_OUTAGE_RETRIES,
     EVENTS_DEAD_LETTERED,
     EVENTS_HANDLED,
+    EVENTS_PUBLISHED,
 )
 from podium_runtime.outbox import EventTooLarge, claim_event, claim_events, event_headers
 from podium_runtime.settings import ServiceSettings
@@ -108,6 +109,8 @@ class EventPublisher:
             for e in events
         ]
         await asyncio.gather(*pending)
+        for event in events:
+            EVENTS_PUBLISHED.labels(event.type).inc()
 
 
 #: (attempt, max_attempts) of the message being handled; 0 outside a consumer.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import os
 import re
 import time
 import uuid
@@ -115,11 +117,32 @@ async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bo
     return all(r["ok"] for r in results), details
 
 
+def service_version(service: str) -> dict[str, str]:
+    """Return the service's name, package version and build (`PODIUM_BUILD_COMMIT`)."""
+    try:
+        version = importlib.metadata.version(f"podium-{service}")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "service": service,
+        "version": version,
+        "commit": os.environ.get("PODIUM_BUILD_COMMIT", "unknown"),
+    }
+
+
 def operations_router(
-    checks: dict[str, HealthCheck], timeout: float, on_scrape: list[Callable[[], Awaitable[None]]]
+    checks: dict[str, HealthCheck],
+    timeout: float,
+    on_scrape: list[Callable[[], Awaitable[None]]],
+    service: str = "podium",
 ) -> APIRouter:
-    """Return `/health/live`, `/health/ready` and `/metrics`."""
+    """Return `/health/live`, `/health/ready`, `/metrics` and `/version`."""
     router = APIRouter(tags=["operations"])
+    about = service_version(service)
+
+    @router.get("/version", summary="Service name, version and build commit (SPEC §10.1)")
+    async def version() -> dict[str, str]:
+        return about
 
     @router.get("/health/live", summary="Liveness: the process answers (no dependency touched)")
     async def live() -> dict[str, str]:

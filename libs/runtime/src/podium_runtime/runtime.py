@@ -201,7 +201,10 @@ class ServiceRuntime:
             scrape_hooks.append(self.relay.update_backlog)
         app.include_router(
             operations_router(
-                self.health_checks(), self.settings.health_timeout_seconds, scrape_hooks
+                self.health_checks(),
+                self.settings.health_timeout_seconds,
+                scrape_hooks,
+                self.settings.service_name,
             )
         )
         if self.database is not None:
