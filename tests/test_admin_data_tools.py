@@ -96,6 +96,16 @@ async def test_freshness_counts_raw_statement_and_reminder_preview(stack: OpsSta
         return mine if {i["user_id"] for i in mine} == {pending.user_id} else None
 
     [due] = await eventually(previewed, timeout=30, message="reminder preview")
+
+    # Competitions and the notifier agree on who takes part.
+    async def agreed() -> dict[str, Any] | None:
+        got = await stack.http.get("/v1/admin/integrity", headers=stack.admin)
+        assert got.status_code == 200, got.text
+        checks = {c["name"]: c for c in got.json()["checks"]}
+        return checks if checks["enrollments_in_notifier"]["ok"] else None
+
+    checks = await eventually(agreed, timeout=30, message="enrollments agree")
+    assert checks["leaderboard_mirror"]["ok"]
     assert due["local_date"] == datetime.now(UTC).date().isoformat()
 
 

@@ -204,6 +204,47 @@ async def test_a_full_rebuild_while_consuming_matches_the_incremental_build(
     assert await _board_rows(test_infra.database_url, cid) == after_race
 
 
+async def test_integrity_finds_a_board_whose_mirror_differs_and_repairs_it(
+    boards: PredictionStack, test_infra: TestInfrastructure
+) -> None:
+    stack = boards
+    owner, player = await stack.sign_up_many(2)
+    admin = {"Authorization": f"Bearer {await stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
+    competition = await stack.prediction_competition(owner)
+    cid = competition["id"]
+    key, ids, truth = answer_key(seed=5)
+    await stack.upload_key(cid, owner, key)
+    await stack.join(cid, player)
+    sent = await stack.submit(cid, player, predictions_csv(ids, truth.astype(float)))
+    await stack.outcome(sent.json()["id"], player)
+
+    async def mirror_checks() -> list[dict[str, Any]]:
+        got = await stack.http.get("/v1/admin/integrity", headers=admin)
+        assert got.status_code == 200, got.text
+        [boards_check] = [c for c in got.json()["checks"] if c["name"] == "leaderboard_mirror"]
+        return [p for p in boards_check["problems"] if p["competition_id"] == cid]
+
+    async def consistent() -> bool:
+        return await mirror_checks() == []
+
+    await eventually(consistent, message="the board is mirrored")
+    client = redis.from_url(test_infra.infra.redis_url)
+    try:
+        await client.delete(leaderboard_ranks_key(uuid.UUID(cid), "public"))
+    finally:
+        await client.aclose()
+    [problem] = await mirror_checks()
+    assert problem["split"] == "public" and problem["postgres"] == 1 and problem["redis"] == 0
+
+    refused = await stack.http.get("/v1/admin/integrity", headers=owner.auth)
+    assert refused.status_code == 403
+    repaired = await stack.http.get("/v1/admin/integrity", params={"repair": "true"}, headers=admin)
+    [boards_check] = [c for c in repaired.json()["checks"] if c["name"] == "leaderboard_mirror"]
+    assert boards_check["repaired"] >= 1
+    assert await mirror_checks() == []
+    assert [e["user_id"] for e in await _api_board(stack, cid, "public")] == [player.user_id]
+
+
 @pytest.fixture(scope="module")
 async def lrs(
     test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory

@@ -31,4 +31,13 @@ CATALOGUE = (
         """,
         parameters={"since": Parameter("date")},
     ),
+    PrebuiltQuery(
+        name="accepted_participants",
+        description="Accepted participants per competition (the integrity check's source).",
+        sql="""
+            SELECT competition_id, count(*) AS participants
+            FROM competitions.enrollments WHERE status = 'accepted'
+            GROUP BY 1 ORDER BY 1
+        """,
+    ),
 )

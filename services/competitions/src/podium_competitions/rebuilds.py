@@ -1,4 +1,4 @@
-"""Projection rebuilds of the competitions service, run as background jobs (SPEC §10.5).
+"""Projection rebuilds and integrity checks of the competitions service (SPEC §10.5).
 
 Prediction boards are ranked again from the scores competitions keeps
 (`leaderboard_submissions`); activity boards from the points ledger. Each
@@ -16,16 +16,18 @@ import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from podium_contracts.redis_keys import leaderboard_ranks_key
 from podium_runtime.db import Database
 from podium_runtime.deps import RuntimeDep
 from podium_runtime.jobs import Job, JobProgress, JobStore
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from podium_competitions.activity import repository as activity_repository
 from podium_competitions.activity import service as activity_service
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard import service as leaderboard_service
+from podium_competitions.leaderboard.domain import SPLITS
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -102,3 +104,66 @@ async def start_rebuild(body: RebuildRequest, request: Request, runtime: Runtime
         return await rebuild_activity_boards(runtime.db, activity_mirror, competition_id, progress)
 
     return await job_store(request).launch(f"rebuild.{body.target}", work)
+
+
+# --- integrity (SPEC §10.5: boards whose Redis mirror differs from Postgres) ----------
+
+
+class BoardMismatch(BaseModel):
+    """A board whose Redis mirror does not rank the same participants as Postgres."""
+
+    competition_id: uuid.UUID
+    split: str
+    postgres: int = Field(description="Ranked participants in Postgres")
+    redis: int = Field(description="Ranked participants in the Redis mirror")
+
+
+class IntegrityCheck(BaseModel):
+    """One check's outcome; `repaired` lists what a repair rebuilt."""
+
+    name: str
+    ok: bool
+    problems: list[BoardMismatch]
+    repaired: int = 0
+
+
+async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismatch]:
+    """Compare every prediction board in Postgres with its Redis mirror (ranks by user)."""
+    async with database.session() as session:
+        competition_ids = await leaderboard_repository.boards_of(session)
+        found = []
+        for competition_id in competition_ids:
+            for split in SPLITS:
+                stored = await leaderboard_repository.current_ranks(session, competition_id, split)
+                raw = await client.zrange(
+                    leaderboard_ranks_key(competition_id, split), 0, -1, withscores=True
+                )
+                mirrored = {uuid.UUID(k.decode()): int(v) for k, v in raw}
+                if mirrored != stored:
+                    found.append(
+                        BoardMismatch(
+                            competition_id=competition_id,
+                            split=split,
+                            postgres=len(stored),
+                            redis=len(mirrored),
+                        )
+                    )
+    return found
+
+
+@router.get("/integrity", response_model=list[IntegrityCheck])
+async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[IntegrityCheck]:
+    """Boards whose Redis mirror differs from Postgres; `repair` ranks them again."""
+    problems = await mirror_mismatches(runtime.db, runtime.redis)
+    repaired = 0
+    if repair:
+        mirror = LeaderboardMirror(runtime.redis)
+        for competition_id in sorted({p.competition_id for p in problems}):
+            async with runtime.db.session() as session:
+                await leaderboard_service.recompute_board(session, None, mirror, competition_id)
+            repaired += 1
+    return [
+        IntegrityCheck(
+            name="leaderboard_mirror", ok=not problems, problems=problems, repaired=repaired
+        )
+    ]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep
-from podium_gateway.clients import HttpDep, SettingsDep, call, relay
+from podium_gateway.clients import HttpDep, Relayed, SettingsDep, call, relay
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["admin"])
@@ -229,3 +229,71 @@ async def reminders_preview(admin: AdminDep, http: HttpDep, settings: SettingsDe
     """Participants whose daily goal is still open on their local today; nothing is sent."""
     url = f"{settings.notifier_url}/internal/reminders/preview"
     return relay(await call(http, "GET", url, service="notifier"))
+
+
+@router.get(
+    "/v1/admin/integrity",
+    summary="Cross-projection integrity checks",
+    responses=problems(401, 403, 503),
+)
+async def integrity(
+    admin: AdminDep,
+    http: HttpDep,
+    settings: SettingsDep,
+    auditor: AuditorDep,
+    repair: bool = False,
+) -> dict[str, Any]:
+    """Boards whose Redis mirror differs from Postgres (`repair=true` ranks them again,
+    audited), and accepted participants that competitions and the notifier count differently
+    (repair: replay the enrollments' dead letters, or a notifier rebuild)."""
+    boards = await call(
+        http,
+        "GET",
+        f"{settings.competitions_url}/internal/v1/integrity",
+        service="competitions",
+        params={"repair": "true" if repair else "false"},
+    )
+    if boards.status_code != 200:
+        raise Relayed(boards)
+    checks: list[dict[str, Any]] = boards.json()
+    checks.append(await _enrollments_check(http, settings))
+    if repair and any(c.get("repaired") for c in checks):
+        repaired = {c["name"]: c["repaired"] for c in checks if c.get("repaired")}
+        await auditor(admin, "integrity.repaired", "integrity", "all", after=repaired)
+    return {"checks": checks}
+
+
+async def _enrollments_check(http: httpx.AsyncClient, settings: Settings) -> dict[str, Any]:
+    """Compare accepted participants per competition: competitions vs the notifier."""
+    urls = service_urls(settings)
+
+    async def counts(service: str, query: str) -> dict[str, int] | None:
+        try:
+            answer = await call(
+                http,
+                "POST",
+                f"{urls[service]}/internal/ops/queries/{query}",
+                service=service,
+                json={"params": {}},
+            )
+        except Problem:
+            return None
+        if answer.status_code != 200:
+            return None
+        return {str(row[0]): int(row[1]) for row in answer.json()["rows"]}
+
+    known = await counts("competitions", "accepted_participants")
+    notified = await counts("notifier", "active_participants")
+    if known is None or notified is None:
+        return {
+            "name": "enrollments_in_notifier",
+            "ok": False,
+            "problems": [],
+            "error": "unreachable",
+        }
+    problems = [
+        {"competition_id": cid, "competitions": n, "notifier": notified.get(cid, 0)}
+        for cid, n in sorted(known.items())
+        if notified.get(cid, 0) != n
+    ]
+    return {"name": "enrollments_in_notifier", "ok": not problems, "problems": problems}

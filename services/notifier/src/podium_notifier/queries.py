@@ -17,4 +17,13 @@ CATALOGUE = (
         """,
         parameters={"since": Parameter("date")},
     ),
+    PrebuiltQuery(
+        name="active_participants",
+        description="Participants the notifier knows per competition (the integrity check's).",
+        sql="""
+            SELECT competition_id, count(*) AS participants
+            FROM notifier.participants WHERE active
+            GROUP BY 1 ORDER BY 1
+        """,
+    ),
 )
