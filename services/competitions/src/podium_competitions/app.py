@@ -11,6 +11,7 @@ from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
 from podium_competitions.config import Settings
+from podium_competitions.erasure import consumers as erasure_consumers
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
@@ -25,6 +26,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
         consumers.router,
         leaderboard_consumers.router,
         activity_consumers.router,
+        erasure_consumers.router,
         leaderboard_mirror=LeaderboardMirror(runtime.redis),
         activity_mirror=ActivityBoardMirror(runtime.redis),
     )

@@ -18,7 +18,7 @@ from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.account_schemas import UserDocument
-from podium_gateway.auth import AdminDep
+from podium_gateway.auth import AdminDep, UserDep
 from podium_gateway.clients.identity import IdentityDep
 
 router = APIRouter(tags=["admin"])
@@ -135,6 +135,32 @@ async def resend_verification(
 ) -> Response:
     """Audited; 409 `ALREADY_VERIFIED` when the address is verified."""
     return await identity.relay("POST", f"/v1/admin/users/{user_id}/resend-verification")
+
+
+@router.delete(
+    "/v1/admin/users/{user_id}",
+    summary="Erase a user's account and personal data everywhere",
+    status_code=202,
+    response_class=Response,
+    responses=problems(401, 403, 404, 409, 503),
+)
+async def erase_user(user_id: uuid.UUID, admin: AdminDep, identity: IdentityDep) -> Response:
+    """Identity deletes the account and announces `user.deleted`; every service then erases
+    or anonymises what it holds (boards keep an anonymous row). Audited."""
+    return await identity.relay("DELETE", f"/v1/admin/users/{user_id}")
+
+
+@router.delete(
+    "/v1/users/me",
+    tags=["accounts"],
+    summary="Erase my account and personal data everywhere",
+    status_code=202,
+    response_class=Response,
+    responses=problems(401, 503),
+)
+async def erase_me(user: UserDep, identity: IdentityDep) -> Response:
+    """202: the account is gone at once; every service erases its copies shortly after."""
+    return await identity.relay("DELETE", "/v1/users/me")
 
 
 def _audit_params(

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from podium_contracts.events import UserUpdated
+from podium_contracts.events import UserDeleted, UserDeletedData, UserUpdated
 from podium_runtime import audit
 from podium_runtime.audit import AuditEntry
 from podium_runtime.cursors import CursorCodec
@@ -199,3 +199,30 @@ class Administration:
             None if created else state,
             state if created else {**state, "revoked": True},
         )
+
+    async def erase_user(
+        self, session: AsyncSession, actor: Row[Any] | None, user_id: uuid.UUID
+    ) -> None:
+        """Delete the account and announce `user.deleted`; every service erases its copies.
+
+        `actor` is the administrator, or None when users erase themselves. The
+        audit entry keeps the id and role only: no personal data survives here.
+        """
+        user = await repository.user_by_id(session, user_id, for_update=True)
+        if user is None:
+            raise AccountError("NOT_FOUND", "No such user.")
+        await repository.delete_user(session, user_id)
+        await self.record(
+            session,
+            audit.entry(
+                service=PRODUCER,
+                actor_id=actor.id if actor is not None else user_id,
+                actor_role=actor.role if actor is not None else user.role,
+                action="user.deleted",
+                target_type="user",
+                target_id=user_id,
+                before={"role": user.role},
+            ),
+        )
+        data = UserDeletedData(user_id=user_id, email=user.email)
+        await self.accounts.outbox.add(session, new_event(UserDeleted, PRODUCER, data))

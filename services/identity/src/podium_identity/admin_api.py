@@ -35,6 +35,7 @@ from podium_identity.schemas import (
     AuditRecorded,
     audit_entry_of,
 )
+from podium_identity.service import AccountError
 
 router = APIRouter(tags=["admin"])
 internal_router = APIRouter(tags=["internal"])
@@ -105,6 +106,26 @@ async def resend_verification(
 ) -> Response:
     """Send the user a new verification e-mail."""
     await administration.resend_verification(session, admin, user_id)
+    return Response(status_code=202)
+
+
+@router.delete("/v1/admin/users/{user_id}", status_code=202, response_class=Response)
+async def erase_user(
+    user_id: uuid.UUID, admin: AdminDep, administration: AdministrationDep, session: SessionDep
+) -> Response:
+    """Erase an account everywhere (audited); 409 for the caller's own account."""
+    if user_id == admin.id:
+        raise AccountError("SELF_CHANGE_REFUSED", "Administrators cannot erase themselves here.")
+    await administration.erase_user(session, admin, user_id)
+    return Response(status_code=202)
+
+
+@router.delete("/v1/users/me", status_code=202, response_class=Response, tags=["accounts"])
+async def erase_me(
+    user_id: UserIdDep, administration: AdministrationDep, session: SessionDep
+) -> Response:
+    """Erase the caller's account everywhere."""
+    await administration.erase_user(session, None, user_id)
     return Response(status_code=202)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,3 +251,8 @@ async def latest_audit_by_target(
     )
     statement = select(audit_log).where(audit_log.c.seq.in_(newest))
     return {row.target_id: row for row in (await session.execute(statement)).all()}
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete a user; their refresh and single-use tokens go with them (ON DELETE CASCADE)."""
+    await session.execute(delete(users).where(users.c.id == user_id))

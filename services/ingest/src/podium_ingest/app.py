@@ -12,6 +12,7 @@ from podium_ingest.api import router
 from podium_ingest.config import Settings
 from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.documents.api import router as documents_router
+from podium_ingest.erasure import consumers as erasure_consumers
 from podium_ingest.models import metadata
 from podium_ingest.privacy.api import router as privacy_router
 from podium_ingest.privacy.commands import retention_task
@@ -22,7 +23,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, metadata)
     runtime.queries.register(*queries.CATALOGUE)
     runtime.etl_details = queries.etl_details
-    runtime.include_events(consumers.router)
+    runtime.include_events(consumers.router, erasure_consumers.router)
     if settings.statement_retention_days is not None:
         runtime.background.append(retention_task(settings, runtime.db))  # type: ignore[arg-type]
     return runtime

@@ -11,6 +11,7 @@ from podium_notifier import consumers, ops_api, queries
 from podium_notifier.api import router
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
+from podium_notifier.erasure import consumers as erasure_consumers
 from podium_notifier.live import LivePublisher
 from podium_notifier.mail import MailTransport, SmtpTransport
 from podium_notifier.models import metadata
@@ -45,7 +46,7 @@ def create_service(
     scheduler = Scheduler(
         runtime.db, notifier, clock=clock, interval_seconds=settings.scheduler_interval_seconds
     )
-    runtime.include_events(consumers.router, notifier=notifier)
+    runtime.include_events(consumers.router, erasure_consumers.router, notifier=notifier)
     runtime.background.append(sender.run)
     if settings.scheduler_enabled if run_scheduler is None else run_scheduler:
         runtime.background.append(scheduler.run)
