@@ -22,7 +22,7 @@ from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ops_support.stack import COMPLETED, LESSONS, OpsStack, completed, ops_stack
+from ops_support.stack import OpsStack, completed, ops_stack
 from platform_support.stack import PASSWORD
 
 pytestmark = pytest.mark.slow

@@ -22,9 +22,9 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
 from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings

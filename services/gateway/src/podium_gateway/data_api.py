@@ -20,9 +20,10 @@ from podium_runtime.problems import Problem
 from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep
 from podium_gateway.clients import HttpDep, Relayed, SettingsDep, call, relay
+from podium_gateway.clients.audit import AuditorDep
+from podium_gateway.clients.services import service_url, service_urls
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["admin"])
@@ -30,17 +31,6 @@ router = APIRouter(tags=["admin"])
 #: Services that consume events (identity does not).
 CONSUMERS = ("competitions", "scoring", "ingest", "notifier")
 SERVICES = ("identity", *CONSUMERS)
-
-
-def service_urls(settings: Settings) -> dict[str, str]:
-    """Return the internal base URL of every service with a database."""
-    return {
-        "identity": settings.identity_url,
-        "competitions": settings.competitions_url,
-        "scoring": settings.scoring_url,
-        "ingest": settings.ingest_url,
-        "notifier": settings.notifier_url,
-    }
 
 
 class ServiceReport(BaseModel):
@@ -212,7 +202,7 @@ async def raw_statement(
     statement_id: uuid.UUID, admin: AdminDep, http: HttpDep, settings: SettingsDep
 ) -> Response:
     """The statement exactly as stored by the LRS, voided or not."""
-    url = f"{settings.ingest_url}/internal/statements/{statement_id}"
+    url = f"{service_url(settings, 'ingest')}/internal/statements/{statement_id}"
     answer = await call(http, "GET", url, service="ingest")
     if answer.status_code == 404:
         # Ingest answers voided statements only when asked for them (xAPI Comm. 2.1.3).
@@ -227,7 +217,7 @@ async def raw_statement(
 )
 async def reminders_preview(admin: AdminDep, http: HttpDep, settings: SettingsDep) -> Response:
     """Participants whose daily goal is still open on their local today; nothing is sent."""
-    url = f"{settings.notifier_url}/internal/reminders/preview"
+    url = f"{service_url(settings, 'notifier')}/internal/reminders/preview"
     return relay(await call(http, "GET", url, service="notifier"))
 
 
@@ -249,7 +239,7 @@ async def integrity(
     boards = await call(
         http,
         "GET",
-        f"{settings.competitions_url}/internal/v1/integrity",
+        f"{service_url(settings, 'competitions')}/internal/v1/integrity",
         service="competitions",
         params={"repair": "true" if repair else "false"},
     )

@@ -22,10 +22,10 @@ from podium_runtime.problems import Problem
 from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway import audit
-from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import AdminDep, CurrentUser
-from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep, call, relay
+from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep, audit, call, relay
+from podium_gateway.clients.audit import AuditorDep
+from podium_gateway.clients.services import service_url
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["admin"])
@@ -139,7 +139,7 @@ async def _documents(
 ) -> list[tuple[DeadLetteredRecord, DeadLetterDocument]]:
     """Attach each record's status (from the audit log) and its event's first failure."""
     decided = await audit.latest_by_target(
-        http, settings.identity_url, "dead_letter", [r.target_id for r in records]
+        http, service_url(settings, "identity"), "dead_letter", [r.target_id for r in records]
     )
     first: dict[str, datetime] = {}
     for record in records:
@@ -340,7 +340,13 @@ async def _record(
     after: dict[str, Any],
 ) -> None:
     await audit.record(
-        http, settings.identity_url, admin, action, "dead_letter", record.target_id, after=after
+        http,
+        service_url(settings, "identity"),
+        admin,
+        action,
+        "dead_letter",
+        record.target_id,
+        after=after,
     )
 
 
@@ -403,9 +409,12 @@ async def start_rebuild(
             raise Problem(
                 422, "VALIDATION_ERROR", "statements_flat is rebuilt whole (no competition_id)."
             )
-        url, service = f"{settings.ingest_url}/internal/rebuilds", "ingest"
+        url, service = f"{service_url(settings, 'ingest')}/internal/rebuilds", "ingest"
     else:
-        url, service = f"{settings.competitions_url}/internal/v1/rebuilds", "competitions"
+        url, service = (
+            f"{service_url(settings, 'competitions')}/internal/v1/rebuilds",
+            "competitions",
+        )
     answer = await call(
         http, "POST", url, service=service, json=body.model_dump(mode="json", exclude_none=True)
     )

@@ -41,7 +41,6 @@ from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict
 
-from podium_gateway.audit import AuditorDep
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
     RedisDep,
@@ -51,6 +50,7 @@ from podium_gateway.clients import (
     publish,
     relay,
 )
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
     CompetitionView,

@@ -24,7 +24,7 @@ from podium_runtime.deps import SessionDep
 from sqlalchemy import Row
 
 from podium_identity.admin import Administration
-from podium_identity.api import AccountsDep, UserIdDep
+from podium_identity.deps import AccountsDep, UserIdDep
 from podium_identity.schemas import (
     AdminUserOut,
     AdminUserPage,
