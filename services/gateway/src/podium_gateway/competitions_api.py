@@ -152,7 +152,11 @@ async def update_competition(
     auditor: AuditorDep,
 ) -> Response:
     """Change settings or status (draft→active→ended, draft|active→canceled). Audited."""
-    before = await client.competition(competition_id, user)
+    # The raw document (not the decision view): every audited field, serialised like the answer.
+    current = await client.request("GET", f"/competitions/{competition_id}", user)
+    if current.status_code != 200:
+        raise Relayed(current)
+    before = current.json()
     answer = await client.request("PATCH", f"/competitions/{competition_id}", user, json=body)
     if answer.status_code == 200:
         await auditor.changed(
