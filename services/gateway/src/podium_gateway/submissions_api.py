@@ -50,6 +50,7 @@ from podium_gateway.clients import (
     publish,
     relay,
 )
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
     CompetitionView,
@@ -472,8 +473,9 @@ async def invalidate_submission(
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `submission.invalidated`; 202 once Kafka has it."""
+    """Publish `submission.invalidated`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     got = await scoring.submission(submission_id)
@@ -496,6 +498,11 @@ async def invalidate_submission(
         ),
     )
     await publish(runtime, event, "invalidation")
+    await auditor(
+        user, "submission.invalidated", "submission", submission_id,
+        before={"status": raw.get("status")},
+        after={"status": "invalidated", "competition_id": str(competition_id)},
+    )  # fmt: skip
     return JSONResponse({"id": str(submission_id), "status": "invalidated"}, status_code=202)
 
 
@@ -505,9 +512,13 @@ async def invalidate_submission(
     summary="Rescore every submission against the current answer key (owner)",
 )
 async def rescore(
-    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, runtime: RuntimeDep
+    competition_id: uuid.UUID,
+    client: CompetitionsDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `competition.rescore_requested`; 202 once Kafka has it."""
+    """Publish `competition.rescore_requested`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     _require_prediction(competition)
@@ -517,6 +528,7 @@ async def rescore(
         RescoreData(competition_id=competition_id, requested_by=user.user_id),
     )
     await publish(runtime, event, "rescore")
+    await auditor(user, "competition.rescore_requested", "competition", competition_id)
     return JSONResponse(
         {"competition_id": str(competition_id), "status": "queued"}, status_code=202
     )
@@ -535,8 +547,9 @@ async def upload_answer_key(
     runtime: RuntimeDep,
     settings: SettingsDep,
     blobs: BlobDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Store the key and publish `competition.answer_key_uploaded`; scoring loads it.
+    """Store the key and publish `competition.answer_key_uploaded`; scoring loads it (audited).
 
     The gateway publishes the fact itself after checking ownership, as it does
     for `submission.received`: it is the one holding the file, and the
@@ -561,6 +574,10 @@ async def upload_answer_key(
         ),
     )
     await publish(runtime, event, "answer key")
+    await auditor(
+        user, "competition.answer_key_uploaded", "competition", competition_id,
+        after={"sha256": ref.sha256, "size_bytes": ref.size},
+    )  # fmt: skip
     body = {
         "competition_id": str(competition_id),
         "sha256": ref.sha256,

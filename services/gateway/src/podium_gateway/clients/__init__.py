@@ -16,6 +16,7 @@ import httpx
 import redis.asyncio as redis
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from podium_runtime import tracing
 from podium_runtime.context import current_correlation_id
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
@@ -68,7 +69,8 @@ async def call(
     **kwargs: Any,
 ) -> httpx.Response:
     """Call an internal service with the request id; 503 `SERVICE_UNAVAILABLE` if unreachable."""
-    sent = {"X-Request-ID": current_correlation_id(), **(headers or {})}
+    # The request id, and the trace context so the callee's span joins this trace.
+    sent = tracing.inject({"X-Request-ID": current_correlation_id(), **(headers or {})})
     try:
         return await http.request(method, url, headers=sent, **kwargs)
     except httpx.TransportError as exc:
