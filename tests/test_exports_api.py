@@ -106,6 +106,7 @@ async def pages_digest(
 
 async def seed_board(test_infra: TestInfrastructure, competition_id: str) -> None:
     """Store 100,000 scored submissions through the projection's tables and rank them."""
+    from podium_competitions.boards import BoardWriter
     from podium_competitions.leaderboard.mirror import LeaderboardMirror
     from podium_competitions.leaderboard.models import leaderboard_submissions
     from podium_competitions.leaderboard.service import recompute_board
@@ -132,7 +133,9 @@ async def seed_board(test_infra: TestInfrastructure, competition_id: str) -> Non
         async with database.session() as session:
             for first in range(0, len(rows), 10_000):
                 await session.execute(insert(leaderboard_submissions), rows[first : first + 10_000])
-            await recompute_board(session, None, LeaderboardMirror(client), cid)
+            writer = BoardWriter(client)
+            await recompute_board(session, None, LeaderboardMirror(writer), cid)
+        await writer.flush()  # the mirror is written once the transaction committed
     finally:
         await client.aclose()
         await database.dispose()

@@ -42,6 +42,7 @@ async def seed_scores(
     rows: list[tuple[uuid.UUID, float, datetime]],
 ) -> None:
     """Store scored submissions straight through the leaderboard projection, then rank them."""
+    from podium_competitions.boards import BoardWriter
     from podium_competitions.leaderboard import repository
     from podium_competitions.leaderboard.mirror import LeaderboardMirror
     from podium_competitions.leaderboard.service import recompute_board
@@ -65,7 +66,9 @@ async def seed_scores(
                         "scored_at": at,
                     },
                 )
-            await recompute_board(session, None, LeaderboardMirror(client), cid)
+            writer = BoardWriter(client)
+            await recompute_board(session, None, LeaderboardMirror(writer), cid)
+        await writer.flush()  # the mirror is written once the transaction committed
     finally:
         await client.aclose()
         await database.dispose()

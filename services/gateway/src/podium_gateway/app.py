@@ -11,12 +11,15 @@ from podium_runtime.runtime import ServiceRuntime
 from starlette.middleware import Middleware
 
 from podium_gateway import (
+    admin_api,
     auth_api,
     competitions_api,
+    data_api,
     datasets_api,
     leaderboard_api,
     lrs_clients_api,
     notifications_api,
+    operations_api,
     profile_api,
     reports_api,
     rewards_api,
@@ -61,6 +64,9 @@ def routers() -> list[APIRouter]:
         xapi_admin.router,
         reports_api.router,
         rewards_api.router,
+        admin_api.router,
+        operations_api.router,
+        data_api.router,
     ]
 
 

@@ -52,8 +52,9 @@ class Settings(ServiceSettings):
     dataset_url_seconds: int = 300
     #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
     force_hsts: bool = False
-    #: Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    trust_forwarded_for: bool = False
+    #: CIDRs of the proxies in front of the gateway (ingress, load balancer). From them
+    #: only, `X-Forwarded-For` names the client: its right-most untrusted address.
+    trusted_proxies: list[str] = []
 
     # Rate limits (Redis, fixed windows): requests per window.
     #: Prefix of every gateway key in Redis (lets test runs share one Redis).

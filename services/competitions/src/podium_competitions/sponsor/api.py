@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from podium_runtime.deps import OutboxDep, RuntimeDep, SessionDep
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium_competitions.boards import BoardWriter
 from podium_competitions.deps import CallerDep
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.sponsor import service
@@ -31,7 +32,7 @@ async def remove_participant(
     await service.remove_participant(
         session,
         outbox,
-        LeaderboardMirror(runtime.redis),
+        LeaderboardMirror(BoardWriter(runtime.redis)),
         caller,
         competition_id,
         participant_id,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from podium_runtime.deps import OutboxDep, RuntimeDep, SessionDep
 
+from podium_competitions.boards import BoardWriter
 from podium_competitions.deps import CallerDep
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.teams import service
@@ -38,7 +39,7 @@ async def create_team(
         session,
         outbox,
         runtime.redis,
-        LeaderboardMirror(runtime.redis),
+        LeaderboardMirror(BoardWriter(runtime.redis)),
         caller,
         competition_id,
         body.name,
@@ -93,7 +94,7 @@ async def select_final_submissions(
     return await service.select_finals(
         session,
         outbox,
-        LeaderboardMirror(runtime.redis),
+        LeaderboardMirror(BoardWriter(runtime.redis)),
         caller,
         competition_id,
         body.submission_ids,
