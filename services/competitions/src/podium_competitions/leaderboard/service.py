@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.boards import announce_rank_changes, board_missing
 from podium_competitions.leaderboard import repository
-from podium_competitions.leaderboard.domain import Entry, Split, rank_board
+from podium_competitions.leaderboard.domain import SPLITS, Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.repository import display_names
 from podium_competitions.teams import repository as teams_repository
