@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium_competitions.activity import repository as activity_repository
 from podium_competitions.activity import service as activity_service
 from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard import service as leaderboard_service
 from podium_competitions.leaderboard.domain import SPLITS
@@ -88,7 +89,7 @@ def job_store(request: Request) -> JobStore:
     store = getattr(request.app.state, "jobs", None)
     if store is None:
         store = request.app.state.jobs = JobStore(request.app.state.runtime.redis)
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 @router.post("/rebuilds", status_code=202, response_model=Job)
@@ -97,11 +98,18 @@ async def start_rebuild(body: RebuildRequest, request: Request, runtime: Runtime
     competition_id = body.competition_id
 
     async def work(progress: JobProgress) -> dict[str, Any]:
+        # Boards reach Redis after each commit; the job is done once all of them did.
+        writer = BoardWriter(runtime.redis)
         if body.target == "leaderboards":
-            mirror = LeaderboardMirror(runtime.redis)
-            return await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
-        activity_mirror = ActivityBoardMirror(runtime.redis)
-        return await rebuild_activity_boards(runtime.db, activity_mirror, competition_id, progress)
+            mirror = LeaderboardMirror(writer)
+            result = await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
+        else:
+            activity_mirror = ActivityBoardMirror(writer)
+            result = await rebuild_activity_boards(
+                runtime.db, activity_mirror, competition_id, progress
+            )
+        await writer.flush()
+        return result
 
     return await job_store(request).launch(f"rebuild.{body.target}", work)
 
@@ -156,12 +164,14 @@ async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[Integrity
     """Boards whose Redis mirror differs from Postgres; `repair` ranks them again."""
     problems = await mirror_mismatches(runtime.db, runtime.redis)
     repaired = 0
+    writer = BoardWriter(runtime.redis)
     if repair:
-        mirror = LeaderboardMirror(runtime.redis)
+        mirror = LeaderboardMirror(writer)
         for competition_id in sorted({p.competition_id for p in problems}):
             async with runtime.db.session() as session:
                 await leaderboard_service.recompute_board(session, None, mirror, competition_id)
             repaired += 1
+        await writer.flush()
     return [
         IntegrityCheck(
             name="leaderboard_mirror", ok=not problems, problems=problems, repaired=repaired
