@@ -88,7 +88,7 @@ def job_store(request: Request) -> JobStore:
     store = getattr(request.app.state, "jobs", None)
     if store is None:
         store = request.app.state.jobs = JobStore(request.app.state.runtime.redis)
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 @router.post("/rebuilds", status_code=202, response_model=Job)
