@@ -197,9 +197,15 @@ async def participants(
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    # SPEC §5.2 "display names only": user ids are for the owner, who removes participants.
+    manager = caller is not None and (caller.user_id == row.owner_id or caller.is_admin)
     return ParticipantPage(
         items=[
-            Participant(user_id=r.user_id, display_name=r.name, enrolled_at=r.enrolled_at)
+            Participant(
+                user_id=r.user_id if manager else None,
+                display_name=r.name,
+                enrolled_at=r.enrolled_at,
+            )
             for r in rows
         ],
         total=row.participants_count,

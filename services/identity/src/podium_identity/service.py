@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from podium_contracts.events import (
     UserTokenData,
     UserUpdated,
 )
+from podium_contracts.redis_keys import tokens_revoked_before_key
 from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.problems import ServiceError
@@ -449,6 +451,13 @@ class Accounts:
         )
         await repository.revoke_user_refresh_tokens(session, user_id)
         await self.throttle.clear(user.email)
+        # Access tokens already issued stay valid by signature for up to their lifetime;
+        # the gateway refuses those issued before now (the reset logs out every session).
+        await self.throttle.redis.set(
+            tokens_revoked_before_key(user_id),
+            str(time.time()),
+            ex=self.settings.access_token_seconds + 60,
+        )
 
     # --- profile -----------------------------------------------------------
 

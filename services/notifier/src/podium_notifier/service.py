@@ -592,11 +592,13 @@ def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) ->
             data,
         )
     else:
+        # No title: whoever was refused may not be allowed to see the competition (a
+        # private one, a wrong invite code); they know which one they asked to join.
         why = domain.join_rejection_words(d.reason)
         notice.message = Message(
             domain.ENROLLMENT_REJECTED,
             "Your request to join was declined",
-            f"You could not join {title}: {why}.",
+            f"You could not join the competition: {why}.",
             link,
             data,
         )
@@ -620,7 +622,10 @@ def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> No
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
-    return Notice(d.user_id, str(event.id), message, live=[("submission.scored", payload)])
+    # Keyed by submission, not by event: a rescore scores every submission again, and its
+    # participants must not hear about each of them a second time.
+    key = f"submission.scored:{d.submission_id}"
+    return Notice(d.user_id, key, message, live=[("submission.scored", payload)])
 
 
 def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:

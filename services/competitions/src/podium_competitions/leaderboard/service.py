@@ -12,11 +12,11 @@ from podium_contracts.events import (
     ScoredData,
     SubmissionInvalidatedData,
 )
-from podium_contracts.redis_keys import daily_submissions_key, utc_day
+from podium_contracts.redis_keys import daily_submissions_key, leaderboard_meta_key, utc_day
 from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import announce_rank_changes
+from podium_competitions.boards import announce_rank_changes, board_missing
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import SPLITS, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
@@ -37,10 +37,9 @@ async def recompute_board(
 ) -> None:
     """Rank both boards again, store them, mirror them and announce rank changes.
 
-    The Redis write happens inside the transaction while the board lock is held:
-    if it fails the message is retried, and a later update can never be
-    overwritten by an earlier one. Private-board rank changes are announced only
-    after `ends_at`, when that board is public knowledge (SPEC §7.2).
+    The Redis mirror is written after the transaction commits (ADR 0031): a Redis
+    failure never rolls the board back. Private-board rank changes are announced
+    only after `ends_at`, when that board is public knowledge (SPEC §7.2).
     """
     await repository.lock_board(session, competition_id)
     submissions = await repository.scored_submissions(session, competition_id)
@@ -52,7 +51,7 @@ async def recompute_board(
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
-        await mirror.write(competition_id, split, entries, names, now)
+        mirror.stage(session, competition_id, split, entries, names, now)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
         await announce_rank_changes(session, outbox, competition_id, before, entries, split=split)
@@ -105,6 +104,25 @@ async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:
     for competition_id in competition_ids:
         await recompute_board(session, None, mirror, competition_id)
     return len(competition_ids)
+
+
+async def boards_to_repair(
+    session: AsyncSession, mirror: LeaderboardMirror, *, everything: bool = False
+) -> list[uuid.UUID]:
+    """Return the competitions whose Redis board is missing or disagrees with Postgres."""
+    found = []
+    for competition_id in await repository.boards_of(session):
+        if everything:
+            found.append(competition_id)
+            continue
+        for split in SPLITS:
+            total = len(await repository.current_ranks(session, competition_id, split))
+            if await board_missing(
+                mirror.client, leaderboard_meta_key(competition_id, split), total
+            ):
+                found.append(competition_id)
+                break
+    return found
 
 
 async def standing(

@@ -21,6 +21,7 @@ from podium_runtime.context import current_correlation_id
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_gateway.client_ip import client_ip as resolve_client_ip
 from podium_gateway.config import Settings
 
 #: Headers of an internal answer the gateway passes on to the caller.
@@ -54,12 +55,8 @@ HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 
 
 def client_ip(request: Request, settings: Settings) -> str:
-    """Return the caller's IP; `X-Forwarded-For` counts only behind a trusted proxy."""
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """Return the caller's IP; `X-Forwarded-For` counts only from trusted proxies."""
+    return resolve_client_ip(request, settings.trusted_proxies)
 
 
 async def call(
