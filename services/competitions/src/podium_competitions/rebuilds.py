@@ -98,18 +98,18 @@ async def start_rebuild(body: RebuildRequest, request: Request, runtime: Runtime
     competition_id = body.competition_id
 
     async def work(progress: JobProgress) -> dict[str, Any]:
-        # Boards reach Redis after each commit; the job is done once all of them did.
+        # Boards reach Redis after each transaction commits; the job ends once all are there.
         writer = BoardWriter(runtime.redis)
-        if body.target == "leaderboards":
-            mirror = LeaderboardMirror(writer)
-            result = await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
-        else:
+        try:
+            if body.target == "leaderboards":
+                mirror = LeaderboardMirror(writer)
+                return await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
             activity_mirror = ActivityBoardMirror(writer)
-            result = await rebuild_activity_boards(
+            return await rebuild_activity_boards(
                 runtime.db, activity_mirror, competition_id, progress
             )
-        await writer.flush()
-        return result
+        finally:
+            await writer.flush()
 
     return await job_store(request).launch(f"rebuild.{body.target}", work)
 
@@ -164,14 +164,13 @@ async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[Integrity
     """Boards whose Redis mirror differs from Postgres; `repair` ranks them again."""
     problems = await mirror_mismatches(runtime.db, runtime.redis)
     repaired = 0
-    writer = BoardWriter(runtime.redis)
     if repair:
-        mirror = LeaderboardMirror(writer)
+        mirror = LeaderboardMirror(BoardWriter(runtime.redis))
         for competition_id in sorted({p.competition_id for p in problems}):
             async with runtime.db.session() as session:
                 await leaderboard_service.recompute_board(session, None, mirror, competition_id)
             repaired += 1
-        await writer.flush()
+        await mirror.writer.flush()  # answer once Redis holds the repaired boards
     return [
         IntegrityCheck(
             name="leaderboard_mirror", ok=not problems, problems=problems, repaired=repaired
