@@ -75,13 +75,15 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def dev_stack(port: int) -> Iterator[subprocess.Popen[bytes]]:
+def dev_stack(port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run `make dev`'s stack (`podium_runtime.devstack`) on `port` until every service is ready.
 
-    The stack runs in its own session; leaving stops it as Ctrl-C would.
+    `env` adds settings to the environment. The stack runs in its own session;
+    leaving stops it as Ctrl-C would.
     """
     stack = subprocess.Popen(  # noqa: S603 - our own module
         [sys.executable, "-m", "podium_runtime.devstack", "--port", str(port)],
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

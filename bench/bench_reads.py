@@ -5,7 +5,9 @@ served by `uvicorn.run` with the settings every service uses
 (`podium_runtime.cli`: no access log, no log config). The gateway side is a
 `make dev` stack: started here on `--port` (default 8900) the way `make dev`
 starts it, or a running one given with `--gateway URL`. The bench registers a sponsor, creates
-an active public competition and reads `/health/live`, the anonymous
+an active public competition (the started stack gets no per-IP rate limit,
+since one address sends everything; a running one must be started that way)
+and reads `/health/live`, the anonymous
 leaderboard top 100 and the anonymous competition details.
 
 Load: an async httpx client with `--connections` concurrent connections
@@ -161,7 +163,8 @@ def main() -> int:
     if args.gateway:
         run(args.gateway, args.requests, args.connections)
         return 0
-    with dev_stack(args.port):
+    # One client address sends everything here: lift the per-IP limit for this stack.
+    with dev_stack(args.port, {"PODIUM_GATEWAY_RATE_LIMIT_IP": "100000000"}):
         run(f"http://127.0.0.1:{args.port}", args.requests, args.connections)
     return 0
 
