@@ -15,7 +15,7 @@ KAFKA_LIBS := $(TOOLS)/kafka-$(KAFKA_VERSION)/libs/.complete
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka dev test test-fast test-slow lint format contracts bench clean
+.PHONY: help install kafka xapi-player dev test test-fast test-slow lint format contracts bench clean
 
 help: ## List every target with its description
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -38,7 +38,14 @@ kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Mav
 dev: install ## Start infrastructure and all seven services; prints the gateway URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
-test: install ## Run every test against real Postgres, Redis and Apache Kafka
+XAPI_PLAYER := bench/xapi-player/node_modules/.package-lock.json
+$(XAPI_PLAYER): bench/xapi-player/package-lock.json
+	@echo "installing the xAPI course-player client from its lock (npm ci)"
+	@npm ci --prefix bench/xapi-player --no-audit --no-fund --loglevel=error
+
+xapi-player: $(XAPI_PLAYER) ## Install the npm xAPI client the course-player test drives
+
+test: install $(XAPI_PLAYER) ## Run every test against real Postgres, Redis and Apache Kafka
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install ## Run the pure and service-level tiers: no uvicorn, no Kafka (Postgres only)

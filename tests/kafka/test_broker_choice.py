@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from podium_runtime.infra import APACHE_KAFKA, TANSU, provision
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from kafka_support.broker import own_broker
+from podium_runtime.infra import APACHE_KAFKA, TANSU, create_topics, provision
 from podium_runtime.kafka_embedded import KAFKA_VERSION, java_available
-from podium_runtime.testing import TestInfrastructure
+from podium_runtime.testing import TestInfrastructure, eventually
 
 
 async def test_the_suite_runs_on_apache_kafka_with_the_idempotent_producer(
@@ -72,3 +75,54 @@ def test_with_java_the_embedded_broker_is_apache_kafka_with_idempotence(tmp_path
         assert (tmp_path / "kafka" / "data" / "meta.properties").exists()
     finally:
         infra.stop()
+
+
+async def test_a_restarted_broker_keeps_topics_records_and_committed_offsets() -> None:
+    """What `make dev` relies on across a restart: the data directory is the state."""
+    async with own_broker() as broker:
+        bootstrap = broker.bootstrap_servers
+        await create_topics(bootstrap, "durable.")
+        topic = "durable.podium.scores"
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for n in range(3):
+                await producer.send_and_wait(topic, f"record {n}".encode(), partition=0)
+        finally:
+            await producer.stop()
+        partition = TopicPartition(topic, 0)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id="durable", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign([partition])
+            await consumer.commit({partition: 2})
+        finally:
+            await consumer.stop()
+
+        await asyncio.to_thread(broker.stop)  # as Ctrl-C on `make dev` does
+        await asyncio.to_thread(broker.start)
+
+        assert broker.bootstrap_servers == bootstrap
+        assert await create_topics(bootstrap, "durable.") == []  # every topic is still there
+
+        async def committed() -> int | None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                offsets = await admin.list_consumer_group_offsets("durable")
+                return offsets[partition].offset if partition in offsets else None
+            finally:
+                await admin.close()
+
+        assert await eventually(committed, timeout=30, message="offsets loaded") == 2
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            batch = await consumer.getmany(partition, timeout_ms=5000)
+            assert [r.value for r in batch[partition]] == [b"record 0", b"record 1", b"record 2"]
+        finally:
+            await consumer.stop()

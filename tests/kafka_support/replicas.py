@@ -107,9 +107,11 @@ class ProgressWatch:
     """Per partition, the longest time a group had records to consume and made no progress."""
 
     bootstrap: str
-    #: group -> its topic (full name) whose partitions are watched
-    groups: dict[str, str]
+    #: group -> (topic's full name, its partition count) watched for it
+    groups: dict[str, tuple[str, int]]
     interval: float = 0.2
+    #: How many times every partition was looked at.
+    samples: int = 0
     longest_stall: dict[tuple[str, TopicPartition], float] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
@@ -122,13 +124,8 @@ class ProgressWatch:
         try:
             while True:
                 now = time.monotonic()
-                for group, topic in self.groups.items():
-                    partitions = [
-                        TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()
-                    ]
-                    if not partitions:
-                        await reader.topics()  # refresh metadata
-                        continue
+                for group, (topic, count) in self.groups.items():
+                    partitions = [TopicPartition(topic, p) for p in range(count)]
                     ends = await reader.end_offsets(partitions)
                     committed = await admin.list_consumer_group_offsets(
                         group, partitions=partitions
@@ -141,6 +138,7 @@ class ProgressWatch:
                             last[key] = (position, now)
                         stalled = now - last[key][1]
                         self.longest_stall[key] = max(self.longest_stall.get(key, 0.0), stalled)
+                self.samples += 1
                 await asyncio.sleep(self.interval)
         finally:
             await reader.stop()
@@ -151,10 +149,8 @@ class ProgressWatch:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop watching (re-raising what made the watcher fail)."""
+        """Stop watching; a watcher that failed earlier raises here."""
         assert self._task is not None
-        if self._task.done():
-            self._task.result()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

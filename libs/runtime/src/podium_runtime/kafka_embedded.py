@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,6 +80,11 @@ def java_available() -> bool:
     """Return True when Java 17 or newer is on PATH (the broker can run)."""
     version = java_major_version()
     return version is not None and version >= MIN_JAVA
+
+
+def available() -> bool:
+    """Return True when the embedded broker can run: Java 17+, and its jars or Maven to get them."""
+    return java_available() and (_installed(distribution_dir()) or shutil.which("mvn") is not None)
 
 
 def _installed(home: Path) -> bool:
@@ -153,8 +159,6 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -164,8 +168,15 @@ def _port_free(port: int) -> bool:
 
 
 def _cluster_id() -> str:
-    """Return a new KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage` makes)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Return a new KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage` makes).
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-": the storage
+    tool would read it as an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _die_with_parent() -> None:

@@ -74,9 +74,16 @@ async def decide_joins(
             outcomes.append("accepted")
             continue
         reason = domain.join_refusal(_join_target(row), uid, request.invite_code, now())
+        if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
+            reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
                 reason = JoinRejection.FULL
+        if reason is None and row.join_approval:
+            # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
+            writes[key] = current[key] = _enrollment(request, "pending", None, None)
+            outcomes.append("pending")
+            continue
         if reason is None:
             taken[cid] += 1
             values = _enrollment(request, "accepted", None, now())
@@ -197,9 +204,15 @@ async def participants(
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    # SPEC §5.2 "display names only": user ids are for the owner, who removes participants.
+    manager = caller is not None and (caller.user_id == row.owner_id or caller.is_admin)
     return ParticipantPage(
         items=[
-            Participant(user_id=r.user_id, display_name=r.name, enrolled_at=r.enrolled_at)
+            Participant(
+                user_id=r.user_id if manager else None,
+                display_name=r.name,
+                enrolled_at=r.enrolled_at,
+            )
             for r in rows
         ],
         total=row.participants_count,

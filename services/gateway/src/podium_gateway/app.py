@@ -11,16 +11,22 @@ from podium_runtime.runtime import ServiceRuntime
 from starlette.middleware import Middleware
 
 from podium_gateway import (
+    admin_api,
     auth_api,
     competitions_api,
+    data_api,
+    datasets_api,
     leaderboard_api,
     lrs_clients_api,
     notifications_api,
+    operations_api,
     profile_api,
     reports_api,
     rewards_api,
+    sponsor_api,
     stream_api,
     submissions_api,
+    teams_api,
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
@@ -46,6 +52,9 @@ def routers() -> list[APIRouter]:
         lrs_clients_api.router,
         competitions_api.router,
         submissions_api.router,
+        teams_api.router,
+        sponsor_api.router,
+        datasets_api.router,
         leaderboard_api.router,
         notifications_api.router,
         stream_api.router,
@@ -55,6 +64,9 @@ def routers() -> list[APIRouter]:
         xapi_admin.router,
         reports_api.router,
         rewards_api.router,
+        admin_api.router,
+        operations_api.router,
+        data_api.router,
     ]
 
 

@@ -7,7 +7,9 @@ status codes and error codes are identity's own.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -24,7 +26,7 @@ from podium_gateway.account_schemas import (
     TokenRequest,
     UserDocument,
 )
-from podium_gateway.auth import UserDep
+from podium_gateway.auth import UserDep, revoke_access_token
 from podium_gateway.clients import SettingsDep, client_ip
 from podium_gateway.clients.identity import IdentityDep
 from podium_gateway.limits import enforce
@@ -32,12 +34,31 @@ from podium_gateway.limits import enforce
 router = APIRouter()
 
 
+async def _account_of(request: Request) -> str:
+    """Return a digest of the e-mail a login-like body names ("" when it names none)."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return ""
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return ""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
 async def login_ip_limit(request: Request, settings: SettingsDep) -> None:
-    """Count a login-like attempt against the caller's IP (SPEC §8: login per IP)."""
+    """Count a login-like attempt against the caller's IP and account (SPEC §8).
+
+    Keyed by address *and* account: everyone behind one ingress or NAT address
+    shares the address, and an attacker there must not be able to use up the
+    attempts of all of them. Guessing one account's password is stopped by
+    identity's account lock.
+    """
     ip = client_ip(request, settings)
+    account = await _account_of(request)
     await enforce(
         request.app.state.runtime.redis,
-        f"{settings.redis_key_prefix}rl:login-ip:{ip}",
+        f"{settings.redis_key_prefix}rl:login-ip:{ip}:{account}",
         settings.rate_limit_login_ip,
         settings.rate_limit_login_ip_window_seconds,
         "Too many attempts from this address; try again later.",
@@ -95,9 +116,18 @@ async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
     response_class=Response,
     responses=problems(401, 422, 503),
 )
-async def logout(body: RefreshRequest, user: UserDep, identity: IdentityDep) -> Response:
-    """Revoke the caller's refresh token and every token rotated from the same login."""
-    return await identity.relay("POST", "/v1/auth/logout", body)
+async def logout(
+    body: RefreshRequest, user: UserDep, identity: IdentityDep, request: Request
+) -> Response:
+    """Revoke the caller's refresh token and every token rotated from the same login.
+
+    The access token used for the call is revoked too (a deny-list entry until it
+    would have expired), so a copy of it stops working at once.
+    """
+    answer = await identity.relay("POST", "/v1/auth/logout", body)
+    if answer.status_code < 300:
+        await revoke_access_token(request.app.state.runtime.redis, user)
+    return answer
 
 
 @router.post(

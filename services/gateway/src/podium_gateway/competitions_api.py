@@ -24,11 +24,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
 from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
 
 router = APIRouter(tags=["competitions"])
+
+#: Competition fields whose changes the audit log keeps (ADR 0037).
+AUDITED_COMPETITION_FIELDS = [
+    "title", "description", "kind", "metric", "status", "visibility", "starts_at", "ends_at",
+    "timezone", "max_participants", "late_join", "daily_submission_limit", "public_fraction",
+    "rules",
+]  # fmt: skip
 
 #: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
 PENDING_TTL_SECONDS = 3600
@@ -104,10 +112,15 @@ async def list_competitions(
 
 @router.post("/v1/competitions", status_code=201, summary="Create a competition")
 async def create_competition(
-    body: CompetitionBody, client: CompetitionsDep, user: UserDep
+    body: CompetitionBody, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
 ) -> Response:
-    """Create a competition; the caller becomes its owner (sponsor)."""
-    return relay(await client.request("POST", "/competitions", user, json=body))
+    """Create a competition; the caller becomes its owner (sponsor). Audited."""
+    answer = await client.request("POST", "/competitions", user, json=body)
+    if answer.status_code == 201:
+        made = answer.json()
+        fields = {k: made.get(k) for k in AUDITED_COMPETITION_FIELDS}
+        await auditor(user, "competition.created", "competition", made["id"], after=fields)
+    return relay(answer)
 
 
 @router.get("/v1/competitions/{competition_id}", summary="A competition and the caller's role")
@@ -125,17 +138,34 @@ async def get_competition(
     viewer = details.get("viewer") or {}
     if viewer.get("role") == "participant":
         # The daily count lives where the gateway keeps it (SPEC §5.3: UTC day, Redis).
-        key = daily_submissions_key(competition_id, user.user_id, utc_day(datetime.now(UTC)))
+        # Counted per team (SPEC §10.2); a solo participant is a team of one.
+        entrant = uuid.UUID(str(viewer.get("team_id") or user.user_id))
+        key = daily_submissions_key(competition_id, entrant, utc_day(datetime.now(UTC)))
         viewer["submissions_today"] = int(await redis_client.scard(key))
     return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 
 
 @router.patch("/v1/competitions/{competition_id}", summary="Change a competition (owner/admin)")
 async def update_competition(
-    competition_id: uuid.UUID, body: CompetitionBody, client: CompetitionsDep, user: UserDep
+    competition_id: uuid.UUID,
+    body: CompetitionBody,
+    client: CompetitionsDep,
+    user: UserDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Change settings or status (draft→active→ended, draft|active→canceled)."""
-    return relay(await client.request("PATCH", f"/competitions/{competition_id}", user, json=body))
+    """Change settings or status (draft→active→ended, draft|active→canceled). Audited."""
+    # The raw document (not the decision view): every audited field, serialised like the answer.
+    current = await client.request("GET", f"/competitions/{competition_id}", user)
+    if current.status_code != 200:
+        raise Relayed(current)
+    before = current.json()
+    answer = await client.request("PATCH", f"/competitions/{competition_id}", user, json=body)
+    if answer.status_code == 200:
+        await auditor.changed(
+            user, "competition.updated", "competition", competition_id,
+            before, answer.json(), AUDITED_COMPETITION_FIELDS,
+        )  # fmt: skip
+    return relay(answer)
 
 
 @router.post(

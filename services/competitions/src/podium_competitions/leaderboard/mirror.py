@@ -17,26 +17,33 @@ from podium_contracts.redis_keys import (
     leaderboard_meta_key,
     leaderboard_ranks_key,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import write_board
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
 class LeaderboardMirror:
     """Writes ranked boards to Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, writer: BoardWriter) -> None:
+        self.writer = writer
+        self.client: redis.Redis = writer.client
 
-    async def write(
+    def stage(
         self,
+        session: AsyncSession,
         competition_id: uuid.UUID,
         split: Split,
         entries: Sequence[Entry],
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
+        teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
+        baseline_id: uuid.UUID | None = None,
     ) -> None:
-        """Replace one board atomically."""
+        """Replace one board in Redis once `session` commits (ADR 0031); `teams` maps a
+        team's id to its members, and the line of `baseline_id` (the sponsor) is marked."""
+        teams = teams or {}
         mirrored = [
             BoardEntry(
                 user_id=e.user_id,
@@ -45,6 +52,9 @@ class LeaderboardMirror:
                 score=e.score,
                 submissions=e.submissions,
                 last_submission_at=e.last_submission_at,
+                team_id=e.user_id if e.user_id in teams else None,
+                members=teams.get(e.user_id),
+                baseline=e.user_id == baseline_id,
             )
             for e in entries
         ]
@@ -53,4 +63,4 @@ class LeaderboardMirror:
             leaderboard_entries_key(competition_id, split),
             leaderboard_meta_key(competition_id, split),
         )
-        await write_board(self.client, keys, mirrored, as_of)
+        self.writer.stage(session, keys, mirrored, as_of)
