@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import httpx
+from podium_runtime.devstack import service_ports
 from podium_runtime.testing import TestInfrastructure
 
 
@@ -37,10 +40,10 @@ def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     """Poll the readiness route until it answers 200."""
     async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{url} exited with {process.returncode}")
@@ -69,3 +72,29 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         process.terminate()
     for process in processes:
         process.wait(15)
+
+
+@contextlib.contextmanager
+def dev_stack(port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `make dev`'s stack (`podium_runtime.devstack`) on `port` until every service is ready.
+
+    `env` adds settings to the environment. The stack runs in its own session;
+    leaving stops it as Ctrl-C would.
+    """
+    stack = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "podium_runtime.devstack", "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for service_port in service_ports(port).values():
+            asyncio.run(wait_ready(f"http://127.0.0.1:{service_port}", stack, timeout=300))
+        yield stack
+    finally:
+        stack.send_signal(signal.SIGINT)
+        try:
+            stack.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.pid, signal.SIGKILL)

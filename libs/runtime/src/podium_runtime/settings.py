@@ -63,13 +63,15 @@ class ServiceSettings(BaseSettings):
     #: How long the broker may hold an empty fetch; Kafka answers at once when records
     #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
     consumer_fetch_max_wait_ms: int = Field(
-        default=500,
+        default=2_000,
         validation_alias=AliasChoices(
             "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
         ),
     )
     outbox_batch_size: int = 200
-    outbox_max_idle_seconds: float = 0.5
+    #: Longest idle wait of the outbox relay. A commit that adds events wakes it at once
+    #: (`Outbox.on_commit`); this only bounds how late rows committed elsewhere are seen.
+    outbox_max_idle_seconds: float = 5.0
     #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
     outbox_max_event_bytes: int = 900_000
     db_pool_size: int = 10
