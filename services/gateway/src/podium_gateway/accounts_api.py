@@ -22,6 +22,11 @@ from podium_gateway.auth import AdminDep, CurrentUser, UserDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
 from podium_gateway.limits import enforce
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.session_cookie import (
+    clear_refresh_cookie,
+    refresh_token_of,
+    set_refresh_cookie,
+)
 
 router = APIRouter()
 xapi_about_router = APIRouter(tags=["xapi"])
@@ -156,9 +161,11 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    """A refresh token to rotate or revoke."""
+    """A refresh token to rotate or revoke; browsers omit it and send the session cookie."""
 
-    refresh_token: str = Field(max_length=512)
+    refresh_token: str | None = Field(
+        default=None, max_length=512, description="Absent: the `podium_refresh` cookie is used"
+    )
 
 
 class TokenRequest(BaseModel):
@@ -330,9 +337,12 @@ async def register(body: RegisterRequest, identity: IdentityDep) -> Response:
     responses=problems(401, 403, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def login(body: LoginRequest, identity: IdentityDep) -> Response:
-    """Exchange e-mail and password for an access token and a refresh token."""
-    return await identity.relay("POST", "/v1/auth/login", body)
+async def login(body: LoginRequest, identity: IdentityDep, settings: SettingsDep) -> Response:
+    """Exchange e-mail and password for an access token and a refresh token.
+
+    The refresh token is also set as the `podium_refresh` HttpOnly cookie (browser sessions).
+    """
+    return _with_session_cookie(await identity.call("POST", "/v1/auth/login", body), settings)
 
 
 @router.post(
@@ -343,9 +353,17 @@ async def login(body: LoginRequest, identity: IdentityDep) -> Response:
     responses=problems(401, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
-    """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family."""
-    return await identity.relay("POST", "/v1/auth/refresh", body)
+async def refresh(
+    body: RefreshRequest, request: Request, identity: IdentityDep, settings: SettingsDep
+) -> Response:
+    """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family.
+
+    The token comes from the body or, for browsers, from the `podium_refresh` cookie
+    (then the request must be `application/json`); the new one is set as the cookie.
+    """
+    token = refresh_token_of(request, body.refresh_token)
+    answer = await identity.call("POST", "/v1/auth/refresh", {"refresh_token": token})
+    return _with_session_cookie(answer, settings)
 
 
 @router.post(
@@ -356,9 +374,27 @@ async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
     response_class=Response,
     responses=problems(401, 422, 503),
 )
-async def logout(body: RefreshRequest, user: UserDep, identity: IdentityDep) -> Response:
-    """Revoke the caller's refresh token and every token rotated from the same login."""
-    return await identity.relay("POST", "/v1/auth/logout", body)
+async def logout(
+    body: RefreshRequest,
+    request: Request,
+    user: UserDep,
+    identity: IdentityDep,
+    settings: SettingsDep,
+) -> Response:
+    """Revoke the caller's refresh token (body or cookie) and every token rotated from it."""
+    token = refresh_token_of(request, body.refresh_token)
+    answer = relay(await identity.call("POST", "/v1/auth/logout", {"refresh_token": token}))
+    if answer.status_code < 300:
+        clear_refresh_cookie(answer, settings)
+    return answer
+
+
+def _with_session_cookie(answer: httpx.Response, settings: SettingsDep) -> Response:
+    """Relay a token answer; a successful one also sets the refresh-token cookie."""
+    response = relay(answer)
+    if answer.status_code == 200:
+        set_refresh_cookie(response, answer.json()["refresh_token"], settings)
+    return response
 
 
 @router.post(

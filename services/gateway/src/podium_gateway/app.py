@@ -11,10 +11,12 @@ from podium_runtime.runtime import ServiceRuntime
 
 from podium_gateway import (
     accounts_api,
+    board_stream,
     competitions_api,
     leaderboard_api,
     notifications_api,
     reports_api,
+    sample_api,
     stream_api,
     submissions_api,
 )
@@ -22,6 +24,7 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import api as xapi_api
 
 
@@ -36,7 +39,9 @@ def routers() -> list[APIRouter]:
         accounts_api.router,
         competitions_api.router,
         submissions_api.router,
+        sample_api.router,
         leaderboard_api.router,
+        board_stream.router,
         notifications_api.router,
         stream_api.router,
         accounts_api.xapi_about_router,
@@ -57,7 +62,11 @@ def create_api(settings: Settings) -> FastAPI:
         ),
         routers=routers(),
         middleware=edge_middleware(settings),
+        # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_web(app, settings.web_root or default_web_root())
 
     app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings

@@ -27,6 +27,14 @@ from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, publish, relay
 from podium_gateway.competitions_client import CompetitionsClient
 from podium_gateway.config import Settings
+from podium_gateway.documents import (
+    Competition,
+    CompetitionCreate,
+    CompetitionPage,
+    CompetitionUpdate,
+    ParticipantPage,
+    Stats,
+)
 
 router = APIRouter(tags=["competitions"])
 
@@ -68,34 +76,14 @@ class EnrollmentOut(BaseModel):
     enrolled_at: str | None = None
 
 
-CompetitionBody = Annotated[
-    dict[str, Any],
-    Body(
-        description=(
-            "kind (prediction|activity), title, description, visibility (public|private), "
-            "status (draft|active), starts_at, ends_at (RFC 3339 with offset), timezone (IANA), "
-            "max_participants, late_join; prediction: metric, daily_submission_limit, "
-            "public_fraction; activity: rules (SPEC §7.3)."
-        ),
-        examples=[
-            {
-                "kind": "prediction",
-                "title": "Customer churn",
-                "metric": "auc_roc",
-                "starts_at": "2026-03-01T00:00:00Z",
-                "ends_at": "2026-04-01T00:00:00Z",
-                "timezone": "America/New_York",
-                "max_participants": 500,
-            }
-        ],
-    ),
-]
-
-
 # --- competitions ------------------------------------------------------------
 
 
-@router.get("/v1/competitions", summary="List public competitions and the caller's own")
+@router.get(
+    "/v1/competitions",
+    summary="List public competitions and the caller's own",
+    response_model=CompetitionPage,
+)
 async def list_competitions(
     client: ClientDep,
     user: OptionalUserDep,
@@ -110,13 +98,22 @@ async def list_competitions(
     return relay(await client.request("GET", "/competitions", user, params=params))
 
 
-@router.post("/v1/competitions", status_code=201, summary="Create a competition")
-async def create_competition(body: CompetitionBody, client: ClientDep, user: UserDep) -> Response:
+@router.post(
+    "/v1/competitions",
+    status_code=201,
+    summary="Create a competition",
+    response_model=Competition,
+)
+async def create_competition(body: CompetitionCreate, client: ClientDep, user: UserDep) -> Response:
     """Create a competition; the caller becomes its owner (sponsor)."""
-    return relay(await client.request("POST", "/competitions", user, json=body))
+    return relay(await client.request("POST", "/competitions", user, json=_sent(body)))
 
 
-@router.get("/v1/competitions/{competition_id}", summary="A competition and the caller's role")
+@router.get(
+    "/v1/competitions/{competition_id}",
+    summary="A competition and the caller's role",
+    response_model=Competition,
+)
 async def get_competition(
     competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep, redis_client: RedisDep
 ) -> Response:
@@ -133,17 +130,28 @@ async def get_competition(
     return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 
 
-@router.patch("/v1/competitions/{competition_id}", summary="Change a competition (owner/admin)")
+@router.patch(
+    "/v1/competitions/{competition_id}",
+    summary="Change a competition (owner/admin)",
+    response_model=Competition,
+)
 async def update_competition(
-    competition_id: uuid.UUID, body: CompetitionBody, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, body: CompetitionUpdate, client: ClientDep, user: UserDep
 ) -> Response:
     """Change settings or status (draft→active→ended, draft|active→canceled)."""
-    return relay(await client.request("PATCH", f"/competitions/{competition_id}", user, json=body))
+    path = f"/competitions/{competition_id}"
+    return relay(await client.request("PATCH", path, user, json=_sent(body)))
+
+
+def _sent(body: BaseModel) -> dict[str, Any]:
+    """The fields the caller sent, extra ones included (the competitions service judges them)."""
+    return body.model_dump(mode="json", exclude_unset=True)
 
 
 @router.post(
     "/v1/competitions/{competition_id}/invite-code",
     summary="Regenerate a private competition's invite code (owner/admin)",
+    response_model=Competition,
 )
 async def regenerate_invite_code(
     competition_id: uuid.UUID, client: ClientDep, user: UserDep
@@ -155,6 +163,7 @@ async def regenerate_invite_code(
 @router.get(
     "/v1/competitions/{competition_id}/participants",
     summary="Roster (display names only; members only for private competitions)",
+    response_model=ParticipantPage,
 )
 async def participants(
     competition_id: uuid.UUID,
@@ -169,7 +178,9 @@ async def participants(
     return relay(await client.request("GET", path, user, params=params))
 
 
-@router.get("/v1/competitions/{competition_id}/stats", summary="Owner statistics")
+@router.get(
+    "/v1/competitions/{competition_id}/stats", summary="Owner statistics", response_model=Stats
+)
 async def stats(competition_id: uuid.UUID, client: ClientDep, user: UserDep) -> Response:
     """Participants, rejections and joins per day (owner or admin)."""
     return relay(await client.request("GET", f"/competitions/{competition_id}/stats", user))
@@ -311,6 +322,7 @@ async def my_enrollment(
     "/v1/competitions/{competition_id}/enrollment",
     status_code=204,
     summary="Leave a competition",
+    response_class=Response,
 )
 async def leave(
     competition_id: uuid.UUID,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, relay
+from podium_gateway.documents import Notification, NotificationPage, Preferences
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
@@ -43,7 +44,7 @@ def _url(settings: Any, user: Any, path: str = "") -> str:
     return f"{settings.notifier_url}/internal/users/{user.user_id}{path}"
 
 
-@router.get("", summary="My inbox, newest first")
+@router.get("", summary="My inbox, newest first", response_model=NotificationPage)
 async def list_notifications(
     user: UserDep,
     http: HttpDep,
@@ -62,13 +63,15 @@ async def list_notifications(
     return relay(response)
 
 
-@router.get("/preferences", summary="My notification preferences")
+@router.get("/preferences", summary="My notification preferences", response_model=Preferences)
 async def get_preferences(user: UserDep, http: HttpDep, settings: SettingsDep) -> Response:
     """Return the caller's preference matrix per type and channel (in_app, email)."""
     return relay(await call(http, "GET", _url(settings, user, "/preferences"), service="notifier"))
 
 
-@router.put("/preferences", summary="Change my notification preferences")
+@router.put(
+    "/preferences", summary="Change my notification preferences", response_model=Preferences
+)
 async def put_preferences(
     body: PreferencesUpdate, user: UserDep, http: HttpDep, settings: SettingsDep
 ) -> Response:
@@ -83,7 +86,9 @@ async def put_preferences(
     return relay(response)
 
 
-@router.post("/{notification_id}/read", summary="Mark a notification read")
+@router.post(
+    "/{notification_id}/read", summary="Mark a notification read", response_model=Notification
+)
 async def mark_read(
     notification_id: uuid.UUID, user: UserDep, http: HttpDep, settings: SettingsDep
 ) -> Response:

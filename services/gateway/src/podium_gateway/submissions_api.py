@@ -54,6 +54,12 @@ from podium_gateway.clients import (
 from podium_gateway.competitions_api import ClientDep
 from podium_gateway.competitions_client import has_ended, is_sponsor, parse_time
 from podium_gateway.config import Settings
+from podium_gateway.documents import (
+    AnswerKeyAccepted,
+    AnswerKeyState,
+    InvalidationAccepted,
+    RescoreAccepted,
+)
 from podium_gateway.scoring_client import ScoringClient
 
 router = APIRouter(tags=["submissions"])
@@ -155,6 +161,11 @@ def _queued_key(settings: Settings, submission_id: uuid.UUID | str) -> str:
 
 def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
+
+
+def answer_key_blob_key(competition_id: uuid.UUID, sha256: str) -> str:
+    """Return where an answer key with this digest is stored in the blob store."""
+    return f"answer-keys/{competition_id}/{sha256}.csv"
 
 
 def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
@@ -389,6 +400,7 @@ async def list_submissions(
     "/v1/competitions/{competition_id}/submissions/{submission_id}",
     status_code=202,
     summary="Invalidate a submission (owner); the leaderboard recomputes",
+    response_model=InvalidationAccepted,
 )
 async def invalidate_submission(
     competition_id: uuid.UUID,
@@ -430,6 +442,7 @@ async def invalidate_submission(
     "/v1/competitions/{competition_id}/rescore",
     status_code=202,
     summary="Rescore every submission against the current answer key (owner)",
+    response_model=RescoreAccepted,
 )
 async def rescore(
     competition_id: uuid.UUID, client: ClientDep, user: UserDep, runtime: RuntimeDep
@@ -453,6 +466,7 @@ async def rescore(
     "/v1/competitions/{competition_id}/answer-key",
     status_code=202,
     summary="Upload (or replace) the answer key: a CSV with the id and target columns (owner)",
+    response_model=AnswerKeyAccepted,
 )
 async def upload_answer_key(
     competition_id: uuid.UUID,
@@ -476,7 +490,7 @@ async def upload_answer_key(
     if not data.strip():
         raise Problem(422, "EMPTY_FILE", "The answer key is empty.")
     digest = hashlib.sha256(data).hexdigest()
-    ref = await blobs.put(f"answer-keys/{competition_id}/{digest}.csv", data)
+    ref = await blobs.put(answer_key_blob_key(competition_id, digest), data)
     event = new_event(
         AnswerKeyUploaded,
         "gateway",
@@ -500,6 +514,7 @@ async def upload_answer_key(
 @router.get(
     "/v1/competitions/{competition_id}/answer-key",
     summary="Whether the answer key loaded, and why not (owner)",
+    response_model=AnswerKeyState,
 )
 async def answer_key_status(
     competition_id: uuid.UUID, client: ClientDep, scoring: ScoringDep, user: UserDep
