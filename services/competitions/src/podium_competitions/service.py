@@ -263,6 +263,7 @@ async def list_competitions(
     q: str | None,
     limit: int,
     cursor: str | None,
+    mine: str | None = None,
 ) -> CompetitionPage:
     """Return one page of the competitions the caller may see, newest first."""
     rows = await repository.list_competitions(
@@ -274,6 +275,7 @@ async def list_competitions(
         q=q,
         limit=limit + 1,
         after=decode_cursor(cursor),
+        mine=mine if caller else None,
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -92,9 +92,15 @@ async def list_competitions(
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    mine: Annotated[
+        Literal["owned", "joined"] | None,
+        Query(description="only competitions I run (owned) or take part in (joined)"),
+    ] = None,
 ) -> Response:
     """Public competitions plus private ones the caller belongs to, newest first."""
     params = {"status": status, "kind": kind, "q": q, "limit": limit, "cursor": cursor}
+    if mine is not None and user is not None:
+        params["mine"] = mine
     return relay(await client.request("GET", "/competitions", user, params=params))
 
 
