@@ -24,7 +24,8 @@ async function refreshByCookie(): Promise<TokenAnswer | null> {
 export const session = new Session(refreshByCookie);
 
 const bearer: Middleware = {
-  onRequest({ request }) {
+  async onRequest({ request }) {
+    if (!new URL(request.url).pathname.startsWith('/v1/auth/')) await session.boot();
     const token = session.accessToken;
     if (token && !request.headers.has('Authorization')) {
       request.headers.set('Authorization', `Bearer ${token}`);
@@ -37,7 +38,8 @@ export function makeClient(baseUrl = '', fetchImpl?: typeof fetch) {
   const client = createClient<paths>({
     baseUrl,
     credentials: 'same-origin',
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    // Called unbound by openapi-fetch: bind it, or browsers throw "Illegal invocation".
+    fetch: fetchImpl ?? ((request: Request) => globalThis.fetch(request)),
   });
   client.use(bearer);
   return client;
@@ -73,6 +75,10 @@ export function upload<T>(
   } = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
+    void session.boot().then(() => send(resolve, reject));
+  });
+
+  function send(resolve: (value: T) => void, reject: (reason: unknown) => void): void {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
     const token = session.accessToken;
@@ -98,11 +104,12 @@ export function upload<T>(
     const form = new FormData();
     form.append('file', file, file instanceof File ? file.name : 'upload.csv');
     xhr.send(form);
-  });
+  }
 }
 
 /** Fetch a text resource with the session's token (CSV downloads). */
 export async function getText(url: string): Promise<string> {
+  await session.boot();
   const token = session.accessToken;
   const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!response.ok) {

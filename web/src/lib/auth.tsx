@@ -24,7 +24,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => session.subscribe(setToken), []);
   useEffect(() => {
-    void session.refresh().finally(() => setBooted(true));
+    void session.boot().finally(() => setBooted(true));
   }, []);
 
   const me = useQuery({

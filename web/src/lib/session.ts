@@ -19,11 +19,13 @@ export class Session {
   private token: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inflight: Promise<string | null> | null = null;
+  private booting: Promise<string | null> | null = null;
   private readonly listeners = new Set<Listener>();
 
   constructor(
     private readonly refreshCall: () => Promise<TokenAnswer | null>,
-    private readonly schedule: (fn: () => void, ms: number) => ReturnType<typeof setTimeout> = setTimeout,
+    // A wrapper: calling the global setTimeout as a method of this object is illegal.
+    private readonly schedule: (fn: () => void, ms: number) => ReturnType<typeof setTimeout> = (fn, ms) => setTimeout(fn, ms),
   ) {}
 
   get accessToken(): string | null {
@@ -33,6 +35,15 @@ export class Session {
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The first refresh of the page (the cookie survives reloads, the token does not).
+   * Requests wait for it, so a signed-in reload never asks anonymously first.
+   */
+  boot(): Promise<string | null> {
+    this.booting ??= this.refresh();
+    return this.booting;
   }
 
   /** Keep a new token (after login or refresh) and plan its silent refresh. */
