@@ -190,7 +190,7 @@ test('(4) the sponsor invalidates the leader and every open board reorders live'
 test('(6) the admin creates an LRS client and sees the secret once', async ({ browser }, info) => {
   const admin = await newPage(browser);
   await loginInUi(admin, process.env.PODIUM_E2E_ADMIN_EMAIL as string, process.env.PODIUM_E2E_ADMIN_PASSWORD as string);
-  await admin.getByRole('link', { name: 'Admin' }).click();
+  await admin.getByRole('link', { name: 'Administration' }).click();
   await expect(admin.getByRole('heading', { name: 'LRS clients' })).toBeVisible();
   await admin.getByLabel('Name').fill('Lesson player');
   await admin.getByRole('button', { name: 'Create client' }).click();

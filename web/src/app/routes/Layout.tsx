@@ -41,7 +41,7 @@ export function Layout() {
                 </NavLink>
                 {user.role === 'admin' ? (
                   <NavLink to="/admin/lrs-clients" className="nav-link">
-                    Admin
+                    Administration
                   </NavLink>
                 ) : null}
                 <button

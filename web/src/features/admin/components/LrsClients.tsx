@@ -89,7 +89,7 @@ export function LrsClients() {
         <h2 id="clients">Clients</h2>
         <QueryState query={clients} isEmpty={(d) => d.items.length === 0} empty="No LRS clients yet.">
           {(list) => (
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table>
                 <thead>
                   <tr>

@@ -104,7 +104,7 @@ export function Leaderboard({ competitionId, kind, timezone, myUserId, privateVi
           {board.data.entries.length === 0 ? (
             <p className="empty">No one is ranked yet.</p>
           ) : (
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0}>
               <table className="board">
                 <caption className="sr-only">Ranks, best first</caption>
                 <thead>

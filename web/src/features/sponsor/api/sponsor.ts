@@ -67,10 +67,13 @@ export function useStats(id: string) {
   });
 }
 
-export function useAllSubmissions(id: string, enabled: boolean) {
+/** Every submission (owner); `waitingFor` ids are polled until scoring marks them invalidated. */
+export function useAllSubmissions(id: string, enabled: boolean, waitingFor: string[] = []) {
   return useQuery({
     queryKey: ['submissions', id, 'all'],
     enabled,
+    refetchInterval: (query) =>
+      waitingFor.some((sid) => query.state.data?.items.find((s) => s.id === sid)?.status !== 'invalidated') ? 1000 : false,
     queryFn: async () => unwrap(await api.GET('/v1/competitions/{competition_id}/submissions', { params: { ...path(id), query: { limit: 100 } } })),
   });
 }

@@ -170,7 +170,8 @@ function StatsPanel({ id }: { id: string }) {
 }
 
 function Moderation({ competition }: { competition: Competition }) {
-  const submissions = useAllSubmissions(competition.id, true);
+  const [waiting, setWaiting] = useState<string[]>([]);
+  const submissions = useAllSubmissions(competition.id, true, waiting);
   const invalidate = useInvalidate(competition.id);
   const rescore = useRescore(competition.id);
   return (
@@ -183,7 +184,7 @@ function Moderation({ competition }: { competition: Competition }) {
       {rescore.isError || invalidate.isError ? <ProblemAlert error={rescore.error ?? invalidate.error} /> : null}
       <QueryState query={submissions} isEmpty={(d) => d.items.length === 0} empty="No submissions yet.">
         {(page) => (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>
@@ -209,7 +210,7 @@ function Moderation({ competition }: { competition: Competition }) {
                     <td className="num">{formatNumber(s.private_score)}</td>
                     <td>
                       {s.status === 'scored' ? (
-                        <ConfirmButton label="Invalidate" question="Invalidate this submission? The boards recompute without it." onConfirm={() => invalidate.mutate(s.id)} />
+                        <ConfirmButton label="Invalidate" question="Invalidate this submission? The boards recompute without it." onConfirm={() => invalidate.mutate(s.id, { onSuccess: () => setWaiting((w) => [...w, s.id]) })} />
                       ) : null}
                     </td>
                   </tr>

@@ -10,7 +10,7 @@ export function MySubmissions({ competitionId, title = 'My submissions' }: { com
       <h2 id="my-submissions">{title}</h2>
       <QueryState query={submissions} isEmpty={(d) => d.items.length === 0} empty="No submissions yet.">
         {(page) => (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>

@@ -140,7 +140,7 @@ export function SubmitPanel({ competitionId, metric, used, limit }: { competitio
         ) : null}
       </div>
       {preview ? (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="preview">
             <caption>First rows of {file?.name}</caption>
             <thead>
