@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# One image for all six Podium services; the command picks the service:
+# One image for every Podium service; the command picks the service:
 #   docker run podium python -m podium_<service> serve|migrate
 # Why one image, and how it is built: docs/adr/0003-container-image.md.
 
@@ -41,6 +41,7 @@ COPY services/competitions/pyproject.toml services/competitions/
 COPY services/scoring/pyproject.toml services/scoring/
 COPY services/ingest/pyproject.toml services/ingest/
 COPY services/notifier/pyproject.toml services/notifier/
+COPY services/rewards/pyproject.toml services/rewards/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --all-packages --no-install-workspace
 

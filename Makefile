@@ -8,11 +8,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Apache Kafka for `make dev` and `make test`, fetched from Maven Central (ADR 0005).
+KAFKA_VERSION := $(shell sed -n 's/^KAFKA_VERSION = "\(.*\)"/\1/p' libs/runtime/src/podium_runtime/kafka_embedded.py)
+KAFKA_LIBS := $(TOOLS)/kafka-$(KAFKA_VERSION)/libs/.complete
 # Parallel workers for `make test` (each gets its own Postgres, Redis and broker).
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test test-fast test-slow lint format contracts bench clean
+.PHONY: help install kafka dev test test-fast test-slow lint format contracts bench clean
 .PHONY: web web-api web-dev test-python test-web lint-web bench-web
 
 # The web app (web/): Node 20+ with npm; Chromium for its end-to-end tests and benchmark.
@@ -38,15 +41,18 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/
 	@$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.installed ## Install the locked dependencies into .venv (bootstraps uv)
+install: $(VENV)/.installed kafka ## Install the locked dependencies into .venv (bootstraps uv) and Apache Kafka
 
-dev: install web ## Build the web app if stale, start infrastructure and all six services; prints the app URL (Ctrl-C stops)
+kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Maven (skipped without Java 17+)
+	@test -f $(KAFKA_LIBS) || $(PY) -m podium_runtime.kafka_embedded install
+
+dev: install web ## Build the web app if stale, start infrastructure and all seven services; prints the app URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
-test: install ## Every test: pytest (real Postgres, Redis, Kafka-protocol broker) and the web app's, in parallel
+test: install ## Every test: pytest (real Postgres, Redis, Apache Kafka) and the web app's, in parallel
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-web
 
-test-python: install ## Run every Python test against real Postgres, Redis and a Kafka-protocol broker
+test-python: install ## Run every Python test against real Postgres, Redis and Apache Kafka
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 $(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json
@@ -80,18 +86,22 @@ test-web: install web $(CHROMIUM) ## The web app's Vitest units, then its end-to
 lint-web: $(WEB_INSTALLED) ## ESLint and strict TypeScript on the web app
 	@cd $(WEB) && npx eslint . && npx tsc --noEmit -p .
 
-test-fast: install ## Run the unit tests only (no infrastructure)
-	@$(PY) -m pytest -m "not slow" $$(find libs services -path '*/tests/unit' -type d) libs/contracts/tests
+test-fast: install ## Run the pure and service-level tiers: no uvicorn, no Kafka (Postgres only)
+	@$(PY) -m pytest -m "not slow" -n 0 $$(find libs services -path '*/tests/unit' -type d) $$(find libs services -path '*/tests/service' -type d) libs/contracts/tests tests/architecture
 
-lint: install ## ruff (lint + format check) on everything, mypy on the libraries, ESLint + tsc on the web app
+lint: install ## ruff (lint + format check), mypy on libraries and services, the architecture test, ESLint + tsc on the web app
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
+	@$(VENV)/bin/mypy libs/contracts/src libs/runtime/src services/*/src
+	@$(PY) -m pytest -q -n 0 -p no:randomly tests/architecture
 	@$(MAKE) --no-print-directory lint-web
 
 format: install ## Apply ruff's formatter and safe fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
+
+consumers-doc: install ## Write the event → handler table of every consumers.py into docs/consumers.md
+	@$(PY) tests/architecture/consumers_doc.py write
 
 contracts: install ## Write the JSON Schemas of every event into libs/contracts/schemas
 	@$(PY) -m podium_contracts.schemas

@@ -3,20 +3,86 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from podium_runtime.testing import TestInfrastructure
+from podium_runtime.infra import TANSU
+from podium_runtime.rollback import (
+    RolledBackDatabase,
+    engine_for_tests,
+    joined_session,
+    migrated_database,
+    rolled_back,
+)
+from podium_runtime.testing import MIGRATED_SERVICES, TestInfrastructure
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 
 @pytest.fixture(scope="session")
-async def test_infra(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestInfrastructure]:
-    """Postgres, Redis and a Kafka-protocol broker for this worker, with its own database."""
+async def test_infra() -> AsyncIterator[TestInfrastructure]:
+    """Postgres, Redis and Apache Kafka for this worker, with its own database and topics.
+
+    Tests run on Apache Kafka; a silent fall back to tansu (no Java 17+) fails every
+    test that uses infrastructure unless `PODIUM_ALLOW_TANSU=1` says it is wanted.
+    """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    workdir = Path(tmp_path_factory.getbasetemp()) / f"infra-{worker}"
+    # Outside pytest's own temp root: another pytest run on the machine resets that
+    # root to mode 0700, which locks out the unprivileged user embedded Postgres runs as.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-infra-{worker}-"))
     infra = await TestInfrastructure.start(workdir)
     try:
+        broker = infra.infra.sources["KAFKA_BOOTSTRAP_SERVERS"]
+        if broker == TANSU and os.environ.get("PODIUM_ALLOW_TANSU") != "1":
+            pytest.fail(
+                "tests fell back to tansu (no Java 17+ on PATH?); install Java 17+ and run "
+                "`make install`, or set PODIUM_ALLOW_TANSU=1 to run on tansu on purpose",
+                pytrace=False,
+            )
         yield infra
     finally:
         infra.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- the service-level tier: Postgres only, every test rolled back ---------------------
+
+
+@pytest.fixture(scope="session")
+async def db_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine on a database every service's real migrations ran on, once per worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Outside pytest's temp root, for the same reason as `test_infra`'s.
+    workdir = Path(tempfile.mkdtemp(prefix=f"podium-db-{worker}-"))
+    url, stop = await migrated_database(
+        workdir, MIGRATED_SERVICES, os.environ.get("DATABASE_URL") or None
+    )
+    engine = engine_for_tests(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def db_connection(db_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction, rolled back when the test ends."""
+    async with rolled_back(db_engine) as connection:
+        yield connection
+
+
+@pytest.fixture
+async def session(db_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """The test's unit of work: commits become savepoints of the outer transaction."""
+    async with joined_session(db_connection) as unit:
+        yield unit
+
+
+@pytest.fixture
+def database(db_connection: AsyncConnection) -> RolledBackDatabase:
+    """A `Database` for code that opens its own units of work (the consumer's dispatcher)."""
+    return RolledBackDatabase(db_connection)

@@ -7,7 +7,6 @@ competitions awards points; the gateway serves the boards from Redis.
 from __future__ import annotations
 
 import contextlib
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,10 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from podium_runtime.testing import TestInfrastructure, eventually, serve
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from platform_support.stack import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -32,6 +27,7 @@ from platform_support.stack import (
     serve_identity,
     sign_up,
 )
+from podium_runtime.testing import TestInfrastructure, eventually, serve
 
 PLATFORM = "https://podium.test"
 XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from competitions_support.stack import CompetitionsStack, competitions_stack
 from podium_contracts.topics import JOINS
 from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from competitions_support.stack import CompetitionsStack, competitions_stack
 
 
 @pytest.fixture(scope="module")

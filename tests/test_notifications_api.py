@@ -405,7 +405,7 @@ async def test_routes_require_a_token_and_valid_input(stack: Stack) -> None:
     bad_cursor = await stack.gateway.get(
         "/v1/notifications", params={"cursor": "garbage!"}, headers=user.headers
     )
-    assert bad_cursor.status_code == 422 and bad_cursor.json()["code"] == "INVALID_CURSOR"
+    assert bad_cursor.status_code == 400 and bad_cursor.json()["code"] == "INVALID_CURSOR"
     bad_resume = await stack.gateway.get(
         "/v1/stream", headers={**user.headers, "Last-Event-ID": "x1"}
     )

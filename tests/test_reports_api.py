@@ -8,12 +8,10 @@ published as the competitions service publishes them.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,9 +27,6 @@ from podium_runtime.broker import EventPublisher, create_broker
 from podium_runtime.outbox import new_event
 from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from xapi_support.stack import LrsStack, lrs_stack, statement
 
 PLATFORM = "http://127.0.0.1:8000"  # ingest's default platform URL (actor account homePage)

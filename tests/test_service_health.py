@@ -9,7 +9,7 @@ import pytest
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 
-SERVICES = ["gateway", "identity", "competitions", "scoring", "ingest", "notifier"]
+SERVICES = ["gateway", "identity", "competitions", "scoring", "ingest", "notifier", "rewards"]
 WITH_DATABASE = [s for s in SERVICES if s != "gateway"]
 
 

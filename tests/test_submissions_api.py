@@ -7,22 +7,17 @@ Redis and the broker; scores are checked against scikit-learn.
 from __future__ import annotations
 
 import math
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from platform_support.stack import User
 from podium_runtime.testing import TestInfrastructure, eventually
 from sklearn.metrics import roc_auc_score
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from platform_support.stack import User
 from submissions_support.stack import (
     PredictionStack,
     answer_key,

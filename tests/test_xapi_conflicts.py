@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 from podium_runtime.testing import TestInfrastructure, eventually
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from xapi_support.stack import LrsStack, lrs_stack, statement
 
 

@@ -23,5 +23,9 @@ KAFKA_TOPICS="${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}"
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.learning.dlq --partitions 1 --replication-factor 1 --config retention.ms=2592000000
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.leaderboards --partitions 6 --replication-factor 1 --config retention.ms=604800000
 "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.leaderboards.dlq --partitions 1 --replication-factor 1 --config retention.ms=2592000000
+"$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.points --partitions 6 --replication-factor 1 --config retention.ms=604800000
+"$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.points.dlq --partitions 1 --replication-factor 1 --config retention.ms=2592000000
+"$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.rewards --partitions 6 --replication-factor 1 --config retention.ms=604800000
+"$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic podium.rewards.dlq --partitions 1 --replication-factor 1 --config retention.ms=2592000000
 
 echo "podium topics ready"

@@ -1,8 +1,8 @@
 """Kubernetes manifests of every Podium service, generated from one table (SPEC §9).
 
-Six services share one shape (Deployment, Service, ServiceAccount, PDB,
-NetworkPolicy, migration Job), so the base is generated rather than copied six
-times. The output is plain YAML, committed, and rendered by kustomize; the
+Every service shares one shape (Deployment, Service, ServiceAccount, PDB,
+NetworkPolicy, migration Job), so the base is generated rather than copied per
+service. The output is plain YAML, committed, and rendered by kustomize; the
 overlays (`overlays/dev`, `overlays/prod`) are written by hand.
 
 `python deploy/k8s/generate.py write` regenerates the files (topics included),
@@ -95,6 +95,8 @@ SERVICES: tuple[Service, ...] = (
             "xAPI statements: storage, queries, reports."),
     Service("notifier", 8005, True, True, False, ("50m", "500m"), ("192Mi", "384Mi"),
             "In-app inbox, e-mail, live push, reminders."),
+    Service("rewards", 8006, True, True, False, ("50m", "500m"), ("192Mi", "384Mi"),
+            "Point wallets, sweepstakes drawings, prize fulfilment."),
 )  # fmt: skip
 
 #: Consumers never need more replicas than the partitions of the topics they read.

@@ -34,7 +34,7 @@ def one_shots(services: dict[str, dict[str, Any]]) -> set[str]:
     return {name for name, s in services.items() if s.get("restart") == "no"}
 
 
-def test_the_stack_has_the_infrastructure_and_the_six_services(services):
+def test_the_stack_has_the_infrastructure_and_every_service(services):
     assert INFRASTRUCTURE | all_services() <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:3.")
     assert services["postgres"]["image"].startswith("postgres:16")

@@ -80,7 +80,15 @@ def test_the_minimal_crd_schemas_reject_missing_required_fields():
 def test_every_service_has_a_deployment_service_account_and_pdb(overlay: tuple[str, Objects]):
     _, objects = overlay
     services = all_services()
-    assert services == {"gateway", "identity", "competitions", "scoring", "ingest", "notifier"}
+    assert services == {
+        "gateway",
+        "identity",
+        "competitions",
+        "scoring",
+        "ingest",
+        "notifier",
+        "rewards",
+    }
     for kind in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
         assert services <= set(of_kind(objects, kind)), kind
 

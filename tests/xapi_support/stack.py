@@ -28,13 +28,18 @@ class LrsStack:
     credentials: dict[str, str] = field(default_factory=dict)
     #: Bearer token of the platform admin.
     admin_token: str = ""
+    #: The settings each gateway runs with (tests may change per-client limits).
+    gateway_settings: list[Any] = field(default_factory=list)
 
     def headers(self, who: str = "writer", **extra: str) -> dict[str, str]:
         """Return Basic auth and version headers for the named client."""
         return {"Authorization": self.credentials[who], **VERSION, **extra}
 
 
-async def _lrs_client(gateway: str, token: str, name: str, scopes: list[str]) -> str:
+async def create_lrs_client(
+    gateway: str, token: str, name: str, scopes: list[str]
+) -> tuple[str, str]:
+    """Create LRS credentials with the admin API; return (client id, Basic header)."""
     async with httpx.AsyncClient(base_url=gateway) as client:
         response = await client.post(
             "/v1/admin/lrs-clients",
@@ -43,7 +48,12 @@ async def _lrs_client(gateway: str, token: str, name: str, scopes: list[str]) ->
         )
     assert response.status_code == 201, response.text
     body = response.json()
-    return "Basic " + base64.b64encode(f"{body['key']}:{body['secret']}".encode()).decode()
+    basic = "Basic " + base64.b64encode(f"{body['key']}:{body['secret']}".encode()).decode()
+    return body["id"], basic
+
+
+async def _lrs_client(gateway: str, token: str, name: str, scopes: list[str]) -> str:
+    return (await create_lrs_client(gateway, token, name, scopes))[1]
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +88,7 @@ async def lrs_stack(
             serve(ingest_api(test_infra.settings(IngestSettings)))
         )
         urls = []
+        settings_used: list[Any] = []
         for _ in range(gateways):
             settings = test_infra.settings(
                 GatewaySettings,
@@ -88,6 +99,7 @@ async def lrs_stack(
                 rate_limit_ip=1_000_000,
                 **{"blob": BlobSettings(dir=tmp / "blobs"), **gateway_overrides},
             )
+            settings_used.append(settings)
             urls.append(await stack.enter_async_context(serve(gateway_api(settings))))
         async with httpx.AsyncClient(base_url=urls[0]) as client:
             login = await client.post(
@@ -95,7 +107,9 @@ async def lrs_stack(
             )
         assert login.status_code == 200, login.text
         token = login.json()["access_token"]
-        lrs = LrsStack(urls, ingest, test_infra.database_url, admin_token=token)
+        lrs = LrsStack(
+            urls, ingest, test_infra.database_url, admin_token=token, gateway_settings=settings_used
+        )
         lrs.credentials["writer"] = await _lrs_client(
             urls[0], token, "tool", ["statements/write", "statements/read"]
         )
@@ -103,6 +117,10 @@ async def lrs_stack(
         lrs.credentials["mine"] = await _lrs_client(
             urls[0], token, "own-reader", ["statements/write", "statements/read/mine"]
         )
+        lrs.credentials["documents"] = await _lrs_client(
+            urls[0], token, "course-player", ["state", "profile"]
+        )
+        lrs.credentials["all"] = await _lrs_client(urls[0], token, "everything", ["all"])
         await _consumer_ready(lrs)
         yield lrs
 

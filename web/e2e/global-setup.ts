@@ -22,11 +22,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A gateway port with the seven ports after it free (services and the mail sink). */
+/** A gateway port with the nine ports after it free (services and the mail sink). */
 async function freeBlock(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const checks = await Promise.all(Array.from({ length: 8 }, (_, i) => portFree(base + i)));
+    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
     if (checks.every(Boolean)) return base;
   }
   throw new Error('no free block of ports');

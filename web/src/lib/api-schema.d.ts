@@ -58,6 +58,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/drawings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Drawings, drafts included
+         * @description Admins see every drawing; sponsors their own drafts as well as the public ones.
+         */
+        get: operations["admin_list_drawings_v1_admin_drawings_get"];
+        put?: never;
+        /**
+         * Create a drawing
+         * @description Admins, and sponsors (owners of a competition) for their own; status `draft`.
+         */
+        post: operations["create_drawing_v1_admin_drawings_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/drawings/{drawing_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit or move a drawing
+         * @description Edit while draft; `status` moves it (409 `INVALID_TRANSITION`); cancelling refunds.
+         */
+        patch: operations["update_drawing_v1_admin_drawings__drawing_id__patch"];
+        trace?: never;
+    };
+    "/v1/admin/drawings/{drawing_id}/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a closed drawing now
+         * @description Draw the winners now; idempotent (a completed drawing answers its results).
+         */
+        post: operations["execute_drawing_v1_admin_drawings__drawing_id__execute_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/fulfillments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every prize
+         * @description Every winner's prize, addresses included, newest first.
+         */
+        get: operations["admin_fulfillments_v1_admin_fulfillments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/fulfillments/{fulfillment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Mark delivered or forfeit a prize
+         * @description `delivered` after shipping; `forfeited` draws an alternate from the same seed.
+         */
+        patch: operations["advance_fulfillment_v1_admin_fulfillments__fulfillment_id__patch"];
+        trace?: never;
+    };
+    "/v1/admin/fulfillments/{fulfillment_id}/ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a prize shipped
+         * @description Carrier and tracking number; the winner is notified.
+         */
+        post: operations["ship_fulfillment_v1_admin_fulfillments__fulfillment_id__ship_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/lrs-clients": {
         parameters: {
             query?: never;
@@ -97,6 +221,46 @@ export interface paths {
          * @description Revoke an LRS client; learning tools using it are refused within seconds.
          */
         delete: operations["revoke_lrs_client_v1_admin_lrs_clients__client_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/wallets/{user_id}/adjust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adjust a wallet
+         * @description Add or remove points with a reason (audited); never below zero.
+         */
+        post: operations["adjust_wallet_v1_admin_wallets__user_id__adjust_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/xapi/erasures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a learner's xAPI statements and documents
+         * @description Delete every statement whose actor or object is the agent, and its documents.
+         */
+        post: operations["erase_learner_v1_admin_xapi_erasures_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -571,6 +735,150 @@ export interface paths {
         patch: operations["invalidate_submission_v1_competitions__competition_id__submissions__submission_id__patch"];
         trace?: never;
     };
+    "/v1/drawings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Drawings
+         * @description Drawings with prizes and cost, soonest closing first; signed in: my tickets and odds.
+         */
+        get: operations["list_drawings_v1_drawings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/drawings/{drawing_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A drawing
+         * @description Prizes, cost, closing time, commitment; signed in: my tickets and odds.
+         */
+        get: operations["get_drawing_v1_drawings__drawing_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/drawings/{drawing_id}/proof": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Proof of a fair drawing
+         * @description Commitment, ticket list and digest (from close), seed and picks (once completed).
+         */
+        get: operations["get_proof_v1_drawings__drawing_id__proof_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/drawings/{drawing_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A drawing's winners
+         * @description Winners (display names), prizes and ticket numbers; 409 before completion.
+         */
+        get: operations["get_results_v1_drawings__drawing_id__results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/drawings/{drawing_id}/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Buy tickets with points
+         * @description Buy `quantity` tickets; tickets are final.
+         *
+         *     409 `INSUFFICIENT_POINTS`, `DRAWING_NOT_OPEN`, `TICKET_LIMIT`; 403 `NOT_ELIGIBLE`
+         *     with `reason` `BIRTHDATE_REQUIRED`, `UNDER_MIN_AGE`, `REGION_REQUIRED`,
+         *     `REGION_NOT_ALLOWED` or `SPONSOR_OF_DRAWING`.
+         */
+        post: operations["buy_tickets_v1_drawings__drawing_id__tickets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fulfillments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My prizes
+         * @description The prizes I won and where they are.
+         */
+        get: operations["my_fulfillments_v1_fulfillments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fulfillments/{fulfillment_id}/address": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Give the shipping address of a prize
+         * @description Allowed until the prize ships (409 after); someone else's prize is 404.
+         */
+        put: operations["put_address_v1_fulfillments__fulfillment_id__address_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/join/{invite_code}": {
         parameters: {
             query?: never;
@@ -755,6 +1063,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My tickets
+         * @description My tickets across drawings, with their numbers.
+         */
+        get: operations["my_tickets_v1_tickets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/me": {
         parameters: {
             query?: never;
@@ -780,6 +1108,46 @@ export interface paths {
          *     them (SPEC §7.4); the gateway sends each part to its owner.
          */
         patch: operations["patch_me_v1_users_me_patch"];
+        trace?: never;
+    };
+    "/v1/wallet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My points balance
+         * @description Return my balance and the points expiring soon.
+         */
+        get: operations["get_wallet_v1_wallet_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallet/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My points ledger
+         * @description Earn, spend, refund, adjust, expire and revoke entries, newest first.
+         */
+        get: operations["list_transactions_v1_wallet_transactions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/verify-email": {
@@ -811,14 +1179,182 @@ export interface paths {
         };
         /**
          * xAPI versions this LRS speaks
-         * @description Return the supported xAPI versions (any valid LRS client may ask).
+         * @description Return the supported xAPI versions and extensions.
+         *
+         *     Clients ask About before they know which version to speak, so it needs neither
+         *     credentials nor the version header (xAPI Communication 2.8); credentials that
+         *     are sent are still verified, so a tool can check them here.
          */
         get: operations["xapi_about_xapi_about_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * xAPI versions this LRS speaks
+         * @description Return the supported xAPI versions and extensions.
+         *
+         *     Clients ask About before they know which version to speak, so it needs neither
+         *     credentials nor the version header (xAPI Communication 2.8); credentials that
+         *     are sent are still verified, so a tool can check them here.
+         */
+        head: operations["xapi_about_xapi_about_get"];
+        patch?: never;
+        trace?: never;
+    };
+    "/xapi/activities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the full Activity object
+         * @description Return the Activity with its definition merged from every statement naming it.
+         */
+        get: operations["get_activities_xapi_activities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Get the full Activity object
+         * @description Return the Activity with its definition merged from every statement naming it.
+         */
+        head: operations["get_activities_xapi_activities_get"];
+        patch?: never;
+        trace?: never;
+    };
+    "/xapi/activities/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an Activity Profile or the ids
+         * @description Return one Activity Profile document, or the activity's profile ids.
+         */
+        get: operations["get_activity_profile_xapi_activities_profile_get"];
+        /**
+         * Store an Activity Profile
+         * @description Store an Activity Profile document; overwriting one needs a precondition (Comm. 3.1).
+         */
+        put: operations["put_activity_profile_xapi_activities_profile_put"];
+        /**
+         * Merge a JSON Activity Profile
+         * @description Merge a JSON object into an Activity Profile document (Communication 2.2).
+         */
+        post: operations["post_activity_profile_xapi_activities_profile_post"];
+        /**
+         * Delete an Activity Profile
+         * @description Delete one Activity Profile document.
+         */
+        delete: operations["delete_activity_profile_xapi_activities_profile_delete"];
+        options?: never;
+        /**
+         * Get an Activity Profile or the ids
+         * @description Return one Activity Profile document, or the activity's profile ids.
+         */
+        head: operations["get_activity_profile_xapi_activities_profile_get"];
+        patch?: never;
+        trace?: never;
+    };
+    "/xapi/activities/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a State document or the ids
+         * @description Return one State document, or the ids of the agent's states in the activity.
+         */
+        get: operations["get_state_xapi_activities_state_get"];
+        /**
+         * Store a State document
+         * @description Store a State document; 2.0.0 requires a precondition to overwrite one (4.1.4).
+         */
+        put: operations["put_state_xapi_activities_state_put"];
+        /**
+         * Merge a JSON State document
+         * @description Merge a JSON object into a State document (Communication 2.2).
+         */
+        post: operations["post_state_xapi_activities_state_post"];
+        /**
+         * Delete State documents
+         * @description Delete one State document, or all of the agent's in the activity (one registration).
+         */
+        delete: operations["delete_state_xapi_activities_state_delete"];
+        options?: never;
+        /**
+         * Get a State document or the ids
+         * @description Return one State document, or the ids of the agent's states in the activity.
+         */
+        head: operations["get_state_xapi_activities_state_get"];
+        patch?: never;
+        trace?: never;
+    };
+    "/xapi/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the Person object of an agent
+         * @description Return the Person object: every name and identifier known for the agent (Comm. 2.4).
+         */
+        get: operations["get_agents_xapi_agents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Get the Person object of an agent
+         * @description Return the Person object: every name and identifier known for the agent (Comm. 2.4).
+         */
+        head: operations["get_agents_xapi_agents_get"];
+        patch?: never;
+        trace?: never;
+    };
+    "/xapi/agents/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an Agent Profile or the ids
+         * @description Return one Agent Profile document, or the agent's profile ids.
+         */
+        get: operations["get_agent_profile_xapi_agents_profile_get"];
+        /**
+         * Store an Agent Profile
+         * @description Store an Agent Profile document; overwriting one needs a precondition (Comm. 3.1).
+         */
+        put: operations["put_agent_profile_xapi_agents_profile_put"];
+        /**
+         * Merge a JSON Agent Profile
+         * @description Merge a JSON object into an Agent Profile document (Communication 2.2).
+         */
+        post: operations["post_agent_profile_xapi_agents_profile_post"];
+        /**
+         * Delete an Agent Profile
+         * @description Delete one Agent Profile document.
+         */
+        delete: operations["delete_agent_profile_xapi_agents_profile_delete"];
+        options?: never;
+        /**
+         * Get an Agent Profile or the ids
+         * @description Return one Agent Profile document, or the agent's profile ids.
+         */
+        head: operations["get_agent_profile_xapi_agents_profile_get"];
         patch?: never;
         trace?: never;
     };
@@ -846,7 +1382,11 @@ export interface paths {
         post: operations["post_statements_xapi_statements_post"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Get one statement or query statements
+         * @description Return one statement by id, or `{statements, more}` for the filters (xAPI Comm. 2.1.3).
+         */
+        head: operations["get_statements_xapi_statements_get"];
         patch?: never;
         trace?: never;
     };
@@ -856,12 +1396,19 @@ export interface components {
     schemas: {
         /**
          * About
-         * @description xAPI `about` resource.
+         * @description xAPI `about` resource (Communication 2.8).
          */
         About: {
+            /** Extensions */
+            extensions?: {
+                [key: string]: unknown;
+            };
             /**
              * Version
              * @example [
+             *       "1.0.0",
+             *       "1.0.1",
+             *       "1.0.2",
              *       "1.0.3",
              *       "2.0.0"
              *     ]
@@ -883,6 +1430,41 @@ export interface components {
             tier_multipliers?: {
                 [key: string]: number;
             } | null;
+        };
+        /**
+         * Address
+         * @description A shipping address: readable only by the winner and admins, never logged.
+         */
+        Address: {
+            /** City */
+            city: string;
+            /**
+             * Country
+             * @description ISO 3166-1 alpha-2
+             */
+            country: string;
+            /** Line1 */
+            line1: string;
+            /** Line2 */
+            line2?: string | null;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone?: string | null;
+            /** Postal Code */
+            postal_code: string;
+            /** Region */
+            region?: string | null;
+        };
+        /**
+         * Adjustment
+         * @description Points to add (positive) or remove (negative), with the audited reason.
+         */
+        Adjustment: {
+            /** Points */
+            points: number;
+            /** Reason */
+            reason: string;
         };
         /**
          * AnswerKeyAccepted
@@ -1224,6 +1806,85 @@ export interface components {
             succeeded: number;
         };
         /**
+         * Drawing
+         * @description A drawing; `commitment` is SHA-256 of the seed, published when sales close.
+         */
+        Drawing: {
+            /** Commitment */
+            commitment: string | null;
+            /** Completed At */
+            completed_at: string | null;
+            /** Description */
+            description: string;
+            /**
+             * Drawing At
+             * Format: date-time
+             */
+            drawing_at: string;
+            eligibility: components["schemas"]["Eligibility"];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Max Tickets Per User */
+            max_tickets_per_user: number;
+            /** My Tickets */
+            my_tickets: number | null;
+            /** Name */
+            name: string;
+            odds: components["schemas"]["Odds"] | null;
+            odds_with_one_more: components["schemas"]["Odds"] | null;
+            /** Prizes */
+            prizes: components["schemas"]["Prize"][];
+            /**
+             * Sales Close At
+             * Format: date-time
+             */
+            sales_close_at: string;
+            /**
+             * Sales Open At
+             * Format: date-time
+             */
+            sales_open_at: string;
+            /**
+             * Sponsor Id
+             * Format: uuid
+             */
+            sponsor_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "scheduled" | "open" | "closed" | "completed" | "cancelled";
+            /** Ticket Cost Points */
+            ticket_cost_points: number;
+            /** Tickets Digest */
+            tickets_digest: string | null;
+            /** Total Tickets */
+            total_tickets: number;
+        };
+        /**
+         * DrawingPage
+         * @description Drawings, soonest closing first.
+         */
+        DrawingPage: {
+            /** Items */
+            items: components["schemas"]["Drawing"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * Eligibility
+         * @description Who may enter: minimum age, allowed regions (ISO 3166 codes).
+         */
+        Eligibility: {
+            /** Min Age */
+            min_age: number | null;
+            /** Regions */
+            regions: string[] | null;
+        };
+        /**
          * EnrollmentOut
          * @description The caller's enrollment in a competition.
          */
@@ -1244,6 +1905,45 @@ export interface components {
              * @enum {string}
              */
             status: "pending" | "accepted" | "rejected" | "left";
+        };
+        /**
+         * ErasureRequest
+         * @description The learner whose learning records are erased.
+         */
+        ErasureRequest: {
+            /**
+             * Agent
+             * @description An xAPI Agent with one inverse functional identifier
+             * @example {
+             *       "mbox": "mailto:learner@example.com"
+             *     }
+             */
+            agent: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * ErasureResult
+         * @description What the erasure removed.
+         */
+        ErasureResult: {
+            /** Documents */
+            documents: number;
+            /** Statements */
+            statements: number;
+        };
+        /**
+         * ExpiringPoints
+         * @description Points of one parcel that expire soon.
+         */
+        ExpiringPoints: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Points */
+            points: number;
         };
         /**
          * FileErrorDocument
@@ -1268,6 +1968,97 @@ export interface components {
         ForgotPasswordRequest: {
             /** Email */
             email: string;
+        };
+        /**
+         * Fulfillment
+         * @description A prize on its way: awaiting_address → address_confirmed → shipped → delivered.
+         */
+        Fulfillment: {
+            address: components["schemas"]["Address"] | null;
+            /** Carrier */
+            carrier: string | null;
+            /** Claim By */
+            claim_by: string | null;
+            /** Code */
+            code: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /**
+             * Drawing Id
+             * Format: uuid
+             */
+            drawing_id: string;
+            /** Drawing Name */
+            drawing_name: string;
+            /** Forfeited At */
+            forfeited_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Notified At
+             * Format: date-time
+             */
+            notified_at: string;
+            prize: components["schemas"]["FulfillmentPrize"];
+            /** Reminded At */
+            reminded_at: string | null;
+            /** Shipped At */
+            shipped_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "awaiting_address" | "address_confirmed" | "shipped" | "delivered" | "forfeited";
+            /** Ticket Number */
+            ticket_number: number;
+            /** Tracking Number */
+            tracking_number: string | null;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /**
+         * FulfillmentPage
+         * @description Prizes, newest first.
+         */
+        FulfillmentPage: {
+            /** Items */
+            items: components["schemas"]["Fulfillment"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * FulfillmentPrize
+         * @description The prize of a fulfilment.
+         */
+        FulfillmentPrize: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "physical" | "digital";
+            /** Name */
+            name: string;
+            /** Rank */
+            rank: number;
+            /** Value */
+            value: number;
+        };
+        /**
+         * FulfillmentUpdate
+         * @description An admin's move of a prize: delivered (after shipped), or forfeited (then redrawn).
+         */
+        FulfillmentUpdate: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "delivered" | "forfeited";
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1382,7 +2173,7 @@ export interface components {
         };
         /**
          * LeaderboardEntry
-         * @description One participant's line.
+         * @description One participant's line (the shape competitions mirrors into Redis).
          */
         LeaderboardEntry: {
             /** Display Name */
@@ -1447,7 +2238,7 @@ export interface components {
             /** Name */
             name: string;
             /** Scopes */
-            scopes: ("statements/write" | "statements/read" | "statements/read/mine")[];
+            scopes: ("all" | "all/read" | "statements/write" | "statements/read" | "statements/read/mine" | "state" | "define" | "profile")[];
         };
         /**
          * LrsClientCreated
@@ -1471,7 +2262,7 @@ export interface components {
             /** Revoked At */
             revoked_at?: string | null;
             /** Scopes */
-            scopes: ("statements/write" | "statements/read" | "statements/read/mine")[];
+            scopes: ("all" | "all/read" | "statements/write" | "statements/read" | "statements/read/mine" | "state" | "define" | "profile")[];
             /** Secret */
             secret: string;
         };
@@ -1497,7 +2288,7 @@ export interface components {
             /** Revoked At */
             revoked_at?: string | null;
             /** Scopes */
-            scopes: ("statements/write" | "statements/read" | "statements/read/mine")[];
+            scopes: ("all" | "all/read" | "statements/write" | "statements/read" | "statements/read/mine" | "state" | "define" | "profile")[];
         };
         /**
          * LrsClientList
@@ -1506,6 +2297,38 @@ export interface components {
         LrsClientList: {
             /** Items */
             items: components["schemas"]["LrsClientDocument"][];
+        };
+        /**
+         * MyTicketList
+         * @description My tickets across drawings.
+         */
+        MyTicketList: {
+            /** Items */
+            items: components["schemas"]["MyTickets"][];
+        };
+        /**
+         * MyTickets
+         * @description My tickets in one drawing.
+         */
+        MyTickets: {
+            /** Count */
+            count: number;
+            /**
+             * Drawing At
+             * Format: date-time
+             */
+            drawing_at: string;
+            /**
+             * Drawing Id
+             * Format: uuid
+             */
+            drawing_id: string;
+            /** Drawing Name */
+            drawing_name: string;
+            /** Numbers */
+            numbers: number[];
+            /** Status */
+            status: string;
         };
         /**
          * Notification
@@ -1550,6 +2373,20 @@ export interface components {
             next_cursor: string | null;
             /** Unread Count */
             unread_count: number;
+        };
+        /**
+         * Odds
+         * @description My chance on one draw: my tickets over all tickets; `one_in` = total / mine.
+         */
+        Odds: {
+            /** Chance */
+            chance: number;
+            /** My Tickets */
+            my_tickets: number;
+            /** One In */
+            one_in: number | null;
+            /** Total Tickets */
+            total_tickets: number;
         };
         /**
          * Participant
@@ -1630,6 +2467,25 @@ export interface components {
             };
         };
         /**
+         * Prize
+         * @description A prize; `quantity` units are awarded in rank order.
+         */
+        Prize: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "physical" | "digital";
+            /** Name */
+            name: string;
+            /** Quantity */
+            quantity: number;
+            /** Rank */
+            rank: number;
+            /** Value */
+            value: number;
+        };
+        /**
          * ProblemDocument
          * @description An RFC 7807 problem with a stable `code`.
          */
@@ -1676,6 +2532,101 @@ export interface components {
             } | null;
             /** Timezone */
             timezone?: string | null;
+        };
+        /**
+         * Proof
+         * @description What anyone needs to recompute the winners (`podium-rewards verify proof.json`).
+         */
+        Proof: {
+            /** Commitment */
+            commitment: string | null;
+            /**
+             * Drawing Id
+             * Format: uuid
+             */
+            drawing_id: string;
+            /** Procedure */
+            procedure: string;
+            /** Redraws */
+            redraws: number[];
+            /**
+             * Seed
+             * @description revealed once the drawing is completed
+             */
+            seed: string | null;
+            /** Status */
+            status: string;
+            /**
+             * Tickets
+             * @description holder pseudonym of tickets 1..N
+             */
+            tickets: string[] | null;
+            /** Tickets Digest */
+            tickets_digest: string | null;
+            /** Units */
+            units: components["schemas"]["ProofUnit"][];
+            /** Winners */
+            winners: components["schemas"]["ProofWinner"][];
+        };
+        /**
+         * ProofUnit
+         * @description A prize unit in draw order.
+         */
+        ProofUnit: {
+            /** Prize Name */
+            prize_name: string;
+            /** Prize Rank */
+            prize_rank: number;
+            /** Unit */
+            unit: number;
+        };
+        /**
+         * ProofWinner
+         * @description A pick of the draw stream.
+         */
+        ProofWinner: {
+            /** Counter */
+            counter: number;
+            /** Holder */
+            holder: string;
+            /** Prize Rank */
+            prize_rank: number;
+            /** Round */
+            round: number;
+            /** Ticket Number */
+            ticket_number: number;
+            /** Unit */
+            unit: number;
+        };
+        /**
+         * Purchase
+         * @description Tickets bought: their numbers, my balance after, my odds now.
+         */
+        Purchase: {
+            /** Balance */
+            balance: number;
+            /**
+             * Drawing Id
+             * Format: uuid
+             */
+            drawing_id: string;
+            odds: components["schemas"]["Odds"];
+            /** Points Spent */
+            points_spent: number;
+            /**
+             * Purchase Id
+             * Format: uuid
+             */
+            purchase_id: string;
+            /**
+             * Purchased At
+             * Format: date-time
+             */
+            purchased_at: string;
+            /** Quantity */
+            quantity: number;
+            /** Tickets */
+            tickets: number[];
         };
         /**
          * RefreshRequest
@@ -1757,6 +2708,28 @@ export interface components {
             token: string;
         };
         /**
+         * Results
+         * @description Winners (display names), prizes and ticket numbers of a completed drawing.
+         */
+        Results: {
+            /**
+             * Completed At
+             * Format: date-time
+             */
+            completed_at: string;
+            /**
+             * Drawing Id
+             * Format: uuid
+             */
+            drawing_id: string;
+            /** Name */
+            name: string;
+            /** Total Tickets */
+            total_tickets: number;
+            /** Winners */
+            winners: components["schemas"]["Winner"][];
+        };
+        /**
          * ScoreBucket
          * @description Best scores per participant falling in `[low, high)` (the last bucket includes `high`).
          */
@@ -1767,6 +2740,16 @@ export interface components {
             high: number;
             /** Low */
             low: number;
+        };
+        /**
+         * Shipment
+         * @description Carrier and tracking number of a shipped prize.
+         */
+        Shipment: {
+            /** Carrier */
+            carrier: string;
+            /** Tracking Number */
+            tracking_number: string;
         };
         /**
          * Stats
@@ -1911,6 +2894,21 @@ export interface components {
             submissions: number;
         };
         /**
+         * TicketPurchase
+         * @description `quantity`, plus the birthdate and region the drawing's eligibility needs (declared once).
+         */
+        TicketPurchase: {
+            /** Birthdate */
+            birthdate?: string | null;
+            /** Quantity */
+            quantity: number;
+            /**
+             * Region
+             * @description ISO 3166-1 alpha-2 or 3166-2, e.g. US-CA
+             */
+            region?: string | null;
+        };
+        /**
          * TokenPair
          * @description An access token (RS256 JWT, 15 minutes) and an opaque refresh token (7 days).
          * @example {
@@ -1941,6 +2939,42 @@ export interface components {
         TokenRequest: {
             /** Token */
             token: string;
+        };
+        /**
+         * Transaction
+         * @description One ledger entry; `points` is signed.
+         */
+        Transaction: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Balance After */
+            balance_after: number;
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "earn" | "spend" | "refund" | "adjust" | "expire" | "revoke";
+            /** Points */
+            points: number;
+            /** Reason */
+            reason: string;
+            /** Reference */
+            reference: string | null;
+        };
+        /**
+         * TransactionPage
+         * @description My ledger, newest first.
+         */
+        TransactionPage: {
+            /** Items */
+            items: components["schemas"]["Transaction"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /**
          * UserDocument
@@ -2023,6 +3057,51 @@ export interface components {
             submissions_limit?: number | null;
             /** Submissions Today */
             submissions_today?: number | null;
+        };
+        /**
+         * Wallet
+         * @description My wallet: balance (never negative), revoked points still owed, points expiring soon.
+         */
+        Wallet: {
+            /** Balance */
+            balance: number;
+            /**
+             * Debt
+             * @description points revoked after they were spent; settled from new points
+             */
+            debt: number;
+            /** Expiring */
+            expiring: components["schemas"]["ExpiringPoints"][];
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /**
+         * Winner
+         * @description A prize unit's winner; `round` > 0 is an alternate drawn after a forfeit.
+         */
+        Winner: {
+            /** Display Name */
+            display_name: string;
+            /** Forfeited */
+            forfeited: boolean;
+            /** Prize Name */
+            prize_name: string;
+            /** Prize Rank */
+            prize_rank: number;
+            /** Round */
+            round: number;
+            /** Ticket Number */
+            ticket_number: number;
+            /** Unit */
+            unit: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
     };
     responses: never;
@@ -2109,6 +3188,245 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    admin_list_drawings_v1_admin_drawings_get: {
+        parameters: {
+            query?: {
+                status?: ("draft" | "scheduled" | "open" | "closed" | "completed" | "cancelled") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrawingPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_drawing_v1_admin_drawings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drawing"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_drawing_v1_admin_drawings__drawing_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drawing"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    execute_drawing_v1_admin_drawings__drawing_id__execute_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Results"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_fulfillments_v1_admin_fulfillments_get: {
+        parameters: {
+            query?: {
+                status?: ("awaiting_address" | "address_confirmed" | "shipped" | "delivered" | "forfeited") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FulfillmentPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    advance_fulfillment_v1_admin_fulfillments__fulfillment_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fulfillment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FulfillmentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fulfillment"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ship_fulfillment_v1_admin_fulfillments__fulfillment_id__ship_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fulfillment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Shipment"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fulfillment"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -2302,6 +3620,74 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDocument"];
                     "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    adjust_wallet_v1_admin_wallets__user_id__adjust_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Adjustment"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    erase_learner_v1_admin_xapi_erasures_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3415,6 +4801,238 @@ export interface operations {
             };
         };
     };
+    list_drawings_v1_drawings_get: {
+        parameters: {
+            query?: {
+                status?: ("draft" | "scheduled" | "open" | "closed" | "completed" | "cancelled") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrawingPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_drawing_v1_drawings__drawing_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Drawing"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_proof_v1_drawings__drawing_id__proof_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proof"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_results_v1_drawings__drawing_id__results_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Results"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    buy_tickets_v1_drawings__drawing_id__tickets_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the same key buys once; a retry gets the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                drawing_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketPurchase"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Purchase"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    my_fulfillments_v1_fulfillments_get: {
+        parameters: {
+            query?: {
+                status?: ("awaiting_address" | "address_confirmed" | "shipped" | "delivered" | "forfeited") | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FulfillmentPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_address_v1_fulfillments__fulfillment_id__address_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                fulfillment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Address"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fulfillment"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     join_by_code_v1_join__invite_code__post: {
         parameters: {
             query?: never;
@@ -3735,6 +5353,26 @@ export interface operations {
             };
         };
     };
+    my_tickets_v1_tickets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTicketList"];
+                };
+            };
+        };
+    };
     get_me_v1_users_me_get: {
         parameters: {
             query?: never;
@@ -3849,6 +5487,58 @@ export interface operations {
             };
         };
     };
+    get_wallet_v1_wallet_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+        };
+    };
+    list_transactions_v1_wallet_transactions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     verify_email_link_verify_email_get: {
         parameters: {
             query: {
@@ -3930,6 +5620,418 @@ export interface operations {
             };
         };
     };
+    xapi_about_xapi_about_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["About"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded or account locked; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_activities_xapi_activities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_activities_xapi_activities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_activity_profile_xapi_activities_profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    put_activity_profile_xapi_activities_profile_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_activity_profile_xapi_activities_profile_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_activity_profile_xapi_activities_profile_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_activity_profile_xapi_activities_profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_state_xapi_activities_state_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    put_state_xapi_activities_state_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_state_xapi_activities_state_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_state_xapi_activities_state_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_state_xapi_activities_state_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_agents_xapi_agents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_agents_xapi_agents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_agent_profile_xapi_agents_profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    put_agent_profile_xapi_agents_profile_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    post_agent_profile_xapi_agents_profile_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_agent_profile_xapi_agents_profile_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_agent_profile_xapi_agents_profile_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
     get_statements_xapi_statements_get: {
         parameters: {
             query?: never;
@@ -3980,6 +6082,26 @@ export interface operations {
         };
     };
     post_statements_xapi_statements_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_statements_xapi_statements_get: {
         parameters: {
             query?: never;
             header?: never;

@@ -7,11 +7,12 @@ Contracts share facts, not internal models: only what consumers need.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter
 
 from podium_contracts.envelope import Event, EventData
+from podium_contracts.rules import ActivityRulesFacts
 from podium_contracts.topics import (
     COMPETITIONS,
     ENROLLMENTS,
@@ -19,10 +20,13 @@ from podium_contracts.topics import (
     JOINS,
     LEADERBOARDS,
     LEARNING,
+    POINTS,
+    REWARDS,
     SCORES,
     SUBMISSIONS,
     XAPI_STATEMENTS,
     register,
+    registered_events,
 )
 
 # --- identity -----------------------------------------------------------------
@@ -109,6 +113,10 @@ class CompetitionData(EventData):
     daily_submission_limit: int | None = None
     public_fraction: float | None = None
     rules: dict[str, Any] | None = None
+
+    def activity_rules(self) -> ActivityRulesFacts:
+        """Return the typed activity rules (empty for a prediction competition)."""
+        return ActivityRulesFacts.read(self.rules)
 
 
 @register(COMPETITIONS)
@@ -382,27 +390,72 @@ class RankChanged(Event):
     data: RankChangedData
 
 
-ALL_EVENTS: tuple[type[Event], ...] = (
-    UserRegistered,
-    UserUpdated,
-    UserEmailVerificationRequested,
-    UserPasswordResetRequested,
-    CompetitionCreated,
-    CompetitionUpdated,
-    AnswerKeyUploaded,
-    RescoreRequested,
-    JoinRequested,
-    EnrollmentAccepted,
-    EnrollmentRejected,
-    EnrollmentLeft,
-    SubmissionReceived,
-    SubmissionInvalidated,
-    SubmissionScored,
-    SubmissionRejected,
-    StatementsReceived,
-    StatementRecorded,
-    RankChanged,
-)
+# --- points and rewards ---------------------------------------------------------
+
+
+class PointsData(EventData):
+    """One change of a participant's activity points in one competition, for one statement."""
+
+    user_id: uuid.UUID
+    competition_id: uuid.UUID
+    statement_id: uuid.UUID
+    #: Points as awarded on the board (tier multipliers may leave decimals); always > 0.
+    points: float
+    occurred_at: AwareDatetime
+
+
+@register(POINTS)
+class PointsAwarded(Event):
+    """Emitted by competitions when a statement earned a participant activity points."""
+
+    type: Literal["points.awarded"] = "points.awarded"
+    version: Literal[1] = 1
+    data: PointsData
+
+
+@register(POINTS)
+class PointsRevoked(Event):
+    """Emitted by competitions when a statement's points were taken back (it was voided)."""
+
+    type: Literal["points.revoked"] = "points.revoked"
+    version: Literal[1] = 1
+    data: PointsData
+
+
+FulfillmentChange = Literal["won", "reminder", "shipped", "delivered", "forfeited"]
+
+
+class FulfillmentData(EventData):
+    """A winner's prize after a change, with what a notification needs (never the address)."""
+
+    fulfillment_id: uuid.UUID
+    user_id: uuid.UUID
+    drawing_id: uuid.UUID
+    drawing_name: str
+    prize_rank: int
+    prize_name: str
+    kind: Literal["physical", "digital"]
+    status: Literal["awaiting_address", "address_confirmed", "shipped", "delivered", "forfeited"]
+    change: FulfillmentChange
+    claim_by: AwareDatetime | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    #: The code of a digital prize, in the `delivered` change only.
+    code: str | None = None
+
+
+@register(REWARDS)
+class FulfillmentUpdated(Event):
+    """Emitted by rewards when a prize was won, reminded, shipped, delivered or forfeited."""
+
+    type: Literal["fulfillment.updated"] = "fulfillment.updated"
+    version: Literal[1] = 1
+    data: FulfillmentData
+
+
+#: Every event class, in the order declared above: read from the topic registry, so an
+#: event is known to the union, the schemas and the consumers by `@register` alone.
+ALL_EVENTS: tuple[type[Event], ...] = registered_events()
 
 
 def _tag(value: Any) -> str:
@@ -412,30 +465,17 @@ def _tag(value: Any) -> str:
     return f"{value.type}@{value.version}"
 
 
-AnyEvent = Annotated[
-    Annotated[UserRegistered, Tag("user.registered@1")]
-    | Annotated[UserUpdated, Tag("user.updated@1")]
-    | Annotated[UserEmailVerificationRequested, Tag("user.email_verification_requested@1")]
-    | Annotated[UserPasswordResetRequested, Tag("user.password_reset_requested@1")]
-    | Annotated[CompetitionCreated, Tag("competition.created@1")]
-    | Annotated[CompetitionUpdated, Tag("competition.updated@1")]
-    | Annotated[AnswerKeyUploaded, Tag("competition.answer_key_uploaded@1")]
-    | Annotated[RescoreRequested, Tag("competition.rescore_requested@1")]
-    | Annotated[JoinRequested, Tag("join.requested@1")]
-    | Annotated[EnrollmentAccepted, Tag("enrollment.accepted@1")]
-    | Annotated[EnrollmentRejected, Tag("enrollment.rejected@1")]
-    | Annotated[EnrollmentLeft, Tag("enrollment.left@1")]
-    | Annotated[SubmissionReceived, Tag("submission.received@1")]
-    | Annotated[SubmissionInvalidated, Tag("submission.invalidated@1")]
-    | Annotated[SubmissionScored, Tag("submission.scored@1")]
-    | Annotated[SubmissionRejected, Tag("submission.rejected@1")]
-    | Annotated[StatementsReceived, Tag("xapi.statements.received@1")]
-    | Annotated[StatementRecorded, Tag("learning.statement_recorded@1")]
-    | Annotated[RankChanged, Tag("leaderboard.rank_changed@1")],
+def _event_tag(cls: type[Event]) -> str:
+    return f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
+
+
+#: The discriminated union of every registered event (tag `type@version`).
+AnyEvent: Any = Annotated[
+    Union[tuple(Annotated[cls, Tag(_event_tag(cls))] for cls in ALL_EVENTS)],  # noqa: UP007
     Discriminator(_tag),
 ]
 
-_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
 
 def parse_event(raw: bytes | str) -> Event:
@@ -446,7 +486,4 @@ def parse_event(raw: bytes | str) -> Event:
 
 def known_types() -> set[str]:
     """Return every `type@version` tag this contracts version knows."""
-    return {
-        f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
-        for cls in ALL_EVENTS
-    }
+    return {_event_tag(cls) for cls in ALL_EVENTS}

@@ -88,3 +88,8 @@ def activity_board_keys(
     bucket = "all" if period == "all" or start is None else start.isoformat()
     base = f"{NAMESPACE}leaderboard:{competition_id}:points:{period}:{bucket}"
     return f"{base}:ranks", f"{base}:entries", f"{base}:meta"
+
+
+def live_channel(user_id: uuid.UUID | str) -> str:
+    """Return the pub/sub channel of one user's live messages (SPEC §5.6)."""
+    return f"{NAMESPACE}live:{user_id}"

@@ -34,6 +34,8 @@ SCORES = Topic("podium.scores", "competition_id", "Scoring outcomes.")
 XAPI_STATEMENTS = Topic("podium.xapi.statements", "actor", "Raw xAPI statements accepted.")
 LEARNING = Topic("podium.learning", "actor", "Flattened learning facts.")
 LEADERBOARDS = Topic("podium.leaderboards", "competition_id", "Leaderboard changes.")
+POINTS = Topic("podium.points", "user_id", "Changes of participants' activity points.")
+REWARDS = Topic("podium.rewards", "user_id", "Prize fulfilment facts of the rewards service.")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     IDENTITY_USERS,
@@ -45,11 +47,14 @@ ALL_TOPICS: tuple[Topic, ...] = (
     XAPI_STATEMENTS,
     LEARNING,
     LEADERBOARDS,
+    POINTS,
+    REWARDS,
 )
 
 E = TypeVar("E", bound=type[Event])
 
 _BY_EVENT: dict[tuple[str, int], Topic] = {}
+_DECLARED: list[type[Event]] = []
 
 
 def register(topic: Topic) -> Callable[[E], E]:
@@ -60,10 +65,16 @@ def register(topic: Topic) -> Callable[[E], E]:
         key = (fields["type"].default, fields["version"].default)
         _BY_EVENT[key] = topic
         topic.events.append(cls)
+        _DECLARED.append(cls)
         cls.topic_name = topic.name
         return cls
 
     return decorate
+
+
+def registered_events() -> tuple[type[Event], ...]:
+    """Return every registered event class in the order it was declared."""
+    return tuple(_DECLARED)
 
 
 def topic_for(event: type[Event] | Event) -> Topic:

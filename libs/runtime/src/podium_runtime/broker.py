@@ -7,6 +7,14 @@ handler that keeps failing is retried a bounded number of times, then the
 message goes to the topic's dead-letter topic with the error in its headers and
 the consumer moves on.
 
+Failures of the infrastructure are not the message's fault (`failures`, ADR
+0029): while the database, Redis or the broker is unreachable the consumer
+keeps trying the same message with capped exponential backoff, which holds its
+partitions where they are, and carries on when the dependency is back. Such
+failures never count as attempts and never dead-letter a message. Every other
+way out of dispatch, a record that is not an envelope included, either handles
+the record or dead-letters it, so no record is redelivered forever.
+
 A service that takes many events of one type per second may register a batch
 handler instead (`handles_batch`): its events are then applied many at a time,
 in one unit of work that records all their ids in the inbox, and the offsets
@@ -35,8 +43,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_runtime.context import bound
 from podium_runtime.db import Database
-from podium_runtime.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_HANDLED
-from podium_runtime.outbox import claim_event, claim_events, event_headers
+from podium_runtime.failures import Backoff, FailureLog, is_infrastructure_error
+from podium_runtime.metrics import (
+    CONSUMER_LAG,
+    CONSUMER_OUTAGE_RETRIES,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_HANDLED,
+)
+from podium_runtime.outbox import EventTooLarge, claim_event, claim_events, event_headers
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -119,6 +133,30 @@ class DeadLetter(Exception):
         self.detail = detail
 
 
+class MalformedEnvelope(ValueError):
+    """A record that is not an envelope this runtime can route (not JSON, no type, ...)."""
+
+
+def envelope_kind(body: bytes) -> tuple[str, str]:
+    """Return the `(type, version)` of an envelope, read from its body.
+
+    Raises `MalformedEnvelope` for anything that is not a JSON object with a
+    string `type` and an integer `version`, so no odd value reaches a lookup.
+    """
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEnvelope(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise MalformedEnvelope("the envelope is not a JSON object")
+    event_type, version = envelope.get("type"), envelope.get("version")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedEnvelope("the envelope has no string `type`")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise MalformedEnvelope("the envelope has no integer `version`")
+    return event_type, str(version)
+
+
 class EventConsumer:
     """Dispatches a service's events to handlers in a unit of work with inbox deduplication."""
 
@@ -137,6 +175,10 @@ class EventConsumer:
         self.batch_handlers: dict[str, BatchHandler] = {}
         #: Most records one poll hands to the batch path (with `handles_batch` only).
         self.batch_max_records = 500
+        #: Set by the runtime: True when a dependency (database, Redis) does not answer, so
+        #: an error of a type the failure model does not know is still seen as an outage.
+        self.dependencies_down: Callable[[], Awaitable[bool]] | None = None
+        self.failure_log = FailureLog(log, settings.consumer_failure_log_interval_seconds)
 
     def handles(self, *event_classes: type[Event]) -> Callable[[H], H]:
         """Register the decorated `handler(session, event)` for these event classes."""
@@ -176,6 +218,20 @@ class EventConsumer:
 
         return decorate
 
+    def group_options(self) -> dict[str, Any]:
+        """Return the consumer-group timeouts and fetch wait of this service's subscriber.
+
+        Assignment stays aiokafka's round-robin with the eager protocol (it has no
+        cooperative rebalancing): every member gives up all partitions on a rebalance,
+        which the inbox makes harmless (docs/runtime.md, "Consumer settings").
+        """
+        return {
+            "session_timeout_ms": self.settings.consumer_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.consumer_heartbeat_interval_ms,
+            "max_poll_interval_ms": self.settings.consumer_max_poll_interval_ms,
+            "fetch_max_wait_ms": self.settings.consumer_fetch_max_wait_ms,
+        }
+
     def subscribe(self, broker: KafkaBroker) -> None:
         """Attach one subscriber for every topic with a handler (one consumer group)."""
         self._broker = broker
@@ -194,6 +250,7 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             max_poll_records=100,
+            **self.group_options(),
         )
         subscriber(on_message)
         self.subscribers.append(subscriber)
@@ -211,9 +268,7 @@ class EventConsumer:
             max_records=self.batch_max_records,
             # getmany returns as soon as records are buffered; this bounds an idle poll.
             batch_timeout_ms=50,
-            # A broker that does not answer a fetch early when data arrives (tansu) would
-            # otherwise hold every idle fetch for the 500 ms default.
-            fetch_max_wait_ms=50,
+            **self.group_options(),
         )
         subscriber(on_batch)
         self.subscribers.append(subscriber)
@@ -249,12 +304,18 @@ class EventConsumer:
         headers = {k: v for k, v in (record.headers or [])}
         event_type = headers.get("event_type", b"").decode(errors="replace")
         version = headers.get("event_version", b"").decode(errors="replace")
+        if not event_type or not version:
+            # Published without the routing headers: the body says what it is.
+            try:
+                event_type, version = envelope_kind(record.value)
+            except MalformedEnvelope:
+                return None, None  # `dispatch` dead-letters it with the reason
         handler = self.batch_handlers.get(f"{event_type}@{version}")
         if handler is None:
             return None, None
         try:
             event = parse_event(record.value)
-        except (ValidationError, ValueError):
+        except (ValidationError, ValueError, TypeError):
             return None, None  # `dispatch` dead-letters it with the reason
         if event.type != event_type or str(event.version) != version:
             return None, None
@@ -265,22 +326,34 @@ class EventConsumer:
         events: dict[Any, Event] = {}
         for _, event in run:
             events.setdefault(event.id, event)
-        try:
-            async with self.database.session() as session:
-                fresh = await claim_events(session, self.inbox, self.service, list(events.values()))
-                new = [e for e in events.values() if e.id in fresh]
-                if new:
-                    await handler(session, new)
-        except Exception as exc:
-            log.warning(
+        waits = self._outage_backoff()
+        failure: Exception | None = None
+        while True:
+            try:
+                async with self.database.session() as session:
+                    fresh = await claim_events(
+                        session, self.inbox, self.service, list(events.values())
+                    )
+                    new = [e for e in events.values() if e.id in fresh]
+                    if new:
+                        await handler(session, new)
+            except Exception as exc:
+                if await self._is_outage(exc):
+                    await self._wait_out(run[0][0].topic, exc, waits)
+                    continue
+                failure = exc
+            break
+        if waits.failures:
+            self._recovered(run[0][0].topic)
+        if failure is not None:
+            self.failure_log.log(
+                logging.WARNING,
                 "batch failed; handling its events one by one",
-                extra={"events": len(events), "error": repr(exc)},
+                failure,
+                extra={"events": len(events)},
             )
+            one = _single(handler)
             for record, event in run:
-
-                async def one(session: AsyncSession, single: Event) -> None:
-                    await handler(session, [single])
-
                 with bound(event.correlation_id, str(event.id), event.type):
                     await self._apply_with_retries(record.topic, record.value, record, one, event)
             return
@@ -291,17 +364,23 @@ class EventConsumer:
             EVENTS_HANDLED.labels(record.topic, event.type, outcome).inc()
 
     async def dispatch(self, body: bytes, record: Any) -> None:
-        """Handle one Kafka record: parse, deduplicate, apply with retries, or dead-letter."""
+        """Handle one Kafka record: parse, deduplicate, apply with retries, or dead-letter.
+
+        Whatever the record holds, it leaves here handled or dead-lettered; only an
+        unreachable broker for the dead-letter topic is raised (and redelivered).
+        """
         topic_name: str = record.topic
         try:
-            envelope = json.loads(body)
-            event_type, version = envelope["type"], envelope["version"]
-        except (ValueError, KeyError, TypeError) as exc:
-            await self._dead_letter(topic_name, body, record, "MALFORMED_MESSAGE", repr(exc), 1)
+            event_type, version = envelope_kind(body)
+        except MalformedEnvelope as exc:
+            await self._dead_letter(topic_name, body, record, "MALFORMED_MESSAGE", str(exc), 1)
             return
         if event_type not in self.handled_types:
             return  # another service's fact on a shared topic
         handler = self.handlers.get(f"{event_type}@{version}")
+        batch_handler = self.batch_handlers.get(f"{event_type}@{version}")
+        if handler is None and batch_handler is not None:
+            handler = _single(batch_handler)
         if handler is None:
             await self._dead_letter(
                 topic_name,
@@ -314,17 +393,53 @@ class EventConsumer:
             return
         try:
             event = parse_event(body)
-        except ValidationError as exc:
+        except (ValidationError, ValueError, TypeError) as exc:
             await self._dead_letter(topic_name, body, record, "INVALID_EVENT", str(exc), 1)
             return
         with bound(event.correlation_id, str(event.id), event.type):
             await self._apply_with_retries(topic_name, body, record, handler, event)
 
+    def _outage_backoff(self) -> Backoff:
+        return Backoff(
+            self.settings.consumer_retry_backoff_seconds,
+            self.settings.consumer_outage_backoff_max_seconds,
+        )
+
+    async def _is_outage(self, exc: BaseException) -> bool:
+        """True when `exc` comes from an unreachable dependency rather than from the message."""
+        if is_infrastructure_error(exc):
+            return True
+        if self.dependencies_down is None:
+            return False
+        try:
+            return await self.dependencies_down()
+        except Exception:
+            return True
+
+    async def _wait_out(self, topic_name: str, exc: BaseException, waits: Backoff) -> None:
+        """Log (throttled) and sleep before trying the same message again during an outage."""
+        CONSUMER_OUTAGE_RETRIES.labels(topic_name).inc()
+        delay = waits.next_delay()
+        self.failure_log.log(
+            logging.WARNING,
+            "dependency unavailable; the message is kept and tried again",
+            exc,
+            extra={"retry_in_seconds": delay, "topic": topic_name},
+        )
+        await asyncio.sleep(delay)
+
+    def _recovered(self, topic_name: str) -> None:
+        log.info("dependency back; consuming again", extra={"topic": topic_name})
+        self.failure_log.recovered()
+
     async def _apply_with_retries(
         self, topic_name: str, body: bytes, record: Any, handler: Handler, event: Event
     ) -> None:
+        """Apply one event; retry its own failures a bounded number of times, outages unbounded."""
         attempts = self.settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        waits = self._outage_backoff()
+        while True:
             _delivery_attempt.set((attempt, attempts))
             try:
                 async with self.database.session() as session:
@@ -335,27 +450,40 @@ class EventConsumer:
             except DeadLetter as exc:
                 await self._dead_letter(topic_name, body, record, exc.code, exc.detail, attempt)
                 return
+            except EventTooLarge as exc:  # the same event is as large on every attempt
+                await self._dead_letter(topic_name, body, record, exc.code, str(exc), attempt)
+                return
             except Exception as exc:
-                if attempt == attempts:
+                if await self._is_outage(exc):
+                    await self._wait_out(topic_name, exc, waits)
+                    continue
+                if attempt >= attempts:
                     log.exception("handler failed; dead-lettering", extra={"attempts": attempt})
                     await self._dead_letter(
                         topic_name, body, record, type(exc).__name__, str(exc), attempt
                     )
                     return
-                log.warning(
-                    "handler failed; retrying", extra={"attempt": attempt, "error": repr(exc)}
+                self.failure_log.log(
+                    logging.WARNING, "handler failed; retrying", exc, extra={"attempt": attempt}
                 )
                 await asyncio.sleep(
                     self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
                 )
+                attempt += 1
             else:
+                if waits.failures:
+                    self._recovered(topic_name)
                 EVENTS_HANDLED.labels(topic_name, event.type, "ok").inc()
                 return
 
     async def _dead_letter(
         self, topic_name: str, body: bytes, record: Any, code: str, detail: str, attempts: int
     ) -> None:
-        """Publish the original bytes to `<topic>.dlq` with the failure in headers."""
+        """Publish the original bytes to `<topic>.dlq` with the failure in headers.
+
+        While the broker is unreachable the publish is tried again with backoff:
+        the record is not acknowledged before its dead letter is.
+        """
         assert self._broker is not None, "subscribe() first"
         topic = self.topics.get(topic_name)
         dead_letter = (
@@ -374,7 +502,16 @@ class EventConsumer:
                 "x-failed-at": str(time.time()),
             }
         )
-        await self._broker.publish(body, topic=dead_letter, key=record.key, headers=headers)
+        waits = self._outage_backoff()
+        while True:
+            try:
+                await self._broker.publish(body, topic=dead_letter, key=record.key, headers=headers)
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    raise
+                await self._wait_out(topic_name, exc, waits)
+                continue
+            break
         EVENTS_DEAD_LETTERED.labels(topic_name).inc()
         EVENTS_HANDLED.labels(topic_name, headers.get("event_type", "?"), "dead_lettered").inc()
         log.error("message dead-lettered", extra={"code": code, "dead_letter_topic": dead_letter})
@@ -391,6 +528,15 @@ class EventConsumer:
                     continue
                 position = await consumer.position(tp)
                 CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+
+
+def _single(handler: BatchHandler) -> Handler:
+    """Adapt a batch handler to one event (records routed by body rather than headers)."""
+
+    async def one(session: AsyncSession, event: Event) -> None:
+        await handler(session, [event])
+
+    return one
 
 
 def topics_with_dead_letters(topics: Iterable[Topic], prefix: str = "") -> list[str]:

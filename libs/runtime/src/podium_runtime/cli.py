@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,13 +14,15 @@ from podium_runtime.logs import configure_logging
 from podium_runtime.migrations import upgrade
 from podium_runtime.settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def run_service(
-    settings: ServiceSettings,
-    create_api: Callable[[ServiceSettings], FastAPI],
+    settings: S,
+    create_api: Callable[[S], FastAPI],
     migrations: Path | None,
     schema: str | None,
-    extra_commands: dict[str, Callable[[ServiceSettings, list[str]], int]] | None = None,
+    extra_commands: dict[str, Callable[[S, list[str]], int]] | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """Parse the command line and run `serve`, `migrate` or a service-specific command."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Row, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +29,9 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "podium_after_commit"
+
+#: A result row of any width (repositories return rows; callers read them by name).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 def service_metadata(schema: str) -> MetaData:
@@ -61,10 +64,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a session in a transaction: commit on success, roll back on any error."""
+        """Yield a session in a transaction: commit on success, roll back on any error.
+
+        An error with a true `commit_effects` (see `problems.ServiceError`) is a
+        refusal whose writes must stand: they are committed, then it is raised.
+        """
+        refused: BaseException | None = None
         async with self.sessionmaker() as session:
             try:
-                yield session
+                try:
+                    yield session
+                except BaseException as exc:
+                    if not getattr(exc, "commit_effects", False):
+                        raise
+                    refused = exc
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -72,6 +85,8 @@ class Database:
             callbacks = session.info.pop(_AFTER_COMMIT, [])
         for callback in callbacks:
             callback()
+        if refused is not None:
+            raise refused
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises when the database is unreachable."""

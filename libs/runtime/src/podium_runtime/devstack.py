@@ -1,4 +1,4 @@
-"""`make dev`: infrastructure, topics, migrations and all six services in one terminal (SPEC §3).
+"""`make dev`: infrastructure, topics, migrations and every service in one terminal (SPEC §3).
 
 Uses the URLs in the environment where set, otherwise embedded processes (see
 `infra`). Every service runs in its own process group with prefixed, coloured
@@ -22,9 +22,9 @@ import httpx
 
 from podium_runtime.infra import Infrastructure, create_topics, ensure_database, provision
 
-SERVICES = ("gateway", "identity", "competitions", "scoring", "ingest", "notifier")
+SERVICES = ("gateway", "identity", "competitions", "scoring", "ingest", "notifier", "rewards")
 MIGRATED = SERVICES[1:]
-COLOURS = ("36", "33", "35", "32", "34", "31")
+COLOURS = ("36", "33", "35", "32", "34", "31", "96")
 
 
 def service_ports(gateway_port: int) -> dict[str, int]:

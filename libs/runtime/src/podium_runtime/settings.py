@@ -45,11 +45,33 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
-    #: Attempts per message before it is dead-lettered (SPEC §4).
+    #: Attempts per message before it is dead-lettered (SPEC §4); outages do not count.
     consumer_max_attempts: int = 3
     consumer_retry_backoff_seconds: float = 0.2
+    #: Longest wait between two tries of the same message while a dependency is down.
+    consumer_outage_backoff_max_seconds: float = 10.0
+    #: A repeated identical consumer failure is logged at most once per this many seconds.
+    consumer_failure_log_interval_seconds: float = 30.0
+    #: Consumer group liveness against Apache Kafka (docs/runtime.md, "Consumer settings").
+    #: A member that stops heart-beating loses its partitions after the session timeout
+    #: (brokers accept 6-300 s by default); heart-beats every second let the others
+    #: notice a rebalance within about a second.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    #: Longest pause between two polls before the member is considered stuck and replaced.
+    consumer_max_poll_interval_ms: int = 300_000
+    #: How long the broker may hold an empty fetch; Kafka answers at once when records
+    #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500,
+        validation_alias=AliasChoices(
+            "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
+        ),
+    )
     outbox_batch_size: int = 200
     outbox_max_idle_seconds: float = 0.5
+    #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
+    outbox_max_event_bytes: int = 900_000
     db_pool_size: int = 10
     #: Seconds a health check waits for one dependency.
     health_timeout_seconds: float = 2.0

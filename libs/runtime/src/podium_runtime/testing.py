@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 
 from podium_runtime.infra import (
+    TANSU_FETCH_MAX_WAIT_MS,
     Infrastructure,
     create_topics,
     ensure_database,
@@ -35,7 +36,7 @@ S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier")
+MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards")
 
 
 @dataclass
@@ -76,6 +77,8 @@ class TestInfrastructure:
             "db_pool_size": 5,
             "log_json": True,
         }
+        if self.infra.on_tansu:
+            values["consumer_fetch_max_wait_ms"] = TANSU_FETCH_MAX_WAIT_MS
         values.update(overrides)
         return settings_cls.model_validate(values)
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from podium_runtime.migrations import upgrade
 from podium_runtime.testing import TestInfrastructure
 from probe import SCHEMA, ProbeSettings

@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
-from podium_runtime.problems import Problem, problem_response
+from podium_runtime.problems import Problem
 
 from podium_competitions import service
 from podium_competitions.schemas import (
@@ -28,11 +27,9 @@ from podium_competitions.schemas import (
     Stats,
     Status,
 )
-from podium_competitions.service import Caller, CompetitionsError
+from podium_competitions.service import Caller
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
 
 def optional_caller(
@@ -52,16 +49,6 @@ def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) 
 
 CallerDep = Annotated[Caller, Depends(required_caller)]
 MaybeCallerDep = Annotated[Caller | None, Depends(optional_caller)]
-
-
-def install_error_handler(app: FastAPI) -> None:
-    """Report refused use cases as RFC 7807 problems with their stable code."""
-
-    async def on_refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, CompetitionsError)
-        return problem_response(Problem(_STATUS[exc.kind], exc.code, exc.detail))
-
-    app.add_exception_handler(CompetitionsError, on_refused)
 
 
 @router.post("/competitions", status_code=201, response_model=Competition)

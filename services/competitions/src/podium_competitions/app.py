@@ -8,19 +8,25 @@ from podium_runtime.runtime import ServiceRuntime
 from podium_competitions import consumers, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
-from podium_competitions.api import install_error_handler, router
+from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.api import router
 from podium_competitions.config import Settings
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
-    consumers.register(runtime)
-    leaderboard_consumers.register(runtime)
-    activity_consumers.register(runtime)
+    runtime.include_events(
+        consumers.router,
+        leaderboard_consumers.router,
+        activity_consumers.router,
+        leaderboard_mirror=LeaderboardMirror(runtime.redis),
+        activity_mirror=ActivityBoardMirror(runtime.redis),
+    )
     runtime.background.append(tasks.auto_end(runtime, settings.auto_end_interval_seconds))
     return runtime
 
@@ -33,5 +39,4 @@ def create_api(settings: Settings) -> FastAPI:
         description="Competitions, joins and enrollments, and the leaderboard projection.",
         routers=[router, leaderboard_api.router, activity_api.router],
     )
-    install_error_handler(app)
     return app

@@ -1,7 +1,8 @@
 """Redis mirror of every board, read by the gateway (SPEC §6, §7.2-7.3).
 
 Prediction leaderboards and activity boards share one layout: three keys per
-board (formats in `podium_contracts.redis_keys`), a sorted set user id -> rank,
+board (key formats in `podium_contracts.redis_keys`, value shapes in
+`podium_contracts.read_models`), a sorted set user id -> rank,
 a hash user id -> entry JSON with the shared entry shape, and a meta hash with
 `as_of` and `total`. A board is rewritten whole in one MULTI/EXEC, so a reader
 never sees half of an update.
@@ -9,45 +10,17 @@ never sees half of an update.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as redis
-
-
-@dataclass(frozen=True)
-class MirroredEntry:
-    """One participant's line in the entry shape the gateway reads from Redis."""
-
-    user_id: uuid.UUID
-    rank: int
-    display_name: str | None
-    score: float
-    #: Submissions on a prediction board, statements that earned points on an activity board.
-    submissions: int
-    last_submission_at: datetime
-
-    def to_json(self) -> str:
-        """Return the entry as stored in the board's entries hash."""
-        return json.dumps(
-            {
-                "rank": self.rank,
-                "user_id": str(self.user_id),
-                "display_name": self.display_name,
-                "score": self.score,
-                "submissions": self.submissions,
-                "last_submission_at": self.last_submission_at.isoformat(),
-            }
-        )
+from podium_contracts.read_models import BoardEntry, BoardMeta
 
 
 async def write_board(
     client: redis.Redis,
     keys: tuple[str, str, str],
-    entries: Sequence[MirroredEntry],
+    entries: Sequence[BoardEntry],
     as_of: datetime,
 ) -> None:
     """Replace one board, given as its (ranks, entries, meta) keys, atomically."""
@@ -57,5 +30,6 @@ async def write_board(
         if entries:
             pipe.zadd(ranks_key, {str(e.user_id): e.rank for e in entries})
             pipe.hset(entries_key, mapping={str(e.user_id): e.to_json() for e in entries})
-        pipe.hset(meta_key, mapping={"as_of": as_of.isoformat(), "total": len(entries)})
+        meta = BoardMeta(as_of=as_of, total=len(entries)).to_hash()
+        pipe.hset(meta_key, mapping={field: value for field, value in meta.items()})
         await pipe.execute()

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from podium_contracts.events import JoinRequested, UserRegistered, UserUpdated
-from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.outbox import Outbox
+from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import service
 
+router = EventRouter()
 
-def register(runtime: ServiceRuntime) -> None:
-    """Attach the handlers to the runtime's consumer (group `competitions`)."""
-    assert runtime.consumer is not None and runtime.outbox is not None
-    outbox = runtime.outbox
 
-    # Joins arrive in bursts: a poll's requests are decided in one unit of work with
-    # a few bulk statements; should it fail, the runtime decides them one by one.
-    @runtime.consumer.handles_batch(JoinRequested)
-    async def on_join_requested(session: AsyncSession, events: list[JoinRequested]) -> None:
-        """Decide a poll's join requests in order and emit the outcomes (SPEC §5.2)."""
-        await service.decide_joins(session, outbox, [event.data for event in events])
+# Joins arrive in bursts: a poll's requests are decided in one unit of work with
+# a few bulk statements; should it fail, the runtime decides them one by one.
+@router.handles_batch(JoinRequested)
+async def on_join_requested(
+    session: AsyncSession, events: list[JoinRequested], *, outbox: Outbox
+) -> None:
+    """Decide a poll's join requests in order and emit the outcomes (SPEC §5.2)."""
+    await service.decide_joins(session, outbox, [event.data for event in events])
 
-    @runtime.consumer.handles(UserRegistered, UserUpdated)
-    async def on_user_changed(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
-        """Keep the users projection (display names for rosters and boards)."""
-        await service.record_user(session, event.data)
+
+@router.handles(UserRegistered, UserUpdated)
+async def on_user_changed(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
+    """Keep the users projection (display names for rosters and boards)."""
+    await service.record_user(session, event.data)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Protocol
+
+from podium_contracts.codes import JoinRejection
 
 # SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -19,34 +19,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "canceled": frozenset(),
 }
 
-# Rejection reasons carried by `enrollment.rejected` (stable codes, SPEC §5.2).
-NOT_FOUND = "COMPETITION_NOT_FOUND"
-NOT_ACTIVE = "COMPETITION_NOT_ACTIVE"
-ALREADY_STARTED = "ALREADY_STARTED"
-FULL = "FULL"
-INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
-OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
-
 
 def can_transition(current: str, target: str) -> bool:
     """Tell whether a competition may move from `current` to `target` (same status is a no-op)."""
     return current == target or target in TRANSITIONS.get(current, frozenset())
-
-
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_valid_timezone(name: str) -> bool:
-    """Tell whether `name` is an IANA zone this machine knows ('Mars/Olympus' is not)."""
-    if name not in _known_zones():
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def new_invite_code() -> str:
@@ -75,20 +51,20 @@ class JoinTarget:
 
 def join_refusal(
     target: JoinTarget, user_id: object, invite_code: str | None, now: datetime
-) -> str | None:
+) -> JoinRejection | None:
     """Return why a new join must be refused, or None when only capacity remains to check.
 
     The caller handles "already enrolled" (idempotent accept) before and capacity after.
     The invite code is checked before status so strangers learn nothing about a private one.
     """
     if target.owner_id == user_id:
-        return OWNER_CANNOT_JOIN
+        return JoinRejection.OWNER_CANNOT_JOIN
     if target.visibility == "private" and not invite_code_matches(target.invite_code, invite_code):
-        return INVALID_INVITE_CODE
+        return JoinRejection.INVALID_INVITE_CODE
     if target.status != "active":
-        return NOT_ACTIVE
+        return JoinRejection.COMPETITION_NOT_ACTIVE
     if now >= target.starts_at and not target.late_join:
-        return ALREADY_STARTED
+        return JoinRejection.ALREADY_STARTED
     return None
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from podium_runtime.db import AnyRow
 from sqlalchemy import (
     ColumnElement,
-    Row,
     and_,
     case,
     cast,
@@ -33,15 +33,16 @@ c = competitions.c
 e = enrollments.c
 
 
-async def insert_competition(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+async def insert_competition(session: AsyncSession, values: dict[str, Any]) -> AnyRow:
     """Insert a competition and return the stored row."""
     result = await session.execute(insert(competitions).values(**values).returning(competitions))
-    return result.one()
+    found: AnyRow = result.one()
+    return found
 
 
 async def get_competition(
     session: AsyncSession, competition_id: uuid.UUID, *, for_update: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return one competition row, optionally locked for the rest of the transaction."""
     query = select(competitions).where(c.id == competition_id)
     if for_update:
@@ -70,7 +71,7 @@ def visible_to(viewer_id: uuid.UUID | None, is_admin: bool) -> ColumnElement[boo
 
 async def get_visible_competition(
     session: AsyncSession, competition_id: uuid.UUID, viewer_id: uuid.UUID | None, is_admin: bool
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return the competition when the viewer may see it, else None."""
     query = select(competitions).where(c.id == competition_id, visible_to(viewer_id, is_admin))
     return (await session.execute(query)).first()
@@ -87,7 +88,7 @@ async def list_competitions(
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
     mine: str | None = None,
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Return up to `limit` visible competitions, newest first, after a keyset cursor.
 
     `mine="owned"` keeps the viewer's own competitions, `mine="joined"` those they
@@ -114,7 +115,7 @@ async def list_competitions(
 
 async def update_competition(
     session: AsyncSession, competition_id: uuid.UUID, values: dict[str, Any]
-) -> Row[Any]:
+) -> AnyRow:
     """Apply `values` to a competition and return the new row."""
     result = await session.execute(
         update(competitions)
@@ -122,10 +123,11 @@ async def update_competition(
         .values(**values, updated_at=func.now())
         .returning(competitions)
     )
-    return result.one()
+    found: AnyRow = result.one()
+    return found
 
 
-async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Row[Any]]:
+async def end_due_competitions(session: AsyncSession, now: datetime) -> list[AnyRow]:
     """Move every active competition whose `ends_at` passed to `ended`; return them.
 
     Each row is updated by exactly one transaction: a concurrent replica's UPDATE waits
@@ -142,7 +144,7 @@ async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Row
 
 async def lock_competitions(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
+) -> dict[uuid.UUID, AnyRow]:
     """Return the existing competitions among `competition_ids`, locked, by id.
 
     Rows are locked in id order so that concurrent callers cannot deadlock.
@@ -188,7 +190,7 @@ async def get_enrollment(
     user_id: uuid.UUID,
     *,
     for_update: bool = False,
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return a user's enrollment row in a competition."""
     query = select(enrollments).where(e.competition_id == competition_id, e.user_id == user_id)
     if for_update:
@@ -223,7 +225,7 @@ async def save_enrollment(
 
 async def lock_enrollments(
     session: AsyncSession, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:
     """Return the existing enrollments among (competition id, user id) `keys`, locked."""
     pairs = sorted(set(keys))
     if not pairs:
@@ -266,7 +268,7 @@ async def roster(
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Return accepted participants with their display names, earliest first."""
     query = (
         select(e.user_id, e.enrolled_at, func.coalesce(users.c.display_name, "").label("name"))
@@ -297,7 +299,7 @@ async def rejections_by_reason(session: AsyncSession, competition_id: uuid.UUID)
     return {str(reason): int(count) for reason, count in rows.all()}
 
 
-async def joins_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[Row[Any]]:
+async def joins_per_day(session: AsyncSession, competition_id: uuid.UUID) -> list[AnyRow]:
     """Return accepted participants per UTC day of enrollment."""
     day = cast(func.timezone("UTC", e.enrolled_at), Date).label("day")
     rows = await session.execute(

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from podium_runtime.timezones import is_iana_zone
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -16,8 +17,6 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-
-from podium_competitions.domain import is_valid_timezone
 
 Kind = Literal["prediction", "activity"]
 Status = Literal["draft", "active", "ended", "canceled"]
@@ -34,7 +33,7 @@ def _check_iri(value: str) -> str:
 
 
 def _check_timezone(value: str) -> str:
-    if not is_valid_timezone(value):
+    if not is_iana_zone(value):
         raise ValueError(f"unknown IANA time zone: {value!r}")
     return value
 
@@ -46,6 +45,9 @@ def _to_utc(value: datetime) -> datetime:
 IRI = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_iri)]
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
 UtcInstant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+#: Most tiers an activity competition may weigh differently (SPEC §7.3 names three).
+MAX_TIERS = 20
+TierName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
 
@@ -69,7 +71,10 @@ class ActivityRules(_Strict):
     points: list[PointRule] = Field(min_length=1, max_length=100)
     daily_cap: float | None = Field(default=None, gt=0)
     daily_goal_verb: IRI | None = None
-    tier_multipliers: dict[str, Annotated[float, Field(gt=0, le=100)]] | None = None
+    # Bounded: the rules travel inside competition events, which Kafka caps at 1 MiB.
+    tier_multipliers: dict[TierName, Annotated[float, Field(gt=0, le=100)]] | None = Field(
+        default=None, max_length=MAX_TIERS
+    )
 
 
 class _KindFields(_Strict):

@@ -6,14 +6,12 @@ caller's transaction (SPEC §4).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from podium_contracts.codes import JoinRejection
 from podium_contracts.envelope import Event
 from podium_contracts.events import (
     CompetitionCreated,
@@ -26,8 +24,10 @@ from podium_contracts.events import (
     JoinData,
     UserData,
 )
+from podium_runtime.cursors import CursorCodec
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
+from podium_runtime.problems import ServiceError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain, repository
@@ -49,39 +49,32 @@ from podium_competitions.schemas import (
 PRODUCER = "competitions"
 
 
-class CompetitionsError(Exception):
-    """A use case refused; `kind` tells the transport how to report it."""
-
-    kind = "invalid"
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
+class CompetitionsError(ServiceError):
+    """A use case refused; the subclass says the status it is reported with."""
 
 
 class NotFound(CompetitionsError):
     """The object does not exist or the caller may not see it (SPEC §8: 404, never 403)."""
 
-    kind = "not_found"
+    status = 404
 
 
 class Forbidden(CompetitionsError):
     """The caller sees the object but may not change it."""
 
-    kind = "forbidden"
+    status = 403
 
 
 class Conflict(CompetitionsError):
     """The object's state forbids the change."""
 
-    kind = "conflict"
+    status = 409
 
 
 class Invalid(CompetitionsError):
     """The request is well-formed but its values do not fit together."""
 
-    kind = "invalid"
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -104,28 +97,14 @@ def _now() -> datetime:
 # --- cursors -----------------------------------------------------------------
 
 
-def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    """Return an opaque keyset cursor."""
-    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """Parse a cursor made by `encode_cursor`; raise Invalid on anything else."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, row_id = json.loads(raw)
-        return datetime.fromisoformat(at), uuid.UUID(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Invalid("INVALID_CURSOR", "the cursor is not one this API returned") from exc
+#: Keyset cursors of competition and participant pages: (instant, id) of the last row.
+PAGE_CURSOR = CursorCodec(datetime, uuid.UUID)
 
 
 # --- views -------------------------------------------------------------------
 
 
-def competition_data(row: Row[Any]) -> CompetitionData:
+def competition_data(row: AnyRow) -> CompetitionData:
     """Return the event payload describing a competition's current state."""
     return CompetitionData(
         competition_id=row.id,
@@ -146,9 +125,7 @@ def competition_data(row: Row[Any]) -> CompetitionData:
     )
 
 
-def to_competition(
-    row: Row[Any], caller: Caller | None, viewer: Viewer | None = None
-) -> Competition:
+def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = None) -> Competition:
     """Render a row for `caller`; the invite code only reaches the owner and admins."""
     may_see_code = caller is not None and (caller.is_admin or caller.user_id == row.owner_id)
     return Competition(
@@ -176,7 +153,7 @@ def to_competition(
     )
 
 
-def to_enrollment(row: Row[Any]) -> Enrollment:
+def to_enrollment(row: AnyRow) -> Enrollment:
     """Render an enrollment row."""
     return Enrollment(
         competition_id=row.competition_id,
@@ -211,7 +188,7 @@ async def create_competition(
     return to_competition(row, caller, Viewer(role="sponsor"))
 
 
-async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -> Viewer:
+async def _viewer(session: AsyncSession, row: AnyRow, caller: Caller | None) -> Viewer:
     limit = row.daily_submission_limit if row.kind == "prediction" else None
     if caller is None:
         return Viewer(role="viewer", submissions_limit=limit)
@@ -234,7 +211,7 @@ async def _viewer(session: AsyncSession, row: Row[Any], caller: Caller | None) -
 
 async def _visible(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
-) -> Row[Any]:
+) -> AnyRow:
     row = await repository.get_visible_competition(
         session,
         competition_id,
@@ -274,18 +251,18 @@ async def list_competitions(
         kind=kind,
         q=q,
         limit=limit + 1,
-        after=decode_cursor(cursor),
+        after=PAGE_CURSOR.decode_optional(cursor),
         mine=mine if caller else None,
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    next_cursor = PAGE_CURSOR.encode(rows[-1].created_at, rows[-1].id) if more and rows else None
     return CompetitionPage(items=[to_competition(r, caller) for r in rows], next_cursor=next_cursor)
 
 
 async def _owned(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller, *, lock: bool = False
-) -> Row[Any]:
+) -> AnyRow:
     row = await _visible(session, competition_id, caller)
     if row.owner_id != caller.user_id and not caller.is_admin:
         raise Forbidden("NOT_OWNER", "only the owner or an admin may do this")
@@ -437,8 +414,8 @@ async def decide_joins(
         cid, uid = request.competition_id, request.user_id
         row = found.get(cid)
         if row is None:
-            events.append(_rejected(request, domain.NOT_FOUND))
-            outcomes.append(domain.NOT_FOUND)
+            events.append(_rejected(request, JoinRejection.COMPETITION_NOT_FOUND))
+            outcomes.append(JoinRejection.COMPETITION_NOT_FOUND)
             continue
         key = (cid, uid)
         enrollment = current.get(key)
@@ -450,7 +427,7 @@ async def decide_joins(
         reason = domain.join_refusal(_join_target(row), uid, request.invite_code, _now())
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
-                reason = domain.FULL
+                reason = JoinRejection.FULL
         if reason is None:
             taken[cid] += 1
             values = _enrollment(request, "accepted", None, _now())
@@ -474,7 +451,7 @@ async def decide_joins(
     return outcomes
 
 
-def _join_target(row: Row[Any]) -> domain.JoinTarget:
+def _join_target(row: AnyRow) -> domain.JoinTarget:
     return domain.JoinTarget(
         owner_id=row.owner_id,
         status=row.status,
@@ -501,7 +478,7 @@ def _enrollment(
     }
 
 
-def _rejected(request: JoinData, reason: str) -> Event:
+def _rejected(request: JoinData, reason: JoinRejection) -> Event:
     return new_event(
         EnrollmentRejected,
         PRODUCER,
@@ -567,7 +544,7 @@ async def participants(
     """Return the roster; for private competitions only members (and the owner) see it."""
     row = await _visible(session, competition_id, caller)
     rows = await repository.roster(
-        session, competition_id, limit=limit + 1, after=decode_cursor(cursor)
+        session, competition_id, limit=limit + 1, after=PAGE_CURSOR.decode_optional(cursor)
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -577,7 +554,7 @@ async def participants(
             for r in rows
         ],
         total=row.participants_count,
-        next_cursor=encode_cursor(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
+        next_cursor=PAGE_CURSOR.encode(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
     )
 
 

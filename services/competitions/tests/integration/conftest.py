@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
+from competitions_harness import EventLog, Harness
 from podium_competitions.app import create_api
 from podium_competitions.config import Settings
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, recording, serve
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from competitions_harness import EventLog, Harness
 
 
 @pytest.fixture(scope="module")

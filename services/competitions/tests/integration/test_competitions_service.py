@@ -146,7 +146,7 @@ async def test_list_filters_and_cursor_pagination(harness: Harness) -> None:
     order = [(datetime.fromisoformat(c["created_at"]), c["id"]) for c in seen]
     assert order == sorted(order, reverse=True)
     bad = await harness.http.get("/internal/v1/competitions", params={"cursor": "garbage!"})
-    assert bad.status_code == 422 and bad.json()["code"] == "INVALID_CURSOR"
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_CURSOR"
     ended = await harness.http.get(
         "/internal/v1/competitions", params={"q": tag, "status": "ended"}
     )

@@ -13,14 +13,13 @@ from podium_competitions.activity.domain import (
     Standing,
     award,
     boards_of_day,
-    local_day,
-    local_day_bounds,
     period_days,
     rank_points,
 )
 from podium_competitions.domain import rank_changes
 from podium_contracts.actors import mbox_email
 from podium_contracts.redis_keys import activity_board_keys
+from podium_runtime.timezones import local_day, local_day_bounds
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 PASSED = "http://adlnet.gov/expapi/verbs/passed"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from podium_competitions import domain
 from podium_competitions.schemas import CompetitionCreate
+from podium_runtime.timezones import is_iana_zone
 from pydantic import ValidationError
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -33,10 +34,10 @@ def test_status_machine(current: str, target: str, allowed: bool) -> None:
 
 
 def test_timezones() -> None:
-    assert domain.is_valid_timezone("America/New_York")
-    assert domain.is_valid_timezone("UTC")
-    assert not domain.is_valid_timezone("Mars/Olympus")
-    assert not domain.is_valid_timezone("../../etc/passwd")
+    assert is_iana_zone("America/New_York")
+    assert is_iana_zone("UTC")
+    assert not is_iana_zone("Mars/Olympus")
+    assert not is_iana_zone("../../etc/passwd")
 
 
 def test_invite_codes_are_long_random_and_compared_exactly() -> None:
@@ -67,10 +68,10 @@ def _target(**overrides: object) -> domain.JoinTarget:
     ("overrides", "user", "code", "reason"),
     [
         ({}, uuid.UUID(int=2), None, None),
-        ({}, uuid.UUID(int=1), None, domain.OWNER_CANNOT_JOIN),
-        ({"status": "draft"}, uuid.UUID(int=2), None, domain.NOT_ACTIVE),
-        ({"status": "ended"}, uuid.UUID(int=2), None, domain.NOT_ACTIVE),
-        ({"starts_at": NOW - timedelta(hours=1)}, uuid.UUID(int=2), None, domain.ALREADY_STARTED),
+        ({}, uuid.UUID(int=1), None, "OWNER_CANNOT_JOIN"),
+        ({"status": "draft"}, uuid.UUID(int=2), None, "COMPETITION_NOT_ACTIVE"),
+        ({"status": "ended"}, uuid.UUID(int=2), None, "COMPETITION_NOT_ACTIVE"),
+        ({"starts_at": NOW - timedelta(hours=1)}, uuid.UUID(int=2), None, "ALREADY_STARTED"),
         ({"starts_at": NOW - timedelta(hours=1), "late_join": True}, uuid.UUID(int=2), None, None),
         (
             {"visibility": "private", "invite_code": "abc"},
@@ -169,3 +170,20 @@ def test_activity_rules_shape() -> None:
     )
     assert made.rules is not None and len(made.rules.points) == 2
     assert made.metric is None and made.daily_submission_limit is None
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        {f"tier-{n}": 1.0 for n in range(21)},  # an 880 KB request made a 1.07 MB event
+        {"t" * 65: 1.0},
+        {"": 1.0},
+    ],
+)
+def test_tier_multipliers_are_bounded(tiers: dict[str, float]) -> None:
+    rules = {
+        "points": [{"verb": "http://adlnet.gov/expapi/verbs/completed", "points": 10}],
+        "tier_multipliers": tiers,
+    }
+    with pytest.raises(ValidationError):
+        CompetitionCreate.model_validate({**BASE, "kind": "activity", "rules": rules})

@@ -12,7 +12,7 @@ from podium_gateway.config import get_settings
 
 def main() -> None:
     """Run the gateway service command line."""
-    sys.exit(run_service(get_settings(), create_api, None, None))  # type: ignore[arg-type]
+    sys.exit(run_service(get_settings(), create_api, None, None))
 
 
 if __name__ == "__main__":

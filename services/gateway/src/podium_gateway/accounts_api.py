@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium_gateway.auth import AdminDep, CurrentUser, UserDep
 from podium_gateway.clients import HttpDep, SettingsDep, call, client_ip, relay
 from podium_gateway.limits import enforce
-from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.lrs_auth import authenticate_lrs_client
 from podium_gateway.session_cookie import (
     clear_refresh_cookie,
     refresh_token_of,
@@ -31,7 +31,17 @@ from podium_gateway.session_cookie import (
 router = APIRouter()
 xapi_about_router = APIRouter(tags=["xapi"])
 
-LrsScope = Literal["statements/write", "statements/read", "statements/read/mine"]
+# xAPI Communication 4.2 scopes.
+LrsScope = Literal[
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+]
 
 
 # --- documents (for OpenAPI; identity validates the rules) ---------------------
@@ -528,8 +538,10 @@ async def _with_preferences(
             answer = await call(http, "GET", url, service="notifier")
         except Problem:
             answer = None
-        ok = answer is not None and answer.status_code == 200
-        document["notification_preferences"] = answer.json()["preferences"] if ok else None
+        if answer is not None and answer.status_code == 200:
+            document["notification_preferences"] = answer.json()["preferences"]
+        else:
+            document["notification_preferences"] = None
     return JSONResponse(document, headers={"Cache-Control": "private, no-store"})
 
 
@@ -592,21 +604,37 @@ async def revoke_lrs_client(
 
 
 class About(BaseModel):
-    """xAPI `about` resource."""
+    """xAPI `about` resource (Communication 2.8)."""
 
-    version: list[str] = Field(examples=[["1.0.3", "2.0.0"]])
+    version: list[str] = Field(examples=[["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]])
+    extensions: dict[str, Any] = Field(default_factory=dict)
 
 
-@xapi_about_router.get(
+#: Every xAPI version the LRS speaks (X-Experience-API-Version negotiation, Comm. 3.3).
+XAPI_VERSIONS = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]
+
+
+@xapi_about_router.api_route(
     "/xapi/about",
+    methods=["GET", "HEAD"],
     summary="xAPI versions this LRS speaks",
     response_model=About,
     responses=problems(401, 403, 429),
 )
-async def xapi_about(
-    client: Annotated[LrsClient, Depends(require_lrs_scope())],
-) -> JSONResponse:
-    """Return the supported xAPI versions (any valid LRS client may ask)."""
+async def xapi_about(request: Request) -> JSONResponse:
+    """Return the supported xAPI versions and extensions.
+
+    Clients ask About before they know which version to speak, so it needs neither
+    credentials nor the version header (xAPI Communication 2.8); credentials that
+    are sent are still verified, so a tool can check them here.
+    """
+    if "authorization" in request.headers:
+        await authenticate_lrs_client(request)
+    requested = request.headers.get("X-Experience-API-Version", "")
     return JSONResponse(
-        {"version": ["1.0.3", "2.0.0"]}, headers={"X-Experience-API-Version": "1.0.3"}
+        {
+            "version": XAPI_VERSIONS,
+            "extensions": {},
+        },
+        headers={"X-Experience-API-Version": "2.0.0" if requested == "2.0.0" else "1.0.3"},
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     accounts_api,
@@ -16,6 +17,7 @@ from podium_gateway import (
     leaderboard_api,
     notifications_api,
     reports_api,
+    rewards_api,
     sample_api,
     stream_api,
     submissions_api,
@@ -25,7 +27,10 @@ from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
+from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
+from podium_gateway.xapi import documents as xapi_documents
+from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -46,34 +51,19 @@ def routers() -> list[APIRouter]:
         stream_api.router,
         accounts_api.xapi_about_router,
         xapi_api.router,
+        xapi_documents.router,
+        xapi_admin.router,
         reports_api.router,
+        rewards_api.router,
     ]
 
 
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker and the shared internal HTTP client."""
     runtime = create_runtime(settings)
-    app = runtime.create_app(
-        title="Podium gateway",
-        description=(
-            "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
-            "notifications and an xAPI Learning Record Store. Errors are RFC 7807 "
-            "`application/problem+json` documents with a stable `code`."
-        ),
-        routers=routers(),
-        middleware=edge_middleware(settings),
-        # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
-        docs_url=None,
-        redoc_url=None,
-    )
-    mount_web(app, settings.web_root or default_web_root())
-
-    app.add_exception_handler(Relayed, answer_relayed)
-    app.state.settings = settings
-    runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def internal_http(app: FastAPI) -> AsyncIterator[None]:
         # One pooled client for every internal call (SPEC §6), closed after the runtime stops.
         async with httpx.AsyncClient(
             timeout=settings.internal_timeout_seconds,
@@ -86,8 +76,25 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            async with runtime_lifespan(app):
-                yield
+            yield
 
-    app.router.lifespan_context = lifespan
+    app = runtime.create_app(
+        title="Podium gateway",
+        description=(
+            "Public HTTP API of Podium: accounts, competitions, submissions, leaderboards, "
+            "notifications, rewards (wallet, drawings, prizes) and an xAPI Learning Record "
+            "Store. Errors are RFC 7807 `application/problem+json` documents with a stable "
+            "`code`."
+        ),
+        routers=routers(),
+        middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
+        extensions=[internal_http],
+        # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
+        docs_url=None,
+        redoc_url=None,
+    )
+    mount_web(app, settings.web_root or default_web_root())
+
+    app.add_exception_handler(Relayed, answer_relayed)
+    app.state.settings = settings
     return app

@@ -17,7 +17,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import redis.asyncio as redis
 from fastapi import APIRouter, Header, Request
@@ -25,7 +25,7 @@ from fastapi.responses import StreamingResponse
 
 from podium_gateway.auth import OptionalUserDep
 from podium_gateway.clients import RedisDep
-from podium_gateway.competitions_api import ClientDep
+from podium_gateway.clients.competitions import CompetitionsDep
 from podium_gateway.leaderboard_api import DayQuery, Period, Split, _board_competition, _board_keys
 from podium_gateway.stream_api import sse, stream_settings
 
@@ -44,7 +44,7 @@ POLL_SECONDS = 0.1
 async def board_stream(
     competition_id: uuid.UUID,
     request: Request,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
     split: Split = "public",
@@ -70,8 +70,8 @@ async def _changes(
     yield f"retry: {knobs.retry_ms}\n: connected\n\n".encode()
     last_write = time.monotonic()
     while not await request.is_disconnected():
-        as_of, total = await redis_client.hmget(meta_key, ["as_of", "total"])  # type: ignore[misc]
-        stamp = as_of.decode() if as_of else ""
+        as_of, total = await redis_client.hmget(meta_key, ["as_of", "total"])
+        stamp = as_of.decode() if isinstance(as_of, bytes) else (as_of or "")
         if stamp != seen:
             seen = stamp
             data = {"as_of": stamp or None, "total": int(total) if total else 0}
@@ -84,7 +84,7 @@ async def _changes(
         await asyncio.sleep(POLL_SECONDS)
 
 
-def _event(data: dict[str, object], stamp: str) -> bytes:
+def _event(data: dict[str, Any], stamp: str) -> bytes:
     if not stamp:
         return sse("leaderboard.changed", data)
     return b"id: " + stamp.encode() + b"\n" + sse("leaderboard.changed", data)

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.redis_keys import daily_submissions_key, utc_day
@@ -22,10 +22,10 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
-from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep, publish, relay
-from podium_gateway.competitions_client import CompetitionsClient
+from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
+from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
 from podium_gateway.documents import (
     Competition,
@@ -40,14 +40,6 @@ router = APIRouter(tags=["competitions"])
 
 #: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
 PENDING_TTL_SECONDS = 3600
-
-
-def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
-    """Return the client of the competitions internal API."""
-    return CompetitionsClient(http, settings.competitions_url)
-
-
-ClientDep = Annotated[CompetitionsClient, Depends(competitions_client)]
 
 
 class JoinRequest(BaseModel):
@@ -85,7 +77,7 @@ class EnrollmentOut(BaseModel):
     response_model=CompetitionPage,
 )
 async def list_competitions(
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     status: Literal["draft", "active", "ended", "canceled"] | None = None,
     kind: Literal["prediction", "activity"] | None = None,
@@ -110,7 +102,9 @@ async def list_competitions(
     summary="Create a competition",
     response_model=Competition,
 )
-async def create_competition(body: CompetitionCreate, client: ClientDep, user: UserDep) -> Response:
+async def create_competition(
+    body: CompetitionCreate, client: CompetitionsDep, user: UserDep
+) -> Response:
     """Create a competition; the caller becomes its owner (sponsor)."""
     return relay(await client.request("POST", "/competitions", user, json=_sent(body)))
 
@@ -121,7 +115,10 @@ async def create_competition(body: CompetitionCreate, client: ClientDep, user: U
     response_model=Competition,
 )
 async def get_competition(
-    competition_id: uuid.UUID, client: ClientDep, user: OptionalUserDep, redis_client: RedisDep
+    competition_id: uuid.UUID,
+    client: CompetitionsDep,
+    user: OptionalUserDep,
+    redis_client: RedisDep,
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
     answer = await client.request("GET", f"/competitions/{competition_id}", user)
@@ -142,7 +139,7 @@ async def get_competition(
     response_model=Competition,
 )
 async def update_competition(
-    competition_id: uuid.UUID, body: CompetitionUpdate, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, body: CompetitionUpdate, client: CompetitionsDep, user: UserDep
 ) -> Response:
     """Change settings or status (draft→active→ended, draft|active→canceled)."""
     path = f"/competitions/{competition_id}"
@@ -160,7 +157,7 @@ def _sent(body: BaseModel) -> dict[str, Any]:
     response_model=Competition,
 )
 async def regenerate_invite_code(
-    competition_id: uuid.UUID, client: ClientDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
 ) -> Response:
     """Replace the invite code; the old one stops working at once."""
     return relay(await client.request("POST", f"/competitions/{competition_id}/invite-code", user))
@@ -173,7 +170,7 @@ async def regenerate_invite_code(
 )
 async def participants(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -187,7 +184,7 @@ async def participants(
 @router.get(
     "/v1/competitions/{competition_id}/stats", summary="Owner statistics", response_model=Stats
 )
-async def stats(competition_id: uuid.UUID, client: ClientDep, user: UserDep) -> Response:
+async def stats(competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep) -> Response:
     """Participants, rejections and joins per day (owner or admin)."""
     return relay(await client.request("GET", f"/competitions/{competition_id}/stats", user))
 
@@ -211,16 +208,14 @@ async def _join(
 ) -> Response:
     """Publish `join.requested` once per idempotency key and answer 202 after the ack."""
     redis_client = runtime.redis
-    idem, previous = await idempotency.claim(
+    async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
-    )
-    if previous is not None:
-        return JSONResponse(previous, status_code=202)
-    try:
+    ) as command:
+        if command.previous is not None:
+            return command.replay()
         resolved = await client.join_target(**target)
         if resolved.status_code != 200:
-            await idempotency.release(redis_client, idem)  # nothing was published
-            return relay(resolved)
+            raise Relayed(resolved)  # nothing was published: the key is released
         competition_id = uuid.UUID(resolved.json()["competition_id"])
         answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
         event = new_event(
@@ -235,16 +230,12 @@ async def _join(
         )
         # Recorded first, so a read right after the 202 already says `pending`.
         pending_key = _pending_key(settings, competition_id, user.user_id)
-        await redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS)
-        try:
-            await publish(runtime, event, "join request")
-        except Problem:
-            await redis_client.delete(pending_key)
-            raise
-    except BaseException:
-        await idempotency.release(redis_client, idem)
-        raise
-    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
+        await command.record(
+            redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS),
+            undo=lambda: redis_client.delete(pending_key),
+        )
+        await command.publish(runtime, event, "join request")
+        return await command.accepted(answer)
 
 
 @router.post(
@@ -255,7 +246,7 @@ async def _join(
 )
 async def join_competition(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -279,7 +270,7 @@ async def join_competition(
 )
 async def join_by_code(
     invite_code: str,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -301,7 +292,7 @@ async def join_by_code(
 )
 async def my_enrollment(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     redis_client: RedisDep,
     settings: SettingsDep,
@@ -311,7 +302,7 @@ async def my_enrollment(
     pending_raw, decided = await asyncio.gather(
         redis_client.get(pending_key), client.enrollment(competition_id, user)
     )
-    pending = pending_raw.decode() if pending_raw else None
+    pending = pending_raw.decode() if isinstance(pending_raw, bytes) else pending_raw
     if decided.status_code == 200:
         body = decided.json()
         if pending is None or body.get("request_id") == pending:
@@ -332,7 +323,7 @@ async def my_enrollment(
 )
 async def leave(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     redis_client: RedisDep,
     settings: SettingsDep,

@@ -24,7 +24,12 @@ class Settings(ServiceSettings):
     competitions_url: str = "http://127.0.0.1:8002"
     scoring_url: str = "http://127.0.0.1:8003"
     ingest_url: str = "http://127.0.0.1:8004"
+    #: Longest from stamping a statement's `stored` to Kafka's acknowledgement; slower
+    #: publications are refused (503) so ingest's consistent-through stays honest.
+    #: Must not exceed ingest's `consistency_publish_window_seconds`.
+    xapi_publish_window_seconds: float = 5.0
     notifier_url: str = "http://127.0.0.1:8005"
+    rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.
     internal_timeout_seconds: float = 10.0
 
@@ -55,8 +60,13 @@ class Settings(ServiceSettings):
     rate_limit_user_window_seconds: int = 60
     rate_limit_ip: int = 300
     rate_limit_ip_window_seconds: int = 60
-    rate_limit_lrs_client: int = 1200
-    rate_limit_lrs_client_window_seconds: int = 60
+    #: Requests per LRS client and window: an LMS replaying a term of statements or a
+    #: class of 300 course players saving state at once stays far below it.
+    rate_limit_lrs_client: int = 6000
+    rate_limit_lrs_client_window_seconds: int = 10
+    #: Per-client overrides, LRS client id -> requests per window (e.g. a bulk importer);
+    #: from the environment as JSON: `PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENTS='{"<id>": 50000}'`.
+    rate_limit_lrs_clients: dict[str, int] = {}
     #: Login attempts per client IP (the per-account lockout lives in identity).
     rate_limit_login_ip: int = 50
     rate_limit_login_ip_window_seconds: int = 300

@@ -14,16 +14,13 @@ zone; `date=` picks which one (default: the current one there).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-import zoneinfo
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import (
     activity_board_keys,
     leaderboard_entries_key,
@@ -31,13 +28,19 @@ from podium_contracts.redis_keys import (
     leaderboard_ranks_key,
     period_start,
 )
+from podium_runtime.cursors import CursorCodec
 from podium_runtime.problems import Problem
+from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import has_ended, is_sponsor
+from podium_gateway.clients.competitions import (
+    CompetitionsDep,
+    CompetitionView,
+    has_ended,
+    is_sponsor,
+)
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -74,15 +77,8 @@ return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total'), rank}
 """
 
 
-class LeaderboardEntry(BaseModel):
-    """One participant's line."""
-
-    rank: int
-    user_id: uuid.UUID
-    display_name: str | None
-    score: float
-    submissions: int
-    last_submission_at: datetime
+class LeaderboardEntry(BoardEntry):
+    """One participant's line (the shape competitions mirrors into Redis)."""
 
 
 class Leaderboard(BaseModel):
@@ -104,28 +100,16 @@ class AroundMe(Leaderboard):
     rank: int | None
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError(offset)
-        return offset
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        raise Problem(400, "INVALID_CURSOR", "The cursor is not one this API returned.") from None
+#: Board pages continue at an offset into the ranks.
+BOARD_CURSOR = CursorCodec(int)
 
 
 async def _board_competition(
-    client: ClientDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
-) -> dict[str, Any]:
+    client: CompetitionsDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
+) -> CompetitionView:
     """Check the caller may read this board and return the competition (problems relayed)."""
     competition = await client.competition(competition_id, user)
-    if split == "private" and competition.get("kind") == "activity":
+    if split == "private" and competition.kind == "activity":
         raise Problem(
             422,
             "SPLIT_NOT_SUPPORTED",
@@ -143,20 +127,16 @@ async def _board_competition(
 
 
 def _board_keys(
-    competition: dict[str, Any],
+    competition: CompetitionView,
     competition_id: uuid.UUID,
     split: Split,
     period: Period,
     day: date | None,
 ) -> tuple[tuple[str, str, str], date | None]:
     """Return the Redis keys of the board asked for, and its first local day."""
-    if competition.get("kind") == "activity":
+    if competition.kind == "activity":
         if day is None:
-            try:
-                tz = zoneinfo.ZoneInfo(competition.get("timezone") or "UTC")
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                tz = zoneinfo.ZoneInfo("UTC")
-            day = datetime.now(tz).date()
+            day = local_day(datetime.now(UTC), competition.timezone)
         start = period_start(period, day)
         return activity_board_keys(competition_id, period, start), start
     if period != "all":
@@ -179,11 +159,8 @@ def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
 
 
 def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
-    as_of, total = meta
-    return (
-        datetime.fromisoformat(as_of.decode()) if as_of else None,
-        int(total) if total else 0,
-    )
+    board = BoardMeta.from_values(meta)
+    return board.as_of, board.total
 
 
 @router.get(
@@ -193,7 +170,7 @@ def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
 )
 async def leaderboard(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -203,10 +180,10 @@ async def leaderboard(
     day: DayQuery = None,
 ) -> Response:
     """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
-    offset = _decode_cursor(cursor)
+    offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta = await redis_client.eval(  # type: ignore[misc]
+    rows, meta = await redis_client.eval(
         _PAGE,
         3,
         *keys,
@@ -223,7 +200,7 @@ async def leaderboard(
         split=split,
         period=period,
         period_start=start,
-        next_cursor=_encode_cursor(offset + limit) if more else None,
+        next_cursor=BOARD_CURSOR.encode(offset + limit) if more else None,
     )
     return JSONResponse(body.model_dump(mode="json"))
 
@@ -235,7 +212,7 @@ async def leaderboard(
 )
 async def around_me(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     redis_client: RedisDep,
     window: Annotated[int, Query(ge=0, le=100)] = 5,
@@ -246,7 +223,7 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition = await _board_competition(client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta, rank = await redis_client.eval(  # type: ignore[misc]
+    rows, meta, rank = await redis_client.eval(
         _AROUND,
         3,
         *keys,

@@ -40,7 +40,7 @@ async def hit(
     redis_client: redis.Redis, key: str, limit: int, window_seconds: int
 ) -> RateLimitResult:
     """Count one request against `key` and say whether it is within `limit` per window."""
-    count, ttl_ms = await redis_client.eval(_HIT, 1, key, int(window_seconds * 1000))  # type: ignore[misc]
+    count, ttl_ms = await redis_client.eval(_HIT, 1, key, int(window_seconds * 1000))
     count, ttl_ms = int(count), int(ttl_ms)
     return RateLimitResult(
         allowed=count <= limit,

@@ -23,7 +23,19 @@ from podium_gateway.clients import call
 from podium_gateway.config import Settings
 from podium_gateway.limits import enforce
 
-SCOPES = frozenset({"statements/write", "statements/read", "statements/read/mine"})
+#: xAPI Communication 4.2 scopes. `all` grants everything; `all/read` every read.
+SCOPES = frozenset(
+    {
+        "all",
+        "all/read",
+        "statements/write",
+        "statements/read",
+        "statements/read/mine",
+        "state",
+        "define",
+        "profile",
+    }
+)
 _REFUSED = b"-"
 
 
@@ -34,6 +46,10 @@ class LrsClient:
     client_id: uuid.UUID
     name: str
     scopes: frozenset[str]
+
+    def reads_all_statements(self) -> bool:
+        """True when the client may read every statement, not only its own (Comm. 4.2)."""
+        return bool({"all", "all/read", "statements/read"} & self.scopes)
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -94,14 +110,18 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     await enforce(
         redis_client,
         f"{settings.redis_key_prefix}rl:lrs:{client.client_id}",
-        settings.rate_limit_lrs_client,
+        settings.rate_limit_lrs_clients.get(str(client.client_id), settings.rate_limit_lrs_client),
         settings.rate_limit_lrs_client_window_seconds,
+        "This LRS client sent too many requests; retry after Retry-After seconds.",
     )
     return client
 
 
 def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]:
-    """Build a dependency admitting LRS clients holding ANY of `scopes` (none: any valid client)."""
+    """Build a dependency admitting LRS clients holding ANY of `scopes` (none: any valid client).
+
+    `all` admits to every route (xAPI Communication 4.2).
+    """
     unknown = set(scopes) - SCOPES
     if unknown:
         raise ValueError(f"unknown LRS scopes: {sorted(unknown)}")
@@ -109,7 +129,7 @@ def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]
 
     async def dependency(request: Request) -> LrsClient:
         client = await authenticate_lrs_client(request)
-        if wanted and not (wanted & client.scopes):
+        if wanted and not ((wanted | {"all"}) & client.scopes):
             raise Problem(
                 403,
                 "INSUFFICIENT_SCOPE",

@@ -7,14 +7,15 @@ that user's data only, so another user's notification is a 404 (SPEC §8).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
-from podium_gateway.clients import HttpDep, SettingsDep, call, relay
+from podium_gateway.clients import relay
+from podium_gateway.clients.notifier import NotifierDep
 from podium_gateway.documents import Notification, NotificationPage, Preferences
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -40,63 +41,42 @@ class PreferencesUpdate(BaseModel):
     preferences: dict[str, ChannelChoice] = Field(default_factory=dict)
 
 
-def _url(settings: Any, user: Any, path: str = "") -> str:
-    return f"{settings.notifier_url}/internal/users/{user.user_id}{path}"
-
-
 @router.get("", summary="My inbox, newest first", response_model=NotificationPage)
 async def list_notifications(
     user: UserDep,
-    http: HttpDep,
-    settings: SettingsDep,
+    notifier: NotifierDep,
     unread: Annotated[bool, Query(description="only unread notifications")] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Return `{items, next_cursor, unread_count}` for the caller."""
-    params: dict[str, Any] = {"unread": str(unread).lower(), "limit": limit}
-    if cursor:
-        params["cursor"] = cursor
-    response = await call(
-        http, "GET", _url(settings, user, "/notifications"), service="notifier", params=params
+    return relay(
+        await notifier.notifications(
+            user.user_id, unread=str(unread).lower(), limit=limit, cursor=cursor or None
+        )
     )
-    return relay(response)
 
 
 @router.get("/preferences", summary="My notification preferences", response_model=Preferences)
-async def get_preferences(user: UserDep, http: HttpDep, settings: SettingsDep) -> Response:
+async def get_preferences(user: UserDep, notifier: NotifierDep) -> Response:
     """Return the caller's preference matrix per type and channel (in_app, email)."""
-    return relay(await call(http, "GET", _url(settings, user, "/preferences"), service="notifier"))
+    return relay(await notifier.preferences(user.user_id))
 
 
 @router.put(
     "/preferences", summary="Change my notification preferences", response_model=Preferences
 )
 async def put_preferences(
-    body: PreferencesUpdate, user: UserDep, http: HttpDep, settings: SettingsDep
+    body: PreferencesUpdate, user: UserDep, notifier: NotifierDep
 ) -> Response:
     """Change some preferences; the answer is the whole matrix."""
-    response = await call(
-        http,
-        "PUT",
-        _url(settings, user, "/preferences"),
-        service="notifier",
-        json=body.model_dump(exclude_none=True),
-    )
-    return relay(response)
+    changes = body.model_dump(exclude_none=True)["preferences"]
+    return relay(await notifier.change_preferences(user.user_id, changes))
 
 
 @router.post(
     "/{notification_id}/read", summary="Mark a notification read", response_model=Notification
 )
-async def mark_read(
-    notification_id: uuid.UUID, user: UserDep, http: HttpDep, settings: SettingsDep
-) -> Response:
+async def mark_read(notification_id: uuid.UUID, user: UserDep, notifier: NotifierDep) -> Response:
     """Mark one of the caller's notifications read; anyone else's is 404."""
-    response = await call(
-        http,
-        "POST",
-        _url(settings, user, f"/notifications/{notification_id}/read"),
-        service="notifier",
-    )
-    return relay(response)
+    return relay(await notifier.mark_read(user.user_id, notification_id))

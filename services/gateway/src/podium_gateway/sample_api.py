@@ -19,9 +19,9 @@ from podium_runtime.blobs import BlobNotFoundError
 from podium_runtime.problems import Problem
 
 from podium_gateway.auth import UserDep
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import is_sponsor
-from podium_gateway.submissions_api import BlobDep, ScoringDep, answer_key_blob_key
+from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
+from podium_gateway.clients.scoring import ScoringDep
+from podium_gateway.submissions_api import BlobDep, answer_key_blob_key
 
 router = APIRouter(tags=["submissions"])
 
@@ -37,15 +37,14 @@ PROBABILITY_METRICS = frozenset({"log_loss", "accuracy", "f1", "auc_roc"})
 )
 async def sample_submission(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     blobs: BlobDep,
     user: UserDep,
 ) -> Response:
     """The answer key's two column names, then one row per id with a neutral prediction."""
     competition = await client.competition(competition_id, user)
-    role = (competition.get("viewer") or {}).get("role")
-    if role != "participant" and not is_sponsor(competition, user):
+    if not competition.is_participant and not is_sponsor(competition, user):
         raise Problem(403, "NOT_ENROLLED", "Join the competition to see its sample submission.")
     state = await scoring.answer_key(competition_id)
     key = state.json() if state.status_code == 200 else {}
@@ -56,7 +55,7 @@ async def sample_submission(
     except BlobNotFoundError:
         missing = "The answer key file is not available."
         raise Problem(404, "ANSWER_KEY_NOT_READY", missing) from None
-    value = "0.5" if competition.get("metric") in PROBABILITY_METRICS else "0"
+    value = "0.5" if competition.metric in PROBABILITY_METRICS else "0"
     body = _sample(data, key["id_column"], key["target_column"], value)
     return Response(
         body,

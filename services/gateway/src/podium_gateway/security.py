@@ -139,13 +139,13 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
     """Return the edge middleware (outermost first), all inside the request-id middleware."""
     return [
         Middleware(
-            EdgeMiddleware,  # type: ignore[arg-type]
+            EdgeMiddleware,
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
             force_hsts=settings.force_hsts,
         ),
         Middleware(
-            CORSMiddleware,  # type: ignore[arg-type]
+            CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

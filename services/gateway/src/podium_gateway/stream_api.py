@@ -20,17 +20,18 @@ from typing import Annotated, Any
 import redis.asyncio as redis
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
+from podium_contracts.read_models import LiveMessage
+from podium_contracts.redis_keys import live_channel
 from podium_runtime.problems import Problem
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from podium_gateway.auth import UserDep
-from podium_gateway.clients import HttpDep, RedisDep, SettingsDep, call
+from podium_gateway.clients import RedisDep
+from podium_gateway.clients.notifier import NotifierClient, NotifierDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications"])
 
-#: Same naming as the notifier's `live.live_channel`: one channel per user.
-CHANNEL_PREFIX = "podium:live:"
 #: Most notifications replayed on one reconnect; older ones stay in the inbox.
 MAX_REPLAY = 500
 
@@ -50,11 +51,6 @@ def stream_settings() -> StreamSettings:
     return StreamSettings()
 
 
-def live_channel(user_id: Any) -> str:
-    """Return the pub/sub channel of one user's live messages."""
-    return f"{CHANNEL_PREFIX}{user_id}"
-
-
 def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
     """Format one Server-Sent Event."""
     lines = [f"event: {event}"]
@@ -64,13 +60,11 @@ def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-async def _missed(http: Any, url: str, after: int) -> list[dict[str, Any]]:
+async def _missed(notifier: NotifierClient, user_id: Any, after: int) -> list[dict[str, Any]]:
     """Read the notifications after inbox position `after`, oldest first (bounded)."""
     items: list[dict[str, Any]] = []
     while len(items) < MAX_REPLAY:
-        response = await call(
-            http, "GET", url, service="notifier", params={"after": after, "limit": 100}
-        )
+        response = await notifier.notifications(user_id, after=after, limit=100)
         if response.status_code != 200:
             raise Problem(503, "SERVICE_UNAVAILABLE", "The inbox cannot be read; retry shortly.")
         page = response.json()["items"]
@@ -90,9 +84,8 @@ async def _missed(http: Any, url: str, after: int) -> list[dict[str, Any]]:
 async def stream(
     request: Request,
     user: UserDep,
-    http: HttpDep,
+    notifier: NotifierDep,
     redis_client: RedisDep,
-    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`."""
@@ -105,10 +98,9 @@ async def stream(
     # Subscribe before reading the backlog, so nothing falls between the two.
     await pubsub.subscribe(live_channel(user.user_id))
     try:
-        url = f"{settings.notifier_url}/internal/users/{user.user_id}/notifications"
-        backlog = await _missed(http, url, after) if after is not None else []
+        backlog = await _missed(notifier, user.user_id, after) if after is not None else []
     except BaseException:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
         raise
     knobs = stream_settings()
     return StreamingResponse(
@@ -141,9 +133,9 @@ async def _events(
                     last_write = time.monotonic()
                 continue
             try:
-                payload = json.loads(message["data"])
-                event, data, event_id = payload["event"], payload["data"], payload.get("id")
-            except (ValueError, KeyError, TypeError):
+                live = LiveMessage.model_validate_json(message["data"])
+                event, data, event_id = live.event, live.data, live.id
+            except ValueError:
                 log.warning("malformed live message dropped")
                 continue
             if event_id is not None:
@@ -155,4 +147,4 @@ async def _events(
     except asyncio.CancelledError:
         raise
     finally:
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -38,12 +38,11 @@ from podium_contracts.redis_keys import (
 from podium_runtime.blobs import BlobStore, create_blob_store
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict
 
-from podium_gateway import idempotency
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
-    HttpDep,
     RedisDep,
     Relayed,
     RuntimeDep,
@@ -51,8 +50,14 @@ from podium_gateway.clients import (
     publish,
     relay,
 )
-from podium_gateway.competitions_api import ClientDep
-from podium_gateway.competitions_client import has_ended, is_sponsor, parse_time
+from podium_gateway.clients.competitions import (
+    CompetitionsDep,
+    CompetitionView,
+    has_ended,
+    is_sponsor,
+)
+from podium_gateway.clients.scoring import ScoringDep
+from podium_gateway.commands import Command, accept_command
 from podium_gateway.config import Settings
 from podium_gateway.documents import (
     AnswerKeyAccepted,
@@ -60,7 +65,6 @@ from podium_gateway.documents import (
     InvalidationAccepted,
     RescoreAccepted,
 )
-from podium_gateway.scoring_client import ScoringClient
 
 router = APIRouter(tags=["submissions"])
 
@@ -84,11 +88,6 @@ return {1, used + 1}
 """
 
 
-def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
-    """Return the client of the scoring internal API."""
-    return ScoringClient(http, settings.scoring_url)
-
-
 def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
     """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
     store: BlobStore | None = getattr(request.app.state, "blobs", None)
@@ -98,7 +97,6 @@ def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
     return store
 
 
-ScoringDep = Annotated[ScoringClient, Depends(scoring_client)]
 BlobDep = Annotated[BlobStore, Depends(blob_store)]
 
 
@@ -168,13 +166,13 @@ def answer_key_blob_key(competition_id: uuid.UUID, sha256: str) -> str:
     return f"answer-keys/{competition_id}/{sha256}.csv"
 
 
-def _require_sponsor(competition: dict[str, Any], user: CurrentUser) -> None:
+def _require_sponsor(competition: CompetitionView, user: CurrentUser) -> None:
     if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
 
 
-def _require_prediction(competition: dict[str, Any]) -> None:
-    if competition.get("kind") != "prediction":
+def _require_prediction(competition: CompetitionView) -> None:
+    if competition.kind != "prediction":
         raise Problem(
             409,
             "NOT_A_PREDICTION_COMPETITION",
@@ -191,7 +189,7 @@ async def _read_upload(file: UploadFile, limit: int) -> bytes:
 
 
 def _view(
-    raw: dict[str, Any], competition: dict[str, Any] | None, user: CurrentUser, now: datetime
+    raw: dict[str, Any], competition: CompetitionView | None, user: CurrentUser, now: datetime
 ) -> SubmissionView:
     """Render scoring's (or the queued) record for `user`, hiding what they may not see."""
     view = SubmissionView.model_validate(raw)
@@ -208,6 +206,70 @@ async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) ->
     return json.loads(raw) if raw else {}
 
 
+async def _take_daily_slot(
+    command: Command,
+    runtime: ServiceRuntime,
+    competition: CompetitionView,
+    user: CurrentUser,
+    submission_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Take one of today's submission slots (ADR 0014); 429 when they are used up."""
+    redis_client = runtime.redis
+    daily_key = daily_submissions_key(competition.id, user.user_id, utc_day(now))
+    limit = competition.daily_submission_limit
+    allowed, used = await redis_client.eval(
+        _TAKE_SLOT,
+        1,
+        daily_key,
+        str(submission_id),
+        limit if limit is not None else 2**31,
+        DAILY_SUBMISSIONS_TTL_SECONDS,
+    )
+    if not int(allowed):
+        resets_at = next_utc_midnight(now)
+        retry_after = max(1, int((resets_at - now).total_seconds()))
+        raise Problem(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
+            extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
+            headers={"Retry-After": str(retry_after)},
+        )
+    command.undo.append(lambda: redis_client.srem(daily_key, str(submission_id)))
+
+
+async def _record_queued(
+    command: Command,
+    runtime: ServiceRuntime,
+    settings: Settings,
+    competition_id: uuid.UUID,
+    user: CurrentUser,
+    submission_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Record the submission as queued, so a read right after the 202 already finds it."""
+    queued = {
+        "id": str(submission_id),
+        "competition_id": str(competition_id),
+        "user_id": str(user.user_id),
+        "status": "queued",
+        "submitted_at": now.isoformat(),
+    }
+    key = _queued_key(settings, submission_id)
+    index_key = _queued_index_key(settings, competition_id, user.user_id)
+
+    async def write() -> None:
+        async with runtime.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, json.dumps(queued))
+            pipe.expire(key, QUEUED_TTL_SECONDS)
+            pipe.zadd(index_key, {str(submission_id): now.timestamp()})
+            pipe.expire(index_key, QUEUED_TTL_SECONDS)
+            await pipe.execute()
+
+    await command.record(write(), undo=lambda: runtime.redis.delete(key))
+
+
 # --- routes ------------------------------------------------------------------------
 
 
@@ -220,7 +282,7 @@ async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) ->
 async def submit_prediction(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -230,89 +292,41 @@ async def submit_prediction(
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
     competition = await client.competition(competition_id, user)
     _require_prediction(competition)
-    if (competition.get("viewer") or {}).get("role") != "participant":
+    if not competition.is_participant:
         raise Problem(403, "NOT_ENROLLED", "Join the competition before submitting.")
     now = datetime.now(UTC)
-    if competition["status"] != "active" or parse_time(competition["ends_at"]) <= now:
+    if competition.status != "active" or competition.ends_at <= now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
-    if parse_time(competition["starts_at"]) > now:
+    if competition.starts_at > now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
     data = await _read_upload(file, settings.max_submission_bytes)
-    digest = hashlib.sha256(data).hexdigest()
-
-    redis_client = runtime.redis
-    fingerprint = f"{competition_id}:{digest}"
-    idem, previous = await idempotency.claim(
-        redis_client, settings, user, "submission", idempotency_key, fingerprint
-    )
-    if previous is not None:
-        return JSONResponse(previous, status_code=202)
-
-    submission_id = uuid.uuid4()
-    daily_key = daily_submissions_key(competition_id, user.user_id, utc_day(now))
-    limit = competition.get("daily_submission_limit")
-    try:
-        allowed, used = await redis_client.eval(  # type: ignore[misc]
-            _TAKE_SLOT,
-            1,
-            daily_key,
-            str(submission_id),
-            limit if limit is not None else 2**31,
-            DAILY_SUBMISSIONS_TTL_SECONDS,
+    fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
+    async with accept_command(
+        runtime.redis, settings, user, "submission", idempotency_key, fingerprint
+    ) as command:
+        if command.previous is not None:
+            return command.replay()
+        submission_id = uuid.uuid4()
+        await _take_daily_slot(command, runtime, competition, user, submission_id, now)
+        ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
+        await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
+        event = new_event(
+            SubmissionReceived,
+            "gateway",
+            SubmissionReceivedData(
+                submission_id=submission_id,
+                competition_id=competition_id,
+                user_id=user.user_id,
+                blob_key=ref.key,
+                sha256=ref.sha256,
+                size_bytes=ref.size,
+                submitted_at=now,
+            ),
         )
-        if not int(allowed):
-            resets_at = next_utc_midnight(now)
-            retry_after = max(1, int((resets_at - now).total_seconds()))
-            raise Problem(
-                429,
-                "RATE_LIMIT_EXCEEDED",
-                f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
-                extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
-                headers={"Retry-After": str(retry_after)},
-            )
-        try:
-            ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
-            answer = SubmissionAccepted(
-                id=submission_id, competition_id=competition_id, submitted_at=now
-            )
-            queued = {
-                "id": str(submission_id),
-                "competition_id": str(competition_id),
-                "user_id": str(user.user_id),
-                "status": "queued",
-                "submitted_at": now.isoformat(),
-            }
-            # Recorded before publishing, so a read right after the 202 already says queued.
-            index_key = _queued_index_key(settings, competition_id, user.user_id)
-            async with redis_client.pipeline(transaction=True) as pipe:
-                pipe.set(_queued_key(settings, submission_id), json.dumps(queued))
-                pipe.expire(_queued_key(settings, submission_id), QUEUED_TTL_SECONDS)
-                pipe.zadd(index_key, {str(submission_id): now.timestamp()})
-                pipe.expire(index_key, QUEUED_TTL_SECONDS)
-                await pipe.execute()
-            event = new_event(
-                SubmissionReceived,
-                "gateway",
-                SubmissionReceivedData(
-                    submission_id=submission_id,
-                    competition_id=competition_id,
-                    user_id=user.user_id,
-                    blob_key=ref.key,
-                    sha256=ref.sha256,
-                    size_bytes=ref.size,
-                    submitted_at=now,
-                ),
-            )
-            await publish(runtime, event, "submission")
-        except BaseException:
-            # Nothing reached Kafka: the slot and the queued record go away again.
-            await redis_client.srem(daily_key, str(submission_id))
-            await redis_client.delete(_queued_key(settings, submission_id))
-            raise
-    except BaseException:
-        await idempotency.release(redis_client, idem)
-        raise
-    return await idempotency.accepted(redis_client, idem, fingerprint, answer)
+        await command.publish(runtime, event, "submission")
+        return await command.accepted(
+            SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
+        )
 
 
 @router.get(
@@ -322,7 +336,7 @@ async def submit_prediction(
 )
 async def get_submission(
     submission_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     redis_client: RedisDep,
@@ -339,7 +353,7 @@ async def get_submission(
     not_found = Problem(404, "SUBMISSION_NOT_FOUND", "No such submission.")
     if not raw:
         raise not_found
-    competition: dict[str, Any] | None
+    competition: CompetitionView | None
     try:
         competition = await client.competition(uuid.UUID(raw["competition_id"]), user)
     except Relayed:
@@ -358,7 +372,7 @@ async def get_submission(
 )
 async def list_submissions(
     competition_id: uuid.UUID,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     redis_client: RedisDep,
@@ -380,10 +394,8 @@ async def list_submissions(
     if cursor is None and not sponsor:
         known = {str(item.id) for item in items}
         index_key = _queued_index_key(settings, competition_id, user.user_id)
-        waiting = [
-            m.decode()
-            for m in await redis_client.zrevrange(index_key, 0, -1)  # type: ignore[misc]
-        ]
+        members = await redis_client.zrevrange(index_key, 0, -1)
+        waiting = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
         for sid in waiting:
             if sid in known:
                 await redis_client.zrem(index_key, sid)  # scoring has it now
@@ -406,7 +418,7 @@ async def invalidate_submission(
     competition_id: uuid.UUID,
     submission_id: uuid.UUID,
     body: InvalidateBody,
-    client: ClientDep,
+    client: CompetitionsDep,
     scoring: ScoringDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -445,7 +457,7 @@ async def invalidate_submission(
     response_model=RescoreAccepted,
 )
 async def rescore(
-    competition_id: uuid.UUID, client: ClientDep, user: UserDep, runtime: RuntimeDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, runtime: RuntimeDep
 ) -> Response:
     """Publish `competition.rescore_requested`; 202 once Kafka has it."""
     competition = await client.competition(competition_id, user)
@@ -471,7 +483,7 @@ async def rescore(
 async def upload_answer_key(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="Answer key CSV (id column + target column)")],
-    client: ClientDep,
+    client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -517,7 +529,7 @@ async def upload_answer_key(
     response_model=AnswerKeyState,
 )
 async def answer_key_status(
-    competition_id: uuid.UUID, client: ClientDep, scoring: ScoringDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, scoring: ScoringDep, user: UserDep
 ) -> Response:
     """Relay scoring's view of the key: `ready` or `invalid` with errors; 404 before upload."""
     competition = await client.competition(competition_id, user)

@@ -8,16 +8,14 @@ network by the deployment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
-from podium_runtime.runtime import ServiceRuntime
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_identity import repository
 from podium_identity.schemas import (
@@ -37,38 +35,10 @@ from podium_identity.schemas import (
     UserOut,
     VerifiedLrsClient,
 )
-from podium_identity.service import AccountError, Accounts, RefreshTokenReused, TokenPair
+from podium_identity.service import Accounts, TokenPair
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
-
-STATUS = {
-    "VALIDATION_ERROR": 422,
-    "INVALID_EMAIL": 422,
-    "WEAK_PASSWORD": 422,
-    "INVALID_TIMEZONE": 422,
-    "EMAIL_TAKEN": 409,
-    "INVALID_CREDENTIALS": 401,
-    "INVALID_REFRESH_TOKEN": 401,
-    "REFRESH_TOKEN_REUSED": 401,
-    "INVALID_TOKEN": 401,
-    "EMAIL_NOT_VERIFIED": 403,
-    "FORBIDDEN": 403,
-    "ACCOUNT_LOCKED": 429,
-    "INVALID_VERIFICATION_TOKEN": 400,
-    "INVALID_RESET_TOKEN": 400,
-    "NOT_FOUND": 404,
-}
-
-
-def problem(error: AccountError) -> Problem:
-    """Map a refused operation to its RFC 7807 problem."""
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-    if error.code in ("INVALID_CREDENTIALS", "INVALID_TOKEN", "INVALID_REFRESH_TOKEN"):
-        headers["WWW-Authenticate"] = "Bearer"
-    return Problem(
-        STATUS[error.code], error.code, error.detail, errors=error.errors, headers=headers
-    )
 
 
 def get_accounts(request: Request) -> Accounts:
@@ -76,19 +46,7 @@ def get_accounts(request: Request) -> Accounts:
     return request.app.state.accounts  # type: ignore[no-any-return]
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Open the request's unit of work; refused operations become problems after rollback."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            yield session
-    except AccountError as error:
-        raise problem(error) from error
-
-
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-# "function" scope: the transaction commits before the response leaves (STYLE 3).
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def current_user_id(
@@ -119,41 +77,22 @@ def _tokens(pair: TokenPair) -> TokenPairOut:
 @router.post("/v1/auth/register", status_code=201, response_model=UserOut, tags=["accounts"])
 async def register(body: RegisterRequest, accounts: AccountsDep, session: SessionDep) -> UserOut:
     """Create an account."""
-    try:
-        user = await accounts.register(
-            session, body.email, body.password, body.display_name, body.timezone
-        )
-    except AccountError as error:
-        raise problem(error) from error
+    user = await accounts.register(
+        session, body.email, body.password, body.display_name, body.timezone
+    )
     return UserOut.of(user)
 
 
 @router.post("/v1/auth/login", response_model=TokenPairOut, tags=["accounts"])
 async def login(body: LoginRequest, accounts: AccountsDep, session: SessionDep) -> TokenPairOut:
     """Exchange e-mail and password for tokens."""
-    try:
-        return _tokens(await accounts.login(session, body.email, body.password))
-    except AccountError as error:
-        raise problem(error) from error
+    return _tokens(await accounts.login(session, body.email, body.password))
 
 
 @router.post("/v1/auth/refresh", response_model=TokenPairOut, tags=["accounts"])
-async def refresh(body: RefreshRequest, accounts: AccountsDep, request: Request) -> TokenPairOut:
-    """Rotate a refresh token."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    reused: RefreshTokenReused | None = None
-    try:
-        async with runtime.db.session() as session:
-            try:
-                pair = await accounts.refresh(session, body.refresh_token)
-            except RefreshTokenReused as error:
-                # The family revocation must commit even though the caller is refused.
-                reused = error
-    except AccountError as error:
-        raise problem(error) from error
-    if reused is not None:
-        raise problem(reused)
-    return _tokens(pair)
+async def refresh(body: RefreshRequest, accounts: AccountsDep, session: SessionDep) -> TokenPairOut:
+    """Rotate a refresh token (a reused one revokes its family, which commits: SPEC §5.1)."""
+    return _tokens(await accounts.refresh(session, body.refresh_token))
 
 
 @router.post("/v1/auth/logout", status_code=204, response_class=Response, tags=["accounts"])
@@ -168,10 +107,7 @@ async def logout(
 @router.post("/v1/auth/verify-email", response_model=UserOut, tags=["accounts"])
 async def verify_email(body: TokenRequest, accounts: AccountsDep, session: SessionDep) -> UserOut:
     """Consume an e-mail verification token."""
-    try:
-        return UserOut.of(await accounts.verify_email(session, body.token))
-    except AccountError as error:
-        raise problem(error) from error
+    return UserOut.of(await accounts.verify_email(session, body.token))
 
 
 @router.post(
@@ -187,40 +123,25 @@ async def forgot_password(
 
 @router.post("/v1/auth/reset-password", status_code=204, response_class=Response, tags=["accounts"])
 async def reset_password(
-    body: ResetPasswordRequest, accounts: AccountsDep, request: Request
+    body: ResetPasswordRequest, accounts: AccountsDep, session: SessionDep
 ) -> Response:
     """Set a new password with a reset token."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            await accounts.reset_password(session, body.token, body.password)
-    except AccountError as error:
-        raise problem(error) from error
+    await accounts.reset_password(session, body.token, body.password)
     return Response(status_code=204)
 
 
 @router.get("/v1/users/me", response_model=UserOut, tags=["accounts"])
 async def get_me(user_id: UserIdDep, accounts: AccountsDep, session: SessionDep) -> UserOut:
     """The caller's profile."""
-    try:
-        return UserOut.of(await accounts.profile(session, user_id))
-    except AccountError as error:
-        raise problem(error) from error
+    return UserOut.of(await accounts.profile(session, user_id))
 
 
 @router.patch("/v1/users/me", response_model=UserOut, tags=["accounts"])
 async def patch_me(
-    body: ProfilePatch, user_id: UserIdDep, accounts: AccountsDep, request: Request
+    body: ProfilePatch, user_id: UserIdDep, accounts: AccountsDep, session: SessionDep
 ) -> UserOut:
     """Change the caller's profile."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            user = await accounts.update_profile(
-                session, user_id, body.model_dump(exclude_unset=True)
-            )
-    except AccountError as error:
-        raise problem(error) from error
+    user = await accounts.update_profile(session, user_id, body.model_dump(exclude_unset=True))
     return UserOut.of(user)
 
 
@@ -230,14 +151,9 @@ async def jwks(accounts: AccountsDep) -> JSONResponse:
     return JSONResponse(accounts.keyring.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-async def admin_id(user_id: UserIdDep, accounts: AccountsDep, request: Request) -> uuid.UUID:
+async def admin_id(user_id: UserIdDep, accounts: AccountsDep, session: SessionDep) -> uuid.UUID:
     """Return the caller's id if the account is an admin now; 403 otherwise."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            await accounts.require_admin(session, user_id)
-    except AccountError as error:
-        raise problem(error) from error
+    await accounts.require_admin(session, user_id)
     return user_id
 
 
@@ -248,17 +164,10 @@ AdminIdDep = Annotated[uuid.UUID, Depends(admin_id)]
     "/v1/admin/lrs-clients", status_code=201, response_model=LrsClientCreated, tags=["admin"]
 )
 async def create_lrs_client(
-    body: LrsClientCreate, admin: AdminIdDep, accounts: AccountsDep, request: Request
+    body: LrsClientCreate, admin: AdminIdDep, accounts: AccountsDep, session: SessionDep
 ) -> LrsClientCreated:
     """Create xAPI credentials."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            row, secret = await accounts.create_lrs_client(
-                session, body.name, list(body.scopes), admin
-            )
-    except AccountError as error:
-        raise problem(error) from error
+    row, secret = await accounts.create_lrs_client(session, body.name, list(body.scopes), admin)
     return LrsClientCreated(**LrsClientOut.of(row).model_dump(), secret=secret)
 
 
@@ -288,8 +197,5 @@ async def verify_lrs_client(
     body: LrsCredentials, accounts: AccountsDep, session: SessionDep
 ) -> VerifiedLrsClient:
     """Check Basic credentials for the gateway (SPEC §6)."""
-    try:
-        row = await accounts.verify_lrs_client(session, body.key, body.secret)
-    except AccountError as error:
-        raise problem(error) from error
+    row = await accounts.verify_lrs_client(session, body.key, body.secret)
     return VerifiedLrsClient(client_id=row.id, name=row.name, scopes=list(row.scopes))

@@ -65,25 +65,22 @@ def create_api(settings: Settings) -> FastAPI:
                 await bootstrap_admin(settings, runtime, accounts)
                 return
 
-    app = runtime.create_app(
-        title="Podium identity",
-        description="Users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients.",
-        routers=[api.router],
-    )
-    app.state.accounts = accounts
-    app.state.settings = settings
-    runtime_lifespan = app.router.lifespan_context
-
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def admin_first(app: FastAPI) -> AsyncIterator[None]:
         # The admin exists before the service reports ready (SPEC §5.1).
         try:
             await bootstrap_admin(settings, runtime, accounts)
         except OSError:
             log.warning("admin bootstrap postponed: database unreachable")
             runtime.background.append(retry_admin)
-        async with runtime_lifespan(app):
-            yield
+        yield
 
-    app.router.lifespan_context = lifespan
+    app = runtime.create_app(
+        title="Podium identity",
+        description="Users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients.",
+        routers=[api.router],
+        extensions=[admin_first],
+    )
+    app.state.accounts = accounts
+    app.state.settings = settings
     return app

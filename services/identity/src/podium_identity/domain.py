@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import zoneinfo
 from dataclasses import dataclass
-from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
 MIN_PASSWORD_LENGTH = 12
-LRS_SCOPES = ("statements/write", "statements/read", "statements/read/mine")
+LRS_SCOPES = (
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+)
 
 
 @dataclass(frozen=True)
@@ -78,16 +85,6 @@ def password_violations(password: str, email: str) -> list[RuleViolation]:
             RuleViolation("password", "not_email", "The password must not be your e-mail address.")
         )
     return violations
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_timezone(name: str) -> bool:
-    """Whether `name` is an IANA time zone known to zoneinfo."""
-    return name in _zones() or name == "UTC"
 
 
 def new_token(prefix: str = "") -> str:

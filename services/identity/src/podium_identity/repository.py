@@ -6,14 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_identity.models import lrs_clients, refresh_tokens, user_tokens, users
 
 
-async def insert_user(session: AsyncSession, **values: Any) -> Row[Any] | None:
+async def insert_user(session: AsyncSession, **values: Any) -> AnyRow | None:
     """Insert a user; return the row, or None when the e-mail is taken."""
     statement = (
         pg_insert(users)
@@ -21,17 +22,18 @@ async def insert_user(session: AsyncSession, **values: Any) -> Row[Any] | None:
         .on_conflict_do_nothing(index_elements=[users.c.email])
         .returning(users)
     )
-    return (await session.execute(statement)).first()
+    found: AnyRow | None = (await session.execute(statement)).first()
+    return found
 
 
-async def user_by_email(session: AsyncSession, email: str) -> Row[Any] | None:
+async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
     """Return the user with this (normalised) e-mail."""
     return (await session.execute(select(users).where(users.c.email == email))).first()
 
 
 async def user_by_id(
     session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return the user with this id."""
     statement = select(users).where(users.c.id == user_id)
     if for_update:
@@ -39,7 +41,7 @@ async def user_by_id(
     return (await session.execute(statement)).first()
 
 
-async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> Row[Any]:
+async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> AnyRow:
     """Change a user's columns; return the new row."""
     statement = (
         update(users)
@@ -47,7 +49,8 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) 
         .values(**values, updated_at=func.now())
         .returning(users)
     )
-    return (await session.execute(statement)).one()
+    found: AnyRow = (await session.execute(statement)).one()
+    return found
 
 
 async def insert_refresh_token(session: AsyncSession, **values: Any) -> None:
@@ -55,7 +58,7 @@ async def insert_refresh_token(session: AsyncSession, **values: Any) -> None:
     await session.execute(insert(refresh_tokens).values(**values))
 
 
-async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> Row[Any] | None:
+async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> AnyRow | None:
     """Return the refresh token row with this hash, locked for the rotation."""
     statement = (
         select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).with_for_update()
@@ -109,17 +112,19 @@ async def use_user_token(
         .values(used_at=func.now())
         .returning(user_tokens.c.user_id)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    found: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
+    return found
 
 
-async def insert_lrs_client(session: AsyncSession, **values: Any) -> Row[Any]:
+async def insert_lrs_client(session: AsyncSession, **values: Any) -> AnyRow:
     """Store an LRS client; return the row."""
-    return (
+    found: AnyRow = (
         await session.execute(insert(lrs_clients).values(**values).returning(lrs_clients))
     ).one()
+    return found
 
 
-async def list_lrs_clients(session: AsyncSession, include_revoked: bool) -> list[Row[Any]]:
+async def list_lrs_clients(session: AsyncSession, include_revoked: bool) -> list[AnyRow]:
     """Return LRS clients, newest first."""
     statement = select(lrs_clients).order_by(lrs_clients.c.created_at.desc())
     if not include_revoked:
@@ -137,7 +142,7 @@ async def revoke_lrs_client(session: AsyncSession, client_id: uuid.UUID) -> bool
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lrs_client_by_key(session: AsyncSession, key: str) -> Row[Any] | None:
+async def lrs_client_by_key(session: AsyncSession, key: str) -> AnyRow | None:
     """Return the live LRS client with this key."""
     statement = select(lrs_clients).where(
         lrs_clients.c.key == key, lrs_clients.c.revoked_at.is_(None)

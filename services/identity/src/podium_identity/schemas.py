@@ -8,7 +8,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LrsScope = Literal["statements/write", "statements/read", "statements/read/mine"]
+# xAPI Communication 4.2 scopes.
+LrsScope = Literal[
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "define",
+    "profile",
+]
 
 
 class RegisterRequest(BaseModel):

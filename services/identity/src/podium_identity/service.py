@@ -26,8 +26,10 @@ from podium_contracts.events import (
     UserTokenData,
     UserUpdated,
 )
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
+from podium_runtime.problems import ServiceError
+from podium_runtime.timezones import is_iana_zone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_identity import domain, repository
@@ -41,8 +43,30 @@ VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a secret
 
 
-class AccountError(Exception):
-    """A refused account operation, with a stable code the API maps to a status."""
+#: The status each refusal is reported with (SPEC §5.1).
+_STATUS = {
+    "VALIDATION_ERROR": 422,
+    "INVALID_EMAIL": 422,
+    "WEAK_PASSWORD": 422,
+    "INVALID_TIMEZONE": 422,
+    "EMAIL_TAKEN": 409,
+    "INVALID_CREDENTIALS": 401,
+    "INVALID_REFRESH_TOKEN": 401,
+    "REFRESH_TOKEN_REUSED": 401,
+    "INVALID_TOKEN": 401,
+    "EMAIL_NOT_VERIFIED": 403,
+    "FORBIDDEN": 403,
+    "ACCOUNT_LOCKED": 429,
+    "INVALID_VERIFICATION_TOKEN": 400,
+    "INVALID_RESET_TOKEN": 400,
+    "NOT_FOUND": 404,
+}
+#: Refusals that ask the client to authenticate again (RFC 6750 §3).
+_BEARER_CHALLENGE = frozenset({"INVALID_CREDENTIALS", "INVALID_TOKEN", "INVALID_REFRESH_TOKEN"})
+
+
+class AccountError(ServiceError):
+    """A refused account operation with a stable code; its status follows from the code."""
 
     def __init__(
         self,
@@ -52,15 +76,18 @@ class AccountError(Exception):
         errors: list[dict[str, Any]] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-        self.errors = errors
+        headers = {"Retry-After": str(retry_after)} if retry_after else {}
+        if code in _BEARER_CHALLENGE:
+            headers["WWW-Authenticate"] = "Bearer"
+        super().__init__(code, detail, status=_STATUS[code], errors=errors, headers=headers)
         self.retry_after = retry_after
 
 
 class RefreshTokenReused(AccountError):
     """A rotated refresh token came back: its family is revoked and must stay revoked."""
+
+    #: The family revocation commits even though the caller is refused.
+    commit_effects = True
 
 
 @dataclass(frozen=True)
@@ -115,7 +142,7 @@ class LoginThrottle:
     async def failed(self, email: str) -> int:
         """Record a failure; return the lock duration if this one locks the account, else 0."""
         failures_key, lock_key = self._keys(email)
-        count = int(await self.redis.eval(_COUNT_FAILURE, 1, failures_key, self.window_ms))  # type: ignore[misc]
+        count = int(await self.redis.eval(_COUNT_FAILURE, 1, failures_key, self.window_ms))
         if count >= self.max_failures:
             await self.redis.set(lock_key, b"1", ex=self.lock_seconds)
             await self.redis.delete(failures_key)
@@ -178,7 +205,7 @@ class Accounts:
     # --- events ------------------------------------------------------------
 
     @staticmethod
-    def user_data(user: Row[Any]) -> UserData:
+    def user_data(user: AnyRow) -> UserData:
         """Return the public profile facts of a user row."""
         return UserData(
             user_id=user.id,
@@ -189,7 +216,7 @@ class Accounts:
         )
 
     async def _issue_user_token(
-        self, session: AsyncSession, user: Row[Any], purpose: str, lifetime: int
+        self, session: AsyncSession, user: AnyRow, purpose: str, lifetime: int
     ) -> UserTokenData:
         token = domain.new_token()
         expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
@@ -238,7 +265,7 @@ class Accounts:
     @staticmethod
     def check_timezone(zone: str) -> None:
         """Raise `INVALID_TIMEZONE` unless `zone` is an IANA time zone."""
-        if not domain.is_timezone(zone):
+        if not is_iana_zone(zone):
             raise AccountError(
                 "INVALID_TIMEZONE",
                 f"{zone!r} is not an IANA time zone (e.g. Europe/Paris).",
@@ -255,7 +282,7 @@ class Accounts:
         *,
         role: str = "user",
         verified: bool = False,
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create an account; emit `user.registered` and a verification request."""
         normalized, name, zone = self.validate_registration(email, password, display_name, timezone)
         password_hash = await self.hash_password(password)
@@ -284,7 +311,7 @@ class Accounts:
     # --- login and tokens --------------------------------------------------
 
     async def _issue_tokens(
-        self, session: AsyncSession, user: Row[Any], family_id: uuid.UUID
+        self, session: AsyncSession, user: AnyRow, family_id: uuid.UUID
     ) -> TokenPair:
         access = self.keyring.issue_access_token(
             user.id,
@@ -361,7 +388,7 @@ class Accounts:
 
     # --- e-mail verification and password reset ------------------------------
 
-    async def verify_email(self, session: AsyncSession, token: str) -> Row[Any]:
+    async def verify_email(self, session: AsyncSession, token: str) -> AnyRow:
         """Consume a verification token and mark the address verified."""
         user_id = await repository.use_user_token(
             session, domain.token_hash(token), VERIFY_EMAIL, datetime.now(UTC)
@@ -420,7 +447,7 @@ class Accounts:
 
     # --- profile -----------------------------------------------------------
 
-    async def profile(self, session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
+    async def profile(self, session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
         """Return the user's row; `INVALID_TOKEN` if the account no longer exists."""
         user = await repository.user_by_id(session, user_id)
         if user is None:
@@ -429,7 +456,7 @@ class Accounts:
 
     async def update_profile(
         self, session: AsyncSession, user_id: uuid.UUID, changes: dict[str, Any]
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Change display name, time zone or notification preferences; emit `user.updated`."""
         user = await repository.user_by_id(session, user_id, for_update=True)
         if user is None:
@@ -458,7 +485,7 @@ class Accounts:
 
     async def ensure_admin(
         self, session: AsyncSession, email: str, password: str, display_name: str = "Administrator"
-    ) -> Row[Any]:
+    ) -> AnyRow:
         """Create the admin account, or give an existing account the admin role."""
         user = await repository.user_by_email(session, domain.lookup_email(email))
         if user is None:
@@ -470,7 +497,7 @@ class Accounts:
             await self.outbox.add(session, new_event(UserUpdated, PRODUCER, self.user_data(user)))
         return user
 
-    async def require_admin(self, session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
+    async def require_admin(self, session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
         """Return the user if they are an admin now (not merely when the token was issued)."""
         user = await self.profile(session, user_id)
         if user.role != "admin":
@@ -481,7 +508,7 @@ class Accounts:
 
     async def create_lrs_client(
         self, session: AsyncSession, name: str, scopes: list[str], created_by: uuid.UUID
-    ) -> tuple[Row[Any], str]:
+    ) -> tuple[AnyRow, str]:
         """Create xAPI credentials; return the row and the secret (shown once)."""
         clean = domain.clean_display_name(name)
         if not clean:
@@ -504,7 +531,7 @@ class Accounts:
         log.info("lrs client created", extra={"lrs_client_id": str(row.id)})
         return row, secret
 
-    async def verify_lrs_client(self, session: AsyncSession, key: str, secret: str) -> Row[Any]:
+    async def verify_lrs_client(self, session: AsyncSession, key: str, secret: str) -> AnyRow:
         """Return the live client whose key and secret match; `INVALID_CREDENTIALS` otherwise."""
         row = await repository.lrs_client_by_key(session, key)
         expected = row.secret_hash if row is not None else domain.token_hash("")

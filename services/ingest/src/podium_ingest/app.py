@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest.api import create_router
+from podium_ingest import consumers
+from podium_ingest.api import router
 from podium_ingest.config import Settings
-from podium_ingest.consumers import register_consumers
+from podium_ingest.consistency import ConsistencyTracker
+from podium_ingest.documents.api import router as documents_router
 from podium_ingest.models import metadata
+from podium_ingest.privacy.api import router as privacy_router
+from podium_ingest.privacy.commands import retention_task
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
-    register_consumers(runtime, settings)
+    runtime.include_events(consumers.router)
+    if settings.statement_retention_days is not None:
+        runtime.background.append(retention_task(settings, runtime.db))  # type: ignore[arg-type]
     return runtime
 
 
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
     runtime = create_runtime(settings)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="Podium ingest",
-        description="xAPI statements: raw and flattened storage, LRS queries and reports.",
-        routers=[create_router(runtime, settings)],
+        description=(
+            "xAPI statements: raw and flattened storage, LRS queries and reports; "
+            "xAPI documents (State, Activity and Agent Profiles); erasure."
+        ),
+        routers=[router, documents_router, privacy_router],
     )
+    app.state.consistency = ConsistencyTracker(
+        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
+    )
+    return app

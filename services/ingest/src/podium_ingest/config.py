@@ -21,6 +21,14 @@ class Settings(ServiceSettings):
     max_page_size: int = 500
     #: Most `xapi.statements.received` events applied in one transaction.
     consumer_batch_size: int = 500
+    #: Longest a gateway takes from stamping `stored` to Kafka's acknowledgement; the
+    #: consistent-through instant stays this far behind (podium_ingest.consistency).
+    #: Must be at least the gateway's `xapi_publish_window_seconds`.
+    consistency_publish_window_seconds: float = 5.0
+    #: Days a statement is kept after it was stored; None keeps statements forever.
+    #: Applied by a background job every `retention_interval_seconds` and by `purge`.
+    statement_retention_days: int | None = None
+    retention_interval_seconds: float = 3600.0
 
 
 @lru_cache

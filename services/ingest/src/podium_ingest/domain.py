@@ -62,10 +62,11 @@ def user_id_of(actor: dict[str, Any], platform_url: str) -> uuid.UUID | None:
 
 def is_voiding(statement: dict[str, Any]) -> bool:
     """Tell whether a statement voids another (xAPI 2.3.2: verb voided, StatementRef object)."""
-    return (
+    found: bool = (
         statement["verb"]["id"] == VOIDED_VERB
         and statement["object"].get("objectType") == "StatementRef"
     )
+    return found
 
 
 def flatten(statement: dict[str, Any], platform_url: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `statements` keeps each statement exactly as the LRS accepted it (JSONB, by id);
 `statement_facts` is its flattened row for queries and reports, written in the
-same transaction.
+same transaction. `documents` holds the xAPI State, Activity Profile and Agent
+Profile documents, written synchronously (docs/adr/0026).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import (
     Double,
     Identity,
     Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
     Table,
     Text,
 )
@@ -98,4 +101,22 @@ users = Table(
     Column("display_name", Text, nullable=False),
     Column("timezone", Text, nullable=False),
     Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+# xAPI document resources (Communication 2.2-2.7). A key part that does not apply to the
+# kind is '' (an agent profile has no activity), so the key is one primary key.
+documents = Table(
+    "documents",
+    metadata,
+    Column("kind", Text, nullable=False),
+    Column("activity_id", Text, nullable=False),
+    Column("agent_key", Text, nullable=False),
+    Column("registration", Text, nullable=False),
+    Column("document_id", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("etag", Text, nullable=False),
+    Column("updated", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("kind", "activity_id", "agent_key", "registration", "document_id"),
+    Index("ix_documents_agent_key", "agent_key"),
 )

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
+    ColumnElement,
     Date,
     and_,
     any_,
@@ -16,13 +18,14 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
     or_,
     select,
     text,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, JSONPATH, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,6 +180,65 @@ class StatementFilter:
     since: datetime | None = None
     until: datetime | None = None
     lrs_client_id: uuid.UUID | None = None
+    #: related_agents=true: the agent's identifier, matched anywhere in the statement.
+    related_agent: dict[str, Any] | None = None
+    #: related_activities=true: the activity also matches in context and sub-statements.
+    related_activities: bool = False
+
+
+# Every place an Activity can stand in a statement (xAPI Comm. 2.1.3 related_activities).
+_ACTIVITY_PATHS = " || ".join(
+    f"exists({path} ? (@.id == $a))"
+    for path in (
+        "$.object",
+        "$.context.contextActivities.*[*]",
+        "$.object.object",
+        "$.object.context.contextActivities.*[*]",
+    )
+)
+
+
+def _jsonpath(statement: Any, path: str, variables: dict[str, Any]) -> Any:
+    # The paths are predicates (exists(...) || ...): jsonb_path_match returns their value.
+    return func.jsonb_path_match(
+        statement,
+        cast(literal(path), JSONPATH),
+        cast(literal(orjson.dumps(variables).decode()), JSONB),
+    )
+
+
+def _related_agent(statement: Any, agent: dict[str, Any]) -> Any:
+    """Match the agent as actor, object, authority, instructor, team or member, at any depth."""
+    if "account" in agent:
+        path = "$.** ? (@.account.homePage == $h && @.account.name == $n)"
+        variables = {"h": agent["account"]["homePage"], "n": agent["account"]["name"]}
+    else:
+        name = next(k for k in ("mbox", "mbox_sha1sum", "openid") if k in agent)
+        path = f"$.** ? (@.{name} == $v)"
+        variables = {"v": agent[name]}
+    return _jsonpath(statement, f"exists({path})", variables)
+
+
+def _content_conditions(fact: Any, raw: Any, where: StatementFilter) -> list[Any]:
+    """Return the filters on a statement's content (agent, verb, activity, registration)."""
+    conditions: list[Any] = []
+    if where.agent_key is not None:
+        agent = or_(fact.c.actor_key == where.agent_key, fact.c.object_agent_key == where.agent_key)
+        if where.related_agent is not None:
+            agent = or_(agent, _related_agent(raw.c.statement, where.related_agent))
+        conditions.append(agent)
+    if where.verb is not None:
+        conditions.append(fact.c.verb_id == where.verb)
+    if where.activity is not None:
+        activity = fact.c.activity_id == where.activity
+        if where.related_activities:
+            activity = or_(
+                activity, _jsonpath(raw.c.statement, _ACTIVITY_PATHS, {"a": where.activity})
+            )
+        conditions.append(activity)
+    if where.registration is not None:
+        conditions.append(fact.c.registration == where.registration)
+    return conditions
 
 
 async def query_statements(
@@ -188,17 +250,19 @@ async def query_statements(
     after: tuple[datetime, uuid.UUID] | None,
 ) -> Sequence[Any]:
     """Return up to `limit` non-voided statements matching `where`, keyset-paged by (stored, id)."""
-    conditions = [facts.c.voided.is_(False)]
-    if where.agent_key is not None:
-        conditions.append(
-            or_(facts.c.actor_key == where.agent_key, facts.c.object_agent_key == where.agent_key)
+    conditions: list[ColumnElement[bool]] = [facts.c.voided.is_(False)]
+    content = _content_conditions(facts, statements, where)
+    if content:
+        # Comm. 2.1.3 "Filter Conditions for StatementRefs": a statement also matches when
+        # the statement it targets matches (voided or not), e.g. the voiding statement.
+        target_facts = facts.alias("target_facts")
+        target_statements = statements.alias("target_statements")
+        targets = (
+            select(target_facts.c.statement_id)
+            .join(target_statements, target_statements.c.id == target_facts.c.statement_id)
+            .where(*_content_conditions(target_facts, target_statements, where))
         )
-    if where.verb is not None:
-        conditions.append(facts.c.verb_id == where.verb)
-    if where.activity is not None:
-        conditions.append(facts.c.activity_id == where.activity)
-    if where.registration is not None:
-        conditions.append(facts.c.registration == where.registration)
+        conditions.append(or_(and_(*content), facts.c.target_id.in_(targets)))
     if where.lrs_client_id is not None:
         conditions.append(statements.c.lrs_client_id == where.lrs_client_id)
     if where.since is not None:
@@ -226,12 +290,6 @@ async def query_statements(
             .limit(limit)
         )
     ).all()
-
-
-async def latest_stored(session: AsyncSession) -> datetime | None:
-    """Return the newest `stored` instant in the store."""
-    value: datetime | None = await session.scalar(select(func.max(facts.c.stored)))
-    return value
 
 
 async def activity_per_day(

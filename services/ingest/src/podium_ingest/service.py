@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 from collections.abc import Sequence
@@ -20,7 +19,9 @@ from podium_contracts.events import (
     StatementsReceived,
     UserData,
 )
+from podium_runtime.cursors import CursorCodec
 from podium_runtime.outbox import Outbox
+from podium_runtime.problems import ConflictError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import repository
@@ -155,18 +156,10 @@ class StatementPage:
     cursor: str | None
 
 
-def encode_cursor(stored: datetime, statement_id: uuid.UUID) -> str:
-    """Return an opaque cursor after `(stored, id)`."""
-    return base64.urlsafe_b64encode(f"{stored.isoformat()}|{statement_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Read a cursor from `encode_cursor`; raises ValueError when it is not one."""
-    try:
-        stored, statement_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(stored), uuid.UUID(statement_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("malformed cursor") from exc
+#: Statement pages continue after (stored, statement id) of their last row.
+STATEMENT_CURSOR = CursorCodec(datetime, uuid.UUID)
+#: Daily-goal pages continue after the user id of their last participant.
+PARTICIPANT_CURSOR = CursorCodec(uuid.UUID)
 
 
 async def query_statements(
@@ -178,13 +171,13 @@ async def query_statements(
     cursor: str | None,
 ) -> StatementPage:
     """Return one page of matching statements, newest first unless `ascending`."""
-    after = decode_cursor(cursor) if cursor else None
+    after = STATEMENT_CURSOR.decode_optional(cursor)
     rows = await repository.query_statements(
         session, where, limit=limit + 1, ascending=ascending, after=after
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].stored, rows[-1].statement_id) if more else None
+    next_cursor = STATEMENT_CURSOR.encode(rows[-1].stored, rows[-1].statement_id) if more else None
     return StatementPage([r.statement for r in rows], next_cursor)
 
 
@@ -258,12 +251,21 @@ async def record_enrollment(
         await repository.remove_participant(session, data.competition_id, data.user_id)
 
 
-class CompetitionUnknownError(LookupError):
+class CompetitionUnknownError(NotFoundError):
     """No competition with that id reached ingest."""
 
+    def __init__(self, competition_id: uuid.UUID) -> None:
+        super().__init__("COMPETITION_NOT_FOUND", f"no competition {competition_id}")
 
-class NoDailyGoalError(ValueError):
+
+class NoDailyGoalError(ConflictError):
     """The competition's rules name no `daily_goal_verb`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "NO_DAILY_GOAL",
+            "The competition's rules name no daily_goal_verb, so no lesson is due daily.",
+        )
 
 
 @dataclass(frozen=True)
@@ -287,13 +289,11 @@ async def daily_goal_report(
     """Return one page of participants by whether they completed `day`'s lesson (SPEC §5.5)."""
     competition = await repository.get_competition(session, competition_id)
     if competition is None:
-        raise CompetitionUnknownError(str(competition_id))
+        raise CompetitionUnknownError(competition_id)
     if not competition.daily_goal_verb:
-        raise NoDailyGoalError(str(competition_id))
-    try:
-        after = uuid.UUID(cursor) if cursor else None
-    except ValueError as exc:
-        raise ValueError("malformed cursor") from exc
+        raise NoDailyGoalError()
+    found = PARTICIPANT_CURSOR.decode_optional(cursor)
+    after = found[0] if found else None
     rows = await repository.daily_goal_participants(
         session, competition, day, completed=completed, after=after, limit=limit + 1
     )
@@ -308,4 +308,5 @@ async def daily_goal_report(
         for r in rows[:limit]
     ]
     more = len(rows) > limit
-    return DailyGoalReport(competition, page, str(page[-1]["user_id"]) if more else None)
+    next_cursor = PARTICIPANT_CURSOR.encode(page[-1]["user_id"]) if more else None
+    return DailyGoalReport(competition, page, next_cursor)

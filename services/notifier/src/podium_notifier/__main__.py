@@ -18,7 +18,7 @@ def main() -> None:
         run_service(
             get_settings(), create_api, Path(__file__).resolve().parents[2] / "migrations", SCHEMA
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 if __name__ == "__main__":

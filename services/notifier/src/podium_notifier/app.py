@@ -44,8 +44,7 @@ def create_service(
     scheduler = Scheduler(
         runtime.db, notifier, clock=clock, interval_seconds=settings.scheduler_interval_seconds
     )
-    assert runtime.consumer is not None
-    consumers.register(runtime.consumer, notifier)
+    runtime.include_events(consumers.router, notifier=notifier)
     runtime.background.append(sender.run)
     if settings.scheduler_enabled if run_scheduler is None else run_scheduler:
         runtime.background.append(scheduler.run)

@@ -89,8 +89,8 @@ class DevMailSink:
 
 def _parse(path: Path) -> dict[str, Any]:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    text_part = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-    html_part = message.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
     text = text_part.get_content() if text_part is not None else ""
     html = html_part.get_content() if html_part is not None else None
     return {

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from podium_contracts.codes import JoinRejection, SubmissionErrorCode
+from podium_runtime import timezones
 
 Channel = Literal["in_app", "email"]
 CHANNELS: tuple[Channel, ...] = ("in_app", "email")
@@ -20,6 +23,58 @@ RANK_CHANGED = "leaderboard.rank_changed"
 COMPETITION_STARTING = "competition.starting_soon"
 COMPETITION_ENDING = "competition.ending_soon"
 DAILY_REMINDER = "reminder.daily"
+PRIZE = "rewards.prize"
+
+#: Human words for every join-rejection code competitions emits (SPEC §5.2 join rules).
+JOIN_REJECTION_WORDS: dict[JoinRejection, str] = {
+    JoinRejection.COMPETITION_NOT_FOUND: "the competition does not exist",
+    JoinRejection.COMPETITION_NOT_ACTIVE: "the competition is not open",
+    JoinRejection.ALREADY_STARTED: "the competition has already started",
+    JoinRejection.FULL: "the competition is full",
+    JoinRejection.INVALID_INVITE_CODE: "the invite code is not valid",
+    JoinRejection.OWNER_CANNOT_JOIN: "owners do not join their own competition",
+}
+
+#: Human words for every submission-error code scoring emits (SPEC §7.1).
+SUBMISSION_ERROR_WORDS: dict[SubmissionErrorCode, str] = {
+    SubmissionErrorCode.TOO_LARGE: "the file is too large",
+    SubmissionErrorCode.NOT_CSV: "the file is not CSV",
+    SubmissionErrorCode.EMPTY_FILE: "the file is empty",
+    SubmissionErrorCode.EXTRA_COLUMN: "the file has an extra column",
+    SubmissionErrorCode.MISSING_COLUMN: "a column is missing",
+    SubmissionErrorCode.NOT_A_NUMBER: "a prediction is not a number",
+    SubmissionErrorCode.VALUE_OUT_OF_RANGE: "a prediction is out of range",
+    SubmissionErrorCode.DUPLICATE_ID: "an id appears twice",
+    SubmissionErrorCode.UNKNOWN_IDS: "some ids are not in the answer key",
+    SubmissionErrorCode.MISSING_IDS: "some ids of the answer key are missing",
+    SubmissionErrorCode.CHECKSUM_MISMATCH: "the stored file does not match its checksum",
+    SubmissionErrorCode.ANSWER_KEY_MISSING: "the competition has no answer key yet",
+    SubmissionErrorCode.ANSWER_KEY_INVALID: "the answer key is invalid",
+    SubmissionErrorCode.COMPETITION_UNKNOWN: "the competition is not known to scoring yet",
+    SubmissionErrorCode.NOT_A_PREDICTION_COMPETITION: "the competition takes no files",
+    SubmissionErrorCode.METRIC_MISSING: "the competition has no metric",
+    SubmissionErrorCode.METRIC_UNDEFINED: "the metric has no value on this file",
+    SubmissionErrorCode.SCORING_FAILED: "the scorer failed",
+}
+
+
+def join_rejection_words(reason: str | None) -> str:
+    """Say why a join was refused; a code this version does not know is shown as it is."""
+    if reason is None:
+        return "no reason given"
+    try:
+        return JOIN_REJECTION_WORDS[JoinRejection(reason)]
+    except ValueError:
+        return reason
+
+
+def submission_error_words(code: str) -> str:
+    """Say what a submission-error code means, keeping the code for support questions."""
+    try:
+        return f"{SUBMISSION_ERROR_WORDS[SubmissionErrorCode(code)]} ({code})"
+    except ValueError:
+        return code
+
 
 #: Account mails are sent whatever the preferences say: they are how a user gets in.
 MANDATORY_TYPES = frozenset({EMAIL_VERIFICATION, PASSWORD_RESET})
@@ -34,6 +89,7 @@ DEFAULT_PREFERENCES: dict[str, dict[Channel, bool]] = {
     COMPETITION_STARTING: {"in_app": True, "email": True},
     COMPETITION_ENDING: {"in_app": True, "email": True},
     DAILY_REMINDER: {"in_app": True, "email": True},
+    PRIZE: {"in_app": True, "email": True},
 }
 CONFIGURABLE_TYPES = tuple(DEFAULT_PREFERENCES)
 
@@ -65,14 +121,6 @@ def rank_change_is_debounced(
     return last_notified_at is not None and now - last_notified_at < window
 
 
-def zone(name: str | None) -> ZoneInfo:
-    """Return the IANA zone `name`, UTC when it is missing or unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 @dataclass(frozen=True)
 class LocalDay:
     """One calendar day in a timezone, as the UTC instants that bound it."""
@@ -84,10 +132,8 @@ class LocalDay:
 
 def local_day(now: datetime, tz: ZoneInfo) -> LocalDay:
     """Return the local day containing `now`; 23 or 25 hours long on DST days (zoneinfo)."""
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return LocalDay(today, start, end)
+    today = timezones.local_day(now, tz)
+    return LocalDay(today, *timezones.local_day_bounds(today, tz))
 
 
 def reminder_instant(day: date, hour: int, tz: ZoneInfo) -> datetime:

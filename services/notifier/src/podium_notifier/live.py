@@ -9,25 +9,17 @@ event id and resumes from (Last-Event-ID); the other kinds are transient.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from typing import Any
 
 import redis.asyncio as redis
+from podium_contracts.read_models import LiveMessage
+from podium_contracts.redis_keys import live_channel
 from podium_runtime.db import after_commit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
-
-#: Shared with the gateway's `stream_api.live_channel` (SPEC §5.6): one channel per user.
-CHANNEL_PREFIX = "podium:live:"
-
-
-def live_channel(user_id: uuid.UUID | str) -> str:
-    """Return the pub/sub channel of one user's live messages."""
-    return f"{CHANNEL_PREFIX}{user_id}"
-
 
 #: Key in `session.info` of the live messages waiting for the session's commit.
 _PENDING = "podium_notifier_live"
@@ -54,7 +46,7 @@ class LivePublisher:
         event_id: int | None = None,
     ) -> None:
         """Publish `{event, id?, data}` to the user's channel once the session commits."""
-        message = json.dumps({"event": event, "id": event_id, "data": data}, default=str)
+        message = LiveMessage(event=event, id=event_id, data=data).to_json()
         waiting: list[tuple[str, str]] | None = session.info.get(_PENDING)
         if waiting is None:
             waiting = session.info[_PENDING] = []

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from podium_runtime.db import AnyRow
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier.models import (
@@ -52,14 +52,14 @@ async def upsert_user(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return one user's projection row, or None when not known yet."""
     return (await session.execute(select(users).where(users.c.user_id == user_id))).first()
 
 
 async def get_users(
     session: AsyncSession, user_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
+) -> dict[uuid.UUID, AnyRow]:
     """Return the projection rows of the known users among `user_ids`, by id."""
     ids = list(set(user_ids))
     if not ids:
@@ -80,39 +80,15 @@ async def upsert_competition(session: AsyncSession, values: dict[str, Any]) -> N
     )
 
 
-async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
-    """Return one competition's projection row, or None."""
-    return (
-        await session.execute(
-            select(competitions).where(competitions.c.competition_id == competition_id)
-        )
-    ).first()
-
-
 async def get_competitions(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Row[Any]]:
+) -> dict[uuid.UUID, AnyRow]:
     """Return the projection rows of the known competitions among `competition_ids`, by id."""
     ids = list(set(competition_ids))
     if not ids:
         return {}
     rows = await session.execute(select(competitions).where(competitions.c.competition_id.in_(ids)))
     return {r.competition_id: r for r in rows}
-
-
-async def set_participant(
-    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, active: bool
-) -> None:
-    """Record that a user joined (active) or left a competition."""
-    stmt = insert(participants).values(
-        competition_id=competition_id, user_id=user_id, active=active, updated_at=func.now()
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[participants.c.competition_id, participants.c.user_id],
-            set_={"active": active, "updated_at": func.now()},
-        )
-    )
 
 
 async def set_participants(
@@ -177,7 +153,7 @@ async def users_with_statement(
     return {r.user_id for r in rows}
 
 
-async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[Row[Any]]:
+async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[AnyRow]:
     """Return active activity competitions with a daily goal that are running at `now`."""
     return (
         await session.execute(
@@ -194,7 +170,7 @@ async def goal_competitions(session: AsyncSession, now: datetime) -> Sequence[Ro
 
 async def competitions_with_instant_between(
     session: AsyncSession, column: str, start: datetime, end: datetime
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return active competitions whose `starts_at`/`ends_at` lies in (start, end]."""
     col = competitions.c[column]
     return (
@@ -206,7 +182,7 @@ async def competitions_with_instant_between(
 
 async def active_participants(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return (competition_id, user_id, timezone) of active participants; UTC when unknown."""
     return (
         await session.execute(
@@ -234,43 +210,9 @@ async def try_scheduler_lock(session: AsyncSession, key: str) -> bool:
 # --- rank-change debounce ---------------------------------------------------------
 
 
-async def get_rank_notice(
-    session: AsyncSession, user_id: uuid.UUID, competition_id: uuid.UUID
-) -> Row[Any] | None:
-    """Return (and lock) the last rank notice of a user on a competition's board."""
-    return (
-        await session.execute(
-            select(rank_notices)
-            .where(
-                rank_notices.c.user_id == user_id, rank_notices.c.competition_id == competition_id
-            )
-            .with_for_update()
-        )
-    ).first()
-
-
-async def save_rank_notice(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    competition_id: uuid.UUID,
-    notified_at: datetime,
-    rank: int | None,
-) -> None:
-    """Remember when and at which rank the user was last told about this board."""
-    stmt = insert(rank_notices).values(
-        user_id=user_id, competition_id=competition_id, last_notified_at=notified_at, last_rank=rank
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[rank_notices.c.user_id, rank_notices.c.competition_id],
-            set_={"last_notified_at": notified_at, "last_rank": rank},
-        )
-    )
-
-
 async def lock_rank_notices(
     session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Row[Any]]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:
     """Return (and lock, in key order) the last notices of `(user_id, competition_id)` boards."""
     keys = sorted(set(pairs))
     if not keys:
@@ -362,27 +304,15 @@ async def save_preferences(
 # --- in-app inbox -----------------------------------------------------------------
 
 
-async def insert_notification(session: AsyncSession, values: dict[str, Any]) -> Row[Any] | None:
-    """Insert an in-app notification; None when this (cause, user) already has one."""
-    return (
-        await session.execute(
-            insert(notifications)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="uq_notifications_dedupe_user")
-            .returning(notifications)
-        )
-    ).first()
-
-
 async def insert_notifications(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Insert many in-app notifications; returns only the rows that were new.
 
     A (cause, user) that already has one is skipped (ON CONFLICT DO NOTHING on
     the idempotency key, SPEC §7.4). Rows come back in insertion (`seq`) order.
     """
-    inserted: list[Row[Any]] = []
+    inserted: list[AnyRow] = []
     for chunk in _chunks(rows):
         result = await session.execute(
             insert(notifications)
@@ -403,7 +333,7 @@ async def list_notifications(
     limit: int,
     before_seq: int | None = None,
     after_seq: int | None = None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return a page of a user's inbox: newest first, or oldest first after `after_seq`."""
     query = select(notifications).where(notifications.c.user_id == user_id)
     if unread_only:
@@ -431,9 +361,9 @@ async def count_unread(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 async def mark_read(
     session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Mark one of the user's notifications read (kept if already read); None if not theirs."""
-    return (
+    found: AnyRow | None = (
         await session.execute(
             update(notifications)
             .where(notifications.c.id == notification_id, notifications.c.user_id == user_id)
@@ -441,22 +371,10 @@ async def mark_read(
             .returning(notifications)
         )
     ).first()
+    return found
 
 
 # --- e-mail outbox ----------------------------------------------------------------
-
-
-async def insert_email(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Queue a mail; False when this (cause, user) already has one."""
-    row = (
-        await session.execute(
-            insert(emails)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="uq_emails_dedupe_user")
-            .returning(emails.c.id)
-        )
-    ).first()
-    return row is not None
 
 
 async def insert_emails(
@@ -479,7 +397,7 @@ async def insert_emails(
     return inserted
 
 
-async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[Row[Any]]:
+async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[AnyRow]:
     """Lock up to `limit` pending mails that are due; other senders skip them."""
     return (
         await session.execute(
@@ -511,17 +429,3 @@ async def mark_email_failed(
     else:
         values["next_attempt_at"] = func.now() + retry_in
     await session.execute(update(emails).where(emails.c.id == email_id).values(**values))
-
-
-async def next_email_due(session: AsyncSession) -> datetime | None:
-    """Return when the earliest pending mail is due, or None when nothing waits."""
-    value: datetime | None = await session.scalar(
-        select(func.min(emails.c.next_attempt_at)).where(emails.c.status == "pending")
-    )
-    return value
-
-
-async def email_counts(session: AsyncSession) -> dict[str, int]:
-    """Return the number of mails per status (for operators and metrics)."""
-    rows = await session.execute(select(emails.c.status, func.count()).group_by(emails.c.status))
-    return {status: int(n) for status, n in rows.tuples()}

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium_runtime.db import Database
+from podium_runtime.timezones import zone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
@@ -96,7 +97,7 @@ class Scheduler:
         sent = 0
         for (competition_id, tz_name), user_ids in groups.items():
             competition = running[competition_id]
-            tz = domain.zone(tz_name)
+            tz = zone(tz_name)
             day = domain.reminder_due(now, tz, self.settings.daily_reminder_hour)
             if day is None:
                 continue
@@ -137,7 +138,7 @@ class Scheduler:
             for p in await repo.active_participants(session, by_id):
                 competition = by_id[p.competition_id]
                 instant: datetime = getattr(competition, column)
-                local = instant.astimezone(domain.zone(p.timezone))
+                local = instant.astimezone(zone(p.timezone))
                 verb = "starts" if column == "starts_at" else "ends"
                 message = Message(
                     kind,

@@ -13,10 +13,24 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
-from podium_runtime.db import after_commit
-from sqlalchemy.engine import Row
+from podium_contracts.events import (
+    CompetitionData,
+    EnrollmentAccepted,
+    EnrollmentLeft,
+    EnrollmentRejected,
+    FulfillmentUpdated,
+    LearningData,
+    RankChanged,
+    SubmissionRejected,
+    SubmissionScored,
+    UserData,
+    UserEmailVerificationRequested,
+    UserPasswordResetRequested,
+)
+from podium_runtime.db import AnyRow, after_commit
+from podium_runtime.problems import InvalidError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
@@ -28,16 +42,22 @@ from podium_notifier.mail import EmailRenderer, TemplateFailed
 log = logging.getLogger(__name__)
 
 
-class NotFound(Exception):
+class NotFound(NotFoundError):
     """The notification does not exist or belongs to someone else (SPEC §8: 404)."""
 
+    def __init__(self) -> None:
+        super().__init__("NOTIFICATION_NOT_FOUND", "No such notification.")
 
-class UnknownNotificationType(Exception):
+
+class UnknownNotificationType(InvalidError):
     """A preference names a type or channel that does not exist."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("unknown notification type or channel")
-        self.errors = errors
+        super().__init__(
+            "UNKNOWN_NOTIFICATION_TYPE",
+            "Preferences name an unknown notification type or channel.",
+            errors=errors,
+        )
 
 
 @dataclass
@@ -55,7 +75,7 @@ class Message:
 class Delivery:
     """What happened for one user: which channels got something new."""
 
-    in_app: Row[Any] | None = None
+    in_app: AnyRow | None = None
     email: bool = False
 
 
@@ -297,23 +317,6 @@ class Notifier:
         }
         return Mail(user_id, address, dedupe_key, kind, kind, context)
 
-    async def send_account_email(
-        self,
-        session: AsyncSession,
-        kind: str,
-        dedupe_key: str,
-        user_id: uuid.UUID,
-        address: str,
-        display_name: str,
-        token: str,
-        expires_at: datetime,
-    ) -> bool:
-        """Queue a verification or reset mail with a link carrying the token."""
-        mail = self.account_mail(
-            kind, dedupe_key, user_id, address, display_name, token, expires_at
-        )
-        return (await self.queue_emails(session, [mail])).get((dedupe_key, user_id), False)
-
     # --- rank changes ---------------------------------------------------------------
 
     async def rank_boards(
@@ -376,32 +379,6 @@ class Notifier:
         )
         return notice
 
-    async def rank_changed(
-        self,
-        session: AsyncSession,
-        dedupe_key: str,
-        user_id: uuid.UUID,
-        competition_id: uuid.UUID,
-        old_rank: int | None,
-        new_rank: int | None,
-        score: float | None,
-        at: datetime,
-    ) -> Delivery | None:
-        """Notify notable moves (top-10 entry/exit, drops), at most one per debounce window."""
-        notable = domain.rank_change_is_notable(old_rank, new_rank)
-        boards = await self.rank_boards(session, [(user_id, competition_id)] if notable else [])
-        title = await self.competition_title(session, competition_id)
-        notice = self.rank_notice(
-            boards, dedupe_key, user_id, competition_id, old_rank, new_rank, score, at, title
-        )
-        await self.save_rank_boards(session, boards)
-        [delivery] = await self.notify_many(session, [notice])
-        return delivery if notice.message is not None else None
-
-    async def competition_title(self, session: AsyncSession, competition_id: uuid.UUID) -> str:
-        """Return a competition's title from the projection, or a neutral phrase."""
-        return (await self.competition_titles(session, [competition_id]))[competition_id]
-
     async def competition_titles(
         self, session: AsyncSession, competition_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
@@ -411,7 +388,7 @@ class Notifier:
         return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
-def notification_view(row: Row[Any]) -> dict[str, Any]:
+def notification_view(row: AnyRow) -> dict[str, Any]:
     """Return the public shape of an in-app notification (SPEC §5.6)."""
     return {
         "id": str(row.id),
@@ -458,5 +435,259 @@ async def mark_read(
     """Mark one of the user's notifications read; someone else's is `NotFound`."""
     row = await repo.mark_read(session, user_id, notification_id)
     if row is None:
-        raise NotFound(str(notification_id))
+        raise NotFound()
     return notification_view(row)
+
+
+# --- facts in (called by the consumers) ------------------------------------------
+
+AccountTokenEvent: TypeAlias = UserEmailVerificationRequested | UserPasswordResetRequested
+EnrollmentEvent: TypeAlias = EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft
+NotifyingEvent: TypeAlias = (
+    AccountTokenEvent | EnrollmentEvent | SubmissionScored | SubmissionRejected | RankChanged
+)
+
+
+async def record_user(session: AsyncSession, data: UserData) -> None:
+    """Keep the address, name and time zone notifications need."""
+    await repo.upsert_user(
+        session,
+        {
+            "user_id": data.user_id,
+            "email": data.email,
+            "display_name": data.display_name,
+            "timezone": data.timezone,
+        },
+    )
+
+
+async def record_competition(session: AsyncSession, data: CompetitionData) -> None:
+    """Keep the title, schedule and daily-goal verb reminders need."""
+    await repo.upsert_competition(
+        session,
+        {
+            "competition_id": data.competition_id,
+            "title": data.title,
+            "kind": data.kind,
+            "status": data.status,
+            "starts_at": data.starts_at,
+            "ends_at": data.ends_at,
+            "timezone": data.timezone,
+            "daily_goal_verb": data.activity_rules().daily_goal_verb or None,
+        },
+    )
+
+
+async def record_statement(session: AsyncSession, data: LearningData) -> None:
+    """Remember who sent which verb when, so a done lesson suppresses its reminder."""
+    if data.user_id is None:
+        return  # not a platform user: no reminders to suppress
+    await repo.record_statement(
+        session, data.statement_id, data.user_id, data.verb, data.timestamp, data.voided
+    )
+
+
+async def notify_events(
+    session: AsyncSession, notifier: Notifier, events: list[NotifyingEvent]
+) -> None:
+    """Turn a batch of events into notifications, mails and live messages (SPEC §7.4).
+
+    Reads the competition titles and the debounce state of the rank boards once,
+    judges the events in order (so a rank change is debounced against an earlier
+    one of the same batch), then writes participants, rank notices, in-app rows
+    and mails in bulk. Idempotency per (event, user, channel) holds through the
+    unique keys; live messages go out after commit.
+    """
+    titles = await notifier.competition_titles(
+        session, {e.data.competition_id for e in events if not isinstance(e, AccountTokenEvent)}
+    )
+    boards = await notifier.rank_boards(
+        session,
+        [
+            (e.data.user_id, e.data.competition_id)
+            for e in events
+            if isinstance(e, RankChanged)
+            and counts_for_rank_notice(e)
+            and domain.rank_change_is_notable(e.data.old_rank, e.data.new_rank)
+        ],
+    )
+    notices: list[Notice] = []
+    mails: list[Mail] = []
+    joined: dict[tuple[uuid.UUID, uuid.UUID], bool] = {}
+    for event in events:
+        if isinstance(event, UserEmailVerificationRequested | UserPasswordResetRequested):
+            mails.append(account_mail(notifier, event))
+        elif isinstance(event, EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft):
+            d = event.data
+            if not isinstance(event, EnrollmentRejected):
+                joined[(d.competition_id, d.user_id)] = isinstance(event, EnrollmentAccepted)
+            notices.append(enrollment_notice(notifier, event, titles[d.competition_id]))
+        elif isinstance(event, SubmissionScored):
+            notices.append(scored_notice(notifier, event, titles[event.data.competition_id]))
+        elif isinstance(event, SubmissionRejected):
+            notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
+        elif counts_for_rank_notice(event):
+            rank = event.data
+            notices.append(
+                notifier.rank_notice(
+                    boards,
+                    str(event.id),
+                    rank.user_id,
+                    rank.competition_id,
+                    rank.old_rank,
+                    rank.new_rank,
+                    rank.score,
+                    event.occurred_at,
+                    titles[rank.competition_id],
+                )
+            )
+    await repo.set_participants(session, joined)
+    await notifier.save_rank_boards(session, boards)
+    await notifier.notify_many(session, notices)
+    await notifier.queue_emails(session, mails)
+
+
+def counts_for_rank_notice(event: RankChanged) -> bool:
+    """One notice per competition: the overall public board is the one people track."""
+    return bool(event.data.split == "public" and event.data.period == "all")
+
+
+def account_mail(notifier: Notifier, event: AccountTokenEvent) -> Mail:
+    """The verification or reset mail, sent whatever the preferences say (SPEC §7.4)."""
+    d = event.data
+    kind = (
+        domain.EMAIL_VERIFICATION
+        if isinstance(event, UserEmailVerificationRequested)
+        else domain.PASSWORD_RESET
+    )
+    return notifier.account_mail(
+        kind, str(event.id), d.user_id, d.email, d.display_name, d.token, d.expires_at
+    )
+
+
+def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) -> Notice:
+    """A live `enrollment.updated`, plus a notification when the request was decided."""
+    d = event.data
+    status = event.type.removeprefix("enrollment.")
+    notice = Notice(
+        d.user_id,
+        str(event.id),
+        live=[
+            (
+                "enrollment.updated",
+                {"competition_id": str(d.competition_id), "status": status, "reason": d.reason},
+            )
+        ],
+    )
+    if isinstance(event, EnrollmentLeft):
+        return notice
+    link = notifier.link(f"/competitions/{d.competition_id}")
+    data = {"competition_id": str(d.competition_id), "reason": d.reason}
+    if isinstance(event, EnrollmentAccepted):
+        notice.message = Message(
+            domain.ENROLLMENT_ACCEPTED,
+            "You joined a competition",
+            f"You are now a participant of {title}.",
+            link,
+            data,
+        )
+    else:
+        why = domain.join_rejection_words(d.reason)
+        notice.message = Message(
+            domain.ENROLLMENT_REJECTED,
+            "Your request to join was declined",
+            f"You could not join {title}: {why}.",
+            link,
+            data,
+        )
+    return notice
+
+
+def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> Notice:
+    """A live `submission.scored` and the notification with the public score."""
+    d = event.data
+    payload = {
+        "submission_id": str(d.submission_id),
+        "competition_id": str(d.competition_id),
+        "metric": d.metric,
+        "public_score": d.public_score,
+        "scored_at": d.scored_at.isoformat(),
+    }
+    message = Message(
+        domain.SUBMISSION_SCORED,
+        "Your submission was scored",
+        f"Your submission to {title} scored {d.public_score:.6g} ({d.metric}).",
+        notifier.link(f"/submissions/{d.submission_id}"),
+        payload,
+    )
+    return Notice(d.user_id, str(event.id), message, live=[("submission.scored", payload)])
+
+
+def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:
+    """The notification naming the validation error codes (no daily-limit cost)."""
+    d = event.data
+    reasons = [domain.submission_error_words(code) for code in sorted({e.code for e in d.errors})]
+    payload = {
+        "submission_id": str(d.submission_id),
+        "competition_id": str(d.competition_id),
+        "errors": [e.model_dump(mode="json") for e in d.errors[:20]],
+    }
+    message = Message(
+        domain.SUBMISSION_REJECTED,
+        "Your submission was rejected",
+        f"Your submission to {title} could not be scored: {'; '.join(reasons) or 'unknown'}."
+        " It does not count against your daily limit.",
+        notifier.link(f"/submissions/{d.submission_id}"),
+        payload,
+    )
+    return Notice(d.user_id, str(event.id), message)
+
+
+async def notify_prize(
+    session: AsyncSession, notifier: Notifier, event: FulfillmentUpdated
+) -> None:
+    """Notify a winner of one change of their prize (from the rewards service)."""
+    notice = prize_notice(notifier, event)
+    await notifier.notify_many(session, [notice])
+
+
+def prize_notice(notifier: Notifier, event: FulfillmentUpdated) -> Notice:
+    """The winner's notification for one change of their prize (never their address)."""
+    d = event.data
+    prize, drawing = d.prize_name, d.drawing_name
+    claim_by = f"{d.claim_by:%d %B %Y}" if d.claim_by else "the deadline"
+    titles = {
+        "won": (
+            f"You won {prize}!",
+            f"Your ticket in “{drawing}” won {prize}. Give your shipping address by "
+            f"{claim_by} to claim it.",
+        ),
+        "reminder": (
+            "Claim your prize",
+            f"You have until {claim_by} to give your shipping address for {prize} "
+            f"(“{drawing}”); after that it goes to another participant.",
+        ),
+        "shipped": (
+            "Your prize is on its way",
+            f"{prize} was shipped with {d.carrier}, tracking number {d.tracking_number}.",
+        ),
+        "delivered": (
+            f"Your prize: {prize}",
+            f"Your ticket in “{drawing}” won {prize}. Your code: {d.code}."
+            if d.kind == "digital"
+            else f"{prize} was delivered. Enjoy!",
+        ),
+        "forfeited": (
+            "Your prize was forfeited",
+            f"{prize} (“{drawing}”) was not claimed in time and went to another participant.",
+        ),
+    }
+    title, body = titles[d.change]
+    data = {
+        "fulfillment_id": str(d.fulfillment_id),
+        "drawing_id": str(d.drawing_id),
+        "change": d.change,
+        "status": d.status,
+    }
+    message = Message(domain.PRIZE, title, body, notifier.link("/rewards"), data)
+    return Notice(d.user_id, str(event.id), message)

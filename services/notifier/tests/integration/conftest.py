@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from notifier_harness import BOUNCING_DOMAIN, Running
 from podium_notifier.app import build_app, create_service
 from podium_notifier.config import Settings

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis.asyncio as redis
 from notifier_harness import Running
+from podium_contracts.codes import JoinRejection
 from podium_contracts.events import (
     EnrollmentAccepted,
     EnrollmentData,
@@ -227,7 +228,7 @@ async def test_enrollment_outcomes_notify_with_the_reason(notifier: Running) -> 
             EnrollmentRejected,
             "competitions",
             EnrollmentData(
-                competition_id=competition_id, user_id=user.user_id, reason="COMPETITION_FULL"
+                competition_id=competition_id, user_id=user.user_id, reason=JoinRejection.FULL
             ),
         ),
         new_event(
@@ -239,7 +240,7 @@ async def test_enrollment_outcomes_notify_with_the_reason(notifier: Running) -> 
     items = await inbox_items(notifier, user.user_id, 2)
     by_type = {i["type"]: i for i in items}
     assert "the competition is full" in by_type["enrollment.rejected"]["body"]
-    assert by_type["enrollment.rejected"]["data"]["reason"] == "COMPETITION_FULL"
+    assert by_type["enrollment.rejected"]["data"]["reason"] == "FULL"
     assert "enrollment.accepted" in by_type
 
 
@@ -269,7 +270,7 @@ async def test_inbox_pagination_unread_filter_and_mark_read(notifier: Running) -
     bad = await notifier.http.get(
         f"/internal/users/{user.user_id}/notifications", params={"cursor": "%%%"}
     )
-    assert bad.status_code == 422 and bad.json()["code"] == "INVALID_CURSOR"
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_CURSOR"
 
 
 async def test_unknown_preference_type_is_refused(notifier: Running) -> None:

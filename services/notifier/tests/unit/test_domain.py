@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jinja2 import DictLoader, Environment
 from podium_notifier import domain
-from podium_notifier.api import decode_cursor, encode_cursor
+from podium_notifier.api import INBOX_CURSOR
 from podium_notifier.mail import EmailRenderer, TemplateFailed
 from podium_runtime.problems import Problem
+from podium_runtime.timezones import zone
 
-NEW_YORK = domain.zone("America/New_York")
+NEW_YORK = zone("America/New_York")
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ def test_local_days_are_23_24_or_25_hours_long(day: str, hours: int) -> None:
 
 
 def test_reminder_is_due_from_1800_local_until_midnight() -> None:
-    tokyo = domain.zone("Asia/Tokyo")
+    tokyo = zone("Asia/Tokyo")
     assert domain.reminder_due(datetime(2026, 6, 15, 8, 59, tzinfo=UTC), tokyo, 18) is None
     due = domain.reminder_due(datetime(2026, 6, 15, 9, 0, tzinfo=UTC), tokyo, 18)
     assert due is not None and due.day.isoformat() == "2026-06-15"
@@ -60,8 +61,8 @@ def test_reminder_is_due_from_1800_local_until_midnight() -> None:
 
 
 def test_unknown_timezone_falls_back_to_utc() -> None:
-    assert domain.zone("Mars/Olympus_Mons").key == "UTC"
-    assert domain.zone(None).key == "UTC"
+    assert zone("Mars/Olympus_Mons").key == "UTC"
+    assert zone(None).key == "UTC"
 
 
 def test_preferences_merge_over_defaults() -> None:
@@ -95,8 +96,8 @@ def test_a_broken_or_missing_template_is_reported_not_raised_raw() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor(12345)) == 12345
-    for garbage in ("", "abc", encode_cursor(1)[:-2] + "!!"):
+    assert INBOX_CURSOR.decode(INBOX_CURSOR.encode(12345)) == (12345,)
+    for garbage in ("", "abc", INBOX_CURSOR.encode(1)[:-2] + "!!"):
         with pytest.raises(Problem) as caught:
-            decode_cursor(garbage)
+            INBOX_CURSOR.decode(garbage)
         assert caught.value.code == "INVALID_CURSOR"

@@ -7,16 +7,15 @@ API is reachable only inside the cluster.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from podium_runtime.cursors import CursorCodec
+from podium_runtime.db import AnyRow
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
-from sqlalchemy import Row
 
 from podium_scoring import repository
 from podium_scoring.metrics import METRICS
@@ -31,16 +30,8 @@ from podium_scoring.schemas import (
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
-def _encode_cursor(at: datetime, submission_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{submission_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, submission_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), uuid.UUID(submission_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "INVALID_CURSOR", "the cursor is not one this API returned") from None
+#: Submission pages continue after (submitted_at, submission id) of their last row.
+SUBMISSION_CURSOR = CursorCodec(datetime, uuid.UUID)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
@@ -61,7 +52,7 @@ async def list_submissions(
     cursor: str | None = None,
 ) -> SubmissionPage:
     """Return a competition's submissions (one user's with `user_id`), newest first."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = SUBMISSION_CURSOR.decode_optional(cursor)
     rows = await repository.list_submissions(
         session, competition_id, user_id=user_id, limit=limit + 1, after=after
     )
@@ -69,11 +60,11 @@ async def list_submissions(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = _encode_cursor(last.submitted_at, last.submission_id)
+        next_cursor = SUBMISSION_CURSOR.encode(last.submitted_at, last.submission_id)
     return SubmissionPage(items=[SubmissionOut.from_row(r) for r in page], next_cursor=next_cursor)
 
 
-def _answer_key_out(row: Row[Any]) -> AnswerKeyOut:
+def _answer_key_out(row: AnyRow) -> AnswerKeyOut:
     return AnswerKeyOut(
         competition_id=row.competition_id,
         status=row.status,

@@ -20,7 +20,7 @@ def create_runtime(settings: Settings, blobs: BlobStore | None = None) -> Servic
     scorer = Scorer(
         blobs=blobs or create_blob_store(settings.blob), outbox=runtime.outbox, settings=settings
     )
-    consumers.register(runtime, scorer)
+    runtime.include_events(consumers.router, scorer=scorer)
     return runtime
 
 

@@ -13,7 +13,9 @@ from podium_contracts.events import (
     SubmissionReceived,
 )
 from podium_runtime.broker import DeadLetter, is_final_attempt
-from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.db import Database
+from podium_runtime.failures import is_infrastructure_error
+from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import service
@@ -22,60 +24,65 @@ from podium_scoring.service import NotReadyError, Scorer
 
 log = logging.getLogger(__name__)
 
+router = EventRouter()
 
-def register(runtime: ServiceRuntime, scorer: Scorer) -> None:
-    """Attach the handlers to the runtime's consumer (group `scoring`)."""
-    assert runtime.consumer is not None
-    database = runtime.db
 
-    @runtime.consumer.handles(CompetitionCreated, CompetitionUpdated)
-    async def on_competition_changed(
-        session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
-    ) -> None:
-        """Keep the metric and public fraction of each competition."""
-        await service.record_competition(session, event.data)
+@router.handles(CompetitionCreated, CompetitionUpdated)
+async def on_competition_changed(
+    session: AsyncSession, event: CompetitionCreated | CompetitionUpdated
+) -> None:
+    """Keep the metric and public fraction of each competition."""
+    await service.record_competition(session, event.data)
 
-    @runtime.consumer.handles(AnswerKeyUploaded)
-    async def on_answer_key_uploaded(session: AsyncSession, event: AnswerKeyUploaded) -> None:
-        """Load the new answer key once and fix its public/private split (SPEC §7.1)."""
-        await service.load_answer_key(session, scorer, event.data)
 
-    @runtime.consumer.handles(SubmissionReceived)
-    async def on_submission_received(session: AsyncSession, event: SubmissionReceived) -> None:
-        """Score a submission; after the last failed attempt it is rejected, never left queued.
+@router.handles(AnswerKeyUploaded)
+async def on_answer_key_uploaded(
+    session: AsyncSession, event: AnswerKeyUploaded, *, scorer: Scorer
+) -> None:
+    """Load the new answer key once and fix its public/private split (SPEC §7.1)."""
+    await service.load_answer_key(session, scorer, event.data)
 
-        The runtime retries a failing handler and then dead-letters the message
-        (SPEC §4). Before the last attempt gives up, the rejection with
-        `SCORING_FAILED` is committed in its own unit of work, so the
-        participant sees the outcome and the daily slot is given back while the
-        operator finds the message on the dead-letter topic (SPEC §7.1).
-        """
-        final = is_final_attempt()
-        try:
-            await service.score_submission(session, scorer, event.data, final_attempt=final)
-        except Exception as exc:
-            if not final:
-                raise
-            # This attempt's work is lost anyway; rolling it back now releases the
-            # submission row, which the rejection below writes in its own transaction.
-            await session.rollback()
-            async with database.session() as own:
-                await service.reject_unscorable(own, scorer, event.data, exc)
-            raise
 
-    @runtime.consumer.handles(RescoreRequested)
-    async def on_rescore_requested(session: AsyncSession, event: RescoreRequested) -> None:
-        """Rescore every submission of the competition against its current key."""
-        try:
-            count = await service.rescore_competition(session, scorer, event.data)
-        except (NotReadyError, ScoringRejectedError) as exc:
-            # Nothing can be rescored without a key; the request itself is the problem.
-            raise DeadLetter(exc.code, exc.message) from exc
-        log.info("competition rescored", extra={"submissions": count})
+@router.handles(SubmissionReceived)
+async def on_submission_received(
+    session: AsyncSession, event: SubmissionReceived, *, scorer: Scorer, database: Database
+) -> None:
+    """Score a submission; after the last failed attempt it is rejected, never left queued.
 
-    @runtime.consumer.handles(SubmissionInvalidated)
-    async def on_submission_invalidated(
-        session: AsyncSession, event: SubmissionInvalidated
-    ) -> None:
-        """Show the submission as invalidated in scoring's reads."""
-        await service.invalidate_submission(session, event.data)
+    The runtime retries a failing handler and then dead-letters the message
+    (SPEC §4). Before the last attempt gives up, the rejection with
+    `SCORING_FAILED` is committed in its own unit of work, so the
+    participant sees the outcome and the daily slot is given back while the
+    operator finds the message on the dead-letter topic (SPEC §7.1).
+    """
+    final = is_final_attempt()
+    try:
+        await service.score_submission(session, scorer, event.data, final_attempt=final)
+    except Exception as exc:
+        if not final or is_infrastructure_error(exc):
+            raise  # an outage is waited out by the runtime, never turned into a rejection
+        # This attempt's work is lost anyway; rolling it back now releases the
+        # submission row, which the rejection below writes in its own transaction.
+        await session.rollback()
+        async with database.session() as own:
+            await service.reject_unscorable(own, scorer, event.data, exc)
+        raise
+
+
+@router.handles(RescoreRequested)
+async def on_rescore_requested(
+    session: AsyncSession, event: RescoreRequested, *, scorer: Scorer
+) -> None:
+    """Rescore every submission of the competition against its current key."""
+    try:
+        count = await service.rescore_competition(session, scorer, event.data)
+    except (NotReadyError, ScoringRejectedError) as exc:
+        # Nothing can be rescored without a key; the request itself is the problem.
+        raise DeadLetter(exc.code, exc.message) from exc
+    log.info("competition rescored", extra={"submissions": count})
+
+
+@router.handles(SubmissionInvalidated)
+async def on_submission_invalidated(session: AsyncSession, event: SubmissionInvalidated) -> None:
+    """Show the submission as invalidated in scoring's reads."""
+    await service.invalidate_submission(session, event.data)

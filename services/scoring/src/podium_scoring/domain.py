@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from podium_contracts.codes import SubmissionErrorCode
 
 from podium_scoring.metrics import FloatArray, Metric, MetricUndefinedError
 from podium_scoring.validation import (
@@ -27,7 +28,7 @@ DEFAULT_PUBLIC_FRACTION = 0.5
 class ScoringRejectedError(Exception):
     """A submission cannot be scored for a reason the participant or owner must see."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: SubmissionErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -84,7 +85,7 @@ class AnswerKey:
         """Raise `ScoringRejectedError` when the targets do not suit `metric`."""
         if metric.target_kind == "binary" and not np.isin(self.targets, (0.0, 1.0)).all():
             raise ScoringRejectedError(
-                "ANSWER_KEY_INVALID",
+                SubmissionErrorCode.ANSWER_KEY_INVALID,
                 f"{metric.name} needs answer key targets of 0 or 1; the key has other values",
             )
 
@@ -103,7 +104,7 @@ def parse_answer_key(
     if len(table.header) != 2 or not all(table.header) or table.header[0] == table.header[1]:
         errors.append(
             FileError(
-                "ANSWER_KEY_INVALID",
+                SubmissionErrorCode.ANSWER_KEY_INVALID,
                 "the answer key must have exactly two named columns: an id and a target; "
                 f"it has {', '.join(repr(h) for h in table.header)}",
             )

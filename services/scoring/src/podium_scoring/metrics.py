@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from podium_contracts.codes import SubmissionErrorCode
 
 FloatArray = npt.NDArray[np.float64]
 TargetKind = Literal["binary", "real"]
@@ -40,7 +41,7 @@ THRESHOLD = 0.5
 class MetricUndefinedError(ValueError):
     """The metric has no value on this data (e.g. AUC when only one class is present)."""
 
-    code = "METRIC_UNDEFINED"
+    code = SubmissionErrorCode.METRIC_UNDEFINED
 
 
 def _require_rows(y_true: FloatArray) -> None:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, and_, func, or_, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import Column, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +32,7 @@ async def _upsert(
 
 async def _get(
     session: AsyncSession, table: Table, key: Column[Any], key_value: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return the row whose `key` is `key_value`, if there is one."""
     result = await session.execute(select(table).where(key == key_value))
     return result.first()
@@ -57,7 +58,7 @@ async def upsert_competition(
     await _upsert(session, competitions, competitions.c.competition_id, competition_id, values)
 
 
-async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
+async def get_competition(session: AsyncSession, competition_id: uuid.UUID) -> AnyRow | None:
     """Return the projection of a competition, or None when no event about it arrived yet."""
     return await _get(session, competitions, competitions.c.competition_id, competition_id)
 
@@ -70,7 +71,7 @@ async def upsert_answer_key(
     await _upsert(session, answer_keys, answer_keys.c.competition_id, competition_id, values)
 
 
-async def get_answer_key(session: AsyncSession, competition_id: uuid.UUID) -> Row[Any] | None:
+async def get_answer_key(session: AsyncSession, competition_id: uuid.UUID) -> AnyRow | None:
     """Return the competition's current answer key record."""
     return await _get(session, answer_keys, answer_keys.c.competition_id, competition_id)
 
@@ -167,7 +168,7 @@ async def mark_invalidated(
     return result.first() is not None
 
 
-async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> Row[Any] | None:
+async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> AnyRow | None:
     """Return one submission."""
     result = await session.execute(
         select(submissions).where(submissions.c.submission_id == submission_id)
@@ -182,7 +183,7 @@ async def list_submissions(
     user_id: uuid.UUID | None,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return a competition's submissions, newest first, after the keyset cursor `after`."""
     query = select(submissions).where(submissions.c.competition_id == competition_id)
     if user_id is not None:
@@ -203,7 +204,7 @@ async def list_submissions(
 
 async def submissions_to_rescore(
     session: AsyncSession, competition_id: uuid.UUID
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return every submission of a competition that is still on the board, oldest first."""
     query = (
         select(submissions)

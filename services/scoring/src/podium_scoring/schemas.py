@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from podium_runtime.db import AnyRow
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
 
 from podium_scoring.metrics import METRICS
 
@@ -44,7 +44,7 @@ class SubmissionOut(BaseModel):
     invalidated_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> SubmissionOut:
+    def from_row(cls, row: AnyRow) -> SubmissionOut:
         """Build the view of a `submissions` row."""
         metric = METRICS.get(row.metric) if row.metric else None
         return cls(

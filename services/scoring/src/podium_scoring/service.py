@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from podium_contracts.codes import SubmissionErrorCode
 from podium_contracts.events import (
     AnswerKeyData,
     CompetitionData,
@@ -30,8 +31,8 @@ from podium_contracts.events import (
     SubmissionScored,
 )
 from podium_runtime.blobs import BlobIntegrityError, BlobStore
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import repository
@@ -45,18 +46,23 @@ from podium_scoring.domain import (
     score,
 )
 from podium_scoring.metrics import METRICS, Metric
-from podium_scoring.validation import FileError, FileInvalidError, validate_submission
+from podium_scoring.validation import (
+    FileError,
+    FileInvalidError,
+    summarise_errors,
+    validate_submission,
+)
 
 log = logging.getLogger(__name__)
 
 #: The code a submission gets when the scorer itself failed after bounded retries (SPEC §7.1).
-SCORING_FAILED = "SCORING_FAILED"
+SCORING_FAILED = SubmissionErrorCode.SCORING_FAILED
 
 
 class NotReadyError(Exception):
     """Scoring cannot start yet (no competition or answer key known); worth retrying."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: SubmissionErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -147,7 +153,7 @@ async def load_answer_key(session: AsyncSession, scorer: Scorer, data: AnswerKey
             max_bytes=scorer.settings.max_answer_key_bytes,
         )
     except BlobIntegrityError as exc:
-        errors = [FileError("CHECKSUM_MISMATCH", str(exc))]
+        errors = [FileError(SubmissionErrorCode.CHECKSUM_MISMATCH, str(exc))]
     except FileInvalidError as exc:
         errors = exc.errors
     if key is None:
@@ -174,10 +180,14 @@ async def _current_key(
     """Return the parsed current key, reloading it from the blob store after a restart."""
     row = await repository.get_answer_key(session, competition_id)
     if row is None:
-        raise NotReadyError("ANSWER_KEY_MISSING", "the competition has no answer key yet")
+        raise NotReadyError(
+            SubmissionErrorCode.ANSWER_KEY_MISSING, "the competition has no answer key yet"
+        )
     if row.status != "ready":
         reasons = "; ".join(e.get("message", "") for e in row.errors) or "unusable"
-        raise ScoringRejectedError("ANSWER_KEY_INVALID", f"the answer key is invalid: {reasons}")
+        raise ScoringRejectedError(
+            SubmissionErrorCode.ANSWER_KEY_INVALID, f"the answer key is invalid: {reasons}"
+        )
     cached = scorer.keys.lookup(competition_id, row.sha256, row.public_fraction)
     if cached is not None:
         return cached
@@ -210,7 +220,7 @@ class _Job:
     submitted_at: datetime
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> _Job:
+    def from_row(cls, row: AnyRow) -> _Job:
         return cls(
             row.submission_id,
             row.competition_id,
@@ -237,13 +247,18 @@ class _Job:
 async def _metric_of(session: AsyncSession, competition_id: uuid.UUID) -> Metric:
     competition = await repository.get_competition(session, competition_id)
     if competition is None:
-        raise NotReadyError("COMPETITION_UNKNOWN", "the competition is not known to scoring yet")
+        raise NotReadyError(
+            SubmissionErrorCode.COMPETITION_UNKNOWN, "the competition is not known to scoring yet"
+        )
     if competition.kind != "prediction":
         raise ScoringRejectedError(
-            "NOT_A_PREDICTION_COMPETITION", "only prediction competitions take submission files"
+            SubmissionErrorCode.NOT_A_PREDICTION_COMPETITION,
+            "only prediction competitions take submission files",
         )
     if competition.metric not in METRICS:
-        raise ScoringRejectedError("METRIC_MISSING", "the competition has no scoring metric")
+        raise ScoringRejectedError(
+            SubmissionErrorCode.METRIC_MISSING, "the competition has no scoring metric"
+        )
     return METRICS[competition.metric]
 
 
@@ -260,13 +275,18 @@ async def _evaluate(
     limit = scorer.settings.max_submission_bytes
     if job.size_bytes > limit:
         raise FileInvalidError(
-            [FileError("TOO_LARGE", f"the file has {job.size_bytes} bytes; the limit is {limit}")]
+            [
+                FileError(
+                    SubmissionErrorCode.TOO_LARGE,
+                    f"the file has {job.size_bytes} bytes; the limit is {limit}",
+                )
+            ]
         )
     key = await _current_key(session, scorer, job.competition_id)
     try:
         raw = await scorer.blobs.get_verified(job.blob_key, job.sha256)
     except BlobIntegrityError as exc:
-        raise ScoringRejectedError("CHECKSUM_MISMATCH", str(exc)) from None
+        raise ScoringRejectedError(SubmissionErrorCode.CHECKSUM_MISMATCH, str(exc)) from None
     scores = await asyncio.to_thread(_validate_and_score, raw, key, metric, limit)
     return metric, scores, key
 
@@ -305,6 +325,7 @@ async def _emit_scored(
 async def _emit_rejected(
     session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
 ) -> None:
+    errors = summarise_errors(errors)  # what is stored and sent stays bounded
     await repository.record_rejected(
         session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
     )

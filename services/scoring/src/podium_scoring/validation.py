@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from podium_contracts.codes import SubmissionErrorCode
 
 from podium_scoring.metrics import FloatArray, Metric
 
@@ -45,7 +46,7 @@ StrArray = npt.NDArray[np.str_]
 class FileError:
     """One problem of a file: stable code, readable message, where it is."""
 
-    code: str
+    code: SubmissionErrorCode
     message: str
     column: str | None = None
     rows: tuple[str, ...] = ()
@@ -62,11 +63,46 @@ class FileError:
         }
 
 
+#: Most errors listed one by one; the rest are summarised by code (events stay small).
+MAX_LISTED_ERRORS = 50
+#: Longest message and column name an error carries (names come from the file).
+MAX_MESSAGE_CHARS = 500
+MAX_COLUMN_CHARS = 200
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarise_errors(errors: list[FileError], limit: int = MAX_LISTED_ERRORS) -> list[FileError]:
+    """Return the first `limit` errors, then one error per code counting the unlisted ones.
+
+    A file may have thousands of problems (one per extra column of a 40 KB
+    header); listing them all would make an event larger than Kafka carries and
+    an API answer of megabytes. The first ones show what is wrong; the counts
+    say how much.
+    """
+    listed = [
+        FileError(
+            e.code,
+            _clip(e.message, MAX_MESSAGE_CHARS),
+            column=None if e.column is None else _clip(e.column, MAX_COLUMN_CHARS),
+            rows=tuple(_clip(r, MAX_COLUMN_CHARS) for r in e.rows[:SAMPLE_SIZE]),
+            count=e.count,
+        )
+        for e in errors[:limit]
+    ]
+    rest = Counter(e.code for e in errors[limit:])
+    for code, count in rest.items():
+        listed.append(FileError(code, f"{count} more {code} errors are not listed", count=count))
+    return listed
+
+
 class FileInvalidError(Exception):
     """The file cannot be scored; `errors` lists every problem found."""
 
     def __init__(self, errors: list[FileError]) -> None:
-        super().__init__("; ".join(f"{e.code}: {e.message}" for e in errors))
+        super().__init__("; ".join(f"{e.code}: {e.message}"[:200] for e in errors[:5]))
         self.errors = errors
 
 
@@ -115,26 +151,41 @@ def read_table(data: bytes, *, max_bytes: int, what: str = "file") -> Table:
     """Parse CSV bytes into a `Table`; raises `FileInvalidError` when nothing can be read."""
     if len(data) > max_bytes:
         raise FileInvalidError(
-            [FileError("TOO_LARGE", f"the {what} has {len(data)} bytes; the limit is {max_bytes}")]
+            [
+                FileError(
+                    SubmissionErrorCode.TOO_LARGE,
+                    f"the {what} has {len(data)} bytes; the limit is {max_bytes}",
+                )
+            ]
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FileInvalidError(
-            [FileError("NOT_CSV", f"the {what} is not UTF-8 text (byte {exc.start} is invalid)")]
+            [
+                FileError(
+                    SubmissionErrorCode.NOT_CSV,
+                    f"the {what} is not UTF-8 text (byte {exc.start} is invalid)",
+                )
+            ]
         ) from None
     if not text.strip():
-        raise FileInvalidError([FileError("EMPTY_FILE", f"the {what} is empty")])
+        raise FileInvalidError([FileError(SubmissionErrorCode.EMPTY_FILE, f"the {what} is empty")])
     if "\x00" in text:
         raise FileInvalidError(
-            [FileError("NOT_CSV", f"the {what} contains NUL bytes; it looks binary, not CSV")]
+            [
+                FileError(
+                    SubmissionErrorCode.NOT_CSV,
+                    f"the {what} contains NUL bytes; it looks binary, not CSV",
+                )
+            ]
         )
     delimiter = _sniff_delimiter(text.lstrip().split("\n", 1)[0])
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise FileInvalidError(
-            [FileError("NOT_CSV", f"the {what} is not valid CSV: {exc}")]
+            [FileError(SubmissionErrorCode.NOT_CSV, f"the {what} is not valid CSV: {exc}")]
         ) from None
     # Blank lines (often a trailing one) carry no data; only 0/1-field records can be blank.
     widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
@@ -143,7 +194,7 @@ def read_table(data: bytes, *, max_bytes: int, what: str = "file") -> Table:
         keep[i] = bool(records[i]) and bool(records[i][0].strip())
     kept = np.flatnonzero(keep)
     if not kept.size:
-        raise FileInvalidError([FileError("EMPTY_FILE", f"the {what} is empty")])
+        raise FileInvalidError([FileError(SubmissionErrorCode.EMPTY_FILE, f"the {what} is empty")])
     header = [name.strip().lower() for name in records[kept[0]]]
     lines = kept[1:] + 1
     body = (
@@ -154,14 +205,14 @@ def read_table(data: bytes, *, max_bytes: int, what: str = "file") -> Table:
     widths = widths[kept[1:]]
     if not body:
         raise FileInvalidError(
-            [FileError("EMPTY_FILE", f"the {what} has a header but no data rows")]
+            [FileError(SubmissionErrorCode.EMPTY_FILE, f"the {what} has a header but no data rows")]
         )
     table = Table(header=header, records=body, lines=lines, delimiter=delimiter)
     ragged = np.flatnonzero(widths != len(header))
     if ragged.size:
         table.errors.append(
             FileError(
-                "NOT_CSV",
+                SubmissionErrorCode.NOT_CSV,
                 f"{ragged.size} row(s) do not have the header's {len(header)} fields "
                 f"({_lines_text(lines[ragged])})",
                 count=int(ragged.size),
@@ -205,7 +256,7 @@ def check_columns(table: Table, expected: list[str]) -> tuple[list[FileError], d
             label = name or f"(unnamed column {index + 1})"
             errors.append(
                 FileError(
-                    "EXTRA_COLUMN",
+                    SubmissionErrorCode.EXTRA_COLUMN,
                     f"column '{label}' is not expected; the file must have exactly the "
                     f"columns {', '.join(expected)}",
                     column=name,
@@ -213,7 +264,11 @@ def check_columns(table: Table, expected: list[str]) -> tuple[list[FileError], d
             )
     for name in expected:
         if name not in positions:
-            errors.append(FileError("MISSING_COLUMN", f"column '{name}' is missing", column=name))
+            errors.append(
+                FileError(
+                    SubmissionErrorCode.MISSING_COLUMN, f"column '{name}' is missing", column=name
+                )
+            )
     return errors, positions
 
 
@@ -226,7 +281,7 @@ def check_numbers(
         return []
     return [
         FileError(
-            "NOT_A_NUMBER",
+            SubmissionErrorCode.NOT_A_NUMBER,
             f"{bad.size} value(s) in column '{column}' are not finite numbers "
             f"(empty, text, NaN or infinite) on {_lines_text(table.lines[bad])}",
             column=column,
@@ -253,7 +308,7 @@ def check_range(
         return []
     return [
         FileError(
-            "VALUE_OUT_OF_RANGE",
+            SubmissionErrorCode.VALUE_OUT_OF_RANGE,
             f"{bad.size} value(s) in column '{column}' are outside [{low:g}, {high:g}] "
             f"({reason}) on {_lines_text(table.lines[bad])}",
             column=column,
@@ -275,7 +330,7 @@ def _duplicates_error(column: str, repeated: list[str], counts: npt.NDArray[np.i
     """Describe repeated ids: `repeated` holds at least a sample, `counts` one count per id."""
     extra = int((counts - 1).sum())
     return FileError(
-        "DUPLICATE_ID",
+        SubmissionErrorCode.DUPLICATE_ID,
         f"{counts.size} id(s) occur more than once ({extra} extra row(s)), "
         f"e.g. {', '.join(_sample(repeated))}",
         column=column,
@@ -336,7 +391,7 @@ def validate_submission(
         if unknown.size:
             errors.append(
                 FileError(
-                    "UNKNOWN_IDS",
+                    SubmissionErrorCode.UNKNOWN_IDS,
                     f"{unknown.size} id(s) are not in the answer key, e.g. "
                     f"{', '.join(_pick(ids, unknown))} ({_lines_text(table.lines[unknown])})",
                     column=key.id_column,
@@ -348,7 +403,7 @@ def validate_submission(
         if missing.size:
             errors.append(
                 FileError(
-                    "MISSING_IDS",
+                    SubmissionErrorCode.MISSING_IDS,
                     f"{missing.size} of the answer key's {key.size} ids have no prediction, "
                     f"e.g. {', '.join(_sample(key.ids[missing]))}",
                     column=key.id_column,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,9 +13,6 @@ from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, recording, serve
 from podium_scoring.app import create_api
 from podium_scoring.config import Settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from scoring_harness import MAX_SUBMISSION_BYTES, Scoring, TopicLog
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import uuid
 from datetime import UTC, datetime
@@ -121,6 +122,31 @@ async def test_bad_file_is_rejected_with_every_problem_at_once(scoring: Scoring)
     assert view["status"] == "rejected"
     assert {e["code"] for e in view["errors"]} == set(errors)
     assert view["public_score"] is None
+
+
+async def test_a_header_of_thousands_of_columns_is_rejected_with_a_bounded_error_list(
+    scoring: Scoring,
+) -> None:
+    """Regression: one error per extra column made an event over Kafka's 1 MiB limit."""
+    competition_id = await scoring.create_competition("log_loss", public_fraction=0.5)
+    csv, ids, _ = answer_key(competition_id, seed=4)
+    await scoring.upload_key(competition_id, csv)
+    extra = [f"extra_column_{n:05d}" for n in range(6600)]
+    header = ",".join(["id", "target", *extra])
+    rows = [",".join([str(i), "0.5", *("0" for _ in extra)]) for i in ids[:3]]
+    event = await scoring.submit(competition_id, "\n".join([header, *rows]).encode())
+
+    outcome = await scoring.outcome(event.data.submission_id)
+    assert outcome["type"] == "submission.rejected"
+    errors = outcome["data"]["errors"]
+    assert len(json.dumps(outcome)) < 100_000
+    listed = [e for e in errors if e["code"] == "EXTRA_COLUMN" and e["count"] is None]
+    assert len(listed) == 50
+    summary = [e for e in errors if e["code"] == "EXTRA_COLUMN" and e["count"] is not None]
+    assert [e["count"] for e in summary] == [6600 - 50]
+    view = await scoring.read(event.data.submission_id)
+    assert view["status"] == "rejected"
+    assert len(view["errors"]) == len(errors)
 
 
 @pytest.mark.parametrize(

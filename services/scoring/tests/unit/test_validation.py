@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from podium_scoring.domain import AnswerKey, ScoringRejectedError, parse_answer_key, score
 from podium_scoring.metrics import get_metric
-from podium_scoring.validation import FileError, FileInvalidError, validate_submission
+from podium_scoring.validation import (
+    FileError,
+    FileInvalidError,
+    summarise_errors,
+    validate_submission,
+)
 from sklearn.metrics import log_loss, roc_auc_score
 
 COMPETITION = "7d3c1f5e-2a71-4d0e-9a43-0f1f6f0d2b11"
@@ -269,3 +274,12 @@ def test_auc_on_a_public_part_with_one_class_is_rejected_as_undefined() -> None:
 
 def test_regression_key_cannot_score_a_binary_metric() -> None:
     assert auc_refusal([f"{i * 1.5}" for i in range(20)]) == "ANSWER_KEY_INVALID"
+
+
+def test_thousands_of_errors_are_summarised_past_the_first_fifty() -> None:
+    extra = ",".join(f"c{n}" for n in range(6600))
+    rows = [f"{r},{','.join('0' for _ in range(6600))}" for r in good_rows()]
+    errors = summarise_errors(errors_of(submission(rows, header=f"id,target,{extra}")))
+    assert len(errors) == 51
+    assert all(e.code == "EXTRA_COLUMN" and e.count is None for e in errors[:50])
+    assert errors[50].code == "EXTRA_COLUMN" and errors[50].count == 6550

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from podium_runtime.runtime import ServiceRuntime
+from fastapi import APIRouter
+from podium_runtime.deps import RuntimeDep, SessionDep
 
 from podium_competitions.activity import service
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -12,9 +12,7 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 
 @router.post("/activity-boards/rebuild")
-async def rebuild(request: Request) -> dict[str, int]:
+async def rebuild(session: SessionDep, runtime: RuntimeDep) -> dict[str, int]:
     """Rewrite every activity board's Redis mirror from the points ledger (after a Redis loss)."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        days = await service.rebuild(session, ActivityBoardMirror(runtime.redis))
+    days = await service.rebuild(session, ActivityBoardMirror(runtime.redis))
     return {"days": days}

@@ -21,14 +21,13 @@ Decisions the spec leaves open, fixed here:
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from podium_contracts.redis_keys import Period, period_start
+from podium_contracts.rules import ActivityRulesFacts
 
 #: xAPI 2.3.2: a voiding statement never earns points; its target arrives voided instead.
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -74,20 +73,20 @@ class Rules:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any] | None) -> Rules:
         """Read the `rules` JSON of a competition (validated by the API when it was stored)."""
-        raw = raw or {}
+        facts = ActivityRulesFacts.read(raw)
         return cls(
             points=tuple(
                 PointRule(
-                    verb=rule["verb"],
-                    points=float(rule["points"]),
-                    activity_prefix=rule.get("activity_prefix"),
-                    min_scaled_score=rule.get("min_scaled_score"),
+                    verb=rule.verb,
+                    points=rule.points,
+                    activity_prefix=rule.activity_prefix,
+                    min_scaled_score=rule.min_scaled_score,
                 )
-                for rule in raw.get("points", [])
+                for rule in facts.points
             ),
-            daily_cap=raw.get("daily_cap"),
-            daily_goal_verb=raw.get("daily_goal_verb"),
-            tier_multipliers=raw.get("tier_multipliers"),
+            daily_cap=facts.daily_cap,
+            daily_goal_verb=facts.daily_goal_verb,
+            tier_multipliers=facts.tier_multipliers,
         )
 
     def first_match(
@@ -128,33 +127,6 @@ def award(rule: PointRule, multiplier: float, used_today: float, daily_cap: floa
         return Award(base, base)
     room = max(0.0, daily_cap - used_today)
     return Award(base, round(min(base, room), POINT_DECIMALS))
-
-
-@lru_cache(maxsize=512)
-def zone(name: str | None) -> zoneinfo.ZoneInfo:
-    """Return the IANA zone `name`; an unknown or missing name falls back to UTC."""
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def local_day(at: datetime, timezone: str | None) -> date:
-    """Return the calendar day an aware instant falls on in `timezone` (DST-safe, zoneinfo)."""
-    return at.astimezone(zone(timezone)).date()
-
-
-def local_day_bounds(day: date, timezone: str | None) -> tuple[datetime, datetime]:
-    """Return the UTC instants where a local day begins and the next one begins.
-
-    On a DST change the day lasts 23 or 25 hours; zoneinfo resolves local
-    midnight (fold 0), so the bounds follow the wall clock, not a fixed 24 h.
-    """
-    tz = zone(timezone)
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def period_days(period: Period, day: date) -> tuple[date, date] | None:

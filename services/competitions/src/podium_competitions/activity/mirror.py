@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import redis.asyncio as redis
+from podium_contracts import read_models
 from podium_contracts.redis_keys import Period, activity_board_keys
 
 from podium_competitions.activity.domain import BoardEntry
-from podium_competitions.board_mirror import MirroredEntry, write_board
+from podium_competitions.board_mirror import write_board
 
 
 class ActivityBoardMirror:
@@ -34,7 +35,7 @@ class ActivityBoardMirror:
     ) -> None:
         """Replace one board atomically."""
         mirrored = [
-            MirroredEntry(
+            read_models.BoardEntry(
                 user_id=e.user_id,
                 rank=e.rank,
                 display_name=names.get(e.user_id),

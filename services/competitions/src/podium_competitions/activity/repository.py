@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +32,7 @@ async def lock_competition(session: AsyncSession, competition_id: uuid.UUID) -> 
     await shared.lock_board(session, f"activity:{competition_id}")
 
 
-async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return a user's projection row (time zone, tier), if identity announced them."""
     query = select(users.c.user_id, users.c.timezone, users.c.tier).where(
         users.c.user_id == user_id
@@ -39,7 +40,7 @@ async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | No
     return (await session.execute(query)).first()
 
 
-async def user_by_email(session: AsyncSession, email: str) -> Row[Any] | None:
+async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
     """Return the user holding this (lower-cased) e-mail, the latest updated if several."""
     query = (
         select(users.c.user_id, users.c.timezone, users.c.tier)
@@ -52,7 +53,7 @@ async def user_by_email(session: AsyncSession, email: str) -> Row[Any] | None:
 
 async def competitions_counting(
     session: AsyncSession, user_id: uuid.UUID, at: datetime
-) -> list[Row[Any]]:
+) -> list[AnyRow]:
     """Return the activity competitions where the user is accepted and `at` is in the window.
 
     Ended competitions still count statements timestamped inside their window
@@ -112,8 +113,11 @@ async def competitions_awarding(session: AsyncSession, statement_id: uuid.UUID) 
 
 async def void_award(
     session: AsyncSession, competition_id: uuid.UUID, statement_id: uuid.UUID
-) -> date | None:
-    """Take a statement's points out of every sum; return its board day, None if nothing changed."""
+) -> AnyRow | None:
+    """Take a statement's points out of every sum; None if nothing changed.
+
+    Returns the voided award's `board_day`, `user_id`, `points` and `occurred_at`.
+    """
     result = await session.execute(
         update(activity_points)
         .where(
@@ -122,10 +126,9 @@ async def void_award(
             p.voided.is_(False),
         )
         .values(voided=True)
-        .returning(p.board_day)
+        .returning(p.board_day, p.user_id, p.points, p.occurred_at)
     )
-    row = result.first()
-    return row.board_day if row is not None else None
+    return result.first()
 
 
 async def standings(
@@ -196,7 +199,7 @@ async def competition_timezone(session: AsyncSession, competition_id: uuid.UUID)
     return found
 
 
-async def boards_in_ledger(session: AsyncSession) -> list[Row[Any]]:
+async def boards_in_ledger(session: AsyncSession) -> list[AnyRow]:
     """Return every (competition, board day) the ledger holds points for (full rebuild)."""
     rows = await session.execute(
         select(p.competition_id, p.board_day).distinct().order_by(p.competition_id, p.board_day)
@@ -206,7 +209,7 @@ async def boards_in_ledger(session: AsyncSession) -> list[Row[Any]]:
 
 async def standing(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return a participant's rank and points on the `all` board, if they are on it."""
     t = activity_board.c
     result = await session.execute(

@@ -5,6 +5,9 @@ Who a statement belongs to: `LearningData.user_id` (ingest sets it for an
 actor's `mbox` in the users projection. Anything else earns nothing.
 
 Voiding (xAPI 2.3.2) takes the statement's points off every board it was on.
+Every change of a participant's points is announced as `points.awarded` or
+`points.revoked` (one per competition and statement), which the rewards
+service turns into wallet entries.
 The room it frees under that day's cap is available to statements recorded
 afterwards; statements already recorded keep what they were awarded (no
 re-evaluation), so a board never changes for reasons a participant cannot see.
@@ -18,8 +21,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from podium_contracts.actors import mbox_email
-from podium_contracts.events import LearningData, RankChanged, RankChangedData
+from podium_contracts.events import (
+    LearningData,
+    PointsAwarded,
+    PointsData,
+    PointsRevoked,
+    RankChanged,
+    RankChangedData,
+)
 from podium_runtime.outbox import Outbox, new_event
+from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
@@ -86,10 +97,10 @@ async def record_statement(
         # The cap's day is the participant's; an unknown time zone falls back to the
         # competition's until identity's event arrives.
         participant_tz = participant.timezone or competition.timezone
-        cap_day = domain.local_day(data.timestamp, participant_tz)
+        cap_day = local_day(data.timestamp, participant_tz)
         used = await repository.points_on_day(session, competition.id, participant.user_id, cap_day)
         earned = domain.award(rule, rules.multiplier(participant.tier), used, rules.daily_cap)
-        board_day = domain.local_day(data.timestamp, competition.timezone)
+        board_day = local_day(data.timestamp, competition.timezone)
         inserted = await repository.insert_award(
             session,
             {
@@ -109,6 +120,18 @@ async def record_statement(
             continue  # SPEC §7.3: points are awarded once per statement id
         if earned.points > 0:
             await recompute_boards(session, outbox, mirror, competition.id, board_day)
+            await _announce_points(
+                outbox,
+                session,
+                PointsAwarded,
+                PointsData(
+                    user_id=participant.user_id,
+                    competition_id=competition.id,
+                    statement_id=data.statement_id,
+                    points=earned.points,
+                    occurred_at=data.timestamp,
+                ),
+            )
             changed += 1
     return changed
 
@@ -123,12 +146,36 @@ async def _take_back(
     changed = 0
     for competition_id in await repository.competitions_awarding(session, statement_id):
         await repository.lock_competition(session, competition_id)
-        board_day = await repository.void_award(session, competition_id, statement_id)
-        if board_day is None:
+        voided = await repository.void_award(session, competition_id, statement_id)
+        if voided is None:
             continue  # voided meanwhile by a concurrent delivery
-        await recompute_boards(session, outbox, mirror, competition_id, board_day)
+        await recompute_boards(session, outbox, mirror, competition_id, voided.board_day)
+        if voided.points > 0:
+            await _announce_points(
+                outbox,
+                session,
+                PointsRevoked,
+                PointsData(
+                    user_id=voided.user_id,
+                    competition_id=competition_id,
+                    statement_id=statement_id,
+                    points=voided.points,
+                    occurred_at=voided.occurred_at,
+                ),
+            )
         changed += 1
     return changed
+
+
+async def _announce_points(
+    outbox: Outbox | None,
+    session: AsyncSession,
+    event_cls: type[PointsAwarded] | type[PointsRevoked],
+    data: PointsData,
+) -> None:
+    """Stage `points.awarded` / `points.revoked` in the same transaction as the ledger change."""
+    if outbox is not None:
+        await outbox.add(session, new_event(event_cls, PRODUCER, data))
 
 
 async def recompute_boards(

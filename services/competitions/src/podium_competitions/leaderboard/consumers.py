@@ -3,32 +3,44 @@
 from __future__ import annotations
 
 from podium_contracts.events import SubmissionInvalidated, SubmissionRejected, SubmissionScored
-from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.outbox import Outbox
+from podium_runtime.routing import EventRouter
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.leaderboard import service
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 
+router = EventRouter()
 
-def register(runtime: ServiceRuntime) -> None:
-    """Attach the leaderboard handlers to the service's consumer (group `competitions`)."""
-    assert runtime.consumer is not None and runtime.outbox is not None
-    outbox = runtime.outbox
-    mirror = LeaderboardMirror(runtime.redis)
 
-    @runtime.consumer.handles(SubmissionScored)
-    async def on_submission_scored(session: AsyncSession, event: SubmissionScored) -> None:
-        """Rank the new score (SPEC §7.2)."""
-        await service.record_scored(session, outbox, mirror, event.data)
+@router.handles(SubmissionScored)
+async def on_submission_scored(
+    session: AsyncSession,
+    event: SubmissionScored,
+    *,
+    outbox: Outbox,
+    leaderboard_mirror: LeaderboardMirror,
+) -> None:
+    """Rank the new score (SPEC §7.2)."""
+    await service.record_scored(session, outbox, leaderboard_mirror, event.data)
 
-    @runtime.consumer.handles(SubmissionInvalidated)
-    async def on_submission_invalidated(
-        session: AsyncSession, event: SubmissionInvalidated
-    ) -> None:
-        """Recompute the boards without the invalidated submission (SPEC §5.3)."""
-        await service.record_invalidated(session, outbox, mirror, event.data)
 
-    @runtime.consumer.handles(SubmissionRejected)
-    async def on_submission_rejected(session: AsyncSession, event: SubmissionRejected) -> None:
-        """Give the participant's daily slot back (SPEC §7.1)."""
-        await service.give_back_daily_slot(runtime.redis, event.data)
+@router.handles(SubmissionInvalidated)
+async def on_submission_invalidated(
+    session: AsyncSession,
+    event: SubmissionInvalidated,
+    *,
+    outbox: Outbox,
+    leaderboard_mirror: LeaderboardMirror,
+) -> None:
+    """Recompute the boards without the invalidated submission (SPEC §5.3)."""
+    await service.record_invalidated(session, outbox, leaderboard_mirror, event.data)
+
+
+@router.handles(SubmissionRejected)
+async def on_submission_rejected(
+    session: AsyncSession, event: SubmissionRejected, *, redis: Redis
+) -> None:
+    """Give the participant's daily slot back (SPEC §7.1)."""
+    await service.give_back_daily_slot(redis, event.data)

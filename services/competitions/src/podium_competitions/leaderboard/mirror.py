@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import redis.asyncio as redis
+from podium_contracts.read_models import BoardEntry
 from podium_contracts.redis_keys import (
     leaderboard_entries_key,
     leaderboard_meta_key,
     leaderboard_ranks_key,
 )
 
-from podium_competitions.board_mirror import MirroredEntry, write_board
+from podium_competitions.board_mirror import write_board
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
@@ -37,7 +38,7 @@ class LeaderboardMirror:
     ) -> None:
         """Replace one board atomically."""
         mirrored = [
-            MirroredEntry(
+            BoardEntry(
                 user_id=e.user_id,
                 rank=e.rank,
                 display_name=names.get(e.user_id),

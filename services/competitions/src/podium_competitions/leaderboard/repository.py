@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select
+from podium_runtime.db import AnyRow
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,7 +148,7 @@ async def boards_of(session: AsyncSession) -> list[uuid.UUID]:
 
 async def standing(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return a participant's public rank and best score, if they are on the board."""
     t = leaderboard_entries
     result = await session.execute(

@@ -45,9 +45,11 @@ from podium_gateway.xapi.models import (
     validate_iri,
     validate_statement,
 )
+from podium_gateway.xapi.signatures import SignatureError, verify_statement
 from podium_gateway.xapi.store import CoalescedLookup, StatementStore
 
 VERSION_HEADER = "X-Experience-API-Version"
+CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
 SUPPORTED_VERSIONS = ("1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
 QUERY_PARAMS = {
     "statementId",
@@ -70,7 +72,8 @@ QUERY_PARAMS = {
 MAX_BATCH = 1000
 
 
-def _bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> Problem:
+def bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> Problem:
+    """Return the 400 problem xAPI requires for a malformed request (Communication 3.2)."""
     return Problem(400, code, detail, **kwargs)
 
 
@@ -86,11 +89,11 @@ class XapiRoute(APIRoute):
             answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
                 if requested is None:
-                    raise _bad_request(
+                    raise bad_request(
                         f"The {VERSION_HEADER} header is required.", "XAPI_VERSION_REQUIRED"
                     )
                 if requested not in SUPPORTED_VERSIONS:
-                    raise _bad_request(
+                    raise bad_request(
                         f"xAPI version {requested!r} is not supported; "
                         f"use one of {', '.join(SUPPORTED_VERSIONS)}.",
                         "XAPI_VERSION_UNSUPPORTED",
@@ -103,11 +106,20 @@ class XapiRoute(APIRoute):
                 ]
                 detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
                 response = problem_response(
-                    _bad_request(detail or "invalid request", "VALIDATION_ERROR", errors=errors)
+                    bad_request(detail or "invalid request", "VALIDATION_ERROR", errors=errors)
                 )
             except Problem as exc:
                 response = problem_response(exc)
             response.headers[VERSION_HEADER] = answer_version
+            if (
+                request.method in ("GET", "HEAD")
+                and request.url.path.endswith("/xapi/statements")
+                and CONSISTENT_HEADER not in response.headers
+            ):
+                # Comm. 2.1.3: every statement GET answer carries it, errors included.
+                through = await _store(request).consistent_through()
+                if through is not None:
+                    response.headers[CONSISTENT_HEADER] = through
             return response
 
         return route
@@ -116,10 +128,14 @@ class XapiRoute(APIRoute):
 router = APIRouter(prefix="/xapi", tags=["xapi"], route_class=XapiRoute)
 
 Writer = Annotated[LrsClient, Depends(require_lrs_scope("statements/write"))]
-Reader = Annotated[LrsClient, Depends(require_lrs_scope("statements/read", "statements/read/mine"))]
+Reader = Annotated[
+    LrsClient,
+    Depends(require_lrs_scope("statements/read", "statements/read/mine", "all/read")),
+]
 
 
-def _claims(request: Request) -> StatementClaims:
+def claims(request: Request) -> StatementClaims:
+    """Return the app's statement claims (one per gateway process)."""
     state = request.app.state
     claims: StatementClaims | None = getattr(state, "xapi_claims", None)
     if claims is None:
@@ -163,9 +179,9 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
         try:
             body, parts = read_multipart(body, content_type)
         except AttachmentError as exc:
-            raise _bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
+            raise bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
     elif media_type != "application/json":
-        raise _bad_request(
+        raise bad_request(
             "Statements must be sent as application/json, or as multipart/mixed with "
             "attachments (xAPI Comm. 1.5).",
             "XAPI_CONTENT_TYPE",
@@ -173,7 +189,7 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
     try:
         return orjson.loads(body), parts
     except orjson.JSONDecodeError as exc:
-        raise _bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
+        raise bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
 
 
 def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
@@ -185,12 +201,19 @@ def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
             errors += exc.errors
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:20])
-        raise _bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
+        raise bad_request(f"Invalid statement: {detail}", "XAPI_INVALID_STATEMENT", errors=errors)
     # xAPI Data 2.4.11, Comm. 1.5.2: each attachment has a fileUrl or a part with its sha2.
     try:
         match_parts(raws, parts, batch)
     except AttachmentError as exc:
-        raise _bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
+        raise bad_request(str(exc), "XAPI_ATTACHMENT_MISSING") from exc
+    # Data 2.6: signatures are verified before anything of the batch is stored.
+    for index, raw in enumerate(raws):
+        try:
+            verify_statement(raw, parts)
+        except SignatureError as exc:
+            where = f"[{index}] " if batch else ""
+            raise bad_request(f"{where}Invalid signature: {exc}", "XAPI_INVALID_SIGNATURE") from exc
 
 
 async def store_statements(
@@ -204,19 +227,19 @@ async def store_statements(
     ids = [s["id"] for s in statements]
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        raise _bad_request(
+        raise bad_request(
             f"Statement ids repeat within the batch: {', '.join(duplicated)}.",
             "XAPI_DUPLICATE_ID",
         )
     hashes = [content_hash(s) for s in statements]
-    claims = _claims(request)
+    id_claims = claims(request)
     # A claim can be missing although the id is stored (Redis evicted or expired it):
     # ingest is the source of truth for ids the client chose (docs/adr/0004). The lookup
     # runs beside the claim; its answer only matters for ids the claim finds new.
     lookup = asyncio.ensure_future(_lookups(request).lookup([i for i in ids if i in supplied]))
     lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
     try:
-        states = await claims.claim(ids, hashes)
+        states = await id_claims.claim(ids, hashes)
     except BaseException:
         lookup.cancel()
         raise
@@ -229,7 +252,7 @@ async def store_statements(
         existing = await lookup
     except BaseException:
         if new:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
         raise
     new_ids = {i for i, _ in new}
     already_stored: set[str] = set()
@@ -237,7 +260,7 @@ async def store_statements(
         if statement_id not in new_ids:
             continue
         if content_hash(previous) != hashes[ids.index(statement_id)]:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
             raise _conflict([statement_id])
         already_stored.add(statement_id)
     publish = [
@@ -245,11 +268,24 @@ async def store_statements(
         for s, state in zip(statements, states, strict=True)
         if state in (ClaimState.NEW, ClaimState.SAME_PENDING) and s["id"] not in already_stored
     ]
+    window = request.app.state.settings.xapi_publish_window_seconds
+    remaining = window - (datetime.now(UTC) - stored).total_seconds()
     try:
-        await _publish(request, client, publish)
+        # Ingest's consistent-through trusts that a statement stamped `stored` is in Kafka
+        # within the window (podium_ingest.consistency); later ones are refused.
+        await asyncio.wait_for(_publish(request, client, publish), timeout=max(remaining, 0.001))
+    except TimeoutError as exc:
+        if new:
+            await id_claims.release(*zip(*new, strict=True))
+        raise Problem(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "The statements could not be stored in time; retry them.",
+            headers={"Retry-After": "1"},
+        ) from exc
     except BaseException:
         if new:
-            await claims.release(*zip(*new, strict=True))
+            await id_claims.release(*zip(*new, strict=True))
         raise
     committed = [
         (i, h)
@@ -257,7 +293,7 @@ async def store_statements(
         if s != ClaimState.SAME_COMMITTED
     ]
     if committed:
-        claims.commit_soon(*zip(*committed, strict=True))
+        id_claims.commit_soon(*zip(*committed, strict=True))
     return ids
 
 
@@ -298,7 +334,7 @@ async def post_statements(request: Request, client: Writer) -> Response:
     batch = isinstance(body, list)
     raws = body if batch else [body]
     if not raws:
-        raise _bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
+        raise bad_request("The array of statements is empty.", "XAPI_EMPTY_BATCH")
     if len(raws) > MAX_BATCH:
         raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
     _validate(raws, batch, parts)
@@ -314,13 +350,13 @@ async def put_statement(request: Request, client: Writer, statementId: str) -> R
     try:
         statement_id = str(uuid.UUID(statementId))
     except ValueError as exc:
-        raise _bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
+        raise bad_request("statementId is not a UUID.", "XAPI_INVALID_ID") from exc
     body, parts = await _read_body(request)
     if isinstance(body, list):
-        raise _bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
+        raise bad_request("PUT takes a single statement.", "XAPI_INVALID_STATEMENT")
     _validate([body], False, parts)
     if "id" in body and str(uuid.UUID(body["id"])) != statement_id:
-        raise _bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
+        raise bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
     body = {**body, "id": statement_id}
     await store_parts(blob_store(request), parts)
     await store_statements(request, client, [body])
@@ -336,28 +372,29 @@ def _flag(name: str, value: str | None, default: bool = False) -> bool:
         return default
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise _bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
+    raise bad_request(f"{name} must be true or false.", "VALIDATION_ERROR")
 
 
-@router.get("/statements", summary="Get one statement or query statements")
+@router.api_route(
+    "/statements", methods=["GET", "HEAD"], summary="Get one statement or query statements"
+)
 async def get_statements(request: Request, client: Reader) -> Response:
     """Return one statement by id, or `{statements, more}` for the filters (xAPI Comm. 2.1.3)."""
     params = dict(request.query_params)
     unknown = set(params) - QUERY_PARAMS
     if unknown:
-        raise _bad_request(f"Unknown parameters: {', '.join(sorted(unknown))}.", "VALIDATION_ERROR")
+        raise bad_request(f"Unknown parameters: {', '.join(sorted(unknown))}.", "VALIDATION_ERROR")
     statement_format = params.get("format", "exact")
     if statement_format not in ("ids", "exact", "canonical"):
-        raise _bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
+        raise bad_request("format must be ids, exact or canonical.", "VALIDATION_ERROR")
     with_attachments = _flag("attachments", params.get("attachments"))
     for name in ("related_activities", "related_agents"):
-        if _flag(name, params.get(name)):
-            raise _bad_request(f"{name}=true is not supported.", "XAPI_UNSUPPORTED_QUERY")
+        _flag(name, params.get(name))
     languages = _accepted_languages(request.headers.get("accept-language", ""))
     store = _store(request)
     single: list[str] = [p for p in ("statementId", "voidedStatementId") if p in params]
     if single:
-        found, headers = await _get_one(store, params, single, client)
+        found, headers = await _get_one(request, store, params, single, client)
         document = _shape(found, statement_format, languages)
         return await _answer(request, document, [found], headers, with_attachments)
     query = _query_params(params, client)
@@ -369,7 +406,7 @@ async def get_statements(request: Request, client: Reader) -> Response:
     if page["cursor"]:
         kept = {k: v for k, v in params.items() if k != "cursor"}
         body["more"] = "/xapi/statements?" + urlencode({**kept, "cursor": page["cursor"]})
-    headers = {"X-Experience-API-Consistent-Through": page["consistent_through"]}
+    headers = {CONSISTENT_HEADER: page["consistent_through"]}
     newest = [parse_timestamp(s["stored"]) for s in page["statements"]]
     headers["Last-Modified"] = _http_date(
         max(newest) if newest else parse_timestamp(page["consistent_through"])
@@ -393,6 +430,7 @@ async def _answer(
 
 
 async def _get_one(
+    request: Request,
     store: StatementStore,
     params: dict[str, str],
     single: list[str],
@@ -401,26 +439,49 @@ async def _get_one(
     # xAPI Comm. 2.1.3: statementId/voidedStatementId exclude every filter but these two.
     others = set(params) - {"statementId", "voidedStatementId", "format", "attachments"}
     if len(single) > 1 or others:
-        raise _bad_request(
+        raise bad_request(
             f"{single[0]} cannot be combined with {', '.join(sorted(set(single[1:]) | others))}.",
             "VALIDATION_ERROR",
         )
     try:
         statement_id = str(uuid.UUID(params[single[0]]))
     except ValueError as exc:
-        raise _bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
-    found = await store.get(statement_id, voided=single[0] == "voidedStatementId")
-    mine_only = "statements/read" not in client.scopes
+        raise bad_request(f"{single[0]} is not a UUID.", "XAPI_INVALID_ID") from exc
+    voided = single[0] == "voidedStatementId"
+    found = await store.get(statement_id, voided=voided)
+    if found is None:
+        found = await _await_accepted(request, store, statement_id, voided)
+    mine_only = not client.reads_all_statements()
     if found is not None and mine_only:
         if found.get("authority", {}).get("account", {}).get("name") != str(client.client_id):
             found = None
     if found is None:
         raise Problem(404, "STATEMENT_NOT_FOUND", f"No statement {statement_id}.")
     stored = parse_timestamp(found["stored"])
-    return found, {
-        "Last-Modified": _http_date(stored),
-        "X-Experience-API-Consistent-Through": datetime.now(UTC).isoformat(),
-    }
+    return found, {"Last-Modified": _http_date(stored)}
+
+
+#: How long a GET by id waits for a statement accepted but not yet stored.
+ACCEPTED_WAIT_SECONDS = 10.0
+
+
+async def _await_accepted(
+    request: Request, store: StatementStore, statement_id: str, voided: bool
+) -> dict[str, Any] | None:
+    """Read-your-writes for GET by id: wait for a statement accepted but not yet stored.
+
+    An accepted statement is claimed in Redis before its 200 (docs/adr/0004) and stored
+    by ingest shortly after; a statement that is stored (voided or not) or never claimed
+    is answered at once.
+    """
+    if not await claims(request).exists(statement_id):
+        return None
+    deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        if await store.lookup([statement_id]):
+            return await store.get(statement_id, voided=voided)
+        await asyncio.sleep(0.05)
+    return None
 
 
 def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
@@ -430,36 +491,41 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
         try:
             agent = validate_actor(json.loads(params["agent"]))
         except (ValueError, StatementError) as exc:
-            raise _bad_request(
+            raise bad_request(
                 f"agent is not a valid Agent or Group: {exc}", "VALIDATION_ERROR"
             ) from exc
         query["agent_key"] = actor_key(agent)
+        if _flag("related_agents", params.get("related_agents")) and "member" not in agent:
+            identifier = {k: v for k, v in agent.items() if k not in ("objectType", "name")}
+            query["related_agent"] = orjson.dumps(identifier).decode()
     for name in ("verb", "activity"):
         if name in params:
             try:
                 query[name] = validate_iri(params[name])
             except ValueError as exc:
-                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+                raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+    if "activity" in query and _flag("related_activities", params.get("related_activities")):
+        query["related_activities"] = "true"
     if "registration" in params:
         try:
             query["registration"] = str(uuid.UUID(params["registration"]))
         except ValueError as exc:
-            raise _bad_request("registration is not a UUID.", "VALIDATION_ERROR") from exc
+            raise bad_request("registration is not a UUID.", "VALIDATION_ERROR") from exc
     for name in ("since", "until"):
         if name in params:
             try:
                 moment = parse_timestamp(params[name])
             except ValueError as exc:
-                raise _bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
+                raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
             query[name] = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
     if "limit" in params:
         if not params["limit"].isdigit():
-            raise _bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
+            raise bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
         query["limit"] = params["limit"]
     query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"
     if "cursor" in params:
         query["cursor"] = params["cursor"]
-    if "statements/read" not in client.scopes:
+    if not client.reads_all_statements():
         # statements/read/mine: only what this client's credentials stored (xAPI Comm. 4.1).
         query["lrs_client_id"] = str(client.client_id)
     return query
@@ -496,11 +562,11 @@ def _ids_only(value: Any, key: str = "") -> Any:
                 kept["member"] = [_ids_only(m, "member") for m in value["member"]]
             return kept
         if key == "verb" or (key in ("object",) and object_type in (None, "Activity")):
-            return {k: v for k, v in value.items() if k in ("id", "objectType")}
+            return {"id": value["id"]}
         return {k: _ids_only(v, k) for k, v in value.items()}
     if isinstance(value, list):
         if key in ("parent", "grouping", "category", "other"):
-            return [{k: v for k, v in a.items() if k in ("id", "objectType")} for a in value]
+            return [{"id": a["id"]} for a in value]
         return [_ids_only(v, key) for v in value]
     return value
 

@@ -144,3 +144,12 @@ class StatementClaims:
         """Give back pending claims after a failed publish or a conflict found in the store."""
         if ids:
             await self._release(keys=self._keys(ids), args=list(hashes))
+
+    async def exists(self, statement_id: str) -> bool:
+        """True when the id is claimed: the statement was accepted or is being accepted."""
+        return bool(await self.client.exists(self._keys([statement_id])[0]))
+
+    async def forget(self, ids: Sequence[str]) -> None:
+        """Drop the claims of erased statements, so their ids are free again."""
+        if ids:
+            await self.client.delete(*self._keys(ids))

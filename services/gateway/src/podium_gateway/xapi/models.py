@@ -33,9 +33,10 @@ _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
 # RFC 5646 language tag, simplified: primary subtag then alphanumeric subtags (5.2 Language Map).
 _LANGUAGE_TAG = re.compile(r"^(?:[A-Za-z]{2,8}|[xXiI])(?:-[A-Za-z0-9]{1,8})*$")
 # ISO 8601 duration (4.6 "ISO 8601 Durations"); a 'T' must be followed by a component.
+# Weeks stand alone (ISO 8601 4.4.3.2: PnW is its own format, never mixed with others).
 _DURATION = re.compile(
-    r"^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
+    r"^P(?:\d+(?:\.\d+)?W|(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$"
 )
 # ISO 8601 timestamp with date and time (4.5 "ISO 8601 Timestamps").
 _TIMESTAMP = re.compile(
@@ -266,7 +267,7 @@ class StatementRef(XapiModel):
 class ObjectAgent(Agent):
     """An Agent used as a statement object must say so (2.4.4.2)."""
 
-    objectType: Literal["Agent"]  # type: ignore[assignment]
+    objectType: Literal["Agent"]
 
 
 class Score(XapiModel):
@@ -312,8 +313,24 @@ class ContextActivities(XapiModel):
     other: ActivityOrList | None = None
 
 
+class ContextAgent(XapiModel):
+    """xAPI 2.0 (9274.1.1 4.2.2.5) contextAgent: an Agent and why it is relevant."""
+
+    objectType: Literal["contextAgent"]
+    agent: Agent
+    relevantTypes: Annotated[list[IRI], Field(min_length=1)] | None = None
+
+
+class ContextGroup(XapiModel):
+    """xAPI 2.0 (9274.1.1 4.2.2.5) contextGroup: a Group and why it is relevant."""
+
+    objectType: Literal["contextGroup"]
+    group: Group
+    relevantTypes: Annotated[list[IRI], Field(min_length=1)] | None = None
+
+
 class Context(XapiModel):
-    """2.4.6 Context."""
+    """2.4.6 Context (with the xAPI 2.0 contextAgents and contextGroups)."""
 
     registration: UUIDString | None = None
     instructor: Actor | None = None
@@ -324,6 +341,8 @@ class Context(XapiModel):
     language: LanguageTag | None = None
     statement: StatementRef | None = None
     extensions: Extensions | None = None
+    contextAgents: list[ContextAgent] | None = None
+    contextGroups: list[ContextGroup] | None = None
 
 
 class Attachment(XapiModel):
@@ -412,6 +431,11 @@ class Statement(XapiModel):
         # 2.3.2 Voiding: a voiding statement's object is a StatementRef.
         if self.verb.id == VOIDED_VERB and not isinstance(self.object, StatementRef):
             raise ValueError("a voiding statement's object must be a StatementRef")
+        # 2.4.9: an authority Group is an OAuth consumer and user: anonymous, two Agents.
+        if isinstance(self.authority, Group) and (
+            self.authority.identifiers() or len(self.authority.member or ()) != 2
+        ):
+            raise ValueError("an authority Group must be anonymous with exactly two member Agents")
         return self
 
 

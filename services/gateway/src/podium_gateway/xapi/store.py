@@ -48,6 +48,15 @@ class StatementStore:
         statement: dict[str, Any] = response.json()
         return statement
 
+    async def consistent_through(self) -> str | None:
+        """Return ingest's consistent-through instant, or None when ingest cannot say."""
+        try:
+            response = await self._call("GET", "/internal/consistency")
+        except Problem:
+            return None
+        value: str = response.json()["consistent_through"]
+        return value
+
     async def query(self, params: dict[str, str]) -> dict[str, Any]:
         """Return `{statements, cursor, consistent_through}` for the filters in `params`."""
         response = await self._call("GET", "/internal/statements", params=params)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from podium_gateway.xapi.domain import canonical, content_hash, equivalent, prepare_statement
 from podium_gateway.xapi.models import StatementError, validate_statement
 
-EXAMPLES = Path(__file__).parent / "xapi_examples"
+#: The spec examples are shared with the end-to-end LRS tests at the repository root.
+EXAMPLES = Path(__file__).resolve().parents[4] / "tests" / "xapi_examples"
 VALID = sorted((EXAMPLES / "valid").glob("*.json"))
 INVALID = sorted((EXAMPLES / "invalid").glob("*.json"))
 AUTHORITY = {"objectType": "Agent", "account": {"homePage": "http://lrs.test", "name": "tool"}}

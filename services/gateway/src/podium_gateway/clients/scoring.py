@@ -1,4 +1,4 @@
-"""Calls from the gateway to the scoring service's internal read API (SPEC §6).
+"""The scoring client: calls to the scoring service's internal read API (SPEC §6).
 
 Scoring answers facts about submissions; the gateway decides what the caller
 may see (authors, the competition's owner, private scores after the end).
@@ -7,10 +7,12 @@ may see (authors, the competition's owner, private scores after the end).
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import httpx
+from fastapi import Depends
 
-from podium_gateway.clients import call
+from podium_gateway.clients import HttpDep, SettingsDep, call
 
 SERVICE = "scoring"
 
@@ -58,3 +60,11 @@ class ScoringClient:
             f"{self.base}/competitions/{competition_id}/answer-key",
             service=SERVICE,
         )
+
+
+def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
+    """Return the scoring client over the shared HTTP client."""
+    return ScoringClient(http, settings.scoring_url)
+
+
+ScoringDep = Annotated[ScoringClient, Depends(scoring_client)]

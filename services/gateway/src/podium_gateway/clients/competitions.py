@@ -1,39 +1,67 @@
-"""Calls from the gateway to the competitions service's internal API (SPEC §6).
+"""The competitions client: calls to the competitions service's internal API (SPEC §6).
 
 The gateway states who the caller is in `X-Podium-User-Id` / `X-Podium-User-Role`;
-the competitions service applies object-level checks next to its data. The
-helpers below read a competition document as that API returns it.
+the competitions service applies object-level checks next to its data. A
+competition comes back as a typed `CompetitionView`, the facts the gateway's
+routes decide on.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import Relayed, call
+from podium_gateway.clients import HttpDep, Relayed, SettingsDep, call
 
 SERVICE = "competitions"
 
 
-def parse_time(value: str) -> datetime:
-    """Read an RFC 3339 instant of a competition document (`Z` or an offset)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+class ViewerView(BaseModel):
+    """How the caller relates to the competition."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    role: Literal["viewer", "participant", "sponsor"]
 
 
-def is_sponsor(competition: dict[str, Any], user: CurrentUser | None) -> bool:
+class CompetitionView(BaseModel):
+    """The facts of a competition the gateway decides on, as competitions answers them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: Literal["prediction", "activity"]
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = "UTC"
+    daily_submission_limit: int | None = None
+    metric: str | None = None
+    viewer: ViewerView | None = None
+
+    @property
+    def is_participant(self) -> bool:
+        """Tell whether the caller takes part (an accepted enrollment)."""
+        return self.viewer is not None and self.viewer.role == "participant"
+
+
+def is_sponsor(competition: CompetitionView, user: CurrentUser | None) -> bool:
     """Tell whether `user` is the competition's owner or an admin."""
     if user is None:
         return False
-    return user.is_admin or str(competition.get("owner_id")) == str(user.user_id)
+    return user.is_admin or competition.owner_id == user.user_id
 
 
-def has_ended(competition: dict[str, Any], now: datetime) -> bool:
+def has_ended(competition: CompetitionView, now: datetime) -> bool:
     """Tell whether the competition is over: ended by status or past `ends_at`."""
-    return competition.get("status") == "ended" or parse_time(competition["ends_at"]) <= now
+    return competition.status == "ended" or competition.ends_at <= now
 
 
 def caller_headers(user: CurrentUser | None) -> dict[str, str]:
@@ -94,9 +122,17 @@ class CompetitionsClient:
 
     async def competition(
         self, competition_id: uuid.UUID, user: CurrentUser | None
-    ) -> dict[str, Any]:
+    ) -> CompetitionView:
         """Return the competition as `user` sees it; its problems (404, ...) raise `Relayed`."""
         got = await self.request("GET", f"/competitions/{competition_id}", user)
         if got.status_code != 200:
             raise Relayed(got)
-        return got.json()  # type: ignore[no-any-return]
+        return CompetitionView.model_validate_json(got.content)
+
+
+def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
+    """Return the competitions client over the shared HTTP client."""
+    return CompetitionsClient(http, settings.competitions_url)
+
+
+CompetitionsDep = Annotated[CompetitionsClient, Depends(competitions_client)]

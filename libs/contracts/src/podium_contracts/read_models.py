@@ -1,0 +1,76 @@
+"""The shapes services share through Redis, defined once (SPEC §5.6, §6, §7.2-7.3).
+
+Competitions writes board entries and meta, the gateway reads them; the
+notifier publishes live messages, the gateway relays them as SSE. The keys
+they live under are built by `podium_contracts.redis_keys`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class BoardEntry(BaseModel):
+    """One participant's line on a board, stored as JSON in the board's entries hash."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    rank: int
+    user_id: uuid.UUID
+    display_name: str | None
+    score: float
+    #: Submissions on a prediction board, statements that earned points on an activity board.
+    submissions: int
+    last_submission_at: datetime
+
+    def to_json(self) -> str:
+        """Return the entry as stored in the board's entries hash."""
+        return json.dumps(
+            {
+                "rank": self.rank,
+                "user_id": str(self.user_id),
+                "display_name": self.display_name,
+                "score": self.score,
+                "submissions": self.submissions,
+                "last_submission_at": self.last_submission_at.isoformat(),
+            }
+        )
+
+
+class BoardMeta(BaseModel):
+    """A board's meta hash: when it was computed and how many entries it has."""
+
+    model_config = ConfigDict(frozen=True)
+
+    as_of: datetime | None = None
+    total: int = 0
+
+    def to_hash(self) -> dict[str, str]:
+        """Return the fields as written with HSET."""
+        return {"as_of": self.as_of.isoformat() if self.as_of else "", "total": str(self.total)}
+
+    @classmethod
+    def from_values(cls, values: Sequence[bytes | str | None]) -> BoardMeta:
+        """Read `HMGET meta as_of total` (missing fields are an empty board)."""
+        as_of, total = (v.decode() if isinstance(v, bytes) else v for v in values)
+        return cls(as_of=datetime.fromisoformat(as_of) if as_of else None, total=int(total or 0))
+
+
+class LiveMessage(BaseModel):
+    """One message on a user's live channel; `id` is the inbox seq of a notification."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event: str
+    id: int | None = None
+    data: Any
+
+    def to_json(self) -> str:
+        """Return the message as published."""
+        return json.dumps({"event": self.event, "id": self.id, "data": self.data}, default=str)

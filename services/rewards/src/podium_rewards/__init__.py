@@ -1,0 +1,1 @@
+"""Podium rewards service: point wallets, sweepstakes drawings and prize fulfilment."""
