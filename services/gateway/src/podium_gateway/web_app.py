@@ -118,21 +118,27 @@ def web_router(root: Path) -> APIRouter:
             candidate = (resolved_root / path).resolve()
             if candidate.is_relative_to(resolved_root) and candidate.is_file():
                 cache = IMMUTABLE if path.startswith("assets/") else "public, max-age=3600"
-                media_type, _ = mimetypes.guess_type(candidate.name)
-                return FileResponse(
-                    candidate,
-                    media_type=media_type,
-                    headers={"Cache-Control": cache, "Content-Security-Policy": APP_CSP},
-                )
+                return _file(candidate, cache, request)
             if path.startswith("assets/"):
                 raise Problem(404, "NOT_FOUND", f"No file {request.url.path}.")
-        return FileResponse(
-            index,
-            media_type="text/html",
-            headers={"Cache-Control": REVALIDATE, "Content-Security-Policy": APP_CSP},
-        )
+        return _file(index, REVALIDATE, request)
 
     return router
+
+
+def _file(file: Path, cache: str, request: Request) -> FileResponse:
+    """Send a built file, its gzip copy (written by the build) when the browser takes gzip."""
+    media_type, _ = mimetypes.guess_type(file.name)
+    headers = {
+        "Cache-Control": cache,
+        "Content-Security-Policy": APP_CSP,
+        "Vary": "Accept-Encoding",
+    }
+    packed = file.with_name(file.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(packed, media_type=media_type, headers=headers)
+    return FileResponse(file, media_type=media_type, headers=headers)
 
 
 def mount_web(app: FastAPI, root: Path) -> None:

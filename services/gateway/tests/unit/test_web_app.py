@@ -47,6 +47,18 @@ def test_hashed_assets_are_immutable_and_missing_ones_404(client: TestClient) ->
     assert client.get("/../../etc/passwd").text == INDEX  # never a file outside the app
 
 
+def test_gzip_copies_go_to_browsers_that_accept_them(client: TestClient, tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "assets" / "app-3f2a.js.gz").write_bytes(gzip.compress(b"console.log(1)"))
+    packed = client.get("/assets/app-3f2a.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.text == "console.log(1)"  # the client decompresses
+    assert "Accept-Encoding" in packed.headers["vary"]
+    plain = client.get("/assets/app-3f2a.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+
+
 def test_the_fallback_never_shadows_the_api(client: TestClient) -> None:
     for path in ("/v1/nothing-here", "/xapi/nothing", "/health/nothing", "/docs/x.js", "/v1"):
         answer = client.get(path)

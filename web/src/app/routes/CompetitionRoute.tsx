@@ -4,6 +4,7 @@ import { ProblemAlert, Spinner } from '@/components/ui';
 import { useCompetition } from '@/features/competitions/api/competitions';
 import { CompetitionOverview } from '@/features/competitions/components/CompetitionOverview';
 import { JoinPanel } from '@/features/competitions/components/JoinPanel';
+import { useBoard } from '@/features/leaderboard/api/leaderboard';
 import { Leaderboard } from '@/features/leaderboard/components/Leaderboard';
 import { MySubmissions } from '@/features/submissions/components/MySubmissions';
 import { SubmitPanel } from '@/features/submissions/components/SubmitPanel';
@@ -13,6 +14,8 @@ export function CompetitionRoute() {
   const { id = '' } = useParams();
   const { user, loading } = useAuth();
   const query = useCompetition(id);
+  // The board's first page loads alongside the competition, not after it.
+  useBoard({ competitionId: id, split: 'public', period: 'all' });
   if (query.isPending) return <Spinner />;
   if (query.isError) return <ProblemAlert error={query.error} />;
   const c = query.data;
