@@ -150,7 +150,9 @@ async def _process(
         await asyncio.wait_for(proc.wait(), timeout=60)
 
 
-async def _credentials(gateway: str) -> str:
+async def _credentials(
+    gateway: str, scopes: tuple[str, ...] = ("statements/write", "statements/read")
+) -> str:
     async with httpx.AsyncClient(base_url=gateway) as client:
         login = await client.post(
             "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
@@ -158,7 +160,7 @@ async def _credentials(gateway: str) -> str:
         token = login.json()["access_token"]
         created = await client.post(
             "/v1/admin/lrs-clients",
-            json={"name": "bench", "scopes": ["statements/write", "statements/read"]},
+            json={"name": "bench", "scopes": list(scopes)},
             headers={"Authorization": f"Bearer {token}"},
         )
         body = created.json()

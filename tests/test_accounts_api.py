@@ -199,6 +199,9 @@ async def test_register_login_profile_refresh_reuse_and_logout(
     assert out.status_code == 204
     after = await client.post("/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
     assert after.status_code == 401
+    # The access token of the session dies with it, not up to 15 minutes later.
+    stale = await client.get("/v1/users/me", headers=bearer(fresh["access_token"]))
+    assert stale.status_code == 401 and stale.json()["code"] == "TOKEN_REVOKED"
 
     assert_not_logged(
         log_lines,

@@ -232,6 +232,39 @@ async def test_points_from_statements_reach_the_wallet_and_voiding_takes_them_ba
     assert anonymous.status_code == 401
 
 
+async def test_sponsors_are_competition_owners(stack: RewardsStack) -> None:
+    owner, learner = await stack.sign_up(), await stack.sign_up()
+    now = datetime.now(UTC)
+    body = {
+        "name": "Owner's sweepstakes",
+        "ticket_cost_points": 5,
+        "max_tickets_per_user": 5,
+        "sales_open_at": now.isoformat(),
+        "sales_close_at": (now + timedelta(days=1)).isoformat(),
+        "drawing_at": (now + timedelta(days=2)).isoformat(),
+        "prizes": [{"rank": 1, "name": "Mug", "value": 12, "kind": "physical"}],
+    }
+    refused = await stack.http.post("/v1/admin/drawings", json=body, headers=owner.auth)
+    assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
+    await stack.activity_competition(owner)  # competition.created makes the owner a sponsor
+
+    async def created() -> dict[str, Any] | None:
+        got = await stack.http.post("/v1/admin/drawings", json=body, headers=owner.auth)
+        return got.json() if got.status_code == 201 else None
+
+    drawing = await eventually(created, timeout=60, message="sponsor creates a drawing")
+    assert drawing["sponsor_id"] == owner.user_id and drawing["status"] == "draft"
+    assert (
+        await stack.http.get(f"/v1/drawings/{drawing['id']}", headers=learner.auth)
+    ).status_code == 404
+    mine = await stack.http.get(
+        "/v1/admin/drawings", params={"status": "draft"}, headers=owner.auth
+    )
+    assert [d["id"] for d in mine.json()["items"]] == [drawing["id"]]
+    by_learner = await stack.http.post("/v1/admin/drawings", json=body, headers=learner.auth)
+    assert by_learner.status_code == 403
+
+
 async def test_rewards_routes_are_documented_with_named_models(stack: RewardsStack) -> None:
     spec = (await stack.http.get("/openapi.json")).json()
     buy = spec["paths"]["/v1/drawings/{drawing_id}/tickets"]["post"]

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import redis.asyncio as redis
 from platform_support.stack import User
+from podium_contracts.redis_keys import daily_submissions_key, utc_day
 from podium_runtime.testing import TestInfrastructure, eventually
 from sklearn.metrics import roc_auc_score
 from submissions_support.stack import (
@@ -325,3 +327,30 @@ async def test_invalidating_the_leader_reorders_the_board_and_the_private_board_
     )
     scored = [s for s in grace_mine.json()["items"] if s["status"] == "scored"]
     assert scored and all(s["private_score"] is not None for s in scored)
+
+
+async def test_the_daily_limit_survives_the_loss_of_its_redis_count(
+    stack: PredictionStack, test_infra: TestInfrastructure
+) -> None:
+    """Regression: a Redis flush reset every daily limit; scoring's records restore it."""
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    competition = await stack.prediction_competition(owner, daily_submission_limit=2)
+    csv, ids, targets = answer_key(seed=6, rows=60)
+    await stack.upload_key(competition["id"], owner, csv)
+    await stack.join(competition["id"], player)
+    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    made = [await stack.submit(competition["id"], player, good) for _ in range(2)]
+    assert [m.status_code for m in made] == [202, 202]
+    for submission in made:
+        assert (await stack.outcome(submission.json()["id"], player))["status"] == "scored"
+
+    day = utc_day(datetime.now(UTC))
+    key = daily_submissions_key(uuid.UUID(competition["id"]), uuid.UUID(player.user_id), day)
+    client = redis.from_url(test_infra.infra.redis_url)
+    try:
+        assert await client.delete(key) == 1  # the count is lost, as in a flush
+    finally:
+        await client.aclose()
+    refused = await stack.submit(competition["id"], player, good)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["used"] == 2

@@ -300,3 +300,72 @@ async def test_statements_targeting_a_match_match_too(client: httpx.AsyncClient)
         await client.get("/xapi/statements", params={"statementId": statement_id})
     page = await client.get("/xapi/statements", params={"verb": verb, "ascending": "true"})
     assert [s["id"] for s in page.json()["statements"]] == [voiding_id, referencing_id]
+
+
+async def test_durations_compare_to_hundredths_of_a_second(client: httpx.AsyncClient) -> None:
+    key, certificate = _signer()
+    body = {**statement(result={"duration": "PT36M0.12S"}), "id": str(uuid.uuid4())}
+    content, headers = _signed(body, key, "RS256", certificate)
+    finer = content.replace(b'"PT36M0.12S"', b'"PT36M0.1237S"', 1)
+    assert finer != content
+    accepted = await client.post("/xapi/statements", content=finer, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    coarser = content.replace(b'"PT36M0.12S"', b'"PT36M0.2S"', 1)
+    refused = await client.post("/xapi/statements", content=coarser, headers=headers)
+    assert refused.status_code == 400
+
+
+async def test_statements_sent_in_2_0_0_are_stored_as_2_0_0(client: httpx.AsyncClient) -> None:
+    newer = {"X-Experience-API-Version": "2.0.0"}
+    (statement_id,) = (
+        await client.post("/xapi/statements", json=statement(), headers=newer)
+    ).json()
+    got = await client.get("/xapi/statements", params={"statementId": statement_id}, headers=newer)
+    assert got.headers["x-experience-api-version"] == "2.0.0"
+    assert got.json()["version"] == "2.0.0"
+    unversioned = await client.get("/xapi/statements", headers={"X-Experience-API-Version": ""})
+    assert unversioned.status_code == 400
+
+
+async def test_a_batch_with_one_invalid_statement_stores_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    good = [{**statement(), "id": str(uuid.uuid4())} for _ in range(3)]
+    bad = statement(result={"score": {"scaled": 2}})
+    refused = await client.post("/xapi/statements", json=[*good, bad])
+    assert refused.status_code == 400 and "[3]" in refused.json()["detail"]
+    for sent in good:
+        got = await client.get("/xapi/statements", params={"statementId": sent["id"]})
+        assert got.status_code == 404
+
+
+@pytest.mark.parametrize("params", [{"StatementId": str(uuid.uuid4())}, {"verb ": "http://x.y"}])
+async def test_unknown_or_wrongly_cased_parameters_are_400(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    response = await client.get("/xapi/statements", params=params)
+    assert response.status_code == 400 and CONSISTENT in response.headers
+
+
+async def test_a_voiding_statement_cannot_be_voided(client: httpx.AsyncClient) -> None:
+    voided_verb = "http://adlnet.gov/expapi/verbs/voided"
+    (target,) = (await client.post("/xapi/statements", json=statement())).json()
+    (voiding,) = (
+        await client.post(
+            "/xapi/statements",
+            json=statement(verb=voided_verb, object={"objectType": "StatementRef", "id": target}),
+        )
+    ).json()
+    (second,) = (
+        await client.post(
+            "/xapi/statements",
+            json=statement(verb=voided_verb, object={"objectType": "StatementRef", "id": voiding}),
+        )
+    ).json()
+    assert (await client.get("/xapi/statements", params={"statementId": second})).is_success
+    still = await client.get("/xapi/statements", params={"statementId": voiding})
+    assert still.status_code == 200
+    hidden = await client.get("/xapi/statements", params={"statementId": target})
+    assert hidden.status_code == 404
+    kept = await client.get("/xapi/statements", params={"voidedStatementId": target})
+    assert kept.status_code == 200

@@ -554,7 +554,8 @@ def base_kustomization(files: list[str]) -> dict[str, Any]:
         "KAFKA_ENABLE_IDEMPOTENCE=true",
         *(f"PODIUM_GATEWAY_{s.name.upper()}_URL=http://{s.name}:{s.port}" for s in SERVICES[1:]),
         "PODIUM_GATEWAY_PUBLIC_BASE_URL=https://podium.example.com",
-        "PODIUM_GATEWAY_TRUST_FORWARDED_FOR=true",
+        # The ingress controllers (pod network): X-Forwarded-For is read from them only.
+        'PODIUM_GATEWAY_TRUSTED_PROXIES=["10.0.0.0/8"]',
         "PODIUM_BLOB_BACKEND=s3",
         "PODIUM_BLOB_S3_BUCKET=podium",
         "PODIUM_BLOB_S3_REGION=us-east-1",

@@ -168,3 +168,23 @@ def test_consumers_have_the_template_shape(module: Module) -> None:
         positional = [a.arg for a in handler.args.args]
         assert positional[:1] == ["session"] and len(positional) == 2, handler.name
         assert ast.get_docstring(handler), f"{handler.name} has no docstring"
+
+
+#: Settings naming the internal services the gateway calls (SPEC §6).
+INTERNAL_URLS = {
+    f"{name}_url" for name in ("identity", "competitions", "scoring", "notifier", "ingest")
+}
+
+
+def test_internal_urls_are_used_only_by_the_gateway_clients() -> None:
+    # The xAPI resources reach ingest through their own store adapter (`xapi/store.py`).
+    bad = [
+        f"{_where(m, node.lineno)} reads {node.attr}"
+        for m in MODULES
+        if m.package == "podium_gateway"
+        and "clients" not in m.relative_parts
+        and "xapi" not in m.relative_parts
+        for node in ast.walk(m.tree)
+        if isinstance(node, ast.Attribute) and node.attr in INTERNAL_URLS
+    ]
+    assert bad == []

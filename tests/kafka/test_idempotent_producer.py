@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from kafka_support.broker import own_broker
+from kafka_support.broker import broker_home, own_broker
 from kafka_support.proxy import AnswerDroppingProxy
 from podium_runtime.broker import EventPublisher, create_broker
 from podium_runtime.settings import ServiceSettings
@@ -25,11 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-async def proxied(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AnswerDroppingProxy]:
+async def proxied() -> AsyncIterator[AnswerDroppingProxy]:
     """An Apache Kafka node that every client reaches only through the proxy."""
     from podium_runtime.kafka_embedded import EmbeddedKafka
 
-    node = EmbeddedKafka(tmp_path_factory.mktemp("kafka-proxied"))
+    node = EmbeddedKafka(broker_home())
     proxy = AnswerDroppingProxy(node.port)
     await proxy.start()
     node.advertised_port = proxy.port

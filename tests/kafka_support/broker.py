@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,15 +21,24 @@ from podium_runtime.kafka_embedded import EmbeddedKafka
 from podium_runtime.testing import TestInfrastructure
 
 
+def broker_home() -> Path:
+    """Return a new directory for a broker's data, outside pytest's temp root.
+
+    Another pytest run on the machine may prune or lock that root while this one runs.
+    """
+    return Path(tempfile.mkdtemp(prefix="podium-kafka-"))
+
+
 @contextlib.asynccontextmanager
-async def own_broker(home: Path | EmbeddedKafka) -> AsyncIterator[EmbeddedKafka]:
-    """Start an Apache Kafka node (with its data in `home`); stop it, if still running, after."""
-    broker = home if isinstance(home, EmbeddedKafka) else EmbeddedKafka(home)
-    await asyncio.to_thread(broker.start)
+async def own_broker(broker: EmbeddedKafka | None = None) -> AsyncIterator[EmbeddedKafka]:
+    """Start an Apache Kafka node (a new one by default); stop it and delete its data after."""
+    broker = broker or EmbeddedKafka(broker_home())
     try:
+        await asyncio.to_thread(broker.start)
         yield broker
     finally:
         await asyncio.to_thread(broker.stop)
+        shutil.rmtree(broker.home, ignore_errors=True)
 
 
 async def infrastructure_on(

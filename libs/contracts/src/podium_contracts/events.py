@@ -60,6 +60,22 @@ class UserUpdated(Event):
     data: UserData
 
 
+class UserDeletedData(EventData):
+    """Who was erased; the e-mail lets services erase what they keep by address (mbox)."""
+
+    user_id: uuid.UUID
+    email: str
+
+
+@register(IDENTITY_USERS)
+class UserDeleted(Event):
+    """Emitted when an account is erased: every service erases or anonymises its data."""
+
+    type: Literal["user.deleted"] = "user.deleted"
+    version: Literal[1] = 1
+    data: UserDeletedData
+
+
 class UserTokenData(EventData):
     """A single-use token the notifier delivers by e-mail."""
 

@@ -93,3 +93,25 @@ def activity_board_keys(
 def live_channel(user_id: uuid.UUID | str) -> str:
     """Return the pub/sub channel of one user's live messages (SPEC §5.6)."""
     return f"{NAMESPACE}live:{user_id}"
+
+
+#: Prefix of the gateway's own keys (its `redis_key_prefix` setting by default).
+GATEWAY_PREFIX = f"{NAMESPACE}gateway:"
+
+
+def xapi_claim_key(statement_id: str, prefix: str = GATEWAY_PREFIX) -> str:
+    """Return the key of a statement id's claim (gateway claims it, ingest releases it)."""
+    return f"{prefix}xapi:claim:{statement_id}"
+
+
+def access_token_revoked_key(jti: str) -> str:
+    """Return the deny-list entry of one access token (set at logout until it expires)."""
+    return f"{NAMESPACE}auth:revoked:{jti}"
+
+
+def tokens_revoked_before_key(user_id: uuid.UUID) -> str:
+    """Return the instant (epoch seconds) before which a user's access tokens are void.
+
+    Set by identity when a password is reset; the gateway refuses older tokens.
+    """
+    return f"{NAMESPACE}auth:revoked-before:{user_id}"

@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_runtime import tracing
 from podium_runtime.context import bound
 from podium_runtime.db import Database
 from podium_runtime.failures import Backoff, FailureLog, is_infrastructure_error
@@ -49,9 +50,11 @@ from podium_runtime.metrics import (
     CONSUMER_OUTAGE_RETRIES,
     EVENTS_DEAD_LETTERED,
     EVENTS_HANDLED,
+    EVENTS_PUBLISHED,
 )
 from podium_runtime.outbox import EventTooLarge, claim_event, claim_events, event_headers
 from podium_runtime.settings import ServiceSettings
+from podium_runtime.tracing import record_headers
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ class EventPublisher:
             for e in events
         ]
         await asyncio.gather(*pending)
+        for event in events:
+            EVENTS_PUBLISHED.labels(event.type).inc()
 
 
 #: (attempt, max_attempts) of the message being handled; 0 outside a consumer.
@@ -323,6 +328,11 @@ class EventConsumer:
 
     async def _apply_batch(self, handler: BatchHandler, run: list[tuple[Any, Event]]) -> None:
         """Apply a run of events in one unit of work; on failure, one by one with retries."""
+        headers = [record_headers(record) for record, _ in run]
+        with tracing.consuming(self.service, run[0][1].type, headers, run[0][0].topic):
+            await self._apply_run(handler, run)
+
+    async def _apply_run(self, handler: BatchHandler, run: list[tuple[Any, Event]]) -> None:
         events: dict[Any, Event] = {}
         for _, event in run:
             events.setdefault(event.id, event)
@@ -396,7 +406,10 @@ class EventConsumer:
         except (ValidationError, ValueError, TypeError) as exc:
             await self._dead_letter(topic_name, body, record, "INVALID_EVENT", str(exc), 1)
             return
-        with bound(event.correlation_id, str(event.id), event.type):
+        with (
+            bound(event.correlation_id, str(event.id), event.type),
+            tracing.consuming(self.service, event.type, [record_headers(record)], topic_name),
+        ):
             await self._apply_with_retries(topic_name, body, record, handler, event)
 
     def _outage_backoff(self) -> Backoff:

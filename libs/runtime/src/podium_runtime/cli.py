@@ -45,6 +45,9 @@ def run_service(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,
+            # Forwarded headers are read by the gateway against its trusted proxies only;
+            # uvicorn would otherwise trust them from loopback (a sidecar, `make dev`).
+            proxy_headers=False,
         )
         return 0
     assert extra_commands is not None

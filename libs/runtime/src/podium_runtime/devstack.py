@@ -2,7 +2,8 @@
 
 Uses the URLs in the environment where set, otherwise embedded processes (see
 `infra`). Every service runs in its own process group with prefixed, coloured
-log lines; Ctrl-C (or SIGTERM) stops the services, then the infrastructure.
+log lines; a service that dies is reported and restarted with backoff
+(`Supervisor`); Ctrl-C (or SIGTERM) stops the services, then the infrastructure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -94,6 +97,73 @@ class Interrupted(Exception):
     """Ctrl-C arrived while starting up."""
 
 
+@dataclass
+class Supervised:
+    """One supervised child: how to start it, the running process, its restart schedule."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes]
+    started_at: float
+    restarts: int = 0
+    failures: int = 0
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Restarts a service that died, with capped exponential backoff, instead of stopping all.
+
+    What an operator expects of a process manager (and what fault tests need:
+    `kill -9` of one service must leave the stack running). A child that stayed
+    up for `stable_after` seconds starts its backoff from the beginning again.
+    """
+
+    def __init__(
+        self,
+        *,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        stable_after: float = 60.0,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.children: dict[str, Supervised] = {}
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.stable_after = stable_after
+        self.report = report
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> Supervised:
+        """Start `name` now and supervise it."""
+        child = Supervised(name, start, start(), time.monotonic())
+        self.children[name] = child
+        return child
+
+    def poll(self) -> None:
+        """Notice children that exited, schedule their restart, restart those that are due."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.process = child.start()
+                    child.started_at, child.restart_at = now, None
+                    child.restarts += 1
+                    self.report(f"podium: {child.name} restarted (restart {child.restarts})")
+                continue
+            code = child.process.poll()
+            if code is None:
+                continue
+            if now - child.started_at >= self.stable_after:
+                child.failures = 0
+            delay = min(self.initial_backoff * 2**child.failures, self.max_backoff)
+            child.failures += 1
+            child.restart_at = now + delay
+            self.report(f"podium: {child.name} exited with {code}; restarting in {delay:.0f}s")
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """Return the current process of every child."""
+        return [child.process for child in self.children.values()]
+
+
 def wait_ready(
     url: str, process: subprocess.Popen[bytes], stopping: threading.Event, timeout: float = 90.0
 ) -> None:
@@ -111,12 +181,31 @@ def wait_ready(
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
+def _service_starter(
+    name: str, colour: str, env: dict[str, str]
+) -> Callable[[], subprocess.Popen[bytes]]:
+    """Return how to start one service with its output prefixed by its name."""
+
+    def start() -> subprocess.Popen[bytes]:
+        child = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", f"podium_{name}", "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=_pump, args=(name, colour, child.stdout), daemon=True).start()
+        return child
+
+    return start
+
+
 def run(workdir: Path, gateway_port: int) -> int:
     """Start everything, print the gateway URL, and wait for Ctrl-C."""
     started = time.monotonic()
     print(f"podium: starting infrastructure in {workdir} ...", flush=True)
     infra = provision(workdir)
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor(report=lambda line: print(line, flush=True))
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -143,18 +232,9 @@ def run(workdir: Path, gateway_port: int) -> int:
             print("podium: a migration failed", file=sys.stderr)
             return 1
         for index, name in enumerate(SERVICES):
-            child = subprocess.Popen(  # noqa: S603 - our own module
-                [sys.executable, "-m", f"podium_{name}", "serve"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            children.append(child)
-            threading.Thread(
-                target=_pump, args=(name, COLOURS[index], child.stdout), daemon=True
-            ).start()
-        for name, child in zip(SERVICES, children, strict=True):
+            supervisor.add(name, _service_starter(name, COLOURS[index], env))
+        for name in SERVICES:
+            child = supervisor.children[name].process
             wait_ready(f"http://127.0.0.1:{ports[name]}/health/ready", child, stopping)
         elapsed = time.monotonic() - started
         print(
@@ -169,17 +249,14 @@ def run(workdir: Path, gateway_port: int) -> int:
             flush=True,
         )
         while not stopping.is_set():
-            for name, child in zip(SERVICES, children, strict=True):
-                if child.poll() is not None:
-                    print(f"podium: {name} exited with {child.returncode}; stopping", flush=True)
-                    stopping.set()
+            supervisor.poll()  # a service that dies is reported and restarted
             stopping.wait(0.5)
         return 0
     except Interrupted:
         return 130
     finally:
         print("podium: stopping services ...", flush=True)
-        for child in children:
+        for child in supervisor.processes():
             _stop_group(child)
         infra.stop()
         print("podium: stopped", flush=True)

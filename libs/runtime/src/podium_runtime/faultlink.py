@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
@@ -54,6 +55,20 @@ class FaultLink:
         if socket_dir and str(socket_dir).startswith("/"):
             return cls.to_unix(str(Path(socket_dir) / f".s.PGSQL.{parsed.port or 5432}"))
         return cls.to_tcp(parsed.host or "127.0.0.1", parsed.port or 5432)
+
+    @classmethod
+    def to_redis(cls, url: str) -> FaultLink:
+        """A link to the Redis server of a `redis://` URL."""
+        parsed = urlsplit(url)
+        return cls.to_tcp(parsed.hostname or "127.0.0.1", parsed.port or 6379)
+
+    def redis_url(self, url: str) -> str:
+        """Return a `redis://` URL with its server replaced by this link (same database)."""
+        parsed = urlsplit(url)
+        netloc = f"127.0.0.1:{self.port}"
+        if parsed.password:
+            netloc = f":{parsed.password}@{netloc}"
+        return urlunsplit((parsed.scheme, netloc, parsed.path, parsed.query, ""))
 
     def database_url(self, url: str) -> str:
         """Return `url` with its server replaced by this link (same database and user)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import os
 import re
 import time
 import uuid
@@ -11,9 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from podium_runtime import tracing
 from podium_runtime.context import bound
 from podium_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -61,6 +65,41 @@ class RequestContextMiddleware:
                 HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
 
 
+class TracingMiddleware:
+    """One SERVER span per request, continuing the caller's `traceparent` (ADR 0038)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request in a span named after its route."""
+        if scope["type"] != "http" or scope.get("path", "").startswith(("/health", "/metrics")):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope["method"]
+        with tracing.server_span(self.service, method, headers) as span:
+            status = 500
+
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+
+
 async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bool, dict[str, Any]]:
     """Run every readiness check concurrently with a timeout; return (all ok, details)."""
 
@@ -78,11 +117,32 @@ async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bo
     return all(r["ok"] for r in results), details
 
 
+def service_version(service: str) -> dict[str, str]:
+    """Return the service's name, package version and build (`PODIUM_BUILD_COMMIT`)."""
+    try:
+        version = importlib.metadata.version(f"podium-{service}")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "service": service,
+        "version": version,
+        "commit": os.environ.get("PODIUM_BUILD_COMMIT", "unknown"),
+    }
+
+
 def operations_router(
-    checks: dict[str, HealthCheck], timeout: float, on_scrape: list[Callable[[], Awaitable[None]]]
+    checks: dict[str, HealthCheck],
+    timeout: float,
+    on_scrape: list[Callable[[], Awaitable[None]]],
+    service: str = "podium",
 ) -> APIRouter:
-    """Return `/health/live`, `/health/ready` and `/metrics`."""
+    """Return `/health/live`, `/health/ready`, `/metrics` and `/version`."""
     router = APIRouter(tags=["operations"])
+    about = service_version(service)
+
+    @router.get("/version", summary="Service name, version and build commit (SPEC §10.1)")
+    async def version() -> dict[str, str]:
+        return about
 
     @router.get("/health/live", summary="Liveness: the process answers (no dependency touched)")
     async def live() -> dict[str, str]:

@@ -26,7 +26,8 @@ from typing import Any
 from podium_contracts import ALL_TOPICS
 
 from podium_runtime.db import async_url
-from podium_runtime.kafka_embedded import KAFKA_VERSION, java_available, start_embedded_kafka
+from podium_runtime.kafka_embedded import KAFKA_VERSION, start_embedded_kafka
+from podium_runtime.kafka_embedded import available as apache_kafka_available
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,10 @@ def provision(
         return url
 
     def start_kafka(workdir: Path) -> tuple[str, Callable[[], None]]:
-        if env.get("PODIUM_EMBEDDED_BROKER", "kafka") != "tansu" and java_available():
+        if env.get("PODIUM_EMBEDDED_BROKER", "kafka") != "tansu" and apache_kafka_available():
             sources["KAFKA_BOOTSTRAP_SERVERS"] = APACHE_KAFKA
             return start_embedded_kafka(workdir)
-        log.warning("no Java 17+ on PATH: falling back to tansu (memory only, no idempotence)")
+        log.warning("no Java 17+ (or Maven for the first fetch): using tansu (memory only)")
         sources["KAFKA_BOOTSTRAP_SERVERS"] = TANSU
         return start_tansu(workdir)
 

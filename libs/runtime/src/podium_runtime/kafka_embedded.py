@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,6 +80,11 @@ def java_available() -> bool:
     """Return True when Java 17 or newer is on PATH (the broker can run)."""
     version = java_major_version()
     return version is not None and version >= MIN_JAVA
+
+
+def available() -> bool:
+    """Return True when the embedded broker can run: Java 17+, and its jars or Maven to get them."""
+    return java_available() and (_installed(distribution_dir()) or shutil.which("mvn") is not None)
 
 
 def _installed(home: Path) -> bool:
@@ -153,8 +159,6 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))

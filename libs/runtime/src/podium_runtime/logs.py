@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podium_runtime.context import correlation_id_var, event_type_var
+from podium_runtime.tracing import current_trace_id
 
 _SECRET_KEY = re.compile(
     r"pass(word)?|secret|token|authorization|api[_-]?key|hash|cookie", re.IGNORECASE
@@ -56,6 +57,9 @@ class JsonFormatter(logging.Formatter):
         event_type = event_type_var.get()
         if event_type:
             payload["event_type"] = event_type
+        trace_id = current_trace_id()
+        if trace_id:
+            payload["trace_id"] = trace_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 payload[key] = redact(value, key)

@@ -33,3 +33,11 @@ OUTBOX_UNDELIVERABLE = Counter(
     "Outbox events the broker refused (too large, invalid), moved aside instead of published",
     ["topic"],
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "podium_outbox_oldest_unsent_age_seconds", "Age of the oldest outbox event not yet published"
+)
+#: Business counters (registrations, submissions by outcome, statements, joins by outcome):
+#: every fact a service publishes, by type, counted once when the broker acknowledged it.
+EVENTS_PUBLISHED = Counter(
+    "podium_events_published_total", "Events published to Kafka, by event type", ["event_type"]
+)

@@ -39,10 +39,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_runtime import tracing
 from podium_runtime.context import causation_id_var, current_correlation_id
 from podium_runtime.db import Database, after_commit
 from podium_runtime.failures import FailureLog, is_infrastructure_error
-from podium_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_UNDELIVERABLE
+from podium_runtime.metrics import (
+    EVENTS_PUBLISHED,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    OUTBOX_UNDELIVERABLE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,8 @@ def event_headers(event: Event) -> dict[str, str]:
     }
     if event.causation_id:
         headers["causation_id"] = event.causation_id
+    # W3C trace context of the span staging the event (ADR 0038): the consumer continues it.
+    tracing.inject(headers)
     return headers
 
 
@@ -259,6 +268,9 @@ class OutboxRelay:
                 if r.seq in failures:
                     await self._set_aside(session, r, failures[r.seq])
         OUTBOX_PUBLISHED.inc(len(sent))
+        for r in rows:
+            if r.seq not in failures:
+                EVENTS_PUBLISHED.labels(r.headers.get("event_type", "?")).inc()
         return len(rows)
 
     async def _set_aside(self, session: AsyncSession, row: Any, error: Exception) -> None:
@@ -277,8 +289,15 @@ class OutboxRelay:
         )
 
     async def update_backlog(self) -> None:
-        """Refresh the outbox-backlog gauge (run when `/metrics` is scraped, not in the loop)."""
+        """Refresh the outbox-backlog gauges (run when `/metrics` is scraped, not in the loop)."""
         OUTBOX_BACKLOG.set(await self.backlog())
+        async with self.database.session() as session:
+            oldest = await session.scalar(
+                select(func.extract("epoch", func.now() - func.min(self.table.c.created_at))).where(
+                    self.table.c.sent_at.is_(None)
+                )
+            )
+        OUTBOX_OLDEST_AGE.set(float(oldest or 0))
 
     async def backlog(self) -> int:
         """Return how many events wait to be published."""

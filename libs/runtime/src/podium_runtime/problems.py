@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -127,6 +128,46 @@ class InvalidError(ServiceError):
     """The request is well-formed but its values do not fit together."""
 
     status = 422
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 7807 problem with a stable `code` (how every error is answered, SPEC §5)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    errors: list[dict[str, Any]] | None = None
+
+
+_DESCRIBED = {
+    400: "Malformed request, cursor or token",
+    401: "Not authenticated or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Request body too large",
+    422: "Validation failed; `errors` names each failed rule",
+    429: "Rate limit exceeded; see `Retry-After`",
+    500: "Unexpected error",
+    503: "A service the request needs is unavailable; see `Retry-After`",
+}
+
+#: Documented on every route of every service (`ServiceRuntime.create_app`).
+COMMON_PROBLEMS = (422, 500)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return OpenAPI `responses` entries documenting problem answers with these statuses."""
+    return {
+        status: {
+            "model": ProblemDocument,
+            "description": _DESCRIBED.get(status, HTTPStatus(status).phrase),
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }
 
 
 def problem_response(problem: ServiceError) -> JSONResponse:

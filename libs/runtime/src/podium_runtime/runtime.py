@@ -23,11 +23,17 @@ from podium_runtime.db import Database
 from podium_runtime.http import (
     HealthCheck,
     RequestContextMiddleware,
+    TracingMiddleware,
     operations_router,
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
-from podium_runtime.problems import install_problem_handlers
+from podium_runtime.problems import (
+    COMMON_PROBLEMS,
+    install_problem_handlers,
+    problem_responses,
+)
+from podium_runtime.queries import QueryCatalogue
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.settings import ServiceSettings
 
@@ -54,6 +60,10 @@ class ServiceRuntime:
         self.outbox: Outbox | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        #: Prebuilt read-only queries the service offers operators (podium_runtime.queries).
+        self.queries = QueryCatalogue()
+        #: What `GET /internal/ops/etl` adds about this service's progress (e.g. last statement).
+        self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:
             tables = messaging_tables(metadata)
             self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -71,6 +81,9 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 settings.service_name, self.database, tables.inbox, settings
             )
+            from podium_runtime import operations
+
+            self.background.append(operations.retention_loop(self))
 
     def include_events(self, *routers: EventRouter, **dependencies: Any) -> None:
         """Wire the `consumers.py` routers on this service's consumer (group = service name).
@@ -180,6 +193,7 @@ class ServiceRuntime:
         app.state.runtime = self
         install_problem_handlers(app)
         app.add_middleware(RequestContextMiddleware)
+        app.add_middleware(TracingMiddleware, service=self.settings.service_name)
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)
@@ -187,9 +201,17 @@ class ServiceRuntime:
             scrape_hooks.append(self.relay.update_backlog)
         app.include_router(
             operations_router(
-                self.health_checks(), self.settings.health_timeout_seconds, scrape_hooks
+                self.health_checks(),
+                self.settings.health_timeout_seconds,
+                scrape_hooks,
+                self.settings.service_name,
             )
         )
+        if self.database is not None:
+            from podium_runtime import operations
+
+            app.include_router(operations.router)
         for router in routers:
-            app.include_router(router)
+            # Every route documents the problem answers any route can give (SPEC §5).
+            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
         return app

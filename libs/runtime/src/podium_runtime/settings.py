@@ -75,3 +75,10 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     #: Seconds a health check waits for one dependency.
     health_timeout_seconds: float = 2.0
+    # Retention (podium_runtime.operations): sent outbox rows and inbox ids older than
+    # these ages are purged every `retention_interval_seconds` (0 disables the job).
+    retention_outbox_sent_days: float = 7.0
+    retention_inbox_days: float = 30.0
+    retention_interval_seconds: float = 3600.0
+    #: Statement timeout of the prebuilt read-only queries (podium_runtime.queries).
+    query_timeout_ms: int = 5000

@@ -104,7 +104,13 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,  # as in production (podium_runtime.cli)
         )
     )
     task = asyncio.create_task(server.serve())

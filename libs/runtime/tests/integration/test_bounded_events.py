@@ -21,10 +21,18 @@ from podium_runtime.outbox import (
     unsent_events,
 )
 from podium_runtime.runtime import ServiceRuntime
-from podium_runtime.testing import serve
+from podium_runtime.testing import TestInfrastructure, serve
 from probe import ProbeSettings, build_probe
 from sqlalchemy import insert
 from test_messaging import _join, _read_topic
+
+
+@pytest.fixture(scope="module")
+async def own_settings(
+    probe_settings: ProbeSettings, test_infra: TestInfrastructure
+) -> ProbeSettings:
+    """Probe settings on topics of this module's own: its poison must reach no other suite."""
+    return probe_settings.model_copy(update={"kafka_topic_prefix": await test_infra.fresh_topics()})
 
 
 def _padded_join(competition: uuid.UUID, size: int) -> JoinRequested:
@@ -44,9 +52,9 @@ def _padded_join(competition: uuid.UUID, size: int) -> JoinRequested:
 
 
 async def test_an_event_too_large_for_the_broker_is_refused_when_staged(
-    probe_settings: ProbeSettings,
+    own_settings: ProbeSettings,
 ) -> None:
-    runtime = build_probe(probe_settings)
+    runtime = build_probe(own_settings)
     router = APIRouter()
 
     @router.post("/joins")
@@ -60,7 +68,7 @@ async def test_an_event_too_large_for_the_broker_is_refused_when_staged(
         refused = await client.post("/joins", params={"size": 2_000_000})
         assert refused.status_code == 422, refused.text
         assert refused.json()["code"] == "EVENT_TOO_LARGE"
-        assert refused.json()["limit"] == probe_settings.outbox_max_event_bytes
+        assert refused.json()["limit"] == own_settings.outbox_max_event_bytes
     assert runtime.outbox is not None
     async with runtime.db.session() as session:
         with pytest.raises(EventTooLarge):
@@ -68,9 +76,9 @@ async def test_an_event_too_large_for_the_broker_is_refused_when_staged(
 
 
 async def test_the_relay_moves_a_row_the_broker_refuses_aside_and_publishes_the_rest(
-    probe_settings: ProbeSettings,
+    own_settings: ProbeSettings,
 ) -> None:
-    runtime = ServiceRuntime(probe_settings, build_probe(probe_settings).metadata)
+    runtime = ServiceRuntime(own_settings, build_probe(own_settings).metadata)
     await runtime.broker.start()  # the relay is driven by hand
     try:
         assert runtime.outbox is not None and runtime.relay is not None
@@ -78,7 +86,7 @@ async def test_the_relay_moves_a_row_the_broker_refuses_aside_and_publishes_the_
         before, after = _join(competition), _join(competition)
         # A row staged before the outbox checked sizes, larger than Kafka accepts.
         huge = _padded_join(competition, 1_200_000)
-        topic = probe_settings.kafka_topic_prefix + JOINS.name
+        topic = own_settings.kafka_topic_prefix + JOINS.name
         async with runtime.db.session() as session:
             await runtime.outbox.add(session, before)
             await session.execute(
@@ -111,7 +119,7 @@ async def test_the_relay_moves_a_row_the_broker_refuses_aside_and_publishes_the_
         assert "TooLarge" in mine[0].headers[UNDELIVERABLE_HEADER]
         assert OUTBOX_UNDELIVERABLE.labels(topic)._value.get() == refused_before + 1
 
-        records = await _read_topic(probe_settings, topic, want=10_000, timeout=4)
+        records = await _read_topic(own_settings, topic, want=10_000, timeout=4)
         ids = [json.loads(r.value)["id"] for r in records if r.key == str(competition).encode()]
         assert ids == [str(before.id), str(after.id)]  # in order, the refused one left out
     finally:

@@ -14,16 +14,25 @@ from podium_contracts.topics import JOINS
 from podium_runtime.deps import SessionDep
 from podium_runtime.faultlink import FaultLink
 from podium_runtime.metrics import CONSUMER_OUTAGE_RETRIES, EVENTS_DEAD_LETTERED
-from podium_runtime.testing import eventually, serve
+from podium_runtime.testing import TestInfrastructure, eventually, serve
 from probe import ProbeSettings, build_batch_probe, build_probe, ledger_rows
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
 from test_messaging import _join, _read_topic
 
 
+@pytest.fixture(scope="module")
+async def own_settings(
+    probe_settings: ProbeSettings, test_infra: TestInfrastructure
+) -> ProbeSettings:
+    """Probe settings on topics of this module's own: its poison must reach no other suite."""
+    return probe_settings.model_copy(update={"kafka_topic_prefix": await test_infra.fresh_topics()})
+
+
 @pytest.fixture
-async def database_link(probe_settings: ProbeSettings) -> AsyncIterator[FaultLink]:
+async def database_link(own_settings: ProbeSettings) -> AsyncIterator[FaultLink]:
     """A link between the probe and its real database that the test can break."""
-    link = await FaultLink.to_database(probe_settings.database_url).start()
+    link = await FaultLink.to_database(own_settings.database_url).start()
     yield link
     await link.stop()
 
@@ -44,9 +53,9 @@ def _counter(metric: object, topic: str) -> float:
 
 
 async def test_database_outage_holds_messages_until_it_is_back_and_dead_letters_none(
-    probe_settings: ProbeSettings, database_link: FaultLink
+    own_settings: ProbeSettings, database_link: FaultLink
 ) -> None:
-    settings = _through(probe_settings, database_link, "probe-outage")
+    settings = _through(own_settings, database_link, "probe-outage")
     runtime = build_probe(settings, "outage")
     topic = settings.kafka_topic_prefix + JOINS.name
     await runtime.start()
@@ -82,9 +91,9 @@ async def test_database_outage_holds_messages_until_it_is_back_and_dead_letters_
 
 
 async def test_requests_during_a_database_outage_answer_503_with_retry_after(
-    probe_settings: ProbeSettings, database_link: FaultLink
+    own_settings: ProbeSettings, database_link: FaultLink
 ) -> None:
-    settings = _through(probe_settings, database_link, "probe-http")
+    settings = _through(own_settings, database_link, "probe-http")
     runtime = build_probe(settings)
     router = APIRouter()
 
@@ -120,14 +129,14 @@ async def test_requests_during_a_database_outage_answer_503_with_retry_after(
 
 
 async def test_envelopes_that_cannot_be_routed_are_dead_lettered_and_the_partition_moves_on(
-    probe_settings: ProbeSettings,
+    own_settings: ProbeSettings,
 ) -> None:
-    runtime = build_probe(probe_settings.model_copy(update={"service_name": "probe-poison"}))
+    runtime = build_probe(own_settings.model_copy(update={"service_name": "probe-poison"}))
     await runtime.start()
-    producer = AIOKafkaProducer(bootstrap_servers=probe_settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=own_settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        topic = probe_settings.kafka_topic_prefix + JOINS.name
+        topic = own_settings.kafka_topic_prefix + JOINS.name
         key = str(uuid.uuid4()).encode()
         marker = str(uuid.uuid4())
         poisons = [
@@ -148,7 +157,7 @@ async def test_envelopes_that_cannot_be_routed_are_dead_lettered_and_the_partiti
             timeout=30,
             message="the event behind the poison is handled",
         )
-        dead = await _read_topic(probe_settings, topic + ".dlq", want=10_000, timeout=4)
+        dead = await _read_topic(own_settings, topic + ".dlq", want=10_000, timeout=4)
         codes = [dict(r.headers)["x-error-code"] for r in dead if marker.encode() in r.value]
         assert codes == [b"MALFORMED_MESSAGE"] * len(poisons)
     finally:
@@ -157,9 +166,9 @@ async def test_envelopes_that_cannot_be_routed_are_dead_lettered_and_the_partiti
 
 
 async def test_a_batch_consumer_handles_an_event_published_without_type_headers(
-    probe_settings: ProbeSettings,
+    own_settings: ProbeSettings,
 ) -> None:
-    settings = probe_settings.model_copy(update={"service_name": "probe-headerless"})
+    settings = own_settings.model_copy(update={"service_name": "probe-headerless"})
     runtime = build_batch_probe(settings, fail_for=set())
     await runtime.start()
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -179,3 +188,24 @@ async def test_a_batch_consumer_handles_an_event_published_without_type_headers(
     finally:
         await producer.stop()
         await runtime.stop()
+
+
+async def test_database_errors_do_not_carry_the_values_of_the_statement(
+    own_settings: ProbeSettings,
+) -> None:
+    """Regression: a failed INSERT logged its parameters (an argon2 hash, an e-mail)."""
+    from probe import messaging
+
+    runtime = build_probe(own_settings)
+    secret = f"secret-{uuid.uuid4().hex}"
+    row = {"event_id": uuid.uuid4(), "consumer": secret, "event_type": "t"}
+    try:
+        async with runtime.db.session() as session:
+            await session.execute(insert(messaging.inbox).values(**row))
+        with pytest.raises(IntegrityError) as caught:
+            async with runtime.db.session() as session:
+                await session.execute(insert(messaging.inbox).values(**row))
+        assert secret not in str(caught.value)
+    finally:
+        await runtime.db.dispose()
+        await runtime.redis.aclose()

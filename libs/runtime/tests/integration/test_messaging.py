@@ -14,7 +14,7 @@ from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.topics import JOINS
 from podium_runtime.outbox import new_event, unsent_events
 from podium_runtime.runtime import ServiceRuntime
-from podium_runtime.testing import eventually
+from podium_runtime.testing import TestInfrastructure, eventually
 from probe import ProbeSettings, build_probe, ledger_count, ledger_rows
 from sqlalchemy import insert, select
 
@@ -223,9 +223,13 @@ async def test_poison_message_goes_to_dead_letter_and_consumer_moves_on(
 
 
 async def test_two_consumers_in_one_group_split_partitions_and_process_each_event_once(
-    probe_settings: ProbeSettings,
+    probe_settings: ProbeSettings, test_infra: TestInfrastructure
 ) -> None:
-    settings = probe_settings.model_copy(update={"service_name": "probe-pair"})
+    # Own topics: a new group reads from the earliest offset, and the ledger count below
+    # must not include the messages earlier tests left on the shared probe topics.
+    settings = probe_settings.model_copy(
+        update={"service_name": "probe-pair", "kafka_topic_prefix": await test_infra.fresh_topics()}
+    )
     first, second = build_probe(settings, "first"), build_probe(settings, "second")
     await first.start()
     await second.start()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
 from podium_runtime.problems import Problem
 
-from podium_competitions import service
+from podium_competitions import enrollments, service
 from podium_competitions.schemas import (
     Competition,
     CompetitionCreate,
@@ -27,7 +27,7 @@ from podium_competitions.schemas import (
     Stats,
     Status,
 )
-from podium_competitions.service import Caller
+from podium_competitions.views import Caller
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
@@ -120,7 +120,7 @@ async def get_enrollment(
     competition_id: uuid.UUID, session: SessionDep, caller: CallerDep
 ) -> Enrollment:
     """Return the caller's enrollment."""
-    return await service.get_enrollment(session, caller, competition_id)
+    return await enrollments.get_enrollment(session, caller, competition_id)
 
 
 @router.delete("/competitions/{competition_id}/enrollment", status_code=204)
@@ -128,7 +128,7 @@ async def leave(
     competition_id: uuid.UUID, session: SessionDep, outbox: OutboxDep, caller: CallerDep
 ) -> Response:
     """Leave a competition."""
-    await service.leave(session, outbox, caller, competition_id)
+    await enrollments.leave(session, outbox, caller, competition_id)
     return Response(status_code=204)
 
 
@@ -141,7 +141,9 @@ async def participants(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> ParticipantPage:
     """Return the roster (display names only)."""
-    return await service.participants(session, caller, competition_id, limit=limit, cursor=cursor)
+    return await enrollments.participants(
+        session, caller, competition_id, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/competitions/{competition_id}/stats", response_model=Stats)

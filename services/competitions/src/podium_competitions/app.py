@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_competitions import consumers, tasks
+from podium_competitions import consumers, queries, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
+from podium_competitions.boards import BoardWriter
 from podium_competitions.config import Settings
+from podium_competitions.erasure import consumers as erasure_consumers
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
@@ -20,14 +22,23 @@ from podium_competitions.models import metadata
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
+    writer = BoardWriter(runtime.redis)
+    leaderboards, activity_boards = LeaderboardMirror(writer), ActivityBoardMirror(writer)
     runtime.include_events(
         consumers.router,
         leaderboard_consumers.router,
         activity_consumers.router,
-        leaderboard_mirror=LeaderboardMirror(runtime.redis),
-        activity_mirror=ActivityBoardMirror(runtime.redis),
+        erasure_consumers.router,
+        leaderboard_mirror=leaderboards,
+        activity_mirror=activity_boards,
     )
     runtime.background.append(tasks.auto_end(runtime, settings.auto_end_interval_seconds))
+    runtime.background.append(
+        tasks.mirror_audit(
+            runtime, leaderboards, activity_boards, settings.mirror_audit_interval_seconds
+        )
+    )
     return runtime
 
 
@@ -37,6 +48,6 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router, activity_api.router],
+        routers=[router, leaderboard_api.router, activity_api.router, rebuilds.router],
     )
     return app

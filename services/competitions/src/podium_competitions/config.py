@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     port: int = 8002
     #: Seconds between sweeps that end active competitions past `ends_at` (SPEC §5.2).
     auto_end_interval_seconds: float = 5.0
+    #: Seconds between checks that every Redis board matches Postgres (ADR 0031).
+    mirror_audit_interval_seconds: float = 30.0
 
 
 @lru_cache

@@ -7,7 +7,7 @@ from podium_runtime.outbox import Outbox
 from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions import service
+from podium_competitions import enrollments, service
 
 router = EventRouter()
 
@@ -19,7 +19,7 @@ async def on_join_requested(
     session: AsyncSession, events: list[JoinRequested], *, outbox: Outbox
 ) -> None:
     """Decide a poll's join requests in order and emit the outcomes (SPEC §5.2)."""
-    await service.decide_joins(session, outbox, [event.data for event in events])
+    await enrollments.decide_joins(session, outbox, [event.data for event in events])
 
 
 @router.handles(UserRegistered, UserUpdated)

@@ -203,9 +203,9 @@ class Enrollment(BaseModel):
 
 
 class Participant(BaseModel):
-    """One roster entry: display name only, never an e-mail."""
+    """One roster entry: display name only, never an e-mail; the user id for the owner only."""
 
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = None
     display_name: str
     enrolled_at: datetime | None
 

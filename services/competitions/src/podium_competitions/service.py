@@ -7,21 +7,11 @@ caller's transaction (SPEC §4).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from podium_contracts.codes import JoinRejection
-from podium_contracts.envelope import Event
 from podium_contracts.events import (
     CompetitionCreated,
-    CompetitionData,
     CompetitionUpdated,
-    EnrollmentAccepted,
-    EnrollmentData,
-    EnrollmentLeft,
-    EnrollmentRejected,
-    JoinData,
     UserData,
 )
 from podium_runtime.cursors import CursorCodec
@@ -38,13 +28,11 @@ from podium_competitions.schemas import (
     CompetitionCreate,
     CompetitionPage,
     CompetitionUpdate,
-    Enrollment,
-    Participant,
-    ParticipantPage,
     Stats,
     Viewer,
     _KindFields,
 )
+from podium_competitions.views import Caller, competition_data, to_competition
 
 PRODUCER = "competitions"
 
@@ -77,20 +65,8 @@ class Invalid(CompetitionsError):
     status = 422
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, as vouched for by the gateway; None stands for an anonymous visitor."""
-
-    user_id: uuid.UUID
-    role: str = "user"
-
-    @property
-    def is_admin(self) -> bool:
-        """Tell whether the caller is an administrator."""
-        return self.role == "admin"
-
-
-def _now() -> datetime:
+def now() -> datetime:
+    """Return the current instant (one clock for every use case of competitions)."""
     return datetime.now(UTC)
 
 
@@ -99,71 +75,6 @@ def _now() -> datetime:
 
 #: Keyset cursors of competition and participant pages: (instant, id) of the last row.
 PAGE_CURSOR = CursorCodec(datetime, uuid.UUID)
-
-
-# --- views -------------------------------------------------------------------
-
-
-def competition_data(row: AnyRow) -> CompetitionData:
-    """Return the event payload describing a competition's current state."""
-    return CompetitionData(
-        competition_id=row.id,
-        owner_id=row.owner_id,
-        kind=row.kind,
-        title=row.title,
-        visibility=row.visibility,
-        status=row.status,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        timezone=row.timezone,
-        max_participants=row.max_participants,
-        late_join=row.late_join,
-        metric=row.metric,
-        daily_submission_limit=row.daily_submission_limit,
-        public_fraction=row.public_fraction,
-        rules=row.rules,
-    )
-
-
-def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = None) -> Competition:
-    """Render a row for `caller`; the invite code only reaches the owner and admins."""
-    may_see_code = caller is not None and (caller.is_admin or caller.user_id == row.owner_id)
-    return Competition(
-        id=row.id,
-        owner_id=row.owner_id,
-        kind=row.kind,
-        title=row.title,
-        description=row.description,
-        visibility=row.visibility,
-        status=row.status,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        timezone=row.timezone,
-        max_participants=row.max_participants,
-        participants=row.participants_count,
-        late_join=row.late_join,
-        metric=row.metric,
-        daily_submission_limit=row.daily_submission_limit,
-        public_fraction=row.public_fraction,
-        rules=row.rules,
-        invite_code=row.invite_code if may_see_code else None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        viewer=viewer,
-    )
-
-
-def to_enrollment(row: AnyRow) -> Enrollment:
-    """Render an enrollment row."""
-    return Enrollment(
-        competition_id=row.competition_id,
-        user_id=row.user_id,
-        status=row.status,
-        reason=row.reason,
-        request_id=row.request_id,
-        enrolled_at=row.enrolled_at if row.status == "accepted" else None,
-        updated_at=row.updated_at,
-    )
 
 
 # --- competitions ------------------------------------------------------------
@@ -176,7 +87,7 @@ async def create_competition(
     values = data.model_dump(mode="python")
     if data.rules is not None:
         values["rules"] = data.rules.model_dump(mode="json", exclude_none=True)
-    if data.status == "active" and data.ends_at <= _now():
+    if data.status == "active" and data.ends_at <= now():
         raise Conflict("INVALID_TRANSITION", "a competition that already ended cannot be active")
     values.update(
         id=uuid.uuid4(),
@@ -209,9 +120,10 @@ async def _viewer(session: AsyncSession, row: AnyRow, caller: Caller | None) -> 
     return Viewer(role="viewer", submissions_limit=limit)
 
 
-async def _visible(
+async def visible_competition(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
 ) -> AnyRow:
+    """Return the competition if the caller may see it; NotFound otherwise (SPEC §8)."""
     row = await repository.get_visible_competition(
         session,
         competition_id,
@@ -227,7 +139,7 @@ async def get_competition(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller | None
 ) -> Competition:
     """Return a competition with the caller's `viewer` block; invisible ones are NotFound."""
-    row = await _visible(session, competition_id, caller)
+    row = await visible_competition(session, competition_id, caller)
     return to_competition(row, caller, await _viewer(session, row, caller))
 
 
@@ -263,7 +175,7 @@ async def list_competitions(
 async def _owned(
     session: AsyncSession, competition_id: uuid.UUID, caller: Caller, *, lock: bool = False
 ) -> AnyRow:
-    row = await _visible(session, competition_id, caller)
+    row = await visible_competition(session, competition_id, caller)
     if row.owner_id != caller.user_id and not caller.is_admin:
         raise Forbidden("NOT_OWNER", "only the owner or an admin may do this")
     if lock:
@@ -312,7 +224,7 @@ async def update_competition(
         raise Conflict(
             "INVALID_TRANSITION", f"a competition cannot move from {row.status} to {target}"
         )
-    if target == "active" and row.status != "active" and merged["ends_at"] <= _now():
+    if target == "active" and row.status != "active" and merged["ends_at"] <= now():
         raise Conflict("INVALID_TRANSITION", "ends_at has passed; the competition cannot start")
     cap = merged["max_participants"]
     if cap is not None and cap < row.participants_count:
@@ -346,7 +258,7 @@ async def regenerate_invite_code(
 
 async def end_due_competitions(session: AsyncSession, outbox: Outbox) -> int:
     """End every active competition past its `ends_at`, announcing each; return how many."""
-    rows = await repository.end_due_competitions(session, _now())
+    rows = await repository.end_due_competitions(session, now())
     if rows:
         await outbox.add(
             session, *(new_event(CompetitionUpdated, PRODUCER, competition_data(r)) for r in rows)
@@ -384,177 +296,6 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
         # Submissions and scores join these once the leaderboard projection exists.
         submissions_per_day=[],
         score_distribution=[],
-    )
-
-
-# --- enrollments -------------------------------------------------------------
-
-
-async def decide_joins(
-    session: AsyncSession, outbox: Outbox, requests: list[JoinData]
-) -> list[str]:
-    """Accept or reject join requests in order (SPEC §5.2 join rules); return the outcomes.
-
-    The competitions and the current enrollments concerned are read and locked
-    once; the requests are then judged in memory one after the other, so a later
-    request sees the seats and enrollments of earlier ones. The enrollments, the
-    seat counters and the outcome events are written in bulk. The `capacity` CHECK
-    on the counter still makes over-capacity impossible in the database.
-    """
-    found = await repository.lock_competitions(session, {r.competition_id for r in requests})
-    locked = await repository.lock_enrollments(
-        session, ((r.competition_id, r.user_id) for r in requests if r.competition_id in found)
-    )
-    current = {key: {k: row._mapping[k] for k in _ENROLLMENT_KEYS} for key, row in locked.items()}
-    taken = {cid: row.participants_count for cid, row in found.items()}
-    writes: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
-    events: list[Event] = []
-    outcomes: list[str] = []
-    for request in requests:
-        cid, uid = request.competition_id, request.user_id
-        row = found.get(cid)
-        if row is None:
-            events.append(_rejected(request, JoinRejection.COMPETITION_NOT_FOUND))
-            outcomes.append(JoinRejection.COMPETITION_NOT_FOUND)
-            continue
-        key = (cid, uid)
-        enrollment = current.get(key)
-        if enrollment is not None and enrollment["status"] == "accepted":
-            # Re-join is idempotent: only the answered request id is recorded, nothing announced.
-            writes[key] = current[key] = {**enrollment, "request_id": request.request_id}
-            outcomes.append("accepted")
-            continue
-        reason = domain.join_refusal(_join_target(row), uid, request.invite_code, _now())
-        if reason is None and row.max_participants is not None:
-            if taken[cid] >= row.max_participants:
-                reason = JoinRejection.FULL
-        if reason is None:
-            taken[cid] += 1
-            values = _enrollment(request, "accepted", None, _now())
-            events.append(
-                new_event(
-                    EnrollmentAccepted,
-                    PRODUCER,
-                    EnrollmentData(competition_id=cid, user_id=uid, request_id=request.request_id),
-                )
-            )
-        else:
-            values = _enrollment(request, "rejected", reason, None)
-            events.append(_rejected(request, reason))
-        writes[key] = current[key] = values
-        outcomes.append(reason or "accepted")
-    await repository.save_enrollments(session, list(writes.values()))
-    await repository.take_seats(
-        session, {cid: count - found[cid].participants_count for cid, count in taken.items()}
-    )
-    await outbox.add(session, *events)
-    return outcomes
-
-
-def _join_target(row: AnyRow) -> domain.JoinTarget:
-    return domain.JoinTarget(
-        owner_id=row.owner_id,
-        status=row.status,
-        visibility=row.visibility,
-        invite_code=row.invite_code,
-        starts_at=row.starts_at,
-        late_join=row.late_join,
-    )
-
-
-_ENROLLMENT_KEYS = ("competition_id", "user_id", "status", "reason", "request_id", "enrolled_at")
-
-
-def _enrollment(
-    request: JoinData, status: str, reason: str | None, enrolled_at: datetime | None
-) -> dict[str, Any]:
-    return {
-        "competition_id": request.competition_id,
-        "user_id": request.user_id,
-        "status": status,
-        "reason": reason,
-        "request_id": request.request_id,
-        "enrolled_at": enrolled_at,
-    }
-
-
-def _rejected(request: JoinData, reason: JoinRejection) -> Event:
-    return new_event(
-        EnrollmentRejected,
-        PRODUCER,
-        EnrollmentData(
-            competition_id=request.competition_id,
-            user_id=request.user_id,
-            request_id=request.request_id,
-            reason=reason,
-        ),
-    )
-
-
-async def get_enrollment(
-    session: AsyncSession, caller: Caller, competition_id: uuid.UUID
-) -> Enrollment:
-    """Return the caller's own enrollment; there is no way to read someone else's."""
-    row = await repository.get_enrollment(session, competition_id, caller.user_id)
-    if row is None:
-        raise NotFound("NOT_ENROLLED", "you have not asked to join this competition")
-    return to_enrollment(row)
-
-
-async def leave(
-    session: AsyncSession, outbox: Outbox, caller: Caller, competition_id: uuid.UUID
-) -> None:
-    """Take the caller out of a competition, freeing the seat, and announce it."""
-    competition = await repository.get_competition(session, competition_id, for_update=True)
-    current = await repository.get_enrollment(
-        session, competition_id, caller.user_id, for_update=True
-    )
-    if competition is None or current is None or current.status != "accepted":
-        raise NotFound("NOT_ENROLLED", "you are not a participant of this competition")
-    if competition.status not in ("draft", "active"):
-        raise Conflict("COMPETITION_NOT_ACTIVE", f"the competition is {competition.status}")
-    await repository.save_enrollment(
-        session,
-        competition_id,
-        caller.user_id,
-        status="left",
-        reason=None,
-        request_id=current.request_id,
-        enrolled_at=current.enrolled_at,
-    )
-    await repository.release_seat(session, competition_id)
-    await outbox.add(
-        session,
-        new_event(
-            EnrollmentLeft,
-            PRODUCER,
-            EnrollmentData(competition_id=competition_id, user_id=caller.user_id),
-        ),
-    )
-
-
-async def participants(
-    session: AsyncSession,
-    caller: Caller | None,
-    competition_id: uuid.UUID,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> ParticipantPage:
-    """Return the roster; for private competitions only members (and the owner) see it."""
-    row = await _visible(session, competition_id, caller)
-    rows = await repository.roster(
-        session, competition_id, limit=limit + 1, after=PAGE_CURSOR.decode_optional(cursor)
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ParticipantPage(
-        items=[
-            Participant(user_id=r.user_id, display_name=r.name, enrolled_at=r.enrolled_at)
-            for r in rows
-        ],
-        total=row.participants_count,
-        next_cursor=PAGE_CURSOR.encode(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
     )
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from podium_runtime.failures import FailureLog
 from podium_runtime.runtime import BackgroundTask, ServiceRuntime
 
 from podium_competitions import service
+from podium_competitions.activity import service as activity_service
+from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.leaderboard import service as leaderboard_service
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +40,60 @@ def auto_end(runtime: ServiceRuntime, interval: float) -> BackgroundTask:
             await asyncio.sleep(interval)
 
     return auto_end_competitions
+
+
+def mirror_audit(
+    runtime: ServiceRuntime,
+    leaderboards: LeaderboardMirror,
+    activity_boards: ActivityBoardMirror,
+    interval: float,
+) -> BackgroundTask:
+    """Return the job that keeps the Redis boards in line with Postgres (ADR 0031).
+
+    At start it rewrites every board (a crash may have come between a commit and
+    its Redis write); then, every `interval` seconds, it rebuilds the boards
+    that are missing from Redis or disagree with Postgres (a flush, lost data).
+    """
+    failures = FailureLog(log)
+
+    async def audit_board_mirrors() -> None:
+        everything = True
+        while True:
+            try:
+                repaired = await _repair_boards(runtime, leaderboards, activity_boards, everything)
+                everything = False
+                failures.recovered()
+                if repaired:
+                    log.info("board mirrors rebuilt", extra={"boards": repaired})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures.log(logging.WARNING, "board mirror audit failed; retrying", exc)
+            await asyncio.sleep(interval)
+
+    return audit_board_mirrors
+
+
+async def _repair_boards(
+    runtime: ServiceRuntime,
+    leaderboards: LeaderboardMirror,
+    activity_boards: ActivityBoardMirror,
+    everything: bool,
+) -> int:
+    async with runtime.db.session() as session:
+        predictions = await leaderboard_service.boards_to_repair(
+            session, leaderboards, everything=everything
+        )
+        activities = await activity_service.boards_to_repair(
+            session, activity_boards, everything=everything
+        )
+    # One unit of work per competition: board locks are held briefly.
+    for competition_id in predictions:
+        async with runtime.db.session() as session:
+            await leaderboard_service.recompute_board(session, None, leaderboards, competition_id)
+    for competition_id, days in activities:
+        async with runtime.db.session() as session:
+            await activity_service.rebuild_competition(
+                session, activity_boards, competition_id, days
+            )
+    return len(predictions) + len(activities)

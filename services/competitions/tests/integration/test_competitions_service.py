@@ -300,7 +300,12 @@ async def test_roster_shows_display_names_from_user_events(harness: Harness) -> 
         return items if items and items[0]["display_name"] == "Ada Lovelace" else None
 
     items = await eventually(named, message="display name projected")
-    assert set(items[0]) == {"user_id", "display_name", "enrolled_at"}  # never an e-mail
+    # Display names only (SPEC §5.2): never an e-mail, and user ids for the owner alone.
+    assert items[0]["user_id"] is None and "email" not in items[0]
+    managed = await harness.http.get(
+        f"/internal/v1/competitions/{made['id']}/participants", headers=harness.as_user(owner)
+    )
+    assert managed.json()["items"][0]["user_id"] == str(ada)
     stats = await harness.http.get(
         f"/internal/v1/competitions/{made['id']}/stats", headers=harness.as_user(owner)
     )

@@ -9,7 +9,7 @@ from typing import Any
 from podium_competitions import service
 from podium_competitions.models import metadata
 from podium_competitions.schemas import Competition, CompetitionCreate
-from podium_competitions.service import Caller
+from podium_competitions.views import Caller
 from podium_contracts.events import JoinData
 from podium_runtime.outbox import Outbox, messaging_tables
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -11,11 +11,16 @@ from podium_runtime.runtime import ServiceRuntime
 from starlette.middleware import Middleware
 
 from podium_gateway import (
-    accounts_api,
+    admin_api,
+    auth_api,
     board_stream,
     competitions_api,
+    data_api,
     leaderboard_api,
+    lrs_clients_api,
     notifications_api,
+    operations_api,
+    profile_api,
     reports_api,
     rewards_api,
     sample_api,
@@ -24,6 +29,7 @@ from podium_gateway import (
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
+from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
@@ -41,7 +47,9 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
 def routers() -> list[APIRouter]:
     """Return every public router of the gateway, in OpenAPI order."""
     return [
-        accounts_api.router,
+        auth_api.router,
+        profile_api.router,
+        lrs_clients_api.router,
         competitions_api.router,
         submissions_api.router,
         sample_api.router,
@@ -49,12 +57,15 @@ def routers() -> list[APIRouter]:
         board_stream.router,
         notifications_api.router,
         stream_api.router,
-        accounts_api.xapi_about_router,
+        lrs_clients_api.xapi_about_router,
         xapi_api.router,
         xapi_documents.router,
         xapi_admin.router,
         reports_api.router,
         rewards_api.router,
+        admin_api.router,
+        operations_api.router,
+        data_api.router,
     ]
 
 
@@ -72,7 +83,7 @@ def create_api(settings: Settings) -> FastAPI:
             app.state.http = http
             app.state.jwks = JwksCache(
                 http,
-                f"{settings.identity_url}/.well-known/jwks.json",
+                jwks_url(settings),
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )

@@ -20,6 +20,7 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from podium_contracts.redis_keys import access_token_revoked_key, tokens_revoked_before_key
 from podium_runtime.problems import Problem
 
 from podium_gateway.clients import call, client_ip
@@ -40,6 +41,10 @@ class CurrentUser:
     user_id: uuid.UUID
     email: str
     role: str
+    #: The token's id and issue and expiry instants (revocation, SPEC §5.1).
+    jti: str = ""
+    issued_at: float = 0.0
+    expires_at: float = 0.0
 
     @property
     def is_admin(self) -> bool:
@@ -166,7 +171,34 @@ async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) 
     email, role = claims.get("email"), claims.get("role")
     if not isinstance(email, str) or role not in ROLES:
         raise invalid_token()
-    return CurrentUser(user_id=user_id, email=email, role=role)
+    return CurrentUser(
+        user_id=user_id,
+        email=email,
+        role=role,
+        jti=str(claims["jti"]),
+        issued_at=float(claims["iat"]),
+        expires_at=float(claims["exp"]),
+    )
+
+
+async def check_not_revoked(redis_client: Any, user: CurrentUser) -> None:
+    """Refuse a token logged out, or issued before its user's password was reset."""
+    revoked, before = await redis_client.mget(
+        access_token_revoked_key(user.jti), tokens_revoked_before_key(user.user_id)
+    )
+    if revoked is not None or (before is not None and user.issued_at <= float(before)):
+        raise Problem(
+            401,
+            "TOKEN_REVOKED",
+            "The access token was revoked; sign in again.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+async def revoke_access_token(redis_client: Any, user: CurrentUser) -> None:
+    """Put a token on the deny-list until it expires by itself."""
+    ttl = max(int(user.expires_at - time.time()) + 60, 1)
+    await redis_client.set(access_token_revoked_key(user.jti), b"1", ex=ttl)
 
 
 def _settings(request: Request) -> Settings:
@@ -195,6 +227,7 @@ async def optional_user(
     user = await verify_access_token(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
+    await check_not_revoked(redis_client, user)
     await enforce(
         redis_client,
         f"{settings.redis_key_prefix}rl:user:{user.user_id}",

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
 from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
@@ -37,6 +38,13 @@ from podium_gateway.documents import (
 )
 
 router = APIRouter(tags=["competitions"])
+
+#: Competition fields whose changes the audit log keeps (ADR 0037).
+AUDITED_COMPETITION_FIELDS = [
+    "title", "description", "kind", "metric", "status", "visibility", "starts_at", "ends_at",
+    "timezone", "max_participants", "late_join", "daily_submission_limit", "public_fraction",
+    "rules",
+]  # fmt: skip
 
 #: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
 PENDING_TTL_SECONDS = 3600
@@ -103,10 +111,15 @@ async def list_competitions(
     response_model=Competition,
 )
 async def create_competition(
-    body: CompetitionCreate, client: CompetitionsDep, user: UserDep
+    body: CompetitionCreate, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
 ) -> Response:
-    """Create a competition; the caller becomes its owner (sponsor)."""
-    return relay(await client.request("POST", "/competitions", user, json=_sent(body)))
+    """Create a competition; the caller becomes its owner (sponsor). Audited."""
+    answer = await client.request("POST", "/competitions", user, json=_sent(body))
+    if answer.status_code == 201:
+        made = answer.json()
+        fields = {k: made.get(k) for k in AUDITED_COMPETITION_FIELDS}
+        await auditor(user, "competition.created", "competition", made["id"], after=fields)
+    return relay(answer)
 
 
 @router.get(
@@ -139,11 +152,27 @@ async def get_competition(
     response_model=Competition,
 )
 async def update_competition(
-    competition_id: uuid.UUID, body: CompetitionUpdate, client: CompetitionsDep, user: UserDep
+    competition_id: uuid.UUID,
+    body: CompetitionUpdate,
+    client: CompetitionsDep,
+    user: UserDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Change settings or status (draft→active→ended, draft|active→canceled)."""
-    path = f"/competitions/{competition_id}"
-    return relay(await client.request("PATCH", path, user, json=_sent(body)))
+    """Change settings or status (draft→active→ended, draft|active→canceled). Audited."""
+    # The raw document (not the decision view): every audited field, serialised like the answer.
+    current = await client.request("GET", f"/competitions/{competition_id}", user)
+    if current.status_code != 200:
+        raise Relayed(current)
+    before = current.json()
+    answer = await client.request(
+        "PATCH", f"/competitions/{competition_id}", user, json=_sent(body)
+    )
+    if answer.status_code == 200:
+        await auditor.changed(
+            user, "competition.updated", "competition", competition_id,
+            before, answer.json(), AUDITED_COMPETITION_FIELDS,
+        )  # fmt: skip
+    return relay(answer)
 
 
 def _sent(body: BaseModel) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from podium_runtime.blobs import BlobSettings
 from podium_runtime.settings import ServiceSettings
@@ -28,6 +29,9 @@ class Settings(ServiceSettings):
     #: publications are refused (503) so ingest's consistent-through stays honest.
     #: Must not exceed ingest's `consistency_publish_window_seconds`.
     xapi_publish_window_seconds: float = 5.0
+    #: The version an xAPI answer names when the request named none (its 400 says which
+    #: version this LRS speaks by default): 1.0.3 (SPEC §5.4) or 2.0.0.
+    xapi_default_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
     notifier_url: str = "http://127.0.0.1:8005"
     rewards_url: str = "http://127.0.0.1:8006"
     #: Seconds an internal call may take before the gateway answers 503.
@@ -50,8 +54,9 @@ class Settings(ServiceSettings):
     max_upload_bytes: int = 64 * 1_048_576
     #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
     force_hsts: bool = False
-    #: Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    trust_forwarded_for: bool = False
+    #: CIDRs of the proxies in front of the gateway (ingress, load balancer). From them
+    #: only, `X-Forwarded-For` names the client: its right-most untrusted address.
+    trusted_proxies: list[str] = []
 
     # Rate limits (Redis, fixed windows): requests per window.
     #: Prefix of every gateway key in Redis (lets test runs share one Redis).

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from podium_runtime.problems import Problem
 
-from podium_gateway.clients import call
+from podium_gateway.clients.identity import verify_lrs_client
 from podium_gateway.config import Settings
 from podium_gateway.limits import enforce
 
@@ -87,13 +87,7 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
     cached = await redis_client.get(cache_key)
     if cached is None:
-        response = await call(
-            request.app.state.http,
-            "POST",
-            f"{settings.identity_url}/internal/lrs-clients/verify",
-            service="identity",
-            json={"key": key, "secret": secret},
-        )
+        response = await verify_lrs_client(request.app.state.http, settings, key, secret)
         if response.status_code == 200:
             cached = response.content
         elif response.status_code in (401, 404):

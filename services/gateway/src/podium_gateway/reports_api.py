@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from podium_runtime.problems import Problem
 from pydantic import BaseModel
 
 from podium_gateway.auth import CurrentUser, UserDep
-from podium_gateway.clients import HttpDep, SettingsDep, call
+from podium_gateway.clients.ingest import IngestClient, IngestDep
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -65,28 +64,12 @@ class LearnerActivity(BaseModel):
     days: list[DayActivity]
 
 
-async def _ingest(
-    http: httpx.AsyncClient, url: str, path: str, params: dict[str, Any]
-) -> dict[str, Any]:
-    response = await call(http, "GET", f"{url.rstrip('/')}{path}", service="ingest", params=params)
-    if response.status_code >= 500:
-        raise Problem(503, "SERVICE_UNAVAILABLE", "Reports are unavailable; try again shortly.")
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise Problem(
-            response.status_code,
-            body.get("code", "REPORT_FAILED"),
-            body.get("detail", "The report could not be made."),
-        )
-    return body
-
-
 def _not_found(competition_id: uuid.UUID) -> Problem:
     return Problem(404, "COMPETITION_NOT_FOUND", f"No competition {competition_id} to report on.")
 
 
 async def _daily_goal(
-    request: Request,
+    ingest: IngestClient,
     competition_id: uuid.UUID,
     day: date,
     user: CurrentUser,
@@ -95,20 +78,9 @@ async def _daily_goal(
     limit: int,
     cursor: str | None,
 ) -> DailyGoalReport:
-    settings = request.app.state.settings
-    params: dict[str, Any] = {
-        "date": day.isoformat(),
-        "completed": str(completed).lower(),
-        "limit": limit,
-    }
-    if cursor:
-        params["cursor"] = cursor
     try:
-        body = await _ingest(
-            request.app.state.http,
-            settings.ingest_url,
-            f"/internal/reports/competitions/{competition_id}/daily-goal",
-            params,
+        body = await ingest.daily_goal(
+            competition_id, day, completed=completed, limit=limit, cursor=cursor
         )
     except Problem as exc:
         if exc.status == 404:
@@ -139,7 +111,7 @@ Day = Annotated[date, Query(alias="date", description="The day, YYYY-MM-DD, loca
     summary="Participants who completed the day's lesson",
 )
 async def completions(
-    request: Request,
+    ingest: IngestDep,
     competition_id: uuid.UUID,
     day: Day,
     user: UserDep,
@@ -148,7 +120,7 @@ async def completions(
 ) -> DailyGoalReport:
     """Participants who sent the daily goal verb on `date` in their own time zone."""
     return await _daily_goal(
-        request, competition_id, day, user, completed=True, limit=limit, cursor=cursor
+        ingest, competition_id, day, user, completed=True, limit=limit, cursor=cursor
     )
 
 
@@ -157,7 +129,7 @@ async def completions(
     summary="Participants who did not complete the day's lesson",
 )
 async def incomplete(
-    request: Request,
+    ingest: IngestDep,
     competition_id: uuid.UUID,
     day: Day,
     user: UserDep,
@@ -166,7 +138,7 @@ async def incomplete(
 ) -> DailyGoalReport:
     """Participants who sent no daily goal statement on `date` in their own time zone."""
     return await _daily_goal(
-        request, competition_id, day, user, completed=False, limit=limit, cursor=cursor
+        ingest, competition_id, day, user, completed=False, limit=limit, cursor=cursor
     )
 
 
@@ -174,15 +146,10 @@ async def incomplete(
 async def learner_activity(
     user_id: uuid.UUID,
     user: UserDep,
-    http: HttpDep,
-    settings: SettingsDep,
+    ingest: IngestDep,
     since: date | None = None,
 ) -> LearnerActivity:
     """Statements per local day of the learner (their own time zone); admin or the learner."""
     if not user.is_admin and user.user_id != user_id:
         raise Problem(404, "USER_NOT_FOUND", f"No learner {user_id} to report on.")
-    params = {"since": since.isoformat() + "T00:00:00Z"} if since else {}
-    body = await _ingest(
-        http, settings.ingest_url, f"/internal/reports/learners/{user_id}/activity", params
-    )
-    return LearnerActivity(**body)
+    return LearnerActivity(**await ingest.learner_activity(user_id, since))

@@ -14,22 +14,17 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import AdminDep, OptionalUserDep, UserDep
-from podium_gateway.clients import HttpDep, SettingsDep, relay
-from podium_gateway.rewards_client import RewardsClient
+from podium_gateway.clients import relay
+from podium_gateway.clients.rewards import RewardsDep
 
 router = APIRouter(tags=["rewards"])
 
 
-def rewards_client(http: HttpDep, settings: SettingsDep) -> RewardsClient:
-    """Return the client of the rewards internal API."""
-    return RewardsClient(http, settings.rewards_url)
-
-
-ClientDep = Annotated[RewardsClient, Depends(rewards_client)]
+ClientDep = RewardsDep
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 DrawingStatus = Literal["draft", "scheduled", "open", "closed", "completed", "cancelled"]
@@ -113,6 +108,7 @@ class Drawing(BaseModel):
     max_tickets_per_user: int
     sales_open_at: datetime
     sales_close_at: datetime
+    closes_at: datetime = Field(description="when ticket sales end (same as sales_close_at)")
     drawing_at: datetime
     eligibility: Eligibility
     prizes: list[Prize]

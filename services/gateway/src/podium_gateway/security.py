@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from fastapi import HTTPException
@@ -24,6 +25,14 @@ API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 # xAPI statements with attachments arrive as multipart/mixed (xAPI 1.0.3 Part Three §1.5.2).
 UPLOAD_TYPES = ("multipart/form-data", "multipart/mixed", "text/csv", "application/octet-stream")
+# Only these routes take files: elsewhere an upload content type does not raise the limit,
+# so a JSON body cannot slip past `max_body_bytes` by announcing itself as multipart.
+UPLOAD_PATHS = re.compile(
+    r"^/v1/competitions/[^/]+/(submissions|answer-key|files|baseline-submissions)$|^/xapi/"
+)
+# Answers carrying credentials (tokens, LRS secrets) must not be stored by any cache.
+NO_STORE_PATHS = ("/v1/auth/", "/v1/admin/lrs-clients")
+NO_STORE = (b"cache-control", b"no-store")
 
 
 class PayloadTooLarge(HTTPException):
@@ -56,7 +65,7 @@ class EdgeMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"content-type":
                 content_type = value.decode("latin-1").lower()
-        if content_type.startswith(UPLOAD_TYPES):
+        if content_type.startswith(UPLOAD_TYPES) and UPLOAD_PATHS.match(scope.get("path", "")):
             return self.max_upload_bytes
         return self.max_body_bytes
 
@@ -66,7 +75,14 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         https = scope.get("scheme") == "https" or self.force_hsts
-        is_docs = scope.get("path", "").startswith(self.docs_paths)
+        path = scope.get("path", "")
+        is_docs = path.startswith(self.docs_paths)
+        no_store = path.startswith(NO_STORE_PATHS)
+        if path == "/metrics" and _proxied(scope):
+            # Metrics are for the scraper inside the cluster, which calls the pod directly;
+            # a request that came through the ingress is from the public.
+            await _send_not_found(send)
+            return
         started = False
 
         async def send_secured(message: Message) -> None:
@@ -80,6 +96,9 @@ class EdgeMiddleware:
                     extra.append((b"content-security-policy", API_CSP))
                 if https:
                     extra.append(HSTS)
+                if no_store:
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    extra.append(NO_STORE)
                 message["headers"] = headers + extra
             await send(message)
 
@@ -106,6 +125,19 @@ class EdgeMiddleware:
             if started:
                 raise
             await _send_too_large(send_secured, limit)
+
+
+def _proxied(scope: Scope) -> bool:
+    """True when a proxy forwarded the request (public traffic through the ingress)."""
+    return any(name in (b"x-forwarded-for", b"forwarded") for name, _ in scope.get("headers", []))
+
+
+async def _send_not_found(send: Send) -> None:
+    problem = Problem(404, "NOT_FOUND", "Not Found")
+    body = json.dumps(problem.body()).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), *SECURITY_HEADERS]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

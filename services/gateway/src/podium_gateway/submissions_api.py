@@ -50,13 +50,14 @@ from podium_gateway.clients import (
     publish,
     relay,
 )
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
     CompetitionView,
     has_ended,
     is_sponsor,
 )
-from podium_gateway.clients.scoring import ScoringDep
+from podium_gateway.clients.scoring import ScoringClient, ScoringDep
 from podium_gateway.commands import Command, accept_command
 from podium_gateway.config import Settings
 from podium_gateway.documents import (
@@ -86,6 +87,60 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, used + 1}
 """
+
+
+# Seed a lost day's set from scoring's records, unless it exists again meanwhile.
+_SEED_SLOTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+#: Most pages of a participant's submissions read to rebuild one day's count.
+_SEED_MAX_PAGES = 10
+
+
+async def _seed_daily_slots(
+    redis_client: Any,
+    scoring: ScoringClient,
+    daily_key: str,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    day_start: datetime,
+) -> None:
+    """Rebuild today's slot set from scoring's records when Redis has none (ADR 0031).
+
+    Redis is a projection: after a flush or a failover to an empty replica the
+    daily limit would start again from zero. Scoring keeps every submission, so
+    the day's non-rejected ones are added back before a slot is taken. Without
+    an answer from scoring the count goes on from what Redis holds.
+    """
+    if await redis_client.exists(daily_key):
+        return
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(_SEED_MAX_PAGES):
+        response = await scoring.submissions(
+            competition_id, user_id=user_id, limit=200, cursor=cursor
+        )
+        if response.status_code != 200:
+            return
+        page = response.json()
+        older = False
+        for item in page["items"]:
+            if datetime.fromisoformat(item["submitted_at"]) < day_start:
+                older = True
+                break
+            if item["outcome"] != "rejected":
+                ids.append(str(item["id"]))
+        cursor = page.get("next_cursor")
+        if older or not cursor:
+            break
+    if ids:
+        await redis_client.eval(_SEED_SLOTS, 1, daily_key, DAILY_SUBMISSIONS_TTL_SECONDS, *ids)
 
 
 def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
@@ -213,11 +268,17 @@ async def _take_daily_slot(
     user: CurrentUser,
     submission_id: uuid.UUID,
     now: datetime,
+    scoring: ScoringClient,
 ) -> None:
     """Take one of today's submission slots (ADR 0014); 429 when they are used up."""
     redis_client = runtime.redis
     daily_key = daily_submissions_key(competition.id, user.user_id, utc_day(now))
     limit = competition.daily_submission_limit
+    if limit is not None:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        await _seed_daily_slots(
+            redis_client, scoring, daily_key, competition.id, user.user_id, day_start
+        )
     allowed, used = await redis_client.eval(
         _TAKE_SLOT,
         1,
@@ -283,6 +344,7 @@ async def submit_prediction(
     competition_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
     client: CompetitionsDep,
+    scoring: ScoringDep,
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
@@ -307,7 +369,7 @@ async def submit_prediction(
         if command.previous is not None:
             return command.replay()
         submission_id = uuid.uuid4()
-        await _take_daily_slot(command, runtime, competition, user, submission_id, now)
+        await _take_daily_slot(command, runtime, competition, user, submission_id, now, scoring)
         ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
         await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
         event = new_event(
@@ -423,8 +485,9 @@ async def invalidate_submission(
     user: UserDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `submission.invalidated`; 202 once Kafka has it."""
+    """Publish `submission.invalidated`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     got = await scoring.submission(submission_id)
@@ -447,6 +510,11 @@ async def invalidate_submission(
         ),
     )
     await publish(runtime, event, "invalidation")
+    await auditor(
+        user, "submission.invalidated", "submission", submission_id,
+        before={"status": raw.get("status")},
+        after={"status": "invalidated", "competition_id": str(competition_id)},
+    )  # fmt: skip
     return JSONResponse({"id": str(submission_id), "status": "invalidated"}, status_code=202)
 
 
@@ -457,9 +525,13 @@ async def invalidate_submission(
     response_model=RescoreAccepted,
 )
 async def rescore(
-    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, runtime: RuntimeDep
+    competition_id: uuid.UUID,
+    client: CompetitionsDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `competition.rescore_requested`; 202 once Kafka has it."""
+    """Publish `competition.rescore_requested`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     _require_prediction(competition)
@@ -469,6 +541,7 @@ async def rescore(
         RescoreData(competition_id=competition_id, requested_by=user.user_id),
     )
     await publish(runtime, event, "rescore")
+    await auditor(user, "competition.rescore_requested", "competition", competition_id)
     return JSONResponse(
         {"competition_id": str(competition_id), "status": "queued"}, status_code=202
     )
@@ -488,8 +561,9 @@ async def upload_answer_key(
     runtime: RuntimeDep,
     settings: SettingsDep,
     blobs: BlobDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Store the key and publish `competition.answer_key_uploaded`; scoring loads it.
+    """Store the key and publish `competition.answer_key_uploaded`; scoring loads it (audited).
 
     The gateway publishes the fact itself after checking ownership, as it does
     for `submission.received`: it is the one holding the file, and the
@@ -514,6 +588,10 @@ async def upload_answer_key(
         ),
     )
     await publish(runtime, event, "answer key")
+    await auditor(
+        user, "competition.answer_key_uploaded", "competition", competition_id,
+        after={"sha256": ref.sha256, "size_bytes": ref.size},
+    )  # fmt: skip
     body = {
         "competition_id": str(competition_id),
         "sha256": ref.sha256,

@@ -198,3 +198,73 @@ async def test_key_rotation_is_picked_up_without_restarting_the_gateway(
     assert me.status_code == 200, me.text
     assert still.status_code == 200
     assert kids == {"b1", "b2"}
+
+
+async def test_a_spoofed_forwarded_for_does_not_change_the_rate_limit_identity(
+    test_infra: TestInfrastructure, identity_url: str
+) -> None:
+    """Regression: uvicorn trusted X-Forwarded-For from loopback whatever the gateway said."""
+    app = gateway_app(test_infra, identity_url, rate_limit_login_ip=3)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = {"email": f"nobody-{uuid.uuid4().hex[:6]}@example.org", "password": "whatever 123"}
+        statuses = [
+            (
+                await client.post(
+                    "/v1/auth/login", json=body, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                )
+            ).status_code
+            for n in range(4)
+        ]
+    assert statuses == [401, 401, 401, 429]
+
+
+async def test_one_address_cannot_use_up_the_attempts_of_other_accounts(
+    test_infra: TestInfrastructure, identity_url: str
+) -> None:
+    """Everyone behind one ingress address shares it: the bucket is per address and account."""
+    app = gateway_app(test_infra, identity_url, rate_limit_login_ip=2)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        attacked = {"email": f"victim-{uuid.uuid4().hex[:6]}@example.org", "password": "x" * 12}
+        for _ in range(3):
+            await client.post("/v1/auth/login", json=attacked)
+        limited = await client.post("/v1/auth/login", json=attacked)
+        other = await client.post(
+            "/v1/auth/login",
+            json={"email": f"other-{uuid.uuid4().hex[:6]}@example.org", "password": "y" * 12},
+        )
+    assert limited.status_code == 429
+    assert other.status_code == 401
+
+
+async def test_token_answers_are_never_cached(gateway: httpx.AsyncClient) -> None:
+    address = f"edge-{uuid.uuid4().hex[:10]}@example.org"
+    body = {"email": address, "password": PASSWORD, "display_name": "Edge"}
+    assert (await gateway.post("/v1/auth/register", json=body)).status_code == 201
+    login = await gateway.post("/v1/auth/login", json={"email": address, "password": PASSWORD})
+    assert login.status_code == 200
+    assert login.headers["cache-control"] == "no-store"
+    refreshed = await gateway.post(
+        "/v1/auth/refresh", json={"refresh_token": login.json()["refresh_token"]}
+    )
+    assert refreshed.headers["cache-control"] == "no-store"
+
+
+async def test_the_json_limit_holds_whatever_the_content_type_claims(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """Regression: announcing multipart raised the limit of any route to the upload limit."""
+    big = b'{"email": "' + b"a" * 10_000 + b'@example.org"}'
+    for content_type in ("multipart/form-data; boundary=x", "text/csv", "application/json"):
+        response = await gateway.post(
+            "/v1/auth/login", content=big, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 413, content_type
+
+
+async def test_metrics_are_not_served_to_requests_through_the_ingress(
+    gateway: httpx.AsyncClient,
+) -> None:
+    assert (await gateway.get("/metrics")).status_code == 200  # the scraper, direct
+    through = await gateway.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert through.status_code == 404
+    assert "podium_" not in through.text

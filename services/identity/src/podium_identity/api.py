@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
 
 from podium_identity import repository
+from podium_identity.deps import AccountsDep, UserIdDep
 from podium_identity.schemas import (
     ForgotPasswordRequest,
     LoginRequest,
@@ -35,37 +34,9 @@ from podium_identity.schemas import (
     UserOut,
     VerifiedLrsClient,
 )
-from podium_identity.service import Accounts, TokenPair
+from podium_identity.service import TokenPair
 
 router = APIRouter()
-_bearer = HTTPBearer(auto_error=False)
-
-
-def get_accounts(request: Request) -> Accounts:
-    """Return the app's use cases."""
-    return request.app.state.accounts  # type: ignore[no-any-return]
-
-
-AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-
-
-async def current_user_id(
-    accounts: AccountsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> uuid.UUID:
-    """Verify the bearer access token with identity's own keys; return its subject."""
-    if credentials is None:
-        raise Problem(401, "UNAUTHENTICATED", "A bearer token is required.")
-    try:
-        claims = accounts.keyring.verify(credentials.credentials)
-        return uuid.UUID(str(claims["sub"]))
-    except jwt.ExpiredSignatureError as exc:
-        raise Problem(401, "TOKEN_EXPIRED", "The access token has expired.") from exc
-    except (jwt.InvalidTokenError, ValueError) as exc:
-        raise Problem(401, "INVALID_TOKEN", "The access token is invalid.") from exc
-
-
-UserIdDep = Annotated[uuid.UUID, Depends(current_user_id)]
 
 
 def _tokens(pair: TokenPair) -> TokenPairOut:
@@ -164,10 +135,18 @@ AdminIdDep = Annotated[uuid.UUID, Depends(admin_id)]
     "/v1/admin/lrs-clients", status_code=201, response_model=LrsClientCreated, tags=["admin"]
 )
 async def create_lrs_client(
-    body: LrsClientCreate, admin: AdminIdDep, accounts: AccountsDep, session: SessionDep
+    body: LrsClientCreate,
+    admin: AdminIdDep,
+    accounts: AccountsDep,
+    session: SessionDep,
+    request: Request,
 ) -> LrsClientCreated:
-    """Create xAPI credentials."""
+    """Create xAPI credentials (audited)."""
     row, secret = await accounts.create_lrs_client(session, body.name, list(body.scopes), admin)
+    actor = await accounts.require_admin(session, admin)
+    await request.app.state.administration.lrs_client_changed(
+        session, actor, "lrs_client.created", row
+    )
     return LrsClientCreated(**LrsClientOut.of(row).model_dump(), secret=secret)
 
 
@@ -184,11 +163,20 @@ async def list_lrs_clients(
     "/v1/admin/lrs-clients/{client_id}", status_code=204, response_class=Response, tags=["admin"]
 )
 async def revoke_lrs_client(
-    client_id: uuid.UUID, admin: AdminIdDep, session: SessionDep
+    client_id: uuid.UUID,
+    admin: AdminIdDep,
+    accounts: AccountsDep,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
-    """Revoke xAPI credentials."""
-    if not await repository.revoke_lrs_client(session, client_id):
+    """Revoke xAPI credentials (audited)."""
+    row = await repository.revoke_lrs_client(session, client_id)
+    if row is None:
         raise Problem(404, "NOT_FOUND", "No such LRS client.")
+    actor = await accounts.require_admin(session, admin)
+    await request.app.state.administration.lrs_client_changed(
+        session, actor, "lrs_client.revoked", row
+    )
     return Response(status_code=204)
 
 

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_identity import api
+from podium_identity import admin_api, api, queries
+from podium_identity.admin import Administration
 from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
 from podium_identity.models import metadata
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
-    return ServiceRuntime(settings, metadata)
+    runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
+    return runtime
 
 
 def create_accounts(settings: Settings, runtime: ServiceRuntime) -> Accounts:
@@ -78,9 +81,10 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium identity",
         description="Users, passwords, RS256 tokens with JWKS, refresh tokens and LRS clients.",
-        routers=[api.router],
+        routers=[api.router, admin_api.router, admin_api.internal_router],
         extensions=[admin_first],
     )
     app.state.accounts = accounts
+    app.state.administration = Administration(accounts)
     app.state.settings = settings
     return app

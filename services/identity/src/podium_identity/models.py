@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from podium_runtime.db import service_metadata
 from podium_runtime.outbox import messaging_tables
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, func
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 SCHEMA = "identity"
 metadata = service_metadata(SCHEMA)
@@ -22,6 +32,8 @@ users = Table(
     Column("timezone", String(64), nullable=False),
     Column("role", String(16), nullable=False, server_default="user"),
     Column("email_verified_at", DateTime(timezone=True)),
+    # Set while an administrator keeps the account from logging in.
+    Column("disabled_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -72,4 +84,22 @@ lrs_clients = Table(
     Column("created_by", UUID(as_uuid=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# Every admin and sponsor action, append-only (a trigger refuses UPDATE and DELETE; ADR 0037).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor_id", UUID(as_uuid=True)),
+    Column("actor_role", String(32)),
+    Column("action", String(100), nullable=False),
+    Column("target_type", String(50), nullable=False),
+    Column("target_id", String(300), nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("request_id", String(200)),
+    Column("service", String(50), nullable=False),
 )

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_identity.models import lrs_clients, refresh_tokens, user_tokens, users
+from podium_identity.models import audit_log, lrs_clients, refresh_tokens, user_tokens, users
 
 
 async def insert_user(session: AsyncSession, **values: Any) -> AnyRow | None:
@@ -132,14 +132,15 @@ async def list_lrs_clients(session: AsyncSession, include_revoked: bool) -> list
     return list((await session.execute(statement)).all())
 
 
-async def revoke_lrs_client(session: AsyncSession, client_id: uuid.UUID) -> bool:
-    """Revoke a live LRS client; return whether one was found."""
+async def revoke_lrs_client(session: AsyncSession, client_id: uuid.UUID) -> AnyRow | None:
+    """Revoke a live LRS client; return its row, or None when there was none."""
     result = await session.execute(
         update(lrs_clients)
         .where(lrs_clients.c.id == client_id, lrs_clients.c.revoked_at.is_(None))
         .values(revoked_at=func.now())
+        .returning(lrs_clients)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first()
 
 
 async def lrs_client_by_key(session: AsyncSession, key: str) -> AnyRow | None:
@@ -148,3 +149,110 @@ async def lrs_client_by_key(session: AsyncSession, key: str) -> AnyRow | None:
         lrs_clients.c.key == key, lrs_clients.c.revoked_at.is_(None)
     )
     return (await session.execute(statement)).first()
+
+
+# --- administration (ADR 0037) ---------------------------------------------------
+
+
+def _like(text: str) -> str:
+    """Return a LIKE pattern matching `text` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_users(
+    session: AsyncSession,
+    *,
+    query: str | None,
+    role: str | None,
+    disabled: bool | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[AnyRow]:
+    """Return users newest first, filtered by e-mail/name substring, role and state."""
+    statement = select(users).order_by(users.c.created_at.desc(), users.c.id.desc()).limit(limit)
+    if query:
+        pattern = _like(query.lower())
+        statement = statement.where(
+            or_(
+                users.c.email.like(pattern, escape="\\"),
+                func.lower(users.c.display_name).like(pattern, escape="\\"),
+            )
+        )
+    if role is not None:
+        statement = statement.where(users.c.role == role)
+    if disabled is not None:
+        statement = statement.where(
+            users.c.disabled_at.is_not(None) if disabled else users.c.disabled_at.is_(None)
+        )
+    if after is not None:
+        statement = statement.where(tuple_(users.c.created_at, users.c.id) < tuple_(*after))
+    return list((await session.execute(statement)).all())
+
+
+async def insert_audit_entry(session: AsyncSession, **values: Any) -> bool:
+    """Append an audit entry; False when an entry with this id is already stored."""
+    statement = (
+        pg_insert(audit_log)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[audit_log.c.id])
+        .returning(audit_log.c.seq)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def audit_entries(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_seq: int | None = None,
+    limit: int = 50,
+) -> list[AnyRow]:
+    """Return audit entries newest first; `action` ending in `.*` matches a prefix."""
+    conditions = []
+    if actor_id is not None:
+        conditions.append(audit_log.c.actor_id == actor_id)
+    if action is not None:
+        if action.endswith(".*"):
+            conditions.append(audit_log.c.action.startswith(action[:-1], autoescape=True))
+        else:
+            conditions.append(audit_log.c.action == action)
+    if target_type is not None:
+        conditions.append(audit_log.c.target_type == target_type)
+    if target_id is not None:
+        conditions.append(audit_log.c.target_id == target_id)
+    if since is not None:
+        conditions.append(audit_log.c.at >= since)
+    if until is not None:
+        conditions.append(audit_log.c.at < until)
+    if before_seq is not None:
+        conditions.append(audit_log.c.seq < before_seq)
+    statement = select(audit_log).where(and_(True, *conditions))
+    return list(
+        (await session.execute(statement.order_by(audit_log.c.seq.desc()).limit(limit))).all()
+    )
+
+
+async def latest_audit_by_target(
+    session: AsyncSession, target_type: str, target_ids: list[str]
+) -> dict[str, AnyRow]:
+    """Return the newest audit entry of each of these targets."""
+    if not target_ids:
+        return {}
+    newest = (
+        select(func.max(audit_log.c.seq))
+        .where(audit_log.c.target_type == target_type, audit_log.c.target_id.in_(target_ids))
+        .group_by(audit_log.c.target_id)
+    )
+    statement = select(audit_log).where(audit_log.c.seq.in_(newest))
+    return {row.target_id: row for row in (await session.execute(statement)).all()}
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete a user; their refresh and single-use tokens go with them (ON DELETE CASCADE)."""
+    await session.execute(delete(users).where(users.c.id == user_id))

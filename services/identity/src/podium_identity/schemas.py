@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from podium_runtime.audit import AuditEntry
 from pydantic import BaseModel, ConfigDict, Field
 
 # xAPI Communication 4.2 scopes.
@@ -160,3 +161,85 @@ class VerifiedLrsClient(BaseModel):
     client_id: uuid.UUID
     name: str
     scopes: list[LrsScope]
+
+
+# --- administration (SPEC §10.5) -------------------------------------------------
+
+
+class AdminUserOut(UserOut):
+    """A user as administrators see it."""
+
+    disabled: bool
+    disabled_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> AdminUserOut:
+        """Build from a `users` row."""
+        return cls(
+            **UserOut.of(row).model_dump(),
+            disabled=row.disabled_at is not None,
+            disabled_at=row.disabled_at,
+            updated_at=row.updated_at,
+        )
+
+
+class AdminUserPage(BaseModel):
+    """One page of users."""
+
+    items: list[AdminUserOut]
+    next_cursor: str | None
+
+
+class AdminUserPatch(BaseModel):
+    """What an administrator may change about a user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "admin"] | None = None
+    disabled: bool | None = None
+
+
+class AuditPage(BaseModel):
+    """One page of audit entries, newest first."""
+
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class AuditLookup(BaseModel):
+    """Which targets to look up the latest entry of."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_type: str = Field(max_length=50)
+    target_ids: list[str] = Field(max_length=10_000)
+
+
+class AuditLatest(BaseModel):
+    """The newest entry of each target that has one."""
+
+    items: dict[str, AuditEntry]
+
+
+class AuditRecorded(BaseModel):
+    """Whether the entry was new (False: already recorded with this id)."""
+
+    recorded: bool
+
+
+def audit_entry_of(row: Any) -> AuditEntry:
+    """Build an entry from an `audit_log` row."""
+    return AuditEntry(
+        id=row.id,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        before=row.before,
+        after=row.after,
+        request_id=row.request_id,
+        service=row.service,
+        at=row.at,
+    )

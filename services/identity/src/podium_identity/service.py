@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from podium_contracts.events import (
     UserTokenData,
     UserUpdated,
 )
+from podium_contracts.redis_keys import tokens_revoked_before_key
 from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.problems import ServiceError
@@ -55,6 +57,9 @@ _STATUS = {
     "REFRESH_TOKEN_REUSED": 401,
     "INVALID_TOKEN": 401,
     "EMAIL_NOT_VERIFIED": 403,
+    "ACCOUNT_DISABLED": 403,
+    "SELF_CHANGE_REFUSED": 409,
+    "ALREADY_VERIFIED": 409,
     "FORBIDDEN": 403,
     "ACCOUNT_LOCKED": 429,
     "INVALID_VERIFICATION_TOKEN": 400,
@@ -350,6 +355,8 @@ class Accounts:
                 )
             raise AccountError("INVALID_CREDENTIALS", "The e-mail or the password is wrong.")
         await self.throttle.succeeded(key)
+        if user.disabled_at is not None:
+            raise AccountError("ACCOUNT_DISABLED", "This account has been disabled.")
         if self.settings.require_verified_email and user.email_verified_at is None:
             raise AccountError("EMAIL_NOT_VERIFIED", "Confirm your e-mail address first.")
         if self.hasher.check_needs_rehash(user.password_hash):
@@ -375,7 +382,7 @@ class Accounts:
         if row.expires_at <= datetime.now(UTC):
             raise AccountError("INVALID_REFRESH_TOKEN", "The refresh token has expired.")
         user = await repository.user_by_id(session, row.user_id)
-        if user is None:
+        if user is None or user.disabled_at is not None:
             raise AccountError("INVALID_REFRESH_TOKEN", "The refresh token is not valid.")
         await repository.mark_refresh_token_rotated(session, row.id)
         return await self._issue_tokens(session, user, row.family_id)
@@ -444,6 +451,13 @@ class Accounts:
         )
         await repository.revoke_user_refresh_tokens(session, user_id)
         await self.throttle.clear(user.email)
+        # Access tokens already issued stay valid by signature for up to their lifetime;
+        # the gateway refuses those issued before now (the reset logs out every session).
+        await self.throttle.redis.set(
+            tokens_revoked_before_key(user_id),
+            str(time.time()),
+            ex=self.settings.access_token_seconds + 60,
+        )
 
     # --- profile -----------------------------------------------------------
 

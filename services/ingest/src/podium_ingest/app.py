@@ -7,11 +7,12 @@ from datetime import timedelta
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest import consumers
+from podium_ingest import consumers, queries, rebuilds
 from podium_ingest.api import router
 from podium_ingest.config import Settings
 from podium_ingest.consistency import ConsistencyTracker
 from podium_ingest.documents.api import router as documents_router
+from podium_ingest.erasure import consumers as erasure_consumers
 from podium_ingest.models import metadata
 from podium_ingest.privacy.api import router as privacy_router
 from podium_ingest.privacy.commands import retention_task
@@ -20,7 +21,9 @@ from podium_ingest.privacy.commands import retention_task
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
-    runtime.include_events(consumers.router)
+    runtime.queries.register(*queries.CATALOGUE)
+    runtime.etl_details = queries.etl_details
+    runtime.include_events(consumers.router, erasure_consumers.router)
     if settings.statement_retention_days is not None:
         runtime.background.append(retention_task(settings, runtime.db))  # type: ignore[arg-type]
     return runtime
@@ -35,7 +38,7 @@ def create_api(settings: Settings) -> FastAPI:
             "xAPI statements: raw and flattened storage, LRS queries and reports; "
             "xAPI documents (State, Activity and Agent Profiles); erasure."
         ),
-        routers=[router, documents_router, privacy_router],
+        routers=[router, documents_router, privacy_router, rebuilds.router],
     )
     app.state.consistency = ConsistencyTracker(
         runtime, timedelta(seconds=settings.consistency_publish_window_seconds)

@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     max_page_size: int = 500
     #: Most `xapi.statements.received` events applied in one transaction.
     consumer_batch_size: int = 500
+    #: The gateway's Redis key prefix, to release claims of statements ingest refused.
+    gateway_redis_key_prefix: str = "podium:gateway:"
     #: Longest a gateway takes from stamping `stored` to Kafka's acknowledgement; the
     #: consistent-through instant stays this far behind (podium_ingest.consistency).
     #: Must be at least the gateway's `xapi_publish_window_seconds`.

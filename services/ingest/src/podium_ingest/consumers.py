@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from podium_contracts.events import (
     CompetitionCreated,
     CompetitionUpdated,
@@ -11,8 +14,11 @@ from podium_contracts.events import (
     UserRegistered,
     UserUpdated,
 )
+from podium_contracts.redis_keys import xapi_claim_key
+from podium_runtime.db import after_commit
 from podium_runtime.outbox import Outbox
 from podium_runtime.routing import EventRouter
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import service
@@ -28,10 +34,39 @@ def _batch_size(settings: Settings) -> int:
 # Statements arrive by the thousand per second: one unit of work per poll (SPEC §4).
 @router.handles_batch(StatementsReceived, max_records=_batch_size)
 async def on_statements_received(
-    session: AsyncSession, events: list[StatementsReceived], *, outbox: Outbox, settings: Settings
+    session: AsyncSession,
+    events: list[StatementsReceived],
+    *,
+    outbox: Outbox,
+    settings: Settings,
+    redis: Redis,
 ) -> None:
-    """Store and flatten a poll's statements, emitting `learning.statement_recorded`."""
-    await service.record_statements(session, outbox, events, settings.platform_url)
+    """Store and flatten a poll's statements, emitting `learning.statement_recorded`.
+
+    The gateway's claim of a statement it could not store is released after the
+    commit, so the LRS client can send that id again (a claim stands for a stored
+    statement, not a sent one).
+    """
+    refused: list[str] = []
+    await service.record_statements(
+        session, outbox, events, settings.platform_url, on_refused=refused.append
+    )
+    if refused:
+        keys = [xapi_claim_key(i, settings.gateway_redis_key_prefix) for i in refused]
+        after_commit(session, lambda: _release_soon(redis, keys))
+
+
+_releases: set[asyncio.Task[Any]] = set()
+
+
+async def _release(redis: Redis, keys: list[str]) -> None:
+    await redis.delete(*keys)
+
+
+def _release_soon(redis: Redis, keys: list[str]) -> None:
+    task = asyncio.get_running_loop().create_task(_release(redis, keys))
+    _releases.add(task)
+    task.add_done_callback(_releases.discard)
 
 
 # Report projections (SPEC §5.5): the facts ingest needs from other services.

@@ -444,3 +444,41 @@ async def daily_goal_participants(
             },
         )
     ).all()
+
+
+# --- rebuilds (podium_ingest.rebuilds) ---------------------------------------------
+
+
+async def count_statements(session: AsyncSession) -> int:
+    """Return how many raw statements are stored."""
+    return int(await session.scalar(select(func.count()).select_from(statements)) or 0)
+
+
+async def statements_after(session: AsyncSession, seq: int, limit: int) -> Sequence[Any]:
+    """Return raw statements (`seq`, `statement` as JSON) after `seq`, in order."""
+    result = await session.execute(
+        select(statements.c.seq, statements.c.statement)
+        .where(statements.c.seq > seq)
+        .order_by(statements.c.seq)
+        .limit(limit)
+    )
+    return result.all()
+
+
+async def upsert_facts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert flattened rows, replacing the ones already there."""
+    if not rows:
+        return
+    statement = pg_insert(facts).values(rows)
+    columns = {c.name: statement.excluded[c.name] for c in facts.c if c.name != "statement_id"}
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=[facts.c.statement_id], set_=columns)
+    )
+
+
+async def last_statement(session: AsyncSession) -> Any | None:
+    """Return the id and `stored` of the statement stored last."""
+    result = await session.execute(
+        select(statements.c.id, statements.c.stored).order_by(statements.c.seq.desc()).limit(1)
+    )
+    return result.first()

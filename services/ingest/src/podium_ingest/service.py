@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,8 +21,10 @@ from podium_contracts.events import (
     UserData,
 )
 from podium_runtime.cursors import CursorCodec
+from podium_runtime.hygiene import json_problem
 from podium_runtime.outbox import Outbox
 from podium_runtime.problems import ConflictError, NotFoundError
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import repository
@@ -30,14 +33,25 @@ from podium_ingest.repository import StatementFilter
 
 PRODUCER = "ingest"
 
+log = logging.getLogger(__name__)
+
+STATEMENTS_REFUSED = Counter(
+    "podium_ingest_statements_refused_total",
+    "Statements ingest could not store and refused one by one (NUL text, broken fields)",
+)
+
 
 async def record_statements(
     session: AsyncSession,
     outbox: Outbox,
     received: Sequence[StatementsReceived],
     platform_url: str,
+    on_refused: Callable[[str], None] | None = None,
 ) -> int:
     """Store raw and flattened statements of many events, apply voiding, emit one fact each.
+
+    A statement that cannot be stored (NUL text, broken fields) is refused alone:
+    it is counted, logged and handed to `on_refused` by id; the others are stored.
 
     A statement id already stored is skipped: the gateway's claim guarantees it was the
     same statement (SPEC §5.4), and redelivery must have no second effect (SPEC §4).
@@ -46,27 +60,37 @@ async def record_statements(
     """
     origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
+    flats: dict[uuid.UUID, dict[str, Any]] = {}
     for event in received:
         await _let_others_run(len(rows))
         for statement in event.data.statements:
-            statement_id = uuid.UUID(statement["id"])
-            if statement_id in origin:
-                continue  # a retried copy travelling in the same poll
-            origin[statement_id] = (event, statement)
-            rows.append(
-                {
+            try:
+                # Each statement is stored or refused on its own: one that cannot be
+                # stored must not take its neighbours to the dead-letter topic.
+                statement_id = uuid.UUID(statement["id"])
+                if statement_id in origin:
+                    continue  # a retried copy travelling in the same poll
+                problem = json_problem(statement, max_depth=64)
+                if problem:
+                    raise ValueError(problem)
+                row: dict[str, Any] = {
                     "id": statement_id,
                     "statement": _json_text(statement),
                     "lrs_client_id": event.data.lrs_client_id,
                     "stored": parse_instant(statement["stored"]),
                 }
-            )
+                flats[statement_id] = flatten(statement, platform_url)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                _refuse(statement, exc, on_refused)
+                continue
+            origin[statement_id] = (event, statement)
+            rows.append(row)
     inserted = await repository.insert_statements(session, rows)
     flat: list[dict[str, Any]] = []
     for row in rows:
         if row["id"] in inserted:
             await _let_others_run(len(flat))
-            flat.append(flatten(origin[row["id"]][1], platform_url))
+            flat.append(flats[row["id"]])
     # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
     # on different partitions); the target is then voided on arrival.
     already_voided = await repository.voided_by_earlier_statements(
@@ -87,6 +111,17 @@ async def record_statements(
     for start in range(0, len(events), YIELD_EVERY):
         await outbox.add(session, *events[start : start + YIELD_EVERY])
     return len(flat)
+
+
+def _refuse(statement: Any, error: Exception, on_refused: Callable[[str], None] | None) -> None:
+    statement_id = str(statement.get("id", "?")) if isinstance(statement, dict) else "?"
+    STATEMENTS_REFUSED.inc()
+    log.warning(
+        "statement cannot be stored; refused alone",
+        extra={"statement_id": statement_id[:64], "error": repr(error)[:300]},
+    )
+    if on_refused is not None and statement_id != "?":
+        on_refused(statement_id)
 
 
 #: Statements handled between two yields to the event loop.

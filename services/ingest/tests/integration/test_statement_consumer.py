@@ -11,8 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from podium_contracts.events import StatementsData, StatementsReceived
+from podium_contracts.redis_keys import xapi_claim_key
+from podium_contracts.topics import XAPI_STATEMENTS
 from podium_ingest.app import create_api
 from podium_ingest.config import Settings
+from podium_runtime.metrics import EVENTS_DEAD_LETTERED
 from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.testing import TestInfrastructure, eventually, serve
@@ -220,41 +223,47 @@ async def _dead_letters(runtime: ServiceRuntime, want: int) -> list[Any]:
     return records
 
 
-async def test_a_poison_event_in_a_batch_is_dead_lettered_alone(
+async def test_a_statement_that_cannot_be_stored_is_refused_alone_and_its_claim_released(
     ingest: tuple[str, ServiceRuntime],
 ) -> None:
-    """One unit of work per poll (SPEC §4): a failing event must not take its batch down."""
+    """Regression: one NUL statement dead-lettered every statement of its actor in the request,
+    and the gateway's claim kept its id "committed" although nothing was stored."""
     _, runtime = ingest
     learner = {"mbox": f"mailto:{uuid.uuid4().hex}@podium.test"}
     actor = f"mbox:{learner['mbox']}"
     before, after = _statement(learner), _statement(learner)
     broken = _statement(learner)
     del broken["stored"]  # every accepted statement has one; this cannot be stored
+    nul = _statement(learner, result={"response": "a\u0000b"})
+    claim = xapi_claim_key(nul["id"], runtime.settings.gateway_redis_key_prefix)
+    await runtime.redis.set(claim, "hash:c")
     events = [
         new_event(
             StatementsReceived,
             "gateway",
-            StatementsData(actor=actor, lrs_client_id=uuid.uuid4(), statements=[s]),
+            StatementsData(actor=actor, lrs_client_id=uuid.uuid4(), statements=statements),
         )
-        for s in (before, broken, after)
+        for statements in ([before], [broken, nul, after])
     ]
-    # One send: the three events, and a redelivered copy of the first, share a poll.
+    topic = runtime.settings.kafka_topic_prefix + XAPI_STATEMENTS.name
+    dead_before = EVENTS_DEAD_LETTERED.labels(topic)._value.get()
+    # One send: the events, and a redelivered copy of the first, share a poll.
     await runtime.publisher.publish(*events, events[0])
 
     await eventually(lambda: _facts_emitted(runtime, after["id"]), message="after is stored")
     stored = await _rows(
         runtime,
-        "SELECT id FROM ingest.statements WHERE id IN (:a, :b, :c)",
+        "SELECT id FROM ingest.statements WHERE id IN (:a, :b, :c, :d)",
         a=before["id"],
         b=broken["id"],
         c=after["id"],
+        d=nul["id"],
     )
     assert {r[0] for r in stored} == {uuid.UUID(before["id"]), uuid.UUID(after["id"])}
     assert len(await _facts_emitted(runtime, before["id"])) == 1  # the copy had no effect
-    dead = [
-        r for r in await _dead_letters(runtime, 1) if json.loads(r.value)["id"] == str(events[1].id)
-    ]
-    assert len(dead) == 1
-    headers = dict(dead[0].headers)
-    assert headers["x-error-code"] == b"KeyError"
-    assert headers["x-attempts"] == str(runtime.settings.consumer_max_attempts).encode()
+
+    async def released() -> bool:
+        return not await runtime.redis.exists(claim)
+
+    await eventually(released, message="the refused statement's claim is released")
+    assert EVENTS_DEAD_LETTERED.labels(topic)._value.get() == dead_before

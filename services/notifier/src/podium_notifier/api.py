@@ -15,9 +15,9 @@ from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
 
 from podium_notifier import domain, service
-from podium_notifier import repository as repo
 from podium_notifier.config import Settings
 from podium_notifier.devsink import read_mails
+from podium_notifier.repositories import inbox
 from podium_notifier.schemas import (
     DevMail,
     NotificationOut,
@@ -44,7 +44,7 @@ async def list_notifications(
 ) -> dict[str, Any]:
     """Return a page of the user's inbox."""
     before = INBOX_CURSOR.decode(cursor)[0] if cursor else None
-    rows = await repo.list_notifications(
+    rows = await inbox.list_notifications(
         session,
         user_id,
         unread_only=unread,
@@ -52,7 +52,7 @@ async def list_notifications(
         before_seq=before,
         after_seq=after,
     )
-    unread_count = await repo.count_unread(session, user_id)
+    unread_count = await inbox.count_unread(session, user_id)
     page = rows[:limit]
     more = len(rows) > limit and after is None
     return {

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_notifier import consumers
+from podium_notifier import consumers, ops_api, queries
 from podium_notifier.api import router
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
+from podium_notifier.erasure import consumers as erasure_consumers
 from podium_notifier.live import LivePublisher
 from podium_notifier.mail import MailTransport, SmtpTransport
 from podium_notifier.models import metadata
@@ -38,13 +39,14 @@ def create_service(
 ) -> NotifierService:
     """Build the runtime, register handlers and background jobs (sender, scheduler)."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.queries.register(*queries.CATALOGUE)
     live = LivePublisher(runtime.redis)
     sender = EmailSender(runtime.db, transport or SmtpTransport(settings), settings)
     notifier = Notifier(settings, live, wake_sender=sender.wake)
     scheduler = Scheduler(
         runtime.db, notifier, clock=clock, interval_seconds=settings.scheduler_interval_seconds
     )
-    runtime.include_events(consumers.router, notifier=notifier)
+    runtime.include_events(consumers.router, erasure_consumers.router, notifier=notifier)
     runtime.background.append(sender.run)
     if settings.scheduler_enabled if run_scheduler is None else run_scheduler:
         runtime.background.append(scheduler.run)
@@ -73,11 +75,13 @@ def build_app(service: NotifierService) -> FastAPI:
                 sink.stop()
 
         service.runtime.background.insert(0, run_sink)
-    return service.runtime.create_app(
+    app = service.runtime.create_app(
         title="Podium notifier",
         description="In-app inbox, e-mail, live push and scheduled reminders.",
-        routers=[router],
+        routers=[router, ops_api.router],
     )
+    app.state.scheduler = service.scheduler
+    return app
 
 
 def create_api(settings: Settings) -> FastAPI:

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from podium_runtime.db import Database
 
-from podium_notifier import repository as repo
 from podium_notifier.config import Settings
 from podium_notifier.mail import MailTransport, OutgoingMail, PermanentFailure
+from podium_notifier.repositories import emails
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class EmailSender:
     async def send_due(self) -> int:
         """Send one claimed batch of due mails; return how many were attempted."""
         async with self.database.session() as session:
-            rows = await repo.claim_due_emails(session, self.settings.email_batch_size)
+            rows = await emails.claim_due_emails(session, self.settings.email_batch_size)
             if not rows:
                 return 0
             mails = [OutgoingMail(r.to_address, r.subject, r.text_body, r.html_body) for r in rows]
@@ -56,7 +56,7 @@ class EmailSender:
                     permanent = isinstance(result, PermanentFailure)
                     give_up = permanent or attempts >= self.settings.email_max_attempts
                     error = f"{type(result).__name__}: {result}"
-                    await repo.mark_email_failed(
+                    await emails.mark_email_failed(
                         session, row.id, error, None if give_up else self.backoff(attempts)
                     )
                     log.warning(
@@ -64,7 +64,7 @@ class EmailSender:
                         extra={"email_id": row.id, "attempts": attempts, "error": error},
                     )
                 else:
-                    await repo.mark_email_sent(session, row.id)
+                    await emails.mark_email_sent(session, row.id)
         return len(rows)
 
     async def run(self) -> None:

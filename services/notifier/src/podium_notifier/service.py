@@ -34,10 +34,10 @@ from podium_runtime.problems import InvalidError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier import domain
-from podium_notifier import repository as repo
 from podium_notifier.config import Settings
 from podium_notifier.live import LivePublisher
 from podium_notifier.mail import EmailRenderer, TemplateFailed
+from podium_notifier.repositories import emails, inbox, preferences, projections, rank_notices
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Notifier:
         `Delivery` per notice.
         """
         wanted_users = [n.user_id for n in notices if n.message is not None]
-        stored = await repo.stored_preferences_of(session, wanted_users)
+        stored = await preferences.stored_preferences_of(session, wanted_users)
         rows: list[dict[str, Any]] = []
         mail_for: list[Notice] = []
         for notice in notices:
@@ -178,11 +178,11 @@ class Notifier:
             if wanted["email"]:
                 mail_for.append(notice)
         created = {
-            (r.dedupe_key, r.user_id): r for r in await repo.insert_notifications(session, rows)
+            (r.dedupe_key, r.user_id): r for r in await inbox.insert_notifications(session, rows)
         }
 
         mails: list[Mail] = []
-        contacts = await repo.get_users(session, [n.user_id for n in mail_for])
+        contacts = await projections.get_users(session, [n.user_id for n in mail_for])
         for notice in mail_for:
             user = contacts.get(notice.user_id)
             assert notice.message is not None
@@ -285,7 +285,7 @@ class Notifier:
                     "last_error": None,
                 }
             rows.append(values)
-        inserted = await repo.insert_emails(session, rows)
+        inserted = await emails.insert_emails(session, rows)
         if self.wake_sender is not None and any(
             (r["dedupe_key"], r["user_id"]) in inserted and r["status"] != "dead" for r in rows
         ):
@@ -323,12 +323,12 @@ class Notifier:
         self, session: AsyncSession, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
     ) -> RankBoards:
         """Lock and load the last rank notices of `(user_id, competition_id)` boards."""
-        rows = await repo.lock_rank_notices(session, pairs)
+        rows = await rank_notices.lock_rank_notices(session, pairs)
         return RankBoards({key: row.last_notified_at for key, row in rows.items()})
 
     async def save_rank_boards(self, session: AsyncSession, boards: RankBoards) -> None:
         """Store the rank notices `rank_notice` decided to send (one upsert)."""
-        await repo.save_rank_notices(session, boards.changed)
+        await rank_notices.save_rank_notices(session, boards.changed)
 
     def rank_notice(
         self,
@@ -384,7 +384,7 @@ class Notifier:
     ) -> dict[uuid.UUID, str]:
         """Return the titles of many competitions (one query); a neutral phrase when unknown."""
         ids = set(competition_ids)
-        rows = await repo.get_competitions(session, ids)
+        rows = await projections.get_competitions(session, ids)
         return {c: f"“{rows[c].title}”" if c in rows else "a competition" for c in ids}
 
 
@@ -405,7 +405,7 @@ def notification_view(row: AnyRow) -> dict[str, Any]:
 
 async def preferences_view(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
     """Return a user's full preference matrix (stored choices over defaults)."""
-    return domain.effective_preferences(await repo.stored_preferences(session, user_id))
+    return domain.effective_preferences(await preferences.stored_preferences(session, user_id))
 
 
 async def update_preferences(
@@ -425,7 +425,7 @@ async def update_preferences(
             choices[(kind, channel)] = enabled
     if errors:
         raise UnknownNotificationType(errors)
-    await repo.save_preferences(session, user_id, choices)
+    await preferences.save_preferences(session, user_id, choices)
     return await preferences_view(session, user_id)
 
 
@@ -433,7 +433,7 @@ async def mark_read(
     session: AsyncSession, user_id: uuid.UUID, notification_id: uuid.UUID
 ) -> dict[str, Any]:
     """Mark one of the user's notifications read; someone else's is `NotFound`."""
-    row = await repo.mark_read(session, user_id, notification_id)
+    row = await inbox.mark_read(session, user_id, notification_id)
     if row is None:
         raise NotFound()
     return notification_view(row)
@@ -450,7 +450,7 @@ NotifyingEvent: TypeAlias = (
 
 async def record_user(session: AsyncSession, data: UserData) -> None:
     """Keep the address, name and time zone notifications need."""
-    await repo.upsert_user(
+    await projections.upsert_user(
         session,
         {
             "user_id": data.user_id,
@@ -463,7 +463,7 @@ async def record_user(session: AsyncSession, data: UserData) -> None:
 
 async def record_competition(session: AsyncSession, data: CompetitionData) -> None:
     """Keep the title, schedule and daily-goal verb reminders need."""
-    await repo.upsert_competition(
+    await projections.upsert_competition(
         session,
         {
             "competition_id": data.competition_id,
@@ -482,7 +482,7 @@ async def record_statement(session: AsyncSession, data: LearningData) -> None:
     """Remember who sent which verb when, so a done lesson suppresses its reminder."""
     if data.user_id is None:
         return  # not a platform user: no reminders to suppress
-    await repo.record_statement(
+    await projections.record_statement(
         session, data.statement_id, data.user_id, data.verb, data.timestamp, data.voided
     )
 
@@ -541,7 +541,7 @@ async def notify_events(
                     titles[rank.competition_id],
                 )
             )
-    await repo.set_participants(session, joined)
+    await projections.set_participants(session, joined)
     await notifier.save_rank_boards(session, boards)
     await notifier.notify_many(session, notices)
     await notifier.queue_emails(session, mails)
@@ -592,11 +592,13 @@ def enrollment_notice(notifier: Notifier, event: EnrollmentEvent, title: str) ->
             data,
         )
     else:
+        # No title: whoever was refused may not be allowed to see the competition (a
+        # private one, a wrong invite code); they know which one they asked to join.
         why = domain.join_rejection_words(d.reason)
         notice.message = Message(
             domain.ENROLLMENT_REJECTED,
             "Your request to join was declined",
-            f"You could not join {title}: {why}.",
+            f"You could not join the competition: {why}.",
             link,
             data,
         )
@@ -620,7 +622,10 @@ def scored_notice(notifier: Notifier, event: SubmissionScored, title: str) -> No
         notifier.link(f"/submissions/{d.submission_id}"),
         payload,
     )
-    return Notice(d.user_id, str(event.id), message, live=[("submission.scored", payload)])
+    # Keyed by submission, not by event: a rescore scores every submission again, and its
+    # participants must not hear about each of them a second time.
+    key = f"submission.scored:{d.submission_id}"
+    return Notice(d.user_id, key, message, live=[("submission.scored", payload)])
 
 
 def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -> Notice:

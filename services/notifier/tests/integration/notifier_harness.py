@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from podium_contracts import Event
 from podium_contracts.events import UserData, UserRegistered
-from podium_notifier import repository
 from podium_notifier.app import NotifierService
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
+from podium_notifier.repositories import projections
 from podium_runtime.outbox import new_event
 from podium_runtime.testing import eventually
 
@@ -64,7 +64,7 @@ class Running:
 
         async def known() -> bool:
             async with self.service.runtime.db.session() as session:
-                return await repository.get_user(session, user.user_id) is not None
+                return await projections.get_user(session, user.user_id) is not None
 
         await eventually(known, message="user projected")
         return user

@@ -11,6 +11,8 @@ import redis.asyncio as redis
 from notifier_harness import Running
 from podium_contracts.codes import JoinRejection
 from podium_contracts.events import (
+    CompetitionCreated,
+    CompetitionData,
     EnrollmentAccepted,
     EnrollmentData,
     EnrollmentRejected,
@@ -20,9 +22,9 @@ from podium_contracts.events import (
     UserPasswordResetRequested,
     UserTokenData,
 )
-from podium_notifier import repository
 from podium_notifier.live import live_channel
 from podium_notifier.models import emails, notifications
+from podium_notifier.repositories import projections
 from podium_runtime.outbox import new_event
 from podium_runtime.testing import eventually
 from sqlalchemy import func, select
@@ -285,5 +287,68 @@ async def test_unknown_preference_type_is_refused(notifier: Running) -> None:
 async def test_projection_keeps_the_latest_profile(notifier: Running) -> None:
     user = await notifier.register("Europe/Paris")
     async with notifier.service.runtime.db.session() as session:
-        row = await repository.get_user(session, user.user_id)
+        row = await projections.get_user(session, user.user_id)
     assert row is not None and row.timezone == "Europe/Paris"
+
+
+async def test_a_rescore_does_not_notify_a_scored_submission_again(notifier: Running) -> None:
+    """Regression: a rescore re-sent every "scored" notification and e-mail."""
+    user = await notifier.register()
+    competition_id = uuid.uuid4()
+    first = scored(user.user_id, competition_id)
+    rescored = new_event(
+        SubmissionScored,
+        "scoring",
+        first.data.model_copy(update={"public_score": 0.9}),
+    )
+    await notifier.publish(first)
+    await notifier.publish(rescored)
+    sentinel = scored(user.user_id, competition_id)  # same partition: handled after both
+    await notifier.publish(sentinel)
+    items = await inbox_items(notifier, user.user_id, 2)
+    await notifier.wait_mails(user.email, 2)
+    assert sorted(i["data"]["submission_id"] for i in items) == sorted(
+        [str(first.data.submission_id), str(sentinel.data.submission_id)]
+    )
+    assert len(notifier.mails_to(user.email)) == 2
+
+
+async def test_a_refused_join_does_not_reveal_a_private_competitions_title(
+    notifier: Running,
+) -> None:
+    """Regression: the rejection told a stranger with a wrong invite code the secret title."""
+    user = await notifier.register()
+    competition_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await notifier.publish(
+        new_event(
+            CompetitionCreated,
+            "competitions",
+            CompetitionData(
+                competition_id=competition_id,
+                owner_id=uuid.uuid4(),
+                kind="prediction",
+                title="Project Nightingale",
+                visibility="private",
+                status="active",
+                starts_at=now,
+                ends_at=now + timedelta(days=30),
+                timezone="UTC",
+                metric="auc_roc",
+            ),
+        ),
+        new_event(
+            EnrollmentRejected,
+            "competitions",
+            EnrollmentData(
+                competition_id=competition_id,
+                user_id=user.user_id,
+                reason=JoinRejection.INVALID_INVITE_CODE,
+            ),
+        ),
+    )
+    [item] = await inbox_items(notifier, user.user_id, 1)
+    assert item["type"] == "enrollment.rejected"
+    assert "Nightingale" not in item["body"] and "Nightingale" not in item["title"]
+    await notifier.wait_mails(user.email, 1)
+    assert all("Nightingale" not in str(mail) for mail in notifier.mails_to(user.email))

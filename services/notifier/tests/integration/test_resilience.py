@@ -48,8 +48,13 @@ async def test_mail_queued_while_smtp_is_down_is_delivered_when_it_returns(
     for user in users:
         [mail] = await notifier.wait_mails(user.email)
         assert mail["subject"] == "Your submission was scored"
-    rows = [r for u in users for r in await email_rows(notifier, u.email)]
-    assert {r["status"] for r in rows} == {"sent"}
+
+    # The sink has the mail before the sender commits its status: await the commit.
+    async def all_sent() -> bool:
+        rows = [r for u in users for r in await email_rows(notifier, u.email)]
+        return len(rows) == 3 and {r["status"] for r in rows} == {"sent"}
+
+    await eventually(all_sent, message="every queued mail marked sent")
 
 
 async def test_refused_recipient_is_dead_lettered_without_blocking_others(

@@ -27,10 +27,11 @@ from podium_contracts.events import (
     UserRegistered,
 )
 from podium_contracts.topics import topic_for
-from podium_notifier import consumers, repository, service
+from podium_notifier import consumers, service
 from podium_notifier.config import Settings
 from podium_notifier.live import LivePublisher
 from podium_notifier.models import metadata
+from podium_notifier.repositories import inbox, projections
 from podium_notifier.service import Notifier
 from podium_runtime.broker import EventConsumer
 from podium_runtime.outbox import messaging_tables, new_event
@@ -71,7 +72,7 @@ def _competition(title: str = "Churn") -> CompetitionData:
 
 
 async def _inbox(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
-    rows = await repository.list_notifications(session, user_id, unread_only=False, limit=10)
+    rows = await inbox.list_notifications(session, user_id, unread_only=False, limit=10)
     return [row.body for row in rows]
 
 
@@ -121,7 +122,7 @@ async def test_a_rejected_submission_names_each_error_in_words(
 async def test_the_daily_goal_verb_is_read_from_the_typed_rules(session: AsyncSession) -> None:
     competition = _competition()
     await service.record_competition(session, competition)
-    stored = await repository.get_competitions(session, {competition.competition_id})
+    stored = await projections.get_competitions(session, {competition.competition_id})
     verb = stored[competition.competition_id].daily_goal_verb
     assert verb == "http://adlnet.gov/expapi/verbs/completed"
 

@@ -18,7 +18,7 @@ def main() -> None:
     sys.exit(
         run_service(
             get_settings(),
-            create_api,  # type: ignore[arg-type]
+            create_api,
             Path(__file__).resolve().parents[2] / "migrations",
             SCHEMA,
             extra_commands={"verify": verify_command},

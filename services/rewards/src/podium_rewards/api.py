@@ -140,7 +140,7 @@ async def list_drawings(
         caller,
         status,
         limit,
-        after,  # type: ignore[arg-type]
+        after,
     )
     return {"items": items, "next_cursor": PAGE_CURSOR.encode(*last) if last else None}
 
@@ -246,7 +246,7 @@ async def list_fulfillments(
         user_id=caller.user_id if mine else None,
         status=status,
         limit=limit,
-        after=PAGE_CURSOR.decode_optional(cursor),  # type: ignore[arg-type]
+        after=PAGE_CURSOR.decode_optional(cursor),
     )
     return {"items": items, "next_cursor": PAGE_CURSOR.encode(*last) if last else None}
 

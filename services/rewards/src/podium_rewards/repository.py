@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text, update
+from podium_runtime.db import AnyRow
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,7 +83,7 @@ async def display_names(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict
 # --- wallets -------------------------------------------------------------------------
 
 
-async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
+async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
     """Create the wallet if needed and lock it until the transaction ends; return it."""
     await session.execute(pg_insert(wallets).values(user_id=user_id).on_conflict_do_nothing())
     row = (
@@ -95,7 +96,7 @@ async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> Row[Any]:
     return row
 
 
-async def get_wallet(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
+async def get_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return a wallet without locking it."""
     return (
         await session.execute(
@@ -137,7 +138,7 @@ async def add_lot(
     )
 
 
-async def lot_by_source(session: AsyncSession, source: str) -> Row[Any] | None:
+async def lot_by_source(session: AsyncSession, source: str) -> AnyRow | None:
     """Return the lot a source created."""
     return (
         await session.execute(
@@ -146,7 +147,7 @@ async def lot_by_source(session: AsyncSession, source: str) -> Row[Any] | None:
     ).first()
 
 
-async def open_lots(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[Any]]:
+async def open_lots(session: AsyncSession, user_id: uuid.UUID) -> Sequence[AnyRow]:
     """Return a user's lots with points left, in spending order (soonest expiry first)."""
     return (
         await session.execute(
@@ -164,7 +165,7 @@ async def set_lot_remaining(session: AsyncSession, lot_id: int, remaining: int) 
     )
 
 
-async def expired_lots(session: AsyncSession, now: datetime, limit: int) -> Sequence[Row[Any]]:
+async def expired_lots(session: AsyncSession, now: datetime, limit: int) -> Sequence[AnyRow]:
     """Return lots past their expiry that still hold points."""
     return (
         await session.execute(
@@ -178,7 +179,7 @@ async def expired_lots(session: AsyncSession, now: datetime, limit: int) -> Sequ
 
 async def expiring_lots(
     session: AsyncSession, user_id: uuid.UUID, now: datetime, until: datetime
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return a user's lots expiring between now and `until`."""
     return (
         await session.execute(
@@ -208,7 +209,7 @@ async def add_entry(session: AsyncSession, **values: Any) -> None:
 
 async def entries(
     session: AsyncSession, user_id: uuid.UUID, limit: int, before: int | None
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return a user's ledger, newest first, from before entry id `before`."""
     query = select(ledger).where(ledger.c.user_id == user_id)
     if before is not None:
@@ -232,7 +233,7 @@ async def audit(
     )
 
 
-async def audit_entries(session: AsyncSession, target: str) -> Sequence[Row[Any]]:
+async def audit_entries(session: AsyncSession, target: str) -> Sequence[AnyRow]:
     """Return the audit trail of one target, oldest first."""
     return (
         await session.execute(
@@ -244,7 +245,7 @@ async def audit_entries(session: AsyncSession, target: str) -> Sequence[Row[Any]
 # --- declarations --------------------------------------------------------------------
 
 
-async def get_declaration(session: AsyncSession, user_id: uuid.UUID) -> Row[Any] | None:
+async def get_declaration(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return what the user declared for eligibility."""
     return (
         await session.execute(select(declarations).where(declarations.c.user_id == user_id))
@@ -278,7 +279,7 @@ async def insert_drawing(
 
 async def get_drawing(
     session: AsyncSession, drawing_id: uuid.UUID, *, lock: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return a drawing; `lock` holds its row until the transaction ends."""
     query = select(drawings).where(d.drawing_id == drawing_id)
     if lock:
@@ -317,7 +318,7 @@ async def list_drawings(
     admin: bool,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return drawings by closing time (soonest first); drafts only to their sponsor or admins."""
     query = select(drawings)
     if status is not None:
@@ -343,7 +344,7 @@ async def due_drawings(session: AsyncSession, status: str, column: str, now: dat
     return [row.drawing_id for row in rows]
 
 
-async def prizes_of(session: AsyncSession, drawing_ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
+async def prizes_of(session: AsyncSession, drawing_ids: Sequence[uuid.UUID]) -> Sequence[AnyRow]:
     """Return the prizes of these drawings in rank order."""
     if not drawing_ids:
         return []
@@ -356,7 +357,7 @@ async def prizes_of(session: AsyncSession, drawing_ids: Sequence[uuid.UUID]) -> 
     ).all()
 
 
-async def get_prize(session: AsyncSession, prize_id: uuid.UUID) -> Row[Any]:
+async def get_prize(session: AsyncSession, prize_id: uuid.UUID) -> AnyRow:
     """Return one prize."""
     return (await session.execute(select(prizes).where(prizes.c.prize_id == prize_id))).one()
 
@@ -364,7 +365,7 @@ async def get_prize(session: AsyncSession, prize_id: uuid.UUID) -> Row[Any]:
 # --- purchases and tickets -----------------------------------------------------------
 
 
-async def purchase_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> Row[Any] | None:
+async def purchase_by_key(session: AsyncSession, user_id: uuid.UUID, key: str) -> AnyRow | None:
     """Return the user's purchase made with this Idempotency-Key."""
     return (
         await session.execute(
@@ -421,7 +422,7 @@ async def ticket_holders(session: AsyncSession, drawing_id: uuid.UUID) -> list[u
     return [row.user_id for row in rows]
 
 
-async def user_tickets(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Row[Any]]:
+async def user_tickets(session: AsyncSession, user_id: uuid.UUID) -> Sequence[AnyRow]:
     """Return every ticket of a user with its drawing, newest drawing first."""
     return (
         await session.execute(
@@ -433,7 +434,7 @@ async def user_tickets(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Ro
     ).all()
 
 
-async def unrefunded_purchases(session: AsyncSession, drawing_id: uuid.UUID) -> Sequence[Row[Any]]:
+async def unrefunded_purchases(session: AsyncSession, drawing_id: uuid.UUID) -> Sequence[AnyRow]:
     """Return a drawing's purchases not refunded yet, by buyer (the wallet lock order)."""
     return (
         await session.execute(
@@ -463,9 +464,7 @@ async def insert_fulfillment(session: AsyncSession, values: dict[str, Any]) -> N
     await session.execute(insert(fulfillments).values(**values))
 
 
-async def fulfillments_of_drawing(
-    session: AsyncSession, drawing_id: uuid.UUID
-) -> Sequence[Row[Any]]:
+async def fulfillments_of_drawing(session: AsyncSession, drawing_id: uuid.UUID) -> Sequence[AnyRow]:
     """Return every winner row of a drawing, in draw order."""
     return (
         await session.execute(
@@ -476,7 +475,7 @@ async def fulfillments_of_drawing(
 
 async def get_fulfillment(
     session: AsyncSession, fulfillment_id: uuid.UUID, *, lock: bool = False
-) -> Row[Any] | None:
+) -> AnyRow | None:
     """Return one fulfilment; `lock` holds the row."""
     query = select(fulfillments).where(f.fulfillment_id == fulfillment_id)
     if lock:
@@ -500,7 +499,7 @@ async def list_fulfillments(
     status: str | None,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Return fulfilments (one user's, or all), newest first."""
     query = select(fulfillments)
     if user_id is not None:

@@ -283,6 +283,7 @@ class Drawing(BaseModel):
     max_tickets_per_user: int
     sales_open_at: AwareDatetime
     sales_close_at: AwareDatetime
+    closes_at: AwareDatetime = Field(description="when ticket sales end (same as sales_close_at)")
     drawing_at: AwareDatetime
     eligibility: EligibilityOut
     prizes: list[PrizeOut]

@@ -99,7 +99,7 @@ class Rewards:
         remaining = points - settled
         expires_at = domain.expiry(now, self.settings.points_expire_after_days) if expires else None
         await repo.add_lot(session, user_id, f"lot:{source}", points, remaining, expires_at, now)
-        balance = wallet.balance + remaining
+        balance: int = wallet.balance + remaining
         await repo.set_wallet(session, user_id, balance, wallet.debt - settled)
         if settled:
             reason = f"{reason} ({settled} settled revoked points)"
@@ -528,7 +528,7 @@ class Rewards:
                     prize_name=prize.name,
                     kind=prize.kind,
                     status=get("status"),
-                    change=change,  # type: ignore[arg-type]
+                    change=change,
                     claim_by=get("claim_by"),
                     carrier=get("carrier"),
                     tracking_number=get("tracking_number"),
@@ -1080,7 +1080,8 @@ def _prize_rows(drawing_id: uuid.UUID, prizes: Any) -> list[dict[str, Any]]:
 
 
 def _prize_at(prizes: Any, rank: int) -> str:
-    return next(p.name for p in prizes if p.rank == rank)
+    name: str = next(p.name for p in prizes if p.rank == rank)
+    return name
 
 
 def _odds_json(chance: domain.Odds) -> dict[str, Any]:
@@ -1106,6 +1107,8 @@ def _drawing_json(
         "max_tickets_per_user": row.max_tickets_per_user,
         "sales_open_at": row.sales_open_at,
         "sales_close_at": row.sales_close_at,
+        # SPEC §10.4 names the end of sales `closes_at` in the details.
+        "closes_at": row.sales_close_at,
         "drawing_at": row.drawing_at,
         "eligibility": {"min_age": row.min_age, "regions": row.regions},
         "prizes": [

@@ -25,5 +25,8 @@ async def rewards(test_infra: TestInfrastructure) -> AsyncIterator[Running]:
     settings = test_infra.settings(Settings, scheduler_enabled=False, db_pool_size=30)
     clock = FrozenClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
     service = create_service(settings, clock=clock)
-    async with serve(build_app(service)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serve(build_app(service)) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
         yield Running(service, url, http, clock)

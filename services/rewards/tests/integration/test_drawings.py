@@ -53,6 +53,7 @@ async def test_the_whole_lifecycle_runs_on_the_clock_and_executes_once(rewards: 
     assert tick.moved.get("closed", 0) >= 1  # other tests' drawings may close too
     closed = (await rewards.http.get(f"/internal/v1/drawings/{did}")).json()
     assert closed["status"] == "closed" and len(closed["commitment"]) == 64
+    assert closed["closes_at"] == closed["sales_close_at"]
     proof = (await rewards.http.get(f"/internal/v1/drawings/{did}/proof")).json()
     assert proof["seed"] is None and proof["tickets_digest"] == closed["tickets_digest"]
     assert len(proof["tickets"]) == 10

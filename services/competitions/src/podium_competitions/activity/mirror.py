@@ -1,6 +1,6 @@
 """Redis mirror of activity boards, read by the gateway (SPEC §6, §7.3).
 
-The same layout as the prediction boards' mirror (`podium_competitions.board_mirror`),
+The same layout as the prediction boards' mirror (`podium_competitions.boards`),
 under the keys of `podium_contracts.redis_keys.activity_board_keys`.
 """
 
@@ -13,19 +13,22 @@ from datetime import date, datetime
 import redis.asyncio as redis
 from podium_contracts import read_models
 from podium_contracts.redis_keys import Period, activity_board_keys
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity.domain import BoardEntry
-from podium_competitions.board_mirror import write_board
+from podium_competitions.boards import BoardWriter
 
 
 class ActivityBoardMirror:
     """Writes ranked activity boards to Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, writer: BoardWriter) -> None:
+        self.writer = writer
+        self.client: redis.Redis = writer.client
 
-    async def write(
+    def stage(
         self,
+        session: AsyncSession,
         competition_id: uuid.UUID,
         period: Period,
         start: date | None,
@@ -33,7 +36,7 @@ class ActivityBoardMirror:
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
     ) -> None:
-        """Replace one board atomically."""
+        """Replace one board in Redis once `session` commits (ADR 0031)."""
         mirrored = [
             read_models.BoardEntry(
                 user_id=e.user_id,
@@ -47,4 +50,4 @@ class ActivityBoardMirror:
             for e in entries
         ]
         keys = activity_board_keys(competition_id, period, start)
-        await write_board(self.client, keys, mirrored, as_of)
+        self.writer.stage(session, keys, mirrored, as_of)

@@ -26,21 +26,18 @@ from podium_contracts.events import (
     PointsAwarded,
     PointsData,
     PointsRevoked,
-    RankChanged,
-    RankChangedData,
 )
+from podium_contracts.redis_keys import activity_board_keys
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.domain import rank_changes
+from podium_competitions.boards import PRODUCER, announce_rank_changes, board_missing
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "competitions"
 
 
 def _now() -> datetime:
@@ -187,9 +184,9 @@ async def recompute_boards(
 ) -> None:
     """Rank the `all` board and the day, week and month boards holding `board_day` again.
 
-    The caller holds the competition's lock, so Redis receives boards in commit
-    order; a failed Redis write fails the message, which is then retried. Rank
-    changes are announced for the `all` board only (SPEC §7.2-7.3).
+    The boards reach Redis after the transaction commits, newest version winning
+    (ADR 0031), so a Redis failure never rolls them back. Rank changes are
+    announced for the `all` board only (SPEC §7.2-7.3).
     """
     now = _now()
     boards = []
@@ -201,7 +198,7 @@ async def recompute_boards(
         session, {entry.user_id for _, _, entries in boards for entry in entries}
     )
     for period, start, entries in boards:
-        await mirror.write(competition_id, period, start, entries, names, now)
+        mirror.stage(session, competition_id, period, start, entries, names, now)
         if period == "all":
             await _store_all_board(session, outbox, competition_id, entries)
 
@@ -214,27 +211,7 @@ async def _store_all_board(
 ) -> None:
     before = await repository.current_ranks(session, competition_id)
     await repository.replace_board(session, competition_id, entries)
-    moves = rank_changes(before, entries)
-    if moves and outbox is not None:
-        await outbox.add(
-            session,
-            *(
-                new_event(
-                    RankChanged,
-                    PRODUCER,
-                    RankChangedData(
-                        competition_id=competition_id,
-                        user_id=move.user_id,
-                        split="public",
-                        period="all",
-                        old_rank=move.old_rank,
-                        new_rank=move.new_rank,
-                        score=move.score,
-                    ),
-                )
-                for move in moves
-            ),
-        )
+    await announce_rank_changes(session, outbox, competition_id, before, entries)
 
 
 async def rebuild(session: AsyncSession, mirror: ActivityBoardMirror) -> int:
@@ -252,3 +229,32 @@ async def standing(
     """Return a participant's points and rank on the `all` board (None, None if unranked)."""
     row = await repository.standing(session, competition_id, user_id)
     return (row.score, row.rank) if row is not None else (None, None)
+
+
+async def boards_to_repair(
+    session: AsyncSession, mirror: ActivityBoardMirror, *, everything: bool = False
+) -> list[tuple[uuid.UUID, list[date]]]:
+    """Return the competitions (with their board days) whose Redis boards need a rebuild.
+
+    A competition qualifies when its `all` board is missing from Redis or holds
+    another number of entries than Postgres; `everything` takes all of them.
+    """
+    days: dict[uuid.UUID, list[date]] = {}
+    for row in await repository.boards_in_ledger(session):
+        days.setdefault(row.competition_id, []).append(row.board_day)
+    found = []
+    for competition_id, board_days in days.items():
+        total = len(await repository.current_ranks(session, competition_id))
+        meta_key = activity_board_keys(competition_id, "all", None)[2]
+        if everything or await board_missing(mirror.client, meta_key, total):
+            found.append((competition_id, board_days))
+    return found
+
+
+async def rebuild_competition(
+    session: AsyncSession, mirror: ActivityBoardMirror, competition_id: uuid.UUID, days: list[date]
+) -> None:
+    """Rewrite every board of one activity competition from the ledger."""
+    await repository.lock_competition(session, competition_id)
+    for board_day in days:
+        await recompute_boards(session, None, mirror, competition_id, board_day)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from podium_runtime.deps import RuntimeDep, SessionDep
+from podium_runtime.deps import RuntimeDep
 
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import service
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 
@@ -12,7 +13,10 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"])
 
 
 @router.post("/leaderboards/rebuild")
-async def rebuild(session: SessionDep, runtime: RuntimeDep) -> dict[str, int]:
+async def rebuild(runtime: RuntimeDep) -> dict[str, int]:
     """Rewrite every board's Redis mirror from Postgres (after a Redis loss, SPEC §7.2)."""
-    count = await service.rebuild(session, LeaderboardMirror(runtime.redis))
+    mirror = LeaderboardMirror(BoardWriter(runtime.redis))
+    async with runtime.db.session() as session:
+        count = await service.rebuild(session, mirror)
+    await mirror.writer.flush()  # answer once Redis holds the boards
     return {"boards": count}

@@ -1,6 +1,6 @@
 """Redis mirror of the prediction boards, read by the gateway (SPEC §6, §7.2).
 
-The layout is `podium_competitions.board_mirror`'s, under the keys of
+The layout is `podium_competitions.boards`'s, under the keys of
 `podium_contracts.redis_keys.leaderboard_*_key`.
 """
 
@@ -17,26 +17,29 @@ from podium_contracts.redis_keys import (
     leaderboard_meta_key,
     leaderboard_ranks_key,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.board_mirror import write_board
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
 class LeaderboardMirror:
     """Writes ranked boards to Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, writer: BoardWriter) -> None:
+        self.writer = writer
+        self.client: redis.Redis = writer.client
 
-    async def write(
+    def stage(
         self,
+        session: AsyncSession,
         competition_id: uuid.UUID,
         split: Split,
         entries: Sequence[Entry],
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
     ) -> None:
-        """Replace one board atomically."""
+        """Replace one board in Redis once `session` commits (ADR 0031)."""
         mirrored = [
             BoardEntry(
                 user_id=e.user_id,
@@ -53,4 +56,4 @@ class LeaderboardMirror:
             leaderboard_entries_key(competition_id, split),
             leaderboard_meta_key(competition_id, split),
         )
-        await write_board(self.client, keys, mirrored, as_of)
+        self.writer.stage(session, keys, mirrored, as_of)

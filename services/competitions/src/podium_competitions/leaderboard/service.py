@@ -8,25 +8,21 @@ from datetime import UTC, datetime
 
 import redis.asyncio as redis
 from podium_contracts.events import (
-    RankChanged,
-    RankChangedData,
     RejectedData,
     ScoredData,
     SubmissionInvalidatedData,
 )
-from podium_contracts.redis_keys import daily_submissions_key, utc_day
-from podium_runtime.outbox import Outbox, new_event
+from podium_contracts.redis_keys import daily_submissions_key, leaderboard_meta_key, utc_day
+from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.domain import rank_changes
+from podium_competitions.boards import announce_rank_changes, board_missing
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import SPLITS, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "competitions"
 
 
 def _now() -> datetime:
@@ -41,10 +37,9 @@ async def recompute_board(
 ) -> None:
     """Rank both boards again, store them, mirror them and announce rank changes.
 
-    The Redis write happens inside the transaction while the board lock is held:
-    if it fails the message is retried, and a later update can never be
-    overwritten by an earlier one. Private-board rank changes are announced only
-    after `ends_at`, when that board is public knowledge (SPEC §7.2).
+    The Redis mirror is written after the transaction commits (ADR 0031): a Redis
+    failure never rolls the board back. Private-board rank changes are announced
+    only after `ends_at`, when that board is public knowledge (SPEC §7.2).
     """
     await repository.lock_board(session, competition_id)
     submissions = await repository.scored_submissions(session, competition_id)
@@ -53,31 +48,13 @@ async def recompute_board(
     names: dict[uuid.UUID, str] = {}
     boards = {split: rank_board(submissions, split) for split in SPLITS}
     names = await display_names(session, {e.user_id for e in boards["public"]})
-    events = []
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
-        await mirror.write(competition_id, split, entries, names, now)
+        mirror.stage(session, competition_id, split, entries, names, now)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        for change in rank_changes(before, entries):
-            events.append(
-                new_event(
-                    RankChanged,
-                    PRODUCER,
-                    RankChangedData(
-                        competition_id=competition_id,
-                        user_id=change.user_id,
-                        split=split,
-                        period="all",
-                        old_rank=change.old_rank,
-                        new_rank=change.new_rank,
-                        score=change.score,
-                    ),
-                )
-            )
-    if events and outbox is not None:
-        await outbox.add(session, *events)
+        await announce_rank_changes(session, outbox, competition_id, before, entries, split=split)
 
 
 async def record_scored(
@@ -127,6 +104,25 @@ async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:
     for competition_id in competition_ids:
         await recompute_board(session, None, mirror, competition_id)
     return len(competition_ids)
+
+
+async def boards_to_repair(
+    session: AsyncSession, mirror: LeaderboardMirror, *, everything: bool = False
+) -> list[uuid.UUID]:
+    """Return the competitions whose Redis board is missing or disagrees with Postgres."""
+    found = []
+    for competition_id in await repository.boards_of(session):
+        if everything:
+            found.append(competition_id)
+            continue
+        for split in SPLITS:
+            total = len(await repository.current_ranks(session, competition_id, split))
+            if await board_missing(
+                mirror.client, leaderboard_meta_key(competition_id, split), total
+            ):
+                found.append(competition_id)
+                break
+    return found
 
 
 async def standing(

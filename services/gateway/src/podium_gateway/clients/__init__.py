@@ -16,10 +16,12 @@ import httpx
 import redis.asyncio as redis
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from podium_runtime import tracing
 from podium_runtime.context import current_correlation_id
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 
+from podium_gateway.client_ip import client_ip as resolve_client_ip
 from podium_gateway.config import Settings
 
 #: Headers of an internal answer the gateway passes on to the caller.
@@ -53,12 +55,8 @@ HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 
 
 def client_ip(request: Request, settings: Settings) -> str:
-    """Return the caller's IP; `X-Forwarded-For` counts only behind a trusted proxy."""
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """Return the caller's IP; `X-Forwarded-For` counts only from trusted proxies."""
+    return resolve_client_ip(request, settings.trusted_proxies)
 
 
 async def call(
@@ -71,7 +69,8 @@ async def call(
     **kwargs: Any,
 ) -> httpx.Response:
     """Call an internal service with the request id; 503 `SERVICE_UNAVAILABLE` if unreachable."""
-    sent = {"X-Request-ID": current_correlation_id(), **(headers or {})}
+    # The request id, and the trace context so the callee's span joins this trace.
+    sent = tracing.inject({"X-Request-ID": current_correlation_id(), **(headers or {})})
     try:
         return await http.request(method, url, headers=sent, **kwargs)
     except httpx.TransportError as exc:

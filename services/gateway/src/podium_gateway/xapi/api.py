@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
+from podium_runtime.hygiene import json_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
@@ -86,7 +87,10 @@ class XapiRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             requested = request.headers.get(VERSION_HEADER)
-            answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
+            if requested is None:
+                answer_version = request.app.state.settings.xapi_default_version
+            else:
+                answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
                 if requested is None:
                     raise bad_request(
@@ -98,6 +102,10 @@ class XapiRoute(APIRoute):
                         f"use one of {', '.join(SUPPORTED_VERSIONS)}.",
                         "XAPI_VERSION_UNSUPPORTED",
                     )
+                for name, value in request.query_params.multi_items():
+                    reason = unsafe_text_reason(name) or unsafe_text_reason(value)
+                    if reason:
+                        raise bad_request(f"Parameter {name[:50]!r} {reason}.", "VALIDATION_ERROR")
                 response = await handler(request)
             except RequestValidationError as exc:
                 errors = [
@@ -187,9 +195,14 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
             "XAPI_CONTENT_TYPE",
         )
     try:
-        return orjson.loads(body), parts
+        document = orjson.loads(body)  # refuses lone surrogates itself
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
+    # Postgres cannot store NUL, and a deep document must not reach the recursive checks.
+    problem = json_problem(document)
+    if problem:
+        raise bad_request(f"Invalid statement: {problem}.", "XAPI_INVALID_STATEMENT")
+    return document, parts
 
 
 def _validate(raws: list[Any], batch: bool, parts: dict[str, Part]) -> None:
@@ -223,7 +236,8 @@ async def store_statements(
     stored = datetime.now(UTC)
     authority = _authority(request, client)
     supplied = {str(uuid.UUID(r["id"])) for r in raws if "id" in r}
-    statements = [prepare_statement(r, stored, authority) for r in raws]
+    version = "2.0.0" if request.headers.get(VERSION_HEADER) == "2.0.0" else "1.0.0"
+    statements = [prepare_statement(r, stored, authority, version) for r in raws]
     ids = [s["id"] for s in statements]
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
@@ -489,8 +503,12 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
     query: dict[str, str] = {}
     if "agent" in params:
         try:
-            agent = validate_actor(json.loads(params["agent"]))
-        except (ValueError, StatementError) as exc:
+            parsed = json.loads(params["agent"])
+            problem = json_problem(parsed, max_depth=4)
+            if problem:
+                raise ValueError(problem)
+            agent = validate_actor(parsed)
+        except (ValueError, RecursionError, StatementError) as exc:
             raise bad_request(
                 f"agent is not a valid Agent or Group: {exc}", "VALIDATION_ERROR"
             ) from exc
@@ -515,13 +533,17 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
         if name in params:
             try:
                 moment = parse_timestamp(params[name])
-            except ValueError as exc:
+                # An instant must exist in UTC too: 0001-01-01T00:00+14:00 does not.
+                moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+            except (ValueError, OverflowError) as exc:
                 raise bad_request(f"{name}: {exc}", "VALIDATION_ERROR") from exc
-            query[name] = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+            query[name] = moment.isoformat()
     if "limit" in params:
-        if not params["limit"].isdigit():
+        limit = params["limit"]
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
             raise bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
-        query["limit"] = params["limit"]
+        query["limit"] = limit
     query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"
     if "cursor" in params:
         query["cursor"] = params["cursor"]

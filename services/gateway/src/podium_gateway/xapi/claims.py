@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 
 import redis.asyncio as redis
+from podium_contracts.redis_keys import xapi_claim_key
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class StatementClaims:
         self._committer: asyncio.Task[None] | None = None
 
     def _keys(self, ids: Sequence[str]) -> list[str]:
-        return [f"{self.prefix}xapi:claim:{i}" for i in ids]
+        return [xapi_claim_key(i, self.prefix) for i in ids]
 
     async def claim(self, ids: Sequence[str], hashes: Sequence[str]) -> list[ClaimState]:
         """Claim every id for its hash unless one conflicts; return each id's prior state."""

@@ -59,7 +59,8 @@ def _agent_key(value: str) -> str:
         agent = validate_actor(json.loads(value))
     except ValueError as exc:
         raise bad_request(f"agent is not a valid JSON Agent: {exc}", "XAPI_INVALID_AGENT") from exc
-    return actor_key(agent)
+    key: str = actor_key(agent)
+    return key
 
 
 def _activity_id(value: str) -> str:

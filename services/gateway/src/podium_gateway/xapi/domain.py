@@ -14,6 +14,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -41,12 +42,13 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def prepare_statement(
-    raw: dict[str, Any], stored: datetime, authority: dict[str, Any]
+    raw: dict[str, Any], stored: datetime, authority: dict[str, Any], version: str = "1.0.0"
 ) -> dict[str, Any]:
     """Return the statement as the LRS stores it: id, stored, authority, version, timestamp set.
 
     2.4.1 the LRS assigns a missing id; 2.4.8 it sets stored; 2.4.9 it sets authority;
-    2.4.10 version defaults to 1.0.0; 2.4.7 a missing timestamp takes the stored value;
+    2.4.10 version defaults to 1.0.0 (2.0.0 when the request speaks 2.0.0); 2.4.7 a
+    missing timestamp takes the stored value;
     2.4.6.2 single context activities become arrays.
     """
     statement: dict[str, Any] = _copy(raw)
@@ -54,7 +56,7 @@ def prepare_statement(
     statement["stored"] = format_timestamp(stored)
     statement.setdefault("timestamp", statement["stored"])
     statement["authority"] = authority
-    statement.setdefault("version", "1.0.0")
+    statement.setdefault("version", version)
     _arrays_for_context_activities(statement)
     if isinstance(statement.get("object"), dict) and statement["object"].get("objectType") == (
         "SubStatement"
@@ -90,6 +92,9 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
     doc["verb"] = {"id": doc["verb"]["id"]}  # verb display is not part of the statement
     if "timestamp" in doc:
         doc["timestamp"] = _instant(doc["timestamp"])
+    result = doc.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        result["duration"] = _hundredths(result["duration"])
     obj = doc["object"]
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
@@ -120,6 +125,14 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
         for key in ("display", "description"):
             if key in attachment:
                 attachment[key] = {tag.lower(): text for tag, text in attachment[key].items()}
+
+
+_SECONDS_FRACTION = re.compile(r"(\d+\.\d{2})\d+S$")
+
+
+def _hundredths(duration: str) -> str:
+    """Durations compare to 0.01 s: finer digits of the seconds are dropped (xAPI 2.0 4.2.7)."""
+    return _SECONDS_FRACTION.sub(r"\1S", duration)
 
 
 def _canonical_actor(actor: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ def _agent_key(text: str) -> str:
         k in agent for k in ("mbox", "mbox_sha1sum", "openid", "account")
     ):
         raise ValueError("the agent must be a JSON Agent with an inverse functional identifier")
-    return actor_key(agent)
+    key: str = actor_key(agent)
+    return key
 
 
 async def _erase(settings: Settings, agent_key: str) -> service.Erasure:

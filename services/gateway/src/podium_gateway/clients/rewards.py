@@ -1,4 +1,4 @@
-"""Calls from the gateway to the rewards service's internal API (SPEC §6, §10.4).
+"""The rewards client: the rewards service's internal API (SPEC §6, §10.4).
 
 The caller travels in `X-Podium-User-Id` / `X-Podium-User-Role`; rewards
 applies the object-level checks (my wallet, my prizes, a sponsor's drawings).
@@ -6,12 +6,13 @@ applies the object-level checks (my wallet, my prizes, a sponsor's drawings).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from fastapi import Depends
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import call
+from podium_gateway.clients import HttpDep, SettingsDep, call
 from podium_gateway.clients.competitions import caller_headers
 
 SERVICE = "rewards"
@@ -48,3 +49,11 @@ class RewardsClient:
             headers={**caller_headers(user), **(headers or {})},
             **kwargs,
         )
+
+
+def rewards_client(http: HttpDep, settings: SettingsDep) -> RewardsClient:
+    """Return the rewards client over the shared HTTP client."""
+    return RewardsClient(http, settings.rewards_url)
+
+
+RewardsDep = Annotated[RewardsClient, Depends(rewards_client)]

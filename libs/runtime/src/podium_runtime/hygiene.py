@@ -1,0 +1,60 @@
+"""Input hygiene: text Postgres and UTF-8 cannot carry, and JSON nested too deep (SPEC §8).
+
+Postgres refuses the NUL character in `text` and `jsonb`, and a lone UTF-16
+surrogate (which JSON's `\\ud800` escape can produce) cannot be encoded as
+UTF-8. Input holding either used to be accepted at the edge and fail later,
+where it could only be dead-lettered. `unsafe_text_reason` finds them, and
+`json_problem` also bounds the nesting of a document before anything walks it
+recursively.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: Deepest nesting of objects and arrays a JSON document may have at the edge.
+MAX_JSON_DEPTH = 32
+
+_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+
+
+def unsafe_text_reason(text: str) -> str | None:
+    """Return why `text` cannot be stored (NUL or lone surrogate), or None when it can."""
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains the NUL character (\\u0000)"
+    return "contains a lone UTF-16 surrogate"
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Return why a parsed JSON document is unsafe (too deep, bad text), or None.
+
+    Walks iteratively, so a hostile depth cannot exhaust the stack before it is refused.
+    """
+    pending: list[tuple[Any, int, str]] = [(value, 1, "$")]
+    while pending:
+        current, depth, path = pending.pop()
+        if isinstance(current, str):
+            reason = unsafe_text_reason(current)
+            if reason:
+                return f"{path} {reason}"
+            continue
+        if not isinstance(current, dict | list):
+            continue
+        if depth > max_depth:
+            return f"{path} is nested deeper than {max_depth} levels"
+        if isinstance(current, dict):
+            for key, item in current.items():
+                reason = unsafe_text_reason(key) if isinstance(key, str) else None
+                if reason:
+                    return f"a key of {path} {reason}"
+                pending.append((item, depth + 1, f"{path}.{key}"[:200]))
+        else:
+            pending.extend((item, depth + 1, f"{path}[{n}]") for n, item in enumerate(current))
+    return None
+
+
+__all__ = ["MAX_JSON_DEPTH", "json_problem", "unsafe_text_reason"]

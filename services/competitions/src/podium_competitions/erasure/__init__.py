@@ -1,0 +1,1 @@
+"""Erasing a deleted user's personal data from the competitions schema (issue 18)."""

@@ -1,0 +1,35 @@
+"""Use case of the erasure: anonymise, then mirror the boards again without the name."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium_competitions.activity import repository as activity_repository
+from podium_competitions.activity import service as activity_service
+from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.erasure import repository
+from podium_competitions.leaderboard import service as leaderboard_service
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
+
+
+async def erase_user(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    leaderboard_mirror: LeaderboardMirror,
+    activity_mirror: ActivityBoardMirror,
+) -> None:
+    """Drop the user's name, address and tier; boards keep their anonymous row.
+
+    Ranks and scores do not change (the others' standings stay as they were), so
+    no rank change is announced; only the mirrored names are rewritten.
+    """
+    await repository.anonymise_user(session, user_id)
+    for competition_id in await repository.prediction_boards_of(session, user_id):
+        await leaderboard_service.recompute_board(session, None, leaderboard_mirror, competition_id)
+    for day in await repository.activity_board_days_of(session, user_id):
+        await activity_repository.lock_competition(session, day.competition_id)
+        await activity_service.recompute_boards(
+            session, None, activity_mirror, day.competition_id, day.board_day
+        )

@@ -1,0 +1,169 @@
+"""Projection rebuilds and integrity checks of the competitions service (SPEC §10.5).
+
+Prediction boards are ranked again from the scores competitions keeps
+(`leaderboard_submissions`); activity boards from the points ledger. Each
+board is recomputed in its own short transaction under the same lock the
+consumers take, so a rebuild runs safely while events are being consumed: a
+board is either rebuilt before an event's update or after it, never
+interleaved. No rank-change events are emitted (nothing changed for users).
+The result equals what the incremental path produces, because both run the
+same `recompute_*` functions over the same source rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from podium_contracts.redis_keys import leaderboard_ranks_key
+from podium_runtime.db import Database
+from podium_runtime.deps import RuntimeDep
+from podium_runtime.jobs import Job, JobProgress, JobStore
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium_competitions.activity import repository as activity_repository
+from podium_competitions.activity import service as activity_service
+from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.leaderboard import repository as leaderboard_repository
+from podium_competitions.leaderboard import service as leaderboard_service
+from podium_competitions.leaderboard.domain import SPLITS
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
+
+router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+Target = Literal["leaderboards", "activity_boards"]
+
+
+class RebuildRequest(BaseModel):
+    """Which projection to rebuild, for one competition or all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: Target
+    competition_id: uuid.UUID | None = None
+
+
+async def rebuild_leaderboards(
+    database: Database,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID | None,
+    progress: JobProgress,
+) -> dict[str, Any]:
+    """Rank every (or one) competition's prediction boards again from its scores."""
+    async with database.session() as session:
+        known = await leaderboard_repository.boards_of(session)
+    chosen = [c for c in known if competition_id is None or c == competition_id]
+    await progress.total(len(chosen))
+    for board in chosen:
+        async with database.session() as session:
+            await leaderboard_service.recompute_board(session, None, mirror, board)
+        await progress.advance()
+    return {"boards": len(chosen)}
+
+
+async def rebuild_activity_boards(
+    database: Database,
+    mirror: ActivityBoardMirror,
+    competition_id: uuid.UUID | None,
+    progress: JobProgress,
+) -> dict[str, Any]:
+    """Rank every (or one) activity competition's boards again from the points ledger."""
+    async with database.session() as session:
+        days = await activity_repository.boards_in_ledger(session)
+    chosen = [d for d in days if competition_id is None or d.competition_id == competition_id]
+    await progress.total(len(chosen))
+    for day in chosen:
+        async with database.session() as session:
+            await activity_repository.lock_competition(session, day.competition_id)
+            await activity_service.recompute_boards(
+                session, None, mirror, day.competition_id, day.board_day
+            )
+        await progress.advance()
+    return {"board_days": len(chosen)}
+
+
+def job_store(request: Request) -> JobStore:
+    """Return the app's job store."""
+    store = getattr(request.app.state, "jobs", None)
+    if store is None:
+        store = request.app.state.jobs = JobStore(request.app.state.runtime.redis)
+    return store  # type: ignore[no-any-return]
+
+
+@router.post("/rebuilds", status_code=202, response_model=Job)
+async def start_rebuild(body: RebuildRequest, request: Request, runtime: RuntimeDep) -> Job:
+    """Start a rebuild job; follow it with `GET /v1/admin/rebuilds/{job_id}` on the gateway."""
+    competition_id = body.competition_id
+
+    async def work(progress: JobProgress) -> dict[str, Any]:
+        if body.target == "leaderboards":
+            mirror = LeaderboardMirror(runtime.redis)
+            return await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
+        activity_mirror = ActivityBoardMirror(runtime.redis)
+        return await rebuild_activity_boards(runtime.db, activity_mirror, competition_id, progress)
+
+    return await job_store(request).launch(f"rebuild.{body.target}", work)
+
+
+# --- integrity (SPEC §10.5: boards whose Redis mirror differs from Postgres) ----------
+
+
+class BoardMismatch(BaseModel):
+    """A board whose Redis mirror does not rank the same participants as Postgres."""
+
+    competition_id: uuid.UUID
+    split: str
+    postgres: int = Field(description="Ranked participants in Postgres")
+    redis: int = Field(description="Ranked participants in the Redis mirror")
+
+
+class IntegrityCheck(BaseModel):
+    """One check's outcome; `repaired` lists what a repair rebuilt."""
+
+    name: str
+    ok: bool
+    problems: list[BoardMismatch]
+    repaired: int = 0
+
+
+async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismatch]:
+    """Compare every prediction board in Postgres with its Redis mirror (ranks by user)."""
+    async with database.session() as session:
+        competition_ids = await leaderboard_repository.boards_of(session)
+        found = []
+        for competition_id in competition_ids:
+            for split in SPLITS:
+                stored = await leaderboard_repository.current_ranks(session, competition_id, split)
+                raw = await client.zrange(
+                    leaderboard_ranks_key(competition_id, split), 0, -1, withscores=True
+                )
+                mirrored = {uuid.UUID(k.decode()): int(v) for k, v in raw}
+                if mirrored != stored:
+                    found.append(
+                        BoardMismatch(
+                            competition_id=competition_id,
+                            split=split,
+                            postgres=len(stored),
+                            redis=len(mirrored),
+                        )
+                    )
+    return found
+
+
+@router.get("/integrity", response_model=list[IntegrityCheck])
+async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[IntegrityCheck]:
+    """Boards whose Redis mirror differs from Postgres; `repair` ranks them again."""
+    problems = await mirror_mismatches(runtime.db, runtime.redis)
+    repaired = 0
+    if repair:
+        mirror = LeaderboardMirror(runtime.redis)
+        for competition_id in sorted({p.competition_id for p in problems}):
+            async with runtime.db.session() as session:
+                await leaderboard_service.recompute_board(session, None, mirror, competition_id)
+            repaired += 1
+    return [
+        IntegrityCheck(
+            name="leaderboard_mirror", ok=not problems, problems=problems, repaired=repaired
+        )
+    ]

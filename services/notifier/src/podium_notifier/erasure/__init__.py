@@ -1,0 +1,1 @@
+"""Erasing a deleted user's data from the notifier schema (issue 18)."""

@@ -1,0 +1,1 @@
+"""The whole platform for the operations suites: all six services behind one gateway."""
