@@ -15,7 +15,7 @@ KAFKA_LIBS := $(TOOLS)/kafka-$(KAFKA_VERSION)/libs/.complete
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka dev test test-fast test-slow lint format contracts bench clean
+.PHONY: help install kafka xapi-player dev test test-fast test-slow lint format contracts bench clean
 .PHONY: web web-api web-dev test-python test-web lint-web bench-web
 
 # The web app (web/): Node 20+ with npm; Chromium for its end-to-end tests and benchmark.
@@ -49,10 +49,17 @@ kafka: $(VENV)/.installed ## Fetch the pinned Apache Kafka into .tools/ with Mav
 dev: install web ## Build the web app if stale, start infrastructure and all seven services; prints the app URL (Ctrl-C stops)
 	@$(PY) -m podium_runtime.devstack
 
+XAPI_PLAYER := bench/xapi-player/node_modules/.package-lock.json
+$(XAPI_PLAYER): bench/xapi-player/package-lock.json
+	@echo "installing the xAPI course-player client from its lock (npm ci)"
+	@npm ci --prefix bench/xapi-player --no-audit --no-fund --loglevel=error
+
+xapi-player: $(XAPI_PLAYER) ## Install the npm xAPI client the course-player test drives
+
 test: install ## Every test: pytest (real Postgres, Redis, Apache Kafka) and the web app's, in parallel
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-web
 
-test-python: install ## Run every Python test against real Postgres, Redis and Apache Kafka
+test-python: install $(XAPI_PLAYER) ## Run every Python test against real Postgres, Redis and Apache Kafka
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 $(WEB_INSTALLED): $(WEB)/package.json $(WEB)/package-lock.json

@@ -47,6 +47,36 @@ async def test_infra() -> AsyncIterator[TestInfrastructure]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+async def module_topic_prefix(test_infra: TestInfrastructure) -> AsyncIterator[str]:
+    """Fresh topics for one test module, deleted after it.
+
+    Consumer groups are named after services, so a consumer that outlives its module
+    (a slow shutdown, a stack kept for the session) would otherwise keep partitions of
+    the next module's group on Apache Kafka and take its events.
+    """
+    shared = test_infra.topic_prefix
+    prefix = await test_infra.fresh_topics()
+    test_infra.topic_prefix = prefix
+    try:
+        yield prefix
+    finally:
+        test_infra.topic_prefix = shared
+        await test_infra.drop_topics(prefix)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_topics_per_module(request: pytest.FixtureRequest) -> None:
+    """Give every module that uses real infrastructure topics of its own."""
+    module = request.module
+    if any(
+        "test_infra" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+        if getattr(item, "module", None) is module
+    ):
+        request.getfixturevalue("module_topic_prefix")
+
+
 # --- the service-level tier: Postgres only, every test rolled back ---------------------
 
 

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,26 @@ async def stack(
         yield running
 
 
-async def test_a_submission_is_one_trace_across_the_services(stack: OpsStack) -> None:
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """JSON log lines as the services write them (formatted where they are logged)."""
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter("test"))
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        root_logger.removeHandler(handler)
+        root_logger.setLevel(level)
+
+
+async def test_a_submission_is_one_trace_across_the_services(
+    stack: OpsStack, log_lines: io.StringIO
+) -> None:
     owner, player = await stack.sign_up(), await stack.sign_up()
     now = datetime.now(UTC)
     made = await stack.http.post(
@@ -80,14 +99,8 @@ async def test_a_submission_is_one_trace_across_the_services(stack: OpsStack) ->
     await stack.join(cid, player)
 
     SPANS.clear()
-    # JSON log lines as the services write them (formatted where they are logged).
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("test"))
-    root_logger = logging.getLogger()
-    root_logger.addHandler(handler)
-    level = root_logger.level
-    root_logger.setLevel(logging.INFO)
+    log_lines.seek(0)
+    log_lines.truncate()
     sent = await stack.http.post(
         f"/v1/competitions/{cid}/submissions",
         files={"file": ("p.csv", predictions_csv(ids, truth.astype(float)), "text/csv")},
@@ -150,10 +163,8 @@ async def test_a_submission_is_one_trace_across_the_services(stack: OpsStack) ->
     assert scored.attributes["messaging.system"] == "kafka"
     assert scored.attributes["messaging.consumer.group.name"] == "competitions"
 
-    root_logger.removeHandler(handler)
-    root_logger.setLevel(level)
     # The services' log lines of this work carry the trace id.
-    traced = [json.loads(line) for line in lines.getvalue().splitlines()]
+    traced = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     traced = [line for line in traced if line.get("trace_id") == f"{trace_id:032x}"]
     assert traced, "no log line carries the trace id"
     assert submission_id

@@ -54,6 +54,9 @@ def is_public(competition_id: str, ids: np.ndarray, fraction: float) -> np.ndarr
 class PredictionStack(CompetitionsStack):
     """The competitions stack plus scoring: submit, await outcomes, read boards."""
 
+    #: Where the notifier's dev sink writes mails, when the stack runs the notifier.
+    mail_dir: Path | None = None
+
     async def prediction_competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active AUC competition that has started and takes late joins."""
         now = datetime.now(UTC)
@@ -118,17 +121,45 @@ class PredictionStack(CompetitionsStack):
         )
 
 
+async def serve_notifier(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, tmp: Path
+) -> tuple[str, Path]:
+    """Run the notifier with its development SMTP sink; return its URL and the mail folder."""
+    from podium_notifier.app import build_app, create_service
+    from podium_notifier.config import Settings as NotifierSettings
+    from podium_runtime.infra import free_port
+
+    mail_dir = tmp / "mails"
+    service = create_service(
+        test_infra.settings(
+            NotifierSettings,
+            dev_smtp_sink=True,
+            dev_mail_dir=mail_dir,
+            smtp_port=free_port(),
+            public_base_url="http://podium.test",
+            email_poll_seconds=0.2,
+            scheduler_enabled=False,
+        )
+    )
+    return await stack.enter_async_context(serve(build_app(service))), mail_dir
+
+
 @contextlib.asynccontextmanager
 async def prediction_stack(
-    test_infra: TestInfrastructure, tmp: Path
+    test_infra: TestInfrastructure, tmp: Path, *, with_notifier: bool = False
 ) -> AsyncIterator[PredictionStack]:
-    """Run identity, competitions, scoring and the gateway; warm up every consumer group."""
+    """Run identity, competitions, scoring and the gateway; warm up every consumer group.
+
+    `with_notifier` adds the notifier (dev mail sink in `stack.mail_dir`) behind the gateway.
+    """
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
     from podium_scoring.app import create_api as scoring_api
     from podium_scoring.config import Settings as ScoringSettings
 
     await test_infra.migrate("identity", "competitions", "scoring")
+    if with_notifier:
+        await test_infra.migrate("notifier")
     run = run_id()
     blobs = BlobSettings(backend="local", dir=tmp / "blobs")
     competitions_settings = test_infra.settings(
@@ -141,6 +172,10 @@ async def prediction_stack(
             serve(competitions_api(competitions_settings))
         )
         scoring = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
+        extra: dict[str, Any] = {}
+        mail_dir = None
+        if with_notifier:
+            extra["notifier_url"], mail_dir = await serve_notifier(stack, test_infra, tmp)
         gateway, http = await serve_gateway(
             stack,
             test_infra,
@@ -150,10 +185,12 @@ async def prediction_stack(
             scoring_url=scoring,
             blob=blobs,
             max_submission_bytes=200_000,
+            **extra,
         )
         running = PredictionStack(
             gateway, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )
+        running.mail_dir = mail_dir
         # Consumer groups join once (about 5 s each on tansu): one scored submission warms all.
         owner, player = await running.sign_up(), await running.sign_up()
         warm = await running.prediction_competition(owner)

@@ -882,6 +882,26 @@ export interface paths {
         patch: operations["update_competition_v1_competitions__competition_id__patch"];
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/announcements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Announce something to every participant, in-app and by e-mail (owner)
+         * @description Publish `competition.announcement_posted`; 202 once Kafka has it.
+         */
+        post: operations["announce_v1_competitions__competition_id__announcements_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/answer-key": {
         parameters: {
             query?: never;
@@ -910,6 +930,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/baseline-submissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a baseline file (owner): scored and shown on the board marked baseline
+         * @description Publish `submission.received` as the owner; no enrollment, no daily limit.
+         *
+         *     The board shows the owner's best baseline as a line with `baseline: true`;
+         *     the owner is no participant, so the roster and capacity do not change.
+         */
+        post: operations["submit_baseline_v1_competitions__competition_id__baseline_submissions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/enrollment": {
         parameters: {
             query?: never;
@@ -929,6 +972,118 @@ export interface paths {
          * @description Leave; the seat is freed and `enrollment.left` is emitted.
          */
         delete: operations["leave_v1_competitions__competition_id__enrollment_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/enrollments/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Joins waiting for my decision (owner, join approval on)
+         * @description Oldest first.
+         */
+        get: operations["pending_requests_v1_competitions__competition_id__enrollments_pending_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/enrollments/{participant_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept or decline a pending join (owner)
+         * @description Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`.
+         */
+        post: operations["decide_v1_competitions__competition_id__enrollments__participant_id__decision_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The competition's data files (participants, or anyone when data_public)
+         * @description The latest version of each file.
+         */
+        get: operations["list_files_v1_competitions__competition_id__files_get"];
+        put?: never;
+        /**
+         * Upload a data file (owner); the same name again is a new version
+         * @description Stream the file to the blob store, then record it: `{name, version, size, sha256, ...}`.
+         */
+        post: operations["upload_file_v1_competitions__competition_id__files_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a data file (Range supported; 404 to strangers)
+         * @description The bytes, streamed; `ETag` is the sha256. On S3 a redirect to a presigned URL.
+         */
+        get: operations["download_file_v1_competitions__competition_id__files__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a data file and its versions (owner)
+         * @description Hide every version of the file.
+         */
+        delete: operations["delete_file_v1_competitions__competition_id__files__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/final-submissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My team's final submissions for the private board
+         * @description The chosen submissions, or the best K public scores with `default: true`.
+         */
+        get: operations["final_submissions_v1_competitions__competition_id__final_submissions_get"];
+        /**
+         * Choose up to K submissions for the private board (before the end)
+         * @description Replace the team's selection; 422 when over K or not the team's scored submissions.
+         */
+        put: operations["select_final_submissions_v1_competitions__competition_id__final_submissions_put"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1014,6 +1169,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/leaderboard/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole leaderboard as CSV or JSON Lines (streamed)
+         * @description Every entry in rank order, the same as the pages of `GET .../leaderboard`.
+         *
+         *     Who may read it is who may read the board: the private split after the end
+         *     (the owner and admins earlier); private competitions are members only.
+         */
+        get: operations["export_leaderboard_v1_competitions__competition_id__leaderboard_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/leaderboard/stream": {
         parameters: {
             query?: never;
@@ -1049,6 +1227,26 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/participants/{participant_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a participant (owner); ban=true blocks re-joining
+         * @description Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`.
+         */
+        delete: operations["remove_participant_v1_competitions__competition_id__participants__participant_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1138,6 +1336,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/submissions/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every submission of a competition as CSV or JSON Lines (owner; streamed)
+         * @description Newest first, as the owner's pages of `GET .../submissions`, plus each author's team.
+         */
+        get: operations["export_submissions_v1_competitions__competition_id__submissions_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/submissions/{submission_id}": {
         parameters: {
             query?: never;
@@ -1156,6 +1374,46 @@ export interface paths {
          * @description Publish `submission.invalidated`; 202 once Kafka has it. Audited.
          */
         patch: operations["invalidate_submission_v1_competitions__competition_id__submissions__submission_id__patch"];
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a team (the creator must be a participant)
+         * @description Create a team with the caller as its first member; the answer holds the invite code.
+         */
+        post: operations["create_team_v1_competitions__competition_id__teams_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/teams/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My team in a competition (404 NO_TEAM for a solo participant)
+         * @description Return the caller's team, its members and invite code.
+         */
+        get: operations["my_team_v1_competitions__competition_id__teams_mine_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/drawings": {
@@ -1480,6 +1738,87 @@ export interface paths {
         get: operations["get_submission_v1_submissions__submission_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/submissions/{submission_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The file of a submission (its author, the author's team, or the owner)
+         * @description The bytes as uploaded; anyone else gets 404 (SPEC §8).
+         */
+        get: operations["submission_file_v1_submissions__submission_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/join/{invite_code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join a team by its invite link; decided like a join
+         * @description Publish `team.join_requested`: the competition's join rules, capacity and the team's
+         *     size limit and merge deadline apply; a newcomer is enrolled on the way.
+         */
+        post: operations["join_team_v1_teams_join__invite_code__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The outcome of my team join or merge request
+         * @description `pending` until competitions decides, then `accepted` or `rejected` with a reason.
+         */
+        get: operations["team_request_v1_teams_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge my team into another; decided by the size limit, deadline and daily counts
+         * @description Publish `team.merge_requested`; only a member of `team_id` may ask.
+         */
+        post: operations["merge_team_v1_teams__team_id__merge_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1991,6 +2330,38 @@ export interface components {
             role?: ("user" | "admin") | null;
         };
         /**
+         * AnnouncementAccepted
+         * @description The 202 answer: the notifier delivers the announcement asynchronously.
+         */
+        AnnouncementAccepted: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Status
+             * @default queued
+             * @constant
+             */
+            status: "queued";
+        };
+        /**
+         * AnnouncementBody
+         * @description Body of `POST /v1/competitions/{id}/announcements`.
+         */
+        AnnouncementBody: {
+            /** Body */
+            body: string;
+            /** Subject */
+            subject: string;
+        };
+        /**
          * AnswerKeyAccepted
          * @description The 202 answer to an answer-key upload: scoring loads it asynchronously.
          */
@@ -2125,6 +2496,14 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** Body_submit_baseline_v1_competitions__competition_id__baseline_submissions_post */
+        Body_submit_baseline_v1_competitions__competition_id__baseline_submissions_post: {
+            /**
+             * File
+             * @description Prediction CSV (id column + prediction)
+             */
+            file: string;
+        };
         /** Body_submit_prediction_v1_competitions__competition_id__submissions_post */
         Body_submit_prediction_v1_competitions__competition_id__submissions_post: {
             /**
@@ -2140,6 +2519,27 @@ export interface components {
              * @description Answer key CSV (id column + target column)
              */
             file: string;
+        };
+        /** Body_upload_file_v1_competitions__competition_id__files_post */
+        Body_upload_file_v1_competitions__competition_id__files_post: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * File
+             * @description The data file (any format)
+             */
+            file: string;
+            /**
+             * Kind
+             * @default other
+             * @enum {string}
+             */
+            kind: "train" | "test" | "sample" | "other";
+            /** Name */
+            name?: string | null;
         };
         /**
          * ChannelChoice
@@ -2365,6 +2765,42 @@ export interface components {
             participants: components["schemas"]["ReportParticipant"][];
         };
         /**
+         * DataFileListOut
+         * @description The latest version of each data file of a competition.
+         */
+        DataFileListOut: {
+            /** Items */
+            items: components["schemas"]["DataFileOut"][];
+        };
+        /**
+         * DataFileOut
+         * @description One version of a data file.
+         */
+        DataFileOut: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+            /** Created At */
+            created_at: string;
+            /** Description */
+            description: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "train" | "test" | "sample" | "other";
+            /** Name */
+            name: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+            /** Version */
+            version: number;
+        };
+        /**
          * DayActivity
          * @description A learner's statements on one local day.
          */
@@ -2527,6 +2963,32 @@ export interface components {
         DeadLetterPage: {
             /** Items */
             items: components["schemas"]["DeadLetterDocument"][];
+        };
+        /**
+         * DecisionBody
+         * @description Body of `POST .../enrollments/{user_id}/decision`.
+         */
+        DecisionBody: {
+            /** Accept */
+            accept: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /**
+         * DecisionOut
+         * @description The enrollment after the owner's decision.
+         */
+        DecisionOut: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "rejected";
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
         };
         /**
          * DiscardRequest
@@ -2708,6 +3170,36 @@ export interface components {
             message: string;
             /** Rows */
             rows?: string[];
+        };
+        /**
+         * FinalSelectionBody
+         * @description Body of `PUT .../final-submissions`; an empty list returns to the default.
+         */
+        FinalSelectionBody: {
+            /** Submission Ids */
+            submission_ids: string[];
+        };
+        /**
+         * FinalSelectionOut
+         * @description The team's final submissions and whether they are the default best K public scores.
+         */
+        FinalSelectionOut: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+            /** Default */
+            default: boolean;
+            /**
+             * Entrant Id
+             * Format: uuid
+             */
+            entrant_id: string;
+            /** Limit */
+            limit: number;
+            /** Submission Ids */
+            submission_ids: string[];
         };
         /**
          * ForgotPasswordRequest
@@ -2961,6 +3453,11 @@ export interface components {
          * @description One participant's line (the shape competitions mirrors into Redis).
          */
         LeaderboardEntry: {
+            /**
+             * Baseline
+             * @default false
+             */
+            baseline: boolean;
             /** Display Name */
             display_name: string | null;
             /**
@@ -2968,12 +3465,16 @@ export interface components {
              * Format: date-time
              */
             last_submission_at: string;
+            /** Members */
+            members?: string[] | null;
             /** Rank */
             rank: number;
             /** Score */
             score: number;
             /** Submissions */
             submissions: number;
+            /** Team Id */
+            team_id?: string | null;
             /**
              * User Id
              * Format: uuid
@@ -3082,6 +3583,17 @@ export interface components {
         LrsClientList: {
             /** Items */
             items: components["schemas"]["LrsClientDocument"][];
+        };
+        /**
+         * MergeBody
+         * @description Body of `POST /v1/teams/{team_id}/merge`.
+         */
+        MergeBody: {
+            /**
+             * Into Team Id
+             * Format: uuid
+             */
+            into_team_id: string;
         };
         /**
          * MyTicketList
@@ -3199,6 +3711,29 @@ export interface components {
             next_cursor: string | null;
             /** Total */
             total: number;
+        };
+        /**
+         * PendingRequestOut
+         * @description A join waiting for the owner's decision.
+         */
+        PendingRequestOut: {
+            /** Display Name */
+            display_name: string;
+            /** Requested At */
+            requested_at: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /**
+         * PendingRequestsOut
+         * @description Every join waiting for the owner's decision.
+         */
+        PendingRequestsOut: {
+            /** Items */
+            items: components["schemas"]["PendingRequestOut"][];
         };
         /**
          * PointRule
@@ -3812,6 +4347,104 @@ export interface components {
             date: string;
             /** Submissions */
             submissions: number;
+        };
+        /**
+         * TeamCreateBody
+         * @description Body of `POST /v1/competitions/{id}/teams`.
+         */
+        TeamCreateBody: {
+            /** Name */
+            name: string;
+        };
+        /**
+         * TeamMemberOut
+         * @description One member of a team.
+         */
+        TeamMemberOut: {
+            /** Display Name */
+            display_name: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /**
+         * TeamOut
+         * @description A team with its members; `invite_code` makes the invite link `/v1/teams/join/{code}`.
+         */
+        TeamOut: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+            /** Created At */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Invite Code */
+            invite_code?: string | null;
+            /** Members */
+            members: components["schemas"]["TeamMemberOut"][];
+            /** Name */
+            name: string;
+        };
+        /**
+         * TeamRequestAccepted
+         * @description The 202 answer to a team join or merge: the decision follows asynchronously.
+         */
+        TeamRequestAccepted: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /**
+             * Status
+             * @default pending
+             * @constant
+             */
+            status: "pending";
+            /**
+             * Team Id
+             * Format: uuid
+             */
+            team_id: string;
+        };
+        /**
+         * TeamRequestOut
+         * @description A team request: pending, or decided (`reason` holds the refusal code).
+         */
+        TeamRequestOut: {
+            /** Competition Id */
+            competition_id?: string | null;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Kind */
+            kind?: ("join" | "merge") | null;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "rejected";
+            /** Team Id */
+            team_id?: string | null;
         };
         /**
          * TicketPurchase
@@ -7158,6 +7791,52 @@ export interface operations {
             };
         };
     };
+    announce_v1_competitions__competition_id__announcements_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnouncementBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnouncementAccepted"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     answer_key_status_v1_competitions__competition_id__answer_key_get: {
         parameters: {
             query?: never;
@@ -7246,6 +7925,52 @@ export interface operations {
             };
         };
     };
+    submit_baseline_v1_competitions__competition_id__baseline_submissions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_submit_baseline_v1_competitions__competition_id__baseline_submissions_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubmissionAccepted"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     my_enrollment_v1_competitions__competition_id__enrollment_get: {
         parameters: {
             query?: never;
@@ -7305,6 +8030,373 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    pending_requests_v1_competitions__competition_id__enrollments_pending_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingRequestsOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    decide_v1_competitions__competition_id__enrollments__participant_id__decision_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+                participant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_files_v1_competitions__competition_id__files_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataFileListOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    upload_file_v1_competitions__competition_id__files_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_file_v1_competitions__competition_id__files_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataFileOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    download_file_v1_competitions__competition_id__files__name__get: {
+        parameters: {
+            query?: {
+                version?: number | null;
+            };
+            header?: {
+                Range?: string | null;
+            };
+            path: {
+                competition_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Partial Content */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporary Redirect */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    delete_file_v1_competitions__competition_id__files__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    final_submissions_v1_competitions__competition_id__final_submissions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalSelectionOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    select_final_submissions_v1_competitions__competition_id__final_submissions_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FinalSelectionBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalSelectionOut"];
+                };
             };
             /** @description Validation failed; `errors` names each failed rule */
             422: {
@@ -7515,6 +8607,52 @@ export interface operations {
             };
         };
     };
+    export_leaderboard_v1_competitions__competition_id__leaderboard_export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "jsonl";
+                split?: "public" | "private";
+            };
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     board_stream_v1_competitions__competition_id__leaderboard_stream_get: {
         parameters: {
             query?: {
@@ -7586,6 +8724,49 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ParticipantPage"];
                 };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    remove_participant_v1_competitions__competition_id__participants__participant_id__delete: {
+        parameters: {
+            query?: {
+                ban?: boolean;
+            };
+            header?: never;
+            path: {
+                competition_id: string;
+                participant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation failed; `errors` names each failed rule */
             422: {
@@ -7828,6 +9009,51 @@ export interface operations {
             };
         };
     };
+    export_submissions_v1_competitions__competition_id__submissions_export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "jsonl";
+            };
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     invalidate_submission_v1_competitions__competition_id__submissions__submission_id__patch: {
         parameters: {
             query?: never;
@@ -7851,6 +9077,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvalidationAccepted"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    create_team_v1_competitions__competition_id__teams_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamCreateBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    my_team_v1_competitions__competition_id__teams_mine_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamOut"];
                 };
             };
             /** @description Validation failed; `errors` names each failed rule */
@@ -8599,6 +9913,178 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SubmissionView"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    submission_file_v1_submissions__submission_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                submission_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    join_team_v1_teams_join__invite_code__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invite_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamRequestAccepted"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    team_request_v1_teams_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamRequestOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    merge_team_v1_teams__team_id__merge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamRequestAccepted"];
                 };
             };
             /** @description Validation failed; `errors` names each failed rule */

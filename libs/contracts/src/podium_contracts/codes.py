@@ -20,6 +20,21 @@ class JoinRejection(StrEnum):
     FULL = "FULL"
     INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
     OWNER_CANNOT_JOIN = "OWNER_CANNOT_JOIN"
+    BANNED = "BANNED"
+    DECLINED = "DECLINED"
+
+
+class TeamRejection(StrEnum):
+    """Why competitions refused a team join or merge (`team.request_rejected`, SPEC §10.2)."""
+
+    TEAM_NOT_FOUND = "TEAM_NOT_FOUND"
+    TEAM_FULL = "TEAM_FULL"
+    TEAMS_FROZEN = "TEAMS_FROZEN"
+    ALREADY_IN_TEAM = "ALREADY_IN_TEAM"
+    DAILY_LIMIT_EXCEEDED = "DAILY_LIMIT_EXCEEDED"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    SAME_TEAM = "SAME_TEAM"
+    NOT_ENROLLED = "NOT_ENROLLED"
 
 
 class SubmissionErrorCode(StrEnum):

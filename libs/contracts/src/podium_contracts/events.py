@@ -187,6 +187,25 @@ class RescoreRequested(Event):
     data: RescoreData
 
 
+class AnnouncementData(EventData):
+    """A sponsor's message to every participant of a competition."""
+
+    competition_id: uuid.UUID
+    announcement_id: uuid.UUID
+    subject: str
+    body: str
+    posted_by: uuid.UUID
+
+
+@register(COMPETITIONS)
+class AnnouncementPosted(Event):
+    """Emitted by the gateway when a competition's owner posts an announcement (SPEC §10.2)."""
+
+    type: Literal["competition.announcement_posted"] = "competition.announcement_posted"
+    version: Literal[1] = 1
+    data: AnnouncementData
+
+
 # --- joins and enrollments ----------------------------------------------------
 
 
@@ -242,6 +261,92 @@ class EnrollmentLeft(Event):
     type: Literal["enrollment.left"] = "enrollment.left"
     version: Literal[1] = 1
     data: EnrollmentData
+
+
+# --- teams (SPEC §10.2) ----------------------------------------------------------
+
+
+class TeamJoinData(EventData):
+    """A user's request to join a team by its invite link (and the competition with it)."""
+
+    request_id: uuid.UUID
+    competition_id: uuid.UUID
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+    invite_code: str
+
+
+@register(JOINS)
+class TeamJoinRequested(Event):
+    """Emitted by the gateway when a user follows a team's invite link (a command).
+
+    Keyed by competition like `join.requested`, so team joins and competition joins
+    of one competition are decided one after the other: capacity stays exact.
+    """
+
+    type: Literal["team.join_requested"] = "team.join_requested"
+    version: Literal[1] = 1
+    data: TeamJoinData
+
+
+class TeamMergeData(EventData):
+    """A team member's request to merge their team into another team."""
+
+    request_id: uuid.UUID
+    competition_id: uuid.UUID
+    team_id: uuid.UUID
+    into_team_id: uuid.UUID
+    #: The member who asked.
+    user_id: uuid.UUID
+
+
+@register(JOINS)
+class TeamMergeRequested(Event):
+    """Emitted by the gateway when a member asks to merge their team into another (a command)."""
+
+    type: Literal["team.merge_requested"] = "team.merge_requested"
+    version: Literal[1] = 1
+    data: TeamMergeData
+
+
+class TeamData(EventData):
+    """A team as it is after a change: its members and what changed."""
+
+    competition_id: uuid.UUID
+    team_id: uuid.UUID
+    name: str
+    members: list[uuid.UUID]
+    change: Literal["created", "joined", "merged", "removed"]
+    request_id: uuid.UUID | None = None
+    #: The team that disappeared into this one (`merged`).
+    merged_team_id: uuid.UUID | None = None
+
+
+@register(ENROLLMENTS)
+class TeamChanged(Event):
+    """Emitted when a team is created, gains members (join or merge) or loses one."""
+
+    type: Literal["team.changed"] = "team.changed"
+    version: Literal[1] = 1
+    data: TeamData
+
+
+class TeamRequestRejectedData(EventData):
+    """Why a team join or merge was refused; `reason` is a `TeamRejection` code."""
+
+    request_id: uuid.UUID
+    competition_id: uuid.UUID
+    user_id: uuid.UUID
+    reason: str
+
+
+@register(ENROLLMENTS)
+class TeamRequestRejected(Event):
+    """Emitted when a team join or merge request is refused."""
+
+    type: Literal["team.request_rejected"] = "team.request_rejected"
+    version: Literal[1] = 1
+    data: TeamRequestRejectedData
 
 
 # --- submissions and scores -----------------------------------------------------

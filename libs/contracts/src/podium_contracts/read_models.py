@@ -28,19 +28,29 @@ class BoardEntry(BaseModel):
     #: Submissions on a prediction board, statements that earned points on an activity board.
     submissions: int
     last_submission_at: datetime
+    #: Set on a team's line (SPEC §10.2): `user_id` is then the team's id, `display_name`
+    #: its name, and `members` the user ids of its members. Solo participants have none.
+    team_id: uuid.UUID | None = None
+    members: list[uuid.UUID] | None = None
+    #: A sponsor's baseline submission: shown for reference, not a participant.
+    baseline: bool = False
 
     def to_json(self) -> str:
         """Return the entry as stored in the board's entries hash."""
-        return json.dumps(
-            {
-                "rank": self.rank,
-                "user_id": str(self.user_id),
-                "display_name": self.display_name,
-                "score": self.score,
-                "submissions": self.submissions,
-                "last_submission_at": self.last_submission_at.isoformat(),
-            }
-        )
+        raw: dict[str, Any] = {
+            "rank": self.rank,
+            "user_id": str(self.user_id),
+            "display_name": self.display_name,
+            "score": self.score,
+            "submissions": self.submissions,
+            "last_submission_at": self.last_submission_at.isoformat(),
+        }
+        if self.team_id is not None:
+            raw["team_id"] = str(self.team_id)
+            raw["members"] = [str(m) for m in self.members or []]
+        if self.baseline:
+            raw["baseline"] = True
+        return json.dumps(raw)
 
 
 class BoardMeta(BaseModel):

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: no absolute paths, no backslashes, no hidden files (temp files start with a dot).
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*")
 MAX_KEY_LENGTH = 512
+#: Bytes read or written per step when a blob is streamed.
+CHUNK_SIZE = 1024 * 1024
+#: Part size of S3 multipart uploads (S3's minimum is 5 MiB for every part but the last).
+MULTIPART_PART_SIZE = 8 * 1024 * 1024
 
 
 class BlobError(Exception):
@@ -100,6 +105,27 @@ class BlobStore(ABC):
             raise BlobIntegrityError(f"blob {key!r} has sha256 {actual}, expected {sha256}")
         return data
 
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> BlobRef:
+        """Store a stream under `key`; backends that can write in parts never hold it whole."""
+        return await self.put(key, b"".join([chunk async for chunk in chunks]))
+
+    async def size(self, key: str) -> int:
+        """Return the size in bytes of the blob under `key`; raises `BlobNotFoundError`."""
+        return len(await self.get(key))
+
+    async def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        """Yield bytes `start..end` (inclusive; None: to the end) of a blob, a chunk at a time."""
+        data = await self.get(key)
+        stop = len(data) if end is None else end + 1
+        for offset in range(start, stop, chunk_size):
+            yield data[offset : min(offset + chunk_size, stop)]
+
+    async def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        """Return a short-lived download URL, or None when the backend has none (local)."""
+        return None
+
     async def close(self) -> None:  # noqa: B027 - optional hook; most backends hold nothing
         """Release connections the backend holds."""
 
@@ -165,6 +191,56 @@ class LocalBlobStore(BlobStore):
     async def delete(self, key: str) -> None:
         """Remove the file under `key` if present."""
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> BlobRef:
+        """Write a stream to a temporary file chunk by chunk, then rename it into place."""
+        path = self._path(key)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    await asyncio.to_thread(handle.write, chunk)
+                await asyncio.to_thread(handle.flush)
+                await asyncio.to_thread(os.fsync, handle.fileno())
+            await asyncio.to_thread(os.replace, tmp, path)
+        except BaseException:
+            await asyncio.to_thread(Path(tmp).unlink, missing_ok=True)
+            raise
+        return BlobRef(key=key, sha256=digest.hexdigest(), size=size)
+
+    async def size(self, key: str) -> int:
+        """Return the file's size."""
+        try:
+            return (await asyncio.to_thread(self._path(key).stat)).st_size
+        except (FileNotFoundError, NotADirectoryError):
+            raise BlobNotFoundError(key) from None
+
+    async def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        """Read bytes `start..end` of the file a chunk at a time."""
+        path = self._path(key)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise BlobNotFoundError(key) from None
+        try:
+            await asyncio.to_thread(handle.seek, start)
+            left = None if end is None else end + 1 - start
+            while left is None or left > 0:
+                want = chunk_size if left is None else min(chunk_size, left)
+                chunk = await asyncio.to_thread(handle.read, want)
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
 
 
 # --- S3-compatible object storage ---------------------------------------------------
@@ -284,6 +360,99 @@ class S3BlobStore(BlobStore):
         """Delete the object `key` (S3 deletes of missing objects succeed)."""
         self._object_key(key)
         await asyncio.to_thread(self._delete, key)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> BlobRef:
+        """Upload a stream as a multipart upload of `MULTIPART_PART_SIZE` parts."""
+        s3, bucket, object_key = self._s3(), self.settings.bucket, self._object_key(key)
+        digest, size, buffer = hashlib.sha256(), 0, bytearray()
+        parts: list[dict[str, Any]] = []
+        upload = await asyncio.to_thread(s3.create_multipart_upload, Bucket=bucket, Key=object_key)
+        upload_id = upload["UploadId"]
+
+        async def send(data: bytes) -> None:
+            number = len(parts) + 1
+            answer = await asyncio.to_thread(
+                s3.upload_part,
+                Bucket=bucket,
+                Key=object_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+            )
+            parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer.extend(chunk)
+                if len(buffer) >= MULTIPART_PART_SIZE:
+                    await send(bytes(buffer))
+                    buffer.clear()
+            if buffer or not parts:
+                await send(bytes(buffer))
+            await asyncio.to_thread(
+                s3.complete_multipart_upload,
+                Bucket=bucket,
+                Key=object_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            await asyncio.to_thread(
+                s3.abort_multipart_upload, Bucket=bucket, Key=object_key, UploadId=upload_id
+            )
+            raise
+        return BlobRef(key=key, sha256=digest.hexdigest(), size=size)
+
+    async def size(self, key: str) -> int:
+        """Return the object's size."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = await asyncio.to_thread(
+                self._s3().head_object, Bucket=self.settings.bucket, Key=self._object_key(key)
+            )
+        except ClientError as exc:
+            if self._is_missing(exc):
+                raise BlobNotFoundError(key) from None
+            raise
+        return int(head["ContentLength"])
+
+    async def iter_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes `start..end` of the object with an HTTP Range read."""
+        from botocore.exceptions import ClientError
+
+        wanted = f"bytes={start}-{'' if end is None else end}"
+        try:
+            answer = await asyncio.to_thread(
+                self._s3().get_object,
+                Bucket=self.settings.bucket,
+                Key=self._object_key(key),
+                Range=wanted,
+            )
+        except ClientError as exc:
+            if self._is_missing(exc):
+                raise BlobNotFoundError(key) from None
+            raise
+        body = answer["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, chunk_size):
+                yield chunk
+        finally:
+            body.close()
+
+    async def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        """Return a presigned GET URL of the object, valid for `expires_seconds`."""
+        url: str = await asyncio.to_thread(
+            self._s3().generate_presigned_url,
+            "get_object",
+            Params={"Bucket": self.settings.bucket, "Key": self._object_key(key)},
+            ExpiresIn=expires_seconds,
+        )
+        return url
 
     async def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist (development and tests)."""

@@ -301,6 +301,22 @@ async def create_topics(
         await admin.close()
 
 
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix` (a test suite's own topics)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 async def ensure_database(url: str, name: str) -> str:
     """Create database `name` on the server of `url` if missing; return the URL pointing at it."""
     import asyncpg

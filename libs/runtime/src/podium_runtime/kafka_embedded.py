@@ -168,8 +168,15 @@ def _port_free(port: int) -> bool:
 
 
 def _cluster_id() -> str:
-    """Return a new KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage` makes)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Return a new KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage` makes).
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-": the storage
+    tool would read it as an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _die_with_parent() -> None:

@@ -25,6 +25,7 @@ from podium_runtime.infra import (
     TANSU_FETCH_MAX_WAIT_MS,
     Infrastructure,
     create_topics,
+    delete_topics,
     ensure_database,
     free_port,
     provision,
@@ -64,6 +65,10 @@ class TestInfrastructure:
         prefix = f"t{uuid.uuid4().hex[:10]}."
         await create_topics(self.infra.kafka_bootstrap_servers, prefix)
         return prefix
+
+    async def drop_topics(self, prefix: str) -> None:
+        """Delete the topics `fresh_topics()` created under `prefix`."""
+        await delete_topics(self.infra.kafka_bootstrap_servers, prefix)
 
     def settings(self, settings_cls: type[S], **overrides: Any) -> S:
         """Build a service's settings pointing at this run's infrastructure."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
-from podium_runtime.problems import Problem
 
 from podium_competitions import enrollments, service
+from podium_competitions.deps import CallerDep, MaybeCallerDep
 from podium_competitions.schemas import (
     Competition,
     CompetitionCreate,
@@ -27,28 +27,8 @@ from podium_competitions.schemas import (
     Stats,
     Status,
 )
-from podium_competitions.views import Caller
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-
-def optional_caller(
-    user_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
-    role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
-) -> Caller | None:
-    """Return the caller the gateway vouches for, or None for an anonymous visitor."""
-    return Caller(user_id, role) if user_id is not None else None
-
-
-def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
-    """Return the caller; anonymous requests are 401."""
-    if caller is None:
-        raise Problem(401, "UNAUTHORIZED", "this operation needs a signed-in user")
-    return caller
-
-
-CallerDep = Annotated[Caller, Depends(required_caller)]
-MaybeCallerDep = Annotated[Caller | None, Depends(optional_caller)]
 
 
 @router.post("/competitions", status_code=201, response_model=Competition)

@@ -12,11 +12,15 @@ from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
 from podium_competitions.boards import BoardWriter
 from podium_competitions.config import Settings
+from podium_competitions.datasets import api as datasets_api
 from podium_competitions.erasure import consumers as erasure_consumers
 from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
+from podium_competitions.sponsor import api as sponsor_api
+from podium_competitions.teams import api as teams_api
+from podium_competitions.teams import consumers as teams_consumers
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -29,6 +33,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
         consumers.router,
         leaderboard_consumers.router,
         activity_consumers.router,
+        teams_consumers.router,
         erasure_consumers.router,
         leaderboard_mirror=leaderboards,
         activity_mirror=activity_boards,
@@ -48,6 +53,14 @@ def create_api(settings: Settings) -> FastAPI:
     app = runtime.create_app(
         title="Podium competitions",
         description="Competitions, joins and enrollments, and the leaderboard projection.",
-        routers=[router, leaderboard_api.router, activity_api.router, rebuilds.router],
+        routers=[
+            router,
+            leaderboard_api.router,
+            activity_api.router,
+            rebuilds.router,
+            teams_api.router,
+            sponsor_api.router,
+            datasets_api.router,
+        ],
     )
     return app

@@ -92,17 +92,23 @@ async def announce_rank_changes(
     *,
     split: Split = "public",
     period: Period = "all",
+    recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
 ) -> None:
-    """Stage one `leaderboard.rank_changed` per participant whose rank moved (none on rebuild)."""
+    """Stage one `leaderboard.rank_changed` per participant whose rank moved (none on rebuild).
+
+    `recipients` maps a line to the people told of its move instead of the line's
+    own id: a team's members (SPEC §10.2), or nobody for a sponsor's baseline.
+    """
     if outbox is None:
         return
+    told = recipients or {}
     events = [
         new_event(
             RankChanged,
             PRODUCER,
             RankChangedData(
                 competition_id=competition_id,
-                user_id=change.user_id,
+                user_id=user_id,
                 split=split,
                 period=period,
                 old_rank=change.old_rank,
@@ -111,6 +117,7 @@ async def announce_rank_changes(
             ),
         )
         for change in rank_changes(before, after)
+        for user_id in told.get(change.user_id, [change.user_id])
     ]
     if events:
         await outbox.add(session, *events)

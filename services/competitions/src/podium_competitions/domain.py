@@ -25,6 +25,19 @@ def can_transition(current: str, target: str) -> bool:
     return current == target or target in TRANSITIONS.get(current, frozenset())
 
 
+def phase(status: str, starts_at: datetime, ends_at: datetime, now: datetime) -> str:
+    """Return `upcoming`, `running` or `ended` for a competition (SPEC §10.2).
+
+    Ended and canceled competitions, and any past `ends_at`, are `ended`; a draft
+    or active one before `starts_at` is `upcoming`; otherwise it is `running`.
+    """
+    if status in ("ended", "canceled") or now >= ends_at:
+        return "ended"
+    if status == "draft" or now < starts_at:
+        return "upcoming"
+    return "running"
+
+
 def new_invite_code() -> str:
     """Return an unguessable invite code (96 random bits, URL-safe)."""
     return secrets.token_urlsafe(12)

@@ -74,9 +74,16 @@ async def decide_joins(
             outcomes.append("accepted")
             continue
         reason = domain.join_refusal(_join_target(row), uid, request.invite_code, now())
+        if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
+            reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
         if reason is None and row.max_participants is not None:
             if taken[cid] >= row.max_participants:
                 reason = JoinRejection.FULL
+        if reason is None and row.join_approval:
+            # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
+            writes[key] = current[key] = _enrollment(request, "pending", None, None)
+            outcomes.append("pending")
+            continue
         if reason is None:
             taken[cid] += 1
             values = _enrollment(request, "accepted", None, now())

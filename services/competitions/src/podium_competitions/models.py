@@ -46,6 +46,14 @@ competitions = Table(
     Column("daily_submission_limit", Integer),
     Column("public_fraction", Float),
     Column("rules", JSONB),
+    # Teams and final submissions (SPEC §10.2): null limits mean "no limit".
+    Column("team_size_limit", Integer),
+    Column("team_merge_deadline", DateTime(timezone=True)),
+    Column("final_submissions_limit", Integer, nullable=False, server_default="2"),
+    # Anyone may download the data files of a public competition (SPEC §10.2).
+    Column("data_public", Boolean, nullable=False, server_default="false"),
+    # Joins wait as `pending` for the owner's decision (SPEC §10.2).
+    Column("join_approval", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('prediction', 'activity')", name="kind"),
@@ -77,7 +85,7 @@ enrollments = Table(
     Column("request_id", UUID(as_uuid=True)),
     Column("enrolled_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("status IN ('accepted', 'rejected', 'left')", name="status"),
+    CheckConstraint("status IN ('pending', 'accepted', 'rejected', 'left')", name="status"),
     Index("ix_enrollments_user_status", "user_id", "status"),
 )
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium_competitions.activity import repository as activity_repository
 from podium_competitions.activity import service as activity_service
 from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard import service as leaderboard_service
 from podium_competitions.leaderboard.domain import SPLITS
@@ -88,7 +89,7 @@ def job_store(request: Request) -> JobStore:
     store = getattr(request.app.state, "jobs", None)
     if store is None:
         store = request.app.state.jobs = JobStore(request.app.state.runtime.redis)
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 @router.post("/rebuilds", status_code=202, response_model=Job)
@@ -97,11 +98,18 @@ async def start_rebuild(body: RebuildRequest, request: Request, runtime: Runtime
     competition_id = body.competition_id
 
     async def work(progress: JobProgress) -> dict[str, Any]:
-        if body.target == "leaderboards":
-            mirror = LeaderboardMirror(runtime.redis)
-            return await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
-        activity_mirror = ActivityBoardMirror(runtime.redis)
-        return await rebuild_activity_boards(runtime.db, activity_mirror, competition_id, progress)
+        # Boards reach Redis after each transaction commits; the job ends once all are there.
+        writer = BoardWriter(runtime.redis)
+        try:
+            if body.target == "leaderboards":
+                mirror = LeaderboardMirror(writer)
+                return await rebuild_leaderboards(runtime.db, mirror, competition_id, progress)
+            activity_mirror = ActivityBoardMirror(writer)
+            return await rebuild_activity_boards(
+                runtime.db, activity_mirror, competition_id, progress
+            )
+        finally:
+            await writer.flush()
 
     return await job_store(request).launch(f"rebuild.{body.target}", work)
 
@@ -157,11 +165,12 @@ async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[Integrity
     problems = await mirror_mismatches(runtime.db, runtime.redis)
     repaired = 0
     if repair:
-        mirror = LeaderboardMirror(runtime.redis)
+        mirror = LeaderboardMirror(BoardWriter(runtime.redis))
         for competition_id in sorted({p.competition_id for p in problems}):
             async with runtime.db.session() as session:
                 await leaderboard_service.recompute_board(session, None, mirror, competition_id)
             repaired += 1
+        await mirror.writer.flush()  # answer once Redis holds the repaired boards
     return [
         IntegrityCheck(
             name="leaderboard_mirror", ok=not problems, problems=problems, repaired=repaired

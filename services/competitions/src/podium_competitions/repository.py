@@ -9,13 +9,16 @@ from typing import Any
 
 from podium_runtime.db import AnyRow
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     and_,
+    any_,
     case,
     cast,
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -23,6 +26,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date
@@ -362,7 +366,9 @@ async def display_names(
     ids = list(user_ids)
     if not ids:
         return {}
+    # One array parameter, however many ids (a board may have 100,000 lines).
+    wanted = literal(ids, type_=ARRAY(UUID(as_uuid=True)))
     rows = await session.execute(
-        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
+        select(users.c.user_id, users.c.display_name).where(users.c.user_id == any_(wanted))
     )
     return {row.user_id: row.display_name for row in rows}

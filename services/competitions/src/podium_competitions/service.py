@@ -32,6 +32,8 @@ from podium_competitions.schemas import (
     Viewer,
     _KindFields,
 )
+from podium_competitions.sponsor import stats as sponsor_stats
+from podium_competitions.teams.repository import team_of
 from podium_competitions.views import Caller, competition_data, to_competition
 
 PRODUCER = "competitions"
@@ -109,13 +111,15 @@ async def _viewer(session: AsyncSession, row: AnyRow, caller: Caller | None) -> 
     if enrollment is not None and enrollment.status == "accepted":
         # Activity competitions rank by points (SPEC §7.3), prediction ones by score (§7.2).
         standing = activity_standing if row.kind == "activity" else leaderboard_standing
-        best_score, rank = await standing(session, row.id, caller.user_id)
+        team_id = await team_of(session, row.id, caller.user_id)
+        best_score, rank = await standing(session, row.id, team_id or caller.user_id)
         return Viewer(
             role="participant",
             enrolled_at=enrollment.enrolled_at,
             submissions_limit=limit,
             best_score=best_score,
             rank=rank,
+            team_id=team_id,
         )
     return Viewer(role="viewer", submissions_limit=limit)
 
@@ -194,6 +198,9 @@ _NOT_NULL = {
     "ends_at",
     "timezone",
     "late_join",
+    "data_public",
+    "join_approval",
+    "final_submissions_limit",
 }
 
 
@@ -285,6 +292,7 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
     row = await _owned(session, competition_id, caller)
     counts = await repository.count_by_status(session, competition_id)
     days = await repository.joins_per_day(session, competition_id)
+    per_day, distribution = await sponsor_stats.submission_stats(session, competition_id)
     return Stats(
         competition_id=competition_id,
         participants=row.participants_count,
@@ -293,9 +301,8 @@ async def get_stats(session: AsyncSession, caller: Caller, competition_id: uuid.
         left=counts.get("left", 0),
         rejections_by_reason=await repository.rejections_by_reason(session, competition_id),
         joins_per_day=[{"date": d.day.isoformat(), "joins": d.joins} for d in days],
-        # Submissions and scores join these once the leaderboard projection exists.
-        submissions_per_day=[],
-        score_distribution=[],
+        submissions_per_day=per_day,
+        score_distribution=distribution,
     )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from podium_contracts.events import (
     CompetitionData,
 )
 from podium_runtime.db import AnyRow
 
+from podium_competitions import domain
 from podium_competitions.schemas import (
     Competition,
     Enrollment,
@@ -62,6 +64,7 @@ def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = N
         description=row.description,
         visibility=row.visibility,
         status=row.status,
+        phase=domain.phase(row.status, row.starts_at, row.ends_at, datetime.now(UTC)),
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         timezone=row.timezone,
@@ -72,6 +75,11 @@ def to_competition(row: AnyRow, caller: Caller | None, viewer: Viewer | None = N
         daily_submission_limit=row.daily_submission_limit,
         public_fraction=row.public_fraction,
         rules=row.rules,
+        team_size_limit=row.team_size_limit,
+        team_merge_deadline=row.team_merge_deadline,
+        final_submissions_limit=row.final_submissions_limit,
+        data_public=row.data_public,
+        join_approval=row.join_approval,
         invite_code=row.invite_code if may_see_code else None,
         created_at=row.created_at,
         updated_at=row.updated_at,

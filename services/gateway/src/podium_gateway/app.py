@@ -16,6 +16,7 @@ from podium_gateway import (
     board_stream,
     competitions_api,
     data_api,
+    datasets_api,
     leaderboard_api,
     lrs_clients_api,
     notifications_api,
@@ -24,8 +25,10 @@ from podium_gateway import (
     reports_api,
     rewards_api,
     sample_api,
+    sponsor_api,
     stream_api,
     submissions_api,
+    teams_api,
 )
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
@@ -52,6 +55,9 @@ def routers() -> list[APIRouter]:
         lrs_clients_api.router,
         competitions_api.router,
         submissions_api.router,
+        teams_api.router,
+        sponsor_api.router,
+        datasets_api.router,
         sample_api.router,
         leaderboard_api.router,
         board_stream.router,

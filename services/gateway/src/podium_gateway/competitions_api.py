@@ -141,7 +141,9 @@ async def get_competition(
     viewer = details.get("viewer") or {}
     if viewer.get("role") == "participant":
         # The daily count lives where the gateway keeps it (SPEC §5.3: UTC day, Redis).
-        key = daily_submissions_key(competition_id, user.user_id, utc_day(datetime.now(UTC)))
+        # Counted per team (SPEC §10.2); a solo participant is a team of one.
+        entrant = uuid.UUID(str(viewer.get("team_id") or user.user_id))
+        key = daily_submissions_key(competition_id, entrant, utc_day(datetime.now(UTC)))
         viewer["submissions_today"] = int(await redis_client.scard(key))
     return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 

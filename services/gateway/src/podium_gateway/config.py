@@ -52,6 +52,10 @@ class Settings(ServiceSettings):
     max_body_bytes: int = 1_048_576
     #: Largest accepted body for file uploads (multipart/form-data, text/csv).
     max_upload_bytes: int = 64 * 1_048_576
+    #: Largest competition data file (streamed to the blob store, never held in memory).
+    max_dataset_bytes: int = 20 * 1024 * 1_048_576
+    #: How long a presigned download URL of a data file lives (S3 blob store only).
+    dataset_url_seconds: int = 300
     #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
     force_hsts: bool = False
     #: CIDRs of the proxies in front of the gateway (ingress, load balancer). From them

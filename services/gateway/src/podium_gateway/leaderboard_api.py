@@ -15,11 +15,12 @@ zone; `date=` picks which one (default: the current one there).
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import (
     activity_board_keys,
@@ -41,6 +42,7 @@ from podium_gateway.clients.competitions import (
     has_ended,
     is_sponsor,
 )
+from podium_gateway.exports import BOARD_COLUMNS, CHUNK, Format, csv_line, download, encode
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -241,3 +243,40 @@ async def around_me(
         rank=int(rank) if rank else None,
     )
     return JSONResponse(body.model_dump(mode="json"))
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/leaderboard/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    summary="The whole leaderboard as CSV or JSON Lines (streamed)",
+)
+async def export_leaderboard(
+    competition_id: uuid.UUID,
+    client: CompetitionsDep,
+    user: OptionalUserDep,
+    redis_client: RedisDep,
+    format: Format = "csv",
+    split: Split = "public",
+) -> StreamingResponse:
+    """Every entry in rank order, the same as the pages of `GET .../leaderboard`.
+
+    Who may read it is who may read the board: the private split after the end
+    (the owner and admins earlier); private competitions are members only.
+    """
+    competition = await _board_competition(client, competition_id, user, split)
+    keys, _ = _board_keys(competition, competition_id, split, "all", None)
+
+    async def body() -> AsyncIterator[bytes]:
+        if format == "csv":
+            yield csv_line(BOARD_COLUMNS)
+        offset = 0
+        while True:
+            rows, _meta = await redis_client.eval(_PAGE, 3, *keys, offset, offset + CHUNK - 1)
+            entries: list[LeaderboardEntry] = _entries(rows)
+            if not entries:
+                return
+            yield encode([e.model_dump(mode="json") for e in entries], format, BOARD_COLUMNS)
+            offset += CHUNK
+
+    return download(body(), format, f"leaderboard-{competition_id}-{split}")

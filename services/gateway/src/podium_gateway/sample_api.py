@@ -21,7 +21,8 @@ from podium_runtime.problems import Problem
 from podium_gateway.auth import UserDep
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 from podium_gateway.clients.scoring import ScoringDep
-from podium_gateway.submissions_api import BlobDep, answer_key_blob_key
+from podium_gateway.submissions_api import answer_key_blob_key
+from podium_gateway.uploads import BlobDep
 
 router = APIRouter(tags=["submissions"])
 

@@ -35,6 +35,9 @@ NO_STORE_PATHS = ("/v1/auth/", "/v1/admin/lrs-clients")
 NO_STORE = (b"cache-control", b"no-store")
 
 
+DATASET_UPLOAD_PATH = re.compile(r"^/v1/competitions/[^/]+/files/?$")
+
+
 class PayloadTooLarge(HTTPException):
     """Raised while reading a body that grows past its limit (FastAPI re-raises HTTP errors)."""
 
@@ -51,12 +54,14 @@ class EdgeMiddleware:
         *,
         max_body_bytes: int,
         max_upload_bytes: int,
+        max_dataset_bytes: int | None = None,
         force_hsts: bool = False,
         docs_paths: Sequence[str] = ("/docs", "/redoc"),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.max_dataset_bytes = max_dataset_bytes or max_upload_bytes
         self.force_hsts = force_hsts
         self.docs_paths = tuple(docs_paths)
 
@@ -66,6 +71,9 @@ class EdgeMiddleware:
             if name == b"content-type":
                 content_type = value.decode("latin-1").lower()
         if content_type.startswith(UPLOAD_TYPES) and UPLOAD_PATHS.match(scope.get("path", "")):
+            # Competition data files stream to the blob store: GiB-sized ones are normal.
+            if scope["method"] == "POST" and DATASET_UPLOAD_PATH.match(scope.get("path", "")):
+                return self.max_dataset_bytes
             return self.max_upload_bytes
         return self.max_body_bytes
 
@@ -174,6 +182,7 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
             EdgeMiddleware,
             max_body_bytes=settings.max_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
+            max_dataset_bytes=settings.max_dataset_bytes,
             force_hsts=settings.force_hsts,
         ),
         Middleware(

@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
+import httpx
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
 from podium_contracts.events import (
     AnswerKeyData,
     AnswerKeyUploaded,
@@ -35,7 +37,7 @@ from podium_contracts.redis_keys import (
     next_utc_midnight,
     utc_day,
 )
-from podium_runtime.blobs import BlobStore, create_blob_store
+from podium_runtime.blobs import BlobNotFoundError
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
@@ -66,6 +68,8 @@ from podium_gateway.documents import (
     InvalidationAccepted,
     RescoreAccepted,
 )
+from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS, Format, csv_line, download, encode
+from podium_gateway.uploads import BlobDep, read_upload, submission_blob_key
 
 router = APIRouter(tags=["submissions"])
 
@@ -141,18 +145,6 @@ async def _seed_daily_slots(
             break
     if ids:
         await redis_client.eval(_SEED_SLOTS, 1, daily_key, DAILY_SUBMISSIONS_TTL_SECONDS, *ids)
-
-
-def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
-    """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
-    store: BlobStore | None = getattr(request.app.state, "blobs", None)
-    if store is None:
-        store = create_blob_store(settings.blob)
-        request.app.state.blobs = store
-    return store
-
-
-BlobDep = Annotated[BlobStore, Depends(blob_store)]
 
 
 class SubmissionAccepted(BaseModel):
@@ -235,14 +227,6 @@ def _require_prediction(competition: CompetitionView) -> None:
         )
 
 
-async def _read_upload(file: UploadFile, limit: int) -> bytes:
-    """Read an upload, refusing it as soon as it is larger than `limit` (SPEC §5.3: 413)."""
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise Problem(413, "PAYLOAD_TOO_LARGE", f"The file exceeds {limit} bytes.")
-    return data
-
-
 def _view(
     raw: dict[str, Any], competition: CompetitionView | None, user: CurrentUser, now: datetime
 ) -> SubmissionView:
@@ -272,7 +256,10 @@ async def _take_daily_slot(
 ) -> None:
     """Take one of today's submission slots (ADR 0014); 429 when they are used up."""
     redis_client = runtime.redis
-    daily_key = daily_submissions_key(competition.id, user.user_id, utc_day(now))
+    # The daily limit counts per team (SPEC §10.2); a solo participant is a team of one.
+    daily_key = daily_submissions_key(
+        competition.id, competition.entrant(user.user_id), utc_day(now)
+    )
     limit = competition.daily_submission_limit
     if limit is not None:
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -361,7 +348,7 @@ async def submit_prediction(
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
     if competition.starts_at > now:
         raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
-    data = await _read_upload(file, settings.max_submission_bytes)
+    data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
     async with accept_command(
         runtime.redis, settings, user, "submission", idempotency_key, fingerprint
@@ -370,7 +357,7 @@ async def submit_prediction(
             return command.replay()
         submission_id = uuid.uuid4()
         await _take_daily_slot(command, runtime, competition, user, submission_id, now, scoring)
-        ref = await blobs.put(f"submissions/{competition_id}/{submission_id}.csv", data)
+        ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
         await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
         event = new_event(
             SubmissionReceived,
@@ -572,7 +559,7 @@ async def upload_answer_key(
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     _require_prediction(competition)
-    data = await _read_upload(file, settings.max_submission_bytes)
+    data = await read_upload(file, settings.max_submission_bytes)
     if not data.strip():
         raise Problem(422, "EMPTY_FILE", "The answer key is empty.")
     digest = hashlib.sha256(data).hexdigest()
@@ -613,3 +600,148 @@ async def answer_key_status(
     competition = await client.competition(competition_id, user)
     _require_sponsor(competition, user)
     return relay(await scoring.answer_key(competition_id))
+
+
+@router.get(
+    "/v1/competitions/{competition_id}/submissions/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    summary="Every submission of a competition as CSV or JSON Lines (owner; streamed)",
+)
+async def export_submissions(
+    competition_id: uuid.UUID,
+    client: CompetitionsDep,
+    scoring: ScoringDep,
+    user: UserDep,
+    format: Format = "csv",
+) -> StreamingResponse:
+    """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team."""
+    competition = await client.competition(competition_id, user)
+    if not is_sponsor(competition, user):
+        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may export.")
+    teams = await client.request("GET", f"/competitions/{competition_id}/team-members", user)
+    if teams.status_code != 200:
+        raise Relayed(teams)
+    team_of: dict[str, str] = teams.json()["teams"]
+    now = datetime.now(UTC)
+
+    async def body() -> AsyncIterator[bytes]:
+        if format == "csv":
+            yield csv_line(SUBMISSION_COLUMNS)
+        try:
+            async with scoring.submissions_export(competition_id) as answer:
+                chunk: list[dict[str, Any]] = []
+                async for line in answer.aiter_lines():
+                    if not line:
+                        continue
+                    view = _view(json.loads(line), competition, user, now)
+                    item = view.model_dump(mode="json")
+                    item["team_id"] = team_of.get(item["user_id"])
+                    chunk.append(item)
+                    if len(chunk) == CHUNK:
+                        yield encode(chunk, format, SUBMISSION_COLUMNS)
+                        chunk = []
+                if chunk:
+                    yield encode(chunk, format, SUBMISSION_COLUMNS)
+        except httpx.HTTPError as exc:
+            # Headers are gone already: end the stream short rather than pretend it is whole.
+            raise RuntimeError("the submissions export broke off") from exc
+
+    return download(body(), format, f"submissions-{competition_id}")
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/file",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    summary="The file of a submission (its author, the author's team, or the owner)",
+)
+async def submission_file(
+    submission_id: uuid.UUID,
+    client: CompetitionsDep,
+    scoring: ScoringDep,
+    blobs: BlobDep,
+    user: UserDep,
+    redis_client: RedisDep,
+    settings: SettingsDep,
+) -> Response:
+    """The bytes as uploaded; anyone else gets 404 (SPEC §8)."""
+    not_found = Problem(404, "SUBMISSION_NOT_FOUND", "No such submission.")
+    got = await scoring.submission(submission_id)
+    raw = (
+        got.json()
+        if got.status_code == 200
+        else await _queued(redis_client, settings, submission_id)
+    )
+    if not raw:
+        raise not_found
+    competition_id = uuid.UUID(raw["competition_id"])
+    try:
+        competition = await client.competition(competition_id, user)
+    except Relayed:
+        raise not_found from None
+    allowed = raw["user_id"] == str(user.user_id) or is_sponsor(competition, user)
+    if not allowed:
+        if competition.viewer is not None and competition.viewer.team_id is not None:
+            team = await client.request("GET", f"/competitions/{competition_id}/teams/mine", user)
+            members = {m["user_id"] for m in team.json().get("members", [])}
+            allowed = team.status_code == 200 and raw["user_id"] in members
+    if not allowed:
+        raise not_found
+    try:
+        data = await blobs.get(submission_blob_key(competition_id, submission_id))
+    except BlobNotFoundError:
+        raise not_found from None
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="submission-{submission_id}.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post(
+    "/v1/competitions/{competition_id}/baseline-submissions",
+    status_code=202,
+    response_model=SubmissionAccepted,
+    summary="Upload a baseline file (owner): scored and shown on the board marked baseline",
+)
+async def submit_baseline(
+    competition_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
+    client: CompetitionsDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    blobs: BlobDep,
+) -> Response:
+    """Publish `submission.received` as the owner; no enrollment, no daily limit.
+
+    The board shows the owner's best baseline as a line with `baseline: true`;
+    the owner is no participant, so the roster and capacity do not change.
+    """
+    competition = await client.competition(competition_id, user)
+    if not is_sponsor(competition, user) or competition.kind != "prediction":
+        raise Problem(403, "NOT_OWNER", "Only the owner of a prediction competition may do this.")
+    data = await read_upload(file, settings.max_submission_bytes)
+    now = datetime.now(UTC)
+    submission_id = uuid.uuid4()
+    ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
+    event = new_event(
+        SubmissionReceived,
+        "gateway",
+        SubmissionReceivedData(
+            submission_id=submission_id,
+            competition_id=competition_id,
+            user_id=competition.owner_id,
+            blob_key=ref.key,
+            sha256=ref.sha256,
+            size_bytes=ref.size,
+            submitted_at=now,
+        ),
+    )
+    await publish(runtime, event, "baseline submission")
+    answer = SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=202)

@@ -140,7 +140,8 @@ async def revoke_lrs_client(session: AsyncSession, client_id: uuid.UUID) -> AnyR
         .values(revoked_at=func.now())
         .returning(lrs_clients)
     )
-    return result.first()
+    row: AnyRow | None = result.first()
+    return row
 
 
 async def lrs_client_by_key(session: AsyncSession, key: str) -> AnyRow | None:

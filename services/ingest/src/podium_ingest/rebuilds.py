@@ -74,4 +74,4 @@ async def start_rebuild(body: RebuildRequest, request: Request, runtime: Runtime
     async def work(progress: JobProgress) -> dict[str, Any]:
         return await reflatten(runtime.db, platform_url, progress)
 
-    return await store.launch("rebuild.statements_flat", work)  # type: ignore[no-any-return]
+    return await store.launch("rebuild.statements_flat", work)

@@ -11,6 +11,7 @@ only the one that cannot be handled.
 from __future__ import annotations
 
 from podium_contracts.events import (
+    AnnouncementPosted,
     CompetitionCreated,
     CompetitionUpdated,
     EnrollmentAccepted,
@@ -73,6 +74,7 @@ async def on_prize(session: AsyncSession, event: FulfillmentUpdated, *, notifier
     RankChanged,
     UserEmailVerificationRequested,
     UserPasswordResetRequested,
+    AnnouncementPosted,
 )
 async def on_notifying_events(
     session: AsyncSession, events: list[NotifyingEvent], *, notifier: Notifier

@@ -23,6 +23,7 @@ RANK_CHANGED = "leaderboard.rank_changed"
 COMPETITION_STARTING = "competition.starting_soon"
 COMPETITION_ENDING = "competition.ending_soon"
 DAILY_REMINDER = "reminder.daily"
+ANNOUNCEMENT = "competition.announcement"
 PRIZE = "rewards.prize"
 
 #: Human words for every join-rejection code competitions emits (SPEC §5.2 join rules).
@@ -33,6 +34,8 @@ JOIN_REJECTION_WORDS: dict[JoinRejection, str] = {
     JoinRejection.FULL: "the competition is full",
     JoinRejection.INVALID_INVITE_CODE: "the invite code is not valid",
     JoinRejection.OWNER_CANNOT_JOIN: "owners do not join their own competition",
+    JoinRejection.BANNED: "the organiser removed you from this competition",
+    JoinRejection.DECLINED: "the organiser declined your request",
 }
 
 #: Human words for every submission-error code scoring emits (SPEC §7.1).
@@ -89,6 +92,7 @@ DEFAULT_PREFERENCES: dict[str, dict[Channel, bool]] = {
     COMPETITION_STARTING: {"in_app": True, "email": True},
     COMPETITION_ENDING: {"in_app": True, "email": True},
     DAILY_REMINDER: {"in_app": True, "email": True},
+    ANNOUNCEMENT: {"in_app": True, "email": True},
     PRIZE: {"in_app": True, "email": True},
 }
 CONFIGURABLE_TYPES = tuple(DEFAULT_PREFERENCES)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from podium_contracts.events import (
+    AnnouncementPosted,
     CompetitionData,
     EnrollmentAccepted,
     EnrollmentLeft,
@@ -444,7 +445,12 @@ async def mark_read(
 AccountTokenEvent: TypeAlias = UserEmailVerificationRequested | UserPasswordResetRequested
 EnrollmentEvent: TypeAlias = EnrollmentAccepted | EnrollmentRejected | EnrollmentLeft
 NotifyingEvent: TypeAlias = (
-    AccountTokenEvent | EnrollmentEvent | SubmissionScored | SubmissionRejected | RankChanged
+    AccountTokenEvent
+    | EnrollmentEvent
+    | SubmissionScored
+    | SubmissionRejected
+    | RankChanged
+    | AnnouncementPosted
 )
 
 
@@ -514,6 +520,7 @@ async def notify_events(
     notices: list[Notice] = []
     mails: list[Mail] = []
     joined: dict[tuple[uuid.UUID, uuid.UUID], bool] = {}
+    announcements: list[AnnouncementPosted] = []
     for event in events:
         if isinstance(event, UserEmailVerificationRequested | UserPasswordResetRequested):
             mails.append(account_mail(notifier, event))
@@ -526,6 +533,8 @@ async def notify_events(
             notices.append(scored_notice(notifier, event, titles[event.data.competition_id]))
         elif isinstance(event, SubmissionRejected):
             notices.append(rejected_notice(notifier, event, titles[event.data.competition_id]))
+        elif isinstance(event, AnnouncementPosted):
+            announcements.append(event)
         elif counts_for_rank_notice(event):
             rank = event.data
             notices.append(
@@ -542,9 +551,47 @@ async def notify_events(
                 )
             )
     await projections.set_participants(session, joined)
+    notices += await announcement_notices(session, notifier, announcements, titles)
     await notifier.save_rank_boards(session, boards)
     await notifier.notify_many(session, notices)
     await notifier.queue_emails(session, mails)
+
+
+async def announcement_notices(
+    session: AsyncSession,
+    notifier: Notifier,
+    announcements: list[AnnouncementPosted],
+    titles: dict[uuid.UUID, str],
+) -> list[Notice]:
+    """One notice per current participant of each announcement's competition (SPEC §10.2).
+
+    The cause is the announcement's event id, so a redelivery reaches nobody twice.
+    """
+    if not announcements:
+        return []
+    rows = await projections.active_participants(
+        session, {a.data.competition_id for a in announcements}
+    )
+    by_competition: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        by_competition.setdefault(row.competition_id, []).append(row.user_id)
+    notices = []
+    for event in announcements:
+        d = event.data
+        link = notifier.link(f"/competitions/{d.competition_id}")
+        for user_id in by_competition.get(d.competition_id, []):
+            message = Message(
+                domain.ANNOUNCEMENT,
+                f"{d.subject} ({titles[d.competition_id]})",
+                d.body,
+                link,
+                {
+                    "competition_id": str(d.competition_id),
+                    "announcement_id": str(d.announcement_id),
+                },
+            )
+            notices.append(Notice(user_id, str(event.id), message))
+    return notices
 
 
 def counts_for_rank_notice(event: RankChanged) -> bool:

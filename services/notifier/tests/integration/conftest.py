@@ -28,7 +28,7 @@ def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevMailSink]
     sink.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def notifier(
     test_infra: TestInfrastructure, mail_sink: DevMailSink
 ) -> AsyncIterator[Running]:

@@ -18,7 +18,7 @@ from podium_runtime.testing import TestInfrastructure, serve
 from rewards_harness import FrozenClock, Running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def rewards(test_infra: TestInfrastructure) -> AsyncIterator[Running]:
     """The rewards service with the scheduler driven by the tests through a frozen clock."""
     await test_infra.migrate("rewards")

@@ -8,14 +8,17 @@ API is reachable only inside the cluster.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from podium_runtime.cursors import CursorCodec
 from podium_runtime.db import AnyRow
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
 
 from podium_scoring import repository
 from podium_scoring.metrics import METRICS
@@ -62,6 +65,42 @@ async def list_submissions(
         last = page[-1]
         next_cursor = SUBMISSION_CURSOR.encode(last.submitted_at, last.submission_id)
     return SubmissionPage(items=[SubmissionOut.from_row(r) for r in page], next_cursor=next_cursor)
+
+
+#: Rows per keyset page of a streamed export: memory stays bounded whatever the total.
+EXPORT_PAGE = 1000
+
+
+@router.get(
+    "/competitions/{competition_id}/submissions/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def export_submissions(competition_id: uuid.UUID, request: Request) -> StreamingResponse:
+    """Stream every submission of a competition as JSON lines, newest first (SPEC §10.2).
+
+    The order and shape are those of the paged list; each page of the keyset is
+    read in its own short transaction, so a 100,000-row export holds one page.
+    """
+    runtime: ServiceRuntime = request.app.state.runtime
+
+    async def lines() -> AsyncIterator[bytes]:
+        after: tuple[datetime, uuid.UUID] | None = None
+        while True:
+            async with runtime.db.session() as session:
+                rows = await repository.list_submissions(
+                    session, competition_id, user_id=None, limit=EXPORT_PAGE, after=after
+                )
+            if not rows:
+                return
+            yield b"".join(
+                SubmissionOut.from_row(r).model_dump_json().encode() + b"\n" for r in rows
+            )
+            if len(rows) < EXPORT_PAGE:
+                return
+            after = (rows[-1].submitted_at, rows[-1].submission_id)
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 def _answer_key_out(row: AnyRow) -> AnswerKeyOut:

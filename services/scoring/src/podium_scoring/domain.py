@@ -17,7 +17,6 @@ from podium_scoring.validation import (
     StrArray,
     check_duplicates,
     check_numbers,
-    parse_numbers,
     read_table,
 )
 
@@ -112,7 +111,7 @@ def parse_answer_key(
         raise FileInvalidError(errors)
     id_column, target_column = table.header
     id_list = table.column(0)
-    targets = parse_numbers(table.column(1), decimal_comma=table.delimiter == ";")
+    targets = table.numbers(1)
     errors += check_numbers(table, target_column, targets, id_list)
     errors += check_duplicates(id_column, id_list)
     if errors:

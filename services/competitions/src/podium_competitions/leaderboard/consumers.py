@@ -43,4 +43,4 @@ async def on_submission_rejected(
     session: AsyncSession, event: SubmissionRejected, *, redis: Redis
 ) -> None:
     """Give the participant's daily slot back (SPEC §7.1)."""
-    await service.give_back_daily_slot(redis, event.data)
+    await service.give_back_daily_slot(session, redis, event.data)

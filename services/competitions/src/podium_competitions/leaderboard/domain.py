@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -51,8 +51,21 @@ def _order_key(submission: ScoredSubmission, split: Split) -> tuple[float, datet
     )
 
 
-def rank_board(submissions: Iterable[ScoredSubmission], split: Split) -> list[Entry]:
-    """Rank each participant by their best submission; ranks are 1..N with no gaps."""
+def order_key(submission: ScoredSubmission, split: Split) -> tuple[float, datetime, str]:
+    """Return the sort key of a submission on a board: smaller is better (SPEC §7.2)."""
+    return _order_key(submission, split)
+
+
+def rank_board(
+    submissions: Iterable[ScoredSubmission],
+    split: Split,
+    eligible: Container[uuid.UUID] | None = None,
+) -> list[Entry]:
+    """Rank each participant (or team) by their best submission; ranks are 1..N with no gaps.
+
+    With `eligible`, only those submissions may be a participant's best (the final
+    selection of the private board, SPEC §10.2); `submissions` still counts them all.
+    """
     best: dict[uuid.UUID, ScoredSubmission] = {}
     counts: dict[uuid.UUID, int] = {}
     last: dict[uuid.UUID, datetime] = {}
@@ -60,6 +73,8 @@ def rank_board(submissions: Iterable[ScoredSubmission], split: Split) -> list[En
         counts[sub.user_id] = counts.get(sub.user_id, 0) + 1
         if sub.user_id not in last or sub.submitted_at > last[sub.user_id]:
             last[sub.user_id] = sub.submitted_at
+        if eligible is not None and sub.submission_id not in eligible:
+            continue
         held = best.get(sub.user_id)
         if held is None or _order_key(sub, split) < _order_key(held, split):
             best[sub.user_id] = sub

@@ -38,8 +38,12 @@ class LeaderboardMirror:
         entries: Sequence[Entry],
         names: Mapping[uuid.UUID, str],
         as_of: datetime,
+        teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
+        baseline_id: uuid.UUID | None = None,
     ) -> None:
-        """Replace one board in Redis once `session` commits (ADR 0031)."""
+        """Replace one board in Redis once `session` commits (ADR 0031); `teams` maps a
+        team's id to its members, and the line of `baseline_id` (the sponsor) is marked."""
+        teams = teams or {}
         mirrored = [
             BoardEntry(
                 user_id=e.user_id,
@@ -48,6 +52,9 @@ class LeaderboardMirror:
                 score=e.score,
                 submissions=e.submissions,
                 last_submission_at=e.last_submission_at,
+                team_id=e.user_id if e.user_id in teams else None,
+                members=teams.get(e.user_id),
+                baseline=e.user_id == baseline_id,
             )
             for e in entries
         ]

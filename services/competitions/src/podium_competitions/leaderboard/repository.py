@@ -132,12 +132,20 @@ async def replace_board(
         )
 
 
-async def competition_ends_at(session: AsyncSession, competition_id: uuid.UUID) -> datetime | None:
-    """Return when the competition ends (None if it is unknown here)."""
-    found: datetime | None = await session.scalar(
-        select(competitions.c.ends_at).where(competitions.c.id == competition_id)
-    )
-    return found
+async def board_settings(
+    session: AsyncSession, competition_id: uuid.UUID
+) -> tuple[datetime | None, int, uuid.UUID | None]:
+    """Return when the competition ends, how many final submissions count (SPEC §10.2)
+    and its owner, whose submissions are baselines."""
+    c = competitions.c
+    row = (
+        await session.execute(
+            select(c.ends_at, c.final_submissions_limit, c.owner_id).where(c.id == competition_id)
+        )
+    ).first()
+    if row is None:
+        return None, 2, None
+    return row.ends_at, row.final_submissions_limit, row.owner_id
 
 
 async def boards_of(session: AsyncSession) -> list[uuid.UUID]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
@@ -18,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.boards import announce_rank_changes, board_missing
 from podium_competitions.leaderboard import repository
-from podium_competitions.leaderboard.domain import SPLITS, rank_board
+from podium_competitions.leaderboard.domain import SPLITS, Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.repository import display_names
+from podium_competitions.teams import repository as teams_repository
+from podium_competitions.teams.domain import final_candidates
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +42,43 @@ async def recompute_board(
 
     The Redis mirror is written after the transaction commits (ADR 0031): a Redis
     failure never rolls the board back. Private-board rank changes are announced
-    only after `ends_at`, when that board is public knowledge (SPEC §7.2).
+    only after `ends_at`, when that board is public knowledge (SPEC §7.2). A team has
+    one line (SPEC §10.2) and the private board counts only final submissions.
     """
     await repository.lock_board(session, competition_id)
-    submissions = await repository.scored_submissions(session, competition_id)
-    ends_at = await repository.competition_ends_at(session, competition_id)
+    # A team's members share one line (SPEC §10.2): submissions rank under the team's id.
+    team_of = await teams_repository.entrants(session, competition_id)
+    submissions = [
+        replace(s, user_id=team_of.get(s.user_id, s.user_id))
+        for s in await repository.scored_submissions(session, competition_id)
+    ]
+    ends_at, final_limit, owner_id = await repository.board_settings(session, competition_id)
+    chosen = await teams_repository.selections(session, competition_id)
+    eligible = final_candidates(submissions, chosen, final_limit)
     now = _now()
-    names: dict[uuid.UUID, str] = {}
-    boards = {split: rank_board(submissions, split) for split in SPLITS}
-    names = await display_names(session, {e.user_id for e in boards["public"]})
+    boards: dict[Split, list[Entry]] = {
+        "public": rank_board(submissions, "public"),
+        "private": rank_board(submissions, "private", eligible=eligible),
+    }
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for user_id, team_id in sorted(team_of.items()):
+        members.setdefault(team_id, []).append(user_id)
+    entrant_ids = {e.user_id for e in boards["public"]}
+    names = await display_names(session, entrant_ids - members.keys())
+    names.update(await teams_repository.team_names(session, entrant_ids & members.keys()))
+    # Every member of a team hears of the team's move; the sponsor's baseline tells nobody.
+    recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(members)
+    if owner_id is not None:
+        recipients[owner_id] = []
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
-        mirror.stage(session, competition_id, split, entries, names, now)
+        mirror.stage(session, competition_id, split, entries, names, now, members, owner_id)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        await announce_rank_changes(session, outbox, competition_id, before, entries, split=split)
+        await announce_rank_changes(
+            session, outbox, competition_id, before, entries, split=split, recipients=recipients
+        )
 
 
 async def record_scored(
@@ -92,10 +116,18 @@ async def record_invalidated(
     await recompute_board(session, outbox, mirror, data.competition_id)
 
 
-async def give_back_daily_slot(client: redis.Redis, data: RejectedData) -> None:
-    """Free the daily slot a rejected submission used (SPEC §7.1); repeating it is harmless."""
-    key = daily_submissions_key(data.competition_id, data.user_id, utc_day(data.submitted_at))
-    await client.srem(key, str(data.submission_id))
+async def give_back_daily_slot(
+    session: AsyncSession, client: redis.Redis, data: RejectedData
+) -> None:
+    """Free the daily slot a rejected submission used (SPEC §7.1); repeating it is harmless.
+
+    The slot was taken on the author's team (SPEC §10.2) or, solo, on the author.
+    """
+    team_id = await teams_repository.team_of(session, data.competition_id, data.user_id)
+    day = utc_day(data.submitted_at)
+    for entrant in {data.user_id, team_id or data.user_id}:
+        key = daily_submissions_key(data.competition_id, entrant, day)
+        await client.srem(key, str(data.submission_id))
 
 
 async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:

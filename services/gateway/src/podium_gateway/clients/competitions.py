@@ -28,6 +28,8 @@ class ViewerView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     role: Literal["viewer", "participant", "sponsor"]
+    #: The caller's team (SPEC §10.2); None for a solo participant, a team of one.
+    team_id: uuid.UUID | None = None
 
 
 class CompetitionView(BaseModel):
@@ -50,6 +52,11 @@ class CompetitionView(BaseModel):
     def is_participant(self) -> bool:
         """Tell whether the caller takes part (an accepted enrollment)."""
         return self.viewer is not None and self.viewer.role == "participant"
+
+    def entrant(self, user_id: uuid.UUID) -> uuid.UUID:
+        """Return whom the caller's daily limit counts for: their team, or themselves."""
+        team_id = self.viewer.team_id if self.viewer is not None else None
+        return team_id or user_id
 
 
 def is_sponsor(competition: CompetitionView, user: CurrentUser | None) -> bool:

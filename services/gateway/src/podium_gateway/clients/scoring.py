@@ -6,11 +6,14 @@ may see (authors, the competition's owner, private scores after the end).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import httpx
 from fastapi import Depends
+from podium_runtime.problems import Problem
 
 from podium_gateway.clients import HttpDep, SettingsDep, call
 
@@ -51,6 +54,17 @@ class ScoringClient:
             service=SERVICE,
             params=params,
         )
+
+    @contextlib.asynccontextmanager
+    async def submissions_export(self, competition_id: uuid.UUID) -> AsyncIterator[httpx.Response]:
+        """Open scoring's streamed export of a competition's submissions (JSON lines)."""
+        url = f"{self.base}/competitions/{competition_id}/submissions/export"
+        try:
+            async with self.http.stream("GET", url) as answer:
+                answer.raise_for_status()
+                yield answer
+        except httpx.TransportError as exc:
+            raise Problem(503, "SERVICE_UNAVAILABLE", "scoring cannot be reached") from exc
 
     async def answer_key(self, competition_id: uuid.UUID) -> httpx.Response:
         """Return the state of a competition's answer key (ready, invalid, or 404)."""

@@ -1,0 +1,1 @@
+"""Data files of competitions: versions, visibility, metadata (SPEC §10.2)."""

@@ -1,0 +1,34 @@
+"""Who is calling the internal API, as the gateway vouches for it (SPEC §6).
+
+The gateway authenticates the caller and passes who it is in `X-Podium-User-Id`
+and `X-Podium-User-Role`; every router of the service reads it here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header
+from podium_runtime.problems import Problem
+
+from podium_competitions.views import Caller
+
+
+def optional_caller(
+    user_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
+    role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
+) -> Caller | None:
+    """Return the caller the gateway vouches for, or None for an anonymous visitor."""
+    return Caller(user_id, role) if user_id is not None else None
+
+
+def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+    """Return the caller; anonymous requests are 401."""
+    if caller is None:
+        raise Problem(401, "UNAUTHORIZED", "this operation needs a signed-in user")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(required_caller)]
+MaybeCallerDep = Annotated[Caller | None, Depends(optional_caller)]

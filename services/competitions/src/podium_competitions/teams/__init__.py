@@ -1,0 +1,1 @@
+"""Teams and final submissions of prediction competitions (SPEC §10.2)."""
