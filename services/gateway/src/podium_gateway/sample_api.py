@@ -21,8 +21,7 @@ from podium_runtime.problems import Problem
 from podium_gateway.auth import UserDep
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 from podium_gateway.clients.scoring import ScoringDep
-from podium_gateway.submissions_api import answer_key_blob_key
-from podium_gateway.uploads import BlobDep
+from podium_gateway.uploads import BlobDep, answer_key_blob_key
 
 router = APIRouter(tags=["submissions"])
 

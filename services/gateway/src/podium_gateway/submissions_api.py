@@ -69,7 +69,12 @@ from podium_gateway.documents import (
     RescoreAccepted,
 )
 from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS, Format, csv_line, download, encode
-from podium_gateway.uploads import BlobDep, read_upload, submission_blob_key
+from podium_gateway.uploads import (
+    BlobDep,
+    answer_key_blob_key,
+    read_upload,
+    submission_blob_key,
+)
 
 router = APIRouter(tags=["submissions"])
 
@@ -206,11 +211,6 @@ def _queued_key(settings: Settings, submission_id: uuid.UUID | str) -> str:
 
 def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
-
-
-def answer_key_blob_key(competition_id: uuid.UUID, sha256: str) -> str:
-    """Return where an answer key with this digest is stored in the blob store."""
-    return f"answer-keys/{competition_id}/{sha256}.csv"
 
 
 def _require_sponsor(competition: CompetitionView, user: CurrentUser) -> None:
