@@ -5,6 +5,17 @@
 
 # Exact base version (tag, not `latest`); the same tag in both stages.
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
+# The web app is built with Node; only its static files reach the final image.
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+
+# --- web: the single-page app, built from the lock file into /web/dist -------------
+FROM ${NODE_IMAGE} AS web
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY web ./
+RUN npm run build
 
 # --- build: resolve the locked dependencies into /app/.venv -----------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -57,7 +68,9 @@ RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
  && mkdir -p /var/lib/podium/blobs /var/run/secrets/podium/jwt \
  && chown -R podium:podium /var/lib/podium /var/run/secrets/podium
 COPY --from=build /app /app
+COPY --from=web /web/dist /app/web/dist
 ENV PATH=/app/.venv/bin:$PATH \
+    PODIUM_GATEWAY_WEB_ROOT=/app/web/dist \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PODIUM_BLOB_DIR=/var/lib/podium/blobs \

@@ -239,8 +239,8 @@ def run(workdir: Path, gateway_port: int) -> int:
         elapsed = time.monotonic() - started
         print(
             f"\npodium: all services ready in {elapsed:.1f}s\n"
-            f"podium: gateway http://127.0.0.1:{gateway_port}  "
-            f"(docs http://127.0.0.1:{gateway_port}/docs) - Ctrl-C stops everything\n"
+            f"podium: open http://127.0.0.1:{gateway_port}/  "
+            "(the web app; API docs at /docs) - Ctrl-C stops everything\n"
             + (
                 f"podium: dev mails at http://127.0.0.1:{ports['notifier']}/internal/dev/mails\n"
                 if env.get("PODIUM_NOTIFIER_DEV_SMTP_SINK") == "true"

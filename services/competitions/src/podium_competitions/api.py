@@ -8,7 +8,7 @@ and `X-Podium-User-Role`; this API is reachable only inside the cluster
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
@@ -48,10 +48,11 @@ async def list_competitions(
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    mine: Literal["owned", "joined"] | None = None,
 ) -> CompetitionPage:
-    """List the competitions the caller may see."""
+    """List the competitions the caller may see (`mine`: only owned or joined ones)."""
     return await service.list_competitions(
-        session, caller, status=status, kind=kind, q=q, limit=limit, cursor=cursor
+        session, caller, status=status, kind=kind, q=q, limit=limit, cursor=cursor, mine=mine
     )
 
 

@@ -91,9 +91,19 @@ async def list_competitions(
     q: str | None,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
+    mine: str | None = None,
 ) -> list[AnyRow]:
-    """Return up to `limit` visible competitions, newest first, after a keyset cursor."""
+    """Return up to `limit` visible competitions, newest first, after a keyset cursor.
+
+    `mine="owned"` keeps the viewer's own competitions, `mine="joined"` those they
+    are an accepted participant of (SPEC §10.2).
+    """
     query = select(competitions).where(visible_to(viewer_id, is_admin))
+    if mine == "owned":
+        query = query.where(c.owner_id == viewer_id)
+    elif mine == "joined":
+        joined = select(e.competition_id).where(e.user_id == viewer_id, e.status == "accepted")
+        query = query.where(c.id.in_(joined))
     if status:
         query = query.where(c.status == status)
     if kind:

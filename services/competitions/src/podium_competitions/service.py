@@ -156,6 +156,7 @@ async def list_competitions(
     q: str | None,
     limit: int,
     cursor: str | None,
+    mine: str | None = None,
 ) -> CompetitionPage:
     """Return one page of the competitions the caller may see, newest first."""
     rows = await repository.list_competitions(
@@ -167,6 +168,7 @@ async def list_competitions(
         q=q,
         limit=limit + 1,
         after=PAGE_CURSOR.decode_optional(cursor),
+        mine=mine if caller else None,
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -111,9 +111,11 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    """A refresh token to rotate or revoke."""
+    """A refresh token to rotate or revoke; browsers omit it and send the session cookie."""
 
-    refresh_token: str = Field(max_length=512)
+    refresh_token: str | None = Field(
+        default=None, max_length=512, description="Absent: the `podium_refresh` cookie is used"
+    )
 
 
 class TokenRequest(BaseModel):

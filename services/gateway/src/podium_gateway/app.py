@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from podium_gateway import (
     admin_api,
     auth_api,
+    board_stream,
     competitions_api,
     data_api,
     datasets_api,
@@ -23,6 +24,7 @@ from podium_gateway import (
     profile_api,
     reports_api,
     rewards_api,
+    sample_api,
     sponsor_api,
     stream_api,
     submissions_api,
@@ -33,6 +35,7 @@ from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.security import edge_middleware
+from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
 from podium_gateway.xapi import documents as xapi_documents
@@ -55,7 +58,9 @@ def routers() -> list[APIRouter]:
         teams_api.router,
         sponsor_api.router,
         datasets_api.router,
+        sample_api.router,
         leaderboard_api.router,
+        board_stream.router,
         notifications_api.router,
         stream_api.router,
         lrs_clients_api.xapi_about_router,
@@ -101,7 +106,11 @@ def create_api(settings: Settings) -> FastAPI:
         routers=routers(),
         middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
         extensions=[internal_http],
+        # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_web(app, settings.web_root or default_web_root())
 
     app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings

@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 
+import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from podium_runtime.problems import problem_responses as problems
@@ -27,9 +28,14 @@ from podium_gateway.account_schemas import (
     UserDocument,
 )
 from podium_gateway.auth import UserDep, revoke_access_token
-from podium_gateway.clients import SettingsDep, client_ip
+from podium_gateway.clients import SettingsDep, client_ip, relay
 from podium_gateway.clients.identity import IdentityDep
 from podium_gateway.limits import enforce
+from podium_gateway.session_cookie import (
+    clear_refresh_cookie,
+    refresh_token_of,
+    set_refresh_cookie,
+)
 
 router = APIRouter()
 
@@ -90,9 +96,12 @@ async def register(body: RegisterRequest, identity: IdentityDep) -> Response:
     responses=problems(401, 403, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def login(body: LoginRequest, identity: IdentityDep) -> Response:
-    """Exchange e-mail and password for an access token and a refresh token."""
-    return await identity.relay("POST", "/v1/auth/login", body)
+async def login(body: LoginRequest, identity: IdentityDep, settings: SettingsDep) -> Response:
+    """Exchange e-mail and password for an access token and a refresh token.
+
+    The refresh token is also set as the `podium_refresh` HttpOnly cookie (browser sessions).
+    """
+    return _with_session_cookie(await identity.call("POST", "/v1/auth/login", body), settings)
 
 
 @router.post(
@@ -103,9 +112,25 @@ async def login(body: LoginRequest, identity: IdentityDep) -> Response:
     responses=problems(401, 422, 429, 503),
     dependencies=[LoginIpLimit],
 )
-async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
-    """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family."""
-    return await identity.relay("POST", "/v1/auth/refresh", body)
+async def refresh(
+    body: RefreshRequest, request: Request, identity: IdentityDep, settings: SettingsDep
+) -> Response:
+    """Trade a refresh token for a new pair; the old one dies, and reusing it revokes the family.
+
+    The token comes from the body or, for browsers, from the `podium_refresh` cookie
+    (then the request must be `application/json`); the new one is set as the cookie.
+    """
+    token = refresh_token_of(request, body.refresh_token)
+    answer = await identity.call("POST", "/v1/auth/refresh", {"refresh_token": token})
+    return _with_session_cookie(answer, settings)
+
+
+def _with_session_cookie(answer: httpx.Response, settings: SettingsDep) -> Response:
+    """Relay a token answer; a successful one also sets the refresh-token cookie."""
+    response = relay(answer)
+    if answer.status_code == 200:
+        set_refresh_cookie(response, answer.json()["refresh_token"], settings)
+    return response
 
 
 @router.post(
@@ -117,16 +142,22 @@ async def refresh(body: RefreshRequest, identity: IdentityDep) -> Response:
     responses=problems(401, 422, 503),
 )
 async def logout(
-    body: RefreshRequest, user: UserDep, identity: IdentityDep, request: Request
+    body: RefreshRequest,
+    user: UserDep,
+    identity: IdentityDep,
+    request: Request,
+    settings: SettingsDep,
 ) -> Response:
     """Revoke the caller's refresh token and every token rotated from the same login.
 
     The access token used for the call is revoked too (a deny-list entry until it
     would have expired), so a copy of it stops working at once.
     """
-    answer = await identity.relay("POST", "/v1/auth/logout", body)
+    token = refresh_token_of(request, body.refresh_token)
+    answer = await identity.relay("POST", "/v1/auth/logout", {"refresh_token": token})
     if answer.status_code < 300:
         await revoke_access_token(request.app.state.runtime.redis, user)
+        clear_refresh_cookie(answer, settings)
     return answer
 
 

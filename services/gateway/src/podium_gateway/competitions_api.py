@@ -28,6 +28,14 @@ from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
 from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
+from podium_gateway.documents import (
+    Competition,
+    CompetitionCreate,
+    CompetitionPage,
+    CompetitionUpdate,
+    ParticipantPage,
+    Stats,
+)
 
 router = APIRouter(tags=["competitions"])
 
@@ -68,34 +76,14 @@ class EnrollmentOut(BaseModel):
     enrolled_at: str | None = None
 
 
-CompetitionBody = Annotated[
-    dict[str, Any],
-    Body(
-        description=(
-            "kind (prediction|activity), title, description, visibility (public|private), "
-            "status (draft|active), starts_at, ends_at (RFC 3339 with offset), timezone (IANA), "
-            "max_participants, late_join; prediction: metric, daily_submission_limit, "
-            "public_fraction; activity: rules (SPEC §7.3)."
-        ),
-        examples=[
-            {
-                "kind": "prediction",
-                "title": "Customer churn",
-                "metric": "auc_roc",
-                "starts_at": "2026-03-01T00:00:00Z",
-                "ends_at": "2026-04-01T00:00:00Z",
-                "timezone": "America/New_York",
-                "max_participants": 500,
-            }
-        ],
-    ),
-]
-
-
 # --- competitions ------------------------------------------------------------
 
 
-@router.get("/v1/competitions", summary="List public competitions and the caller's own")
+@router.get(
+    "/v1/competitions",
+    summary="List public competitions and the caller's own",
+    response_model=CompetitionPage,
+)
 async def list_competitions(
     client: CompetitionsDep,
     user: OptionalUserDep,
@@ -104,18 +92,29 @@ async def list_competitions(
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    mine: Annotated[
+        Literal["owned", "joined"] | None,
+        Query(description="only competitions I run (owned) or take part in (joined)"),
+    ] = None,
 ) -> Response:
     """Public competitions plus private ones the caller belongs to, newest first."""
     params = {"status": status, "kind": kind, "q": q, "limit": limit, "cursor": cursor}
+    if mine is not None and user is not None:
+        params["mine"] = mine
     return relay(await client.request("GET", "/competitions", user, params=params))
 
 
-@router.post("/v1/competitions", status_code=201, summary="Create a competition")
+@router.post(
+    "/v1/competitions",
+    status_code=201,
+    summary="Create a competition",
+    response_model=Competition,
+)
 async def create_competition(
-    body: CompetitionBody, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
+    body: CompetitionCreate, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
 ) -> Response:
     """Create a competition; the caller becomes its owner (sponsor). Audited."""
-    answer = await client.request("POST", "/competitions", user, json=body)
+    answer = await client.request("POST", "/competitions", user, json=_sent(body))
     if answer.status_code == 201:
         made = answer.json()
         fields = {k: made.get(k) for k in AUDITED_COMPETITION_FIELDS}
@@ -123,7 +122,11 @@ async def create_competition(
     return relay(answer)
 
 
-@router.get("/v1/competitions/{competition_id}", summary="A competition and the caller's role")
+@router.get(
+    "/v1/competitions/{competition_id}",
+    summary="A competition and the caller's role",
+    response_model=Competition,
+)
 async def get_competition(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
@@ -145,10 +148,14 @@ async def get_competition(
     return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 
 
-@router.patch("/v1/competitions/{competition_id}", summary="Change a competition (owner/admin)")
+@router.patch(
+    "/v1/competitions/{competition_id}",
+    summary="Change a competition (owner/admin)",
+    response_model=Competition,
+)
 async def update_competition(
     competition_id: uuid.UUID,
-    body: CompetitionBody,
+    body: CompetitionUpdate,
     client: CompetitionsDep,
     user: UserDep,
     auditor: AuditorDep,
@@ -159,7 +166,9 @@ async def update_competition(
     if current.status_code != 200:
         raise Relayed(current)
     before = current.json()
-    answer = await client.request("PATCH", f"/competitions/{competition_id}", user, json=body)
+    answer = await client.request(
+        "PATCH", f"/competitions/{competition_id}", user, json=_sent(body)
+    )
     if answer.status_code == 200:
         await auditor.changed(
             user, "competition.updated", "competition", competition_id,
@@ -168,9 +177,15 @@ async def update_competition(
     return relay(answer)
 
 
+def _sent(body: BaseModel) -> dict[str, Any]:
+    """The fields the caller sent, extra ones included (the competitions service judges them)."""
+    return body.model_dump(mode="json", exclude_unset=True)
+
+
 @router.post(
     "/v1/competitions/{competition_id}/invite-code",
     summary="Regenerate a private competition's invite code (owner/admin)",
+    response_model=Competition,
 )
 async def regenerate_invite_code(
     competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
@@ -182,6 +197,7 @@ async def regenerate_invite_code(
 @router.get(
     "/v1/competitions/{competition_id}/participants",
     summary="Roster (display names only; members only for private competitions)",
+    response_model=ParticipantPage,
 )
 async def participants(
     competition_id: uuid.UUID,
@@ -196,7 +212,9 @@ async def participants(
     return relay(await client.request("GET", path, user, params=params))
 
 
-@router.get("/v1/competitions/{competition_id}/stats", summary="Owner statistics")
+@router.get(
+    "/v1/competitions/{competition_id}/stats", summary="Owner statistics", response_model=Stats
+)
 async def stats(competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep) -> Response:
     """Participants, rejections and joins per day (owner or admin)."""
     return relay(await client.request("GET", f"/competitions/{competition_id}/stats", user))
@@ -332,6 +350,7 @@ async def my_enrollment(
     "/v1/competitions/{competition_id}/enrollment",
     status_code=204,
     summary="Leave a competition",
+    response_class=Response,
 )
 async def leave(
     competition_id: uuid.UUID,

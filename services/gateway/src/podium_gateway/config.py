@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from podium_runtime.blobs import BlobSettings
@@ -38,6 +39,11 @@ class Settings(ServiceSettings):
 
     #: The platform's public URL (xAPI actor `homePage`, links in responses).
     public_base_url: str = "http://127.0.0.1:8000"
+
+    #: The built web app (`web/dist`); unset means the source tree's `web/dist`.
+    web_root: Path | None = None
+    #: Send the refresh-token cookie with `Secure` (browsers accept it on http://localhost).
+    refresh_cookie_secure: bool = True
 
     # Edge protection (SPEC §8).
     #: Origins allowed by CORS; empty means no cross-origin browser access.

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import relay
 from podium_gateway.clients.notifier import NotifierDep
+from podium_gateway.documents import Notification, NotificationPage, Preferences
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
@@ -40,7 +41,7 @@ class PreferencesUpdate(BaseModel):
     preferences: dict[str, ChannelChoice] = Field(default_factory=dict)
 
 
-@router.get("", summary="My inbox, newest first")
+@router.get("", summary="My inbox, newest first", response_model=NotificationPage)
 async def list_notifications(
     user: UserDep,
     notifier: NotifierDep,
@@ -56,13 +57,15 @@ async def list_notifications(
     )
 
 
-@router.get("/preferences", summary="My notification preferences")
+@router.get("/preferences", summary="My notification preferences", response_model=Preferences)
 async def get_preferences(user: UserDep, notifier: NotifierDep) -> Response:
     """Return the caller's preference matrix per type and channel (in_app, email)."""
     return relay(await notifier.preferences(user.user_id))
 
 
-@router.put("/preferences", summary="Change my notification preferences")
+@router.put(
+    "/preferences", summary="Change my notification preferences", response_model=Preferences
+)
 async def put_preferences(
     body: PreferencesUpdate, user: UserDep, notifier: NotifierDep
 ) -> Response:
@@ -71,7 +74,9 @@ async def put_preferences(
     return relay(await notifier.change_preferences(user.user_id, changes))
 
 
-@router.post("/{notification_id}/read", summary="Mark a notification read")
+@router.post(
+    "/{notification_id}/read", summary="Mark a notification read", response_model=Notification
+)
 async def mark_read(notification_id: uuid.UUID, user: UserDep, notifier: NotifierDep) -> Response:
     """Mark one of the caller's notifications read; anyone else's is 404."""
     return relay(await notifier.mark_read(user.user_id, notification_id))

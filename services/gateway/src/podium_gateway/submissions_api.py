@@ -62,8 +62,19 @@ from podium_gateway.clients.competitions import (
 from podium_gateway.clients.scoring import ScoringClient, ScoringDep
 from podium_gateway.commands import Command, accept_command
 from podium_gateway.config import Settings
+from podium_gateway.documents import (
+    AnswerKeyAccepted,
+    AnswerKeyState,
+    InvalidationAccepted,
+    RescoreAccepted,
+)
 from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS, Format, csv_line, download, encode
-from podium_gateway.uploads import BlobDep, read_upload, submission_blob_key
+from podium_gateway.uploads import (
+    BlobDep,
+    answer_key_blob_key,
+    read_upload,
+    submission_blob_key,
+)
 
 router = APIRouter(tags=["submissions"])
 
@@ -450,6 +461,7 @@ async def list_submissions(
     "/v1/competitions/{competition_id}/submissions/{submission_id}",
     status_code=202,
     summary="Invalidate a submission (owner); the leaderboard recomputes",
+    response_model=InvalidationAccepted,
 )
 async def invalidate_submission(
     competition_id: uuid.UUID,
@@ -497,6 +509,7 @@ async def invalidate_submission(
     "/v1/competitions/{competition_id}/rescore",
     status_code=202,
     summary="Rescore every submission against the current answer key (owner)",
+    response_model=RescoreAccepted,
 )
 async def rescore(
     competition_id: uuid.UUID,
@@ -525,6 +538,7 @@ async def rescore(
     "/v1/competitions/{competition_id}/answer-key",
     status_code=202,
     summary="Upload (or replace) the answer key: a CSV with the id and target columns (owner)",
+    response_model=AnswerKeyAccepted,
 )
 async def upload_answer_key(
     competition_id: uuid.UUID,
@@ -549,7 +563,7 @@ async def upload_answer_key(
     if not data.strip():
         raise Problem(422, "EMPTY_FILE", "The answer key is empty.")
     digest = hashlib.sha256(data).hexdigest()
-    ref = await blobs.put(f"answer-keys/{competition_id}/{digest}.csv", data)
+    ref = await blobs.put(answer_key_blob_key(competition_id, digest), data)
     event = new_event(
         AnswerKeyUploaded,
         "gateway",
@@ -577,6 +591,7 @@ async def upload_answer_key(
 @router.get(
     "/v1/competitions/{competition_id}/answer-key",
     summary="Whether the answer key loaded, and why not (owner)",
+    response_model=AnswerKeyState,
 )
 async def answer_key_status(
     competition_id: uuid.UUID, client: CompetitionsDep, scoring: ScoringDep, user: UserDep

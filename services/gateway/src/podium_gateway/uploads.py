@@ -28,6 +28,11 @@ def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
 BlobDep = Annotated[BlobStore, Depends(blob_store)]
 
 
+def answer_key_blob_key(competition_id: uuid.UUID, sha256: str) -> str:
+    """Return where an answer key with this digest is stored in the blob store."""
+    return f"answer-keys/{competition_id}/{sha256}.csv"
+
+
 def submission_blob_key(competition_id: uuid.UUID, submission_id: uuid.UUID) -> str:
     """Return where a submission's file is stored in the blob store."""
     return f"submissions/{competition_id}/{submission_id}.csv"

@@ -45,6 +45,7 @@ class CompetitionView(BaseModel):
     ends_at: datetime
     timezone: str = "UTC"
     daily_submission_limit: int | None = None
+    metric: str | None = None
     viewer: ViewerView | None = None
 
     @property

@@ -1,0 +1,93 @@
+/**
+ * Start the stack for the end-to-end run: Postgres, Redis, the broker and the six
+ * services through `python -m podium_runtime.devstack` (what `make dev` runs), in a
+ * fresh work directory on free ports, serving the built app from `web/dist`.
+ * With PODIUM_E2E_BASE_URL already set, an existing stack is used instead.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const ADMIN_EMAIL = 'e2e-admin@example.org';
+export const ADMIN_PASSWORD = 'e2e admin password 42 !'; // dev-only test credential
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A gateway port with the nine ports after it free (services and the mail sink). */
+async function freeBlock(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error('no free block of ports');
+}
+
+function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the stack did not start in time')), timeoutMs);
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (process.env.PODIUM_E2E_VERBOSE) process.stdout.write(text);
+      seen = (seen + text).slice(-4000);
+      if (seen.includes('all services ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (process.env.PODIUM_E2E_VERBOSE) process.stderr.write(chunk);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the stack exited with ${code}:\n${seen}`));
+    });
+  });
+}
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  if (process.env.PODIUM_E2E_BASE_URL) return async () => {};
+  const port = await freeBlock();
+  const base = `http://127.0.0.1:${port}`;
+  const workdir = mkdtempSync(path.join(tmpdir(), 'podium-e2e-'));
+  const python = process.env.PODIUM_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
+  const child = spawn(python, ['-m', 'podium_runtime.devstack', '--workdir', workdir, '--port', String(port)], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PODIUM_ADMIN_EMAIL: ADMIN_EMAIL,
+      PODIUM_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      PODIUM_GATEWAY_WEB_ROOT: path.join(ROOT, 'web', 'dist'),
+      PODIUM_GATEWAY_PUBLIC_BASE_URL: base,
+      PODIUM_INGEST_PLATFORM_URL: base,
+      PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP: '100000',
+      PODIUM_GATEWAY_RATE_LIMIT_IP: '100000',
+      PODIUM_GATEWAY_RATE_LIMIT_USER: '100000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  await waitForReady(child, 240_000);
+  process.env.PODIUM_E2E_BASE_URL = base;
+  process.env.PODIUM_E2E_ADMIN_EMAIL = ADMIN_EMAIL;
+  process.env.PODIUM_E2E_ADMIN_PASSWORD = ADMIN_PASSWORD;
+  return async () => {
+    // SIGTERM lets the devstack stop its services and infrastructure in order.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}

@@ -1,0 +1,5 @@
+import { CompetitionList } from '@/features/competitions/components/CompetitionList';
+
+export function CompetitionsRoute() {
+  return <CompetitionList />;
+}

@@ -1,0 +1,49 @@
+/** The invite link `/join/<code>`: join by code, then follow the decision live. */
+import { useEffect, useRef } from 'react';
+import { Link, useParams } from 'react-router-dom';
+import { ProblemAlert, Spinner } from '@/components/ui';
+import { useCompetition, useJoinByCode } from '@/features/competitions/api/competitions';
+import { JoinPanel } from '@/features/competitions/components/JoinPanel';
+import { useAuth } from '@/lib/auth';
+
+function Joined({ competitionId, code }: { competitionId: string; code: string }) {
+  const competition = useCompetition(competitionId);
+  if (competition.isPending) return <Spinner />;
+  if (competition.isError) return <ProblemAlert error={competition.error} />;
+  return (
+    <>
+      <h1>{competition.data.title}</h1>
+      <JoinPanel competition={competition.data} initialCode={code} />
+      <p>
+        <Link to={`/competitions/${competitionId}`}>Go to the competition</Link>
+      </p>
+    </>
+  );
+}
+
+export function JoinRoute() {
+  const { code = '' } = useParams();
+  const { user, loading } = useAuth();
+  const join = useJoinByCode();
+  const sent = useRef(false);
+  useEffect(() => {
+    if (user && !sent.current) {
+      sent.current = true;
+      join.mutate(code);
+    }
+  }, [user, code, join]);
+  if (loading) return <Spinner />;
+  if (!user) {
+    return (
+      <div className="narrow">
+        <h1>You are invited</h1>
+        <p>
+          <Link to={`/login?next=/join/${encodeURIComponent(code)}`}>Sign in</Link> or <Link to="/register">create an account</Link> to accept the invitation.
+        </p>
+      </div>
+    );
+  }
+  if (join.isError) return <ProblemAlert error={join.error} />;
+  if (!join.data) return <Spinner label="Sending your request…" />;
+  return <Joined competitionId={join.data.competition_id} code={code} />;
+}
