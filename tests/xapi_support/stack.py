@@ -40,7 +40,7 @@ async def create_lrs_client(
     gateway: str, token: str, name: str, scopes: list[str]
 ) -> tuple[str, str]:
     """Create LRS credentials with the admin API; return (client id, Basic header)."""
-    async with httpx.AsyncClient(base_url=gateway) as client:
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         response = await client.post(
             "/v1/admin/lrs-clients",
             json={"name": name, "scopes": scopes},
@@ -101,7 +101,8 @@ async def lrs_stack(
             )
             settings_used.append(settings)
             urls.append(await stack.enter_async_context(serve(gateway_api(settings))))
-        async with httpx.AsyncClient(base_url=urls[0]) as client:
+        # Password hashing is slow by design: give a loaded machine time to answer.
+        async with httpx.AsyncClient(base_url=urls[0], timeout=30) as client:
             login = await client.post(
                 "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
             )

@@ -93,7 +93,7 @@ async def test_a_full_competition_is_explained_in_words(
     )
     await service.notify_events(session, notifier, [rejected])  # type: ignore[list-item]
     assert await _inbox(session, user.user_id) == [
-        "You could not join “Churn”: the competition is full."
+        "You could not join the competition: the competition is full."
     ]
 
 
@@ -174,7 +174,7 @@ async def test_events_reach_the_handlers_through_the_dispatcher_once(
     )
     await _deliver(dispatcher, registered, created, rejected, rejected)  # the last one redelivered
     assert await _inbox(session, user.user_id) == [
-        "You could not join “Lessons”: the competition has already started."
+        "You could not join the competition: the competition has already started."
     ]
 
 
