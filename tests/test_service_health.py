@@ -72,7 +72,8 @@ async def test_request_id_is_echoed_and_unknown_routes_are_problems(
     test_infra: TestInfrastructure,
 ) -> None:
     async with serve(_app("gateway", test_infra)) as url, httpx.AsyncClient(base_url=url) as c:
-        response = await c.get("/no/such/route", headers={"X-Request-ID": "abc-123"})
+        # Under /v1: other paths belong to the web app's client-side routes.
+        response = await c.get("/v1/no/such/route", headers={"X-Request-ID": "abc-123"})
     assert response.status_code == 404
     assert response.headers["x-request-id"] == "abc-123"
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -87,5 +87,13 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "uvicorn.access", "faststream", "sqlalchemy.engine"):
+    # httpcore and httpx log raw headers (bearer tokens, refresh cookies) at DEBUG.
+    for noisy in (
+        "aiokafka",
+        "uvicorn.access",
+        "faststream",
+        "sqlalchemy.engine",
+        "httpcore",
+        "httpx",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

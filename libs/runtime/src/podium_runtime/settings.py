@@ -63,7 +63,7 @@ class ServiceSettings(BaseSettings):
     #: How long the broker may hold an empty fetch; Kafka answers at once when records
     #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
     consumer_fetch_max_wait_ms: int = Field(
-        default=2_000,
+        default=500,
         validation_alias=AliasChoices(
             "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
         ),
