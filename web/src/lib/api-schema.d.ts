@@ -412,6 +412,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/lrs-clients/{lrs_client_id}/trust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Count this LRS client's statements for an activity competition (admin)
+         * @description Add the client to the competition's trusted ones; the answer is the whole list.
+         */
+        post: operations["trust_lrs_client_v1_admin_lrs_clients__lrs_client_id__trust_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/queries": {
         parameters: {
             query?: never;
@@ -1409,6 +1429,30 @@ export interface paths {
          */
         get: operations["my_team_v1_competitions__competition_id__teams_mine_get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/trusted-lrs-clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The LRS clients whose statements count for this activity competition (owner)
+         * @description 403 `NOT_OWNER` for others; 409 `NOT_AN_ACTIVITY_COMPETITION` for prediction ones.
+         */
+        get: operations["trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_get"];
+        /**
+         * Trust exactly these LRS clients for this activity competition (owner)
+         * @description From now on only statements these clients post earn points here; awarded points stay.
+         */
+        put: operations["replace_trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -4530,6 +4574,41 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * TrustBody
+         * @description Body of `POST /v1/admin/lrs-clients/{id}/trust`.
+         */
+        TrustBody: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+        };
+        /**
+         * TrustedLrsClients
+         * @description The LRS clients whose statements earn points in an activity competition.
+         */
+        TrustedLrsClients: {
+            /**
+             * Any Lrs Client
+             * @description True only for a competition created before LRS trust existed: statements from every client count until its sponsor names the trusted ones.
+             */
+            any_lrs_client: boolean;
+            /**
+             * Lrs Client Ids
+             * @description Ids of the LRS clients (`POST /v1/admin/lrs-clients`) that count.
+             */
+            lrs_client_ids: string[];
+        };
+        /**
+         * TrustedLrsClientsBody
+         * @description Body of `PUT /v1/competitions/{id}/trusted-lrs-clients`: the whole list.
+         */
+        TrustedLrsClientsBody: {
+            /** Lrs Client Ids */
+            lrs_client_ids: string[];
+        };
+        /**
          * UserDocument
          * @description A user's profile.
          * @example {
@@ -5996,6 +6075,52 @@ export interface operations {
             };
             /** @description A service the request needs is unavailable; see `Retry-After` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    trust_lrs_client_v1_admin_lrs_clients__lrs_client_id__trust_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lrs_client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrustBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9165,6 +9290,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    replace_trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrustedLrsClientsBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
                 };
             };
             /** @description Validation failed; `errors` names each failed rule */

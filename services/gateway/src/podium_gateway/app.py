@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
 from starlette.middleware import Middleware
 
@@ -19,6 +20,7 @@ from podium_gateway import (
     datasets_api,
     leaderboard_api,
     lrs_clients_api,
+    lrs_trust_api,
     notifications_api,
     operations_api,
     profile_api,
@@ -57,6 +59,7 @@ def routers() -> list[APIRouter]:
         submissions_api.router,
         teams_api.router,
         sponsor_api.router,
+        lrs_trust_api.router,
         datasets_api.router,
         sample_api.router,
         leaderboard_api.router,
@@ -83,6 +86,8 @@ def create_api(settings: Settings) -> FastAPI:
     async def internal_http(app: FastAPI) -> AsyncIterator[None]:
         # One pooled client for every internal call (SPEC §6), closed after the runtime stops.
         async with httpx.AsyncClient(
+            # Every internal call carries a fresh service credential (ADR 0053).
+            auth=service_credentials.auth_for(settings),
             timeout=settings.internal_timeout_seconds,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         ) as http:
@@ -106,6 +111,8 @@ def create_api(settings: Settings) -> FastAPI:
         routers=routers(),
         middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
         extensions=[internal_http],
+        # The gateway signs internal calls; it serves no internal API of its own.
+        internal_api=False,
         # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
         docs_url=None,
         redoc_url=None,
