@@ -294,8 +294,9 @@ async def test_only_statements_of_trusted_lrs_clients_give_or_take_points(harnes
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     now = datetime(yesterday.year, yesterday.month, yesterday.day, 12, tzinfo=UTC)
     intruder = uuid.uuid4()
-    # An untrusted tool's statement earns nothing; the trusted tool's does.
-    await _statement(harness, now, user_id=ada, lrs_client_id=intruder)
+    # An untrusted tool's statement earns nothing (it would be 25, a total no trusted
+    # statement below passes through); the trusted tool's do.
+    await _statement(harness, now, user_id=ada, verb=PASSED, scaled=0.9, lrs_client_id=intruder)
     kept = await _statement(harness, now, user_id=ada)
     # The untrusted tool cannot take the trusted statement's points back either.
     await _statement(
