@@ -28,6 +28,7 @@ from podium_contracts.redis_keys import access_token_revoked_key, tokens_revoked
 from podium_runtime.problems import Problem
 
 from podium_gateway.clients import call, client_ip
+from podium_gateway.clients.identity import user_access
 from podium_gateway.config import Settings
 from podium_gateway.limits import enforce
 
@@ -205,7 +206,7 @@ def token_revoked() -> Problem:
 
 
 async def current_access(
-    http: httpx.AsyncClient, identity_url: str, user: CurrentUser
+    http: httpx.AsyncClient, settings: Settings, user: CurrentUser
 ) -> CurrentUser:
     """Return the caller with the role they hold now, when their token claims admin (ADR 0052).
 
@@ -217,9 +218,7 @@ async def current_access(
     """
     if not user.is_admin:
         return user
-    answer = await call(
-        http, "GET", f"{identity_url}/internal/users/{user.user_id}/access", service="identity"
-    )
+    answer = await user_access(http, settings, user.user_id)
     if answer.status_code == 404:
         raise invalid_token("The account of this token no longer exists.")
     if answer.status_code != 200:
@@ -268,7 +267,7 @@ async def optional_user(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
     await check_not_revoked(redis_client, user)
-    user = await current_access(request.app.state.http, settings.identity_url, user)
+    user = await current_access(request.app.state.http, settings, user)
     await enforce(
         redis_client,
         f"{settings.redis_key_prefix}rl:user:{user.user_id}",
