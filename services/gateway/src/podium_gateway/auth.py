@@ -45,6 +45,7 @@ class CurrentUser:
 
     user_id: uuid.UUID
     email: str
+    #: The current role: an `admin` claim is confirmed with identity (ADR 0052).
     role: str
     #: The token's id and issue and expiry instants (revocation, SPEC §5.1).
     jti: str = ""
