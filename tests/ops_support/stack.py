@@ -106,8 +106,11 @@ def completed(user: User, lesson: str = "lesson-1", **extra: Any) -> dict[str, A
 
 
 @contextlib.asynccontextmanager
-async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[OpsStack]:
-    """All six services, migrated, with an admin signed in and LRS credentials made."""
+async def ops_stack(
+    test_infra: TestInfrastructure, tmp: Path, *, with_rewards: bool = False
+) -> AsyncIterator[OpsStack]:
+    """All six services (`with_rewards`: seven), migrated, with an admin signed in and LRS
+    credentials made."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
     from podium_ingest.app import create_api as ingest_api
@@ -144,12 +147,19 @@ async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[
             )
         )
         notifier = await stack.enter_async_context(serve(build_app(notifier_service)))
+        if with_rewards:
+            from podium_rewards.app import create_api as rewards_api
+            from podium_rewards.config import Settings as RewardsSettings
+
+            rewards_settings = test_infra.settings(RewardsSettings, scheduler_enabled=False)
+            rewards = await stack.enter_async_context(serve(rewards_api(rewards_settings)))
         services = {
             "identity": identity,
             "competitions": competitions,
             "scoring": scoring,
             "ingest": ingest,
             "notifier": notifier,
+            **({"rewards": rewards} if with_rewards else {}),
         }
         url, http = await serve_gateway(
             stack,

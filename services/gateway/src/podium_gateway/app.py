@@ -21,6 +21,7 @@ from podium_gateway import (
     lrs_clients_api,
     notifications_api,
     operations_api,
+    personal_export_api,
     profile_api,
     reports_api,
     rewards_api,
@@ -72,6 +73,7 @@ def routers() -> list[APIRouter]:
         admin_api.router,
         operations_api.router,
         data_api.router,
+        personal_export_api.router,
     ]
 
 
