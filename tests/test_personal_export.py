@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
 from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -213,7 +214,9 @@ async def test_export_holds_the_callers_data_from_every_service_and_nobody_elses
     assert any(export_id in link for link in mail["links"])
 
 
-async def test_only_the_owner_sees_and_downloads_an_export(stack: OpsStack) -> None:
+async def test_only_the_owner_sees_and_downloads_an_export(
+    stack: OpsStack, test_infra: TestInfrastructure
+) -> None:
     owner, stranger = await stack.sign_up(), await stack.sign_up()
     asked = await stack.http.post("/v1/users/me/export", headers=owner.auth)
     assert asked.status_code == 202, asked.text
@@ -240,3 +243,28 @@ async def test_only_the_owner_sees_and_downloads_an_export(stack: OpsStack) -> N
     # The stranger's own export is theirs alone: a different id.
     theirs = await stack.http.post("/v1/users/me/export", headers=stranger.auth)
     assert theirs.status_code == 202 and theirs.json()["id"] != export_id
+
+    # Archives expire: once its time is up the blob is deleted and the export says so.
+    client = redis.from_url(test_infra.infra.redis_url)
+    try:
+        key = f"podium:exports:{export_id}"
+        record = json.loads(await client.get(key))
+        blob = stack_blob(stack, record["blob_key"])
+        assert blob.exists()
+        record["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        await client.set(key, json.dumps(record))
+    finally:
+        await client.aclose()
+    expired = await stack.http.get(f"/v1/users/me/export/{export_id}", headers=owner.auth)
+    assert expired.json()["status"] == "expired" and expired.json()["download_url"] is None
+    assert not blob.exists()
+    late = await stack.http.get(link, headers=owner.auth)
+    assert late.status_code == 410 and late.json()["code"] == "EXPORT_EXPIRED"
+    # Expired, the owner may ask for a new one.
+    fresh = await stack.http.post("/v1/users/me/export", headers=owner.auth)
+    assert fresh.status_code == 202 and fresh.json()["id"] != export_id
+
+
+def stack_blob(stack: OpsStack, key: str) -> Path:
+    """Where the local blob store of the stack keeps a blob."""
+    return stack.blob_dir / key

@@ -50,6 +50,8 @@ class OpsStack:
     lrs_auth: dict[str, str]
     services: dict[str, str]
     database_url: str
+    #: The local blob store's directory (uploads, exports).
+    blob_dir: Path
 
     async def sign_up(self, name: str | None = None, timezone: str = "UTC") -> User:
         """Register and log in a user."""
@@ -180,4 +182,5 @@ async def ops_stack(
             lrs,
             services,
             test_infra.database_url,
+            tmp / "blobs",
         )
