@@ -25,6 +25,7 @@ from podium_gateway.clients import HttpDep, RedisDep, Relayed, SettingsDep, call
 from podium_gateway.clients import audit as audit_log
 from podium_gateway.clients.audit import AuditorDep, AuditPageDocument
 from podium_gateway.clients.competitions import CompetitionsDep, CompetitionView, is_sponsor
+from podium_gateway.clients.services import service_url
 from podium_gateway.jobs import JobsDep
 
 router = APIRouter(tags=["sponsor tools"])
@@ -67,7 +68,7 @@ async def competition_audit(
         params["action"] = action
     if cursor is not None:
         params["cursor"] = cursor
-    return await audit_log.page(http, settings.identity_url, params)
+    return await audit_log.page(http, service_url(settings, "identity"), params)
 
 
 @router.post(
@@ -93,7 +94,7 @@ async def rebuild_boards(
     answer = await call(
         http,
         "POST",
-        f"{settings.competitions_url}/internal/v1/rebuilds",
+        f"{service_url(settings, 'competitions')}/internal/v1/rebuilds",
         service="competitions",
         json={"target": target, "competition_id": str(competition_id)},
     )
