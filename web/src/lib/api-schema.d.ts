@@ -913,7 +913,7 @@ export interface paths {
         put?: never;
         /**
          * Announce something to every participant, in-app and by e-mail (owner)
-         * @description Publish `competition.announcement_posted`; 202 once Kafka has it.
+         * @description Publish `competition.announcement_posted`; 202 once Kafka has it. Audited.
          */
         post: operations["announce_v1_competitions__competition_id__announcements_post"];
         delete?: never;
@@ -950,6 +950,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log of my competition (owner)
+         * @description Every recorded action about the competition or something in it (invalidated
+         *     submissions), newest first, whoever did it.
+         */
+        get: operations["competition_audit_v1_competitions__competition_id__audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/baseline-submissions": {
         parameters: {
             query?: never;
@@ -961,7 +982,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a baseline file (owner): scored and shown on the board marked baseline
-         * @description Publish `submission.received` as the owner; no enrollment, no daily limit.
+         * @description Publish `submission.received` as the owner; no enrollment, no daily limit. Audited.
          *
          *     The board shows the owner's best baseline as a line with `baseline: true`;
          *     the owner is no participant, so the roster and capacity do not change.
@@ -1028,7 +1049,7 @@ export interface paths {
         put?: never;
         /**
          * Accept or decline a pending join (owner)
-         * @description Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`.
+         * @description Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`. Audited.
          */
         post: operations["decide_v1_competitions__competition_id__enrollments__participant_id__decision_post"];
         delete?: never;
@@ -1053,6 +1074,8 @@ export interface paths {
         /**
          * Upload a data file (owner); the same name again is a new version
          * @description Stream the file to the blob store, then record it: `{name, version, size, sha256, ...}`.
+         *
+         *     Audited as `competition.file_uploaded`.
          */
         post: operations["upload_file_v1_competitions__competition_id__files_post"];
         delete?: never;
@@ -1077,7 +1100,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a data file and its versions (owner)
-         * @description Hide every version of the file.
+         * @description Hide every version of the file. Audited as `competition.file_deleted`.
          */
         delete: operations["delete_file_v1_competitions__competition_id__files__name__delete"];
         options?: never;
@@ -1120,7 +1143,7 @@ export interface paths {
         put?: never;
         /**
          * Regenerate a private competition's invite code (owner/admin)
-         * @description Replace the invite code; the old one stops working at once.
+         * @description Replace the invite code; the old one stops working at once. Audited (without the code).
          */
         post: operations["regenerate_invite_code_v1_competitions__competition_id__invite_code_post"];
         delete?: never;
@@ -1264,9 +1287,50 @@ export interface paths {
         post?: never;
         /**
          * Remove a participant (owner); ban=true blocks re-joining
-         * @description Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`.
+         * @description Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`. Audited.
          */
         delete: operations["remove_participant_v1_competitions__competition_id__participants__participant_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/rebuilds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rebuild my competition's boards (owner)
+         * @description Rank the boards again from the scores (prediction) or the points ledger (activity),
+         *     as the admin rebuild does; audited. Follow it at `.../rebuilds/{job_id}`.
+         */
+        post: operations["rebuild_boards_v1_competitions__competition_id__rebuilds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/rebuilds/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a rebuild of my competition's boards (owner)
+         * @description `status`, `done`/`total`, `eta_seconds`; 404 for a job of another competition.
+         */
+        get: operations["show_board_rebuild_v1_competitions__competition_id__rebuilds__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1918,6 +1982,75 @@ export interface paths {
          *     them (SPEC §7.4); the gateway sends each part to its owner.
          */
         patch: operations["patch_me_v1_users_me_patch"];
+        trace?: never;
+    };
+    "/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My current export, started if there is none
+         * @description The export being built or ready for download; a new one when there is none (202).
+         */
+        get: operations["current_export_v1_users_me_export_get"];
+        put?: never;
+        /**
+         * Export everything Podium holds about me (asynchronous)
+         * @description Start building a zip of JSON files (profile, enrollments, submissions and scores,
+         *     notifications, learning records, rewards); 202 with its id. While one is being built
+         *     or can still be downloaded, that one is answered instead of starting another. A
+         *     notification (in-app and e-mail) says when it is ready.
+         */
+        post: operations["request_export_v1_users_me_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/export/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow my export; a download link once it is ready
+         * @description `status`: queued, running, ready (with `download_url`, valid a few minutes), failed or
+         *     expired (the archive was deleted `expires_at`).
+         */
+        get: operations["show_export_v1_users_me_export__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/export/{export_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download my export (owner, with a live link)
+         * @description The zip; 403 `DOWNLOAD_LINK_EXPIRED` for a dead link (ask `GET .../{id}` for a new one),
+         *     409 `EXPORT_NOT_READY`, 410 `EXPORT_EXPIRED`.
+         */
+        get: operations["download_export_v1_users_me_export__export_id__archive_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/wallet": {
@@ -3198,6 +3331,57 @@ export interface components {
             expires_at: string;
             /** Points */
             points: number;
+        };
+        /**
+         * ExportDocument
+         * @description A personal-data export as its owner sees it.
+         */
+        ExportDocument: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Done
+             * @description Services that have answered
+             */
+            done: number;
+            /** Download Expires At */
+            download_expires_at?: string | null;
+            /**
+             * Download Url
+             * @description A short-lived link to the zip (only for the owner, when ready)
+             */
+            download_url?: string | null;
+            /** Error */
+            error?: string | null;
+            /**
+             * Expires At
+             * @description When the archive is deleted
+             */
+            expires_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ready At */
+            ready_at?: string | null;
+            /** Sha256 */
+            sha256?: string | null;
+            /** Size Bytes */
+            size_bytes?: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "ready" | "failed" | "expired";
+            /**
+             * Total
+             * @description Services asked
+             */
+            total: number | null;
         };
         /**
          * FileErrorDocument
@@ -4841,6 +5025,8 @@ export interface operations {
                 until?: string | null;
                 cursor?: string | null;
                 limit?: number;
+                /** @description Everything about one competition and what is inside it */
+                competition?: string | null;
             };
             header?: never;
             path?: never;
@@ -4929,6 +5115,7 @@ export interface operations {
                 target?: string | null;
                 since?: string | null;
                 until?: string | null;
+                competition?: string | null;
             };
             header?: never;
             path?: never;
@@ -8050,6 +8237,92 @@ export interface operations {
             };
         };
     };
+    competition_audit_v1_competitions__competition_id__audit_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageDocument"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     submit_baseline_v1_competitions__competition_id__baseline_submissions_post: {
         parameters: {
             query?: never;
@@ -8892,6 +9165,161 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    rebuild_boards_v1_competitions__competition_id__rebuilds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    show_board_rebuild_v1_competitions__competition_id__rebuilds__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
             };
             /** @description Validation failed; `errors` names each failed rule */
             422: {
@@ -10554,6 +10982,289 @@ export interface operations {
             };
             /** @description A service the request needs is unavailable; see `Retry-After` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    current_export_v1_users_me_export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    request_export_v1_users_me_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    show_export_v1_users_me_export__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    download_export_v1_users_me_export__export_id__archive_get: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description S3 blob store: a presigned URL */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

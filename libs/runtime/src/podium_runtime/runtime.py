@@ -29,6 +29,7 @@ from podium_runtime.http import (
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
+from podium_runtime.personal_data import PersonalDataCatalogue
 from podium_runtime.problems import (
     COMMON_PROBLEMS,
     install_problem_handlers,
@@ -64,6 +65,8 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         #: Prebuilt read-only queries the service offers operators (podium_runtime.queries).
         self.queries = QueryCatalogue()
+        #: The tables holding personal data, for the export (podium_runtime.personal_data).
+        self.personal_data = PersonalDataCatalogue()
         #: What `GET /internal/ops/etl` adds about this service's progress (e.g. last statement).
         self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:

@@ -23,11 +23,13 @@ from podium_gateway import (
     lrs_trust_api,
     notifications_api,
     operations_api,
+    personal_export_api,
     profile_api,
     reports_api,
     rewards_api,
     sample_api,
     sponsor_api,
+    sponsor_operations_api,
     stream_api,
     submissions_api,
     teams_api,
@@ -60,6 +62,7 @@ def routers() -> list[APIRouter]:
         teams_api.router,
         sponsor_api.router,
         lrs_trust_api.router,
+        sponsor_operations_api.router,
         datasets_api.router,
         sample_api.router,
         leaderboard_api.router,
@@ -75,6 +78,7 @@ def routers() -> list[APIRouter]:
         admin_api.router,
         operations_api.router,
         data_api.router,
+        personal_export_api.router,
     ]
 
 

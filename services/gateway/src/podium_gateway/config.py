@@ -56,6 +56,10 @@ class Settings(ServiceSettings):
     max_dataset_bytes: int = 20 * 1024 * 1_048_576
     #: How long a presigned download URL of a data file lives (S3 blob store only).
     dataset_url_seconds: int = 300
+    #: How long a personal-data export can be downloaded before it is deleted (ADR 0058).
+    export_ttl_seconds: int = Field(default=48 * 3600, ge=60)
+    #: How long one download link of an export works (S3: the presigned URL's life too).
+    export_link_seconds: int = Field(default=600, ge=10)
     #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
     force_hsts: bool = False
     #: CIDRs of the proxies in front of the gateway (ingress, load balancer). From them
