@@ -163,6 +163,7 @@ async def test_no_acknowledged_work_is_lost_duplicated_or_stuck(faults: FaultSta
             await judge_submissions(stack, tally.kinds["submissions"])
             await judge_joins(stack, tally.kinds["joins"])
             await judge_statements(stack, tally.kinds["statements"], lrs_auth)
+            print("\n" + table([tally]), flush=True)  # progress; the full table comes last
             return tally
 
         async def kill(service: str) -> None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from platform_support.stack import User
 from podium_contracts.topics import ENROLLMENTS
 from podium_runtime.testing import eventually
@@ -305,15 +305,15 @@ async def judge_statement_duplicates_and_points(
 async def decision_events(bootstrap_servers: str, topic_prefix: str) -> Counter[str]:
     """Count the distinct enrollment decisions per join request id on the enrollments topic."""
     topic = topic_prefix + ENROLLMENTS.name
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
+    finally:
+        await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
-            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
