@@ -158,7 +158,7 @@ async def test_no_acknowledged_work_is_lost_duplicated_or_stuck(faults: FaultSta
             tallies.append(tally)
             traffic.current = tally
             await fault()
-            await asyncio.sleep(2)  # traffic after the recovery belongs to the window too
+            await asyncio.sleep(4)  # traffic after the recovery belongs to the window too
             traffic.current = None
             await judge_submissions(stack, tally.kinds["submissions"])
             await judge_joins(stack, tally.kinds["joins"])
