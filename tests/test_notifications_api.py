@@ -467,3 +467,31 @@ async def test_streams_share_one_redis_connection_and_are_capped_per_user(stack:
                 return got.status_code == 200
 
         await eventually(admitted, timeout=20, message="a freed place is taken again")
+
+
+async def test_streams_survive_the_loss_of_the_shared_connection(stack: Stack) -> None:
+    """Redis drops the hub's connection: live messages still reach the user afterwards.
+
+    Either the connection is re-established under the open stream, or the stream
+    ends and the client's reconnect (as the web app does) gets the inbox's replay.
+    """
+    carol = await signup(stack)
+    async with EventStream(stack.gateway, carol.headers) as first:
+        killed = await stack.runtime.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        assert int(killed) >= 1
+        event = scored(carol.user_id)
+        await stack.runtime.publisher.publish(event)
+        try:
+            note = await first.until("notification", timeout=10)
+        except TimeoutError:
+            note = None
+    if note is None:
+        async with EventStream(stack.gateway, {**carol.headers, "Last-Event-ID": "0"}) as second:
+            note = await second.until("notification")
+    assert note["data"]["data"]["submission_id"] == str(event.data.submission_id)
+    # The hub serves new streams after the loss, and they get live messages.
+    async with EventStream(stack.gateway, carol.headers) as third:
+        later = scored(carol.user_id)
+        await stack.runtime.publisher.publish(later)
+        live = await third.until("submission.scored")
+        assert live["data"]["public_score"] == 1.25
