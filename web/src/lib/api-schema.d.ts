@@ -1822,6 +1822,9 @@ export interface paths {
         /**
          * My live updates (Server-Sent Events)
          * @description Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`.
+         *
+         *     At most `PODIUM_GATEWAY_STREAM_MAX_PER_USER` streams per user are open at
+         *     once; one more answers 429 `TOO_MANY_STREAMS` with `Retry-After`.
          */
         get: operations["stream_v1_stream_get"];
         put?: never;
@@ -10523,6 +10526,13 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDocument"];
                     "application/problem+json": unknown;
                 };
+            };
+            /** @description `TOO_MANY_STREAMS`: the user holds the most streams allowed */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unexpected error */
             500: {

@@ -102,7 +102,13 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            yield
+            try:
+                yield
+            finally:
+                # The live hub (made on the first stream) holds a pub/sub connection.
+                hub = getattr(app.state, "live_hub", None)
+                if hub is not None:
+                    await hub.aclose()
 
     app = runtime.create_app(
         title="Podium gateway",

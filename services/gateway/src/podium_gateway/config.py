@@ -97,6 +97,10 @@ class Settings(ServiceSettings):
     # Submissions (SPEC §5.3).
     #: Largest prediction file or answer key accepted; larger ones are 413 `PAYLOAD_TOO_LARGE`.
     max_submission_bytes: int = 50 * 1_048_576
+    #: Rejected uploads a participant may make per competition and UTC day. Rejected
+    #: files give their daily slot back (SPEC §7.1), so this separate limit is what
+    #: bounds uploads that are never valid; above it uploads answer 429.
+    daily_rejected_upload_limit: int = Field(default=20, ge=1)
     #: Where uploads are stored; read from `PODIUM_BLOB_*` (shared with scoring).
     blob: BlobSettings = Field(default_factory=BlobSettings)
 
