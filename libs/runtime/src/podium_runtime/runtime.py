@@ -164,12 +164,15 @@ class ServiceRuntime:
         description: str,
         routers: Sequence[APIRouter] = (),
         extensions: Sequence[LifespanExtension] = (),
+        problems: Sequence[int] = (),
         **fastapi_kwargs: Any,
     ) -> FastAPI:
         """Build the service's FastAPI app with lifespan, errors, request ids and health.
 
         `extensions` are the service's own lifespan parts, declared here rather
-        than by wrapping the app's lifespan afterwards.
+        than by wrapping the app's lifespan afterwards. `problems` are statuses
+        every route of `routers` may answer beyond `COMMON_PROBLEMS` (documented
+        as RFC 7807 answers; a route's own `responses` describe them better).
         """
 
         @asynccontextmanager
@@ -213,5 +216,7 @@ class ServiceRuntime:
             app.include_router(operations.router)
         for router in routers:
             # Every route documents the problem answers any route can give (SPEC §5).
-            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
+            app.include_router(
+                router, responses=problem_responses(*sorted({*COMMON_PROBLEMS, *problems}))
+            )
         return app
