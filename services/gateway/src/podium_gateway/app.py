@@ -38,6 +38,7 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
+from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
@@ -123,11 +124,13 @@ def create_api(settings: Settings) -> FastAPI:
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,
+        problems=GATEWAY_PROBLEMS,
         # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
         docs_url=None,
         redoc_url=None,
     )
     mount_web(app, settings.web_root or default_web_root())
+    install_openapi(app)
 
     app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings

@@ -83,6 +83,11 @@ class Settings(ServiceSettings):
     #: Login attempts per client IP (the per-account lockout lives in identity).
     rate_limit_login_ip: int = 50
     rate_limit_login_ip_window_seconds: int = 300
+    #: Refused xAPI Basic credentials per client IP and LRS key: past it, that key is not
+    #: checked from that address until the window ends (429), so secrets cannot be guessed
+    #: at request speed, and a stranger behind the same ingress cannot lock out other tools.
+    rate_limit_lrs_auth_failures: int = 20
+    rate_limit_lrs_auth_failures_window_seconds: int = 300
 
     # Token verification (SPEC §8).
     #: Seconds the JWKS stays cached before a background refetch on next use.
