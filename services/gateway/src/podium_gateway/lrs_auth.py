@@ -52,6 +52,11 @@ class LrsClient:
         return bool({"all", "all/read", "statements/read"} & self.scopes)
 
 
+def credential_fingerprint(key: str, secret: str) -> str:
+    """Return the hash naming one key/secret pair in Redis keys (never the secret itself)."""
+    return hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(
         401,
@@ -83,7 +88,7 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     settings: Settings = request.app.state.settings
     redis_client = request.app.state.runtime.redis
     key, secret = parse_basic(request.headers.get("authorization"))
-    fingerprint = hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+    fingerprint = credential_fingerprint(key, secret)
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
     cached = await redis_client.get(cache_key)
     if cached is None:
@@ -97,6 +102,8 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
         await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
     if cached == _REFUSED:
         raise _unauthorized("Unknown or revoked LRS client credentials.")
+    # The credentials verified: routes may remember things about them (xapi/versions.py).
+    request.state.lrs_credential = fingerprint
     data = json.loads(cached)
     client = LrsClient(
         client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])
