@@ -10641,7 +10641,10 @@ export interface operations {
     get_activities_xapi_activities_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10681,7 +10684,10 @@ export interface operations {
     get_activities_xapi_activities_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10721,7 +10727,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10761,7 +10770,10 @@ export interface operations {
     put_activity_profile_xapi_activities_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10799,7 +10811,10 @@ export interface operations {
     post_activity_profile_xapi_activities_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10837,7 +10852,10 @@ export interface operations {
     delete_activity_profile_xapi_activities_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10875,7 +10893,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10915,7 +10936,10 @@ export interface operations {
     get_state_xapi_activities_state_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10955,7 +10979,10 @@ export interface operations {
     put_state_xapi_activities_state_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -10993,7 +11020,10 @@ export interface operations {
     post_state_xapi_activities_state_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11031,7 +11061,10 @@ export interface operations {
     delete_state_xapi_activities_state_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11069,7 +11102,10 @@ export interface operations {
     get_state_xapi_activities_state_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11109,7 +11145,10 @@ export interface operations {
     get_agents_xapi_agents_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11149,7 +11188,10 @@ export interface operations {
     get_agents_xapi_agents_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11189,7 +11231,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11229,7 +11274,10 @@ export interface operations {
     put_agent_profile_xapi_agents_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11267,7 +11315,10 @@ export interface operations {
     post_agent_profile_xapi_agents_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11305,7 +11356,10 @@ export interface operations {
     delete_agent_profile_xapi_agents_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11343,7 +11397,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11383,7 +11440,10 @@ export interface operations {
     get_statements_xapi_statements_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11425,7 +11485,10 @@ export interface operations {
             query: {
                 statementId: string;
             };
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11463,7 +11526,10 @@ export interface operations {
     post_statements_xapi_statements_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -11503,7 +11569,10 @@ export interface operations {
     get_statements_xapi_statements_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };

@@ -157,7 +157,8 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         completion=row["completion"],
         voided=row["voided"],
     )
-    return StatementRecorded(
+    # The envelope likewise: its id, time, type and version come from the model's defaults.
+    return StatementRecorded.model_construct(
         producer=PRODUCER,
         correlation_id=cause.correlation_id,
         causation_id=str(cause.id),
