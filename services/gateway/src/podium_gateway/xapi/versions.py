@@ -14,8 +14,9 @@ fingerprints in this process, and a Redis key per fingerprint (expiring after
 `REMEMBER_SECONDS`) that other gateway replicas read when they have not seen the
 credentials themselves. Redis is written when a fingerprint's version changes,
 else at most every `REFRESH_SECONDS`, so the statement path pays no Redis round
-trip for it. What this process saw last wins over Redis; a replica that has not
-seen the credentials answers with the value another replica wrote.
+trip for it. A lookup trusts this process's own memory while it is younger than
+`REFRESH_SECONDS` and reads Redis otherwise, so every replica follows a switch
+of version within that time.
 """
 
 from __future__ import annotations
@@ -81,16 +82,18 @@ class SpokenVersions:
     async def last(self, fingerprint: str) -> str | None:
         """Return the version these credentials last spoke, or None when unknown."""
         seen = self._seen.get(fingerprint)
-        if seen is not None:
-            return seen[0]
+        if seen is not None and time.monotonic() - seen[1] < REFRESH_SECONDS:
+            return seen[0]  # what Redis holds, unless another replica wrote since
         try:
             async with asyncio.timeout(LOOKUP_TIMEOUT_SECONDS):
                 value = await self.client.get(self._key(fingerprint))
         except Exception:  # an answer to a refused request must not fail on Redis
-            return None
+            value = None
         if isinstance(value, bytes):
             value = value.decode()
-        return value if isinstance(value, str) else None
+        if isinstance(value, str):
+            return value
+        return seen[0] if seen is not None else None
 
     async def flush(self) -> None:
         """Wait until every pending Redis write finished (tests, shutdown)."""
