@@ -136,6 +136,7 @@ class _Changes:
 
     def __init__(self) -> None:
         self.competitions: set[uuid.UUID] = set()
+        self.created: set[uuid.UUID] = set()
         self.added: dict[uuid.UUID, set[str]] = {}
         self.removed: dict[uuid.UUID, set[str]] = {}
         self.fences: dict[uuid.UUID, list[str]] = {}
@@ -188,8 +189,11 @@ class CompetitionReadModel:
                     continue
                 ordered = sorted(users)
                 await self._add(keys=_member_keys(cid), args=[len(ordered), *ordered, *fences])
-        for cid in sorted(changes.touched()):
+        for cid in sorted(changes.touched() - changes.created):
             await self.refresh_card(cid)
+        if committed:
+            for cid in sorted(changes.created):
+                await self.rebuild(cid)
 
     # --- rebuilding ------------------------------------------------------------------
 
@@ -273,6 +277,13 @@ def reset_at_start(read_model: CompetitionReadModel) -> Any:
             log.exception("read model reset failed; cards are rebuilt on their next change")
 
     return reset_read_model
+
+
+def competition_created(session: AsyncSession, competition_id: uuid.UUID) -> None:
+    """Record that a competition is created in this transaction (its card follows the commit)."""
+    changes = _changes(session)
+    if changes is not None:
+        changes.created.add(competition_id)
 
 
 def competition_changed(session: AsyncSession, competition_ids: Iterable[uuid.UUID]) -> None:

@@ -42,6 +42,7 @@ async def insert_competition(session: AsyncSession, values: dict[str, Any]) -> A
     """Insert a competition and return the stored row."""
     result = await session.execute(insert(competitions).values(**values).returning(competitions))
     found: AnyRow = result.one()
+    read_model.competition_created(session, found.id)
     return found
 
 
