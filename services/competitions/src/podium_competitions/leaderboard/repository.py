@@ -232,15 +232,6 @@ async def rank_after(
     )
 
 
-async def last_rank(session: AsyncSession, competition_id: uuid.UUID, split: Split) -> int:
-    """Return how many lines a board has (its last rank; ranks are dense 1..N)."""
-    t = leaderboard_entries
-    found = await session.scalar(
-        select(func.max(t.c.rank)).where(t.c.competition_id == competition_id, t.c.split == split)
-    )
-    return int(found or 0)
-
-
 async def shift_ranks(
     session: AsyncSession,
     competition_id: uuid.UUID,
@@ -305,14 +296,23 @@ async def remove_line(
     )
 
 
-async def board_version(
+async def board_state(
     session: AsyncSession, competition_id: uuid.UUID, split: Split
-) -> datetime | None:
-    """Return the `as_of` of a board's last update (None: never stored since versions exist)."""
-    b = leaderboard_boards.c
-    return await session.scalar(
-        select(b.as_of).where(b.competition_id == competition_id, b.split == split)
+) -> tuple[datetime | None, int]:
+    """Return a board's version (`as_of`, None before versions existed) and its line count."""
+    b, t = leaderboard_boards.c, leaderboard_entries.c
+    version = (
+        select(b.as_of)
+        .where(b.competition_id == competition_id, b.split == split)
+        .scalar_subquery()
     )
+    count = (
+        select(func.max(t.rank))
+        .where(t.competition_id == competition_id, t.split == split)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(version, count))).one()
+    return row[0], int(row[1] or 0)
 
 
 async def set_board_version(

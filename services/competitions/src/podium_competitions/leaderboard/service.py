@@ -144,13 +144,14 @@ async def place_entrant(
     The cost is O(log n) plus the lines that really moved, whatever the board's size;
     the result is the same board `recompute_board` ranks from scratch.
     """
-    await repository.lock_board(session, competition_id)
-    for split in SPLITS:
-        if await repository.board_version(session, competition_id, split) is None:
-            if await repository.last_rank(session, competition_id, split) > 0:
-                # A board stored before versions existed: rank it whole once.
-                await recompute_board(session, outbox, mirror, competition_id)
-                return
+    await repository.lock_board(session, competition_id)  # held already: a cheap no-op
+    states = {
+        split: await repository.board_state(session, competition_id, split) for split in SPLITS
+    }
+    if any(base is None and total > 0 for base, total in states.values()):
+        # A board stored before versions existed: rank it whole once.
+        await recompute_board(session, outbox, mirror, competition_id)
+        return
     team_id = await teams_repository.team_of(session, competition_id, user_id)
     entrant = team_id or user_id
     teams = await teams_repository.members_of(session, competition_id, [team_id]) if team_id else {}
@@ -172,7 +173,13 @@ async def place_entrant(
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
         changes, delta = await _move_line(
-            session, competition_id, split, entrant, ranked[0] if ranked else None, now
+            session,
+            competition_id,
+            split,
+            entrant,
+            ranked[0] if ranked else None,
+            states[split],
+            now,
         )
         if delta is None:
             continue
@@ -185,6 +192,8 @@ async def place_entrant(
             replace(delta, placed=mirrored_lines(placed, names, teams, owner_id)),
         )
         if split == "private" and (ends_at is None or now < ends_at):
+            continue
+        if not changes:
             continue
         moved_teams = await teams_repository.members_of(
             session, competition_id, [c.user_id for c in changes]
@@ -203,6 +212,7 @@ async def _move_line(
     split: Split,
     entrant: uuid.UUID,
     line: Entry | None,
+    state: tuple[datetime | None, int],
     now: datetime,
 ) -> tuple[list[RankChange], PlacedDelta | None]:
     """Store an entrant's new line (None: off the board) and shift the lines it passed.
@@ -212,8 +222,7 @@ async def _move_line(
     old = await repository.line_of(session, competition_id, split, entrant)
     if line is None and old is None:
         return [], None
-    base = await repository.board_version(session, competition_id, split)
-    total = await repository.last_rank(session, competition_id, split)
+    base, total = state
     changes: list[RankChange] = []
     rank = 0
     if line is None:
