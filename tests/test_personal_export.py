@@ -268,3 +268,23 @@ async def test_only_the_owner_sees_and_downloads_an_export(
 def stack_blob(stack: OpsStack, key: str) -> Path:
     """Where the local blob store of the stack keeps a blob."""
     return stack.blob_dir / key
+
+
+async def test_erasing_an_account_deletes_its_exports(
+    stack: OpsStack, test_infra: TestInfrastructure
+) -> None:
+    user = await stack.sign_up()
+    asked = await stack.http.post("/v1/users/me/export", headers=user.auth)
+    export_id = asked.json()["id"]
+    await _ready(stack, export_id, user)
+    client = redis.from_url(test_infra.infra.redis_url)
+    try:
+        record = json.loads(await client.get(f"podium:exports:{export_id}"))
+        blob = stack_blob(stack, record["blob_key"])
+        assert blob.exists()
+        erased = await stack.http.delete("/v1/users/me", headers=user.auth)
+        assert erased.status_code == 202, erased.text
+        assert not blob.exists()
+        assert await client.get(f"podium:exports:{export_id}") is None
+    finally:
+        await client.aclose()
