@@ -20,11 +20,12 @@ from platform_support.stack import (
     ADMIN_PASSWORD,
     User,
     login,
-    lrs_credentials,
+    lrs_client,
     run_id,
     serve_gateway,
     serve_identity,
     sign_up,
+    trust_lrs_clients,
 )
 from podium_runtime.blobs import BlobSettings
 from podium_runtime.infra import free_port
@@ -50,6 +51,8 @@ class OpsStack:
     lrs_auth: dict[str, str]
     services: dict[str, str]
     database_url: str
+    #: The LRS client behind `lrs_auth`, which the stack's competitions trust (ADR 0054).
+    lrs_client_id: str
     #: The local blob store's directory (uploads, exports).
     blob_dir: Path
 
@@ -72,6 +75,7 @@ class OpsStack:
         }
         made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
         assert made.status_code == 201, made.text
+        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
         return made.json()  # type: ignore[no-any-return]
 
     async def join(self, competition_id: str, user: User) -> None:
@@ -172,15 +176,14 @@ async def ops_stack(
             blob=blobs,
         )
         token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        lrs = await lrs_credentials(
-            http, token, "ops tool", ["statements/write", "statements/read"]
-        )
+        tool = await lrs_client(http, token, "ops tool", ["statements/write", "statements/read"])
         yield OpsStack(
             url,
             http,
             {"Authorization": f"Bearer {token}"},
-            lrs,
+            tool.auth,
             services,
             test_infra.database_url,
+            tool.client_id,
             tmp / "blobs",
         )

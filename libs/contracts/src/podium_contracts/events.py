@@ -493,6 +493,9 @@ class LearningData(EventData):
     success: bool | None = None
     completion: bool | None = None
     voided: bool = False
+    #: The LRS client that posted the statement (for a voided one: the voiding statement);
+    #: activity points count only from clients the competition trusts (ADR 0054).
+    lrs_client_id: uuid.UUID | None = None
 
 
 @register(LEARNING)

@@ -4,7 +4,8 @@ The gateway relays `/v1/admin/*` here with the caller's bearer token; identity
 checks that the caller is an administrator now, not merely when the token was
 issued. `/internal/audit*` is for the gateway only (SPEC §6): it records the
 entries of actions other services performed and looks up what happened to a
-target.
+target. `/internal/users/{id}/access` answers a user's current role and
+disabled state, which the gateway's admin decisions rest on (ADR 0052).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from podium_identity.schemas import (
     AuditLookup,
     AuditPage,
     AuditRecorded,
+    UserAccess,
     audit_entry_of,
 )
 from podium_identity.service import AccountError
@@ -242,3 +244,12 @@ async def latest_audit(
     """The newest entry about each of these targets."""
     rows = await administration.latest_by_target(session, body.target_type, body.target_ids)
     return AuditLatest(items={k: audit_entry_of(r) for k, r in rows.items()})
+
+
+@internal_router.get("/internal/users/{user_id}/access", response_model=UserAccess)
+async def user_access(
+    user_id: uuid.UUID, administration: AdministrationDep, session: SessionDep
+) -> UserAccess:
+    """The user's current role and disabled state: what admin decisions rest on (ADR 0052)."""
+    user = await administration.user(session, user_id)
+    return UserAccess(user_id=user.id, role=user.role, disabled=user.disabled_at is not None)
