@@ -42,6 +42,7 @@ COMMANDS = [
     ["lrs-clients", "list"],
     ["lrs-clients", "create", "Moodle", "--scope", "statements/write"],
     ["lrs-clients", "revoke", ID],
+    ["lrs-clients", "trust", ID, "--competition", ID],
     ["xapi", "erase", "--agent", '{"mbox": "mailto:a@example.org"}'],
     ["drawings", "list"],
     ["drawings", "create", "--body", "-"],
