@@ -173,6 +173,10 @@ async def test_export_holds_the_callers_data_from_every_service_and_nobody_elses
     assert files["competitions/activity_points.json"], "activity points"
     [submission] = files["scoring/submissions.json"]
     assert submission["submission_id"] == learner_submission
+    # The private split stays hidden until the end: no private score, no private rank.
+    assert submission["public_score"] is not None and "private_score" not in submission
+    assert all("private_score" not in row for row in files["competitions/scores.json"])
+    assert {row["split"] for row in files["competitions/leaderboard_rows.json"]} == {"public"}
     assert learner_submission in {r["submission_id"] for r in files["competitions/scores.json"]}
     [statement] = files["ingest/statements.json"]
     assert statement["id"] == learner_statement
