@@ -106,8 +106,10 @@ def completed(user: User, lesson: str = "lesson-1", **extra: Any) -> dict[str, A
 
 
 @contextlib.asynccontextmanager
-async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[OpsStack]:
-    """All six services, migrated, with an admin signed in and LRS credentials made."""
+async def ops_stack(
+    test_infra: TestInfrastructure, tmp: Path, *, with_rewards: bool = False
+) -> AsyncIterator[OpsStack]:
+    """All six services (seven `with_rewards`), migrated, an admin signed in, LRS credentials."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
     from podium_ingest.app import create_api as ingest_api
@@ -151,6 +153,13 @@ async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[
             "ingest": ingest,
             "notifier": notifier,
         }
+        if with_rewards:
+            from podium_rewards.app import create_api as rewards_api
+            from podium_rewards.config import Settings as RewardsSettings
+
+            services["rewards"] = await stack.enter_async_context(
+                serve(rewards_api(test_infra.settings(RewardsSettings, scheduler_enabled=False)))
+            )
         url, http = await serve_gateway(
             stack,
             test_infra,

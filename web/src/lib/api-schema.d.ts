@@ -3694,11 +3694,8 @@ export interface components {
             display_name: string;
             /** Enrolled At */
             enrolled_at: string | null;
-            /**
-             * User Id
-             * Format: uuid
-             */
-            user_id: string;
+            /** User Id */
+            user_id?: string | null;
         };
         /**
          * ParticipantPage
