@@ -412,6 +412,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/lrs-clients/{lrs_client_id}/trust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Count this LRS client's statements for an activity competition (admin)
+         * @description Add the client to the competition's trusted ones; the answer is the whole list.
+         */
+        post: operations["trust_lrs_client_v1_admin_lrs_clients__lrs_client_id__trust_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/queries": {
         parameters: {
             query?: never;
@@ -893,7 +913,7 @@ export interface paths {
         put?: never;
         /**
          * Announce something to every participant, in-app and by e-mail (owner)
-         * @description Publish `competition.announcement_posted`; 202 once Kafka has it.
+         * @description Publish `competition.announcement_posted`; 202 once Kafka has it. Audited.
          */
         post: operations["announce_v1_competitions__competition_id__announcements_post"];
         delete?: never;
@@ -930,6 +950,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/competitions/{competition_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log of my competition (owner)
+         * @description Every recorded action about the competition or something in it (invalidated
+         *     submissions), newest first, whoever did it.
+         */
+        get: operations["competition_audit_v1_competitions__competition_id__audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/competitions/{competition_id}/baseline-submissions": {
         parameters: {
             query?: never;
@@ -941,7 +982,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a baseline file (owner): scored and shown on the board marked baseline
-         * @description Publish `submission.received` as the owner; no enrollment, no daily limit.
+         * @description Publish `submission.received` as the owner; no enrollment, no daily limit. Audited.
          *
          *     The board shows the owner's best baseline as a line with `baseline: true`;
          *     the owner is no participant, so the roster and capacity do not change.
@@ -1008,7 +1049,7 @@ export interface paths {
         put?: never;
         /**
          * Accept or decline a pending join (owner)
-         * @description Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`.
+         * @description Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`. Audited.
          */
         post: operations["decide_v1_competitions__competition_id__enrollments__participant_id__decision_post"];
         delete?: never;
@@ -1033,6 +1074,8 @@ export interface paths {
         /**
          * Upload a data file (owner); the same name again is a new version
          * @description Stream the file to the blob store, then record it: `{name, version, size, sha256, ...}`.
+         *
+         *     Audited as `competition.file_uploaded`.
          */
         post: operations["upload_file_v1_competitions__competition_id__files_post"];
         delete?: never;
@@ -1057,7 +1100,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a data file and its versions (owner)
-         * @description Hide every version of the file.
+         * @description Hide every version of the file. Audited as `competition.file_deleted`.
          */
         delete: operations["delete_file_v1_competitions__competition_id__files__name__delete"];
         options?: never;
@@ -1100,7 +1143,7 @@ export interface paths {
         put?: never;
         /**
          * Regenerate a private competition's invite code (owner/admin)
-         * @description Replace the invite code; the old one stops working at once.
+         * @description Replace the invite code; the old one stops working at once. Audited (without the code).
          */
         post: operations["regenerate_invite_code_v1_competitions__competition_id__invite_code_post"];
         delete?: never;
@@ -1244,9 +1287,50 @@ export interface paths {
         post?: never;
         /**
          * Remove a participant (owner); ban=true blocks re-joining
-         * @description Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`.
+         * @description Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`. Audited.
          */
         delete: operations["remove_participant_v1_competitions__competition_id__participants__participant_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/rebuilds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rebuild my competition's boards (owner)
+         * @description Rank the boards again from the scores (prediction) or the points ledger (activity),
+         *     as the admin rebuild does; audited. Follow it at `.../rebuilds/{job_id}`.
+         */
+        post: operations["rebuild_boards_v1_competitions__competition_id__rebuilds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/rebuilds/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a rebuild of my competition's boards (owner)
+         * @description `status`, `done`/`total`, `eta_seconds`; 404 for a job of another competition.
+         */
+        get: operations["show_board_rebuild_v1_competitions__competition_id__rebuilds__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1409,6 +1493,30 @@ export interface paths {
          */
         get: operations["my_team_v1_competitions__competition_id__teams_mine_get"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/competitions/{competition_id}/trusted-lrs-clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The LRS clients whose statements count for this activity competition (owner)
+         * @description 403 `NOT_OWNER` for others; 409 `NOT_AN_ACTIVITY_COMPETITION` for prediction ones.
+         */
+        get: operations["trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_get"];
+        /**
+         * Trust exactly these LRS clients for this activity competition (owner)
+         * @description From now on only statements these clients post earn points here; awarded points stay.
+         */
+        put: operations["replace_trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1714,6 +1822,9 @@ export interface paths {
         /**
          * My live updates (Server-Sent Events)
          * @description Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`.
+         *
+         *     At most `PODIUM_GATEWAY_STREAM_MAX_PER_USER` streams per user are open at
+         *     once; one more answers 429 `TOO_MANY_STREAMS` with `Retry-After`.
          */
         get: operations["stream_v1_stream_get"];
         put?: never;
@@ -1874,6 +1985,75 @@ export interface paths {
          *     them (SPEC §7.4); the gateway sends each part to its owner.
          */
         patch: operations["patch_me_v1_users_me_patch"];
+        trace?: never;
+    };
+    "/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My current export, started if there is none
+         * @description The export being built or ready for download; a new one when there is none (202).
+         */
+        get: operations["current_export_v1_users_me_export_get"];
+        put?: never;
+        /**
+         * Export everything Podium holds about me (asynchronous)
+         * @description Start building a zip of JSON files (profile, enrollments, submissions and scores,
+         *     notifications, learning records, rewards); 202 with its id. While one is being built
+         *     or can still be downloaded, that one is answered instead of starting another. A
+         *     notification (in-app and e-mail) says when it is ready.
+         */
+        post: operations["request_export_v1_users_me_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/export/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow my export; a download link once it is ready
+         * @description `status`: queued, running, ready (with `download_url`, valid a few minutes), failed or
+         *     expired (the archive was deleted `expires_at`).
+         */
+        get: operations["show_export_v1_users_me_export__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me/export/{export_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download my export (owner, with a live link)
+         * @description The zip; 403 `DOWNLOAD_LINK_EXPIRED` for a dead link (ask `GET .../{id}` for a new one),
+         *     409 `EXPORT_NOT_READY`, 410 `EXPORT_EXPIRED`.
+         */
+        get: operations["download_export_v1_users_me_export__export_id__archive_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/wallet": {
@@ -3154,6 +3334,57 @@ export interface components {
             expires_at: string;
             /** Points */
             points: number;
+        };
+        /**
+         * ExportDocument
+         * @description A personal-data export as its owner sees it.
+         */
+        ExportDocument: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Done
+             * @description Services that have answered
+             */
+            done: number;
+            /** Download Expires At */
+            download_expires_at?: string | null;
+            /**
+             * Download Url
+             * @description A short-lived link to the zip (only for the owner, when ready)
+             */
+            download_url?: string | null;
+            /** Error */
+            error?: string | null;
+            /**
+             * Expires At
+             * @description When the archive is deleted
+             */
+            expires_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ready At */
+            ready_at?: string | null;
+            /** Sha256 */
+            sha256?: string | null;
+            /** Size Bytes */
+            size_bytes?: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "ready" | "failed" | "expired";
+            /**
+             * Total
+             * @description Services asked
+             */
+            total: number | null;
         };
         /**
          * FileErrorDocument
@@ -4527,6 +4758,41 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * TrustBody
+         * @description Body of `POST /v1/admin/lrs-clients/{id}/trust`.
+         */
+        TrustBody: {
+            /**
+             * Competition Id
+             * Format: uuid
+             */
+            competition_id: string;
+        };
+        /**
+         * TrustedLrsClients
+         * @description The LRS clients whose statements earn points in an activity competition.
+         */
+        TrustedLrsClients: {
+            /**
+             * Any Lrs Client
+             * @description True only for a competition created before LRS trust existed: statements from every client count until its sponsor names the trusted ones.
+             */
+            any_lrs_client: boolean;
+            /**
+             * Lrs Client Ids
+             * @description Ids of the LRS clients (`POST /v1/admin/lrs-clients`) that count.
+             */
+            lrs_client_ids: string[];
+        };
+        /**
+         * TrustedLrsClientsBody
+         * @description Body of `PUT /v1/competitions/{id}/trusted-lrs-clients`: the whole list.
+         */
+        TrustedLrsClientsBody: {
+            /** Lrs Client Ids */
+            lrs_client_ids: string[];
+        };
+        /**
          * UserDocument
          * @description A user's profile.
          * @example {
@@ -4829,6 +5095,8 @@ export interface operations {
                 until?: string | null;
                 cursor?: string | null;
                 limit?: number;
+                /** @description Everything about one competition and what is inside it */
+                competition?: string | null;
             };
             header?: never;
             path?: never;
@@ -4957,6 +5225,7 @@ export interface operations {
                 target?: string | null;
                 since?: string | null;
                 until?: string | null;
+                competition?: string | null;
             };
             header?: never;
             path?: never;
@@ -7080,6 +7349,132 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    trust_lrs_client_v1_admin_lrs_clients__lrs_client_id__trust_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lrs_client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrustBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
+                };
             };
             /** @description Malformed request, cursor or token */
             400: {
@@ -10762,6 +11157,132 @@ export interface operations {
             };
         };
     };
+    competition_audit_v1_competitions__competition_id__audit_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageDocument"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     submit_baseline_v1_competitions__competition_id__baseline_submissions_post: {
         parameters: {
             query?: never;
@@ -13147,6 +13668,251 @@ export interface operations {
             };
         };
     };
+    rebuild_boards_v1_competitions__competition_id__rebuilds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    show_board_rebuild_v1_competitions__competition_id__rebuilds__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     rescore_v1_competitions__competition_id__rescore_post: {
         parameters: {
             query?: never;
@@ -14162,6 +14928,254 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    replace_trusted_lrs_clients_v1_competitions__competition_id__trusted_lrs_clients_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                competition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrustedLrsClientsBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrustedLrsClients"];
                 };
             };
             /** @description Malformed request, cursor or token */
@@ -16220,15 +17234,12 @@ export interface operations {
                     "application/problem+json": unknown;
                 };
             };
-            /** @description Rate limit exceeded; see `Retry-After` */
+            /** @description `TOO_MANY_STREAMS`: the user holds the most streams allowed */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["ProblemDocument"];
-                    "application/problem+json": unknown;
-                };
+                content?: never;
             };
             /** @description Unexpected error */
             500: {
@@ -17348,6 +18359,509 @@ export interface operations {
             };
         };
     };
+    current_export_v1_users_me_export_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    request_export_v1_users_me_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    show_export_v1_users_me_export__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                };
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    download_export_v1_users_me_export__export_id__archive_get: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description S3 blob store: a presigned URL */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request, cursor or token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not authenticated or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Validation failed; `errors` names each failed rule */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Rate limit exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description A service the request needs is unavailable; see `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDocument"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     get_wallet_v1_wallet_get: {
         parameters: {
             query?: never;
@@ -17978,7 +19492,10 @@ export interface operations {
     get_activities_xapi_activities_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18098,7 +19615,10 @@ export interface operations {
     get_activities_xapi_activities_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18218,7 +19738,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18338,7 +19861,10 @@ export interface operations {
     put_activity_profile_xapi_activities_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18456,7 +19982,10 @@ export interface operations {
     post_activity_profile_xapi_activities_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18574,7 +20103,10 @@ export interface operations {
     delete_activity_profile_xapi_activities_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18692,7 +20224,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18812,7 +20347,10 @@ export interface operations {
     get_state_xapi_activities_state_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -18932,7 +20470,10 @@ export interface operations {
     put_state_xapi_activities_state_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19050,7 +20591,10 @@ export interface operations {
     post_state_xapi_activities_state_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19168,7 +20712,10 @@ export interface operations {
     delete_state_xapi_activities_state_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19286,7 +20833,10 @@ export interface operations {
     get_state_xapi_activities_state_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19406,7 +20956,10 @@ export interface operations {
     get_agents_xapi_agents_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19526,7 +21079,10 @@ export interface operations {
     get_agents_xapi_agents_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19646,7 +21202,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19766,7 +21325,10 @@ export interface operations {
     put_agent_profile_xapi_agents_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19884,7 +21446,10 @@ export interface operations {
     post_agent_profile_xapi_agents_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20002,7 +21567,10 @@ export interface operations {
     delete_agent_profile_xapi_agents_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20120,7 +21688,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20240,7 +21811,10 @@ export interface operations {
     get_statements_xapi_statements_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20362,7 +21936,10 @@ export interface operations {
             query: {
                 statementId: string;
             };
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20480,7 +22057,10 @@ export interface operations {
     post_statements_xapi_statements_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20600,7 +22180,10 @@ export interface operations {
     get_statements_xapi_statements_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
