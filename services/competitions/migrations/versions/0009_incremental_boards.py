@@ -6,7 +6,7 @@ passed shift by one through an index on `rank` (ADR 0044). `leaderboard_boards`
 holds each board's version (`as_of`), which guards the Redis mirror's deltas.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
