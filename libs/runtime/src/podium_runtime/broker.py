@@ -42,6 +42,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_runtime import tracing
+from podium_runtime.batch_poll import long_poll
 from podium_runtime.context import bound
 from podium_runtime.db import Database
 from podium_runtime.failures import Backoff, FailureLog, is_infrastructure_error
@@ -271,10 +272,12 @@ class EventConsumer:
             auto_offset_reset="earliest",
             batch=True,
             max_records=self.batch_max_records,
-            # getmany returns as soon as records are buffered; this bounds an idle poll.
-            batch_timeout_ms=50,
+            # getmany returns as soon as records are buffered; this bounds an idle poll,
+            # which `long_poll` no longer follows with a sleep of the same length.
+            batch_timeout_ms=self.settings.consumer_batch_poll_ms,
             **self.group_options(),
         )
+        long_poll(subscriber)
         subscriber(on_batch)
         self.subscribers.append(subscriber)
 

@@ -85,6 +85,9 @@ class ServiceSettings(BaseSettings):
             "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
         ),
     )
+    #: Longest idle wait of one batch-consumer poll (`batch_poll`). Records end it at
+    #: once, so it costs no latency; it only sets how often an idle consumer wakes.
+    consumer_batch_poll_ms: int = 1_000
     outbox_batch_size: int = 200
     #: Longest idle wait of the outbox relay. A commit that adds events wakes it at once
     #: (`Outbox.on_commit`); this only bounds how late rows committed elsewhere are seen.
