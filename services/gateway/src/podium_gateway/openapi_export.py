@@ -39,9 +39,10 @@ def unique_operation_ids(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def render() -> str:
-    """Return the document as the stable text committed in `web/openapi.json`."""
-    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render(document: dict[str, Any] | None = None) -> str:
+    """Return the document (the gateway's by default) as the stable text of `web/openapi.json`."""
+    text = json.dumps(document or openapi_document(), indent=2, sort_keys=True, ensure_ascii=False)
+    return text + "\n"
 
 
 def main() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from podium_gateway.app import create_api
 from podium_gateway.config import Settings
-from podium_gateway.openapi_export import render
+from podium_gateway.openapi_export import openapi_document, render
 
 REPO = Path(__file__).resolve().parents[4]
 INDEX = '<!doctype html><html><head><script type="module" src="/assets/app-3f2a.js"></script>'
@@ -88,9 +89,15 @@ def test_without_a_build_the_root_says_how_to_make_one(tmp_path: Path) -> None:
     assert "make web" in answer.json()["detail"]
 
 
-def test_the_committed_openapi_document_is_the_gateways() -> None:
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The gateway's OpenAPI document, built once for the module (building it is costly)."""
+    return openapi_document()
+
+
+def test_the_committed_openapi_document_is_the_gateways(document: dict[str, Any]) -> None:
     committed = (REPO / "web" / "openapi.json").read_text()
-    assert committed == render(), "stale web/openapi.json: run `make web-api` and commit"
+    assert committed == render(document), "stale web/openapi.json: run `make web-api` and commit"
 
 
 #: Answers without a body (the status says it all), and bodies still relayed as plain
@@ -117,8 +124,9 @@ WEB_APP_ROUTES = (
 )
 
 
-def test_every_body_and_answer_the_web_app_uses_has_a_named_model() -> None:
-    document = create_api(Settings()).openapi()
+def test_every_body_and_answer_the_web_app_uses_has_a_named_model(
+    document: dict[str, Any],
+) -> None:
     unnamed = []
     for path, operations in document["paths"].items():
         if not path.startswith(WEB_APP_ROUTES):
