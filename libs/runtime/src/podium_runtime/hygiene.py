@@ -5,7 +5,9 @@ surrogate (which JSON's `\\ud800` escape can produce) cannot be encoded as
 UTF-8. Input holding either used to be accepted at the edge and fail later,
 where it could only be dead-lettered. `unsafe_text_reason` finds them, and
 `json_problem` also bounds the nesting of a document before anything walks it
-recursively.
+recursively. `ascii_int` reads an integer a client wrote in a header or query
+string: ASCII digits only (`str.isdigit()` also accepts "²", which `int()`
+refuses) and bounded, so it fits every store it reaches.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from typing import Any
 MAX_JSON_DEPTH = 32
 
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+_ASCII_DIGITS = re.compile("[0-9]{1,16}")
+#: Largest integer read from a client: exact in JSON clients, Lua and Postgres `bigint`.
+MAX_CLIENT_INT = 2**53 - 1
+
+
+def ascii_int(text: str, maximum: int = MAX_CLIENT_INT) -> int | None:
+    """Return `text` as an integer in 0..`maximum` when it is plain ASCII digits, else None."""
+    if _ASCII_DIGITS.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 def unsafe_text_reason(text: str) -> str | None:
@@ -57,4 +70,10 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     return None
 
 
-__all__ = ["MAX_JSON_DEPTH", "json_problem", "unsafe_text_reason"]
+__all__ = [
+    "MAX_CLIENT_INT",
+    "MAX_JSON_DEPTH",
+    "ascii_int",
+    "json_problem",
+    "unsafe_text_reason",
+]

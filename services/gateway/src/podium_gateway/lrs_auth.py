@@ -12,16 +12,21 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBase
+from fastapi.security.base import SecurityBase
 from podium_runtime.problems import Problem
 
+from podium_gateway.clients import client_ip
 from podium_gateway.clients.identity import verify_lrs_client
 from podium_gateway.config import Settings
-from podium_gateway.limits import enforce
+from podium_gateway.limits import RateLimitResult, enforce, hit, rate_limit_problem
 
 #: xAPI Communication 4.2 scopes. `all` grants everything; `all/read` every read.
 SCOPES = frozenset(
@@ -52,6 +57,28 @@ class LrsClient:
         return bool({"all", "all/read", "statements/read"} & self.scopes)
 
 
+class LrsBasicScheme(SecurityBase):
+    """Declares HTTP Basic LRS credentials in OpenAPI; the check is `authenticate_lrs_client`.
+
+    FastAPI's `HTTPBasic` answers malformed headers itself and only decodes ASCII,
+    so it would bypass this module's problems, counting and UTF-8 secrets.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBase(
+            scheme="basic",
+            description="LRS client key and secret from POST /v1/admin/lrs-clients",
+        )
+        self.scheme_name = "LrsBasic"
+
+    async def __call__(self, request: Request) -> str | None:
+        """Return the raw `Authorization` header (checked by the route's dependency)."""
+        return request.headers.get("authorization")
+
+
+lrs_basic = LrsBasicScheme()
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(
         401,
@@ -78,14 +105,63 @@ def parse_basic(header: str | None) -> tuple[str, str]:
     return key, secret
 
 
+def _failures_key(request: Request, settings: Settings, key: str) -> str:
+    """Return the Redis key counting refused credentials for this address and LRS key."""
+    ip = client_ip(request, settings)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{settings.redis_key_prefix}rl:lrs-auth:{ip}:{digest}"
+
+
+async def _refuse_when_throttled(redis_client: Any, failures_key: str, settings: Settings) -> None:
+    """Answer 429 while this address has used up its refused attempts for this key."""
+    used = await redis_client.get(failures_key)
+    if used is not None and int(used) >= settings.rate_limit_lrs_auth_failures:
+        ttl_ms = await redis_client.pttl(failures_key)
+        raise rate_limit_problem(
+            RateLimitResult(
+                allowed=False,
+                limit=settings.rate_limit_lrs_auth_failures,
+                used=int(used),
+                remaining=0,
+                reset_after=max(1, math.ceil(max(ttl_ms, 0) / 1000)),
+            ),
+            "Too many refused LRS credentials from this address; retry after Retry-After seconds.",
+        )
+
+
+async def _count_refusal(redis_client: Any, failures_key: str, settings: Settings) -> None:
+    await hit(
+        redis_client,
+        failures_key,
+        settings.rate_limit_lrs_auth_failures,
+        settings.rate_limit_lrs_auth_failures_window_seconds,
+    )
+
+
 async def authenticate_lrs_client(request: Request) -> LrsClient:
-    """Verify the request's Basic credentials with identity (through the Redis cache)."""
+    """Verify the request's Basic credentials with identity (through the Redis cache).
+
+    Refused and malformed credentials are counted per client address and LRS key
+    (SPEC §8); past `rate_limit_lrs_auth_failures` they answer 429 without a check.
+    Known-good credentials (cached) are never throttled by other callers' failures.
+    """
     settings: Settings = request.app.state.settings
     redis_client = request.app.state.runtime.redis
-    key, secret = parse_basic(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    try:
+        key, secret = parse_basic(header)
+    except Problem:
+        if header:
+            failures_key = _failures_key(request, settings, "")
+            await _refuse_when_throttled(redis_client, failures_key, settings)
+            await _count_refusal(redis_client, failures_key, settings)
+        raise
     fingerprint = hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
     cached = await redis_client.get(cache_key)
+    failures_key = _failures_key(request, settings, key)
+    if cached is None or cached == _REFUSED:
+        await _refuse_when_throttled(redis_client, failures_key, settings)
     if cached is None:
         response = await verify_lrs_client(request.app.state.http, settings, key, secret)
         if response.status_code == 200:
@@ -96,6 +172,7 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
             raise Problem(503, "SERVICE_UNAVAILABLE", "Credentials cannot be verified now.")
         await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
     if cached == _REFUSED:
+        await _count_refusal(redis_client, failures_key, settings)
         raise _unauthorized("Unknown or revoked LRS client credentials.")
     data = json.loads(cached)
     client = LrsClient(
@@ -111,7 +188,7 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     return client
 
 
-def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]:
+def require_lrs_scope(*scopes: str) -> Callable[..., Awaitable[LrsClient]]:
     """Build a dependency admitting LRS clients holding ANY of `scopes` (none: any valid client).
 
     `all` admits to every route (xAPI Communication 4.2).
@@ -121,7 +198,9 @@ def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]
         raise ValueError(f"unknown LRS scopes: {sorted(unknown)}")
     wanted = frozenset(scopes)
 
-    async def dependency(request: Request) -> LrsClient:
+    async def dependency(
+        request: Request, _documented: Annotated[str | None, Depends(lrs_basic)]
+    ) -> LrsClient:
         client = await authenticate_lrs_client(request)
         if wanted and not ((wanted | {"all"}) & client.scopes):
             raise Problem(

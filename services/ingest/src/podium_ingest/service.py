@@ -156,6 +156,7 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         success=row["success"],
         completion=row["completion"],
         voided=row["voided"],
+        lrs_client_id=cause.data.lrs_client_id,
     )
     return StatementRecorded(
         producer=PRODUCER,

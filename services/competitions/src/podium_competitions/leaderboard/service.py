@@ -13,7 +13,13 @@ from podium_contracts.events import (
     ScoredData,
     SubmissionInvalidatedData,
 )
-from podium_contracts.redis_keys import daily_submissions_key, leaderboard_meta_key, utc_day
+from podium_contracts.redis_keys import (
+    DAILY_SUBMISSIONS_TTL_SECONDS,
+    daily_rejections_key,
+    daily_submissions_key,
+    leaderboard_meta_key,
+    utc_day,
+)
 from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,15 +125,22 @@ async def record_invalidated(
 async def give_back_daily_slot(
     session: AsyncSession, client: redis.Redis, data: RejectedData
 ) -> None:
-    """Free the daily slot a rejected submission used (SPEC §7.1); repeating it is harmless.
+    """Move a rejected submission from the daily slots to the day's rejections (SPEC §7.1).
 
-    The slot was taken on the author's team (SPEC §10.2) or, solo, on the author.
+    The slot was taken on the author's team (SPEC §10.2) or, solo, on the
+    author; it is given back. The rejection is counted on the author, against
+    the gateway's separate daily limit of rejected uploads. Repeating it is harmless.
     """
     team_id = await teams_repository.team_of(session, data.competition_id, data.user_id)
     day = utc_day(data.submitted_at)
-    for entrant in {data.user_id, team_id or data.user_id}:
-        key = daily_submissions_key(data.competition_id, entrant, day)
-        await client.srem(key, str(data.submission_id))
+    member = str(data.submission_id)
+    rejections = daily_rejections_key(data.competition_id, data.user_id, day)
+    async with client.pipeline(transaction=True) as pipe:
+        for entrant in {data.user_id, team_id or data.user_id}:
+            pipe.srem(daily_submissions_key(data.competition_id, entrant, day), member)
+        pipe.sadd(rejections, member)
+        pipe.expire(rejections, DAILY_SUBMISSIONS_TTL_SECONDS)
+        await pipe.execute()
 
 
 async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:

@@ -17,12 +17,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
-from podium_runtime.hygiene import json_problem, unsafe_text_reason
+from podium_runtime.hygiene import ascii_int, json_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
@@ -188,6 +189,11 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
             body, parts = read_multipart(body, content_type)
         except AttachmentError as exc:
             raise bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
+        # Only attachments take the upload limit; the statements part has the JSON one
+        # (regression: a 3 MiB statement sent as multipart reached Kafka and answered 500).
+        limit = request.app.state.settings.max_body_bytes
+        if len(body) > limit:
+            raise Problem(413, "PAYLOAD_TOO_LARGE", f"The statements part exceeds {limit} bytes.")
     elif media_type != "application/json":
         raise bad_request(
             "Statements must be sent as application/json, or as multipart/mixed with "
@@ -338,7 +344,15 @@ async def _publish(request: Request, client: LrsClient, statements: list[dict[st
         )
         for actor, group in by_actor.items()
     ]
-    await request.app.state.runtime.publisher.publish(*events)
+    try:
+        await request.app.state.runtime.publisher.publish(*events)
+    except MessageSizeTooLargeError as exc:
+        # One actor's statements travel as one event; Kafka refuses records past its limit.
+        raise Problem(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            "The statements of one actor are too large to store together; send fewer at once.",
+        ) from exc
 
 
 @router.post("/statements", summary="Store one statement or an array of statements")
@@ -540,8 +554,7 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
             query[name] = moment.isoformat()
     if "limit" in params:
         limit = params["limit"]
-        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-        if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
+        if ascii_int(limit, maximum=999_999_999) is None:
             raise bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
         query["limit"] = limit
     query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"
