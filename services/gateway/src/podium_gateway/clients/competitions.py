@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import Depends
+from podium_contracts.codes import SubmissionRefusal
+from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict
 
 from podium_gateway.auth import CurrentUser
@@ -57,6 +59,24 @@ class CompetitionView(BaseModel):
         """Return whom the caller's daily limit counts for: their team, or themselves."""
         team_id = self.viewer.team_id if self.viewer is not None else None
         return team_id or user_id
+
+
+class SubmitDecision(BaseModel):
+    """Competitions' answer to "may this caller upload a prediction now?"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    allowed: bool
+    code: SubmissionRefusal | None = None
+    status: int | None = None
+    detail: str | None = None
+    competition: CompetitionView
+
+    def admitted(self) -> CompetitionView:
+        """Return the competition when the upload is allowed; raise the refusal's problem."""
+        if not self.allowed:
+            raise Problem(self.status or 409, self.code or "FORBIDDEN", self.detail or "")
+        return self.competition
 
 
 def is_sponsor(competition: CompetitionView, user: CurrentUser | None) -> bool:
@@ -135,6 +155,13 @@ class CompetitionsClient:
         if got.status_code != 200:
             raise Relayed(got)
         return CompetitionView.model_validate_json(got.content)
+
+    async def may_submit(self, competition_id: uuid.UUID, user: CurrentUser) -> SubmitDecision:
+        """Ask competitions whether `user` may upload now; its problems raise `Relayed`."""
+        got = await self.request("GET", f"/competitions/{competition_id}/eligibility/submit", user)
+        if got.status_code != 200:
+            raise Relayed(got)
+        return SubmitDecision.model_validate_json(got.content)
 
 
 def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
