@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import httpx
 from fastapi import Depends
@@ -19,7 +19,8 @@ from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import HttpDep, Relayed, SettingsDep, call
+from podium_gateway.clients import HttpDep, Relayed, SettingsDep
+from podium_gateway.clients.internal import InternalClient
 
 SERVICE = "competitions"
 
@@ -91,43 +92,10 @@ def has_ended(competition: CompetitionView, now: datetime) -> bool:
     return competition.status == "ended" or competition.ends_at <= now
 
 
-def caller_headers(user: CurrentUser | None) -> dict[str, str]:
-    """Return the headers naming the caller (none for an anonymous visitor)."""
-    if user is None:
-        return {}
-    return {"X-Podium-User-Id": str(user.user_id), "X-Podium-User-Role": user.role}
-
-
-class CompetitionsClient:
+class CompetitionsClient(InternalClient):
     """The competitions internal API, over the gateway's shared HTTP client."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
-        self.http = http
-        self.base = base_url.rstrip("/") + "/internal/v1"
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        user: CurrentUser | None,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> httpx.Response:
-        """Send one internal request as `user`; 503 when the service cannot be reached."""
-        kwargs: dict[str, Any] = {}
-        if params:
-            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        if json is not None:
-            kwargs["json"] = json
-        return await call(
-            self.http,
-            method,
-            self.base + path,
-            service=SERVICE,
-            headers=caller_headers(user),
-            **kwargs,
-        )
+    service = SERVICE
 
     async def join_target(
         self, competition_id: uuid.UUID | None = None, invite_code: str | None = None
