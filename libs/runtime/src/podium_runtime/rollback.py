@@ -17,7 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+from podium_contracts.envelope import Event
+from podium_contracts.topics import topic_for
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -29,6 +33,9 @@ from sqlalchemy.ext.asyncio import (
 from podium_runtime.db import Database, async_url
 from podium_runtime.infra import ensure_database, start_postgres
 from podium_runtime.migrations import upgrade
+
+if TYPE_CHECKING:
+    from podium_runtime.broker import EventConsumer
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -116,3 +123,27 @@ async def joined_session(connection: AsyncConnection) -> AsyncIterator[AsyncSess
         yield session
     finally:
         await session.close()
+
+
+async def deliver(dispatcher: EventConsumer, *events: Event) -> None:
+    """Hand `events` to a service's dispatcher as one poll of Kafka records (no broker).
+
+    The records carry what the broker would: topic, offset, serialized value and the
+    event type and version headers, so the inbox, parsing and batch paths run as in
+    production.
+    """
+    records: list[Any] = [
+        SimpleNamespace(
+            topic=topic_for(event).name,
+            partition=0,
+            offset=offset,
+            key=None,
+            value=event.model_dump_json().encode(),
+            headers=[
+                ("event_type", event.type.encode()),
+                ("event_version", str(event.version).encode()),
+            ],
+        )
+        for offset, event in enumerate(events)
+    ]
+    await dispatcher.dispatch_batch(records)
