@@ -19492,7 +19492,10 @@ export interface operations {
     get_activities_xapi_activities_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19612,7 +19615,10 @@ export interface operations {
     get_activities_xapi_activities_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19732,7 +19738,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19852,7 +19861,10 @@ export interface operations {
     put_activity_profile_xapi_activities_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -19970,7 +19982,10 @@ export interface operations {
     post_activity_profile_xapi_activities_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20088,7 +20103,10 @@ export interface operations {
     delete_activity_profile_xapi_activities_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20206,7 +20224,10 @@ export interface operations {
     get_activity_profile_xapi_activities_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20326,7 +20347,10 @@ export interface operations {
     get_state_xapi_activities_state_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20446,7 +20470,10 @@ export interface operations {
     put_state_xapi_activities_state_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20564,7 +20591,10 @@ export interface operations {
     post_state_xapi_activities_state_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20682,7 +20712,10 @@ export interface operations {
     delete_state_xapi_activities_state_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20800,7 +20833,10 @@ export interface operations {
     get_state_xapi_activities_state_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -20920,7 +20956,10 @@ export interface operations {
     get_agents_xapi_agents_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21040,7 +21079,10 @@ export interface operations {
     get_agents_xapi_agents_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21160,7 +21202,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21280,7 +21325,10 @@ export interface operations {
     put_agent_profile_xapi_agents_profile_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21398,7 +21446,10 @@ export interface operations {
     post_agent_profile_xapi_agents_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21516,7 +21567,10 @@ export interface operations {
     delete_agent_profile_xapi_agents_profile_delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21634,7 +21688,10 @@ export interface operations {
     get_agent_profile_xapi_agents_profile_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21754,7 +21811,10 @@ export interface operations {
     get_statements_xapi_statements_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21876,7 +21936,10 @@ export interface operations {
             query: {
                 statementId: string;
             };
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -21994,7 +22057,10 @@ export interface operations {
     post_statements_xapi_statements_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };
@@ -22114,7 +22180,10 @@ export interface operations {
     get_statements_xapi_statements_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every 1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 `XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials named in their last verified request, or the gateway's `xapi_default_version` when they named none yet (or the credentials are missing or unknown). */
+                "X-Experience-API-Version": "1.0" | "1.0.0" | "1.0.1" | "1.0.2" | "1.0.3" | "2.0.0";
+            };
             path?: never;
             cookie?: never;
         };

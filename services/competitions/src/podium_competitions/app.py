@@ -18,6 +18,8 @@ from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
+from podium_competitions.read_model import CompetitionReadModel, attach, reset_at_start
+from podium_competitions.read_model_api import router as read_model_router
 from podium_competitions.sponsor import api as sponsor_api
 from podium_competitions.teams import api as teams_api
 from podium_competitions.teams import consumers as teams_consumers
@@ -28,6 +30,9 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, metadata)
     runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
+    read_model = CompetitionReadModel(runtime.redis, runtime.db)
+    attach(runtime.db, read_model)
+    runtime.background.append(reset_at_start(read_model))
     writer = BoardWriter(runtime.redis)
     leaderboards, activity_boards = LeaderboardMirror(writer), ActivityBoardMirror(writer)
     runtime.include_events(
@@ -56,6 +61,7 @@ def create_api(settings: Settings) -> FastAPI:
         description="Competitions, joins and enrollments, and the leaderboard projection.",
         routers=[
             router,
+            read_model_router,
             leaderboard_api.router,
             activity_api.router,
             rebuilds.router,

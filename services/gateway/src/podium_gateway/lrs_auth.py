@@ -3,7 +3,9 @@
 Identity owns the credentials; the gateway asks it to verify a key/secret pair
 and caches the verdict in Redis for `lrs_cache_seconds` under a hash of the
 pair (never the secret itself), so a revoked client is refused within seconds
-while a busy tool does not cost an internal call per statement.
+while a busy tool does not cost an internal call per statement. Each process
+also keeps the verdicts it read until their Redis copy expires (no Redis round
+trip per request either).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import binascii
 import hashlib
 import json
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -79,6 +82,11 @@ class LrsBasicScheme(SecurityBase):
 lrs_basic = LrsBasicScheme()
 
 
+def credential_fingerprint(key: str, secret: str) -> str:
+    """Return the hash naming one key/secret pair in Redis keys (never the secret itself)."""
+    return hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(
         401,
@@ -138,6 +146,44 @@ async def _count_refusal(redis_client: Any, failures_key: str, settings: Setting
     )
 
 
+class VerdictCache:
+    """The Redis verdicts this process read, each kept until its Redis copy expires.
+
+    A busy tool sends many requests within `lrs_cache_seconds`; reading the verdict
+    once per expiry instead of once per request saves a Redis round trip on each,
+    and never keeps a verdict longer than Redis does. Bounded: the oldest go first.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[bytes, float]] = {}
+
+    def get(self, fingerprint: str) -> bytes | None:
+        """Return the verdict for `fingerprint` while it is fresh, else None."""
+        entry = self._entries.get(fingerprint)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            self._entries.pop(fingerprint, None)
+            return None
+        return entry[0]
+
+    def put(self, fingerprint: str, verdict: bytes, seconds: float) -> None:
+        """Keep `verdict` for `seconds` from now."""
+        self._entries.pop(fingerprint, None)
+        while len(self._entries) >= self.max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[fingerprint] = (verdict, time.monotonic() + seconds)
+
+
+def _verdicts(request: Request) -> VerdictCache:
+    state = request.app.state
+    cache: VerdictCache | None = getattr(state, "lrs_verdicts", None)
+    if cache is None:
+        cache = state.lrs_verdicts = VerdictCache()
+    return cache
+
+
 async def authenticate_lrs_client(request: Request) -> LrsClient:
     """Verify the request's Basic credentials with identity (through the Redis cache).
 
@@ -156,9 +202,17 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
             await _refuse_when_throttled(redis_client, failures_key, settings)
             await _count_refusal(redis_client, failures_key, settings)
         raise
-    fingerprint = hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+    fingerprint = credential_fingerprint(key, secret)
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
-    cached = await redis_client.get(cache_key)
+    verdicts = _verdicts(request)
+    cached = verdicts.get(fingerprint)
+    if cached is None:
+        # One round trip: the verdict and how long Redis keeps it, so this process keeps
+        # it no longer (a revoked client is refused within `lrs_cache_seconds` everywhere).
+        async with redis_client.pipeline(transaction=False) as pipe:
+            cached, ttl_ms = await pipe.get(cache_key).pttl(cache_key).execute()
+        if cached is not None and ttl_ms > 0:
+            verdicts.put(fingerprint, cached, ttl_ms / 1000)
     failures_key = _failures_key(request, settings, key)
     if cached is None or cached == _REFUSED:
         await _refuse_when_throttled(redis_client, failures_key, settings)
@@ -171,9 +225,12 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
         else:
             raise Problem(503, "SERVICE_UNAVAILABLE", "Credentials cannot be verified now.")
         await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
+        verdicts.put(fingerprint, cached, settings.lrs_cache_seconds)
     if cached == _REFUSED:
         await _count_refusal(redis_client, failures_key, settings)
         raise _unauthorized("Unknown or revoked LRS client credentials.")
+    # The credentials verified: routes may remember things about them (xapi/versions.py).
+    request.state.lrs_credential = fingerprint
     data = json.loads(cached)
     client = LrsClient(
         client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])

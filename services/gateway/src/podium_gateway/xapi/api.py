@@ -49,6 +49,7 @@ from podium_gateway.xapi.models import (
 )
 from podium_gateway.xapi.signatures import SignatureError, verify_statement
 from podium_gateway.xapi.store import CoalescedLookup, StatementStore
+from podium_gateway.xapi.versions import SpokenVersions, basic_fingerprint
 
 VERSION_HEADER = "X-Experience-API-Version"
 CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
@@ -79,8 +80,34 @@ def bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> P
     return Problem(400, code, detail, **kwargs)
 
 
+#: How the version header is answered, for the OpenAPI description of every xAPI route.
+VERSION_RULE = (
+    "The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every "
+    "answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every "
+    "1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 "
+    "`XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials "
+    "named in their last verified request, or the gateway's `xapi_default_version` when "
+    "they named none yet (or the credentials are missing or unknown)."
+)
+
+
 class XapiRoute(APIRoute):
     """Route class enforcing the version header and xAPI error conventions (Comm. 3.3, 6.2)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Declare the version header of every xAPI route in the OpenAPI document."""
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        extra["parameters"] = [
+            *extra.get("parameters", []),
+            {
+                "in": "header",
+                "name": VERSION_HEADER,
+                "required": True,
+                "description": VERSION_RULE,
+                "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
+            },
+        ]
+        super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: version check, 400 for validation errors, version on every answer."""
@@ -89,7 +116,11 @@ class XapiRoute(APIRoute):
         async def route(request: Request) -> Response:
             requested = request.headers.get(VERSION_HEADER)
             if requested is None:
-                answer_version = request.app.state.settings.xapi_default_version
+                # The version these credentials spoke last (xapi/versions.py), else the default.
+                answer_version = (
+                    await _unversioned_answer(request)
+                    or request.app.state.settings.xapi_default_version
+                )
             else:
                 answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
@@ -119,6 +150,9 @@ class XapiRoute(APIRoute):
                 )
             except Problem as exc:
                 response = problem_response(exc)
+            credential = getattr(request.state, "lrs_credential", None)
+            if credential is not None and requested in SUPPORTED_VERSIONS:
+                spoken_versions(request).record(credential, answer_version)
             response.headers[VERSION_HEADER] = answer_version
             if (
                 request.method in ("GET", "HEAD")
@@ -132,6 +166,23 @@ class XapiRoute(APIRoute):
             return response
 
         return route
+
+
+def spoken_versions(request: Request) -> SpokenVersions:
+    """Return the app's memory of the version each credential last spoke."""
+    state = request.app.state
+    versions: SpokenVersions | None = getattr(state, "xapi_spoken_versions", None)
+    if versions is None:
+        versions = SpokenVersions(state.runtime.redis, state.settings.redis_key_prefix)
+        state.xapi_spoken_versions = versions
+    return versions
+
+
+async def _unversioned_answer(request: Request) -> str | None:
+    fingerprint = basic_fingerprint(request.headers.get("authorization"))
+    if fingerprint is None:
+        return None
+    return await spoken_versions(request).last(fingerprint)
 
 
 router = APIRouter(prefix="/xapi", tags=["xapi"], route_class=XapiRoute)
