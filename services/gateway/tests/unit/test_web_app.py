@@ -15,14 +15,19 @@ REPO = Path(__file__).resolve().parents[4]
 INDEX = '<!doctype html><html><head><script type="module" src="/assets/app-3f2a.js"></script>'
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    """A gateway (lifespan not started: no infrastructure) over a small built app."""
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text(INDEX)
-    (tmp_path / "assets" / "app-3f2a.js").write_text("console.log(1)")
-    (tmp_path / "favicon.svg").write_text("<svg/>")
-    return TestClient(create_api(Settings(web_root=tmp_path)))
+def _built_app(root: Path) -> TestClient:
+    """A gateway (lifespan not started: no infrastructure) over a small built app in `root`."""
+    (root / "assets").mkdir()
+    (root / "index.html").write_text(INDEX)
+    (root / "assets" / "app-3f2a.js").write_text("console.log(1)")
+    (root / "favicon.svg").write_text("<svg/>")
+    return TestClient(create_api(Settings(web_root=root)))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """One gateway for the module's read-only checks (building the app is costly)."""
+    return _built_app(tmp_path_factory.mktemp("web"))
 
 
 def test_client_routes_get_index_html_revalidated_under_a_strict_csp(client: TestClient) -> None:
@@ -48,9 +53,10 @@ def test_hashed_assets_are_immutable_and_missing_ones_404(client: TestClient) ->
     assert client.get("/../../etc/passwd").text == INDEX  # never a file outside the app
 
 
-def test_gzip_copies_go_to_browsers_that_accept_them(client: TestClient, tmp_path: Path) -> None:
+def test_gzip_copies_go_to_browsers_that_accept_them(tmp_path: Path) -> None:
     import gzip
 
+    client = _built_app(tmp_path)  # its own files: it adds a compressed copy
     (tmp_path / "assets" / "app-3f2a.js.gz").write_bytes(gzip.compress(b"console.log(1)"))
     packed = client.get("/assets/app-3f2a.js", headers={"Accept-Encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip"
