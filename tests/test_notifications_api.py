@@ -35,6 +35,7 @@ from podium_runtime.infra import create_topics, ensure_database, free_port
 from podium_runtime.migrations import upgrade
 from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import REPO_ROOT, TestInfrastructure, eventually, serve
 
 PASSWORD = "Correct horse battery 9"
@@ -120,7 +121,9 @@ async def stack(
             async with (
                 serve(gateway) as gateway_url,
                 httpx.AsyncClient(base_url=gateway_url, timeout=30) as client,
-                httpx.AsyncClient(base_url=notifier_url) as internal,
+                httpx.AsyncClient(
+                    base_url=notifier_url, auth=auth_for(service.runtime.settings)
+                ) as internal,
             ):
                 yield Stack(client, internal, service.runtime, mail_dir)
     finally:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from podium_contracts.read_models import LiveMessage
 from podium_contracts.redis_keys import live_channel
+from podium_runtime.hygiene import ascii_int
 from podium_runtime.problems import Problem
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,9 +115,10 @@ async def stream(
     """
     after: int | None = None
     if last_event_id:
-        if not last_event_id.isdigit():
+        # Regression: Unicode digits and thousands of digits passed `isdigit()` and gave 500.
+        after = ascii_int(last_event_id)
+        if after is None:
             raise Problem(422, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an id we sent.")
-        after = int(last_event_id)
     knobs = stream_settings()
     # Subscribe before reading the backlog, so nothing falls between the two.
     try:

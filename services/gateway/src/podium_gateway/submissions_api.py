@@ -759,8 +759,9 @@ async def submit_baseline(
     runtime: RuntimeDep,
     settings: SettingsDep,
     blobs: BlobDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `submission.received` as the owner; no enrollment, no daily limit.
+    """Publish `submission.received` as the owner; no enrollment, no daily limit. Audited.
 
     The board shows the owner's best baseline as a line with `baseline: true`;
     the owner is no participant, so the roster and capacity do not change.
@@ -786,5 +787,9 @@ async def submit_baseline(
         ),
     )
     await publish(runtime, event, "baseline submission")
+    await auditor(
+        user, "competition.baseline_submitted", "competition", competition_id,
+        after={"submission_id": str(submission_id), "sha256": ref.sha256},
+    )  # fmt: skip
     answer = SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
     return JSONResponse(answer.model_dump(mode="json"), status_code=202)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from podium_runtime.blobs import BlobStore, create_blob_store
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_scoring import consumers, queries, tasks
+from podium_scoring import consumers, personal_data, queries, tasks
 from podium_scoring.api import router
 from podium_scoring.config import Settings
 from podium_scoring.models import metadata
@@ -16,6 +16,7 @@ from podium_scoring.service import Scorer
 def create_runtime(settings: Settings, blobs: BlobStore | None = None) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     assert runtime.outbox is not None
     store = blobs or create_blob_store(settings.blob)
