@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -78,6 +79,9 @@ async def main() -> None:
     from podium_identity.app import create_api as identity_api
     from podium_identity.config import Settings as IdentitySettings
 
+    # One internal service credential key for the whole stack (ADR 0053): the services
+    # started as processes and identity in this process must sign and check alike.
+    os.environ.setdefault("PODIUM_SERVICE_CREDENTIAL_KEY", secrets.token_urlsafe(32))
     with tempfile.TemporaryDirectory() as workdir:
         infra = await TestInfrastructure.start(Path(workdir))
         try:
@@ -89,6 +93,7 @@ async def main() -> None:
                 admin_email=ADMIN_EMAIL,
                 admin_password=ADMIN_PASSWORD,
                 log_level="WARNING",
+                service_credential_key=infra.infra.service_credential_key,
             )
             env = _env(infra)
             ingest_port, gateway_port = free_port(), free_port()
