@@ -7,8 +7,11 @@ per request it posts a bounded number of statements with a fixed number of
 requests in flight and measures until every flattened row exists; then, at
 half the batch-10 rate, it paces requests and reports end-to-end latency
 percentiles (POST sent -> flattened row visible; rows are polled every 10 ms).
-Each throughput line also shows the CPU each process used (and the machine's),
-as a share of one core, so a reader can tell what was the limit.
+Each throughput line also shows the CPU each process used (gateway, ingest, and
+this run's Postgres, Redis and Kafka processes, found below the bench or by its
+work directory) and the machine's, as a share of one core, so a reader can tell
+what was the limit, and the CPU microseconds each process spent per statement:
+that figure depends far less on what else the machine runs, so compare runs by it.
 
 Environment: BENCH_SIZES=1,10,100 picks batch sizes; BENCH_IN_FLIGHT=10:48
 changes the concurrency; BENCH_PROFILE_DIR=<dir> samples both services with
