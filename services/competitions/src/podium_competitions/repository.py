@@ -193,6 +193,12 @@ async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None
     )
 
 
+async def participant_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
+    """Return the users with an accepted enrollment in a competition."""
+    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
+    return list((await session.execute(query)).scalars())
+
+
 async def get_enrollment(
     session: AsyncSession,
     competition_id: uuid.UUID,
