@@ -36,10 +36,9 @@ from podium_contracts.redis_keys import (
 )
 from podium_runtime.db import Database, after_transaction, before_commit
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.models import competitions, enrollments
+from podium_competitions import repository
 from podium_competitions.schemas import Viewer
 from podium_competitions.views import to_competition
 
@@ -202,7 +201,7 @@ class CompetitionReadModel:
         fence = competition_fence_key(competition_id)
         gen = await self._begin(keys=[fence])
         async with self.database.session() as session:
-            row = await _competition(session, competition_id)
+            row = await repository.get_competition(session, competition_id)
         if row is None:
             return False
         keys = [
@@ -221,10 +220,10 @@ class CompetitionReadModel:
         fence = competition_fence_key(competition_id)
         gen = await self._begin(keys=[fence])
         async with self.database.session() as session:
-            row = await _competition(session, competition_id)
+            row = await repository.get_competition(session, competition_id)
             if row is None:
                 return False
-            members = await _members(session, competition_id)
+            members = [str(m) for m in await repository.accepted_user_ids(session, competition_id)]
         scratch = f"{competition_members_key(competition_id)}:rebuild:{gen}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(scratch, MEMBERS_LOADED, "1")
@@ -329,17 +328,6 @@ def _changes(session: AsyncSession) -> _Changes | None:
 
 
 # --- rows -----------------------------------------------------------------------------
-
-
-async def _competition(session: AsyncSession, competition_id: uuid.UUID) -> Any:
-    query = select(competitions).where(competitions.c.id == competition_id)
-    return (await session.execute(query)).first()
-
-
-async def _members(session: AsyncSession, competition_id: uuid.UUID) -> list[str]:
-    e = enrollments.c
-    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
-    return [str(user_id) for user_id in (await session.execute(query)).scalars()]
 
 
 def _card(row: Any) -> str:

@@ -233,6 +233,12 @@ async def save_enrollment(
     read_model.members_changed(session, [(competition_id, user_id, status)])
 
 
+async def accepted_user_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
+    """Return the users whose enrollment in the competition is accepted."""
+    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
+    return list((await session.execute(query)).scalars())
+
+
 async def lock_enrollments(
     session: AsyncSession, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:

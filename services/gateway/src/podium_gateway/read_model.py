@@ -34,7 +34,6 @@ from podium_contracts.redis_keys import (
 from redis.asyncio import Redis
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import call
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
 
 log = logging.getLogger(__name__)
@@ -134,12 +133,7 @@ def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
 
     async def ask() -> None:
         try:
-            await call(
-                client.http,
-                "POST",
-                f"{client.base}/competitions/{competition_id}/read-model",
-                service="competitions",
-            )
+            await client.rebuild_read_model(competition_id)
         except Exception:  # a failed repair only means the next read misses too
             log.warning("read model repair failed", extra={"competition_id": str(competition_id)})
 

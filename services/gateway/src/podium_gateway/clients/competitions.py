@@ -127,6 +127,10 @@ class CompetitionsClient:
         """Return the caller's enrollment as the competitions service knows it."""
         return await self.request("GET", f"/competitions/{competition_id}/enrollment", user)
 
+    async def rebuild_read_model(self, competition_id: uuid.UUID) -> None:
+        """Ask competitions to write the competition's read-model card again (ADR 0041)."""
+        await self.request("POST", f"/competitions/{competition_id}/read-model", None)
+
     async def competition(
         self, competition_id: uuid.UUID, user: CurrentUser | None
     ) -> CompetitionView:
