@@ -21,11 +21,12 @@ from platform_support.stack import (
     ADMIN_PASSWORD,
     User,
     login,
-    lrs_credentials,
+    lrs_client,
     run_id,
     serve_gateway,
     serve_identity,
     sign_up,
+    trust_lrs_clients,
 )
 from podium_runtime.testing import TestInfrastructure, eventually, serve
 
@@ -50,6 +51,8 @@ class ActivityStack:
 
     http: httpx.AsyncClient
     lrs_auth: dict[str, str]
+    #: The LRS client behind `lrs_auth`, which the stack's competitions trust (ADR 0054).
+    lrs_client_id: str
 
     async def sign_up(self, timezone: str = "UTC") -> User:
         """Register and log in a user living in `timezone`."""
@@ -70,6 +73,7 @@ class ActivityStack:
         body.update(fields)
         made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
         assert made.status_code == 201, made.text
+        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
         return made.json()  # type: ignore[no-any-return]
 
     async def join(self, competition: dict[str, Any], *users: User) -> None:
@@ -188,10 +192,10 @@ async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIter
             rate_limit_lrs_client=1_000_000,
         )
         admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        lrs_auth = await lrs_credentials(
+        tool = await lrs_client(
             http, admin_token, "lesson player", ["statements/write", "statements/read"]
         )
-        running = ActivityStack(http, lrs_auth)
+        running = ActivityStack(http, tool.auth, tool.client_id)
         # Consumer groups join once (about 5 s each on tansu): one awarded statement warms all.
         owner, learner = await running.sign_up(), await running.sign_up()
         warm = await running.competition(owner)

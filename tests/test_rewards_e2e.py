@@ -31,11 +31,12 @@ from platform_support.stack import (
     ADMIN_PASSWORD,
     User,
     login,
-    lrs_credentials,
+    lrs_client,
     run_id,
     serve_gateway,
     serve_identity,
     sign_up,
+    trust_lrs_clients,
 )
 
 PLATFORM = "https://podium.test"
@@ -53,6 +54,8 @@ class RewardsStack:
     http: httpx.AsyncClient
     admin: dict[str, str]
     lrs_auth: dict[str, str]
+    #: The LRS client behind `lrs_auth`, which the stack's competitions trust (ADR 0054).
+    lrs_client_id: str
 
     async def sign_up(self) -> User:
         return await sign_up(self.http, f"Learner {uuid.uuid4().hex[:4]}")
@@ -73,6 +76,7 @@ class RewardsStack:
             headers=owner.auth,
         )
         assert made.status_code == 201, made.text
+        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
         return str(made.json()["id"])
 
     async def join(self, competition_id: str, user: User) -> None:
@@ -190,8 +194,10 @@ async def rewards_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncItera
             rate_limit_lrs_client=1_000_000,
         )
         admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        lrs_auth = await lrs_credentials(http, admin_token, "lesson player", ["statements/write"])
-        yield RewardsStack(http, {"Authorization": f"Bearer {admin_token}"}, lrs_auth)
+        tool = await lrs_client(http, admin_token, "lesson player", ["statements/write"])
+        yield RewardsStack(
+            http, {"Authorization": f"Bearer {admin_token}"}, tool.auth, tool.client_id
+        )
 
 
 @pytest.fixture(scope="module")

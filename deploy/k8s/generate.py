@@ -148,6 +148,11 @@ def environment(service: Service) -> list[dict[str, Any]]:
         {"name": prefix + "HOST", "value": "0.0.0.0"},  # noqa: S104 - inside the pod
         {"name": prefix + "PORT", "value": str(service.port)},
         {"name": "REDIS_URL", "valueFrom": secret_ref("podium-redis", "url")},
+        # The gateway signs internal calls with it; the others refuse unsigned ones (ADR 0053).
+        {
+            "name": "PODIUM_SERVICE_CREDENTIAL_KEY",
+            "valueFrom": secret_ref("podium-service-credential", "key"),
+        },
     ]
     if service.database:
         env.append(

@@ -105,10 +105,18 @@ async def sign_up(http: httpx.AsyncClient, display_name: str, timezone: str | No
     return User(made.json()["id"], email, display_name, await login(http, email, PASSWORD))
 
 
-async def lrs_credentials(
+@dataclass(frozen=True)
+class LrsClient:
+    """An LRS client made by the admin: its id and Basic `Authorization` header."""
+
+    client_id: str
+    auth: dict[str, str]
+
+
+async def lrs_client(
     http: httpx.AsyncClient, admin_token: str, name: str, scopes: list[str]
-) -> dict[str, str]:
-    """Create an LRS client as the admin; return its Basic `Authorization` header."""
+) -> LrsClient:
+    """Create an LRS client as the admin; return its id and Basic `Authorization` header."""
     made = await http.post(
         "/v1/admin/lrs-clients",
         json={"name": name, "scopes": scopes},
@@ -116,4 +124,24 @@ async def lrs_credentials(
     )
     assert made.status_code == 201, made.text
     key_secret = f"{made.json()['key']}:{made.json()['secret']}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(key_secret).decode()}
+    auth = {"Authorization": "Basic " + base64.b64encode(key_secret).decode()}
+    return LrsClient(made.json()["id"], auth)
+
+
+async def lrs_credentials(
+    http: httpx.AsyncClient, admin_token: str, name: str, scopes: list[str]
+) -> dict[str, str]:
+    """Create an LRS client as the admin; return its Basic `Authorization` header."""
+    return (await lrs_client(http, admin_token, name, scopes)).auth
+
+
+async def trust_lrs_clients(
+    http: httpx.AsyncClient, owner_auth: dict[str, str], competition_id: str, *client_ids: str
+) -> None:
+    """Make these the LRS clients whose statements count for the competition (ADR 0054)."""
+    trusted = await http.put(
+        f"/v1/competitions/{competition_id}/trusted-lrs-clients",
+        json={"lrs_client_ids": list(client_ids)},
+        headers=owner_auth,
+    )
+    assert trusted.status_code == 200, trusted.text

@@ -28,7 +28,7 @@ const state: {
   sponsorEmail: string;
   competitionId: string;
   inviteLink: string;
-  lrs: { key: string; secret: string } | null;
+  lrs: { key: string; secret: string; id: string } | null;
   adaEmail: string;
 } = { sponsorEmail: uniqueEmail('sponsor'), competitionId: '', inviteLink: '', lrs: null, adaEmail: uniqueEmail('ada') };
 
@@ -197,8 +197,9 @@ test('(6) the admin creates an LRS client and sees the secret once', async ({ br
   await expect(admin.getByText('Copy the secret now: it is shown only this once.')).toBeVisible();
   const lrsKey = (await admin.getByTestId('lrs-key').textContent()) ?? '';
   const secret = (await admin.getByTestId('lrs-secret').textContent()) ?? '';
+  const lrsId = (await admin.getByTestId('lrs-id').textContent()) ?? '';
   expect(secret.length).toBeGreaterThan(10);
-  state.lrs = { key: lrsKey, secret };
+  state.lrs = { key: lrsKey, secret, id: lrsId };
   await visited(admin, info, '06-lrs-client-created');
   await admin.reload();
   await expect(admin.getByRole('table')).toContainText('Lesson player');
@@ -217,13 +218,17 @@ test('(5) an activity competition shows day and all boards after the LRS client 
   await sponsor.getByRole('button', { name: 'Activate' }).click();
   await sponsor.getByRole('button', { name: 'Yes, activate' }).click();
   await expect(sponsor.getByRole('region', { name: 'Status' }).getByText('active', { exact: true })).toBeVisible();
+  // Statements count only from the learning tools the sponsor trusts (ADR 0054).
+  const lrs = state.lrs;
+  expect(lrs).not.toBeNull();
+  await sponsor.getByLabel('Trusted LRS client ids (one per line)').fill(lrs?.id ?? '');
+  await sponsor.getByRole('button', { name: 'Save learning tools' }).click();
+  await expect(sponsor.getByRole('region', { name: 'Learning tools' }).getByRole('status')).toHaveText('Saved.');
 
   await ada.goto(url(`/competitions/${activityId}`));
   await ada.getByRole('button', { name: 'Join competition' }).click();
   await expect(ada.getByText('You take part in this competition.')).toBeVisible();
 
-  const lrs = state.lrs;
-  expect(lrs).not.toBeNull();
   const basic = Buffer.from(`${lrs?.key}:${lrs?.secret}`).toString('base64');
   const statement = (lesson: string) => ({
     actor: { objectType: 'Agent', mbox: `mailto:${state.adaEmail}` },

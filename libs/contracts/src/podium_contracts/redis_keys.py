@@ -43,6 +43,17 @@ def daily_submissions_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: da
     return f"{NAMESPACE}submissions:daily:{competition_id}:{user_id}:{day.isoformat()}"
 
 
+def daily_rejections_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: date) -> str:
+    """Return the Redis SET of a participant's submissions rejected on one UTC day.
+
+    Rejected uploads give their daily slot back (SPEC §7.1) but count against a
+    separate daily limit of their own (the gateway's `daily_rejected_upload_limit`),
+    so files that are never valid cannot be uploaded without end. Keyed by the
+    uploader, a set for the same reason as `daily_submissions_key`.
+    """
+    return f"{NAMESPACE}submissions:rejected:{competition_id}:{user_id}:{day.isoformat()}"
+
+
 def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
     """Return the sorted set of a board: member user id, score = rank (1..N, SPEC §7.2).
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -69,6 +70,14 @@ class Infrastructure:
     kafka_enable_idempotence: bool
     sources: dict[str, str]
     _stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    #: The stack's internal service credential key (ADR 0053): the environment's, or one
+    #: made for this run, like the development signing key.
+    service_credential_key: str = field(
+        default_factory=lambda: (
+            os.environ.get("PODIUM_SERVICE_CREDENTIAL_KEY") or secrets.token_urlsafe(32)
+        ),
+        repr=False,
+    )
 
     @property
     def on_tansu(self) -> bool:
@@ -76,12 +85,13 @@ class Infrastructure:
         return self.sources.get("KAFKA_BOOTSTRAP_SERVERS") == TANSU
 
     def environment(self) -> dict[str, str]:
-        """Return the environment variables services read these URLs from."""
+        """Return the environment variables services read these URLs (and the shared key) from."""
         env = {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
+            "PODIUM_SERVICE_CREDENTIAL_KEY": self.service_credential_key,
         }
         if self.on_tansu:
             # tansu holds an empty fetch for the whole wait even when records arrive.

@@ -18,6 +18,7 @@ import redis.asyncio as redis
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from podium_runtime import service_credentials
 from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
 from podium_runtime.http import (
@@ -28,6 +29,7 @@ from podium_runtime.http import (
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
+from podium_runtime.personal_data import PersonalDataCatalogue
 from podium_runtime.problems import (
     COMMON_PROBLEMS,
     install_problem_handlers,
@@ -35,6 +37,7 @@ from podium_runtime.problems import (
 )
 from podium_runtime.queries import QueryCatalogue
 from podium_runtime.routing import EventRouter, include_router
+from podium_runtime.service_credentials import ServiceCredentialMiddleware
 from podium_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         #: Prebuilt read-only queries the service offers operators (podium_runtime.queries).
         self.queries = QueryCatalogue()
+        #: The tables holding personal data, for the export (podium_runtime.personal_data).
+        self.personal_data = PersonalDataCatalogue()
         #: What `GET /internal/ops/etl` adds about this service's progress (e.g. last statement).
         self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:
@@ -164,12 +169,18 @@ class ServiceRuntime:
         description: str,
         routers: Sequence[APIRouter] = (),
         extensions: Sequence[LifespanExtension] = (),
+        internal_api: bool = True,
+        problems: Sequence[int] = (),
         **fastapi_kwargs: Any,
     ) -> FastAPI:
         """Build the service's FastAPI app with lifespan, errors, request ids and health.
 
         `extensions` are the service's own lifespan parts, declared here rather
-        than by wrapping the app's lifespan afterwards.
+        than by wrapping the app's lifespan afterwards. An `internal_api` service
+        refuses internal calls without a service credential (ADR 0053); only the
+        gateway, which signs them, is built without. `problems` are statuses
+        every route of `routers` may answer beyond `COMMON_PROBLEMS` (documented
+        as RFC 7807 answers; a route's own `responses` describe them better).
         """
 
         @asynccontextmanager
@@ -195,6 +206,14 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         install_problem_handlers(app)
+        if internal_api:
+            app.add_middleware(
+                ServiceCredentialMiddleware,
+                keys=service_credentials.accepted_keys(self.settings),
+                ttl=self.settings.service_credential_seconds,
+                # The development mail sink answers only when `make dev` turned it on.
+                exempt=("/internal/dev/",),
+            )
         app.add_middleware(RequestContextMiddleware)
         app.add_middleware(TracingMiddleware, service=self.settings.service_name)
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -216,5 +235,7 @@ class ServiceRuntime:
             app.include_router(operations.router)
         for router in routers:
             # Every route documents the problem answers any route can give (SPEC §5).
-            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
+            app.include_router(
+                router, responses=problem_responses(*sorted({*COMMON_PROBLEMS, *problems}))
+            )
         return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,23 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="",
         validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX", "PODIUM_KAFKA_TOPIC_PREFIX"),
+    )
+    #: Shared secret of internal service credentials (ADR 0053): the gateway signs every
+    #: internal call with it, the other services refuse internal calls not signed with it.
+    #: Unset: a random key of this process, so separate processes refuse each other.
+    service_credential_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PODIUM_SERVICE_CREDENTIAL_KEY"),
+    )
+    #: The key before the last rotation, still accepted (never used to sign).
+    service_credential_previous_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PODIUM_SERVICE_CREDENTIAL_PREVIOUS_KEY"),
+    )
+    #: Seconds an internal service credential stays valid after it was signed.
+    service_credential_seconds: float = Field(
+        default=30.0,
+        validation_alias=AliasChoices("PODIUM_SERVICE_CREDENTIAL_SECONDS"),
     )
     host: str = "127.0.0.1"
     port: int = 8000

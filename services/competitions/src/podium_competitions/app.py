@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_competitions import consumers, queries, rebuilds, tasks
+from podium_competitions import consumers, personal_data, queries, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -28,6 +28,7 @@ from podium_competitions.teams import consumers as teams_consumers
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     read_model = CompetitionReadModel(runtime.redis, runtime.db)
     attach(runtime.db, read_model)

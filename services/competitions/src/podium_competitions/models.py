@@ -54,6 +54,9 @@ competitions = Table(
     Column("data_public", Boolean, nullable=False, server_default="false"),
     # Joins wait as `pending` for the owner's decision (SPEC §10.2).
     Column("join_approval", Boolean, nullable=False, server_default="false"),
+    # Activity points from any LRS client, not only the trusted ones (ADR 0054): true only
+    # for competitions created before trust existed, until their sponsor names clients.
+    Column("any_lrs_client", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('prediction', 'activity')", name="kind"),

@@ -11,6 +11,7 @@ from competitions_harness import EventLog, Harness
 from podium_competitions.app import create_api
 from podium_competitions.config import Settings
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, recording, serve
 
@@ -27,7 +28,7 @@ async def harness(test_infra: TestInfrastructure) -> AsyncIterator[Harness]:
         async with (
             recording(settings.kafka_bootstrap_servers, log.topics(settings), log.add),
             serve(create_api(settings)) as url,
-            httpx.AsyncClient(base_url=url) as http,
+            httpx.AsyncClient(base_url=url, auth=auth_for(settings)) as http,
         ):
             harness = Harness(http, producer, log)
             # The consumer group joins once; await a first decision so tests start warm.

@@ -35,6 +35,8 @@ RULES = {
     ],
     "daily_cap": 100,
 }
+#: The learning tool the tests' competitions trust (ADR 0054).
+TOOL = uuid.UUID("00000000-0000-4000-8000-00000000700c")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,16 @@ async def _competition(harness: Harness, **fields: Any) -> dict[str, Any]:
         "ends_at": (now + timedelta(days=20)).isoformat(),
     }
     body.update(fields)
-    return await harness.create(uuid.uuid4(), **body)
+    owner = uuid.uuid4()
+    made = await harness.create(owner, **body)
+    # Statements count only from LRS clients the sponsor trusts (ADR 0054).
+    trusted = await harness.http.put(
+        f"/internal/v1/competitions/{made['id']}/trusted-lrs-clients",
+        json={"lrs_client_ids": [str(TOOL)]},
+        headers=harness.as_user(owner),
+    )
+    assert trusted.status_code == 200, trusted.text
+    return made
 
 
 async def _participants(harness: Harness, competition: dict[str, Any], *users: uuid.UUID) -> None:
@@ -99,6 +110,7 @@ async def _statement(
     scaled: float | None = None,
     statement_id: uuid.UUID | None = None,
     voided: bool = False,
+    lrs_client_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Publish one flattened statement as ingest does; return its id."""
     statement_id = statement_id or uuid.uuid4()
@@ -115,6 +127,7 @@ async def _statement(
                 timestamp=at,
                 scaled_score=scaled,
                 voided=voided,
+                lrs_client_id=lrs_client_id or TOOL,
             ),
         )
     )
@@ -272,3 +285,52 @@ async def test_rebuild_restores_the_mirror_from_the_ledger(harness: Harness) -> 
     assert rebuilt.status_code == 200 and rebuilt.json()["days"] >= 1
     assert await _board(harness, competition["id"]) == {str(ada): 10}
     assert await _board(harness, competition["id"], "day", at.date()) == {str(ada): 10}
+
+
+async def test_only_statements_of_trusted_lrs_clients_give_or_take_points(harness: Harness) -> None:
+    competition = await _competition(harness)
+    ada, _ = await _user(harness)
+    await _participants(harness, competition, ada)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    now = datetime(yesterday.year, yesterday.month, yesterday.day, 12, tzinfo=UTC)
+    intruder = uuid.uuid4()
+    # An untrusted tool's statement earns nothing (it would be 25, a total no trusted
+    # statement below passes through); the trusted tool's do.
+    await _statement(harness, now, user_id=ada, verb=PASSED, scaled=0.9, lrs_client_id=intruder)
+    kept = await _statement(harness, now, user_id=ada)
+    # The untrusted tool cannot take the trusted statement's points back either.
+    await _statement(
+        harness, now, user_id=ada, statement_id=kept, voided=True, lrs_client_id=intruder
+    )
+    await _statement(harness, now + timedelta(minutes=1), user_id=ada, activity=LESSON + "2")
+    await _board_is(harness, competition["id"], {ada: 20})
+    # The sponsor trusts the other tool too: its statements count from then on.
+    owner = uuid.UUID(competition["owner_id"])
+    added = await harness.http.post(
+        f"/internal/v1/competitions/{competition['id']}/trusted-lrs-clients/{intruder}",
+        headers=harness.as_user(owner),
+    )
+    assert added.status_code == 200, added.text
+    assert set(added.json()["lrs_client_ids"]) == {str(TOOL), str(intruder)}
+    assert added.json()["any_lrs_client"] is False
+    await _statement(harness, now, user_id=ada, activity=LESSON + "3", lrs_client_id=intruder)
+    await _board_is(harness, competition["id"], {ada: 30})
+
+
+async def test_only_the_owner_or_an_admin_manages_trust(harness: Harness) -> None:
+    competition = await _competition(harness)
+    path = f"/internal/v1/competitions/{competition['id']}/trusted-lrs-clients"
+    body = {"lrs_client_ids": [str(uuid.uuid4())]}
+    stranger = harness.as_user(uuid.uuid4())
+    assert (await harness.http.get(path, headers=stranger)).status_code == 403
+    assert (await harness.http.put(path, json=body, headers=stranger)).status_code == 403
+    admin = harness.as_user(uuid.uuid4(), "admin")
+    changed = await harness.http.put(path, json=body, headers=admin)
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {**body, "any_lrs_client": False}
+    prediction = await harness.create(uuid.uuid4())
+    refused = await harness.http.get(
+        f"/internal/v1/competitions/{prediction['id']}/trusted-lrs-clients", headers=admin
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "NOT_AN_ACTIVITY_COMPETITION"

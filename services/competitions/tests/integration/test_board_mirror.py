@@ -23,6 +23,7 @@ from podium_runtime.db import Database
 from podium_runtime.faultlink import FaultLink
 from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, eventually, serve
 
@@ -83,7 +84,10 @@ async def stack(test_infra: TestInfrastructure) -> AsyncIterator[MirrorStack]:
     database = Database(test_infra.database_url, pool_size=2)
     direct = redis.from_url(test_infra.infra.redis_url)
     try:
-        async with serve(create_api(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        async with (
+            serve(create_api(settings)) as url,
+            httpx.AsyncClient(base_url=url, auth=auth_for(settings)) as http,
+        ):
             yield MirrorStack(link, producer, database, direct, http)
     finally:
         link.restore()

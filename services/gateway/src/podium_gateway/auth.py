@@ -5,11 +5,15 @@ confusion (an HMAC signed with the public key) are refused before any key is
 used. Keys are looked up by `kid`; an unknown `kid` triggers at most one JWKS
 refetch per `jwks_refetch_min_seconds`, so a rotated-in key is picked up at
 once while garbage tokens cannot hammer identity.
+
+The role claim is not trusted for admin decisions: a token claiming `admin`
+is confirmed against identity's current state on every request (ADR 0052).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -24,6 +28,7 @@ from podium_contracts.redis_keys import access_token_revoked_key, tokens_revoked
 from podium_runtime.problems import Problem
 
 from podium_gateway.clients import call, client_ip
+from podium_gateway.clients.identity import user_access
 from podium_gateway.config import Settings
 from podium_gateway.limits import enforce
 
@@ -40,6 +45,7 @@ class CurrentUser:
 
     user_id: uuid.UUID
     email: str
+    #: The current role: an `admin` claim is confirmed with identity (ADR 0052).
     role: str
     #: The token's id and issue and expiry instants (revocation, SPEC §5.1).
     jti: str = ""
@@ -187,12 +193,46 @@ async def check_not_revoked(redis_client: Any, user: CurrentUser) -> None:
         access_token_revoked_key(user.jti), tokens_revoked_before_key(user.user_id)
     )
     if revoked is not None or (before is not None and user.issued_at <= float(before)):
+        raise token_revoked()
+
+
+def token_revoked() -> Problem:
+    """Return the 401 `TOKEN_REVOKED` problem."""
+    return Problem(
+        401,
+        "TOKEN_REVOKED",
+        "The access token was revoked; sign in again.",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def current_access(
+    http: httpx.AsyncClient, settings: Settings, user: CurrentUser
+) -> CurrentUser:
+    """Return the caller with the role they hold now, when their token claims admin (ADR 0052).
+
+    A token states the role of the moment it was issued, up to 15 minutes ago;
+    an admin decision must not rest on it. Identity answers the current role
+    and disabled state: a demoted admin is an ordinary user from the next
+    request on, a disabled one is refused. A `user` claim is taken as it is:
+    a promotion counts from the next token, which errs on the side of less power.
+    """
+    if not user.is_admin:
+        return user
+    answer = await user_access(http, settings, user.user_id)
+    if answer.status_code == 404:
+        raise invalid_token("The account of this token no longer exists.")
+    if answer.status_code != 200:
         raise Problem(
-            401,
-            "TOKEN_REVOKED",
-            "The access token was revoked; sign in again.",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            503,
+            "SERVICE_UNAVAILABLE",
+            "The caller's permissions cannot be checked now; try again shortly.",
+            headers={"Retry-After": "1"},
         )
+    access = answer.json()
+    if access.get("disabled") is not False or access.get("role") not in ROLES:
+        raise token_revoked()
+    return dataclasses.replace(user, role=access["role"])
 
 
 async def revoke_access_token(redis_client: Any, user: CurrentUser) -> None:
@@ -228,6 +268,7 @@ async def optional_user(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
     await check_not_revoked(redis_client, user)
+    user = await current_access(request.app.state.http, settings, user)
     await enforce(
         redis_client,
         f"{settings.redis_key_prefix}rl:user:{user.user_id}",

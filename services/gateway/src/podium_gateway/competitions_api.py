@@ -198,10 +198,13 @@ def _sent(body: BaseModel) -> dict[str, Any]:
     response_model=Competition,
 )
 async def regenerate_invite_code(
-    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
 ) -> Response:
-    """Replace the invite code; the old one stops working at once."""
-    return relay(await client.request("POST", f"/competitions/{competition_id}/invite-code", user))
+    """Replace the invite code; the old one stops working at once. Audited (without the code)."""
+    answer = await client.request("POST", f"/competitions/{competition_id}/invite-code", user)
+    if answer.status_code == 200:
+        await auditor(user, "competition.invite_code_rotated", "competition", competition_id)
+    return relay(answer)
 
 
 @router.get(

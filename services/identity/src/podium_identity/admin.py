@@ -131,7 +131,7 @@ class Administration:
         role: str | None = None,
         disabled: bool | None = None,
     ) -> Row[Any]:
-        """Change a user's role or disabled state, audited; disabling revokes refresh tokens.
+        """Change a user's role or disabled state, audited; disabling revokes every token.
 
         An administrator cannot disable or demote themselves: the platform
         would risk having no administrator left.
@@ -153,8 +153,9 @@ class Administration:
         updated = await repository.update_user(session, user_id, **values)
         if "disabled_at" in values:
             if disabled:
-                # Access tokens die at expiry; no refresh token may outlive the decision.
+                # Neither a refresh token nor an access token may outlive the decision.
                 await repository.revoke_user_refresh_tokens(session, user_id)
+                await self.accounts.revoke_access_tokens(user_id)
             await self._audit(
                 session,
                 admin,

@@ -4,7 +4,8 @@ The gateway relays `/v1/admin/*` here with the caller's bearer token; identity
 checks that the caller is an administrator now, not merely when the token was
 issued. `/internal/audit*` is for the gateway only (SPEC §6): it records the
 entries of actions other services performed and looks up what happened to a
-target.
+target. `/internal/users/{id}/access` answers a user's current role and
+disabled state, which the gateway's admin decisions rest on (ADR 0052).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from podium_identity.schemas import (
     AuditLookup,
     AuditPage,
     AuditRecorded,
+    UserAccess,
     audit_entry_of,
 )
 from podium_identity.service import AccountError
@@ -137,15 +139,18 @@ def audit_filters(
     action: Annotated[str | None, Query(max_length=100)] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target: Annotated[str | None, Query(max_length=300)] = None,
+    competition: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AuditFilters:
-    """The filters of an audit query (`action` may end in `.*`)."""
+    """The filters of an audit query (`action` may end in `.*`; `competition`: everything
+    about one competition)."""
     return {
         "actor_id": actor,
         "action": action,
         "target_type": target_type,
         "target_id": target,
+        "competition_id": competition,
         "since": since,
         "until": until,
     }
@@ -164,8 +169,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
     """Audit entries, newest first, filtered."""
-    rows, next_cursor = await administration.audit_page(session, cursor, limit, **filters)
-    return AuditPage(items=[audit_entry_of(r) for r in rows], next_cursor=next_cursor)
+    return await query_audit(administration, session, filters, cursor, limit)
 
 
 EXPORT_FIELDS = list(AuditEntry.model_fields)
@@ -212,6 +216,19 @@ async def export_audit(
     )
 
 
+@internal_router.get("/internal/audit", response_model=AuditPage)
+async def query_audit(
+    administration: AdministrationDep,
+    session: SessionDep,
+    filters: AuditFiltersDep,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AuditPage:
+    """Audit entries for the gateway's scoped views (a sponsor's competition, checked there)."""
+    rows, next_cursor = await administration.audit_page(session, cursor, limit, **filters)
+    return AuditPage(items=[audit_entry_of(r) for r in rows], next_cursor=next_cursor)
+
+
 @internal_router.post("/internal/audit", response_model=AuditRecorded)
 async def record_audit(
     entry: AuditEntry, administration: AdministrationDep, session: SessionDep
@@ -227,3 +244,12 @@ async def latest_audit(
     """The newest entry about each of these targets."""
     rows = await administration.latest_by_target(session, body.target_type, body.target_ids)
     return AuditLatest(items={k: audit_entry_of(r) for k, r in rows.items()})
+
+
+@internal_router.get("/internal/users/{user_id}/access", response_model=UserAccess)
+async def user_access(
+    user_id: uuid.UUID, administration: AdministrationDep, session: SessionDep
+) -> UserAccess:
+    """The user's current role and disabled state: what admin decisions rest on (ADR 0052)."""
+    user = await administration.user(session, user_id)
+    return UserAccess(user_id=user.id, role=user.role, disabled=user.disabled_at is not None)

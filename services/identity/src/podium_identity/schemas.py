@@ -184,6 +184,14 @@ class AdminUserOut(UserOut):
         )
 
 
+class UserAccess(BaseModel):
+    """What a user may do now: the role and whether the account is disabled (ADR 0052)."""
+
+    user_id: uuid.UUID
+    role: Literal["user", "admin"]
+    disabled: bool
+
+
 class AdminUserPage(BaseModel):
     """One page of users."""
 

@@ -451,8 +451,15 @@ class Accounts:
         )
         await repository.revoke_user_refresh_tokens(session, user_id)
         await self.throttle.clear(user.email)
-        # Access tokens already issued stay valid by signature for up to their lifetime;
-        # the gateway refuses those issued before now (the reset logs out every session).
+        # The reset logs out every session.
+        await self.revoke_access_tokens(user_id)
+
+    async def revoke_access_tokens(self, user_id: uuid.UUID) -> None:
+        """Void every access token issued to the user until now.
+
+        Access tokens stay valid by signature for up to their lifetime; the
+        gateway refuses those issued before this instant (`401 TOKEN_REVOKED`).
+        """
         await self.throttle.redis.set(
             tokens_revoked_before_key(user_id),
             str(time.time()),

@@ -18,6 +18,7 @@ from podium_ingest.config import Settings
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
 from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, eventually, serve
 from sqlalchemy import text
 
@@ -115,7 +116,7 @@ async def test_statement_is_stored_flattened_and_announced_once(
         False,
     )
     assert facts[0]["user_id"] == str(user_id) and facts[0]["voided"] is False
-    async with httpx.AsyncClient(base_url=url) as client:
+    async with httpx.AsyncClient(base_url=url, auth=auth_for(runtime.settings)) as client:
         got = await client.get(f"/internal/statements/{sent['id']}")
         assert got.json() == sent
         report = await client.get(
@@ -161,7 +162,7 @@ async def test_voiding_before_its_target_arrives_voids_the_target_on_arrival(
     await _publish(runtime, f"mbox:{learner['mbox']}", target)
     facts = await eventually(lambda: _facts_emitted(runtime, target["id"]), message="target")
     assert facts[0]["voided"] is True
-    async with httpx.AsyncClient(base_url=url) as client:
+    async with httpx.AsyncClient(base_url=url, auth=auth_for(runtime.settings)) as client:
         hidden = await client.get(f"/internal/statements/{target['id']}")
         kept = await client.get(f"/internal/statements/{target['id']}", params={"voided": "true"})
     assert hidden.status_code == 404 and kept.status_code == 200

@@ -12,6 +12,7 @@ from podium_notifier.app import build_app, create_service
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
 from podium_runtime.infra import free_port
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, serve
 
 
@@ -45,5 +46,8 @@ async def notifier(
         scheduler_enabled=False,
     )
     service = create_service(settings)
-    async with serve(build_app(service)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with (
+        serve(build_app(service)) as url,
+        httpx.AsyncClient(base_url=url, auth=auth_for(settings)) as http,
+    ):
         yield Running(service, url, http, mail_sink, settings)

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from podium_rewards.app import build_app, create_service
 from podium_rewards.config import Settings
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, serve
 from rewards_harness import FrozenClock, Running
 
@@ -27,6 +28,6 @@ async def rewards(test_infra: TestInfrastructure) -> AsyncIterator[Running]:
     service = create_service(settings, clock=clock)
     async with (
         serve(build_app(service)) as url,
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
+        httpx.AsyncClient(base_url=url, timeout=60, auth=auth_for(settings)) as http,
     ):
         yield Running(service, url, http, clock)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from podium_runtime.blobs import BlobSettings, LocalBlobStore
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.service_credentials import auth_for
 from podium_runtime.settings import ServiceSettings
 from podium_runtime.testing import TestInfrastructure, recording, serve
 from podium_scoring.app import create_api
@@ -36,7 +37,7 @@ async def scoring(
         async with (
             recording(settings.kafka_bootstrap_servers, log.topics(settings), log.records.append),
             serve(create_api(settings)) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            httpx.AsyncClient(base_url=url, timeout=30, auth=auth_for(settings)) as http,
         ):
             yield Scoring(http, producer, blobs, log, settings)
     finally:

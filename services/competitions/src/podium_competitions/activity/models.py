@@ -58,3 +58,14 @@ activity_board = Table(
     Column("statements", Integer, nullable=False),
     Column("last_statement_at", DateTime(timezone=True), nullable=False),
 )
+
+# The LRS clients whose statements count for an activity competition (ADR 0054): its
+# sponsor (or an admin) names them; statements from any other client earn nothing.
+trusted_lrs_clients = Table(
+    "trusted_lrs_clients",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("lrs_client_id", UUID(as_uuid=True), primary_key=True),
+    Column("trusted_by", UUID(as_uuid=True)),
+    Column("trusted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -8,18 +8,19 @@ from datetime import date, datetime
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as shared
 from podium_competitions.activity.domain import BoardEntry, Standing
-from podium_competitions.activity.models import activity_board, activity_points
+from podium_competitions.activity.models import activity_board, activity_points, trusted_lrs_clients
 from podium_competitions.models import competitions, enrollments, users
 
 p = activity_points.c
 c = competitions.c
 e = enrollments.c
+t = trusted_lrs_clients.c
 
 
 async def lock_competition(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -52,13 +53,16 @@ async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
 
 
 async def competitions_counting(
-    session: AsyncSession, user_id: uuid.UUID, at: datetime
+    session: AsyncSession, user_id: uuid.UUID, at: datetime, lrs_client_id: uuid.UUID | None
 ) -> list[AnyRow]:
     """Return the activity competitions where the user is accepted and `at` is in the window.
 
     Ended competitions still count statements timestamped inside their window
-    (a learning tool may report late); canceled and draft ones never do.
+    (a learning tool may report late); canceled and draft ones never do. Only
+    competitions that trust `lrs_client_id` (or, created before trust existed,
+    any client) count the statement (ADR 0054).
     """
+    trusted = exists().where(t.competition_id == c.id, t.lrs_client_id == lrs_client_id)
     query = (
         select(c.id, c.timezone, c.rules)
         .select_from(competitions.join(enrollments, e.competition_id == c.id))
@@ -69,10 +73,53 @@ async def competitions_counting(
             c.ends_at > at,
             e.user_id == user_id,
             e.status == "accepted",
+            or_(c.any_lrs_client, trusted) if lrs_client_id is not None else c.any_lrs_client,
         )
         .order_by(c.id)
     )
     return list((await session.execute(query)).all())
+
+
+async def trusted_clients(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
+    """Return the LRS clients a competition trusts, in id order."""
+    query = (
+        select(t.lrs_client_id).where(t.competition_id == competition_id).order_by(t.lrs_client_id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def replace_trusted_clients(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    lrs_client_ids: Sequence[uuid.UUID],
+    trusted_by: uuid.UUID,
+) -> None:
+    """Make `lrs_client_ids` the competition's whole trust list; no other client counts."""
+    await session.execute(
+        delete(trusted_lrs_clients).where(
+            t.competition_id == competition_id, t.lrs_client_id.not_in(lrs_client_ids)
+        )
+    )
+    await add_trusted_clients(session, competition_id, lrs_client_ids, trusted_by)
+    await session.execute(
+        update(competitions).where(c.id == competition_id).values(any_lrs_client=False)
+    )
+
+
+async def add_trusted_clients(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    lrs_client_ids: Sequence[uuid.UUID],
+    trusted_by: uuid.UUID,
+) -> None:
+    """Trust these clients for the competition as well (already trusted ones are kept)."""
+    if not lrs_client_ids:
+        return
+    rows = [
+        {"competition_id": competition_id, "lrs_client_id": client, "trusted_by": trusted_by}
+        for client in lrs_client_ids
+    ]
+    await session.execute(pg_insert(trusted_lrs_clients).values(rows).on_conflict_do_nothing())
 
 
 async def points_on_day(
@@ -101,11 +148,23 @@ async def insert_award(session: AsyncSession, values: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
-async def competitions_awarding(session: AsyncSession, statement_id: uuid.UUID) -> list[uuid.UUID]:
-    """Return the competitions where a statement holds points that are not voided yet."""
+async def competitions_awarding(
+    session: AsyncSession, statement_id: uuid.UUID, lrs_client_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """Return the competitions where a statement holds points that are not voided yet.
+
+    Only competitions that trust the voiding statement's client (`lrs_client_id`)
+    take points back: an untrusted client can neither give nor take (ADR 0054).
+    """
+    trusted = exists().where(t.competition_id == c.id, t.lrs_client_id == lrs_client_id)
     rows = await session.execute(
         select(p.competition_id)
-        .where(p.statement_id == statement_id, p.voided.is_(False))
+        .select_from(activity_points.join(competitions, c.id == p.competition_id))
+        .where(
+            p.statement_id == statement_id,
+            p.voided.is_(False),
+            or_(c.any_lrs_client, trusted) if lrs_client_id is not None else c.any_lrs_client,
+        )
         .order_by(p.competition_id)
     )
     return [row.competition_id for row in rows]

@@ -4,7 +4,12 @@ Who a statement belongs to: `LearningData.user_id` (ingest sets it for an
 `account` on the platform's homePage), else the user whose e-mail is the
 actor's `mbox` in the users projection. Anything else earns nothing.
 
-Voiding (xAPI 2.3.2) takes the statement's points off every board it was on.
+Only statements from LRS clients a competition trusts count for it (ADR 0054):
+any client may post statements naming any learner, so trust is what stops a
+tool from earning anyone points in any competition.
+
+Voiding (xAPI 2.3.2) takes the statement's points off every board it was on
+whose competition trusts the voiding client.
 Every change of a participant's points is announced as `points.awarded` or
 `points.revoked` (one per competition and statement), which the rewards
 service turns into wallet entries.
@@ -76,7 +81,7 @@ async def record_statement(
     Returns how many competitions' boards changed.
     """
     if data.voided:
-        return await _take_back(session, outbox, mirror, data.statement_id)
+        return await _take_back(session, outbox, mirror, data.statement_id, data.lrs_client_id)
     if data.verb == domain.VOIDED_VERB:
         return 0
     participant = await _participant(session, data)
@@ -84,7 +89,7 @@ async def record_statement(
         return 0
     changed = 0
     for competition in await repository.competitions_counting(
-        session, participant.user_id, data.timestamp
+        session, participant.user_id, data.timestamp, data.lrs_client_id
     ):
         rules = domain.Rules.from_json(competition.rules)
         rule = rules.first_match(data.verb, data.activity_id, data.scaled_score)
@@ -138,10 +143,13 @@ async def _take_back(
     outbox: Outbox | None,
     mirror: ActivityBoardMirror,
     statement_id: uuid.UUID,
+    lrs_client_id: uuid.UUID | None,
 ) -> int:
-    """Void a statement's points wherever it holds some and rank those boards again."""
+    """Void a statement's points wherever the voiding client is trusted; rank those boards again."""
     changed = 0
-    for competition_id in await repository.competitions_awarding(session, statement_id):
+    for competition_id in await repository.competitions_awarding(
+        session, statement_id, lrs_client_id
+    ):
         await repository.lock_competition(session, competition_id)
         voided = await repository.void_award(session, competition_id, statement_id)
         if voided is None:

@@ -6,6 +6,7 @@ goes along, and identity's answer (problems included) is passed through.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import httpx
@@ -79,4 +80,13 @@ async def verify_lrs_client(
         f"{settings.identity_url}/internal/lrs-clients/verify",
         service="identity",
         json={"key": key, "secret": secret},
+    )
+
+
+async def user_access(
+    http: httpx.AsyncClient, settings: Settings, user_id: uuid.UUID
+) -> httpx.Response:
+    """Ask identity for a user's current role and disabled state (200 or 404; ADR 0052)."""
+    return await call(
+        http, "GET", f"{settings.identity_url}/internal/users/{user_id}/access", service="identity"
     )

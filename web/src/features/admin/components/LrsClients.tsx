@@ -70,6 +70,10 @@ export function LrsClients() {
               <strong>Copy the secret now: it is shown only this once.</strong>
             </p>
             <dl className="facts">
+              <dt>Client id (for the sponsors who trust this tool)</dt>
+              <dd>
+                <code data-testid="lrs-id">{created.id}</code> <CopyButton text={created.id} label="Copy id" />
+              </dd>
               <dt>Key</dt>
               <dd>
                 <code data-testid="lrs-key">{created.key}</code> <CopyButton text={created.key} label="Copy key" />
@@ -95,6 +99,7 @@ export function LrsClients() {
                   <tr>
                     <th scope="col">Name</th>
                     <th scope="col">Key</th>
+                    <th scope="col">Client id</th>
                     <th scope="col">Scopes</th>
                     <th scope="col">Created</th>
                     <th scope="col">Action</th>
@@ -106,6 +111,9 @@ export function LrsClients() {
                       <td>{c.name}</td>
                       <td>
                         <code>{c.key}</code>
+                      </td>
+                      <td>
+                        <code>{c.id}</code>
                       </td>
                       <td>{c.scopes.join(', ')}</td>
                       <td>{formatDateTime(c.created_at)}</td>

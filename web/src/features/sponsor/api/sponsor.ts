@@ -108,3 +108,22 @@ export function useDailyReport(id: string, kind: 'completions' | 'incomplete', d
         : unwrap(await api.GET('/v1/reports/competitions/{competition_id}/incomplete', { params: { ...path(id), query: { date } } })),
   });
 }
+
+export type TrustedLrsClients = components['schemas']['TrustedLrsClients'];
+
+/** The LRS clients whose statements count for an activity competition (ADR 0054). */
+export function useTrustedLrsClients(id: string) {
+  return useQuery({
+    queryKey: ['trusted-lrs-clients', id],
+    queryFn: async () => unwrap(await api.GET('/v1/competitions/{competition_id}/trusted-lrs-clients', { params: path(id) })),
+  });
+}
+
+export function useTrustLrsClients(id: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: async (ids: string[]) =>
+      unwrap(await api.PUT('/v1/competitions/{competition_id}/trusted-lrs-clients', { params: path(id), body: { lrs_client_ids: ids } })),
+    onSuccess: (trust) => queryClient.setQueryData(['trusted-lrs-clients', id], trust),
+  });
+}

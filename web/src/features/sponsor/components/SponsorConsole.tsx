@@ -1,4 +1,4 @@
-/** The sponsor's console of one competition: lifecycle, invites, answer key, roster, stats, moderation. */
+/** The sponsor's console of one competition: lifecycle, invites, answer key, roster, stats, moderation, learning tools. */
 import { useState } from 'react';
 import { ConfirmButton, CopyButton, ProblemAlert, QueryState, StatusBadge } from '@/components/ui';
 import type { components } from '@/lib/api-schema';
@@ -12,6 +12,8 @@ import {
   useRoster,
   useRotateInvite,
   useStats,
+  useTrustedLrsClients,
+  useTrustLrsClients,
   useUpdateCompetition,
   useUploadAnswerKey,
 } from '../api/sponsor';
@@ -256,6 +258,46 @@ function Reports({ competition }: { competition: Competition }) {
   );
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function LearningTools({ competition }: { competition: Competition }) {
+  const trusted = useTrustedLrsClients(competition.id);
+  const save = useTrustLrsClients(competition.id);
+  const [draft, setDraft] = useState<string | null>(null);
+  const text = draft ?? (trusted.data?.lrs_client_ids ?? []).join('\n');
+  const ids = text.split(/\s+/).filter(Boolean);
+  const invalid = ids.filter((value) => !UUID.test(value));
+  return (
+    <section className="card" aria-labelledby="learning-tools">
+      <h2 id="learning-tools">Learning tools</h2>
+      <p className="muted">
+        Only statements from these LRS clients earn points here. Ask an administrator for the client id of each learning tool your participants use.
+      </p>
+      {trusted.data?.any_lrs_client ? (
+        <p role="status">This competition still counts statements from every LRS client. Save a list to count only the tools you trust.</p>
+      ) : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (invalid.length === 0) save.mutate(ids, { onSuccess: () => setDraft(null) });
+        }}
+      >
+        <label>
+          Trusted LRS client ids (one per line)
+          <textarea rows={3} value={text} onChange={(e) => setDraft(e.target.value)} />
+        </label>
+        {invalid.length ? <p role="alert">Not a client id: {invalid.join(', ')}</p> : null}
+        <button type="submit" disabled={invalid.length > 0 || save.isPending}>
+          Save learning tools
+        </button>
+      </form>
+      {save.isSuccess && draft === null ? <p role="status">Saved.</p> : null}
+      {trusted.isError ? <ProblemAlert error={trusted.error} /> : null}
+      {save.isError ? <ProblemAlert error={save.error} /> : null}
+    </section>
+  );
+}
+
 export function SponsorConsole({ competition }: { competition: Competition }) {
   const update = useUpdateCompetition(competition.id);
   return (
@@ -265,6 +307,7 @@ export function SponsorConsole({ competition }: { competition: Competition }) {
       {competition.kind === 'prediction' ? <AnswerKey competition={competition} /> : null}
       <StatsPanel id={competition.id} />
       {competition.kind === 'prediction' ? <Moderation competition={competition} /> : <Reports competition={competition} />}
+      {competition.kind === 'activity' ? <LearningTools competition={competition} /> : null}
       <Roster id={competition.id} />
       <section className="card" aria-labelledby="edit">
         <h2 id="edit">Settings</h2>
