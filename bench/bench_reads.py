@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from _support import service_env, start_ready, stop, wait_ready
+from _support import service_env, start, stop, wait_ready
 from podium_competitions.seeding import seed_prediction_board
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure
@@ -250,10 +250,16 @@ async def start_stack(
             "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
         }
     )
-    await start_ready(["identity", "competitions", "gateway"], env, ports, processes)
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    await wait_ready(gateway, processes[-1])
-    return gateway, infra
+    try:
+        # One at a time, each with time to start on a busy machine.
+        for service in ("identity", "competitions", "gateway"):
+            processes.append(start(service, env))
+            await wait_ready(f"http://127.0.0.1:{ports[service]}", processes[-1], timeout=300)
+    except BaseException:
+        stop(processes)
+        infra.stop()
+        raise
+    return f"http://127.0.0.1:{ports['gateway']}", infra
 
 
 def main() -> int:

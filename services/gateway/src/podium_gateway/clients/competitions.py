@@ -141,7 +141,7 @@ class CompetitionsClient:
         return CompetitionView.model_validate_json(got.content)
 
 
-def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
+async def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
     """Return the competitions client over the shared HTTP client."""
     return CompetitionsClient(http, settings.competitions_url)
 
