@@ -12,7 +12,7 @@ Exactness (a private board never reaches a stranger after a change):
 - a removed participant is deleted from the members hash before the commit and
   again after it; an added one is written after the commit only;
 - every write of a card or of the members is fenced by a generation counter
-  (`gen`), bumped by each change and each rebuild, so a rebuild that read
+  (`gen`), bumped by each change when it ended, so a rebuild that read
   Postgres before a change never lands after it.
 A Redis failure before the commit refuses the change (the transaction rolls
 back): a card that could not be invalidated must not outlive the change it hides.
@@ -68,8 +68,10 @@ if left < 0 then redis.call('HSET', KEYS[1], 'pending', 0) end
 return redis.call('HINCRBY', KEYS[1], 'gen', 1)
 """
 
-# KEYS: fence. A rebuild starts: its generation.
-_BEGIN = "return redis.call('HINCRBY', KEYS[1], 'gen', 1)"
+# KEYS: fence. A rebuild starts: the generation it must still find when it writes. Every
+# change bumps `gen` once it ended (`_END`, `_ADD`, `_REMOVE`); rebuilds do not, so
+# concurrent rebuilds of the same committed state never fence each other out.
+_BEGIN = "return tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')"
 
 # KEYS: members, fence; ARGV: user ids. Participants leave: fence them, forget them.
 _REMOVE = """
@@ -103,7 +105,9 @@ return 1
 # KEYS: card, members, fence; ARGV: gen, card. A card, only beside a members hash, unfenced.
 _WRITE_CARD = """
 local fence = redis.call('HMGET', KEYS[3], 'gen', 'pending')
-if tonumber(fence[1]) ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then return 0 end
+if tonumber(fence[1] or '0') ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
+  return 0
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
@@ -112,7 +116,7 @@ return 1
 # KEYS: card, members, fence, scratch; ARGV: gen, card. A whole rebuild, unfenced.
 _WRITE_ALL = """
 local fence = redis.call('HMGET', KEYS[3], 'gen', 'pending')
-if tonumber(fence[1]) ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
+if tonumber(fence[1] or '0') ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
   redis.call('DEL', KEYS[4])
   return 0
 end
@@ -224,7 +228,7 @@ class CompetitionReadModel:
             if row is None:
                 return False
             members = [str(m) for m in await repository.accepted_user_ids(session, competition_id)]
-        scratch = f"{competition_members_key(competition_id)}:rebuild:{gen}"
+        scratch = f"{competition_members_key(competition_id)}:rebuild:{uuid.uuid4().hex}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(scratch, MEMBERS_LOADED, "1")
             for start in range(0, len(members), CHUNK):

@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 #: A board page read in the same round trip: (Lua script, keys, arguments).
 PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
 
-#: Repairs under way, kept referenced until they finish.
-_REPAIRS: set[asyncio.Task[None]] = set()
+#: Repairs under way by competition, kept referenced until they finish (one at a time each).
+_REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,9 @@ async def snapshot(
 
 
 def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
-    """Ask the competitions service to write the card again (in the background)."""
+    """Ask the competitions service to write the card again (in the background, once at a time)."""
+    if competition_id in _REPAIRS:
+        return
 
     async def ask() -> None:
         try:
@@ -138,8 +140,8 @@ def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
             log.warning("read model repair failed", extra={"competition_id": str(competition_id)})
 
     task = asyncio.create_task(ask())
-    _REPAIRS.add(task)
-    task.add_done_callback(_REPAIRS.discard)
+    _REPAIRS[competition_id] = task
+    task.add_done_callback(lambda _: _REPAIRS.pop(competition_id, None))
 
 
 async def competition(
