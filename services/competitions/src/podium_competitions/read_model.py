@@ -167,31 +167,42 @@ class CompetitionReadModel:
     # --- around a transaction --------------------------------------------------------
 
     async def prepare(self, changes: _Changes) -> None:
-        """Before the commit: hide changed cards, forget removed participants, read fences."""
-        for cid in sorted(changes.competitions):
-            await self._invalidate(keys=[competition_card_key(cid), competition_fence_key(cid)])
-        for cid, users in sorted(changes.removed.items()):
-            await self._remove(keys=_member_keys(cid), args=sorted(users))
-        for cid, users in sorted(changes.added.items()):
-            ordered = sorted(users)
-            got = await self._fences(keys=[competition_fence_key(cid)], args=ordered)
+        """Before the commit: hide changed cards, forget removed participants, read fences.
+
+        One pipelined round trip whatever the number of competitions touched.
+        """
+        added = sorted(changes.added.items())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in sorted(changes.competitions):
+                keys = [competition_card_key(cid), competition_fence_key(cid)]
+                await self._invalidate(keys=keys, client=pipe)
+            for cid, users in sorted(changes.removed.items()):
+                await self._remove(keys=_member_keys(cid), args=sorted(users), client=pipe)
+            for cid, users in added:
+                fence = [competition_fence_key(cid)]
+                await self._fences(keys=fence, args=sorted(users), client=pipe)
+            answers = await pipe.execute()
+        fenced = answers[len(answers) - len(added) :] if added else []
+        for (cid, _), got in zip(added, fenced, strict=True):
             changes.fences[cid] = [_text(value) for value in got]
 
     async def finish(self, changes: _Changes, committed: bool) -> None:
         """After the transaction: end the changes, apply membership, rewrite the cards."""
-        for cid in sorted(changes.competitions):
-            await self._end(keys=[competition_fence_key(cid)])
-        for cid, users in sorted(changes.removed.items()):
-            await self._remove(keys=_member_keys(cid), args=sorted(users))
-            if not committed:  # they are members again: rebuild on the next read
-                await self.redis.delete(competition_card_key(cid), competition_members_key(cid))
-        if committed:
-            for cid, users in sorted(changes.added.items()):
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in sorted(changes.competitions):
+                await self._end(keys=[competition_fence_key(cid)], client=pipe)
+            for cid, users in sorted(changes.removed.items()):
+                await self._remove(keys=_member_keys(cid), args=sorted(users), client=pipe)
+                if not committed:  # they are members again: rebuild on the next read
+                    pipe.delete(competition_card_key(cid), competition_members_key(cid))
+            for cid, users in sorted(changes.added.items()) if committed else []:
                 fences = changes.fences.get(cid)
                 if fences is None:
                     continue
                 ordered = sorted(users)
-                await self._add(keys=_member_keys(cid), args=[len(ordered), *ordered, *fences])
+                args: list[str | int] = [len(ordered), *ordered, *fences]
+                await self._add(keys=_member_keys(cid), args=args, client=pipe)
+            await pipe.execute()
         for cid in sorted(changes.touched() - changes.created):
             await self.refresh_card(cid)
         if committed:
