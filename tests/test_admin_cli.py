@@ -194,7 +194,11 @@ async def test_audit_and_user_commands(stack: OpsStack, cli: Cli) -> None:
     owner, doomed = await stack.sign_up(), await stack.sign_up()
     cid = (await stack.activity_competition(owner))["id"]
     about, _ = await cli("audit", "list", "--competition", cid)
-    assert [e["action"] for e in about["items"]] == ["competition.created"]
+    # The stack's competitions trust its learning tool as they are made (ADR 0054).
+    assert [e["action"] for e in about["items"]] == [
+        "competition.lrs_trust_changed",
+        "competition.created",
+    ]
     exported, _ = await cli("audit", "export", "--competition", cid, "--format", "csv")
     assert exported.splitlines()[0].startswith("id,") and cid in exported
 
@@ -225,6 +229,10 @@ async def test_lrs_client_and_xapi_erasure_commands(stack: OpsStack, cli: Cli) -
     assert made["secret"] and sorted(made["scopes"]) == ["statements/read", "statements/write"]
     listed, _ = await cli("lrs-clients", "list")
     assert made["id"] in {c["id"] for c in listed["items"]}
+    owner = await stack.sign_up()
+    cid = (await stack.activity_competition(owner))["id"]
+    trusted, _ = await cli("lrs-clients", "trust", made["id"], "--competition", cid)
+    assert made["id"] in trusted["lrs_client_ids"]
     revoked, _ = await cli("lrs-clients", "revoke", made["id"])
     assert revoked == {"status": 204}
     listed, _ = await cli("lrs-clients", "list")
