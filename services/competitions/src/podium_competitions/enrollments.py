@@ -73,12 +73,7 @@ async def decide_joins(
             writes[key] = current[key] = {**enrollment, "request_id": request.request_id}
             outcomes.append("accepted")
             continue
-        reason = domain.join_refusal(_join_target(row), uid, request.invite_code, now())
-        if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
-            reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
-        if reason is None and row.max_participants is not None:
-            if taken[cid] >= row.max_participants:
-                reason = JoinRejection.FULL
+        reason = join_refusal(row, uid, request.invite_code, enrollment, taken[cid])
         if reason is None and row.join_approval:
             # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
             writes[key] = current[key] = _enrollment(request, "pending", None, None)
@@ -105,6 +100,27 @@ async def decide_joins(
     )
     await outbox.add(session, *events)
     return outcomes
+
+
+def join_refusal(
+    row: AnyRow,
+    user_id: uuid.UUID,
+    invite_code: str | None,
+    enrollment: Any,
+    seats_taken: int,
+) -> JoinRejection | None:
+    """Return why `user_id` may not join the competition of `row` now, or None.
+
+    `enrollment` is the user's current one (a mapping with `reason`, or None) and
+    `seats_taken` the seats already given; an accepted enrollment is handled before.
+    """
+    reason = domain.join_refusal(_join_target(row), user_id, invite_code, now())
+    if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
+        reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
+    if reason is None and row.max_participants is not None:
+        if seats_taken >= row.max_participants:
+            reason = JoinRejection.FULL
+    return reason
 
 
 def _join_target(row: AnyRow) -> domain.JoinTarget:

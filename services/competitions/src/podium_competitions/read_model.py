@@ -38,7 +38,7 @@ from podium_runtime.db import Database, after_transaction, before_commit
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions import repository
+from podium_competitions import repository  # imports this module first: use at call time
 from podium_competitions.schemas import Viewer
 from podium_competitions.views import to_competition
 
@@ -238,7 +238,7 @@ class CompetitionReadModel:
             row = await repository.get_competition(session, competition_id)
             if row is None:
                 return False
-            members = [str(m) for m in await repository.accepted_user_ids(session, competition_id)]
+            members = [str(m) for m in await repository.participant_ids(session, competition_id)]
         scratch = f"{competition_members_key(competition_id)}:rebuild:{uuid.uuid4().hex}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(scratch, MEMBERS_LOADED, "1")

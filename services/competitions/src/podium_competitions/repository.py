@@ -193,6 +193,12 @@ async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None
     )
 
 
+async def participant_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
+    """Return the users with an accepted enrollment in a competition."""
+    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
+    return list((await session.execute(query)).scalars())
+
+
 async def get_enrollment(
     session: AsyncSession,
     competition_id: uuid.UUID,
@@ -231,12 +237,6 @@ async def save_enrollment(
         .on_conflict_do_update(index_elements=[e.competition_id, e.user_id], set_=values)
     )
     read_model.members_changed(session, [(competition_id, user_id, status)])
-
-
-async def accepted_user_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
-    """Return the users whose enrollment in the competition is accepted."""
-    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
-    return list((await session.execute(query)).scalars())
 
 
 async def lock_enrollments(
