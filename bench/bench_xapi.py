@@ -253,8 +253,58 @@ class Poster:
         self.idle.clear()
 
 
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds of each process, and of the whole machine, so far (Linux)."""
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _process_groups(pids: dict[str, int], workdir: str) -> dict[str, set[int]]:
+    """Map postgres, redis and kafka to the processes of this run's infrastructure (Linux).
+
+    Every process below the bench (or below a process started with the run's work
+    directory on its command line, like a detached postmaster) counts, classified by
+    its name; the services' own processes are counted apart by `pids`.
+    """
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    roots = {os.getpid()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        with contextlib.suppress(OSError):
+            parents[pid] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            names[pid] = (entry / "comm").read_text().strip()
+            if workdir in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                roots.add(pid)
+    services = set(pids.values())
+    groups: dict[str, set[int]] = {"postgres": set(), "redis": set(), "kafka": set()}
+    for pid in parents:
+        chain, current = [], pid
+        while current in parents and current not in roots and current > 1:
+            chain.append(current)
+            current = parents[current]
+        if current not in roots or services & {pid, *chain}:
+            continue
+        name = names.get(pid, "")
+        group = (
+            "postgres"
+            if name.startswith("postgres")
+            else "redis"
+            if name.startswith("redis")
+            else "kafka"
+            if name == "java"
+            else None
+        )
+        if group:
+            groups[group].add(pid)
+    return groups
+
+
+def _cpu_seconds(pids: dict[str, int], groups: dict[str, set[int]]) -> dict[str, float]:
+    """User + system CPU seconds of each process, each group, and the whole machine (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
     seconds = {}
     with contextlib.suppress(OSError):
@@ -262,16 +312,28 @@ def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
         idle = int(fields[3]) + int(fields[4])
         seconds["machine"] = (sum(int(f) for f in fields[:8]) - idle) / ticks
     for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        stat = _proc_stat(pid)
+        if stat is None:
             continue
-        seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
+        # With py-spy in front, the service is the sampler's child: count only the service.
+        sampled = PROFILE_DIR and name != "bench"
+        stats = [_proc_stat(c) for c in _children(pid)] if sampled else [stat]
+        seconds[name] = sum(int(s[11]) + int(s[12]) for s in stats if s is not None) / ticks
+    for name, members in groups.items():
+        stats = [s for s in map(_proc_stat, members) if s is not None]
+        if stats:
+            seconds[name] = sum(int(s[11]) + int(s[12]) for s in stats) / ticks
     return seconds
 
 
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 async def _throughput(
-    client: Poster, engine: Any, size: int, pids: dict[str, int]
+    client: Poster, engine: Any, size: int, pids: dict[str, int], workdir: str
 ) -> tuple[float, int]:
     activity = f"http://bench.podium.test/{uuid.uuid4().hex}"
     actors = [{"mbox": f"mailto:learner{i}@bench.test"} for i in range(64)]
@@ -289,7 +351,8 @@ async def _throughput(
             body = queue.get_nowait()
             errors += await client.post("/xapi/statements", body) != 200
 
-    cpu_before = _cpu_seconds(pids)
+    groups = _process_groups(pids, workdir)
+    cpu_before = _cpu_seconds(pids, groups)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT[size])))
     posted = time.perf_counter() - started
@@ -298,11 +361,13 @@ async def _throughput(
     while await _count(engine, activity) < want and time.perf_counter() - started < TIME_LIMIT:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds(pids).items()}
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds(pids, groups).items()}
     share = ", ".join(f"{k} {v / elapsed:.0%}" for k, v in cpu.items())
+    # CPU per statement does not depend on what else the machine runs: compare runs by it.
+    cost = ", ".join(f"{k} {v * 1e6 / max(want, 1):.0f}" for k, v in cpu.items() if k != "machine")
     print(
         f"  batch {size:>3}: posted in {posted:6.2f}s, flattened in {elapsed:6.2f}s"
-        f" (CPU of one core: {share})"
+        f" (CPU of one core: {share}; CPU microseconds per statement: {cost})"
     )
     return want / elapsed, errors
 
@@ -411,9 +476,10 @@ async def main() -> None:
                     client = Poster(gw, {"Authorization": auth, **VERSION})
                     try:
                         # Warm-up: the ingest consumer group joins (about 5 s on tansu).
-                        warm = await _throughput(client, engine, 10, pids)
+                        warm = await _throughput(client, engine, 10, pids, workdir)
                         results = {
-                            size: await _throughput(client, engine, size, pids) for size in TOTAL
+                            size: await _throughput(client, engine, size, pids, workdir)
+                            for size in TOTAL
                         }
                         rate = results.get(10, warm)[0] / 2
                         ingest_url = f"http://127.0.0.1:{ingest_port}"

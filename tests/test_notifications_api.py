@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
@@ -38,6 +39,8 @@ from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import REPO_ROOT, TestInfrastructure, eventually, serve
 
 PASSWORD = "Correct horse battery 9"
+#: Streams one user may hold open in the gateway of this module.
+MAX_STREAMS = 3
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}
 
 
@@ -102,6 +105,7 @@ async def stack(
         )
     )
     os.environ["PODIUM_GATEWAY_STREAM_HEARTBEAT_SECONDS"] = "0.5"
+    os.environ["PODIUM_GATEWAY_STREAM_MAX_PER_USER"] = str(MAX_STREAMS)
     stream_api.stream_settings.cache_clear()
     try:
         async with serve(identity) as identity_url, serve(build_app(service)) as notifier_url:
@@ -124,6 +128,7 @@ async def stack(
                 yield Stack(client, internal, service.runtime, mail_dir)
     finally:
         os.environ.pop("PODIUM_GATEWAY_STREAM_HEARTBEAT_SECONDS", None)
+        os.environ.pop("PODIUM_GATEWAY_STREAM_MAX_PER_USER", None)
         stream_api.stream_settings.cache_clear()
 
 
@@ -414,3 +419,82 @@ async def test_routes_require_a_token_and_valid_input(stack: Stack) -> None:
     )
     assert bad_resume.status_code == 422
     assert bad_resume.json()["code"] == "INVALID_LAST_EVENT_ID"
+
+
+async def _pubsub_connections(stack: Stack) -> int:
+    return len(await stack.runtime.redis.client_list(_type="pubsub"))
+
+
+async def test_streams_share_one_redis_connection_and_are_capped_per_user(stack: Stack) -> None:
+    alice, bob = await signup(stack), await signup(stack)
+    before = await _pubsub_connections(stack)
+    async with contextlib.AsyncExitStack() as streams:
+        alice_streams = [
+            await streams.enter_async_context(EventStream(stack.gateway, alice.headers))
+            for _ in range(MAX_STREAMS)
+        ]
+        bob_stream = await streams.enter_async_context(EventStream(stack.gateway, bob.headers))
+        # Four streams, one pub/sub connection at most for the whole gateway process.
+        assert await _pubsub_connections(stack) - before <= 1
+
+        # One stream too many: 429 with a stable code; Bob is not affected.
+        refused = await stack.gateway.get("/v1/stream", headers=alice.headers)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "TOO_MANY_STREAMS"
+        assert refused.json()["limit"] == MAX_STREAMS
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "X-Request-ID" in refused.headers
+
+        # A message on Alice's channel reaches each of her streams, none of Bob's.
+        await stack.runtime.publisher.publish(scored(alice.user_id))
+        for alice_stream in alice_streams:
+            live = await alice_stream.until("submission.scored")
+            assert live["data"]["public_score"] == 1.25
+        competition = uuid.uuid4()
+        await stack.runtime.publisher.publish(
+            new_event(
+                EnrollmentAccepted,
+                "competitions",
+                EnrollmentData(competition_id=competition, user_id=bob.user_id),
+            )
+        )
+        first = await bob_stream.until("enrollment.updated")
+        assert first["data"]["competition_id"] == str(competition)
+        assert not [e for e in bob_stream.skipped if e["event"] == "submission.scored"]
+
+        # A closed stream frees its place once the gateway notices the client left.
+        await alice_streams[0].__aexit__(None, None, None)
+
+        async def admitted() -> bool:
+            async with stack.gateway.stream("GET", "/v1/stream", headers=alice.headers) as got:
+                return got.status_code == 200
+
+        await eventually(admitted, timeout=20, message="a freed place is taken again")
+
+
+async def test_streams_survive_the_loss_of_the_shared_connection(stack: Stack) -> None:
+    """Redis drops the hub's connection: live messages still reach the user afterwards.
+
+    Either the connection is re-established under the open stream, or the stream
+    ends and the client's reconnect (as the web app does) gets the inbox's replay.
+    """
+    carol = await signup(stack)
+    async with EventStream(stack.gateway, carol.headers) as first:
+        killed = await stack.runtime.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        assert int(killed) >= 1
+        event = scored(carol.user_id)
+        await stack.runtime.publisher.publish(event)
+        try:
+            note = await first.until("notification", timeout=10)
+        except TimeoutError:
+            note = None
+    if note is None:
+        async with EventStream(stack.gateway, {**carol.headers, "Last-Event-ID": "0"}) as second:
+            note = await second.until("notification")
+    assert note["data"]["data"]["submission_id"] == str(event.data.submission_id)
+    # The hub serves new streams after the loss, and they get live messages.
+    async with EventStream(stack.gateway, carol.headers) as third:
+        later = scored(carol.user_id)
+        await stack.runtime.publisher.publish(later)
+        live = await third.until("submission.scored")
+        assert live["data"]["public_score"] == 1.25

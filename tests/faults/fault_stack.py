@@ -1,11 +1,11 @@
 """A real stack for fault injection: each service its own process, its dependencies behind links.
 
-Identity, competitions, scoring and the gateway run as `python -m podium_<name>
-serve` processes under the `make dev` supervisor, so `kill -9` is a real crash
-and the supervisor restarts the service. Postgres and Redis are the test run's
-own, reached through `FaultLink`s the tests cut (a stopped server) or freeze (a
-stopped process); Redis uses a database number of its own, so a flush touches
-nothing else.
+Every service (identity, competitions, scoring, ingest, notifier, rewards and
+the gateway) runs as a `python -m podium_<name> serve` process under the `make
+dev` supervisor, so `kill -9` is a real crash and the supervisor restarts the
+service. Postgres and Redis are the test run's own, reached through
+`FaultLink`s the tests cut (a stopped server) or freeze (a stopped process);
+Redis uses a database number of its own, so a flush touches nothing else.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ from podium_runtime.faultlink import FaultLink
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure, eventually
 
-SERVICES = ("identity", "competitions", "scoring", "gateway")
+SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards", "gateway")
+#: The services that consume events: each is killed with SIGKILL under traffic.
+CONSUMERS = ("scoring", "competitions", "ingest", "notifier", "rewards")
+#: The xAPI account home page that names a Podium user (SPEC §7.3).
+PLATFORM = "https://podium.test"
 ADMIN_EMAIL = "faults-admin@example.org"
 ADMIN_PASSWORD = "correct horse battery staple 42"  # dev-only test credential
 REDIS_DB = 7
@@ -91,6 +95,14 @@ def _environment(
             "PODIUM_GATEWAY_RATE_LIMIT_IP": "1000000",
             "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000",
             "PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP": "1000000",
+            "PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENT": "1000000",
+            "PODIUM_GATEWAY_PUBLIC_BASE_URL": PLATFORM,
+            "PODIUM_INGEST_PLATFORM_URL": PLATFORM,
+            "PODIUM_NOTIFIER_DEV_SMTP_SINK": "true",
+            "PODIUM_NOTIFIER_DEV_MAIL_DIR": str(tmp / "mails"),
+            "PODIUM_NOTIFIER_SMTP_PORT": str(free_port()),
+            "PODIUM_NOTIFIER_SCHEDULER_ENABLED": "false",
+            "PODIUM_REWARDS_SCHEDULER_ENABLED": "false",
         }
     )
     for name, port in ports.items():
@@ -120,7 +132,7 @@ def _starter(name: str, env: dict[str, str], logs: Path) -> Callable[[], subproc
 @contextlib.asynccontextmanager
 async def fault_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[FaultStack]:
     """Start the stack; stop every process and link on the way out."""
-    await test_infra.migrate("identity", "competitions", "scoring")
+    await test_infra.migrate(*(name for name in SERVICES if name != "gateway"))
     prefix = await test_infra.fresh_topics()
     database = await FaultLink.to_database(test_infra.database_url).start()
     redis = await FaultLink.to_redis(test_infra.infra.redis_url).start()

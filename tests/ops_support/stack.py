@@ -53,6 +53,8 @@ class OpsStack:
     database_url: str
     #: The LRS client behind `lrs_auth`, which the stack's competitions trust (ADR 0054).
     lrs_client_id: str
+    #: The local blob store's directory (uploads, exports).
+    blob_dir: Path
 
     async def sign_up(self, name: str | None = None, timezone: str = "UTC") -> User:
         """Register and log in a user."""
@@ -110,8 +112,11 @@ def completed(user: User, lesson: str = "lesson-1", **extra: Any) -> dict[str, A
 
 
 @contextlib.asynccontextmanager
-async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[OpsStack]:
-    """All six services, migrated, with an admin signed in and LRS credentials made."""
+async def ops_stack(
+    test_infra: TestInfrastructure, tmp: Path, *, with_rewards: bool = False
+) -> AsyncIterator[OpsStack]:
+    """All six services (`with_rewards`: seven), migrated, with an admin signed in and LRS
+    credentials made."""
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
     from podium_ingest.app import create_api as ingest_api
@@ -148,12 +153,19 @@ async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[
             )
         )
         notifier = await stack.enter_async_context(serve(build_app(notifier_service)))
+        if with_rewards:
+            from podium_rewards.app import create_api as rewards_api
+            from podium_rewards.config import Settings as RewardsSettings
+
+            rewards_settings = test_infra.settings(RewardsSettings, scheduler_enabled=False)
+            rewards = await stack.enter_async_context(serve(rewards_api(rewards_settings)))
         services = {
             "identity": identity,
             "competitions": competitions,
             "scoring": scoring,
             "ingest": ingest,
             "notifier": notifier,
+            **({"rewards": rewards} if with_rewards else {}),
         }
         url, http = await serve_gateway(
             stack,
@@ -173,4 +185,5 @@ async def ops_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[
             services,
             test_infra.database_url,
             tool.client_id,
+            tmp / "blobs",
         )

@@ -146,11 +146,17 @@ async def serve_notifier(
 
 @contextlib.asynccontextmanager
 async def prediction_stack(
-    test_infra: TestInfrastructure, tmp: Path, *, with_notifier: bool = False
+    test_infra: TestInfrastructure,
+    tmp: Path,
+    *,
+    with_notifier: bool = False,
+    gateway: dict[str, Any] | None = None,
+    scoring: dict[str, Any] | None = None,
 ) -> AsyncIterator[PredictionStack]:
     """Run identity, competitions, scoring and the gateway; warm up every consumer group.
 
-    `with_notifier` adds the notifier (dev mail sink in `stack.mail_dir`) behind the gateway.
+    `with_notifier` adds the notifier (dev mail sink in `stack.mail_dir`) behind the gateway;
+    `gateway` and `scoring` are settings of those services that differ from the test defaults.
     """
     from podium_competitions.app import create_api as competitions_api
     from podium_competitions.config import Settings as CompetitionsSettings
@@ -165,30 +171,31 @@ async def prediction_stack(
     competitions_settings = test_infra.settings(
         CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
     )
-    scoring_settings = test_infra.settings(ScoringSettings, blob=blobs)
+    scoring_settings = test_infra.settings(ScoringSettings, blob=blobs, **(scoring or {}))
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
         competitions = await stack.enter_async_context(
             serve(competitions_api(competitions_settings))
         )
-        scoring = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
+        scoring_url = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
         extra: dict[str, Any] = {}
         mail_dir = None
         if with_notifier:
             extra["notifier_url"], mail_dir = await serve_notifier(stack, test_infra, tmp)
-        gateway, http = await serve_gateway(
+        gateway_url, http = await serve_gateway(
             stack,
             test_infra,
             run,
             identity_url=identity,
             competitions_url=competitions,
-            scoring_url=scoring,
+            scoring_url=scoring_url,
             blob=blobs,
             max_submission_bytes=200_000,
             **extra,
+            **(gateway or {}),
         )
         running = PredictionStack(
-            gateway, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
+            gateway_url, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )
         running.mail_dir = mail_dir
         # Consumer groups join once (about 5 s each on tansu): one scored submission warms all.

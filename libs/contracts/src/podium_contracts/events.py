@@ -76,6 +76,23 @@ class UserDeleted(Event):
     data: UserDeletedData
 
 
+class DataExportData(EventData):
+    """A user's personal-data archive, ready for them to download until `expires_at`."""
+
+    user_id: uuid.UUID
+    export_id: uuid.UUID
+    expires_at: AwareDatetime
+
+
+@register(IDENTITY_USERS)
+class DataExportReady(Event):
+    """Emitted by the gateway when a personal-data export is built (SPEC §10.5, ADR 0058)."""
+
+    type: Literal["user.data_export_ready"] = "user.data_export_ready"
+    version: Literal[1] = 1
+    data: DataExportData
+
+
 class UserTokenData(EventData):
     """A single-use token the notifier delivers by e-mail."""
 

@@ -84,3 +84,44 @@ class LiveMessage(BaseModel):
     def to_json(self) -> str:
         """Return the message as published."""
         return json.dumps({"event": self.event, "id": self.id, "data": self.data}, default=str)
+
+
+def competition_phase(status: str, starts_at: datetime, ends_at: datetime, now: datetime) -> str:
+    """Return `upcoming`, `running` or `ended` for a competition (SPEC §10.2).
+
+    Ended and canceled competitions, and any past `ends_at`, are `ended`; a draft
+    or active one before `starts_at` is `upcoming`; otherwise it is `running`.
+    """
+    if status in ("ended", "canceled") or now >= ends_at:
+        return "ended"
+    if status == "draft" or now < starts_at:
+        return "upcoming"
+    return "running"
+
+
+class CompetitionCard(BaseModel):
+    """A competition as the gateway's read model holds it (ADR 0041).
+
+    The facts decide who may see it and its boards; `document` is the
+    competition rendered for a caller who is neither owner, admin nor
+    participant (no invite code, a `viewer` block of role `viewer`), whose
+    `phase` the reader recomputes at read time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: str
+    status: str
+    visibility: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = "UTC"
+    metric: str | None = None
+    daily_submission_limit: int | None = None
+    document: dict[str, Any]
+
+    def is_public(self) -> bool:
+        """Tell whether anyone may see it: public and not a draft."""
+        return self.visibility == "public" and self.status != "draft"

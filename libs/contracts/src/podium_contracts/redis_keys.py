@@ -43,6 +43,17 @@ def daily_submissions_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: da
     return f"{NAMESPACE}submissions:daily:{competition_id}:{user_id}:{day.isoformat()}"
 
 
+def daily_rejections_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: date) -> str:
+    """Return the Redis SET of a participant's submissions rejected on one UTC day.
+
+    Rejected uploads give their daily slot back (SPEC §7.1) but count against a
+    separate daily limit of their own (the gateway's `daily_rejected_upload_limit`),
+    so files that are never valid cannot be uploaded without end. Keyed by the
+    uploader, a set for the same reason as `daily_submissions_key`.
+    """
+    return f"{NAMESPACE}submissions:rejected:{competition_id}:{user_id}:{day.isoformat()}"
+
+
 def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
     """Return the sorted set of a board: member user id, score = rank (1..N, SPEC §7.2).
 
@@ -115,3 +126,35 @@ def tokens_revoked_before_key(user_id: uuid.UUID) -> str:
     Set by identity when a password is reset; the gateway refuses older tokens.
     """
     return f"{NAMESPACE}auth:revoked-before:{user_id}"
+
+
+def competition_card_key(competition_id: uuid.UUID) -> str:
+    """Return the string holding a competition's read-model card (JSON, ADR 0041).
+
+    Written only by the competitions service; the gateway decides visibility and
+    renders competition details from it. Absent means "ask the internal API".
+    """
+    return f"{NAMESPACE}competition:{competition_id}:card"
+
+
+def competition_members_key(competition_id: uuid.UUID) -> str:
+    """Return the hash of a competition's accepted participants: user id -> "1" (ADR 0041).
+
+    It always holds the field `MEMBERS_LOADED` once written, so an empty
+    competition is told apart from a missing hash.
+    """
+    return f"{NAMESPACE}competition:{competition_id}:members"
+
+
+def competition_fence_key(competition_id: uuid.UUID) -> str:
+    """Return the hash fencing read-model writes of a competition (ADR 0041).
+
+    Fields: `gen` (bumped by every change and every rebuild), `pending`
+    (transactions between their invalidation and their end) and `rm:<user id>`
+    (bumped when a participant is removed).
+    """
+    return f"{NAMESPACE}competition:{competition_id}:fence"
+
+
+#: The field every written members hash holds (user ids are UUIDs, never this).
+MEMBERS_LOADED = "*"

@@ -2,12 +2,16 @@
 
 The entrypoint opens `Database.session()`; it commits on success and rolls back
 on error. Services only `flush()`. Callbacks registered with `after_commit` run
-once the transaction is durable (used to wake the outbox relay).
+once the transaction is durable (used to wake the outbox relay). Awaitable hooks
+registered with `before_commit` run just before the commit (an error rolls the
+transaction back), those registered with `after_transaction` once it committed or
+rolled back, before `session()` returns (used by the competitions read model, ADR 0041).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
@@ -29,6 +33,10 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "podium_after_commit"
+_BEFORE_COMMIT = "podium_before_commit"
+_AFTER_TRANSACTION = "podium_after_transaction"
+
+log = logging.getLogger(__name__)
 
 #: A result row of any width (repositories return rows; callers read them by name).
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -50,6 +58,27 @@ def async_url(url: str) -> str:
 def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
     """Run `callback` after the session's transaction commits (never on rollback)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def before_commit(session: AsyncSession, hook: Callable[[], Awaitable[Any]]) -> None:
+    """Await `hook()` just before the session commits; if it raises, the transaction rolls back."""
+    session.info.setdefault(_BEFORE_COMMIT, []).append(hook)
+
+
+def after_transaction(session: AsyncSession, hook: Callable[[bool], Awaitable[Any]]) -> None:
+    """Await `hook(committed)` once the transaction ended, before `Database.session()` returns.
+
+    Errors are logged, never raised: the transaction's outcome is already decided.
+    """
+    session.info.setdefault(_AFTER_TRANSACTION, []).append(hook)
+
+
+async def _ended(hooks: list[Callable[[bool], Awaitable[Any]]], *, committed: bool) -> None:
+    for hook in hooks:
+        try:
+            await hook(committed)
+        except Exception:
+            log.exception("after-transaction hook failed")
 
 
 class Database:
@@ -84,13 +113,18 @@ class Database:
                     if not getattr(exc, "commit_effects", False):
                         raise
                     refused = exc
+                for hook in session.info.pop(_BEFORE_COMMIT, []):
+                    await hook()
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                await _ended(session.info.pop(_AFTER_TRANSACTION, []), committed=False)
                 raise
             callbacks = session.info.pop(_AFTER_COMMIT, [])
+            ended = session.info.pop(_AFTER_TRANSACTION, [])
         for callback in callbacks:
             callback()
+        await _ended(ended, committed=True)
         if refused is not None:
             raise refused
 

@@ -5,7 +5,9 @@ surrogate (which JSON's `\\ud800` escape can produce) cannot be encoded as
 UTF-8. Input holding either used to be accepted at the edge and fail later,
 where it could only be dead-lettered. `unsafe_text_reason` finds them, and
 `json_problem` also bounds the nesting of a document before anything walks it
-recursively.
+recursively. `ascii_int` reads an integer a client wrote in a header or query
+string: ASCII digits only (`str.isdigit()` also accepts "²", which `int()`
+refuses) and bounded, so it fits every store it reaches.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from typing import Any
 MAX_JSON_DEPTH = 32
 
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+_ASCII_DIGITS = re.compile("[0-9]{1,16}")
+#: Largest integer read from a client: exact in JSON clients, Lua and Postgres `bigint`.
+MAX_CLIENT_INT = 2**53 - 1
+
+
+def ascii_int(text: str, maximum: int = MAX_CLIENT_INT) -> int | None:
+    """Return `text` as an integer in 0..`maximum` when it is plain ASCII digits, else None."""
+    if _ASCII_DIGITS.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 def unsafe_text_reason(text: str) -> str | None:
@@ -33,28 +46,52 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     """Return why a parsed JSON document is unsafe (too deep, bad text), or None.
 
     Walks iteratively, so a hostile depth cannot exhaust the stack before it is refused.
+    Statements pass here by the thousand per second: each value carries only a link to
+    its parent, and the path of the value at fault is spelled out once it is found.
     """
-    pending: list[tuple[Any, int, str]] = [(value, 1, "$")]
+    search = _FORBIDDEN.search
+    # (value, depth, trail): trail is None at the root, else (parent trail, key or index).
+    pending: list[tuple[Any, int, Any]] = [(value, 1, None)]
+    pop, push = pending.pop, pending.append
     while pending:
-        current, depth, path = pending.pop()
-        if isinstance(current, str):
-            reason = unsafe_text_reason(current)
-            if reason:
-                return f"{path} {reason}"
+        current, depth, trail = pop()
+        kind = type(current)
+        if kind is str or isinstance(current, str):
+            if search(current):
+                return f"{_path(trail)} {unsafe_text_reason(current)}"
             continue
         if not isinstance(current, dict | list):
             continue
         if depth > max_depth:
-            return f"{path} is nested deeper than {max_depth} levels"
+            return f"{_path(trail)} is nested deeper than {max_depth} levels"
         if isinstance(current, dict):
             for key, item in current.items():
-                reason = unsafe_text_reason(key) if isinstance(key, str) else None
-                if reason:
-                    return f"a key of {path} {reason}"
-                pending.append((item, depth + 1, f"{path}.{key}"[:200]))
+                if isinstance(key, str) and search(key):
+                    return f"a key of {_path(trail)} {unsafe_text_reason(key)}"
+                push((item, depth + 1, (trail, key)))
         else:
-            pending.extend((item, depth + 1, f"{path}[{n}]") for n, item in enumerate(current))
+            for n, item in enumerate(current):
+                push((item, depth + 1, (trail, n)))
     return None
 
 
-__all__ = ["MAX_JSON_DEPTH", "json_problem", "unsafe_text_reason"]
+def _path(trail: Any) -> str:
+    """Spell a trail the way reports name a place: `$.key[0].other` (keys cut at 200)."""
+    steps: list[Any] = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(step)
+    path = "$"
+    for step in reversed(steps):
+        # An int step is an array index (object keys of parsed JSON are text).
+        path = f"{path}[{step}]" if type(step) is int else f"{path}.{step}"[:200]
+    return path
+
+
+__all__ = [
+    "MAX_CLIENT_INT",
+    "MAX_JSON_DEPTH",
+    "ascii_int",
+    "json_problem",
+    "unsafe_text_reason",
+]

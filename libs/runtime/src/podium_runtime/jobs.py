@@ -98,9 +98,12 @@ class JobStore:
             return None
         return Job.model_validate(json.loads(raw)).with_eta(time.time())
 
-    async def launch(self, kind: str, work: Work) -> Job:
-        """Record a queued job and run `work` in the background; return the queued job."""
-        job = Job(id=uuid.uuid4(), kind=kind, status="queued", created_at=time.time())
+    async def launch(self, kind: str, work: Work, job_id: uuid.UUID | None = None) -> Job:
+        """Record a queued job and run `work` in the background; return the queued job.
+
+        `job_id` lets the caller record what the job is about under its id first.
+        """
+        job = Job(id=job_id or uuid.uuid4(), kind=kind, status="queued", created_at=time.time())
         await self.save(job)
         task = asyncio.create_task(self._run(job, work), name=f"job-{kind}")
         self._tasks.add(task)

@@ -8,7 +8,9 @@ The gateway's `/v1/admin/*` routes gather these from each service:
 - `GET /internal/ops/summary`: row counts of the service's tables;
 - `GET /internal/ops/queries`, `POST /internal/ops/queries/{name}`: the
   service's prebuilt read-only queries (`podium_runtime.queries`);
-- `POST /internal/ops/retention`: purge sent outbox rows and old inbox ids now.
+- `POST /internal/ops/retention`: purge sent outbox rows and old inbox ids now;
+- `GET /internal/ops/personal-data/{user_id}`: what the service holds about one
+  user, for the personal-data export (`podium_runtime.personal_data`).
 
 Retention also runs in the background every `retention_interval_seconds`:
 sent outbox rows older than `retention_outbox_sent_days` and inbox ids older
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select, text
 
 from podium_runtime.deps import RuntimeDep
+from podium_runtime.personal_data import PersonalDataExport
 from podium_runtime.problems import Problem
 from podium_runtime.queries import QueryDescription, QueryResult
 from podium_runtime.runtime import ServiceRuntime
@@ -250,3 +254,9 @@ async def retention_now(body: RetentionRequest, runtime: RuntimeDep) -> Retentio
         else settings.retention_outbox_sent_days,
         body.inbox_days if body.inbox_days is not None else settings.retention_inbox_days,
     )
+
+
+@router.get("/personal-data/{user_id}", response_model=PersonalDataExport)
+async def personal_data(user_id: uuid.UUID, runtime: RuntimeDep) -> PersonalDataExport:
+    """Every row this service holds about the user, per declared table (read-only)."""
+    return await runtime.personal_data.collect(runtime.db, runtime.settings.service_name, user_id)

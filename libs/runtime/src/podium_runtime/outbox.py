@@ -162,8 +162,9 @@ class Outbox:
         """
         if not events:
             return
-        for event in events:
-            size = len(event.model_dump_json().encode())
+        payloads = [event.model_dump_json() for event in events]  # each serialised once
+        for event, payload in zip(events, payloads, strict=True):
+            size = len(payload.encode())
             if size > self.max_event_bytes:
                 raise EventTooLarge(event.type, size, self.max_event_bytes)
         rows = [
@@ -172,10 +173,10 @@ class Outbox:
                 "topic": self.topic_prefix + topic_for(event).name,
                 "key": event.partition_key(),
                 "event_type": event.type,
-                "payload": event.model_dump_json(),
+                "payload": payload,
                 "headers": event_headers(event),
             }
-            for event in events
+            for event, payload in zip(events, payloads, strict=True)
         ]
         await session.execute(insert(self.table), rows)
         if self._wake is not None:

@@ -29,6 +29,7 @@ from podium_runtime.http import (
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
+from podium_runtime.personal_data import PersonalDataCatalogue
 from podium_runtime.problems import (
     COMMON_PROBLEMS,
     install_problem_handlers,
@@ -64,6 +65,8 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         #: Prebuilt read-only queries the service offers operators (podium_runtime.queries).
         self.queries = QueryCatalogue()
+        #: The tables holding personal data, for the export (podium_runtime.personal_data).
+        self.personal_data = PersonalDataCatalogue()
         #: What `GET /internal/ops/etl` adds about this service's progress (e.g. last statement).
         self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:
@@ -167,6 +170,7 @@ class ServiceRuntime:
         routers: Sequence[APIRouter] = (),
         extensions: Sequence[LifespanExtension] = (),
         internal_api: bool = True,
+        problems: Sequence[int] = (),
         **fastapi_kwargs: Any,
     ) -> FastAPI:
         """Build the service's FastAPI app with lifespan, errors, request ids and health.
@@ -174,7 +178,9 @@ class ServiceRuntime:
         `extensions` are the service's own lifespan parts, declared here rather
         than by wrapping the app's lifespan afterwards. An `internal_api` service
         refuses internal calls without a service credential (ADR 0053); only the
-        gateway, which signs them, is built without.
+        gateway, which signs them, is built without. `problems` are statuses
+        every route of `routers` may answer beyond `COMMON_PROBLEMS` (documented
+        as RFC 7807 answers; a route's own `responses` describe them better).
         """
 
         @asynccontextmanager
@@ -226,5 +232,7 @@ class ServiceRuntime:
             app.include_router(operations.router)
         for router in routers:
             # Every route documents the problem answers any route can give (SPEC §5).
-            app.include_router(router, responses=problem_responses(*COMMON_PROBLEMS))
+            app.include_router(
+                router, responses=problem_responses(*sorted({*COMMON_PROBLEMS, *problems}))
+            )
         return app

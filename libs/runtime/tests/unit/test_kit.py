@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, date, datetime
 
@@ -34,6 +35,41 @@ def test_an_offset_cursor_refuses_negative_and_boolean_values() -> None:
     for bad in (-1, True):
         with pytest.raises(InvalidCursor):
             codec.decode(codec.encode(bad))
+
+
+def _raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("codec", "raw"),
+    [
+        (CursorCodec(int), "[true]"),
+        (CursorCodec(int), f"[{2**53}]"),
+        (CursorCodec(int), "[" + "9" * 4000 + "]"),
+        (CursorCodec(int), "[1e400]"),
+        (CursorCodec(datetime, uuid.UUID), f'["0001-01-01T00:00:00+14:00", "{uuid.uuid4()}"]'),
+        (CursorCodec(datetime, uuid.UUID), f'["9999-12-31T23:59:59-14:00", "{uuid.uuid4()}"]'),
+        (CursorCodec(datetime, uuid.UUID), f'["2026-03-01T12:00:00", "{uuid.uuid4()}"]'),
+        (CursorCodec(str), '["' + "a" * 600 + '"]'),
+    ],
+    ids=["bool", "past-2^53", "4000-digits", "inf", "year-0", "year-10000", "naive", "long"],
+)
+def test_out_of_range_cursor_values_are_400_invalid_cursor(codec: CursorCodec, raw: str) -> None:
+    """Regression: these reached Redis or Postgres and answered 500."""
+    with pytest.raises(InvalidCursor):
+        codec.decode(_raw_cursor(raw))
+
+
+def test_cursor_instants_come_back_in_utc() -> None:
+    codec = CursorCodec(datetime)
+    (back,) = codec.decode(_raw_cursor('["2026-03-01T12:00:00+14:00"]'))
+    assert back == datetime(2026, 2, 28, 22, tzinfo=UTC) and back.tzinfo is UTC
+    assert codec.decode(codec.encode(datetime(2026, 3, 1, tzinfo=UTC))) == (
+        datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    (largest,) = CursorCodec(int).decode(CursorCodec(int).encode(2**53 - 1))
+    assert largest == 2**53 - 1
 
 
 def test_time_zones_and_local_days() -> None:

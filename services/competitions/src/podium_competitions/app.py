@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_competitions import consumers, queries, rebuilds, tasks
+from podium_competitions import consumers, personal_data, queries, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -18,6 +18,8 @@ from podium_competitions.leaderboard import api as leaderboard_api
 from podium_competitions.leaderboard import consumers as leaderboard_consumers
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import metadata
+from podium_competitions.read_model import CompetitionReadModel, attach, reset_at_start
+from podium_competitions.read_model_api import router as read_model_router
 from podium_competitions.sponsor import api as sponsor_api
 from podium_competitions.teams import api as teams_api
 from podium_competitions.teams import consumers as teams_consumers
@@ -26,7 +28,11 @@ from podium_competitions.teams import consumers as teams_consumers
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers and jobs."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
+    read_model = CompetitionReadModel(runtime.redis, runtime.db)
+    attach(runtime.db, read_model)
+    runtime.background.append(reset_at_start(read_model))
     writer = BoardWriter(runtime.redis)
     leaderboards, activity_boards = LeaderboardMirror(writer), ActivityBoardMirror(writer)
     runtime.include_events(
@@ -55,6 +61,7 @@ def create_api(settings: Settings) -> FastAPI:
         description="Competitions, joins and enrollments, and the leaderboard projection.",
         routers=[
             router,
+            read_model_router,
             leaderboard_api.router,
             activity_api.router,
             rebuilds.router,

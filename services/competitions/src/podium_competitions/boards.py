@@ -20,6 +20,12 @@ board (key formats in `podium_contracts.redis_keys`, value shapes in
 a hash user id -> entry JSON with the shared entry shape, and a meta hash with
 `as_of` and `total`. A board is rewritten whole in one MULTI/EXEC, so a reader
 never sees half of an update.
+
+A prediction board also changes by deltas (ADR 0044): one line placed, moved or
+removed and the run of lines it passed shifted by one place, applied by one Lua
+script only when Redis holds the version the delta was computed on (`base`). A
+delta whose base is missing waits for the write before it (another replica's) and,
+should that never come, drops the board's meta so the audit rebuilds it whole.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis.asyncio as redis
@@ -41,7 +48,7 @@ from podium_runtime.outbox import Outbox, new_event
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.domain import RankedLine, rank_changes
+from podium_competitions.domain import RankChange, RankedLine, rank_changes
 
 #: The producer name of the events competitions emits.
 PRODUCER = "competitions"
@@ -49,6 +56,79 @@ PRODUCER = "competitions"
 log = logging.getLogger(__name__)
 
 BoardKeys = tuple[str, str, str]
+
+# One delta, atomically, only on top of the version it was computed on. ARGV: base as_of,
+# new as_of, total, shift first, shift last, shift by, number of removals, the removed
+# ids, then (id, rank, entry JSON) per placed line. Entry JSON starts with its rank
+# (`BoardEntry.to_json`), so a shifted line's rank is rewritten in place.
+_DELTA = """
+local stored = redis.call('HGET', KEYS[3], 'as_of') or ''
+if stored ~= ARGV[1] then return {0, stored} end
+local removals = tonumber(ARGV[7])
+for i = 8, 7 + removals do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+local by = tonumber(ARGV[6])
+if by ~= 0 then
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], ARGV[5])
+  for _, id in ipairs(ids) do
+    local rank = redis.call('ZINCRBY', KEYS[1], by, id)
+    local row = redis.call('HGET', KEYS[2], id)
+    if row then
+      row = string.gsub(row, '^{"rank": %-?%d+', '{"rank": ' .. rank, 1)
+      redis.call('HSET', KEYS[2], id, row)
+    end
+  end
+end
+for i = 8 + removals, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+end
+redis.call('HSET', KEYS[3], 'as_of', ARGV[2], 'total', ARGV[3])
+return {1, ARGV[2]}
+"""
+
+#: Tries of a delta whose base version is not in Redis yet before the board is rebuilt.
+DELTA_BASE_TRIES = 20
+
+
+@dataclass(frozen=True)
+class BoardDelta:
+    """One update of a board: lines placed or removed, and a run of ranks shifted."""
+
+    #: The version (`as_of`) the delta applies to; None for a board never stored.
+    base: datetime | None
+    as_of: datetime
+    total: int
+    #: Ranks `first..last` (before the update) move by `by` places.
+    shift: tuple[int, int, int] = (1, 0, 0)
+    removed: Sequence[uuid.UUID] = ()
+    placed: Sequence[BoardEntry] = field(default_factory=list)
+
+
+async def apply_delta(client: redis.Redis, keys: BoardKeys, delta: BoardDelta) -> str:
+    """Apply one delta; return `applied`, `stale` (Redis is newer) or `early` (base missing)."""
+    first, last, by = delta.shift
+    args: list[str | int] = [
+        delta.base.isoformat() if delta.base else "",
+        delta.as_of.isoformat(),
+        delta.total,
+        first,
+        last,
+        by,
+        len(delta.removed),
+        *(str(user_id) for user_id in delta.removed),
+    ]
+    for entry in delta.placed:
+        args += [str(entry.user_id), entry.rank, entry.to_json()]
+    applied, stored = await client.eval(_DELTA, 3, *keys, *args)
+    if applied:
+        return "applied"
+    text = stored.decode() if isinstance(stored, bytes) else stored
+    if text and datetime.fromisoformat(text) >= delta.as_of:
+        return "stale"
+    return "early"
 
 
 async def write_board(
@@ -99,6 +179,28 @@ async def announce_rank_changes(
     `recipients` maps a line to the people told of its move instead of the line's
     own id: a team's members (SPEC §10.2), or nobody for a sponsor's baseline.
     """
+    await announce_changes(
+        session,
+        outbox,
+        competition_id,
+        rank_changes(before, after),
+        split=split,
+        period=period,
+        recipients=recipients,
+    )
+
+
+async def announce_changes(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    competition_id: uuid.UUID,
+    changes: Iterable[RankChange],
+    *,
+    split: Split = "public",
+    period: Period = "all",
+    recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
+) -> None:
+    """Stage one `leaderboard.rank_changed` per change (and per recipient of its line)."""
     if outbox is None:
         return
     told = recipients or {}
@@ -116,7 +218,7 @@ async def announce_rank_changes(
                 score=change.score,
             ),
         )
-        for change in rank_changes(before, after)
+        for change in changes
         for user_id in told.get(change.user_id, [change.user_id])
     ]
     if events:
@@ -129,6 +231,8 @@ class BoardWriter:
     def __init__(self, client: redis.Redis, *, retry_initial: float = 0.1, retry_cap: float = 5.0):
         self.client = client
         self._pending: dict[BoardKeys, tuple[list[BoardEntry], datetime]] = {}
+        self._deltas: dict[BoardKeys, list[BoardDelta]] = {}
+        self._early: dict[BoardKeys, int] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._retry = (retry_initial, retry_cap)
@@ -145,15 +249,30 @@ class BoardWriter:
         board = (list(entries), as_of)
         after_commit(session, lambda: self._enqueue(keys, board))
 
+    def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
+        """Apply this delta to the board once `session` commits (never if it rolls back)."""
+        after_commit(session, lambda: self._enqueue_delta(keys, delta))
+
     @property
     def pending(self) -> int:
         """Boards committed in Postgres and not yet in Redis."""
-        return len(self._pending)
+        return len(self._pending.keys() | self._deltas.keys())
 
     def _enqueue(self, keys: BoardKeys, board: tuple[list[BoardEntry], datetime]) -> None:
         current = self._pending.get(keys)
         if current is None or current[1] <= board[1]:
             self._pending[keys] = board
+            # The whole board holds every earlier delta.
+            later = [d for d in self._deltas.pop(keys, []) if d.as_of > board[1]]
+            if later:
+                self._deltas[keys] = later
+        self._start_flush()
+
+    def _enqueue_delta(self, keys: BoardKeys, delta: BoardDelta) -> None:
+        self._deltas.setdefault(keys, []).append(delta)
+        self._start_flush()
+
+    def _start_flush(self) -> None:
         task = asyncio.get_running_loop().create_task(self.flush())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -162,10 +281,9 @@ class BoardWriter:
         """Write every pending board; keep retrying with backoff until Redis takes them."""
         async with self._lock:
             waits = Backoff(*self._retry)
-            while self._pending:
-                keys, board = next(iter(self._pending.items()))
+            while self._pending or self._deltas:
                 try:
-                    await write_board(self.client, keys, *board)
+                    await self._write_next(waits)
                 except Exception as exc:
                     self._failures.log(
                         logging.WARNING,
@@ -174,10 +292,37 @@ class BoardWriter:
                         extra={"pending": len(self._pending)},
                     )
                     await asyncio.sleep(waits.next_delay())
-                    continue
-                if self._pending.get(keys) is board:
-                    del self._pending[keys]
             self._failures.recovered()
+
+    async def _write_next(self, waits: Backoff) -> None:
+        """Write one pending whole board, or the oldest delta of one board."""
+        if self._pending:
+            keys, board = next(iter(self._pending.items()))
+            await write_board(self.client, keys, *board)
+            if self._pending.get(keys) is board:
+                del self._pending[keys]
+            return
+        keys, deltas = next(iter(self._deltas.items()))
+        delta = deltas[0]
+        outcome = await apply_delta(self.client, keys, delta)
+        if outcome == "early":
+            # The write of the version before it is still under way elsewhere.
+            tries = self._early.get(keys, 0) + 1
+            self._early[keys] = tries
+            if tries < DELTA_BASE_TRIES:
+                self._deltas[keys] = self._deltas.pop(keys)  # let other boards go first
+                await asyncio.sleep(waits.next_delay())
+                return
+            log.warning("board mirror out of step; the audit rebuilds it", extra={"key": keys[2]})
+            await self.client.delete(keys[2])
+            self._deltas.pop(keys, None)
+            self._early.pop(keys, None)
+            return
+        self._early.pop(keys, None)
+        if self._deltas.get(keys) is deltas:
+            deltas.pop(0)
+            if not deltas:
+                del self._deltas[keys]
 
     async def close(self) -> None:
         """Stop pending writes (the audit rebuilds whatever they would have written)."""

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from podium_contracts.codes import JoinRejection
+from podium_contracts.read_models import competition_phase
 
 # SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -25,17 +26,8 @@ def can_transition(current: str, target: str) -> bool:
     return current == target or target in TRANSITIONS.get(current, frozenset())
 
 
-def phase(status: str, starts_at: datetime, ends_at: datetime, now: datetime) -> str:
-    """Return `upcoming`, `running` or `ended` for a competition (SPEC §10.2).
-
-    Ended and canceled competitions, and any past `ends_at`, are `ended`; a draft
-    or active one before `starts_at` is `upcoming`; otherwise it is `running`.
-    """
-    if status in ("ended", "canceled") or now >= ends_at:
-        return "ended"
-    if status == "draft" or now < starts_at:
-        return "upcoming"
-    return "running"
+#: `upcoming`, `running` or `ended` (SPEC §10.2); shared with the gateway's read model.
+phase = competition_phase
 
 
 def new_invite_code() -> str:

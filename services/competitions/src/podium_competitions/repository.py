@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Date
 
+from podium_competitions import read_model
 from podium_competitions.models import competitions, enrollments, users
 
 c = competitions.c
@@ -41,6 +42,7 @@ async def insert_competition(session: AsyncSession, values: dict[str, Any]) -> A
     """Insert a competition and return the stored row."""
     result = await session.execute(insert(competitions).values(**values).returning(competitions))
     found: AnyRow = result.one()
+    read_model.competition_created(session, found.id)
     return found
 
 
@@ -128,6 +130,7 @@ async def update_competition(
         .returning(competitions)
     )
     found: AnyRow = result.one()
+    read_model.competition_changed(session, [competition_id])
     return found
 
 
@@ -143,7 +146,9 @@ async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Any
         .values(status="ended", updated_at=func.now())
         .returning(competitions)
     )
-    return list(result.all())
+    rows = list(result.all())
+    read_model.competition_changed(session, [row.id for row in rows])
+    return rows
 
 
 async def lock_competitions(
@@ -225,6 +230,7 @@ async def save_enrollment(
         .values(competition_id=competition_id, user_id=user_id, **values)
         .on_conflict_do_update(index_elements=[e.competition_id, e.user_id], set_=values)
     )
+    read_model.members_changed(session, [(competition_id, user_id, status)])
 
 
 async def lock_enrollments(
@@ -263,6 +269,9 @@ async def save_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) ->
                 "updated_at": func.now(),
             },
         )
+    )
+    read_model.members_changed(
+        session, [(row["competition_id"], row["user_id"], row["status"]) for row in rows]
     )
 
 

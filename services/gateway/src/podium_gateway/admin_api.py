@@ -15,10 +15,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from podium_runtime.problems import problem_responses as problems
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from podium_gateway.account_schemas import UserDocument
 from podium_gateway.auth import AdminDep, UserDep
+from podium_gateway.clients.audit import AuditPageDocument
 from podium_gateway.clients.identity import IdentityDep
 
 router = APIRouter(tags=["admin"])
@@ -46,29 +47,6 @@ class AdminUserPatch(BaseModel):
 
     role: Literal["user", "admin"] | None = None
     disabled: bool | None = None
-
-
-class AuditEntryDocument(BaseModel):
-    """One recorded admin or sponsor action."""
-
-    id: uuid.UUID
-    at: datetime
-    actor_id: uuid.UUID | None
-    actor_role: str | None
-    action: str = Field(examples=["user.disabled"])
-    target_type: str = Field(examples=["user"])
-    target_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    request_id: str | None
-    service: str
-
-
-class AuditPageDocument(BaseModel):
-    """One page of audit entries, newest first."""
-
-    items: list[AuditEntryDocument]
-    next_cursor: str | None
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -170,12 +148,14 @@ def _audit_params(
     target: str | None,
     since: datetime | None,
     until: datetime | None,
+    competition: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     return _params(
         actor=actor,
         action=action,
         target_type=target_type,
         target=target,
+        competition=competition,
         since=since.isoformat() if since else None,
         until=until.isoformat() if until else None,
     )
@@ -198,9 +178,12 @@ async def list_audit(
     until: datetime | None = None,
     cursor: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=50, ge=1, le=500),
+    competition: uuid.UUID | None = Query(
+        default=None, description="Everything about one competition and what is inside it"
+    ),
 ) -> Response:
     """Every admin and sponsor action, newest first; `action` may end in `.*` (a prefix)."""
-    params = _audit_params(actor, action, target_type, target, since, until)
+    params = _audit_params(actor, action, target_type, target, since, until, competition)
     params.update(_params(cursor=cursor, limit=limit))
     return await identity.relay("GET", "/v1/admin/audit", params=params)
 
@@ -223,9 +206,10 @@ async def export_audit(
     target: str | None = Query(default=None, max_length=300),
     since: datetime | None = None,
     until: datetime | None = None,
+    competition: uuid.UUID | None = None,
 ) -> Response:
     """Every matching entry as JSON lines or CSV, newest first."""
-    params = _audit_params(actor, action, target_type, target, since, until)
+    params = _audit_params(actor, action, target_type, target, since, until, competition)
     params["format"] = format
     answer = await identity.call("GET", "/v1/admin/audit/export", params=params)
     headers = {

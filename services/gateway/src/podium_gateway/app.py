@@ -23,11 +23,13 @@ from podium_gateway import (
     lrs_trust_api,
     notifications_api,
     operations_api,
+    personal_export_api,
     profile_api,
     reports_api,
     rewards_api,
     sample_api,
     sponsor_api,
+    sponsor_operations_api,
     stream_api,
     submissions_api,
     teams_api,
@@ -36,6 +38,7 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
+from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
@@ -60,6 +63,7 @@ def routers() -> list[APIRouter]:
         teams_api.router,
         sponsor_api.router,
         lrs_trust_api.router,
+        sponsor_operations_api.router,
         datasets_api.router,
         sample_api.router,
         leaderboard_api.router,
@@ -75,6 +79,7 @@ def routers() -> list[APIRouter]:
         admin_api.router,
         operations_api.router,
         data_api.router,
+        personal_export_api.router,
     ]
 
 
@@ -98,7 +103,13 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            yield
+            try:
+                yield
+            finally:
+                # The live hub (made on the first stream) holds a pub/sub connection.
+                hub = getattr(app.state, "live_hub", None)
+                if hub is not None:
+                    await hub.aclose()
 
     app = runtime.create_app(
         title="Podium gateway",
@@ -113,11 +124,13 @@ def create_api(settings: Settings) -> FastAPI:
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,
+        problems=GATEWAY_PROBLEMS,
         # Swagger UI is served from local files by `web_app.docs_router()` (SPEC §10.1).
         docs_url=None,
         redoc_url=None,
     )
     mount_web(app, settings.web_root or default_web_root())
+    install_openapi(app)
 
     app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings

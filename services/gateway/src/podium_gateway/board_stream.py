@@ -53,7 +53,7 @@ async def board_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Send `leaderboard.changed` `{as_of, total}` whenever the board is rewritten."""
-    competition = await _board_competition(client, competition_id, user, split)
+    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, _ = _board_keys(competition, competition_id, split, period, day)
     return StreamingResponse(
         _changes(request, redis_client, keys[2], last_event_id or ""),

@@ -1,8 +1,10 @@
 """Competition routes of the public API (SPEC §5.2).
 
-Competition create, read and update are synchronous calls to the competitions
+Competition create and update are synchronous calls to the competitions
 service's internal API (SPEC §6), whose answers, problems included, are passed
-through. Joining is a command: the gateway publishes `join.requested` (keyed by
+through. Details come from the competitions read model in Redis when it answers
+for the caller exactly (ADR 0041), from the internal API otherwise.
+Joining is a command: the gateway publishes `join.requested` (keyed by
 competition id) and answers 202 only after the broker acknowledged; the
 competitions service decides and emits the outcome.
 """
@@ -22,6 +24,7 @@ from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
@@ -134,6 +137,13 @@ async def get_competition(
     redis_client: RedisDep,
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
+    found = await read_model.snapshot(redis_client, competition_id, user)
+    document = found.details(user)
+    if document is not None:
+        headers = {"Cache-Control": "private, no-store"} if user is not None else None
+        return JSONResponse(document, headers=headers)
+    if found.card is None:
+        read_model.repair(client, competition_id)
     answer = await client.request("GET", f"/competitions/{competition_id}", user)
     if answer.status_code != 200 or user is None:
         return relay(answer)
@@ -188,10 +198,13 @@ def _sent(body: BaseModel) -> dict[str, Any]:
     response_model=Competition,
 )
 async def regenerate_invite_code(
-    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep
+    competition_id: uuid.UUID, client: CompetitionsDep, user: UserDep, auditor: AuditorDep
 ) -> Response:
-    """Replace the invite code; the old one stops working at once."""
-    return relay(await client.request("POST", f"/competitions/{competition_id}/invite-code", user))
+    """Replace the invite code; the old one stops working at once. Audited (without the code)."""
+    answer = await client.request("POST", f"/competitions/{competition_id}/invite-code", user)
+    if answer.status_code == 200:
+        await auditor(user, "competition.invite_code_rotated", "competition", competition_id)
+    return relay(answer)
 
 
 @router.get(

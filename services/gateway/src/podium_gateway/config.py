@@ -56,6 +56,10 @@ class Settings(ServiceSettings):
     max_dataset_bytes: int = 20 * 1024 * 1_048_576
     #: How long a presigned download URL of a data file lives (S3 blob store only).
     dataset_url_seconds: int = 300
+    #: How long a personal-data export can be downloaded before it is deleted (ADR 0058).
+    export_ttl_seconds: int = Field(default=48 * 3600, ge=60)
+    #: How long one download link of an export works (S3: the presigned URL's life too).
+    export_link_seconds: int = Field(default=600, ge=10)
     #: Send HSTS even when the request did not arrive over https (behind a TLS proxy).
     force_hsts: bool = False
     #: CIDRs of the proxies in front of the gateway (ingress, load balancer). From them
@@ -79,6 +83,11 @@ class Settings(ServiceSettings):
     #: Login attempts per client IP (the per-account lockout lives in identity).
     rate_limit_login_ip: int = 50
     rate_limit_login_ip_window_seconds: int = 300
+    #: Refused xAPI Basic credentials per client IP and LRS key: past it, that key is not
+    #: checked from that address until the window ends (429), so secrets cannot be guessed
+    #: at request speed, and a stranger behind the same ingress cannot lock out other tools.
+    rate_limit_lrs_auth_failures: int = 20
+    rate_limit_lrs_auth_failures_window_seconds: int = 300
 
     # Token verification (SPEC §8).
     #: Seconds the JWKS stays cached before a background refetch on next use.
@@ -93,6 +102,10 @@ class Settings(ServiceSettings):
     # Submissions (SPEC §5.3).
     #: Largest prediction file or answer key accepted; larger ones are 413 `PAYLOAD_TOO_LARGE`.
     max_submission_bytes: int = 50 * 1_048_576
+    #: Rejected uploads a participant may make per competition and UTC day. Rejected
+    #: files give their daily slot back (SPEC §7.1), so this separate limit is what
+    #: bounds uploads that are never valid; above it uploads answer 429.
+    daily_rejected_upload_limit: int = Field(default=20, ge=1)
     #: Where uploads are stored; read from `PODIUM_BLOB_*` (shared with scoring).
     blob: BlobSettings = Field(default_factory=BlobSettings)
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from podium_gateway.auth import OptionalUserDep, UserDep
 from podium_gateway.clients import SettingsDep, relay
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 from podium_gateway.uploads import BlobDep
 
@@ -80,11 +81,14 @@ async def upload_file(
     client: CompetitionsDep,
     user: UserDep,
     blobs: BlobDep,
+    auditor: AuditorDep,
     description: Annotated[str, Form(max_length=5000)] = "",
     kind: Annotated[Literal["train", "test", "sample", "other"], Form()] = "other",
     name: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
-    """Stream the file to the blob store, then record it: `{name, version, size, sha256, ...}`."""
+    """Stream the file to the blob store, then record it: `{name, version, size, sha256, ...}`.
+
+    Audited as `competition.file_uploaded`."""
     competition = await client.competition(competition_id, user)
     if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may upload data.")
@@ -105,9 +109,12 @@ async def upload_file(
     if answer.status_code != 201:
         await blobs.delete(key)
         return relay(answer)
-    return JSONResponse(
-        DataFileOut.model_validate(answer.json()).model_dump(mode="json"), status_code=201
-    )
+    stored = DataFileOut.model_validate(answer.json())
+    await auditor(
+        user, "competition.file_uploaded", "competition", competition_id,
+        after={"name": stored.name, "version": stored.version, "sha256": stored.sha256},
+    )  # fmt: skip
+    return JSONResponse(stored.model_dump(mode="json"), status_code=201)
 
 
 @router.get(
@@ -209,8 +216,17 @@ async def _nothing() -> AsyncIterator[bytes]:
     summary="Delete a data file and its versions (owner)",
 )
 async def delete_file(
-    competition_id: uuid.UUID, name: str, client: CompetitionsDep, user: UserDep
+    competition_id: uuid.UUID,
+    name: str,
+    client: CompetitionsDep,
+    user: UserDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Hide every version of the file."""
+    """Hide every version of the file. Audited as `competition.file_deleted`."""
     answer = await client.request("DELETE", f"/competitions/{competition_id}/files/{name}", user)
-    return Response(status_code=204) if answer.status_code == 204 else relay(answer)
+    if answer.status_code != 204:
+        return relay(answer)
+    await auditor(
+        user, "competition.file_deleted", "competition", competition_id, after={"name": name}
+    )
+    return Response(status_code=204)

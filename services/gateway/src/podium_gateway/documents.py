@@ -145,7 +145,8 @@ class CompetitionPage(BaseModel):
 class Participant(BaseModel):
     """A roster entry (display names only)."""
 
-    user_id: uuid.UUID
+    #: Only the owner and admins see user ids (to remove a participant); others get null.
+    user_id: uuid.UUID | None = None
     display_name: str
     enrolled_at: datetime | None
 

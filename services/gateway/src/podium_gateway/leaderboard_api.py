@@ -3,8 +3,10 @@
 The competitions service ranks the boards in Postgres and mirrors each one to
 Redis (key formats in `podium_contracts.redis_keys`: a sorted set user ->
 rank, a hash of entries, a meta hash). Visibility comes from the competitions
-internal API: anonymous visitors read public competitions' boards, private
-competitions are members only (404 to strangers), and the private split
+read model (`podium_gateway.read_model`, ADR 0041), read in the same round trip
+as a prediction board's page, or from the internal API when it misses:
+anonymous visitors read public competitions' boards, private competitions are
+members only (404 to strangers), and the private split
 appears after `ends_at` (the owner and admins may look earlier).
 
 Activity competitions (SPEC §7.3) have one board per period: `all`, and a
@@ -34,6 +36,7 @@ from podium_runtime.problems import Problem
 from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
+from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
 from podium_gateway.clients import RedisDep
 from podium_gateway.clients.competitions import (
@@ -107,10 +110,20 @@ BOARD_CURSOR = CursorCodec(int)
 
 
 async def _board_competition(
-    client: CompetitionsDep, competition_id: uuid.UUID, user: CurrentUser | None, split: Split
-) -> CompetitionView:
-    """Check the caller may read this board and return the competition (problems relayed)."""
-    competition = await client.competition(competition_id, user)
+    client: CompetitionsDep,
+    redis_client: Any,
+    competition_id: uuid.UUID,
+    user: CurrentUser | None,
+    split: Split,
+    page: read_model.PageRead | None = None,
+) -> tuple[CompetitionView, Any]:
+    """Check the caller may read this board; return the competition and `page` if read with it.
+
+    Problems (404 for a stranger to a private competition, ...) are relayed.
+    """
+    competition, rows = await read_model.competition(
+        client, redis_client, competition_id, user, page
+    )
     if split == "private" and competition.kind == "activity":
         raise Problem(
             422,
@@ -125,7 +138,7 @@ async def _board_competition(
                 "PRIVATE_LEADERBOARD_HIDDEN",
                 "The private leaderboard appears when the competition ends.",
             )
-    return competition
+    return competition, rows
 
 
 def _board_keys(
@@ -183,15 +196,20 @@ async def leaderboard(
 ) -> Response:
     """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
     offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
-    competition = await _board_competition(client, competition_id, user, split)
-    keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta = await redis_client.eval(
-        _PAGE,
-        3,
-        *keys,
-        offset,
-        offset + limit - 1,
+    # A prediction board's keys are known before the competition: read its page alongside.
+    guessed = (
+        leaderboard_ranks_key(competition_id, split),
+        leaderboard_entries_key(competition_id, split),
+        leaderboard_meta_key(competition_id, split),
     )
+    bounds = (offset, offset + limit - 1)
+    competition, page = await _board_competition(
+        client, redis_client, competition_id, user, split, (_PAGE, guessed, bounds)
+    )
+    keys, start = _board_keys(competition, competition_id, split, period, day)
+    if page is None or keys != guessed:
+        page = await redis_client.eval(_PAGE, 3, *keys, *bounds)
+    rows, meta = page
     as_of, total = _meta(meta)
     entries = _entries(rows)
     more = offset + len(entries) < total and len(entries) == limit
@@ -223,7 +241,7 @@ async def around_me(
     day: DayQuery = None,
 ) -> Response:
     """`window` entries above and below the caller; empty when they are not ranked yet."""
-    competition = await _board_competition(client, competition_id, user, split)
+    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
     rows, meta, rank = await redis_client.eval(
         _AROUND,
@@ -264,7 +282,7 @@ async def export_leaderboard(
     Who may read it is who may read the board: the private split after the end
     (the owner and admins earlier); private competitions are members only.
     """
-    competition = await _board_competition(client, competition_id, user, split)
+    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, _ = _board_keys(competition, competition_id, split, "all", None)
 
     async def body() -> AsyncIterator[bytes]:

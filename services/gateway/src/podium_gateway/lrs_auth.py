@@ -3,7 +3,9 @@
 Identity owns the credentials; the gateway asks it to verify a key/secret pair
 and caches the verdict in Redis for `lrs_cache_seconds` under a hash of the
 pair (never the secret itself), so a revoked client is refused within seconds
-while a busy tool does not cost an internal call per statement.
+while a busy tool does not cost an internal call per statement. Each process
+also keeps the verdicts it read until their Redis copy expires (no Redis round
+trip per request either).
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ import base64
 import binascii
 import hashlib
 import json
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBase
+from fastapi.security.base import SecurityBase
 from podium_runtime.problems import Problem
 
+from podium_gateway.clients import client_ip
 from podium_gateway.clients.identity import verify_lrs_client
 from podium_gateway.config import Settings
-from podium_gateway.limits import enforce
+from podium_gateway.limits import RateLimitResult, enforce, hit, rate_limit_problem
 
 #: xAPI Communication 4.2 scopes. `all` grants everything; `all/read` every read.
 SCOPES = frozenset(
@@ -52,6 +60,33 @@ class LrsClient:
         return bool({"all", "all/read", "statements/read"} & self.scopes)
 
 
+class LrsBasicScheme(SecurityBase):
+    """Declares HTTP Basic LRS credentials in OpenAPI; the check is `authenticate_lrs_client`.
+
+    FastAPI's `HTTPBasic` answers malformed headers itself and only decodes ASCII,
+    so it would bypass this module's problems, counting and UTF-8 secrets.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBase(
+            scheme="basic",
+            description="LRS client key and secret from POST /v1/admin/lrs-clients",
+        )
+        self.scheme_name = "LrsBasic"
+
+    async def __call__(self, request: Request) -> str | None:
+        """Return the raw `Authorization` header (checked by the route's dependency)."""
+        return request.headers.get("authorization")
+
+
+lrs_basic = LrsBasicScheme()
+
+
+def credential_fingerprint(key: str, secret: str) -> str:
+    """Return the hash naming one key/secret pair in Redis keys (never the secret itself)."""
+    return hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(
         401,
@@ -78,14 +113,109 @@ def parse_basic(header: str | None) -> tuple[str, str]:
     return key, secret
 
 
+def _failures_key(request: Request, settings: Settings, key: str) -> str:
+    """Return the Redis key counting refused credentials for this address and LRS key."""
+    ip = client_ip(request, settings)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{settings.redis_key_prefix}rl:lrs-auth:{ip}:{digest}"
+
+
+async def _refuse_when_throttled(redis_client: Any, failures_key: str, settings: Settings) -> None:
+    """Answer 429 while this address has used up its refused attempts for this key."""
+    used = await redis_client.get(failures_key)
+    if used is not None and int(used) >= settings.rate_limit_lrs_auth_failures:
+        ttl_ms = await redis_client.pttl(failures_key)
+        raise rate_limit_problem(
+            RateLimitResult(
+                allowed=False,
+                limit=settings.rate_limit_lrs_auth_failures,
+                used=int(used),
+                remaining=0,
+                reset_after=max(1, math.ceil(max(ttl_ms, 0) / 1000)),
+            ),
+            "Too many refused LRS credentials from this address; retry after Retry-After seconds.",
+        )
+
+
+async def _count_refusal(redis_client: Any, failures_key: str, settings: Settings) -> None:
+    await hit(
+        redis_client,
+        failures_key,
+        settings.rate_limit_lrs_auth_failures,
+        settings.rate_limit_lrs_auth_failures_window_seconds,
+    )
+
+
+class VerdictCache:
+    """The Redis verdicts this process read, each kept until its Redis copy expires.
+
+    A busy tool sends many requests within `lrs_cache_seconds`; reading the verdict
+    once per expiry instead of once per request saves a Redis round trip on each,
+    and never keeps a verdict longer than Redis does. Bounded: the oldest go first.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[bytes, float]] = {}
+
+    def get(self, fingerprint: str) -> bytes | None:
+        """Return the verdict for `fingerprint` while it is fresh, else None."""
+        entry = self._entries.get(fingerprint)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            self._entries.pop(fingerprint, None)
+            return None
+        return entry[0]
+
+    def put(self, fingerprint: str, verdict: bytes, seconds: float) -> None:
+        """Keep `verdict` for `seconds` from now."""
+        self._entries.pop(fingerprint, None)
+        while len(self._entries) >= self.max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[fingerprint] = (verdict, time.monotonic() + seconds)
+
+
+def _verdicts(request: Request) -> VerdictCache:
+    state = request.app.state
+    cache: VerdictCache | None = getattr(state, "lrs_verdicts", None)
+    if cache is None:
+        cache = state.lrs_verdicts = VerdictCache()
+    return cache
+
+
 async def authenticate_lrs_client(request: Request) -> LrsClient:
-    """Verify the request's Basic credentials with identity (through the Redis cache)."""
+    """Verify the request's Basic credentials with identity (through the Redis cache).
+
+    Refused and malformed credentials are counted per client address and LRS key
+    (SPEC §8); past `rate_limit_lrs_auth_failures` they answer 429 without a check.
+    Known-good credentials (cached) are never throttled by other callers' failures.
+    """
     settings: Settings = request.app.state.settings
     redis_client = request.app.state.runtime.redis
-    key, secret = parse_basic(request.headers.get("authorization"))
-    fingerprint = hashlib.sha256(f"{key}:{secret}".encode()).hexdigest()
+    header = request.headers.get("authorization")
+    try:
+        key, secret = parse_basic(header)
+    except Problem:
+        if header:
+            failures_key = _failures_key(request, settings, "")
+            await _refuse_when_throttled(redis_client, failures_key, settings)
+            await _count_refusal(redis_client, failures_key, settings)
+        raise
+    fingerprint = credential_fingerprint(key, secret)
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
-    cached = await redis_client.get(cache_key)
+    verdicts = _verdicts(request)
+    cached = verdicts.get(fingerprint)
+    if cached is None:
+        # One round trip: the verdict and how long Redis keeps it, so this process keeps
+        # it no longer (a revoked client is refused within `lrs_cache_seconds` everywhere).
+        async with redis_client.pipeline(transaction=False) as pipe:
+            cached, ttl_ms = await pipe.get(cache_key).pttl(cache_key).execute()
+        if cached is not None and ttl_ms > 0:
+            verdicts.put(fingerprint, cached, ttl_ms / 1000)
+    failures_key = _failures_key(request, settings, key)
+    if cached is None or cached == _REFUSED:
+        await _refuse_when_throttled(redis_client, failures_key, settings)
     if cached is None:
         response = await verify_lrs_client(request.app.state.http, settings, key, secret)
         if response.status_code == 200:
@@ -95,8 +225,12 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
         else:
             raise Problem(503, "SERVICE_UNAVAILABLE", "Credentials cannot be verified now.")
         await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
+        verdicts.put(fingerprint, cached, settings.lrs_cache_seconds)
     if cached == _REFUSED:
+        await _count_refusal(redis_client, failures_key, settings)
         raise _unauthorized("Unknown or revoked LRS client credentials.")
+    # The credentials verified: routes may remember things about them (xapi/versions.py).
+    request.state.lrs_credential = fingerprint
     data = json.loads(cached)
     client = LrsClient(
         client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])
@@ -111,7 +245,7 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     return client
 
 
-def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]:
+def require_lrs_scope(*scopes: str) -> Callable[..., Awaitable[LrsClient]]:
     """Build a dependency admitting LRS clients holding ANY of `scopes` (none: any valid client).
 
     `all` admits to every route (xAPI Communication 4.2).
@@ -121,7 +255,9 @@ def require_lrs_scope(*scopes: str) -> Callable[[Request], Awaitable[LrsClient]]
         raise ValueError(f"unknown LRS scopes: {sorted(unknown)}")
     wanted = frozenset(scopes)
 
-    async def dependency(request: Request) -> LrsClient:
+    async def dependency(
+        request: Request, _documented: Annotated[str | None, Depends(lrs_basic)]
+    ) -> LrsClient:
         client = await authenticate_lrs_client(request)
         if wanted and not ((wanted | {"all"}) & client.scopes):
             raise Problem(

@@ -85,6 +85,8 @@ XAPI_VERSIONS = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"]
     summary="xAPI versions this LRS speaks",
     response_model=About,
     responses=problems(401, 403, 429),
+    # Credentials are optional here: they are only checked when sent.
+    openapi_extra={"security": [{}, {"LrsBasic": []}]},
 )
 async def xapi_about(request: Request) -> JSONResponse:
     """Return the supported xAPI versions and extensions.

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from podium_contracts.topics import ALL_TOPICS
 from podium_runtime.audit import AuditEntry
 from podium_runtime.deadletters import DeadLetteredRecord, DeadLetterReader, topic_named
-from podium_runtime.jobs import Job, JobProgress, JobStore
+from podium_runtime.jobs import Job, JobProgress
 from podium_runtime.problems import Problem
 from podium_runtime.problems import problem_responses as problems
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,7 @@ from podium_gateway.clients import HttpDep, RuntimeDep, SettingsDep, audit, call
 from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.services import service_url
 from podium_gateway.config import Settings
+from podium_gateway.jobs import JobsDep
 
 router = APIRouter(tags=["admin"])
 
@@ -111,18 +112,6 @@ class DiscardRequest(ReplayRequest):
     """Discard dead letters (they stay in Kafka, marked discarded, never replayed)."""
 
     reason: str = Field(min_length=1, max_length=500)
-
-
-def get_jobs(request: Request) -> JobStore:
-    """Return the job store (one per app; every service's jobs are visible in it)."""
-    store = getattr(request.app.state, "jobs", None)
-    if store is None:
-        store = JobStore(request.app.state.runtime.redis)
-        request.app.state.jobs = store
-    return store
-
-
-JobsDep = Annotated[JobStore, Depends(get_jobs)]
 
 
 def _reader(settings: Settings) -> DeadLetterReader:

@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_gateway.config import Settings
+from podium_gateway.input_hygiene import InputHygieneMiddleware
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -200,4 +201,5 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
             expose_headers=["X-Request-ID", "Retry-After", "X-Experience-API-Consistent-Through"],
             max_age=600,
         ),
+        Middleware(InputHygieneMiddleware),
     ]

@@ -4,7 +4,7 @@ An announcement is a command: the gateway checks ownership and publishes
 `competition.announcement_posted` (keyed by competition id); the notifier
 tells every current participant once, in-app and by e-mail as each one's
 preferences allow. Removing a participant is a synchronous call to the
-competitions internal API.
+competitions internal API. Every action is audited once accepted (ADR 0037).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import RuntimeDep, publish, relay
+from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
 
 router = APIRouter(tags=["sponsor tools"])
@@ -55,8 +56,9 @@ async def announce(
     client: CompetitionsDep,
     user: UserDep,
     runtime: RuntimeDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `competition.announcement_posted`; 202 once Kafka has it."""
+    """Publish `competition.announcement_posted`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
     if not is_sponsor(competition, user):
         raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may announce.")
@@ -73,6 +75,10 @@ async def announce(
         ),
     )
     await publish(runtime, event, "announcement")
+    await auditor(
+        user, "competition.announcement_posted", "competition", competition_id,
+        after={"announcement_id": str(answer.id), "subject": body.subject},
+    )  # fmt: skip
     return JSONResponse(answer.model_dump(mode="json"), status_code=202)
 
 
@@ -86,12 +92,19 @@ async def remove_participant(
     participant_id: uuid.UUID,
     client: CompetitionsDep,
     user: UserDep,
+    auditor: AuditorDep,
     ban: bool = False,
 ) -> Response:
-    """Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`."""
+    """Free the seat, take them out of their team and the board; 404 `NOT_ENROLLED`. Audited."""
     path = f"/competitions/{competition_id}/participants/{participant_id}"
     answer = await client.request("DELETE", path, user, params={"ban": str(ban).lower()})
-    return Response(status_code=204) if answer.status_code == 204 else relay(answer)
+    if answer.status_code != 204:
+        return relay(answer)
+    await auditor(
+        user, "competition.participant_removed", "competition", competition_id,
+        after={"user_id": str(participant_id), "banned": ban},
+    )  # fmt: skip
+    return Response(status_code=204)
 
 
 class DecisionBody(BaseModel):
@@ -149,10 +162,16 @@ async def decide(
     body: DecisionBody,
     client: CompetitionsDep,
     user: UserDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`."""
+    """Accepting takes a seat (409 `FULL` when none is left); 404 `NO_PENDING_REQUEST`. Audited."""
     path = f"/competitions/{competition_id}/enrollments/{participant_id}/decision"
     answer = await client.request("POST", path, user, json=body.model_dump())
     if answer.status_code != 200:
         return relay(answer)
-    return JSONResponse(DecisionOut.model_validate(answer.json()).model_dump(mode="json"), 202)
+    decision = DecisionOut.model_validate(answer.json())
+    await auditor(
+        user, "competition.enrollment_decided", "competition", competition_id,
+        after={"user_id": str(participant_id), "status": decision.status, "reason": body.reason},
+    )  # fmt: skip
+    return JSONResponse(decision.model_dump(mode="json"), 202)

@@ -12,22 +12,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated, Any
 
-import redis.asyncio as redis
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from podium_contracts.read_models import LiveMessage
 from podium_contracts.redis_keys import live_channel
+from podium_runtime.hygiene import ascii_int
 from podium_runtime.problems import Problem
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import RedisDep
 from podium_gateway.clients.notifier import NotifierClient, NotifierDep
+from podium_gateway.live_hub import LiveHub, StreamClosedError, StreamLimitError, Subscription
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications"])
@@ -43,12 +46,26 @@ class StreamSettings(BaseSettings):
 
     heartbeat_seconds: float = 15.0
     retry_ms: int = 3000
+    #: Streams one user may hold open at once in one gateway process (tabs, devices).
+    max_per_user: int = Field(default=10, ge=1)
 
 
 @lru_cache
 def stream_settings() -> StreamSettings:
     """Return the stream settings read once from the environment."""
     return StreamSettings()
+
+
+def get_live_hub(request: Request, redis_client: RedisDep) -> LiveHub:
+    """Return the process's live hub, made on first use (closed with the app)."""
+    hub: LiveHub | None = getattr(request.app.state, "live_hub", None)
+    if hub is None:
+        hub = LiveHub(redis_client, stream_settings().max_per_user)
+        request.app.state.live_hub = hub
+    return hub
+
+
+LiveHubDep = Annotated[LiveHub, Depends(get_live_hub)]
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -79,32 +96,48 @@ async def _missed(notifier: NotifierClient, user_id: Any, after: int) -> list[di
     "/v1/stream",
     summary="My live updates (Server-Sent Events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "`TOO_MANY_STREAMS`: the user holds the most streams allowed"},
+    },
 )
 async def stream(
     request: Request,
     user: UserDep,
     notifier: NotifierDep,
-    redis_client: RedisDep,
+    hub: LiveHubDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    """Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`."""
+    """Stream `notification`, `submission.scored`, `enrollment.updated`, `leaderboard.updated`.
+
+    At most `PODIUM_GATEWAY_STREAM_MAX_PER_USER` streams per user are open at
+    once; one more answers 429 `TOO_MANY_STREAMS` with `Retry-After`.
+    """
     after: int | None = None
     if last_event_id:
-        if not last_event_id.isdigit():
+        # Regression: Unicode digits and thousands of digits passed `isdigit()` and gave 500.
+        after = ascii_int(last_event_id)
+        if after is None:
             raise Problem(422, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an id we sent.")
-        after = int(last_event_id)
-    pubsub = redis_client.pubsub()
+    knobs = stream_settings()
     # Subscribe before reading the backlog, so nothing falls between the two.
-    await pubsub.subscribe(live_channel(user.user_id))
+    try:
+        subscription = await hub.open(str(user.user_id), live_channel(user.user_id))
+    except StreamLimitError as exc:
+        raise Problem(
+            429,
+            "TOO_MANY_STREAMS",
+            f"At most {exc.limit} live streams may be open at once; close one or retry later.",
+            extra={"limit": exc.limit},
+            headers={"Retry-After": str(max(1, math.ceil(knobs.retry_ms / 1000)))},
+        ) from None
     try:
         backlog = await _missed(notifier, user.user_id, after) if after is not None else []
     except BaseException:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await hub.close(subscription)
         raise
-    knobs = stream_settings()
     return StreamingResponse(
-        _events(request, pubsub, backlog, after or 0, knobs),
+        _events(request, hub, subscription, backlog, after or 0, knobs),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -112,7 +145,8 @@ async def stream(
 
 async def _events(
     request: Request,
-    pubsub: redis.client.PubSub,
+    hub: LiveHub,
+    subscription: Subscription,
     backlog: list[dict[str, Any]],
     last_seq: int,
     knobs: StreamSettings,
@@ -126,14 +160,17 @@ async def _events(
         last_write = time.monotonic()
         while not await request.is_disconnected():
             wait = max(0.0, knobs.heartbeat_seconds - (time.monotonic() - last_write))
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-            if message is None:
+            try:
+                data = await subscription.next(timeout=wait)
+            except StreamClosedError:
+                return  # the client reconnects and replays what it missed
+            if data is None:
                 if time.monotonic() - last_write >= knobs.heartbeat_seconds:
                     yield b": heartbeat\n\n"
                     last_write = time.monotonic()
                 continue
             try:
-                live = LiveMessage.model_validate_json(message["data"])
+                live = LiveMessage.model_validate_json(data)
                 event, data, event_id = live.event, live.data, live.id
             except ValueError:
                 log.warning("malformed live message dropped")
@@ -147,4 +184,4 @@ async def _events(
     except asyncio.CancelledError:
         raise
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await hub.close(subscription)

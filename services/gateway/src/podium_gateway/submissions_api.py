@@ -33,6 +33,7 @@ from podium_contracts.events import (
 )
 from podium_contracts.redis_keys import (
     DAILY_SUBMISSIONS_TTL_SECONDS,
+    daily_rejections_key,
     daily_submissions_key,
     next_utc_midnight,
     utc_day,
@@ -116,6 +117,7 @@ async def _seed_daily_slots(
     redis_client: Any,
     scoring: ScoringClient,
     daily_key: str,
+    rejections_key: str,
     competition_id: uuid.UUID,
     user_id: uuid.UUID,
     day_start: datetime,
@@ -124,12 +126,14 @@ async def _seed_daily_slots(
 
     Redis is a projection: after a flush or a failover to an empty replica the
     daily limit would start again from zero. Scoring keeps every submission, so
-    the day's non-rejected ones are added back before a slot is taken. Without
-    an answer from scoring the count goes on from what Redis holds.
+    the day's non-rejected ones are added back before a slot is taken, and the
+    day's rejected ones to the count of rejected uploads. Without an answer
+    from scoring the count goes on from what Redis holds.
     """
     if await redis_client.exists(daily_key):
         return
     ids: list[str] = []
+    rejected: list[str] = []
     cursor: str | None = None
     for _ in range(_SEED_MAX_PAGES):
         response = await scoring.submissions(
@@ -143,13 +147,16 @@ async def _seed_daily_slots(
             if datetime.fromisoformat(item["submitted_at"]) < day_start:
                 older = True
                 break
-            if item["outcome"] != "rejected":
-                ids.append(str(item["id"]))
+            (rejected if item["outcome"] == "rejected" else ids).append(str(item["id"]))
         cursor = page.get("next_cursor")
         if older or not cursor:
             break
     if ids:
         await redis_client.eval(_SEED_SLOTS, 1, daily_key, DAILY_SUBMISSIONS_TTL_SECONDS, *ids)
+    if rejected:
+        await redis_client.eval(
+            _SEED_SLOTS, 1, rejections_key, DAILY_SUBMISSIONS_TTL_SECONDS, *rejected
+        )
 
 
 class SubmissionAccepted(BaseModel):
@@ -253,19 +260,25 @@ async def _take_daily_slot(
     submission_id: uuid.UUID,
     now: datetime,
     scoring: ScoringClient,
+    settings: Settings,
 ) -> None:
-    """Take one of today's submission slots (ADR 0014); 429 when they are used up."""
+    """Take one of today's submission slots (ADR 0014); 429 when they are used up.
+
+    Rejected uploads give their slot back but are counted on their own: once
+    the day's `daily_rejected_upload_limit` is reached, uploads answer 429 too.
+    """
     redis_client = runtime.redis
     # The daily limit counts per team (SPEC §10.2); a solo participant is a team of one.
     daily_key = daily_submissions_key(
         competition.id, competition.entrant(user.user_id), utc_day(now)
     )
+    rejections_key = daily_rejections_key(competition.id, user.user_id, utc_day(now))
     limit = competition.daily_submission_limit
-    if limit is not None:
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        await _seed_daily_slots(
-            redis_client, scoring, daily_key, competition.id, user.user_id, day_start
-        )
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    await _seed_daily_slots(
+        redis_client, scoring, daily_key, rejections_key, competition.id, user.user_id, day_start
+    )
+    await _check_rejected_uploads(redis_client, rejections_key, settings, now)
     allowed, used = await redis_client.eval(
         _TAKE_SLOT,
         1,
@@ -275,16 +288,44 @@ async def _take_daily_slot(
         DAILY_SUBMISSIONS_TTL_SECONDS,
     )
     if not int(allowed):
-        resets_at = next_utc_midnight(now)
-        retry_after = max(1, int((resets_at - now).total_seconds()))
-        raise Problem(
-            429,
-            "RATE_LIMIT_EXCEEDED",
+        raise _limit_exceeded(
             f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
-            extra={"limit": limit, "used": int(used), "resets_at": resets_at.isoformat()},
-            headers={"Retry-After": str(retry_after)},
+            limit or 0,
+            int(used),
+            now,
+            limit_name="daily_submissions",
         )
     command.undo.append(lambda: redis_client.srem(daily_key, str(submission_id)))
+
+
+def _limit_exceeded(message: str, limit: int, used: int, now: datetime, **extra: Any) -> Problem:
+    """The 429 of a used-up daily limit: `{limit, used, resets_at}` and `Retry-After`."""
+    resets_at = next_utc_midnight(now)
+    retry_after = max(1, int((resets_at - now).total_seconds()))
+    return Problem(
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        message,
+        extra={"limit": limit, "used": used, "resets_at": resets_at.isoformat(), **extra},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _check_rejected_uploads(
+    redis_client: Any, rejections_key: str, settings: Settings, now: datetime
+) -> None:
+    """429 when today's rejected uploads reached `daily_rejected_upload_limit`."""
+    limit = settings.daily_rejected_upload_limit
+    used = int(await redis_client.scard(rejections_key))
+    if used >= limit:
+        raise _limit_exceeded(
+            f"{used} uploads were rejected today; the limit of {limit} rejected uploads "
+            "is reached and resets at 00:00 UTC. Check the file's format before uploading.",
+            limit,
+            used,
+            now,
+            limit_name="daily_rejected_uploads",
+        )
 
 
 async def _record_queued(
@@ -356,7 +397,9 @@ async def submit_prediction(
         if command.previous is not None:
             return command.replay()
         submission_id = uuid.uuid4()
-        await _take_daily_slot(command, runtime, competition, user, submission_id, now, scoring)
+        await _take_daily_slot(
+            command, runtime, competition, user, submission_id, now, scoring, settings
+        )
         ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
         await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
         event = new_event(
@@ -716,8 +759,9 @@ async def submit_baseline(
     runtime: RuntimeDep,
     settings: SettingsDep,
     blobs: BlobDep,
+    auditor: AuditorDep,
 ) -> Response:
-    """Publish `submission.received` as the owner; no enrollment, no daily limit.
+    """Publish `submission.received` as the owner; no enrollment, no daily limit. Audited.
 
     The board shows the owner's best baseline as a line with `baseline: true`;
     the owner is no participant, so the roster and capacity do not change.
@@ -743,5 +787,9 @@ async def submit_baseline(
         ),
     )
     await publish(runtime, event, "baseline submission")
+    await auditor(
+        user, "competition.baseline_submitted", "competition", competition_id,
+        after={"submission_id": str(submission_id), "sha256": ref.sha256},
+    )  # fmt: skip
     answer = SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
     return JSONResponse(answer.model_dump(mode="json"), status_code=202)

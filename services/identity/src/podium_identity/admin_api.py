@@ -139,15 +139,18 @@ def audit_filters(
     action: Annotated[str | None, Query(max_length=100)] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target: Annotated[str | None, Query(max_length=300)] = None,
+    competition: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AuditFilters:
-    """The filters of an audit query (`action` may end in `.*`)."""
+    """The filters of an audit query (`action` may end in `.*`; `competition`: everything
+    about one competition)."""
     return {
         "actor_id": actor,
         "action": action,
         "target_type": target_type,
         "target_id": target,
+        "competition_id": competition,
         "since": since,
         "until": until,
     }
@@ -166,8 +169,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
     """Audit entries, newest first, filtered."""
-    rows, next_cursor = await administration.audit_page(session, cursor, limit, **filters)
-    return AuditPage(items=[audit_entry_of(r) for r in rows], next_cursor=next_cursor)
+    return await query_audit(administration, session, filters, cursor, limit)
 
 
 EXPORT_FIELDS = list(AuditEntry.model_fields)
@@ -212,6 +214,19 @@ async def export_audit(
     return StreamingResponse(
         lines(), media_type=media, headers={"Content-Disposition": disposition}
     )
+
+
+@internal_router.get("/internal/audit", response_model=AuditPage)
+async def query_audit(
+    administration: AdministrationDep,
+    session: SessionDep,
+    filters: AuditFiltersDep,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AuditPage:
+    """Audit entries for the gateway's scoped views (a sponsor's competition, checked there)."""
+    rows, next_cursor = await administration.audit_page(session, cursor, limit, **filters)
+    return AuditPage(items=[audit_entry_of(r) for r in rows], next_cursor=next_cursor)
 
 
 @internal_router.post("/internal/audit", response_model=AuditRecorded)

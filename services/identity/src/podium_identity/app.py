@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_identity import admin_api, api, queries
+from podium_identity import admin_api, api, personal_data, queries
 from podium_identity.admin import Administration
 from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     return runtime
 

@@ -209,12 +209,17 @@ async def audit_entries(
     action: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
+    competition_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_seq: int | None = None,
     limit: int = 50,
 ) -> list[AnyRow]:
-    """Return audit entries newest first; `action` ending in `.*` matches a prefix."""
+    """Return audit entries newest first; `action` ending in `.*` matches a prefix.
+
+    `competition_id` keeps the entries about one competition: those targeting it and
+    those about something inside it (an invalidated submission names its competition).
+    """
     conditions = []
     if actor_id is not None:
         conditions.append(audit_log.c.actor_id == actor_id)
@@ -227,6 +232,17 @@ async def audit_entries(
         conditions.append(audit_log.c.target_type == target_type)
     if target_id is not None:
         conditions.append(audit_log.c.target_id == target_id)
+    if competition_id is not None:
+        competition = str(competition_id)
+        conditions.append(
+            or_(
+                and_(
+                    audit_log.c.target_type == "competition",
+                    audit_log.c.target_id == competition,
+                ),
+                audit_log.c.after["competition_id"].astext == competition,
+            )
+        )
     if since is not None:
         conditions.append(audit_log.c.at >= since)
     if until is not None:

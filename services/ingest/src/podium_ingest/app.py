@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_ingest import consumers, queries, rebuilds
+from podium_ingest import consumers, personal_data, queries, rebuilds
 from podium_ingest.api import router
 from podium_ingest.config import Settings
 from podium_ingest.consistency import ConsistencyTracker
@@ -21,6 +21,7 @@ from podium_ingest.privacy.commands import retention_task
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles and register the event handlers."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     runtime.etl_details = queries.etl_details
     runtime.include_events(consumers.router, erasure_consumers.router)

@@ -482,3 +482,8 @@ async def last_statement(session: AsyncSession) -> Any | None:
         select(statements.c.id, statements.c.stored).order_by(statements.c.seq.desc()).limit(1)
     )
     return result.first()
+
+
+def statements_attributed_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The raw statements whose flattened facts name the user (the personal-data export)."""
+    return statements.c.id.in_(select(facts.c.statement_id).where(facts.c.user_id == user_id))

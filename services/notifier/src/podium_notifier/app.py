@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_notifier import consumers, ops_api, queries
+from podium_notifier import consumers, ops_api, personal_data, queries
 from podium_notifier.api import router
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
@@ -39,6 +39,7 @@ def create_service(
 ) -> NotifierService:
     """Build the runtime, register handlers and background jobs (sender, scheduler)."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     live = LivePublisher(runtime.redis)
     sender = EmailSender(runtime.db, transport or SmtpTransport(settings), settings)

@@ -14,6 +14,7 @@ from podium_contracts.events import (
     AnnouncementPosted,
     CompetitionCreated,
     CompetitionUpdated,
+    DataExportReady,
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
@@ -60,6 +61,14 @@ async def on_statement(session: AsyncSession, event: StatementRecorded) -> None:
 async def on_prize(session: AsyncSession, event: FulfillmentUpdated, *, notifier: Notifier) -> None:
     """Tell a winner about their prize: won, reminder, shipped, delivered, forfeited."""
     await service.notify_prize(session, notifier, event)
+
+
+@router.handles(DataExportReady)
+async def on_data_export(
+    session: AsyncSession, event: DataExportReady, *, notifier: Notifier
+) -> None:
+    """Tell the user their personal-data archive is ready."""
+    await service.notify_data_export(session, notifier, event)
 
 
 # The hot path (SPEC §7.4): every notification-producing event of one poll is

@@ -25,6 +25,7 @@ COMPETITION_ENDING = "competition.ending_soon"
 DAILY_REMINDER = "reminder.daily"
 ANNOUNCEMENT = "competition.announcement"
 PRIZE = "rewards.prize"
+DATA_EXPORT = "account.data_export"
 
 #: Human words for every join-rejection code competitions emits (SPEC §5.2 join rules).
 JOIN_REJECTION_WORDS: dict[JoinRejection, str] = {

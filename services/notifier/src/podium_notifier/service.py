@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 from podium_contracts.events import (
     AnnouncementPosted,
     CompetitionData,
+    DataExportReady,
     EnrollmentAccepted,
     EnrollmentLeft,
     EnrollmentRejected,
@@ -693,6 +694,22 @@ def rejected_notice(notifier: Notifier, event: SubmissionRejected, title: str) -
         payload,
     )
     return Notice(d.user_id, str(event.id), message)
+
+
+async def notify_data_export(
+    session: AsyncSession, notifier: Notifier, event: DataExportReady
+) -> None:
+    """Tell a user their personal-data archive is ready, in-app and by e-mail (ADR 0058)."""
+    d = event.data
+    message = Message(
+        domain.DATA_EXPORT,
+        "Your data export is ready",
+        f"The archive of everything Podium holds about you can be downloaded until "
+        f"{d.expires_at:%d %B %Y %H:%M} UTC; after that it is deleted.",
+        notifier.link(f"/v1/users/me/export/{d.export_id}"),
+        {"export_id": str(d.export_id), "expires_at": d.expires_at.isoformat()},
+    )
+    await notifier.notify_many(session, [Notice(d.user_id, str(event.id), message)])
 
 
 async def notify_prize(

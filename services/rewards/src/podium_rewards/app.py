@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
 
-from podium_rewards import consumers
+from podium_rewards import consumers, personal_data
 from podium_rewards.api import router
 from podium_rewards.config import Settings
 from podium_rewards.models import metadata
@@ -30,6 +30,7 @@ def create_service(
 ) -> RewardsService:
     """Build the runtime, register handlers and the scheduler."""
     runtime = ServiceRuntime(settings, metadata)
+    runtime.personal_data.register(*personal_data.RECORDS)
     assert runtime.outbox is not None
     rewards = Rewards(settings, runtime.outbox, clock)
     scheduler = Scheduler(runtime.db, rewards, interval_seconds=settings.scheduler_interval_seconds)

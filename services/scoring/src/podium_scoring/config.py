@@ -25,6 +25,11 @@ class Settings(ServiceSettings):
     answer_key_cache_size: int = 32
     #: Where uploads lie; read from `PODIUM_BLOB_*` (shared with the gateway).
     blob: BlobSettings = Field(default_factory=BlobSettings)
+    #: Seconds a rejected submission's file is kept before it is deleted (ADR 0057);
+    #: 0 deletes it at the next sweep. Its errors stay readable.
+    rejected_blob_retention_seconds: float = Field(default=24 * 3600, ge=0)
+    #: Seconds between two sweeps for rejected files past their retention.
+    rejected_blob_sweep_seconds: float = Field(default=60.0, gt=0)
 
 
 @lru_cache

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -73,7 +74,14 @@ submissions = Table(
     Column("scored_at", DateTime(timezone=True)),
     Column("invalidated_at", DateTime(timezone=True)),
     Column("invalidated_by", UUID(as_uuid=True)),
+    # A rejected submission's file is deleted after the retention window (ADR 0057).
+    Column("blob_deleted_at", DateTime(timezone=True)),
     CheckConstraint("status IN ('queued', 'scored', 'rejected')", name="status"),
     Index("ix_submissions_competition_user", "competition_id", "user_id", "submitted_at"),
     Index("ix_submissions_competition_submitted", "competition_id", "submitted_at"),
+    Index(
+        "ix_submissions_rejected_blobs",
+        "scored_at",
+        postgresql_where=text("status = 'rejected' AND blob_deleted_at IS NULL"),
+    ),
 )

@@ -205,14 +205,50 @@ async def list_submissions(
 async def submissions_to_rescore(
     session: AsyncSession, competition_id: uuid.UUID
 ) -> Sequence[AnyRow]:
-    """Return every submission of a competition that is still on the board, oldest first."""
+    """Return every submission of a competition that is still on the board, oldest first.
+
+    A rejected submission whose file was already deleted stays as it was.
+    """
     query = (
         select(submissions)
         .where(
             submissions.c.competition_id == competition_id,
             submissions.c.invalidated_at.is_(None),
+            submissions.c.blob_deleted_at.is_(None),
         )
         .order_by(submissions.c.submitted_at, submissions.c.submission_id)
         .with_for_update()
     )
     return (await session.execute(query)).all()
+
+
+async def rejected_blobs_due(
+    session: AsyncSession, rejected_before: datetime, limit: int
+) -> Sequence[AnyRow]:
+    """Lock up to `limit` rejected submissions whose file is kept and due for deletion.
+
+    `SKIP LOCKED`: replicas sweeping at once take different rows.
+    """
+    query = (
+        select(submissions.c.submission_id, submissions.c.blob_key)
+        .where(
+            submissions.c.status == "rejected",
+            submissions.c.blob_deleted_at.is_(None),
+            submissions.c.scored_at <= rejected_before,
+        )
+        .order_by(submissions.c.scored_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).all()
+
+
+async def mark_blobs_deleted(
+    session: AsyncSession, submission_ids: Sequence[uuid.UUID], at: datetime
+) -> None:
+    """Record that these submissions' files are gone."""
+    await session.execute(
+        update(submissions)
+        .where(submissions.c.submission_id.in_(submission_ids))
+        .values(blob_deleted_at=at)
+    )

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium_contracts.codes import SubmissionErrorCode
@@ -437,3 +437,24 @@ async def invalidate_submission(session: AsyncSession, data: SubmissionInvalidat
         log.warning(
             "invalidation of an unknown submission", extra={"submission": str(data.submission_id)}
         )
+
+
+async def delete_rejected_blobs(
+    session: AsyncSession, blobs: BlobStore, retention_seconds: float, batch: int = 100
+) -> int:
+    """Delete the files of submissions rejected over `retention_seconds` ago; return how many.
+
+    A rejected file is never scored again, so keeping it only costs storage
+    (ADR 0057). The row keeps its errors; `blob_deleted_at` records the deletion
+    and keeps it out of rescoring. Deleting a missing blob succeeds, so a sweep
+    that fails after some deletions is simply repeated.
+    """
+    now = _now()
+    due = await repository.rejected_blobs_due(
+        session, now - timedelta(seconds=retention_seconds), batch
+    )
+    for row in due:
+        await blobs.delete(row.blob_key)
+    if due:
+        await repository.mark_blobs_deleted(session, [row.submission_id for row in due], now)
+    return len(due)

@@ -42,5 +42,5 @@ async def on_submission_invalidated(
 async def on_submission_rejected(
     session: AsyncSession, event: SubmissionRejected, *, redis: Redis
 ) -> None:
-    """Give the participant's daily slot back (SPEC §7.1)."""
+    """Give the daily slot back (SPEC §7.1); count the rejection for its daily limit."""
     await service.give_back_daily_slot(session, redis, event.data)

@@ -34,6 +34,14 @@ class Entry:
     submission_id: uuid.UUID
     submissions: int
     last_submission_at: datetime
+    #: The line's place in the order: `order_score` (the score negated when higher is
+    #: better), then `best_at`, then `submission_id`; smaller is better.
+    order_score: float = 0.0
+    best_at: datetime | None = None
+
+    def order(self) -> tuple[float, datetime | None, str]:
+        """Return the line's sort key, the same as `order_key` of its best submission."""
+        return (self.order_score, self.best_at, str(self.submission_id))
 
 
 def _score(submission: ScoredSubmission, split: Split) -> float:
@@ -87,6 +95,8 @@ def rank_board(
             submission_id=sub.submission_id,
             submissions=counts[sub.user_id],
             last_submission_at=last[sub.user_id],
+            order_score=_order_key(sub, split)[0],
+            best_at=sub.submitted_at,
         )
         for position, sub in enumerate(ordered, start=1)
     ]

@@ -19,7 +19,7 @@ from podium_contracts.redis_keys import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import BoardWriter
+from podium_competitions.boards import BoardDelta, BoardWriter
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
@@ -43,24 +43,43 @@ class LeaderboardMirror:
     ) -> None:
         """Replace one board in Redis once `session` commits (ADR 0031); `teams` maps a
         team's id to its members, and the line of `baseline_id` (the sponsor) is marked."""
-        teams = teams or {}
-        mirrored = [
-            BoardEntry(
-                user_id=e.user_id,
-                rank=e.rank,
-                display_name=names.get(e.user_id),
-                score=e.score,
-                submissions=e.submissions,
-                last_submission_at=e.last_submission_at,
-                team_id=e.user_id if e.user_id in teams else None,
-                members=teams.get(e.user_id),
-                baseline=e.user_id == baseline_id,
-            )
-            for e in entries
-        ]
-        keys = (
-            leaderboard_ranks_key(competition_id, split),
-            leaderboard_entries_key(competition_id, split),
-            leaderboard_meta_key(competition_id, split),
+        mirrored = mirrored_lines(entries, names, teams or {}, baseline_id)
+        self.writer.stage(session, board_keys(competition_id, split), mirrored, as_of)
+
+    def stage_delta(
+        self, session: AsyncSession, competition_id: uuid.UUID, split: Split, delta: BoardDelta
+    ) -> None:
+        """Apply one board delta in Redis once `session` commits (ADR 0044)."""
+        self.writer.stage_delta(session, board_keys(competition_id, split), delta)
+
+
+def board_keys(competition_id: uuid.UUID, split: Split) -> tuple[str, str, str]:
+    """Return the ranks, entries and meta keys of one prediction board."""
+    return (
+        leaderboard_ranks_key(competition_id, split),
+        leaderboard_entries_key(competition_id, split),
+        leaderboard_meta_key(competition_id, split),
+    )
+
+
+def mirrored_lines(
+    entries: Sequence[Entry],
+    names: Mapping[uuid.UUID, str],
+    teams: Mapping[uuid.UUID, list[uuid.UUID]],
+    baseline_id: uuid.UUID | None,
+) -> list[BoardEntry]:
+    """Return board lines as the gateway reads them; `teams` maps a team to its members."""
+    return [
+        BoardEntry(
+            user_id=e.user_id,
+            rank=e.rank,
+            display_name=names.get(e.user_id),
+            score=e.score,
+            submissions=e.submissions,
+            last_submission_at=e.last_submission_at,
+            team_id=e.user_id if e.user_id in teams else None,
+            members=teams.get(e.user_id),
+            baseline=e.user_id == baseline_id,
         )
-        self.writer.stage(session, keys, mirrored, as_of)
+        for e in entries
+    ]

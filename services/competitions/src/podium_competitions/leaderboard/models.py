@@ -24,7 +24,9 @@ leaderboard_submissions = Table(
     Index("ix_leaderboard_submissions_competition_user", "competition_id", "user_id"),
 )
 
-# The ranked boards, one row per (competition, split, participant).
+# The ranked boards, one row per (competition, split, participant). A line's place in
+# the order is (order_score, best_at, submission_id), smaller first (SPEC §7.2): a new
+# score finds its rank through that index and shifts the lines it passed by `rank`.
 leaderboard_entries = Table(
     "leaderboard_entries",
     metadata,
@@ -36,4 +38,26 @@ leaderboard_entries = Table(
     Column("submission_id", UUID(as_uuid=True), nullable=False),
     Column("submissions", Integer, nullable=False),
     Column("last_submission_at", DateTime(timezone=True), nullable=False),
+    #: The score as it sorts: negated when higher is better.
+    Column("order_score", Float, nullable=False),
+    #: When the best submission arrived (the tie-break).
+    Column("best_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ix_leaderboard_entries_order",
+        "competition_id",
+        "split",
+        "order_score",
+        "best_at",
+        "submission_id",
+    ),
+    Index("ix_leaderboard_entries_rank", "competition_id", "split", "rank"),
+)
+
+# Each board's version: the `as_of` of its last update, which the Redis mirror carries.
+leaderboard_boards = Table(
+    "leaderboard_boards",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("split", String(10), primary_key=True),
+    Column("as_of", DateTime(timezone=True), nullable=False),
 )

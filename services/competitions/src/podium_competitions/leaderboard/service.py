@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
@@ -13,19 +13,38 @@ from podium_contracts.events import (
     ScoredData,
     SubmissionInvalidatedData,
 )
-from podium_contracts.redis_keys import daily_submissions_key, leaderboard_meta_key, utc_day
+from podium_contracts.redis_keys import (
+    DAILY_SUBMISSIONS_TTL_SECONDS,
+    daily_rejections_key,
+    daily_submissions_key,
+    leaderboard_meta_key,
+    utc_day,
+)
 from podium_runtime.outbox import Outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import announce_rank_changes, board_missing
+from podium_competitions.boards import (
+    BoardDelta,
+    announce_changes,
+    announce_rank_changes,
+    board_missing,
+)
+from podium_competitions.domain import RankChange
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import SPLITS, Entry, Split, rank_board
-from podium_competitions.leaderboard.mirror import LeaderboardMirror
+from podium_competitions.leaderboard.mirror import LeaderboardMirror, mirrored_lines
 from podium_competitions.repository import display_names
 from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlacedDelta(BoardDelta):
+    """A board delta and the new rank of the line it places."""
+
+    placed_rank: int = 0
 
 
 def _now() -> datetime:
@@ -73,6 +92,7 @@ async def recompute_board(
     for split, entries in boards.items():
         before = await repository.current_ranks(session, competition_id, split)
         await repository.replace_board(session, competition_id, split, entries)
+        await repository.set_board_version(session, competition_id, split, now)
         mirror.stage(session, competition_id, split, entries, names, now, members, owner_id)
         if split == "private" and (ends_at is None or now < ends_at):
             continue
@@ -99,7 +119,7 @@ async def record_scored(
             "scored_at": data.scored_at,
         },
     )
-    await recompute_board(session, outbox, mirror, data.competition_id)
+    await place_entrant(session, outbox, mirror, data.competition_id, data.user_id)
 
 
 async def record_invalidated(
@@ -113,21 +133,154 @@ async def record_invalidated(
     await repository.mark_invalidated(
         session, data.submission_id, data.competition_id, data.user_id, _now()
     )
-    await recompute_board(session, outbox, mirror, data.competition_id)
+    await place_entrant(session, outbox, mirror, data.competition_id, data.user_id)
+
+
+async def place_entrant(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> None:
+    """Place a participant's (or their team's) line again on both boards (ADR 0044).
+
+    Only that line and the lines it passed change: the new place is one descent of
+    the order index, the lines passed shift by one, and each of them is announced.
+    The cost is O(log n) plus the lines that really moved, whatever the board's size;
+    the result is the same board `recompute_board` ranks from scratch.
+    """
+    await repository.lock_board(session, competition_id)  # held already: a cheap no-op
+    states = {
+        split: await repository.board_state(session, competition_id, split) for split in SPLITS
+    }
+    if any(base is None and total > 0 for base, total in states.values()):
+        # A board stored before versions existed: rank it whole once.
+        await recompute_board(session, outbox, mirror, competition_id)
+        return
+    team_id = await teams_repository.team_of(session, competition_id, user_id)
+    entrant = team_id or user_id
+    teams = await teams_repository.members_of(session, competition_id, [team_id]) if team_id else {}
+    submissions = [
+        replace(s, user_id=entrant)
+        for s in await repository.entrant_submissions(
+            session, competition_id, teams.get(entrant, [user_id])
+        )
+    ]
+    ends_at, final_limit, owner_id = await repository.board_settings(session, competition_id)
+    chosen = {entrant: await teams_repository.selections_of(session, competition_id, entrant)}
+    eligible = final_candidates(submissions, chosen, final_limit)
+    names = (
+        await teams_repository.team_names(session, [entrant])
+        if team_id
+        else await display_names(session, [entrant])
+    )
+    now = _now()
+    for split in SPLITS:
+        ranked = rank_board(submissions, split, eligible if split == "private" else None)
+        changes, delta = await _move_line(
+            session,
+            competition_id,
+            split,
+            entrant,
+            ranked[0] if ranked else None,
+            states[split],
+            now,
+        )
+        if delta is None:
+            continue
+        lines = [line for line in ranked[:1] if line.user_id not in delta.removed]
+        placed = [replace(line, rank=delta.placed_rank) for line in lines]
+        mirror.stage_delta(
+            session,
+            competition_id,
+            split,
+            replace(delta, placed=mirrored_lines(placed, names, teams, owner_id)),
+        )
+        if split == "private" and (ends_at is None or now < ends_at):
+            continue
+        if not changes:
+            continue
+        moved_teams = await teams_repository.members_of(
+            session, competition_id, [c.user_id for c in changes]
+        )
+        recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(moved_teams)
+        if owner_id is not None:
+            recipients[owner_id] = []
+        await announce_changes(
+            session, outbox, competition_id, changes, split=split, recipients=recipients
+        )
+
+
+async def _move_line(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    split: Split,
+    entrant: uuid.UUID,
+    line: Entry | None,
+    state: tuple[datetime | None, int],
+    now: datetime,
+) -> tuple[list[RankChange], PlacedDelta | None]:
+    """Store an entrant's new line (None: off the board) and shift the lines it passed.
+
+    Returns the rank changes and the delta for the mirror (None when nothing changed).
+    """
+    old = await repository.line_of(session, competition_id, split, entrant)
+    if line is None and old is None:
+        return [], None
+    base, total = state
+    changes: list[RankChange] = []
+    rank = 0
+    if line is None:
+        assert old is not None
+        shift = (old.rank + 1, total, -1)
+        changes.append(RankChange(entrant, old.rank, None, None))
+        await repository.remove_line(session, competition_id, split, entrant)
+        total -= 1
+    elif old is not None and (old.order_score, old.best_at, str(old.submission_id)) == line.order():
+        shift, rank = (1, 0, 0), old.rank  # same place; counts or dates changed
+    else:
+        after = await repository.rank_after(session, competition_id, split, line)
+        following = after if after is not None else total + 1
+        if old is None:
+            rank, shift = following, (following, total, 1)
+            total += 1
+        elif following > old.rank:
+            rank, shift = following - 1, (old.rank + 1, following - 1, -1)
+        else:
+            rank, shift = following, (following, old.rank - 1, 1)
+        if old is None or rank != old.rank:
+            changes.append(RankChange(entrant, old.rank if old else None, rank, line.score))
+    # Shift first: the line's new rank lies inside the run it passed.
+    shifted = await repository.shift_ranks(session, competition_id, split, *shift)
+    changes += [RankChange(r.user_id, r.rank - shift[2], r.rank, r.score) for r in shifted]
+    if line is not None:
+        await repository.put_line(session, competition_id, split, replace(line, rank=rank))
+    await repository.set_board_version(session, competition_id, split, now)
+    removed = [entrant] if line is None else []
+    delta = PlacedDelta(base, now, total, shift, removed, placed_rank=rank)
+    return changes, delta
 
 
 async def give_back_daily_slot(
     session: AsyncSession, client: redis.Redis, data: RejectedData
 ) -> None:
-    """Free the daily slot a rejected submission used (SPEC §7.1); repeating it is harmless.
+    """Move a rejected submission from the daily slots to the day's rejections (SPEC §7.1).
 
-    The slot was taken on the author's team (SPEC §10.2) or, solo, on the author.
+    The slot was taken on the author's team (SPEC §10.2) or, solo, on the
+    author; it is given back. The rejection is counted on the author, against
+    the gateway's separate daily limit of rejected uploads. Repeating it is harmless.
     """
     team_id = await teams_repository.team_of(session, data.competition_id, data.user_id)
     day = utc_day(data.submitted_at)
-    for entrant in {data.user_id, team_id or data.user_id}:
-        key = daily_submissions_key(data.competition_id, entrant, day)
-        await client.srem(key, str(data.submission_id))
+    member = str(data.submission_id)
+    rejections = daily_rejections_key(data.competition_id, data.user_id, day)
+    async with client.pipeline(transaction=True) as pipe:
+        for entrant in {data.user_id, team_id or data.user_id}:
+            pipe.srem(daily_submissions_key(data.competition_id, entrant, day), member)
+        pipe.sadd(rejections, member)
+        pipe.expire(rejections, DAILY_SUBMISSIONS_TTL_SECONDS)
+        await pipe.execute()
 
 
 async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:

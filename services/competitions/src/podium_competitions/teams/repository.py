@@ -118,6 +118,38 @@ async def entrants(session: AsyncSession, competition_id: uuid.UUID) -> dict[uui
     return {row.user_id: row.team_id for row in rows}
 
 
+async def members_of(
+    session: AsyncSession, competition_id: uuid.UUID, team_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Return team id -> member ids (sorted) of those of `team_ids` that are teams."""
+    ids = list(team_ids)
+    if not ids:
+        return {}
+    wanted = literal(ids, type_=ARRAY(UUID(as_uuid=True)))
+    rows = await session.execute(
+        select(m.team_id, m.user_id)
+        .where(m.competition_id == competition_id, m.team_id == any_(wanted))
+        .order_by(m.team_id, m.user_id)
+    )
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        found.setdefault(row.team_id, []).append(row.user_id)
+    return found
+
+
+async def selections_of(
+    session: AsyncSession, competition_id: uuid.UUID, entrant_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """Return the submission ids one entrant selected for the private board."""
+    f = final_selections.c
+    rows = await session.execute(
+        select(f.submission_id).where(
+            f.competition_id == competition_id, f.entrant_id == entrant_id
+        )
+    )
+    return {row.submission_id for row in rows}
+
+
 async def team_names(session: AsyncSession, team_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Return the names of `team_ids`."""
     ids = list(team_ids)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
@@ -18,6 +19,7 @@ from fastapi import Depends
 from podium_runtime import audit
 from podium_runtime.audit import AuditEntry
 from podium_runtime.problems import Problem
+from pydantic import BaseModel, Field
 
 from podium_gateway.auth import CurrentUser
 from podium_gateway.clients import HttpDep, SettingsDep, call
@@ -25,6 +27,29 @@ from podium_gateway.clients import HttpDep, SettingsDep, call
 log = logging.getLogger(__name__)
 
 SERVICE = "gateway"
+
+
+class AuditEntryDocument(BaseModel):
+    """One recorded admin or sponsor action."""
+
+    id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    action: str = Field(examples=["user.disabled"])
+    target_type: str = Field(examples=["user"])
+    target_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+    service: str
+
+
+class AuditPageDocument(BaseModel):
+    """One page of audit entries, newest first."""
+
+    items: list[AuditEntryDocument]
+    next_cursor: str | None
 
 
 async def record(
@@ -63,6 +88,18 @@ async def record(
             return entry
         log.error("audit entry refused", extra={"status": answer.status_code, "action": action})
     raise Problem(503, "SERVICE_UNAVAILABLE", "The action could not be recorded; try again.")
+
+
+async def page(
+    http: httpx.AsyncClient, identity_url: str, params: dict[str, Any]
+) -> AuditPageDocument:
+    """Return one page of entries matching `params` (for views the gateway scoped itself)."""
+    answer = await call(
+        http, "GET", f"{identity_url}/internal/audit", service="identity", params=params
+    )
+    if answer.status_code != 200:
+        raise Problem(503, "SERVICE_UNAVAILABLE", "The audit log is not available.")
+    return AuditPageDocument.model_validate_json(answer.content)
 
 
 async def latest_by_target(

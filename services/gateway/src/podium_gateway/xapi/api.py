@@ -17,12 +17,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
-from podium_runtime.hygiene import json_problem, unsafe_text_reason
+from podium_runtime.hygiene import ascii_int, json_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
@@ -48,6 +49,7 @@ from podium_gateway.xapi.models import (
 )
 from podium_gateway.xapi.signatures import SignatureError, verify_statement
 from podium_gateway.xapi.store import CoalescedLookup, StatementStore
+from podium_gateway.xapi.versions import SpokenVersions, basic_fingerprint
 
 VERSION_HEADER = "X-Experience-API-Version"
 CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
@@ -78,8 +80,34 @@ def bad_request(detail: str, code: str = "XAPI_BAD_REQUEST", **kwargs: Any) -> P
     return Problem(400, code, detail, **kwargs)
 
 
+#: How the version header is answered, for the OpenAPI description of every xAPI route.
+VERSION_RULE = (
+    "The xAPI version of the request (Communication 3.3): 1.0.0-1.0.3 or 2.0.0. Every "
+    "answer names the version it speaks in `X-Experience-API-Version`: 1.0.3 for every "
+    "1.0.x, 2.0.0 for 2.0.0. A request without the header is refused with 400 "
+    "`XAPI_VERSION_REQUIRED`; that answer names the version the same Basic credentials "
+    "named in their last verified request, or the gateway's `xapi_default_version` when "
+    "they named none yet (or the credentials are missing or unknown)."
+)
+
+
 class XapiRoute(APIRoute):
     """Route class enforcing the version header and xAPI error conventions (Comm. 3.3, 6.2)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Declare the version header of every xAPI route in the OpenAPI document."""
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        extra["parameters"] = [
+            *extra.get("parameters", []),
+            {
+                "in": "header",
+                "name": VERSION_HEADER,
+                "required": True,
+                "description": VERSION_RULE,
+                "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
+            },
+        ]
+        super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap the handler: version check, 400 for validation errors, version on every answer."""
@@ -88,7 +116,11 @@ class XapiRoute(APIRoute):
         async def route(request: Request) -> Response:
             requested = request.headers.get(VERSION_HEADER)
             if requested is None:
-                answer_version = request.app.state.settings.xapi_default_version
+                # The version these credentials spoke last (xapi/versions.py), else the default.
+                answer_version = (
+                    await _unversioned_answer(request)
+                    or request.app.state.settings.xapi_default_version
+                )
             else:
                 answer_version = "2.0.0" if requested == "2.0.0" else "1.0.3"
             try:
@@ -118,6 +150,9 @@ class XapiRoute(APIRoute):
                 )
             except Problem as exc:
                 response = problem_response(exc)
+            credential = getattr(request.state, "lrs_credential", None)
+            if credential is not None and requested in SUPPORTED_VERSIONS:
+                spoken_versions(request).record(credential, answer_version)
             response.headers[VERSION_HEADER] = answer_version
             if (
                 request.method in ("GET", "HEAD")
@@ -131,6 +166,23 @@ class XapiRoute(APIRoute):
             return response
 
         return route
+
+
+def spoken_versions(request: Request) -> SpokenVersions:
+    """Return the app's memory of the version each credential last spoke."""
+    state = request.app.state
+    versions: SpokenVersions | None = getattr(state, "xapi_spoken_versions", None)
+    if versions is None:
+        versions = SpokenVersions(state.runtime.redis, state.settings.redis_key_prefix)
+        state.xapi_spoken_versions = versions
+    return versions
+
+
+async def _unversioned_answer(request: Request) -> str | None:
+    fingerprint = basic_fingerprint(request.headers.get("authorization"))
+    if fingerprint is None:
+        return None
+    return await spoken_versions(request).last(fingerprint)
 
 
 router = APIRouter(prefix="/xapi", tags=["xapi"], route_class=XapiRoute)
@@ -188,6 +240,11 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
             body, parts = read_multipart(body, content_type)
         except AttachmentError as exc:
             raise bad_request(str(exc), "XAPI_INVALID_MULTIPART") from exc
+        # Only attachments take the upload limit; the statements part has the JSON one
+        # (regression: a 3 MiB statement sent as multipart reached Kafka and answered 500).
+        limit = request.app.state.settings.max_body_bytes
+        if len(body) > limit:
+            raise Problem(413, "PAYLOAD_TOO_LARGE", f"The statements part exceeds {limit} bytes.")
     elif media_type != "application/json":
         raise bad_request(
             "Statements must be sent as application/json, or as multipart/mixed with "
@@ -338,7 +395,15 @@ async def _publish(request: Request, client: LrsClient, statements: list[dict[st
         )
         for actor, group in by_actor.items()
     ]
-    await request.app.state.runtime.publisher.publish(*events)
+    try:
+        await request.app.state.runtime.publisher.publish(*events)
+    except MessageSizeTooLargeError as exc:
+        # One actor's statements travel as one event; Kafka refuses records past its limit.
+        raise Problem(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            "The statements of one actor are too large to store together; send fewer at once.",
+        ) from exc
 
 
 @router.post("/statements", summary="Store one statement or an array of statements")
@@ -540,8 +605,7 @@ def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:
             query[name] = moment.isoformat()
     if "limit" in params:
         limit = params["limit"]
-        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-        if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
+        if ascii_int(limit, maximum=999_999_999) is None:
             raise bad_request("limit must be a non-negative integer.", "VALIDATION_ERROR")
         query["limit"] = limit
     query["ascending"] = "true" if _flag("ascending", params.get("ascending")) else "false"

@@ -76,15 +76,15 @@ def _arrays_for_context_activities(statement: dict[str, Any]) -> None:
 
 def canonical(statement: dict[str, Any]) -> dict[str, Any]:
     """Return the comparison form of a statement (2.3.1): what two equivalent statements share."""
-    doc: dict[str, Any] = _copy(statement)
+    # _numbers builds new objects and arrays all the way down: the copy to edit in place.
+    doc: dict[str, Any] = _numbers(statement)
     for key in ("id", "stored", "authority", "version"):
         doc.pop(key, None)
     # A timestamp the LRS filled in from `stored` was not part of what the client sent.
     if "timestamp" in doc and doc["timestamp"] == statement.get("stored"):
         doc.pop("timestamp")
     _canonical_statement(doc)
-    result: dict[str, Any] = _numbers(doc)
-    return result
+    return doc
 
 
 def _canonical_statement(doc: dict[str, Any]) -> None:
@@ -155,14 +155,18 @@ def _instant(value: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _numbers(value: Any) -> Any:
-    """JSON numbers compare by value: 1 and 1.0 are the same number."""
+    """JSON numbers compare by value: 1 and 1.0 are the same number (returns a deep copy)."""
+    # Most values are text: they are taken as they are without a call per value.
+    if isinstance(value, dict):
+        return {k: v if type(v) in _PLAIN else _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if type(v) in _PLAIN else _numbers(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
     return value
 
 

@@ -1,0 +1,266 @@
+"""Board updates and deep pages at 100 and 100,000 entries (issue #14, ADR 0044).
+
+Starts an embedded Postgres (competitions' real migrations) and Redis, fills a
+board of each size with one scored submission per participant (bulk insert, then
+one full rank as `recompute_board` does: the per-event cost before ADR 0044),
+then times score events through `leaderboard.service.record_scored`, each in its
+own committed unit of work with its Redis delta applied, exactly as the consumer
+runs them. Events are resubmissions by existing participants: half are not better
+than their best (the line stays put), half improve it a little (the line climbs
+past a few neighbours, each told by `leaderboard.rank_changed`). A last row times
+arrivals in the middle of the board, the worst case: every line below shifts.
+
+Pages: the first page and the page at offset 50,000 (100 lines) as the gateway
+reads them from Redis (ZRANGE by index + HMGET), and the same pages from
+Postgres through the rank index, with their ratio.
+
+Usage: python bench/bench_boards.py [events]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis.asyncio as redis
+from podium_competitions import service as competitions_service
+from podium_competitions.boards import BoardWriter
+from podium_competitions.leaderboard import service
+from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys
+from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
+from podium_competitions.models import metadata
+from podium_competitions.schemas import CompetitionCreate
+from podium_competitions.views import Caller
+from podium_contracts.events import ScoredData
+from podium_runtime.db import Database
+from podium_runtime.infra import start_redis
+from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.rollback import migrated_database
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+SIZES = (100, 100_000)
+PAGE = 100
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+async def fill(db: Database, size: int, mirror: LeaderboardMirror) -> tuple[uuid.UUID, dict]:
+    """Create a competition whose board has `size` lines; return it, best score per user."""
+    owner = uuid.uuid4()
+    now = datetime.now(UTC)
+    rng = random.Random(size)
+    best = {uuid.uuid4(): rng.random() for _ in range(size)}
+    async with db.session() as session:
+        created = await competitions_service.create_competition(
+            session,
+            Outbox(messaging_tables(metadata).outbox, ""),
+            Caller(owner),
+            CompetitionCreate.model_validate(
+                {
+                    "kind": "prediction",
+                    "title": "Bench",
+                    "status": "active",
+                    "starts_at": now - timedelta(days=1),
+                    "ends_at": now + timedelta(days=7),
+                    "metric": "auc_roc",
+                }
+            ),
+        )
+        competition_id = created.id
+        rows = [
+            {
+                "submission_id": uuid.uuid4(),
+                "competition_id": competition_id,
+                "user_id": user_id,
+                "higher_is_better": True,
+                "public_score": score,
+                "private_score": score,
+                "submitted_at": now - timedelta(hours=1, microseconds=i),
+                "scored_at": now,
+            }
+            for i, (user_id, score) in enumerate(best.items())
+        ]
+        for start in range(0, len(rows), 5000):
+            await session.execute(insert(leaderboard_submissions), rows[start : start + 5000])
+    started = time.perf_counter()
+    async with db.session() as session:
+        await service.recompute_board(session, None, mirror, competition_id)
+    await mirror.writer.flush()
+    async with db.session() as session:
+        # A board filled in one go has no statistics yet; a growing one gets them from
+        # autovacuum. Without them the planner would not pick the order index.
+        await session.execute(text("ANALYZE competitions.leaderboard_entries"))
+        await session.execute(text("ANALYZE competitions.leaderboard_submissions"))
+    return competition_id, {"best": best, "rebuild": time.perf_counter() - started}
+
+
+async def score_events(
+    db: Database,
+    outbox: Outbox,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    best: dict[uuid.UUID, float],
+    *,
+    arrivals: bool,
+    events: int = EVENTS,
+) -> tuple[list[float], list[int]]:
+    """Time `EVENTS` score events (commit and Redis delta included); return times, moves."""
+    rng = random.Random(7)
+    users = list(best)
+    times: list[float] = []
+    moves: list[int] = []
+    for _ in range(events):
+        if arrivals:
+            user_id, score = uuid.uuid4(), 0.5 + rng.random() * 1e-6
+        else:
+            user_id = rng.choice(users)
+            # Half do not beat their best; half beat it by about 50 neighbours' worth.
+            gain = rng.expovariate(len(users) / 50) if rng.random() < 0.5 else -0.01
+            score = min(1.0, best[user_id] + gain)
+            best[user_id] = max(best[user_id], score)
+        now = datetime.now(UTC)
+        data = ScoredData(
+            submission_id=uuid.uuid4(),
+            competition_id=competition_id,
+            user_id=user_id,
+            metric="auc_roc",
+            higher_is_better=True,
+            public_score=score,
+            private_score=score,
+            submitted_at=now,
+            scored_at=now,
+        )
+        started = time.perf_counter()
+        async with db.session() as session:
+            await service.record_scored(session, outbox, mirror, data)
+        await mirror.writer.flush()
+        times.append(time.perf_counter() - started)
+        async with db.session() as session:
+            moves.append(await _announced(session, outbox))
+    return times, moves
+
+
+async def _announced(session: AsyncSession, outbox: Outbox) -> int:
+    """Return and clear how many rank changes the last event announced."""
+    table = outbox.table
+    rows = (await session.execute(select(table.c.seq))).all()
+    await session.execute(table.delete())
+    return len(rows)
+
+
+async def page_times(
+    db: Database, client: redis.Redis, competition_id: uuid.UUID, offset: int
+) -> tuple[float, float]:
+    """Return the median time of one page at `offset` from Redis and from Postgres."""
+    ranks_key, entries_key, meta_key = board_keys(competition_id, "public")
+    from_redis, from_postgres = [], []
+    t = leaderboard_entries.c
+    for _ in range(50):
+        started = time.perf_counter()
+        ids = await client.zrange(ranks_key, offset, offset + PAGE - 1)
+        rows = await client.hmget(entries_key, ids) if ids else []
+        await client.hmget(meta_key, ["as_of", "total"])
+        from_redis.append(time.perf_counter() - started)
+        assert len(rows) == PAGE or offset > 0
+        started = time.perf_counter()
+        async with db.session() as session:
+            found = (
+                await session.execute(
+                    select(leaderboard_entries)
+                    .where(
+                        t.competition_id == competition_id,
+                        t.split == "public",
+                        t.rank > offset,
+                        t.rank <= offset + PAGE,
+                    )
+                    .order_by(t.rank)
+                )
+            ).all()
+        from_postgres.append(time.perf_counter() - started)
+        assert len(found) == len(rows)
+    return statistics.median(from_redis), statistics.median(from_postgres)
+
+
+async def main() -> None:
+    """Run the benchmark and print its tables."""
+    with tempfile.TemporaryDirectory(prefix="podium-bench-boards-") as tmp:
+        url, stop_postgres = await migrated_database(Path(tmp) / "pg", ("competitions",))
+        redis_url, stop_redis = start_redis(Path(tmp))
+        db = Database(url, pool_size=4)
+        client = redis.Redis.from_url(redis_url)
+        mirror = LeaderboardMirror(BoardWriter(client))
+        outbox = Outbox(messaging_tables(metadata).outbox, "")
+        results: dict[int, dict] = {}
+        try:
+            for size in SIZES:
+                competition_id, filled = await fill(db, size, mirror)
+                print(f"board of {size:,} filled and ranked in {filled['rebuild']:.1f} s")
+                updates, moves = await score_events(
+                    db, outbox, mirror, competition_id, filled["best"], arrivals=False
+                )
+                first = await page_times(db, client, competition_id, 0)
+                deep = await page_times(db, client, competition_id, min(50_000, size - PAGE))
+                middle, shifted = ([], [])
+                if size == max(SIZES):
+                    middle, shifted = await score_events(
+                        db, outbox, mirror, competition_id, filled["best"], arrivals=True, events=2
+                    )
+                results[size] = {
+                    "rebuild": filled["rebuild"],
+                    "updates": updates,
+                    "moves": moves,
+                    "first": first,
+                    "deep": deep,
+                    "middle": middle,
+                    "shifted": shifted,
+                }
+        finally:
+            await client.aclose()
+            await db.engine.dispose()
+            stop_redis()
+            stop_postgres()
+    small, large = results[SIZES[0]], results[SIZES[-1]]
+    print(f"\nScore events ({EVENTS} per row), each its own unit of work with its Redis delta")
+    print(f"{'board':<36}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}")
+    for size, row in ((SIZES[0], small), (SIZES[-1], large)):
+        print(
+            f"{f'{size:,} entries, resubmissions':<36}"
+            f"{statistics.median(row['updates']) * 1000:>9.2f}"
+            f"{percentile(row['updates'], 0.95) * 1000:>9.2f}"
+            f"{statistics.mean(row['moves']):>13.1f}"
+            f"{row['rebuild'] * 1000:>14.0f}"
+        )
+    if large["middle"]:
+        print(
+            f"{f'{SIZES[-1]:,} entries, arrival mid-board':<36}"
+            f"{statistics.median(large['middle']) * 1000:>9.2f}"
+            f"{percentile(large['middle'], 0.95) * 1000:>9.2f}"
+            f"{statistics.mean(large['shifted']):>13.1f}{'':>14}"
+        )
+    ratio = percentile(large["updates"], 0.95) / percentile(small["updates"], 0.95)
+    print(
+        f"p95 ratio 100,000 / 100 entries: {ratio:.2f} (a full rank per event: "
+        f"{large['rebuild'] / small['rebuild']:.0f}x)"
+    )
+    print(f"\nPages of {PAGE} lines on the {SIZES[-1]:,}-entry board (median of 50)")
+    print(f"{'source':<24}{'first ms':>10}{'offset 50,000 ms':>18}{'ratio':>8}")
+    for name, index in (("Redis (gateway read)", 0), ("Postgres rank index", 1)):
+        first_ms, deep_ms = large["first"][index] * 1000, large["deep"][index] * 1000
+        print(f"{name:<24}{first_ms:>10.2f}{deep_ms:>18.2f}{deep_ms / first_ms:>8.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

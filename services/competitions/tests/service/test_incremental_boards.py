@@ -1,0 +1,232 @@
+"""Incremental boards (ADR 0044): each score event places one line, the result equals a rebuild.
+
+A random stream of scores, worse scores, ties and invalidations goes through the
+use cases on real Postgres. After every event the stored board must equal the one
+`rank_board` ranks from scratch, and the `leaderboard.rank_changed` events of that
+event must be exactly the moves between the two rebuilt boards. The mirror's deltas
+are then applied to a real Redis, which must hold the rebuilt board too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import competitions_factories as factories
+import pytest
+import redis.asyncio as redis
+from podium_competitions.boards import BoardDelta, BoardWriter, apply_delta, write_board
+from podium_competitions.domain import rank_changes
+from podium_competitions.leaderboard import repository, service
+from podium_competitions.leaderboard.domain import Entry, Split, rank_board
+from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys, mirrored_lines
+from podium_competitions.leaderboard.models import leaderboard_entries
+from podium_competitions.models import metadata
+from podium_competitions.teams.domain import final_candidates
+from podium_contracts.events import ScoredData, SubmissionInvalidatedData
+from podium_contracts.read_models import BoardEntry
+from podium_runtime.infra import start_redis
+from podium_runtime.outbox import messaging_tables
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+OUTBOX = messaging_tables(metadata).outbox
+
+
+class RecordingMirror(LeaderboardMirror):
+    """Keeps what would go to Redis after commit (this tier's commits are savepoints)."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[Split, list[BoardEntry] | BoardDelta, datetime | None]] = []
+
+    def stage(
+        self,
+        session: AsyncSession,
+        competition_id: uuid.UUID,
+        split: Split,
+        entries: Sequence[Entry],
+        names: Mapping[uuid.UUID, str],
+        as_of: datetime,
+        teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
+        baseline_id: uuid.UUID | None = None,
+    ) -> None:
+        lines = mirrored_lines(entries, names, teams or {}, baseline_id)
+        self.writes.append((split, lines, as_of))
+
+    def stage_delta(
+        self, session: AsyncSession, competition_id: uuid.UUID, split: Split, delta: BoardDelta
+    ) -> None:
+        self.writes.append((split, delta, None))
+
+
+@pytest.fixture(scope="module")
+async def redis_client() -> AsyncIterator[redis.Redis]:
+    """A Redis of this module's own."""
+    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-boards-")))
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        stop()
+
+
+async def _rebuilt(session: AsyncSession, competition_id: uuid.UUID) -> dict[Split, list[Entry]]:
+    """Rank both boards from scratch, as `recompute_board` does (no teams here)."""
+    submissions = await repository.scored_submissions(session, competition_id)
+    _, limit, _ = await repository.board_settings(session, competition_id)
+    eligible = final_candidates(submissions, {}, limit)
+    return {
+        "public": rank_board(submissions, "public"),
+        "private": rank_board(submissions, "private", eligible=eligible),
+    }
+
+
+async def _stored(session: AsyncSession, competition_id: uuid.UUID, split: Split) -> list[tuple]:
+    t = leaderboard_entries
+    rows = await session.execute(
+        select(
+            t.c.user_id,
+            t.c.rank,
+            t.c.score,
+            t.c.submission_id,
+            t.c.submissions,
+            t.c.last_submission_at,
+        )
+        .where(t.c.competition_id == competition_id, t.c.split == split)
+        .order_by(t.c.rank)
+    )
+    return [tuple(row) for row in rows]
+
+
+def _lines(entries: list[Entry]) -> list[tuple]:
+    return [
+        (e.user_id, e.rank, e.score, e.submission_id, e.submissions, e.last_submission_at)
+        for e in entries
+    ]
+
+
+async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
+    rows = (
+        await session.execute(
+            select(OUTBOX.c.seq, OUTBOX.c.payload)
+            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
+            .order_by(OUTBOX.c.seq)
+        )
+    ).all()
+    found = set()
+    for row in rows:
+        data = json.loads(row.payload)["data"]
+        assert data["split"] == "public"  # the private board is secret until ends_at
+        found.add((uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
+    return found, max([seq, *(row.seq for row in rows)])
+
+
+async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    owner_id = competition.owner_id
+    outbox, mirror = factories.outbox(), RecordingMirror()
+    rng = random.Random(14)
+    people = [uuid.uuid4() for _ in range(40)] + [owner_id]
+    submitted: list[ScoredData] = []
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    seq = 0
+    for step in range(260):
+        before = await _rebuilt(session, competition.id)
+        if submitted and rng.random() < 0.12:
+            gone = submitted.pop(rng.randrange(len(submitted)))
+            await service.record_invalidated(
+                session,
+                outbox,
+                mirror,
+                SubmissionInvalidatedData(
+                    submission_id=gone.submission_id,
+                    competition_id=competition.id,
+                    user_id=gone.user_id,
+                    invalidated_by=owner_id,
+                ),
+            )
+        else:
+            # Rounded scores make ties; some files share an instant (the id decides).
+            at = start + timedelta(seconds=step // 3)
+            public = round(rng.random(), 1)
+            data = ScoredData(
+                submission_id=uuid.uuid4(),
+                competition_id=competition.id,
+                user_id=rng.choice(people),
+                metric="auc_roc",
+                higher_is_better=True,
+                public_score=public,
+                private_score=round(rng.random(), 1),
+                submitted_at=at,
+                scored_at=at,
+            )
+            submitted.append(data)
+            await service.record_scored(session, outbox, mirror, data)
+        after = await _rebuilt(session, competition.id)
+        for split in ("public", "private"):
+            assert await _stored(session, competition.id, split) == _lines(after[split]), step
+        expected = {
+            (c.user_id, c.old_rank, c.new_rank)
+            for c in rank_changes({e.user_id: e.rank for e in before["public"]}, after["public"])
+            if c.user_id != owner_id  # a sponsor's baseline tells nobody
+        }
+        announced, seq = await _announced_since(session, seq)
+        assert announced == expected, step
+
+    # The mirror's writes, applied in commit order to Redis, give the rebuilt board.
+    final = await _rebuilt(session, competition.id)
+    for split, write, as_of in mirror.writes:
+        keys = board_keys(competition.id, split)
+        if isinstance(write, BoardDelta):
+            assert await apply_delta(redis_client, keys, write) == "applied"
+        else:
+            assert as_of is not None
+            assert await write_board(redis_client, keys, write, as_of)
+    for split in ("public", "private"):
+        ranks_key, entries_key, _ = board_keys(competition.id, split)
+        ids = [uuid.UUID(m.decode()) for m in await redis_client.zrange(ranks_key, 0, -1)]
+        assert ids == [e.user_id for e in final[split]]
+        stored = await redis_client.hgetall(entries_key)
+        expected_lines = mirrored_lines(final[split], {}, {}, owner_id)
+        assert {
+            uuid.UUID(k.decode()): BoardEntry.model_validate_json(v) for k, v in stored.items()
+        } == {line.user_id: line for line in expected_lines}
+
+
+async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Redis) -> None:
+    keys = board_keys(uuid.uuid4(), "public")
+    now = datetime.now(UTC)
+    line = BoardEntry(
+        rank=1,
+        user_id=uuid.uuid4(),
+        display_name=None,
+        score=0.5,
+        submissions=1,
+        last_submission_at=now,
+    )
+    assert await write_board(redis_client, keys, [line], now)
+    early = BoardDelta(base=now - timedelta(seconds=1), as_of=now + timedelta(seconds=1), total=1)
+    assert await apply_delta(redis_client, keys, early) == "early"
+    stale = BoardDelta(base=None, as_of=now - timedelta(seconds=2), total=0)
+    assert await apply_delta(redis_client, keys, stale) == "stale"
+    assert await redis_client.zcard(keys[0]) == 1
+
+
+async def test_the_writer_drops_a_board_whose_base_never_comes(redis_client: redis.Redis) -> None:
+    keys = board_keys(uuid.uuid4(), "public")
+    now = datetime.now(UTC)
+    await redis_client.hset(keys[2], mapping={"as_of": now.isoformat(), "total": "3"})
+    writer = BoardWriter(redis_client, retry_initial=0.001, retry_cap=0.001)
+    writer._enqueue_delta(keys, BoardDelta(base=None, as_of=now + timedelta(seconds=1), total=1))
+    await writer.flush()
+    # The meta is gone, so the audit (`board_missing`) rebuilds the board from Postgres.
+    assert await redis_client.exists(keys[2]) == 0
+    assert writer.pending == 0

@@ -1,0 +1,168 @@
+"""The competitions read model in Redis: visibility and details in one round trip (ADR 0041).
+
+The competitions service writes, for each competition, a card (the facts that
+decide who may see it, and its details document) and the set of its accepted
+participants, hiding the card before any change commits (`podium_competitions
+.read_model`). The gateway reads card and membership in one MULTI, together with
+a board page when the caller asks for one, and decides here:
+
+- a card that is missing (never written, hidden by a change in flight, lost) is a
+  *miss*: the route asks the internal API, which reads Postgres, and asks the
+  competitions service to write the card again;
+- the read model answers only what it holds exactly: anonymous visitors and
+  strangers on public competitions get the details from the card; members,
+  the owner and admins are let through to the boards. Everything else (a
+  participant's own `viewer` block, the owner's invite code, a 404) comes from
+  the internal API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from podium_contracts.read_models import CompetitionCard, competition_phase
+from podium_contracts.redis_keys import (
+    MEMBERS_LOADED,
+    competition_card_key,
+    competition_members_key,
+)
+from redis.asyncio import Redis
+
+from podium_gateway.auth import CurrentUser
+from podium_gateway.clients import call
+from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
+
+log = logging.getLogger(__name__)
+
+#: A board page read in the same round trip: (Lua script, keys, arguments).
+PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
+
+#: Repairs under way, kept referenced until they finish.
+_REPAIRS: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the read model holds about a competition and the caller, read atomically."""
+
+    card: CompetitionCard | None
+    member: bool
+    page: Any = None
+
+    def visible(self, user: CurrentUser | None) -> bool:
+        """Tell whether the caller may see the competition (its card must be present)."""
+        card = self.card
+        if card is None:
+            return False
+        if card.is_public():
+            return True
+        if user is None:
+            return False
+        return user.is_admin or card.owner_id == user.user_id or self.member
+
+    def view(self, user: CurrentUser | None) -> CompetitionView:
+        """Return the competition as the routes decide on it (card present and visible)."""
+        card = self.card
+        assert card is not None
+        role = "viewer"
+        if user is not None and card.owner_id == user.user_id:
+            role = "sponsor"
+        elif self.member:
+            role = "participant"
+        return CompetitionView(
+            id=card.id,
+            owner_id=card.owner_id,
+            kind=card.kind,
+            status=card.status,
+            starts_at=card.starts_at,
+            ends_at=card.ends_at,
+            timezone=card.timezone,
+            daily_submission_limit=card.daily_submission_limit,
+            metric=card.metric,
+            viewer=ViewerView(role=role),
+        )
+
+    def details(self, user: CurrentUser | None) -> dict[str, Any] | None:
+        """Return the details document when the card answers for this caller exactly.
+
+        That is a public competition read by an anonymous visitor or by a signed-in
+        stranger (neither owner, admin nor participant); None sends the route to
+        the internal API.
+        """
+        card = self.card
+        if card is None or not card.is_public():
+            return None
+        if user is not None and (user.is_admin or card.owner_id == user.user_id or self.member):
+            return None
+        document = dict(card.document)
+        now = datetime.now(UTC)
+        document["phase"] = competition_phase(card.status, card.starts_at, card.ends_at, now)
+        return document
+
+
+async def snapshot(
+    redis_client: Redis,
+    competition_id: uuid.UUID,
+    user: CurrentUser | None,
+    page: PageRead | None = None,
+) -> Snapshot:
+    """Read the card, the caller's membership and optionally a board page in one MULTI."""
+    member_field = str(user.user_id) if user is not None else MEMBERS_LOADED
+    async with redis_client.pipeline(transaction=True) as pipe:
+        pipe.get(competition_card_key(competition_id))
+        pipe.hmget(competition_members_key(competition_id), [MEMBERS_LOADED, member_field])
+        if page is not None:
+            script, keys, args = page
+            pipe.eval(script, len(keys), *keys, *args)
+        answers = await pipe.execute()
+    raw, (loaded, member) = answers[0], answers[1]
+    card = CompetitionCard.model_validate_json(raw) if raw is not None and loaded else None
+    return Snapshot(
+        card=card,
+        member=user is not None and member is not None,
+        page=answers[2] if page is not None else None,
+    )
+
+
+def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
+    """Ask the competitions service to write the card again (in the background)."""
+
+    async def ask() -> None:
+        try:
+            await call(
+                client.http,
+                "POST",
+                f"{client.base}/competitions/{competition_id}/read-model",
+                service="competitions",
+            )
+        except Exception:  # a failed repair only means the next read misses too
+            log.warning("read model repair failed", extra={"competition_id": str(competition_id)})
+
+    task = asyncio.create_task(ask())
+    _REPAIRS.add(task)
+    task.add_done_callback(_REPAIRS.discard)
+
+
+async def competition(
+    client: CompetitionsClient,
+    redis_client: Redis,
+    competition_id: uuid.UUID,
+    user: CurrentUser | None,
+    page: PageRead | None = None,
+) -> tuple[CompetitionView, Any]:
+    """Return the competition as `user` sees it, and the page read with it (if any).
+
+    From the read model when the card is present and lets the caller see it;
+    otherwise from the internal API (problems, 404 included, raise `Relayed`).
+    """
+    found = await snapshot(redis_client, competition_id, user, page)
+    if found.visible(user):
+        return found.view(user), found.page
+    if found.card is None:
+        repair(client, competition_id)
+    return await client.competition(competition_id, user), None
