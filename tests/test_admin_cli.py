@@ -192,7 +192,8 @@ async def test_data_tool_commands(stack: OpsStack, cli: Cli) -> None:
 
 async def test_audit_and_user_commands(stack: OpsStack, cli: Cli) -> None:
     owner, doomed = await stack.sign_up(), await stack.sign_up()
-    cid = (await stack.activity_competition(owner))["id"]
+    # No learning tool is trusted: that would be an audited sponsor action of its own.
+    cid = (await stack.activity_competition(owner, trust_tool=False))["id"]
     about, _ = await cli("audit", "list", "--competition", cid)
     assert [e["action"] for e in about["items"]] == ["competition.created"]
     exported, _ = await cli("audit", "export", "--competition", cid, "--format", "csv")

@@ -42,7 +42,7 @@ from fault_stack import (
     FaultStack,
     fault_stack,
 )
-from platform_support.stack import User, lrs_credentials
+from platform_support.stack import User, lrs_client, trust_lrs_clients
 from submissions_support.stack import PredictionStack, answer_key, predictions_csv
 from traffic import (
     COMPLETED,
@@ -142,9 +142,12 @@ async def test_no_acknowledged_work_is_lost_duplicated_or_stuck(faults: FaultSta
         learners = await stack.sign_up_many(WINDOWS + 1)
         await _accepted(stack, activity["id"], learners)
         admin_token = await stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-        lrs_auth = await lrs_credentials(
+        tool = await lrs_client(
             http, admin_token, "fault-suite tool", ["statements/write", "statements/read"]
         )
+        lrs_auth = tool.auth
+        # Its statements count for the activity competition (ADR 0054).
+        await trust_lrs_clients(http, owner.auth, activity["id"], tool.client_id)
         # The lesson player's statements reach the board before traffic is counted.
         await _warm_statements(stack, activity["id"], learners[-1], lrs_auth)
 
