@@ -23,6 +23,7 @@ and exits with 1.
     podium statements show STATEMENT_ID
     podium retention run [--outbox-sent-days N] [--inbox-days N]
     podium lrs-clients list [--include-revoked] | create NAME --scope S ... | revoke ID
+    podium lrs-clients trust ID --competition COMPETITION_ID
     podium xapi erase --agent JSON
     podium drawings list | create --body FILE | update ID [--body FILE] [--status S] | execute ID
     podium fulfillments list | update ID --body FILE | ship ID --body FILE
@@ -188,6 +189,9 @@ def _operations_parsers(groups: argparse._SubParsersAction[argparse.ArgumentPars
     create.add_argument("name")
     create.add_argument("--scope", action="append", required=True, dest="scopes")
     clients.add_parser("revoke").add_argument("client_id")
+    trust = clients.add_parser("trust")
+    trust.add_argument("client_id")
+    trust.add_argument("--competition", required=True, dest="competition_id")
     _group(groups, "xapi", "the Learning Record Store").add_parser("erase").add_argument(
         "--agent", required=True, help="the xAPI agent as JSON"
     )
@@ -277,6 +281,12 @@ def _operations_request(options: argparse.Namespace) -> Request | None:
                 "POST",
                 "/v1/admin/lrs-clients",
                 json={"name": options.name, "scopes": options.scopes},
+            )
+        if command == "trust":
+            return Request(
+                "POST",
+                f"/v1/admin/lrs-clients/{options.client_id}/trust",
+                json={"competition_id": options.competition_id},
             )
         return Request("DELETE", f"/v1/admin/lrs-clients/{options.client_id}")
     if group == "xapi":
