@@ -10,6 +10,10 @@ the upload, the blob store, Kafka, scoring with numpy, the competitions
 projection, its Redis mirror and the gateway's read. Bounded by a submission
 count and a time limit.
 
+A second table splits that time into stages, from timestamps taken around the
+scoring and leaderboard use cases (wrapped here, in the benchmark only) and at
+their commits: where a submission waits is where the path needs work.
+
 Usage: python bench/bench_submissions.py [submissions_per_user] [seconds]
 """
 
@@ -20,9 +24,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import podium_competitions.leaderboard.service as board_service
+import podium_scoring.service as scoring_service
+from podium_runtime.db import after_commit
 from podium_runtime.testing import TestInfrastructure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -41,6 +50,42 @@ SUBMITTERS = 20
 ROWS = 2000
 
 
+#: Instants (perf_counter) of each submission's stages, by submission id.
+STAGES: dict[str, dict[str, float]] = defaultdict(dict)
+STAGE_NAMES = (
+    ("posted", "accepted", "POST -> 202"),
+    ("accepted", "scoring", "202 -> scoring starts"),
+    ("scoring", "scored", "scoring, committed"),
+    ("scored", "ranking", "scored -> board update starts"),
+    ("ranking", "ranked", "board update, committed"),
+    ("ranked", "visible", "committed -> read on the board"),
+)
+
+
+def _timed(function: Any, start: str, end: str) -> Any:
+    """Wrap a use case `f(session, ..., data or [data, ...])` to stamp its start and commit."""
+
+    async def wrapper(session: Any, *args: Any, **kwargs: Any) -> Any:
+        given = args[-1] if isinstance(args[-1], list) else [args[-1]]
+        submissions = [str(data.submission_id) for data in given]
+        for submission_id in submissions:
+            STAGES[submission_id][start] = time.perf_counter()
+        result = await function(session, *args, **kwargs)
+
+        def committed() -> None:
+            for submission_id in submissions:
+                STAGES[submission_id][end] = time.perf_counter()
+
+        after_commit(session, committed)
+        return result
+
+    return wrapper
+
+
+scoring_service.score_submission = _timed(scoring_service.score_submission, "scoring", "scored")
+board_service.record_scores = _timed(board_service.record_scores, "ranking", "ranked")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """Return the nearest-rank percentile of `values`."""
     ordered = sorted(values)
@@ -56,6 +101,7 @@ async def submitter(
     accepted: list[float],
     sent: dict[tuple[str, int], float],
     arrived: dict[tuple[str, int], asyncio.Event],
+    ids: dict[tuple[str, int], str],
 ) -> None:
     """Submit `PER_USER` files in turn, each once the previous one reached the board."""
     for count in range(1, PER_USER + 1):
@@ -65,6 +111,8 @@ async def submitter(
         made = await stack.submit(competition_id, user, csv)
         assert made.status_code == 202, made.text
         accepted.append(time.perf_counter() - started)
+        ids[(user.user_id, count)] = made.json()["id"]
+        STAGES[made.json()["id"]].update(posted=started, accepted=time.perf_counter())
         sent[(user.user_id, count)] = started
         signal = arrived.setdefault((user.user_id, count), asyncio.Event())
         try:
@@ -81,6 +129,7 @@ async def watch_board(
     arrived: dict[tuple[str, int], asyncio.Event],
     landed: list[float],
     deadline: float,
+    ids: dict[tuple[str, int], str],
 ) -> None:
     """One reader polls the whole board (as a dashboard would) and times each arrival.
 
@@ -101,6 +150,7 @@ async def watch_board(
                 if key in sent and key not in seen:
                     seen.add(key)
                     landed.append(now - sent[key])
+                    STAGES[ids[key]]["visible"] = now
                     arrived.setdefault(key, asyncio.Event()).set()
         await asyncio.sleep(0.02)
 
@@ -126,15 +176,26 @@ async def main() -> None:
                 landed: list[float] = []
                 sent: dict[tuple[str, int], float] = {}
                 arrived: dict[tuple[str, int], asyncio.Event] = {}
+                ids: dict[tuple[str, int], str] = {}
                 deadline = time.monotonic() + SECONDS
                 started = time.perf_counter()
                 watcher = asyncio.create_task(
-                    watch_board(stack, competition["id"], owner, sent, arrived, landed, deadline)
+                    watch_board(
+                        stack, competition["id"], owner, sent, arrived, landed, deadline, ids
+                    )
                 )
                 await asyncio.gather(
                     *(
                         submitter(
-                            stack, competition["id"], user, file, deadline, accepted, sent, arrived
+                            stack,
+                            competition["id"],
+                            user,
+                            file,
+                            deadline,
+                            accepted,
+                            sent,
+                            arrived,
+                            ids,
                         )
                         for user, file in zip(users, files, strict=True)
                     )
@@ -152,6 +213,14 @@ async def main() -> None:
                 f"{percentile(values, 0.95) * 1000:>10.0f}{max(values) * 1000:>10.0f}"
             )
     print(f"{'throughput (submissions/s)':<34}{len(landed) / elapsed:>6.1f}")
+    print(f"\n{'stage':<34}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for start, end, name in STAGE_NAMES:
+        spans = [t[end] - t[start] for t in STAGES.values() if start in t and end in t]
+        if spans:
+            print(
+                f"{name:<34}{len(spans):>6}{statistics.median(spans) * 1000:>10.0f}"
+                f"{percentile(spans, 0.95) * 1000:>10.0f}{max(spans) * 1000:>10.0f}"
+            )
 
 
 if __name__ == "__main__":

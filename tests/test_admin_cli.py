@@ -195,7 +195,11 @@ async def test_audit_and_user_commands(stack: OpsStack, cli: Cli) -> None:
     # No learning tool is trusted: that would be an audited sponsor action of its own.
     cid = (await stack.activity_competition(owner, trust_tool=False))["id"]
     about, _ = await cli("audit", "list", "--competition", cid)
-    assert [e["action"] for e in about["items"]] == ["competition.created"]
+    # The stack's competitions trust its learning tool as they are made (ADR 0054).
+    assert [e["action"] for e in about["items"]] == [
+        "competition.lrs_trust_changed",
+        "competition.created",
+    ]
     exported, _ = await cli("audit", "export", "--competition", cid, "--format", "csv")
     assert exported.splitlines()[0].startswith("id,") and cid in exported
 

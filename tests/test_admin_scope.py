@@ -281,8 +281,10 @@ async def test_the_owner_reads_their_competitions_audit_log_and_others_are_refus
 
     mine = await stack.http.get(url, headers=owner.auth)
     assert mine.status_code == 200, mine.text
+    # The stack's competitions trust its learning tool as they are made (ADR 0054).
     assert [e["action"] for e in mine.json()["items"]] == [
         "competition.updated",
+        "competition.lrs_trust_changed",
         "competition.created",
     ]
     assert {e["target_id"] for e in mine.json()["items"]} == {cid}

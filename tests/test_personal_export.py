@@ -173,6 +173,10 @@ async def test_export_holds_the_callers_data_from_every_service_and_nobody_elses
     assert files["competitions/activity_points.json"], "activity points"
     [submission] = files["scoring/submissions.json"]
     assert submission["submission_id"] == learner_submission
+    # The private split stays hidden until the end: no private score, no private rank.
+    assert submission["public_score"] is not None and "private_score" not in submission
+    assert all("private_score" not in row for row in files["competitions/scores.json"])
+    assert {row["split"] for row in files["competitions/leaderboard_rows.json"]} == {"public"}
     assert learner_submission in {r["submission_id"] for r in files["competitions/scores.json"]}
     [statement] = files["ingest/statements.json"]
     assert statement["id"] == learner_statement
@@ -268,3 +272,23 @@ async def test_only_the_owner_sees_and_downloads_an_export(
 def stack_blob(stack: OpsStack, key: str) -> Path:
     """Where the local blob store of the stack keeps a blob."""
     return stack.blob_dir / key
+
+
+async def test_erasing_an_account_deletes_its_exports(
+    stack: OpsStack, test_infra: TestInfrastructure
+) -> None:
+    user = await stack.sign_up()
+    asked = await stack.http.post("/v1/users/me/export", headers=user.auth)
+    export_id = asked.json()["id"]
+    await _ready(stack, export_id, user)
+    client = redis.from_url(test_infra.infra.redis_url)
+    try:
+        record = json.loads(await client.get(f"podium:exports:{export_id}"))
+        blob = stack_blob(stack, record["blob_key"])
+        assert blob.exists()
+        erased = await stack.http.delete("/v1/users/me", headers=user.auth)
+        assert erased.status_code == 202, erased.text
+        assert not blob.exists()
+        assert await client.get(f"podium:exports:{export_id}") is None
+    finally:
+        await client.aclose()

@@ -43,7 +43,10 @@ async def lrs(
 
 @pytest.fixture
 async def client(lrs: LrsStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=lrs.gateways[0], headers=lrs.headers("all")) as c:
+    # 30 s like the stack helpers: a loaded two-core machine can hold a batch POST for seconds.
+    async with httpx.AsyncClient(
+        base_url=lrs.gateways[0], headers=lrs.headers("all"), timeout=30
+    ) as c:
         yield c
 
 

@@ -19,15 +19,22 @@ class Attack:
     notes: list[str] = field(default_factory=list)
 
     def count(
-        self, response: httpx.Response, succeeded: bool | Callable[[httpx.Response], bool]
+        self,
+        response: httpx.Response,
+        succeeded: bool | Callable[[httpx.Response], bool],
+        *,
+        provoked_500: bool = False,
     ) -> None:
-        """Record one answer; `succeeded` says (or decides) whether the attacker got their way."""
+        """Record one answer; `succeeded` says (or decides) whether the attacker got their way.
+
+        `provoked_500`: the test broke a dependency on purpose, so a 500 is not counted.
+        """
         self.attempts += 1
         won = succeeded(response) if callable(succeeded) else succeeded
         if won:
             self.successes += 1
             self.notes.append(f"{response.request.method} {response.request.url.path}: won")
-        if response.status_code >= 500:
+        if response.status_code >= 500 and not provoked_500:
             self.server_errors += 1
             self.notes.append(f"{response.request.method} {response.request.url.path}: 500")
 

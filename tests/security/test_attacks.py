@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from podium_runtime.testing import TestInfrastructure, eventually
+from fastapi import FastAPI, Response
+from podium_runtime.testing import TestInfrastructure, eventually, serve
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -398,13 +399,52 @@ async def test_errors_carry_the_security_headers_and_the_request_id(stack: OpsSt
         await stack.http.get("/v1/competitions?q=%00"),
     ]
     for answer in answers:
-        complete = (
-            answer.headers.get("x-request-id")
-            and answer.headers.get("x-content-type-options") == "nosniff"
-            and "frame-ancestors 'none'" in answer.headers.get("content-security-policy", "")
-        )
-        attack.count(answer, not complete)
+        attack.count(answer, not _secured(answer))
     attack.assert_failed()
+
+
+def broken_notifier() -> FastAPI:
+    """A notifier that fails: 500 on every route, and an inbox page that is not JSON."""
+    app = FastAPI()
+
+    @app.api_route("/{path:path}", methods=["GET", "PUT", "POST"])
+    async def anything(path: str) -> Response:
+        if path.endswith("/notifications"):
+            return Response("<html>not json</html>", media_type="text/html")
+        return Response("upstream failure", status_code=500, media_type="text/plain")
+
+    return app
+
+
+async def test_500_answers_carry_the_security_headers_and_the_request_id(
+    stack: OpsStack, test_infra: TestInfrastructure
+) -> None:
+    """Regression: errors no handler expected skipped the security headers and X-Request-ID."""
+    user = await stack.sign_up()
+    attack = TALLY.attack("500 answers without headers")
+    async with (
+        serve(broken_notifier()) as notifier,
+        gateway(stack, test_infra, notifier_url=notifier) as http,
+    ):
+        relayed = await http.get("/v1/notifications/preferences", headers=user.auth)
+        # The gateway reads the inbox page itself: a body that is not JSON is unexpected.
+        request = http.build_request(
+            "GET", "/v1/stream", headers={**user.auth, "Last-Event-ID": "1"}
+        )
+        unexpected = await http.send(request, stream=True)
+        await unexpected.aclose()
+    assert relayed.status_code >= 500 and unexpected.status_code >= 500
+    for answer in (relayed, unexpected):
+        attack.count(answer, not _secured(answer), provoked_500=True)
+    attack.assert_failed()
+
+
+def _secured(answer: httpx.Response) -> bool:
+    return bool(
+        answer.headers.get("x-request-id")
+        and answer.headers.get("x-content-type-options") == "nosniff"
+        and "frame-ancestors 'none'" in answer.headers.get("content-security-policy", "")
+    )
 
 
 async def test_private_competitions_stay_private_to_strangers(stack: OpsStack) -> None:

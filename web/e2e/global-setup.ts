@@ -34,8 +34,11 @@ async function freeBlock(): Promise<number> {
 
 function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the stack did not start in time')), timeoutMs);
     let seen = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the stack did not start within ${timeoutMs / 1000} s; its last output:\n${seen}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       if (process.env.PODIUM_E2E_VERBOSE) process.stdout.write(text);
@@ -78,7 +81,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  await waitForReady(child, 240_000);
+  // A loaded two-core machine starts Postgres, Redis, Kafka and seven services slowly.
+  await waitForReady(child, 480_000);
   process.env.PODIUM_E2E_BASE_URL = base;
   process.env.PODIUM_E2E_ADMIN_EMAIL = ADMIN_EMAIL;
   process.env.PODIUM_E2E_ADMIN_PASSWORD = ADMIN_PASSWORD;

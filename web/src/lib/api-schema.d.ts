@@ -632,7 +632,8 @@ export interface paths {
         /**
          * Erase a user's account and personal data everywhere
          * @description Identity deletes the account and announces `user.deleted`; every service then erases
-         *     or anonymises what it holds (boards keep an anonymous row). Audited.
+         *     or anonymises what it holds (boards keep an anonymous row), and their data exports are
+         *     deleted. Audited.
          */
         delete: operations["erase_user_v1_admin_users__user_id__delete"];
         options?: never;
@@ -1972,7 +1973,8 @@ export interface paths {
         post?: never;
         /**
          * Erase my account and personal data everywhere
-         * @description 202: the account is gone at once; every service erases its copies shortly after.
+         * @description 202: the account is gone at once (with its data exports); every service erases its
+         *     copies shortly after.
          */
         delete: operations["erase_me_v1_users_me_delete"];
         options?: never;

@@ -1,4 +1,8 @@
-"""What competitions holds about a user, for the personal-data export (ADR 0058)."""
+"""What competitions holds about a user, for the personal-data export (ADR 0058).
+
+Private scores and private-board rows are left out, as in scoring's part: the
+private split stays hidden until the end (SPEC §5.3).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,14 @@ RECORDS = (
     ),
     PersonalRecords("team_memberships", team_members),
     PersonalRecords("team_requests", team_requests),
-    PersonalRecords("scores", leaderboard_submissions),
-    PersonalRecords("leaderboard_rows", leaderboard_entries),
+    PersonalRecords("scores", leaderboard_submissions, exclude=frozenset({"private_score"})),
+    PersonalRecords(
+        "leaderboard_rows",
+        leaderboard_entries,
+        where=lambda user_id: (
+            (leaderboard_entries.c.user_id == user_id) & (leaderboard_entries.c.split == "public")
+        ),
+    ),
     PersonalRecords("activity_points", activity_points),
     PersonalRecords("activity_board_rows", activity_board),
 )

@@ -230,3 +230,42 @@ async def test_the_writer_drops_a_board_whose_base_never_comes(redis_client: red
     # The meta is gone, so the audit (`board_missing`) rebuilds the board from Postgres.
     assert await redis_client.exists(keys[2]) == 0
     assert writer.pending == 0
+
+
+async def test_a_burst_of_scores_in_one_unit_of_work_announces_the_net_moves(
+    session: AsyncSession,
+) -> None:
+    competition = await factories.competition(session)
+    outbox, mirror = factories.outbox(), RecordingMirror()
+    rng = random.Random(3)
+    people = [uuid.uuid4() for _ in range(30)]
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    seq = 0
+    for burst in range(12):
+        before = await _rebuilt(session, competition.id)
+        scores = []
+        for i in range(rng.randint(1, 12)):
+            at = start + timedelta(seconds=burst * 20 + i)
+            scores.append(
+                ScoredData(
+                    submission_id=uuid.uuid4(),
+                    competition_id=competition.id,
+                    user_id=rng.choice(people),
+                    metric="auc_roc",
+                    higher_is_better=True,
+                    public_score=round(rng.random(), 2),
+                    private_score=round(rng.random(), 2),
+                    submitted_at=at,
+                    scored_at=at,
+                )
+            )
+        await service.record_scores(session, outbox, mirror, scores)
+        after = await _rebuilt(session, competition.id)
+        for split in ("public", "private"):
+            assert await _stored(session, competition.id, split) == _lines(after[split]), burst
+        expected = {
+            (c.user_id, c.old_rank, c.new_rank)
+            for c in rank_changes({e.user_id: e.rank for e in before["public"]}, after["public"])
+        }
+        announced, seq = await _announced_since(session, seq)
+        assert announced == expected, burst

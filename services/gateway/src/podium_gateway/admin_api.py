@@ -21,6 +21,7 @@ from podium_gateway.account_schemas import UserDocument
 from podium_gateway.auth import AdminDep, UserDep
 from podium_gateway.clients.audit import AuditPageDocument
 from podium_gateway.clients.identity import IdentityDep
+from podium_gateway.personal_export import ExportsDep
 
 router = APIRouter(tags=["admin"])
 
@@ -122,10 +123,16 @@ async def resend_verification(
     response_class=Response,
     responses=problems(401, 403, 404, 409, 503),
 )
-async def erase_user(user_id: uuid.UUID, admin: AdminDep, identity: IdentityDep) -> Response:
+async def erase_user(
+    user_id: uuid.UUID, admin: AdminDep, identity: IdentityDep, exports: ExportsDep
+) -> Response:
     """Identity deletes the account and announces `user.deleted`; every service then erases
-    or anonymises what it holds (boards keep an anonymous row). Audited."""
-    return await identity.relay("DELETE", f"/v1/admin/users/{user_id}")
+    or anonymises what it holds (boards keep an anonymous row), and their data exports are
+    deleted. Audited."""
+    answer = await identity.relay("DELETE", f"/v1/admin/users/{user_id}")
+    if answer.status_code == 202:
+        await exports.forget(user_id)
+    return answer
 
 
 @router.delete(
@@ -136,9 +143,13 @@ async def erase_user(user_id: uuid.UUID, admin: AdminDep, identity: IdentityDep)
     response_class=Response,
     responses=problems(401, 503),
 )
-async def erase_me(user: UserDep, identity: IdentityDep) -> Response:
-    """202: the account is gone at once; every service erases its copies shortly after."""
-    return await identity.relay("DELETE", "/v1/users/me")
+async def erase_me(user: UserDep, identity: IdentityDep, exports: ExportsDep) -> Response:
+    """202: the account is gone at once (with its data exports); every service erases its
+    copies shortly after."""
+    answer = await identity.relay("DELETE", "/v1/users/me")
+    if answer.status_code == 202:
+        await exports.forget(user.user_id)
+    return answer
 
 
 def _audit_params(

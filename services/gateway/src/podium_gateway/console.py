@@ -189,9 +189,9 @@ def _operations_parsers(groups: argparse._SubParsersAction[argparse.ArgumentPars
     create.add_argument("name")
     create.add_argument("--scope", action="append", required=True, dest="scopes")
     clients.add_parser("revoke").add_argument("client_id")
-    trust = clients.add_parser("trust")
+    trust = clients.add_parser("trust", help="its statements count for an activity competition")
     trust.add_argument("client_id")
-    trust.add_argument("--competition", required=True, dest="competition_id")
+    trust.add_argument("--competition", required=True)
     _group(groups, "xapi", "the Learning Record Store").add_parser("erase").add_argument(
         "--agent", required=True, help="the xAPI agent as JSON"
     )
@@ -286,7 +286,7 @@ def _operations_request(options: argparse.Namespace) -> Request | None:
             return Request(
                 "POST",
                 f"/v1/admin/lrs-clients/{options.client_id}/trust",
-                json={"competition_id": options.competition_id},
+                json={"competition_id": options.competition},
             )
         return Request("DELETE", f"/v1/admin/lrs-clients/{options.client_id}")
     if group == "xapi":

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from fastapi import HTTPException
 from podium_runtime.hygiene import json_problem, unsafe_text_reason
 from podium_runtime.problems import PROBLEM_JSON, Problem
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,11 +76,15 @@ async def _send_problem(send: Send, field: str, reason: str) -> None:
         f"{field}: {reason}.",
         extra={"errors": [{"field": field, "message": reason}]},
     )
+    await _send(send, problem)
+
+
+async def _send(send: Send, problem: Problem) -> None:
     body = json.dumps(problem.body()).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": problem.status,
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
@@ -110,7 +115,14 @@ class InputHygieneMiddleware:
         # JSON bodies are small (the edge limits them); read it whole, then replay it.
         chunks: list[bytes] = []
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except HTTPException as exc:
+                if exc.status_code != 413:
+                    raise
+                # The edge's body limit, raised while reading: answered like a route would.
+                await _send(send, Problem(exc.status_code, "PAYLOAD_TOO_LARGE", str(exc.detail)))
+                return
             if message["type"] != "http.request":
                 await self.app(scope, _replay([message], receive), send)
                 return

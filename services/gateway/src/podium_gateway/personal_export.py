@@ -21,10 +21,11 @@ import secrets
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 import redis.asyncio as redis
+from fastapi import Depends
 from podium_contracts.events import DataExportData, DataExportReady
 from podium_runtime.blobs import BlobStore
 from podium_runtime.jobs import Job, JobProgress, JobStore
@@ -32,9 +33,18 @@ from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, Field
 
-from podium_gateway.clients import call, publish
+from podium_gateway.clients import (
+    HttpDep,
+    RedisDep,
+    RuntimeDep,
+    SettingsDep,
+    call,
+    publish,
+)
 from podium_gateway.clients.services import service_urls
 from podium_gateway.config import Settings
+from podium_gateway.jobs import JobsDep
+from podium_gateway.uploads import BlobDep
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +181,16 @@ class PersonalExports:
     async def request(self, user_id: uuid.UUID) -> ExportRecord:
         """Start an export for the user, unless one is under way or ready (then return it)."""
         await self.sweep()
-        existing = await self.current(user_id)
-        if existing is not None:
-            return existing
-        now = datetime.now(UTC)
-        record = ExportRecord(id=uuid.uuid4(), user_id=user_id, created_at=now)
-        await self._save(record)
-        await self.redis.zadd(_user_key(user_id), {str(record.id): now.timestamp()})
-        await self.redis.expire(_user_key(user_id), self._record_ttl)
+        # Two requests at once (a double click, two tabs) start one export, not two.
+        async with self.redis.lock(f"{PREFIX}lock:{user_id}", timeout=10, blocking_timeout=10):
+            existing = await self.current(user_id)
+            if existing is not None:
+                return existing
+            now = datetime.now(UTC)
+            record = ExportRecord(id=uuid.uuid4(), user_id=user_id, created_at=now)
+            await self._save(record)
+            await self.redis.zadd(_user_key(user_id), {str(record.id): now.timestamp()})
+            await self.redis.expire(_user_key(user_id), self._record_ttl)
 
         async def work(progress: JobProgress) -> dict[str, Any]:
             return await self._build(record, progress)
@@ -236,6 +248,17 @@ class PersonalExports:
         await self.redis.zrem(EXPIRING, str(record.id))
         return gone
 
+    async def forget(self, user_id: uuid.UUID) -> int:
+        """Delete every archive and record of the user (their account was erased)."""
+        ids = await self.redis.zrange(_user_key(user_id), 0, -1)
+        for raw in ids:
+            record = await self.record(uuid.UUID(_text(raw)))
+            if record is not None:
+                await self._delete_archive(record)
+                await self.redis.delete(_record_key(record.id))
+        await self.redis.delete(_user_key(user_id))
+        return len(ids)
+
     async def sweep(self) -> int:
         """Delete every archive whose time is up; return how many."""
         due = await self.redis.zrangebyscore(EXPIRING, 0, datetime.now(UTC).timestamp())
@@ -285,3 +308,18 @@ class PersonalExports:
         """Whether this download token was issued for this export and still lives."""
         stored = await self.redis.get(_link_key(token))
         return stored is not None and _text(stored) == str(export_id)
+
+
+def get_exports(
+    settings: SettingsDep,
+    redis_client: RedisDep,
+    http: HttpDep,
+    blobs: BlobDep,
+    runtime: RuntimeDep,
+    jobs: JobsDep,
+) -> PersonalExports:
+    """Return the export use cases for this request (a route dependency, `ExportsDep`)."""
+    return PersonalExports(settings, redis_client, http, blobs, runtime, jobs)
+
+
+ExportsDep = Annotated[PersonalExports, Depends(get_exports)]

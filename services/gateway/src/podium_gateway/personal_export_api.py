@@ -12,34 +12,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from podium_runtime.blobs import BlobNotFoundError
 from podium_runtime.problems import Problem
 from podium_runtime.problems import problem_responses as problems
 
 from podium_gateway.auth import UserDep
-from podium_gateway.clients import HttpDep, RedisDep, RuntimeDep, SettingsDep
-from podium_gateway.jobs import JobsDep
-from podium_gateway.personal_export import ExportDocument, PersonalExports
+from podium_gateway.clients import SettingsDep
+from podium_gateway.personal_export import ExportDocument, ExportsDep, PersonalExports
 from podium_gateway.uploads import BlobDep
 
 router = APIRouter(tags=["personal data"])
-
-
-def get_exports(
-    settings: SettingsDep,
-    redis_client: RedisDep,
-    http: HttpDep,
-    blobs: BlobDep,
-    runtime: RuntimeDep,
-    jobs: JobsDep,
-) -> PersonalExports:
-    """Return the export use cases for this request."""
-    return PersonalExports(settings, redis_client, http, blobs, runtime, jobs)
-
-
-ExportsDep = Annotated[PersonalExports, Depends(get_exports)]
 
 
 async def _accepted(exports: PersonalExports, user: UserDep, request: Request) -> Response:

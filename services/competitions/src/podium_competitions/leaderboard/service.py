@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -105,21 +106,39 @@ async def record_scored(
     session: AsyncSession, outbox: Outbox, mirror: LeaderboardMirror, data: ScoredData
 ) -> None:
     """Put a scored (or rescored) submission on the boards."""
-    await repository.lock_board(session, data.competition_id)
-    await repository.upsert_scored(
-        session,
-        {
-            "submission_id": data.submission_id,
-            "competition_id": data.competition_id,
-            "user_id": data.user_id,
-            "higher_is_better": data.higher_is_better,
-            "public_score": data.public_score,
-            "private_score": data.private_score,
-            "submitted_at": data.submitted_at,
-            "scored_at": data.scored_at,
-        },
-    )
-    await place_entrant(session, outbox, mirror, data.competition_id, data.user_id)
+    await record_scores(session, outbox, mirror, [data])
+
+
+async def record_scores(
+    session: AsyncSession, outbox: Outbox, mirror: LeaderboardMirror, scores: Sequence[ScoredData]
+) -> None:
+    """Put a poll's scored (or rescored) submissions on the boards in one unit of work.
+
+    Each entrant is placed once, after all their scores are stored, so a burst of
+    scores costs one placement per entrant and one commit; `rank_changed` reports the
+    moves between the board before and after the unit of work (ADR 0044).
+    """
+    # Locks in one order, so two consumers holding different polls cannot deadlock.
+    for competition_id in sorted({data.competition_id for data in scores}):
+        await repository.lock_board(session, competition_id)
+    for data in scores:
+        await repository.upsert_scored(
+            session,
+            {
+                "submission_id": data.submission_id,
+                "competition_id": data.competition_id,
+                "user_id": data.user_id,
+                "higher_is_better": data.higher_is_better,
+                "public_score": data.public_score,
+                "private_score": data.private_score,
+                "submitted_at": data.submitted_at,
+                "scored_at": data.scored_at,
+            },
+        )
+    moves = Moves()
+    for competition_id, user_id in dict.fromkeys((d.competition_id, d.user_id) for d in scores):
+        await place_entrant(session, outbox, mirror, competition_id, user_id, moves)
+    await moves.announce(session, outbox)
 
 
 async def record_invalidated(
@@ -142,13 +161,15 @@ async def place_entrant(
     mirror: LeaderboardMirror,
     competition_id: uuid.UUID,
     user_id: uuid.UUID,
+    moves: Moves | None = None,
 ) -> None:
     """Place a participant's (or their team's) line again on both boards (ADR 0044).
 
     Only that line and the lines it passed change: the new place is one descent of
     the order index, the lines passed shift by one, and each of them is announced.
     The cost is O(log n) plus the lines that really moved, whatever the board's size;
-    the result is the same board `recompute_board` ranks from scratch.
+    the result is the same board `recompute_board` ranks from scratch. With `moves`,
+    the rank changes are gathered there to be announced, netted, by the caller.
     """
     await repository.lock_board(session, competition_id)  # held already: a cheap no-op
     states = {
@@ -199,17 +220,64 @@ async def place_entrant(
         )
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        if not changes:
-            continue
-        moved_teams = await teams_repository.members_of(
-            session, competition_id, [c.user_id for c in changes]
-        )
-        recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(moved_teams)
-        if owner_id is not None:
-            recipients[owner_id] = []
-        await announce_changes(
-            session, outbox, competition_id, changes, split=split, recipients=recipients
-        )
+        if moves is not None:
+            moves.add(competition_id, split, owner_id, changes)
+        else:
+            await _announce(session, outbox, competition_id, split, changes, owner_id)
+
+
+async def _announce(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    competition_id: uuid.UUID,
+    split: Split,
+    changes: list[RankChange],
+    owner_id: uuid.UUID | None,
+) -> None:
+    """Stage the `rank_changed` events of some moves: a team's members hear of its line."""
+    if not changes:
+        return
+    moved_teams = await teams_repository.members_of(
+        session, competition_id, [c.user_id for c in changes]
+    )
+    recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(moved_teams)
+    if owner_id is not None:
+        recipients[owner_id] = []  # the sponsor's baseline tells nobody
+    await announce_changes(
+        session, outbox, competition_id, changes, split=split, recipients=recipients
+    )
+
+
+class Moves:
+    """The rank changes of one unit of work, netted per line (first old, last new rank)."""
+
+    def __init__(self) -> None:
+        self.boards: dict[tuple[uuid.UUID, Split], dict[uuid.UUID, RankChange]] = {}
+        self.owners: dict[uuid.UUID, uuid.UUID | None] = {}
+
+    def add(
+        self,
+        competition_id: uuid.UUID,
+        split: Split,
+        owner_id: uuid.UUID | None,
+        changes: list[RankChange],
+    ) -> None:
+        """Fold one placement's changes into the board's net moves."""
+        self.owners[competition_id] = owner_id
+        lines = self.boards.setdefault((competition_id, split), {})
+        for change in changes:
+            held = lines.get(change.user_id)
+            if held is not None:
+                change = RankChange(change.user_id, held.old_rank, change.new_rank, change.score)
+            lines[change.user_id] = change
+
+    async def announce(self, session: AsyncSession, outbox: Outbox | None) -> None:
+        """Stage a `rank_changed` per line whose rank differs at the end of the unit of work."""
+        for (competition_id, split), lines in self.boards.items():
+            net = [c for c in lines.values() if c.old_rank != c.new_rank]
+            await _announce(
+                session, outbox, competition_id, split, net, self.owners[competition_id]
+            )
 
 
 async def _move_line(

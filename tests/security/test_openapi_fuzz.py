@@ -1,0 +1,117 @@
+"""schemathesis over the gateway's whole public OpenAPI, on a running stack of all seven services.
+
+Generated requests (valid and invalid) go to every operation the served
+`/openapi.json` declares, signed in as the admin (bearer, fetched by logging in
+again whenever a token stops working) and as an LRS client (Basic) for xAPI. The
+run is bounded in time; it must find no server error and no answer the document
+does not describe (status, content type, headers, body schema).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from podium_runtime.testing import TestInfrastructure
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from ops_support.stack import OpsStack, ops_stack
+from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD
+
+#: Seconds the fuzzer may spend (its whole run); examples per operation in that time.
+FUZZ_SECONDS = int(os.environ.get("PODIUM_FUZZ_SECONDS", "120"))
+FUZZ_EXAMPLES = int(os.environ.get("PODIUM_FUZZ_EXAMPLES", "10"))
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+#: Erasing its own account (DELETE /v1/users/me) would sign the fuzzer out for the rest of the run.
+EXCLUDED = ("erase_me_v1_users_me_delete",)
+CONFIG = """\
+[auth.dynamic.openapi.HTTPBearer]
+path = "/v1/auth/login"
+payload = {{ email = "{email}", password = "{password}" }}
+extract_selector = "/access_token"
+
+[auth.openapi.LrsBasic]
+username = "{key}"
+password = "{secret}"
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[OpsStack]:
+    async with ops_stack(test_infra, tmp_path_factory.mktemp("fuzz"), with_rewards=True) as s:
+        yield s
+
+
+async def test_the_public_api_answers_as_its_openapi_says(stack: OpsStack, tmp_path: Path) -> None:
+    key, secret = base64.b64decode(stack.lrs_auth["Authorization"].split()[1]).decode().split(":")
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        CONFIG.format(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, key=key, secret=secret)
+    )
+    junit = tmp_path / "junit.xml"
+    excluded = [arg for operation in EXCLUDED for arg in ("--exclude-operation-id", operation)]
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{stack.url}/openapi.json",
+        "--checks",
+        ",".join(CHECKS),
+        "--phases",
+        "examples,fuzzing",
+        "--max-examples",
+        str(FUZZ_EXAMPLES),
+        "--max-time",
+        str(FUZZ_SECONDS),
+        "--request-timeout",
+        "30",
+        "--workers",
+        "2",
+        "--seed",
+        "13",
+        "--no-shrink",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(junit),
+        *excluded,
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    output, _ = await process.communicate()
+    text = output.decode(errors="replace")
+    suites = ElementTree.parse(junit).getroot()  # noqa: S314 (schemathesis wrote it, just now)
+    cases = suites.findall(".//testcase")
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    errors = [c.get("name") for c in cases if c.find("error") is not None]
+    server_errors = text.count("Server error")
+    print(
+        f"\nschemathesis: {len(cases)} operations, {len(failed)} failed, {len(errors)} errors, "
+        f"{server_errors} server errors (seed 13, {FUZZ_EXAMPLES} examples, {FUZZ_SECONDS} s)"
+    )
+    assert len(cases) > 100, text[-3000:]
+    assert (failed, errors, server_errors) == ([], [], 0), text[-6000:]
+    assert process.returncode == 0, text[-6000:]
