@@ -192,8 +192,7 @@ async def test_data_tool_commands(stack: OpsStack, cli: Cli) -> None:
 
 async def test_audit_and_user_commands(stack: OpsStack, cli: Cli) -> None:
     owner, doomed = await stack.sign_up(), await stack.sign_up()
-    # No learning tool is trusted: that would be an audited sponsor action of its own.
-    cid = (await stack.activity_competition(owner, trust_tool=False))["id"]
+    cid = (await stack.activity_competition(owner))["id"]
     about, _ = await cli("audit", "list", "--competition", cid)
     # The stack's competitions trust its learning tool as they are made (ADR 0054).
     assert [e["action"] for e in about["items"]] == [

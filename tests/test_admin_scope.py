@@ -271,8 +271,7 @@ async def test_the_owner_reads_their_competitions_audit_log_and_others_are_refus
     stack: OpsStack, outsiders: dict[str, User]
 ) -> None:
     owner = await stack.sign_up()
-    # No learning tool is trusted: that would be an audited sponsor action of its own.
-    cid = (await stack.activity_competition(owner, trust_tool=False))["id"]
+    cid = (await stack.activity_competition(owner))["id"]
     renamed = await stack.http.patch(
         f"/v1/competitions/{cid}", json={"title": "Renamed sprint"}, headers=owner.auth
     )

@@ -60,14 +60,8 @@ class OpsStack:
         """Register and log in a user."""
         return await sign_up(self.http, name or f"Ops {uuid.uuid4().hex[:6]}", timezone)
 
-    async def activity_competition(
-        self, owner: User, *, trust_tool: bool = True, **fields: Any
-    ) -> dict[str, Any]:
-        """Create an active activity competition with a daily goal, started days ago.
-
-        With `trust_tool` the stack's LRS client is trusted for it, so its statements
-        earn points (ADR 0054).
-        """
+    async def activity_competition(self, owner: User, **fields: Any) -> dict[str, Any]:
+        """Create an active activity competition with a daily goal, started days ago."""
         now = datetime.now(UTC)
         body: dict[str, Any] = {
             "kind": "activity",
@@ -81,8 +75,7 @@ class OpsStack:
         }
         made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
         assert made.status_code == 201, made.text
-        if trust_tool:
-            await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
+        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
         return made.json()  # type: ignore[no-any-return]
 
     async def join(self, competition_id: str, user: User) -> None:
