@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from podium_runtime.infra import TANSU
 from podium_runtime.rollback import (
     RolledBackDatabase,
@@ -19,6 +20,15 @@ from podium_runtime.rollback import (
 )
 from podium_runtime.testing import MIGRATED_SERVICES, TestInfrastructure
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+# Property-based tests take their example counts from a profile, never from the test:
+# `full` (the default, `make test`) explores widely and remembers failing examples;
+# `fast` (`make test-fast`, chosen with `--hypothesis-profile=fast`) keeps the pure tier
+# quick and writes nothing. No deadline in either:
+# a loaded machine must not turn a slow example into a failure.
+settings.register_profile("full", max_examples=200, deadline=None)
+settings.register_profile("fast", max_examples=10, deadline=None, database=None)
+settings.load_profile("full")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,11 @@ per request it posts a bounded number of statements with a fixed number of
 requests in flight and measures until every flattened row exists; then, at
 half the batch-10 rate, it paces requests and reports end-to-end latency
 percentiles (POST sent -> flattened row visible; rows are polled every 10 ms).
-Each throughput line also shows the CPU each process used (and the machine's),
-as a share of one core, so a reader can tell what was the limit.
+Each throughput line also shows the CPU each process used (gateway, ingest, and
+this run's Postgres, Redis and Kafka processes, found below the bench or by its
+work directory) and the machine's, as a share of one core, so a reader can tell
+what was the limit, and the CPU microseconds each process spent per statement:
+that figure depends far less on what else the machine runs, so compare runs by it.
 
 Environment: BENCH_SIZES=1,10,100 picks batch sizes; BENCH_IN_FLIGHT=10:48
 changes the concurrency; BENCH_PROFILE_DIR=<dir> samples both services with
@@ -52,6 +55,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -95,6 +99,8 @@ def _env(infra: TestInfrastructure) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": infra.infra.kafka_bootstrap_servers,
         "KAFKA_ENABLE_IDEMPOTENCE": str(infra.infra.kafka_enable_idempotence).lower(),
         "KAFKA_TOPIC_PREFIX": infra.topic_prefix,
+        # The gateway signs its internal calls with the stack's key (ADR 0053).
+        "PODIUM_SERVICE_CREDENTIAL_KEY": infra.infra.service_credential_key,
     }
 
 
@@ -134,7 +140,7 @@ async def _process(
     pids[module.removeprefix("podium_")] = proc.pid
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            for _ in range(1200):  # a loaded machine starts a service slowly
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{url}/health/live")).status_code == 200:
                         break
@@ -157,6 +163,7 @@ async def _credentials(
         login = await client.post(
             "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         )
+        assert login.status_code == 200, login.text
         token = login.json()["access_token"]
         created = await client.post(
             "/v1/admin/lrs-clients",
@@ -437,6 +444,9 @@ async def main() -> None:
     from podium_identity.app import create_api as identity_api
     from podium_identity.config import Settings as IdentitySettings
 
+    # One internal service credential key for the whole stack (ADR 0053): the services
+    # started as processes and identity in this process must sign and check alike.
+    os.environ.setdefault("PODIUM_SERVICE_CREDENTIAL_KEY", secrets.token_urlsafe(32))
     with tempfile.TemporaryDirectory() as workdir:
         infra = await TestInfrastructure.start(Path(workdir))
         try:
@@ -448,6 +458,7 @@ async def main() -> None:
                 admin_email=ADMIN_EMAIL,
                 admin_password=ADMIN_PASSWORD,
                 log_level="WARNING",
+                service_credential_key=infra.infra.service_credential_key,
             )
             env = _env(infra)
             ingest_port, gateway_port = free_port(), free_port()

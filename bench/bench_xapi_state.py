@@ -1,7 +1,8 @@
 """xAPI State round trips: a course player saves its state (PUT) and reads it back (GET).
 
-Gateway and ingest run as separate processes (as deployed), identity in this
-process, infrastructure embedded or from the environment; loopback only.
+`make dev`'s stack runs on `--port` (default 8910; `bench/_support.dev_stack`),
+every service its own process, infrastructure embedded or from the
+environment; loopback only.
 `PLAYERS` course players each PUT a 2 KB JSON state (suspend data, bookmark)
 then GET it, `ROUNDS` times; the table shows the PUT -> GET round trip and each
 half, p50/p95/p99, and round trips per second.
@@ -24,23 +25,22 @@ machine. With 16 players on that loaded machine some internal calls timed out
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-from podium_runtime.infra import free_port
-from podium_runtime.testing import TestInfrastructure, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_xapi import _credentials, _env, _process
+from _support import dev_stack
+from bench_xapi import _credentials
 from xapi_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, VERSION
 
 PLAYERS = int(os.environ.get("BENCH_PLAYERS", "16"))
@@ -74,54 +74,34 @@ def _ms(values: list[float], quantile: int) -> str:
     return f"{statistics.quantiles(values, n=100)[quantile - 1] * 1000:.1f} ms"
 
 
-async def main() -> None:
-    from podium_identity.app import create_api as identity_api
-    from podium_identity.config import Settings as IdentitySettings
+async def measure(gateway: str) -> tuple[list[tuple[float, float]], float]:
+    """Run the players against `gateway`; return their (PUT, round trip) timings and the time."""
+    auth = await _credentials(gateway, ("state",))
+    limits = httpx.Limits(max_connections=PLAYERS, max_keepalive_connections=PLAYERS)
+    async with httpx.AsyncClient(
+        base_url=gateway, headers={"Authorization": auth, **VERSION}, limits=limits
+    ) as client:
+        warm: list[tuple[float, float]] = []
+        await _player(client, -1, warm)
+        timings: list[tuple[float, float]] = []
+        started = time.perf_counter()
+        await asyncio.gather(*(_player(client, n, timings) for n in range(PLAYERS)))
+        return timings, time.perf_counter() - started
 
-    with tempfile.TemporaryDirectory() as workdir:
-        infra = await TestInfrastructure.start(Path(workdir))
-        try:
-            await infra.migrate("identity", "ingest")
-            identity_settings = infra.settings(
-                IdentitySettings,
-                jwt_keys_dir=Path(workdir) / "keys",
-                jwt_generate_missing_key=True,
-                admin_email=ADMIN_EMAIL,
-                admin_password=ADMIN_PASSWORD,
-                log_level="WARNING",
-            )
-            env = _env(infra)
-            ingest_port, gateway_port = free_port(), free_port()
-            async with serve(identity_api(identity_settings)) as identity:
-                env |= {
-                    "PODIUM_INGEST_PORT": str(ingest_port),
-                    "PODIUM_INGEST_LOG_LEVEL": "WARNING",
-                    "PODIUM_GATEWAY_PORT": str(gateway_port),
-                    "PODIUM_GATEWAY_LOG_LEVEL": "WARNING",
-                    "PODIUM_GATEWAY_IDENTITY_URL": identity,
-                    "PODIUM_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
-                    "PODIUM_GATEWAY_LRS_CACHE_SECONDS": "300",
-                }
-                pids = {"bench": os.getpid()}
-                async with (
-                    _process("podium_ingest", env, f"http://127.0.0.1:{ingest_port}", pids),
-                    _process("podium_gateway", env, f"http://127.0.0.1:{gateway_port}", pids) as gw,
-                ):
-                    auth = await _credentials(gw, ("state",))
-                    limits = httpx.Limits(
-                        max_connections=PLAYERS, max_keepalive_connections=PLAYERS
-                    )
-                    async with httpx.AsyncClient(
-                        base_url=gw, headers={"Authorization": auth, **VERSION}, limits=limits
-                    ) as client:
-                        warm: list[tuple[float, float]] = []
-                        await _player(client, -1, warm)
-                        timings: list[tuple[float, float]] = []
-                        started = time.perf_counter()
-                        await asyncio.gather(*(_player(client, n, timings) for n in range(PLAYERS)))
-                        elapsed = time.perf_counter() - started
-        finally:
-            infra.stop()
+
+def main() -> None:
+    """Start `make dev`'s stack on `--port`, run the players, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8910, help="the stack's gateway port")
+    port = parser.parse_args().port
+    env = {
+        "PODIUM_ADMIN_EMAIL": ADMIN_EMAIL,
+        "PODIUM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "PODIUM_GATEWAY_LRS_CACHE_SECONDS": "300",
+        "PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENT": "100000000",
+    }
+    with dev_stack(port, env):
+        timings, elapsed = asyncio.run(measure(f"http://127.0.0.1:{port}"))
 
     puts = [t[0] for t in timings]
     trips = [t[1] for t in timings]
@@ -134,4 +114,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

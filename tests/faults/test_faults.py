@@ -52,6 +52,7 @@ from traffic import (
     Tally,
     Traffic,
     account,
+    dead_lettered,
     decision_events,
     judge_join_duplicates,
     judge_joins,
@@ -71,6 +72,7 @@ WINDOWS = 13
 #: Users and competitions whose pairs feed the join traffic (one join request per pair).
 JOINERS, ROOMS = 20, 20
 
+POISON_KEY = b"poison"
 #: Records no consumer can apply: each must be dead-lettered, none may block what follows.
 POISONS = (
     json.dumps({"type": {"poison": True}, "version": 1, "id": "x"}).encode(),
@@ -87,7 +89,7 @@ async def _poison_every_topic(faults: FaultStack) -> None:
         for topic in ALL_TOPICS:
             for poison in POISONS:
                 await producer.send_and_wait(
-                    faults.topic_prefix + topic.name, poison, key=b"poison"
+                    faults.topic_prefix + topic.name, poison, key=POISON_KEY
                 )
     finally:
         await producer.stop()
@@ -145,9 +147,9 @@ async def test_no_acknowledged_work_is_lost_duplicated_or_stuck(faults: FaultSta
         tool = await lrs_client(
             http, admin_token, "fault-suite tool", ["statements/write", "statements/read"]
         )
-        lrs_auth = tool.auth
-        # Its statements count for the activity competition (ADR 0054).
+        # Only statements of LRS clients the sponsor trusts earn points (ADR 0054).
         await trust_lrs_clients(http, owner.auth, activity["id"], tool.client_id)
+        lrs_auth = tool.auth
         # The lesson player's statements reach the board before traffic is counted.
         await _warm_statements(stack, activity["id"], learners[-1], lrs_auth)
 
@@ -259,8 +261,20 @@ async def test_no_acknowledged_work_is_lost_duplicated_or_stuck(faults: FaultSta
             stack, tallies, activity["id"], lrs_auth, PLATFORM
         )
 
+        # Every poison envelope was dead-lettered by each consumer that read it: none was
+        # skipped, none blocks its partition (the traffic behind it went through above).
+        poisons = await dead_lettered(
+            faults.bootstrap_servers, faults.topic_prefix, list(ALL_TOPICS), POISON_KEY
+        )
+
     print("\n" + table(tallies), flush=True)
+    print("poison envelopes dead-lettered, per topic and consumer:", flush=True)
+    for topic_name, consumers in poisons.items():
+        print(f"  {topic_name}: {dict(consumers)}", flush=True)
     assert all(t.clean() for t in tallies), table(tallies)
+    for topic_name, consumers in poisons.items():
+        assert consumers, f"no consumer dead-lettered the poison on {topic_name}"
+        assert all(n == len(POISONS) for n in consumers.values()), (topic_name, consumers)
     # Every kind of traffic got through in every window (a window that acknowledged
     # nothing would prove nothing).
     for tally in tallies[:WINDOWS]:

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from platform_support.stack import User
-from podium_contracts.topics import ENROLLMENTS
+from podium_contracts.topics import ENROLLMENTS, Topic
 from podium_runtime.testing import eventually
 from submissions_support.stack import PredictionStack
 
@@ -302,9 +302,8 @@ async def judge_statement_duplicates_and_points(
             count.stuck += round((want - earned) / POINTS)
 
 
-async def decision_events(bootstrap_servers: str, topic_prefix: str) -> Counter[str]:
-    """Count the distinct enrollment decisions per join request id on the enrollments topic."""
-    topic = topic_prefix + ENROLLMENTS.name
+async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[Any, Any]]:
+    """Every record of `topic` from its beginning to its current end (no consumer group)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:
@@ -313,11 +312,11 @@ async def decision_events(bootstrap_servers: str, topic_prefix: str) -> Counter[
         await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
+    records: list[ConsumerRecord[Any, Any]] = []
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        decisions: dict[str, set[str]] = {}
 
         async def behind() -> bool:
             for tp in partitions:
@@ -327,23 +326,50 @@ async def decision_events(bootstrap_servers: str, topic_prefix: str) -> Counter[
 
         while await behind():
             batches = await consumer.getmany(*partitions, timeout_ms=1000)
-            for records in batches.values():
-                for record in records:
-                    try:
-                        event = json.loads(record.value or b"")
-                    except ValueError:
-                        continue
-                    if not isinstance(event, dict) or event.get("type") not in (
-                        "enrollment.accepted",
-                        "enrollment.rejected",
-                    ):
-                        continue
-                    request_id = (event.get("data") or {}).get("request_id")
-                    if request_id:
-                        decisions.setdefault(str(request_id), set()).add(str(event.get("id")))
+            for batch in batches.values():
+                records += batch
     finally:
         await consumer.stop()
+    return records
+
+
+async def decision_events(bootstrap_servers: str, topic_prefix: str) -> Counter[str]:
+    """Count the distinct enrollment decisions per join request id on the enrollments topic."""
+    decisions: dict[str, set[str]] = {}
+    for record in await read_topic(bootstrap_servers, topic_prefix + ENROLLMENTS.name):
+        try:
+            event = json.loads(record.value or b"")
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or event.get("type") not in (
+            "enrollment.accepted",
+            "enrollment.rejected",
+        ):
+            continue
+        request_id = (event.get("data") or {}).get("request_id")
+        if request_id:
+            decisions.setdefault(str(request_id), set()).add(str(event.get("id")))
     return Counter({request_id: len(ids) for request_id, ids in decisions.items()})
+
+
+async def dead_lettered(
+    bootstrap_servers: str, topic_prefix: str, topics: list[Topic], key: bytes
+) -> dict[str, Counter[str]]:
+    """Per topic, how many records keyed `key` each consumer moved to its dead-letter topic.
+
+    Counted by original offset: a record dead-lettered twice (redelivered) counts once.
+    """
+    found: dict[str, Counter[str]] = {}
+    for topic in topics:
+        offsets: dict[str, set[str]] = {}
+        for record in await read_topic(bootstrap_servers, topic_prefix + topic.dead_letter):
+            if record.key == key:
+                headers = {k: v.decode() for k, v in record.headers or []}
+                original = headers.get("x-original-partition", "") + ":"
+                original += headers.get("x-original-offset", "")
+                offsets.setdefault(headers.get("x-consumer", "?"), set()).add(original)
+        found[topic.name] = Counter({who: len(seen) for who, seen in offsets.items()})
+    return found
 
 
 def judge_join_duplicates(tallies: list[Tally], decisions: Counter[str]) -> None:

@@ -24,6 +24,18 @@ class JoinRejection(StrEnum):
     DECLINED = "DECLINED"
 
 
+class SubmissionRefusal(StrEnum):
+    """Why competitions says a caller may not upload a prediction now (SPEC §5.3).
+
+    The answer of competitions' eligibility endpoint; the gateway turns it into
+    the upload's 403/409 problem with the same code.
+    """
+
+    NOT_A_PREDICTION_COMPETITION = "NOT_A_PREDICTION_COMPETITION"
+    NOT_ENROLLED = "NOT_ENROLLED"
+    COMPETITION_NOT_ACTIVE = "COMPETITION_NOT_ACTIVE"
+
+
 class TeamRejection(StrEnum):
     """Why competitions refused a team join or merge (`team.request_rejected`, SPEC §10.2)."""
 

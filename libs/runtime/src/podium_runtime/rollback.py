@@ -17,7 +17,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+from podium_contracts.envelope import Event
+from podium_contracts.topics import topic_for
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -30,11 +34,29 @@ from podium_runtime.db import Database, async_url
 from podium_runtime.infra import ensure_database, start_postgres
 from podium_runtime.migrations import upgrade
 
+if TYPE_CHECKING:
+    from podium_runtime.broker import EventConsumer
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def _nothing_to_stop() -> None:
     """The Postgres was given, not started."""
+
+
+async def _without_durability(server: str) -> None:
+    """Skip fsync on a throwaway server: migrations and test commits stop waiting on disk."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(async_url(server)).set(drivername="postgresql")
+    connection = await asyncpg.connect(plain.render_as_string(hide_password=False))
+    try:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await connection.execute(f"ALTER SYSTEM SET {setting} = off")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
 
 
 async def migrated_database(
@@ -49,6 +71,7 @@ async def migrated_database(
     stop: Callable[[], None]
     if server_url is None:
         server, stop = await asyncio.to_thread(start_postgres, workdir)
+        await _without_durability(server)
     else:
         server, stop = server_url, _nothing_to_stop
     url = await ensure_database(server, f"podium_unit_{uuid.uuid4().hex[:10]}")
@@ -100,3 +123,27 @@ async def joined_session(connection: AsyncConnection) -> AsyncIterator[AsyncSess
         yield session
     finally:
         await session.close()
+
+
+async def deliver(dispatcher: EventConsumer, *events: Event) -> None:
+    """Hand `events` to a service's dispatcher as one poll of Kafka records (no broker).
+
+    The records carry what the broker would: topic, offset, serialized value and the
+    event type and version headers, so the inbox, parsing and batch paths run as in
+    production.
+    """
+    records: list[Any] = [
+        SimpleNamespace(
+            topic=topic_for(event).name,
+            partition=0,
+            offset=offset,
+            key=None,
+            value=event.model_dump_json().encode(),
+            headers=[
+                ("event_type", event.type.encode()),
+                ("event_version", str(event.version).encode()),
+            ],
+        )
+        for offset, event in enumerate(events)
+    ]
+    await dispatcher.dispatch_batch(records)

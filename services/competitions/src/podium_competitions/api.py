@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
 
-from podium_competitions import enrollments, service
+from podium_competitions import eligibility, enrollments, service
 from podium_competitions.deps import CallerDep, MaybeCallerDep
 from podium_competitions.schemas import (
     Competition,
@@ -21,11 +21,13 @@ from podium_competitions.schemas import (
     CompetitionPage,
     CompetitionUpdate,
     Enrollment,
+    JoinEligibility,
     JoinTargetOut,
     Kind,
     ParticipantPage,
     Stats,
     Status,
+    SubmitEligibility,
 )
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
@@ -93,6 +95,25 @@ async def join_target(
     """Resolve the competition a join is aimed at, by id or by invite code."""
     found = await service.join_target(session, competition_id, invite_code)
     return JoinTargetOut(competition_id=found)
+
+
+@router.get("/competitions/{competition_id}/eligibility/submit", response_model=SubmitEligibility)
+async def may_submit(
+    competition_id: uuid.UUID, session: SessionDep, caller: CallerDep
+) -> SubmitEligibility:
+    """May the caller upload a prediction now? A typed decision and the competition."""
+    return await eligibility.may_submit(session, caller, competition_id)
+
+
+@router.get("/competitions/{competition_id}/eligibility/join", response_model=JoinEligibility)
+async def may_join(
+    competition_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    invite_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> JoinEligibility:
+    """Would the caller's join be accepted now? The `JoinRejection` code if not."""
+    return await eligibility.may_join(session, caller, competition_id, invite_code)
 
 
 @router.get("/competitions/{competition_id}/enrollment", response_model=Enrollment)

@@ -29,8 +29,8 @@ from podium_competitions.schemas import (
     ParticipantPage,
 )
 from podium_competitions.service import (
-    PAGE_CURSOR,
     PRODUCER,
+    ROSTER_CURSOR,
     Conflict,
     NotFound,
     now,
@@ -73,12 +73,7 @@ async def decide_joins(
             writes[key] = current[key] = {**enrollment, "request_id": request.request_id}
             outcomes.append("accepted")
             continue
-        reason = domain.join_refusal(_join_target(row), uid, request.invite_code, now())
-        if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
-            reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
-        if reason is None and row.max_participants is not None:
-            if taken[cid] >= row.max_participants:
-                reason = JoinRejection.FULL
+        reason = join_refusal(row, uid, request.invite_code, enrollment, taken[cid])
         if reason is None and row.join_approval:
             # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
             writes[key] = current[key] = _enrollment(request, "pending", None, None)
@@ -105,6 +100,27 @@ async def decide_joins(
     )
     await outbox.add(session, *events)
     return outcomes
+
+
+def join_refusal(
+    row: AnyRow,
+    user_id: uuid.UUID,
+    invite_code: str | None,
+    enrollment: Any,
+    seats_taken: int,
+) -> JoinRejection | None:
+    """Return why `user_id` may not join the competition of `row` now, or None.
+
+    `enrollment` is the user's current one (a mapping with `reason`, or None) and
+    `seats_taken` the seats already given; an accepted enrollment is handled before.
+    """
+    reason = domain.join_refusal(_join_target(row), user_id, invite_code, now())
+    if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
+        reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
+    if reason is None and row.max_participants is not None:
+        if seats_taken >= row.max_participants:
+            reason = JoinRejection.FULL
+    return reason
 
 
 def _join_target(row: AnyRow) -> domain.JoinTarget:
@@ -199,9 +215,8 @@ async def participants(
 ) -> ParticipantPage:
     """Return the roster; for private competitions only members (and the owner) see it."""
     row = await visible_competition(session, competition_id, caller)
-    rows = await repository.roster(
-        session, competition_id, limit=limit + 1, after=PAGE_CURSOR.decode_optional(cursor)
-    )
+    after = ROSTER_CURSOR.decode_optional(cursor)
+    rows = await repository.roster(session, competition_id, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
     # SPEC §5.2 "display names only": user ids are for the owner, who removes participants.
@@ -216,5 +231,14 @@ async def participants(
             for r in rows
         ],
         total=row.participants_count,
-        next_cursor=PAGE_CURSOR.encode(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
+        next_cursor=_roster_cursor(rows, after) if more else None,
     )
+
+
+def _roster_cursor(rows: list[AnyRow], after: tuple[datetime, int] | None) -> str:
+    """Return the cursor after `rows`: their last instant and how many of it were shown."""
+    last = rows[-1].enrolled_at
+    shown = sum(1 for r in rows if r.enrolled_at == last)
+    if after is not None and after[0] == last and shown == len(rows):
+        shown += after[1]  # the whole page continued one instant's participants
+    return ROSTER_CURSOR.encode(last, shown)

@@ -36,10 +36,9 @@ from podium_contracts.redis_keys import (
 )
 from podium_runtime.db import Database, after_transaction, before_commit
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.models import competitions, enrollments
+from podium_competitions import repository  # imports this module first: use at call time
 from podium_competitions.schemas import Viewer
 from podium_competitions.views import to_competition
 
@@ -332,14 +331,11 @@ def _changes(session: AsyncSession) -> _Changes | None:
 
 
 async def _competition(session: AsyncSession, competition_id: uuid.UUID) -> Any:
-    query = select(competitions).where(competitions.c.id == competition_id)
-    return (await session.execute(query)).first()
+    return await repository.get_competition(session, competition_id)
 
 
 async def _members(session: AsyncSession, competition_id: uuid.UUID) -> list[str]:
-    e = enrollments.c
-    query = select(e.user_id).where(e.competition_id == competition_id, e.status == "accepted")
-    return [str(user_id) for user_id in (await session.execute(query)).scalars()]
+    return [str(user_id) for user_id in await repository.participant_ids(session, competition_id)]
 
 
 def _card(row: Any) -> str:

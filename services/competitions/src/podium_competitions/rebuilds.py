@@ -159,6 +159,16 @@ async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismat
     return found
 
 
+async def repair_boards(
+    database: Database, mirror: LeaderboardMirror, competition_ids: set[uuid.UUID]
+) -> int:
+    """Rank the given prediction boards again, one transaction each; return how many."""
+    for competition_id in sorted(competition_ids):
+        async with database.session() as session:
+            await leaderboard_service.recompute_board(session, None, mirror, competition_id)
+    return len(competition_ids)
+
+
 @router.get("/integrity", response_model=list[IntegrityCheck])
 async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[IntegrityCheck]:
     """Boards whose Redis mirror differs from Postgres; `repair` ranks them again."""
@@ -166,10 +176,7 @@ async def integrity(runtime: RuntimeDep, repair: bool = False) -> list[Integrity
     repaired = 0
     if repair:
         mirror = LeaderboardMirror(BoardWriter(runtime.redis))
-        for competition_id in sorted({p.competition_id for p in problems}):
-            async with runtime.db.session() as session:
-                await leaderboard_service.recompute_board(session, None, mirror, competition_id)
-            repaired += 1
+        repaired = await repair_boards(runtime.db, mirror, {p.competition_id for p in problems})
         await mirror.writer.flush()  # answer once Redis holds the repaired boards
     return [
         IntegrityCheck(

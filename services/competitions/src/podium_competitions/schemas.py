@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from podium_contracts.codes import JoinRejection, SubmissionRefusal
 from podium_runtime.timezones import is_iana_zone
 from pydantic import (
     AfterValidator,
@@ -247,6 +248,32 @@ class JoinTargetOut(BaseModel):
     """Which competition a join request (by id or invite code) is aimed at."""
 
     competition_id: uuid.UUID
+
+
+class SubmitEligibility(BaseModel):
+    """Whether the caller may upload a prediction now, and the competition as they see it.
+
+    A refusal names its contract code (`SubmissionRefusal`), the HTTP status the
+    upload answers with, and a sentence for the person.
+    """
+
+    allowed: bool
+    code: SubmissionRefusal | None = None
+    status: int | None = None
+    detail: str | None = None
+    competition: Competition
+
+
+class JoinEligibility(BaseModel):
+    """Whether the caller's join would be accepted now (`code`: the `JoinRejection` if not)."""
+
+    competition_id: uuid.UUID
+    allowed: bool
+    code: JoinRejection | None = None
+    #: Already a participant: joining again is accepted and changes nothing.
+    enrolled: bool = False
+    #: The owner approves joins (SPEC §10.2): the join would wait as `pending`.
+    needs_approval: bool = False
 
 
 class Stats(BaseModel):

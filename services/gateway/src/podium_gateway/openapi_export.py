@@ -20,9 +20,10 @@ def openapi_document() -> dict[str, Any]:
     return create_api(Settings()).openapi()
 
 
-def render() -> str:
-    """Return the document as the stable text committed in `web/openapi.json`."""
-    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render(document: dict[str, Any] | None = None) -> str:
+    """Return the document (the gateway's by default) as the stable text of `web/openapi.json`."""
+    text = json.dumps(document or openapi_document(), indent=2, sort_keys=True, ensure_ascii=False)
+    return text + "\n"
 
 
 def main() -> None:

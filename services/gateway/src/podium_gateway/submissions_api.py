@@ -380,15 +380,9 @@ async def submit_prediction(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
-    competition = await client.competition(competition_id, user)
-    _require_prediction(competition)
-    if not competition.is_participant:
-        raise Problem(403, "NOT_ENROLLED", "Join the competition before submitting.")
+    # Competitions judges the rules (kind, enrollment, window); a refusal is its problem.
+    competition = (await client.may_submit(competition_id, user)).admitted()
     now = datetime.now(UTC)
-    if competition.status != "active" or competition.ends_at <= now:
-        raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition does not take submissions.")
-    if competition.starts_at > now:
-        raise Problem(409, "COMPETITION_NOT_ACTIVE", "The competition has not started yet.")
     data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
     async with accept_command(

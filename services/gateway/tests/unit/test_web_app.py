@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from podium_gateway.app import create_api
 from podium_gateway.config import Settings
-from podium_gateway.openapi_export import render
+from podium_gateway.openapi_export import openapi_document, render
 
 REPO = Path(__file__).resolve().parents[4]
 INDEX = '<!doctype html><html><head><script type="module" src="/assets/app-3f2a.js"></script>'
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    """A gateway (lifespan not started: no infrastructure) over a small built app."""
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text(INDEX)
-    (tmp_path / "assets" / "app-3f2a.js").write_text("console.log(1)")
-    (tmp_path / "favicon.svg").write_text("<svg/>")
-    return TestClient(create_api(Settings(web_root=tmp_path)))
+def _built_app(root: Path) -> TestClient:
+    """A gateway (lifespan not started: no infrastructure) over a small built app in `root`."""
+    (root / "assets").mkdir()
+    (root / "index.html").write_text(INDEX)
+    (root / "assets" / "app-3f2a.js").write_text("console.log(1)")
+    (root / "favicon.svg").write_text("<svg/>")
+    return TestClient(create_api(Settings(web_root=root)))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """One gateway for the module's read-only checks (building the app is costly)."""
+    return _built_app(tmp_path_factory.mktemp("web"))
 
 
 def test_client_routes_get_index_html_revalidated_under_a_strict_csp(client: TestClient) -> None:
@@ -47,9 +53,10 @@ def test_hashed_assets_are_immutable_and_missing_ones_404(client: TestClient) ->
     assert client.get("/../../etc/passwd").text == INDEX  # never a file outside the app
 
 
-def test_gzip_copies_go_to_browsers_that_accept_them(client: TestClient, tmp_path: Path) -> None:
+def test_gzip_copies_go_to_browsers_that_accept_them(tmp_path: Path) -> None:
     import gzip
 
+    client = _built_app(tmp_path)  # its own files: it adds a compressed copy
     (tmp_path / "assets" / "app-3f2a.js.gz").write_bytes(gzip.compress(b"console.log(1)"))
     packed = client.get("/assets/app-3f2a.js", headers={"Accept-Encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip"
@@ -88,9 +95,15 @@ def test_without_a_build_the_root_says_how_to_make_one(tmp_path: Path) -> None:
     assert "make web" in answer.json()["detail"]
 
 
-def test_the_committed_openapi_document_is_the_gateways() -> None:
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The gateway's OpenAPI document, built once for the module (building it is costly)."""
+    return openapi_document()
+
+
+def test_the_committed_openapi_document_is_the_gateways(document: dict[str, Any]) -> None:
     committed = (REPO / "web" / "openapi.json").read_text()
-    assert committed == render(), "stale web/openapi.json: run `make web-api` and commit"
+    assert committed == render(document), "stale web/openapi.json: run `make web-api` and commit"
 
 
 #: Answers without a body (the status says it all), and bodies still relayed as plain
@@ -117,8 +130,9 @@ WEB_APP_ROUTES = (
 )
 
 
-def test_every_body_and_answer_the_web_app_uses_has_a_named_model() -> None:
-    document = create_api(Settings()).openapi()
+def test_every_body_and_answer_the_web_app_uses_has_a_named_model(
+    document: dict[str, Any],
+) -> None:
     unnamed = []
     for path, operations in document["paths"].items():
         if not path.startswith(WEB_APP_ROUTES):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from podium_gateway.xapi.domain import canonical, content_hash, equivalent, prepare_statement
 from podium_gateway.xapi.models import StatementError, validate_statement
@@ -103,7 +103,6 @@ def _reserialised(statement: dict[str, Any], shift_hours: int) -> dict[str, Any]
     return other
 
 
-@settings(max_examples=200, deadline=None)
 @given(statements, st.integers(-12, 14))
 def test_serialisation_and_lrs_assigned_differences_are_ignored(
     statement: dict[str, Any], shift: int
@@ -114,7 +113,6 @@ def test_serialisation_and_lrs_assigned_differences_are_ignored(
     assert content_hash(statement) == content_hash(other)
 
 
-@settings(max_examples=200, deadline=None)
 @given(statements, st.sampled_from(["actor", "verb", "object", "timestamp", "result", "extra"]))
 def test_any_meaningful_difference_is_detected(statement: dict[str, Any], part: str) -> None:
     changed = copy.deepcopy(statement)

@@ -158,8 +158,7 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         voided=row["voided"],
         lrs_client_id=cause.data.lrs_client_id,
     )
-    # The envelope likewise: its id, time, type and version come from the model's defaults.
-    return StatementRecorded.model_construct(
+    return StatementRecorded(
         producer=PRODUCER,
         correlation_id=cause.correlation_id,
         causation_id=str(cause.id),

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 import redis.asyncio as redis
 from podium_contracts.codes import JoinRejection, SubmissionErrorCode
-from podium_contracts.envelope import Event
 from podium_contracts.events import (
     CompetitionCreated,
     CompetitionData,
@@ -26,7 +24,6 @@ from podium_contracts.events import (
     UserData,
     UserRegistered,
 )
-from podium_contracts.topics import topic_for
 from podium_notifier import consumers, service
 from podium_notifier.config import Settings
 from podium_notifier.live import LivePublisher
@@ -35,7 +32,7 @@ from podium_notifier.repositories import inbox, projections
 from podium_notifier.service import Notifier
 from podium_runtime.broker import EventConsumer
 from podium_runtime.outbox import messaging_tables, new_event
-from podium_runtime.rollback import RolledBackDatabase
+from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,25 +135,6 @@ def dispatcher(database: RolledBackDatabase, notifier: Notifier) -> EventConsume
     return consumer
 
 
-async def _deliver(dispatcher: EventConsumer, *events: Event) -> None:
-    """Hand the events to the dispatcher as one poll of Kafka records."""
-    records = [
-        SimpleNamespace(
-            topic=topic_for(event).name,
-            partition=0,
-            offset=offset,
-            key=None,
-            value=event.model_dump_json().encode(),
-            headers=[
-                ("event_type", event.type.encode()),
-                ("event_version", str(event.version).encode()),
-            ],
-        )
-        for offset, event in enumerate(events)
-    ]
-    await dispatcher.dispatch_batch(records)
-
-
 async def test_events_reach_the_handlers_through_the_dispatcher_once(
     dispatcher: EventConsumer, session: AsyncSession
 ) -> None:
@@ -172,7 +150,7 @@ async def test_events_reach_the_handlers_through_the_dispatcher_once(
             reason=JoinRejection.ALREADY_STARTED,
         ),
     )
-    await _deliver(dispatcher, registered, created, rejected, rejected)  # the last one redelivered
+    await deliver(dispatcher, registered, created, rejected, rejected)  # the last one redelivered
     assert await _inbox(session, user.user_id) == [
         "You could not join the competition: the competition has already started."
     ]

@@ -6,7 +6,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from podium_scoring import fastcsv
 from podium_scoring.validation import FileInvalidError, Table, read_table
@@ -67,7 +67,6 @@ def test_fast_path_agrees_with_csv_module(data: bytes, fast: bool) -> None:
     assert (table is not None and table.arrow is not None) == fast
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.lists(

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from podium_scoring.metrics import METRICS, MetricUndefinedError, get_metric
 from sklearn import metrics as sk
@@ -40,7 +40,6 @@ def regression_case(draw: st.DrawFn) -> tuple:
     return y_true, y_pred
 
 
-@settings(max_examples=150, deadline=None)
 @given(binary_case(st.one_of(PROBABILITY, REAL)))
 def test_auc_matches_scikit_learn_with_ties(case: tuple) -> None:
     y_true, y_score = case
@@ -48,7 +47,6 @@ def test_auc_matches_scikit_learn_with_ties(case: tuple) -> None:
     assert close(get_metric("auc_roc")(y_true, y_score), sk.roc_auc_score(y_true, y_score))
 
 
-@settings(max_examples=150, deadline=None)
 @given(binary_case())
 def test_log_loss_matches_scikit_learn_including_clipping(case: tuple) -> None:
     y_true, y_prob = case
@@ -56,7 +54,6 @@ def test_log_loss_matches_scikit_learn_including_clipping(case: tuple) -> None:
     assert close(get_metric("log_loss")(y_true, y_prob), expected)
 
 
-@settings(max_examples=150, deadline=None)
 @given(binary_case())
 def test_accuracy_matches_scikit_learn_on_thresholded_predictions(case: tuple) -> None:
     y_true, y_pred = case
@@ -64,7 +61,6 @@ def test_accuracy_matches_scikit_learn_on_thresholded_predictions(case: tuple) -
     assert close(get_metric("accuracy")(y_true, y_pred), expected)
 
 
-@settings(max_examples=150, deadline=None)
 @given(binary_case())
 def test_f1_matches_scikit_learn_on_thresholded_predictions(case: tuple) -> None:
     y_true, y_pred = case
@@ -73,21 +69,18 @@ def test_f1_matches_scikit_learn_on_thresholded_predictions(case: tuple) -> None
     assert close(get_metric("f1")(y_true, y_pred), expected)
 
 
-@settings(max_examples=150, deadline=None)
 @given(regression_case())
 def test_rmse_matches_scikit_learn(case: tuple) -> None:
     y_true, y_pred = case
     assert close(get_metric("rmse")(y_true, y_pred), sk.root_mean_squared_error(y_true, y_pred))
 
 
-@settings(max_examples=150, deadline=None)
 @given(regression_case())
 def test_mae_matches_scikit_learn(case: tuple) -> None:
     y_true, y_pred = case
     assert close(get_metric("mae")(y_true, y_pred), sk.mean_absolute_error(y_true, y_pred))
 
 
-@settings(max_examples=150, deadline=None)
 @given(regression_case())
 def test_r2_matches_scikit_learn(case: tuple) -> None:
     y_true, y_pred = case

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import httpx
 from fastapi import Depends
+from podium_contracts.codes import SubmissionRefusal
+from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import HttpDep, Relayed, SettingsDep, call
+from podium_gateway.clients import HttpDep, Relayed, SettingsDep
+from podium_gateway.clients.internal import InternalClient
 
 SERVICE = "competitions"
 
@@ -59,6 +62,24 @@ class CompetitionView(BaseModel):
         return team_id or user_id
 
 
+class SubmitDecision(BaseModel):
+    """Competitions' answer to "may this caller upload a prediction now?"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    allowed: bool
+    code: SubmissionRefusal | None = None
+    status: int | None = None
+    detail: str | None = None
+    competition: CompetitionView
+
+    def admitted(self) -> CompetitionView:
+        """Return the competition when the upload is allowed; raise the refusal's problem."""
+        if not self.allowed:
+            raise Problem(self.status or 409, self.code or "FORBIDDEN", self.detail or "")
+        return self.competition
+
+
 def is_sponsor(competition: CompetitionView, user: CurrentUser | None) -> bool:
     """Tell whether `user` is the competition's owner or an admin."""
     if user is None:
@@ -71,43 +92,10 @@ def has_ended(competition: CompetitionView, now: datetime) -> bool:
     return competition.status == "ended" or competition.ends_at <= now
 
 
-def caller_headers(user: CurrentUser | None) -> dict[str, str]:
-    """Return the headers naming the caller (none for an anonymous visitor)."""
-    if user is None:
-        return {}
-    return {"X-Podium-User-Id": str(user.user_id), "X-Podium-User-Role": user.role}
-
-
-class CompetitionsClient:
+class CompetitionsClient(InternalClient):
     """The competitions internal API, over the gateway's shared HTTP client."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
-        self.http = http
-        self.base = base_url.rstrip("/") + "/internal/v1"
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        user: CurrentUser | None,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> httpx.Response:
-        """Send one internal request as `user`; 503 when the service cannot be reached."""
-        kwargs: dict[str, Any] = {}
-        if params:
-            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        if json is not None:
-            kwargs["json"] = json
-        return await call(
-            self.http,
-            method,
-            self.base + path,
-            service=SERVICE,
-            headers=caller_headers(user),
-            **kwargs,
-        )
+    service = SERVICE
 
     async def join_target(
         self, competition_id: uuid.UUID | None = None, invite_code: str | None = None
@@ -135,6 +123,13 @@ class CompetitionsClient:
         if got.status_code != 200:
             raise Relayed(got)
         return CompetitionView.model_validate_json(got.content)
+
+    async def may_submit(self, competition_id: uuid.UUID, user: CurrentUser) -> SubmitDecision:
+        """Ask competitions whether `user` may upload now; its problems raise `Relayed`."""
+        got = await self.request("GET", f"/competitions/{competition_id}/eligibility/submit", user)
+        if got.status_code != 200:
+            raise Relayed(got)
+        return SubmitDecision.model_validate_json(got.content)
 
 
 def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:

@@ -1,6 +1,6 @@
 """The ingest client: learning reports from ingest's internal API (SPEC §5.5, §6).
 
-(The xAPI statement store has its own adapter, `podium_gateway.xapi.store`.)
+(The xAPI statement and document stores: `podium_gateway.clients.statements`.)
 A report ingest cannot make comes back as a problem with ingest's own code;
 an unreachable or failing ingest is `503 SERVICE_UNAVAILABLE`.
 """

@@ -6,49 +6,20 @@ applies the object-level checks (my wallet, my prizes, a sponsor's drawings).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 from fastapi import Depends
 
-from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import HttpDep, SettingsDep, call
-from podium_gateway.clients.competitions import caller_headers
+from podium_gateway.clients import HttpDep, SettingsDep
+from podium_gateway.clients.internal import InternalClient
 
 SERVICE = "rewards"
 
 
-class RewardsClient:
+class RewardsClient(InternalClient):
     """The rewards internal API, over the gateway's shared HTTP client."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
-        self.http = http
-        self.base = base_url.rstrip("/") + "/internal/v1"
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        user: CurrentUser | None,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send one internal request as `user`; 503 when rewards cannot be reached."""
-        kwargs: dict[str, Any] = {}
-        if params:
-            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        if json is not None:
-            kwargs["json"] = json
-        return await call(
-            self.http,
-            method,
-            self.base + path,
-            service=SERVICE,
-            headers={**caller_headers(user), **(headers or {})},
-            **kwargs,
-        )
+    service = SERVICE
 
 
 def rewards_client(http: HttpDep, settings: SettingsDep) -> RewardsClient:

@@ -15,7 +15,7 @@ from podium_runtime.problems import Problem
 from pydantic import BaseModel, Field
 
 from podium_gateway.auth import AdminDep
-from podium_gateway.clients import call
+from podium_gateway.clients.statements import statement_store
 from podium_gateway.xapi.api import claims
 from podium_gateway.xapi.models import validate_actor
 
@@ -51,17 +51,7 @@ async def erase_learner(body: ErasureRequest, admin: AdminDep, request: Request)
         raise Problem(400, "XAPI_INVALID_AGENT", f"agent is not a valid Agent: {exc}") from exc
     if agent.get("objectType") == "Group":
         raise Problem(400, "XAPI_INVALID_AGENT", "Erasure names one learner, an Agent.")
-    settings = request.app.state.settings
-    response = await call(
-        request.app.state.http,
-        "POST",
-        f"{settings.ingest_url.rstrip('/')}/internal/erasures",
-        service="ingest",
-        json={"agent_key": actor_key(agent)},
-    )
-    if response.status_code != 200:
-        raise Problem(503, "SERVICE_UNAVAILABLE", "The learning record store is unavailable.")
-    erased = response.json()
+    erased = await statement_store(request).erase(actor_key(agent))
     # The ids' claims go too: the statements are gone, and their ids may be used again.
     await claims(request).forget(erased["statement_ids"])
     return ErasureResult(statements=erased["statements"], documents=erased["documents"])

@@ -27,6 +27,7 @@ from podium_runtime.hygiene import ascii_int, json_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
+from podium_gateway.clients.statements import StatementStore, statement_store
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
 from podium_gateway.xapi.attachments import (
     AttachmentError,
@@ -48,7 +49,7 @@ from podium_gateway.xapi.models import (
     validate_statement,
 )
 from podium_gateway.xapi.signatures import SignatureError, verify_statement
-from podium_gateway.xapi.store import CoalescedLookup, StatementStore
+from podium_gateway.xapi.store import CoalescedLookup
 from podium_gateway.xapi.versions import SpokenVersions, basic_fingerprint
 
 VERSION_HEADER = "X-Experience-API-Version"
@@ -205,14 +206,14 @@ def claims(request: Request) -> StatementClaims:
 
 
 def _store(request: Request) -> StatementStore:
-    return StatementStore(request.app.state.http, request.app.state.settings.ingest_url)
+    return statement_store(request)
 
 
 def _lookups(request: Request) -> CoalescedLookup:
     state = request.app.state
     lookups: CoalescedLookup | None = getattr(state, "xapi_lookups", None)
     if lookups is None:
-        lookups = CoalescedLookup(StatementStore(state.http, state.settings.ingest_url).lookup)
+        lookups = CoalescedLookup(statement_store(request).lookup)
         state.xapi_lookups = lookups
     return lookups
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from podium_contracts.actors import actor_key
 from podium_runtime.problems import Problem
 
-from podium_gateway.clients import call
+from podium_gateway.clients.statements import document_store
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
 from podium_gateway.xapi.api import VERSION_HEADER, XapiRoute, bad_request
 from podium_gateway.xapi.models import parse_timestamp, validate_actor, validate_iri
@@ -91,39 +91,6 @@ def _since(value: str | None) -> str | None:
     return moment.isoformat()
 
 
-class DocumentStore:
-    """Client of ingest's internal document API."""
-
-    def __init__(self, request: Request) -> None:
-        self.http: httpx.AsyncClient = request.app.state.http
-        self.base_url = request.app.state.settings.ingest_url.rstrip("/")
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, str],
-        headers: dict[str, str] | None = None,
-        content: bytes | None = None,
-    ) -> httpx.Response:
-        """Call ingest; map its problems to ours and its failures to 503."""
-        response = await call(
-            self.http,
-            method,
-            f"{self.base_url}{path}",
-            service="ingest",
-            params=params,
-            headers=headers,
-            content=content,
-        )
-        if response.status_code >= 500:
-            raise Problem(503, "SERVICE_UNAVAILABLE", "The document store is unavailable.")
-        if response.status_code >= 400 and response.status_code != 404:
-            body = response.json()
-            raise Problem(response.status_code, body.get("code", "ERROR"), body.get("detail", ""))
-        return response
-
-
 def _relayed(response: httpx.Response) -> Response:
     headers = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "last-modified")}
     return Response(
@@ -154,7 +121,7 @@ async def _write(
             "(xAPI Communication 2.2).",
             "DOCUMENT_NOT_JSON",
         )
-    response = await DocumentStore(request).send(
+    response = await document_store(request).send(
         "PUT",
         f"/internal/documents/{kind}",
         {
@@ -171,21 +138,21 @@ async def _write(
 
 
 async def _read(request: Request, kind: str, key: dict[str, str]) -> Response:
-    response = await DocumentStore(request).send("GET", f"/internal/documents/{kind}", key)
+    response = await document_store(request).send("GET", f"/internal/documents/{kind}", key)
     if response.status_code == 404:
         raise Problem(404, "DOCUMENT_NOT_FOUND", "No such document.")
     return _relayed(response)
 
 
 async def _ids(request: Request, kind: str, owner: dict[str, str]) -> Response:
-    response = await DocumentStore(request).send(
+    response = await document_store(request).send(
         "GET", f"/internal/documents/{kind}/ids", {k: v for k, v in owner.items() if v is not None}
     )
     return Response(orjson.dumps(response.json()["ids"]), media_type="application/json")
 
 
 async def _delete(request: Request, kind: str, key: dict[str, str]) -> Response:
-    await DocumentStore(request).send(
+    await document_store(request).send(
         "DELETE", f"/internal/documents/{kind}", key, _conditions(request)
     )
     return Response(status_code=204)
@@ -255,7 +222,7 @@ async def delete_state(request: Request, client: StateWriter) -> Response:
     registration = _registration(params.get("registration"))
     if registration is not None:
         owner["registration"] = registration
-    await DocumentStore(request).send("DELETE", "/internal/states", owner)
+    await document_store(request).send("DELETE", "/internal/states", owner)
     return Response(status_code=204)
 
 
@@ -382,7 +349,7 @@ async def get_activities(request: Request, client: AnyClient) -> Response:
     """Return the Activity with its definition merged from every statement naming it."""
     params = _params(request, {"activityId"}, set())
     activity_id = _activity_id(params["activityId"])
-    response = await DocumentStore(request).send(
+    response = await document_store(request).send(
         "GET", "/internal/activities", {"activity_id": activity_id}
     )
     return Response(response.content, media_type="application/json")
