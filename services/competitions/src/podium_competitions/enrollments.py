@@ -29,8 +29,8 @@ from podium_competitions.schemas import (
     ParticipantPage,
 )
 from podium_competitions.service import (
-    PAGE_CURSOR,
     PRODUCER,
+    ROSTER_CURSOR,
     Conflict,
     NotFound,
     now,
@@ -215,9 +215,8 @@ async def participants(
 ) -> ParticipantPage:
     """Return the roster; for private competitions only members (and the owner) see it."""
     row = await visible_competition(session, competition_id, caller)
-    rows = await repository.roster(
-        session, competition_id, limit=limit + 1, after=PAGE_CURSOR.decode_optional(cursor)
-    )
+    after = ROSTER_CURSOR.decode_optional(cursor)
+    rows = await repository.roster(session, competition_id, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
     # SPEC §5.2 "display names only": user ids are for the owner, who removes participants.
@@ -232,5 +231,14 @@ async def participants(
             for r in rows
         ],
         total=row.participants_count,
-        next_cursor=PAGE_CURSOR.encode(rows[-1].enrolled_at, rows[-1].user_id) if more else None,
+        next_cursor=_roster_cursor(rows, after) if more else None,
     )
+
+
+def _roster_cursor(rows: list[AnyRow], after: tuple[datetime, int] | None) -> str:
+    """Return the cursor after `rows`: their last instant and how many of it were shown."""
+    last = rows[-1].enrolled_at
+    shown = sum(1 for r in rows if r.enrolled_at == last)
+    if after is not None and after[0] == last and shown == len(rows):
+        shown += after[1]  # the whole page continued one instant's participants
+    return ROSTER_CURSOR.encode(last, shown)

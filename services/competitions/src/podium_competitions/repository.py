@@ -286,17 +286,23 @@ async def roster(
     competition_id: uuid.UUID,
     *,
     limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: tuple[datetime, int] | None,
 ) -> list[AnyRow]:
-    """Return accepted participants with their display names, earliest first."""
+    """Return accepted participants with their display names, earliest first.
+
+    `after` is (instant, n): the page continues after the first n participants who
+    enrolled at that instant, in user id order. Joins decided in one batch share an
+    instant, so the count keeps those pages exact without a user id in the cursor.
+    """
     query = (
         select(e.user_id, e.enrolled_at, func.coalesce(users.c.display_name, "").label("name"))
         .select_from(enrollments.outerjoin(users, users.c.user_id == e.user_id))
         .where(e.competition_id == competition_id, e.status == "accepted")
+        .order_by(e.enrolled_at, e.user_id)
+        .limit(limit)
     )
     if after is not None:
-        query = query.where(tuple_(e.enrolled_at, e.user_id) > tuple_(after[0], after[1]))
-    query = query.order_by(e.enrolled_at, e.user_id).limit(limit)
+        query = query.where(e.enrolled_at >= after[0]).offset(after[1])
     return list((await session.execute(query)).all())
 
 

@@ -77,6 +77,9 @@ def now() -> datetime:
 
 #: Keyset cursors of competition and participant pages: (instant, id) of the last row.
 PAGE_CURSOR = CursorCodec(datetime, uuid.UUID)
+#: Roster cursors: (instant, how many rows of that instant were already shown). No user id,
+#: so a stranger paging a roster learns display names only (SPEC §5.2).
+ROSTER_CURSOR = CursorCodec(datetime, int)
 
 
 # --- competitions ------------------------------------------------------------
