@@ -118,7 +118,14 @@ consumers-doc: install ## Write the event → handler table of every consumers.p
 contracts: install ## Write the JSON Schemas of every event into libs/contracts/schemas
 	@$(PY) -m podium_contracts.schemas
 
-bench: install ## Run the benchmarks under bench/ (and the web app's) and print their tables
+# wrk drives the read benchmark (bench/bench_reads.py): a compiled load generator.
+WRK ?= /usr/bin/wrk
+$(WRK):
+	@echo "installing Debian's wrk for the read benchmark"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk
+
+bench: install $(WRK) ## Run the benchmarks under bench/ (and the web app's) and print their tables
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 	@$(MAKE) --no-print-directory bench-web
 

@@ -1,88 +1,80 @@
 """Gateway read throughput against a bare FastAPI app with the same uvicorn settings (issue #14).
 
-Starts the bare app (`/ping` and a 100-entry board JSON) as its own process,
-served by `uvicorn.run` with the settings every service uses
-(`podium_runtime.cli`: no access log, no log config). The gateway side is a
-`make dev` stack: started here on `--port` (default 8900) the way `make dev`
-starts it, or a running one given with `--gateway URL`. The bench registers a sponsor, creates
-an active public competition (the started stack gets no per-IP rate limit,
-since one address sends everything; a running one must be started that way)
-and reads `/health/live`, the anonymous
-leaderboard top 100 and the anonymous competition details.
+Starts identity, competitions and the gateway the way `make dev` starts them
+(`_support.start_ready`, quiet logs, no per-IP limit since one address sends
+everything), creates an active public competition with a 100-entry board and
+one with a 100,000-entry board (seeded in bulk through the competitions
+rebuild path, `podium_competitions.seeding`), and records the gateway's answers.
+Then it starts the bare app: `uvicorn.run` with the settings every service uses
+(`podium_runtime.cli`), serving `/ping` and exactly those answers as JSON.
 
-Load: an async httpx client with `--connections` concurrent connections
-(default 32) for a fixed number of requests per route (`--requests`, default
-2000), after a warm-up. Prints req/s, p50/p95 latency and the ratio to the
-bare app (to the bare board for the board and details, to `/ping` otherwise).
+Load: `wrk` (a compiled generator, so the client is not the bottleneck) with
+`--connections` connections (default 32) and 2 threads for `--seconds` per
+route (default 8) after a 2 s warm-up, both sides in the same run. Prints
+req/s, p50/p99 latency and the ratio: the board and details against the bare
+app serving the same JSON, `/health/live`, authenticated details and
+`/v1/users/me` against the bare `/ping`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import re
+import shutil
 import subprocess
 import sys
-import time
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
-from _support import dev_stack
+from _support import service_env, start, stop, wait_ready
+from podium_competitions.seeding import seed_prediction_board
 from podium_runtime.infra import free_port
+from podium_runtime.testing import TestInfrastructure
 
 BARE_APP = """
-import uuid, sys
+import json, sys
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 app = FastAPI()
-BOARD = {"entries": [{"rank": i + 1, "user_id": str(uuid.UUID(int=i)),
-          "display_name": f"Player {i}",
-          "score": 1 - i / 1000, "submissions": 3, "last_submission_at": "2026-01-01T00:00:00Z"}
-         for i in range(100)], "total": 100, "as_of": "2026-01-01T00:00:00Z"}
+DOCUMENTS = json.load(open(sys.argv[2]))
 @app.get("/ping")
 async def ping() -> dict[str, str]:
     return {"status": "ok"}
-@app.get("/board")
-async def board() -> dict[str, object]:
-    return BOARD
+@app.get("/json/{name}")
+async def document(name: str) -> JSONResponse:
+    return JSONResponse(DOCUMENTS[name])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False,
-            timeout_graceful_shutdown=20)
+            timeout_graceful_shutdown=20, proxy_headers=False)
 """
 
 
-async def load(url: str, requests: int, connections: int) -> tuple[float, float, float]:
-    """Send `requests` GETs over `connections` connections; return req/s, p50 and p95 in ms."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        remaining = requests
+def wrk(url: str, seconds: int, connections: int, token: str | None) -> tuple[float, float, float]:
+    """Run wrk on `url`; return req/s, p50 and p99 in ms. Non-2xx answers fail the bench."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    command.append(url)
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    if "Non-2xx" in out or re.search(r"Socket errors: connect [1-9]|read [1-9]|write [1-9]", out):
+        raise RuntimeError(f"{url} answered errors:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                started = time.perf_counter()
-                answer = await client.get(url)
-                latencies.append(time.perf_counter() - started)
-                assert answer.status_code == 200, (url, answer.status_code, answer.text[:200])
+    def percentile(name: str) -> float:
+        value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-        for _ in range(2):  # a warm-up round, then the measured one
-            latencies.clear()
-            remaining = requests if _ else min(requests, 200)
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(connections)))
-            elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-    return (
-        len(ordered) / elapsed,
-        1000 * ordered[len(ordered) // 2],
-        1000 * ordered[int(len(ordered) * 0.95) - 1],
-    )
+    return rate, percentile("50"), percentile("99")
 
 
-async def competition(gateway: str) -> str:
-    """Register a sponsor and create an active public prediction competition; return its id."""
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as http:
+async def prepare(gateway: str, infra: TestInfrastructure) -> tuple[dict[str, str], str]:
+    """Create the competitions and boards; return the URLs measured and a user's token."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
         email = f"{uuid.uuid4().hex[:12]}@example.org"
         password = "Bench password 2024!"  # noqa: S105 - a throwaway benchmark account
         made = await http.post(
@@ -91,81 +83,217 @@ async def competition(gateway: str) -> str:
         )
         assert made.status_code == 201, made.text
         login = await http.post("/v1/auth/login", json={"email": email, "password": password})
-        token = login.json()["access_token"]
-        now = datetime.now(UTC)
-        created = await http.post(
-            "/v1/competitions",
-            json={
-                "kind": "prediction",
-                "title": f"Read bench {uuid.uuid4().hex[:6]}",
-                "status": "active",
-                "metric": "auc_roc",
-                "starts_at": (now - timedelta(days=1)).isoformat(),
-                "ends_at": (now + timedelta(days=30)).isoformat(),
-            },
-            headers={"Authorization": f"Bearer {token}"},
+        token = str(login.json()["access_token"])
+        reader = f"{uuid.uuid4().hex[:12]}@example.org"
+        await http.post(
+            "/v1/auth/register",
+            json={"email": reader, "password": password, "display_name": "Bench reader"},
         )
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
+        reader_login = await http.post(
+            "/v1/auth/login", json={"email": reader, "password": password}
+        )
+        reader_token = str(reader_login.json()["access_token"])
+        now = datetime.now(UTC)
+        ids = {}
+        for name, entries in (("board100", 100), ("board100k", 100_000)):
+            created = await http.post(
+                "/v1/competitions",
+                json={
+                    "kind": "prediction",
+                    "title": f"Read bench {name}",
+                    "status": "active",
+                    "metric": "auc_roc",
+                    "starts_at": (now - timedelta(days=1)).isoformat(),
+                    "ends_at": (now + timedelta(days=30)).isoformat(),
+                },
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert created.status_code == 201, created.text
+            ids[name] = created.json()["id"]
+            await seed_prediction_board(
+                infra.database_url, infra.infra.redis_url, uuid.UUID(ids[name]), entries
+            )
+        board = f"{gateway}/v1/competitions/{ids['board100']}"
+        urls = {
+            "board100": f"{board}/leaderboard?limit=100",
+            "board100k": f"{gateway}/v1/competitions/{ids['board100k']}/leaderboard?limit=100",
+            "details": board,
+            "details_auth": board,
+            "me": f"{gateway}/v1/users/me",
+            "live": f"{gateway}/health/live",
+        }
+        for name in ("board100", "board100k"):
+            got = (await http.get(urls[name])).json()
+            assert len(got["entries"]) == 100, got
+        return urls, reader_token
 
 
-def run(gateway: str, requests: int, connections: int) -> None:
-    """Start the bare app, measure every route, print the table."""
+def top_frames(raw: Path, count: int = 8) -> list[tuple[float, str]]:
+    """Return the functions holding the most samples at the top of the stack (self time), in %."""
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack or not samples.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        own[leaf] = own.get(leaf, 0) + int(samples)
+        total += int(samples)
+    ranked = sorted(own.items(), key=lambda item: -item[1])[:count]
+    return [(100 * n / max(total, 1), frame) for frame, n in ranked]
+
+
+def profiled(
+    pid: int, slug: str, directory: Path, seconds: int
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start py-spy on the gateway for `seconds`, writing collapsed stacks under `directory`."""
+    out = directory / f"{slug}.txt"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "--pid", str(pid), "-d", str(seconds), "-r", "100"]
+    command += ["-f", "raw", "-o", str(out), "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out  # noqa: S603
+
+
+def run(
+    urls: dict[str, str],
+    token: str,
+    seconds: int,
+    connections: int,
+    workdir: Path,
+    profile: tuple[int, Path] | None = None,
+) -> None:
+    """Record the gateway's answers, start the bare app serving them, measure, print the table.
+
+    With `profile` (the gateway's pid and a directory), py-spy samples the gateway
+    during each of its routes and the table is followed by each route's top frames.
+    """
+    documents = {
+        name: httpx.get(urls[name], timeout=30).json()
+        for name in ("board100", "board100k", "details")
+    }
+    served = workdir / "documents.json"
+    served.write_text(json.dumps(documents))
     port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])  # noqa: S603
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(served)])  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
     try:
-        asyncio.run(measure(gateway, port, requests, connections))
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/ping").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                subprocess.run(["sleep", "0.1"], check=False)  # noqa: S607
+        rows = [
+            ("bare FastAPI GET /ping", f"{base}/ping", None, None),
+            ("bare FastAPI, 100-entry board JSON", f"{base}/json/board100", None, None),
+            ("bare FastAPI, top 100 of 100k board JSON", f"{base}/json/board100k", None, None),
+            ("bare FastAPI, details JSON", f"{base}/json/details", None, None),
+            ("gateway /health/live", urls["live"], None, "ping"),
+            ("gateway board top 100 (100 entries), anon", urls["board100"], None, "board100"),
+            ("gateway board top 100 (100k entries), anon", urls["board100k"], None, "board100k"),
+            ("gateway competition details, anon", urls["details"], None, "details"),
+            ("gateway competition details, auth", urls["details_auth"], token, "ping (auth)"),
+            ("gateway GET /v1/users/me", urls["me"], token, "ping (auth)"),
+        ]
+        reference = {
+            "ping": rows[0][0],
+            "ping (auth)": rows[0][0],
+            "board100": rows[1][0],
+            "board100k": rows[2][0],
+            "details": rows[3][0],
+        }
+        target = {"ping": 0.85, "ping (auth)": 0.5, "board100": 0.7, "board100k": 0.7}
+        target["details"] = 0.7
+        results: dict[str, float] = {}
+        profiles: list[tuple[str, Path]] = []
+        print(f"{'route':<46} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'target':>6}")
+        for name, url, auth, against in rows:
+            wrk(url, 2, connections, auth)  # warm-up
+            spy = None
+            if profile is not None and url.startswith(urls["live"].rsplit("/health", 1)[0]):
+                slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+                spy, raw = profiled(profile[0], slug, profile[1], seconds)
+                profiles.append((name, raw))
+            rate, p50, p99 = wrk(url, seconds, connections, auth)
+            if spy is not None:
+                spy.wait(seconds + 30)
+            results[name] = rate
+            ratio = rate / results[reference[against]] if against else 1.0
+            goal = f"{target[against]:.2f}" if against else ""
+            print(f"{name:<46} {rate:8.0f} {p50:7.1f} {p99:7.1f} {ratio:6.2f} {goal:>6}")
+        for name, raw in profiles:
+            print(f"\n{name}: top frames by own samples (py-spy)")
+            if raw.exists():
+                for share, frame in top_frames(raw):
+                    print(f"  {share:5.1f}%  {frame}")
     finally:
         bare.terminate()
         bare.wait(20)
 
 
-async def measure(gateway: str, port: int, requests: int, connections: int) -> None:
-    """Measure every route of the bare app on `port` and of the gateway; print the table."""
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{base}/ping")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                await asyncio.sleep(0.1)
-    cid = await competition(gateway)
-    routes = [
-        ("bare FastAPI GET /ping", f"{base}/ping", None),
-        ("bare FastAPI, 100-entry board JSON", f"{base}/board", None),
-        ("gateway /health/live", f"{gateway}/health/live", "ping"),
-        (
-            "gateway leaderboard top 100, anonymous",
-            f"{gateway}/v1/competitions/{cid}/leaderboard?limit=100",
-            "board",
-        ),
-        ("gateway competition details, anonymous", f"{gateway}/v1/competitions/{cid}", "board"),
-    ]
-    results: dict[str, float] = {}
-    print(f"{'route':<42} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'ratio':>6}")
-    for name, url, against in routes:
-        rate, p50, p95 = await load(url, requests, connections)
-        results[name] = rate
-        reference = {"ping": routes[0][0], "board": routes[1][0], None: name}[against]
-        ratio = rate / results[reference]
-        print(f"{name:<42} {rate:8.0f} {p50:8.1f} {p95:8.1f} {ratio:6.2f}")
+async def start_stack(
+    workdir: Path, processes: list[subprocess.Popen[bytes]]
+) -> tuple[str, TestInfrastructure]:
+    """Start the infrastructure, identity, competitions and the gateway; return the gateway URL."""
+    infra = await TestInfrastructure.start(workdir)
+    await infra.migrate("identity", "competitions")
+    ports = {name: free_port() for name in ("gateway", "identity", "competitions")}
+    env = service_env(infra, ports)
+    env.update(
+        {
+            "PODIUM_IDENTITY_JWT_KEYS_DIR": str(workdir / "keys"),
+            "PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY": "true",
+            "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{ports['identity']}",
+            "PODIUM_GATEWAY_COMPETITIONS_URL": f"http://127.0.0.1:{ports['competitions']}",
+            # One client address sends everything here: lift the per-IP and per-user limits.
+            "PODIUM_GATEWAY_RATE_LIMIT_IP": "1000000000",
+            "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
+        }
+    )
+    try:
+        # One at a time, each with time to start on a busy machine.
+        for service in ("identity", "competitions", "gateway"):
+            processes.append(start(service, env))
+            await wait_ready(f"http://127.0.0.1:{ports[service]}", processes[-1], timeout=300)
+    except BaseException:
+        stop(processes)
+        infra.stop()
+        raise
+    return f"http://127.0.0.1:{ports['gateway']}", infra
 
 
 def main() -> int:
-    """Parse the options and run."""
+    """Parse the options, start everything, measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gateway", default="")
-    parser.add_argument("--port", type=int, default=8900)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--profile", default="", help="a directory: sample the gateway with py-spy per route"
+    )
     args = parser.parse_args()
-    if args.gateway:
-        run(args.gateway, args.requests, args.connections)
-        return 0
-    # One client address sends everything here: lift the per-IP limit for this stack.
-    with dev_stack(args.port, {"PODIUM_GATEWAY_RATE_LIMIT_IP": "100000000"}):
-        run(f"http://127.0.0.1:{args.port}", args.requests, args.connections)
+    if shutil.which("wrk") is None:
+        print("bench_reads needs wrk (Debian package `wrk`; `make bench` installs it)")
+        return 1
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        infra: TestInfrastructure | None = None
+        try:
+            gateway, infra = asyncio.run(start_stack(Path(workdir), processes))
+            assert infra is not None
+            urls, token = asyncio.run(prepare(gateway, infra))
+            profile = None
+            if args.profile:
+                Path(args.profile).mkdir(parents=True, exist_ok=True)
+                profile = (processes[-1].pid, Path(args.profile))
+            run(urls, token, args.seconds, args.connections, Path(workdir), profile)
+        finally:
+            try:
+                stop(processes)
+            except subprocess.TimeoutExpired:
+                for process in processes:
+                    process.kill()
+            if infra is not None:
+                infra.stop()
     return 0
 
 

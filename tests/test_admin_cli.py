@@ -232,7 +232,7 @@ async def test_lrs_client_and_xapi_erasure_commands(stack: OpsStack, cli: Cli) -
     owner = await stack.sign_up()
     cid = (await stack.activity_competition(owner))["id"]
     trusted, _ = await cli("lrs-clients", "trust", made["id"], "--competition", cid)
-    assert made["id"] in trusted["lrs_client_ids"]
+    assert set(trusted["lrs_client_ids"]) == {stack.lrs_client_id, made["id"]}
     revoked, _ = await cli("lrs-clients", "revoke", made["id"])
     assert revoked == {"status": 204}
     listed, _ = await cli("lrs-clients", "list")

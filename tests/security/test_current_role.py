@@ -20,7 +20,11 @@ from competitions_support.stack import CompetitionsStack, competitions_stack
 from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, User
 from podium_runtime.testing import TestInfrastructure, eventually
 
+from security.tally import Attack, Tally
+
 pytestmark = pytest.mark.slow
+
+TALLY = Tally()
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ async def scene(
                    json={"target": "leaderboards", "competition_id": cid}),
         ]  # fmt: skip
         yield Scene(stack, root, actions)
+    print("\n" + TALLY.table(), flush=True)
 
 
 async def _admin(scene: Scene) -> User:
@@ -90,12 +95,17 @@ async def _change(scene: Scene, user: User, **change: Any) -> None:
     assert changed.status_code == 200, changed.text
 
 
-async def _replay(scene: Scene, user: User) -> list[tuple[str, int, str]]:
+async def _replay(
+    scene: Scene, user: User, attack: Attack | None = None
+) -> list[tuple[str, int, str]]:
+    """Perform every admin action with the user's token; count each answer in `attack`."""
     answers = []
     for action in scene.actions:
         got = await scene.stack.http.request(
             action.method, action.path, json=action.json, params=action.params, headers=user.auth
         )
+        if attack is not None:
+            attack.count(got, got.status_code < 400)
         code = got.json().get("code", "") if got.status_code >= 400 else ""
         answers.append((action.name, got.status_code, code))
     return answers
@@ -114,12 +124,9 @@ async def test_a_demoted_admin_loses_every_admin_power_with_the_same_token(scene
         return got.status_code == 403
 
     await eventually(refused, timeout=10, message="demotion in effect")
-    after = await _replay(scene, deputy)
-    successes = [a for a in after if a[1] < 400]
-    server_errors = [a for a in after if a[1] >= 500]
-    print(f"demoted admin: {len(successes)} of {len(after)} admin actions succeeded")
-    assert successes == [], after
-    assert server_errors == [], after
+    attack = TALLY.attack("demoted admin's token, 9 admin actions")
+    after = await _replay(scene, deputy, attack)
+    attack.assert_failed()
     assert {status for _, status, _ in after} <= {403, 404}, after
     # The token itself still works for what an ordinary user may do.
     me = await scene.stack.http.get("/v1/competitions", headers=deputy.auth)
@@ -132,12 +139,15 @@ async def test_a_disabled_admin_and_a_disabled_user_are_refused_at_once(scene: S
         got = await scene.stack.http.get("/v1/competitions", headers=who.auth)
         assert got.status_code == 200, got.text
         await _change(scene, who, disabled=True)
-    after = await _replay(scene, admin)
+    attack = TALLY.attack("disabled admin's and user's tokens")
+    after = await _replay(scene, admin, attack)
     assert [(status, code) for _, status, code in after] == [(401, "TOKEN_REVOKED")] * len(
         scene.actions
     ), after
     got = await scene.stack.http.get("/v1/competitions", headers=user.auth)
+    attack.count(got, got.status_code < 400)
     assert (got.status_code, got.json()["code"]) == (401, "TOKEN_REVOKED")
+    attack.assert_failed()
 
 
 async def test_an_unknown_account_with_an_admin_claim_is_not_an_admin(scene: Scene) -> None:

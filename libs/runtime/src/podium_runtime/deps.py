@@ -24,14 +24,19 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def outbox_of(request: Request) -> Outbox:
+async def outbox_of(request: Request) -> Outbox:
     """Return the service's outbox."""
     outbox = runtime_of(request).outbox
     assert outbox is not None, "this service has no database"
     return outbox
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+async def _runtime(request: Request) -> ServiceRuntime:
+    """`runtime_of` as a dependency (`async def`: FastAPI runs a `def` one in a thread)."""
+    return runtime_of(request)
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 # "function" scope: the transaction commits before the response leaves, so a client
 # that reads right after a 201 sees what it created.
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

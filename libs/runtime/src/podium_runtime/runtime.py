@@ -194,6 +194,9 @@ class ServiceRuntime:
                 finally:
                     await self.stop()
 
+        # Spans come from `TracingMiddleware` (ADR 0038); FastAPI's own telemetry would make
+        # a second server span, operation spans and metrics on every request (issue #14).
+        fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
         app = FastAPI(
             title=title,
             description=description,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -55,6 +56,10 @@ class TestInfrastructure:
         """Provision infrastructure, a fresh database and prefixed topics."""
         run_id = run_id or uuid.uuid4().hex[:10]
         infra = await asyncio.to_thread(provision, workdir, allow_containers=True)
+        # One internal service credential key for every service of this test process,
+        # in-process or started as a child with this environment (ADR 0053).
+        os.environ.setdefault("PODIUM_SERVICE_CREDENTIAL_KEY", infra.service_credential_key)
+        infra.service_credential_key = os.environ["PODIUM_SERVICE_CREDENTIAL_KEY"]
         database_url = await ensure_database(infra.database_url, f"podium_test_{run_id}")
         prefix = f"t{run_id}."
         await create_topics(infra.kafka_bootstrap_servers, prefix)

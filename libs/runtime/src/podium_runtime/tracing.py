@@ -94,9 +94,17 @@ def add_exporter(exporter: SpanExporter) -> None:
     provider().add_span_processor(SimpleSpanProcessor(exporter))
 
 
+_tracers: dict[tuple[int, str], trace.Tracer] = {}
+
+
 def tracer(service: str) -> trace.Tracer:
-    """Return the tracer of one service."""
-    return provider().get_tracer(f"podium.{service}")
+    """Return the tracer of one service (made once per provider: `get_tracer` is not cheap)."""
+    current = provider()
+    key = (id(current), service)
+    found = _tracers.get(key)
+    if found is None:
+        found = _tracers[key] = current.get_tracer(f"podium.{service}")
+    return found
 
 
 def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:

@@ -12,7 +12,7 @@ Exactness (a private board never reaches a stranger after a change):
 - a removed participant is deleted from the members hash before the commit and
   again after it; an added one is written after the commit only;
 - every write of a card or of the members is fenced by a generation counter
-  (`gen`), bumped by each change and each rebuild, so a rebuild that read
+  (`gen`), bumped by each change when it ended, so a rebuild that read
   Postgres before a change never lands after it.
 A Redis failure before the commit refuses the change (the transaction rolls
 back): a card that could not be invalidated must not outlive the change it hides.
@@ -68,8 +68,10 @@ if left < 0 then redis.call('HSET', KEYS[1], 'pending', 0) end
 return redis.call('HINCRBY', KEYS[1], 'gen', 1)
 """
 
-# KEYS: fence. A rebuild starts: its generation.
-_BEGIN = "return redis.call('HINCRBY', KEYS[1], 'gen', 1)"
+# KEYS: fence. A rebuild starts: the generation it must still find when it writes. Every
+# change bumps `gen` once it ended (`_END`, `_ADD`, `_REMOVE`); rebuilds do not, so
+# concurrent rebuilds of the same committed state never fence each other out.
+_BEGIN = "return tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')"
 
 # KEYS: members, fence; ARGV: user ids. Participants leave: fence them, forget them.
 _REMOVE = """
@@ -103,7 +105,9 @@ return 1
 # KEYS: card, members, fence; ARGV: gen, card. A card, only beside a members hash, unfenced.
 _WRITE_CARD = """
 local fence = redis.call('HMGET', KEYS[3], 'gen', 'pending')
-if tonumber(fence[1]) ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then return 0 end
+if tonumber(fence[1] or '0') ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
+  return 0
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
@@ -112,7 +116,7 @@ return 1
 # KEYS: card, members, fence, scratch; ARGV: gen, card. A whole rebuild, unfenced.
 _WRITE_ALL = """
 local fence = redis.call('HMGET', KEYS[3], 'gen', 'pending')
-if tonumber(fence[1]) ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
+if tonumber(fence[1] or '0') ~= tonumber(ARGV[1]) or tonumber(fence[2] or '0') > 0 then
   redis.call('DEL', KEYS[4])
   return 0
 end
@@ -163,31 +167,42 @@ class CompetitionReadModel:
     # --- around a transaction --------------------------------------------------------
 
     async def prepare(self, changes: _Changes) -> None:
-        """Before the commit: hide changed cards, forget removed participants, read fences."""
-        for cid in sorted(changes.competitions):
-            await self._invalidate(keys=[competition_card_key(cid), competition_fence_key(cid)])
-        for cid, users in sorted(changes.removed.items()):
-            await self._remove(keys=_member_keys(cid), args=sorted(users))
-        for cid, users in sorted(changes.added.items()):
-            ordered = sorted(users)
-            got = await self._fences(keys=[competition_fence_key(cid)], args=ordered)
+        """Before the commit: hide changed cards, forget removed participants, read fences.
+
+        One pipelined round trip whatever the number of competitions touched.
+        """
+        added = sorted(changes.added.items())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in sorted(changes.competitions):
+                keys = [competition_card_key(cid), competition_fence_key(cid)]
+                await self._invalidate(keys=keys, client=pipe)
+            for cid, users in sorted(changes.removed.items()):
+                await self._remove(keys=_member_keys(cid), args=sorted(users), client=pipe)
+            for cid, users in added:
+                fence = [competition_fence_key(cid)]
+                await self._fences(keys=fence, args=sorted(users), client=pipe)
+            answers = await pipe.execute()
+        fenced = answers[len(answers) - len(added) :] if added else []
+        for (cid, _), got in zip(added, fenced, strict=True):
             changes.fences[cid] = [_text(value) for value in got]
 
     async def finish(self, changes: _Changes, committed: bool) -> None:
         """After the transaction: end the changes, apply membership, rewrite the cards."""
-        for cid in sorted(changes.competitions):
-            await self._end(keys=[competition_fence_key(cid)])
-        for cid, users in sorted(changes.removed.items()):
-            await self._remove(keys=_member_keys(cid), args=sorted(users))
-            if not committed:  # they are members again: rebuild on the next read
-                await self.redis.delete(competition_card_key(cid), competition_members_key(cid))
-        if committed:
-            for cid, users in sorted(changes.added.items()):
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in sorted(changes.competitions):
+                await self._end(keys=[competition_fence_key(cid)], client=pipe)
+            for cid, users in sorted(changes.removed.items()):
+                await self._remove(keys=_member_keys(cid), args=sorted(users), client=pipe)
+                if not committed:  # they are members again: rebuild on the next read
+                    pipe.delete(competition_card_key(cid), competition_members_key(cid))
+            for cid, users in sorted(changes.added.items()) if committed else []:
                 fences = changes.fences.get(cid)
                 if fences is None:
                     continue
                 ordered = sorted(users)
-                await self._add(keys=_member_keys(cid), args=[len(ordered), *ordered, *fences])
+                args: list[str | int] = [len(ordered), *ordered, *fences]
+                await self._add(keys=_member_keys(cid), args=args, client=pipe)
+            await pipe.execute()
         for cid in sorted(changes.touched() - changes.created):
             await self.refresh_card(cid)
         if committed:
@@ -201,7 +216,7 @@ class CompetitionReadModel:
         fence = competition_fence_key(competition_id)
         gen = await self._begin(keys=[fence])
         async with self.database.session() as session:
-            row = await _competition(session, competition_id)
+            row = await repository.get_competition(session, competition_id)
         if row is None:
             return False
         keys = [
@@ -220,11 +235,11 @@ class CompetitionReadModel:
         fence = competition_fence_key(competition_id)
         gen = await self._begin(keys=[fence])
         async with self.database.session() as session:
-            row = await _competition(session, competition_id)
+            row = await repository.get_competition(session, competition_id)
             if row is None:
                 return False
-            members = await _members(session, competition_id)
-        scratch = f"{competition_members_key(competition_id)}:rebuild:{gen}"
+            members = [str(m) for m in await repository.participant_ids(session, competition_id)]
+        scratch = f"{competition_members_key(competition_id)}:rebuild:{uuid.uuid4().hex}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(scratch, MEMBERS_LOADED, "1")
             for start in range(0, len(members), CHUNK):
@@ -328,14 +343,6 @@ def _changes(session: AsyncSession) -> _Changes | None:
 
 
 # --- rows -----------------------------------------------------------------------------
-
-
-async def _competition(session: AsyncSession, competition_id: uuid.UUID) -> Any:
-    return await repository.get_competition(session, competition_id)
-
-
-async def _members(session: AsyncSession, competition_id: uuid.UUID) -> list[str]:
-    return [str(user_id) for user_id in await repository.participant_ids(session, competition_id)]
 
 
 def _card(row: Any) -> str:

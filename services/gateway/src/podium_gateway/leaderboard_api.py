@@ -16,6 +16,7 @@ zone; `date=` picks which one (default: the current one there).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -169,8 +170,49 @@ def _board_keys(
     return keys, None
 
 
-def _entries(rows: list[Any]) -> list[LeaderboardEntry]:
-    return [LeaderboardEntry.model_validate_json(row) for row in rows if row is not None]
+def _instant(value: str | None) -> str | None:
+    """Render a stored ISO instant as the API does (UTC as `Z`)."""
+    if value is None:
+        return None
+    return value[:-6] + "Z" if value.endswith("+00:00") else value
+
+
+def _entries(rows: list[Any]) -> list[dict[str, Any]]:
+    """Return the stored entries as `LeaderboardEntry` documents, without re-validating them.
+
+    Competitions wrote each row from a `BoardEntry` (`to_json`); only the defaults it
+    leaves out and the UTC spelling differ from the answer's shape.
+    """
+    entries = []
+    for row in rows:
+        if row is None:
+            continue
+        entry = json.loads(row)
+        entry["last_submission_at"] = _instant(entry["last_submission_at"])
+        entry.setdefault("team_id", None)
+        entry.setdefault("members", None)
+        entry.setdefault("baseline", False)
+        entries.append(entry)
+    return entries
+
+
+def _page(
+    entries: list[dict[str, Any]],
+    total: int,
+    as_of: datetime | None,
+    split: Split,
+    period: Period,
+    start: date | None,
+) -> dict[str, Any]:
+    """Return the fields every board answer has, as `Leaderboard` renders them."""
+    return {
+        "entries": entries,
+        "total": total,
+        "as_of": _instant(as_of.isoformat()) if as_of else None,
+        "split": split,
+        "period": period,
+        "period_start": start.isoformat() if start else None,
+    }
 
 
 def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
@@ -213,16 +255,9 @@ async def leaderboard(
     as_of, total = _meta(meta)
     entries = _entries(rows)
     more = offset + len(entries) < total and len(entries) == limit
-    body = Leaderboard(
-        entries=entries,
-        total=total,
-        as_of=as_of,
-        split=split,
-        period=period,
-        period_start=start,
-        next_cursor=BOARD_CURSOR.encode(offset + limit) if more else None,
-    )
-    return JSONResponse(body.model_dump(mode="json"))
+    body = _page(entries, total, as_of, split, period, start)
+    body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
+    return JSONResponse(body)
 
 
 @router.get(
@@ -251,16 +286,10 @@ async def around_me(
         window,
     )
     as_of, total = _meta(meta)
-    body = AroundMe(
-        entries=_entries(rows),
-        total=total,
-        as_of=as_of,
-        split=split,
-        period=period,
-        period_start=start,
-        rank=int(rank) if rank else None,
-    )
-    return JSONResponse(body.model_dump(mode="json"))
+    body = _page(_entries(rows), total, as_of, split, period, start)
+    body["next_cursor"] = None
+    body["rank"] = int(rank) if rank else None
+    return JSONResponse(body)
 
 
 @router.get(
@@ -291,10 +320,10 @@ async def export_leaderboard(
         offset = 0
         while True:
             rows, _meta = await redis_client.eval(_PAGE, 3, *keys, offset, offset + CHUNK - 1)
-            entries: list[LeaderboardEntry] = _entries(rows)
+            entries = _entries(rows)
             if not entries:
                 return
-            yield encode([e.model_dump(mode="json") for e in entries], format, BOARD_COLUMNS)
+            yield encode(entries, format, BOARD_COLUMNS)
             offset += CHUNK
 
     return download(body(), format, f"leaderboard-{competition_id}-{split}")

@@ -34,7 +34,6 @@ from podium_contracts.redis_keys import (
 from redis.asyncio import Redis
 
 from podium_gateway.auth import CurrentUser
-from podium_gateway.clients import call
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,8 @@ log = logging.getLogger(__name__)
 #: A board page read in the same round trip: (Lua script, keys, arguments).
 PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
 
-#: Repairs under way, kept referenced until they finish.
-_REPAIRS: set[asyncio.Task[None]] = set()
+#: Repairs under way by competition, kept referenced until they finish (one at a time each).
+_REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
 
 
 @dataclass(frozen=True)
@@ -130,22 +129,19 @@ async def snapshot(
 
 
 def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
-    """Ask the competitions service to write the card again (in the background)."""
+    """Ask the competitions service to write the card again (in the background, once at a time)."""
+    if competition_id in _REPAIRS:
+        return
 
     async def ask() -> None:
         try:
-            await call(
-                client.http,
-                "POST",
-                f"{client.base}/competitions/{competition_id}/read-model",
-                service="competitions",
-            )
+            await client.rebuild_read_model(competition_id)
         except Exception:  # a failed repair only means the next read misses too
             log.warning("read model repair failed", extra={"competition_id": str(competition_id)})
 
     task = asyncio.create_task(ask())
-    _REPAIRS.add(task)
-    task.add_done_callback(_REPAIRS.discard)
+    _REPAIRS[competition_id] = task
+    task.add_done_callback(lambda _: _REPAIRS.pop(competition_id, None))
 
 
 async def competition(

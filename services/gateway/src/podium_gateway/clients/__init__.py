@@ -28,26 +28,28 @@ from podium_gateway.config import Settings
 RELAYED_HEADERS = ("content-type", "retry-after", "www-authenticate", "location")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """Return the settings the app was built with."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     """Return the app's runtime (Redis, publisher, ...)."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> redis.Redis:
+async def get_redis(request: Request) -> redis.Redis:
     """Return the shared Redis client."""
     return request.app.state.runtime.redis  # type: ignore[no-any-return]
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+async def get_http(request: Request) -> httpx.AsyncClient:
     """Return the shared internal HTTP client (created in the lifespan)."""
     return request.app.state.http  # type: ignore[no-any-return]
 
 
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a
+# thread hop per dependency per request (issue #14).
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]

@@ -115,6 +115,10 @@ class CompetitionsClient(InternalClient):
         """Return the caller's enrollment as the competitions service knows it."""
         return await self.request("GET", f"/competitions/{competition_id}/enrollment", user)
 
+    async def rebuild_read_model(self, competition_id: uuid.UUID) -> None:
+        """Ask competitions to write the competition's read-model card again (ADR 0041)."""
+        await self.request("POST", f"/competitions/{competition_id}/read-model", None)
+
     async def competition(
         self, competition_id: uuid.UUID, user: CurrentUser | None
     ) -> CompetitionView:
@@ -132,7 +136,7 @@ class CompetitionsClient(InternalClient):
         return SubmitDecision.model_validate_json(got.content)
 
 
-def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
+async def competitions_client(http: HttpDep, settings: SettingsDep) -> CompetitionsClient:
     """Return the competitions client over the shared HTTP client."""
     return CompetitionsClient(http, settings.competitions_url)
 

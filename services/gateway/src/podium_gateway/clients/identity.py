@@ -57,7 +57,7 @@ class IdentityProxy:
         return relay(await self.call(method, path, body, params))
 
 
-def identity_proxy(request: Request, http: HttpDep, settings: SettingsDep) -> IdentityProxy:
+async def identity_proxy(request: Request, http: HttpDep, settings: SettingsDep) -> IdentityProxy:
     """Return the proxy to identity carrying this request's `Authorization` header."""
     return IdentityProxy(http, settings.identity_url, request.headers.get("authorization"))
 
