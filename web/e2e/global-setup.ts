@@ -82,7 +82,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     detached: true,
   });
   // A loaded two-core machine starts Postgres, Redis, Kafka and seven services slowly.
-  await waitForReady(child, 480_000);
+  try {
+    await waitForReady(child, 480_000);
+  } catch (error) {
+    // Never leave a half-started stack behind: stop the whole process group.
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    throw error;
+  }
   process.env.PODIUM_E2E_BASE_URL = base;
   process.env.PODIUM_E2E_ADMIN_EMAIL = ADMIN_EMAIL;
   process.env.PODIUM_E2E_ADMIN_PASSWORD = ADMIN_PASSWORD;
