@@ -86,7 +86,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     await waitForReady(child, 480_000);
   } catch (error) {
     // Never leave a half-started stack behind: stop the whole process group.
-    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group has already exited.
+    }
     throw error;
   }
   process.env.PODIUM_E2E_BASE_URL = base;
