@@ -75,10 +75,10 @@ async def mark_invalidated(
     )
 
 
-async def scored_submissions(
-    session: AsyncSession, competition_id: uuid.UUID
+async def _on_board(
+    session: AsyncSession, competition_id: uuid.UUID, *conditions: Any
 ) -> list[ScoredSubmission]:
-    """Return the competition's scored submissions that are still on the board."""
+    """Return the competition's scored, valid submissions matching `conditions`."""
     t = leaderboard_submissions
     rows = await session.execute(
         select(
@@ -90,12 +90,20 @@ async def scored_submissions(
             t.c.submitted_at,
         ).where(
             t.c.competition_id == competition_id,
+            *conditions,
             t.c.invalidated.is_(False),
             t.c.public_score.is_not(None),
             t.c.private_score.is_not(None),
         )
     )
     return [ScoredSubmission(**row._asdict()) for row in rows]
+
+
+async def scored_submissions(
+    session: AsyncSession, competition_id: uuid.UUID
+) -> list[ScoredSubmission]:
+    """Return the competition's scored submissions that are still on the board."""
+    return await _on_board(session, competition_id)
 
 
 async def current_ranks(
@@ -177,24 +185,9 @@ async def entrant_submissions(
     session: AsyncSession, competition_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
 ) -> list[ScoredSubmission]:
     """Return the scored submissions still on the board of some participants (an entrant's)."""
-    t = leaderboard_submissions
-    rows = await session.execute(
-        select(
-            t.c.submission_id,
-            t.c.user_id,
-            t.c.public_score,
-            t.c.private_score,
-            t.c.higher_is_better,
-            t.c.submitted_at,
-        ).where(
-            t.c.competition_id == competition_id,
-            t.c.user_id.in_(list(user_ids)),
-            t.c.invalidated.is_(False),
-            t.c.public_score.is_not(None),
-            t.c.private_score.is_not(None),
-        )
+    return await _on_board(
+        session, competition_id, leaderboard_submissions.c.user_id.in_(list(user_ids))
     )
-    return [ScoredSubmission(**row._asdict()) for row in rows]
 
 
 async def line_of(
