@@ -1,15 +1,34 @@
 /** The invite link `/join/<code>`: join by code, then follow the decision live. */
+import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { ProblemAlert, Spinner } from '@/components/ui';
-import { useCompetition, useJoinByCode } from '@/features/competitions/api/competitions';
+import { useCompetition, useEnrollment, useJoinByCode } from '@/features/competitions/api/competitions';
 import { JoinPanel } from '@/features/competitions/components/JoinPanel';
 import { useAuth } from '@/lib/auth';
+import { useLiveEvent } from '@/lib/live';
 
 function Joined({ competitionId, code }: { competitionId: string; code: string }) {
+  const queryClient = useQueryClient();
   const competition = useCompetition(competitionId);
+  // A private competition shows itself to members only: until the request is accepted it
+  // answers 404, so follow the request (live, with polling as the fallback) and ask again.
+  const enrollment = useEnrollment(competitionId, competition.isError);
+  const status = enrollment.data?.status;
+  useLiveEvent('enrollment.updated', () => {
+    void queryClient.invalidateQueries({ queryKey: ['enrollment', competitionId] });
+  });
+  const { isError, refetch } = competition;
+  useEffect(() => {
+    if (isError && status === 'accepted') void refetch();
+  }, [isError, status, refetch]);
   if (competition.isPending) return <Spinner />;
-  if (competition.isError) return <ProblemAlert error={competition.error} />;
+  if (competition.isError) {
+    if (enrollment.isPending || status === 'pending' || status === 'accepted') {
+      return <Spinner label="Waiting for the decision on your request…" />;
+    }
+    return <ProblemAlert error={competition.error} />;
+  }
   return (
     <>
       <h1>{competition.data.title}</h1>
