@@ -98,7 +98,7 @@ async def test_paging_a_roster_reveals_no_user_id_and_skips_nobody(
     cid = competition["id"]
     players = await stack.sign_up_many(6)
     for player in players:
-        assert (await stack.join(cid, player))["status"] == "accepted"
+        assert (await stack.join(cid, player, timeout=30))["status"] == "accepted"
     # Four share an instant (a page boundary falls inside the tie); two enrolled later.
     await share_one_enrollment_instant(test_infra, cid, players[:4])
     names = sorted(p.display_name for p in players)
@@ -166,7 +166,7 @@ async def test_a_rescore_sends_no_scored_notification_or_mail_again(
     submitted: dict[str, str] = {}
     first_scores: dict[str, float] = {}
     for player in players:
-        assert (await stack.join(cid, player))["status"] == "accepted"
+        assert (await stack.join(cid, player, timeout=30))["status"] == "accepted"
         sent = await stack.submit(cid, player, predictions_csv(ids, truth.astype(float)))
         assert sent.status_code == 202, sent.text
         submitted[player.user_id] = sent.json()["id"]

@@ -97,6 +97,14 @@ async def page(
     answer = await call(
         http, "GET", f"{identity_url}/internal/audit", service="identity", params=params
     )
+    if 400 <= answer.status_code < 500:
+        # The caller's own mistake (a bad cursor or filter): pass identity's problem on.
+        problem = answer.json()
+        raise Problem(
+            answer.status_code,
+            str(problem.get("code", "VALIDATION_ERROR")),
+            str(problem.get("detail") or problem.get("title") or "invalid request"),
+        )
     if answer.status_code != 200:
         raise Problem(503, "SERVICE_UNAVAILABLE", "The audit log is not available.")
     return AuditPageDocument.model_validate_json(answer.content)
