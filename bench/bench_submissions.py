@@ -114,7 +114,10 @@ def _versioned(stage_delta: Any) -> Any:
 
 
 scoring_service.score_submission = _timed(scoring_service.score_submission, "scoring", "scored")
-scoring_service.score_submissions = _timed(scoring_service.score_submissions, "scoring", "scored")
+if hasattr(scoring_service, "score_submissions"):  # scoring a poll at a time (ADR 0063)
+    scoring_service.score_submissions = _timed(
+        scoring_service.score_submissions, "scoring", "scored"
+    )
 board_service.record_scores = _timed(board_service.record_scores, "ranking", "ranked")
 LeaderboardMirror.stage_delta = _versioned(LeaderboardMirror.stage_delta)  # type: ignore[method-assign]
 
