@@ -34,6 +34,7 @@ from podium_competitions.leaderboard.models import (
     leaderboard_submissions,
 )
 from podium_competitions.models import competitions
+from podium_competitions.teams.models import team_members
 
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -377,12 +378,30 @@ def _line_values(entry: Entry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in _LINE_COLUMNS}
 
 
-async def board_states(
-    session: AsyncSession, competition_id: uuid.UUID
-) -> dict[Split, tuple[datetime | None, int]]:
-    """Return each board's version (`as_of`, None before versions existed) and line count."""
-    b, t = leaderboard_boards.c, leaderboard_entries.c
-    columns = []
+@dataclass(frozen=True)
+class BoardContext:
+    """What placing one participant's line needs to know first, read in one query."""
+
+    #: Per board: its version (`as_of`, None before versions existed) and line count.
+    states: dict[Split, tuple[datetime | None, int]]
+    #: The participant's team (None: solo).
+    team_id: uuid.UUID | None
+    ends_at: datetime | None
+    final_limit: int
+    owner_id: uuid.UUID | None
+
+
+async def board_context(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> BoardContext:
+    """Return both boards' states, the participant's team and the board settings at once."""
+    b, t, m, c = (
+        leaderboard_boards.c,
+        leaderboard_entries.c,
+        team_members.c,
+        competitions.c,
+    )
+    columns: list[Any] = []
     for split in SPLITS:
         columns.append(
             select(b.as_of)
@@ -394,8 +413,23 @@ async def board_states(
             .where(t.competition_id == competition_id, t.split == split)
             .scalar_subquery()
         )
+    columns.append(
+        select(m.team_id)
+        .where(m.competition_id == competition_id, m.user_id == user_id)
+        .scalar_subquery()
+    )
+    for column in (c.ends_at, c.final_submissions_limit, c.owner_id):
+        columns.append(select(column).where(c.id == competition_id).scalar_subquery())
     row = (await session.execute(select(*columns))).one()
-    return {split: (row[2 * i], int(row[2 * i + 1] or 0)) for i, split in enumerate(SPLITS)}
+    states = {split: (row[2 * i], int(row[2 * i + 1] or 0)) for i, split in enumerate(SPLITS)}
+    team_id, ends_at, final_limit, owner_id = row[4:]
+    return BoardContext(
+        states,
+        uuid.UUID(str(team_id)) if team_id is not None else None,
+        ends_at,
+        2 if final_limit is None else final_limit,
+        owner_id,
+    )
 
 
 async def set_board_version(

@@ -185,12 +185,13 @@ async def place_entrant(
     """
     if not locked:
         await repository.lock_board(session, competition_id)
-    states = await repository.board_states(session, competition_id)
+    context = await repository.board_context(session, competition_id, user_id)
+    states = context.states
     if any(base is None and total > 0 for base, total in states.values()):
         # A board stored before versions existed: rank it whole once.
         await recompute_board(session, outbox, mirror, competition_id)
         return
-    team_id = await teams_repository.team_of(session, competition_id, user_id)
+    team_id, ends_at, owner_id = context.team_id, context.ends_at, context.owner_id
     entrant = team_id or user_id
     teams = await teams_repository.members_of(session, competition_id, [team_id]) if team_id else {}
     submissions = [
@@ -199,9 +200,8 @@ async def place_entrant(
             session, competition_id, teams.get(entrant, [user_id])
         )
     ]
-    ends_at, final_limit, owner_id = await repository.board_settings(session, competition_id)
     chosen = {entrant: await teams_repository.selections_of(session, competition_id, entrant)}
-    eligible = final_candidates(submissions, chosen, final_limit)
+    eligible = final_candidates(submissions, chosen, context.final_limit)
     lines: dict[Split, Entry | None] = {}
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
