@@ -66,7 +66,11 @@ class ActivityStack:
     async def competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active activity competition that started ten days ago."""
         return await create_activity_competition(
-            self.http, owner, self.lrs_client_id, RULES, title="Learning sprint", **fields
+            self.http,
+            owner,
+            self.lrs_client_id,
+            title="Learning sprint",
+            **({"rules": RULES} | fields),
         )
 
     async def join(self, competition: dict[str, Any], *users: User) -> None:

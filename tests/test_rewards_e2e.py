@@ -68,7 +68,7 @@ class RewardsStack:
         return await sign_up(self.http, f"Learner {uuid.uuid4().hex[:4]}")
 
     async def activity_competition(self, owner: User) -> str:
-        made = await create_activity_competition(self.http, owner, self.lrs_client_id, RULES)
+        made = await create_activity_competition(self.http, owner, self.lrs_client_id, rules=RULES)
         return str(made["id"])
 
     async def join(self, competition_id: str, user: User) -> None:

@@ -73,10 +73,9 @@ class OpsStack:
             self.http,
             owner,
             self.lrs_client_id,
-            RULES,
             title="Ops sprint",
             started=timedelta(days=5),
-            **fields,
+            **({"rules": RULES} | fields),
         )
 
     async def join(self, competition_id: str, user: User) -> None:

@@ -22,14 +22,14 @@ async def create_activity_competition(
     http: httpx.AsyncClient,
     owner: User,
     lrs_client_id: str,
-    rules: dict[str, Any],
     *,
     title: str = "Sprint",
     started: timedelta = timedelta(days=10),
     **fields: Any,
 ) -> dict[str, Any]:
     """Create an active activity competition that started `started` ago and takes late joins;
-    its statements count from the LRS client `lrs_client_id` (ADR 0054)."""
+    its statements count from the LRS client `lrs_client_id` (ADR 0054). `fields` (its
+    `rules` among them) are sent as they are."""
     now = datetime.now(UTC)
     body: dict[str, Any] = {
         "kind": "activity",
@@ -38,7 +38,6 @@ async def create_activity_competition(
         "late_join": True,
         "starts_at": (now - started).isoformat(),
         "ends_at": (now + timedelta(days=20)).isoformat(),
-        "rules": rules,
         **fields,
     }
     made = await http.post("/v1/competitions", json=body, headers=owner.auth)
