@@ -20,15 +20,12 @@ from platform_support.activity import (
     COMPLETED,
     create_activity_competition,
     join_accepted,
+    learning_tool,
     post_statements,
 )
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
     serve_competitions,
     serve_gateway,
@@ -168,9 +165,8 @@ async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIter
             public_base_url=PLATFORM,
             rate_limit_lrs_client=1_000_000,
         )
-        admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(
-            http, admin_token, "lesson player", ["statements/write", "statements/read"]
+        _, tool = await learning_tool(
+            http, "lesson player", ["statements/write", "statements/read"]
         )
         running = ActivityStack(http, tool.auth, tool.client_id)
         # Consumer groups join once (about 5 s each on tansu): one awarded statement warms all.

@@ -30,15 +30,12 @@ from platform_support.activity import (
     COMPLETED,
     create_activity_competition,
     join_accepted,
+    learning_tool,
     post_statements,
 )
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
     serve_competitions,
     serve_gateway,
@@ -151,8 +148,7 @@ async def rewards_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncItera
             public_base_url=PLATFORM,
             rate_limit_lrs_client=1_000_000,
         )
-        admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(http, admin_token, "lesson player", ["statements/write"])
+        admin_token, tool = await learning_tool(http, "lesson player", ["statements/write"])
         yield RewardsStack(
             http, {"Authorization": f"Bearer {admin_token}"}, tool.auth, tool.client_id
         )

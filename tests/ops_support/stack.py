@@ -19,15 +19,12 @@ from platform_support.activity import (
     COMPLETED,
     create_activity_competition,
     join_accepted,
+    learning_tool,
     post_statements,
 )
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
     serve_competitions,
     serve_gateway,
@@ -125,8 +122,7 @@ async def ops_stack(
             public_base_url=PLATFORM,
             blob=blobs,
         )
-        token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(http, token, "ops tool", ["statements/write", "statements/read"])
+        token, tool = await learning_tool(http, "ops tool", ["statements/write", "statements/read"])
         yield OpsStack(
             url,
             http,

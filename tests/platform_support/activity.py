@@ -1,4 +1,4 @@
-"""Activity competitions through the public API: create one, join it, post a tool's statements.
+"""Activity competitions through the public API: a learning tool, a competition, joins, statements.
 
 The activity, rewards and operations stacks share these; each keeps its own rules
 and names for them.
@@ -13,9 +13,27 @@ from typing import Any
 import httpx
 from podium_runtime.testing import eventually
 
-from platform_support.stack import XAPI_VERSION, User, trust_lrs_clients
+from platform_support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    XAPI_VERSION,
+    LrsClient,
+    User,
+    login,
+    lrs_client,
+    trust_lrs_clients,
+)
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+
+
+async def learning_tool(
+    http: httpx.AsyncClient, name: str, scopes: list[str]
+) -> tuple[str, LrsClient]:
+    """Sign in as the admin and make a learning tool's LRS client; return the admin's token
+    and the client."""
+    token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return token, await lrs_client(http, token, name, scopes)
 
 
 async def create_activity_competition(
