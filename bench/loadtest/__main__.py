@@ -40,13 +40,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import psutil
 from _support import dev_stack
 from podium_gateway.config import Settings as GatewaySettings
 from podium_runtime.devstack import SERVICES
 
 from loadtest.processes import Sampler, StackProcesses
-from loadtest.report import parse_failures, parse_stats, render, usage
+from loadtest.report import (
+    Histogram,
+    parse_failures,
+    parse_histograms,
+    parse_stats,
+    render,
+    server_routes,
+    usage,
+)
 from loadtest.seed import Seed, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +113,18 @@ def stack_settings(visitors: int, admin_email: str, admin_password: str) -> dict
     return env
 
 
+LATENCY = "podium_http_request_duration_seconds"
+
+
+def gateway_latency(url: str) -> dict[tuple[str, str], Histogram] | None:
+    """Scrape the gateway's request-latency histograms (None when `/metrics` does not answer)."""
+    try:
+        answer = httpx.get(f"{url}/metrics", timeout=30)
+    except httpx.HTTPError:
+        return None
+    return parse_histograms(answer.text, LATENCY) if answer.status_code == 200 else None
+
+
 def run_locust(plan: Plan, url: str, seed_file: Path, sampler: Sampler) -> tuple[float, float]:
     """Run Locust headless until its run time is over; return when it started and ended."""
     env = {
@@ -130,8 +151,17 @@ def run_locust(plan: Plan, url: str, seed_file: Path, sampler: Sampler) -> tuple
     return started, time.time()
 
 
-def report(plan: Plan, url: str, sampler: Sampler, started: float, ended: float) -> int:
+def report(
+    plan: Plan,
+    url: str,
+    sampler: Sampler,
+    window: tuple[float, float],
+    latency: tuple[dict[tuple[str, str], Histogram] | None, ...],
+) -> int:
     """Build, print and write the report; return the number of failed requests."""
+    started, ended = window
+    before, after = latency
+    server = server_routes(before, after) if before is not None and after is not None else None
     routes, total = parse_stats((OUT / "locust_stats.csv").read_text())
     failures = parse_failures((OUT / "locust_failures.csv").read_text())
     rows = usage(sampler.samples, started, ended)
@@ -155,6 +185,7 @@ def report(plan: Plan, url: str, sampler: Sampler, started: float, ended: float)
         failures=failures,
         rows=rows,
         elapsed=ended - started,
+        server=server,
     )
     (OUT / "report.md").write_text(text)
     print("\n" + text)
@@ -201,13 +232,15 @@ def main() -> int:
         seeded.write(seed_file)
         sampler = Sampler(stack)
         sampler.start()
+        before = gateway_latency(url)
         print(f"loadtest: Locust for {plan.duration}: {plan.users}", flush=True)
         try:
-            started, ended = run_locust(plan, url, seed_file, sampler)
+            window = run_locust(plan, url, seed_file, sampler)
         finally:
             sampler.stop()
+        after = gateway_latency(url)
         seed_file.unlink()  # it holds the accounts' passwords and the LRS secrets
-        errors = report(plan, url, sampler, started, ended)
+        errors = report(plan, url, sampler, window, (before, after))
     return 1 if errors else 0
 
 
