@@ -11,6 +11,7 @@ import math
 import pytest
 from loadtest.report import (
     Sample,
+    parse_exceptions,
     parse_failures,
     parse_histograms,
     parse_stats,
@@ -204,3 +205,23 @@ def test_the_gateway_time_is_the_difference_between_two_scrapes() -> None:
         title="t", facts=[], routes=[], total=None, failures=[], rows=[], elapsed=1, server=[row]
     )
     assert "| GET /v1/competitions/{competition_id} | 100 | 300 | ≤ 100 | > 10,000 |" in text
+
+
+def test_exceptions_in_the_users_code_are_reported() -> None:
+    exceptions = parse_exceptions(
+        'Count,Message,Traceback,Nodes\n3,"KeyError(\'viewer\')","Traceback ...",local\n'
+    )
+
+    text = render(
+        title="t",
+        facts=[],
+        routes=[],
+        total=None,
+        failures=[],
+        rows=[],
+        elapsed=1,
+        exceptions=exceptions,
+    )
+
+    assert exceptions == [(3, "KeyError('viewer')")]
+    assert "Exceptions in the users' code: 3\n- 3 x KeyError('viewer')" in text

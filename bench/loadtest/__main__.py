@@ -15,8 +15,10 @@ for `LOADTEST_DURATION` (default `5m`; Locust's format: `60s`, `2m`, ...) with:
 `LOADTEST_SCALE` multiplies the defaults (e.g. 0.1 for a smoke run). While
 Locust runs, psutil samples every process of the stack each second. At the end
 it prints one markdown report (per-route throughput, p50/p95/p99 and errors,
-then each process group's CPU seconds, % of one core and peak RSS) and writes
-it to `build/loadtest/report.md`. The exit status is 1 when any request failed.
+then each process group's CPU seconds, % of one core and peak RSS, then the
+gateway's own time per route from its `/metrics`) and writes it to
+`build/loadtest/report.md`. The exit status is 1 when any request failed or a
+user's task raised.
 
 The stack it starts gets these settings, because one machine plays every client:
 the per-IP limit of anonymous requests is what `LOADTEST_VISITORS` browsers
@@ -49,6 +51,7 @@ from podium_runtime.devstack import SERVICES
 from loadtest.processes import Sampler, StackProcesses
 from loadtest.report import (
     Histogram,
+    parse_exceptions,
     parse_failures,
     parse_histograms,
     parse_stats,
@@ -158,12 +161,13 @@ def report(
     window: tuple[float, float],
     latency: tuple[dict[tuple[str, str], Histogram] | None, ...],
 ) -> int:
-    """Build, print and write the report; return the number of failed requests."""
+    """Build, print and write the report; return the number of errors (failures, exceptions)."""
     started, ended = window
     before, after = latency
     server = server_routes(before, after) if before is not None and after is not None else None
     routes, total = parse_stats((OUT / "locust_stats.csv").read_text())
     failures = parse_failures((OUT / "locust_failures.csv").read_text())
+    exceptions = parse_exceptions((OUT / "locust_exceptions.csv").read_text())
     rows = usage(sampler.samples, started, ended)
     loads = sampler.load or [0.0]
     users = ", ".join(f"{n} {LABELS[kind]}" for kind, n in plan.users.items())
@@ -186,11 +190,13 @@ def report(
         rows=rows,
         elapsed=ended - started,
         server=server,
+        exceptions=exceptions,
     )
     (OUT / "report.md").write_text(text)
     print("\n" + text)
     print(f"loadtest: report written to {(OUT / 'report.md').relative_to(ROOT)}")
-    return total.failures if total else sum(route.failures for route in routes)
+    failed = total.failures if total else sum(route.failures for route in routes)
+    return failed + sum(count for count, _ in exceptions)
 
 
 def main() -> int:

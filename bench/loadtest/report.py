@@ -189,6 +189,15 @@ def parse_failures(text: str) -> list[Failure]:
     return sorted(failures, key=lambda failure: -failure.occurrences)
 
 
+def parse_exceptions(text: str) -> list[tuple[int, str]]:
+    """Return (count, message) of each exception raised in the users' own code (`*_exceptions.csv`).
+
+    Locust does not count these as failed requests, but a task that raised did not
+    do what a user would have done: the report counts them as errors too.
+    """
+    return [(int(row["Count"]), row["Message"]) for row in csv.DictReader(io.StringIO(text))]
+
+
 def usage(samples: list[Sample], started: float, ended: float) -> list[Usage]:
     """Return each group's CPU and peak RSS between `started` and `ended`, busiest first.
 
@@ -293,6 +302,7 @@ def render(
     rows: list[Usage],
     elapsed: float,
     server: list[ServerRoute] | None = None,
+    exceptions: list[tuple[int, str]] | None = None,
 ) -> str:
     """Return the whole report as markdown: facts, the route table, failures, the process table.
 
@@ -308,6 +318,9 @@ def render(
         lines.append(
             f"- {failure.occurrences:,} x {failure.method} {failure.name}: {failure.error}"
         )
+    if exceptions:
+        lines.append(f"Exceptions in the users' code: {sum(n for n, _ in exceptions):,}")
+        lines += [f"- {count:,} x {message}" for count, message in exceptions]
     lines += ["", *usage_table(rows, elapsed), ""]
     if server:
         lines += [*server_table(server), ""]
