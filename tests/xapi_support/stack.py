@@ -85,7 +85,12 @@ async def lrs_stack(
     async with contextlib.AsyncExitStack() as stack:
         identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
         ingest = await stack.enter_async_context(
-            serve(ingest_api(test_infra.settings(IngestSettings)))
+            serve(
+                ingest_api(
+                    # Ingest writes the stored-ids index under the gateway's prefix (ADR 0059).
+                    test_infra.settings(IngestSettings, gateway_redis_key_prefix=f"t{run}:gateway:")
+                )
+            )
         )
         urls = []
         settings_used: list[Any] = []
