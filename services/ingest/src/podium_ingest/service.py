@@ -162,7 +162,8 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         voided=row["voided"],
         lrs_client_id=cause.data.lrs_client_id,
     )
-    return StatementRecorded(
+    # The envelope too: its fields are ours, and `id`, `occurred_at` take their defaults.
+    return StatementRecorded.model_construct(
         producer=PRODUCER,
         correlation_id=cause.correlation_id,
         causation_id=str(cause.id),
