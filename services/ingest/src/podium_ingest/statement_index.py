@@ -19,9 +19,8 @@ from collections.abc import Awaitable, Callable, Collection
 from podium_contracts.statement_index import index_positions, statement_index_key
 from podium_runtime.db import Database
 from redis.asyncio import Redis
-from sqlalchemy import select, text
 
-from podium_ingest.models import statements
+from podium_ingest import repository
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +76,10 @@ class StatementIndex:
         count = 0
         try:
             async with database.session() as session:
-                await session.execute(text(f"LOCK TABLE {statements.fullname} IN SHARE MODE"))
                 # Allocate the whole filter first: its length is its size in bits.
                 await self.redis.setbit(building, self.bits - 1, 0)
-                ids = await session.stream_scalars(select(statements.c.id))
                 chunk: list[int] = []
-                async for statement_id in ids:
+                async for statement_id in repository.all_statement_ids_locked(session):
                     chunk += index_positions(statement_id)
                     count += 1
                     if count % CHUNK == 0:
