@@ -138,10 +138,10 @@ async def get_competition(
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
     found = await read_model.snapshot(redis_client, competition_id, user)
-    document = found.details(user)
-    if document is not None:
+    body = found.details_body(user)
+    if body is not None:
         headers = {"Cache-Control": "private, no-store"} if user is not None else None
-        return JSONResponse(document, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
     if found.card is None:
         read_model.repair(client, competition_id)
     answer = await client.request("GET", f"/competitions/{competition_id}", user)

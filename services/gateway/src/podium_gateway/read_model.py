@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from podium_contracts.read_models import CompetitionCard, competition_phase
 from podium_contracts.redis_keys import (
     MEMBERS_LOADED,
@@ -35,6 +36,7 @@ from redis.asyncio import Redis
 
 from podium_gateway.auth import CurrentUser
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
+from podium_gateway.rendered import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,11 @@ PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
 #: Repairs under way by competition, kept referenced until they finish (one at a time each).
 _REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
 
+#: Cards parsed from the bytes read (frozen models, shared by the requests that read them).
+CARDS: Rendered[CompetitionCard] = Rendered(1024)
+#: Details answers rendered from a card's bytes and the phase of the moment (ADR 0061).
+DETAILS: Rendered[bytes] = Rendered(1024)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -52,6 +59,8 @@ class Snapshot:
     card: CompetitionCard | None
     member: bool
     page: Any = None
+    #: The card as stored (the key its renderings are kept under).
+    raw: bytes | None = None
 
     def visible(self, user: CurrentUser | None) -> bool:
         """Tell whether the caller may see the competition (its card must be present)."""
@@ -86,22 +95,49 @@ class Snapshot:
             viewer=ViewerView(role=role),
         )
 
-    def details(self, user: CurrentUser | None) -> dict[str, Any] | None:
-        """Return the details document when the card answers for this caller exactly.
+    def answers_details(self, user: CurrentUser | None) -> bool:
+        """Tell whether the card holds the details exactly as this caller must see them.
 
         That is a public competition read by an anonymous visitor or by a signed-in
-        stranger (neither owner, admin nor participant); None sends the route to
+        stranger (neither owner, admin nor participant); otherwise the route asks
         the internal API.
         """
         card = self.card
         if card is None or not card.is_public():
-            return None
-        if user is not None and (user.is_admin or card.owner_id == user.user_id or self.member):
+            return False
+        return user is None or not (user.is_admin or card.owner_id == user.user_id or self.member)
+
+    def details(self, user: CurrentUser | None) -> dict[str, Any] | None:
+        """Return the details document when the card answers for this caller exactly, else None."""
+        card = self.card
+        if card is None or not self.answers_details(user):
             return None
         document = dict(card.document)
         now = datetime.now(UTC)
         document["phase"] = competition_phase(card.status, card.starts_at, card.ends_at, now)
         return document
+
+    def details_body(self, user: CurrentUser | None) -> bytes | None:
+        """Return `details(user)` as the JSON answer's bytes, rendered once per card and phase."""
+        card = self.card
+        if card is None or self.raw is None or not self.answers_details(user):
+            return None
+        phase = competition_phase(card.status, card.starts_at, card.ends_at, datetime.now(UTC))
+
+        def render() -> bytes:
+            return _render({**card.document, "phase": phase})
+
+        return DETAILS.get((self.raw, phase), render)
+
+
+def _render(document: Any) -> bytes:
+    """Return `document` encoded exactly as `JSONResponse` encodes it."""
+    return JSONResponse(document).body
+
+
+def parse_card(raw: bytes) -> CompetitionCard:
+    """Return the card stored as `raw`, parsed once per content."""
+    return CARDS.get(raw, lambda: CompetitionCard.model_validate_json(raw))
 
 
 async def snapshot(
@@ -120,11 +156,12 @@ async def snapshot(
             pipe.eval(script, len(keys), *keys, *args)
         answers = await pipe.execute()
     raw, (loaded, member) = answers[0], answers[1]
-    card = CompetitionCard.model_validate_json(raw) if raw is not None and loaded else None
+    card = parse_card(raw) if raw is not None and loaded else None
     return Snapshot(
         card=card,
         member=user is not None and member is not None,
         page=answers[2] if page is not None else None,
+        raw=raw if card is not None else None,
     )
 
 
