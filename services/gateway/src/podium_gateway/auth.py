@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -138,8 +139,38 @@ class JwksCache:
         return key
 
 
+#: Tokens verified lately: token -> (key id, the key it was verified with, the caller).
+_VERIFIED: OrderedDict[str, tuple[str, Any, CurrentUser]] = OrderedDict()
+#: How many verified tokens are kept (least recently used go first).
+VERIFIED_TOKENS = 4096
+
+
 async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) -> CurrentUser:
-    """Verify an access token's header, signature and claims; raise 401 problems otherwise."""
+    """Verify an access token's header, signature and claims; raise 401 problems otherwise.
+
+    A token verified before is not verified again while it has not expired and
+    the key it was verified with is still the one identity publishes for its
+    `kid` (a rotated-out or refetched key verifies it afresh). The signature and
+    claims of a given token cannot change; revocation and the current role are
+    checked on every request by the callers, as before.
+    """
+    found = _VERIFIED.get(token)
+    if found is not None:
+        kid, key, user = found
+        # PyJWT's rule: expired once `exp <= now - leeway`.
+        if time.time() < user.expires_at + leeway and await jwks.key_for(kid) is key:
+            _VERIFIED.move_to_end(token)
+            return user
+        _VERIFIED.pop(token, None)
+    user, kid, key = await _verify(token, jwks, leeway)
+    _VERIFIED[token] = (kid, key, user)
+    if len(_VERIFIED) > VERIFIED_TOKENS:
+        _VERIFIED.popitem(last=False)
+    return user
+
+
+async def _verify(token: str, jwks: JwksCache, leeway: float) -> tuple[CurrentUser, str, Any]:
+    """Verify a token in full; return the caller, the key id and the key that verified it."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as exc:
@@ -177,7 +208,7 @@ async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) 
     email, role = claims.get("email"), claims.get("role")
     if not isinstance(email, str) or role not in ROLES:
         raise invalid_token()
-    return CurrentUser(
+    user = CurrentUser(
         user_id=user_id,
         email=email,
         role=role,
@@ -185,6 +216,7 @@ async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) 
         issued_at=float(claims["iat"]),
         expires_at=float(claims["exp"]),
     )
+    return user, kid, key
 
 
 async def check_not_revoked(redis_client: Any, user: CurrentUser) -> None:

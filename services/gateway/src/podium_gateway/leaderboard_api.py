@@ -70,19 +70,6 @@ if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
 return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total')}
 """
 
-# The same page as one bulk string, rows joined by newlines (stored JSON has none): one
-# reply to parse, and the bytes the rendered answer is kept under (`podium_gateway.rendered`).
-_PAGE_JOINED = """
-local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
-local rows = {}
-if #ids > 0 then
-  for _, row in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do
-    if row then rows[#rows + 1] = row end
-  end
-end
-return {table.concat(rows, '\\n'), redis.call('HMGET', KEYS[3], 'as_of', 'total')}
-"""
-
 #: Board pages rendered from the rows and meta read, per page asked for (ADR 0061).
 PAGES: Rendered[bytes] = Rendered(256)
 
@@ -263,11 +250,11 @@ async def leaderboard(
     )
     bounds = (offset, offset + limit - 1)
     competition, page = await _board_competition(
-        client, redis_client, competition_id, user, split, (_PAGE_JOINED, guessed, bounds)
+        client, redis_client, competition_id, user, split, (guessed, bounds)
     )
     keys, start = _board_keys(competition, competition_id, split, period, day)
     if page is None or keys != guessed:
-        page = await redis_client.eval(_PAGE_JOINED, 3, *keys, *bounds)
+        page = await redis_client.eval(read_model.PAGE_SCRIPT, 3, *keys, *bounds)
     joined, meta = page
 
     def render() -> bytes:
@@ -277,7 +264,7 @@ async def leaderboard(
         more = offset + len(entries) < total and len(entries) == limit
         body = _page(entries, total, as_of, split, period, start)
         body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
-        return JSONResponse(body).body
+        return bytes(JSONResponse(body).body)
 
     # Everything the answer is made of is in the key: the bytes read and the page asked for.
     key = (joined, *meta, split, period, start, offset, limit)

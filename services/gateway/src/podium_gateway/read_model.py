@@ -3,8 +3,9 @@
 The competitions service writes, for each competition, a card (the facts that
 decide who may see it, and its details document) and the set of its accepted
 participants, hiding the card before any change commits (`podium_competitions
-.read_model`). The gateway reads card and membership in one MULTI, together with
-a board page when the caller asks for one, and decides here:
+.read_model`). The gateway reads card and membership in one Lua script (atomic,
+like a MULTI), together with a board page when the caller asks for one, and
+decides here:
 
 - a card that is missing (never written, hidden by a change in flight, lost) is a
   *miss*: the route asks the internal API, which reads Postgres, and asks the
@@ -40,8 +41,40 @@ from podium_gateway.rendered import Rendered
 
 log = logging.getLogger(__name__)
 
-#: A board page read in the same round trip: (Lua script, keys, arguments).
-PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
+#: A board page read in the same round trip: its (ranks, entries, meta) keys, first and last rank.
+PageRead = tuple[tuple[str, str, str], tuple[int, int]]
+
+# Lua: one board page, ranks, entries and meta from the same version, as one bulk string of
+# rows joined by newlines (stored JSON has none): one reply to parse, and the bytes the
+# rendered answer is kept under (`podium_gateway.rendered`).
+_PAGE_FUNCTION = """
+local function page(ranks, entries, meta, first, last)
+  local ids = redis.call('ZRANGE', ranks, first, last)
+  local rows = {}
+  if #ids > 0 then
+    for _, row in ipairs(redis.call('HMGET', entries, unpack(ids))) do
+      if row then rows[#rows + 1] = row end
+    end
+  end
+  return {table.concat(rows, '\\n'), redis.call('HMGET', meta, 'as_of', 'total')}
+end
+"""
+
+#: One board page: KEYS ranks, entries, meta; ARGV first and last rank (0-based).
+PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
+
+# The card, the caller's membership (and the "loaded" mark) and optionally a page, in one
+# script: atomic like a MULTI, one command for the client to pack and parse. KEYS card,
+# members[, ranks, entries, meta]; ARGV member field[, first, last].
+_SNAPSHOT = (
+    _PAGE_FUNCTION
+    + """
+local seen = redis.call('HMGET', KEYS[2], '*', ARGV[1])
+local board = false
+if #KEYS == 5 then board = page(KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[3]) end
+return {redis.call('GET', KEYS[1]), seen[1], seen[2], board}
+"""
+)
 
 #: Repairs under way by competition, kept referenced until they finish (one at a time each).
 _REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -132,7 +165,7 @@ class Snapshot:
 
 def _render(document: Any) -> bytes:
     """Return `document` encoded exactly as `JSONResponse` encodes it."""
-    return JSONResponse(document).body
+    return bytes(JSONResponse(document).body)
 
 
 def parse_card(raw: bytes) -> CompetitionCard:
@@ -146,21 +179,19 @@ async def snapshot(
     user: CurrentUser | None,
     page: PageRead | None = None,
 ) -> Snapshot:
-    """Read the card, the caller's membership and optionally a board page in one MULTI."""
+    """Read the card, the caller's membership and optionally a board page atomically."""
     member_field = str(user.user_id) if user is not None else MEMBERS_LOADED
-    async with redis_client.pipeline(transaction=True) as pipe:
-        pipe.get(competition_card_key(competition_id))
-        pipe.hmget(competition_members_key(competition_id), [MEMBERS_LOADED, member_field])
-        if page is not None:
-            script, keys, args = page
-            pipe.eval(script, len(keys), *keys, *args)
-        answers = await pipe.execute()
-    raw, (loaded, member) = answers[0], answers[1]
+    keys = [competition_card_key(competition_id), competition_members_key(competition_id)]
+    args: list[Any] = [member_field]
+    if page is not None:
+        keys += page[0]
+        args += page[1]
+    raw, loaded, member, board = await redis_client.eval(_SNAPSHOT, len(keys), *keys, *args)
     card = parse_card(raw) if raw is not None and loaded else None
     return Snapshot(
         card=card,
         member=user is not None and member is not None,
-        page=answers[2] if page is not None else None,
+        page=board if page is not None else None,
         raw=raw if card is not None else None,
     )
 

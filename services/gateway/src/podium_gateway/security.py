@@ -74,14 +74,14 @@ def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     values = [value for name, value in headers if name.lower() == b"vary"]
     if not values:
         return [*headers, (b"vary", b"Origin")]
-    joined = (b", ".join([*values, b"Origin"]),)
+    joined: bytes | None = b", ".join([*values, b"Origin"])
     kept: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         if name.lower() != b"vary":
             kept.append((name, value))
-        elif joined:
-            kept.append((b"vary", joined[0]))
-            joined = ()
+        elif joined is not None:
+            kept.append((b"vary", joined))
+            joined = None
     return kept
 
 
