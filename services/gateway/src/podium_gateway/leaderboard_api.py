@@ -38,7 +38,7 @@ from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
 from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.auth import CurrentUser, Gate, OptionalUserDep, ReaderDep, UserDep
 from podium_gateway.clients import RedisDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
@@ -121,13 +121,15 @@ async def _board_competition(
     user: CurrentUser | None,
     split: Split,
     page: read_model.PageRead | None = None,
+    gate: Gate | None = None,
 ) -> tuple[CompetitionView, Any]:
     """Check the caller may read this board; return the competition and `page` if read with it.
 
-    Problems (404 for a stranger to a private competition, ...) are relayed.
+    Problems (404 for a stranger to a private competition, ...) are relayed; `gate`:
+    the caller's checks still to make, in the same read.
     """
     competition, rows = await read_model.competition(
-        client, redis_client, competition_id, user, page
+        client, redis_client, competition_id, user, page, gate
     )
     if split == "private" and competition.kind == "activity":
         raise Problem(
@@ -232,7 +234,7 @@ def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
 async def leaderboard(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    user: OptionalUserDep,
+    reader: ReaderDep,
     redis_client: RedisDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -250,7 +252,7 @@ async def leaderboard(
     )
     bounds = (offset, offset + limit - 1)
     competition, page = await _board_competition(
-        client, redis_client, competition_id, user, split, (guessed, bounds)
+        client, redis_client, competition_id, reader.user, split, (guessed, bounds), reader.gate
     )
     keys, start = _board_keys(competition, competition_id, split, period, day)
     if page is None or keys != guessed:

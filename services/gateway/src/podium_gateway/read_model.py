@@ -35,7 +35,7 @@ from podium_contracts.redis_keys import (
 )
 from redis.asyncio import Redis
 
-from podium_gateway.auth import CurrentUser
+from podium_gateway.auth import GATE_FUNCTION, CurrentUser, Gate
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
 from podium_gateway.rendered import Rendered
 
@@ -63,16 +63,26 @@ end
 #: One board page: KEYS ranks, entries, meta; ARGV first and last rank (0-based).
 PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
 
-# The card, the caller's membership (and the "loaded" mark) and optionally a page, in one
-# script: atomic like a MULTI, one command for the client to pack and parse. KEYS card,
-# members[, ranks, entries, meta]; ARGV member field[, first, last].
+# The caller's checks (`auth.Gate`: rate limit, token revocation), the card, the caller's
+# membership (and the "loaded" mark) and optionally a page, in one script: atomic like a
+# MULTI, one command for the client to pack and parse. KEYS card, members, the gate's
+# n keys (0, 1 or 3)[, ranks, entries, meta]; ARGV member field, n, window ms, issued
+# at[, first, last].
 _SNAPSHOT = (
-    _PAGE_FUNCTION
+    GATE_FUNCTION
+    + _PAGE_FUNCTION
     + """
+local n = tonumber(ARGV[2])
+local verdict = false
+if n > 0 then
+  verdict = gate(KEYS[3], ARGV[3], n == 3 and KEYS[4], KEYS[5], ARGV[4])
+end
 local seen = redis.call('HMGET', KEYS[2], '*', ARGV[1])
 local board = false
-if #KEYS == 5 then board = page(KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[3]) end
-return {redis.call('GET', KEYS[1]), seen[1], seen[2], board}
+if #KEYS == n + 5 then
+  board = page(KEYS[n + 3], KEYS[n + 4], KEYS[n + 5], ARGV[5], ARGV[6])
+end
+return {redis.call('GET', KEYS[1]), seen[1], seen[2], board, verdict}
 """
 )
 
@@ -178,15 +188,27 @@ async def snapshot(
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
+    gate: Gate | None = None,
 ) -> Snapshot:
-    """Read the card, the caller's membership and optionally a board page atomically."""
+    """Read the card, the caller's membership and optionally a board page atomically.
+
+    With `gate`, the caller's rate limit and token revocation are checked in the same
+    script and settled (401, 429) before anything read is used.
+    """
     member_field = str(user.user_id) if user is not None else MEMBERS_LOADED
     keys = [competition_card_key(competition_id), competition_members_key(competition_id)]
-    args: list[Any] = [member_field]
+    args: list[Any] = [member_field, 0, 0, 0]
+    if gate is not None:
+        checked = gate.keys()
+        keys += checked
+        args[1:] = [len(checked), *gate.arguments()]
     if page is not None:
         keys += page[0]
         args += page[1]
-    raw, loaded, member, board = await redis_client.eval(_SNAPSHOT, len(keys), *keys, *args)
+    answer = await redis_client.eval(_SNAPSHOT, len(keys), *keys, *args)
+    raw, loaded, member, board, verdict = answer
+    if gate is not None:
+        gate.settle(verdict)
     card = parse_card(raw) if raw is not None and loaded else None
     return Snapshot(
         card=card,
@@ -218,13 +240,15 @@ async def competition(
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
+    gate: Gate | None = None,
 ) -> tuple[CompetitionView, Any]:
     """Return the competition as `user` sees it, and the page read with it (if any).
 
     From the read model when the card is present and lets the caller see it;
     otherwise from the internal API (problems, 404 included, raise `Relayed`).
+    `gate`: the caller's checks still to make (see `snapshot`).
     """
-    found = await snapshot(redis_client, competition_id, user, page)
+    found = await snapshot(redis_client, competition_id, user, page, gate)
     if found.visible(user):
         return found.view(user), found.page
     if found.card is None:
