@@ -104,10 +104,11 @@ def create_api(settings: Settings) -> FastAPI:
             try:
                 yield
             finally:
-                # The live hub (made on the first stream) holds a pub/sub connection.
-                hub = getattr(app.state, "live_hub", None)
-                if hub is not None:
-                    await hub.aclose()
+                # The live hubs (made on the first stream) hold a pub/sub connection each.
+                for name in ("live_hub", "board_hub"):
+                    hub = getattr(app.state, name, None)
+                    if hub is not None:
+                        await hub.aclose()
 
     app = runtime.create_app(
         title="Podium gateway",
