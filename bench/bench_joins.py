@@ -201,6 +201,7 @@ async def main() -> None:
                 pids.update({s: p.pid for s, p in zip(SERVICES, processes, strict=True)})
                 groups = process_groups(pids, workdir)
                 cpu_before = cpu_seconds(pids, groups)
+                print(f"joining: {len(plan)} joins", file=sys.stderr, flush=True)
                 began = time.perf_counter()
                 await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
                 publish_elapsed = time.perf_counter() - began
