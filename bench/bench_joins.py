@@ -9,6 +9,13 @@ the end-to-end figure includes the competitions consumer, its transaction and
 the outbox relay. Users are registered with cheap argon2 parameters: this
 measures joins, not password hashing.
 
+The timed phase posts with `_support.LeanClient` (httpx costs about as much CPU
+per request as the gateway; on two cores that would measure the load
+generator). The last line gives each process's share of a core and its CPU
+microseconds per join from request to decision: on a shared machine compare
+runs by those, and judge a change by a same-run A/B (the previous code through
+`PYTHONPATH`, both benches at once; docs/performance.md, "Joins").
+
 Usage: python bench/bench_joins.py [joins] [seconds]
 """
 
