@@ -15,7 +15,7 @@ KAFKA_LIBS := $(TOOLS)/kafka-$(KAFKA_VERSION)/libs/.complete
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka xapi-player dev test test-fast test-slow lint format contracts bench clean
+.PHONY: help install kafka xapi-player dev test test-fast test-slow lint format contracts bench loadtest clean
 .PHONY: web web-api web-dev test-python test-web lint-web bench-web
 
 # The web app (web/): Node 20+ with npm; Chromium for its end-to-end tests and benchmark.
@@ -128,6 +128,9 @@ $(WRK):
 bench: install $(WRK) ## Run the benchmarks under bench/ (and the web app's) and print their tables
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 	@$(MAKE) --no-print-directory bench-web
+
+loadtest: install ## Locust load test, 5 min: 500 visitors, 50 participants, 20 LRS clients, a sponsor (LOADTEST_DURATION, LOADTEST_SCALE, LOADTEST_URL)
+	@PYTHONPATH=bench $(PY) -m loadtest
 
 bench-web: install web $(CHROMIUM) ## The web app in Chromium: initial bundle, first board render, live update delay
 	@echo "== web/bench/board.spec.ts"

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 from podium_runtime.devstack import service_ports
@@ -76,17 +77,26 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def dev_stack(port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def dev_stack(
+    port: int,
+    env: dict[str, str] | None = None,
+    workdir: Path | None = None,
+    log: IO[bytes] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `make dev`'s stack (`podium_runtime.devstack`) on `port` until every service is ready.
 
-    `env` adds settings to the environment. The stack runs in its own session;
-    leaving stops it as Ctrl-C would.
+    `env` adds settings to the environment; `workdir` replaces `.podium` (data of
+    the embedded Postgres, Redis and broker); `log` receives the stack's output.
+    The stack runs in its own session; leaving stops it as Ctrl-C would.
     """
+    command = [sys.executable, "-m", "podium_runtime.devstack", "--port", str(port)]
+    if workdir is not None:
+        command += ["--workdir", str(workdir)]
     stack = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "podium_runtime.devstack", "--port", str(port)],
+        command,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         start_new_session=True,
     )
     try:

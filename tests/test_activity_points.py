@@ -16,23 +16,25 @@ from typing import Any
 
 import httpx
 import pytest
+from platform_support.activity import (
+    COMPLETED,
+    create_activity_competition,
+    join_accepted,
+    learning_tool,
+    post_statements,
+)
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
+    serve_competitions,
     serve_gateway,
     serve_identity,
+    serve_ingest,
     sign_up,
-    trust_lrs_clients,
 )
-from podium_runtime.testing import TestInfrastructure, eventually, serve
+from podium_runtime.testing import TestInfrastructure, eventually
 
-PLATFORM = "https://podium.test"
-XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
-COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 PASSED = "http://adlnet.gov/expapi/verbs/passed"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 LESSONS = "https://lessons.example/course-1/"
@@ -60,34 +62,19 @@ class ActivityStack:
 
     async def competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active activity competition that started ten days ago."""
-        now = datetime.now(UTC)
-        body: dict[str, Any] = {
-            "kind": "activity",
-            "title": f"Learning sprint {uuid.uuid4().hex[:6]}",
-            "status": "active",
-            "late_join": True,
-            "starts_at": (now - timedelta(days=10)).isoformat(),
-            "ends_at": (now + timedelta(days=20)).isoformat(),
-            "rules": RULES,
-        }
-        body.update(fields)
-        made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
-        assert made.status_code == 201, made.text
-        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
-        return made.json()  # type: ignore[no-any-return]
+        return await create_activity_competition(
+            self.http,
+            owner,
+            self.lrs_client_id,
+            title="Learning sprint",
+            **({"rules": RULES} | fields),
+        )
 
     async def join(self, competition: dict[str, Any], *users: User) -> None:
         """Join each user and await acceptance and their profile in the roster."""
         cid = competition["id"]
         for user in users:
-            asked = await self.http.post(f"/v1/competitions/{cid}/join", headers=user.auth)
-            assert asked.status_code == 202, asked.text
-
-            async def accepted(user: User = user) -> bool:
-                got = await self.http.get(f"/v1/competitions/{cid}/enrollment", headers=user.auth)
-                return got.status_code == 200 and got.json()["status"] == "accepted"
-
-            await eventually(accepted, timeout=60, message="join accepted")
+            await join_accepted(self.http, cid, user)
 
         # Time zones and e-mails come with identity's user events: await them in the roster.
         async def profiles_known() -> bool:
@@ -99,11 +86,7 @@ class ActivityStack:
 
     async def post_statements(self, *statements: dict[str, Any]) -> list[str]:
         """POST statements as the learning tool; return their ids."""
-        sent = await self.http.post(
-            "/xapi/statements", json=list(statements), headers={**self.lrs_auth, **XAPI_VERSION}
-        )
-        assert sent.status_code == 200, sent.text
-        return sent.json()  # type: ignore[no-any-return]
+        return await post_statements(self.http, self.lrs_auth, *statements)
 
     async def board(
         self, competition_id: str, period: str = "all", day: date | None = None
@@ -166,21 +149,12 @@ def statement(
 @contextlib.asynccontextmanager
 async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[ActivityStack]:
     """Run identity, competitions, ingest and the gateway; warm every consumer group."""
-    from podium_competitions.app import create_api as competitions_api
-    from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_ingest.app import create_api as ingest_api
-    from podium_ingest.config import Settings as IngestSettings
-
     await test_infra.migrate("identity", "competitions", "ingest")
     run = run_id()
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await stack.enter_async_context(
-            serve(competitions_api(test_infra.settings(CompetitionsSettings, db_pool_size=10)))
-        )
-        ingest = await stack.enter_async_context(
-            serve(ingest_api(test_infra.settings(IngestSettings, platform_url=PLATFORM)))
-        )
+        competitions = await serve_competitions(stack, test_infra, db_pool_size=10)
+        ingest = await serve_ingest(stack, test_infra, platform_url=PLATFORM)
         _, http = await serve_gateway(
             stack,
             test_infra,
@@ -191,9 +165,8 @@ async def activity_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIter
             public_base_url=PLATFORM,
             rate_limit_lrs_client=1_000_000,
         )
-        admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(
-            http, admin_token, "lesson player", ["statements/write", "statements/read"]
+        _, tool = await learning_tool(
+            http, "lesson player", ["statements/write", "statements/read"]
         )
         running = ActivityStack(http, tool.auth, tool.client_id)
         # Consumer groups join once (about 5 s each on tansu): one awarded statement warms all.

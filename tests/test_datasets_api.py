@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from podium_runtime.testing import TestInfrastructure
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from platform_support.memory import peak_kib, reset_peak
 from submissions_support.stack import PredictionStack, prediction_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -36,17 +36,6 @@ async def stack(
     """One running stack for the whole module."""
     async with prediction_stack(test_infra, tmp_path_factory.mktemp("datasets")) as running:
         yield running
-
-
-def peak_kib() -> int:
-    """Return this process's peak resident memory (VmHWM) in KiB."""
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-
-
-def reset_peak() -> None:
-    """Reset the peak to the current resident memory (Linux `clear_refs` 5)."""
-    Path("/proc/self/clear_refs").write_text("5")
 
 
 def big_file(path: Path) -> str:

@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from platform_support.memory import peak_kib, reset_peak
 from platform_support.stack import User
 from submissions_support.stack import PredictionStack, prediction_stack
 
@@ -47,17 +47,6 @@ async def stack(
     """One running stack for the whole module."""
     async with prediction_stack(test_infra, tmp_path_factory.mktemp("exports")) as running:
         yield running
-
-
-def peak_kib() -> int:
-    """Return this process's peak resident memory (VmHWM) in KiB."""
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-
-
-def reset_peak() -> None:
-    """Reset the peak to the current resident memory (Linux `clear_refs` 5)."""
-    Path("/proc/self/clear_refs").write_text("5")
 
 
 def canonical(item: dict[str, Any]) -> bytes:

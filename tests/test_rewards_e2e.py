@@ -22,26 +22,30 @@ from typing import Any
 import httpx
 import pytest
 from podium_rewards.verify import verify_proof
-from podium_runtime.testing import TestInfrastructure, eventually, serve
+from podium_runtime.testing import TestInfrastructure, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from platform_support.activity import (
+    COMPLETED,
+    create_activity_competition,
+    join_accepted,
+    learning_tool,
+    post_statements,
+)
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
+    serve_competitions,
     serve_gateway,
     serve_identity,
+    serve_ingest,
+    serve_notifier,
+    serve_rewards,
     sign_up,
-    trust_lrs_clients,
 )
 
-PLATFORM = "https://podium.test"
-XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
-COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 LESSONS = "https://lessons.example/course-1/"
 RULES = {"points": [{"verb": COMPLETED, "activity_prefix": LESSONS, "points": 30}]}
@@ -61,35 +65,11 @@ class RewardsStack:
         return await sign_up(self.http, f"Learner {uuid.uuid4().hex[:4]}")
 
     async def activity_competition(self, owner: User) -> str:
-        now = datetime.now(UTC)
-        made = await self.http.post(
-            "/v1/competitions",
-            json={
-                "kind": "activity",
-                "title": f"Sprint {uuid.uuid4().hex[:6]}",
-                "status": "active",
-                "late_join": True,
-                "starts_at": (now - timedelta(days=10)).isoformat(),
-                "ends_at": (now + timedelta(days=20)).isoformat(),
-                "rules": RULES,
-            },
-            headers=owner.auth,
-        )
-        assert made.status_code == 201, made.text
-        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
-        return str(made.json()["id"])
+        made = await create_activity_competition(self.http, owner, self.lrs_client_id, rules=RULES)
+        return str(made["id"])
 
     async def join(self, competition_id: str, user: User) -> None:
-        asked = await self.http.post(f"/v1/competitions/{competition_id}/join", headers=user.auth)
-        assert asked.status_code == 202, asked.text
-
-        async def accepted() -> bool:
-            got = await self.http.get(
-                f"/v1/competitions/{competition_id}/enrollment", headers=user.auth
-            )
-            return got.status_code == 200 and got.json()["status"] == "accepted"
-
-        await eventually(accepted, timeout=60, message="join accepted")
+        await join_accepted(self.http, competition_id, user)
 
     async def complete_lesson(self, user: User, lesson: str) -> str:
         statement = {
@@ -104,11 +84,7 @@ class RewardsStack:
         return (await self.post_statements(statement))[0]
 
     async def post_statements(self, *statements: dict[str, Any]) -> list[str]:
-        sent = await self.http.post(
-            "/xapi/statements", json=list(statements), headers={**self.lrs_auth, **XAPI_VERSION}
-        )
-        assert sent.status_code == 200, sent.text
-        return sent.json()  # type: ignore[no-any-return]
+        return await post_statements(self.http, self.lrs_auth, *statements)
 
     async def balance_is(self, user: User, balance: int, timeout: float = 60) -> dict[str, Any]:
         async def reached() -> dict[str, Any] | None:
@@ -152,35 +128,14 @@ class RewardsStack:
 @contextlib.asynccontextmanager
 async def rewards_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterator[RewardsStack]:
     """Run identity, competitions, ingest, rewards, notifier and the gateway."""
-    from podium_competitions.app import create_api as competitions_api
-    from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_ingest.app import create_api as ingest_api
-    from podium_ingest.config import Settings as IngestSettings
-    from podium_notifier.app import create_api as notifier_api
-    from podium_notifier.config import Settings as NotifierSettings
-    from podium_rewards.app import create_api as rewards_api
-    from podium_rewards.config import Settings as RewardsSettings
-
     await test_infra.migrate("identity", "competitions", "ingest", "rewards", "notifier")
     run = run_id()
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await stack.enter_async_context(
-            serve(competitions_api(test_infra.settings(CompetitionsSettings, db_pool_size=10)))
-        )
-        ingest = await stack.enter_async_context(
-            serve(ingest_api(test_infra.settings(IngestSettings, platform_url=PLATFORM)))
-        )
-        rewards = await stack.enter_async_context(
-            serve(
-                rewards_api(
-                    test_infra.settings(RewardsSettings, scheduler_enabled=False, db_pool_size=30)
-                )
-            )
-        )
-        notifier = await stack.enter_async_context(
-            serve(notifier_api(test_infra.settings(NotifierSettings, scheduler_enabled=False)))
-        )
+        competitions = await serve_competitions(stack, test_infra, db_pool_size=10)
+        ingest = await serve_ingest(stack, test_infra, platform_url=PLATFORM)
+        rewards = await serve_rewards(stack, test_infra, db_pool_size=30)
+        notifier, _ = await serve_notifier(stack, test_infra, tmp)
         _, http = await serve_gateway(
             stack,
             test_infra,
@@ -193,8 +148,7 @@ async def rewards_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncItera
             public_base_url=PLATFORM,
             rate_limit_lrs_client=1_000_000,
         )
-        admin_token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(http, admin_token, "lesson player", ["statements/write"])
+        admin_token, tool = await learning_tool(http, "lesson player", ["statements/write"])
         yield RewardsStack(
             http, {"Authorization": f"Bearer {admin_token}"}, tool.auth, tool.client_id
         )

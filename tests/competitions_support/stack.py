@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from platform_support.stack import User, login, run_id, serve_gateway, serve_identity, sign_up
-from podium_runtime.testing import TestInfrastructure, eventually, serve
+from platform_support.stack import (
+    User,
+    login,
+    run_id,
+    serve_competitions,
+    serve_gateway,
+    serve_identity,
+    sign_up,
+)
+from podium_runtime.testing import TestInfrastructure, eventually
 
 
 @dataclass
@@ -98,18 +106,12 @@ async def competitions_stack(
     test_infra: TestInfrastructure, tmp: Path
 ) -> AsyncIterator[CompetitionsStack]:
     """Run gateway -> Kafka -> competitions, with identity for accounts and tokens."""
-    from podium_competitions.app import create_api as competitions_api
-    from podium_competitions.config import Settings as CompetitionsSettings
-
     await test_infra.migrate("identity", "competitions")
     run = run_id()
-    competitions_settings = test_infra.settings(
-        CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
-    )
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await stack.enter_async_context(
-            serve(competitions_api(competitions_settings))
+        competitions = await serve_competitions(
+            stack, test_infra, auto_end_interval_seconds=0.2, db_pool_size=10
         )
         gateway, http = await serve_gateway(
             stack, test_infra, run, identity_url=identity, competitions_url=competitions

@@ -15,25 +15,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from platform_support.activity import (
+    COMPLETED,
+    create_activity_competition,
+    join_accepted,
+    learning_tool,
+    post_statements,
+)
 from platform_support.stack import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
+    PLATFORM,
     User,
-    login,
-    lrs_client,
     run_id,
+    serve_competitions,
     serve_gateway,
     serve_identity,
+    serve_ingest,
+    serve_notifier,
+    serve_rewards,
+    serve_scoring,
     sign_up,
-    trust_lrs_clients,
 )
 from podium_runtime.blobs import BlobSettings
-from podium_runtime.infra import free_port
-from podium_runtime.testing import TestInfrastructure, eventually, serve
+from podium_runtime.testing import TestInfrastructure
 
-PLATFORM = "https://podium.test"
-XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
-COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 LESSONS = "https://lessons.example/ops/"
 RULES = {
     "points": [{"verb": COMPLETED, "activity_prefix": LESSONS, "points": 10}],
@@ -62,42 +66,22 @@ class OpsStack:
 
     async def activity_competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active activity competition with a daily goal, started days ago."""
-        now = datetime.now(UTC)
-        body: dict[str, Any] = {
-            "kind": "activity",
-            "title": f"Ops sprint {uuid.uuid4().hex[:6]}",
-            "status": "active",
-            "late_join": True,
-            "starts_at": (now - timedelta(days=5)).isoformat(),
-            "ends_at": (now + timedelta(days=20)).isoformat(),
-            "rules": RULES,
-            **fields,
-        }
-        made = await self.http.post("/v1/competitions", json=body, headers=owner.auth)
-        assert made.status_code == 201, made.text
-        await trust_lrs_clients(self.http, owner.auth, made.json()["id"], self.lrs_client_id)
-        return made.json()  # type: ignore[no-any-return]
+        return await create_activity_competition(
+            self.http,
+            owner,
+            self.lrs_client_id,
+            title="Ops sprint",
+            started=timedelta(days=5),
+            **({"rules": RULES} | fields),
+        )
 
     async def join(self, competition_id: str, user: User) -> None:
         """Join and await acceptance."""
-        asked = await self.http.post(f"/v1/competitions/{competition_id}/join", headers=user.auth)
-        assert asked.status_code == 202, asked.text
-
-        async def accepted() -> bool:
-            got = await self.http.get(
-                f"/v1/competitions/{competition_id}/enrollment", headers=user.auth
-            )
-            return got.status_code == 200 and got.json()["status"] == "accepted"
-
-        await eventually(accepted, timeout=60, message="join accepted")
+        await join_accepted(self.http, competition_id, user)
 
     async def post_statements(self, *statements: dict[str, Any]) -> list[str]:
         """POST statements as the learning tool; return their ids."""
-        sent = await self.http.post(
-            "/xapi/statements", json=list(statements), headers={**self.lrs_auth, **XAPI_VERSION}
-        )
-        assert sent.status_code == 200, sent.text
-        return sent.json()  # type: ignore[no-any-return]
+        return await post_statements(self.http, self.lrs_auth, *statements)
 
 
 def completed(user: User, lesson: str = "lesson-1", **extra: Any) -> dict[str, Any]:
@@ -117,56 +101,19 @@ async def ops_stack(
 ) -> AsyncIterator[OpsStack]:
     """All six services (`with_rewards`: seven), migrated, with an admin signed in and LRS
     credentials made."""
-    from podium_competitions.app import create_api as competitions_api
-    from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_ingest.app import create_api as ingest_api
-    from podium_ingest.config import Settings as IngestSettings
-    from podium_notifier.app import build_app, create_service
-    from podium_notifier.config import Settings as NotifierSettings
-    from podium_scoring.app import create_api as scoring_api
-    from podium_scoring.config import Settings as ScoringSettings
-
     await test_infra.migrate()
     run = run_id()
     blobs = BlobSettings(backend="local", dir=tmp / "blobs")
     async with contextlib.AsyncExitStack() as stack:
-        identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await stack.enter_async_context(
-            serve(competitions_api(test_infra.settings(CompetitionsSettings)))
-        )
-        scoring = await stack.enter_async_context(
-            serve(scoring_api(test_infra.settings(ScoringSettings, blob=blobs)))
-        )
-        ingest = await stack.enter_async_context(
-            serve(ingest_api(test_infra.settings(IngestSettings, platform_url=PLATFORM)))
-        )
-        notifier_service = create_service(
-            test_infra.settings(
-                NotifierSettings,
-                public_base_url=PLATFORM,
-                scheduler_enabled=False,
-                email_poll_seconds=0.2,
-                # E-mail goes to the development sink, as under `make dev`.
-                dev_smtp_sink=True,
-                dev_mail_dir=tmp / "mails",
-                smtp_port=free_port(),
-            )
-        )
-        notifier = await stack.enter_async_context(serve(build_app(notifier_service)))
-        if with_rewards:
-            from podium_rewards.app import create_api as rewards_api
-            from podium_rewards.config import Settings as RewardsSettings
-
-            rewards_settings = test_infra.settings(RewardsSettings, scheduler_enabled=False)
-            rewards = await stack.enter_async_context(serve(rewards_api(rewards_settings)))
         services = {
-            "identity": identity,
-            "competitions": competitions,
-            "scoring": scoring,
-            "ingest": ingest,
-            "notifier": notifier,
-            **({"rewards": rewards} if with_rewards else {}),
+            "identity": await serve_identity(stack, test_infra, tmp, run),
+            "competitions": await serve_competitions(stack, test_infra),
+            "scoring": await serve_scoring(stack, test_infra, blob=blobs),
+            "ingest": await serve_ingest(stack, test_infra, platform_url=PLATFORM),
+            "notifier": (await serve_notifier(stack, test_infra, tmp))[0],
         }
+        if with_rewards:
+            services["rewards"] = await serve_rewards(stack, test_infra)
         url, http = await serve_gateway(
             stack,
             test_infra,
@@ -175,8 +122,7 @@ async def ops_stack(
             public_base_url=PLATFORM,
             blob=blobs,
         )
-        token = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
-        tool = await lrs_client(http, token, "ops tool", ["statements/write", "statements/read"])
+        token, tool = await learning_tool(http, "ops tool", ["statements/write", "statements/read"])
         yield OpsStack(
             url,
             http,

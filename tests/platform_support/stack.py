@@ -1,7 +1,9 @@
-"""Start identity and the gateway for an end-to-end stack; register users and LRS clients.
+"""Start the services of an end-to-end stack; register users and LRS clients.
 
-The stacks in `competitions_support`, `submissions_support` and the activity
-suite add their own services between these two.
+This module owns how each service runs under test (`serve_identity`,
+`serve_competitions`, ... `serve_gateway`): the stacks in `competitions_support`,
+`submissions_support`, `ops_support` and the activity and rewards suites pick
+the services they need from here and add their own helpers.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 
 ADMIN_EMAIL = "competitions-admin@example.org"
 ADMIN_PASSWORD = "correct horse battery staple 42"  # dev-only test credential
 PASSWORD = "correct horse battery 9"  # dev-only test credential
+#: The platform's public URL: the `homePage` of its users' xAPI accounts (SPEC §7.3).
+PLATFORM = "https://podium.test"
+XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
 
 
 @dataclass
@@ -60,6 +66,74 @@ async def serve_identity(
         redis_key_prefix=f"t{run}:identity:",
     )
     return await stack.enter_async_context(serve(identity_api(settings)))
+
+
+async def serve_competitions(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, **settings: Any
+) -> str:
+    """Run competitions with these settings over the test defaults; return its URL."""
+    from podium_competitions.app import create_api as competitions_api
+    from podium_competitions.config import Settings as CompetitionsSettings
+
+    app = competitions_api(test_infra.settings(CompetitionsSettings, **settings))
+    return await stack.enter_async_context(serve(app))
+
+
+async def serve_scoring(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, **settings: Any
+) -> str:
+    """Run scoring with these settings (its blob store, at least); return its URL."""
+    from podium_scoring.app import create_api as scoring_api
+    from podium_scoring.config import Settings as ScoringSettings
+
+    app = scoring_api(test_infra.settings(ScoringSettings, **settings))
+    return await stack.enter_async_context(serve(app))
+
+
+async def serve_ingest(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, **settings: Any
+) -> str:
+    """Run ingest with these settings (`platform_url=PLATFORM` to know the platform's users by
+    their xAPI accounts); return its URL."""
+    from podium_ingest.app import create_api as ingest_api
+    from podium_ingest.config import Settings as IngestSettings
+
+    app = ingest_api(test_infra.settings(IngestSettings, **settings))
+    return await stack.enter_async_context(serve(app))
+
+
+async def serve_notifier(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, tmp: Path
+) -> tuple[str, Path]:
+    """Run the notifier with its development SMTP sink, as under `make dev`, and no scheduler;
+    return its URL and the folder the sink writes mails to."""
+    from podium_notifier.app import build_app, create_service
+    from podium_notifier.config import Settings as NotifierSettings
+
+    mail_dir = tmp / "mails"
+    service = create_service(
+        test_infra.settings(
+            NotifierSettings,
+            dev_smtp_sink=True,
+            dev_mail_dir=mail_dir,
+            smtp_port=free_port(),
+            public_base_url=PLATFORM,
+            email_poll_seconds=0.2,
+            scheduler_enabled=False,
+        )
+    )
+    return await stack.enter_async_context(serve(build_app(service))), mail_dir
+
+
+async def serve_rewards(
+    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, **settings: Any
+) -> str:
+    """Run rewards without its drawing scheduler (tests run drawings); return its URL."""
+    from podium_rewards.app import create_api as rewards_api
+    from podium_rewards.config import Settings as RewardsSettings
+
+    app = rewards_api(test_infra.settings(RewardsSettings, scheduler_enabled=False, **settings))
+    return await stack.enter_async_context(serve(app))
 
 
 async def serve_gateway(

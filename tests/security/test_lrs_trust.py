@@ -19,13 +19,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, login, lrs_client
+from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, XAPI_VERSION, login, lrs_client
 from podium_runtime.testing import TestInfrastructure, eventually
 from test_activity_points import (
     LESSONS,
     PASSED,
     VOIDED,
-    XAPI_VERSION,
     ActivityStack,
     account,
     activity_stack,

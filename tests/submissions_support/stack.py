@@ -17,9 +17,17 @@ from typing import Any
 import httpx
 import numpy as np
 from competitions_support.stack import CompetitionsStack
-from platform_support.stack import User, run_id, serve_gateway, serve_identity
+from platform_support.stack import (
+    User,
+    run_id,
+    serve_competitions,
+    serve_gateway,
+    serve_identity,
+    serve_notifier,
+    serve_scoring,
+)
 from podium_runtime.blobs import BlobSettings
-from podium_runtime.testing import TestInfrastructure, eventually, serve
+from podium_runtime.testing import TestInfrastructure, eventually
 
 ROWS = 300
 
@@ -121,29 +129,6 @@ class PredictionStack(CompetitionsStack):
         )
 
 
-async def serve_notifier(
-    stack: contextlib.AsyncExitStack, test_infra: TestInfrastructure, tmp: Path
-) -> tuple[str, Path]:
-    """Run the notifier with its development SMTP sink; return its URL and the mail folder."""
-    from podium_notifier.app import build_app, create_service
-    from podium_notifier.config import Settings as NotifierSettings
-    from podium_runtime.infra import free_port
-
-    mail_dir = tmp / "mails"
-    service = create_service(
-        test_infra.settings(
-            NotifierSettings,
-            dev_smtp_sink=True,
-            dev_mail_dir=mail_dir,
-            smtp_port=free_port(),
-            public_base_url="http://podium.test",
-            email_poll_seconds=0.2,
-            scheduler_enabled=False,
-        )
-    )
-    return await stack.enter_async_context(serve(build_app(service))), mail_dir
-
-
 @contextlib.asynccontextmanager
 async def prediction_stack(
     test_infra: TestInfrastructure,
@@ -158,26 +143,17 @@ async def prediction_stack(
     `with_notifier` adds the notifier (dev mail sink in `stack.mail_dir`) behind the gateway;
     `gateway` and `scoring` are settings of those services that differ from the test defaults.
     """
-    from podium_competitions.app import create_api as competitions_api
-    from podium_competitions.config import Settings as CompetitionsSettings
-    from podium_scoring.app import create_api as scoring_api
-    from podium_scoring.config import Settings as ScoringSettings
-
     await test_infra.migrate("identity", "competitions", "scoring")
     if with_notifier:
         await test_infra.migrate("notifier")
     run = run_id()
     blobs = BlobSettings(backend="local", dir=tmp / "blobs")
-    competitions_settings = test_infra.settings(
-        CompetitionsSettings, auto_end_interval_seconds=0.2, db_pool_size=10
-    )
-    scoring_settings = test_infra.settings(ScoringSettings, blob=blobs, **(scoring or {}))
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await stack.enter_async_context(
-            serve(competitions_api(competitions_settings))
+        competitions = await serve_competitions(
+            stack, test_infra, auto_end_interval_seconds=0.2, db_pool_size=10
         )
-        scoring_url = await stack.enter_async_context(serve(scoring_api(scoring_settings)))
+        scoring_url = await serve_scoring(stack, test_infra, blob=blobs, **(scoring or {}))
         extra: dict[str, Any] = {}
         mail_dir = None
         if with_notifier:

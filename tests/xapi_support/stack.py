@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -11,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from platform_support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    login,
+    lrs_client,
+    serve_identity,
+    serve_ingest,
+)
+from platform_support.stack import XAPI_VERSION as VERSION
 from podium_runtime.testing import TestInfrastructure, eventually, serve
-
-ADMIN_EMAIL = "lrs-admin@example.com"
-ADMIN_PASSWORD = "Correct-Horse-Battery-42"  # dev-only test credential
-VERSION = {"X-Experience-API-Version": "1.0.3"}
 
 
 @dataclass
@@ -41,15 +45,8 @@ async def create_lrs_client(
 ) -> tuple[str, str]:
     """Create LRS credentials with the admin API; return (client id, Basic header)."""
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
-        response = await client.post(
-            "/v1/admin/lrs-clients",
-            json={"name": name, "scopes": scopes},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    basic = "Basic " + base64.b64encode(f"{body['key']}:{body['secret']}".encode()).decode()
-    return body["id"], basic
+        made = await lrs_client(client, token, name, scopes)
+    return made.client_id, made.auth["Authorization"]
 
 
 async def _lrs_client(gateway: str, token: str, name: str, scopes: list[str]) -> str:
@@ -63,30 +60,13 @@ async def lrs_stack(
     """Run the LRS path end to end: gateway(s) -> Kafka -> ingest, with identity for auth."""
     from podium_gateway.app import create_api as gateway_api
     from podium_gateway.config import Settings as GatewaySettings
-    from podium_identity.app import create_api as identity_api
-    from podium_identity.config import Settings as IdentitySettings
-    from podium_ingest.app import create_api as ingest_api
-    from podium_ingest.config import Settings as IngestSettings
     from podium_runtime.blobs import BlobSettings
 
     await test_infra.migrate("identity", "ingest")
     run = uuid.uuid4().hex[:8]
-    identity_settings = test_infra.settings(
-        IdentitySettings,
-        jwt_keys_dir=tmp / "keys",
-        jwt_generate_missing_key=True,
-        admin_email=ADMIN_EMAIL,
-        admin_password=ADMIN_PASSWORD,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-        argon2_parallelism=1,
-        redis_key_prefix=f"t{run}:identity:",
-    )
     async with contextlib.AsyncExitStack() as stack:
-        identity = await stack.enter_async_context(serve(identity_api(identity_settings)))
-        ingest = await stack.enter_async_context(
-            serve(ingest_api(test_infra.settings(IngestSettings)))
-        )
+        identity = await serve_identity(stack, test_infra, tmp, run)
+        ingest = await serve_ingest(stack, test_infra)
         urls = []
         settings_used: list[Any] = []
         for _ in range(gateways):
@@ -103,11 +83,7 @@ async def lrs_stack(
             urls.append(await stack.enter_async_context(serve(gateway_api(settings))))
         # Password hashing is slow by design: give a loaded machine time to answer.
         async with httpx.AsyncClient(base_url=urls[0], timeout=30) as client:
-            login = await client.post(
-                "/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-            )
-        assert login.status_code == 200, login.text
-        token = login.json()["access_token"]
+            token = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
         lrs = LrsStack(
             urls, ingest, test_infra.database_url, admin_token=token, gateway_settings=settings_used
         )

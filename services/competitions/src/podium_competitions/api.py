@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Response
 from podium_runtime.deps import OutboxDep, SessionDep
 
 from podium_competitions import eligibility, enrollments, service
-from podium_competitions.deps import CallerDep, MaybeCallerDep
+from podium_competitions.deps import CallerDep, CursorQuery, InviteCodeQuery, MaybeCallerDep
 from podium_competitions.schemas import (
     Competition,
     CompetitionCreate,
@@ -49,7 +49,7 @@ async def list_competitions(
     kind: Kind | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: CursorQuery = None,
     mine: Literal["owned", "joined"] | None = None,
 ) -> CompetitionPage:
     """List the competitions the caller may see (`mine`: only owned or joined ones)."""
@@ -90,7 +90,7 @@ async def regenerate_invite_code(
 async def join_target(
     session: SessionDep,
     competition_id: uuid.UUID | None = None,
-    invite_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    invite_code: InviteCodeQuery = None,
 ) -> JoinTargetOut:
     """Resolve the competition a join is aimed at, by id or by invite code."""
     found = await service.join_target(session, competition_id, invite_code)
@@ -110,7 +110,7 @@ async def may_join(
     competition_id: uuid.UUID,
     session: SessionDep,
     caller: CallerDep,
-    invite_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    invite_code: InviteCodeQuery = None,
 ) -> JoinEligibility:
     """Would the caller's join be accepted now? The `JoinRejection` code if not."""
     return await eligibility.may_join(session, caller, competition_id, invite_code)
@@ -139,7 +139,7 @@ async def participants(
     session: SessionDep,
     caller: MaybeCallerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: CursorQuery = None,
 ) -> ParticipantPage:
     """Return the roster (display names only)."""
     return await enrollments.participants(

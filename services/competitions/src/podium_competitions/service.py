@@ -17,7 +17,7 @@ from podium_contracts.events import (
 from podium_runtime.cursors import CursorCodec
 from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
-from podium_runtime.problems import ServiceError
+from podium_runtime.problems import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import domain, repository
@@ -39,32 +39,12 @@ from podium_competitions.views import Caller, competition_data, to_competition
 PRODUCER = "competitions"
 
 
-class CompetitionsError(ServiceError):
-    """A use case refused; the subclass says the status it is reported with."""
-
-
-class NotFound(CompetitionsError):
-    """The object does not exist or the caller may not see it (SPEC §8: 404, never 403)."""
-
-    status = 404
-
-
-class Forbidden(CompetitionsError):
-    """The caller sees the object but may not change it."""
-
-    status = 403
-
-
-class Conflict(CompetitionsError):
-    """The object's state forbids the change."""
-
-    status = 409
-
-
-class Invalid(CompetitionsError):
-    """The request is well-formed but its values do not fit together."""
-
-    status = 422
+# The use cases refuse with the runtime's errors (one hierarchy in every service), under
+# the short names the service's modules import from here.
+NotFound = NotFoundError
+Forbidden = ForbiddenError
+Conflict = ConflictError
+Invalid = InvalidError
 
 
 def now() -> datetime:

@@ -13,14 +13,20 @@ import json
 import random
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import competitions_factories as factories
 import pytest
 import redis.asyncio as redis
-from podium_competitions.boards import BoardDelta, BoardWriter, apply_delta, write_board
+from podium_competitions.boards import (
+    BoardDelta,
+    BoardKeys,
+    BoardWriter,
+    apply_delta,
+    write_board,
+)
 from podium_competitions.domain import rank_changes
 from podium_competitions.leaderboard import repository, service
 from podium_competitions.leaderboard.domain import Entry, Split, rank_board
@@ -38,30 +44,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 OUTBOX = messaging_tables(metadata).outbox
 
 
-class RecordingMirror(LeaderboardMirror):
-    """Keeps what would go to Redis after commit (this tier's commits are savepoints)."""
+class RecordingWriter(BoardWriter):
+    """Keeps what would go to Redis after commit (this tier's commits are savepoints).
 
-    def __init__(self) -> None:
-        self.writes: list[tuple[Split, list[BoardEntry] | BoardDelta, datetime | None]] = []
+    The real `LeaderboardMirror` runs on it, so the lines recorded are the mirror's own.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(client)
+        self.writes: list[tuple[BoardKeys, list[BoardEntry] | BoardDelta, datetime | None]] = []
 
     def stage(
         self,
         session: AsyncSession,
-        competition_id: uuid.UUID,
-        split: Split,
-        entries: Sequence[Entry],
-        names: Mapping[uuid.UUID, str],
+        keys: BoardKeys,
+        entries: Sequence[BoardEntry],
         as_of: datetime,
-        teams: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
-        baseline_id: uuid.UUID | None = None,
     ) -> None:
-        lines = mirrored_lines(entries, names, teams or {}, baseline_id)
-        self.writes.append((split, lines, as_of))
+        self.writes.append((keys, list(entries), as_of))
 
-    def stage_delta(
-        self, session: AsyncSession, competition_id: uuid.UUID, split: Split, delta: BoardDelta
-    ) -> None:
-        self.writes.append((split, delta, None))
+    def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
+        self.writes.append((keys, delta, None))
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +135,8 @@ async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
 ) -> None:
     competition = await factories.competition(session)
     owner_id = competition.owner_id
-    outbox, mirror = factories.outbox(), RecordingMirror()
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), LeaderboardMirror(writer)
     rng = random.Random(14)
     people = [uuid.uuid4() for _ in range(40)] + [owner_id]
     submitted: list[ScoredData] = []
@@ -183,8 +187,7 @@ async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
 
     # The mirror's writes, applied in commit order to Redis, give the rebuilt board.
     final = await _rebuilt(session, competition.id)
-    for split, write, as_of in mirror.writes:
-        keys = board_keys(competition.id, split)
+    for keys, write, as_of in writer.writes:
         if isinstance(write, BoardDelta):
             assert await apply_delta(redis_client, keys, write) == "applied"
         else:
@@ -233,10 +236,10 @@ async def test_the_writer_drops_a_board_whose_base_never_comes(redis_client: red
 
 
 async def test_a_burst_of_scores_in_one_unit_of_work_announces_the_net_moves(
-    session: AsyncSession,
+    session: AsyncSession, redis_client: redis.Redis
 ) -> None:
     competition = await factories.competition(session)
-    outbox, mirror = factories.outbox(), RecordingMirror()
+    outbox, mirror = factories.outbox(), LeaderboardMirror(RecordingWriter(redis_client))
     rng = random.Random(3)
     people = [uuid.uuid4() for _ in range(30)]
     start = datetime.now(UTC) - timedelta(minutes=30)

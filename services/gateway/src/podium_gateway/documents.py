@@ -1,10 +1,19 @@
 """Named documents of the relayed competition and notification answers (OpenAPI, SPEC §5).
 
-The competitions service and the notifier validate and produce these shapes;
-the gateway passes their answers through. The models here name each body and
-answer so `/openapi.json` is a complete contract from which typed clients (the
-web app's among them) are generated. Request bodies check only types and enum
-values at the edge; the owning service applies every other rule.
+These are the gateway's own contract, not copies to be shared. The competitions
+service, scoring and the notifier validate and produce these shapes on their
+internal APIs (SPEC §6), which may change with their service; the public API is
+fixed by the SPEC and is what typed clients (the web app's among them) are
+generated from. So the public shape is stated here, at the boundary, and a
+service's internal schema is not imported (services do not import each other,
+`tests/architecture`) nor moved to `podium_contracts`, which carries events,
+read models and Redis keys, not request and answer bodies. That the two agree is
+tested, not assumed: `tests/security/test_openapi_fuzz.py` checks the answers
+the running services give through the gateway against these documents as
+`/openapi.json` serves them.
+Request bodies check only types and enum values at the edge; the owning service
+applies every other rule. `account_schemas.py` and `rewards_api.py` state the
+account and rewards documents the same way.
 """
 
 from __future__ import annotations

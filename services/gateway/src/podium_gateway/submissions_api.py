@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import httpx
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from podium_contracts import Event
 from podium_contracts.events import (
     AnswerKeyData,
     AnswerKeyUploaded,
@@ -38,7 +39,7 @@ from podium_contracts.redis_keys import (
     next_utc_midnight,
     utc_day,
 )
-from podium_runtime.blobs import BlobNotFoundError
+from podium_runtime.blobs import BlobNotFoundError, BlobRef
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
@@ -234,6 +235,26 @@ def _require_prediction(competition: CompetitionView) -> None:
         )
 
 
+def _received(
+    submission_id: uuid.UUID,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    ref: BlobRef,
+    now: datetime,
+) -> Event:
+    """The `submission.received` event of a file stored at `ref`."""
+    data = SubmissionReceivedData(
+        submission_id=submission_id,
+        competition_id=competition_id,
+        user_id=user_id,
+        blob_key=ref.key,
+        sha256=ref.sha256,
+        size_bytes=ref.size,
+        submitted_at=now,
+    )
+    return new_event(SubmissionReceived, "gateway", data)
+
+
 def _view(
     raw: dict[str, Any], competition: CompetitionView | None, user: CurrentUser, now: datetime
 ) -> SubmissionView:
@@ -396,19 +417,7 @@ async def submit_prediction(
         )
         ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
         await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
-        event = new_event(
-            SubmissionReceived,
-            "gateway",
-            SubmissionReceivedData(
-                submission_id=submission_id,
-                competition_id=competition_id,
-                user_id=user.user_id,
-                blob_key=ref.key,
-                sha256=ref.sha256,
-                size_bytes=ref.size,
-                submitted_at=now,
-            ),
-        )
+        event = _received(submission_id, competition_id, user.user_id, ref, now)
         await command.publish(runtime, event, "submission")
         return await command.accepted(
             SubmissionAccepted(id=submission_id, competition_id=competition_id, submitted_at=now)
@@ -767,19 +776,7 @@ async def submit_baseline(
     now = datetime.now(UTC)
     submission_id = uuid.uuid4()
     ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
-    event = new_event(
-        SubmissionReceived,
-        "gateway",
-        SubmissionReceivedData(
-            submission_id=submission_id,
-            competition_id=competition_id,
-            user_id=competition.owner_id,
-            blob_key=ref.key,
-            sha256=ref.sha256,
-            size_bytes=ref.size,
-            submitted_at=now,
-        ),
-    )
+    event = _received(submission_id, competition_id, competition.owner_id, ref, now)
     await publish(runtime, event, "baseline submission")
     await auditor(
         user, "competition.baseline_submitted", "competition", competition_id,

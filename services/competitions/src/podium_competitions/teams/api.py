@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from podium_runtime.deps import OutboxDep, RuntimeDep, SessionDep
 
 from podium_competitions.boards import BoardWriter
-from podium_competitions.deps import CallerDep
+from podium_competitions.deps import CallerDep, InviteCodeQuery
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.teams import service
 from podium_competitions.teams.schemas import (
@@ -56,7 +55,7 @@ async def my_team(competition_id: uuid.UUID, session: SessionDep, caller: Caller
 async def team_target(
     session: SessionDep,
     caller: CallerDep,
-    invite_code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    invite_code: InviteCodeQuery = None,
     merge_team_id: uuid.UUID | None = None,
 ) -> TeamTarget:
     """Resolve a team invite code, or a team the caller asks to merge."""

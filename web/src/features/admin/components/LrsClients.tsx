@@ -1,6 +1,7 @@
 /** Admin: xAPI credentials of learning tools (create, shown once; list; revoke). */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { DataTable } from '@/components/table';
 import { ConfirmButton, CopyButton, Field, ProblemAlert, QueryState } from '@/components/ui';
 import { api, unwrap } from '@/lib/api-client';
 import type { components } from '@/lib/api-schema';
@@ -93,36 +94,22 @@ export function LrsClients() {
         <h2 id="clients">Clients</h2>
         <QueryState query={clients} isEmpty={(d) => d.items.length === 0} empty="No LRS clients yet.">
           {(list) => (
-            <div className="table-wrap" tabIndex={0}>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Client id</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Action</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.items.map((c) => (
-                    <tr key={c.id}>
-                      <td>{c.name}</td>
-                      <td>
-                        <code>{c.key}</code>
-                      </td>
-                      <td>
-                        <code>{c.id}</code>
-                      </td>
-                      <td>{c.scopes.join(', ')}</td>
-                      <td>{formatDateTime(c.created_at)}</td>
-                      <td>{c.revoked_at ? 'revoked' : <ConfirmButton label="Revoke" question={`Revoke ${c.name}? Tools using it are refused within seconds.`} onConfirm={() => revoke.mutate(c.id)} />}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable columns={['Name', 'Key', 'Client id', 'Scopes', 'Created', 'Action']}>
+              {list.items.map((c) => (
+                <tr key={c.id}>
+                  <td>{c.name}</td>
+                  <td>
+                    <code>{c.key}</code>
+                  </td>
+                  <td>
+                    <code>{c.id}</code>
+                  </td>
+                  <td>{c.scopes.join(', ')}</td>
+                  <td>{formatDateTime(c.created_at)}</td>
+                  <td>{c.revoked_at ? 'revoked' : <ConfirmButton label="Revoke" question={`Revoke ${c.name}? Tools using it are refused within seconds.`} onConfirm={() => revoke.mutate(c.id)} />}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </QueryState>
       </section>

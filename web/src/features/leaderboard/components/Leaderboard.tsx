@@ -1,5 +1,6 @@
 /** A competition's board: tabs, periods, pagination, around-me, live reorder (FLIP animation). */
 import { useLayoutEffect, useRef, useState } from 'react';
+import { DataTable } from '@/components/table';
 import { ProblemAlert, Spinner } from '@/components/ui';
 import { formatDateTime, formatNumber, localDay } from '@/lib/format';
 import { useAroundMe, useBoard, useBoardStream, type Entry, type Period, type Split } from '../api/leaderboard';
@@ -104,34 +105,32 @@ export function Leaderboard({ competitionId, kind, timezone, myUserId, privateVi
           {board.data.entries.length === 0 ? (
             <p className="empty">No one is ranked yet.</p>
           ) : (
-            <div className="table-wrap" tabIndex={0}>
-              <table className="board">
-                <caption className="sr-only">Ranks, best first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Rank</th>
-                    <th scope="col">Participant</th>
-                    <th scope="col" className="num">{kind === 'activity' ? 'Points' : 'Score'}</th>
-                    <th scope="col" className="num">{kind === 'activity' ? 'Statements' : 'Entries'}</th>
-                    <th scope="col" className="hide-narrow">Last</th>
-                  </tr>
-                </thead>
-                <tbody ref={body}>
-                  {board.data.entries.map((entry) => (
-                    <tr key={entry.user_id} data-user={entry.user_id} className={entry.user_id === myUserId ? 'me' : undefined} aria-current={entry.user_id === myUserId ? 'true' : undefined}>
-                      <td>{entry.rank}</td>
-                      <td>
-                        {entry.display_name ?? 'Anonymous'}
-                        {entry.user_id === myUserId ? <span className="badge">you</span> : null}
-                      </td>
-                      <td className="num">{formatNumber(entry.score)}</td>
-                      <td className="num">{entry.submissions}</td>
-                      <td className="hide-narrow">{formatDateTime(entry.last_submission_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              className="board"
+              caption="Ranks, best first"
+              hideCaption
+              bodyRef={body}
+              columns={[
+                'Rank',
+                'Participant',
+                { label: kind === 'activity' ? 'Points' : 'Score', numeric: true },
+                { label: kind === 'activity' ? 'Statements' : 'Entries', numeric: true },
+                { label: 'Last', className: 'hide-narrow' },
+              ]}
+            >
+              {board.data.entries.map((entry) => (
+                <tr key={entry.user_id} data-user={entry.user_id} className={entry.user_id === myUserId ? 'me' : undefined} aria-current={entry.user_id === myUserId ? 'true' : undefined}>
+                  <td>{entry.rank}</td>
+                  <td>
+                    {entry.display_name ?? 'Anonymous'}
+                    {entry.user_id === myUserId ? <span className="badge">you</span> : null}
+                  </td>
+                  <td className="num">{formatNumber(entry.score)}</td>
+                  <td className="num">{entry.submissions}</td>
+                  <td className="hide-narrow">{formatDateTime(entry.last_submission_at)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
           <nav className="row" aria-label="Board pages">
             <button type="button" disabled={!cursors.length} onClick={() => setCursors((c) => c.slice(0, -1))}>

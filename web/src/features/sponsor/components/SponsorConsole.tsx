@@ -1,5 +1,6 @@
 /** The sponsor's console of one competition: lifecycle, invites, answer key, roster, stats, moderation, learning tools. */
 import { useState } from 'react';
+import { DataTable, ScoreCells, scoreColumns } from '@/components/table';
 import { ConfirmButton, CopyButton, ProblemAlert, QueryState, StatusBadge } from '@/components/ui';
 import type { components } from '@/lib/api-schema';
 import { formatDateTime, formatNumber, localDay } from '@/lib/format';
@@ -186,40 +187,25 @@ function Moderation({ competition }: { competition: Competition }) {
       {rescore.isError || invalidate.isError ? <ProblemAlert error={rescore.error ?? invalidate.error} /> : null}
       <QueryState query={submissions} isEmpty={(d) => d.items.length === 0} empty="No submissions yet.">
         {(page) => (
-          <div className="table-wrap" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Submitted</th>
-                  <th scope="col">Participant</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" className="num">Public</th>
-                  <th scope="col" className="num">Private</th>
-                  <th scope="col">Action</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.items.map((s) => (
-                  <tr key={s.id}>
-                    <td>{formatDateTime(s.submitted_at)}</td>
-                    <td>
-                      <code>{s.user_id.slice(0, 8)}</code>
-                    </td>
-                    <td>
-                      <StatusBadge status={s.status} />
-                    </td>
-                    <td className="num">{formatNumber(s.public_score)}</td>
-                    <td className="num">{formatNumber(s.private_score)}</td>
-                    <td>
-                      {s.status === 'scored' ? (
-                        <ConfirmButton label="Invalidate" question="Invalidate this submission? The boards recompute without it." onConfirm={() => invalidate.mutate(s.id, { onSuccess: () => setWaiting((w) => [...w, s.id]) })} />
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['Submitted', 'Participant', 'Status', ...scoreColumns, 'Action']}>
+            {page.items.map((s) => (
+              <tr key={s.id}>
+                <td>{formatDateTime(s.submitted_at)}</td>
+                <td>
+                  <code>{s.user_id.slice(0, 8)}</code>
+                </td>
+                <td>
+                  <StatusBadge status={s.status} />
+                </td>
+                <ScoreCells submission={s} />
+                <td>
+                  {s.status === 'scored' ? (
+                    <ConfirmButton label="Invalidate" question="Invalidate this submission? The boards recompute without it." onConfirm={() => invalidate.mutate(s.id, { onSuccess: () => setWaiting((w) => [...w, s.id]) })} />
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </QueryState>
     </section>

@@ -1,6 +1,7 @@
 /** Upload a prediction file: drop or pick, pre-check, preview, progress, then the live outcome. */
 import { useQueryClient } from '@tanstack/react-query';
 import { useId, useMemo, useRef, useState, type DragEvent } from 'react';
+import { DataTable } from '@/components/table';
 import { ProblemAlert, StatusBadge } from '@/components/ui';
 import { upload } from '@/lib/api-client';
 import { formatNumber } from '@/lib/format';
@@ -140,19 +141,11 @@ export function SubmitPanel({ competitionId, metric, used, limit }: { competitio
         ) : null}
       </div>
       {preview ? (
-        <div className="table-wrap" tabIndex={0}>
-          <table className="preview">
-            <caption>First rows of {file?.name}</caption>
-            <thead>
-              <tr>{preview.header.map((h, i) => <th key={i} scope="col">{h}</th>)}</tr>
-            </thead>
-            <tbody>
-              {preview.rows.map((row, i) => (
-                <tr key={i}>{row.map((cell, j) => <td key={j}>{cell}</td>)}</tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable className="preview" caption={`First rows of ${file?.name ?? ''}`} columns={preview.header}>
+          {preview.rows.map((row, i) => (
+            <tr key={i}>{row.map((cell, j) => <td key={j}>{cell}</td>)}</tr>
+          ))}
+        </DataTable>
       ) : null}
       {checks && checks.length ? <ErrorList title="This file would be rejected:" errors={checks} /> : null}
       {checks && !checks.length ? <p className="ok" role="status">The file passed the checks.</p> : null}

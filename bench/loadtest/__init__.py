@@ -1,0 +1,1 @@
+"""The load test (`make loadtest`): Locust users, seeding, process sampling and the report."""

@@ -1,0 +1,205 @@
+"""The load test's report: Locust's per-route statistics and the stack's CPU and memory.
+
+Pure functions, no I/O: the runner hands in the text of Locust's `*_stats.csv`
+and `*_failures.csv` and the psutil samples it took, and gets rows and one
+markdown document back (`render`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Locust entry (method and name) over the whole run."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One kind of failed request as Locust grouped it."""
+
+    method: str
+    name: str
+    error: str
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One process seen at one instant: its group (a service, Postgres, ...), CPU and RSS."""
+
+    at: float
+    group: str
+    pid: int
+    #: When the process started (psutil `create_time`, epoch seconds, same clock as `at`).
+    created: float
+    #: utime + stime so far, seconds.
+    cpu_seconds: float
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one group of processes used over the measured window."""
+
+    group: str
+    cpu_seconds: float
+    #: CPU seconds per wall second, in % of one core.
+    core_percent: float
+    #: The largest sum of the group's RSS at one instant.
+    peak_rss_bytes: int
+    processes: int
+
+
+def _number(value: str) -> float:
+    """Locust writes "N/A" for percentiles of an entry without requests."""
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
+def parse_stats(text: str) -> tuple[list[Route], Route | None]:
+    """Return the routes of Locust's `*_stats.csv`, busiest first, and its "Aggregated" row."""
+    routes: list[Route] = []
+    total: Route | None = None
+    for row in csv.DictReader(io.StringIO(text)):
+        route = Route(
+            method=row["Type"],
+            name=row["Name"],
+            requests=int(row["Request Count"]),
+            failures=int(row["Failure Count"]),
+            per_second=_number(row["Requests/s"]),
+            p50_ms=_number(row["50%"]),
+            p95_ms=_number(row["95%"]),
+            p99_ms=_number(row["99%"]),
+            max_ms=_number(row["Max Response Time"]),
+        )
+        if route.name == "Aggregated":
+            total = route
+        else:
+            routes.append(route)
+    routes.sort(key=lambda route: (-route.requests, route.name, route.method))
+    return routes, total
+
+
+def parse_failures(text: str) -> list[Failure]:
+    """Return the rows of Locust's `*_failures.csv`, most frequent first."""
+    failures = [
+        Failure(row["Method"], row["Name"], row["Error"], int(row["Occurrences"]))
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+    return sorted(failures, key=lambda failure: -failure.occurrences)
+
+
+def usage(samples: list[Sample], started: float, ended: float) -> list[Usage]:
+    """Return each group's CPU and peak RSS between `started` and `ended`, busiest first.
+
+    A process's CPU over the window is its last sample minus its first one; a
+    process that started inside the window counts from zero, so short-lived
+    processes (database connections, a restarted service) are not lost. Peak
+    RSS is the largest sum over the group's processes sampled at one instant.
+    """
+    window = [sample for sample in samples if started <= sample.at <= ended]
+    first: dict[tuple[str, int, float], Sample] = {}
+    last: dict[tuple[str, int, float], Sample] = {}
+    rss_at: dict[tuple[str, float], int] = defaultdict(int)
+    for sample in sorted(window, key=lambda sample: sample.at):
+        key = (sample.group, sample.pid, sample.created)
+        first.setdefault(key, sample)
+        last[key] = sample
+        rss_at[(sample.group, sample.at)] += sample.rss_bytes
+    cpu: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for key, end in last.items():
+        start = first[key]
+        baseline = 0.0 if start.created >= started else start.cpu_seconds
+        cpu[key[0]] += max(end.cpu_seconds - baseline, 0.0)
+        count[key[0]] += 1
+    peak: dict[str, int] = defaultdict(int)
+    for (group, _), rss in rss_at.items():
+        peak[group] = max(peak[group], rss)
+    elapsed = max(ended - started, 1e-9)
+    rows = [
+        Usage(group, seconds, 100 * seconds / elapsed, peak[group], count[group])
+        for group, seconds in cpu.items()
+    ]
+    return sorted(rows, key=lambda row: (-row.cpu_seconds, row.group))
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def route_table(routes: list[Route], total: Route | None) -> list[str]:
+    """Markdown lines of the per-route table (throughput, latency percentiles, errors)."""
+    lines = [
+        "| route | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for route in [*routes, *([total] if total else [])]:
+        label = "**all routes**" if route is total else f"{route.method} {route.name}"
+        lines.append(
+            f"| {label} | {route.requests:,} | {route.per_second:,.1f} | {_ms(route.p50_ms)} "
+            f"| {_ms(route.p95_ms)} | {_ms(route.p99_ms)} | {_ms(route.max_ms)} "
+            f"| {route.failures:,} |"
+        )
+    return lines
+
+
+def usage_table(rows: list[Usage], elapsed: float) -> list[str]:
+    """Markdown lines of the per-process-group table (CPU seconds, % of a core, peak RSS)."""
+    lines = [
+        f"| process | CPU s over {elapsed:.0f} s | % of one core | peak RSS MiB | processes |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.group} | {row.cpu_seconds:,.1f} | {row.core_percent:,.1f} "
+            f"| {row.peak_rss_bytes / 1_048_576:,.0f} | {row.processes} |"
+        )
+    stack = [row for row in rows if not row.group.startswith("locust")]
+    if stack:
+        seconds = sum(row.cpu_seconds for row in stack)
+        lines.append(
+            f"| **stack total** (without Locust) | {seconds:,.1f} "
+            f"| {100 * seconds / max(elapsed, 1e-9):,.1f} | | {sum(r.processes for r in stack)} |"
+        )
+    return lines
+
+
+def render(
+    *,
+    title: str,
+    facts: list[str],
+    routes: list[Route],
+    total: Route | None,
+    failures: list[Failure],
+    rows: list[Usage],
+    elapsed: float,
+) -> str:
+    """Return the whole report as markdown: facts, the route table, failures, the process table."""
+    lines = [f"## {title}", "", *[f"- {fact}" for fact in facts], ""]
+    lines += route_table(routes, total)
+    errors = total.failures if total else sum(route.failures for route in routes)
+    lines += ["", f"Errors: {errors:,}" + (" (none)" if errors == 0 else "")]
+    for failure in failures:
+        lines.append(
+            f"- {failure.occurrences:,} x {failure.method} {failure.name}: {failure.error}"
+        )
+    lines += ["", *usage_table(rows, elapsed), ""]
+    return "\n".join(lines)
