@@ -267,7 +267,8 @@ def cpu_cost(before: dict[str, float], after: dict[str, float], elapsed: float, 
 
     CPU per operation does not depend on what else the machine runs: compare runs by it.
     """
-    used = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    # A process that exited in between (a Postgres backend) takes its time along: never below 0.
+    used = {k: max(v - before.get(k, 0.0), 0.0) for k, v in after.items()}
     share = ", ".join(f"{k} {v / elapsed:.0%}" for k, v in used.items())
     cost = ", ".join(
         f"{k} {v * 1e6 / max(count, 1):.0f}" for k, v in used.items() if k != "machine"
