@@ -47,28 +47,34 @@ async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     await shared.lock_board(session, f"leaderboard:{competition_id}")
 
 
+def _scored_upsert() -> Any:
+    """Build the upsert of one submission's scores (once: building it costs more than a trip)."""
+    table = leaderboard_submissions
+    stmt = pg_insert(table)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.submission_id],
+        set_={
+            "public_score": excluded.public_score,
+            "private_score": excluded.private_score,
+            "higher_is_better": excluded.higher_is_better,
+            "submitted_at": excluded.submitted_at,
+            "scored_at": excluded.scored_at,
+        },
+        # A stale redelivery never overwrites a newer rescore.
+        where=func.coalesce(table.c.scored_at, excluded.scored_at) <= excluded.scored_at,
+    )
+
+
+_SCORED_UPSERT = _scored_upsert()
+
+
 async def upsert_scored(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record submissions' scores in one statement (one row per submission id).
+    """Record submissions' scores, all in one round trip (one row per submission id).
 
     A rescore overwrites them, an invalidation is kept.
     """
-    stmt = pg_insert(leaderboard_submissions).values(list(rows))
-    excluded = stmt.excluded
-    table = leaderboard_submissions
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c.submission_id],
-            set_={
-                "public_score": excluded.public_score,
-                "private_score": excluded.private_score,
-                "higher_is_better": excluded.higher_is_better,
-                "submitted_at": excluded.submitted_at,
-                "scored_at": excluded.scored_at,
-            },
-            # A stale redelivery never overwrites a newer rescore.
-            where=func.coalesce(table.c.scored_at, excluded.scored_at) <= excluded.scored_at,
-        )
-    )
+    await session.execute(_SCORED_UPSERT, list(rows))
 
 
 async def mark_invalidated(
