@@ -10,19 +10,22 @@ from typing import Any
 
 from podium_runtime.db import AnyRow
 from sqlalchemy import (
+    DateTime,
+    Float,
     and_,
+    bindparam,
     case,
     delete,
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     tuple_,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -223,35 +226,32 @@ class LinePlace:
     after: int | None
 
 
-async def lines_and_places(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
-    entrant: uuid.UUID,
-    lines: Mapping[Split, Entry | None],
-) -> dict[Split, LinePlace]:
-    """Return, per board, the entrant's stored line and the place of its new line: one query.
-
-    The place is one descent of the order index per board: O(log n).
-    """
+def _lines_and_places() -> Any:
+    """Build the query of `lines_and_places` once, with bound parameters per board."""
     t = leaderboard_entries
     key = tuple_(t.c.order_score, t.c.best_at, t.c.submission_id)
+    competition_id = bindparam("competition_id", type_=UUID(as_uuid=True))
+    entrant = bindparam("entrant", type_=UUID(as_uuid=True))
     parts = []
-    for split, line in lines.items():
-        if line is None:
-            after: Any = null()
-        else:
-            after = (
-                select(t.c.rank)
-                .where(
-                    t.c.competition_id == competition_id,
-                    t.c.split == split,
-                    key > tuple_(line.order_score, line.best_at, line.submission_id),
-                    t.c.user_id != entrant,
-                )
-                .order_by(t.c.order_score, t.c.best_at, t.c.submission_id)
-                .limit(1)
-                .scalar_subquery()
+    for split in SPLITS:
+        # A board the entrant leaves has no new line: NULLs compare to nothing.
+        new_key = tuple_(
+            bindparam(f"{split}_order_score", type_=Float),
+            bindparam(f"{split}_best_at", type_=DateTime(timezone=True)),
+            bindparam(f"{split}_submission_id", type_=UUID(as_uuid=True)),
+        )
+        after = (
+            select(t.c.rank)
+            .where(
+                t.c.competition_id == competition_id,
+                t.c.split == split,
+                key > new_key,
+                t.c.user_id != entrant,
             )
+            .order_by(t.c.order_score, t.c.best_at, t.c.submission_id)
+            .limit(1)
+            .scalar_subquery()
+        )
         one = select(literal(1).label("one")).subquery()
         parts.append(
             select(
@@ -272,7 +272,29 @@ async def lines_and_places(
                 )
             )
         )
-    rows = (await session.execute(union_all(*parts))).all()
+    return union_all(*parts)
+
+
+_LINES_AND_PLACES = _lines_and_places()
+
+
+async def lines_and_places(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    entrant: uuid.UUID,
+    lines: Mapping[Split, Entry | None],
+) -> dict[Split, LinePlace]:
+    """Return, per board, the entrant's stored line and the place of its new line: one query.
+
+    The place is one descent of the order index per board: O(log n).
+    """
+    params: dict[str, Any] = {"competition_id": competition_id, "entrant": entrant}
+    for split in SPLITS:
+        line = lines.get(split)
+        params[f"{split}_order_score"] = line.order_score if line else None
+        params[f"{split}_best_at"] = line.best_at if line else None
+        params[f"{split}_submission_id"] = line.submission_id if line else None
+    rows = (await session.execute(_LINES_AND_PLACES, params)).all()
     return {row.board: LinePlace(row if row.rank is not None else None, row.after) for row in rows}
 
 
@@ -397,16 +419,16 @@ class BoardContext:
     owner_id: uuid.UUID | None
 
 
-async def board_context(
-    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
-) -> BoardContext:
-    """Return both boards' states, the participant's team and the board settings at once."""
+def _board_context() -> Any:
+    """Build the query of `board_context` once, with bound parameters."""
     b, t, m, c = (
         leaderboard_boards.c,
         leaderboard_entries.c,
         team_members.c,
         competitions.c,
     )
+    competition_id = bindparam("competition_id", type_=UUID(as_uuid=True))
+    user_id = bindparam("user_id", type_=UUID(as_uuid=True))
     columns: list[Any] = []
     for split in SPLITS:
         columns.append(
@@ -426,7 +448,18 @@ async def board_context(
     )
     for column in (c.ends_at, c.final_submissions_limit, c.owner_id):
         columns.append(select(column).where(c.id == competition_id).scalar_subquery())
-    row = (await session.execute(select(*columns))).one()
+    return select(*columns)
+
+
+_BOARD_CONTEXT = _board_context()
+
+
+async def board_context(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> BoardContext:
+    """Return both boards' states, the participant's team and the board settings at once."""
+    params = {"competition_id": competition_id, "user_id": user_id}
+    row = (await session.execute(_BOARD_CONTEXT, params)).one()
     states = {split: (row[2 * i], int(row[2 * i + 1] or 0)) for i, split in enumerate(SPLITS)}
     team_id, ends_at, final_limit, owner_id = row[4:]
     return BoardContext(
