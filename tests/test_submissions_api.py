@@ -6,6 +6,8 @@ Redis and the broker; scores are checked against scikit-learn.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -354,3 +356,37 @@ async def test_the_daily_limit_survives_the_loss_of_its_redis_count(
     refused = await stack.submit(competition["id"], player, good)
     assert refused.status_code == 429, refused.text
     assert refused.json()["used"] == 2
+
+
+async def _next_change(lines: AsyncIterator[str]) -> dict[str, Any]:
+    """Return the data of the next `leaderboard.changed` event of an SSE stream."""
+    async for line in lines:
+        if line.startswith("data: "):
+            return json.loads(line.removeprefix("data: "))  # type: ignore[no-any-return]
+    raise AssertionError("the stream ended")
+
+
+async def test_an_anonymous_board_stream_is_told_of_each_new_version(
+    stack: PredictionStack,
+) -> None:
+    owner = await stack.sign_up("Sponsor")
+    competition = await stack.prediction_competition(owner)
+    csv, ids, targets = answer_key(seed=11)
+    await stack.upload_key(competition["id"], owner, csv)
+    player = await stack.sign_up("Barbara")
+    assert (await stack.join(competition["id"], player))["status"] == "accepted"
+    url = f"/v1/competitions/{competition['id']}/leaderboard/stream"
+    async with stack.http.stream("GET", url, timeout=None) as response:
+        assert response.status_code == 200
+        lines = response.aiter_lines()
+        versions = []
+        for values in (targets * 0.5, targets * 0.9 + 0.05):
+            made = await stack.submit(competition["id"], player, predictions_csv(ids, values))
+            assert made.status_code == 202, made.text
+            async with asyncio.timeout(30):
+                change = await _next_change(lines)
+            board = (await stack.board(competition["id"])).json()
+            assert change["total"] == 1
+            assert [e["submissions"] for e in board["entries"]] == [len(versions) + 1]
+            versions.append(datetime.fromisoformat(change["as_of"]))
+    assert versions[0] < versions[1]
