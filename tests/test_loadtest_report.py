@@ -6,12 +6,17 @@ what the runner's psutil sampler records.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from loadtest.report import (
     Sample,
+    parse_exceptions,
     parse_failures,
+    parse_histograms,
     parse_stats,
     render,
+    server_routes,
     usage,
 )
 
@@ -158,3 +163,65 @@ def test_a_clean_run_says_so() -> None:
     )
 
     assert "Errors: 0 (none)" in text
+
+
+def _exposition(count: int, total: float, buckets: dict[str, int]) -> str:
+    route = 'method="GET",route="/v1/competitions/{competition_id}"'
+    lines = ["# HELP podium_http_request_duration_seconds HTTP request latency"]
+    lines += [
+        f'podium_http_request_duration_seconds_bucket{{{route},le="{le}"}} {n}.0'
+        for le, n in buckets.items()
+    ]
+    lines += [
+        f"podium_http_request_duration_seconds_count{{{route}}} {count}.0",
+        f"podium_http_request_duration_seconds_sum{{{route}}} {total}",
+        f"podium_http_request_duration_seconds_created{{{route}}} 1.7e9",
+        'podium_http_requests_total{method="GET",route="/health/live",status="200"} 9.0',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_gateway_time_is_the_difference_between_two_scrapes() -> None:
+    name = "podium_http_request_duration_seconds"
+    before = parse_histograms(
+        _exposition(10, 1.0, {"0.01": 5, "0.1": 10, "1.0": 10, "+Inf": 10}), name
+    )
+    after = parse_histograms(
+        _exposition(110, 31.0, {"0.01": 5, "0.1": 60, "1.0": 104, "+Inf": 110}), name
+    )
+
+    [row] = server_routes(before, after)
+
+    assert (row.method, row.route, row.requests) == (
+        "GET",
+        "/v1/competitions/{competition_id}",
+        100,
+    )
+    assert row.mean_ms == pytest.approx(300.0)
+    # 100 new requests: 0 under 10 ms, 50 under 100 ms, 94 under 1 s, 6 above.
+    assert row.p50_le_ms == pytest.approx(100.0)
+    assert row.p95_le_ms == math.inf
+    text = render(
+        title="t", facts=[], routes=[], total=None, failures=[], rows=[], elapsed=1, server=[row]
+    )
+    assert "| GET /v1/competitions/{competition_id} | 100 | 300 | ≤ 100 | > 10,000 |" in text
+
+
+def test_exceptions_in_the_users_code_are_reported() -> None:
+    exceptions = parse_exceptions(
+        'Count,Message,Traceback,Nodes\n3,"KeyError(\'viewer\')","Traceback ...",local\n'
+    )
+
+    text = render(
+        title="t",
+        facts=[],
+        routes=[],
+        total=None,
+        failures=[],
+        rows=[],
+        elapsed=1,
+        exceptions=exceptions,
+    )
+
+    assert exceptions == [(3, "KeyError('viewer')")]
+    assert "Exceptions in the users' code: 3\n- 3 x KeyError('viewer')" in text

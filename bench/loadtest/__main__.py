@@ -15,8 +15,10 @@ for `LOADTEST_DURATION` (default `5m`; Locust's format: `60s`, `2m`, ...) with:
 `LOADTEST_SCALE` multiplies the defaults (e.g. 0.1 for a smoke run). While
 Locust runs, psutil samples every process of the stack each second. At the end
 it prints one markdown report (per-route throughput, p50/p95/p99 and errors,
-then each process group's CPU seconds, % of one core and peak RSS) and writes
-it to `build/loadtest/report.md`. The exit status is 1 when any request failed.
+then each process group's CPU seconds, % of one core and peak RSS, then the
+gateway's own time per route from its `/metrics`) and writes it to
+`build/loadtest/report.md`. The exit status is 1 when any request failed or a
+user's task raised.
 
 The stack it starts gets these settings, because one machine plays every client:
 the per-IP limit of anonymous requests is what `LOADTEST_VISITORS` browsers
@@ -40,13 +42,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import psutil
 from _support import dev_stack
 from podium_gateway.config import Settings as GatewaySettings
 from podium_runtime.devstack import SERVICES
 
 from loadtest.processes import Sampler, StackProcesses
-from loadtest.report import parse_failures, parse_stats, render, usage
+from loadtest.report import (
+    Histogram,
+    parse_exceptions,
+    parse_failures,
+    parse_histograms,
+    parse_stats,
+    render,
+    server_routes,
+    usage,
+)
 from loadtest.seed import Seed, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +116,18 @@ def stack_settings(visitors: int, admin_email: str, admin_password: str) -> dict
     return env
 
 
+LATENCY = "podium_http_request_duration_seconds"
+
+
+def gateway_latency(url: str) -> dict[tuple[str, str], Histogram] | None:
+    """Scrape the gateway's request-latency histograms (None when `/metrics` does not answer)."""
+    try:
+        answer = httpx.get(f"{url}/metrics", timeout=30)
+    except httpx.HTTPError:
+        return None
+    return parse_histograms(answer.text, LATENCY) if answer.status_code == 200 else None
+
+
 def run_locust(plan: Plan, url: str, seed_file: Path, sampler: Sampler) -> tuple[float, float]:
     """Run Locust headless until its run time is over; return when it started and ended."""
     env = {
@@ -130,10 +154,20 @@ def run_locust(plan: Plan, url: str, seed_file: Path, sampler: Sampler) -> tuple
     return started, time.time()
 
 
-def report(plan: Plan, url: str, sampler: Sampler, started: float, ended: float) -> int:
-    """Build, print and write the report; return the number of failed requests."""
+def report(
+    plan: Plan,
+    url: str,
+    sampler: Sampler,
+    window: tuple[float, float],
+    latency: tuple[dict[tuple[str, str], Histogram] | None, ...],
+) -> int:
+    """Build, print and write the report; return the number of errors (failures, exceptions)."""
+    started, ended = window
+    before, after = latency
+    server = server_routes(before, after) if before is not None and after is not None else None
     routes, total = parse_stats((OUT / "locust_stats.csv").read_text())
     failures = parse_failures((OUT / "locust_failures.csv").read_text())
+    exceptions = parse_exceptions((OUT / "locust_exceptions.csv").read_text())
     rows = usage(sampler.samples, started, ended)
     loads = sampler.load or [0.0]
     users = ", ".join(f"{n} {LABELS[kind]}" for kind, n in plan.users.items())
@@ -155,11 +189,14 @@ def report(plan: Plan, url: str, sampler: Sampler, started: float, ended: float)
         failures=failures,
         rows=rows,
         elapsed=ended - started,
+        server=server,
+        exceptions=exceptions,
     )
     (OUT / "report.md").write_text(text)
     print("\n" + text)
     print(f"loadtest: report written to {(OUT / 'report.md').relative_to(ROOT)}")
-    return total.failures if total else sum(route.failures for route in routes)
+    failed = total.failures if total else sum(route.failures for route in routes)
+    return failed + sum(count for count, _ in exceptions)
 
 
 def main() -> int:
@@ -201,13 +238,15 @@ def main() -> int:
         seeded.write(seed_file)
         sampler = Sampler(stack)
         sampler.start()
+        before = gateway_latency(url)
         print(f"loadtest: Locust for {plan.duration}: {plan.users}", flush=True)
         try:
-            started, ended = run_locust(plan, url, seed_file, sampler)
+            window = run_locust(plan, url, seed_file, sampler)
         finally:
             sampler.stop()
+        after = gateway_latency(url)
         seed_file.unlink()  # it holds the accounts' passwords and the LRS secrets
-        errors = report(plan, url, sampler, started, ended)
+        errors = report(plan, url, sampler, window, (before, after))
     return 1 if errors else 0
 
 

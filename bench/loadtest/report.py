@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,87 @@ class Usage:
     processes: int
 
 
+@dataclass
+class Histogram:
+    """One labelled Prometheus histogram: cumulative bucket counts by upper bound, sum, count."""
+
+    buckets: dict[float, float] = field(default_factory=dict)
+    sum: float = 0.0
+    count: float = 0.0
+
+
+@dataclass(frozen=True)
+class ServerRoute:
+    """What the gateway measured itself for one route during the run (its `/metrics`)."""
+
+    method: str
+    route: str
+    requests: int
+    mean_ms: float
+    #: Upper bound of the histogram bucket holding the 50th and 95th percentile.
+    p50_le_ms: float
+    p95_le_ms: float
+
+
+# Label values may hold braces (route templates): the labels end at the last `}`.
+_SERIES = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\{(?P<labels>.*)\} (?P<value>\S+)$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_histograms(text: str, name: str) -> dict[tuple[str, str], Histogram]:
+    """Return the series of histogram `name` in a Prometheus text exposition, by (method, route)."""
+    found: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
+    for line in text.splitlines():
+        match = _SERIES.match(line)
+        if match is None or not match["name"].startswith(name):
+            continue
+        labels = dict(_LABEL.findall(match["labels"]))
+        key = (labels.get("method", ""), labels.get("route", ""))
+        value, suffix = float(match["value"]), match["name"][len(name) :]
+        if suffix == "_bucket":
+            found[key].buckets[float(labels["le"])] = value
+        elif suffix == "_sum":
+            found[key].sum = value
+        elif suffix == "_count":
+            found[key].count = value
+    return dict(found)
+
+
+def _bucket_of(buckets: list[tuple[float, float]], rank: float) -> float:
+    """The upper bound of the first bucket whose cumulative count reaches `rank`."""
+    for bound, cumulative in buckets:
+        if cumulative >= rank:
+            return bound
+    return math.inf
+
+
+def server_routes(
+    before: dict[tuple[str, str], Histogram], after: dict[tuple[str, str], Histogram]
+) -> list[ServerRoute]:
+    """Return each route's requests and gateway time between two scrapes, busiest first."""
+    rows = []
+    for key, end in after.items():
+        start = before.get(key, Histogram())
+        count = end.count - start.count
+        if count <= 0:
+            continue
+        buckets = sorted(
+            (bound, cumulative - start.buckets.get(bound, 0.0))
+            for bound, cumulative in end.buckets.items()
+        )
+        rows.append(
+            ServerRoute(
+                method=key[0],
+                route=key[1],
+                requests=round(count),
+                mean_ms=1000 * (end.sum - start.sum) / count,
+                p50_le_ms=1000 * _bucket_of(buckets, 0.5 * count),
+                p95_le_ms=1000 * _bucket_of(buckets, 0.95 * count),
+            )
+        )
+    return sorted(rows, key=lambda row: (-row.requests, row.route, row.method))
+
+
 def _number(value: str) -> float:
     """Locust writes "N/A" for percentiles of an entry without requests."""
     try:
@@ -104,6 +187,15 @@ def parse_failures(text: str) -> list[Failure]:
         for row in csv.DictReader(io.StringIO(text))
     ]
     return sorted(failures, key=lambda failure: -failure.occurrences)
+
+
+def parse_exceptions(text: str) -> list[tuple[int, str]]:
+    """Return (count, message) of each exception raised in the users' own code (`*_exceptions.csv`).
+
+    Locust does not count these as failed requests, but a task that raised did not
+    do what a user would have done: the report counts them as errors too.
+    """
+    return [(int(row["Count"]), row["Message"]) for row in csv.DictReader(io.StringIO(text))]
 
 
 def usage(samples: list[Sample], started: float, ended: float) -> list[Usage]:
@@ -182,6 +274,24 @@ def usage_table(rows: list[Usage], elapsed: float) -> list[str]:
     return lines
 
 
+def _bound(ms: float) -> str:
+    return "> 10,000" if math.isinf(ms) else f"≤ {ms:,.0f}"
+
+
+def server_table(rows: list[ServerRoute]) -> list[str]:
+    """Markdown lines of the time the gateway measured inside itself, per route."""
+    lines = [
+        "| gateway route (its own histogram) | requests | mean ms | p50 | p95 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.method} {row.route} | {row.requests:,} | {row.mean_ms:,.0f} "
+            f"| {_bound(row.p50_le_ms)} | {_bound(row.p95_le_ms)} |"
+        )
+    return lines
+
+
 def render(
     *,
     title: str,
@@ -191,8 +301,15 @@ def render(
     failures: list[Failure],
     rows: list[Usage],
     elapsed: float,
+    server: list[ServerRoute] | None = None,
+    exceptions: list[tuple[int, str]] | None = None,
 ) -> str:
-    """Return the whole report as markdown: facts, the route table, failures, the process table."""
+    """Return the whole report as markdown: facts, the route table, failures, the process table.
+
+    With `server`, a last table shows the time the gateway measured between its
+    middleware's start and end for each route; the difference to Locust's figures
+    is time spent before the request reached the application (connection, queues).
+    """
     lines = [f"## {title}", "", *[f"- {fact}" for fact in facts], ""]
     lines += route_table(routes, total)
     errors = total.failures if total else sum(route.failures for route in routes)
@@ -201,5 +318,10 @@ def render(
         lines.append(
             f"- {failure.occurrences:,} x {failure.method} {failure.name}: {failure.error}"
         )
+    if exceptions:
+        lines.append(f"Exceptions in the users' code: {sum(n for n, _ in exceptions):,}")
+        lines += [f"- {count:,} x {message}" for count, message in exceptions]
     lines += ["", *usage_table(rows, elapsed), ""]
+    if server:
+        lines += [*server_table(server), ""]
     return "\n".join(lines)

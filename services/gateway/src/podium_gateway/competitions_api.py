@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.auth import CurrentUser, OptionalUserDep, ReaderDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
@@ -134,15 +134,16 @@ async def create_competition(
 async def get_competition(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    user: OptionalUserDep,
+    reader: ReaderDep,
     redis_client: RedisDep,
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
-    found = await read_model.snapshot(redis_client, competition_id, user)
-    document = found.details(user)
-    if document is not None:
+    user = reader.user
+    found = await read_model.snapshot(redis_client, competition_id, user, gate=reader.gate)
+    body = found.details_body(user)
+    if body is not None:
         headers = {"Cache-Control": "private, no-store"} if user is not None else None
-        return JSONResponse(document, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
     if found.card is None:
         read_model.repair(client, competition_id)
     answer = await client.request("GET", f"/competitions/{competition_id}", user)
