@@ -1,11 +1,11 @@
 """Scoring benchmarks (SPEC §7.1): numpy AUC against scikit-learn, and a 100,000-row file.
 
 The file is parsed, validated and scored three ways in the same run: the
-service's path (pyarrow's reader for plain files), the csv module path it
-falls back to for anything else, and pandas + scikit-learn doing the same job
-(read, trim, align by id, log loss). Prints a table; finishes in well under a
-minute. Times are the best of a few runs (wall clock and CPU of this process)
-so a busy machine disturbs them less.
+service's path (pyarrow's reader and C++ id alignment for plain files), the
+csv module path it falls back to for anything else, and pandas + scikit-learn
+doing the same job (read, trim, align by id, log loss). Prints a table;
+finishes in well under a minute. Times are the best of a few runs (wall clock
+and CPU of this process) so a busy machine disturbs them less.
 """
 
 from __future__ import annotations
