@@ -14,6 +14,10 @@ Pages: the first page and the page at offset 50,000 (100 lines) as the gateway
 reads them from Redis (ZRANGE by index + HMGET), and the same pages from
 Postgres through the rank index, with their ratio.
 
+"CPU ms/event" is this process's CPU time per event (the services' Python side;
+Postgres and Redis run in their own processes): unlike the times it hardly depends
+on how busy the machine is.
+
 Usage: python bench/bench_boards.py [events]
 """
 
@@ -47,6 +51,9 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+#: This process's CPU seconds per event of each `score_events` call, in call order: the
+#: Python side of an event, which depends far less on the machine's load than its time.
+CPU_PER_EVENT: list[float] = []
 SIZES = (100, 100_000)
 PAGE = 100
 
@@ -122,6 +129,7 @@ async def score_events(
     users = list(best)
     times: list[float] = []
     moves: list[int] = []
+    cpu = 0.0
     for _ in range(events):
         if arrivals:
             user_id, score = uuid.uuid4(), 0.5 + rng.random() * 1e-6
@@ -143,13 +151,15 @@ async def score_events(
             submitted_at=now,
             scored_at=now,
         )
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         async with db.session() as session:
             await service.record_scored(session, outbox, mirror, data)
         await mirror.writer.flush()
         times.append(time.perf_counter() - started)
+        cpu += time.process_time() - used
         async with db.session() as session:
             moves.append(await _announced(session, outbox))
+    CPU_PER_EVENT.append(cpu / events)
     return times, moves
 
 
@@ -211,6 +221,7 @@ async def main() -> None:
                 updates, moves = await score_events(
                     db, outbox, mirror, competition_id, filled["best"], arrivals=False
                 )
+                cpu = CPU_PER_EVENT[-1]
                 first = await page_times(db, client, competition_id, 0)
                 deep = await page_times(db, client, competition_id, min(50_000, size - PAGE))
                 middle, shifted = ([], [])
@@ -226,6 +237,7 @@ async def main() -> None:
                     "deep": deep,
                     "middle": middle,
                     "shifted": shifted,
+                    "cpu": cpu,
                 }
         finally:
             await client.aclose()
@@ -234,14 +246,17 @@ async def main() -> None:
             stop_postgres()
     small, large = results[SIZES[0]], results[SIZES[-1]]
     print(f"\nScore events ({EVENTS} per row), each its own unit of work with its Redis delta")
-    print(f"{'board':<36}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}")
+    print(
+        f"{'board':<36}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}"
+        f"{'CPU ms/event':>14}"
+    )
     for size, row in ((SIZES[0], small), (SIZES[-1], large)):
         print(
             f"{f'{size:,} entries, resubmissions':<36}"
             f"{statistics.median(row['updates']) * 1000:>9.2f}"
             f"{percentile(row['updates'], 0.95) * 1000:>9.2f}"
             f"{statistics.mean(row['moves']):>13.1f}"
-            f"{row['rebuild'] * 1000:>14.0f}"
+            f"{row['rebuild'] * 1000:>14.0f}{row['cpu'] * 1000:>14.2f}"
         )
     if large["middle"]:
         print(
@@ -249,6 +264,7 @@ async def main() -> None:
             f"{statistics.median(large['middle']) * 1000:>9.2f}"
             f"{percentile(large['middle'], 0.95) * 1000:>9.2f}"
             f"{statistics.mean(large['shifted']):>13.1f}{'':>14}"
+            f"{CPU_PER_EVENT[-1] * 1000:>14.2f}"
         )
     ratio = percentile(large["updates"], 0.95) / percentile(small["updates"], 0.95)
     print(

@@ -9,6 +9,13 @@ the end-to-end figure includes the competitions consumer, its transaction and
 the outbox relay. Users are registered with cheap argon2 parameters: this
 measures joins, not password hashing.
 
+The timed phase posts with `_support.LeanClient` (httpx costs about as much CPU
+per request as the gateway; on two cores that would measure the load
+generator). The last line gives each process's share of a core and its CPU
+microseconds per join from request to decision: on a shared machine compare
+runs by those, and judge a change by a same-run A/B (the previous code through
+`PYTHONPATH`, both benches at once; docs/performance.md, "Joins").
+
 Usage: python bench/bench_joins.py [joins] [seconds]
 """
 
@@ -28,7 +35,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from _support import service_env, start_ready, stop
+from _support import (
+    LeanClient,
+    cpu_cost,
+    cpu_seconds,
+    process_groups,
+    service_env,
+    start_ready,
+    stop,
+)
 from aiokafka import AIOKafkaConsumer
 from podium_contracts.topics import ENROLLMENTS
 from podium_runtime.infra import free_port
@@ -38,6 +53,7 @@ JOINS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
 COMPETITIONS = 10
 CONCURRENCY = 32
+SERVICES = ["identity", "competitions", "gateway"]
 PASSWORD = "Bench password 2024!"  # noqa: S105 - benchmark-only credential
 
 
@@ -136,7 +152,7 @@ async def main() -> None:
                     "PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP": "1000000000",
                 }
             )
-            await start_ready(["identity", "competitions", "gateway"], env, ports, processes)
+            await start_ready(SERVICES, env, ports, processes)
             gateway = f"http://127.0.0.1:{ports['gateway']}"
 
             outcomes = Outcomes(infra)
@@ -174,22 +190,36 @@ async def main() -> None:
                 deadline = time.monotonic() + SECONDS
                 queue = iter(plan)
 
+                lean = LeanClient(gateway)
+
                 async def worker() -> None:
                     for competition, auth in queue:
                         if time.monotonic() > deadline:
                             return
                         started = time.perf_counter()
-                        response = await client.post(
-                            f"/v1/competitions/{competition}/join", headers=auth
+                        status, answer = await lean.request(
+                            "POST", f"/v1/competitions/{competition}/join", headers=auth
                         )
-                        assert response.status_code == 202, response.text
+                        assert status == 202, answer
                         acked.append(time.perf_counter() - started)
-                        sent[response.json()["request_id"]] = started
+                        sent[json.loads(answer)["request_id"]] = started
 
+                pids = {"bench": os.getpid()}
+                pids.update({s: p.pid for s, p in zip(SERVICES, processes, strict=True)})
+                groups = process_groups(pids, workdir)
+                cpu_before = cpu_seconds(pids, groups)
+                print(f"joining: {len(plan)} joins", file=sys.stderr, flush=True)
                 began = time.perf_counter()
                 await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
                 publish_elapsed = time.perf_counter() - began
                 await outcomes.wait_for(set(sent), max(SECONDS, 30))
+                cost = cpu_cost(
+                    cpu_before,
+                    cpu_seconds(pids, groups),
+                    time.perf_counter() - began,
+                    len(sent),
+                )
+                await lean.close()
                 done = {r: t for r, t in outcomes.accepted.items() if r in sent}
                 end_to_end = [done[r] - sent[r] for r in done]
                 last = max(done.values(), default=began)
@@ -213,6 +243,7 @@ async def main() -> None:
     print(
         f"accepted {len(done)} of {len(sent)} sent; undecided {lost}; rejected {outcomes.rejected}"
     )
+    print(f"per join, POST to decision: {cost}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,8 +55,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, acces
 """
 
 
-def wrk(url: str, seconds: int, connections: int, token: str | None) -> tuple[float, float, float]:
-    """Run wrk on `url`; return req/s, p50 and p99 in ms. Non-2xx answers fail the bench."""
+def wrk(
+    url: str, seconds: int, connections: int, token: str | None
+) -> tuple[float, float, float, int]:
+    """Run wrk on `url`; return req/s, p50 and p99 in ms, and requests. Non-2xx answers fail."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     command.append(url)
     if token:
@@ -69,7 +72,8 @@ def wrk(url: str, seconds: int, connections: int, token: str | None) -> tuple[fl
         value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return rate, percentile("50"), percentile("99")
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rate, percentile("50"), percentile("99"), done
 
 
 async def prepare(gateway: str, infra: TestInfrastructure) -> tuple[dict[str, str], str]:
@@ -128,6 +132,16 @@ async def prepare(gateway: str, infra: TestInfrastructure) -> tuple[dict[str, st
         return urls, reader_token
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the CPU time (user + system) the processes `pids` have used so far, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
 def top_frames(raw: Path, count: int = 8) -> list[tuple[float, str]]:
     """Return the functions holding the most samples at the top of the stack (self time), in %."""
     own: dict[str, int] = {}
@@ -160,10 +174,14 @@ def run(
     seconds: int,
     connections: int,
     workdir: Path,
+    service_pids: list[int],
     profile: tuple[int, Path] | None = None,
 ) -> None:
     """Record the gateway's answers, start the bare app serving them, measure, print the table.
 
+    `service_pids` are the services' processes, the gateway last: CPU time per request
+    is measured on them (gateway alone, and all services) as on the bare app's process,
+    which depends far less on the machine's load than req/s does.
     With `profile` (the gateway's pid and a directory), py-spy samples the gateway
     during each of its routes and the table is followed by each route's top frames.
     """
@@ -206,7 +224,10 @@ def run(
         target["details"] = 0.7
         results: dict[str, float] = {}
         profiles: list[tuple[str, Path]] = []
-        print(f"{'route':<46} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'target':>6}")
+        print(
+            f"{'route':<46} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'target':>6} "
+            f"{'gw us/req':>9} {'all us/req':>10}"
+        )
         for name, url, auth, against in rows:
             wrk(url, 2, connections, auth)  # warm-up
             spy = None
@@ -214,13 +235,23 @@ def run(
                 slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
                 spy, raw = profiled(profile[0], slug, profile[1], seconds)
                 profiles.append((name, raw))
-            rate, p50, p99 = wrk(url, seconds, connections, auth)
+            gateway_side = url.startswith(urls["live"].rsplit("/health", 1)[0])
+            pids = service_pids if gateway_side else [bare.pid]
+            cpu_before = (cpu_seconds(pids[-1:]), cpu_seconds(pids))
+            rate, p50, p99, done = wrk(url, seconds, connections, auth)
+            cpu_after = (cpu_seconds(pids[-1:]), cpu_seconds(pids))
+            requests = max(done, 1)
+            own_us = 1e6 * (cpu_after[0] - cpu_before[0]) / requests
+            all_us = 1e6 * (cpu_after[1] - cpu_before[1]) / requests
             if spy is not None:
                 spy.wait(seconds + 30)
             results[name] = rate
             ratio = rate / results[reference[against]] if against else 1.0
             goal = f"{target[against]:.2f}" if against else ""
-            print(f"{name:<46} {rate:8.0f} {p50:7.1f} {p99:7.1f} {ratio:6.2f} {goal:>6}")
+            print(
+                f"{name:<46} {rate:8.0f} {p50:7.1f} {p99:7.1f} {ratio:6.2f} {goal:>6} "
+                f"{own_us:9.0f} {all_us if gateway_side else own_us:10.0f}"
+            )
         for name, raw in profiles:
             print(f"\n{name}: top frames by own samples (py-spy)")
             if raw.exists():
@@ -285,7 +316,8 @@ def main() -> int:
             if args.profile:
                 Path(args.profile).mkdir(parents=True, exist_ok=True)
                 profile = (processes[-1].pid, Path(args.profile))
-            run(urls, token, args.seconds, args.connections, Path(workdir), profile)
+            pids = [process.pid for process in processes]
+            run(urls, token, args.seconds, args.connections, Path(workdir), pids, profile)
         finally:
             try:
                 stop(processes)

@@ -10,6 +10,11 @@ the upload, the blob store, Kafka, scoring with numpy, the competitions
 projection, its Redis mirror and the gateway's read. Bounded by a submission
 count and a time limit.
 
+A second watcher holds the board's Server-Sent Events stream open through the
+gateway (`GET /v1/competitions/{id}/leaderboard/stream`), as a projector or an
+embedded board does: "POST -> SSE event" is the time until the first event
+announcing a board version that includes the submission.
+
 A second table splits that time into stages, from timestamps taken around the
 scoring and leaderboard use cases (wrapped here, in the benchmark only) and at
 their commits: where a submission waits is where the path needs work.
@@ -20,17 +25,21 @@ Usage: python bench/bench_submissions.py [submissions_per_user] [seconds]
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import podium_competitions.leaderboard.service as board_service
 import podium_scoring.service as scoring_service
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_runtime.db import after_commit
 from podium_runtime.testing import TestInfrastructure
 
@@ -59,7 +68,14 @@ STAGE_NAMES = (
     ("scored", "ranking", "scored -> board update starts"),
     ("ranking", "ranked", "board update, committed"),
     ("ranked", "visible", "committed -> read on the board"),
+    ("ranked", "pushed", "committed -> SSE event"),
 )
+
+
+#: Board version (`as_of`) each unit of work of the board update staged, by session.
+VERSIONS: dict[int, datetime] = {}
+#: Board version that first includes each submission, by submission id.
+INCLUDED_IN: dict[str, datetime] = {}
 
 
 def _timed(function: Any, start: str, end: str) -> Any:
@@ -67,14 +83,18 @@ def _timed(function: Any, start: str, end: str) -> Any:
 
     async def wrapper(session: Any, *args: Any, **kwargs: Any) -> Any:
         given = args[-1] if isinstance(args[-1], list) else [args[-1]]
-        submissions = [str(data.submission_id) for data in given]
+        # Scoring's batch takes envelopes, the board update their data.
+        submissions = [str(getattr(item, "data", item).submission_id) for item in given]
         for submission_id in submissions:
             STAGES[submission_id][start] = time.perf_counter()
         result = await function(session, *args, **kwargs)
+        version = VERSIONS.pop(id(session), None)
 
         def committed() -> None:
             for submission_id in submissions:
                 STAGES[submission_id][end] = time.perf_counter()
+                if version is not None:
+                    INCLUDED_IN.setdefault(submission_id, version)
 
         after_commit(session, committed)
         return result
@@ -82,8 +102,35 @@ def _timed(function: Any, start: str, end: str) -> Any:
     return wrapper
 
 
+def _versioned(stage_delta: Any) -> Any:
+    """Wrap `LeaderboardMirror.stage_delta` to note the public board version a unit stages."""
+
+    def wrapper(self: Any, session: Any, competition_id: Any, split: str, delta: Any) -> None:
+        if split == "public":
+            VERSIONS[id(session)] = delta.as_of
+        stage_delta(self, session, competition_id, split, delta)
+
+    return wrapper
+
+
 scoring_service.score_submission = _timed(scoring_service.score_submission, "scoring", "scored")
+if hasattr(scoring_service, "score_submissions"):  # scoring a poll at a time (ADR 0063)
+    scoring_service.score_submissions = _timed(
+        scoring_service.score_submissions, "scoring", "scored"
+    )
 board_service.record_scores = _timed(board_service.record_scores, "ranking", "ranked")
+LeaderboardMirror.stage_delta = _versioned(LeaderboardMirror.stage_delta)  # type: ignore[method-assign]
+
+
+#: Set whenever the stream watcher times a push.
+PUSHED = asyncio.Event()
+
+
+async def _all_pushed(pushed: list[float], count: int) -> None:
+    """Return once `count` pushes were timed."""
+    while len(pushed) < count:
+        PUSHED.clear()
+        await PUSHED.wait()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -155,6 +202,38 @@ async def watch_board(
         await asyncio.sleep(0.02)
 
 
+async def watch_stream(
+    stack: PredictionStack,
+    competition_id: str,
+    sent: dict[tuple[str, int], float],
+    ids: dict[tuple[str, int], str],
+    pushed: list[float],
+    ready: asyncio.Event,
+) -> None:
+    """Hold the board's SSE stream open (anonymously) and time each version's event."""
+    seen: set[str] = set()
+    url = f"/v1/competitions/{competition_id}/leaderboard/stream"
+    async with stack.http.stream("GET", url, timeout=None) as response:
+        assert response.status_code == 200, await response.aread()
+        ready.set()
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            now = time.perf_counter()
+            stamp = json.loads(line.removeprefix("data: ")).get("as_of")
+            if stamp is None:
+                continue
+            version = datetime.fromisoformat(stamp)
+            for key, submission_id in list(ids.items()):
+                included = INCLUDED_IN.get(submission_id)
+                if submission_id in seen or included is None or included > version:
+                    continue
+                seen.add(submission_id)
+                pushed.append(now - sent[key])
+                STAGES[submission_id]["pushed"] = now
+                PUSHED.set()
+
+
 async def main() -> None:
     """Run the benchmark and print a table."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
@@ -174,9 +253,15 @@ async def main() -> None:
                 ]
                 accepted: list[float] = []
                 landed: list[float] = []
+                pushed: list[float] = []
                 sent: dict[tuple[str, int], float] = {}
                 arrived: dict[tuple[str, int], asyncio.Event] = {}
                 ids: dict[tuple[str, int], str] = {}
+                listening = asyncio.Event()
+                stream = asyncio.create_task(
+                    watch_stream(stack, competition["id"], sent, ids, pushed, listening)
+                )
+                await asyncio.wait_for(listening.wait(), timeout=30)
                 deadline = time.monotonic() + SECONDS
                 started = time.perf_counter()
                 watcher = asyncio.create_task(
@@ -202,11 +287,22 @@ async def main() -> None:
                 )
                 await watcher
                 elapsed = time.perf_counter() - started
+                # The last pushes may trail the last read by a few milliseconds.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_all_pushed(pushed, len(landed)), timeout=5)
+                stream.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stream
         finally:
             infra.stop()
     print(f"\n{SUBMITTERS} submitters x {PER_USER} files of {ROWS} rows, {elapsed:.1f} s wall")
     print(f"{'measure':<34}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
-    for name, values in (("POST -> 202 (queued)", accepted), ("POST -> on leaderboard", landed)):
+    measures = (
+        ("POST -> 202 (queued)", accepted),
+        ("POST -> on leaderboard", landed),
+        ("POST -> SSE event", pushed),
+    )
+    for name, values in measures:
         if values:
             print(
                 f"{name:<34}{len(values):>6}{statistics.median(values) * 1000:>10.0f}"

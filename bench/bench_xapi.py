@@ -34,9 +34,15 @@ p50 16 - 24 ms), up to p50 ~1 s when other work saturates the cores. Before:
 p50 207 ms, p99 771 ms at 142 statements/s, measured then with a poll that
 re-read every row each time.
 
-The largest remaining cost is the conflict lookup of client-chosen ids in
-ingest (docs/adr/0004): with it skipped, batches of 10 reached 3,922 - 4,526
-statements/s in the same conditions.
+The conflict lookup of client-chosen ids in ingest (docs/adr/0004) was then
+the largest cost: with it skipped, batches of 10 reached 3,922 - 4,526
+statements/s in the same conditions. Since the stored-ids index
+(docs/adr/0059) the store is asked only about ids the index cannot rule out:
+0 lookups for 2,000 requests (before: 291 - 322). Same-run A/B at load average
+9-17, CPU microseconds per statement before / after: ingest 310 - 418 /
+246 - 278, gateway 275 - 350 / 261 - 302, Postgres 79 - 96 / 71 - 87, Redis
+21 - 26 / 29 - 33, Kafka 88 - 157 / 84 - 109. Quiet machine before: 2,561
+statements/s, gateway 219 - 250, ingest 232 - 251 (docs/performance.md).
 
 Where the time went before: a failing `import sniffio` on every internal HTTP
 call (httpcore), one conflict lookup call to ingest per request, one
@@ -74,6 +80,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _support import LeanClient as Poster  # noqa: E402
+from _support import cpu_seconds, process_groups  # noqa: E402
 from xapi_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, VERSION, statement  # noqa: E402
 
 TOTAL = {
@@ -203,142 +211,6 @@ async def _requests(url: str, route: str) -> float:
     )
 
 
-class Poster:
-    """A lean HTTP/1.1 keep-alive client for the timed phases (like wrk, not like a browser).
-
-    httpx spends about as much CPU per request as the gateway does; on a two-core
-    machine that would measure the load generator. Each connection carries one
-    request at a time; idle connections are reused.
-    """
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        parsed = httpx.URL(url)
-        self.host, self.port = parsed.host, parsed.port or 80
-        lines = [f"Host: {self.host}:{self.port}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.head = "\r\n".join(lines).encode()
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def post(self, path: str, body: bytes) -> int:
-        """POST `body` as JSON; return the status code (the answer body is read and dropped)."""
-        while self.idle:
-            reader, writer = self.idle.pop()
-            try:
-                return await self._exchange(reader, writer, path, body)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                writer.close()  # the server closed an idle keep-alive connection
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        return await self._exchange(reader, writer, path, body)
-
-    async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
-    ) -> int:
-        writer.write(
-            b"POST "
-            + path.encode()
-            + b" HTTP/1.1\r\n"
-            + self.head
-            + b"\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        self.idle.append((reader, writer))
-        return status
-
-    async def close(self) -> None:
-        """Close every idle connection."""
-        for _, writer in self.idle:
-            writer.close()
-        self.idle.clear()
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _process_groups(pids: dict[str, int], workdir: str) -> dict[str, set[int]]:
-    """Map postgres, redis and kafka to the processes of this run's infrastructure (Linux).
-
-    Every process below the bench (or below a process started with the run's work
-    directory on its command line, like a detached postmaster) counts, classified by
-    its name; the services' own processes are counted apart by `pids`.
-    """
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    roots = {os.getpid()}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        with contextlib.suppress(OSError):
-            parents[pid] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            names[pid] = (entry / "comm").read_text().strip()
-            if workdir in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                roots.add(pid)
-    services = set(pids.values())
-    groups: dict[str, set[int]] = {"postgres": set(), "redis": set(), "kafka": set()}
-    for pid in parents:
-        chain, current = [], pid
-        while current in parents and current not in roots and current > 1:
-            chain.append(current)
-            current = parents[current]
-        if current not in roots or services & {pid, *chain}:
-            continue
-        name = names.get(pid, "")
-        group = (
-            "postgres"
-            if name.startswith("postgres")
-            else "redis"
-            if name.startswith("redis")
-            else "kafka"
-            if name == "java"
-            else None
-        )
-        if group:
-            groups[group].add(pid)
-    return groups
-
-
-def _cpu_seconds(pids: dict[str, int], groups: dict[str, set[int]]) -> dict[str, float]:
-    """User + system CPU seconds of each process, each group, and the whole machine (Linux)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    seconds = {}
-    with contextlib.suppress(OSError):
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        idle = int(fields[3]) + int(fields[4])
-        seconds["machine"] = (sum(int(f) for f in fields[:8]) - idle) / ticks
-    for name, pid in pids.items():
-        stat = _proc_stat(pid)
-        if stat is None:
-            continue
-        # With py-spy in front, the service is the sampler's child: count only the service.
-        sampled = PROFILE_DIR and name != "bench"
-        stats = [_proc_stat(c) for c in _children(pid)] if sampled else [stat]
-        seconds[name] = sum(int(s[11]) + int(s[12]) for s in stats if s is not None) / ticks
-    for name, members in groups.items():
-        stats = [s for s in map(_proc_stat, members) if s is not None]
-        if stats:
-            seconds[name] = sum(int(s[11]) + int(s[12]) for s in stats) / ticks
-    return seconds
-
-
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(OSError):
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return []
-
-
 async def _throughput(
     client: Poster, engine: Any, size: int, pids: dict[str, int], workdir: str
 ) -> tuple[float, int]:
@@ -358,8 +230,8 @@ async def _throughput(
             body = queue.get_nowait()
             errors += await client.post("/xapi/statements", body) != 200
 
-    groups = _process_groups(pids, workdir)
-    cpu_before = _cpu_seconds(pids, groups)
+    groups = process_groups(pids, workdir)
+    cpu_before = cpu_seconds(pids, groups, sampled=bool(PROFILE_DIR))
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT[size])))
     posted = time.perf_counter() - started
@@ -368,7 +240,10 @@ async def _throughput(
     while await _count(engine, activity) < want and time.perf_counter() - started < TIME_LIMIT:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
-    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds(pids, groups).items()}
+    cpu = {
+        k: v - cpu_before.get(k, 0.0)
+        for k, v in cpu_seconds(pids, groups, sampled=bool(PROFILE_DIR)).items()
+    }
     share = ", ".join(f"{k} {v / elapsed:.0%}" for k, v in cpu.items())
     # CPU per statement does not depend on what else the machine runs: compare runs by it.
     cost = ", ".join(f"{k} {v * 1e6 / max(want, 1):.0f}" for k, v in cpu.items() if k != "machine")

@@ -52,9 +52,9 @@ async def seed_scores(
     client = redis.from_url(test_infra.infra.redis_url)
     try:
         async with database.session() as session:
-            for user_id, score, at in rows:
-                await repository.upsert_scored(
-                    session,
+            await repository.upsert_scored(
+                session,
+                [
                     {
                         "submission_id": uuid.uuid4(),
                         "competition_id": cid,
@@ -64,8 +64,10 @@ async def seed_scores(
                         "private_score": score,
                         "submitted_at": at,
                         "scored_at": at,
-                    },
-                )
+                    }
+                    for user_id, score, at in rows
+                ],
+            )
             writer = BoardWriter(client)
             await recompute_board(session, None, LeaderboardMirror(writer), cid)
         await writer.flush()  # the mirror is written once the transaction committed

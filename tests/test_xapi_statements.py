@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as redis
+from podium_contracts.statement_index import statement_index_key
 from podium_runtime.testing import TestInfrastructure, eventually
 from xapi_support.stack import VERSION, LrsStack, lrs_stack, statement
 
@@ -182,6 +183,25 @@ async def test_conflict_is_detected_from_the_store_when_the_claim_is_gone(
     r = redis.from_url(test_infra.infra.redis_url)
     async for key in r.scan_iter(match=f"*xapi:claim:{statement_id}"):
         await r.delete(key)
+    await r.aclose()
+    changed = await client.post("/xapi/statements", json={**sent, "result": {"completion": True}})
+    same = await client.post("/xapi/statements", json=sent)
+    assert changed.status_code == 409
+    assert same.status_code == 200
+
+
+async def test_conflict_is_detected_from_the_store_when_claim_and_index_are_gone(
+    test_infra: TestInfrastructure, lrs: LrsStack, client: httpx.AsyncClient
+) -> None:
+    statement_id = str(uuid.uuid4())
+    sent = statement(id=statement_id)
+    assert (await client.post("/xapi/statements", json=sent)).status_code == 200
+    await _readable(client, statement_id)
+    # A flushed Redis lost the claim and the stored-ids index (docs/adr/0059): with no
+    # index nothing is ruled out, so the store decides.
+    prefix = lrs.gateway_settings[0].redis_key_prefix
+    r = redis.from_url(test_infra.infra.redis_url)
+    await r.delete(f"{prefix}xapi:claim:{statement_id}", statement_index_key(prefix))
     await r.aclose()
     changed = await client.post("/xapi/statements", json={**sent, "result": {"completion": True}})
     same = await client.post("/xapi/statements", json=sent)

@@ -66,7 +66,8 @@ async def lrs_stack(
     run = uuid.uuid4().hex[:8]
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        ingest = await serve_ingest(stack, test_infra)
+        # Ingest writes the stored-ids index under the gateway's prefix (ADR 0059).
+        ingest = await serve_ingest(stack, test_infra, gateway_redis_key_prefix=f"t{run}:gateway:")
         urls = []
         settings_used: list[Any] = []
         for _ in range(gateways):

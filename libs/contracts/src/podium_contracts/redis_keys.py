@@ -74,6 +74,15 @@ def leaderboard_meta_key(competition_id: uuid.UUID, split: Split) -> str:
     return f"{NAMESPACE}leaderboard:{competition_id}:{split}:meta"
 
 
+def board_changes_channel(meta_key: str) -> str:
+    """Return the pub/sub channel announcing each new version of a board, by its meta key.
+
+    The writer of the board publishes the new `as_of` there once Redis holds it; the
+    gateway's board streams wait on it instead of polling the meta hash.
+    """
+    return f"{meta_key}:changed"
+
+
 def period_start(period: Period, day: date) -> date | None:
     """Return the first local day of the day, week (Monday, SPEC §7.3) or month holding `day`.
 

@@ -452,6 +452,16 @@ class EventConsumer:
         self, topic_name: str, body: bytes, record: Any, handler: Handler, event: Event
     ) -> None:
         """Apply one event; retry its own failures a bounded number of times, outages unbounded."""
+        try:
+            await self._attempt(topic_name, body, record, handler, event)
+        finally:
+            # The consumer's task goes on to other polls: a batch run must not see the
+            # last attempt of this message as its own (`is_final_attempt`).
+            _delivery_attempt.set((0, 0))
+
+    async def _attempt(
+        self, topic_name: str, body: bytes, record: Any, handler: Handler, event: Event
+    ) -> None:
         attempts = self.settings.consumer_max_attempts
         attempt = 1
         waits = self._outage_backoff()

@@ -7,7 +7,6 @@ import importlib.metadata
 import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_runtime import tracing
-from podium_runtime.context import bound
+from podium_runtime.context import bound, new_request_id
 from podium_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,11 +25,42 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 HealthCheck = Callable[[], Awaitable[Any]]
 
 
-class RequestContextMiddleware:
-    """Bind `X-Request-ID` (or a fresh id) to the context, echo it, and record metrics."""
+#: Trace context headers (W3C trace context and baggage): the only ones a span needs.
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+#: Paths served without a span (probes and scrapes would drown the traces).
+_UNTRACED = ("/health", "/metrics")
 
-    def __init__(self, app: ASGIApp) -> None:
+#: Metric children by label values: `labels()` takes a lock and builds a key every call.
+_COUNTED: dict[tuple[str, str, str], Any] = {}
+_TIMED: dict[tuple[str, str], Any] = {}
+
+
+def _record(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and observe its latency."""
+    counter = _COUNTED.get((method, route, str(status)))
+    if counter is None:
+        counter = _COUNTED[(method, route, str(status))] = HTTP_REQUESTS.labels(
+            method, route, str(status)
+        )
+    timer = _TIMED.get((method, route))
+    if timer is None:
+        timer = _TIMED[(method, route)] = HTTP_LATENCY.labels(method, route)
+    counter.inc()
+    timer.observe(seconds)
+
+
+class RequestMiddleware:
+    """One layer for what every request gets (SPEC §5, ADR 0038).
+
+    Binds `X-Request-ID` (or a fresh id) to the context and echoes it, records
+    the request's metrics, and opens one SERVER span named after its route,
+    continuing the caller's `traceparent` (not for `/health` and `/metrics`).
+    One pure-ASGI layer with one `send` wrapper: each layer costs every request.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -38,11 +68,14 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = ""
+        carrier: dict[str, str] = {}
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+                incoming = incoming or value.decode("latin-1")
+            elif name in _TRACE_HEADERS:
+                carrier[name.decode("latin-1")] = value.decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
+        echoed = (b"x-request-id", request_id.encode())
         status = 500
         started = time.perf_counter()
 
@@ -50,52 +83,32 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
-        with bound(request_id):
+        method = scope["method"]
+        if scope.get("path", "").startswith(_UNTRACED):
+            with bound(request_id):
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    route = getattr(scope.get("route"), "path", "unmatched")
+                    _record(method, route, status, time.perf_counter() - started)
+            return
+        with tracing.server_span(self.service, method, carrier) as span, bound(request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                route = scope.get("route")
-                path = getattr(route, "path", "unmatched")
-                HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
-                HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
-
-
-class TracingMiddleware:
-    """One SERVER span per request, continuing the caller's `traceparent` (ADR 0038)."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Wrap one HTTP request in a span named after its route."""
-        if scope["type"] != "http" or scope.get("path", "").startswith(("/health", "/metrics")):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        method = scope["method"]
-        with tracing.server_span(self.service, method, headers) as span:
-            status = 500
-
-            async def send_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            try:
-                await self.app(scope, receive, send_status)
-            finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
+                _record(method, route, status, time.perf_counter() - started)
                 span.update_name(f"{method} {route}")
-                span.set_attribute("http.request.method", method)
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "http.response.status_code": status,
+                    }
+                )
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
 

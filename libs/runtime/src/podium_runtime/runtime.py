@@ -23,8 +23,7 @@ from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
 from podium_runtime.http import (
     HealthCheck,
-    RequestContextMiddleware,
-    TracingMiddleware,
+    RequestMiddleware,
     operations_router,
     run_checks,
 )
@@ -194,7 +193,7 @@ class ServiceRuntime:
                 finally:
                     await self.stop()
 
-        # Spans come from `TracingMiddleware` (ADR 0038); FastAPI's own telemetry would make
+        # Spans come from `RequestMiddleware` (ADR 0038); FastAPI's own telemetry would make
         # a second server span, operation spans and metrics on every request (issue #14).
         fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
         app = FastAPI(
@@ -214,8 +213,7 @@ class ServiceRuntime:
                 # The development mail sink answers only when `make dev` turned it on.
                 exempt=("/internal/dev/",),
             )
-        app.add_middleware(RequestContextMiddleware)
-        app.add_middleware(TracingMiddleware, service=self.settings.service_name)
+        app.add_middleware(RequestMiddleware, service=self.settings.service_name)
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)

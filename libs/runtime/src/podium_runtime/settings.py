@@ -71,10 +71,11 @@ class ServiceSettings(BaseSettings):
     consumer_failure_log_interval_seconds: float = 30.0
     #: Consumer group liveness against Apache Kafka (docs/runtime.md, "Consumer settings").
     #: A member that stops heart-beating loses its partitions after the session timeout
-    #: (brokers accept 6-300 s by default); heart-beats every second let the others
-    #: notice a rebalance within about a second.
+    #: (brokers accept 6-300 s by default). Members learn of a rebalance at their next
+    #: heart-beat: every 3 s (aiokafka's default, a third of the session timeout) costs
+    #: up to 3 s per rebalance and a third of the idle heart-beats of every 1 s.
     consumer_session_timeout_ms: int = 10_000
-    consumer_heartbeat_interval_ms: int = 1_000
+    consumer_heartbeat_interval_ms: int = 3_000
     #: Longest pause between two polls before the member is considered stuck and replaced.
     consumer_max_poll_interval_ms: int = 300_000
     #: How long the broker may hold an empty fetch; Kafka answers at once when records

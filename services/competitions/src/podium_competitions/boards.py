@@ -41,7 +41,7 @@ from datetime import datetime
 import redis.asyncio as redis
 from podium_contracts.events import RankChanged, RankChangedData
 from podium_contracts.read_models import BoardEntry, BoardMeta
-from podium_contracts.redis_keys import Period, Split
+from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import Outbox, new_event
@@ -298,7 +298,8 @@ class BoardWriter:
         """Write one pending whole board, or the oldest delta of one board."""
         if self._pending:
             keys, board = next(iter(self._pending.items()))
-            await write_board(self.client, keys, *board)
+            if await write_board(self.client, keys, *board):
+                await self._publish_version(keys, board[1])
             if self._pending.get(keys) is board:
                 del self._pending[keys]
             return
@@ -319,10 +320,23 @@ class BoardWriter:
             self._early.pop(keys, None)
             return
         self._early.pop(keys, None)
+        if outcome == "applied":
+            await self._publish_version(keys, delta.as_of)
         if self._deltas.get(keys) is deltas:
             deltas.pop(0)
             if not deltas:
                 del self._deltas[keys]
+
+    async def _publish_version(self, keys: BoardKeys, as_of: datetime) -> None:
+        """Tell the board's watchers (the gateway's SSE streams) that Redis holds `as_of`.
+
+        Pub/sub is fire-and-forget: a stream that misses it reconnects with its
+        `Last-Event-ID` and compares versions, so a failure here is only logged.
+        """
+        try:
+            await self.client.publish(board_changes_channel(keys[2]), as_of.isoformat())
+        except Exception as exc:
+            self._failures.log(logging.WARNING, "board change not announced", exc)
 
     async def close(self) -> None:
         """Stop pending writes (the audit rebuilds whatever they would have written)."""

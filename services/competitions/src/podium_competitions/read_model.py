@@ -203,28 +203,38 @@ class CompetitionReadModel:
                 args: list[str | int] = [len(ordered), *ordered, *fences]
                 await self._add(keys=_member_keys(cid), args=args, client=pipe)
             await pipe.execute()
-        for cid in sorted(changes.touched() - changes.created):
-            await self.refresh_card(cid)
+        await self.refresh_cards(sorted(changes.touched() - changes.created))
         if committed:
             for cid in sorted(changes.created):
                 await self.rebuild(cid)
 
     # --- rebuilding ------------------------------------------------------------------
 
-    async def refresh_card(self, competition_id: uuid.UUID) -> bool:
-        """Rewrite a card from Postgres, where a members hash exists; True when written."""
-        fence = competition_fence_key(competition_id)
-        gen = await self._begin(keys=[fence])
+    async def refresh_cards(self, competition_ids: list[uuid.UUID]) -> int:
+        """Rewrite cards from Postgres, where a members hash exists; return how many were written.
+
+        Three round trips whatever the number (a join batch touches many
+        competitions): read the fences, read the rows, write the cards. Each write
+        is fenced as one alone would be.
+        """
+        if not competition_ids:
+            return 0
+        fences = [competition_fence_key(cid) for cid in competition_ids]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for fence in fences:
+                await self._begin(keys=[fence], client=pipe)
+            gens = await pipe.execute()
         async with self.database.session() as session:
-            row = await repository.get_competition(session, competition_id)
-        if row is None:
-            return False
-        keys = [
-            competition_card_key(competition_id),
-            competition_members_key(competition_id),
-            fence,
-        ]
-        return bool(await self._write_card(keys=keys, args=[gen, _card(row)]))
+            rows = await repository.get_competitions(session, competition_ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid, fence, gen in zip(competition_ids, fences, gens, strict=True):
+                row = rows.get(cid)
+                if row is None:
+                    continue
+                keys = [competition_card_key(cid), competition_members_key(cid), fence]
+                await self._write_card(keys=keys, args=[gen, _card(row)], client=pipe)
+            written = await pipe.execute()
+        return sum(1 for answer in written if answer)
 
     async def rebuild(self, competition_id: uuid.UUID) -> bool:
         """Write a competition's card and members from Postgres; True when written.

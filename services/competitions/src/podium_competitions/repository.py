@@ -56,6 +56,17 @@ async def get_competition(
     return (await session.execute(query)).first()
 
 
+async def get_competitions(
+    session: AsyncSession, competition_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, AnyRow]:
+    """Return the existing competitions among `competition_ids`, by id (one query)."""
+    wanted = set(competition_ids)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(competitions).where(c.id.in_(wanted)))).all()
+    return {row.id: row for row in rows}
+
+
 async def competition_id_by_invite_code(session: AsyncSession, code: str) -> uuid.UUID | None:
     """Return the id of the competition holding this invite code."""
     value = await session.scalar(select(c.id).where(c.invite_code == code))

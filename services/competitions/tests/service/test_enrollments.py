@@ -7,6 +7,7 @@ import uuid
 
 import competitions_factories as factories
 from podium_competitions import enrollments
+from podium_competitions.models import enrollments as ENROLLMENTS
 from podium_competitions.models import metadata
 from podium_contracts.codes import JoinRejection
 from podium_runtime.outbox import messaging_tables
@@ -44,3 +45,45 @@ async def test_an_unknown_competition_is_rejected(session: AsyncSession) -> None
     request = factories.join(uuid.uuid4())
     outcomes = await enrollments.decide_joins(session, factories.outbox(), [request])
     assert outcomes == [JoinRejection.COMPETITION_NOT_FOUND]
+
+
+async def test_capacity_reached_mid_batch_accepts_exactly_the_first_requests(
+    session: AsyncSession,
+) -> None:
+    small = await factories.competition(session, max_participants=3)
+    other = await factories.competition(session, max_participants=1)
+    requests = [factories.join(small.id) for _ in range(5)]
+    # Interleaved with another competition's requests: each has its own seats.
+    batch = [requests[0], factories.join(other.id), *requests[1:], factories.join(other.id)]
+    outcomes = await enrollments.decide_joins(session, factories.outbox(), batch)
+    full = JoinRejection.FULL
+    assert outcomes == ["accepted", "accepted", "accepted", "accepted", full, full, full]
+    accepted = await _announced(session, "enrollment.accepted")
+    assert {a["user_id"] for a in accepted if a["competition_id"] == str(small.id)} == {
+        str(r.user_id) for r in requests[:3]
+    }
+    rejected = await _announced(session, "enrollment.rejected")
+    assert [r["user_id"] for r in rejected] == [
+        str(requests[3].user_id),
+        str(requests[4].user_id),
+        str(batch[-1].user_id),
+    ]
+
+
+async def test_the_same_user_twice_in_one_batch_takes_one_seat(session: AsyncSession) -> None:
+    competition = await factories.competition(session, max_participants=2)
+    first = factories.join(competition.id)
+    again = factories.join(competition.id, first.user_id)
+    second, third = factories.join(competition.id), factories.join(competition.id)
+    batch = [first, again, second, third]
+    outcomes = await enrollments.decide_joins(session, factories.outbox(), batch)
+    assert outcomes == ["accepted", "accepted", "accepted", JoinRejection.FULL]
+    assert len(await _announced(session, "enrollment.accepted")) == 2
+    row = await session.execute(
+        select(ENROLLMENTS.c.request_id).where(
+            ENROLLMENTS.c.competition_id == competition.id,
+            ENROLLMENTS.c.user_id == first.user_id,
+        )
+    )
+    # The re-join's request id is the one recorded, as for a re-join in a later batch.
+    assert row.scalar_one() == again.request_id

@@ -36,6 +36,7 @@ from podium_competitions.models import metadata
 from podium_competitions.teams.domain import final_candidates
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
 from podium_contracts.read_models import BoardEntry
+from podium_contracts.redis_keys import board_changes_channel
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
 from sqlalchemy import select
@@ -272,3 +273,41 @@ async def test_a_burst_of_scores_in_one_unit_of_work_announces_the_net_moves(
         }
         announced, seq = await _announced_since(session, seq)
         assert announced == expected, burst
+
+
+async def test_the_writer_announces_each_version_redis_holds(redis_client: redis.Redis) -> None:
+    keys = board_keys(uuid.uuid4(), "public")
+    now = datetime.now(UTC)
+    line = BoardEntry(
+        rank=1,
+        user_id=uuid.uuid4(),
+        display_name=None,
+        score=0.5,
+        submissions=1,
+        last_submission_at=now,
+    )
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(board_changes_channel(keys[2]))
+    writer = BoardWriter(redis_client)
+    try:
+        writer._enqueue(keys, ([line], now))
+        await writer.flush()
+        later = now + timedelta(seconds=1)
+        writer._enqueue_delta(keys, BoardDelta(base=now, as_of=later, total=1))
+        # A delta for an older version is dropped, so nothing is announced for it.
+        stale = BoardDelta(base=None, as_of=now - timedelta(seconds=1), total=0)
+        writer._enqueue_delta(keys, stale)
+        await writer.flush()
+        told: list[str] = []
+        # The first read may be the subscription's confirmation; a quiet second ends it.
+        quiet = 0
+        while quiet < 2:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is None:
+                quiet += 1
+                continue
+            quiet = 0
+            told.append(message["data"].decode())
+    finally:
+        await pubsub.aclose()
+    assert told == [now.isoformat(), later.isoformat()]

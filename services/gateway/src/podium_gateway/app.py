@@ -9,7 +9,6 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
-from starlette.middleware import Middleware
 
 from podium_gateway import (
     admin_api,
@@ -44,7 +43,6 @@ from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
 from podium_gateway.xapi import documents as xapi_documents
-from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -106,10 +104,11 @@ def create_api(settings: Settings) -> FastAPI:
             try:
                 yield
             finally:
-                # The live hub (made on the first stream) holds a pub/sub connection.
-                hub = getattr(app.state, "live_hub", None)
-                if hub is not None:
-                    await hub.aclose()
+                # The live hubs (made on the first stream) hold a pub/sub connection each.
+                for name in ("live_hub", "board_hub"):
+                    hub = getattr(app.state, name, None)
+                    if hub is not None:
+                        await hub.aclose()
 
     app = runtime.create_app(
         title="Podium gateway",
@@ -120,7 +119,7 @@ def create_api(settings: Settings) -> FastAPI:
             "`code`."
         ),
         routers=routers(),
-        middleware=[*edge_middleware(settings), Middleware(AlternateRequestSyntax)],
+        middleware=edge_middleware(settings),
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,

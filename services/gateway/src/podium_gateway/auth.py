@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ from podium_runtime.problems import Problem
 from podium_gateway.clients import call, client_ip
 from podium_gateway.clients.identity import user_access
 from podium_gateway.config import Settings
-from podium_gateway.limits import enforce
+from podium_gateway.limits import HIT_FUNCTION, counted, enforce, rate_limit_problem
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,38 @@ class JwksCache:
         return key
 
 
+#: Tokens verified lately: token -> (key id, the key it was verified with, the caller).
+_VERIFIED: OrderedDict[str, tuple[str, Any, CurrentUser]] = OrderedDict()
+#: How many verified tokens are kept (least recently used go first).
+VERIFIED_TOKENS = 4096
+
+
 async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) -> CurrentUser:
-    """Verify an access token's header, signature and claims; raise 401 problems otherwise."""
+    """Verify an access token's header, signature and claims; raise 401 problems otherwise.
+
+    A token verified before is not verified again while it has not expired and
+    the key it was verified with is still the one identity publishes for its
+    `kid` (a rotated-out or refetched key verifies it afresh). The signature and
+    claims of a given token cannot change; revocation and the current role are
+    checked on every request by the callers, as before.
+    """
+    found = _VERIFIED.get(token)
+    if found is not None:
+        kid, key, user = found
+        # PyJWT's rule: expired once `exp <= now - leeway`.
+        if time.time() < user.expires_at + leeway and await jwks.key_for(kid) is key:
+            _VERIFIED.move_to_end(token)
+            return user
+        _VERIFIED.pop(token, None)
+    user, kid, key = await _verify(token, jwks, leeway)
+    _VERIFIED[token] = (kid, key, user)
+    if len(_VERIFIED) > VERIFIED_TOKENS:
+        _VERIFIED.popitem(last=False)
+    return user
+
+
+async def _verify(token: str, jwks: JwksCache, leeway: float) -> tuple[CurrentUser, str, Any]:
+    """Verify a token in full; return the caller, the key id and the key that verified it."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError as exc:
@@ -177,7 +208,7 @@ async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) 
     email, role = claims.get("email"), claims.get("role")
     if not isinstance(email, str) or role not in ROLES:
         raise invalid_token()
-    return CurrentUser(
+    user = CurrentUser(
         user_id=user_id,
         email=email,
         role=role,
@@ -185,6 +216,7 @@ async def verify_access_token(token: str, jwks: JwksCache, leeway: float = 5.0) 
         issued_at=float(claims["iat"]),
         expires_at=float(claims["exp"]),
     )
+    return user, kid, key
 
 
 async def check_not_revoked(redis_client: Any, user: CurrentUser) -> None:
@@ -245,37 +277,117 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def optional_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> CurrentUser | None:
-    """Return the caller when a bearer token is sent (401 if it is bad), else None (anonymous)."""
+@dataclass(frozen=True)
+class Gate:
+    """The Redis checks of a request not made yet: its rate limit and its token's revocation.
+
+    `optional_user` makes them at once; a route reading the competitions read model
+    makes them in the same script as its read (`read_model.snapshot`) and settles
+    them before it uses what it read, in the same order and with the same answers.
+    """
+
+    limit_key: str
+    limit: int
+    window_seconds: int
+    #: The caller whose token is checked against the deny-lists (None: anonymous).
+    user: CurrentUser | None = None
+
+    def keys(self) -> list[str]:
+        """Return the keys the checks read and count on."""
+        if self.user is None:
+            return [self.limit_key]
+        return [
+            self.limit_key,
+            access_token_revoked_key(self.user.jti),
+            tokens_revoked_before_key(self.user.user_id),
+        ]
+
+    def arguments(self) -> list[Any]:
+        """Return the window in ms and the token's issue instant."""
+        issued_at = repr(self.user.issued_at) if self.user is not None else "0"
+        return [int(self.window_seconds * 1000), issued_at]
+
+    def settle(self, verdict: Any) -> None:
+        """Raise what the checks found: 401 `TOKEN_REVOKED` (-1, not counted), else 429."""
+        count, ttl_ms = int(verdict[0]), int(verdict[1])
+        if count < 0:
+            raise token_revoked()
+        result = counted(count, ttl_ms, self.limit)
+        if not result.allowed:
+            raise rate_limit_problem(result)
+
+
+#: Lua: `gate(limit, window ms, revoked key or false, revoked-before key, issued at)` returns
+#: {-1, 0} for a revoked token (not counted), else the rate limit's {count, ttl ms}.
+GATE_FUNCTION = (
+    HIT_FUNCTION
+    + """
+local function gate(limit_key, window_ms, revoked_key, before_key, issued_at)
+  if revoked_key then
+    if redis.call('EXISTS', revoked_key) == 1 then return {-1, 0} end
+    local before = redis.call('GET', before_key)
+    if before and tonumber(issued_at) <= tonumber(before) then return {-1, 0} end
+  end
+  return hit(limit_key, window_ms)
+end
+"""
+)
+
+
+async def _caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[CurrentUser | None, Gate]:
+    """Return the caller as their token states it (verified offline) and their checks to make."""
     settings = _settings(request)
-    redis_client = request.app.state.runtime.redis
     if credentials is None:
         if "authorization" in request.headers:
             raise invalid_token("The Authorization header must be `Bearer <token>`.")
         # Anonymous readers are limited per IP (SPEC §8).
         ip = client_ip(request, settings)
-        await enforce(
-            redis_client,
-            f"{settings.redis_key_prefix}rl:ip:{ip}",
-            settings.rate_limit_ip,
-            settings.rate_limit_ip_window_seconds,
-        )
-        return None
+        key = f"{settings.redis_key_prefix}rl:ip:{ip}"
+        return None, Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
     user = await verify_access_token(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
-    await check_not_revoked(redis_client, user)
-    user = await current_access(request.app.state.http, settings, user)
-    await enforce(
-        redis_client,
-        f"{settings.redis_key_prefix}rl:user:{user.user_id}",
-        settings.rate_limit_user,
-        settings.rate_limit_user_window_seconds,
-    )
+    key = f"{settings.redis_key_prefix}rl:user:{user.user_id}"
+    return user, Gate(key, settings.rate_limit_user, settings.rate_limit_user_window_seconds, user)
+
+
+async def optional_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentUser | None:
+    """Return the caller when a bearer token is sent (401 if it is bad), else None (anonymous)."""
+    user, gate = await _caller(request, credentials)
+    redis_client = request.app.state.runtime.redis
+    if user is not None:
+        await check_not_revoked(redis_client, user)
+        user = await current_access(request.app.state.http, _settings(request), user)
+    await enforce(redis_client, gate.limit_key, gate.limit, gate.window_seconds)
     return user
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A caller of a read-model route, with the checks its read makes (None: already made)."""
+
+    user: CurrentUser | None
+    gate: Gate | None
+
+
+async def optional_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Reader:
+    """Return the caller like `optional_user`, leaving its Redis checks to the route's read.
+
+    A token claiming `admin` is checked here in full (ADR 0052: identity is asked
+    after the deny-lists and before the limit), as `optional_user` does.
+    """
+    user, gate = await _caller(request, credentials)
+    if user is not None and user.is_admin:
+        return Reader(await optional_user(request, credentials), None)
+    return Reader(user, gate)
 
 
 async def require_user(
@@ -301,4 +413,5 @@ async def require_admin(user: Annotated[CurrentUser, Depends(require_user)]) -> 
 
 UserDep = Annotated[CurrentUser, Depends(require_user)]
 OptionalUserDep = Annotated[CurrentUser | None, Depends(optional_user)]
+ReaderDep = Annotated[Reader, Depends(optional_reader)]
 AdminDep = Annotated[CurrentUser, Depends(require_admin)]

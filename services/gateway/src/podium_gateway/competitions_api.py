@@ -19,13 +19,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
-from podium_contracts.redis_keys import daily_submissions_key, utc_day
+from podium_contracts.redis_keys import competition_card_key, daily_submissions_key, utc_day
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
 
 from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.auth import CurrentUser, OptionalUserDep, ReaderDep, UserDep
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
@@ -133,15 +134,16 @@ async def create_competition(
 async def get_competition(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    user: OptionalUserDep,
+    reader: ReaderDep,
     redis_client: RedisDep,
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
-    found = await read_model.snapshot(redis_client, competition_id, user)
-    document = found.details(user)
-    if document is not None:
+    user = reader.user
+    found = await read_model.snapshot(redis_client, competition_id, user, gate=reader.gate)
+    body = found.details_body(user)
+    if body is not None:
         headers = {"Cache-Control": "private, no-store"} if user is not None else None
-        return JSONResponse(document, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
     if found.card is None:
         read_model.repair(client, competition_id)
     answer = await client.request("GET", f"/competitions/{competition_id}", user)
@@ -240,6 +242,29 @@ def _pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UU
     return f"{settings.redis_key_prefix}join-pending:{competition_id}:{user_id}"
 
 
+async def _join_target(
+    client: CompetitionsClient, redis_client: Redis, target: dict[str, Any]
+) -> uuid.UUID:
+    """Return the competition a join aims at; unknown ones end the request with a 404.
+
+    A join by id is resolved by the competition's read-model card (ADR 0041, 0065):
+    the card exists exactly while the competition does (a deletion removes it before
+    it commits), so the gateway answers without a call to the competitions service.
+    A missing card, and every invite code, ask the internal API.
+    """
+    competition_id = target.get("competition_id")
+    if competition_id is not None and await redis_client.exists(
+        competition_card_key(competition_id)
+    ):
+        return competition_id  # type: ignore[no-any-return]
+    resolved = await client.join_target(**target)
+    if resolved.status_code != 200:
+        raise Relayed(resolved)  # nothing was published: the key is released
+    found = uuid.UUID(resolved.json()["competition_id"])
+    read_model.repair(client, found)  # the next join by id reads the card again
+    return found
+
+
 async def _join(
     client: CompetitionsClient,
     user: CurrentUser,
@@ -257,10 +282,7 @@ async def _join(
     ) as command:
         if command.previous is not None:
             return command.replay()
-        resolved = await client.join_target(**target)
-        if resolved.status_code != 200:
-            raise Relayed(resolved)  # nothing was published: the key is released
-        competition_id = uuid.UUID(resolved.json()["competition_id"])
+        competition_id = await _join_target(client, redis_client, target)
         answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
         event = new_event(
             JoinRequested,

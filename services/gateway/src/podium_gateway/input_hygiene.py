@@ -69,7 +69,8 @@ def body_problem(body: bytes) -> tuple[str, str] | None:
     return field.removeprefix("$.").removeprefix("$") or "body", reason
 
 
-async def _send_problem(send: Send, field: str, reason: str) -> None:
+async def send_problem(send: Send, field: str, reason: str) -> None:
+    """Answer 400 `VALIDATION_ERROR` naming the field and what is wrong with it."""
     problem = Problem(
         400,
         "VALIDATION_ERROR",
@@ -107,7 +108,7 @@ class InputHygieneMiddleware:
             return
         found = query_problem(scope)
         if found:
-            await _send_problem(send, *found)
+            await send_problem(send, *found)
             return
         if scope["method"] not in BODY_METHODS or not _is_json(scope):
             await self.app(scope, receive, send)
@@ -132,7 +133,7 @@ class InputHygieneMiddleware:
         body = b"".join(chunks)
         found = body_problem(body)
         if found:
-            await _send_problem(send, *found)
+            await send_problem(send, *found)
             return
         replayed: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([replayed], receive), send)

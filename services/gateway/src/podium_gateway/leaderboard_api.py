@@ -38,7 +38,7 @@ from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
 from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, OptionalUserDep, UserDep
+from podium_gateway.auth import CurrentUser, Gate, OptionalUserDep, ReaderDep, UserDep
 from podium_gateway.clients import RedisDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
@@ -47,6 +47,7 @@ from podium_gateway.clients.competitions import (
     is_sponsor,
 )
 from podium_gateway.exports import BOARD_COLUMNS, CHUNK, Format, csv_line, download, encode
+from podium_gateway.rendered import Rendered
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -68,6 +69,9 @@ local rows = {}
 if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
 return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total')}
 """
+
+#: Board pages rendered from the rows and meta read, per page asked for (ADR 0061).
+PAGES: Rendered[bytes] = Rendered(256)
 
 # The caller's position and the entries around it, atomically.
 _AROUND = """
@@ -117,13 +121,15 @@ async def _board_competition(
     user: CurrentUser | None,
     split: Split,
     page: read_model.PageRead | None = None,
+    gate: Gate | None = None,
 ) -> tuple[CompetitionView, Any]:
     """Check the caller may read this board; return the competition and `page` if read with it.
 
-    Problems (404 for a stranger to a private competition, ...) are relayed.
+    Problems (404 for a stranger to a private competition, ...) are relayed; `gate`:
+    the caller's checks still to make, in the same read.
     """
     competition, rows = await read_model.competition(
-        client, redis_client, competition_id, user, page
+        client, redis_client, competition_id, user, page, gate
     )
     if split == "private" and competition.kind == "activity":
         raise Problem(
@@ -228,7 +234,7 @@ def _meta(meta: list[Any]) -> tuple[datetime | None, int]:
 async def leaderboard(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    user: OptionalUserDep,
+    reader: ReaderDep,
     redis_client: RedisDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -246,18 +252,25 @@ async def leaderboard(
     )
     bounds = (offset, offset + limit - 1)
     competition, page = await _board_competition(
-        client, redis_client, competition_id, user, split, (_PAGE, guessed, bounds)
+        client, redis_client, competition_id, reader.user, split, (guessed, bounds), reader.gate
     )
     keys, start = _board_keys(competition, competition_id, split, period, day)
     if page is None or keys != guessed:
-        page = await redis_client.eval(_PAGE, 3, *keys, *bounds)
-    rows, meta = page
-    as_of, total = _meta(meta)
-    entries = _entries(rows)
-    more = offset + len(entries) < total and len(entries) == limit
-    body = _page(entries, total, as_of, split, period, start)
-    body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
-    return JSONResponse(body)
+        page = await redis_client.eval(read_model.PAGE_SCRIPT, 3, *keys, *bounds)
+    joined, meta = page
+
+    def render() -> bytes:
+        rows = joined.split(b"\n") if joined else []
+        as_of, total = _meta(meta)
+        entries = _entries(rows)
+        more = offset + len(entries) < total and len(entries) == limit
+        body = _page(entries, total, as_of, split, period, start)
+        body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
+        return bytes(JSONResponse(body).body)
+
+    # Everything the answer is made of is in the key: the bytes read and the page asked for.
+    key = (joined, *meta, split, period, start, offset, limit)
+    return Response(PAGES.get(key, render), media_type="application/json")
 
 
 @router.get(

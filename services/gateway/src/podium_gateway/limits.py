@@ -9,19 +9,23 @@ import redis.asyncio as redis
 from podium_runtime.problems import Problem
 
 # INCR and the first EXPIRE in one script, so a crash between them never leaves
-# a counter without expiry (which would block the key forever).
-_HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+# a counter without expiry (which would block the key forever). A Lua function, so
+# other scripts count a request the same way (`podium_gateway.read_model`).
+HIT_FUNCTION = """
+local function hit(key, window_ms)
+  local count = redis.call('INCR', key)
+  if count == 1 then
+    redis.call('PEXPIRE', key, window_ms)
+  end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window_ms)
+    ttl = tonumber(window_ms)
+  end
+  return {count, ttl}
 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
 """
+_HIT = HIT_FUNCTION + "return hit(KEYS[1], ARGV[1])"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,11 @@ async def hit(
 ) -> RateLimitResult:
     """Count one request against `key` and say whether it is within `limit` per window."""
     count, ttl_ms = await redis_client.eval(_HIT, 1, key, int(window_seconds * 1000))
-    count, ttl_ms = int(count), int(ttl_ms)
+    return counted(int(count), int(ttl_ms), limit)
+
+
+def counted(count: int, ttl_ms: int, limit: int) -> RateLimitResult:
+    """Return the outcome of a request counted `count`-th in a window ending in `ttl_ms`."""
     return RateLimitResult(
         allowed=count <= limit,
         limit=limit,

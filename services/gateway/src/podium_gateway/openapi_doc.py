@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from podium_gateway.auth import optional_user, require_user
+from podium_gateway.auth import optional_reader, optional_user, require_user
 
 #: Statuses any public route of the gateway may answer with a problem document:
 #: 400 bad input (NUL, cursors, bounds), 401/403 credentials and rights, 404 and 409
@@ -47,7 +47,8 @@ def optional_sign_in(app: FastAPI) -> set[tuple[str, str]]:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         calls = set(_calls(context.dependant))
-        if optional_user in calls and require_user not in calls:
+        anonymous_too = optional_user in calls or optional_reader in calls
+        if anonymous_too and require_user not in calls:
             found.update(
                 (str(context.path_format), method.lower()) for method in route.methods or ()
             )

@@ -3,8 +3,9 @@
 The competitions service writes, for each competition, a card (the facts that
 decide who may see it, and its details document) and the set of its accepted
 participants, hiding the card before any change commits (`podium_competitions
-.read_model`). The gateway reads card and membership in one MULTI, together with
-a board page when the caller asks for one, and decides here:
+.read_model`). The gateway reads card and membership in one Lua script (atomic,
+like a MULTI), together with a board page when the caller asks for one, and
+decides here:
 
 - a card that is missing (never written, hidden by a change in flight, lost) is a
   *miss*: the route asks the internal API, which reads Postgres, and asks the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from podium_contracts.read_models import CompetitionCard, competition_phase
 from podium_contracts.redis_keys import (
     MEMBERS_LOADED,
@@ -33,16 +35,64 @@ from podium_contracts.redis_keys import (
 )
 from redis.asyncio import Redis
 
-from podium_gateway.auth import CurrentUser
+from podium_gateway.auth import GATE_FUNCTION, CurrentUser, Gate
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
+from podium_gateway.rendered import Rendered
 
 log = logging.getLogger(__name__)
 
-#: A board page read in the same round trip: (Lua script, keys, arguments).
-PageRead = tuple[str, tuple[str, ...], tuple[Any, ...]]
+#: A board page read in the same round trip: its (ranks, entries, meta) keys, first and last rank.
+PageRead = tuple[tuple[str, str, str], tuple[int, int]]
+
+# Lua: one board page, ranks, entries and meta from the same version, as one bulk string of
+# rows joined by newlines (stored JSON has none): one reply to parse, and the bytes the
+# rendered answer is kept under (`podium_gateway.rendered`).
+_PAGE_FUNCTION = """
+local function page(ranks, entries, meta, first, last)
+  local ids = redis.call('ZRANGE', ranks, first, last)
+  local rows = {}
+  if #ids > 0 then
+    for _, row in ipairs(redis.call('HMGET', entries, unpack(ids))) do
+      if row then rows[#rows + 1] = row end
+    end
+  end
+  return {table.concat(rows, '\\n'), redis.call('HMGET', meta, 'as_of', 'total')}
+end
+"""
+
+#: One board page: KEYS ranks, entries, meta; ARGV first and last rank (0-based).
+PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
+
+# The caller's checks (`auth.Gate`: rate limit, token revocation), the card, the caller's
+# membership (and the "loaded" mark) and optionally a page, in one script: atomic like a
+# MULTI, one command for the client to pack and parse. KEYS card, members, the gate's
+# n keys (0, 1 or 3)[, ranks, entries, meta]; ARGV member field, n, window ms, issued
+# at[, first, last].
+_SNAPSHOT = (
+    GATE_FUNCTION
+    + _PAGE_FUNCTION
+    + """
+local n = tonumber(ARGV[2])
+local verdict = false
+if n > 0 then
+  verdict = gate(KEYS[3], ARGV[3], n == 3 and KEYS[4], KEYS[5], ARGV[4])
+end
+local seen = redis.call('HMGET', KEYS[2], '*', ARGV[1])
+local board = false
+if #KEYS == n + 5 then
+  board = page(KEYS[n + 3], KEYS[n + 4], KEYS[n + 5], ARGV[5], ARGV[6])
+end
+return {redis.call('GET', KEYS[1]), seen[1], seen[2], board, verdict}
+"""
+)
 
 #: Repairs under way by competition, kept referenced until they finish (one at a time each).
 _REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+#: Cards parsed from the bytes read (frozen models, shared by the requests that read them).
+CARDS: Rendered[CompetitionCard] = Rendered(1024)
+#: Details answers rendered from a card's bytes and the phase of the moment (ADR 0061).
+DETAILS: Rendered[bytes] = Rendered(1024)
 
 
 @dataclass(frozen=True)
@@ -52,6 +102,8 @@ class Snapshot:
     card: CompetitionCard | None
     member: bool
     page: Any = None
+    #: The card as stored (the key its renderings are kept under).
+    raw: bytes | None = None
 
     def visible(self, user: CurrentUser | None) -> bool:
         """Tell whether the caller may see the competition (its card must be present)."""
@@ -86,22 +138,49 @@ class Snapshot:
             viewer=ViewerView(role=role),
         )
 
-    def details(self, user: CurrentUser | None) -> dict[str, Any] | None:
-        """Return the details document when the card answers for this caller exactly.
+    def answers_details(self, user: CurrentUser | None) -> bool:
+        """Tell whether the card holds the details exactly as this caller must see them.
 
         That is a public competition read by an anonymous visitor or by a signed-in
-        stranger (neither owner, admin nor participant); None sends the route to
+        stranger (neither owner, admin nor participant); otherwise the route asks
         the internal API.
         """
         card = self.card
         if card is None or not card.is_public():
-            return None
-        if user is not None and (user.is_admin or card.owner_id == user.user_id or self.member):
+            return False
+        return user is None or not (user.is_admin or card.owner_id == user.user_id or self.member)
+
+    def details(self, user: CurrentUser | None) -> dict[str, Any] | None:
+        """Return the details document when the card answers for this caller exactly, else None."""
+        card = self.card
+        if card is None or not self.answers_details(user):
             return None
         document = dict(card.document)
         now = datetime.now(UTC)
         document["phase"] = competition_phase(card.status, card.starts_at, card.ends_at, now)
         return document
+
+    def details_body(self, user: CurrentUser | None) -> bytes | None:
+        """Return `details(user)` as the JSON answer's bytes, rendered once per card and phase."""
+        card = self.card
+        if card is None or self.raw is None or not self.answers_details(user):
+            return None
+        phase = competition_phase(card.status, card.starts_at, card.ends_at, datetime.now(UTC))
+
+        def render() -> bytes:
+            return _render({**card.document, "phase": phase})
+
+        return DETAILS.get((self.raw, phase), render)
+
+
+def _render(document: Any) -> bytes:
+    """Return `document` encoded exactly as `JSONResponse` encodes it."""
+    return bytes(JSONResponse(document).body)
+
+
+def parse_card(raw: bytes) -> CompetitionCard:
+    """Return the card stored as `raw`, parsed once per content."""
+    return CARDS.get(raw, lambda: CompetitionCard.model_validate_json(raw))
 
 
 async def snapshot(
@@ -109,22 +188,33 @@ async def snapshot(
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
+    gate: Gate | None = None,
 ) -> Snapshot:
-    """Read the card, the caller's membership and optionally a board page in one MULTI."""
+    """Read the card, the caller's membership and optionally a board page atomically.
+
+    With `gate`, the caller's rate limit and token revocation are checked in the same
+    script and settled (401, 429) before anything read is used.
+    """
     member_field = str(user.user_id) if user is not None else MEMBERS_LOADED
-    async with redis_client.pipeline(transaction=True) as pipe:
-        pipe.get(competition_card_key(competition_id))
-        pipe.hmget(competition_members_key(competition_id), [MEMBERS_LOADED, member_field])
-        if page is not None:
-            script, keys, args = page
-            pipe.eval(script, len(keys), *keys, *args)
-        answers = await pipe.execute()
-    raw, (loaded, member) = answers[0], answers[1]
-    card = CompetitionCard.model_validate_json(raw) if raw is not None and loaded else None
+    keys = [competition_card_key(competition_id), competition_members_key(competition_id)]
+    args: list[Any] = [member_field, 0, 0, 0]
+    if gate is not None:
+        checked = gate.keys()
+        keys += checked
+        args[1:] = [len(checked), *gate.arguments()]
+    if page is not None:
+        keys += page[0]
+        args += page[1]
+    answer = await redis_client.eval(_SNAPSHOT, len(keys), *keys, *args)
+    raw, loaded, member, board, verdict = answer
+    if gate is not None:
+        gate.settle(verdict)
+    card = parse_card(raw) if raw is not None and loaded else None
     return Snapshot(
         card=card,
         member=user is not None and member is not None,
-        page=answers[2] if page is not None else None,
+        page=board if page is not None else None,
+        raw=raw if card is not None else None,
     )
 
 
@@ -150,13 +240,15 @@ async def competition(
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
+    gate: Gate | None = None,
 ) -> tuple[CompetitionView, Any]:
     """Return the competition as `user` sees it, and the page read with it (if any).
 
     From the read model when the card is present and lets the caller see it;
     otherwise from the internal API (problems, 404 included, raise `Relayed`).
+    `gate`: the caller's checks still to make (see `snapshot`).
     """
-    found = await snapshot(redis_client, competition_id, user, page)
+    found = await snapshot(redis_client, competition_id, user, page, gate)
     if found.visible(user):
         return found.view(user), found.page
     if found.card is None:

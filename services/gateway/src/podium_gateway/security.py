@@ -1,4 +1,14 @@
-"""Edge hygiene: security headers, request body size limits and CORS (SPEC §8)."""
+"""Edge hygiene: security headers, request body size limits, CORS and input checks (SPEC §8).
+
+`EdgeMiddleware` is the gateway's one layer in front of the routes. The common
+request (a GET or HEAD without `Origin`, outside `/xapi/`) is served in that one
+layer: security headers and `Vary: Origin` added in its `send`, the path and query
+checked for unstorable text (`input_hygiene.query_problem`). Any other request
+(a cross-origin one, one with a body, an xAPI one) goes through the full chain,
+Starlette's `CORSMiddleware`, `InputHygieneMiddleware` and `AlternateRequestSyntax`,
+inside the same security headers and body limits: one layer per request is paid
+by every request, and these answer the same either way.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +23,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_gateway.config import Settings
-from podium_gateway.input_hygiene import InputHygieneMiddleware
+from podium_gateway.input_hygiene import (
+    OWN_CHECKS,
+    InputHygieneMiddleware,
+    query_problem,
+    send_problem,
+)
+from podium_gateway.xapi.alternate import AlternateRequestSyntax
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -46,8 +62,31 @@ class PayloadTooLarge(HTTPException):
         super().__init__(413, f"The request body exceeds {limit} bytes.")
 
 
+#: Methods served without the full chain when they come without `Origin`.
+_SIMPLE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Add `Origin` to `Vary` as `CORSMiddleware` does for a request without `Origin`.
+
+    Its `MutableHeaders` assignment joins every `Vary` value in the first one's place.
+    """
+    values = [value for name, value in headers if name.lower() == b"vary"]
+    if not values:
+        return [*headers, (b"vary", b"Origin")]
+    joined: bytes | None = b", ".join([*values, b"Origin"])
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if name.lower() != b"vary":
+            kept.append((name, value))
+        elif joined is not None:
+            kept.append((b"vary", joined))
+            joined = None
+    return kept
+
+
 class EdgeMiddleware:
-    """Add security headers to every response and refuse oversized request bodies with 413."""
+    """Add security headers, refuse oversized bodies with 413, apply CORS and input checks."""
 
     def __init__(
         self,
@@ -58,8 +97,25 @@ class EdgeMiddleware:
         max_dataset_bytes: int | None = None,
         force_hsts: bool = False,
         docs_paths: Sequence[str] = ("/docs", "/redoc"),
+        cors_origins: Sequence[str] = (),
     ) -> None:
         self.app = app
+        # The full chain, for every request the short path does not serve exactly.
+        self.chain = CORSMiddleware(
+            InputHygieneMiddleware(AlternateRequestSyntax(app)),
+            allow_origins=cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-Experience-API-Version",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Experience-API-Consistent-Through"],
+            max_age=600,
+        )
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.max_dataset_bytes = max_dataset_bytes or max_upload_bytes
@@ -93,12 +149,19 @@ class EdgeMiddleware:
             await _send_not_found(send)
             return
         started = False
+        simple = (
+            scope["method"] in _SIMPLE_METHODS
+            and not path.startswith(OWN_CHECKS)
+            and not any(name == b"origin" for name, _ in scope.get("headers", ()))
+        )
 
         async def send_secured(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
+                if simple:
+                    headers = _vary_origin(headers)
                 present = {name.lower() for name, _ in headers}
                 extra = [h for h in SECURITY_HEADERS if h[0] not in present]
                 if not is_docs and b"content-security-policy" not in present:
@@ -128,8 +191,13 @@ class EdgeMiddleware:
                     raise PayloadTooLarge(limit)
             return message
 
+        if simple:
+            found = query_problem(scope)
+            if found:
+                await send_problem(send_secured, *found)
+                return
         try:
-            await self.app(scope, receive_limited, send_secured)
+            await (self.app if simple else self.chain)(scope, receive_limited, send_secured)
         except PayloadTooLarge:
             if started:
                 raise
@@ -177,7 +245,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
 
 
 def edge_middleware(settings: Settings) -> list[Middleware]:
-    """Return the edge middleware (outermost first), all inside the request-id middleware."""
+    """Return the edge middleware: one layer, inside the request-id middleware."""
     return [
         Middleware(
             EdgeMiddleware,
@@ -185,21 +253,6 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
             max_upload_bytes=settings.max_upload_bytes,
             max_dataset_bytes=settings.max_dataset_bytes,
             force_hsts=settings.force_hsts,
-        ),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=False,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "Idempotency-Key",
-                "X-Request-ID",
-                "X-Experience-API-Version",
-            ],
-            expose_headers=["X-Request-ID", "Retry-After", "X-Experience-API-Consistent-Through"],
-            max_age=600,
-        ),
-        Middleware(InputHygieneMiddleware),
+            cors_origins=settings.cors_origins,
+        )
     ]

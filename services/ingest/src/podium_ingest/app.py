@@ -16,6 +16,7 @@ from podium_ingest.erasure import consumers as erasure_consumers
 from podium_ingest.models import metadata
 from podium_ingest.privacy.api import router as privacy_router
 from podium_ingest.privacy.commands import retention_task
+from podium_ingest.statement_index import StatementIndex
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -24,7 +25,13 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
     runtime.etl_details = queries.etl_details
-    runtime.include_events(consumers.router, erasure_consumers.router)
+    index = StatementIndex(
+        runtime.redis, settings.gateway_redis_key_prefix, settings.statement_index_bits
+    )
+    runtime.background.append(
+        index.keep_built(runtime.db, settings.statement_index_check_seconds)  # type: ignore[arg-type]
+    )
+    runtime.include_events(consumers.router, erasure_consumers.router, statement_index=index)
     if settings.statement_retention_days is not None:
         runtime.background.append(retention_task(settings, runtime.db))  # type: ignore[arg-type]
     return runtime

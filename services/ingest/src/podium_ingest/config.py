@@ -23,6 +23,12 @@ class Settings(ServiceSettings):
     consumer_batch_size: int = 500
     #: The gateway's Redis key prefix, to release claims of statements ingest refused.
     gateway_redis_key_prefix: str = "podium:gateway:"
+    #: Size in bits of the stored-ids index the gateway reads before asking the store
+    #: (docs/adr/0059): 2 MiB keeps false positives near 1 in 500 up to a million
+    #: statements; past that the gateway asks the store more often, never wrongly.
+    statement_index_bits: int = 1 << 24
+    #: How often ingest checks that the index exists, and rebuilds it when it does not.
+    statement_index_check_seconds: float = 30.0
     #: Longest a gateway takes from stamping `stored` to Kafka's acknowledgement; the
     #: consistent-through instant stays this far behind (podium_ingest.consistency).
     #: Must be at least the gateway's `xapi_publish_window_seconds`.

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import service
 from podium_ingest.config import Settings
+from podium_ingest.statement_index import StatementIndex
 
 router = EventRouter()
 
@@ -40,8 +41,11 @@ async def on_statements_received(
     outbox: Outbox,
     settings: Settings,
     redis: Redis,
+    statement_index: StatementIndex,
 ) -> None:
     """Store and flatten a poll's statements, emitting `learning.statement_recorded`.
+
+    The ids stored are added to the stored-ids index before the commit (ADR 0059).
 
     The gateway's claim of a statement it could not store is released after the
     commit, so the LRS client can send that id again (a claim stands for a stored
@@ -49,7 +53,12 @@ async def on_statements_received(
     """
     refused: list[str] = []
     await service.record_statements(
-        session, outbox, events, settings.platform_url, on_refused=refused.append
+        session,
+        outbox,
+        events,
+        settings.platform_url,
+        on_refused=refused.append,
+        on_inserted=statement_index.add,
     )
     if refused:
         keys = [xapi_claim_key(i, settings.gateway_redis_key_prefix) for i in refused]

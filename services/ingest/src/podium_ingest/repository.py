@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -155,6 +155,16 @@ async def get_statement(session: AsyncSession, statement_id: uuid.UUID) -> tuple
         )
     ).first()
     return (row[0], bool(row[1])) if row else None
+
+
+async def all_statement_ids_locked(session: AsyncSession) -> AsyncIterator[uuid.UUID]:
+    """Stream every stored id, with inserts held back until the transaction ends (ADR 0059).
+
+    SHARE mode lets reads go on and makes inserts wait, so no id can commit unseen.
+    """
+    await session.execute(text(f"LOCK TABLE {statements.fullname} IN SHARE MODE"))
+    async for statement_id in await session.stream_scalars(select(statements.c.id)):
+        yield statement_id
 
 
 async def get_statements(

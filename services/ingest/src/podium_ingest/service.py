@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -47,6 +47,7 @@ async def record_statements(
     received: Sequence[StatementsReceived],
     platform_url: str,
     on_refused: Callable[[str], None] | None = None,
+    on_inserted: Callable[[set[uuid.UUID]], Awaitable[None]] | None = None,
 ) -> int:
     """Store raw and flattened statements of many events, apply voiding, emit one fact each.
 
@@ -56,6 +57,7 @@ async def record_statements(
     A statement id already stored is skipped: the gateway's claim guarantees it was the
     same statement (SPEC §5.4), and redelivery must have no second effect (SPEC §4).
     Each emitted fact carries the correlation of the event its statement came in.
+    `on_inserted` is awaited with the ids inserted, inside the transaction.
     Returns how many statements were new.
     """
     origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
@@ -86,6 +88,8 @@ async def record_statements(
             origin[statement_id] = (event, statement)
             rows.append(row)
     inserted = await repository.insert_statements(session, rows)
+    if on_inserted is not None and inserted:
+        await on_inserted(inserted)
     flat: list[dict[str, Any]] = []
     for row in rows:
         if row["id"] in inserted:
@@ -158,7 +162,8 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         voided=row["voided"],
         lrs_client_id=cause.data.lrs_client_id,
     )
-    return StatementRecorded(
+    # The envelope too: its fields are ours, and `id`, `occurred_at` take their defaults.
+    return StatementRecorded.model_construct(
         producer=PRODUCER,
         correlation_id=cause.correlation_id,
         causation_id=str(cause.id),

@@ -12,9 +12,11 @@ import httpx
 import pytest
 from podium_contracts.events import StatementsData, StatementsReceived
 from podium_contracts.redis_keys import xapi_claim_key
+from podium_contracts.statement_index import index_positions, statement_index_key
 from podium_contracts.topics import XAPI_STATEMENTS
 from podium_ingest.app import create_api
 from podium_ingest.config import Settings
+from podium_ingest.statement_index import StatementIndex
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
 from podium_runtime.outbox import new_event
 from podium_runtime.runtime import ServiceRuntime
@@ -268,3 +270,26 @@ async def test_a_statement_that_cannot_be_stored_is_refused_alone_and_its_claim_
 
     await eventually(released, message="the refused statement's claim is released")
     assert EVENTS_DEAD_LETTERED.labels(topic)._value.get() == dead_before
+
+
+async def test_stored_ids_are_added_to_the_index_the_gateway_reads(
+    ingest: tuple[str, ServiceRuntime],
+) -> None:
+    """ADR 0059: while the index exists, every stored id has all its bits set."""
+    _, runtime = ingest
+    index = StatementIndex(
+        runtime.redis,
+        runtime.settings.gateway_redis_key_prefix,
+        runtime.settings.statement_index_bits,
+    )
+    await eventually(index.exists, message="the index is built at start")
+    learner = {"mbox": f"mailto:{uuid.uuid4().hex}@podium.test"}
+    sent = _statement(learner)
+    await _publish(runtime, f"mbox:{learner['mbox']}", sent)
+    await eventually(lambda: _facts_emitted(runtime, sent["id"]), message="stored")
+    key = statement_index_key(runtime.settings.gateway_redis_key_prefix)
+    bits = int(await runtime.redis.strlen(key)) * 8
+    assert bits == runtime.settings.statement_index_bits
+    assert [await runtime.redis.getbit(key, p % bits) for p in index_positions(sent["id"])] == [
+        1
+    ] * len(index_positions(sent["id"]))

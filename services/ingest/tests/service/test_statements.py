@@ -17,10 +17,12 @@ from podium_contracts.events import StatementsData, StatementsReceived
 from podium_ingest import consumers, service
 from podium_ingest.config import Settings
 from podium_ingest.models import metadata
+from podium_ingest.statement_index import StatementIndex
 from podium_runtime.broker import EventConsumer
 from podium_runtime.outbox import Outbox, messaging_tables, new_event
 from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
+from podium_runtime.testing import TestInfrastructure
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,14 +73,17 @@ async def test_statements_are_stored_once_and_announced_once(session: AsyncSessi
 
 
 @pytest.fixture
-def dispatcher(database: RolledBackDatabase) -> EventConsumer:
+def dispatcher(database: RolledBackDatabase, test_infra: TestInfrastructure) -> EventConsumer:
     """The runtime's consumer with ingest's router, on the test's transaction."""
     consumer = EventConsumer("ingest", database, TABLES.inbox, SETTINGS)
+    client = redis.from_url(test_infra.infra.redis_url)
     provided = {
         "outbox": Outbox(TABLES.outbox, ""),
         "settings": SETTINGS,
-        "redis": redis.Redis(),  # only for claims of refused statements: none here
+        "redis": client,  # only for claims of refused statements: none here
         "database": database,
+        # No index under this prefix: adding ids to it leaves it missing (ADR 0059).
+        "statement_index": StatementIndex(client, f"t{uuid.uuid4().hex[:8]}:", 1 << 16),
     }
     include_router(consumer, consumers.router, SETTINGS, provided)
     return consumer

@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     max_answer_key_bytes: int = 500 * 1024 * 1024
     #: Answer keys kept parsed in memory (least recently used ones are dropped).
     answer_key_cache_size: int = 32
+    #: Most received submissions scored in one unit of work (ADR 0063). The first of a
+    #: poll waits for the others' scoring before its commit, so a small group keeps
+    #: that wait short while still sharing the commit, the outbox insert and the
+    #: offset commit.
+    submission_batch_size: int = Field(default=8, ge=1, le=500)
     #: Where uploads lie; read from `PODIUM_BLOB_*` (shared with the gateway).
     blob: BlobSettings = Field(default_factory=BlobSettings)
     #: Seconds a rejected submission's file is kept before it is deleted (ADR 0057);

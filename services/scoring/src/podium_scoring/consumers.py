@@ -19,12 +19,17 @@ from podium_runtime.routing import EventRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring import service
+from podium_scoring.config import Settings
 from podium_scoring.domain import ScoringRejectedError
 from podium_scoring.service import NotReadyError, Scorer
 
 log = logging.getLogger(__name__)
 
 router = EventRouter()
+
+
+def _batch_size(settings: Settings) -> int:
+    return settings.submission_batch_size
 
 
 @router.handles(CompetitionCreated, CompetitionUpdated)
@@ -43,21 +48,28 @@ async def on_answer_key_uploaded(
     await service.load_answer_key(session, scorer, event.data)
 
 
-@router.handles(SubmissionReceived)
-async def on_submission_received(
-    session: AsyncSession, event: SubmissionReceived, *, scorer: Scorer, database: Database
+# Near a deadline a competition's submissions queue on its partition: a poll's files are
+# scored in one unit of work (ADR 0063); should it fail, the runtime applies them one by one.
+@router.handles_batch(SubmissionReceived, max_records=_batch_size)
+async def on_submissions_received(
+    session: AsyncSession,
+    events: list[SubmissionReceived],
+    *,
+    scorer: Scorer,
+    database: Database,
 ) -> None:
-    """Score a submission; after the last failed attempt it is rejected, never left queued.
+    """Score a poll's submissions; after the last failed attempt one is rejected, never left queued.
 
-    The runtime retries a failing handler and then dead-letters the message
-    (SPEC §4). Before the last attempt gives up, the rejection with
-    `SCORING_FAILED` is committed in its own unit of work, so the
-    participant sees the outcome and the daily slot is given back while the
+    A poll's files are scored together; any failure other than a rejection makes
+    the runtime apply the poll again one message at a time, with retries. There each
+    message keeps the retry contract (SPEC §4): before the last attempt gives up,
+    the rejection with `SCORING_FAILED` is committed in its own unit of work, so
+    the participant sees the outcome and the daily slot is given back while the
     operator finds the message on the dead-letter topic (SPEC §7.1).
     """
-    final = is_final_attempt()
+    final = is_final_attempt()  # only ever True for a poll applied one message at a time
     try:
-        await service.score_submission(session, scorer, event.data, final_attempt=final)
+        await service.score_submissions(session, scorer, events, final_attempt=final)
     except Exception as exc:
         if not final or is_infrastructure_error(exc):
             raise  # an outage is waited out by the runtime, never turned into a rejection
@@ -65,7 +77,8 @@ async def on_submission_received(
         # submission row, which the rejection below writes in its own transaction.
         await session.rollback()
         async with database.session() as own:
-            await service.reject_unscorable(own, scorer, event.data, exc)
+            for event in events:
+                await service.reject_unscorable(own, scorer, event.data, exc)
         raise
 
 

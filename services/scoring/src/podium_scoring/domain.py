@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 from podium_contracts.codes import SubmissionErrorCode
 
 from podium_scoring.metrics import FloatArray, Metric, MetricUndefinedError
@@ -73,6 +75,11 @@ class AnswerKey:
     def size(self) -> int:
         """Return the number of rows."""
         return int(self.ids.size)
+
+    @cached_property
+    def arrow_ids(self) -> pa.Array:
+        """The ids as an Arrow string array, made once per key (`fastcsv.positions_in`)."""
+        return pa.array(self.ids, type=pa.string())
 
     def positions(self, ids: list[str]) -> npt.NDArray[np.intp]:
         """Return the row index in the key of every id, or -1 for ids not in the key."""

@@ -126,3 +126,14 @@ def cast_numbers(column: pa.ChunkedArray) -> npt.NDArray[np.float64] | None:
     except pa.ArrowInvalid:
         return None
     return np.array(numbers.to_numpy(), dtype=np.float64)
+
+
+def positions_in(column: pa.ChunkedArray, key_ids: pa.Array) -> npt.NDArray[np.intp]:
+    """Return the row in `key_ids` of every value of `column`, or -1 where it is absent.
+
+    One hash lookup per value in C++ (`pyarrow.compute.index_in`), the same exact
+    string equality as a dict of the key's ids, without making Python strings.
+    `key_ids` holds no duplicates (the answer key is refused otherwise).
+    """
+    found = pc.index_in(column, value_set=key_ids)
+    return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.intp)

@@ -76,30 +76,18 @@ async def get_answer_key(session: AsyncSession, competition_id: uuid.UUID) -> An
     return await _get(session, answer_keys, answer_keys.c.competition_id, competition_id)
 
 
-async def record_received(
-    session: AsyncSession,
-    *,
-    submission_id: uuid.UUID,
-    competition_id: uuid.UUID,
-    user_id: uuid.UUID,
-    blob_key: str,
-    sha256: str,
-    size_bytes: int,
-    submitted_at: datetime,
-) -> None:
-    """Store a received submission as queued (a redelivered one keeps its identity)."""
-    values = {
-        "competition_id": competition_id,
-        "user_id": user_id,
-        "blob_key": blob_key,
-        "sha256": sha256,
-        "size_bytes": size_bytes,
-        "submitted_at": submitted_at,
-    }
+async def record_received_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store received submissions as queued in one statement (a redelivered one keeps its id).
+
+    `rows` hold every column of `_Job.received()`, at most one per submission id.
+    """
+    stmt = insert(submissions).values([{**row, "status": "queued"} for row in rows])
+    kept = ("competition_id", "user_id", "blob_key", "sha256", "size_bytes", "submitted_at")
     await session.execute(
-        insert(submissions)
-        .values(submission_id=submission_id, status="queued", **values)
-        .on_conflict_do_update(index_elements=[submissions.c.submission_id], set_=values)
+        stmt.on_conflict_do_update(
+            index_elements=[submissions.c.submission_id],
+            set_={name: stmt.excluded[name] for name in kept},
+        )
     )
 
 

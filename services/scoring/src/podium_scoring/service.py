@@ -13,11 +13,13 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium_contracts.codes import SubmissionErrorCode
+from podium_contracts.envelope import Event
 from podium_contracts.events import (
     AnswerKeyData,
     CompetitionData,
@@ -26,11 +28,13 @@ from podium_contracts.events import (
     ScoredData,
     SubmissionError,
     SubmissionInvalidatedData,
+    SubmissionReceived,
     SubmissionReceivedData,
     SubmissionRejected,
     SubmissionScored,
 )
 from podium_runtime.blobs import BlobIntegrityError, BlobStore
+from podium_runtime.context import bound
 from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -243,6 +247,18 @@ class _Job:
             data.submitted_at,
         )
 
+    def received(self) -> dict[str, Any]:
+        """Return the submission's row as stored when it is received (status queued)."""
+        return {
+            "submission_id": self.submission_id,
+            "competition_id": self.competition_id,
+            "user_id": self.user_id,
+            "blob_key": self.blob_key,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "submitted_at": self.submitted_at,
+        }
+
 
 async def _metric_of(session: AsyncSession, competition_id: uuid.UUID) -> Metric:
     competition = await repository.get_competition(session, competition_id)
@@ -267,11 +283,38 @@ def _validate_and_score(data: bytes, key: AnswerKey, metric: Metric, max_bytes: 
     return score(key, metric, submission.predictions)
 
 
+@dataclass
+class _Lookups:
+    """Metrics and current answer keys already read in this unit of work, by competition.
+
+    A poll's submissions mostly belong to one competition (they share its partition),
+    so they share one read of each.
+    """
+
+    metrics: dict[uuid.UUID, Metric] = field(default_factory=dict)
+    keys: dict[uuid.UUID, AnswerKey] = field(default_factory=dict)
+
+    async def metric(self, session: AsyncSession, competition_id: uuid.UUID) -> Metric:
+        """Return the competition's metric (raises why it cannot be scored)."""
+        if competition_id not in self.metrics:
+            self.metrics[competition_id] = await _metric_of(session, competition_id)
+        return self.metrics[competition_id]
+
+    async def key(
+        self, session: AsyncSession, scorer: Scorer, competition_id: uuid.UUID
+    ) -> AnswerKey:
+        """Return the competition's current parsed answer key (raises when it has none)."""
+        if competition_id not in self.keys:
+            self.keys[competition_id] = await _current_key(session, scorer, competition_id)
+        return self.keys[competition_id]
+
+
 async def _evaluate(
-    session: AsyncSession, scorer: Scorer, job: _Job
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups | None = None
 ) -> tuple[Metric, Scores, AnswerKey]:
     """Score one submission; raises the reasons it cannot be scored."""
-    metric = await _metric_of(session, job.competition_id)
+    lookups = lookups or _Lookups()
+    metric = await lookups.metric(session, job.competition_id)
     limit = scorer.settings.max_submission_bytes
     if job.size_bytes > limit:
         raise FileInvalidError(
@@ -282,7 +325,7 @@ async def _evaluate(
                 )
             ]
         )
-    key = await _current_key(session, scorer, job.competition_id)
+    key = await lookups.key(session, scorer, job.competition_id)
     try:
         raw = await scorer.blobs.get_verified(job.blob_key, job.sha256)
     except BlobIntegrityError as exc:
@@ -291,9 +334,10 @@ async def _evaluate(
     return metric, scores, key
 
 
-async def _emit_scored(
+async def _scored(
     session: AsyncSession, scorer: Scorer, job: _Job, metric: Metric, scores: Scores, key: AnswerKey
-) -> None:
+) -> Event:
+    """Record the scores of a submission; return its `submission.scored`, to be staged."""
     scored_at = _now()
     await repository.record_scored(
         session,
@@ -304,7 +348,7 @@ async def _emit_scored(
         answer_key_sha256=key.sha256,
         scored_at=scored_at,
     )
-    event = new_event(
+    return new_event(
         SubmissionScored,
         scorer.settings.service_name,
         ScoredData(
@@ -319,17 +363,17 @@ async def _emit_scored(
             scored_at=scored_at,
         ),
     )
-    await scorer.outbox.add(session, event)
 
 
-async def _emit_rejected(
+async def _rejected(
     session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
-) -> None:
+) -> Event:
+    """Record why a submission was rejected; return its `submission.rejected`, to be staged."""
     errors = summarise_errors(errors)  # what is stored and sent stays bounded
     await repository.record_rejected(
         session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
     )
-    event = new_event(
+    return new_event(
         SubmissionRejected,
         scorer.settings.service_name,
         RejectedData(
@@ -340,33 +384,50 @@ async def _emit_rejected(
             submitted_at=job.submitted_at,
         ),
     )
-    await scorer.outbox.add(session, event)
 
 
-async def _score_and_emit(session: AsyncSession, scorer: Scorer, job: _Job) -> None:
-    """Evaluate, then record and emit the outcome; infrastructure errors propagate."""
+async def _emit_rejected(
+    session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
+) -> None:
+    """Record a rejection and stage its event."""
+    await scorer.outbox.add(session, await _rejected(session, scorer, job, errors))
+
+
+async def _outcome(
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups | None = None
+) -> Event:
+    """Evaluate, record the outcome and return its event; infrastructure errors propagate."""
     try:
-        metric, scores, key = await _evaluate(session, scorer, job)
+        metric, scores, key = await _evaluate(session, scorer, job, lookups)
     except (FileInvalidError, ScoringRejectedError) as exc:
-        await _emit_rejected(session, scorer, job, exc.errors)
-    else:
-        await _emit_scored(session, scorer, job, metric, scores, key)
+        return await _rejected(session, scorer, job, exc.errors)
+    return await _scored(session, scorer, job, metric, scores, key)
+
+
+async def _score_and_emit(
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups | None = None
+) -> None:
+    """Evaluate, then record and emit the outcome; infrastructure errors propagate."""
+    await scorer.outbox.add(session, await _outcome(session, scorer, job, lookups))
 
 
 async def _record_received(session: AsyncSession, data: SubmissionReceivedData) -> _Job:
     """Store a received submission as queued; return it as a scoring job."""
     job = _Job.from_event(data)
-    await repository.record_received(
-        session,
-        submission_id=job.submission_id,
-        competition_id=job.competition_id,
-        user_id=job.user_id,
-        blob_key=job.blob_key,
-        sha256=job.sha256,
-        size_bytes=job.size_bytes,
-        submitted_at=job.submitted_at,
-    )
+    await repository.record_received_many(session, [job.received()])
     return job
+
+
+async def _settled(
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups, *, final_attempt: bool
+) -> Event:
+    """Return the outcome of a job; on the final attempt, not being ready is a rejection."""
+    try:
+        return await _outcome(session, scorer, job, lookups)
+    except NotReadyError as exc:
+        if not final_attempt:
+            raise
+        return await _rejected(session, scorer, job, [FileError(exc.code, exc.message)])
 
 
 async def score_submission(
@@ -379,12 +440,41 @@ async def score_submission(
     submission is rejected with that reason instead, so it never stays queued.
     """
     job = await _record_received(session, data)
-    try:
-        await _score_and_emit(session, scorer, job)
-    except NotReadyError as exc:
-        if not final_attempt:
-            raise
-        await _emit_rejected(session, scorer, job, [FileError(exc.code, exc.message)])
+    event = await _settled(session, scorer, job, _Lookups(), final_attempt=final_attempt)
+    await scorer.outbox.add(session, event)
+
+
+async def score_submissions(
+    session: AsyncSession,
+    scorer: Scorer,
+    received: Sequence[SubmissionReceived],
+    *,
+    final_attempt: bool = False,
+) -> None:
+    """Store and score a poll's received submissions in one unit of work (ADR 0063).
+
+    Each file is scored on its own: an invalid one is rejected with its codes and
+    its neighbours are scored as usual. The reads of each competition's metric and
+    key, the rows and the outcome events are shared, so a burst pays one commit,
+    one outbox insert and one offset commit. Anything else a submission raises (a
+    competition or key not known yet, an unreadable blob, a scorer bug) fails the
+    whole unit of work: the runtime then applies the poll one message at a time,
+    where each keeps its own retries and its final-attempt rejection
+    (`score_submission`). Each outcome carries the correlation of the event its
+    submission came in (SPEC §4).
+    """
+    # A redelivered submission under a new event id is scored once per unit of work.
+    causes = list({event.data.submission_id: event for event in received}.values())
+    jobs = [_Job.from_event(event.data) for event in causes]
+    await repository.record_received_many(session, [job.received() for job in jobs])
+    lookups = _Lookups()
+    events = []
+    for cause, job in zip(causes, jobs, strict=True):
+        with bound(cause.correlation_id, str(cause.id), cause.type):
+            events.append(
+                await _settled(session, scorer, job, lookups, final_attempt=final_attempt)
+            )
+    await scorer.outbox.add(session, *events)
 
 
 async def reject_unscorable(
@@ -409,12 +499,13 @@ async def rescore_competition(session: AsyncSession, scorer: Scorer, data: Resco
     await _metric_of(session, data.competition_id)
     await _current_key(session, scorer, data.competition_id)  # fail early: nothing to rescore
     rows = await repository.submissions_to_rescore(session, data.competition_id)
+    lookups = _Lookups()
     for row in rows:
         job = _Job.from_row(row)
         try:
             # A savepoint per submission: one broken file does not undo the others.
             async with session.begin_nested():
-                await _score_and_emit(session, scorer, job)
+                await _score_and_emit(session, scorer, job, lookups)
         except Exception as exc:
             log.exception(
                 "rescoring one submission failed", extra={"submission": str(job.submission_id)}

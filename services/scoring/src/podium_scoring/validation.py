@@ -17,8 +17,9 @@ commas after `;`, as spreadsheets in many locales write them).
 name line numbers where that helps to find them. Plain files are parsed by
 pyarrow's C++ reader (`fastcsv`, used only where it provably splits fields as
 the csv module does); any other file by the csv module, with float conversion
-via `map`. Checks are numpy operations on whole columns, so no Python code runs
-per row beyond building the column lists.
+via `map`. Checks are numpy operations on whole columns; on the fast path the
+ids are aligned with the answer key in C++ too (`Ids`), so no Python code runs
+per row at all.
 """
 
 from __future__ import annotations
@@ -154,10 +155,40 @@ def _sample(values: StrArray | list[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in values[:SAMPLE_SIZE])
 
 
-def _pick(ids: list[str] | None, indices: npt.NDArray[np.intp]) -> tuple[str, ...]:
+class Ids:
+    """A submission's id column; Python strings are made only for ids an error names.
+
+    From the fast path the column stays in Arrow and is aligned with the answer
+    key in C++ (`fastcsv.positions_in`); from the csv module path it is a list
+    aligned through the key's dict. Both give the same positions and ids.
+    """
+
+    def __init__(self, table: Table, index: int) -> None:
+        self.arrow = table.arrow[index] if table.arrow is not None else None
+        self.values = table.column(index) if self.arrow is None else None
+
+    def at(self, indices: npt.NDArray[np.intp]) -> list[str]:
+        """Return the ids at `indices`, in that order."""
+        if self.arrow is not None:
+            taken: list[str] = self.arrow.take(pa.array(indices, type=pa.int64())).to_pylist()
+            return taken
+        assert self.values is not None
+        return [self.values[i] for i in indices.tolist()]
+
+    def positions(self, key: AnswerKey) -> npt.NDArray[np.intp]:
+        """Return the row in `key` of every id, or -1 for ids not in the key."""
+        if self.arrow is not None:
+            return fastcsv.positions_in(self.arrow, key.arrow_ids)
+        assert self.values is not None
+        return key.positions(self.values)
+
+
+def _pick(ids: Ids | list[str] | None, indices: npt.NDArray[np.intp]) -> tuple[str, ...]:
     """Return the ids at the first few `indices`."""
     if ids is None:
         return ()
+    if isinstance(ids, Ids):
+        return tuple(ids.at(indices[:SAMPLE_SIZE]))
     return tuple(ids[i] for i in indices[:SAMPLE_SIZE].tolist())
 
 
@@ -306,7 +337,7 @@ def check_columns(table: Table, expected: list[str]) -> tuple[list[FileError], d
 
 
 def check_numbers(
-    table: Table, column: str, numbers: FloatArray, ids: list[str] | None
+    table: Table, column: str, numbers: FloatArray, ids: Ids | list[str] | None
 ) -> list[FileError]:
     """Report values of `column` that are not finite numbers."""
     bad = np.flatnonzero(np.isnan(numbers))
@@ -328,7 +359,7 @@ def check_range(
     table: Table,
     column: str,
     numbers: FloatArray,
-    ids: list[str] | None,
+    ids: Ids | list[str] | None,
     allowed: tuple[float, float] | None,
     reason: str,
 ) -> list[FileError]:
@@ -387,9 +418,9 @@ def validate_submission(
     errors = list(table.errors)
     column_errors, positions = check_columns(table, [key.id_column, key.target_column])
     errors += column_errors
-    ids: list[str] | None = None
+    ids: Ids | None = None
     if key.id_column in positions:
-        ids = table.column(positions[key.id_column])
+        ids = Ids(table, positions[key.id_column])
     numbers: FloatArray | None = None
     if key.target_column in positions:
         numbers = table.numbers(positions[key.target_column])
@@ -404,7 +435,7 @@ def validate_submission(
         )
     aligned: FloatArray | None = None
     if ids is not None:
-        positions_in_key = key.positions(ids)
+        positions_in_key = ids.positions(key)
         known = positions_in_key >= 0
         # Known ids: count per key row (integers, no string sorting); unknown: a Counter.
         seen = np.bincount(positions_in_key[known], minlength=key.size)
@@ -413,7 +444,7 @@ def validate_submission(
         repeat_counts = seen[repeated_rows]
         unknown = np.flatnonzero(~known)
         if unknown.size:
-            unknown_counts = Counter(ids[i] for i in unknown.tolist())
+            unknown_counts = Counter(ids.at(unknown))
             doubled = [(k, c) for k, c in unknown_counts.items() if c > 1]
             repeated += [k for k, _ in doubled]
             repeat_counts = np.append(repeat_counts, [c for _, c in doubled])

@@ -146,8 +146,13 @@ class Scoring:
         sha256: str | None = None,
         size_bytes: int | None = None,
         store: bool = True,
+        publish: bool = True,
     ) -> SubmissionReceived:
-        """Store a prediction file and publish `submission.received` as the gateway does."""
+        """Store a prediction file and publish `submission.received` as the gateway does.
+
+        With `publish=False` the event is only returned, for the caller to publish
+        with others at once.
+        """
         submission_id = uuid.uuid4()
         key = f"submissions/{competition_id}/{submission_id}.csv"
         if store:
@@ -166,7 +171,8 @@ class Scoring:
             ),
         )
         assert isinstance(event, SubmissionReceived)
-        await self.producer.publisher.publish(event)
+        if publish:
+            await self.producer.publisher.publish(event)
         return event
 
     async def outcome(

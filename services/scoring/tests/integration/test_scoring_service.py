@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from podium_contracts.events import (
     RescoreData,
     RescoreRequested,
@@ -75,7 +77,7 @@ async def test_valid_submission_is_scored_like_scikit_learn(
     event = await scoring.submit(competition_id, predictions_csv(ids[order], scores[order]))
 
     outcome = await scoring.outcome(event.data.submission_id)
-    assert outcome["type"] == "submission.scored", outcome
+    assert outcome["type"] == "submission.scored", outcome["data"]
     public = is_public(competition_id, ids, 0.3)
     parsed = np.round(scores, 6)
     expected_public = roc_auc_score(targets[public], parsed[public])
@@ -226,6 +228,65 @@ async def test_unprocessable_submission_becomes_scoring_failed_and_is_dead_lette
 
 async def _async(value: object) -> object:
     return value
+
+
+async def _uncommitted(scoring: Scoring) -> int:
+    """Return how many records of the submissions topic the scoring group has not committed."""
+    topic = scoring.settings.kafka_topic_prefix + SUBMISSIONS.name
+    admin = AIOKafkaAdminClient(bootstrap_servers=scoring.settings.kafka_bootstrap_servers)
+    reader = AIOKafkaConsumer(bootstrap_servers=scoring.settings.kafka_bootstrap_servers)
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(scoring.settings.service_name)
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items() if tp.topic == topic}
+    return sum(end - max(done.get(tp, 0), 0) for tp, end in ends.items())
+
+
+async def test_an_unprocessable_file_in_a_poll_fails_alone_and_the_offsets_move_past_it(
+    scoring: Scoring, auc_competition: tuple[uuid.UUID, np.ndarray, np.ndarray]
+) -> None:
+    competition_id, ids, targets = auc_competition
+    good = predictions_csv(ids, targets.astype(float))
+    # Stored, published together: one competition's partition, in one poll when it can be.
+    events = [
+        await scoring.submit(competition_id, good, store=store, publish=False)
+        for store in (True, False, True)
+    ]
+    await scoring.producer.publisher.publish(*events)
+    first, poison, last = events
+
+    for neighbour in (first, last):
+        outcome = await scoring.outcome(neighbour.data.submission_id)
+        assert outcome["type"] == "submission.scored", outcome["data"]
+        assert outcome["causation_id"] == str(neighbour.id)
+    outcome = await scoring.outcome(poison.data.submission_id)
+    assert [e["code"] for e in outcome["data"]["errors"]] == ["SCORING_FAILED"]
+    dead_letter_topic = scoring.settings.kafka_topic_prefix + SUBMISSIONS.dead_letter
+    await eventually(
+        lambda: _async(scoring.log.dead_letters(dead_letter_topic, poison.id)),
+        message="the poison message is on the dead-letter topic",
+    )
+
+    # Every offset is committed, so nothing is delivered again; nothing came twice either.
+    async def all_committed() -> bool:
+        return await _uncommitted(scoring) == 0
+
+    await eventually(
+        all_committed,
+        message="the scoring group committed every offset of the submissions topic",
+    )
+    for event in events:
+        sid = event.data.submission_id
+        outcomes = scoring.log.events("submission.scored", sid)
+        outcomes += scoring.log.events("submission.rejected", sid)
+        assert len(outcomes) == 1, outcomes
+    assert len(scoring.log.dead_letters(dead_letter_topic, poison.id)) == 1
 
 
 async def test_rescore_uses_the_current_key_and_skips_invalidated_submissions(

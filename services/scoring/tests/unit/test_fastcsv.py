@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from podium_scoring import fastcsv
-from podium_scoring.validation import FileInvalidError, Table, read_table
+from podium_scoring.domain import parse_answer_key
+from podium_scoring.metrics import get_metric
+from podium_scoring.validation import FileInvalidError, Table, read_table, validate_submission
 
 MAX = 10**7
 
@@ -81,3 +83,61 @@ def test_fast_path_agrees_with_csv_module(data: bytes, fast: bool) -> None:
 )
 def test_random_files_read_the_same_both_ways(rows: list[list[str]], newline: str) -> None:
     _same_as_csv_module(newline.join(",".join(r) for r in rows).encode())
+
+
+KEY = parse_answer_key(
+    b"id,target\n" + b"".join(f"k{i},{i % 2}\n".encode() for i in range(8)),
+    competition_id="fastcsv",
+    sha256="",
+    public_fraction=0.5,
+    max_bytes=MAX,
+)
+
+
+def _validated(data: bytes) -> tuple[list[float] | None, list[dict[str, object]]]:
+    try:
+        valid = validate_submission(data, KEY, get_metric("log_loss"), max_bytes=MAX)
+    except FileInvalidError as exc:
+        return None, [e.as_dict() for e in exc.errors]
+    return valid.predictions.tolist(), []
+
+
+@given(
+    st.lists(
+        st.tuples(
+            # Known ids, unknown ones, ids with spaces around them, repeats of both.
+            st.sampled_from(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", " k1", "u1", "u2"]),
+            st.sampled_from(["0.5", "0.25", "1", "x", "", "2"]),
+        ),
+        min_size=1,
+        max_size=14,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_ids_align_with_the_key_the_same_both_ways(
+    rows: list[tuple[str, str]], newline: str
+) -> None:
+    data = newline.join(["id,target", *(f"{i},{v}" for i, v in rows)]).encode()
+    fast = _validated(data)
+    with mock.patch.object(fastcsv, "read_columns", return_value=None):
+        slow = _validated(data)
+    assert fast == slow
+
+
+def test_positions_in_matches_the_key_dict() -> None:
+    table = read_table(b"id,target\nk3,1\nzz,1\nk0,0\nk3,1\nk7,0\n", max_bytes=MAX)
+    assert table.arrow is not None
+    ids = table.column(0)
+    np.testing.assert_array_equal(
+        fastcsv.positions_in(table.arrow[0], KEY.arrow_ids), KEY.positions(ids)
+    )
+    assert fastcsv.positions_in(table.arrow[0], KEY.arrow_ids).tolist() == [3, -1, 0, 3, 7]
+
+
+def test_a_file_of_every_alignment_error_reports_the_same_both_ways() -> None:
+    data = b"id,target\nk0,0.5\nk0,0.5\nu9,0.5\nu9,0.5\nu8,0.5\nk2,0.1\n"
+    fast = _validated(data)
+    with mock.patch.object(fastcsv, "read_columns", return_value=None):
+        slow = _validated(data)
+    assert fast == slow
+    assert [e["code"] for e in fast[1]] == ["DUPLICATE_ID", "UNKNOWN_IDS", "MISSING_IDS"]

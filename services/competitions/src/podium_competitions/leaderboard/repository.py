@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as shared
-from podium_competitions.leaderboard.domain import Entry, ScoredSubmission, Split
+from podium_competitions.leaderboard.domain import SPLITS, Entry, ScoredSubmission, Split
 from podium_competitions.leaderboard.models import (
     leaderboard_boards,
     leaderboard_entries,
     leaderboard_submissions,
 )
 from podium_competitions.models import competitions
+from podium_competitions.teams.models import team_members
 
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -32,9 +47,12 @@ async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     await shared.lock_board(session, f"leaderboard:{competition_id}")
 
 
-async def upsert_scored(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Record a submission's scores; a rescore overwrites them, an invalidation is kept."""
-    stmt = pg_insert(leaderboard_submissions).values(**values)
+async def upsert_scored(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record submissions' scores in one statement (one row per submission id).
+
+    A rescore overwrites them, an invalidation is kept.
+    """
+    stmt = pg_insert(leaderboard_submissions).values(list(rows))
     excluded = stmt.excluded
     table = leaderboard_submissions
     await session.execute(
@@ -190,122 +208,228 @@ async def entrant_submissions(
     )
 
 
-async def line_of(
-    session: AsyncSession, competition_id: uuid.UUID, split: Split, user_id: uuid.UUID
-) -> AnyRow | None:
-    """Return an entrant's stored line on one board (rank and place in the order)."""
-    t = leaderboard_entries
-    result = await session.execute(
-        select(t).where(
-            t.c.competition_id == competition_id, t.c.split == split, t.c.user_id == user_id
-        )
-    )
-    return result.first()
+@dataclass(frozen=True)
+class LinePlace:
+    """An entrant's stored line on one board (None: off it) and where a new line would go."""
+
+    old: AnyRow | None
+    #: The rank of the first other line that sorts after the new line (None: none does).
+    after: int | None
 
 
-async def rank_after(
-    session: AsyncSession, competition_id: uuid.UUID, split: Split, entry: Entry
-) -> int | None:
-    """Return the rank of the first other line that sorts after `entry` (None: none does).
+async def lines_and_places(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    entrant: uuid.UUID,
+    lines: Mapping[Split, Entry | None],
+) -> dict[Split, LinePlace]:
+    """Return, per board, the entrant's stored line and the place of its new line: one query.
 
-    One descent of the order index: O(log n).
+    The place is one descent of the order index per board: O(log n).
     """
     t = leaderboard_entries
     key = tuple_(t.c.order_score, t.c.best_at, t.c.submission_id)
-    return await session.scalar(
-        select(t.c.rank)
-        .where(
-            t.c.competition_id == competition_id,
-            t.c.split == split,
-            key > tuple_(entry.order_score, entry.best_at, entry.submission_id),
-            t.c.user_id != entry.user_id,
-        )
-        .order_by(t.c.order_score, t.c.best_at, t.c.submission_id)
-        .limit(1)
-    )
-
-
-async def shift_ranks(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
-    split: Split,
-    first: int,
-    last: int,
-    by: int,
-) -> list[AnyRow]:
-    """Move the lines ranked `first..last` by `by` places; return them (user, new rank, score)."""
-    if first > last:
-        return []
-    t = leaderboard_entries
-    result = await session.execute(
-        update(t)
-        .where(
-            and_(
-                t.c.competition_id == competition_id,
-                t.c.split == split,
-                t.c.rank >= first,
-                t.c.rank <= last,
+    parts = []
+    for split, line in lines.items():
+        if line is None:
+            after: Any = null()
+        else:
+            after = (
+                select(t.c.rank)
+                .where(
+                    t.c.competition_id == competition_id,
+                    t.c.split == split,
+                    key > tuple_(line.order_score, line.best_at, line.submission_id),
+                    t.c.user_id != entrant,
+                )
+                .order_by(t.c.order_score, t.c.best_at, t.c.submission_id)
+                .limit(1)
+                .scalar_subquery()
+            )
+        one = select(literal(1).label("one")).subquery()
+        parts.append(
+            select(
+                literal(split).label("board"),
+                after.label("after"),
+                t.c.rank,
+                t.c.order_score,
+                t.c.best_at,
+                t.c.submission_id,
+            ).select_from(
+                one.outerjoin(
+                    t,
+                    and_(
+                        t.c.competition_id == competition_id,
+                        t.c.split == split,
+                        t.c.user_id == entrant,
+                    ),
+                )
             )
         )
-        .values(rank=t.c.rank + by)
-        .returning(t.c.user_id, t.c.rank, t.c.score)
-    )
-    return list(result.all())
+    rows = (await session.execute(union_all(*parts))).all()
+    return {row.board: LinePlace(row if row.rank is not None else None, row.after) for row in rows}
 
 
-async def put_line(
-    session: AsyncSession, competition_id: uuid.UUID, split: Split, entry: Entry
-) -> None:
-    """Store an entrant's line, replacing the one it had."""
-    values = {
-        "rank": entry.rank,
-        "score": entry.score,
-        "submission_id": entry.submission_id,
-        "submissions": entry.submissions,
-        "last_submission_at": entry.last_submission_at,
-        "order_score": entry.order_score,
-        "best_at": entry.best_at,
-    }
-    stmt = pg_insert(leaderboard_entries).values(
-        competition_id=competition_id, split=split, user_id=entry.user_id, **values
-    )
-    t = leaderboard_entries.c
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[t.competition_id, t.split, t.user_id], set_=values
-        )
-    )
+@dataclass(frozen=True)
+class LineMove:
+    """How one board changes for one entrant: ranks shifted, the line put or taken off."""
+
+    split: Split
+    #: Ranks `first..last` (before the move) change by `by`; empty when first > last.
+    shift: tuple[int, int, int]
+    #: The entrant's new line (None: taken off the board).
+    line: Entry | None
 
 
-async def remove_line(
-    session: AsyncSession, competition_id: uuid.UUID, split: Split, user_id: uuid.UUID
-) -> None:
-    """Take an entrant's line off a board."""
+async def move_lines(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    entrant: uuid.UUID,
+    moves: Sequence[LineMove],
+    as_of: datetime,
+) -> list[AnyRow]:
+    """Apply an entrant's moves on the boards and their new version in one statement.
+
+    Returns the shifted lines (board, user, new rank, score). The entrant's own line is
+    never inside the run it passed, so each row changes once in the statement.
+    """
     t = leaderboard_entries
-    await session.execute(
-        delete(t).where(
-            t.c.competition_id == competition_id, t.c.split == split, t.c.user_id == user_id
+    ctes: list[Any] = []
+    runs = [
+        and_(t.c.split == m.split, t.c.rank >= m.shift[0], t.c.rank <= m.shift[1])
+        for m in moves
+        if m.shift[0] <= m.shift[1] and m.shift[2] != 0
+    ]
+    shifted: Any = None
+    if runs:
+        by = case(*((t.c.split == m.split, m.shift[2]) for m in moves), else_=0)
+        shifted = (
+            update(t)
+            .where(t.c.competition_id == competition_id, or_(*runs))
+            .values(rank=t.c.rank + by)
+            .returning(t.c.split.label("board"), t.c.user_id, t.c.rank, t.c.score)
+            .cte("shifted")
         )
+    placed = [
+        {
+            "competition_id": competition_id,
+            "split": m.split,
+            "user_id": m.line.user_id,
+            **_line_values(m.line),
+        }
+        for m in moves
+        if m.line is not None
+    ]
+    if placed:
+        stmt = pg_insert(t).values(placed)
+        ctes.append(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.competition_id, t.c.split, t.c.user_id],
+                set_={name: stmt.excluded[name] for name in _LINE_COLUMNS},
+            )
+            .returning(t.c.user_id)
+            .cte("placed")
+        )
+    removed = [m.split for m in moves if m.line is None]
+    if removed:
+        ctes.append(
+            delete(t)
+            .where(
+                t.c.competition_id == competition_id,
+                t.c.user_id == entrant,
+                t.c.split.in_(removed),
+            )
+            .returning(t.c.user_id)
+            .cte("removed")
+        )
+    b = leaderboard_boards
+    versions = pg_insert(b).values(
+        [{"competition_id": competition_id, "split": m.split, "as_of": as_of} for m in moves]
     )
+    ctes.append(
+        versions.on_conflict_do_update(
+            index_elements=[b.c.competition_id, b.c.split], set_={"as_of": versions.excluded.as_of}
+        )
+        .returning(b.c.split)
+        .cte("versions")
+    )
+    if shifted is None:
+        query = select(literal(1)).add_cte(*ctes)
+        await session.execute(query)
+        return []
+    query = select(shifted.c.board, shifted.c.user_id, shifted.c.rank, shifted.c.score).add_cte(
+        *ctes
+    )
+    return list((await session.execute(query)).all())
 
 
-async def board_state(
-    session: AsyncSession, competition_id: uuid.UUID, split: Split
-) -> tuple[datetime | None, int]:
-    """Return a board's version (`as_of`, None before versions existed) and its line count."""
-    b, t = leaderboard_boards.c, leaderboard_entries.c
-    version = (
-        select(b.as_of)
-        .where(b.competition_id == competition_id, b.split == split)
+_LINE_COLUMNS = (
+    "rank",
+    "score",
+    "submission_id",
+    "submissions",
+    "last_submission_at",
+    "order_score",
+    "best_at",
+)
+
+
+def _line_values(entry: Entry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _LINE_COLUMNS}
+
+
+@dataclass(frozen=True)
+class BoardContext:
+    """What placing one participant's line needs to know first, read in one query."""
+
+    #: Per board: its version (`as_of`, None before versions existed) and line count.
+    states: dict[Split, tuple[datetime | None, int]]
+    #: The participant's team (None: solo).
+    team_id: uuid.UUID | None
+    ends_at: datetime | None
+    final_limit: int
+    owner_id: uuid.UUID | None
+
+
+async def board_context(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
+) -> BoardContext:
+    """Return both boards' states, the participant's team and the board settings at once."""
+    b, t, m, c = (
+        leaderboard_boards.c,
+        leaderboard_entries.c,
+        team_members.c,
+        competitions.c,
+    )
+    columns: list[Any] = []
+    for split in SPLITS:
+        columns.append(
+            select(b.as_of)
+            .where(b.competition_id == competition_id, b.split == split)
+            .scalar_subquery()
+        )
+        columns.append(
+            select(func.max(t.rank))
+            .where(t.competition_id == competition_id, t.split == split)
+            .scalar_subquery()
+        )
+    columns.append(
+        select(m.team_id)
+        .where(m.competition_id == competition_id, m.user_id == user_id)
         .scalar_subquery()
     )
-    count = (
-        select(func.max(t.rank))
-        .where(t.competition_id == competition_id, t.split == split)
-        .scalar_subquery()
+    for column in (c.ends_at, c.final_submissions_limit, c.owner_id):
+        columns.append(select(column).where(c.id == competition_id).scalar_subquery())
+    row = (await session.execute(select(*columns))).one()
+    states = {split: (row[2 * i], int(row[2 * i + 1] or 0)) for i, split in enumerate(SPLITS)}
+    team_id, ends_at, final_limit, owner_id = row[4:]
+    return BoardContext(
+        states,
+        uuid.UUID(str(team_id)) if team_id is not None else None,
+        ends_at,
+        2 if final_limit is None else final_limit,
+        owner_id,
     )
-    row = (await session.execute(select(version, count))).one()
-    return row[0], int(row[1] or 0)
 
 
 async def set_board_version(

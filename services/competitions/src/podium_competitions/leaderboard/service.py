@@ -121,9 +121,15 @@ async def record_scores(
     # Locks in one order, so two consumers holding different polls cannot deadlock.
     for competition_id in sorted({data.competition_id for data in scores}):
         await repository.lock_board(session, competition_id)
+    # One row per submission: of two scores of one submission in a poll, the newer counts.
+    newest: dict[uuid.UUID, ScoredData] = {}
     for data in scores:
-        await repository.upsert_scored(
-            session,
+        held = newest.get(data.submission_id)
+        if held is None or held.scored_at <= data.scored_at:
+            newest[data.submission_id] = data
+    await repository.upsert_scored(
+        session,
+        [
             {
                 "submission_id": data.submission_id,
                 "competition_id": data.competition_id,
@@ -133,11 +139,13 @@ async def record_scores(
                 "private_score": data.private_score,
                 "submitted_at": data.submitted_at,
                 "scored_at": data.scored_at,
-            },
-        )
+            }
+            for data in newest.values()
+        ],
+    )
     moves = Moves()
     for competition_id, user_id in dict.fromkeys((d.competition_id, d.user_id) for d in scores):
-        await place_entrant(session, outbox, mirror, competition_id, user_id, moves)
+        await place_entrant(session, outbox, mirror, competition_id, user_id, moves, locked=True)
     await moves.announce(session, outbox)
 
 
@@ -152,7 +160,7 @@ async def record_invalidated(
     await repository.mark_invalidated(
         session, data.submission_id, data.competition_id, data.user_id, _now()
     )
-    await place_entrant(session, outbox, mirror, data.competition_id, data.user_id)
+    await place_entrant(session, outbox, mirror, data.competition_id, data.user_id, locked=True)
 
 
 async def place_entrant(
@@ -162,6 +170,8 @@ async def place_entrant(
     competition_id: uuid.UUID,
     user_id: uuid.UUID,
     moves: Moves | None = None,
+    *,
+    locked: bool = False,
 ) -> None:
     """Place a participant's (or their team's) line again on both boards (ADR 0044).
 
@@ -169,17 +179,19 @@ async def place_entrant(
     the order index, the lines passed shift by one, and each of them is announced.
     The cost is O(log n) plus the lines that really moved, whatever the board's size;
     the result is the same board `recompute_board` ranks from scratch. With `moves`,
-    the rank changes are gathered there to be announced, netted, by the caller.
+    the rank changes are gathered there to be announced, netted, by the caller;
+    `locked` says the caller already holds the board's lock. Both boards are read in
+    one query and written in one statement (ADR 0064).
     """
-    await repository.lock_board(session, competition_id)  # held already: a cheap no-op
-    states = {
-        split: await repository.board_state(session, competition_id, split) for split in SPLITS
-    }
+    if not locked:
+        await repository.lock_board(session, competition_id)
+    context = await repository.board_context(session, competition_id, user_id)
+    states = context.states
     if any(base is None and total > 0 for base, total in states.values()):
         # A board stored before versions existed: rank it whole once.
         await recompute_board(session, outbox, mirror, competition_id)
         return
-    team_id = await teams_repository.team_of(session, competition_id, user_id)
+    team_id, ends_at, owner_id = context.team_id, context.ends_at, context.owner_id
     entrant = team_id or user_id
     teams = await teams_repository.members_of(session, competition_id, [team_id]) if team_id else {}
     submissions = [
@@ -188,30 +200,38 @@ async def place_entrant(
             session, competition_id, teams.get(entrant, [user_id])
         )
     ]
-    ends_at, final_limit, owner_id = await repository.board_settings(session, competition_id)
     chosen = {entrant: await teams_repository.selections_of(session, competition_id, entrant)}
-    eligible = final_candidates(submissions, chosen, final_limit)
+    eligible = final_candidates(submissions, chosen, context.final_limit)
+    lines: dict[Split, Entry | None] = {}
+    for split in SPLITS:
+        ranked = rank_board(submissions, split, eligible if split == "private" else None)
+        lines[split] = ranked[0] if ranked else None
+    places = await repository.lines_and_places(session, competition_id, entrant, lines)
+    now = _now()
+    plans = {
+        split: plan
+        for split in SPLITS
+        if (plan := _plan_move(split, entrant, lines[split], places[split], states[split], now))
+        is not None
+    }
+    if not plans:
+        return
+    shifted = await repository.move_lines(
+        session, competition_id, entrant, [plan.move for plan in plans.values()], now
+    )
     names = (
         await teams_repository.team_names(session, [entrant])
         if team_id
         else await display_names(session, [entrant])
     )
-    now = _now()
-    for split in SPLITS:
-        ranked = rank_board(submissions, split, eligible if split == "private" else None)
-        changes, delta = await _move_line(
-            session,
-            competition_id,
-            split,
-            entrant,
-            ranked[0] if ranked else None,
-            states[split],
-            now,
-        )
-        if delta is None:
-            continue
-        lines = [line for line in ranked[:1] if line.user_id not in delta.removed]
-        placed = [replace(line, rank=delta.placed_rank) for line in lines]
+    for split, plan in plans.items():
+        delta = plan.delta
+        changes = plan.changes + [
+            RankChange(r.user_id, r.rank - delta.shift[2], r.rank, r.score)
+            for r in shifted
+            if r.board == split
+        ]
+        placed = [replace(line, rank=delta.placed_rank) for line in [plan.move.line] if line]
         mirror.stage_delta(
             session,
             competition_id,
@@ -280,22 +300,31 @@ class Moves:
             )
 
 
-async def _move_line(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
+@dataclass(frozen=True)
+class _Plan:
+    """One board's change for one entrant: the statement's part and the mirror's delta."""
+
+    move: repository.LineMove
+    changes: list[RankChange]
+    delta: PlacedDelta
+
+
+def _plan_move(
     split: Split,
     entrant: uuid.UUID,
     line: Entry | None,
+    place: repository.LinePlace,
     state: tuple[datetime | None, int],
     now: datetime,
-) -> tuple[list[RankChange], PlacedDelta | None]:
-    """Store an entrant's new line (None: off the board) and shift the lines it passed.
+) -> _Plan | None:
+    """Plan an entrant's new line (None: off the board) and the run of lines it passes.
 
-    Returns the rank changes and the delta for the mirror (None when nothing changed).
+    Returns None when the board does not change. The shifted lines' own rank changes
+    are known only once the statement ran; `changes` holds the entrant's.
     """
-    old = await repository.line_of(session, competition_id, split, entrant)
+    old = place.old
     if line is None and old is None:
-        return [], None
+        return None
     base, total = state
     changes: list[RankChange] = []
     rank = 0
@@ -303,13 +332,11 @@ async def _move_line(
         assert old is not None
         shift = (old.rank + 1, total, -1)
         changes.append(RankChange(entrant, old.rank, None, None))
-        await repository.remove_line(session, competition_id, split, entrant)
         total -= 1
     elif old is not None and (old.order_score, old.best_at, str(old.submission_id)) == line.order():
         shift, rank = (1, 0, 0), old.rank  # same place; counts or dates changed
     else:
-        after = await repository.rank_after(session, competition_id, split, line)
-        following = after if after is not None else total + 1
+        following = place.after if place.after is not None else total + 1
         if old is None:
             rank, shift = following, (following, total, 1)
             total += 1
@@ -319,15 +346,10 @@ async def _move_line(
             rank, shift = following, (following, old.rank - 1, 1)
         if old is None or rank != old.rank:
             changes.append(RankChange(entrant, old.rank if old else None, rank, line.score))
-    # Shift first: the line's new rank lies inside the run it passed.
-    shifted = await repository.shift_ranks(session, competition_id, split, *shift)
-    changes += [RankChange(r.user_id, r.rank - shift[2], r.rank, r.score) for r in shifted]
-    if line is not None:
-        await repository.put_line(session, competition_id, split, replace(line, rank=rank))
-    await repository.set_board_version(session, competition_id, split, now)
+    move = repository.LineMove(split, shift, replace(line, rank=rank) if line else None)
     removed = [entrant] if line is None else []
     delta = PlacedDelta(base, now, total, shift, removed, placed_rank=rank)
-    return changes, delta
+    return _Plan(move, changes, delta)
 
 
 async def give_back_daily_slot(

@@ -305,32 +305,27 @@ async def store_statements(
         )
     hashes = [content_hash(s) for s in statements]
     id_claims = claims(request)
-    # A claim can be missing although the id is stored (Redis evicted or expired it):
-    # ingest is the source of truth for ids the client chose (docs/adr/0004). The lookup
-    # runs beside the claim; its answer only matters for ids the claim finds new.
-    lookup = asyncio.ensure_future(_lookups(request).lookup([i for i in ids if i in supplied]))
-    lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
-    try:
-        states = await id_claims.claim(ids, hashes)
-    except BaseException:
-        lookup.cancel()
-        raise
+    states = await id_claims.claim(ids, hashes)
     conflicts = [i for i, state in zip(ids, states, strict=True) if state is ClaimState.CONFLICT]
     if conflicts:
-        lookup.cancel()
         raise _conflict(conflicts)
-    new = [(i, h) for i, h, s in zip(ids, hashes, states, strict=True) if s is ClaimState.NEW]
+    new = [(i, h) for i, h, s in zip(ids, hashes, states, strict=True) if s.new]
+    # A claim can be missing although the id is stored (Redis evicted or expired it):
+    # ingest is the source of truth for ids the client chose (docs/adr/0004). It is
+    # asked only about ids the index of stored ids cannot rule out (docs/adr/0059).
+    unsure = [
+        i
+        for i, state in zip(ids, states, strict=True)
+        if state is ClaimState.NEW_MAYBE_STORED and i in supplied
+    ]
     try:
-        existing = await lookup
+        existing = await _lookups(request).lookup(unsure) if unsure else {}
     except BaseException:
         if new:
             await id_claims.release(*zip(*new, strict=True))
         raise
-    new_ids = {i for i, _ in new}
     already_stored: set[str] = set()
     for statement_id, previous in existing.items():
-        if statement_id not in new_ids:
-            continue
         if content_hash(previous) != hashes[ids.index(statement_id)]:
             await id_claims.release(*zip(*new, strict=True))
             raise _conflict([statement_id])
@@ -338,7 +333,7 @@ async def store_statements(
     publish = [
         s
         for s, state in zip(statements, states, strict=True)
-        if state in (ClaimState.NEW, ClaimState.SAME_PENDING) and s["id"] not in already_stored
+        if (state.new or state is ClaimState.SAME_PENDING) and s["id"] not in already_stored
     ]
     window = request.app.state.settings.xapi_publish_window_seconds
     remaining = window - (datetime.now(UTC) - stored).total_seconds()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key
+from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,20 @@ COMMITTED_TTL_SECONDS = 30 * 86400
 #: Most claims one queued commit carries to Redis.
 COMMIT_BATCH = 2000
 
-# KEYS: claim keys; ARGV: [pending ttl ms, hash1, hash2, ...].
+# KEYS: claim keys, then the stored-ids index (docs/adr/0059);
+# ARGV: [pending ttl ms, positions per id, hash1, ..., hashN, id1's positions, ...].
 # All-or-nothing: when any id conflicts, nothing is claimed (a batch is accepted whole or not).
+# An unclaimed id is answered 0 when a clear bit of the index proves it is not stored,
+# else 4 (the store must be asked): every bit set, or no index at all.
 _CLAIM = """
+local n = #KEYS - 1
+local per = tonumber(ARGV[2])
+local bits = redis.call('STRLEN', KEYS[n + 1]) * 8
 local results = {}
 local conflict = false
-for i, key in ipairs(KEYS) do
-  local current = redis.call('GET', key)
-  local wanted = ARGV[i + 1]
+for i = 1, n do
+  local current = redis.call('GET', KEYS[i])
+  local wanted = ARGV[i + 2]
   if not current then
     results[i] = 0
   elseif current == wanted .. ':c' then
@@ -52,9 +59,22 @@ end
 if conflict then
   return results
 end
-for i, key in ipairs(KEYS) do
+for i = 1, n do
   if results[i] == 0 then
-    redis.call('SET', key, ARGV[i + 1] .. ':p', 'PX', ARGV[1])
+    redis.call('SET', KEYS[i], ARGV[i + 2] .. ':p', 'PX', ARGV[1])
+    local maybe = 1
+    if bits > 0 then
+      for j = 1, per do
+        local position = tonumber(ARGV[2 + n + (i - 1) * per + j]) % bits
+        if redis.call('GETBIT', KEYS[n + 1], position) == 0 then
+          maybe = 0
+          break
+        end
+      end
+    end
+    if maybe == 1 then
+      results[i] = 4
+    end
   end
 end
 return results
@@ -89,6 +109,13 @@ class ClaimState(enum.IntEnum):
     SAME_COMMITTED = 1
     SAME_PENDING = 2
     CONFLICT = 3
+    #: Not claimed, and the index of stored ids cannot rule out that it is stored.
+    NEW_MAYBE_STORED = 4
+
+    @property
+    def new(self) -> bool:
+        """True when this request claimed the id (it was not claimed before)."""
+        return self in (ClaimState.NEW, ClaimState.NEW_MAYBE_STORED)
 
 
 class StatementClaims:
@@ -97,6 +124,7 @@ class StatementClaims:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self.index_key = statement_index_key(prefix)
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
         self._release = client.register_script(_RELEASE)
@@ -107,8 +135,16 @@ class StatementClaims:
         return [xapi_claim_key(i, self.prefix) for i in ids]
 
     async def claim(self, ids: Sequence[str], hashes: Sequence[str]) -> list[ClaimState]:
-        """Claim every id for its hash unless one conflicts; return each id's prior state."""
-        result = await self._claim(keys=self._keys(ids), args=[PENDING_TTL_SECONDS * 1000, *hashes])
+        """Claim every id for its hash unless one conflicts; return each id's prior state.
+
+        An id claimed now is `NEW` when the index of stored ids proves it is not stored,
+        else `NEW_MAYBE_STORED` (ingest's store decides, docs/adr/0004 and 0059).
+        """
+        positions = [p for i in ids for p in index_positions(i)]
+        result = await self._claim(
+            keys=[*self._keys(ids), self.index_key],
+            args=[PENDING_TTL_SECONDS * 1000, INDEX_HASHES, *hashes, *positions],
+        )
         return [ClaimState(int(r)) for r in result]
 
     async def commit(self, ids: Sequence[str], hashes: Sequence[str]) -> None:

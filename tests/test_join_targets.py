@@ -1,0 +1,138 @@
+"""Joins by id resolved from the read-model card (ADR 0065), decided by competitions as before.
+
+The gateway answers a join by id from the competition's card in Redis, without
+asking the competitions service; the decision stays with competitions, which
+reads Postgres. A missing card falls back to the internal API and is repaired.
+Cards of every competition a join batch touched are rewritten together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as redis
+from aiokafka import AIOKafkaConsumer
+from competitions_support.stack import CompetitionsStack, competitions_stack
+from podium_contracts.redis_keys import competition_card_key
+from podium_contracts.topics import ENROLLMENTS
+from podium_runtime.testing import TestInfrastructure, eventually
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    test_infra: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[CompetitionsStack]:
+    async with competitions_stack(test_infra, tmp_path_factory.mktemp("join-targets")) as running:
+        yield running
+
+
+@pytest.fixture
+async def store(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
+    client = redis.from_url(test_infra.infra.redis_url)
+    yield client
+    await client.aclose()
+
+
+def running_window() -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=3)).isoformat(),
+    }
+
+
+async def card_of(store: redis.Redis, competition_id: str, participants: int = 0) -> dict:  # type: ignore[type-arg]
+    """Wait for the competition's card showing `participants` and return it."""
+
+    async def present() -> dict | None:  # type: ignore[type-arg]
+        raw = await store.get(competition_card_key(uuid.UUID(competition_id)))
+        card = json.loads(raw) if raw else None
+        if card is None or card["document"]["participants"] != participants:
+            return None
+        return card  # type: ignore[no-any-return]
+
+    return await eventually(present, timeout=10, message=f"card with {participants} participants")
+
+
+async def test_a_join_by_id_is_answered_from_the_card_and_decided_by_competitions(
+    stack: CompetitionsStack, store: redis.Redis
+) -> None:
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    real = await stack.create(owner, late_join=True, **running_window())
+    card = await card_of(store, real["id"])
+    # A card copied under an id Postgres does not know: the gateway accepts the join
+    # from the card alone, and competitions, reading Postgres, rejects it.
+    ghost = str(uuid.uuid4())
+    await store.set(competition_card_key(uuid.UUID(ghost)), json.dumps({**card, "id": ghost}))
+    outcomes = AIOKafkaConsumer(
+        stack.topic_prefix + ENROLLMENTS.name,
+        bootstrap_servers=stack.bootstrap_servers,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await outcomes.start()
+    try:
+        await outcomes.seek_to_end()
+        asked = await stack.http.post(f"/v1/competitions/{ghost}/join", headers=player.auth)
+        assert asked.status_code == 202, asked.text
+        request_id = asked.json()["request_id"]
+
+        async def decision() -> dict | None:  # type: ignore[type-arg]
+            batch = await outcomes.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if event["data"].get("request_id") == request_id:
+                        return event  # type: ignore[no-any-return]
+            return None
+
+        event = await eventually(decision, timeout=10, message="the decision of the join")
+    finally:
+        await outcomes.stop()
+    assert event["type"] == "enrollment.rejected"
+    assert event["data"]["reason"] == "COMPETITION_NOT_FOUND"
+
+
+async def test_an_unknown_competition_without_a_card_is_404(stack: CompetitionsStack) -> None:
+    player = await stack.sign_up()
+    asked = await stack.http.post(f"/v1/competitions/{uuid.uuid4()}/join", headers=player.auth)
+    assert asked.status_code == 404, asked.text
+    assert asked.json()["code"] == "NOT_FOUND"
+
+
+async def test_a_missing_card_falls_back_and_is_repaired(
+    stack: CompetitionsStack, store: redis.Redis
+) -> None:
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    made = await stack.create(owner, late_join=True, **running_window())
+    await card_of(store, made["id"])
+    await store.delete(competition_card_key(uuid.UUID(made["id"])))
+    assert (await stack.join(made["id"], player))["status"] == "accepted"
+    await card_of(store, made["id"], participants=1)
+
+
+async def test_one_batch_of_joins_rewrites_the_card_of_every_competition(
+    stack: CompetitionsStack, store: redis.Redis
+) -> None:
+    owner = await stack.sign_up()
+    players = await stack.sign_up_many(3)
+    made = [await stack.create(owner, late_join=True, **running_window()) for _ in range(3)]
+    for competition in made:
+        await card_of(store, competition["id"])
+    # Sent together, so that competitions decides them in few polls.
+    asked = await asyncio.gather(
+        *(
+            stack.http.post(f"/v1/competitions/{c['id']}/join", headers=p.auth)
+            for c in made
+            for p in players[: made.index(c) + 1]
+        )
+    )
+    assert all(a.status_code == 202 for a in asked), [a.text for a in asked]
+    for count, competition in enumerate(made, start=1):
+        card = await card_of(store, competition["id"], participants=count)
+        assert card["id"] == competition["id"]
