@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from podium_gateway.auth import OptionalUserDep, UserDep
 from podium_gateway.clients import SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
-from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, require_sponsor
 from podium_gateway.uploads import BlobDep
 
 router = APIRouter(tags=["data files"])
@@ -90,8 +90,7 @@ async def upload_file(
 
     Audited as `competition.file_uploaded`."""
     competition = await client.competition(competition_id, user)
-    if not is_sponsor(competition, user):
-        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may upload data.")
+    require_sponsor(competition, user, "upload data")
     file_name = _file_name(file, name)
     key = f"datasets/{competition_id}/{uuid.uuid4()}"
     ref = await blobs.put_stream(key, _chunks(file))

@@ -16,13 +16,12 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import AnnouncementData, AnnouncementPosted
 from podium_runtime.outbox import new_event
-from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway.auth import UserDep
 from podium_gateway.clients import RuntimeDep, publish, relay
 from podium_gateway.clients.audit import AuditorDep
-from podium_gateway.clients.competitions import CompetitionsDep, is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, require_sponsor
 
 router = APIRouter(tags=["sponsor tools"])
 
@@ -60,8 +59,7 @@ async def announce(
 ) -> Response:
     """Publish `competition.announcement_posted`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
-    if not is_sponsor(competition, user):
-        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may announce.")
+    require_sponsor(competition, user, "announce")
     answer = AnnouncementAccepted(id=uuid.uuid4(), competition_id=competition_id)
     event = new_event(
         AnnouncementPosted,

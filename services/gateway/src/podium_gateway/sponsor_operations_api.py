@@ -24,7 +24,7 @@ from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import HttpDep, RedisDep, Relayed, SettingsDep, call
 from podium_gateway.clients import audit as audit_log
 from podium_gateway.clients.audit import AuditorDep, AuditPageDocument
-from podium_gateway.clients.competitions import CompetitionsDep, CompetitionView, is_sponsor
+from podium_gateway.clients.competitions import CompetitionsDep, CompetitionView, require_sponsor
 from podium_gateway.clients.services import service_url
 from podium_gateway.jobs import JobsDep
 
@@ -39,8 +39,7 @@ async def _owned(
     client: CompetitionsDep, competition_id: uuid.UUID, user: CurrentUser
 ) -> CompetitionView:
     competition = await client.competition(competition_id, user)
-    if not is_sponsor(competition, user):
-        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
+    require_sponsor(competition, user)
     return competition
 
 

@@ -60,6 +60,7 @@ from podium_gateway.clients.competitions import (
     CompetitionView,
     has_ended,
     is_sponsor,
+    require_sponsor,
 )
 from podium_gateway.clients.scoring import ScoringClient, ScoringDep
 from podium_gateway.commands import Command, accept_command
@@ -219,11 +220,6 @@ def _queued_key(settings: Settings, submission_id: uuid.UUID | str) -> str:
 
 def _queued_index_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
     return f"{settings.redis_key_prefix}submissions-queued:{competition_id}:{user_id}"
-
-
-def _require_sponsor(competition: CompetitionView, user: CurrentUser) -> None:
-    if not is_sponsor(competition, user):
-        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may do this.")
 
 
 def _require_prediction(competition: CompetitionView) -> None:
@@ -522,7 +518,7 @@ async def invalidate_submission(
 ) -> Response:
     """Publish `submission.invalidated`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
-    _require_sponsor(competition, user)
+    require_sponsor(competition, user)
     got = await scoring.submission(submission_id)
     if got.status_code == 200:
         raw = got.json()
@@ -566,7 +562,7 @@ async def rescore(
 ) -> Response:
     """Publish `competition.rescore_requested`; 202 once Kafka has it. Audited."""
     competition = await client.competition(competition_id, user)
-    _require_sponsor(competition, user)
+    require_sponsor(competition, user)
     _require_prediction(competition)
     event = new_event(
         RescoreRequested,
@@ -603,7 +599,7 @@ async def upload_answer_key(
     competitions service keeps no state about answer keys.
     """
     competition = await client.competition(competition_id, user)
-    _require_sponsor(competition, user)
+    require_sponsor(competition, user)
     _require_prediction(competition)
     data = await read_upload(file, settings.max_submission_bytes)
     if not data.strip():
@@ -644,7 +640,7 @@ async def answer_key_status(
 ) -> Response:
     """Relay scoring's view of the key: `ready` or `invalid` with errors; 404 before upload."""
     competition = await client.competition(competition_id, user)
-    _require_sponsor(competition, user)
+    require_sponsor(competition, user)
     return relay(await scoring.answer_key(competition_id))
 
 
@@ -663,8 +659,7 @@ async def export_submissions(
 ) -> StreamingResponse:
     """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team."""
     competition = await client.competition(competition_id, user)
-    if not is_sponsor(competition, user):
-        raise Problem(403, "NOT_OWNER", "Only the competition's owner or an admin may export.")
+    require_sponsor(competition, user, "export")
     teams = await client.request("GET", f"/competitions/{competition_id}/team-members", user)
     if teams.status_code != 200:
         raise Relayed(teams)

@@ -87,6 +87,14 @@ def is_sponsor(competition: CompetitionView, user: CurrentUser | None) -> bool:
     return user.is_admin or competition.owner_id == user.user_id
 
 
+def require_sponsor(
+    competition: CompetitionView, user: CurrentUser, action: str = "do this"
+) -> None:
+    """Refuse with 403 `NOT_OWNER` unless `user` is the competition's owner or an admin."""
+    if not is_sponsor(competition, user):
+        raise Problem(403, "NOT_OWNER", f"Only the competition's owner or an admin may {action}.")
+
+
 def has_ended(competition: CompetitionView, now: datetime) -> bool:
     """Tell whether the competition is over: ended by status or past `ends_at`."""
     return competition.status == "ended" or competition.ends_at <= now
