@@ -19,7 +19,7 @@ from podium_runtime.testing import TestInfrastructure
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from platform_support.memory import peak_kib, reset_peak
+from platform_support.memory import heap_growth
 from submissions_support.stack import PredictionStack, prediction_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -62,9 +62,7 @@ async def test_a_200mb_file_round_trips_in_flat_memory_with_ranges_and_versions(
     path = tmp_path / "train.csv"
     sha = big_file(path)
 
-    reset_peak()
-    before = peak_kib()
-    with path.open("rb") as handle:
+    with heap_growth() as upload_growth, path.open("rb") as handle:
         made = await stack.http.post(
             f"/v1/competitions/{cid}/files",
             files={"file": ("train.csv", handle, "text/csv")},
@@ -72,8 +70,7 @@ async def test_a_200mb_file_round_trips_in_flat_memory_with_ranges_and_versions(
             headers=owner.auth,
             timeout=600,
         )
-    upload_growth = peak_kib() - before
-    print(f"upload of {SIZE} bytes: peak memory +{upload_growth} KiB")
+    print(f"upload of {SIZE} bytes: peak memory +{upload_growth.kib} KiB")
     assert made.status_code == 201, made.text
     body = made.json()
     assert (body["name"], body["version"], body["size"], body["sha256"]) == (
@@ -83,27 +80,27 @@ async def test_a_200mb_file_round_trips_in_flat_memory_with_ranges_and_versions(
         sha,
     )
     assert body["kind"] == "train" and body["description"] == "Training rows"
-    assert upload_growth < MEMORY_BOUND_KIB, f"upload grew memory by {upload_growth} KiB"
+    assert upload_growth.kib < MEMORY_BOUND_KIB, f"upload grew memory by {upload_growth.kib} KiB"
 
     listed = await stack.http.get(f"/v1/competitions/{cid}/files", headers=player.auth)
     assert listed.status_code == 200
     assert [(f["name"], f["sha256"]) for f in listed.json()["items"]] == [("train.csv", sha)]
 
-    reset_peak()
-    before = peak_kib()
     digest, received = hashlib.sha256(), 0
-    async with stack.http.stream(
-        "GET", f"/v1/competitions/{cid}/files/train.csv", headers=player.auth, timeout=600
-    ) as got:
-        assert got.status_code == 200
-        assert got.headers["etag"] == f'"{sha}"' and got.headers["accept-ranges"] == "bytes"
-        async for chunk in got.aiter_bytes():
-            digest.update(chunk)
-            received += len(chunk)
-    download_growth = peak_kib() - before
-    print(f"download of {SIZE} bytes: peak memory +{download_growth} KiB")
+    with heap_growth() as download_growth:
+        async with stack.http.stream(
+            "GET", f"/v1/competitions/{cid}/files/train.csv", headers=player.auth, timeout=600
+        ) as got:
+            assert got.status_code == 200
+            assert got.headers["etag"] == f'"{sha}"' and got.headers["accept-ranges"] == "bytes"
+            async for chunk in got.aiter_bytes():
+                digest.update(chunk)
+                received += len(chunk)
+    print(f"download of {SIZE} bytes: peak memory +{download_growth.kib} KiB")
     assert (received, digest.hexdigest()) == (SIZE, sha)
-    assert download_growth < MEMORY_BOUND_KIB, f"download grew memory by {download_growth} KiB"
+    assert download_growth.kib < MEMORY_BOUND_KIB, (
+        f"download grew memory by {download_growth.kib} KiB"
+    )
 
     # Ranges: a middle slice, a suffix, and one past the end.
     with path.open("rb") as handle:
@@ -162,6 +159,14 @@ async def test_a_200mb_file_round_trips_in_flat_memory_with_ranges_and_versions(
     assert deleted.status_code == 204
     gone = await stack.http.get(f"/v1/competitions/{cid}/files/train.csv", headers=player.auth)
     assert gone.status_code == 404 and gone.json()["code"] == "FILE_NOT_FOUND"
+
+    # A name no upload could have never reaches the competitions service's paths.
+    for odd in ("%2E%2E", ".hidden", "a%3Fversion=1", "a%25b", "%C3%A9t%C3%A9.csv"):
+        for method in ("GET", "DELETE"):
+            answer = await stack.http.request(
+                method, f"/v1/competitions/{cid}/files/{odd}", headers=owner.auth
+            )
+            assert (answer.status_code, answer.json()["code"]) == (404, "FILE_NOT_FOUND"), odd
 
 
 async def test_public_data_is_open_to_anyone_only_when_the_sponsor_allows(

@@ -28,7 +28,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from platform_support.memory import peak_kib, reset_peak
+from platform_support.memory import heap_growth
 from platform_support.stack import User
 from submissions_support.stack import PredictionStack, prediction_stack
 
@@ -59,17 +59,18 @@ async def stream_export(
 ) -> tuple[str, int, int, list[str]]:
     """Download an export line by line; return its digest, line count, memory growth, head."""
     digest, lines, head = hashlib.sha256(), 0, []
-    reset_peak()
-    before = peak_kib()
-    async with http.stream("GET", path, params=params, headers=user.auth if user else {}) as got:
-        assert got.status_code == 200, await got.aread()
-        async for line in got.aiter_lines():
-            if params["format"] == "jsonl":
-                digest.update(canonical(json.loads(line)))
-            if len(head) < 3:
-                head.append(line)
-            lines += 1
-    return digest.hexdigest(), lines, peak_kib() - before, head
+    with heap_growth() as growth:
+        async with http.stream(
+            "GET", path, params=params, headers=user.auth if user else {}
+        ) as got:
+            assert got.status_code == 200, await got.aread()
+            async for line in got.aiter_lines():
+                if params["format"] == "jsonl":
+                    digest.update(canonical(json.loads(line)))
+                if len(head) < 3:
+                    head.append(line)
+                lines += 1
+    return digest.hexdigest(), lines, growth.kib, head
 
 
 async def pages_digest(
@@ -221,18 +222,17 @@ async def test_50k_submissions_export_streamed_and_equal_to_the_owners_pages(
 
     digest = hashlib.sha256()
     lines = 0
-    reset_peak()
-    before = peak_kib()
-    async with stack.http.stream(
-        "GET", f"{path}/export", params={"format": "jsonl"}, headers=owner.auth
-    ) as got:
-        assert got.status_code == 200
-        async for line in got.aiter_lines():
-            item = json.loads(line)
-            assert item.pop("team_id") is None  # nobody here is in a team
-            digest.update(canonical(item))
-            lines += 1
-    grown = peak_kib() - before
+    with heap_growth() as growth:
+        async with stack.http.stream(
+            "GET", f"{path}/export", params={"format": "jsonl"}, headers=owner.auth
+        ) as got:
+            assert got.status_code == 200
+            async for line in got.aiter_lines():
+                item = json.loads(line)
+                assert item.pop("team_id") is None  # nobody here is in a team
+                digest.update(canonical(item))
+                lines += 1
+    grown = growth.kib
     print(f"submissions export: {lines} lines, peak memory +{grown} KiB")
     assert lines == SUBMISSION_ROWS
     assert grown < MEMORY_BOUND_KIB, f"the export grew memory by {grown} KiB"

@@ -70,9 +70,8 @@ class OpsStack:
             self.http,
             owner,
             self.lrs_client_id,
-            title="Ops sprint",
             started=timedelta(days=5),
-            **({"rules": RULES} | fields),
+            **({"title": "Ops sprint", "rules": RULES} | fields),
         )
 
     async def join(self, competition_id: str, user: User) -> None:

@@ -1,20 +1,37 @@
-"""The peak resident memory of this test process, which runs every service (Linux `/proc`).
+"""How much one request grows the Python heap of this test process, which runs every service.
 
-Streaming suites (uploads, downloads, exports) bound what one request may add to it.
+Streaming suites (uploads, downloads, exports) bound what one request may add. The
+measure is `tracemalloc`'s peak over the block: every byte string a request buffers
+is counted, while what other services' native libraries map meanwhile (a CSV
+reader's memory pool, a new thread's stack) is not, so a busy machine does not
+turn someone else's allocation into this request's growth.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 
-def peak_kib() -> int:
-    """Return this process's peak resident memory (VmHWM) in KiB."""
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+@dataclass
+class Growth:
+    """The peak growth of the Python heap over a block, in KiB (set when the block ends)."""
+
+    kib: int = 0
 
 
-def reset_peak() -> None:
-    """Reset the peak to the current resident memory (Linux `clear_refs` 5)."""
-    Path("/proc/self/clear_refs").write_text("5")
+@contextmanager
+def heap_growth() -> Iterator[Growth]:
+    """Trace allocations while the block runs; yield a `Growth` filled in when it ends."""
+    growth = Growth()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        yield growth
+        _, peak = tracemalloc.get_traced_memory()
+        growth.kib = (peak - before) // 1024
+    finally:
+        tracemalloc.stop()

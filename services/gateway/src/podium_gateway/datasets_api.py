@@ -64,6 +64,17 @@ def _file_name(upload: UploadFile, name: str | None) -> str:
     return chosen
 
 
+def _stored_name(name: str) -> str:
+    """Return `name` if a stored file could have it; anything else names no file (404).
+
+    The name becomes a segment of the competitions service's path, so `..`, `?` or
+    `%` must never reach it.
+    """
+    if not _NAME.match(name):
+        raise Problem(404, "FILE_NOT_FOUND", "No data file has this name.")
+    return name
+
+
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(CHUNK_SIZE):
         yield chunk
@@ -171,7 +182,7 @@ async def download_file(
 ) -> Response:
     """The bytes, streamed; `ETag` is the sha256. On S3 a redirect to a presigned URL."""
     params = {"version": version} if version else None
-    path = f"/competitions/{competition_id}/files/{name}"
+    path = f"/competitions/{competition_id}/files/{_stored_name(name)}"
     answer = await client.request("GET", path, user, params=params)
     if answer.status_code != 200:
         return relay(answer)
@@ -222,7 +233,9 @@ async def delete_file(
     auditor: AuditorDep,
 ) -> Response:
     """Hide every version of the file. Audited as `competition.file_deleted`."""
-    answer = await client.request("DELETE", f"/competitions/{competition_id}/files/{name}", user)
+    answer = await client.request(
+        "DELETE", f"/competitions/{competition_id}/files/{_stored_name(name)}", user
+    )
     if answer.status_code != 204:
         return relay(answer)
     await auditor(
