@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,11 +48,16 @@ from _support import (
 )
 from aiokafka import AIOKafkaConsumer
 from podium_contracts.topics import ENROLLMENTS
+from podium_contracts.topics import JOINS as JOINS_TOPIC
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure
 
 JOINS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+#: Joins offered per second (open loop, a fixed schedule); 0: as fast as 32 clients go.
+RATE = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+#: BENCH_PROFILE_DIR=<dir>: py-spy samples the gateway and competitions during the timed phase.
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
 COMPETITIONS = 10
 CONCURRENCY = 32
 SERVICES = ["identity", "competitions", "gateway"]
@@ -58,16 +65,25 @@ PASSWORD = "Bench password 2024!"  # noqa: S105 - benchmark-only credential
 
 
 class Outcomes:
-    """Collects `enrollment.accepted` arrival times by request id from the enrollments topic."""
+    """Collects `enrollment.accepted` arrival times by request id from the enrollments topic.
+
+    It reads the joins topic too, so that a join's time splits into stages (wall
+    clock, one machine): the gateway's producer appended `join.requested` (its
+    record timestamp), competitions decided (the outcome's `occurred_at`), the
+    relay appended the outcome (its record timestamp), the bench received it.
+    """
 
     def __init__(self, infra: TestInfrastructure) -> None:
         self.consumer = AIOKafkaConsumer(
             infra.topic_prefix + ENROLLMENTS.name,
+            infra.topic_prefix + JOINS_TOPIC.name,
             bootstrap_servers=infra.infra.kafka_bootstrap_servers,
             auto_offset_reset="latest",
             enable_auto_commit=False,
         )
         self.accepted: dict[str, float] = {}
+        #: request id -> (requested, decided, relayed, received), wall-clock seconds.
+        self.stages: dict[str, list[float]] = {}
         self.rejected = 0
         self.changed = asyncio.Event()
 
@@ -75,12 +91,18 @@ class Outcomes:
         """Record outcomes until cancelled."""
         while True:
             batch = await self.consumer.getmany(timeout_ms=100)
-            now = time.perf_counter()
+            now, wall = time.perf_counter(), time.time()
             for records in batch.values():
                 for record in records:
                     event = json.loads(record.value)
-                    if event["type"] == "enrollment.accepted":
-                        self.accepted[event["data"]["request_id"]] = now
+                    request_id = event["data"]["request_id"]
+                    stages = self.stages.setdefault(request_id, [0.0] * 4)
+                    if event["type"] == "join.requested":
+                        stages[0] = record.timestamp / 1000
+                    elif event["type"] == "enrollment.accepted":
+                        self.accepted[request_id] = now
+                        decided = datetime.fromisoformat(event["occurred_at"]).timestamp()
+                        stages[1:] = [decided, record.timestamp / 1000, wall]
                     elif event["type"] == "enrollment.rejected":
                         self.rejected += 1
             if batch:
@@ -93,6 +115,48 @@ class Outcomes:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=0.5)
+
+
+def stage_rows(sent_wall: dict[str, float], stages: dict[str, list[float]]) -> list[str]:
+    """Return one line per stage of a join: p50 and p95 of the time it took, in ms."""
+    names = [
+        "  POST -> join.requested appended (gateway)",
+        "  -> decided (competitions consumer)",
+        "  -> enrollment.accepted appended (relay)",
+        "  -> received (bench consumer)",
+    ]
+    spans: list[list[float]] = [[] for _ in names]
+    for request_id, started in sent_wall.items():
+        marks = stages.get(request_id)
+        if marks is None or not all(marks):
+            continue
+        for i, (a, b) in enumerate(itertools.pairwise([started, *marks])):
+            spans[i].append(b - a)
+    lines = []
+    for name, values in zip(names, spans, strict=True):
+        ordered = sorted(values) or [0.0]
+        p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
+        lines.append(
+            f"{name:<44}{len(values):>7}{'':>18}"
+            f"{statistics.median(ordered) * 1000:>9.1f}{p95 * 1000:>9.1f}"
+        )
+    return lines
+
+
+def profiled(pids: dict[str, int], seconds: float) -> list[subprocess.Popen[bytes]]:
+    """Start py-spy on the gateway and competitions for `seconds` (raw stacks in PROFILE_DIR)."""
+    if not PROFILE_DIR:
+        return []
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spies = []
+    for name in ("gateway", "competitions"):
+        out = Path(PROFILE_DIR) / f"{name}.txt"
+        command = [spy, "record", "--pid", str(pids[name]), "-d", str(int(seconds) + 1)]
+        command += ["-r", "100", "-f", "raw", "-o", str(out), "--nonblocking"]
+        spies.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        )
+    return spies
 
 
 def row(name: str, count: int, elapsed: float, latencies: list[float]) -> str:
@@ -186,33 +250,57 @@ async def main() -> None:
 
                 plan = [(c, u) for u in users for c in competitions][:JOINS]
                 sent: dict[str, float] = {}
+                sent_wall: dict[str, float] = {}
                 acked: list[float] = []
                 deadline = time.monotonic() + SECONDS
                 queue = iter(plan)
 
                 lean = LeanClient(gateway)
 
+                async def join(competition: str, auth: dict[str, str]) -> None:
+                    started, wall = time.perf_counter(), time.time()
+                    status, answer = await lean.request(
+                        "POST", f"/v1/competitions/{competition}/join", headers=auth
+                    )
+                    assert status == 202, answer
+                    acked.append(time.perf_counter() - started)
+                    request_id = json.loads(answer)["request_id"]
+                    sent[request_id], sent_wall[request_id] = started, wall
+
                 async def worker() -> None:
                     for competition, auth in queue:
                         if time.monotonic() > deadline:
                             return
-                        started = time.perf_counter()
-                        status, answer = await lean.request(
-                            "POST", f"/v1/competitions/{competition}/join", headers=auth
-                        )
-                        assert status == 202, answer
-                        acked.append(time.perf_counter() - started)
-                        sent[json.loads(answer)["request_id"]] = started
+                        await join(competition, auth)
+
+                async def scheduled() -> None:
+                    # Open loop: the n-th join leaves at n / RATE whatever the answers do.
+                    tasks = []
+                    start = time.perf_counter()
+                    for n, (competition, auth) in enumerate(plan):
+                        if time.monotonic() > deadline:
+                            break
+                        delay = start + n / RATE - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        tasks.append(asyncio.create_task(join(competition, auth)))
+                    await asyncio.gather(*tasks)
 
                 pids = {"bench": os.getpid()}
                 pids.update({s: p.pid for s, p in zip(SERVICES, processes, strict=True)})
                 groups = process_groups(pids, workdir)
                 cpu_before = cpu_seconds(pids, groups)
                 print(f"joining: {len(plan)} joins", file=sys.stderr, flush=True)
+                spies = profiled(pids, min(SECONDS, len(plan) / RATE if RATE else SECONDS))
                 began = time.perf_counter()
-                await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+                if RATE:
+                    await scheduled()
+                else:
+                    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
                 publish_elapsed = time.perf_counter() - began
                 await outcomes.wait_for(set(sent), max(SECONDS, 30))
+                for spy in spies:
+                    spy.wait(60)
                 cost = cpu_cost(
                     cpu_before,
                     cpu_seconds(pids, groups),
@@ -230,8 +318,9 @@ async def main() -> None:
         finally:
             stop(processes)
             infra.stop()
+    offered = f"{RATE:,.0f} joins/s offered" if RATE else f"{CONCURRENCY} concurrent clients"
     print(
-        f"\njoins, loopback, {os.cpu_count()} CPUs, {CONCURRENCY} concurrent clients, "
+        f"\njoins, loopback, {os.cpu_count()} CPUs, {offered}, "
         f"{COMPETITIONS} competitions (broker: {infra.infra.sources['KAFKA_BOOTSTRAP_SERVERS']})"
     )
     print(
@@ -239,6 +328,7 @@ async def main() -> None:
     )
     print(row("POST join -> 202 (broker acknowledged)", len(acked), publish_elapsed, acked))
     print(row("POST join -> enrollment.accepted", len(done), last - began, end_to_end))
+    print("\n".join(stage_rows(sent_wall, outcomes.stages)))
     lost = len(sent) - len(done)
     print(
         f"accepted {len(done)} of {len(sent)} sent; undecided {lost}; rejected {outcomes.rejected}"

@@ -19,14 +19,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
-from podium_contracts.redis_keys import competition_card_key, daily_submissions_key, utc_day
+from podium_contracts.redis_keys import daily_submissions_key, utc_day
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
-from redis.asyncio import Redis
 
-from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, OptionalUserDep, ReaderDep, UserDep
+from podium_gateway import joins, read_model
+from podium_gateway.auth import (
+    Commander,
+    CommanderDep,
+    OptionalUserDep,
+    ReaderDep,
+    UserDep,
+    settle,
+)
 from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
@@ -49,9 +55,6 @@ AUDITED_COMPETITION_FIELDS = [
     "timezone", "max_participants", "late_join", "daily_submission_limit", "public_fraction",
     "rules",
 ]  # fmt: skip
-
-#: How long a pending join is remembered for `GET .../enrollment` (decisions take ms).
-PENDING_TTL_SECONDS = 3600
 
 
 class JoinRequest(BaseModel):
@@ -238,25 +241,12 @@ async def stats(competition_id: uuid.UUID, client: CompetitionsDep, user: UserDe
 # --- joins -----------------------------------------------------------------------
 
 
-def _pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    return f"{settings.redis_key_prefix}join-pending:{competition_id}:{user_id}"
+async def _join_target(client: CompetitionsClient, target: dict[str, Any]) -> uuid.UUID:
+    """Ask the internal API which competition a join aims at; unknown ones end with a 404.
 
-
-async def _join_target(
-    client: CompetitionsClient, redis_client: Redis, target: dict[str, Any]
-) -> uuid.UUID:
-    """Return the competition a join aims at; unknown ones end the request with a 404.
-
-    A join by id is resolved by the competition's read-model card (ADR 0041, 0065):
-    the card exists exactly while the competition does (a deletion removes it before
-    it commits), so the gateway answers without a call to the competitions service.
-    A missing card, and every invite code, ask the internal API.
+    Every invite code, and a join by id whose read-model card is missing
+    (`joins.admit`), comes here (ADR 0065); a found competition's card is repaired.
     """
-    competition_id = target.get("competition_id")
-    if competition_id is not None and await redis_client.exists(
-        competition_card_key(competition_id)
-    ):
-        return competition_id  # type: ignore[no-any-return]
     resolved = await client.join_target(**target)
     if resolved.status_code != 200:
         raise Relayed(resolved)  # nothing was published: the key is released
@@ -267,7 +257,7 @@ async def _join_target(
 
 async def _join(
     client: CompetitionsClient,
-    user: CurrentUser,
+    caller: Commander,
     runtime: RuntimeDep,
     settings: Settings,
     idempotency_key: str | None,
@@ -275,31 +265,51 @@ async def _join(
     fingerprint: str,
     invite_code: str | None,
 ) -> Response:
-    """Publish `join.requested` once per idempotency key and answer 202 after the ack."""
+    """Publish `join.requested` once per idempotency key and answer 202 after the ack.
+
+    The caller's checks come first. A join by id without a key makes them, finds
+    the card and records the join pending in one round trip (`joins.admit`);
+    otherwise they are made alone before the key is claimed.
+    """
     redis_client = runtime.redis
+    user, gate = caller.user, caller.gate
+    by_id: uuid.UUID | None = target.get("competition_id")
+    if gate is not None and (idempotency_key is not None or by_id is None):
+        await settle(redis_client, gate)
+        gate = None
     async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
     ) as command:
         if command.previous is not None:
             return command.replay()
-        competition_id = await _join_target(client, redis_client, target)
-        answer = JoinAccepted(request_id=uuid.uuid4(), competition_id=competition_id)
+        request_id = uuid.uuid4()
+        recorded = False
+        if by_id is not None:
+            pending = joins.pending_key(settings, by_id, user.user_id)
+            recorded = await command.record(
+                joins.admit(redis_client, gate, by_id, pending, request_id),
+                undo=lambda: redis_client.delete(pending),
+            )
+        competition_id = by_id if recorded else await _join_target(client, target)
+        assert competition_id is not None
+        answer = JoinAccepted(request_id=request_id, competition_id=competition_id)
         event = new_event(
             JoinRequested,
             "gateway",
             JoinData(
-                request_id=answer.request_id,
+                request_id=request_id,
                 competition_id=competition_id,
                 user_id=user.user_id,
                 invite_code=invite_code,
             ),
         )
-        # Recorded first, so a read right after the 202 already says `pending`.
-        pending_key = _pending_key(settings, competition_id, user.user_id)
-        await command.record(
-            redis_client.set(pending_key, str(answer.request_id), ex=PENDING_TTL_SECONDS),
-            undo=lambda: redis_client.delete(pending_key),
-        )
+        if not recorded:
+            # Recorded first, so a read right after the 202 already says `pending`.
+            pending = joins.pending_key(settings, competition_id, user.user_id)
+            await command.record(
+                redis_client.set(pending, str(request_id), ex=joins.PENDING_TTL_SECONDS),
+                undo=lambda: redis_client.delete(pending),
+            )
         await command.publish(runtime, event, "join request")
         return await command.accepted(answer)
 
@@ -313,7 +323,7 @@ async def _join(
 async def join_competition(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
-    user: UserDep,
+    caller: CommanderDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     body: Annotated[JoinRequest | None, Body()] = None,
@@ -324,7 +334,7 @@ async def join_competition(
     target = {"competition_id": competition_id}
     fingerprint = f"id:{competition_id}:{invite_code or ''}"
     return await _join(
-        client, user, runtime, settings, idempotency_key, target, fingerprint, invite_code
+        client, caller, runtime, settings, idempotency_key, target, fingerprint, invite_code
     )
 
 
@@ -337,17 +347,20 @@ async def join_competition(
 async def join_by_code(
     invite_code: str,
     client: CompetitionsDep,
-    user: UserDep,
+    caller: CommanderDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
+    if caller.gate is not None:
+        await settle(runtime.redis, caller.gate)  # 401 and 429 come before the code's 404
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
-    target = {"invite_code": invite_code}
+    target, fingerprint = {"invite_code": invite_code}, f"code:{invite_code}"
+    checked = Commander(caller.user, None)
     return await _join(
-        client, user, runtime, settings, idempotency_key, target, f"code:{invite_code}", invite_code
+        client, checked, runtime, settings, idempotency_key, target, fingerprint, invite_code
     )
 
 
@@ -364,7 +377,7 @@ async def my_enrollment(
     settings: SettingsDep,
 ) -> Response:
     """Merge the service's decision with a join this gateway published and is not decided yet."""
-    pending_key = _pending_key(settings, competition_id, user.user_id)
+    pending_key = joins.pending_key(settings, competition_id, user.user_id)
     pending_raw, decided = await asyncio.gather(
         redis_client.get(pending_key), client.enrollment(competition_id, user)
     )
@@ -397,6 +410,6 @@ async def leave(
     """Leave; the seat is freed and `enrollment.left` is emitted."""
     response = await client.request("DELETE", f"/competitions/{competition_id}/enrollment", user)
     if response.status_code == 204:
-        await redis_client.delete(_pending_key(settings, competition_id, user.user_id))
+        await redis_client.delete(joins.pending_key(settings, competition_id, user.user_id))
         return Response(status_code=204)
     return relay(response)
