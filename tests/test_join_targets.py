@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer
 from competitions_support.stack import CompetitionsStack, competitions_stack
-from podium_contracts.redis_keys import competition_card_key
+from podium_contracts.redis_keys import competition_card_key, tokens_revoked_before_key
 from podium_contracts.topics import ENROLLMENTS
 from podium_runtime.testing import TestInfrastructure, eventually
 
@@ -136,3 +136,54 @@ async def test_one_batch_of_joins_rewrites_the_card_of_every_competition(
     for count, competition in enumerate(made, start=1):
         card = await card_of(store, competition["id"], participants=count)
         assert card["id"] == competition["id"]
+
+
+async def only_key(store: redis.Redis, pattern: str) -> bytes | None:
+    """Return the one key matching `pattern` (the gateway's prefix is the run's), or None."""
+    found = [key async for key in store.scan_iter(match=pattern, count=1000)]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+async def test_a_refused_caller_records_nothing(
+    stack: CompetitionsStack, store: redis.Redis
+) -> None:
+    """The checks, the card and the pending marker share one script: a refusal records nothing."""
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    first = await stack.create(owner, late_join=True, **running_window())
+    second = await stack.create(owner, late_join=True, **running_window())
+    await card_of(store, second["id"])
+    assert (await stack.join(first["id"], player))["status"] == "accepted"
+    limit_key = await only_key(store, f"*rl:user:{player.user_id}")
+    assert limit_key is not None
+    pending = f"*join-pending:{second['id']}:{player.user_id}"
+    join = f"/v1/competitions/{second['id']}/join"
+
+    # Over the rate limit: 429, the request is not published, nothing is pending.
+    await store.set(limit_key, 1_000_000, keepttl=True)
+    for headers in (player.auth, {**player.auth, "Idempotency-Key": f"k-{uuid.uuid4()}"}):
+        refused = await stack.http.post(join, headers=headers)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED"
+        assert await only_key(store, pending) is None
+    await store.delete(limit_key)
+
+    # A token issued before its user's tokens were revoked: 401, nothing pending, not counted.
+    revoked = tokens_revoked_before_key(uuid.UUID(player.user_id))
+    await store.set(revoked, str(datetime.now(UTC).timestamp() + 60), ex=120)
+    try:
+        refused = await stack.http.post(join, headers=player.auth)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "TOKEN_REVOKED"
+        assert await only_key(store, pending) is None
+        assert await only_key(store, f"*rl:user:{player.user_id}") is None
+    finally:
+        await store.delete(revoked)
+
+    # Admitted again: pending right after the 202, then decided.
+    asked = await stack.http.post(join, headers=player.auth)
+    assert asked.status_code == 202, asked.text
+    marker = await only_key(store, pending)
+    assert marker is not None
+    assert await store.get(marker) == asked.json()["request_id"].encode()
+    assert (await stack.decided(second["id"], player))["status"] == "accepted"
