@@ -13,7 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     any_,
-    case,
+    bindparam,
     cast,
     exists,
     func,
@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, Integer
 
 from podium_competitions import read_model
 from podium_competitions.models import competitions, enrollments, users
@@ -180,15 +180,25 @@ async def take_seats(session: AsyncSession, seats: dict[uuid.UUID, int]) -> None
     """Count `seats[id]` more participants in each competition, in one statement.
 
     The `capacity` CHECK refuses the whole statement should any competition go
-    over its `max_participants`.
+    over its `max_participants`. The counts travel as arrays, so every batch
+    shares one prepared statement.
     """
     seats = {cid: n for cid, n in seats.items() if n}
     if not seats:
         return
+    ordered = sorted(seats)
+    taken = (
+        func.unnest(
+            bindparam("ids", ordered, type_=_UUIDS),
+            bindparam("seats", [seats[i] for i in ordered], type_=ARRAY(Integer)),
+        )
+        .table_valued("id", "seats")
+        .render_derived()
+    )
     result = await session.execute(
         update(competitions)
-        .where(c.id.in_(sorted(seats)))
-        .values(participants_count=c.participants_count + case(seats, value=c.id))
+        .where(c.id == taken.c.id)
+        .values(participants_count=c.participants_count + taken.c.seats)
         .returning(c.id)
     )
     if len(result.all()) != len(seats):
@@ -253,15 +263,19 @@ async def save_enrollment(
 async def lock_enrollments(
     session: AsyncSession, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:
-    """Return the existing enrollments among (competition id, user id) `keys`, locked."""
+    """Return the existing enrollments among (competition id, user id) `keys`, locked.
+
+    The keys travel as two arrays: one prepared statement whatever their number.
+    """
     pairs = sorted(set(keys))
     if not pairs:
         return {}
+    wanted = _pairs(pairs)
     query = (
         select(enrollments)
-        .where(tuple_(e.competition_id, e.user_id).in_(pairs))
+        .join(wanted, and_(e.competition_id == wanted.c.cid, e.user_id == wanted.c.uid))
         .order_by(e.competition_id, e.user_id)
-        .with_for_update()
+        .with_for_update(of=enrollments)
     )
     return {(row.competition_id, row.user_id): row for row in (await session.execute(query)).all()}
 
@@ -270,11 +284,24 @@ async def save_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) ->
     """Insert or overwrite many enrollment rows (at most one per key) in one statement.
 
     Each row carries `competition_id`, `user_id`, `status`, `reason`, `request_id`
-    and `enrolled_at`.
+    and `enrolled_at`. The columns travel as arrays (`unnest`), so every batch
+    shares one compiled and prepared statement whatever its size.
     """
     if not rows:
         return
-    stmt = pg_insert(enrollments).values(rows)
+    values = (
+        func.unnest(
+            *(
+                bindparam(name, [row[name] for row in rows], type_=ARRAY(enrollments.c[name].type))
+                for name in _SAVED
+            )
+        )
+        .table_valued(*_SAVED)
+        .render_derived()
+    )
+    stmt = pg_insert(enrollments).from_select(
+        list(_SAVED), select(*(values.c[name] for name in _SAVED))
+    )
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[e.competition_id, e.user_id],
@@ -289,6 +316,22 @@ async def save_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) ->
     )
     read_model.members_changed(
         session, [(row["competition_id"], row["user_id"], row["status"]) for row in rows]
+    )
+
+
+_SAVED = ("competition_id", "user_id", "status", "reason", "request_id", "enrolled_at")
+_UUIDS = ARRAY(UUID(as_uuid=True))
+
+
+def _pairs(pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> Any:
+    """Return (competition id, user id) pairs as a table `(cid, uid)` bound as two arrays."""
+    return (
+        func.unnest(
+            bindparam("cids", [p[0] for p in pairs], type_=_UUIDS),
+            bindparam("uids", [p[1] for p in pairs], type_=_UUIDS),
+        )
+        .table_valued("cid", "uid")
+        .render_derived()
     )
 
 

@@ -7,6 +7,7 @@ import uuid
 
 import competitions_factories as factories
 from podium_competitions import enrollments
+from podium_competitions.models import competitions as COMPETITIONS
 from podium_competitions.models import enrollments as ENROLLMENTS
 from podium_competitions.models import metadata
 from podium_contracts.codes import JoinRejection
@@ -87,3 +88,70 @@ async def test_the_same_user_twice_in_one_batch_takes_one_seat(session: AsyncSes
     )
     # The re-join's request id is the one recorded, as for a re-join in a later batch.
     assert row.scalar_one() == again.request_id
+
+
+async def test_a_batch_over_earlier_enrollments_reads_and_overwrites_each(
+    session: AsyncSession,
+) -> None:
+    """Earlier rows of the batch's users are found, judged and overwritten; seats are counted."""
+    competition = await factories.competition(session, max_participants=3)
+    other = await factories.competition(session)
+    left, banned = factories.join(competition.id), factories.join(competition.id)
+    member = factories.join(competition.id)
+    earlier = [left, banned, member, factories.join(other.id, left.user_id)]
+    assert await enrollments.decide_joins(session, factories.outbox(), earlier) == ["accepted"] * 4
+    await session.execute(
+        ENROLLMENTS.update()
+        .where(
+            ENROLLMENTS.c.user_id == left.user_id, ENROLLMENTS.c.competition_id == competition.id
+        )
+        .values(status="left", enrolled_at=None)
+    )
+    await session.execute(
+        ENROLLMENTS.update()
+        .where(ENROLLMENTS.c.user_id == banned.user_id)
+        .values(status="rejected", reason=JoinRejection.BANNED, enrolled_at=None)
+    )
+    # Their seats were given back when they left or were removed.
+    await session.execute(
+        COMPETITIONS.update()
+        .where(COMPETITIONS.c.id == competition.id)
+        .values(participants_count=COMPETITIONS.c.participants_count - 2)
+    )
+    fresh, late = factories.join(competition.id), factories.join(competition.id)
+    batch = [
+        factories.join(competition.id, left.user_id),
+        factories.join(competition.id, banned.user_id),
+        factories.join(competition.id, member.user_id),
+        fresh,
+        late,
+    ]
+    outcomes = await enrollments.decide_joins(session, factories.outbox(), batch)
+    assert outcomes == [
+        "accepted",
+        JoinRejection.BANNED,
+        "accepted",
+        "accepted",
+        JoinRejection.FULL,
+    ]
+    stored = {
+        row.user_id: row
+        for row in await session.execute(
+            select(ENROLLMENTS).where(ENROLLMENTS.c.competition_id == competition.id)
+        )
+    }
+    assert {uid: (r.status, r.reason) for uid, r in stored.items()} == {
+        left.user_id: ("accepted", None),
+        banned.user_id: ("rejected", JoinRejection.BANNED),
+        member.user_id: ("accepted", None),
+        fresh.user_id: ("accepted", None),
+        late.user_id: ("rejected", JoinRejection.FULL),
+    }
+    assert [stored[r.user_id].request_id for r in batch] == [r.request_id for r in batch]
+    # Seats: one kept, the returning participant's and the new one's.
+    seats = await session.execute(
+        select(COMPETITIONS.c.id, COMPETITIONS.c.participants_count).where(
+            COMPETITIONS.c.id.in_([competition.id, other.id])
+        )
+    )
+    assert dict(seats.all()) == {competition.id: 3, other.id: 1}
