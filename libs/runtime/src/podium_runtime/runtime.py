@@ -53,7 +53,15 @@ class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, metadata: MetaData | None = None) -> None:
         self.settings = settings
         self.metadata = metadata
-        self.redis: redis.Redis = redis.from_url(settings.redis_url, decode_responses=False)
+        # Blocking: past `redis_max_connections` a command waits for a connection, where
+        # the default pool fails at once (a burst of joins answered 503).
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            decode_responses=False,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout_seconds,
+        )
+        self.redis: redis.Redis = redis.Redis.from_pool(pool)  # closed with the client
         self.broker = create_broker(settings)
         self.publisher = EventPublisher(self.broker, settings.kafka_topic_prefix)
         self.background: list[BackgroundTask] = []

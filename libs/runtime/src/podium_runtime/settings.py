@@ -25,6 +25,10 @@ class ServiceSettings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "PODIUM_REDIS_URL"),
     )
+    #: Most Redis connections one process opens. A request finding them all busy waits
+    #: for one (a burst queues) up to `redis_pool_timeout_seconds`, then fails as an outage.
+    redis_max_connections: int = 100
+    redis_pool_timeout_seconds: float = 5.0
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PODIUM_KAFKA_BOOTSTRAP_SERVERS"),
