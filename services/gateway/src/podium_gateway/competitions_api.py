@@ -16,12 +16,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.redis_keys import daily_submissions_key, utc_day
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
+from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium_gateway import joins, read_model
@@ -33,9 +34,12 @@ from podium_gateway.auth import (
     UserDep,
     settle,
 )
-from podium_gateway.clients import RedisDep, Relayed, RuntimeDep, SettingsDep, relay
+from podium_gateway.clients import RedisDep, Relayed, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
-from podium_gateway.clients.competitions import CompetitionsClient, CompetitionsDep
+from podium_gateway.clients.competitions import (
+    CompetitionsDep,
+    competitions_client,
+)
 from podium_gateway.commands import accept_command
 from podium_gateway.config import Settings
 from podium_gateway.documents import (
@@ -241,12 +245,13 @@ async def stats(competition_id: uuid.UUID, client: CompetitionsDep, user: UserDe
 # --- joins -----------------------------------------------------------------------
 
 
-async def _join_target(client: CompetitionsClient, target: dict[str, Any]) -> uuid.UUID:
+async def _join_target(request: Request, target: dict[str, Any]) -> uuid.UUID:
     """Ask the internal API which competition a join aims at; unknown ones end with a 404.
 
     Every invite code, and a join by id whose read-model card is missing
     (`joins.admit`), comes here (ADR 0065); a found competition's card is repaired.
     """
+    client = await competitions_client(request.app.state.http, request.app.state.settings)
     resolved = await client.join_target(**target)
     if resolved.status_code != 200:
         raise Relayed(resolved)  # nothing was published: the key is released
@@ -256,10 +261,8 @@ async def _join_target(client: CompetitionsClient, target: dict[str, Any]) -> uu
 
 
 async def _join(
-    client: CompetitionsClient,
+    request: Request,
     caller: Commander,
-    runtime: RuntimeDep,
-    settings: Settings,
     idempotency_key: str | None,
     target: dict[str, Any],
     fingerprint: str,
@@ -269,8 +272,12 @@ async def _join(
 
     The caller's checks come first. A join by id without a key makes them, finds
     the card and records the join pending in one round trip (`joins.admit`);
-    otherwise they are made alone before the key is claimed.
+    otherwise they are made alone before the key is claimed. The runtime, the
+    settings and the competitions client come from the app state, not as
+    dependencies: a join is the route of a burst, and each dependency costs.
     """
+    runtime: ServiceRuntime = request.app.state.runtime
+    settings: Settings = request.app.state.settings
     redis_client = runtime.redis
     user, gate = caller.user, caller.gate
     by_id: uuid.UUID | None = target.get("competition_id")
@@ -290,7 +297,7 @@ async def _join(
                 joins.admit(redis_client, gate, by_id, pending, request_id),
                 undo=lambda: redis_client.delete(pending),
             )
-        competition_id = by_id if recorded else await _join_target(client, target)
+        competition_id = by_id if recorded else await _join_target(request, target)
         assert competition_id is not None
         answer = JoinAccepted(request_id=request_id, competition_id=competition_id)
         event = new_event(
@@ -322,10 +329,8 @@ async def _join(
 )
 async def join_competition(
     competition_id: uuid.UUID,
-    client: CompetitionsDep,
+    request: Request,
     caller: CommanderDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
     body: Annotated[JoinRequest | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
@@ -333,9 +338,7 @@ async def join_competition(
     invite_code = body.invite_code if body else None
     target = {"competition_id": competition_id}
     fingerprint = f"id:{competition_id}:{invite_code or ''}"
-    return await _join(
-        client, caller, runtime, settings, idempotency_key, target, fingerprint, invite_code
-    )
+    return await _join(request, caller, idempotency_key, target, fingerprint, invite_code)
 
 
 @router.post(
@@ -346,22 +349,19 @@ async def join_competition(
 )
 async def join_by_code(
     invite_code: str,
-    client: CompetitionsDep,
+    request: Request,
     caller: CommanderDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
     if caller.gate is not None:
-        await settle(runtime.redis, caller.gate)  # 401 and 429 come before the code's 404
+        # 401 and 429 come before the code's 404.
+        await settle(request.app.state.runtime.redis, caller.gate)
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
     target, fingerprint = {"invite_code": invite_code}, f"code:{invite_code}"
     checked = Commander(caller.user, None)
-    return await _join(
-        client, checked, runtime, settings, idempotency_key, target, fingerprint, invite_code
-    )
+    return await _join(request, checked, idempotency_key, target, fingerprint, invite_code)
 
 
 @router.get(
