@@ -2,21 +2,33 @@
 
 Starts its own infrastructure (environment URLs or embedded), then identity,
 competitions and the gateway as separate processes (as in `make dev`), and
-drives the gateway over loopback with httpx. Each join is answered 202 once
-the broker acknowledged `join.requested`; it counts as done when its
-`enrollment.accepted` (same request id) appears on the enrollments topic, so
-the end-to-end figure includes the competitions consumer, its transaction and
-the outbox relay. Users are registered with cheap argon2 parameters: this
-measures joins, not password hashing.
+drives the gateway over loopback. Each join is answered 202 once the broker
+acknowledged `join.requested`; it counts as done when its `enrollment.accepted`
+(same request id) appears on the enrollments topic, so the end-to-end figure
+includes the competitions consumer, its transaction and the outbox relay.
+Users are registered with cheap argon2 parameters: this measures joins, not
+password hashing.
+
+Two ways to offer joins:
+- closed loop (default): 32 clients, each posting its next join once the last
+  was answered: the rate the stack sustains, latency at saturation;
+- open loop (`rate`): the n-th join leaves at n / rate seconds whatever the
+  answers do, as clients of a popular opening would: latency below saturation.
+Answers other than 202 are counted, not fatal.
 
 The timed phase posts with `_support.LeanClient` (httpx costs about as much CPU
 per request as the gateway; on two cores that would measure the load
-generator). The last line gives each process's share of a core and its CPU
-microseconds per join from request to decision: on a shared machine compare
-runs by those, and judge a change by a same-run A/B (the previous code through
-`PYTHONPATH`, both benches at once; docs/performance.md, "Joins").
+generator). Below the table, a join's time is split into stages by wall clock
+(the record timestamps of `join.requested` and of the outcome, and the
+outcome's `occurred_at`): the gateway, the competitions consumer, the outbox
+relay, the bench's own consumer. The last line gives each process's share of a
+core and its CPU microseconds per join from request to decision: on a shared
+machine compare runs by those, and judge a change by a same-run A/B (the
+previous code through `PYTHONPATH`, both benches at once; docs/performance.md,
+"Joins"). `BENCH_PROFILE_DIR=<dir>` samples the gateway and competitions with
+py-spy during the timed phase (raw collapsed stacks, one file each).
 
-Usage: python bench/bench_joins.py [joins] [seconds]
+Usage: python bench/bench_joins.py [joins] [seconds] [rate]
 """
 
 from __future__ import annotations
@@ -335,8 +347,8 @@ async def main() -> None:
     print("\n".join(stage_rows(sent_wall, outcomes.stages)))
     lost = len(sent) - len(done)
     print(
-        f"accepted {len(done)} of {len(sent)} sent; undecided {lost}; rejected {outcomes.rejected}; "
-        f"not accepted by the gateway: {dict(failed) or 0}"
+        f"accepted {len(done)} of {len(sent)} sent; undecided {lost}; "
+        f"rejected {outcomes.rejected}; not accepted by the gateway: {dict(failed) or 0}"
     )
     print(f"per join, POST to decision: {cost}")
 
