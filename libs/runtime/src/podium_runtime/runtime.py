@@ -21,6 +21,7 @@ from sqlalchemy import MetaData
 from podium_runtime import service_credentials
 from podium_runtime.broker import EventConsumer, EventPublisher, create_broker
 from podium_runtime.db import Database
+from podium_runtime.gcpolicy import freeze_start_up_heap
 from podium_runtime.http import (
     HealthCheck,
     RequestMiddleware,
@@ -196,6 +197,8 @@ class ServiceRuntime:
                 for extension in extensions:
                     await stack.enter_async_context(extension(app))
                 await self.start()
+                if self.settings.gc_freeze_at_start:
+                    freeze_start_up_heap()
                 try:
                     yield
                 finally:

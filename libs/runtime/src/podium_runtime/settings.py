@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     #: for one (a burst queues) up to `redis_pool_timeout_seconds`, then fails as an outage.
     redis_max_connections: int = 100
     redis_pool_timeout_seconds: float = 5.0
+    #: Exempt the objects built at start from garbage collections (`podium_runtime.gcpolicy`):
+    #: a full collection otherwise visits them all, holding every request for 100+ ms.
+    gc_freeze_at_start: bool = True
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PODIUM_KAFKA_BOOTSTRAP_SERVERS"),

@@ -86,6 +86,9 @@ class TestInfrastructure:
             "consumer_retry_backoff_seconds": 0.05,
             "db_pool_size": 5,
             "log_json": True,
+            # Many apps start in one test process: freezing each time would keep the
+            # cyclic garbage of earlier tests for good (test_runtime_resources.py freezes one).
+            "gc_freeze_at_start": False,
         }
         if self.infra.on_tansu:
             values["consumer_fetch_max_wait_ms"] = TANSU_FETCH_MAX_WAIT_MS

@@ -1,8 +1,9 @@
-"""The runtime's Redis client: a burst beyond its connections waits for one instead of failing."""
+"""The runtime's resources: a Redis pool that queues a burst, a start-up heap kept out of GC."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 import redis.asyncio as redis
@@ -44,3 +45,22 @@ async def test_a_connection_not_freed_in_time_is_an_outage(
         assert await runtime.redis.get("probe:other") is None
     finally:
         await runtime.redis.aclose()
+
+
+async def test_a_started_service_freezes_its_start_up_heap(probe_settings: ProbeSettings) -> None:
+    """Full collections no longer visit what start-up built (`podium_runtime.gcpolicy`)."""
+    settings = probe_settings.model_copy(update={"gc_freeze_at_start": True})
+    runtime = ServiceRuntime(settings)
+    app = runtime.create_app(title="probe", description="frozen start-up heap")
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+            assert frozen > 10_000  # modules, schemas, the app: all of them
+            garbage: list[object] = []
+            garbage.append(garbage)  # a cycle made after start is still collected
+            del garbage
+            assert gc.collect() >= 1
+            assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
