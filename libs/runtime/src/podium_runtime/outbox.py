@@ -309,9 +309,17 @@ class OutboxRelay:
         return int(count or 0)
 
     async def run(self) -> None:
-        """Relay until `stop()`; back off while idle, retry after broker or database errors."""
+        """Relay until `stop()`; back off while idle, retry after broker or database errors.
+
+        The wake-up is cleared before each look, so a commit that lands while the
+        relay is busy makes it look again at once instead of waiting out `idle`.
+        After a batch short of `batch_size` with no wake-up meanwhile nothing of
+        this process is left: the relay waits rather than opening a session to
+        find nothing (rows of other processes are found within `max_idle`).
+        """
         idle = 0.01
         while not self._stopping:
+            self._wakeup.clear()
             try:
                 moved = await self.relay_once()
             except asyncio.CancelledError:
@@ -322,10 +330,11 @@ class OutboxRelay:
                 )
                 moved = 0
                 idle = self.max_idle
-            if moved:
+            if moved >= self.batch_size:
                 idle = 0.01
                 continue
-            self._wakeup.clear()
+            if moved:
+                idle = 0.01
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
             except TimeoutError:
