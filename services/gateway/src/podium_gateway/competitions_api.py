@@ -297,8 +297,9 @@ async def _join(
                 joins.admit(redis_client, gate, by_id, pending, request_id),
                 undo=lambda: redis_client.delete(pending),
             )
-        competition_id = by_id if recorded else await _join_target(request, target)
-        assert competition_id is not None
+        competition_id = (
+            by_id if recorded and by_id is not None else await _join_target(request, target)
+        )
         answer = JoinAccepted(request_id=request_id, competition_id=competition_id)
         event = new_event(
             JoinRequested,
@@ -312,10 +313,10 @@ async def _join(
         )
         if not recorded:
             # Recorded first, so a read right after the 202 already says `pending`.
-            pending = joins.pending_key(settings, competition_id, user.user_id)
+            marker = joins.pending_key(settings, competition_id, user.user_id)
             await command.record(
-                redis_client.set(pending, str(request_id), ex=joins.PENDING_TTL_SECONDS),
-                undo=lambda: redis_client.delete(pending),
+                redis_client.set(marker, str(request_id), ex=joins.PENDING_TTL_SECONDS),
+                undo=lambda: redis_client.delete(marker),
             )
         await command.publish(runtime, event, "join request")
         return await command.accepted(answer)
