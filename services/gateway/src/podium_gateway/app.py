@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     admin_api,
@@ -37,6 +38,7 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
+from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
@@ -119,7 +121,8 @@ def create_api(settings: Settings) -> FastAPI:
             "`code`."
         ),
         routers=routers(),
-        middleware=edge_middleware(settings),
+        # The hottest anonymous reads are answered inside the edge, before routing (ADR 0070).
+        middleware=[*edge_middleware(settings), Middleware(EdgeReads)],
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,

@@ -334,6 +334,16 @@ end
 )
 
 
+def anonymous_gate(settings: Settings, ip: str) -> Gate:
+    """Return the checks of an anonymous request: its IP's rate limit (SPEC §8)."""
+    key = f"{settings.redis_key_prefix}rl:ip:{ip}"
+    return Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
+
+
+#: Scope key of an anonymous request's checks made at the edge (`edge_reads`): (gate, verdict).
+SETTLED_AT_EDGE = "podium.settled_gate"
+
+
 async def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> tuple[CurrentUser | None, Gate]:
@@ -342,10 +352,7 @@ async def _caller(
     if credentials is None:
         if "authorization" in request.headers:
             raise invalid_token("The Authorization header must be `Bearer <token>`.")
-        # Anonymous readers are limited per IP (SPEC §8).
-        ip = client_ip(request, settings)
-        key = f"{settings.redis_key_prefix}rl:ip:{ip}"
-        return None, Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
+        return None, anonymous_gate(settings, client_ip(request, settings))
     user = await verify_access_token(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
@@ -384,6 +391,13 @@ async def optional_reader(
     A token claiming `admin` is checked here in full (ADR 0052: identity is asked
     after the deny-lists and before the limit), as `optional_user` does.
     """
+    settled = request.scope.get(SETTLED_AT_EDGE)
+    if settled is not None:
+        # The edge's read path counted this anonymous request already and let it through
+        # (a miss, a private competition, ...): settle its verdict here, never count twice.
+        gate, verdict = settled
+        gate.settle(verdict)
+        return Reader(None, None)
     user, gate = await _caller(request, credentials)
     if user is not None and user.is_admin:
         return Reader(await optional_user(request, credentials), None)
