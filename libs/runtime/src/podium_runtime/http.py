@@ -54,7 +54,8 @@ class RequestMiddleware:
 
     Binds `X-Request-ID` (or a fresh id) to the context and echoes it, records
     the request's metrics, and opens one SERVER span named after its route,
-    continuing the caller's `traceparent` (not for `/health` and `/metrics`).
+    continuing the caller's `traceparent` (not for `/health` and `/metrics`;
+    recorded only while spans are exported, `tracing.server_span`).
     One pure-ASGI layer with one `send` wrapper: each layer costs every request.
     """
 
@@ -101,16 +102,22 @@ class RequestMiddleware:
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 _record(method, route, status, time.perf_counter() - started)
-                span.update_name(f"{method} {route}")
-                span.set_attributes(
-                    {
-                        "http.request.method": method,
-                        "http.route": route,
-                        "http.response.status_code": status,
-                    }
-                )
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                if span.is_recording():  # not while nothing exports (`tracing.server_span`)
+                    self._describe(span, method, route, status)
+
+    @staticmethod
+    def _describe(span: Any, method: str, route: str, status: int) -> None:
+        """Name the span after its route and record the request's outcome on it."""
+        span.update_name(f"{method} {route}")
+        span.set_attributes(
+            {
+                "http.request.method": method,
+                "http.route": route,
+                "http.response.status_code": status,
+            }
+        )
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
 
 
 async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bool, dict[str, Any]]:
