@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import redis.asyncio as redis
 from platform_support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     User,
     run_id,
     serve_competitions,
@@ -31,7 +34,7 @@ from platform_support.stack import (
     sign_up,
 )
 from podium_competitions.seeding import seed_prediction_board
-from podium_contracts.redis_keys import competition_card_key
+from podium_contracts.redis_keys import access_token_revoked_key, competition_card_key
 from podium_gateway.app import create_api as gateway_api
 from podium_gateway.config import Settings as GatewaySettings
 from podium_gateway.edge_reads import EDGE_READS, EdgeReads
@@ -205,8 +208,57 @@ async def test_public_reads_are_answered_at_the_edge_byte_for_byte(
     ):
         await same_answer(pair, path, at_edge=False)
     for path in (board, f"/v1/competitions/{cid}"):
-        await same_answer(pair, path, owner.auth, at_edge=False)
         await same_answer(pair, path, {"Authorization": "Basic Zm9vOmJhcg=="}, at_edge=False)
+        await same_answer(pair, path, {"Authorization": "Bearer not-a-token"}, at_edge=False)
+
+
+async def test_signed_in_reads_the_card_answers_are_answered_at_the_edge(
+    pair: Pair, test_infra: TestInfrastructure, store: redis.Redis
+) -> None:
+    owner = await sign_up(pair.fast, "Edge owner")
+    stranger = await sign_up(pair.fast, "Edge stranger")
+    cid = await new_competition(pair, test_infra, store, owner)
+    board, details = f"/v1/competitions/{cid}/leaderboard", f"/v1/competitions/{cid}"
+    # A stranger: board and details from the card (details marked private, as the route does).
+    for path in (board, f"{board}?limit=2", details):
+        answer = await same_answer(pair, path, stranger.auth, at_edge=True)
+        assert answer.status_code == 200, answer.text
+    answer = await same_answer(pair, details, stranger.auth, at_edge=True)
+    assert answer.headers["cache-control"] == "private, no-store"
+    # The owner: the board from the card; the details (invite code, role) from the route.
+    await same_answer(pair, board, owner.auth, at_edge=True)
+    owned = await same_answer(pair, details, owner.auth, at_edge=False)
+    assert owned.json()["viewer"]["role"] == "sponsor"
+    # An admin claim is checked with identity by the route (ADR 0052).
+    admin = {"Authorization": f"Bearer {await pair_login(pair, ADMIN_EMAIL, ADMIN_PASSWORD)}"}
+    for path in (board, details):
+        assert (await same_answer(pair, path, admin, at_edge=False)).status_code == 200
+
+    # Turned private: the owner still reads the board at the edge, the stranger gets 404.
+    hidden = await pair.fast.patch(details, json={"visibility": "private"}, headers=owner.auth)
+    assert hidden.status_code == 200, hidden.text
+    await same_answer(pair, board, owner.auth, at_edge=True)
+    for path in (board, details):
+        refused = await same_answer(pair, path, stranger.auth, at_edge=False)
+        assert refused.status_code == 404, refused.text
+
+    # Revoked (as a logout does): the token verifies, the deny-list in the script refuses it,
+    # and the route answers the refusal.
+    shown = await pair.fast.patch(details, json={"visibility": "public"}, headers=owner.auth)
+    assert shown.status_code == 200, shown.text
+    await same_answer(pair, board, stranger.auth, at_edge=True)
+    jti = jwt.decode(stranger.token, options={"verify_signature": False})["jti"]
+    await store.set(access_token_revoked_key(jti), b"1", ex=600)
+    for path in (board, details):
+        refused = await same_answer(pair, path, stranger.auth, at_edge=False)
+        assert (refused.status_code, refused.json()["code"]) == (401, "TOKEN_REVOKED")
+
+
+async def pair_login(pair: Pair, email: str, password: str) -> str:
+    """Log in through the gateway as built; return the access token."""
+    answer = await pair.fast.post("/v1/auth/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
 
 
 async def test_private_missing_and_activity_reads_are_left_to_the_routes(

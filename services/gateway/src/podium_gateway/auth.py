@@ -340,7 +340,8 @@ def anonymous_gate(settings: Settings, ip: str) -> Gate:
     return Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
 
 
-#: Scope key of an anonymous request's checks made at the edge (`edge_reads`): (gate, verdict).
+#: Scope key of a request's checks made at the edge (`edge_reads`): (gate, verdict), the
+#: gate's `user` being the caller its token verified to (None: anonymous).
 SETTLED_AT_EDGE = "podium.settled_gate"
 
 
@@ -356,8 +357,13 @@ async def _caller(
     user = await verify_access_token(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
+    return user, user_gate(settings, user)
+
+
+def user_gate(settings: Settings, user: CurrentUser) -> Gate:
+    """Return the checks of a signed-in request: its token's deny-lists, its user's limit."""
     key = f"{settings.redis_key_prefix}rl:user:{user.user_id}"
-    return user, Gate(key, settings.rate_limit_user, settings.rate_limit_user_window_seconds, user)
+    return Gate(key, settings.rate_limit_user, settings.rate_limit_user_window_seconds, user)
 
 
 async def optional_user(
@@ -393,11 +399,12 @@ async def optional_reader(
     """
     settled = request.scope.get(SETTLED_AT_EDGE)
     if settled is not None:
-        # The edge's read path counted this anonymous request already and let it through
-        # (a miss, a private competition, ...): settle its verdict here, never count twice.
+        # The edge's read path verified the token (if any; never an admin claim) and counted
+        # this request already, then let it through (a miss, a private competition, ...):
+        # settle its verdict here (401 revoked, 429), never count twice.
         gate, verdict = settled
         gate.settle(verdict)
-        return Reader(None, None)
+        return Reader(gate.user, None)
     user, gate = await _caller(request, credentials)
     if user is not None and user.is_admin:
         return Reader(await optional_user(request, credentials), None)
