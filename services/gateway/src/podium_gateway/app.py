@@ -25,6 +25,7 @@ from podium_gateway import (
     operations_api,
     personal_export_api,
     profile_api,
+    read_model,
     reports_api,
     rewards_api,
     sample_api,
@@ -40,6 +41,7 @@ from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
+from podium_gateway.script_line import ScriptLine
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
@@ -103,9 +105,12 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
+            # The edge's reads send their one script on a pipelined connection (ADR 0070).
+            app.state.script_line = ScriptLine(settings.redis_url, [read_model.SNAPSHOT_SCRIPT])
             try:
                 yield
             finally:
+                await app.state.script_line.aclose()
                 # The live hubs (made on the first stream) hold a pub/sub connection each.
                 for name in ("live_hub", "board_hub"):
                     hub = getattr(app.state, name, None)
