@@ -29,6 +29,9 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+#: How long opening the line may take before the edge gives the request to the route.
+CONNECT_SECONDS = 2.0
+
 
 class _Incomplete(Exception):
     """The buffer ends inside a reply."""
@@ -160,40 +163,45 @@ class ScriptLine:
         return await future
 
     async def _open(self) -> _Protocol:
-        """Connect (once at a time), authenticate and select the database of the URL."""
+        """Connect (once at a time, within `CONNECT_SECONDS`), set up, load the scripts."""
         if self._opening is None:
             self._opening = asyncio.Lock()
         async with self._opening:
             if self._protocol is not None and not self._protocol.lost:
                 return self._protocol
-            loop = asyncio.get_running_loop()
-            options = self._options
-            if "path" in options:
-                _, protocol = await loop.create_unix_connection(_Protocol, options["path"])
-            else:
-                host, port = options.get("host", "localhost"), options.get("port", 6379)
-                _, protocol = await loop.create_connection(_Protocol, host, port)
-            setup = []
-            if options.get("password") is not None:
-                user = options.get("username")
-                credentials = (user, options["password"]) if user else (options["password"],)
-                setup.append(encode_command(b"AUTH", *credentials))
-            if options.get("db"):
-                setup.append(encode_command(b"SELECT", options["db"]))
-            # A new connection may be to a restarted server: its scripts are loaded again.
-            setup += [encode_command(b"SCRIPT", b"LOAD", script) for script in self._scripts]
-            replies = [loop.create_future() for _ in setup]
-            protocol.waiting.extend(replies)
-            if setup and protocol.transport is not None:
-                protocol.transport.write(b"".join(setup))
-            try:
-                for reply in replies:
-                    await reply
-            except Exception:
-                protocol._fail(RedisConnectionError("the edge's Redis connection was refused"))
-                raise
-            self._protocol = protocol
-            return protocol
+            # An unreachable Redis fails the edge's reads fast: the route answers them.
+            self._protocol = await asyncio.wait_for(self._connect(), CONNECT_SECONDS)
+            return self._protocol
+
+    async def _connect(self) -> _Protocol:
+        """Open a connection, authenticate, select the database of the URL, load the scripts."""
+        loop = asyncio.get_running_loop()
+        options = self._options
+        if "path" in options:
+            _, protocol = await loop.create_unix_connection(_Protocol, options["path"])
+        else:
+            host, port = options.get("host", "localhost"), options.get("port", 6379)
+            _, protocol = await loop.create_connection(_Protocol, host, port)
+        setup = []
+        if options.get("password") is not None:
+            user = options.get("username")
+            credentials = (user, options["password"]) if user else (options["password"],)
+            setup.append(encode_command(b"AUTH", *credentials))
+        if options.get("db"):
+            setup.append(encode_command(b"SELECT", options["db"]))
+        # A new connection may be to a restarted server: its scripts are loaded again.
+        setup += [encode_command(b"SCRIPT", b"LOAD", script) for script in self._scripts]
+        replies = [loop.create_future() for _ in setup]
+        protocol.waiting.extend(replies)
+        if setup and protocol.transport is not None:
+            protocol.transport.write(b"".join(setup))
+        try:
+            for reply in replies:
+                await reply
+        except BaseException:
+            protocol._fail(RedisConnectionError("the edge's Redis connection was refused"))
+            raise
+        return protocol
 
     async def aclose(self) -> None:
         """Close the connection (commands waiting fail)."""
