@@ -30,23 +30,21 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 #: Paths served without a span (probes and scrapes would drown the traces).
 _UNTRACED = ("/health", "/metrics")
 
-#: Metric children by label values: `labels()` takes a lock and builds a key every call.
-_COUNTED: dict[tuple[str, str, str], Any] = {}
-_TIMED: dict[tuple[str, str], Any] = {}
+#: Metric children by (method, route, status): `labels()` takes a lock and builds a key
+#: every call; one lookup here finds the request counter and the latency histogram.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def _record(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request and observe its latency."""
-    counter = _COUNTED.get((method, route, str(status)))
-    if counter is None:
-        counter = _COUNTED[(method, route, str(status))] = HTTP_REQUESTS.labels(
-            method, route, str(status)
+    children = _CHILDREN.get((method, route, status))
+    if children is None:
+        children = _CHILDREN[(method, route, status)] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_LATENCY.labels(method, route),
         )
-    timer = _TIMED.get((method, route))
-    if timer is None:
-        timer = _TIMED[(method, route)] = HTTP_LATENCY.labels(method, route)
-    counter.inc()
-    timer.observe(seconds)
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class RequestMiddleware:
