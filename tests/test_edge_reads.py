@@ -189,6 +189,9 @@ async def test_public_reads_are_answered_at_the_edge_byte_for_byte(
         assert answer.status_code == 200
         assert answer.headers["vary"] == "Origin"
         assert answer.headers["x-content-type-options"] == "nosniff"
+    # A cross-origin embed goes through CORS and input checks first, then the edge.
+    for path in (board, f"/v1/competitions/{cid}"):
+        await same_answer(pair, path, {"Origin": "https://club.example"}, at_edge=True)
     # Conditional requests: the routes keep no validators, so neither path answers 304.
     first = await same_answer(pair, board, at_edge=True)
     assert "etag" not in first.headers
