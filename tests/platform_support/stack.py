@@ -153,6 +153,10 @@ async def serve_gateway(
             "rate_limit_ip": 1_000_000,
             "rate_limit_user": 1_000_000,
             "rate_limit_login_ip": 1_000_000,
+            # Every service of a suite shares one event loop on a busy machine: an
+            # internal answer may take longer than production's 10 s, but still comes
+            # before the suite's own client (30 s) gives up.
+            "internal_timeout_seconds": 25.0,
             **overrides,
         },
     )

@@ -78,6 +78,7 @@ async def lrs_stack(
                 redis_key_prefix=f"t{run}:gateway:",
                 rate_limit_lrs_client=1_000_000,
                 rate_limit_ip=1_000_000,
+                internal_timeout_seconds=25.0,  # as in platform_support.stack
                 **{"blob": BlobSettings(dir=tmp / "blobs"), **gateway_overrides},
             )
             settings_used.append(settings)
@@ -106,7 +107,9 @@ async def lrs_stack(
 async def _consumer_ready(lrs: LrsStack) -> None:
     """Wait until ingest's consumer group joined: a probe statement becomes readable."""
     probe = statement(verb="http://podium.test/verbs/probed")
-    async with httpx.AsyncClient(base_url=lrs.gateways[0], headers=lrs.headers()) as client:
+    async with httpx.AsyncClient(
+        base_url=lrs.gateways[0], headers=lrs.headers(), timeout=30
+    ) as client:
         response = await client.post("/xapi/statements", json=probe)
         assert response.status_code == 200, response.text
         (probe_id,) = response.json()
