@@ -43,7 +43,7 @@ async def on_statements_received(
     redis: Redis,
     statement_index: StatementIndex,
 ) -> None:
-    """Store and flatten a poll's statements, emitting `learning.statement_recorded`.
+    """Store and flatten a poll's statements, emitting `learning.statements_recorded`.
 
     The ids stored are added to the stored-ids index before the commit (ADR 0059).
 

@@ -70,11 +70,12 @@ async def _rows(runtime: ServiceRuntime, sql: str, **params: Any) -> list[Any]:
 async def _facts_emitted(runtime: ServiceRuntime, statement_id: str) -> list[dict[str, Any]]:
     rows = await _rows(
         runtime,
-        "SELECT payload FROM ingest.outbox WHERE event_type = 'learning.statement_recorded' "
-        "AND payload::jsonb -> 'data' ->> 'statement_id' = :sid ORDER BY seq",
+        "SELECT fact FROM ingest.outbox, jsonb_array_elements(payload::jsonb -> 'data' -> 'facts')"
+        " AS fact WHERE event_type = 'learning.statements_recorded' "
+        "AND fact ->> 'statement_id' = :sid ORDER BY seq",
         sid=statement_id,
     )
-    return [json.loads(r[0])["data"] for r in rows]
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
 
 
 async def test_statement_is_stored_flattened_and_announced_once(
