@@ -51,7 +51,7 @@ async def ping() -> dict[str, str]:
 async def document(name: str) -> JSONResponse:
     return JSONResponse(DOCUMENTS[name])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False,
-            timeout_graceful_shutdown=20, proxy_headers=False)
+            timeout_graceful_shutdown=20, timeout_keep_alive=75, proxy_headers=False)
 """
 
 

@@ -45,6 +45,7 @@ def run_service(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,
+            timeout_keep_alive=settings.keep_alive_seconds,
             # Forwarded headers are read by the gateway against its trusted proxies only;
             # uvicorn would otherwise trust them from loopback (a sidecar, `make dev`).
             proxy_headers=False,

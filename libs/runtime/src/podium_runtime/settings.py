@@ -60,6 +60,11 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Seconds an idle HTTP connection stays open for the next request. Longer than a
+    #: reader's pause between two pages (uvicorn's 5 s would make most page views open a
+    #: new connection) and than the gateway's internal clients keep theirs, so a server
+    #: never closes a connection a client is about to reuse.
+    keep_alive_seconds: int = 75
     log_level: str = "INFO"
     log_json: bool = True
     #: Attempts per message before it is dead-lettered (SPEC §4); outages do not count.
