@@ -37,6 +37,10 @@ PRODUCER = "ingest"
 
 log = logging.getLogger(__name__)
 
+STATEMENTS_RECORDED = Counter(
+    "podium_ingest_statements_recorded_total",
+    "Statements ingest stored and flattened, counted once their transaction committed",
+)
 STATEMENTS_REFUSED = Counter(
     "podium_ingest_statements_refused_total",
     "Statements ingest could not store and refused one by one (NUL text, broken fields)",

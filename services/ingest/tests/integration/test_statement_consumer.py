@@ -16,6 +16,7 @@ from podium_contracts.statement_index import index_positions, statement_index_ke
 from podium_contracts.topics import XAPI_STATEMENTS
 from podium_ingest.app import create_api
 from podium_ingest.config import Settings
+from podium_ingest.service import STATEMENTS_RECORDED
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
 from podium_runtime.outbox import new_event
@@ -94,6 +95,7 @@ async def test_statement_is_stored_flattened_and_announced_once(
         },
         context={"registration": str(uuid.uuid4())},
     )
+    counted_before = STATEMENTS_RECORDED._value.get()
     event = await _publish(runtime, f"account:{PLATFORM}|{user_id}", sent)
     await runtime.publisher.publish(event)  # redelivery of the same event
 
@@ -137,6 +139,8 @@ async def test_statement_is_stored_flattened_and_announced_once(
     # The duplicate event had no second effect.
     await eventually(lambda: _all_consumed(runtime), message="both copies consumed")
     assert len(await _facts_emitted(runtime, sent["id"])) == 1
+    # Counted once, after its commit (events carry many statements: ADR 0068).
+    assert STATEMENTS_RECORDED._value.get() == counted_before + 1
 
 
 async def _all_consumed(runtime: ServiceRuntime) -> bool:
