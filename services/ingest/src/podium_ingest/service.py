@@ -110,18 +110,22 @@ async def record_statements(
     for row in flat:
         row["voided"] = row["statement_id"] in already_voided
     await repository.insert_facts(session, flat)
-    # ADR 0068: one event per received event and actor, its facts in recording order.
-    batches: dict[tuple[uuid.UUID, str], _Batch] = {}
+    # ADR 0068: one event per received event and actor, its facts in recording order;
+    # the facts of voided targets after every statement's fact, as one event each were
+    # (a target recorded in this poll is awarded before it is taken back).
+    recorded: dict[tuple[uuid.UUID, str], _Batch] = {}
     for done, row in enumerate(flat):
         await _let_others_run(done)
-        _add_fact(batches, origin[row["statement_id"]][0], row)
+        _add_fact(recorded, origin[row["statement_id"]][0], row)
     targets = [row["target_id"] for row in flat if row["is_voiding"]]
     voiders = {row["target_id"]: row["statement_id"] for row in flat if row["is_voiding"]}
+    voided: dict[tuple[uuid.UUID, str], _Batch] = {}
     for target in await repository.mark_voided(session, targets):
         cause = origin[voiders[target.statement_id]][0]
-        _add_fact(batches, cause, target._asdict() | {"voided": True})
+        _add_fact(voided, cause, target._asdict() | {"voided": True})
     events = [
         _recorded(batch.cause, actor, batch.facts[start : start + FACTS_PER_EVENT])
+        for batches in (recorded, voided)
         for (_, actor), batch in batches.items()
         for start in range(0, len(batch.facts), FACTS_PER_EVENT)
     ]

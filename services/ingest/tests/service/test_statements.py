@@ -135,6 +135,25 @@ async def test_facts_travel_in_one_event_per_received_event_and_actor(
     assert all(StatementsRecorded.model_validate(e) for e in events)
 
 
+async def test_a_target_voided_in_its_own_poll_is_taken_back_after_it_is_announced(
+    session: AsyncSession,
+) -> None:
+    """The voiding arrives first, in an earlier event of the same poll and actor."""
+    target = _statement()
+    voiding = _statement() | {
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+        "object": {"objectType": "StatementRef", "id": target["id"]},
+    }
+    received = [_received(voiding), _received(target)]
+    await service.record_statements(
+        session, Outbox(TABLES.outbox, ""), received, SETTINGS.platform_url
+    )
+    facts = [f for e in await _announced(session) for f in e["data"]["facts"]]
+    about_target = [f["voided"] for f in facts if f["statement_id"] == target["id"]]
+    # Consumers apply facts in order: the last word on the target is that it is voided.
+    assert about_target[-1] is True
+
+
 async def test_a_large_batch_is_announced_in_bounded_events(session: AsyncSession) -> None:
     statements = [_statement() for _ in range(service.FACTS_PER_EVENT + 1)]
     await service.record_statements(
