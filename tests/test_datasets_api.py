@@ -167,6 +167,11 @@ async def test_a_200mb_file_round_trips_in_flat_memory_with_ranges_and_versions(
                 method, f"/v1/competitions/{cid}/files/{odd}", headers=owner.auth
             )
             assert (answer.status_code, answer.json()["code"]) == (404, "FILE_NOT_FOUND"), odd
+    # A version no integer column holds is the caller's mistake, not a server error.
+    huge = await stack.http.get(
+        f"/v1/competitions/{cid}/files/train.csv", params={"version": 2**40}, headers=owner.auth
+    )
+    assert huge.status_code == 422, huge.text
 
 
 async def test_public_data_is_open_to_anyone_only_when_the_sponsor_allows(

@@ -32,6 +32,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+#: The largest value of a Postgres `integer` column: a bound for numbers taken from a
+#: request (a larger one would fail in the driver, not as the caller's mistake).
+PG_INTEGER_MAX = 2**31 - 1
+
 _AFTER_COMMIT = "podium_after_commit"
 _BEFORE_COMMIT = "podium_before_commit"
 _AFTER_TRANSACTION = "podium_after_transaction"

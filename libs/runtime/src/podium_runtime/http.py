@@ -30,23 +30,21 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 #: Paths served without a span (probes and scrapes would drown the traces).
 _UNTRACED = ("/health", "/metrics")
 
-#: Metric children by label values: `labels()` takes a lock and builds a key every call.
-_COUNTED: dict[tuple[str, str, str], Any] = {}
-_TIMED: dict[tuple[str, str], Any] = {}
+#: Metric children by (method, route, status): `labels()` takes a lock and builds a key
+#: every call; one lookup here finds the request counter and the latency histogram.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def _record(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request and observe its latency."""
-    counter = _COUNTED.get((method, route, str(status)))
-    if counter is None:
-        counter = _COUNTED[(method, route, str(status))] = HTTP_REQUESTS.labels(
-            method, route, str(status)
+    children = _CHILDREN.get((method, route, status))
+    if children is None:
+        children = _CHILDREN[(method, route, status)] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_LATENCY.labels(method, route),
         )
-    timer = _TIMED.get((method, route))
-    if timer is None:
-        timer = _TIMED[(method, route)] = HTTP_LATENCY.labels(method, route)
-    counter.inc()
-    timer.observe(seconds)
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class RequestMiddleware:
@@ -54,7 +52,8 @@ class RequestMiddleware:
 
     Binds `X-Request-ID` (or a fresh id) to the context and echoes it, records
     the request's metrics, and opens one SERVER span named after its route,
-    continuing the caller's `traceparent` (not for `/health` and `/metrics`).
+    continuing the caller's `traceparent` (not for `/health` and `/metrics`;
+    recorded only while spans are exported, `tracing.server_span`).
     One pure-ASGI layer with one `send` wrapper: each layer costs every request.
     """
 
@@ -101,16 +100,22 @@ class RequestMiddleware:
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 _record(method, route, status, time.perf_counter() - started)
-                span.update_name(f"{method} {route}")
-                span.set_attributes(
-                    {
-                        "http.request.method": method,
-                        "http.route": route,
-                        "http.response.status_code": status,
-                    }
-                )
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                if span.is_recording():  # not while nothing exports (`tracing.server_span`)
+                    self._describe(span, method, route, status)
+
+    @staticmethod
+    def _describe(span: Any, method: str, route: str, status: int) -> None:
+        """Name the span after its route and record the request's outcome on it."""
+        span.update_name(f"{method} {route}")
+        span.set_attributes(
+            {
+                "http.request.method": method,
+                "http.route": route,
+                "http.response.status_code": status,
+            }
+        )
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
 
 
 async def run_checks(checks: dict[str, HealthCheck], timeout: float) -> tuple[bool, dict[str, Any]]:

@@ -120,7 +120,9 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
             log_config=None,
             access_log=False,
             lifespan="on",
-            proxy_headers=False,  # as in production (podium_runtime.cli)
+            # As in production (podium_runtime.cli).
+            proxy_headers=False,
+            timeout_keep_alive=ServiceSettings.model_fields["keep_alive_seconds"].default,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -11,15 +11,20 @@ tracer (`podium.<service>`), so one process hosting several services (tests,
 
 Export is configured once per process by `configure_tracing()`: OTLP over
 HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, JSON lines on stdout when
-`PODIUM_TRACE_CONSOLE=true` (development), none otherwise (spans are still
-made, so trace ids reach the logs). Tests add an in-memory exporter with
-`add_exporter()`.
+`PODIUM_TRACE_CONSOLE=true` (development), none otherwise. Tests add an
+in-memory exporter with `add_exporter()`. While nothing exports, a request's
+SERVER span is not recorded (`server_span`): it is a non-recording span that
+carries the trace and span ids (continued from `traceparent`, or new), so
+trace ids still reach the logs and the outgoing calls, at a fraction of the
+cost of a recorded span, which nobody would read (issue #14).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
@@ -35,9 +40,19 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 _provider: TracerProvider | None = None
+#: Whether finished spans go anywhere (an exporter was configured or added).
+_exporting = False
 
 
 class JsonLinesExporter(SpanExporter):
@@ -69,7 +84,7 @@ class JsonLinesExporter(SpanExporter):
 
 def provider() -> TracerProvider:
     """Return the process's tracer provider, configuring it from the environment once."""
-    global _provider
+    global _provider, _exporting
     if _provider is None:
         _provider = TracerProvider(
             resource=Resource.create({"service.namespace": "podium", "service.name": "podium"})
@@ -78,8 +93,10 @@ def provider() -> TracerProvider:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            _exporting = True
         if os.environ.get("PODIUM_TRACE_CONSOLE", "").lower() in ("1", "true", "yes"):
             _provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter()))
+            _exporting = True
         trace.set_tracer_provider(_provider)
     return _provider
 
@@ -91,7 +108,15 @@ def configure_tracing() -> TracerProvider:
 
 def add_exporter(exporter: SpanExporter) -> None:
     """Send every finished span to `exporter` as well (tests: an in-memory exporter)."""
+    global _exporting
     provider().add_span_processor(SimpleSpanProcessor(exporter))
+    _exporting = True
+
+
+def exporting() -> bool:
+    """Tell whether finished spans are exported anywhere (else server spans are not recorded)."""
+    provider()
+    return _exporting
 
 
 _tracers: dict[tuple[int, str], trace.Tracer] = {}
@@ -119,12 +144,58 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+def server_span(
+    service: str, name: str, headers: Mapping[str, str]
+) -> contextlib.AbstractContextManager[trace.Span]:
+    """A SERVER span continuing the caller's trace (from `traceparent`), if any.
+
+    Recorded when spans are exported; otherwise a non-recording span with the
+    same ids (`_Unrecorded`): the trace id reaches logs and outgoing calls alike.
+    """
+    if _exporting or (_provider is None and exporting()):
+        return _recorded(service, name, headers)
+    return _Unrecorded(headers)
+
+
 @contextmanager
-def server_span(service: str, name: str, headers: Mapping[str, str]) -> Iterator[trace.Span]:
-    """A SERVER span continuing the caller's trace (from `traceparent`), if any."""
+def _recorded(service: str, name: str, headers: Mapping[str, str]) -> Iterator[trace.Span]:
     parent = propagate.extract(dict(headers))
     with tracer(service).start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
         yield span
+
+
+#: A new trace is sampled, as the SDK's default sampler (parent-based, always on) decides.
+_NEW_TRACE_FLAGS = TraceFlags(TraceFlags.SAMPLED)
+
+
+class _Unrecorded:
+    """The current span for a request while nothing exports: ids only, nothing recorded.
+
+    Continues the caller's trace (its trace id, flags and state) or starts one,
+    with a span id of its own, the way the SDK would have made them.
+    """
+
+    __slots__ = ("_headers", "_token")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def __enter__(self) -> trace.Span:
+        parent = None
+        if self._headers:
+            found = trace.get_current_span(propagate.extract(dict(self._headers)))
+            parent = found.get_span_context()
+        if parent is not None and parent.is_valid:
+            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+        else:
+            trace_id, flags, state = random.getrandbits(128) or 1, _NEW_TRACE_FLAGS, None
+        context = SpanContext(trace_id, random.getrandbits(64) or 1, False, flags, state)
+        span = NonRecordingSpan(context)
+        self._token = otel_context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(self, *exc_info: object) -> None:
+        otel_context.detach(self._token)
 
 
 @contextmanager

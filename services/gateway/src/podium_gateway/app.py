@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
+from starlette.middleware import Middleware
 
 from podium_gateway import (
     admin_api,
@@ -24,6 +25,7 @@ from podium_gateway import (
     operations_api,
     personal_export_api,
     profile_api,
+    read_model,
     reports_api,
     rewards_api,
     sample_api,
@@ -37,7 +39,9 @@ from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
+from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
+from podium_gateway.script_line import ScriptLine
 from podium_gateway.security import edge_middleware
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
@@ -101,9 +105,12 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
+            # The edge's reads send their one script on a pipelined connection (ADR 0070).
+            app.state.script_line = ScriptLine(settings.redis_url, [read_model.SNAPSHOT_SCRIPT])
             try:
                 yield
             finally:
+                await app.state.script_line.aclose()
                 # The live hubs (made on the first stream) hold a pub/sub connection each.
                 for name in ("live_hub", "board_hub"):
                     hub = getattr(app.state, name, None)
@@ -119,7 +126,8 @@ def create_api(settings: Settings) -> FastAPI:
             "`code`."
         ),
         routers=routers(),
-        middleware=edge_middleware(settings),
+        # The hottest anonymous reads are answered inside the edge, before routing (ADR 0070).
+        middleware=[*edge_middleware(settings), Middleware(EdgeReads)],
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,

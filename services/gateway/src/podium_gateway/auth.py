@@ -334,6 +334,17 @@ end
 )
 
 
+def anonymous_gate(settings: Settings, ip: str) -> Gate:
+    """Return the checks of an anonymous request: its IP's rate limit (SPEC §8)."""
+    key = f"{settings.redis_key_prefix}rl:ip:{ip}"
+    return Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
+
+
+#: Scope key of a request's checks made at the edge (`edge_reads`): (gate, verdict), the
+#: gate's `user` being the caller its token verified to (None: anonymous).
+SETTLED_AT_EDGE = "podium.settled_gate"
+
+
 async def _caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> tuple[CurrentUser | None, Gate]:
@@ -342,15 +353,17 @@ async def _caller(
     if credentials is None:
         if "authorization" in request.headers:
             raise invalid_token("The Authorization header must be `Bearer <token>`.")
-        # Anonymous readers are limited per IP (SPEC §8).
-        ip = client_ip(request, settings)
-        key = f"{settings.redis_key_prefix}rl:ip:{ip}"
-        return None, Gate(key, settings.rate_limit_ip, settings.rate_limit_ip_window_seconds)
+        return None, anonymous_gate(settings, client_ip(request, settings))
     user = await verify_access_token(
         credentials.credentials, request.app.state.jwks, settings.jwt_leeway_seconds
     )
+    return user, user_gate(settings, user)
+
+
+def user_gate(settings: Settings, user: CurrentUser) -> Gate:
+    """Return the checks of a signed-in request: its token's deny-lists, its user's limit."""
     key = f"{settings.redis_key_prefix}rl:user:{user.user_id}"
-    return user, Gate(key, settings.rate_limit_user, settings.rate_limit_user_window_seconds, user)
+    return Gate(key, settings.rate_limit_user, settings.rate_limit_user_window_seconds, user)
 
 
 async def optional_user(
@@ -384,6 +397,14 @@ async def optional_reader(
     A token claiming `admin` is checked here in full (ADR 0052: identity is asked
     after the deny-lists and before the limit), as `optional_user` does.
     """
+    settled = request.scope.get(SETTLED_AT_EDGE)
+    if settled is not None:
+        # The edge's read path verified the token (if any; never an admin claim) and counted
+        # this request already, then let it through (a miss, a private competition, ...):
+        # settle its verdict here (401 revoked, 429), never count twice.
+        gate, verdict = settled
+        gate.settle(verdict)
+        return Reader(gate.user, None)
     user, gate = await _caller(request, credentials)
     if user is not None and user.is_admin:
         return Reader(await optional_user(request, credentials), None)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from fastapi import Request
+from starlette.types import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -53,7 +54,17 @@ def resolve_client_ip(peer: str, forwarded_for: str | None, networks: Sequence[N
 
 def client_ip(request: Request, trusted_proxies: Sequence[str]) -> str:
     """Return the caller's IP for rate limits and audit."""
-    peer = request.client.host if request.client else "unknown"
-    return resolve_client_ip(
-        peer, request.headers.get("x-forwarded-for"), parse_networks(tuple(trusted_proxies))
-    )
+    return scope_client_ip(request.scope, trusted_proxies)
+
+
+def scope_client_ip(scope: Scope, trusted_proxies: Sequence[str]) -> str:
+    """Return the caller's IP from an ASGI scope (the edge's read path, `edge_reads`)."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    forwarded_for = None
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":
+            # The first one, as `Request.headers.get` reads it.
+            forwarded_for = value.decode("latin-1")
+            break
+    return resolve_client_ip(peer, forwarded_for, parse_networks(tuple(trusted_proxies)))

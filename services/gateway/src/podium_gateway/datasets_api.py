@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from podium_runtime.blobs import CHUNK_SIZE, BlobNotFoundError
+from podium_runtime.db import PG_INTEGER_MAX
 from podium_runtime.problems import Problem
 from pydantic import BaseModel
 
@@ -177,7 +178,7 @@ async def download_file(
     user: OptionalUserDep,
     blobs: BlobDep,
     settings: SettingsDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=PG_INTEGER_MAX)] = None,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     """The bytes, streamed; `ETag` is the sha256. On S3 a redirect to a presigned URL."""

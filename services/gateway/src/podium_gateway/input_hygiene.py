@@ -40,8 +40,11 @@ def query_problem(scope: Scope) -> tuple[str, str] | None:
     reason = unsafe_text_reason(scope.get("path", ""))
     if reason:
         return "path", reason
+    raw = scope.get("query_string", b"")
+    if b"%" not in raw and b"\x00" not in raw:
+        return None  # only an escape or a raw NUL byte can decode to what is refused
     # Decoded as Starlette decodes it (UTF-8, undecodable bytes replaced).
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = raw.decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True):
         reason = unsafe_text_reason(name) or unsafe_text_reason(value)
         if reason:

@@ -244,19 +244,39 @@ async def leaderboard(
 ) -> Response:
     """Ranks 1..N: best score (prediction) or most points (activity); ties to the earlier."""
     offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
-    # A prediction board's keys are known before the competition: read its page alongside.
-    guessed = (
+    guessed = prediction_page(competition_id, split, offset, limit)
+    competition, page = await _board_competition(
+        client, redis_client, competition_id, reader.user, split, guessed, reader.gate
+    )
+    keys, start = _board_keys(competition, competition_id, split, period, day)
+    if page is None or keys != guessed[0]:
+        page = await redis_client.eval(read_model.PAGE_SCRIPT, 3, *keys, *guessed[1])
+    return Response(page_body(page, split, period, start, offset, limit), media_type=JSON)
+
+
+#: The media type of a board page (`Response(media_type=...)`, the edge's read path too).
+JSON = "application/json"
+
+
+def prediction_page(
+    competition_id: uuid.UUID, split: Split, offset: int, limit: int
+) -> read_model.PageRead:
+    """Return the page of a prediction board to read alongside the card (its keys are known)."""
+    keys = (
         leaderboard_ranks_key(competition_id, split),
         leaderboard_entries_key(competition_id, split),
         leaderboard_meta_key(competition_id, split),
     )
-    bounds = (offset, offset + limit - 1)
-    competition, page = await _board_competition(
-        client, redis_client, competition_id, reader.user, split, (guessed, bounds), reader.gate
-    )
-    keys, start = _board_keys(competition, competition_id, split, period, day)
-    if page is None or keys != guessed:
-        page = await redis_client.eval(read_model.PAGE_SCRIPT, 3, *keys, *bounds)
+    return keys, (offset, offset + limit - 1)
+
+
+def page_body(
+    page: Any, split: Split, period: Period, start: date | None, offset: int, limit: int
+) -> bytes:
+    """Return the JSON answer of a page read (`read_model.PAGE_SCRIPT`), rendered once per content.
+
+    Everything the answer is made of is in the key: the bytes read and the page asked for.
+    """
     joined, meta = page
 
     def render() -> bytes:
@@ -268,9 +288,7 @@ async def leaderboard(
         body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
         return bytes(JSONResponse(body).body)
 
-    # Everything the answer is made of is in the key: the bytes read and the page asked for.
-    key = (joined, *meta, split, period, start, offset, limit)
-    return Response(PAGES.get(key, render), media_type="application/json")
+    return PAGES.get((joined, *meta, split, period, start, offset, limit), render)
 
 
 @router.get(

@@ -34,10 +34,12 @@ from podium_contracts.redis_keys import (
     competition_members_key,
 )
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from podium_gateway.auth import GATE_FUNCTION, CurrentUser, Gate
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
 from podium_gateway.rendered import Rendered
+from podium_gateway.script_line import ScriptLine
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,12 @@ end
 return {redis.call('GET', KEYS[1]), seen[1], seen[2], board, verdict}
 """
 )
+
+#: The snapshot script's text (loaded by the edge's own connection, `script_line`).
+SNAPSHOT_SCRIPT = _SNAPSHOT
+#: The snapshot script, sent by its SHA1 (`EVALSHA`, loaded on the first `NOSCRIPT`): its
+#: text is longer than everything else in the command.
+_SNAPSHOT_SCRIPT = AsyncScript(None, _SNAPSHOT.encode())  # type: ignore[arg-type]
 
 #: Repairs under way by competition, kept referenced until they finish (one at a time each).
 _REPAIRS: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -195,6 +203,41 @@ async def snapshot(
     With `gate`, the caller's rate limit and token revocation are checked in the same
     script and settled (401, 429) before anything read is used.
     """
+    found, verdict = await read(redis_client, competition_id, user, page, gate)
+    if gate is not None:
+        gate.settle(verdict)
+    return found
+
+
+async def read(
+    redis_client: Redis,
+    competition_id: uuid.UUID,
+    user: CurrentUser | None,
+    page: PageRead | None = None,
+    gate: Gate | None = None,
+    line: ScriptLine | None = None,
+) -> tuple[Snapshot, Any]:
+    """Read like `snapshot`, returning the gate's verdict unsettled (`Gate.settle` decides).
+
+    Nothing read may be used before the verdict is settled. `line`: a pipelined
+    connection of the caller's own to send the script on (`script_line`); an error
+    there (the script not loaded yet, a lost connection) raises.
+    """
+    keys, args = snapshot_command(competition_id, user, page, gate)
+    if line is not None and line.available:
+        answer = await line.evalsha(_SNAPSHOT_SCRIPT.sha, keys, args)
+    else:
+        answer = await _SNAPSHOT_SCRIPT(keys, args, client=redis_client)
+    return parse_snapshot(answer, user, page)
+
+
+def snapshot_command(
+    competition_id: uuid.UUID,
+    user: CurrentUser | None,
+    page: PageRead | None = None,
+    gate: Gate | None = None,
+) -> tuple[list[str], list[Any]]:
+    """Return the keys and arguments of the snapshot script for this read."""
     member_field = str(user.user_id) if user is not None else MEMBERS_LOADED
     keys = [competition_card_key(competition_id), competition_members_key(competition_id)]
     args: list[Any] = [member_field, 0, 0, 0]
@@ -205,17 +248,22 @@ async def snapshot(
     if page is not None:
         keys += page[0]
         args += page[1]
-    answer = await redis_client.eval(_SNAPSHOT, len(keys), *keys, *args)
+    return keys, args
+
+
+def parse_snapshot(
+    answer: Any, user: CurrentUser | None, page: PageRead | None = None
+) -> tuple[Snapshot, Any]:
+    """Return the snapshot and the gate's verdict (unsettled) from the script's reply."""
     raw, loaded, member, board, verdict = answer
-    if gate is not None:
-        gate.settle(verdict)
     card = parse_card(raw) if raw is not None and loaded else None
-    return Snapshot(
+    found = Snapshot(
         card=card,
         member=user is not None and member is not None,
         page=board if page is not None else None,
         raw=raw if card is not None else None,
     )
+    return found, verdict
 
 
 def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:

@@ -122,12 +122,12 @@ class EdgeMiddleware:
         self.force_hsts = force_hsts
         self.docs_paths = tuple(docs_paths)
 
-    def _limit(self, scope: Scope) -> int:
-        content_type = ""
-        for name, value in scope.get("headers", []):
-            if name == b"content-type":
-                content_type = value.decode("latin-1").lower()
-        if content_type.startswith(UPLOAD_TYPES) and UPLOAD_PATHS.match(scope.get("path", "")):
+    def _limit(self, scope: Scope, content_type: bytes | None) -> int:
+        """Return the body limit of a request with this (last) `Content-Type`."""
+        if content_type is None:
+            return self.max_body_bytes
+        media = content_type.decode("latin-1").lower()
+        if media.startswith(UPLOAD_TYPES) and UPLOAD_PATHS.match(scope.get("path", "")):
             # Competition data files stream to the blob store: GiB-sized ones are normal.
             if scope["method"] == "POST" and DATASET_UPLOAD_PATH.match(scope.get("path", "")):
                 return self.max_dataset_bytes
@@ -149,10 +149,19 @@ class EdgeMiddleware:
             await _send_not_found(send)
             return
         started = False
+        # One pass over the request's headers: the last Content-Type, the first Content-Length.
+        origin = False
+        content_type: bytes | None = None
+        length: bytes | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                origin = True
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"content-length" and length is None:
+                length = value
         simple = (
-            scope["method"] in _SIMPLE_METHODS
-            and not path.startswith(OWN_CHECKS)
-            and not any(name == b"origin" for name, _ in scope.get("headers", ()))
+            not origin and scope["method"] in _SIMPLE_METHODS and not path.startswith(OWN_CHECKS)
         )
 
         async def send_secured(message: Message) -> None:
@@ -174,8 +183,8 @@ class EdgeMiddleware:
                 message["headers"] = headers + extra
             await send(message)
 
-        limit = self._limit(scope)
-        declared = _content_length(scope)
+        limit = self._limit(scope, content_type)
+        declared = _content_length(length)
         if declared is not None and declared > limit:
             await _send_too_large(send_secured, limit)
             return
@@ -217,14 +226,14 @@ async def _send_not_found(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _content_length(value: bytes | None) -> int | None:
+    """Return the declared `Content-Length`, None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 async def _send_too_large(send: Send, limit: int) -> None:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from podium_runtime.db import PG_INTEGER_MAX
 from podium_runtime.deps import SessionDep
 
 from podium_competitions.datasets import service
@@ -37,7 +38,7 @@ async def get_file(
     name: str,
     session: SessionDep,
     caller: MaybeCallerDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=PG_INTEGER_MAX)] = None,
 ) -> DataFile:
     """Return one version of a file, with its blob key."""
     return await service.get_file(session, caller, competition_id, name, version)

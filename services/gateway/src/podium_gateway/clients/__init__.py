@@ -10,6 +10,7 @@ route queues a command: it returns once the broker acknowledged.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import httpx
@@ -23,6 +24,8 @@ from podium_runtime.runtime import ServiceRuntime
 
 from podium_gateway.client_ip import client_ip as resolve_client_ip
 from podium_gateway.config import Settings
+
+log = logging.getLogger(__name__)
 
 #: Headers of an internal answer the gateway passes on to the caller.
 RELAYED_HEADERS = ("content-type", "retry-after", "www-authenticate", "location")
@@ -76,6 +79,11 @@ async def call(
     try:
         return await http.request(method, url, headers=sent, **kwargs)
     except httpx.TransportError as exc:
+        # The kind of failure (timeout, refused, closed) without the URL's query string.
+        log.warning(
+            "internal call failed",
+            extra={"service": service, "method": method, "error": type(exc).__name__},
+        )
         raise Problem(
             503,
             "SERVICE_UNAVAILABLE",

@@ -1,0 +1,212 @@
+"""One pipelined Redis connection for the edge's read script (issue #14, ADR 0070).
+
+Every read answered at the edge (`edge_reads`) runs one command, `EVALSHA` of
+the read-model script, whose reply is a handful of values. redis-py spends
+~60-80 µs of CPU on such a command (connection pool, retry wrapper, command
+packing, its reply parser, a `drain` per command); the command itself is a
+few bytes each way. `ScriptLine` keeps one connection of its own and sends
+the commands of concurrent requests together, written once per event-loop
+turn, and matches the replies in order (Redis answers a connection's
+commands in the order it received them).
+
+It speaks only what that needs: `EVALSHA` out, RESP2 replies in (the types a
+script returns: nil, integers, bulk strings, arrays, errors). A URL it cannot
+serve exactly (TLS) leaves it unused: `available` is False and the edge reads
+through redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost
+connection) raises to the caller, which leaves the request to the route; the
+connection is opened again on the next command, and loads its scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+#: How long opening the line may take before the edge gives the request to the route.
+CONNECT_SECONDS = 2.0
+
+
+class _Incomplete(Exception):
+    """The buffer ends inside a reply."""
+
+
+def encode_command(*parts: bytes | str | int) -> bytes:
+    """Return a command as a RESP array of bulk strings."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part if isinstance(part, bytes) else str(part).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def parse_reply(buffer: bytes | bytearray, start: int = 0) -> tuple[Any, int]:
+    """Return the RESP2 reply at `start` and where the next one begins.
+
+    Values as redis-py returns them without decoding: bulk strings as bytes,
+    nil as None, an error as a `ResponseError` (returned, not raised).
+    Raises `_Incomplete` when the buffer ends inside the reply.
+    """
+    end = buffer.find(b"\r\n", start)
+    if end < 0:
+        raise _Incomplete
+    kind, line, after = buffer[start], bytes(buffer[start + 1 : end]), end + 2
+    if kind == 0x24:  # $ bulk string
+        size = int(line)
+        if size < 0:
+            return None, after
+        if len(buffer) < after + size + 2:
+            raise _Incomplete
+        return bytes(buffer[after : after + size]), after + size + 2
+    if kind == 0x3A:  # : integer
+        return int(line), after
+    if kind == 0x2A:  # * array
+        count = int(line)
+        if count < 0:
+            return None, after
+        items = []
+        for _ in range(count):
+            item, after = parse_reply(buffer, after)
+            items.append(item)
+        return items, after
+    if kind == 0x2B:  # + simple string
+        return line, after
+    if kind == 0x2D:  # - error
+        return ResponseError(line.decode("utf-8", "replace")), after
+    raise RedisConnectionError(f"unexpected reply type {chr(kind)!r}")
+
+
+class _Protocol(asyncio.Protocol):
+    """Replies matched to the commands waiting for them, in order."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[asyncio.Future[Any]] = deque()
+        #: Commands of this loop turn, written together by `ScriptLine._flush`.
+        self.outgoing: list[bytes] = []
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        while start < len(buffer) and self.waiting:
+            try:
+                value, start_next = parse_reply(buffer, start)
+            except _Incomplete:
+                break
+            except Exception as exc:  # a broken stream: nothing after it can be matched
+                self._fail(RedisConnectionError(str(exc)))
+                return
+            start = start_next
+            future = self.waiting.popleft()
+            if not future.done():
+                if isinstance(value, ResponseError):
+                    future.set_exception(value)
+                else:
+                    future.set_result(value)
+        del buffer[:start]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(RedisConnectionError("the edge's Redis connection was lost"))
+
+    def _fail(self, exc: Exception) -> None:
+        self.lost = True
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _flush(protocol: _Protocol) -> None:
+    """Write the commands of this loop turn in one write (a lost connection failed them)."""
+    outgoing, protocol.outgoing = protocol.outgoing, []
+    if protocol.transport is not None and not protocol.lost:
+        protocol.transport.write(b"".join(outgoing))
+
+
+class ScriptLine:
+    """A Redis connection of its own for one kind of command, pipelined across requests."""
+
+    def __init__(self, url: str, scripts: Sequence[str] = ()) -> None:
+        """Serve `url` (TLS: not available); `scripts` are loaded on each connection opened."""
+        options = parse_url(url)
+        self._scripts = tuple(scripts)
+        self.available = options.get("connection_class") is not SSLConnection
+        self._options = options
+        self._protocol: _Protocol | None = None
+        self._opening: asyncio.Lock | None = None
+
+    async def evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run the script `sha` (loaded before) with `keys` and `args`; return its reply."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost:
+            protocol = await self._open()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not protocol.outgoing:
+            loop.call_soon(_flush, protocol)
+        protocol.outgoing.append(encode_command(b"EVALSHA", sha, len(keys), *keys, *args))
+        protocol.waiting.append(future)
+        return await future
+
+    async def _open(self) -> _Protocol:
+        """Connect (once at a time, within `CONNECT_SECONDS`), set up, load the scripts."""
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._protocol is not None and not self._protocol.lost:
+                return self._protocol
+            # An unreachable Redis fails the edge's reads fast: the route answers them.
+            self._protocol = await asyncio.wait_for(self._connect(), CONNECT_SECONDS)
+            return self._protocol
+
+    async def _connect(self) -> _Protocol:
+        """Open a connection, authenticate, select the database of the URL, load the scripts."""
+        loop = asyncio.get_running_loop()
+        options = self._options
+        if "path" in options:
+            _, protocol = await loop.create_unix_connection(_Protocol, options["path"])
+        else:
+            host, port = options.get("host", "localhost"), options.get("port", 6379)
+            _, protocol = await loop.create_connection(_Protocol, host, port)
+        setup = []
+        if options.get("password") is not None:
+            user = options.get("username")
+            credentials = (user, options["password"]) if user else (options["password"],)
+            setup.append(encode_command(b"AUTH", *credentials))
+        if options.get("db"):
+            setup.append(encode_command(b"SELECT", options["db"]))
+        # A new connection may be to a restarted server: its scripts are loaded again.
+        setup += [encode_command(b"SCRIPT", b"LOAD", script) for script in self._scripts]
+        replies = [loop.create_future() for _ in setup]
+        protocol.waiting.extend(replies)
+        if setup and protocol.transport is not None:
+            protocol.transport.write(b"".join(setup))
+        try:
+            for reply in replies:
+                await reply
+        except BaseException:
+            protocol._fail(RedisConnectionError("the edge's Redis connection was refused"))
+            raise
+        return protocol
+
+    async def aclose(self) -> None:
+        """Close the connection (commands waiting fail)."""
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+            with contextlib.suppress(Exception):
+                await asyncio.sleep(0)
