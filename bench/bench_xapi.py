@@ -44,6 +44,30 @@ statements/s in the same conditions. Since the stored-ids index
 21 - 26 / 29 - 33, Kafka 88 - 157 / 84 - 109. Quiet machine before: 2,561
 statements/s, gateway 219 - 250, ingest 232 - 251 (docs/performance.md).
 
+Learning facts per batch (docs/adr/0068): ingest announces a poll's facts in
+one `learning.statements_recorded` event per received event and actor instead
+of one event per statement, and consumers skip faststream's generic decoding of
+each record. Same-run A/B, `main` and the change alternating, batches of 10,
+load average 3-9, CPU microseconds per statement of the timed line (8 runs of
+each, the decoding change in 6 of them). Statements/s, pair by pair: 2,602 /
+3,247, 1,033 / 1,596, 1,285 / 2,516, 2,273 / 1,872, 1,227 / 1,389, 1,605 /
+1,876, 2,775 / 3,173, 1,917 / 1,663; under this load they vary by half, so
+compare by CPU:
+
+| CPU µs per statement (range, median) | before | after |
+|---|---:|---:|
+| ingest | 211 - 270, 229 | 133 - 183, 154 |
+| gateway (unchanged code) | 203 - 276, 230 | 206 - 259, 237 |
+| Postgres | 64 - 73, 68 | 42 - 56, 47 |
+| Redis | 24 - 31, 27 | 25 - 32, 28 |
+| Kafka | 51 - 86, 67 | 48 - 70, 52 |
+| sum | 563 - 736, 621 | 474 - 570, 504 |
+
+The gateway is now the largest cost, and about half of its CPU per request
+is the framework and middleware around the xAPI route (routing, tracing,
+error boundaries), the rest LRS authentication with its rate-limit call, the
+claim script and publishing (docs/performance.md).
+
 Where the time went before: a failing `import sniffio` on every internal HTTP
 call (httpcore), one conflict lookup call to ingest per request, one
 transaction, inbox row and offset commit per Kafka message in ingest with

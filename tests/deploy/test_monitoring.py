@@ -39,6 +39,7 @@ def _rules() -> list[dict[str, Any]]:
 
 def _exported_metrics() -> set[str]:
     """Every metric family name the services register (samples included: `_bucket`...)."""
+    import podium_ingest.service  # noqa: F401
     import podium_runtime.metrics
     import podium_runtime.operations  # noqa: F401
     from prometheus_client import REGISTRY

@@ -500,11 +500,34 @@ class LearningData(EventData):
 
 @register(LEARNING)
 class StatementRecorded(Event):
-    """Emitted by ingest when a statement was stored and flattened (or voided)."""
+    """Emitted by ingest, one per statement, before `learning.statements_recorded`.
+
+    No longer produced; consumers still accept it, as events of it may be in flight.
+    """
 
     type: Literal["learning.statement_recorded"] = "learning.statement_recorded"
     version: Literal[1] = 1
     data: LearningData
+
+
+class LearningBatchData(EventData):
+    """The learning facts of one actor's statements, in the order ingest recorded them."""
+
+    actor: str
+    facts: list[LearningData] = Field(min_length=1)
+
+
+@register(LEARNING)
+class StatementsRecorded(Event):
+    """Emitted by ingest for an accepted batch: one per received event and actor (ADR 0068).
+
+    Carries each stored and flattened (or voided) statement's fact, as
+    `learning.statement_recorded` did one by one; consumers handle the facts in order.
+    """
+
+    type: Literal["learning.statements_recorded"] = "learning.statements_recorded"
+    version: Literal[1] = 1
+    data: LearningBatchData
 
 
 # --- leaderboards -------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Activity points on real infrastructure: ledger, daily cap, voiding, boards, rank changes.
 
-Statements arrive as `learning.statement_recorded` events, published here the
-way ingest publishes them (SPEC §7.3).
+Statements arrive as `learning.statements_recorded` events, published here the
+way ingest publishes them (SPEC §7.3, ADR 0068); the older one-statement
+`learning.statement_recorded` is still accepted.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 from competitions_harness import Harness
 from podium_contracts.events import (
+    LearningBatchData,
     LearningData,
     StatementRecorded,
+    StatementsRecorded,
     UserData,
     UserRegistered,
 )
@@ -99,8 +102,7 @@ async def _participants(harness: Harness, competition: dict[str, Any], *users: u
         assert decided["status"] == "accepted", decided
 
 
-async def _statement(
-    harness: Harness,
+def _fact(
     at: datetime,
     *,
     user_id: uuid.UUID | None = None,
@@ -111,27 +113,32 @@ async def _statement(
     statement_id: uuid.UUID | None = None,
     voided: bool = False,
     lrs_client_id: uuid.UUID | None = None,
-) -> uuid.UUID:
-    """Publish one flattened statement as ingest does; return its id."""
-    statement_id = statement_id or uuid.uuid4()
-    await harness.producer.publisher.publish(
-        new_event(
-            StatementRecorded,
-            "ingest",
-            LearningData(
-                actor=actor or f"account:https://podium.test|{user_id}",
-                statement_id=statement_id,
-                user_id=user_id,
-                verb=verb,
-                activity_id=activity,
-                timestamp=at,
-                scaled_score=scaled,
-                voided=voided,
-                lrs_client_id=lrs_client_id or TOOL,
-            ),
-        )
+) -> LearningData:
+    """One flattened statement as ingest announces it."""
+    return LearningData(
+        actor=actor or f"account:https://podium.test|{user_id}",
+        statement_id=statement_id or uuid.uuid4(),
+        user_id=user_id,
+        verb=verb,
+        activity_id=activity,
+        timestamp=at,
+        scaled_score=scaled,
+        voided=voided,
+        lrs_client_id=lrs_client_id or TOOL,
     )
-    return statement_id
+
+
+async def _publish(harness: Harness, *facts: LearningData) -> None:
+    """Publish facts in one `learning.statements_recorded` event, as ingest does (ADR 0068)."""
+    data = LearningBatchData(actor=facts[0].actor, facts=list(facts))
+    await harness.producer.publisher.publish(new_event(StatementsRecorded, "ingest", data))
+
+
+async def _statement(harness: Harness, at: datetime, **fields: Any) -> uuid.UUID:
+    """Publish one flattened statement as ingest does; return its id."""
+    fact = _fact(at, **fields)
+    await _publish(harness, fact)
+    return fact.statement_id
 
 
 async def _board(
@@ -254,6 +261,46 @@ async def test_daily_cap_holds_per_local_day_and_voiding_frees_room(harness: Har
     await _statement(harness, midnight - timedelta(minutes=1), user_id=tokyo)  # cap reached
     await _statement(harness, midnight + timedelta(minutes=9), user_id=tokyo)  # 5 left
     await _board_is(harness, competition["id"], {tokyo: 50})
+
+
+async def test_facts_of_one_event_are_awarded_in_order_and_exactly(harness: Harness) -> None:
+    """ADR 0068: a batch event is handled fact by fact: cap, duplicates and voiding hold."""
+    competition = await _competition(harness, rules={**RULES, "daily_cap": 25})
+    ada, _ = await _user(harness)
+    await _participants(harness, competition, ada)
+    day = (datetime.now(UTC) - timedelta(days=2)).date()
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    first = _fact(noon, user_id=ada)
+    facts = [
+        first,
+        _fact(noon + timedelta(minutes=1), user_id=ada, statement_id=first.statement_id),
+        _fact(noon + timedelta(minutes=2), user_id=ada),  # 10
+        _fact(noon + timedelta(minutes=3), user_id=ada),  # 5 of 10: the cap is 25
+        _fact(noon + timedelta(minutes=4), user_id=ada),  # nothing left
+    ]
+    await _publish(harness, *facts)
+    await _board_is(harness, competition["id"], {ada: 25})
+    # A voiding in a later batch takes the first statement's 10 back; the freed room
+    # goes to the next statement (once, though it comes twice in its batch).
+    await _publish(harness, _fact(noon, user_id=ada, statement_id=first.statement_id, voided=True))
+    await _board_is(harness, competition["id"], {ada: 15})
+    last = _fact(noon + timedelta(minutes=5), user_id=ada)
+    await _publish(harness, last, last, _fact(noon + timedelta(minutes=6), user_id=ada))
+    await _board_is(harness, competition["id"], {ada: 25})
+
+
+async def test_the_one_statement_event_is_still_accepted(harness: Harness) -> None:
+    """Events of the form before ADR 0068 may be in flight: they award as they did."""
+    competition = await _competition(harness)
+    ada, _ = await _user(harness)
+    await _participants(harness, competition, ada)
+    at = datetime.now(UTC) - timedelta(hours=1)
+    fact = _fact(at, user_id=ada)
+    await harness.producer.publisher.publish(new_event(StatementRecorded, "ingest", fact))
+    await _board_is(harness, competition["id"], {ada: 10})
+    voided = _fact(at, user_id=ada, statement_id=fact.statement_id, voided=True)
+    await harness.producer.publisher.publish(new_event(StatementRecorded, "ingest", voided))
+    await _board_is(harness, competition["id"], {})
 
 
 async def test_boards_bucket_by_the_competitions_zone(harness: Harness) -> None:

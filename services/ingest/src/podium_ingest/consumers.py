@@ -43,7 +43,7 @@ async def on_statements_received(
     redis: Redis,
     statement_index: StatementIndex,
 ) -> None:
-    """Store and flatten a poll's statements, emitting `learning.statement_recorded`.
+    """Store and flatten a poll's statements, emitting `learning.statements_recorded`.
 
     The ids stored are added to the stored-ids index before the commit (ADR 0059).
 
@@ -52,7 +52,7 @@ async def on_statements_received(
     statement, not a sent one).
     """
     refused: list[str] = []
-    await service.record_statements(
+    recorded = await service.record_statements(
         session,
         outbox,
         events,
@@ -60,6 +60,9 @@ async def on_statements_received(
         on_refused=refused.append,
         on_inserted=statement_index.add,
     )
+    if recorded:
+        # Events carry many statements each (ADR 0068): this counter counts statements.
+        after_commit(session, lambda: service.STATEMENTS_RECORDED.inc(recorded))
     if refused:
         keys = [xapi_claim_key(i, settings.gateway_redis_key_prefix) for i in refused]
         after_commit(session, lambda: _release_soon(redis, keys))

@@ -12,12 +12,14 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
+from podium_contracts.envelope import utc_now
 from podium_contracts.events import (
     CompetitionData,
     EnrollmentData,
+    LearningBatchData,
     LearningData,
-    StatementRecorded,
     StatementsReceived,
+    StatementsRecorded,
     UserData,
 )
 from podium_runtime.cursors import CursorCodec
@@ -35,6 +37,10 @@ PRODUCER = "ingest"
 
 log = logging.getLogger(__name__)
 
+STATEMENTS_RECORDED = Counter(
+    "podium_ingest_statements_recorded_total",
+    "Statements ingest stored and flattened, counted once their transaction committed",
+)
 STATEMENTS_REFUSED = Counter(
     "podium_ingest_statements_refused_total",
     "Statements ingest could not store and refused one by one (NUL text, broken fields)",
@@ -49,14 +55,15 @@ async def record_statements(
     on_refused: Callable[[str], None] | None = None,
     on_inserted: Callable[[set[uuid.UUID]], Awaitable[None]] | None = None,
 ) -> int:
-    """Store raw and flattened statements of many events, apply voiding, emit one fact each.
+    """Store raw and flattened statements of many events, apply voiding, emit their facts.
 
     A statement that cannot be stored (NUL text, broken fields) is refused alone:
     it is counted, logged and handed to `on_refused` by id; the others are stored.
 
     A statement id already stored is skipped: the gateway's claim guarantees it was the
     same statement (SPEC §5.4), and redelivery must have no second effect (SPEC §4).
-    Each emitted fact carries the correlation of the event its statement came in.
+    Facts travel in `learning.statements_recorded` events, one per received event and
+    actor (ADR 0068), each with the correlation of the event its statements came in.
     `on_inserted` is awaited with the ids inserted, inside the transaction.
     Returns how many statements were new.
     """
@@ -103,18 +110,52 @@ async def record_statements(
     for row in flat:
         row["voided"] = row["statement_id"] in already_voided
     await repository.insert_facts(session, flat)
-    events: list[StatementRecorded] = []
-    for row in flat:
-        await _let_others_run(len(events))
-        events.append(_recorded(origin[row["statement_id"]][0], row))
+    # ADR 0068: one event per received event and actor, its facts in recording order;
+    # the facts of voided targets after every statement's fact, as one event each were
+    # (a target recorded in this poll is awarded before it is taken back).
+    recorded: dict[tuple[uuid.UUID, str], _Batch] = {}
+    for done, row in enumerate(flat):
+        await _let_others_run(done)
+        _add_fact(recorded, origin[row["statement_id"]][0], row)
     targets = [row["target_id"] for row in flat if row["is_voiding"]]
     voiders = {row["target_id"]: row["statement_id"] for row in flat if row["is_voiding"]}
+    voided: dict[tuple[uuid.UUID, str], _Batch] = {}
     for target in await repository.mark_voided(session, targets):
         cause = origin[voiders[target.statement_id]][0]
-        events.append(_recorded(cause, target._asdict() | {"voided": True}))
+        _add_fact(voided, cause, target._asdict() | {"voided": True})
+    events = [
+        _recorded(batch.cause, actor, batch.facts[start : start + FACTS_PER_EVENT])
+        for batches in (recorded, voided)
+        for (_, actor), batch in batches.items()
+        for start in range(0, len(batch.facts), FACTS_PER_EVENT)
+    ]
     for start in range(0, len(events), YIELD_EVERY):
         await outbox.add(session, *events[start : start + YIELD_EVERY])
     return len(flat)
+
+
+#: Facts per `learning.statements_recorded` event: a few hundred bytes each, so an
+#: event stays far below the broker's message size whatever the request's batch.
+FACTS_PER_EVENT = 100
+
+
+@dataclass
+class _Batch:
+    """The facts one received event yields for one actor (ADR 0068)."""
+
+    cause: StatementsReceived
+    facts: list[LearningData]
+
+
+def _add_fact(
+    batches: dict[tuple[uuid.UUID, str], _Batch], cause: StatementsReceived, row: dict[str, Any]
+) -> None:
+    fact = _fact(cause, row)
+    batch = batches.get((cause.id, fact.actor))
+    if batch is None:
+        batches[(cause.id, fact.actor)] = _Batch(cause, [fact])
+    else:
+        batch.facts.append(fact)
 
 
 def _refuse(statement: Any, error: Exception, on_refused: Callable[[str], None] | None) -> None:
@@ -146,10 +187,10 @@ def _json_text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
 
-def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecorded:
+def _fact(cause: StatementsReceived, row: dict[str, Any]) -> LearningData:
     # The row was built here from a validated statement: construct without re-validating
     # (thousands per second); serialisation still follows the contract's field types.
-    data = LearningData.model_construct(
+    return LearningData.model_construct(
         actor=row["actor_key"],
         statement_id=row["statement_id"],
         user_id=row["user_id"],
@@ -162,12 +203,22 @@ def _recorded(cause: StatementsReceived, row: dict[str, Any]) -> StatementRecord
         voided=row["voided"],
         lrs_client_id=cause.data.lrs_client_id,
     )
-    # The envelope too: its fields are ours, and `id`, `occurred_at` take their defaults.
-    return StatementRecorded.model_construct(
+
+
+def _recorded(
+    cause: StatementsReceived, actor: str, facts: list[LearningData]
+) -> StatementsRecorded:
+    # The envelope too: its fields are ours. Every field is given, so pydantic runs no
+    # default factory (it inspects each factory's signature on every call).
+    return StatementsRecorded.model_construct(
+        id=uuid.uuid4(),
+        type="learning.statements_recorded",
+        version=1,
+        occurred_at=utc_now(),
         producer=PRODUCER,
         correlation_id=cause.correlation_id,
         causation_id=str(cause.id),
-        data=data,
+        data=LearningBatchData.model_construct(actor=actor, facts=facts),
     )
 
 

@@ -16,6 +16,7 @@ from podium_contracts.statement_index import index_positions, statement_index_ke
 from podium_contracts.topics import XAPI_STATEMENTS
 from podium_ingest.app import create_api
 from podium_ingest.config import Settings
+from podium_ingest.service import STATEMENTS_RECORDED
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
 from podium_runtime.outbox import new_event
@@ -70,11 +71,12 @@ async def _rows(runtime: ServiceRuntime, sql: str, **params: Any) -> list[Any]:
 async def _facts_emitted(runtime: ServiceRuntime, statement_id: str) -> list[dict[str, Any]]:
     rows = await _rows(
         runtime,
-        "SELECT payload FROM ingest.outbox WHERE event_type = 'learning.statement_recorded' "
-        "AND payload::jsonb -> 'data' ->> 'statement_id' = :sid ORDER BY seq",
+        "SELECT fact FROM ingest.outbox, jsonb_array_elements(payload::jsonb -> 'data' -> 'facts')"
+        " AS fact WHERE event_type = 'learning.statements_recorded' "
+        "AND fact ->> 'statement_id' = :sid ORDER BY seq",
         sid=statement_id,
     )
-    return [json.loads(r[0])["data"] for r in rows]
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
 
 
 async def test_statement_is_stored_flattened_and_announced_once(
@@ -93,6 +95,7 @@ async def test_statement_is_stored_flattened_and_announced_once(
         },
         context={"registration": str(uuid.uuid4())},
     )
+    counted_before = STATEMENTS_RECORDED._value.get()
     event = await _publish(runtime, f"account:{PLATFORM}|{user_id}", sent)
     await runtime.publisher.publish(event)  # redelivery of the same event
 
@@ -136,6 +139,8 @@ async def test_statement_is_stored_flattened_and_announced_once(
     # The duplicate event had no second effect.
     await eventually(lambda: _all_consumed(runtime), message="both copies consumed")
     assert len(await _facts_emitted(runtime, sent["id"])) == 1
+    # Counted once, after its commit (events carry many statements: ADR 0068).
+    assert STATEMENTS_RECORDED._value.get() == counted_before + 1
 
 
 async def _all_consumed(runtime: ServiceRuntime) -> bool:

@@ -21,6 +21,7 @@ from podium_contracts.events import (
     FulfillmentUpdated,
     RankChanged,
     StatementRecorded,
+    StatementsRecorded,
     SubmissionRejected,
     SubmissionScored,
     UserEmailVerificationRequested,
@@ -51,6 +52,14 @@ async def on_competition(
     await service.record_competition(session, event.data)
 
 
+@router.handles(StatementsRecorded)
+async def on_statements(session: AsyncSession, event: StatementsRecorded) -> None:
+    """Remember the learner's statements for the daily reminder."""
+    for data in event.data.facts:
+        await service.record_statement(session, data)
+
+
+# One event per statement, as ingest emitted before ADR 0068; may still be in flight.
 @router.handles(StatementRecorded)
 async def on_statement(session: AsyncSession, event: StatementRecorded) -> None:
     """Remember the learner's statement for the daily reminder."""

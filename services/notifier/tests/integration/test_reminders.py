@@ -15,8 +15,10 @@ from podium_contracts.events import (
     CompetitionData,
     EnrollmentAccepted,
     EnrollmentData,
+    LearningBatchData,
     LearningData,
     StatementRecorded,
+    StatementsRecorded,
     UserData,
 )
 from podium_notifier.models import participants, statements
@@ -63,19 +65,25 @@ class Cohort:
         return counts
 
 
-def statement(user: UserData, verb: str, timestamp: str, voided: bool = False) -> Any:
-    return new_event(
-        StatementRecorded,
-        "ingest",
-        LearningData(
-            actor=f"mailto:{user.email}",
-            statement_id=uuid.uuid4(),
-            user_id=user.user_id,
-            verb=verb,
-            timestamp=datetime.fromisoformat(timestamp),
-            voided=voided,
-        ),
+def fact(user: UserData, verb: str, timestamp: str, voided: bool = False) -> LearningData:
+    return LearningData(
+        actor=f"mailto:{user.email}",
+        statement_id=uuid.uuid4(),
+        user_id=user.user_id,
+        verb=verb,
+        timestamp=datetime.fromisoformat(timestamp),
+        voided=voided,
     )
+
+
+def batch(*facts: LearningData) -> Any:
+    """One actor's facts in one event, as ingest announces them (ADR 0068)."""
+    data = LearningBatchData(actor=facts[0].actor, facts=list(facts))
+    return new_event(StatementsRecorded, "ingest", data)
+
+
+def statement(user: UserData, verb: str, timestamp: str, voided: bool = False) -> Any:
+    return batch(fact(user, verb, timestamp, voided))
 
 
 @pytest.fixture(scope="module")
@@ -123,16 +131,25 @@ async def cohort(notifier: Running) -> Cohort:
         # 00:30 in Tokyo on 15 June is still 14 June in UTC: the local day decides.
         statement(users["tokyo_done"], COMPLETED, "2026-06-15T00:30:00+09:00"),
         # 17:00 in Los Angeles on 15 June is already 16 June in UTC.
-        statement(users["la_done"], COMPLETED, "2026-06-15T17:00:00-07:00"),
+        # (as the one-statement event ingest emitted before ADR 0068: still accepted)
+        new_event(
+            StatementRecorded,
+            "ingest",
+            fact(users["la_done"], COMPLETED, "2026-06-15T17:00:00-07:00"),
+        ),
         # Another verb, or a voided statement, does not meet the goal.
         statement(users["la"], ATTEMPTED, "2026-06-15T10:00:00-07:00"),
         statement(users["tokyo"], COMPLETED, "2026-06-15T08:00:00+09:00", voided=True),
         # 00:30 on the fall-back day is EDT (UTC-4): 04:30 UTC, inside the 25-hour local day.
-        statement(users["ny_done"], COMPLETED, "2026-11-01T00:30:00-04:00"),
-        statement(users["ny_done"], COMPLETED, "2026-03-08T12:00:00-04:00"),
+        # Two facts of one learner in one event: each is kept.
+        batch(
+            fact(users["ny_done"], COMPLETED, "2026-11-01T00:30:00-04:00"),
+            fact(users["ny_done"], COMPLETED, "2026-03-08T12:00:00-04:00"),
+        ),
     ]
     await notifier.publish(*done)
     ids = [u.user_id for u in users.values()]
+    facts = sum(len(e.data.facts) if isinstance(e, StatementsRecorded) else 1 for e in done)
 
     async def projected() -> bool:
         async with notifier.service.runtime.db.session() as session:
@@ -144,7 +161,7 @@ async def cohort(notifier: Running) -> Cohort:
             recorded = await session.scalar(
                 select(func.count()).select_from(statements).where(statements.c.user_id.in_(ids))
             )
-        return enrolled == len(users) and recorded == len(done)
+        return enrolled == len(users) and recorded == facts
 
     await eventually(projected, timeout=20, message="projections up to date")
     return Cohort(notifier, competition_id, users)
