@@ -124,6 +124,11 @@ def xapi_claim_key(statement_id: str, prefix: str = GATEWAY_PREFIX) -> str:
     return f"{prefix}xapi:claim:{statement_id}"
 
 
+def xapi_voidings_key(statement_id: str, prefix: str = GATEWAY_PREFIX) -> str:
+    """Return the set of accepted voiding statements that target a statement id."""
+    return f"{prefix}xapi:voidings:{statement_id}"
+
+
 def access_token_revoked_key(jti: str) -> str:
     """Return the deny-list entry of one access token (set at logout until it expires)."""
     return f"{NAMESPACE}auth:revoked:{jti}"

@@ -42,6 +42,7 @@ from podium_gateway.xapi.attachments import (
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_gateway.xapi.domain import content_hash, prepare_statement
 from podium_gateway.xapi.models import (
+    VOIDED_VERB,
     StatementError,
     parse_timestamp,
     validate_actor,
@@ -361,6 +362,8 @@ async def store_statements(
     ]
     if committed:
         id_claims.commit_soon(*zip(*committed, strict=True))
+    voidings = [(s["object"]["id"], s["id"]) for s in publish if s["verb"]["id"] == VOIDED_VERB]
+    await id_claims.note_voidings(voidings)
     return ids
 
 
@@ -526,6 +529,8 @@ async def _get_one(
     found = await store.get(statement_id, voided=voided)
     if found is None:
         found = await _await_accepted(request, store, statement_id, voided)
+    if await _await_voidings(request, store, statement_id):
+        found = await store.get(statement_id, voided=voided)
     mine_only = not client.reads_all_statements()
     if found is not None and mine_only:
         if found.get("authority", {}).get("account", {}).get("name") != str(client.client_id):
@@ -557,6 +562,24 @@ async def _await_accepted(
             return await store.get(statement_id, voided=voided)
         await asyncio.sleep(0.05)
     return None
+
+
+async def _await_voidings(request: Request, store: StatementStore, statement_id: str) -> bool:
+    """Read-your-writes for voiding: wait until the accepted voiding statements are stored.
+
+    Returns True when some were pending (the target must be read again), False at once
+    when none target `statement_id`. Ingest voids the target in the transaction that
+    stores the voiding statement, or leaves it as it is when the spec says so.
+    """
+    pending = await claims(request).voidings(statement_id)
+    if not pending:
+        return False
+    deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        if len(await store.lookup(pending)) == len(pending):
+            break
+        await asyncio.sleep(0.05)
+    return True
 
 
 def _query_params(params: dict[str, str], client: LrsClient) -> dict[str, str]:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 
 import redis.asyncio as redis
-from podium_contracts.redis_keys import xapi_claim_key
+from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
 from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,27 @@ class StatementClaims:
     async def exists(self, statement_id: str) -> bool:
         """True when the id is claimed: the statement was accepted or is being accepted."""
         return bool(await self.client.exists(self._keys([statement_id])[0]))
+
+    async def note_voidings(self, voidings: Sequence[tuple[str, str]]) -> None:
+        """Record accepted voiding statements as (target id, voiding statement id) pairs.
+
+        Read-your-writes for voiding: until ingest stored a voiding statement, a GET of
+        its target waits for it (`voidings`), so a client that voided a statement never
+        reads it back as if it were not voided. The notes outlive any ingest delay.
+        """
+        if not voidings:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for target, voiding in voidings:
+                key = xapi_voidings_key(target, self.prefix)
+                pipe.sadd(key, voiding)
+                pipe.pexpire(key, PENDING_TTL_SECONDS * 1000)
+            await pipe.execute()
+
+    async def voidings(self, statement_id: str) -> list[str]:
+        """Return the ids of accepted voiding statements that target `statement_id`."""
+        members = await self.client.smembers(xapi_voidings_key(statement_id, self.prefix))
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def forget(self, ids: Sequence[str]) -> None:
         """Drop the claims of erased statements, so their ids are free again."""
