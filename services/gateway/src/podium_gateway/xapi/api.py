@@ -529,7 +529,8 @@ async def _get_one(
     found = await store.get(statement_id, voided=voided)
     if found is None:
         found = await _await_accepted(request, store, statement_id, voided)
-    if await _await_voidings(request, store, statement_id):
+    # Only a pending voiding can turn the answer: shown by statementId, absent by voided id.
+    if (found is None) == voided and await _await_voidings(request, store, statement_id):
         found = await store.get(statement_id, voided=voided)
     mine_only = not client.reads_all_statements()
     if found is not None and mine_only:
@@ -556,12 +557,19 @@ async def _await_accepted(
     """
     if not await claims(request).exists(statement_id):
         return None
+    if await _until_stored(store, [statement_id]):
+        return await store.get(statement_id, voided=voided)
+    return None
+
+
+async def _until_stored(store: StatementStore, ids: list[str]) -> bool:
+    """Wait until ingest stored every one of `ids` (up to `ACCEPTED_WAIT_SECONDS`)."""
     deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
     while asyncio.get_running_loop().time() < deadline:
-        if await store.lookup([statement_id]):
-            return await store.get(statement_id, voided=voided)
+        if len(await store.lookup(ids)) == len(ids):
+            return True
         await asyncio.sleep(0.05)
-    return None
+    return False
 
 
 async def _await_voidings(request: Request, store: StatementStore, statement_id: str) -> bool:
@@ -574,11 +582,7 @@ async def _await_voidings(request: Request, store: StatementStore, statement_id:
     pending = await claims(request).voidings(statement_id)
     if not pending:
         return False
-    deadline = asyncio.get_running_loop().time() + ACCEPTED_WAIT_SECONDS
-    while asyncio.get_running_loop().time() < deadline:
-        if len(await store.lookup(pending)) == len(pending):
-            break
-        await asyncio.sleep(0.05)
+    await _until_stored(store, pending)
     return True
 
 
