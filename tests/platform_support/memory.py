@@ -12,7 +12,7 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -20,6 +20,12 @@ class Growth:
     """The peak growth of the Python heap over a block, in KiB (set when the block ends)."""
 
     kib: int = 0
+    #: The largest allocation sites still holding memory when the block ended, for the
+    #: failure message: what a request kept is named, not only measured.
+    holders: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.kib} KiB (still held at the end: {'; '.join(self.holders) or 'nothing'})"
 
 
 @contextmanager
@@ -33,5 +39,7 @@ def heap_growth() -> Iterator[Growth]:
         yield growth
         _, peak = tracemalloc.get_traced_memory()
         growth.kib = (peak - before) // 1024
+        top = tracemalloc.take_snapshot().statistics("lineno")[:5]
+        growth.holders = [f"{s.traceback[0]} {s.size // 1024} KiB" for s in top]
     finally:
         tracemalloc.stop()

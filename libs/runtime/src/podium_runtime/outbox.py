@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     any_,
     bindparam,
     func,
@@ -38,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from podium_runtime import tracing
 from podium_runtime.context import causation_id_var, current_correlation_id
@@ -187,7 +189,12 @@ Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
 
 class OutboxRelay:
-    """Moves committed outbox rows to Kafka, oldest first, in claimed batches."""
+    """Moves committed outbox rows to Kafka, oldest first, in claimed batches.
+
+    A relay with a `topic_prefix` moves only rows staged for topics under that
+    prefix: deployments (or test stacks) sharing one database but not one set of
+    topics never publish, or wait behind, each other's rows.
+    """
 
     def __init__(
         self,
@@ -195,12 +202,16 @@ class OutboxRelay:
         table: Table,
         publish: Publish,
         *,
+        topic_prefix: str = "",
         batch_size: int = 200,
         max_idle: float = 0.5,
     ) -> None:
         self.database = database
         self.table = table
         self.publish = publish
+        self.unsent: ColumnElement[bool] = table.c.sent_at.is_(None)
+        if topic_prefix:
+            self.unsent = and_(self.unsent, table.c.topic.startswith(topic_prefix, autoescape=True))
         self.batch_size = batch_size
         self.max_idle = max_idle
         self._wakeup = asyncio.Event()
@@ -228,7 +239,7 @@ class OutboxRelay:
                         self.table.c.payload,
                         self.table.c.headers,
                     )
-                    .where(self.table.c.sent_at.is_(None))
+                    .where(self.unsent)
                     .order_by(self.table.c.seq)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -295,7 +306,7 @@ class OutboxRelay:
         async with self.database.session() as session:
             oldest = await session.scalar(
                 select(func.extract("epoch", func.now() - func.min(self.table.c.created_at))).where(
-                    self.table.c.sent_at.is_(None)
+                    self.unsent
                 )
             )
         OUTBOX_OLDEST_AGE.set(float(oldest or 0))
@@ -304,7 +315,7 @@ class OutboxRelay:
         """Return how many events wait to be published."""
         async with self.database.session() as session:
             count = await session.scalar(
-                select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+                select(func.count()).select_from(self.table).where(self.unsent)
             )
         return int(count or 0)
 

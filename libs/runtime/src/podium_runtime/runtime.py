@@ -87,6 +87,7 @@ class ServiceRuntime:
                 self.database,
                 tables.outbox,
                 self.publisher.send,
+                topic_prefix=settings.kafka_topic_prefix,
                 batch_size=settings.outbox_batch_size,
                 max_idle=settings.outbox_max_idle_seconds,
             )

@@ -293,3 +293,36 @@ async def test_two_relays_on_one_outbox_publish_each_event_once(
             await runtime.broker.stop()
             await runtime.db.dispose()
             await runtime.redis.aclose()
+
+
+async def test_a_relay_never_waits_behind_rows_staged_for_another_topic_prefix(
+    probe_settings: ProbeSettings,
+) -> None:
+    """Two deployments share a database, not topics: a row for topics that no longer
+    exist (the other's, deleted) is neither claimed nor allowed to block this one's."""
+    gone = probe_settings.model_copy(update={"kafka_topic_prefix": f"t{uuid.uuid4().hex[:10]}."})
+    other = ServiceRuntime(gone, build_probe(probe_settings).metadata)
+    mine = ServiceRuntime(probe_settings, other.metadata)
+    await mine.broker.start()
+    try:
+        assert other.outbox is not None and mine.outbox is not None and mine.relay is not None
+        stranded, fresh = _join(), _join()
+        async with other.db.session() as session:
+            await other.outbox.add(session, stranded)  # staged first: oldest in the table
+        async with mine.db.session() as session:
+            await mine.outbox.add(session, fresh)
+
+        assert await asyncio.wait_for(mine.relay.relay_once(), timeout=15) == 1
+        assert await mine.relay.backlog() == 0
+        async with mine.db.session() as session:
+            unsent = [row.event_id for row in await unsent_events(session, mine.outbox.table)]
+        assert stranded.id in unsent and fresh.id not in unsent
+        topic = probe_settings.kafka_topic_prefix + JOINS.name
+        records = await _read_topic(probe_settings, topic, want=10_000, timeout=4)
+        key = str(fresh.data.competition_id).encode()
+        assert [json.loads(r.value)["id"] for r in records if r.key == key] == [str(fresh.id)]
+    finally:
+        await mine.broker.stop()
+        for runtime in (mine, other):
+            await runtime.db.dispose()
+            await runtime.redis.aclose()
