@@ -309,11 +309,10 @@ class _Lookups:
         return self.keys[competition_id]
 
 
-async def _evaluate(
-    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups | None = None
-) -> tuple[Metric, Scores, AnswerKey]:
-    """Score one submission; raises the reasons it cannot be scored."""
-    lookups = lookups or _Lookups()
+async def _prepare(
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups
+) -> tuple[Metric, AnswerKey]:
+    """Read what scoring a submission needs (metric, current key); raises why it cannot be."""
     metric = await lookups.metric(session, job.competition_id)
     limit = scorer.settings.max_submission_bytes
     if job.size_bytes > limit:
@@ -325,13 +324,25 @@ async def _evaluate(
                 )
             ]
         )
-    key = await lookups.key(session, scorer, job.competition_id)
+    return metric, await lookups.key(session, scorer, job.competition_id)
+
+
+async def _judge(scorer: Scorer, job: _Job, metric: Metric, key: AnswerKey) -> Scores:
+    """Read, validate and score one file in a worker thread; no session needed."""
     try:
         raw = await scorer.blobs.get_verified(job.blob_key, job.sha256)
     except BlobIntegrityError as exc:
         raise ScoringRejectedError(SubmissionErrorCode.CHECKSUM_MISMATCH, str(exc)) from None
-    scores = await asyncio.to_thread(_validate_and_score, raw, key, metric, limit)
-    return metric, scores, key
+    limit = scorer.settings.max_submission_bytes
+    return await asyncio.to_thread(_validate_and_score, raw, key, metric, limit)
+
+
+async def _evaluate(
+    session: AsyncSession, scorer: Scorer, job: _Job, lookups: _Lookups | None = None
+) -> tuple[Metric, Scores, AnswerKey]:
+    """Score one submission; raises the reasons it cannot be scored."""
+    metric, key = await _prepare(session, scorer, job, lookups or _Lookups())
+    return metric, await _judge(scorer, job, metric, key), key
 
 
 async def _scored(
@@ -444,6 +455,35 @@ async def score_submission(
     await scorer.outbox.add(session, event)
 
 
+async def _judged(
+    session: AsyncSession, scorer: Scorer, jobs: Sequence[_Job], lookups: _Lookups
+) -> list[tuple[Metric, Scores, AnswerKey] | BaseException]:
+    """Evaluate a poll's jobs: their files are read and scored concurrently (ADR 0078).
+
+    The session's reads (metric, current key; shared by a competition's jobs) run
+    one after another, as an `AsyncSession` is not shared between tasks. Each
+    job's result is in the order of `jobs`, or the exception that stopped it.
+    """
+    prepared: list[tuple[Metric, AnswerKey] | BaseException] = []
+    for job in jobs:
+        try:
+            prepared.append(await _prepare(session, scorer, job, lookups))
+        except (FileInvalidError, ScoringRejectedError, NotReadyError) as exc:
+            prepared.append(exc)
+
+    async def judge(job: _Job, ready: tuple[Metric, AnswerKey]) -> tuple[Metric, Scores, AnswerKey]:
+        metric, key = ready
+        return metric, await _judge(scorer, job, metric, key), key
+
+    pending = [
+        judge(job, ready)
+        for job, ready in zip(jobs, prepared, strict=True)
+        if isinstance(ready, tuple)
+    ]
+    scored = iter(await asyncio.gather(*pending, return_exceptions=True))
+    return [next(scored) if isinstance(ready, tuple) else ready for ready in prepared]
+
+
 async def score_submissions(
     session: AsyncSession,
     scorer: Scorer,
@@ -451,29 +491,38 @@ async def score_submissions(
     *,
     final_attempt: bool = False,
 ) -> None:
-    """Store and score a poll's received submissions in one unit of work (ADR 0063).
+    """Store and score a poll's received submissions in one unit of work (ADR 0063, 0078).
 
     Each file is scored on its own: an invalid one is rejected with its codes and
     its neighbours are scored as usual. The reads of each competition's metric and
     key, the rows and the outcome events are shared, so a burst pays one commit,
-    one outbox insert and one offset commit. Anything else a submission raises (a
-    competition or key not known yet, an unreadable blob, a scorer bug) fails the
-    whole unit of work: the runtime then applies the poll one message at a time,
-    where each keeps its own retries and its final-attempt rejection
-    (`score_submission`). Each outcome carries the correlation of the event its
-    submission came in (SPEC §4).
+    one outbox insert and one offset commit. The files are read and scored
+    concurrently in worker threads, while the outcomes are recorded and staged in
+    the order the submissions arrived: the board places them in that order.
+    Anything else a submission raises (a competition or key not known yet, an
+    unreadable blob, a scorer bug) fails the whole unit of work: the runtime then
+    applies the poll one message at a time, where each keeps its own retries and
+    its final-attempt rejection (`score_submission`). Each outcome carries the
+    correlation of the event its submission came in (SPEC §4).
     """
     # A redelivered submission under a new event id is scored once per unit of work.
     causes = list({event.data.submission_id: event for event in received}.values())
     jobs = [_Job.from_event(event.data) for event in causes]
     await repository.record_received_many(session, [job.received() for job in jobs])
-    lookups = _Lookups()
+    results = await _judged(session, scorer, jobs, _Lookups())
     events = []
-    for cause, job in zip(causes, jobs, strict=True):
+    for cause, job, result in zip(causes, jobs, results, strict=True):
         with bound(cause.correlation_id, str(cause.id), cause.type):
-            events.append(
-                await _settled(session, scorer, job, lookups, final_attempt=final_attempt)
-            )
+            if isinstance(result, tuple):
+                events.append(await _scored(session, scorer, job, *result))
+            elif isinstance(result, (FileInvalidError, ScoringRejectedError)):
+                events.append(await _rejected(session, scorer, job, result.errors))
+            elif isinstance(result, NotReadyError) and final_attempt:
+                events.append(
+                    await _rejected(session, scorer, job, [FileError(result.code, result.message)])
+                )
+            else:
+                raise result
     await scorer.outbox.add(session, *events)
 
 

@@ -7,6 +7,7 @@ the handler's wiring are what is under test; the broker is left out.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -179,3 +180,64 @@ async def test_a_poll_without_an_answer_key_is_retried_one_message_at_a_time(
     [rejected] = outcomes[str(waiting.data.submission_id)]
     codes = [error["code"] for error in rejected["data"]["errors"]]
     assert codes == [SubmissionErrorCode.COMPETITION_UNKNOWN]
+
+
+class _HeldFirstRead(LocalBlobStore):
+    """A local store whose first submission file is read only once every other one was.
+
+    Should a poll's files be read one after another, the first read would wait for
+    good (the test's timeout fails it); read concurrently, the first file is the
+    last one to finish. Read one at a time, it fails (an error, not an outage, so the
+    runtime's retries end and the file is rejected as unscorable).
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.held: str | None = None
+        self.others: set[str] = set()
+        self.read: list[str] = []
+        self.all_others_read = asyncio.Event()
+
+    async def get(self, key: str) -> bytes:
+        data = await super().get(key)
+        if key == self.held:
+            try:
+                await asyncio.wait_for(self.all_others_read.wait(), timeout=3)
+            except TimeoutError:
+                raise RuntimeError("the poll's files were read one after another") from None
+        elif key in self.others:
+            self.read.append(key)
+            if set(self.read) == self.others:
+                self.all_others_read.set()
+        return data
+
+
+async def test_a_polls_files_are_scored_concurrently_and_their_outcomes_staged_in_order(
+    database: RolledBackDatabase, session: AsyncSession, tmp_path: Path
+) -> None:
+    store = _HeldFirstRead(tmp_path / "held")
+    scorer = Scorer(store, Outbox(TABLES.outbox, ""), SETTINGS)
+    consumer = EventConsumer("scoring", database, TABLES.inbox, SETTINGS)
+    provided = {"scorer": scorer, "database": database, "settings": SETTINGS}
+    include_router(consumer, consumers.router, SETTINGS, provided)
+    competition_id = await _competition(session, scorer)
+    files = [KEY, b"id,target\nr1,1\nr2,1\nr3,zz\nr4,0\n", b"id,target\nr1,0\nr2,1\nr3,0\nr4,1\n"]
+    events = [await _received(scorer, competition_id, csv) for csv in files]
+    store.held = events[0].data.blob_key
+    store.others = {event.data.blob_key for event in events[1:]}
+
+    await deliver(consumer, *events)
+
+    # The first file finished last, yet the outcomes keep the order of the poll, which is
+    # the order the board applies them in; the invalid one in the middle keeps its place.
+    outbox = TABLES.outbox
+    staged = [
+        json.loads(payload)
+        for payload in await session.scalars(select(outbox.c.payload).order_by(outbox.c.seq))
+    ]
+    assert [(e["data"]["submission_id"], e["type"]) for e in staged] == [
+        (str(events[0].data.submission_id), "submission.scored"),
+        (str(events[1].data.submission_id), "submission.rejected"),
+        (str(events[2].data.submission_id), "submission.scored"),
+    ]
+    assert [e["data"].get("public_score") for e in staged] == [1.0, None, 0.0]
