@@ -13,11 +13,19 @@ count and a time limit.
 A second watcher holds the board's Server-Sent Events stream open through the
 gateway (`GET /v1/competitions/{id}/leaderboard/stream`), as a projector or an
 embedded board does: "POST -> SSE event" is the time until the first event
-announcing a board version that includes the submission.
+announcing a board version that includes the submission. The board reader
+reads the page whenever the stream announces a change (at the latest every
+second), as a live page does; `BENCH_POLL_MS=<ms>` makes it poll on a timer
+instead (the benchmark's reader before ADR 0078, 20 ms). The services run with
+their production settings where the test defaults differ for speed of the
+tests (competitions' auto-end sweep every 5 s, not every 0.2 s).
 
 A second table splits that time into stages, from timestamps taken around the
 scoring and leaderboard use cases (wrapped here, in the benchmark only) and at
 their commits: where a submission waits is where the path needs work.
+
+`BENCH_PROFILE=<file>` samples this process with py-spy during the timed phase
+only (raw collapsed stacks, the services' threads included).
 
 Usage: python bench/bench_submissions.py [submissions_per_user] [seconds]
 """
@@ -27,7 +35,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +69,32 @@ PER_USER = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
 SUBMITTERS = 20
 ROWS = 2000
+
+
+#: BENCH_POLL_MS=<ms>: the board reader polls on this timer instead of reading on each push.
+POLL_MS = float(os.environ.get("BENCH_POLL_MS", "0"))
+#: Set by the stream watcher on every board event; the reader reads the board then.
+CHANGED = asyncio.Event()
+
+#: BENCH_PROFILE=<file>: py-spy samples this process during the timed phase.
+PROFILE = os.environ.get("BENCH_PROFILE")
+
+
+def profiled() -> subprocess.Popen[bytes] | None:
+    """Start py-spy on this process (raw stacks in PROFILE) until `unprofiled`."""
+    if not PROFILE:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "--pid", str(os.getpid()), "-r", "50", "-f", "raw"]
+    command += ["-o", PROFILE, "--nonblocking", "--threads"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+def unprofiled(spy: subprocess.Popen[bytes] | None) -> None:
+    """Stop py-spy; it writes its file on the interrupt."""
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
 
 
 #: Instants (perf_counter) of each submission's stages, by submission id.
@@ -178,13 +216,14 @@ async def watch_board(
     deadline: float,
     ids: dict[tuple[str, int], str],
 ) -> None:
-    """One reader polls the whole board (as a dashboard would) and times each arrival.
+    """One reader reads the whole board on each push (as a live page does); times arrivals.
 
-    A single watcher keeps the measuring load small and constant; per-submitter
-    polling would put more load on the gateway than the submissions themselves.
+    A single watcher keeps the measuring load small; per-submitter polling would
+    put more load on the gateway than the submissions themselves.
     """
     seen: set[tuple[str, int]] = set()
     while time.monotonic() < deadline and len(seen) < SUBMITTERS * PER_USER:
+        CHANGED.clear()  # a push during the read below makes the next one follow at once
         got = await stack.http.get(
             f"/v1/competitions/{competition_id}/leaderboard",
             params={"limit": 100},
@@ -199,7 +238,11 @@ async def watch_board(
                     landed.append(now - sent[key])
                     STAGES[ids[key]]["visible"] = now
                     arrived.setdefault(key, asyncio.Event()).set()
-        await asyncio.sleep(0.02)
+        if POLL_MS:
+            await asyncio.sleep(POLL_MS / 1000)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(CHANGED.wait(), timeout=1.0)
 
 
 async def watch_stream(
@@ -220,6 +263,7 @@ async def watch_stream(
             if not line.startswith("data: "):
                 continue
             now = time.perf_counter()
+            CHANGED.set()
             stamp = json.loads(line.removeprefix("data: ")).get("as_of")
             if stamp is None:
                 continue
@@ -239,7 +283,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
         infra = await TestInfrastructure.start(Path(tmp) / "infra")
         try:
-            async with prediction_stack(infra, Path(tmp)) as stack:
+            # Production's sweep interval, not the tests' 0.2 s (a query 5 times a second).
+            production = {"auto_end_interval_seconds": 5.0}
+            async with prediction_stack(infra, Path(tmp), competitions=production) as stack:
                 owner = await stack.sign_up("Sponsor")
                 competition = await stack.prediction_competition(owner, daily_submission_limit=1000)
                 csv, ids, targets = answer_key(seed=3, rows=ROWS)
@@ -262,6 +308,7 @@ async def main() -> None:
                     watch_stream(stack, competition["id"], sent, ids, pushed, listening)
                 )
                 await asyncio.wait_for(listening.wait(), timeout=30)
+                spy = profiled()
                 deadline = time.monotonic() + SECONDS
                 started, used = time.perf_counter(), time.process_time()
                 watcher = asyncio.create_task(
@@ -288,6 +335,7 @@ async def main() -> None:
                 await watcher
                 elapsed = time.perf_counter() - started
                 cpu = time.process_time() - used
+                unprofiled(spy)
                 # The last pushes may trail the last read by a few milliseconds.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_all_pushed(pushed, len(landed)), timeout=5)

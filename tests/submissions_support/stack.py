@@ -137,11 +137,13 @@ async def prediction_stack(
     with_notifier: bool = False,
     gateway: dict[str, Any] | None = None,
     scoring: dict[str, Any] | None = None,
+    competitions: dict[str, Any] | None = None,
 ) -> AsyncIterator[PredictionStack]:
     """Run identity, competitions, scoring and the gateway; warm up every consumer group.
 
     `with_notifier` adds the notifier (dev mail sink in `stack.mail_dir`) behind the gateway;
-    `gateway` and `scoring` are settings of those services that differ from the test defaults.
+    `gateway`, `scoring` and `competitions` are settings of those services that differ from
+    the test defaults.
     """
     await test_infra.migrate("identity", "competitions", "scoring")
     if with_notifier:
@@ -150,8 +152,10 @@ async def prediction_stack(
     blobs = BlobSettings(backend="local", dir=tmp / "blobs")
     async with contextlib.AsyncExitStack() as stack:
         identity = await serve_identity(stack, test_infra, tmp, run)
-        competitions = await serve_competitions(
-            stack, test_infra, auto_end_interval_seconds=0.2, db_pool_size=10
+        competitions_url = await serve_competitions(
+            stack,
+            test_infra,
+            **{"auto_end_interval_seconds": 0.2, "db_pool_size": 10, **(competitions or {})},
         )
         scoring_url = await serve_scoring(stack, test_infra, blob=blobs, **(scoring or {}))
         extra: dict[str, Any] = {}
@@ -163,7 +167,7 @@ async def prediction_stack(
             test_infra,
             run,
             identity_url=identity,
-            competitions_url=competitions,
+            competitions_url=competitions_url,
             scoring_url=scoring_url,
             blob=blobs,
             max_submission_bytes=200_000,
