@@ -100,47 +100,30 @@ async def _update_submission(
     )
 
 
-async def record_scored(
-    session: AsyncSession,
-    submission_id: uuid.UUID,
-    *,
-    metric: str,
-    public_score: float,
-    private_score: float,
-    answer_key_sha256: str,
-    scored_at: datetime,
+async def record_outcome(
+    session: AsyncSession, submission_id: uuid.UUID, values: dict[str, Any]
 ) -> None:
-    """Store the scores of a submission."""
-    await _update_submission(
-        session,
-        submission_id,
-        status="scored",
-        metric=metric,
-        public_score=public_score,
-        private_score=private_score,
-        errors=[],
-        answer_key_sha256=answer_key_sha256,
-        scored_at=scored_at,
-    )
+    """Store the outcome (scores or errors) of a received submission."""
+    await _update_submission(session, submission_id, **values)
 
 
-async def record_rejected(
-    session: AsyncSession,
-    submission_id: uuid.UUID,
-    *,
-    errors: list[dict[str, Any]],
-    scored_at: datetime,
-) -> None:
-    """Store why a submission could not be scored."""
-    await _update_submission(
-        session,
-        submission_id,
-        status="rejected",
-        public_score=None,
-        private_score=None,
-        errors=errors,
-        scored_at=scored_at,
-    )
+async def record_outcomes_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store submissions with their outcomes, one statement per set of columns.
+
+    Each row holds every column of `_Job.received()` and of an outcome, at most
+    one per submission id; a redelivered submission's row is overwritten.
+    """
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in shapes.items():
+        stmt = insert(submissions).values(group)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[submissions.c.submission_id],
+                set_={name: stmt.excluded[name] for name in columns if name != "submission_id"},
+            )
+        )
 
 
 async def mark_invalidated(

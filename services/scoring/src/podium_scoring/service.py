@@ -345,21 +345,21 @@ async def _evaluate(
     return metric, await _judge(scorer, job, metric, key), key
 
 
-async def _scored(
-    session: AsyncSession, scorer: Scorer, job: _Job, metric: Metric, scores: Scores, key: AnswerKey
-) -> Event:
-    """Record the scores of a submission; return its `submission.scored`, to be staged."""
+def _scored_outcome(
+    scorer: Scorer, job: _Job, metric: Metric, scores: Scores, key: AnswerKey
+) -> tuple[dict[str, Any], Event]:
+    """Return a scored submission's row values and its `submission.scored`."""
     scored_at = _now()
-    await repository.record_scored(
-        session,
-        job.submission_id,
-        metric=metric.name,
-        public_score=scores.public,
-        private_score=scores.private,
-        answer_key_sha256=key.sha256,
-        scored_at=scored_at,
-    )
-    return new_event(
+    values = {
+        "status": "scored",
+        "metric": metric.name,
+        "public_score": scores.public,
+        "private_score": scores.private,
+        "errors": [],
+        "answer_key_sha256": key.sha256,
+        "scored_at": scored_at,
+    }
+    event = new_event(
         SubmissionScored,
         scorer.settings.service_name,
         ScoredData(
@@ -374,17 +374,22 @@ async def _scored(
             scored_at=scored_at,
         ),
     )
+    return values, event
 
 
-async def _rejected(
-    session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
-) -> Event:
-    """Record why a submission was rejected; return its `submission.rejected`, to be staged."""
+def _rejected_outcome(
+    scorer: Scorer, job: _Job, errors: list[FileError]
+) -> tuple[dict[str, Any], Event]:
+    """Return a rejected submission's row values and its `submission.rejected`."""
     errors = summarise_errors(errors)  # what is stored and sent stays bounded
-    await repository.record_rejected(
-        session, job.submission_id, errors=[e.as_dict() for e in errors], scored_at=_now()
-    )
-    return new_event(
+    values = {
+        "status": "rejected",
+        "public_score": None,
+        "private_score": None,
+        "errors": [e.as_dict() for e in errors],
+        "scored_at": _now(),
+    }
+    event = new_event(
         SubmissionRejected,
         scorer.settings.service_name,
         RejectedData(
@@ -395,6 +400,25 @@ async def _rejected(
             submitted_at=job.submitted_at,
         ),
     )
+    return values, event
+
+
+async def _scored(
+    session: AsyncSession, scorer: Scorer, job: _Job, metric: Metric, scores: Scores, key: AnswerKey
+) -> Event:
+    """Record the scores of a submission; return its `submission.scored`, to be staged."""
+    values, event = _scored_outcome(scorer, job, metric, scores, key)
+    await repository.record_outcome(session, job.submission_id, values)
+    return event
+
+
+async def _rejected(
+    session: AsyncSession, scorer: Scorer, job: _Job, errors: list[FileError]
+) -> Event:
+    """Record why a submission was rejected; return its `submission.rejected`, to be staged."""
+    values, event = _rejected_outcome(scorer, job, errors)
+    await repository.record_outcome(session, job.submission_id, values)
+    return event
 
 
 async def _emit_rejected(
@@ -508,21 +532,24 @@ async def score_submissions(
     # A redelivered submission under a new event id is scored once per unit of work.
     causes = list({event.data.submission_id: event for event in received}.values())
     jobs = [_Job.from_event(event.data) for event in causes]
-    await repository.record_received_many(session, [job.received() for job in jobs])
     results = await _judged(session, scorer, jobs, _Lookups())
-    events = []
+    rows, events = [], []
     for cause, job, result in zip(causes, jobs, results, strict=True):
         with bound(cause.correlation_id, str(cause.id), cause.type):
             if isinstance(result, tuple):
-                events.append(await _scored(session, scorer, job, *result))
+                values, event = _scored_outcome(scorer, job, *result)
             elif isinstance(result, (FileInvalidError, ScoringRejectedError)):
-                events.append(await _rejected(session, scorer, job, result.errors))
+                values, event = _rejected_outcome(scorer, job, result.errors)
             elif isinstance(result, NotReadyError) and final_attempt:
-                events.append(
-                    await _rejected(session, scorer, job, [FileError(result.code, result.message)])
+                values, event = _rejected_outcome(
+                    scorer, job, [FileError(result.code, result.message)]
                 )
             else:
                 raise result
+        rows.append({**job.received(), **values})
+        events.append(event)
+    # Each row is written once, received and judged together.
+    await repository.record_outcomes_many(session, rows)
     await scorer.outbox.add(session, *events)
 
 
