@@ -183,31 +183,35 @@ async def test_a_poll_without_an_answer_key_is_retried_one_message_at_a_time(
 
 
 class _HeldFirstRead(LocalBlobStore):
-    """A local store whose first submission file is read only once every other one was.
+    """A local store whose first read of one file waits until every other file was read.
 
-    Should a poll's files be read one after another, the first read would wait for
-    good (the test's timeout fails it); read concurrently, the first file is the
-    last one to finish. Read one at a time, it fails (an error, not an outage, so the
-    runtime's retries end and the file is rejected as unscorable).
+    Read concurrently, the held file is the last one to finish and `overlapped`
+    becomes true. Read one after another, the held read gives up after a few
+    seconds with an error, and later reads of it are not held, so the runtime's
+    one-by-one pass finishes quickly with `overlapped` still false.
     """
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.held: str | None = None
         self.others: set[str] = set()
-        self.read: list[str] = []
+        self.read: set[str] = set()
         self.all_others_read = asyncio.Event()
+        self.overlapped = False
+        self._tried = False
 
     async def get(self, key: str) -> bytes:
         data = await super().get(key)
-        if key == self.held:
+        if key == self.held and not self._tried:
+            self._tried = True
             try:
                 await asyncio.wait_for(self.all_others_read.wait(), timeout=3)
             except TimeoutError:
                 raise RuntimeError("the poll's files were read one after another") from None
+            self.overlapped = True
         elif key in self.others:
-            self.read.append(key)
-            if set(self.read) == self.others:
+            self.read.add(key)
+            if self.read == self.others:
                 self.all_others_read.set()
         return data
 
@@ -228,6 +232,7 @@ async def test_a_polls_files_are_scored_concurrently_and_their_outcomes_staged_i
 
     await deliver(consumer, *events)
 
+    assert store.overlapped
     # The first file finished last, yet the outcomes keep the order of the poll, which is
     # the order the board applies them in; the invalid one in the middle keeps its place.
     outbox = TABLES.outbox
