@@ -169,17 +169,29 @@ class Outbox:
             size = len(payload.encode())
             if size > self.max_event_bytes:
                 raise EventTooLarge(event.type, size, self.max_event_bytes)
-        rows = [
-            {
-                "event_id": event.id,
-                "topic": self.topic_prefix + topic_for(event).name,
-                "key": event.partition_key(),
-                "event_type": event.type,
-                "payload": payload,
-                "headers": event_headers(event),
-            }
-            for event, payload in zip(events, payloads, strict=True)
-        ]
+        # A batch is mostly one kind of event from one context: its topic and headers
+        # are worked out once per kind, not once per event.
+        routes: dict[tuple[type[Event], str, str, str | None], tuple[str, dict[str, str]]] = {}
+        rows = []
+        for event, payload in zip(events, payloads, strict=True):
+            kind = (type(event), event.producer, event.correlation_id, event.causation_id)
+            route = routes.get(kind)
+            if route is None:
+                route = routes[kind] = (
+                    self.topic_prefix + topic_for(event).name,
+                    event_headers(event),
+                )
+            name, headers = route
+            rows.append(
+                {
+                    "event_id": event.id,
+                    "topic": name,
+                    "key": event.partition_key(),
+                    "event_type": event.type,
+                    "payload": payload,
+                    "headers": headers,
+                }
+            )
         await session.execute(insert(self.table), rows)
         if self._wake is not None:
             after_commit(session, self._wake)
