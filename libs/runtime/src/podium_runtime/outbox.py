@@ -11,6 +11,7 @@ republishes (at-least-once), which consumers absorb with their inbox.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
-    insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -141,6 +142,10 @@ class EventTooLarge(Exception):
         self.limit = limit
 
 
+#: The parameters of `Outbox`'s insert: one array per column, one element per event.
+_STAGED = ("event_ids", "topics", "keys", "event_types", "payloads", "headers")
+
+
 class Outbox:
     """Writes events into a service's outbox inside the caller's transaction."""
 
@@ -151,6 +156,17 @@ class Outbox:
         self.topic_prefix = topic_prefix
         self.max_event_bytes = max_event_bytes
         self._wake: Callable[[], None] | None = None
+        # One statement of arrays whatever the batch's size; only the table's name is spliced.
+        self._insert = text(
+            f"""
+            INSERT INTO {table.fullname} (event_id, topic, key, event_type, payload, headers)
+            SELECT * FROM unnest(
+                CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),
+                CAST(:event_types AS text[]), CAST(:payloads AS text[]),
+                CAST(:headers AS jsonb[])
+            )
+            """  # noqa: S608
+        )
 
     def on_commit(self, wake: Callable[[], None]) -> None:
         """Register a callback (the relay's wake-up) run after a commit that added events."""
@@ -169,18 +185,25 @@ class Outbox:
             size = len(payload.encode())
             if size > self.max_event_bytes:
                 raise EventTooLarge(event.type, size, self.max_event_bytes)
-        rows = [
-            {
-                "event_id": event.id,
-                "topic": self.topic_prefix + topic_for(event).name,
-                "key": event.partition_key(),
-                "event_type": event.type,
-                "payload": payload,
-                "headers": event_headers(event),
-            }
-            for event, payload in zip(events, payloads, strict=True)
-        ]
-        await session.execute(insert(self.table), rows)
+        # A batch is mostly one kind of event from one context: its topic and headers
+        # are worked out once per kind, and the rows go in as one statement of arrays.
+        routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str]] = {}
+        columns: dict[str, list[Any]] = {name: [] for name in _STAGED}
+        for event, payload in zip(events, payloads, strict=True):
+            kind = (type(event), event.producer, event.correlation_id, event.causation_id)
+            route = routes.get(kind)
+            if route is None:
+                route = routes[kind] = (
+                    self.topic_prefix + topic_for(event).name,
+                    json.dumps(event_headers(event)),
+                )
+            columns["event_ids"].append(event.id)
+            columns["topics"].append(route[0])
+            columns["keys"].append(event.partition_key())
+            columns["event_types"].append(event.type)
+            columns["payloads"].append(payload)
+            columns["headers"].append(route[1])
+        await session.execute(self._insert, columns)
         if self._wake is not None:
             after_commit(session, self._wake)
 

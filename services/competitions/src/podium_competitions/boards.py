@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,29 +201,55 @@ async def announce_changes(
     period: Period = "all",
     recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
 ) -> None:
-    """Stage one `leaderboard.rank_changed` per change (and per recipient of its line)."""
+    """Stage one `leaderboard.rank_changed` per change (and per recipient of its line).
+
+    Built as a batch (ADR 0076): the first event takes the context's correlation and
+    causation, the others copy them and its instant, with ids from one read of the
+    system's randomness; an arrival in the middle of a large board moves tens of
+    thousands of lines at once.
+    """
     if outbox is None:
         return
     told = recipients or {}
-    events = [
-        new_event(
-            RankChanged,
-            PRODUCER,
-            RankChangedData(
-                competition_id=competition_id,
-                user_id=user_id,
-                split=split,
-                period=period,
-                old_rank=change.old_rank,
-                new_rank=change.new_rank,
-                score=change.score,
-            ),
-        )
+    pairs = [
+        (user_id, change)
         for change in changes
         for user_id in told.get(change.user_id, [change.user_id])
     ]
-    if events:
-        await outbox.add(session, *events)
+    if not pairs:
+        return
+
+    def data(user_id: uuid.UUID, change: RankChange) -> RankChangedData:
+        return RankChangedData(
+            competition_id=competition_id,
+            user_id=user_id,
+            split=split,
+            period=period,
+            old_rank=change.old_rank,
+            new_rank=change.new_rank,
+            score=change.score,
+        )
+
+    first = new_event(RankChanged, PRODUCER, data(*pairs[0]))
+    events = [first]
+    events += [
+        RankChanged(
+            id=event_id,
+            occurred_at=first.occurred_at,
+            producer=first.producer,
+            correlation_id=first.correlation_id,
+            causation_id=first.causation_id,
+            data=data(user_id, change),
+        )
+        for event_id, (user_id, change) in zip(new_ids(len(pairs) - 1), pairs[1:], strict=True)
+    ]
+    await outbox.add(session, *events)
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """Return `count` random (version 4) UUIDs from one read of the system's randomness."""
+    raw = os.urandom(16 * count)
+    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 class BoardWriter:

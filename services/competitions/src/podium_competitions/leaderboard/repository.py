@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,16 +14,14 @@ from sqlalchemy import (
     Float,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
     literal,
-    or_,
     select,
+    text,
     tuple_,
     union_all,
-    update,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,8 +34,8 @@ from podium_competitions.leaderboard.models import (
     leaderboard_entries,
     leaderboard_submissions,
 )
-from podium_competitions.models import competitions
-from podium_competitions.teams.models import team_members
+from podium_competitions.models import competitions, users
+from podium_competitions.teams.models import final_selections, team_members, teams
 
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -208,15 +206,6 @@ async def standing(
     return result.first()
 
 
-async def entrant_submissions(
-    session: AsyncSession, competition_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-) -> list[ScoredSubmission]:
-    """Return the scored submissions still on the board of some participants (an entrant's)."""
-    return await _on_board(
-        session, competition_id, leaderboard_submissions.c.user_id.in_(list(user_ids))
-    )
-
-
 @dataclass(frozen=True)
 class LinePlace:
     """An entrant's stored line on one board (None: off it) and where a new line would go."""
@@ -309,88 +298,25 @@ class LineMove:
     line: Entry | None
 
 
-async def move_lines(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
-    entrant: uuid.UUID,
-    moves: Sequence[LineMove],
-    as_of: datetime,
-) -> list[AnyRow]:
-    """Apply an entrant's moves on the boards and their new version in one statement.
+@dataclass(frozen=True)
+class Shifted:
+    """The lines one move shifted on one board, as parallel arrays (new ranks)."""
 
-    Returns the shifted lines (board, user, new rank, score). The entrant's own line is
-    never inside the run it passed, so each row changes once in the statement.
-    """
-    t = leaderboard_entries
-    ctes: list[Any] = []
-    runs = [
-        and_(t.c.split == m.split, t.c.rank >= m.shift[0], t.c.rank <= m.shift[1])
-        for m in moves
-        if m.shift[0] <= m.shift[1] and m.shift[2] != 0
-    ]
-    shifted: Any = None
-    if runs:
-        by = case(*((t.c.split == m.split, m.shift[2]) for m in moves), else_=0)
-        shifted = (
-            update(t)
-            .where(t.c.competition_id == competition_id, or_(*runs))
-            .values(rank=t.c.rank + by)
-            .returning(t.c.split.label("board"), t.c.user_id, t.c.rank, t.c.score)
-            .cte("shifted")
-        )
-    placed = [
-        {
-            "competition_id": competition_id,
-            "split": m.split,
-            "user_id": m.line.user_id,
-            **_line_values(m.line),
-        }
-        for m in moves
-        if m.line is not None
-    ]
-    if placed:
-        stmt = pg_insert(t).values(placed)
-        ctes.append(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.competition_id, t.c.split, t.c.user_id],
-                set_={name: stmt.excluded[name] for name in _LINE_COLUMNS},
-            )
-            .returning(t.c.user_id)
-            .cte("placed")
-        )
-    removed = [m.split for m in moves if m.line is None]
-    if removed:
-        ctes.append(
-            delete(t)
-            .where(
-                t.c.competition_id == competition_id,
-                t.c.user_id == entrant,
-                t.c.split.in_(removed),
-            )
-            .returning(t.c.user_id)
-            .cte("removed")
-        )
-    b = leaderboard_boards
-    versions = pg_insert(b).values(
-        [{"competition_id": competition_id, "split": m.split, "as_of": as_of} for m in moves]
-    )
-    ctes.append(
-        versions.on_conflict_do_update(
-            index_elements=[b.c.competition_id, b.c.split], set_={"as_of": versions.excluded.as_of}
-        )
-        .returning(b.c.split)
-        .cte("versions")
-    )
-    if shifted is None:
-        query = select(literal(1)).add_cte(*ctes)
-        await session.execute(query)
-        return []
-    query = select(shifted.c.board, shifted.c.user_id, shifted.c.rank, shifted.c.score).add_cte(
-        *ctes
-    )
-    return list((await session.execute(query)).all())
+    user_ids: list[uuid.UUID]
+    ranks: list[int]
+    scores: list[float]
 
 
+@dataclass(frozen=True)
+class MovedLines:
+    """What `move_lines` changed: the shifted lines per board, the members of shifted teams."""
+
+    shifted: dict[Split, Shifted]
+    #: Team id -> member ids (sorted) of the shifted lines that are teams.
+    teams: dict[uuid.UUID, list[uuid.UUID]]
+
+
+#: The columns of a line that a placement writes.
 _LINE_COLUMNS = (
     "rank",
     "score",
@@ -402,8 +328,130 @@ _LINE_COLUMNS = (
 )
 
 
-def _line_values(entry: Entry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in _LINE_COLUMNS}
+_ENTRIES = leaderboard_entries.fullname
+_BOARDS = leaderboard_boards.fullname
+_MEMBERS = team_members.fullname
+
+
+def _per_board(template: str, joiner: str = ", ") -> str:
+    """Return `template` once per board, joined: `{s}` is the board's name, `{entries}` and
+    `{boards}` the tables' names. Only these constants enter the SQL; values are bound."""
+    return joiner.join(
+        template.format(s=split, entries=_ENTRIES, boards=_BOARDS) for split in SPLITS
+    )
+
+
+# Both boards' moves in one statement of a fixed shape (ADR 0076): prepared once per
+# connection, no SQL is built per event. A board without a move passes an empty run
+# (first > last), no line and neither removal nor version. The lines shifted come back
+# as one row of arrays per board, the members of shifted teams as one more row.
+_MOVE_LINES = text(
+    f"""
+WITH {
+        _per_board(
+            "shifted_{s} AS ("
+            " UPDATE {entries} AS e SET rank = e.rank + :{s}_by"
+            " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
+            " AND e.rank BETWEEN :{s}_first AND :{s}_last"
+            " RETURNING e.split, e.user_id, e.rank, e.score)"
+        )
+    }, shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS (
+    INSERT INTO {_ENTRIES} AS e (
+        competition_id, split, user_id, rank, score, submission_id, submissions,
+        last_submission_at, order_score, best_at
+    )
+    SELECT :competition_id, v.split, :entrant, v.rank, v.score, v.submission_id,
+        v.submissions, v.last_submission_at, v.order_score, v.best_at
+    FROM (VALUES {
+        _per_board(
+            "('{s}', CAST(:{s}_put AS boolean), CAST(:{s}_rank AS integer),"
+            " CAST(:{s}_score AS double precision), CAST(:{s}_submission_id AS uuid),"
+            " CAST(:{s}_submissions AS integer),"
+            " CAST(:{s}_last_submission_at AS timestamptz),"
+            " CAST(:{s}_order_score AS double precision), CAST(:{s}_best_at AS timestamptz))"
+        )
+    }) AS v (split, put, rank, score, submission_id, submissions, last_submission_at,
+        order_score, best_at)
+    WHERE v.put
+    ON CONFLICT (competition_id, split, user_id) DO UPDATE SET {
+        ", ".join(f"{name} = excluded.{name}" for name in _LINE_COLUMNS)
+    }
+    RETURNING 1
+), removed AS (
+    DELETE FROM {_ENTRIES} AS e
+    WHERE e.competition_id = :competition_id AND e.user_id = :entrant AND ({
+        _per_board("(e.split = '{s}' AND CAST(:{s}_remove AS boolean))", " OR ")
+    })
+    RETURNING 1
+), versions AS (
+    INSERT INTO {_BOARDS} AS b (competition_id, split, as_of)
+    SELECT :competition_id, v.split, :as_of
+    FROM (VALUES {_per_board("('{s}', CAST(:{s}_touch AS boolean))")}) AS v (split, touch)
+    WHERE v.touch
+    ON CONFLICT (competition_id, split) DO UPDATE SET as_of = excluded.as_of
+    RETURNING 1
+)
+SELECT s.split AS board, array_agg(s.user_id) AS ids, array_agg(s.rank) AS ranks,
+    array_agg(s.score) AS scores, NULL::uuid[] AS members
+FROM shifted AS s GROUP BY s.split
+UNION ALL
+SELECT NULL, array_agg(m.team_id ORDER BY m.team_id, m.user_id), NULL, NULL,
+    array_agg(m.user_id ORDER BY m.team_id, m.user_id)
+FROM {_MEMBERS} AS m
+WHERE m.competition_id = :competition_id
+    AND m.team_id IN (SELECT s.user_id FROM shifted AS s)
+HAVING count(*) > 0
+"""  # noqa: S608
+).bindparams(
+    bindparam("competition_id", type_=UUID(as_uuid=True)),
+    bindparam("entrant", type_=UUID(as_uuid=True)),
+    bindparam("as_of", type_=DateTime(timezone=True)),
+)
+
+
+def _move_parameters(moves: Sequence[LineMove]) -> dict[str, Any]:
+    """Return the parameters of `_MOVE_LINES` for some boards' moves (the others: none)."""
+    params: dict[str, Any] = {}
+    by_split = {m.split: m for m in moves}
+    for split in SPLITS:
+        move = by_split.get(split)
+        first, last, by = move.shift if move is not None else (1, 0, 0)
+        if by == 0:
+            first, last = 1, 0
+        line = move.line if move is not None else None
+        params[f"{split}_first"], params[f"{split}_last"], params[f"{split}_by"] = first, last, by
+        params[f"{split}_put"] = line is not None
+        params[f"{split}_remove"] = move is not None and line is None
+        params[f"{split}_touch"] = move is not None
+        for name in _LINE_COLUMNS:
+            params[f"{split}_{name}"] = getattr(line, name) if line is not None else None
+    return params
+
+
+async def move_lines(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    entrant: uuid.UUID,
+    moves: Sequence[LineMove],
+    as_of: datetime,
+) -> MovedLines:
+    """Apply an entrant's moves on the boards and their new version in one statement.
+
+    Returns the shifted lines (new ranks and scores) per board and the members of
+    the shifted lines that are teams. The entrant's own line is never inside the
+    run it passed, so each row changes once in the statement.
+    """
+    params = _move_parameters(moves)
+    params.update(competition_id=competition_id, entrant=entrant, as_of=as_of)
+    shifted: dict[Split, Shifted] = {}
+    teams: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in await session.execute(_MOVE_LINES, params):
+        if row.board is None:
+            for team_id, member in zip(row.ids, row.members, strict=True):
+                teams.setdefault(team_id, []).append(member)
+        else:
+            shifted[row.board] = Shifted(row.ids, row.ranks, row.scores)
+    return MovedLines(shifted, teams)
 
 
 @dataclass(frozen=True)
@@ -417,57 +465,116 @@ class BoardContext:
     ends_at: datetime | None
     final_limit: int
     owner_id: uuid.UUID | None
+    #: The team's members, sorted (empty: solo).
+    members: list[uuid.UUID] = field(default_factory=list)
+    #: The entrant's name on the board: the team's, or the participant's display name.
+    name: str | None = None
+    #: The submission ids the entrant selected for the private board.
+    selections: set[uuid.UUID] = field(default_factory=set)
+    #: The entrant's scored submissions still on the board (the author's own user id).
+    submissions: list[ScoredSubmission] = field(default_factory=list)
 
 
-def _board_context() -> Any:
-    """Build the query of `board_context` once, with bound parameters."""
-    b, t, m, c = (
-        leaderboard_boards.c,
-        leaderboard_entries.c,
-        team_members.c,
-        competitions.c,
-    )
-    competition_id = bindparam("competition_id", type_=UUID(as_uuid=True))
-    user_id = bindparam("user_id", type_=UUID(as_uuid=True))
-    columns: list[Any] = []
-    for split in SPLITS:
-        columns.append(
-            select(b.as_of)
-            .where(b.competition_id == competition_id, b.split == split)
-            .scalar_subquery()
+_SUBMISSIONS = leaderboard_submissions.fullname
+_COMPETITIONS = competitions.fullname
+_USERS = users.fullname
+_TEAMS = teams.fullname
+_SELECTIONS = final_selections.fullname
+
+# Both boards' states, the participant's team, its members and name, the board
+# settings, the entrant's final selections and their scored submissions (as arrays):
+# everything a placement reads before it ranks the entrant's line, in one query.
+_BOARD_CONTEXT = text(
+    f"""
+WITH who AS (
+    SELECT (
+        SELECT m.team_id FROM {_MEMBERS} AS m
+        WHERE m.competition_id = :competition_id AND m.user_id = :user_id
+    ) AS team_id
+), entrant AS (
+    SELECT who.team_id, coalesce(who.team_id, :user_id) AS id,
+        coalesce(
+            (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM {_MEMBERS} AS m
+             WHERE m.competition_id = :competition_id AND m.team_id = who.team_id),
+            ARRAY[]::uuid[]
+        ) AS members
+    FROM who
+)
+SELECT {
+        _per_board(
+            "(SELECT b.as_of FROM {boards} AS b"
+            " WHERE b.competition_id = :competition_id AND b.split = '{s}') AS {s}_as_of,"
+            " (SELECT max(l.rank) FROM {entries} AS l"
+            " WHERE l.competition_id = :competition_id AND l.split = '{s}') AS {s}_total"
         )
-        columns.append(
-            select(func.max(t.rank))
-            .where(t.competition_id == competition_id, t.split == split)
-            .scalar_subquery()
-        )
-    columns.append(
-        select(m.team_id)
-        .where(m.competition_id == competition_id, m.user_id == user_id)
-        .scalar_subquery()
-    )
-    for column in (c.ends_at, c.final_submissions_limit, c.owner_id):
-        columns.append(select(column).where(c.id == competition_id).scalar_subquery())
-    return select(*columns)
-
-
-_BOARD_CONTEXT = _board_context()
+    },
+    entrant.team_id, entrant.members,
+    (SELECT c.ends_at FROM {_COMPETITIONS} AS c WHERE c.id = :competition_id) AS ends_at,
+    (SELECT c.final_submissions_limit FROM {_COMPETITIONS} AS c
+     WHERE c.id = :competition_id) AS final_limit,
+    (SELECT c.owner_id FROM {_COMPETITIONS} AS c WHERE c.id = :competition_id) AS owner_id,
+    CASE WHEN entrant.team_id IS NULL
+        THEN (SELECT u.display_name FROM {_USERS} AS u WHERE u.user_id = :user_id)
+        ELSE (SELECT t.name FROM {_TEAMS} AS t WHERE t.id = entrant.team_id)
+    END AS name,
+    (SELECT array_agg(f.submission_id) FROM {_SELECTIONS} AS f
+     WHERE f.competition_id = :competition_id AND f.entrant_id = entrant.id) AS selections,
+    s.ids, s.users, s.public_scores, s.private_scores, s.higher_is_better, s.submitted_at
+FROM entrant CROSS JOIN LATERAL (
+    SELECT array_agg(s.submission_id) AS ids, array_agg(s.user_id) AS users,
+        array_agg(s.public_score) AS public_scores, array_agg(s.private_score) AS private_scores,
+        array_agg(s.higher_is_better) AS higher_is_better,
+        array_agg(s.submitted_at) AS submitted_at
+    FROM {_SUBMISSIONS} AS s
+    WHERE s.competition_id = :competition_id
+        AND s.user_id = ANY(CASE WHEN entrant.team_id IS NULL
+            THEN ARRAY[CAST(:user_id AS uuid)] ELSE entrant.members END)
+        AND NOT s.invalidated
+        AND s.public_score IS NOT NULL AND s.private_score IS NOT NULL
+) AS s
+"""  # noqa: S608
+).bindparams(
+    bindparam("competition_id", type_=UUID(as_uuid=True)),
+    bindparam("user_id", type_=UUID(as_uuid=True)),
+)
 
 
 async def board_context(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
 ) -> BoardContext:
-    """Return both boards' states, the participant's team and the board settings at once."""
+    """Return what placing a participant's line reads first, in one query (ADR 0076).
+
+    Both boards' states, the participant's team and its members, the entrant's name,
+    the board settings, the entrant's final selections and their scored submissions.
+    """
     params = {"competition_id": competition_id, "user_id": user_id}
     row = (await session.execute(_BOARD_CONTEXT, params)).one()
-    states = {split: (row[2 * i], int(row[2 * i + 1] or 0)) for i, split in enumerate(SPLITS)}
-    team_id, ends_at, final_limit, owner_id = row[4:]
+    states = {
+        split: (getattr(row, f"{split}_as_of"), int(getattr(row, f"{split}_total") or 0))
+        for split in SPLITS
+    }
+    submissions = [
+        ScoredSubmission(*values)
+        for values in zip(
+            row.ids or (),
+            row.users or (),
+            row.public_scores or (),
+            row.private_scores or (),
+            row.higher_is_better or (),
+            row.submitted_at or (),
+            strict=True,
+        )
+    ]
     return BoardContext(
         states,
-        uuid.UUID(str(team_id)) if team_id is not None else None,
-        ends_at,
-        2 if final_limit is None else final_limit,
-        owner_id,
+        row.team_id,
+        row.ends_at,
+        2 if row.final_limit is None else row.final_limit,
+        row.owner_id,
+        list(row.members),
+        row.name,
+        set(row.selections or ()),
+        submissions,
     )
 
 

@@ -180,8 +180,9 @@ async def place_entrant(
     The cost is O(log n) plus the lines that really moved, whatever the board's size;
     the result is the same board `recompute_board` ranks from scratch. With `moves`,
     the rank changes are gathered there to be announced, netted, by the caller;
-    `locked` says the caller already holds the board's lock. Both boards are read in
-    one query and written in one statement (ADR 0064).
+    `locked` says the caller already holds the board's lock. Everything the placement
+    reads comes in one query, both boards are placed in a second and written in a
+    third (ADR 0064, ADR 0076).
     """
     if not locked:
         await repository.lock_board(session, competition_id)
@@ -193,15 +194,9 @@ async def place_entrant(
         return
     team_id, ends_at, owner_id = context.team_id, context.ends_at, context.owner_id
     entrant = team_id or user_id
-    teams = await teams_repository.members_of(session, competition_id, [team_id]) if team_id else {}
-    submissions = [
-        replace(s, user_id=entrant)
-        for s in await repository.entrant_submissions(
-            session, competition_id, teams.get(entrant, [user_id])
-        )
-    ]
-    chosen = {entrant: await teams_repository.selections_of(session, competition_id, entrant)}
-    eligible = final_candidates(submissions, chosen, context.final_limit)
+    teams = {entrant: context.members} if team_id else {}
+    submissions = [replace(s, user_id=entrant) for s in context.submissions]
+    eligible = final_candidates(submissions, {entrant: context.selections}, context.final_limit)
     lines: dict[Split, Entry | None] = {}
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
@@ -216,21 +211,15 @@ async def place_entrant(
     }
     if not plans:
         return
-    shifted = await repository.move_lines(
+    moved = await repository.move_lines(
         session, competition_id, entrant, [plan.move for plan in plans.values()], now
     )
-    names = (
-        await teams_repository.team_names(session, [entrant])
-        if team_id
-        else await display_names(session, [entrant])
-    )
+    names = {entrant: context.name} if context.name is not None else {}
+    gathered = moves if moves is not None else Moves()
+    gathered.teams.update(teams)
+    gathered.teams.update(moved.teams)
     for split, plan in plans.items():
         delta = plan.delta
-        changes = plan.changes + [
-            RankChange(r.user_id, r.rank - delta.shift[2], r.rank, r.score)
-            for r in shifted
-            if r.board == split
-        ]
         placed = [replace(line, rank=delta.placed_rank) for line in [plan.move.line] if line]
         mirror.stage_delta(
             session,
@@ -240,40 +229,32 @@ async def place_entrant(
         )
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        if moves is not None:
-            moves.add(competition_id, split, owner_id, changes)
-        else:
-            await _announce(session, outbox, competition_id, split, changes, owner_id)
-
-
-async def _announce(
-    session: AsyncSession,
-    outbox: Outbox | None,
-    competition_id: uuid.UUID,
-    split: Split,
-    changes: list[RankChange],
-    owner_id: uuid.UUID | None,
-) -> None:
-    """Stage the `rank_changed` events of some moves: a team's members hear of its line."""
-    if not changes:
-        return
-    moved_teams = await teams_repository.members_of(
-        session, competition_id, [c.user_id for c in changes]
-    )
-    recipients: dict[uuid.UUID, list[uuid.UUID]] = dict(moved_teams)
-    if owner_id is not None:
-        recipients[owner_id] = []  # the sponsor's baseline tells nobody
-    await announce_changes(
-        session, outbox, competition_id, changes, split=split, recipients=recipients
-    )
+        changes = plan.changes
+        shifted = moved.shifted.get(split)
+        if shifted is not None:
+            by = delta.shift[2]
+            changes = changes + [
+                RankChange(line_id, rank - by, rank, score)
+                for line_id, rank, score in zip(
+                    shifted.user_ids, shifted.ranks, shifted.scores, strict=True
+                )
+            ]
+        gathered.add(competition_id, split, owner_id, changes)
+    if moves is None:
+        await gathered.announce(session, outbox)
 
 
 class Moves:
-    """The rank changes of one unit of work, netted per line (first old, last new rank)."""
+    """The rank changes of one unit of work, netted per line (first old, last new rank).
+
+    `teams` holds the members of every team line that moved (read with the moves),
+    so announcing them needs no further query.
+    """
 
     def __init__(self) -> None:
         self.boards: dict[tuple[uuid.UUID, Split], dict[uuid.UUID, RankChange]] = {}
         self.owners: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.teams: dict[uuid.UUID, list[uuid.UUID]] = {}
 
     def add(
         self,
@@ -285,6 +266,9 @@ class Moves:
         """Fold one placement's changes into the board's net moves."""
         self.owners[competition_id] = owner_id
         lines = self.boards.setdefault((competition_id, split), {})
+        if not lines:
+            lines.update((change.user_id, change) for change in changes)
+            return
         for change in changes:
             held = lines.get(change.user_id)
             if held is not None:
@@ -292,11 +276,22 @@ class Moves:
             lines[change.user_id] = change
 
     async def announce(self, session: AsyncSession, outbox: Outbox | None) -> None:
-        """Stage a `rank_changed` per line whose rank differs at the end of the unit of work."""
+        """Stage a `rank_changed` per line whose rank differs at the end of the unit of work.
+
+        A team's members hear of its line; the sponsor's baseline tells nobody.
+        """
         for (competition_id, split), lines in self.boards.items():
             net = [c for c in lines.values() if c.old_rank != c.new_rank]
-            await _announce(
-                session, outbox, competition_id, split, net, self.owners[competition_id]
+            if not net:
+                continue
+            owner_id = self.owners[competition_id]
+            recipients: dict[uuid.UUID, list[uuid.UUID]] = {
+                c.user_id: self.teams[c.user_id] for c in net if c.user_id in self.teams
+            }
+            if owner_id is not None:
+                recipients[owner_id] = []
+            await announce_changes(
+                session, outbox, competition_id, net, split=split, recipients=recipients
             )
 
 

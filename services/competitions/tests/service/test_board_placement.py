@@ -1,0 +1,301 @@
+"""Placing lines with the prebuilt statements (ADR 0076) equals a full re-rank, teams included.
+
+A random stream of scores (ties, jumps to first and to last place, bursts in one
+unit of work) and invalidations goes through the use cases on real Postgres for a
+competition with teams, final selections, display names and a sponsor's baseline,
+whose end has passed, so both boards are announced. After every step both stored
+boards must equal the boards ranked from scratch as `recompute_board` ranks them,
+and the `leaderboard.rank_changed` events must be exactly the moves between the two
+rebuilt boards, told to each member of a team line and to nobody for the baseline.
+The mirror's deltas, applied to a real Redis, must give the rebuilt boards with
+their names and team members.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import competitions_factories as factories
+import pytest
+import redis.asyncio as redis
+from podium_competitions.boards import BoardDelta, apply_delta, write_board
+from podium_competitions.domain import rank_changes
+from podium_competitions.leaderboard import repository, service
+from podium_competitions.leaderboard.domain import Entry, Split, rank_board
+from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys, mirrored_lines
+from podium_competitions.leaderboard.models import leaderboard_entries
+from podium_competitions.models import competitions, metadata, users
+from podium_competitions.teams import repository as teams_repository
+from podium_competitions.teams.domain import final_candidates
+from podium_competitions.teams.models import final_selections
+from podium_contracts.events import ScoredData, SubmissionInvalidatedData
+from podium_contracts.read_models import BoardEntry
+from podium_runtime.infra import start_redis
+from podium_runtime.outbox import messaging_tables
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from test_incremental_boards import RecordingWriter
+
+OUTBOX = messaging_tables(metadata).outbox
+SPLITS: tuple[Split, ...] = ("public", "private")
+
+
+@pytest.fixture(scope="module")
+async def redis_client() -> AsyncIterator[redis.Redis]:
+    """A Redis of this module's own."""
+    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-placement-")))
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        stop()
+
+
+async def _rebuilt(session: AsyncSession, competition_id: uuid.UUID) -> dict[Split, list[Entry]]:
+    """Rank both boards from scratch with teams and final selections (the oracle)."""
+    team_of = await teams_repository.entrants(session, competition_id)
+    submissions = [
+        replace(s, user_id=team_of.get(s.user_id, s.user_id))
+        for s in await repository.scored_submissions(session, competition_id)
+    ]
+    _, limit, _ = await repository.board_settings(session, competition_id)
+    chosen = await teams_repository.selections(session, competition_id)
+    eligible = final_candidates(submissions, chosen, limit)
+    return {
+        "public": rank_board(submissions, "public"),
+        "private": rank_board(submissions, "private", eligible=eligible),
+    }
+
+
+async def _stored(session: AsyncSession, competition_id: uuid.UUID, split: Split) -> list[tuple]:
+    t = leaderboard_entries.c
+    rows = await session.execute(
+        select(t.user_id, t.rank, t.score, t.submission_id, t.submissions, t.last_submission_at)
+        .where(t.competition_id == competition_id, t.split == split)
+        .order_by(t.rank)
+    )
+    return [tuple(row) for row in rows]
+
+
+def _lines(entries: list[Entry]) -> list[tuple]:
+    return [
+        (e.user_id, e.rank, e.score, e.submission_id, e.submissions, e.last_submission_at)
+        for e in entries
+    ]
+
+
+async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
+    rows = (
+        await session.execute(
+            select(OUTBOX.c.seq, OUTBOX.c.payload, OUTBOX.c.key)
+            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
+            .order_by(OUTBOX.c.seq)
+        )
+    ).all()
+    found = set()
+    for row in rows:
+        event = json.loads(row.payload)
+        data = event["data"]
+        assert row.key == data["competition_id"]
+        found.add((data["split"], uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
+    ids = {json.loads(row.payload)["id"] for row in rows}
+    assert len(ids) == len(rows)  # every event has its own id
+    return found, max([seq, *(row.seq for row in rows)])
+
+
+async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_moved(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    now = datetime.now(UTC)
+    # The end has passed: the private board is public knowledge and announced too.
+    await session.execute(
+        update(competitions)
+        .where(competitions.c.id == competition.id)
+        .values(ends_at=now - timedelta(minutes=1))
+    )
+    owner_id = competition.owner_id
+    rng = random.Random(76)
+    solo = [uuid.uuid4() for _ in range(14)]
+    team_ids = [uuid.uuid4() for _ in range(3)]
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for number, team_id in enumerate(team_ids):
+        await teams_repository.insert_team(
+            session,
+            {
+                "id": team_id,
+                "competition_id": competition.id,
+                "name": f"Team {number}",
+                "invite_code": uuid.uuid4().hex,
+                "created_by": owner_id,
+            },
+        )
+        members[team_id] = sorted(uuid.uuid4() for _ in range(number + 1))
+        await teams_repository.add_members(session, competition.id, team_id, members[team_id])
+    people = solo + [m for ms in members.values() for m in ms] + [owner_id]
+    names = {user_id: f"user {i}" for i, user_id in enumerate(solo[:8])}
+    await session.execute(
+        insert(users),
+        [{"user_id": u, "display_name": n, "timezone": "UTC"} for u, n in names.items()],
+    )
+    names.update({team_id: f"Team {i}" for i, team_id in enumerate(team_ids)})
+    # The first team chose two of its future submissions for the private board.
+    chosen = [uuid.uuid4() for _ in range(2)]
+    await session.execute(
+        insert(final_selections),
+        [
+            {
+                "competition_id": competition.id,
+                "entrant_id": team_ids[0],
+                "submission_id": s,
+                "selected_by": members[team_ids[0]][0],
+            }
+            for s in chosen
+        ],
+    )
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), LeaderboardMirror(writer)
+    recipients = {**members, owner_id: []}
+    submitted: list[ScoredData] = []
+    start = now - timedelta(minutes=30)
+    seq = 0
+    for step in range(160):
+        before = await _rebuilt(session, competition.id)
+        if submitted and rng.random() < 0.1:
+            gone = submitted.pop(rng.randrange(len(submitted)))
+            await service.record_invalidated(
+                session,
+                outbox,
+                mirror,
+                SubmissionInvalidatedData(
+                    submission_id=gone.submission_id,
+                    competition_id=competition.id,
+                    user_id=gone.user_id,
+                    invalidated_by=owner_id,
+                ),
+            )
+        else:
+            burst = []
+            for i in range(rng.choice((1, 1, 1, 2, 4))):
+                at = start + timedelta(seconds=step // 2)
+                roll = rng.random()
+                # Jumps to first and to last place; rounded scores make ties.
+                public = 1.0 if roll < 0.1 else 0.0 if roll < 0.2 else round(rng.random(), 1)
+                author = rng.choice(people)
+                submission_id = uuid.uuid4()
+                if author in members[team_ids[0]] and chosen and rng.random() < 0.5:
+                    submission_id = chosen.pop()
+                burst.append(
+                    ScoredData(
+                        submission_id=submission_id,
+                        competition_id=competition.id,
+                        user_id=author,
+                        metric="auc_roc",
+                        higher_is_better=True,
+                        public_score=public,
+                        private_score=round(rng.random(), 1),
+                        submitted_at=at,
+                        scored_at=at + timedelta(microseconds=i),
+                    )
+                )
+            submitted += burst
+            await service.record_scores(session, outbox, mirror, burst)
+        after = await _rebuilt(session, competition.id)
+        expected = set()
+        for split in SPLITS:
+            assert await _stored(session, competition.id, split) == _lines(after[split]), step
+            was = {e.user_id: e.rank for e in before[split]}
+            for change in rank_changes(was, after[split]):
+                for user_id in recipients.get(change.user_id, [change.user_id]):
+                    expected.add((split, user_id, change.old_rank, change.new_rank))
+        announced, seq = await _announced_since(session, seq)
+        assert announced == expected, step
+
+    final = await _rebuilt(session, competition.id)
+    assert any(e.user_id in members for e in final["public"])  # teams are on the board
+    for keys, write, as_of in writer.writes:
+        if isinstance(write, BoardDelta):
+            assert await apply_delta(redis_client, keys, write) == "applied"
+        else:
+            assert as_of is not None
+            assert await write_board(redis_client, keys, write, as_of)
+    for split in SPLITS:
+        ranks_key, entries_key, _ = board_keys(competition.id, split)
+        ids = [uuid.UUID(m.decode()) for m in await redis_client.zrange(ranks_key, 0, -1)]
+        assert ids == [e.user_id for e in final[split]]
+        stored = await redis_client.hgetall(entries_key)
+        expected_lines = mirrored_lines(final[split], names, members, owner_id)
+        assert {
+            uuid.UUID(k.decode()): BoardEntry.model_validate_json(v) for k, v in stored.items()
+        } == {line.user_id: line for line in expected_lines}
+
+
+async def test_one_arrival_shifts_every_line_below_it_and_each_hears_of_it(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    outbox, mirror = factories.outbox(), LeaderboardMirror(RecordingWriter(redis_client))
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    people = [uuid.uuid4() for _ in range(30)]
+
+    def scored(user_id: uuid.UUID, score: float, second: int) -> ScoredData:
+        at = start + timedelta(seconds=second)
+        return ScoredData(
+            submission_id=uuid.uuid4(),
+            competition_id=competition.id,
+            user_id=user_id,
+            metric="auc_roc",
+            higher_is_better=True,
+            public_score=score,
+            private_score=score,
+            submitted_at=at,
+            scored_at=at,
+        )
+
+    await service.record_scores(
+        session, outbox, mirror, [scored(p, 0.5 + i / 100, i) for i, p in enumerate(people)]
+    )
+    _, seq = await _announced_since(session, 0)
+    newcomer = uuid.uuid4()
+    await service.record_scored(session, outbox, mirror, scored(newcomer, 0.99, 100))
+    announced, seq = await _announced_since(session, seq)
+    ranked = list(reversed(people))  # the best score first
+    assert announced == {("public", newcomer, None, 1)} | {
+        ("public", p, rank, rank + 1) for rank, p in enumerate(ranked, start=1)
+    }
+    # A worse file leaves the best line where it is: nobody moves.
+    worse = scored(newcomer, 0.1, 101)
+    await service.record_scored(session, outbox, mirror, worse)
+    assert (await _announced_since(session, seq))[0] == set()
+    # Its best file invalidated, the first line falls to last place; every other moves up.
+    best = next(
+        s.submission_id
+        for s in await repository.scored_submissions(session, competition.id)
+        if s.user_id == newcomer and s.public_score == 0.99
+    )
+    await service.record_invalidated(
+        session,
+        outbox,
+        mirror,
+        SubmissionInvalidatedData(
+            submission_id=best,
+            competition_id=competition.id,
+            user_id=newcomer,
+            invalidated_by=competition.owner_id,
+        ),
+    )
+    announced, seq = await _announced_since(session, seq)
+    assert announced == {("public", newcomer, 1, len(people) + 1)} | {
+        ("public", p, rank + 1, rank) for rank, p in enumerate(ranked, start=1)
+    }
+    rebuilt = await _rebuilt(session, competition.id)
+    for split in SPLITS:
+        assert await _stored(session, competition.id, split) == _lines(rebuilt[split])
