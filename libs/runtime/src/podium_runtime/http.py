@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter
@@ -148,26 +149,38 @@ def service_version(service: str) -> dict[str, str]:
     }
 
 
-def operations_router(
+def add_operations_routes(
+    router: APIRouter,
     checks: dict[str, HealthCheck],
     timeout: float,
     on_scrape: list[Callable[[], Awaitable[None]]],
     service: str = "podium",
-) -> APIRouter:
-    """Return `/health/live`, `/health/ready`, `/metrics` and `/version`."""
-    router = APIRouter(tags=["operations"])
-    about = service_version(service)
+) -> None:
+    """Add `/health/live`, `/health/ready`, `/metrics` and `/version` to `router`.
 
-    @router.get("/version", summary="Service name, version and build commit (SPEC §10.1)")
+    `ServiceRuntime.create_app` adds them to the app's own router: a route of an
+    included router is matched twice per request (the inclusion, then its routes).
+    """
+    about = service_version(service)
+    tags: list[str | Enum] = ["operations"]
+
+    @router.get(
+        "/version", tags=tags, summary="Service name, version and build commit (SPEC §10.1)"
+    )
     async def version() -> dict[str, str]:
         return about
 
-    @router.get("/health/live", summary="Liveness: the process answers (no dependency touched)")
+    @router.get(
+        "/health/live",
+        tags=tags,
+        summary="Liveness: the process answers (no dependency touched)",
+    )
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get(
         "/health/ready",
+        tags=tags,
         summary="Readiness: database, Redis and broker reachable",
         responses={503: {"description": "A dependency is down; details per check"}},
     )
@@ -178,7 +191,7 @@ def operations_router(
             status_code=200 if ok else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    @router.get("/metrics", tags=tags, summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         for hook in on_scrape:
             try:
@@ -186,5 +199,3 @@ def operations_router(
             except Exception:  # noqa: S112 - a failed refresh must not hide the other metrics
                 continue
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router

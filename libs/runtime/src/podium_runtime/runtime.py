@@ -25,7 +25,7 @@ from podium_runtime.gcpolicy import freeze_start_up_heap
 from podium_runtime.http import (
     HealthCheck,
     RequestMiddleware,
-    operations_router,
+    add_operations_routes,
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
@@ -231,13 +231,13 @@ class ServiceRuntime:
             scrape_hooks.append(self.consumer.update_lag)
         if self.relay is not None:
             scrape_hooks.append(self.relay.update_backlog)
-        app.include_router(
-            operations_router(
-                self.health_checks(),
-                self.settings.health_timeout_seconds,
-                scrape_hooks,
-                self.settings.service_name,
-            )
+        # On the app's own router: an included router's routes are matched twice a request.
+        add_operations_routes(
+            app.router,
+            self.health_checks(),
+            self.settings.health_timeout_seconds,
+            scrape_hooks,
+            self.settings.service_name,
         )
         if self.database is not None:
             from podium_runtime import operations
