@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_runtime import tracing
 from podium_runtime.context import bound, new_request_id
-from podium_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from podium_runtime.metrics import HTTP
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -30,22 +30,6 @@ HealthCheck = Callable[[], Awaitable[Any]]
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 #: Paths served without a span (probes and scrapes would drown the traces).
 _UNTRACED = ("/health", "/metrics")
-
-#: Metric children by (method, route, status): `labels()` takes a lock and builds a key
-#: every call; one lookup here finds the request counter and the latency histogram.
-_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
-def _record(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request and observe its latency."""
-    children = _CHILDREN.get((method, route, status))
-    if children is None:
-        children = _CHILDREN[(method, route, status)] = (
-            HTTP_REQUESTS.labels(method, route, str(status)),
-            HTTP_LATENCY.labels(method, route),
-        )
-    children[0].inc()
-    children[1].observe(seconds)
 
 
 class RequestMiddleware:
@@ -93,14 +77,14 @@ class RequestMiddleware:
                     await self.app(scope, receive, send_with_id)
                 finally:
                     route = getattr(scope.get("route"), "path", "unmatched")
-                    _record(method, route, status, time.perf_counter() - started)
+                    HTTP.record(method, route, status, time.perf_counter() - started)
             return
         with tracing.server_span(self.service, method, carrier) as span, bound(request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
-                _record(method, route, status, time.perf_counter() - started)
+                HTTP.record(method, route, status, time.perf_counter() - started)
                 if span.is_recording():  # not while nothing exports (`tracing.server_span`)
                     self._describe(span, method, route, status)
 
