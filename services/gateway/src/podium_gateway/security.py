@@ -12,6 +12,7 @@ by every request, and these answer the same either way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -85,6 +86,34 @@ def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     return kept
 
 
+def _secured(
+    headers: list[tuple[bytes, bytes]], *, simple: bool, docs: bool, https: bool, no_store: bool
+) -> list[tuple[bytes, bytes]]:
+    """Return a response's headers with `Vary`, security headers, HSTS and `no-store` added.
+
+    `simple`: the request skipped `CORSMiddleware`, so `Origin` is added to `Vary` as it
+    would; a header the response sets itself (a page's own CSP) is kept.
+    """
+    if simple:
+        headers = _vary_origin(headers)
+    present = {name.lower() for name, _ in headers}
+    extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+    if not docs and b"content-security-policy" not in present:
+        extra.append((b"content-security-policy", API_CSP))
+    if https:
+        extra.append(HSTS)
+    if no_store:
+        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+        extra.append(NO_STORE)
+    return headers + extra
+
+
+#: Response headers `_secured` merges with or keeps: a response without any gets a fixed tail.
+_MERGED = frozenset(
+    {b"vary", b"cache-control", b"content-security-policy", *(name for name, _ in SECURITY_HEADERS)}
+)
+
+
 class EdgeMiddleware:
     """Add security headers, refuse oversized bodies with 413, apply CORS and input checks."""
 
@@ -121,6 +150,14 @@ class EdgeMiddleware:
         self.max_dataset_bytes = max_dataset_bytes or max_upload_bytes
         self.force_hsts = force_hsts
         self.docs_paths = tuple(docs_paths)
+        #: The headers added to a response that has none of `_MERGED`, by (simple, docs,
+        #: https, no_store): what `_secured` adds to such a response, made once.
+        self.tails = {
+            flags: tuple(
+                _secured([], simple=flags[0], docs=flags[1], https=flags[2], no_store=flags[3])
+            )
+            for flags in itertools.product((False, True), repeat=4)
+        }
 
     def _limit(self, scope: Scope, content_type: bytes | None) -> int:
         """Return the body limit of a request with this (last) `Content-Type`."""
@@ -164,23 +201,27 @@ class EdgeMiddleware:
             not origin and scope["method"] in _SIMPLE_METHODS and not path.startswith(OWN_CHECKS)
         )
 
+        # A response carrying none of the headers the edge adds or merges (most of them)
+        # gets the tail made for this kind of request; any other goes the long way.
+        tail = self.tails[simple, is_docs, https, no_store]
+
         async def send_secured(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
-                if simple:
-                    headers = _vary_origin(headers)
-                present = {name.lower() for name, _ in headers}
-                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
-                if not is_docs and b"content-security-policy" not in present:
-                    extra.append((b"content-security-policy", API_CSP))
-                if https:
-                    extra.append(HSTS)
-                if no_store:
-                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
-                    extra.append(NO_STORE)
-                message["headers"] = headers + extra
+                headers = message.get("headers", ())
+                for name, _ in headers:
+                    if name.lower() in _MERGED:
+                        message["headers"] = _secured(
+                            list(headers),
+                            simple=simple,
+                            docs=is_docs,
+                            https=https,
+                            no_store=no_store,
+                        )
+                        break
+                else:
+                    message["headers"] = [*headers, *tail]
             await send(message)
 
         limit = self._limit(scope, content_type)
