@@ -32,6 +32,42 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 _UNTRACED = ("/health", "/metrics")
 
 
+#: Headers a response is given: `(name, value)` pairs of bytes, as ASGI carries them.
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+class Exchange:
+    """The `send` a request's app is given: notes the status, finishes the headers.
+
+    `finish` (None: nothing) returns the response's headers rewritten, as a new
+    list, then `tail` is appended (the echoed request id). A subclass of `RequestMiddleware` sets
+    them in `handle` instead of wrapping `send` once more.
+    """
+
+    __slots__ = ("finish", "send", "started", "status", "tail")
+
+    def __init__(self, send: Send, tail: tuple[tuple[bytes, bytes], ...]) -> None:
+        self.send = send
+        self.tail = tail
+        self.finish: Callable[[Any], RawHeaders] | None = None
+        self.status = 500
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        """Send one message; a response's start gets its status noted and headers finished."""
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            headers = message.get("headers", ())
+            if self.finish is None:
+                message["headers"] = [*headers, *self.tail]
+            else:
+                finished = self.finish(headers)
+                finished.extend(self.tail)
+                message["headers"] = finished
+        await self.send(message)
+
+
 class RequestMiddleware:
     """One layer for what every request gets (SPEC §5, ADR 0038).
 
@@ -39,12 +75,18 @@ class RequestMiddleware:
     the request's metrics, and opens one SERVER span named after its route,
     continuing the caller's `traceparent` (not for `/health` and `/metrics`;
     recorded only while spans are exported, `tracing.server_span`).
-    One pure-ASGI layer with one `send` wrapper: each layer costs every request.
+    One pure-ASGI layer with one `send` (`Exchange`): each layer costs every
+    request, so a service's own per-request work (the gateway's edge) goes in
+    a subclass's `handle`, inside the same layer (ADR 0075).
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+
+    async def handle(self, scope: Scope, receive: Receive, send: Exchange) -> None:
+        """Serve the request inside its id, span and metrics: here, the app does."""
+        await self.app(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -59,31 +101,23 @@ class RequestMiddleware:
             elif name in _TRACE_HEADERS:
                 carrier[name.decode("latin-1")] = value.decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
-        echoed = (b"x-request-id", request_id.encode())
-        status = 500
+        exchange = Exchange(send, ((b"x-request-id", request_id.encode()),))
         started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
         method = scope["method"]
         if scope.get("path", "").startswith(_UNTRACED):
             with bound(request_id):
                 try:
-                    await self.app(scope, receive, send_with_id)
+                    await self.handle(scope, receive, exchange)
                 finally:
                     route = getattr(scope.get("route"), "path", "unmatched")
-                    HTTP.record(method, route, status, time.perf_counter() - started)
+                    HTTP.record(method, route, exchange.status, time.perf_counter() - started)
             return
         with tracing.server_span(self.service, method, carrier) as span, bound(request_id):
             try:
-                await self.app(scope, receive, send_with_id)
+                await self.handle(scope, receive, exchange)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
+                status = exchange.status
                 HTTP.record(method, route, status, time.perf_counter() - started)
                 if span.is_recording():  # not while nothing exports (`tracing.server_span`)
                     self._describe(span, method, route, status)
