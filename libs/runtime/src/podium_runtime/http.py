@@ -8,6 +8,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from podium_runtime import tracing
 from podium_runtime.context import bound, new_request_id
-from podium_runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from podium_runtime.metrics import HTTP
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -30,21 +31,41 @@ _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 #: Paths served without a span (probes and scrapes would drown the traces).
 _UNTRACED = ("/health", "/metrics")
 
-#: Metric children by (method, route, status): `labels()` takes a lock and builds a key
-#: every call; one lookup here finds the request counter and the latency histogram.
-_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+#: Headers a response is given: `(name, value)` pairs of bytes, as ASGI carries them.
+RawHeaders = list[tuple[bytes, bytes]]
 
 
-def _record(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one answered request and observe its latency."""
-    children = _CHILDREN.get((method, route, status))
-    if children is None:
-        children = _CHILDREN[(method, route, status)] = (
-            HTTP_REQUESTS.labels(method, route, str(status)),
-            HTTP_LATENCY.labels(method, route),
-        )
-    children[0].inc()
-    children[1].observe(seconds)
+class Exchange:
+    """The `send` a request's app is given: notes the status, finishes the headers.
+
+    `finish` (None: nothing) returns the response's headers rewritten, as a new
+    list, then `tail` is appended (the echoed request id). A subclass of `RequestMiddleware` sets
+    them in `handle` instead of wrapping `send` once more.
+    """
+
+    __slots__ = ("finish", "send", "started", "status", "tail")
+
+    def __init__(self, send: Send, tail: tuple[tuple[bytes, bytes], ...]) -> None:
+        self.send = send
+        self.tail = tail
+        self.finish: Callable[[Any], RawHeaders] | None = None
+        self.status = 500
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        """Send one message; a response's start gets its status noted and headers finished."""
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            headers = message.get("headers", ())
+            if self.finish is None:
+                message["headers"] = [*headers, *self.tail]
+            else:
+                finished = self.finish(headers)
+                finished.extend(self.tail)
+                message["headers"] = finished
+        await self.send(message)
 
 
 class RequestMiddleware:
@@ -54,12 +75,18 @@ class RequestMiddleware:
     the request's metrics, and opens one SERVER span named after its route,
     continuing the caller's `traceparent` (not for `/health` and `/metrics`;
     recorded only while spans are exported, `tracing.server_span`).
-    One pure-ASGI layer with one `send` wrapper: each layer costs every request.
+    One pure-ASGI layer with one `send` (`Exchange`): each layer costs every
+    request, so a service's own per-request work (the gateway's edge) goes in
+    a subclass's `handle`, inside the same layer (ADR 0075).
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+
+    async def handle(self, scope: Scope, receive: Receive, send: Exchange) -> None:
+        """Serve the request inside its id, span and metrics: here, the app does."""
+        await self.app(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap one HTTP request."""
@@ -74,32 +101,24 @@ class RequestMiddleware:
             elif name in _TRACE_HEADERS:
                 carrier[name.decode("latin-1")] = value.decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
-        echoed = (b"x-request-id", request_id.encode())
-        status = 500
+        exchange = Exchange(send, ((b"x-request-id", request_id.encode()),))
         started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
         method = scope["method"]
         if scope.get("path", "").startswith(_UNTRACED):
             with bound(request_id):
                 try:
-                    await self.app(scope, receive, send_with_id)
+                    await self.handle(scope, receive, exchange)
                 finally:
                     route = getattr(scope.get("route"), "path", "unmatched")
-                    _record(method, route, status, time.perf_counter() - started)
+                    HTTP.record(method, route, exchange.status, time.perf_counter() - started)
             return
         with tracing.server_span(self.service, method, carrier) as span, bound(request_id):
             try:
-                await self.app(scope, receive, send_with_id)
+                await self.handle(scope, receive, exchange)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
-                _record(method, route, status, time.perf_counter() - started)
+                status = exchange.status
+                HTTP.record(method, route, status, time.perf_counter() - started)
                 if span.is_recording():  # not while nothing exports (`tracing.server_span`)
                     self._describe(span, method, route, status)
 
@@ -148,26 +167,38 @@ def service_version(service: str) -> dict[str, str]:
     }
 
 
-def operations_router(
+def add_operations_routes(
+    router: APIRouter,
     checks: dict[str, HealthCheck],
     timeout: float,
     on_scrape: list[Callable[[], Awaitable[None]]],
     service: str = "podium",
-) -> APIRouter:
-    """Return `/health/live`, `/health/ready`, `/metrics` and `/version`."""
-    router = APIRouter(tags=["operations"])
-    about = service_version(service)
+) -> None:
+    """Add `/health/live`, `/health/ready`, `/metrics` and `/version` to `router`.
 
-    @router.get("/version", summary="Service name, version and build commit (SPEC §10.1)")
+    `ServiceRuntime.create_app` adds them to the app's own router: a route of an
+    included router is matched twice per request (the inclusion, then its routes).
+    """
+    about = service_version(service)
+    tags: list[str | Enum] = ["operations"]
+
+    @router.get(
+        "/version", tags=tags, summary="Service name, version and build commit (SPEC §10.1)"
+    )
     async def version() -> dict[str, str]:
         return about
 
-    @router.get("/health/live", summary="Liveness: the process answers (no dependency touched)")
+    @router.get(
+        "/health/live",
+        tags=tags,
+        summary="Liveness: the process answers (no dependency touched)",
+    )
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get(
         "/health/ready",
+        tags=tags,
         summary="Readiness: database, Redis and broker reachable",
         responses={503: {"description": "A dependency is down; details per check"}},
     )
@@ -178,7 +209,7 @@ def operations_router(
             status_code=200 if ok else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    @router.get("/metrics", tags=tags, summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         for hook in on_scrape:
             try:
@@ -186,5 +217,3 @@ def operations_router(
             except Exception:  # noqa: S112 - a failed refresh must not hide the other metrics
                 continue
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
-HTTP_REQUESTS = Counter(
-    "podium_http_requests_total", "HTTP requests handled", ["method", "route", "status"]
-)
-HTTP_LATENCY = Histogram(
-    "podium_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
+from podium_runtime.request_metrics import RequestMetrics
+
+#: `podium_http_requests_total{method,route,status}` and
+#: `podium_http_request_duration_seconds{method,route}`, recorded once per request.
+HTTP = RequestMetrics(
+    "podium_http_requests",
+    "HTTP requests handled",
+    "podium_http_request_duration_seconds",
+    "HTTP request latency",
 )
 EVENTS_HANDLED = Counter(
     "podium_events_handled_total", "Events handled by consumers", ["topic", "event_type", "outcome"]

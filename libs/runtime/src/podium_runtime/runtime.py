@@ -25,7 +25,7 @@ from podium_runtime.gcpolicy import freeze_start_up_heap
 from podium_runtime.http import (
     HealthCheck,
     RequestMiddleware,
-    operations_router,
+    add_operations_routes,
     run_checks,
 )
 from podium_runtime.outbox import Outbox, OutboxRelay, messaging_tables
@@ -180,6 +180,7 @@ class ServiceRuntime:
         extensions: Sequence[LifespanExtension] = (),
         internal_api: bool = True,
         problems: Sequence[int] = (),
+        request_layer: tuple[type[RequestMiddleware], dict[str, Any]] | None = None,
         **fastapi_kwargs: Any,
     ) -> FastAPI:
         """Build the service's FastAPI app with lifespan, errors, request ids and health.
@@ -190,6 +191,9 @@ class ServiceRuntime:
         gateway, which signs them, is built without. `problems` are statuses
         every route of `routers` may answer beyond `COMMON_PROBLEMS` (documented
         as RFC 7807 answers; a route's own `responses` describe them better).
+        `request_layer` (a subclass of `RequestMiddleware` and its options) takes
+        the place of `RequestMiddleware`, outermost of the service's layers: the
+        gateway's edge is one layer with it (ADR 0075).
         """
 
         @asynccontextmanager
@@ -225,19 +229,21 @@ class ServiceRuntime:
                 # The development mail sink answers only when `make dev` turned it on.
                 exempt=("/internal/dev/",),
             )
-        app.add_middleware(RequestMiddleware, service=self.settings.service_name)
+        layer, options = request_layer or (RequestMiddleware, {})
+        # A subclass's own options are its own (`options` are not typed per subclass).
+        app.add_middleware(layer, service=self.settings.service_name, **options)  # type: ignore[arg-type]
         scrape_hooks: list[Callable[[], Awaitable[None]]] = []
         if self.consumer is not None:
             scrape_hooks.append(self.consumer.update_lag)
         if self.relay is not None:
             scrape_hooks.append(self.relay.update_backlog)
-        app.include_router(
-            operations_router(
-                self.health_checks(),
-                self.settings.health_timeout_seconds,
-                scrape_hooks,
-                self.settings.service_name,
-            )
+        # On the app's own router: an included router's routes are matched twice a request.
+        add_operations_routes(
+            app.router,
+            self.health_checks(),
+            self.settings.health_timeout_seconds,
+            scrape_hooks,
+            self.settings.service_name,
         )
         if self.database is not None:
             from podium_runtime import operations

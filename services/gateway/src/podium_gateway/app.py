@@ -42,7 +42,7 @@ from podium_gateway.config import Settings
 from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
 from podium_gateway.script_line import ScriptLine
-from podium_gateway.security import edge_middleware
+from podium_gateway.security import edge_layer
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
@@ -126,8 +126,10 @@ def create_api(settings: Settings) -> FastAPI:
             "`code`."
         ),
         routers=routers(),
+        # One layer for the request's id, metrics, span and the edge's checks (ADR 0075).
+        request_layer=edge_layer(settings),
         # The hottest anonymous reads are answered inside the edge, before routing (ADR 0070).
-        middleware=[*edge_middleware(settings), Middleware(EdgeReads)],
+        middleware=[Middleware(EdgeReads)],
         extensions=[internal_http],
         # The gateway signs internal calls; it serves no internal API of its own.
         internal_api=False,

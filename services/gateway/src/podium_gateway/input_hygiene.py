@@ -37,9 +37,12 @@ def _is_json(scope: Scope) -> bool:
 
 def query_problem(scope: Scope) -> tuple[str, str] | None:
     """Return (field, reason) for unstorable text in the path or query string, else None."""
-    reason = unsafe_text_reason(scope.get("path", ""))
-    if reason:
-        return "path", reason
+    path = scope.get("path", "")
+    # NUL is the one refused character in ASCII text: most paths need no pattern search.
+    if not path.isascii() or "\x00" in path:
+        reason = unsafe_text_reason(path)
+        if reason:
+            return "path", reason
     raw = scope.get("query_string", b"")
     if b"%" not in raw and b"\x00" not in raw:
         return None  # only an escape or a raw NUL byte can decode to what is refused

@@ -1,9 +1,12 @@
 """Edge hygiene: security headers, request body size limits, CORS and input checks (SPEC §8).
 
-`EdgeMiddleware` is the gateway's one layer in front of the routes. The common
-request (a GET or HEAD without `Origin`, outside `/xapi/`) is served in that one
-layer: security headers and `Vary: Origin` added in its `send`, the path and query
-checked for unstorable text (`input_hygiene.query_problem`). Any other request
+`EdgeMiddleware` is the gateway's one layer in front of the routes: a
+`RequestMiddleware` (request id, metrics, span) whose `handle` does the edge's
+work with the same `send` (ADR 0075). The common request (a GET or HEAD without
+`Origin`, outside `/xapi/`) is served in that one layer: security headers and
+`Vary: Origin` added as its response starts (a tail made once per kind of
+request, `_Finish`), the path and query checked for unstorable text
+(`input_hygiene.query_problem`). Any other request
 (a cross-origin one, one with a body, an xAPI one) goes through the full chain,
 Starlette's `CORSMiddleware`, `InputHygieneMiddleware` and `AlternateRequestSyntax`,
 inside the same security headers and body limits: one layer per request is paid
@@ -12,13 +15,15 @@ by every request, and these answer the same either way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import HTTPException
+from podium_runtime.http import Exchange, RequestMiddleware
 from podium_runtime.problems import PROBLEM_JSON, Problem
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,12 +90,73 @@ def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
     return kept
 
 
-class EdgeMiddleware:
-    """Add security headers, refuse oversized bodies with 413, apply CORS and input checks."""
+def _secured(
+    headers: list[tuple[bytes, bytes]], *, simple: bool, docs: bool, https: bool, no_store: bool
+) -> list[tuple[bytes, bytes]]:
+    """Return a response's headers with `Vary`, security headers, HSTS and `no-store` added.
+
+    `simple`: the request skipped `CORSMiddleware`, so `Origin` is added to `Vary` as it
+    would; a header the response sets itself (a page's own CSP) is kept.
+    """
+    if simple:
+        headers = _vary_origin(headers)
+    present = {name.lower() for name, _ in headers}
+    extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+    if not docs and b"content-security-policy" not in present:
+        extra.append((b"content-security-policy", API_CSP))
+    if https:
+        extra.append(HSTS)
+    if no_store:
+        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+        extra.append(NO_STORE)
+    return headers + extra
+
+
+#: Response headers `_secured` merges with or keeps: a response without any gets a fixed tail.
+_MERGED = frozenset(
+    {b"vary", b"cache-control", b"content-security-policy", *(name for name, _ in SECURITY_HEADERS)}
+)
+
+
+class _Finish:
+    """Finish a response's headers for one kind of request: what `_secured` gives, cheaply.
+
+    A response carrying none of `_MERGED` (most of them) gets the tail `_secured` adds
+    to an empty list, made once; any other goes through `_secured` itself.
+    """
+
+    __slots__ = ("docs", "https", "no_store", "simple", "tail")
+
+    def __init__(self, simple: bool, docs: bool, https: bool, no_store: bool) -> None:
+        self.simple, self.docs, self.https, self.no_store = simple, docs, https, no_store
+        self.tail = tuple(_secured([], simple=simple, docs=docs, https=https, no_store=no_store))
+
+    def __call__(self, headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Return the response's headers with the edge's added, as a new list."""
+        for name, _ in headers:
+            if name.lower() in _MERGED:
+                return _secured(
+                    list(headers),
+                    simple=self.simple,
+                    docs=self.docs,
+                    https=self.https,
+                    no_store=self.no_store,
+                )
+        return [*headers, *self.tail]
+
+
+class EdgeMiddleware(RequestMiddleware):
+    """The gateway's one layer: request id, metrics and span, then the edge's own work.
+
+    Security headers, 413 for oversized bodies, CORS and input checks happen in
+    `handle`, inside `RequestMiddleware`'s context and with its `send`
+    (`Exchange`): one layer and one `send` wrapper for both (ADR 0075).
+    """
 
     def __init__(
         self,
         app: ASGIApp,
+        service: str = "gateway",
         *,
         max_body_bytes: int,
         max_upload_bytes: int,
@@ -99,9 +165,9 @@ class EdgeMiddleware:
         docs_paths: Sequence[str] = ("/docs", "/redoc"),
         cors_origins: Sequence[str] = (),
     ) -> None:
-        self.app = app
+        super().__init__(app, service)
         # The full chain, for every request the short path does not serve exactly.
-        self.chain = CORSMiddleware(
+        self.chain: ASGIApp = CORSMiddleware(
             InputHygieneMiddleware(AlternateRequestSyntax(app)),
             allow_origins=cors_origins,
             allow_credentials=False,
@@ -121,6 +187,10 @@ class EdgeMiddleware:
         self.max_dataset_bytes = max_dataset_bytes or max_upload_bytes
         self.force_hsts = force_hsts
         self.docs_paths = tuple(docs_paths)
+        #: How a response's headers are finished, by (simple, docs, https, no_store).
+        self.finishes = {
+            flags: _Finish(*flags) for flags in itertools.product((False, True), repeat=4)
+        }
 
     def _limit(self, scope: Scope, content_type: bytes | None) -> int:
         """Return the body limit of a request with this (last) `Content-Type`."""
@@ -134,21 +204,15 @@ class EdgeMiddleware:
             return self.max_upload_bytes
         return self.max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Wrap one HTTP request."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Exchange) -> None:
+        """Serve one HTTP request inside its id, metrics and span."""
         https = scope.get("scheme") == "https" or self.force_hsts
         path = scope.get("path", "")
-        is_docs = path.startswith(self.docs_paths)
-        no_store = path.startswith(NO_STORE_PATHS)
         if path == "/metrics" and _proxied(scope):
             # Metrics are for the scraper inside the cluster, which calls the pod directly;
             # a request that came through the ingress is from the public.
             await _send_not_found(send)
             return
-        started = False
         # One pass over the request's headers: the last Content-Type, the first Content-Length.
         origin = False
         content_type: bytes | None = None
@@ -163,30 +227,13 @@ class EdgeMiddleware:
         simple = (
             not origin and scope["method"] in _SIMPLE_METHODS and not path.startswith(OWN_CHECKS)
         )
-
-        async def send_secured(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = list(message.get("headers", []))
-                if simple:
-                    headers = _vary_origin(headers)
-                present = {name.lower() for name, _ in headers}
-                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
-                if not is_docs and b"content-security-policy" not in present:
-                    extra.append((b"content-security-policy", API_CSP))
-                if https:
-                    extra.append(HSTS)
-                if no_store:
-                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
-                    extra.append(NO_STORE)
-                message["headers"] = headers + extra
-            await send(message)
-
+        send.finish = self.finishes[
+            simple, path.startswith(self.docs_paths), https, path.startswith(NO_STORE_PATHS)
+        ]
         limit = self._limit(scope, content_type)
         declared = _content_length(length)
         if declared is not None and declared > limit:
-            await _send_too_large(send_secured, limit)
+            await _send_too_large(send, limit)
             return
         received = 0
 
@@ -203,14 +250,14 @@ class EdgeMiddleware:
         if simple:
             found = query_problem(scope)
             if found:
-                await send_problem(send_secured, *found)
+                await send_problem(send, *found)
                 return
         try:
-            await (self.app if simple else self.chain)(scope, receive_limited, send_secured)
+            await (self.app if simple else self.chain)(scope, receive_limited, send)
         except PayloadTooLarge:
-            if started:
+            if send.started:
                 raise
-            await _send_too_large(send_secured, limit)
+            await _send_too_large(send, limit)
 
 
 def _proxied(scope: Scope) -> bool:
@@ -253,15 +300,12 @@ async def _send_too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def edge_middleware(settings: Settings) -> list[Middleware]:
-    """Return the edge middleware: one layer, inside the request-id middleware."""
-    return [
-        Middleware(
-            EdgeMiddleware,
-            max_body_bytes=settings.max_body_bytes,
-            max_upload_bytes=settings.max_upload_bytes,
-            max_dataset_bytes=settings.max_dataset_bytes,
-            force_hsts=settings.force_hsts,
-            cors_origins=settings.cors_origins,
-        )
-    ]
+def edge_layer(settings: Settings) -> tuple[type[RequestMiddleware], dict[str, Any]]:
+    """Return the gateway's request layer and its options (`ServiceRuntime.create_app`)."""
+    return EdgeMiddleware, {
+        "max_body_bytes": settings.max_body_bytes,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "max_dataset_bytes": settings.max_dataset_bytes,
+        "force_hsts": settings.force_hsts,
+        "cors_origins": settings.cors_origins,
+    }
