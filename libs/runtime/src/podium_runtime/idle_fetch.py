@@ -12,7 +12,9 @@ partitions waits until the held one returns, so there a long wait is latency.
 `IdleFetcher` therefore picks the wait per request: `fetch_max_wait_ms` while any
 assigned partition is left out of the fetch (records buffered, paused, position
 being reset), and the longer `idle_wait_ms` when the fetch covers every assigned
-partition, where nothing can be waiting behind it. Requests a consumer sends on
+partition, where nothing can be waiting behind it. Idle, the fetch routine also
+stops waking every 200 ms (`consumer_timeout_ms`) to re-check what the events it
+awaits already tell it. Requests a consumer sends on
 the same connection (ListOffsets) queue behind a held fetch: the broker handles
 one request per connection at a time, so whoever needs end offsets promptly asks
 through a client of its own (`podium_ingest.consistency`).
@@ -36,10 +38,16 @@ class IdleFetcher(Fetcher):  # type: ignore[misc]
     busy_wait_ms: int = 0
 
     def _get_actions_per_node(self, assignment: Any) -> Any:
-        self._fetch_max_wait_ms = (
-            self.idle_wait_ms if self.holds_nothing(assignment) else self.busy_wait_ms
-        )
-        return super()._get_actions_per_node(assignment)
+        idle = self.holds_nothing(assignment)
+        self._fetch_max_wait_ms = self.idle_wait_ms if idle else self.busy_wait_ms
+        actions = super()._get_actions_per_node(assignment)
+        if not idle:
+            return actions
+        # The fetch routine also wakes every `consumer_timeout_ms` (200 ms) to look again;
+        # with nothing held every event it waits for (the fetch's answer, a consumed
+        # batch, a rebalance, a metadata update) wakes it anyway, so idle it sleeps on.
+        requests, resets, _, invalid_metadata, resume_futures = actions
+        return requests, resets, self.idle_wait_ms / 1000, invalid_metadata, resume_futures
 
     def holds_nothing(self, assignment: Any) -> bool:
         """Return True when the next fetch includes every assigned partition.
