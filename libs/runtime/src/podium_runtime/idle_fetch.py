@@ -14,10 +14,12 @@ assigned partition is left out of the fetch (records buffered, paused, position
 being reset), and the longer `idle_wait_ms` when the fetch covers every assigned
 partition, where nothing can be waiting behind it. Idle, the fetch routine also
 stops waking every 200 ms (`consumer_timeout_ms`) to re-check what the events it
-awaits already tell it. Requests a consumer sends on
-the same connection (ListOffsets) queue behind a held fetch: the broker handles
-one request per connection at a time, so whoever needs end offsets promptly asks
-through a client of its own (`podium_ingest.consistency`).
+awaits already tell it. After a rebalance the fetch connection is replaced if an
+idle fetch may still be held on it, so the new partitions are fetched at once.
+Requests a consumer sends on the same connection (ListOffsets) queue behind a
+held fetch: the broker handles one request per connection at a time, so whoever
+needs end offsets promptly asks through a client of its own
+(`podium_ingest.consistency`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.client import ConnectionGroup
+from aiokafka.conn import CloseReason
 from aiokafka.consumer.fetcher import Fetcher
 from faststream.kafka import KafkaBroker
 
@@ -36,11 +40,18 @@ class IdleFetcher(Fetcher):  # type: ignore[misc]
     #: Set by `IdleAwareConsumer.start`; the busy wait is the consumer's `fetch_max_wait_ms`.
     idle_wait_ms: int = 0
     busy_wait_ms: int = 0
+    #: The assignment the last fetches were sent for, and whether they were idle ones.
+    _sent_for: Any = None
+    _idle_sent: bool = False
 
     def _get_actions_per_node(self, assignment: Any) -> Any:
+        if self._idle_sent and assignment is not self._sent_for:
+            self.release_held_fetch()
         idle = self.holds_nothing(assignment)
         self._fetch_max_wait_ms = self.idle_wait_ms if idle else self.busy_wait_ms
         actions = super()._get_actions_per_node(assignment)
+        if actions[0]:  # fetch requests go out now
+            self._sent_for, self._idle_sent = assignment, idle
         if not idle:
             return actions
         # The fetch routine also wakes every `consumer_timeout_ms` (200 ms) to look again;
@@ -48,6 +59,18 @@ class IdleFetcher(Fetcher):  # type: ignore[misc]
         # batch, a rebalance, a metadata update) wakes it anyway, so idle it sleeps on.
         requests, resets, _, invalid_metadata, resume_futures = actions
         return requests, resets, self.idle_wait_ms / 1000, invalid_metadata, resume_futures
+
+    def release_held_fetch(self) -> None:
+        """Close the fetch connections after a rebalance: an idle fetch may still be held there.
+
+        The fetch routine cancelled its fetch, but the broker answers nothing else on
+        that connection until the held fetch ends, so the new assignment's first fetch
+        would wait up to the idle wait behind it. A new connection costs a round trip.
+        """
+        self._idle_sent = False
+        for (node_id, group), connection in list(self._client._conns.items()):
+            if group == ConnectionGroup.DEFAULT and node_id != "bootstrap":
+                connection.close(reason=CloseReason.SHUTDOWN)
 
     def holds_nothing(self, assignment: Any) -> bool:
         """Return True when the next fetch includes every assigned partition.

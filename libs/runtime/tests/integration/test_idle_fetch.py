@@ -81,3 +81,58 @@ async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behi
         await consumer.stop()
         await admin.delete_topics([topic])
         await admin.close()
+
+
+async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
+    test_infra: TestInfrastructure,
+) -> None:
+    if test_infra.infra.on_tansu:
+        pytest.skip("tansu holds a fetch for its whole wait, records or not")
+    bootstrap = test_infra.infra.kafka_bootstrap_servers
+    topic = f"{test_infra.topic_prefix}idle-rebalance-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+
+    def member() -> IdleAwareConsumer:
+        return IdleAwareConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=BUSY_MS,
+            idle_wait_ms=HOLD_MS,
+            request_timeout_ms=HOLD_MS + 30_000,
+        )
+
+    staying, leaving = member(), member()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await staying.start()
+    await leaving.start()
+    await producer.start()
+    try:
+
+        async def split() -> bool:
+            return len(staying.assignment()) == 1 and len(leaving.assignment()) == 1
+
+        await eventually(split, timeout=60, message="one partition each")
+        (kept,) = staying.assignment()
+
+        async def holding() -> bool:
+            fetcher = staying._fetcher
+            return fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+
+        await eventually(holding, message="the staying member holds an idle fetch")
+        await leaving.stop()  # leaves the group; its partition moves to `staying`
+        (moved,) = {TopicPartition(topic, 0), TopicPartition(topic, 1)} - {kept}
+        # Nothing arrives on the held fetch's partition, so only a new connection
+        # lets the moved partition be fetched before that fetch ends.
+        await producer.send_and_wait(topic, b"moved", partition=moved.partition)
+        received = await asyncio.wait_for(staying.getone(), ARRIVES_WITHIN)
+        assert (received.partition, received.value) == (moved.partition, b"moved")
+    finally:
+        await producer.stop()
+        await staying.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
