@@ -1,4 +1,4 @@
-"""Idle consumers hold their fetch long, yet no record waits for it (`podium_runtime.idle_fetch`)."""
+"""Idle consumers hold their fetch long, yet no record waits behind it (`idle_fetch`)."""
 
 from __future__ import annotations
 
