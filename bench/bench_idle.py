@@ -8,7 +8,9 @@ before and after a window of `--seconds` (default 60) with no traffic.
 Prints each process's share and the total as a percentage of one core.
 
 `--pids 1,2,3` measures a stack that is already running instead (every
-descendant of those PIDs is included).
+descendant of those PIDs is included). `--threads N` also lists the N busiest
+threads with their wake-ups a second (voluntary context switches): what wakes
+an idle process, named as the JVM names its threads.
 """
 
 from __future__ import annotations
@@ -57,11 +59,52 @@ def cpu_ticks(pid: int) -> tuple[str, int] | None:
     return cmdline[:70] or stat.split("(", 1)[1].split(")")[0], int(fields[11]) + int(fields[12])
 
 
-def measure(roots: list[int], seconds: float) -> list[tuple[str, float]]:
+def _thread_samples(pids: list[int]) -> dict[tuple[int, int], tuple[str, int, int]]:
+    """Return (pid, tid) -> (thread name, utime + stime, voluntary context switches)."""
+    samples = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = (task / "stat").read_text()
+                    status = (task / "status").read_text()
+                    fields = stat.rsplit(")", 1)[1].split()
+                    name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+                    switches = int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+                    samples[(pid, int(task.name))] = (
+                        name,
+                        int(fields[11]) + int(fields[12]),
+                        switches,
+                    )
+    return samples
+
+
+def report_threads(
+    before: dict[tuple[int, int], tuple[str, int, int]],
+    after: dict[tuple[int, int], tuple[str, int, int]],
+    seconds: float,
+    count: int,
+) -> None:
+    """Print the `count` busiest threads, then the stack's wake-ups a second."""
+    rows = []
+    for key, (name, ticks, switches) in after.items():
+        if key in before:
+            cpu = 100 * (ticks - before[key][1]) / TICKS / seconds
+            rows.append((cpu, (switches - before[key][2]) / seconds, key[0], name))
+    rows.sort(key=lambda row: (-row[0], -row[1]))
+    for cpu, wakes, pid, name in rows[:count]:
+        print(f"{cpu:6.2f} %  {wakes:6.1f} wake-ups/s  {pid} {name}")
+    print(f"wake-ups of the whole stack: {sum(row[1] for row in rows):.0f} a second")
+
+
+def measure(roots: list[int], seconds: float, threads: int = 0) -> list[tuple[str, float]]:
     """Return (process, % of one core) over `seconds`, busiest first, for the stack at `roots`."""
     pids = descendants(roots)
     before = {pid: cpu_ticks(pid) for pid in pids}
+    threads_before = _thread_samples(pids) if threads else {}
     time.sleep(seconds)
+    if threads:
+        report_threads(threads_before, _thread_samples(pids), seconds, threads)
     shares = []
     for pid in pids:
         start, end = before[pid], cpu_ticks(pid)
@@ -85,13 +128,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--settle", type=float, default=15.0)
     parser.add_argument("--pids", default="")
+    parser.add_argument("--threads", type=int, default=0, help="list the N busiest threads")
     args = parser.parse_args()
     if args.pids:
-        report(measure([int(p) for p in args.pids.split(",")], args.seconds), args.seconds)
+        roots = [int(p) for p in args.pids.split(",")]
+        report(measure(roots, args.seconds, args.threads), args.seconds)
         return 0
     with dev_stack(args.port) as stack:
         time.sleep(args.settle)
-        report(measure([stack.pid], args.seconds), args.seconds)
+        report(measure([stack.pid], args.seconds, args.threads), args.seconds)
     return 0
 
 

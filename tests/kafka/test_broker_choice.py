@@ -56,6 +56,7 @@ def test_tansu_is_the_last_fallback_and_runs_without_idempotence(tmp_path: Path)
         env = infra.environment()
         assert env["KAFKA_ENABLE_IDEMPOTENCE"] == "false"
         assert env["KAFKA_CONSUMER_FETCH_MAX_WAIT_MS"] == "50"
+        assert env["KAFKA_CONSUMER_FETCH_IDLE_WAIT_MS"] == "50"
     finally:
         infra.stop()
 

@@ -46,6 +46,7 @@ from podium_runtime.batch_poll import long_poll
 from podium_runtime.context import bound
 from podium_runtime.db import Database
 from podium_runtime.failures import Backoff, FailureLog, is_infrastructure_error
+from podium_runtime.idle_fetch import IdleAwareKafkaBroker
 from podium_runtime.metrics import (
     CONSUMER_LAG,
     CONSUMER_OUTAGE_RETRIES,
@@ -66,9 +67,13 @@ B = TypeVar("B", bound=BatchHandler)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """Build the service's KafkaBroker: acks=all, idempotence per settings (SPEC §3)."""
-    return KafkaBroker(
+    """Build the service's KafkaBroker: acks=all, idempotence per settings (SPEC §3).
+
+    Its consumers hold an idle fetch for `consumer_fetch_idle_wait_ms` (`idle_fetch`).
+    """
+    return IdleAwareKafkaBroker(
         settings.kafka_bootstrap_servers,
+        idle_wait_ms=settings.consumer_fetch_idle_wait_ms,
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import uvicorn
 from fastapi import FastAPI
 
 from podium_runtime.logs import configure_logging
 from podium_runtime.migrations import upgrade
+from podium_runtime.serving import serve
 from podium_runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -38,7 +38,7 @@ def run_service(
         if options.command == "migrate":
             return 0
     if options.command == "serve":
-        uvicorn.run(
+        serve(
             create_api(settings),
             host=settings.host,
             port=settings.port,

@@ -96,6 +96,7 @@ class Infrastructure:
         if self.on_tansu:
             # tansu holds an empty fetch for the whole wait even when records arrive.
             env["KAFKA_CONSUMER_FETCH_MAX_WAIT_MS"] = str(TANSU_FETCH_MAX_WAIT_MS)
+            env["KAFKA_CONSUMER_FETCH_IDLE_WAIT_MS"] = str(TANSU_FETCH_MAX_WAIT_MS)
         return env
 
     def stop(self) -> None:

@@ -98,6 +98,15 @@ class ServiceSettings(BaseSettings):
             "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
         ),
     )
+    #: How long the broker may hold a fetch that covers every assigned partition, so
+    #: that nothing waits behind it (`podium_runtime.idle_fetch`): an idle consumer's.
+    #: Records end it at once on Apache Kafka; tansu sets 50 here as well.
+    consumer_fetch_idle_wait_ms: int = Field(
+        default=5_000,
+        validation_alias=AliasChoices(
+            "KAFKA_CONSUMER_FETCH_IDLE_WAIT_MS", "PODIUM_CONSUMER_FETCH_IDLE_WAIT_MS"
+        ),
+    )
     #: Longest idle wait of one batch-consumer poll (`batch_poll`). Records end it at
     #: once, so it costs no latency; it only sets how often an idle consumer wakes.
     consumer_batch_poll_ms: int = 1_000

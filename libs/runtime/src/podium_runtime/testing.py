@@ -92,6 +92,7 @@ class TestInfrastructure:
         }
         if self.infra.on_tansu:
             values["consumer_fetch_max_wait_ms"] = TANSU_FETCH_MAX_WAIT_MS
+            values["consumer_fetch_idle_wait_ms"] = TANSU_FETCH_MAX_WAIT_MS
         values.update(overrides)
         return settings_cls.model_validate(values)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -40,6 +42,17 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
 def create_api(settings: Settings) -> FastAPI:
     """Build the HTTP app; its lifespan runs the broker, consumers and outbox relay."""
     runtime = create_runtime(settings)
+    consistency = ConsistencyTracker(
+        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
+    )
+
+    @asynccontextmanager
+    async def close_consistency(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await consistency.close()
+
     app = runtime.create_app(
         title="Podium ingest",
         description=(
@@ -47,8 +60,7 @@ def create_api(settings: Settings) -> FastAPI:
             "xAPI documents (State, Activity and Agent Profiles); erasure."
         ),
         routers=[router, documents_router, privacy_router, rebuilds.router],
+        extensions=[close_consistency],
     )
-    app.state.consistency = ConsistencyTracker(
-        runtime, timedelta(seconds=settings.consistency_publish_window_seconds)
-    )
+    app.state.consistency = consistency
     return app

@@ -11,6 +11,11 @@ publication was still in flight: the gateway bounds that to
 everything stamped before T - window is stored. When the consumer lags, the
 last instant it was caught up stays the answer: it never claims more than it
 knows. Checks are shared by concurrent callers and reused for `refresh`.
+
+End offsets are read through a client of the tracker's own, not the statement
+consumer's: the broker handles one request per connection at a time, and an
+idle consumer's fetch is held for `consumer_fetch_idle_wait_ms`
+(`podium_runtime.idle_fetch`), so a ListOffsets behind it would wait as long.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from podium_contracts.topics import XAPI_STATEMENTS
 from podium_runtime.runtime import ServiceRuntime
 
@@ -41,6 +46,31 @@ class ConsistencyTracker:
         self._lock = asyncio.Lock()
         #: (instant, end offsets read just after it) awaiting the consumer.
         self._snapshot: tuple[datetime, dict[Any, int]] | None = None
+        #: Group-less client that only lists offsets (started on first use, see above).
+        self._offsets: AIOKafkaConsumer | None = None
+        self._offsets_lock = asyncio.Lock()
+
+    async def _end_offsets(self, partitions: list[TopicPartition]) -> dict[Any, int]:
+        """Return the end offsets of `partitions`, asked on a connection of the tracker's own."""
+        async with self._offsets_lock:
+            if self._offsets is None:
+                settings = self.runtime.settings
+                client = AIOKafkaConsumer(
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                    client_id=f"{settings.service_name}-offsets",
+                    enable_auto_commit=False,
+                )
+                await client.start()
+                self._offsets = client
+        ends: dict[Any, int] = await self._offsets.end_offsets(partitions)
+        return ends
+
+    async def close(self) -> None:
+        """Close the offsets client, if it was started."""
+        async with self._offsets_lock:
+            client, self._offsets = self._offsets, None
+        if client is not None:
+            await client.stop()
 
     async def through(self) -> datetime:
         """Return the consistent-through instant (checked at most every `refresh_seconds`)."""
@@ -79,7 +109,7 @@ class ConsistencyTracker:
         ]
         deadline = time.monotonic() + timeout
         try:
-            ends: dict[Any, int] = await consumer.end_offsets(partitions)
+            ends: dict[Any, int] = await self._end_offsets(partitions)
             while True:
                 done = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
                 if all((d or 0) >= ends[tp] for tp, d in zip(partitions, done, strict=True)):
@@ -103,7 +133,7 @@ class ConsistencyTracker:
             return
         now = datetime.now(UTC)
         try:
-            ends: dict[Any, int] = await consumer.end_offsets(partitions)
+            ends: dict[Any, int] = await self._end_offsets(partitions)
             done = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
         except Exception:  # the broker is unreachable: keep the last known instant
             return

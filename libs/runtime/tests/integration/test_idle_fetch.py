@@ -1,0 +1,138 @@
+"""Idle consumers hold their fetch long, yet no record waits behind it (`idle_fetch`)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from podium_runtime.idle_fetch import IdleAwareConsumer, IdleFetcher
+from podium_runtime.testing import TestInfrastructure, eventually
+
+#: Far longer than any wait below: a record that waited for it would fail the test.
+HOLD_MS = 120_000
+BUSY_MS = 200
+ARRIVES_WITHIN = 30.0
+
+
+async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behind_it(
+    test_infra: TestInfrastructure,
+) -> None:
+    if test_infra.infra.on_tansu:
+        pytest.skip("tansu holds a fetch for its whole wait, records or not")
+    bootstrap = test_infra.infra.kafka_bootstrap_servers
+    topic = f"{test_infra.topic_prefix}idle-fetch-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    consumer = IdleAwareConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=topic,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=BUSY_MS,
+        idle_wait_ms=HOLD_MS,
+        request_timeout_ms=HOLD_MS + 30_000,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await producer.start()
+    try:
+        fetcher = consumer._fetcher
+        assert isinstance(fetcher, IdleFetcher)
+        first, second = TopicPartition(topic, 0), TopicPartition(topic, 1)
+
+        async def idle_fetch_held() -> bool:
+            return consumer.assignment() == {first, second} and (
+                fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+            )
+
+        await eventually(idle_fetch_held, message="an idle fetch held for the long wait")
+        # Apache Kafka answers the held fetch as soon as a record arrives.
+        await producer.send_and_wait(topic, b"a", partition=0)
+        received = await asyncio.wait_for(consumer.getone(), ARRIVES_WITHIN)
+        assert received.value == b"a"
+
+        # A record left unconsumed on one partition: the fetch of the other is short.
+        await producer.send_and_wait(topic, b"b", partition=0)
+
+        async def other_partition_fetched_briefly() -> bool:
+            return first in fetcher._records and (
+                fetcher._fetch_max_wait_ms == BUSY_MS and bool(fetcher._in_flight)
+            )
+
+        await eventually(other_partition_fetched_briefly, message="a short fetch of the other")
+        assert (await consumer.getone()).value == b"b"
+        # The next record on the consumed partition does not wait for a held fetch.
+        await producer.send_and_wait(topic, b"c", partition=0)
+        received = await asyncio.wait_for(consumer.getone(), ARRIVES_WITHIN)
+        assert received.value == b"c"
+        # A consumer loop asks for the next record at once, which drops the exhausted batch.
+        waiting = asyncio.create_task(consumer.getone())
+        try:
+            await eventually(idle_fetch_held, message="idle again: the long wait is back")
+        finally:
+            waiting.cancel()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
+    test_infra: TestInfrastructure,
+) -> None:
+    if test_infra.infra.on_tansu:
+        pytest.skip("tansu holds a fetch for its whole wait, records or not")
+    bootstrap = test_infra.infra.kafka_bootstrap_servers
+    topic = f"{test_infra.topic_prefix}idle-rebalance-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+
+    def member() -> IdleAwareConsumer:
+        return IdleAwareConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=BUSY_MS,
+            idle_wait_ms=HOLD_MS,
+            request_timeout_ms=HOLD_MS + 30_000,
+        )
+
+    staying, leaving = member(), member()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await staying.start()
+    await leaving.start()
+    await producer.start()
+    try:
+
+        async def split() -> bool:
+            return len(staying.assignment()) == 1 and len(leaving.assignment()) == 1
+
+        await eventually(split, timeout=60, message="one partition each")
+        (kept,) = staying.assignment()
+
+        async def holding() -> bool:
+            fetcher = staying._fetcher
+            return fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+
+        await eventually(holding, message="the staying member holds an idle fetch")
+        await leaving.stop()  # leaves the group; its partition moves to `staying`
+        (moved,) = {TopicPartition(topic, 0), TopicPartition(topic, 1)} - {kept}
+        # Nothing arrives on the held fetch's partition, so only a new connection
+        # lets the moved partition be fetched before that fetch ends.
+        await producer.send_and_wait(topic, b"moved", partition=moved.partition)
+        received = await asyncio.wait_for(staying.getone(), ARRIVES_WITHIN)
+        assert (received.partition, received.value) == (moved.partition, b"moved")
+    finally:
+        await producer.stop()
+        await staying.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
