@@ -39,12 +39,10 @@ _PRIVATE = {"Cache-Control": "private, no-store"}
 async def get_me(
     commander: CommanderDep, request: Request, identity: IdentityDep, notifier: NotifierDep
 ) -> Response:
-    """Return the caller's profile with the notification preferences the notifier keeps.
-
-    Answered from the caller's profile card when both its parts are there (one
-    Redis command that also makes the caller's checks, ADR 0074); otherwise
-    identity and the notifier are asked, and they write their parts again.
-    """
+    """Return the caller's profile with the notification preferences the notifier keeps."""
+    # From the caller's profile card when both its parts are there (one Redis command that
+    # also makes the caller's checks, ADR 0074); otherwise identity and the notifier are
+    # asked, and they write their parts again.
     user = commander.user
     found, verdict = await profile_read.read(request.app.state.runtime.redis, user, commander.gate)
     if commander.gate is not None:
