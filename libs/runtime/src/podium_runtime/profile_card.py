@@ -9,8 +9,9 @@ owners' internal APIs, which write their part again (`claim`, then `put`).
 Exactness: a part is never left holding a state older than a committed change.
 - Every part has a version token (`<part>:v`), a random value replaced by every
   write. A writer observes the token *before* it reads Postgres and writes only
-  if the token is still the one it observed; otherwise it deletes the part (a
-  miss is always correct) and replaces the token.
+  if the token is still the one it observed. Otherwise a refill (a read that
+  missed) leaves the part as it is, and a change deletes it (a miss is always
+  correct) and replaces the token.
 - A change (`changed`, registered in the transaction that makes it) hides the
   part just before the commit (a Redis failure there refuses the change), and
   writes the new value once committed, compared against the token of its
@@ -80,22 +81,24 @@ return ARGV[2]
 """
 )
 
-#: KEYS card; ARGV part, observed token, value, fresh token, marks ms. Write the part if
-#: nobody wrote it since the token was observed, else delete it; 1 when written.
+#: KEYS card; ARGV part, observed token, value, fresh token, marks ms, drop. Write the part
+#: if nobody wrote it since the token was observed; otherwise a change ('1') deletes it, a
+#: refill ('0') leaves it. 1 when written.
 _PUT = (
     _TIDY
     + """
 local mark = ARGV[1] .. ':v'
-local written = 0
 if redis.call('HGET', KEYS[1], mark) == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-  written = 1
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], mark, ARGV[4])
+  tidy(KEYS[1], ARGV[5])
+  return 1
 end
-redis.call('HSET', KEYS[1], mark, ARGV[4])
-tidy(KEYS[1], ARGV[5])
-return written
+if ARGV[6] == '1' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[1], mark, ARGV[4])
+  tidy(KEYS[1], ARGV[5])
+end
+return 0
 """
 )
 
@@ -128,9 +131,19 @@ class ProfileCards:
         )
         return token.decode() if isinstance(token, bytes) else str(token)
 
-    async def put(self, user_id: uuid.UUID, observed: str, value: bytes) -> bool:
-        """Write the part unless it was written since `observed` was claimed (then delete it)."""
-        args: list[str | bytes | int] = [self.part, observed, value, _token(), self.marks_ms]
+    async def put(
+        self, user_id: uuid.UUID, observed: str, value: bytes, *, change: bool = False
+    ) -> bool:
+        """Write the part unless it was written since `observed` was observed; True if written.
+
+        A refill (`change` False) that finds the part written since leaves it: the
+        writer that came first read Postgres later, or a change in flight writes
+        after it. A change's write (`change` True, after its commit) deletes the
+        part instead: what is there may have been read before the commit.
+        """
+        args: list[str | bytes | int] = [
+            self.part, observed, value, _token(), self.marks_ms, int(change),
+        ]  # fmt: skip
         return bool(await self._put(keys=[profile_card_key(user_id)], args=args))
 
     async def hide(self, user_id: uuid.UUID) -> str:
@@ -176,7 +189,7 @@ class ProfileCards:
                     if value is _ERASED:
                         await self.erase(user_id)
                     elif value is not None and user_id in tokens:
-                        await self.put(user_id, tokens[user_id], value)
+                        await self.put(user_id, tokens[user_id], value, change=True)
 
             before_commit(session, hide)
             after_transaction(session, finish)
