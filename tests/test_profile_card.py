@@ -315,11 +315,9 @@ async def test_no_token_bad_token_and_revoked_token_answer_as_before(stack: Stac
     assert revoked.status_code == 401 and revoked.json()["code"] == "TOKEN_REVOKED"
 
 
-async def test_a_read_of_the_owners_never_lands_after_a_change(
-    test_infra: TestInfrastructure,
-) -> None:
+async def test_a_read_of_the_owners_never_lands_after_a_change(store: Redis) -> None:
     """The version tokens: a refill that read before a change cannot overwrite it."""
-    redis = Redis.from_url(test_infra.infra.redis_url)
+    redis = store
     cards = ProfileCards(redis, ACCOUNT)
     user_id = uuid.uuid4()
     key = profile_card_key(user_id)
@@ -353,4 +351,3 @@ async def test_a_read_of_the_owners_never_lands_after_a_change(
         assert await redis.pttl(key) == -1
     finally:
         await redis.delete(key)
-        await redis.aclose()
