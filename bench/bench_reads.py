@@ -1,6 +1,6 @@
 """Gateway read throughput against a bare FastAPI app with the same uvicorn settings (issue #14).
 
-Starts identity, competitions and the gateway the way `make dev` starts them
+Starts identity, competitions, the notifier and the gateway the way `make dev` starts them
 (`_support.start_ready`, quiet logs, no per-IP limit since one address sends
 everything), creates an active public competition with a 100-entry board and
 one with a 100,000-entry board (seeded in bulk through the competitions
@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 from _support import service_env, start, stop, wait_ready
 from podium_competitions.seeding import seed_prediction_board
+from podium_runtime.devstack import dev_mail_environment
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure
 
@@ -268,17 +269,26 @@ def run(
 async def start_stack(
     workdir: Path, processes: list[subprocess.Popen[bytes]]
 ) -> tuple[str, TestInfrastructure]:
-    """Start the infrastructure, identity, competitions and the gateway; return the gateway URL."""
+    """Start the infrastructure and the services `/v1/users/me` and the reads need.
+
+    Return the gateway URL.
+    """
     infra = await TestInfrastructure.start(workdir)
-    await infra.migrate("identity", "competitions")
-    ports = {name: free_port() for name in ("gateway", "identity", "competitions")}
+    await infra.migrate("identity", "competitions", "notifier")
+    ports = {name: free_port() for name in ("gateway", "identity", "competitions", "notifier")}
     env = service_env(infra, ports)
+    # The notifier's mails go to its development sink, as under `make dev`.
+    mails = dev_mail_environment(workdir, ports["gateway"])
+    if mails:
+        mails["PODIUM_NOTIFIER_SMTP_PORT"] = str(free_port())
+    env.update(mails)
     env.update(
         {
             "PODIUM_IDENTITY_JWT_KEYS_DIR": str(workdir / "keys"),
             "PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY": "true",
             "PODIUM_GATEWAY_IDENTITY_URL": f"http://127.0.0.1:{ports['identity']}",
             "PODIUM_GATEWAY_COMPETITIONS_URL": f"http://127.0.0.1:{ports['competitions']}",
+            "PODIUM_GATEWAY_NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
             # One client address sends everything here: lift the per-IP and per-user limits.
             "PODIUM_GATEWAY_RATE_LIMIT_IP": "1000000000",
             "PODIUM_GATEWAY_RATE_LIMIT_USER": "1000000000",
@@ -286,7 +296,7 @@ async def start_stack(
     )
     try:
         # One at a time, each with time to start on a busy machine.
-        for service in ("identity", "competitions", "gateway"):
+        for service in ("identity", "competitions", "notifier", "gateway"):
             processes.append(start(service, env))
             await wait_ready(f"http://127.0.0.1:{ports[service]}", processes[-1], timeout=300)
     except BaseException:

@@ -172,3 +172,14 @@ def competition_fence_key(competition_id: uuid.UUID) -> str:
 
 #: The field every written members hash holds (user ids are UUIDs, never this).
 MEMBERS_LOADED = "*"
+
+
+def profile_card_key(user_id: uuid.UUID | str) -> str:
+    """Return the hash holding a user's profile card, the parts of `GET /v1/users/me` (ADR 0074).
+
+    Fields: `account` (identity's `UserOut` JSON), `preferences` (the notifier's
+    preference matrix JSON) and, for each part, `<part>:v`, the version token
+    its writers compare and replace (`podium_runtime.profile_card`). Each part
+    is written only by its owner; a missing part means "ask the owner".
+    """
+    return f"{NAMESPACE}profile:{user_id}"

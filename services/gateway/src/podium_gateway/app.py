@@ -25,6 +25,7 @@ from podium_gateway import (
     operations_api,
     personal_export_api,
     profile_api,
+    profile_read,
     read_model,
     reports_api,
     rewards_api,
@@ -106,7 +107,9 @@ def create_api(settings: Settings) -> FastAPI:
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
             # The edge's reads send their one script on a pipelined connection (ADR 0070).
-            app.state.script_line = ScriptLine(settings.redis_url, [read_model.SNAPSHOT_SCRIPT])
+            app.state.script_line = ScriptLine(
+                settings.redis_url, [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT]
+            )
             try:
                 yield
             finally:

@@ -42,7 +42,7 @@ from podium_runtime.problems import Problem
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from podium_gateway import read_model
+from podium_gateway import profile_read, read_model
 from podium_gateway.auth import (
     SETTLED_AT_EDGE,
     CurrentUser,
@@ -84,6 +84,8 @@ class RouteLabel:
 
 _BOARD_LABEL = RouteLabel(BOARD_ROUTE)
 _DETAILS_LABEL = RouteLabel(DETAILS_ROUTE)
+_PROFILE_LABEL = RouteLabel(profile_read.PATH)
+_PROFILE_HEADERS = [profile_read.CACHE_CONTROL]
 
 EDGE_READS = Counter(
     "podium_gateway_edge_reads_total",
@@ -95,7 +97,11 @@ _DETAILS_ANSWERED = EDGE_READS.labels("details")
 
 
 class EdgeReads:
-    """Answer anonymous first-page board reads and public details before FastAPI routes them."""
+    """Answer first-page board reads, public details and the caller's profile before routing.
+
+    The profile (`GET /v1/users/me`) is read from the caller's profile card by
+    `profile_read.edge_answer` (ADR 0074), with the same rules as the other reads.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -103,15 +109,19 @@ class EdgeReads:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request when the read model answers it exactly, else pass it on."""
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            if scope["path"] == profile_read.PATH:
+                body = await profile_read.edge_answer(scope)
+                if body is not None:
+                    scope["route"] = _PROFILE_LABEL
+                    await _send(send, body, _PROFILE_HEADERS)
+                    return
+                await self.app(scope, receive, send)
+                return
             matched = _PATH.match(scope["path"])
             if matched is not None:
                 answer = await self._answer(scope, matched)
                 if answer is not None:
-                    body, extra = answer
-                    length = (b"content-length", str(len(body)).encode())
-                    headers = [*extra, length, _CONTENT_TYPE]
-                    await send({"type": "http.response.start", "status": 200, "headers": headers})
-                    await send({"type": "http.response.body", "body": body})
+                    await _send(send, *answer)
                     return
         await self.app(scope, receive, send)
 
@@ -173,6 +183,14 @@ class EdgeReads:
         scope["route"] = _BOARD_LABEL if board else _DETAILS_LABEL
         (_BOARDS_ANSWERED if board else _DETAILS_ANSWERED).inc()
         return body, headers
+
+
+async def _send(send: Send, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    """Send a 200 JSON answer with the route's own headers, as its `Response` sends them."""
+    length = (b"content-length", str(len(body)).encode())
+    headers = [*extra, length, _CONTENT_TYPE]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _caller(authorization: str, jwks: Any, leeway: float) -> CurrentUser | None:

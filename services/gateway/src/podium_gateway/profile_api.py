@@ -1,6 +1,8 @@
 """The caller's profile: identity keeps the account, the notifier the preferences (SPEC §5.1).
 
 The gateway sends each part of a change to its owner and joins the two answers.
+Reads are answered from the caller's profile card, which the owners keep in
+Redis (`profile_read`, ADR 0074), and from the owners on a miss.
 """
 
 from __future__ import annotations
@@ -8,18 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from podium_runtime.problems import Problem
 from podium_runtime.problems import problem_responses as problems
 
+from podium_gateway import profile_read
 from podium_gateway.account_schemas import ProfilePatch, UserDocument
-from podium_gateway.auth import CurrentUser, UserDep
+from podium_gateway.auth import CommanderDep, CurrentUser, UserDep
 from podium_gateway.clients import relay
 from podium_gateway.clients.identity import IdentityDep, sent_fields
 from podium_gateway.clients.notifier import NotifierClient, NotifierDep
 
 router = APIRouter()
+
+JSON = "application/json"
+#: The profile is the caller's own: never kept by a shared cache.
+_PRIVATE = {"Cache-Control": "private, no-store"}
 
 
 @router.get(
@@ -29,8 +36,20 @@ router = APIRouter()
     response_model=UserDocument,
     responses=problems(401, 429, 503),
 )
-async def get_me(user: UserDep, identity: IdentityDep, notifier: NotifierDep) -> Response:
+async def get_me(
+    commander: CommanderDep, request: Request, identity: IdentityDep, notifier: NotifierDep
+) -> Response:
     """Return the caller's profile with the notification preferences the notifier keeps."""
+    # From the caller's profile card when both its parts are there (one Redis command that
+    # also makes the caller's checks, ADR 0074); otherwise identity and the notifier are
+    # asked, and they write their parts again.
+    user = commander.user
+    found, verdict = await profile_read.read(request.app.state.runtime.redis, user, commander.gate)
+    if commander.gate is not None:
+        commander.gate.settle(verdict)
+    profile_read.counted(found is not None)
+    if found is not None:
+        return Response(found, media_type=JSON, headers=_PRIVATE)
     profile = await identity.call("GET", "/v1/users/me")
     return await _with_preferences(profile, user, notifier)
 
@@ -86,4 +105,4 @@ async def _with_preferences(
             document["notification_preferences"] = answer.json()["preferences"]
         else:
             document["notification_preferences"] = None
-    return JSONResponse(document, headers={"Cache-Control": "private, no-store"})
+    return JSONResponse(document, headers=_PRIVATE)

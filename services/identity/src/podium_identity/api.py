@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
+from podium_runtime.profile_card import refill
 
-from podium_identity import repository
+from podium_identity import profile_card, repository
 from podium_identity.deps import AccountsDep, UserIdDep
 from podium_identity.schemas import (
     ForgotPasswordRequest,
@@ -103,8 +104,11 @@ async def reset_password(
 
 @router.get("/v1/users/me", response_model=UserOut, tags=["accounts"])
 async def get_me(user_id: UserIdDep, accounts: AccountsDep, session: SessionDep) -> UserOut:
-    """The caller's profile."""
-    return UserOut.of(await accounts.profile(session, user_id))
+    """The caller's profile; the account part of the caller's profile card is written from it."""
+    user = await refill(
+        session, user_id, lambda: accounts.profile(session, user_id), profile_card.account_part
+    )
+    return UserOut.of(user)
 
 
 @router.patch("/v1/users/me", response_model=UserOut, tags=["accounts"])

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from podium_runtime.profile_card import ACCOUNT, ProfileCards, attach
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_identity import admin_api, api, personal_data, queries
@@ -26,6 +27,7 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, metadata)
     runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
+    attach(runtime.db, ProfileCards(runtime.redis, ACCOUNT))
     return runtime
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_identity import profile_card
 from podium_identity.models import audit_log, lrs_clients, refresh_tokens, user_tokens, users
 
 
@@ -23,6 +24,8 @@ async def insert_user(session: AsyncSession, **values: Any) -> AnyRow | None:
         .returning(users)
     )
     found: AnyRow | None = (await session.execute(statement)).first()
+    if found is not None:
+        profile_card.account_changed(session, found)
     return found
 
 
@@ -50,6 +53,7 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) 
         .returning(users)
     )
     found: AnyRow = (await session.execute(statement)).one()
+    profile_card.account_changed(session, found)
     return found
 
 
@@ -273,3 +277,4 @@ async def latest_audit_by_target(
 async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Delete a user; their refresh and single-use tokens go with them (ON DELETE CASCADE)."""
     await session.execute(delete(users).where(users.c.id == user_id))
+    profile_card.account_erased(session, user_id)

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Request
 from podium_runtime.cursors import CursorCodec
 from podium_runtime.deps import SessionDep
 from podium_runtime.problems import Problem
+from podium_runtime.profile_card import refill
 
-from podium_notifier import domain, service
+from podium_notifier import domain, profile_card, service
 from podium_notifier.config import Settings
 from podium_notifier.devsink import read_mails
 from podium_notifier.repositories import inbox
@@ -76,8 +77,14 @@ def _preferences(matrix: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/users/{user_id}/preferences", response_model=PreferencesOut)
 async def get_preferences(session: SessionDep, user_id: uuid.UUID) -> dict[str, Any]:
-    """Return the user's preference matrix."""
-    return _preferences(await service.preferences_view(session, user_id))
+    """Return the user's preference matrix (their profile card's part is written from it)."""
+    matrix = await refill(
+        session,
+        user_id,
+        lambda: service.preferences_view(session, user_id),
+        profile_card.preferences_part,
+    )
+    return _preferences(matrix)
 
 
 @router.put("/users/{user_id}/preferences", response_model=PreferencesOut)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from podium_runtime.profile_card import PREFERENCES, ProfileCards, attach
 from podium_runtime.runtime import ServiceRuntime
 
 from podium_notifier import consumers, ops_api, personal_data, queries
@@ -41,6 +42,7 @@ def create_service(
     runtime = ServiceRuntime(settings, metadata)
     runtime.personal_data.register(*personal_data.RECORDS)
     runtime.queries.register(*queries.CATALOGUE)
+    attach(runtime.db, ProfileCards(runtime.redis, PREFERENCES))
     live = LivePublisher(runtime.redis)
     sender = EmailSender(runtime.db, transport or SmtpTransport(settings), settings)
     notifier = Notifier(settings, live, wake_sender=sender.wake)

@@ -35,7 +35,7 @@ from podium_runtime.db import AnyRow, after_commit
 from podium_runtime.problems import InvalidError, NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_notifier import domain
+from podium_notifier import domain, profile_card
 from podium_notifier.config import Settings
 from podium_notifier.live import LivePublisher
 from podium_notifier.mail import EmailRenderer, TemplateFailed
@@ -428,7 +428,9 @@ async def update_preferences(
     if errors:
         raise UnknownNotificationType(errors)
     await preferences.save_preferences(session, user_id, choices)
-    return await preferences_view(session, user_id)
+    view = await preferences_view(session, user_id)
+    profile_card.preferences_changed(session, user_id, view)
+    return view
 
 
 async def mark_read(
