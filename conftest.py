@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 from hypothesis import settings
 from podium_runtime.infra import TANSU
 from podium_runtime.rollback import (
@@ -55,6 +56,14 @@ async def test_infra() -> AsyncIterator[TestInfrastructure]:
     finally:
         infra.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def store(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
+    """A client of this worker's Redis, for tests that look at what a service keeps there."""
+    client = redis.from_url(test_infra.infra.redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="module")

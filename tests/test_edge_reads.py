@@ -15,7 +15,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from platform_support.stack import (
     serve_identity,
     sign_up,
 )
+from platform_support.windows import running_window
 from podium_competitions.seeding import seed_prediction_board
 from podium_contracts.redis_keys import access_token_revoked_key, competition_card_key
 from podium_gateway.app import create_api as gateway_api
@@ -103,13 +103,6 @@ async def pair(
         yield Pair(fast, slow, identity, competitions)
 
 
-@pytest.fixture
-async def store(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
-    client = redis.from_url(test_infra.infra.redis_url)
-    yield client
-    await client.aclose()
-
-
 def answered_at_edge() -> float:
     """Return how many reads the edge answered so far in this process."""
     return sum(
@@ -150,14 +143,12 @@ async def new_competition(
     pair: Pair, test_infra: TestInfrastructure, store: redis.Redis, owner: User, **fields: Any
 ) -> str:
     """Create a running public competition with a 5-entry board; await its card."""
-    now = datetime.now(UTC)
     body = {
         "kind": "prediction",
         "metric": "auc_roc",
         "title": f"Edge {uuid.uuid4().hex[:8]}",
         "status": "active",
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=3)).isoformat(),
+        **running_window(),
         **fields,
     }
     if body["kind"] == "activity":

@@ -12,12 +12,13 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer
 from competitions_support.stack import CompetitionsStack, competitions_stack
+from platform_support.windows import running_window
 from podium_contracts.redis_keys import competition_card_key, tokens_revoked_before_key
 from podium_contracts.topics import ENROLLMENTS
 from podium_runtime.testing import TestInfrastructure, eventually
@@ -29,21 +30,6 @@ async def stack(
 ) -> AsyncIterator[CompetitionsStack]:
     async with competitions_stack(test_infra, tmp_path_factory.mktemp("join-targets")) as running:
         yield running
-
-
-@pytest.fixture
-async def store(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
-    client = redis.from_url(test_infra.infra.redis_url)
-    yield client
-    await client.aclose()
-
-
-def running_window() -> dict[str, str]:
-    now = datetime.now(UTC)
-    return {
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=3)).isoformat(),
-    }
 
 
 async def card_of(store: redis.Redis, competition_id: str, participants: int = 0) -> dict:  # type: ignore[type-arg]

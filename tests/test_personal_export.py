@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ops_support.stack import OpsStack, completed, ops_stack
 from platform_support.stack import User
+from platform_support.windows import running_window
 from submissions_support.stack import answer_key, predictions_csv
 
 pytestmark = pytest.mark.slow
@@ -47,15 +48,13 @@ async def stack(
 
 async def _prediction_competition(stack: OpsStack, owner: User) -> str:
     """An active AUC competition with its answer key loaded; return its id."""
-    now = datetime.now(UTC)
     body = {
         "kind": "prediction",
         "metric": "auc_roc",
         "title": f"Export cup {uuid.uuid4().hex[:6]}",
         "status": "active",
         "late_join": True,
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=10)).isoformat(),
+        **running_window(days=10),
     }
     made = await stack.http.post("/v1/competitions", json=body, headers=owner.auth)
     assert made.status_code == 201, made.text

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis.asyncio as redis
 from competitions_support.stack import CompetitionsStack, competitions_stack
 from platform_support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, User
+from platform_support.windows import running_window
 from podium_competitions.seeding import seed_prediction_board
 from podium_contracts.redis_keys import (
     competition_card_key,
@@ -36,21 +36,6 @@ async def stack(
 ) -> AsyncIterator[CompetitionsStack]:
     async with competitions_stack(test_infra, tmp_path_factory.mktemp("read-paths")) as running:
         yield running
-
-
-@pytest.fixture
-async def store(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
-    client = redis.from_url(test_infra.infra.redis_url)
-    yield client
-    await client.aclose()
-
-
-def running_window() -> dict[str, str]:
-    now = datetime.now(UTC)
-    return {
-        "starts_at": (now - timedelta(hours=1)).isoformat(),
-        "ends_at": (now + timedelta(days=3)).isoformat(),
-    }
 
 
 async def warm(stack: CompetitionsStack, path: str, user: User | None = None) -> dict[str, Any]:

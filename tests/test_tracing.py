@@ -15,12 +15,12 @@ import logging
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from platform_support.windows import running_window
 from podium_runtime import tracing
 from podium_runtime.logs import JsonFormatter
 from podium_runtime.testing import TestInfrastructure, eventually
@@ -66,7 +66,6 @@ async def test_a_submission_is_one_trace_across_the_services(
     stack: OpsStack, log_lines: io.StringIO
 ) -> None:
     owner, player = await stack.sign_up(), await stack.sign_up()
-    now = datetime.now(UTC)
     made = await stack.http.post(
         "/v1/competitions",
         json={
@@ -76,8 +75,7 @@ async def test_a_submission_is_one_trace_across_the_services(
             "status": "active",
             "late_join": True,
             "public_fraction": 0.5,
-            "starts_at": (now - timedelta(hours=1)).isoformat(),
-            "ends_at": (now + timedelta(days=3)).isoformat(),
+            **running_window(),
         },
         headers=owner.auth,
     )
