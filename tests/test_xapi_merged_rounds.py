@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -18,14 +17,6 @@ from podium_gateway.coalesce import Coalescer
 from podium_gateway.limits import MergedHits
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_runtime.problems import Problem
-from podium_runtime.testing import TestInfrastructure
-
-
-@pytest.fixture
-async def client(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
-    r = redis.from_url(test_infra.infra.redis_url)
-    yield r
-    await r.aclose()
 
 
 async def test_callers_arriving_while_a_round_runs_go_together_in_the_next() -> None:
@@ -76,8 +67,9 @@ async def test_a_failed_round_fails_its_callers_and_a_cancelled_caller_only_itse
 
 
 async def test_merged_claims_answer_each_batch_all_or_nothing_in_arrival_order(
-    client: redis.Redis,
+    store: redis.Redis,
 ) -> None:
+    client = store
     prefix = f"t{uuid.uuid4().hex[:8]}:gateway:"
     claims = StatementClaims(client, prefix)
     x, y, z = (str(uuid.uuid4()) for _ in range(3))
@@ -98,7 +90,8 @@ async def test_merged_claims_answer_each_batch_all_or_nothing_in_arrival_order(
     assert await client.get(f"{prefix}xapi:claim:{z}") == b"hz:p"
 
 
-async def test_merged_hits_count_every_request(client: redis.Redis) -> None:
+async def test_merged_hits_count_every_request(store: redis.Redis) -> None:
+    client = store
     hits = MergedHits(client)
     key = f"t{uuid.uuid4().hex[:8]}:rl:lrs:client"
     outcomes = await asyncio.gather(
