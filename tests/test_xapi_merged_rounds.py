@@ -104,3 +104,17 @@ async def test_merged_hits_count_every_request(store: redis.Redis) -> None:
     assert all(p.code == "RATE_LIMIT_EXCEEDED" for p in refused)
     assert int(await client.get(key)) == 5
     assert 0 < await client.pttl(key) <= 10_000
+
+
+async def test_a_round_answering_too_few_parts_fails_its_callers_instead_of_hanging() -> None:
+    async def call(parts: list[int]) -> list[int]:
+        return parts[:1]
+
+    merged: Coalescer[int, int] = Coalescer(call)
+    busy = asyncio.create_task(merged.run(1))
+    await asyncio.sleep(0)
+    later = [asyncio.create_task(merged.run(n)) for n in (2, 3)]
+    assert await busy == 1
+    for caller in later:
+        with pytest.raises(RuntimeError, match="1 answers for 2 parts"):
+            await asyncio.wait_for(caller, timeout=5)

@@ -77,6 +77,8 @@ class Coalescer(Generic[Part, Answer]):
     async def _round(self, batch: list[tuple[Part, asyncio.Future[Answer]]]) -> None:
         try:
             answers = await self._call([part for part, _ in batch])
+            if len(answers) != len(batch):  # never leave a caller waiting for ever
+                raise RuntimeError(f"{len(answers)} answers for {len(batch)} parts")
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
