@@ -209,14 +209,20 @@ class OutboxRelay:
         self.database = database
         self.table = table
         self.publish = publish
-        self.unsent: ColumnElement[bool] = table.c.sent_at.is_(None)
-        if topic_prefix:
-            self.unsent = and_(self.unsent, table.c.topic.startswith(topic_prefix, autoescape=True))
+        self.topic_prefix = topic_prefix
         self.batch_size = batch_size
         self.max_idle = max_idle
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._failures = FailureLog(log)
+
+    @property
+    def unsent(self) -> ColumnElement[bool]:
+        """The rows this relay still has to publish: unsent, under its topic prefix."""
+        unsent = self.table.c.sent_at.is_(None)
+        if not self.topic_prefix:
+            return unsent
+        return and_(unsent, self.table.c.topic.startswith(self.topic_prefix, autoescape=True))
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now instead of after its idle wait."""
