@@ -72,7 +72,8 @@ Shared Redis round trips (docs/adr/0079): the rate-limit counts and id claims
 of concurrent requests travel in one script call per round trip (Redis script
 calls per request, printed on each line: 2.19 - 2.32 before, 0.87 - 1.07
 after), and ingest checks storability on the statement's JSON text instead of
-walking it. Same-run figures in docs/performance.md.
+walking it. At load average 9-23 the CPU per statement did not move beyond
+the noise (docs/performance.md).
 
 Where the time went before: a failing `import sniffio` on every internal HTTP
 call (httpcore), one conflict lookup call to ingest per request, one
