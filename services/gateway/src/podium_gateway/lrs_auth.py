@@ -29,7 +29,7 @@ from podium_runtime.problems import Problem
 from podium_gateway.clients import client_ip
 from podium_gateway.clients.identity import verify_lrs_client
 from podium_gateway.config import Settings
-from podium_gateway.limits import RateLimitResult, enforce, hit, rate_limit_problem
+from podium_gateway.limits import MergedHits, RateLimitResult, hit, rate_limit_problem
 
 #: xAPI Communication 4.2 scopes. `all` grants everything; `all/read` every read.
 SCOPES = frozenset(
@@ -184,6 +184,14 @@ def _verdicts(request: Request) -> VerdictCache:
     return cache
 
 
+def _hits(request: Request) -> MergedHits:
+    state = request.app.state
+    hits: MergedHits | None = getattr(state, "lrs_rate_hits", None)
+    if hits is None:
+        hits = state.lrs_rate_hits = MergedHits(state.runtime.redis)
+    return hits
+
+
 async def authenticate_lrs_client(request: Request) -> LrsClient:
     """Verify the request's Basic credentials with identity (through the Redis cache).
 
@@ -235,8 +243,8 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     client = LrsClient(
         client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])
     )
-    await enforce(
-        redis_client,
+    # Counted with the concurrent requests of every client in one round trip (limits.py).
+    await _hits(request).enforce(
         f"{settings.redis_key_prefix}rl:lrs:{client.client_id}",
         settings.rate_limit_lrs_clients.get(str(client.client_id), settings.rate_limit_lrs_client),
         settings.rate_limit_lrs_client_window_seconds,

@@ -79,12 +79,9 @@ async def record_statements(
                 statement_id = uuid.UUID(statement["id"])
                 if statement_id in origin:
                     continue  # a retried copy travelling in the same poll
-                problem = json_problem(statement, max_depth=64)
-                if problem:
-                    raise ValueError(problem)
                 row: dict[str, Any] = {
                     "id": statement_id,
-                    "statement": _json_text(statement),
+                    "statement": _storable_text(statement),
                     "lrs_client_id": event.data.lrs_client_id,
                     "stored": parse_instant(statement["stored"]),
                 }
@@ -178,6 +175,32 @@ async def _let_others_run(done: int) -> None:
     # conflict lookups, which must not wait for the whole batch (docs/adr/0004).
     if done and done % YIELD_EVERY == 0:
         await asyncio.sleep(0)
+
+
+#: Deepest nesting of a statement ingest stores (the gateway admits less).
+MAX_STATEMENT_DEPTH = 64
+
+
+def _storable_text(statement: Any) -> str:
+    """Return the statement as JSON text Postgres can store; ValueError when it cannot.
+
+    Refuses what `json_problem` refuses (NUL, lone surrogates, nesting deeper than
+    `MAX_STATEMENT_DEPTH`) without walking every statement: orjson refuses lone
+    surrogates itself, writes NUL only as the escape `\\u0000`, and a text with no
+    more opening brackets than the depth allowed cannot nest deeper. Only a statement
+    failing one of these cheap tests is walked, and the walk decides.
+    """
+    try:
+        text = orjson.dumps(statement)
+    except orjson.JSONEncodeError:
+        text = b""
+    if text and b"\\u0000" not in text:
+        if text.count(b"{") + text.count(b"[") <= MAX_STATEMENT_DEPTH:
+            return text.decode()
+    problem = json_problem(statement, max_depth=MAX_STATEMENT_DEPTH)
+    if problem:
+        raise ValueError(problem)
+    return _json_text(statement)
 
 
 def _json_text(value: Any) -> str:

@@ -340,8 +340,10 @@ async def store_statements(
     remaining = window - (datetime.now(UTC) - stored).total_seconds()
     try:
         # Ingest's consistent-through trusts that a statement stamped `stored` is in Kafka
-        # within the window (podium_ingest.consistency); later ones are refused.
-        await asyncio.wait_for(_publish(request, client, publish), timeout=max(remaining, 0.001))
+        # within the window (podium_ingest.consistency); later ones are refused. A timeout
+        # scope, not `wait_for`: no task per request.
+        async with asyncio.timeout(max(remaining, 0.001)):
+            await _publish(request, client, publish)
     except TimeoutError as exc:
         if new:
             await id_claims.release(*zip(*new, strict=True))

@@ -22,6 +22,8 @@ import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
 from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
 
+from podium_gateway.coalesce import Coalescer
+
 log = logging.getLogger(__name__)
 
 #: Seconds a pending claim lives (longer than any publish can take).
@@ -30,52 +32,64 @@ PENDING_TTL_SECONDS = 120
 COMMITTED_TTL_SECONDS = 30 * 86400
 #: Most claims one queued commit carries to Redis.
 COMMIT_BATCH = 2000
+#: Most ids one merged claim call carries (a larger request's batch goes alone).
+CLAIM_ROUND_IDS = 2000
 
-# KEYS: claim keys, then the stored-ids index (docs/adr/0059);
-# ARGV: [pending ttl ms, positions per id, hash1, ..., hashN, id1's positions, ...].
-# All-or-nothing: when any id conflicts, nothing is claimed (a batch is accepted whole or not).
+# KEYS: claim keys, then the stored-ids index (docs/adr/0059); ARGV: [pending ttl ms,
+# positions per id, number of groups G, size of group 1, ..., size of group G,
+# hash1, ..., hashN, id1's positions, ...]. A group is one request's batch, claimed
+# all-or-nothing: when any of its ids conflicts, none of them is claimed. Groups are
+# claimed one after another, so merging requests into one call (`podium_gateway.coalesce`)
+# answers each as if it had come alone in that order.
 # An unclaimed id is answered 0 when a clear bit of the index proves it is not stored,
 # else 4 (the store must be asked): every bit set, or no index at all.
 _CLAIM = """
 local n = #KEYS - 1
 local per = tonumber(ARGV[2])
+local groups = tonumber(ARGV[3])
+local hashes = 3 + groups
+local positions = hashes + n
 local bits = redis.call('STRLEN', KEYS[n + 1]) * 8
 local results = {}
-local conflict = false
-for i = 1, n do
-  local current = redis.call('GET', KEYS[i])
-  local wanted = ARGV[i + 2]
-  if not current then
-    results[i] = 0
-  elseif current == wanted .. ':c' then
-    results[i] = 1
-  elseif current == wanted .. ':p' then
-    results[i] = 2
-  else
-    results[i] = 3
-    conflict = true
+local first = 1
+for g = 1, groups do
+  local last = first + tonumber(ARGV[3 + g]) - 1
+  local conflict = false
+  for i = first, last do
+    local current = redis.call('GET', KEYS[i])
+    local wanted = ARGV[hashes + i]
+    if not current then
+      results[i] = 0
+    elseif current == wanted .. ':c' then
+      results[i] = 1
+    elseif current == wanted .. ':p' then
+      results[i] = 2
+    else
+      results[i] = 3
+      conflict = true
+    end
   end
-end
-if conflict then
-  return results
-end
-for i = 1, n do
-  if results[i] == 0 then
-    redis.call('SET', KEYS[i], ARGV[i + 2] .. ':p', 'PX', ARGV[1])
-    local maybe = 1
-    if bits > 0 then
-      for j = 1, per do
-        local position = tonumber(ARGV[2 + n + (i - 1) * per + j]) % bits
-        if redis.call('GETBIT', KEYS[n + 1], position) == 0 then
-          maybe = 0
-          break
+  if not conflict then
+    for i = first, last do
+      if results[i] == 0 then
+        redis.call('SET', KEYS[i], ARGV[hashes + i] .. ':p', 'PX', ARGV[1])
+        local maybe = 1
+        if bits > 0 then
+          for j = 1, per do
+            local position = tonumber(ARGV[positions + (i - 1) * per + j]) % bits
+            if redis.call('GETBIT', KEYS[n + 1], position) == 0 then
+              maybe = 0
+              break
+            end
+          end
+        end
+        if maybe == 1 then
+          results[i] = 4
         end
       end
     end
-    if maybe == 1 then
-      results[i] = 4
-    end
   end
+  first = last + 1
 end
 return results
 """
@@ -130,6 +144,9 @@ class StatementClaims:
         self._release = client.register_script(_RELEASE)
         self._queued: list[tuple[str, str]] = []
         self._committer: asyncio.Task[None] | None = None
+        self._claims: Coalescer[tuple[list[str], list[str]], list[ClaimState]] = Coalescer(
+            self._claim_round, max_size=CLAIM_ROUND_IDS, size=lambda part: len(part[0])
+        )
 
     def _keys(self, ids: Sequence[str]) -> list[str]:
         return [xapi_claim_key(i, self.prefix) for i in ids]
@@ -139,13 +156,33 @@ class StatementClaims:
 
         An id claimed now is `NEW` when the index of stored ids proves it is not stored,
         else `NEW_MAYBE_STORED` (ingest's store decides, docs/adr/0004 and 0059).
+        Concurrent requests' claims travel together in one script call, each batch
+        still all-or-nothing on its own (`podium_gateway.coalesce`).
         """
-        positions = [p for i in ids for p in index_positions(i)]
+        return await self._claims.run((list(ids), list(hashes)))
+
+    async def _claim_round(
+        self, parts: list[tuple[list[str], list[str]]]
+    ) -> list[list[ClaimState]]:
+        ids = [i for part, _ in parts for i in part]
         result = await self._claim(
             keys=[*self._keys(ids), self.index_key],
-            args=[PENDING_TTL_SECONDS * 1000, INDEX_HASHES, *hashes, *positions],
+            args=[
+                PENDING_TTL_SECONDS * 1000,
+                INDEX_HASHES,
+                len(parts),
+                *(len(part) for part, _ in parts),
+                *(h for _, hashes in parts for h in hashes),
+                *(p for i in ids for p in index_positions(i)),
+            ],
         )
-        return [ClaimState(int(r)) for r in result]
+        states = [ClaimState(int(r)) for r in result]
+        answers: list[list[ClaimState]] = []
+        start = 0
+        for part, _ in parts:
+            answers.append(states[start : start + len(part)])
+            start += len(part)
+        return answers
 
     async def commit(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Mark claims durable once the statements are acknowledged by Kafka (or found stored)."""
