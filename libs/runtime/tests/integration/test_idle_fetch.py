@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -17,19 +18,27 @@ BUSY_MS = 200
 ARRIVES_WITHIN = 30.0
 
 
-async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behind_it(
-    test_infra: TestInfrastructure,
-) -> None:
+@pytest.fixture
+async def topic(test_infra: TestInfrastructure) -> AsyncIterator[str]:
+    """A fresh two-partition topic of this run, deleted afterwards (not on tansu)."""
     if test_infra.infra.on_tansu:
         pytest.skip("tansu holds a fetch for its whole wait, records or not")
-    bootstrap = test_infra.infra.kafka_bootstrap_servers
-    topic = f"{test_infra.topic_prefix}idle-fetch-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    name = f"{test_infra.topic_prefix}idle-fetch-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    consumer = IdleAwareConsumer(
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+def member(test_infra: TestInfrastructure, topic: str) -> IdleAwareConsumer:
+    """A consumer of `topic` in the group named after it: short busy, long idle waits."""
+    return IdleAwareConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=test_infra.infra.kafka_bootstrap_servers,
         group_id=topic,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -37,7 +46,13 @@ async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behi
         idle_wait_ms=HOLD_MS,
         request_timeout_ms=HOLD_MS + 30_000,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+
+
+async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behind_it(
+    test_infra: TestInfrastructure, topic: str
+) -> None:
+    consumer = member(test_infra, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
     await consumer.start()
     await producer.start()
     try:
@@ -79,35 +94,13 @@ async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behi
     finally:
         await producer.stop()
         await consumer.stop()
-        await admin.delete_topics([topic])
-        await admin.close()
 
 
 async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
-    test_infra: TestInfrastructure,
+    test_infra: TestInfrastructure, topic: str
 ) -> None:
-    if test_infra.infra.on_tansu:
-        pytest.skip("tansu holds a fetch for its whole wait, records or not")
-    bootstrap = test_infra.infra.kafka_bootstrap_servers
-    topic = f"{test_infra.topic_prefix}idle-rebalance-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-
-    def member() -> IdleAwareConsumer:
-        return IdleAwareConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            group_id=topic,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=BUSY_MS,
-            idle_wait_ms=HOLD_MS,
-            request_timeout_ms=HOLD_MS + 30_000,
-        )
-
-    staying, leaving = member(), member()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    staying, leaving = member(test_infra, topic), member(test_infra, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
     await staying.start()
     await leaving.start()
     await producer.start()
@@ -134,5 +127,3 @@ async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
     finally:
         await producer.stop()
         await staying.stop()
-        await admin.delete_topics([topic])
-        await admin.close()
