@@ -11,12 +11,14 @@ rolled back, before `session()` returns (used by the competitions read model, AD
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from sqlalchemy import MetaData, Row, text
+from sqlalchemy import MetaData, Row, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -36,6 +38,11 @@ NAMING_CONVENTION = {
 #: request (a larger one would fail in the driver, not as the caller's mistake).
 PG_INTEGER_MAX = 2**31 - 1
 
+#: A pooled connection idle for longer than this is pinged before it is handed out
+#: (ADR 0082); one used more recently is handed out unless the server closed it.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+_RETURNED_AT = "podium_returned_at"
 _AFTER_COMMIT = "podium_after_commit"
 _BEFORE_COMMIT = "podium_before_commit"
 _AFTER_TRANSACTION = "podium_after_transaction"
@@ -85,19 +92,60 @@ async def _ended(hooks: list[Callable[[bool], Awaitable[Any]]], *, committed: bo
             log.exception("after-transaction hook failed")
 
 
+def _returned(dbapi_connection: Any, record: Any) -> None:
+    """Note when a connection went back to the pool."""
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _checked_out(dbapi_connection: Any, record: Any, proxy: Any, *, ping_after: float) -> None:
+    """Refuse a pooled connection the server closed, and ping one idle for a while (ADR 0082).
+
+    A restarted or terminated server closes its sockets and asyncpg marks the
+    connection closed as soon as the event loop reads that, so a recently used
+    connection needs no round trip; one idle longer than `ping_after` seconds is
+    pinged as `pool_pre_ping` would (a silently dropped link shows only then).
+    Raising `DisconnectionError` makes the pool discard it and connect afresh.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
+    returned = record.info.get(_RETURNED_AT)
+    if returned is not None and time.monotonic() - returned > ping_after:
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection failed its ping") from exc
+
+
 class Database:
     """Owns the engine and hands out units of work."""
 
-    def __init__(self, url: str, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 10,
+        echo: bool = False,
+        ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+    ) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # Not `pool_pre_ping`: three round trips (BEGIN, ping, ROLLBACK) before every
+            # unit of work; `_checked_out` pings only connections idle for a while.
+            pool_pre_ping=False,
             echo=echo,
             # Errors and logs show statements without their values (hashes, e-mails, tokens).
             hide_parameters=True,
+        )
+        pool = self.engine.sync_engine.pool
+        event.listen(pool, "checkin", _returned)
+        event.listen(
+            pool,
+            "checkout",
+            lambda connection, record, proxy: _checked_out(
+                connection, record, proxy, ping_after=ping_after_idle
+            ),
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -58,15 +58,17 @@ log = logging.getLogger(__name__)
 
 BoardKeys = tuple[str, str, str]
 
-# One delta, atomically, only on top of the version it was computed on. ARGV: base as_of,
-# new as_of, total, shift first, shift last, shift by, number of removals, the removed
-# ids, then (id, rank, entry JSON) per placed line. Entry JSON starts with its rank
-# (`BoardEntry.to_json`), so a shifted line's rank is rewritten in place.
+# One delta, atomically, only on top of the version it was computed on; once applied it
+# announces the new version on the board's channel (`board_changes_channel`), in the same
+# call. ARGV: base as_of, new as_of, total, shift first, shift last, shift by, the
+# channel, number of removals, the removed ids, then (id, rank, entry JSON) per placed
+# line. Entry JSON starts with its rank (`BoardEntry.to_json`), so a shifted line's rank
+# is rewritten in place.
 _DELTA = """
 local stored = redis.call('HGET', KEYS[3], 'as_of') or ''
 if stored ~= ARGV[1] then return {0, stored} end
-local removals = tonumber(ARGV[7])
-for i = 8, 7 + removals do
+local removals = tonumber(ARGV[8])
+for i = 9, 8 + removals do
   redis.call('ZREM', KEYS[1], ARGV[i])
   redis.call('HDEL', KEYS[2], ARGV[i])
 end
@@ -82,11 +84,12 @@ if by ~= 0 then
     end
   end
 end
-for i = 8 + removals, #ARGV, 3 do
+for i = 9 + removals, #ARGV, 3 do
   redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
 end
 redis.call('HSET', KEYS[3], 'as_of', ARGV[2], 'total', ARGV[3])
+redis.call('PUBLISH', ARGV[7], ARGV[2])
 return {1, ARGV[2]}
 """
 
@@ -110,26 +113,46 @@ class BoardDelta:
 
 async def apply_delta(client: redis.Redis, keys: BoardKeys, delta: BoardDelta) -> str:
     """Apply one delta; return `applied`, `stale` (Redis is newer) or `early` (base missing)."""
-    first, last, by = delta.shift
-    args: list[str | int] = [
-        delta.base.isoformat() if delta.base else "",
-        delta.as_of.isoformat(),
-        delta.total,
-        first,
-        last,
-        by,
-        len(delta.removed),
-        *(str(user_id) for user_id in delta.removed),
-    ]
-    for entry in delta.placed:
-        args += [str(entry.user_id), entry.rank, entry.to_json()]
-    applied, stored = await client.eval(_DELTA, 3, *keys, *args)
-    if applied:
-        return "applied"
-    text = stored.decode() if isinstance(stored, bytes) else stored
-    if text and datetime.fromisoformat(text) >= delta.as_of:
-        return "stale"
-    return "early"
+    return (await apply_deltas(client, [(keys, delta)]))[0]
+
+
+async def apply_deltas(
+    client: redis.Redis, deltas: Sequence[tuple[BoardKeys, BoardDelta]]
+) -> list[str]:
+    """Apply one delta to each of some boards in one round trip; return each one's outcome.
+
+    Each delta is its own script call, atomic on its own board and announcing the new
+    version when applied; the calls travel in one pipeline (not a transaction). An
+    outcome is `applied`, `stale` (Redis is newer) or `early` (base missing).
+    """
+    async with client.pipeline(transaction=False) as pipe:
+        for keys, delta in deltas:
+            first, last, by = delta.shift
+            args: list[str | int] = [
+                delta.base.isoformat() if delta.base else "",
+                delta.as_of.isoformat(),
+                delta.total,
+                first,
+                last,
+                by,
+                board_changes_channel(keys[2]),
+                len(delta.removed),
+                *(str(user_id) for user_id in delta.removed),
+            ]
+            for entry in delta.placed:
+                args += [str(entry.user_id), entry.rank, entry.to_json()]
+            pipe.eval(_DELTA, 3, *keys, *args)
+        replies = await pipe.execute()
+    outcomes = []
+    for (_, delta), (applied, stored) in zip(deltas, replies, strict=True):
+        text = stored.decode() if isinstance(stored, bytes) else stored
+        if applied:
+            outcomes.append("applied")
+        elif text and datetime.fromisoformat(text) >= delta.as_of:
+            outcomes.append("stale")
+        else:
+            outcomes.append("early")
+    return outcomes
 
 
 async def write_board(
@@ -322,7 +345,11 @@ class BoardWriter:
             self._failures.recovered()
 
     async def _write_next(self, waits: Backoff) -> None:
-        """Write one pending whole board, or the oldest delta of one board."""
+        """Write one pending whole board, or the oldest delta of every board with deltas.
+
+        The deltas of several boards (a score moves the public and the private board)
+        go to Redis in one round trip, each announcing its version as it is applied.
+        """
         if self._pending:
             keys, board = next(iter(self._pending.items()))
             if await write_board(self.client, keys, *board):
@@ -330,29 +357,31 @@ class BoardWriter:
             if self._pending.get(keys) is board:
                 del self._pending[keys]
             return
-        keys, deltas = next(iter(self._deltas.items()))
-        delta = deltas[0]
-        outcome = await apply_delta(self.client, keys, delta)
-        if outcome == "early":
-            # The write of the version before it is still under way elsewhere.
-            tries = self._early.get(keys, 0) + 1
-            self._early[keys] = tries
-            if tries < DELTA_BASE_TRIES:
-                self._deltas[keys] = self._deltas.pop(keys)  # let other boards go first
-                await asyncio.sleep(waits.next_delay())
-                return
-            log.warning("board mirror out of step; the audit rebuilds it", extra={"key": keys[2]})
-            await self.client.delete(keys[2])
-            self._deltas.pop(keys, None)
+        batch = [(keys, deltas, deltas[0]) for keys, deltas in self._deltas.items()]
+        outcomes = await apply_deltas(self.client, [(keys, delta) for keys, _, delta in batch])
+        waiting = False
+        for (keys, deltas, _), outcome in zip(batch, outcomes, strict=True):
+            if outcome == "early":
+                # The write of the version before it is still under way elsewhere.
+                tries = self._early.get(keys, 0) + 1
+                self._early[keys] = tries
+                if tries < DELTA_BASE_TRIES:
+                    waiting = True
+                    continue
+                log.warning(
+                    "board mirror out of step; the audit rebuilds it", extra={"key": keys[2]}
+                )
+                await self.client.delete(keys[2])
+                self._deltas.pop(keys, None)
+                self._early.pop(keys, None)
+                continue
             self._early.pop(keys, None)
-            return
-        self._early.pop(keys, None)
-        if outcome == "applied":
-            await self._publish_version(keys, delta.as_of)
-        if self._deltas.get(keys) is deltas:
-            deltas.pop(0)
-            if not deltas:
-                del self._deltas[keys]
+            if self._deltas.get(keys) is deltas:
+                deltas.pop(0)
+                if not deltas:
+                    del self._deltas[keys]
+        if waiting:
+            await asyncio.sleep(waits.next_delay())
 
     async def _publish_version(self, keys: BoardKeys, as_of: datetime) -> None:
         """Tell the board's watchers (the gateway's SSE streams) that Redis holds `as_of`.
