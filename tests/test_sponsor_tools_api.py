@@ -52,7 +52,7 @@ async def seed_scores(
     client = redis.from_url(test_infra.infra.redis_url)
     try:
         async with database.session() as session:
-            await repository.upsert_scored(
+            await repository.lock_and_upsert_scored(
                 session,
                 [
                     {

@@ -54,6 +54,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
 E = TypeVar("E", bound=type[Event])
 
 _BY_EVENT: dict[tuple[str, int], Topic] = {}
+#: The topic of each event class asked about: `topic_for` runs once per staged event.
+_BY_CLASS: dict[type[Event], Topic] = {}
 _DECLARED: list[type[Event]] = []
 
 
@@ -80,7 +82,11 @@ def registered_events() -> tuple[type[Event], ...]:
 def topic_for(event: type[Event] | Event) -> Topic:
     """Return the topic an event class (or instance) is declared on."""
     cls = event if isinstance(event, type) else type(event)
-    return _BY_EVENT[(cls.model_fields["type"].default, cls.model_fields["version"].default)]
+    topic = _BY_CLASS.get(cls)
+    if topic is None:
+        fields = cls.__pydantic_fields__
+        topic = _BY_CLASS[cls] = _BY_EVENT[(fields["type"].default, fields["version"].default)]
+    return topic
 
 
 def all_topic_names() -> list[str]:

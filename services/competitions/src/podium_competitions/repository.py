@@ -423,15 +423,25 @@ async def upsert_user(
     )
 
 
+def board_lock_sql(key: str) -> str:
+    """Return the SQL call taking one board's lock, `key` an SQL expression of its key.
+
+    Statements that take the lock along with other work (ADR 0083) use it too, so
+    every path hashes the key the same way.
+    """
+    return f"pg_advisory_xact_lock(hashtextextended({key}, 7207))"
+
+
+_LOCK_BOARD = text(f"SELECT {board_lock_sql(':key')}")
+
+
 async def lock_board(session: AsyncSession, key: str) -> None:
     """Hold a transaction-scoped advisory lock on one board (`<kind>:<competition id>`).
 
     Board updates of a competition take it so that recomputations and their
     Redis writes happen in commit order; it is released when the transaction ends.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7207))"), {"key": key}
-    )
+    await session.execute(_LOCK_BOARD, {"key": key})
 
 
 async def display_names(

@@ -15,7 +15,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
     literal,
     select,
@@ -37,6 +36,9 @@ from podium_competitions.leaderboard.models import (
 from podium_competitions.models import competitions, users
 from podium_competitions.teams.models import final_selections, team_members, teams
 
+#: The key of a prediction board's lock (`shared.lock_board`), as SQL over a competition id.
+_BOARD_KEY_SQL = "'leaderboard:' || CAST({id} AS text)"
+
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     """Serialise board updates of one competition until the transaction ends.
@@ -48,34 +50,65 @@ async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     await shared.lock_board(session, f"leaderboard:{competition_id}")
 
 
-def _scored_upsert() -> Any:
-    """Build the upsert of one submission's scores (once: building it costs more than a trip)."""
-    table = leaderboard_submissions
-    stmt = pg_insert(table)
-    excluded = stmt.excluded
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.submission_id],
-        set_={
-            "public_score": excluded.public_score,
-            "private_score": excluded.private_score,
-            "higher_is_better": excluded.higher_is_better,
-            "submitted_at": excluded.submitted_at,
-            "scored_at": excluded.scored_at,
-        },
-        # A stale redelivery never overwrites a newer rescore.
-        where=func.coalesce(table.c.scored_at, excluded.scored_at) <= excluded.scored_at,
-    )
+_SUBMISSIONS = leaderboard_submissions.fullname
+
+# Takes the boards' locks, then upserts the scores (one row per submission): one round
+# trip (ADR 0083). The locks come first, in the competitions' order (the order
+# `lock_board` callers keep), as one aggregate row every inserted row joins, so no row
+# is written before all of them are held. A stale redelivery never overwrites a newer
+# rescore; an invalidation is kept.
+_LOCKED_SCORES_UPSERT = text(
+    f"""
+WITH locked AS (
+    SELECT count(*) AS boards FROM (
+        SELECT {shared.board_lock_sql(_BOARD_KEY_SQL.format(id="b.id"))}
+        FROM (
+            SELECT DISTINCT unnest(CAST(:competition_ids AS uuid[])) AS id ORDER BY id
+        ) AS b
+    ) AS l
+)
+INSERT INTO {_SUBMISSIONS} AS s (
+    submission_id, competition_id, user_id, higher_is_better, public_score, private_score,
+    submitted_at, scored_at
+)
+SELECT v.* FROM locked CROSS JOIN unnest(
+    CAST(:submission_ids AS uuid[]), CAST(:competition_ids AS uuid[]),
+    CAST(:user_ids AS uuid[]), CAST(:higher_is_better AS boolean[]),
+    CAST(:public_scores AS double precision[]), CAST(:private_scores AS double precision[]),
+    CAST(:submitted_at AS timestamptz[]), CAST(:scored_at AS timestamptz[])
+) AS v (
+    submission_id, competition_id, user_id, higher_is_better, public_score, private_score,
+    submitted_at, scored_at
+)
+ON CONFLICT (submission_id) DO UPDATE SET
+    public_score = excluded.public_score, private_score = excluded.private_score,
+    higher_is_better = excluded.higher_is_better, submitted_at = excluded.submitted_at,
+    scored_at = excluded.scored_at
+WHERE coalesce(s.scored_at, excluded.scored_at) <= excluded.scored_at
+"""  # noqa: S608
+)
+
+#: The columns of `lock_and_upsert_scored`'s rows, in the order of its statement's arrays.
+_SCORED_COLUMNS = (
+    ("submission_ids", "submission_id"),
+    ("competition_ids", "competition_id"),
+    ("user_ids", "user_id"),
+    ("higher_is_better", "higher_is_better"),
+    ("public_scores", "public_score"),
+    ("private_scores", "private_score"),
+    ("submitted_at", "submitted_at"),
+    ("scored_at", "scored_at"),
+)
 
 
-_SCORED_UPSERT = _scored_upsert()
+async def lock_and_upsert_scored(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Take the boards' locks of the rows' competitions, then record the submissions' scores.
 
-
-async def upsert_scored(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Record submissions' scores, all in one round trip (one row per submission id).
-
-    A rescore overwrites them, an invalidation is kept.
+    One round trip whatever the number of rows (one row per submission id). A rescore
+    overwrites them, an invalidation is kept.
     """
-    await session.execute(_SCORED_UPSERT, list(rows))
+    params = {name: [row[column] for row in rows] for name, column in _SCORED_COLUMNS}
+    await session.execute(_LOCKED_SCORES_UPSERT, params)
 
 
 async def mark_invalidated(
@@ -475,7 +508,6 @@ class BoardContext:
     submissions: list[ScoredSubmission] = field(default_factory=list)
 
 
-_SUBMISSIONS = leaderboard_submissions.fullname
 _COMPETITIONS = competitions.fullname
 _USERS = users.fullname
 _TEAMS = teams.fullname

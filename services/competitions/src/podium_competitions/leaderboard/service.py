@@ -118,16 +118,15 @@ async def record_scores(
     scores costs one placement per entrant and one commit; `rank_changed` reports the
     moves between the board before and after the unit of work (ADR 0044).
     """
-    # Locks in one order, so two consumers holding different polls cannot deadlock.
-    for competition_id in sorted({data.competition_id for data in scores}):
-        await repository.lock_board(session, competition_id)
     # One row per submission: of two scores of one submission in a poll, the newer counts.
     newest: dict[uuid.UUID, ScoredData] = {}
     for data in scores:
         held = newest.get(data.submission_id)
         if held is None or held.scored_at <= data.scored_at:
             newest[data.submission_id] = data
-    await repository.upsert_scored(
+    # The boards' locks (in one order, so two consumers holding different polls cannot
+    # deadlock) and the scores, in one statement.
+    await repository.lock_and_upsert_scored(
         session,
         [
             {
