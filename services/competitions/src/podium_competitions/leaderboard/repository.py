@@ -11,16 +11,11 @@ from typing import Any
 from podium_runtime.db import AnyRow
 from sqlalchemy import (
     DateTime,
-    Float,
-    and_,
     bindparam,
     delete,
     insert,
-    literal,
     select,
     text,
-    tuple_,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -240,98 +235,6 @@ async def standing(
 
 
 @dataclass(frozen=True)
-class LinePlace:
-    """An entrant's stored line on one board (None: off it) and where a new line would go."""
-
-    old: AnyRow | None
-    #: The rank of the first other line that sorts after the new line (None: none does).
-    after: int | None
-
-
-def _lines_and_places() -> Any:
-    """Build the query of `lines_and_places` once, with bound parameters per board."""
-    t = leaderboard_entries
-    key = tuple_(t.c.order_score, t.c.best_at, t.c.submission_id)
-    competition_id = bindparam("competition_id", type_=UUID(as_uuid=True))
-    entrant = bindparam("entrant", type_=UUID(as_uuid=True))
-    parts = []
-    for split in SPLITS:
-        # A board the entrant leaves has no new line: NULLs compare to nothing.
-        new_key = tuple_(
-            bindparam(f"{split}_order_score", type_=Float),
-            bindparam(f"{split}_best_at", type_=DateTime(timezone=True)),
-            bindparam(f"{split}_submission_id", type_=UUID(as_uuid=True)),
-        )
-        after = (
-            select(t.c.rank)
-            .where(
-                t.c.competition_id == competition_id,
-                t.c.split == split,
-                key > new_key,
-                t.c.user_id != entrant,
-            )
-            .order_by(t.c.order_score, t.c.best_at, t.c.submission_id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        one = select(literal(1).label("one")).subquery()
-        parts.append(
-            select(
-                literal(split).label("board"),
-                after.label("after"),
-                t.c.rank,
-                t.c.order_score,
-                t.c.best_at,
-                t.c.submission_id,
-            ).select_from(
-                one.outerjoin(
-                    t,
-                    and_(
-                        t.c.competition_id == competition_id,
-                        t.c.split == split,
-                        t.c.user_id == entrant,
-                    ),
-                )
-            )
-        )
-    return union_all(*parts)
-
-
-_LINES_AND_PLACES = _lines_and_places()
-
-
-async def lines_and_places(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
-    entrant: uuid.UUID,
-    lines: Mapping[Split, Entry | None],
-) -> dict[Split, LinePlace]:
-    """Return, per board, the entrant's stored line and the place of its new line: one query.
-
-    The place is one descent of the order index per board: O(log n).
-    """
-    params: dict[str, Any] = {"competition_id": competition_id, "entrant": entrant}
-    for split in SPLITS:
-        line = lines.get(split)
-        params[f"{split}_order_score"] = line.order_score if line else None
-        params[f"{split}_best_at"] = line.best_at if line else None
-        params[f"{split}_submission_id"] = line.submission_id if line else None
-    rows = (await session.execute(_LINES_AND_PLACES, params)).all()
-    return {row.board: LinePlace(row if row.rank is not None else None, row.after) for row in rows}
-
-
-@dataclass(frozen=True)
-class LineMove:
-    """How one board changes for one entrant: ranks shifted, the line put or taken off."""
-
-    split: Split
-    #: Ranks `first..last` (before the move) change by `by`; empty when first > last.
-    shift: tuple[int, int, int]
-    #: The entrant's new line (None: taken off the board).
-    line: Entry | None
-
-
-@dataclass(frozen=True)
 class Shifted:
     """The lines one move shifted on one board, as parallel arrays (new ranks)."""
 
@@ -341,17 +244,31 @@ class Shifted:
 
 
 @dataclass(frozen=True)
-class MovedLines:
-    """What `move_lines` changed: the shifted lines per board, the members of shifted teams."""
+class BoardMove:
+    """How one board changed for one entrant (ADR 0083)."""
 
-    shifted: dict[Split, Shifted]
+    #: The entrant's rank before and after (None: off the board).
+    old_rank: int | None
+    rank: int | None
+    #: Ranks `first..last` (before the move) changed by `by`; empty when first > last.
+    shift: tuple[int, int, int]
+    #: The board's line count after the move.
+    total: int
+    #: The lines shifted (None: none).
+    shifted: Shifted | None
+
+
+@dataclass(frozen=True)
+class PlacedLines:
+    """What `place_lines` changed: the boards it moved, the members of shifted teams."""
+
+    boards: dict[Split, BoardMove]
     #: Team id -> member ids (sorted) of the shifted lines that are teams.
     teams: dict[uuid.UUID, list[uuid.UUID]]
 
 
-#: The columns of a line that a placement writes.
+#: The columns of a line that a placement writes, besides its rank.
 _LINE_COLUMNS = (
-    "rank",
     "score",
     "submission_id",
     "submissions",
@@ -359,6 +276,16 @@ _LINE_COLUMNS = (
     "order_score",
     "best_at",
 )
+
+#: Their SQL types, for the statement's typed parameters.
+_LINE_TYPES = {
+    "score": "double precision",
+    "submission_id": "uuid",
+    "submissions": "integer",
+    "last_submission_at": "timestamptz",
+    "order_score": "double precision",
+    "best_at": "timestamptz",
+}
 
 
 _ENTRIES = leaderboard_entries.fullname
@@ -374,61 +301,100 @@ def _per_board(template: str, joiner: str = ", ") -> str:
     )
 
 
-# Both boards' moves in one statement of a fixed shape (ADR 0076): prepared once per
-# connection, no SQL is built per event. A board without a move passes an empty run
-# (first > last), no line and neither removal nor version. The lines shifted come back
-# as one row of arrays per board, the members of shifted teams as one more row.
-_MOVE_LINES = text(
+_NEW_LINE = ", ".join(
+    f"CAST(:{{s}}_{name} AS {_LINE_TYPES[name]}) AS {name}" for name in _LINE_COLUMNS
+)
+
+# Both boards' placements in one statement of a fixed shape (ADR 0076, ADR 0083),
+# prepared once per connection. Per board, from the entrant's new line (or none: `put`
+# false) and the board's line count: the entrant's stored line, the rank of the first
+# other line that sorts after the new one (one descent of the order index), hence the
+# new rank and the run of lines passed (`plan_<board>`); then the run shifts by one
+# (one range scan of the rank index), the line is put or removed and the version set.
+# A board the entrant is on neither before nor after is not touched. The plans and
+# the lines shifted come back as one row per board, the members of shifted teams as
+# one more row. The entrant's own line is never inside the run it passed, so each row
+# changes once in the statement.
+_PLACE_LINES = text(
     f"""
 WITH {
         _per_board(
-            "shifted_{s} AS ("
-            " UPDATE {entries} AS e SET rank = e.rank + :{s}_by"
+            "at_{s} AS ("
+            " SELECT n.*, o.rank AS old_rank,"
+            " coalesce(o.rank IS NOT NULL AND (o.order_score, o.best_at, o.submission_id)"
+            " = (n.order_score, n.best_at, n.submission_id), false) AS same,"
+            " coalesce(("
+            " SELECT e.rank FROM {entries} AS e"
             " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
-            " AND e.rank BETWEEN :{s}_first AND :{s}_last"
+            " AND (e.order_score, e.best_at, e.submission_id)"
+            " > (n.order_score, n.best_at, n.submission_id)"
+            " AND e.user_id <> :entrant"
+            " ORDER BY e.order_score, e.best_at, e.submission_id LIMIT 1"
+            " ), n.total + 1) AS following"
+            " FROM (SELECT CAST(:{s}_put AS boolean) AS put,"
+            " CAST(:{s}_total AS integer) AS total, " + _NEW_LINE + ") AS n"
+            " LEFT JOIN {entries} AS o ON o.competition_id = :competition_id"
+            " AND o.split = '{s}' AND o.user_id = :entrant"
+            "), plan_{s} AS ("
+            " SELECT '{s}' AS split, a.*, a.put OR a.old_rank IS NOT NULL AS touch,"
+            " CASE WHEN NOT a.put THEN NULL WHEN a.same THEN a.old_rank"
+            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
+            "  ELSE a.following - 1 END AS rank,"
+            " CASE WHEN NOT a.put THEN a.old_rank + 1 WHEN a.same THEN 1"
+            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
+            "  ELSE a.old_rank + 1 END AS first,"
+            " CASE WHEN NOT a.put THEN a.total WHEN a.same THEN 0"
+            "  WHEN a.old_rank IS NULL THEN a.total"
+            "  WHEN a.following <= a.old_rank THEN a.old_rank - 1"
+            "  ELSE a.following - 1 END AS last,"
+            " CASE WHEN NOT a.put THEN -1 WHEN a.same THEN 0"
+            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN 1"
+            "  ELSE -1 END AS by,"
+            " a.total + CASE WHEN NOT a.put THEN -1 WHEN a.old_rank IS NULL THEN 1"
+            "  ELSE 0 END AS new_total"
+            " FROM at_{s} AS a"
+            "), shifted_{s} AS ("
+            " UPDATE {entries} AS e SET rank = e.rank + p.by FROM plan_{s} AS p"
+            " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
+            " AND p.touch AND p.by <> 0 AND e.rank BETWEEN p.first AND p.last"
             " RETURNING e.split, e.user_id, e.rank, e.score)"
         )
-    }, shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS (
+    }, plans AS ({_per_board("SELECT * FROM plan_{s}", " UNION ALL ")}),
+shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS (
     INSERT INTO {_ENTRIES} AS e (
-        competition_id, split, user_id, rank, score, submission_id, submissions,
-        last_submission_at, order_score, best_at
+        competition_id, split, user_id, rank, {", ".join(_LINE_COLUMNS)}
     )
-    SELECT :competition_id, v.split, :entrant, v.rank, v.score, v.submission_id,
-        v.submissions, v.last_submission_at, v.order_score, v.best_at
-    FROM (VALUES {
-        _per_board(
-            "('{s}', CAST(:{s}_put AS boolean), CAST(:{s}_rank AS integer),"
-            " CAST(:{s}_score AS double precision), CAST(:{s}_submission_id AS uuid),"
-            " CAST(:{s}_submissions AS integer),"
-            " CAST(:{s}_last_submission_at AS timestamptz),"
-            " CAST(:{s}_order_score AS double precision), CAST(:{s}_best_at AS timestamptz))"
-        )
-    }) AS v (split, put, rank, score, submission_id, submissions, last_submission_at,
-        order_score, best_at)
-    WHERE v.put
-    ON CONFLICT (competition_id, split, user_id) DO UPDATE SET {
+    SELECT :competition_id, p.split, :entrant, p.rank, {
+        ", ".join(f"p.{name}" for name in _LINE_COLUMNS)
+    }
+    FROM plans AS p
+    WHERE p.put
+    ON CONFLICT (competition_id, split, user_id) DO UPDATE SET rank = excluded.rank, {
         ", ".join(f"{name} = excluded.{name}" for name in _LINE_COLUMNS)
     }
     RETURNING 1
 ), removed AS (
     DELETE FROM {_ENTRIES} AS e
-    WHERE e.competition_id = :competition_id AND e.user_id = :entrant AND ({
-        _per_board("(e.split = '{s}' AND CAST(:{s}_remove AS boolean))", " OR ")
-    })
+    WHERE e.competition_id = :competition_id AND e.user_id = :entrant
+        AND e.split IN (SELECT p.split FROM plans AS p WHERE p.touch AND NOT p.put)
     RETURNING 1
 ), versions AS (
     INSERT INTO {_BOARDS} AS b (competition_id, split, as_of)
-    SELECT :competition_id, v.split, :as_of
-    FROM (VALUES {_per_board("('{s}', CAST(:{s}_touch AS boolean))")}) AS v (split, touch)
-    WHERE v.touch
+    SELECT :competition_id, p.split, :as_of FROM plans AS p WHERE p.touch
     ON CONFLICT (competition_id, split) DO UPDATE SET as_of = excluded.as_of
     RETURNING 1
 )
-SELECT s.split AS board, array_agg(s.user_id) AS ids, array_agg(s.rank) AS ranks,
-    array_agg(s.score) AS scores, NULL::uuid[] AS members
-FROM shifted AS s GROUP BY s.split
+SELECT p.split AS board, p.old_rank, p.rank, p.first, p.last, p.by, p.new_total,
+    s.ids, s.ranks, s.scores, NULL::uuid[] AS members
+FROM plans AS p LEFT JOIN (
+    SELECT s.split, array_agg(s.user_id) AS ids, array_agg(s.rank) AS ranks,
+        array_agg(s.score) AS scores
+    FROM shifted AS s GROUP BY s.split
+) AS s ON s.split = p.split
+WHERE p.touch
 UNION ALL
-SELECT NULL, array_agg(m.team_id ORDER BY m.team_id, m.user_id), NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    array_agg(m.team_id ORDER BY m.team_id, m.user_id), NULL, NULL,
     array_agg(m.user_id ORDER BY m.team_id, m.user_id)
 FROM {_MEMBERS} AS m
 WHERE m.competition_id = :competition_id
@@ -442,49 +408,44 @@ HAVING count(*) > 0
 )
 
 
-def _move_parameters(moves: Sequence[LineMove]) -> dict[str, Any]:
-    """Return the parameters of `_MOVE_LINES` for some boards' moves (the others: none)."""
-    params: dict[str, Any] = {}
-    by_split = {m.split: m for m in moves}
-    for split in SPLITS:
-        move = by_split.get(split)
-        first, last, by = move.shift if move is not None else (1, 0, 0)
-        if by == 0:
-            first, last = 1, 0
-        line = move.line if move is not None else None
-        params[f"{split}_first"], params[f"{split}_last"], params[f"{split}_by"] = first, last, by
-        params[f"{split}_put"] = line is not None
-        params[f"{split}_remove"] = move is not None and line is None
-        params[f"{split}_touch"] = move is not None
-        for name in _LINE_COLUMNS:
-            params[f"{split}_{name}"] = getattr(line, name) if line is not None else None
-    return params
-
-
-async def move_lines(
+async def place_lines(
     session: AsyncSession,
     competition_id: uuid.UUID,
     entrant: uuid.UUID,
-    moves: Sequence[LineMove],
+    lines: Mapping[Split, Entry | None],
+    totals: Mapping[Split, int],
     as_of: datetime,
-) -> MovedLines:
-    """Apply an entrant's moves on the boards and their new version in one statement.
+) -> PlacedLines:
+    """Put an entrant's new lines (None: off the board) on both boards: one statement.
 
-    Returns the shifted lines (new ranks and scores) per board and the members of
-    the shifted lines that are teams. The entrant's own line is never inside the
-    run it passed, so each row changes once in the statement.
+    Each new place is one descent of the order index and the lines passed shift by
+    one, O(log n) plus the lines that moved; a board that changes gets `as_of` as
+    its version. `totals` are the boards' line counts before. Returns the boards that
+    changed (ranks, run shifted, the shifted lines) and the members of shifted teams.
     """
-    params = _move_parameters(moves)
-    params.update(competition_id=competition_id, entrant=entrant, as_of=as_of)
-    shifted: dict[Split, Shifted] = {}
+    params: dict[str, Any] = {
+        "competition_id": competition_id,
+        "entrant": entrant,
+        "as_of": as_of,
+    }
+    for split in SPLITS:
+        line = lines.get(split)
+        params[f"{split}_put"] = line is not None
+        params[f"{split}_total"] = totals[split]
+        for name in _LINE_COLUMNS:
+            params[f"{split}_{name}"] = getattr(line, name) if line is not None else None
+    boards: dict[Split, BoardMove] = {}
     teams: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for row in await session.execute(_MOVE_LINES, params):
+    for row in await session.execute(_PLACE_LINES, params):
         if row.board is None:
             for team_id, member in zip(row.ids, row.members, strict=True):
                 teams.setdefault(team_id, []).append(member)
-        else:
-            shifted[row.board] = Shifted(row.ids, row.ranks, row.scores)
-    return MovedLines(shifted, teams)
+            continue
+        shifted = Shifted(row.ids, row.ranks, row.scores) if row.ids is not None else None
+        boards[row.board] = BoardMove(
+            row.old_rank, row.rank, (row.first, row.last, row.by), row.new_total, shifted
+        )
+    return PlacedLines(boards, teams)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
@@ -39,13 +39,6 @@ from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PlacedDelta(BoardDelta):
-    """A board delta and the new rank of the line it places."""
-
-    placed_rank: int = 0
 
 
 def _now() -> datetime:
@@ -180,8 +173,8 @@ async def place_entrant(
     the result is the same board `recompute_board` ranks from scratch. With `moves`,
     the rank changes are gathered there to be announced, netted, by the caller;
     `locked` says the caller already holds the board's lock. Everything the placement
-    reads comes in one query, both boards are placed in a second and written in a
-    third (ADR 0064, ADR 0076).
+    reads comes in one query; both boards are placed and written in a second, which
+    also works out the new places and the runs passed (ADR 0064, 0076, 0083).
     """
     if not locked:
         await repository.lock_board(session, competition_id)
@@ -200,42 +193,44 @@ async def place_entrant(
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
         lines[split] = ranked[0] if ranked else None
-    places = await repository.lines_and_places(session, competition_id, entrant, lines)
     now = _now()
-    plans = {
-        split: plan
-        for split in SPLITS
-        if (plan := _plan_move(split, entrant, lines[split], places[split], states[split], now))
-        is not None
-    }
-    if not plans:
+    totals = {split: total for split, (_, total) in states.items()}
+    placed = await repository.place_lines(session, competition_id, entrant, lines, totals, now)
+    if not placed.boards:
         return
-    moved = await repository.move_lines(
-        session, competition_id, entrant, [plan.move for plan in plans.values()], now
-    )
     names = {entrant: context.name} if context.name is not None else {}
     gathered = moves if moves is not None else Moves()
     gathered.teams.update(teams)
-    gathered.teams.update(moved.teams)
-    for split, plan in plans.items():
-        delta = plan.delta
-        placed = [replace(line, rank=delta.placed_rank) for line in [plan.move.line] if line]
+    gathered.teams.update(placed.teams)
+    for split, board in placed.boards.items():
+        line = lines[split]
+        put = [replace(line, rank=board.rank)] if line and board.rank is not None else []
         mirror.stage_delta(
             session,
             competition_id,
             split,
-            replace(delta, placed=mirrored_lines(placed, names, teams, owner_id)),
+            BoardDelta(
+                states[split][0],
+                now,
+                board.total,
+                board.shift,
+                removed=[entrant] if line is None else [],
+                placed=mirrored_lines(put, names, teams, owner_id),
+            ),
         )
         if split == "private" and (ends_at is None or now < ends_at):
             continue
-        changes = plan.changes
-        shifted = moved.shifted.get(split)
-        if shifted is not None:
-            by = delta.shift[2]
-            changes = changes + [
+        changes: list[RankChange] = []
+        if board.rank != board.old_rank:
+            changes.append(
+                RankChange(entrant, board.old_rank, board.rank, line.score if line else None)
+            )
+        if board.shifted is not None:
+            by = board.shift[2]
+            changes += [
                 RankChange(line_id, rank - by, rank, score)
                 for line_id, rank, score in zip(
-                    shifted.user_ids, shifted.ranks, shifted.scores, strict=True
+                    board.shifted.user_ids, board.shifted.ranks, board.shifted.scores, strict=True
                 )
             ]
         gathered.add(competition_id, split, owner_id, changes)
@@ -292,58 +287,6 @@ class Moves:
             await announce_changes(
                 session, outbox, competition_id, net, split=split, recipients=recipients
             )
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """One board's change for one entrant: the statement's part and the mirror's delta."""
-
-    move: repository.LineMove
-    changes: list[RankChange]
-    delta: PlacedDelta
-
-
-def _plan_move(
-    split: Split,
-    entrant: uuid.UUID,
-    line: Entry | None,
-    place: repository.LinePlace,
-    state: tuple[datetime | None, int],
-    now: datetime,
-) -> _Plan | None:
-    """Plan an entrant's new line (None: off the board) and the run of lines it passes.
-
-    Returns None when the board does not change. The shifted lines' own rank changes
-    are known only once the statement ran; `changes` holds the entrant's.
-    """
-    old = place.old
-    if line is None and old is None:
-        return None
-    base, total = state
-    changes: list[RankChange] = []
-    rank = 0
-    if line is None:
-        assert old is not None
-        shift = (old.rank + 1, total, -1)
-        changes.append(RankChange(entrant, old.rank, None, None))
-        total -= 1
-    elif old is not None and (old.order_score, old.best_at, str(old.submission_id)) == line.order():
-        shift, rank = (1, 0, 0), old.rank  # same place; counts or dates changed
-    else:
-        following = place.after if place.after is not None else total + 1
-        if old is None:
-            rank, shift = following, (following, total, 1)
-            total += 1
-        elif following > old.rank:
-            rank, shift = following - 1, (old.rank + 1, following - 1, -1)
-        else:
-            rank, shift = following, (following, old.rank - 1, 1)
-        if old is None or rank != old.rank:
-            changes.append(RankChange(entrant, old.rank if old else None, rank, line.score))
-    move = repository.LineMove(split, shift, replace(line, rank=rank) if line else None)
-    removed = [entrant] if line is None else []
-    delta = PlacedDelta(base, now, total, shift, removed, placed_rank=rank)
-    return _Plan(move, changes, delta)
 
 
 async def give_back_daily_slot(
