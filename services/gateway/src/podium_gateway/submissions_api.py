@@ -45,6 +45,7 @@ from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict
 
+from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
     RedisDep,
@@ -397,8 +398,8 @@ async def submit_prediction(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
-    # Competitions judges the rules (kind, enrollment, window); a refusal is its problem.
-    competition = (await client.may_submit(competition_id, user)).admitted()
+    # The rules (kind, enrollment, window), from the read model or from competitions.
+    competition = await read_model.submit_target(client, runtime.redis, competition_id, user)
     now = datetime.now(UTC)
     data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
