@@ -30,8 +30,10 @@ competitions inbox row of the `submission.scored` (the board update begins),
 and the `as_of` version each SSE event announces. The end of each commit is not
 recorded anywhere, so commits count in the stage they end.
 
-The last line gives each process's share of a core and its CPU microseconds per
-submission (compare runs by those on a shared machine).
+The timed phase uploads and reads with `_support.LeanClient` (httpx costs
+about as much CPU per request as the gateway; on two cores that would measure
+the load generator). The last line gives each process's share of a core and its
+CPU microseconds per submission (compare runs by those on a shared machine).
 `BENCH_PROFILE_DIR=<dir>` samples every service with py-spy during the timed
 phase (raw collapsed stacks, one file each).
 
@@ -55,7 +57,15 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _support import cpu_cost, cpu_seconds, process_groups, service_env, start_ready, stop
+from _support import (
+    LeanClient,
+    cpu_cost,
+    cpu_seconds,
+    process_groups,
+    service_env,
+    start_ready,
+    stop,
+)
 from podium_runtime.infra import free_port
 from podium_runtime.testing import TestInfrastructure
 from sqlalchemy import text
@@ -179,8 +189,22 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
+#: The boundary of the benchmark's multipart uploads.
+BOUNDARY = "podium-bench-upload"
+
+
+def multipart(csv: bytes) -> bytes:
+    """Return `csv` as the body of a multipart upload in the field `file`."""
+    head = (
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="predictions.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    )
+    return head.encode() + csv + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
 async def submitter(
-    stack: PredictionStack,
+    lean: LeanClient,
     competition_id: str,
     user: User,
     csv: bytes,
@@ -189,16 +213,24 @@ async def submitter(
     ids: dict[tuple[str, int], str],
 ) -> None:
     """Submit `PER_USER` files in turn, each once the previous one reached the board."""
+    form = multipart(csv)
     for count in range(1, PER_USER + 1):
         if time.monotonic() > deadline:
             return
         if THINK_MS and count > 1:
             await asyncio.sleep(THINK_MS / 1000)
         started = time.time()
-        made = await stack.submit(competition_id, user, csv)
-        assert made.status_code == 202, made.text
-        ids[(user.user_id, count)] = made.json()["id"]
-        STAGES[made.json()["id"]] = {"posted": started, "accepted": time.time()}
+        status, answer = await lean.request(
+            "POST",
+            f"/v1/competitions/{competition_id}/submissions",
+            form,
+            user.auth,
+            f"multipart/form-data; boundary={BOUNDARY}",
+        )
+        assert status == 202, answer
+        submission_id = json.loads(answer)["id"]
+        ids[(user.user_id, count)] = submission_id
+        STAGES[submission_id] = {"posted": started, "accepted": time.time()}
         signal = arrived.setdefault((user.user_id, count), asyncio.Event())
         try:
             await asyncio.wait_for(signal.wait(), timeout=max(0.0, deadline - time.monotonic()))
@@ -207,7 +239,7 @@ async def submitter(
 
 
 async def watch_board(
-    stack: PredictionStack,
+    lean: LeanClient,
     competition_id: str,
     owner: User,
     arrived: dict[tuple[str, int], asyncio.Event],
@@ -222,13 +254,11 @@ async def watch_board(
     seen: set[tuple[str, int]] = set()
     while time.monotonic() < deadline and len(seen) < SUBMITTERS * PER_USER:
         CHANGED.clear()  # a push during the read below makes the next one follow at once
-        got = await stack.http.get(
-            f"/v1/competitions/{competition_id}/leaderboard",
-            params={"limit": 100},
-            headers=owner.auth,
+        _, got = await lean.request(
+            "GET", f"/v1/competitions/{competition_id}/leaderboard?limit=100", headers=owner.auth
         )
         now = time.time()
-        for entry in got.json().get("entries", []):
+        for entry in json.loads(got).get("entries", []):
             for count in range(1, entry["submissions"] + 1):
                 key = (entry["user_id"], count)
                 if key in ids and key not in seen:
@@ -322,6 +352,7 @@ async def main() -> None:
                 listening = asyncio.Event()
                 stream = asyncio.create_task(watch_stream(stack, competition["id"], listening))
                 await asyncio.wait_for(listening.wait(), timeout=30)
+                lean = LeanClient(gateway)
                 pids = {"bench": os.getpid()}
                 pids.update({s: p.pid for s, p in zip(SERVICES, processes, strict=True)})
                 groups = process_groups(pids, str(workdir))
@@ -330,16 +361,17 @@ async def main() -> None:
                 deadline = time.monotonic() + SECONDS
                 started = time.perf_counter()
                 watcher = asyncio.create_task(
-                    watch_board(stack, competition["id"], owner, arrived, deadline, ids)
+                    watch_board(lean, competition["id"], owner, arrived, deadline, ids)
                 )
                 await asyncio.gather(
                     *(
-                        submitter(stack, competition["id"], user, file, deadline, arrived, ids)
+                        submitter(lean, competition["id"], user, file, deadline, arrived, ids)
                         for user, file in zip(users, files, strict=True)
                     )
                 )
                 await watcher
                 elapsed = time.perf_counter() - started
+                await lean.close()
                 landed = sum(1 for t in STAGES.values() if "visible" in t)
                 cost = cpu_cost(cpu_before, cpu_seconds(pids, groups), elapsed, landed)
                 unprofiled(spies)
