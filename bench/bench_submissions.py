@@ -373,6 +373,9 @@ async def main() -> None:
                 elapsed = time.perf_counter() - started
                 await lean.close()
                 landed = sum(1 for t in STAGES.values() if "visible" in t)
+                # Postgres backends the pools opened meanwhile count too (from zero).
+                later = process_groups(pids, str(workdir))
+                groups = {name: members | later[name] for name, members in groups.items()}
                 cost = cpu_cost(cpu_before, cpu_seconds(pids, groups), elapsed, landed)
                 unprofiled(spies)
                 await read_stages(infra.database_url)
