@@ -305,7 +305,7 @@ async def _take_daily_slot(
     rejections_key = daily_rejections_key(competition.id, user.user_id, utc_day(now))
     limit = competition.daily_submission_limit
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    arguments = [
+    arguments: list[str | int] = [
         str(submission_id),
         limit if limit is not None else 2**31,
         DAILY_SUBMISSIONS_TTL_SECONDS,
