@@ -319,14 +319,15 @@ async def submit_target(
     """
     found = await snapshot(redis_client, competition_id, user)
     card = found.card
-    if card is not None and found.member and card.teams is False:
-        if card.owner_id != user.user_id:
-            refusal = submission_refusal(
-                card.kind, card.status, card.starts_at, card.ends_at, True, datetime.now(UTC)
-            )
-            if refusal is not None:
-                raise Problem(refusal.status, refusal.code, refusal.detail)
-            return found.view(user)
+    exact = card is not None and found.member and card.teams is False
+    if card is not None and exact and card.owner_id != user.user_id:
+        now = datetime.now(UTC)
+        refusal = submission_refusal(
+            card.kind, card.status, card.starts_at, card.ends_at, True, now
+        )
+        if refusal is not None:
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        return found.view(user)
     if card is None:
         repair(client, competition_id)
     return (await client.may_submit(competition_id, user)).admitted()
