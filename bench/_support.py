@@ -135,15 +135,20 @@ class LeanClient:
         return status
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> tuple[int, bytes]:
-        """Send one request (a JSON body, extra headers); return the status and the answer body."""
+        """Send one request (a body, JSON unless told, extra headers); return status and body."""
         extra = "".join(f"\r\n{k}: {v}" for k, v in (headers or {}).items()).encode()
         message = (
             f"{method} {path} HTTP/1.1\r\n".encode()
             + self.head
             + extra
-            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + f"\r\nContent-Type: {content_type}\r\nContent-Length: ".encode()
             + str(len(body)).encode()
             + b"\r\n\r\n"
             + body

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import redis.asyncio as redis
 from platform_support.stack import User
-from podium_contracts.redis_keys import daily_submissions_key, utc_day
+from podium_contracts.redis_keys import competition_card_key, daily_submissions_key, utc_day
 from podium_runtime.testing import TestInfrastructure, eventually
 from sklearn.metrics import roc_auc_score
 from submissions_support.stack import (
@@ -260,6 +260,48 @@ async def test_who_may_submit(stack: PredictionStack, arena: Arena) -> None:
         headers=arena.players[0].auth,
     )
     assert invalid.status_code == 403 and invalid.json()["code"] == "NOT_OWNER"
+
+
+async def test_an_upload_is_judged_from_the_card_until_the_competition_has_a_team(
+    stack: PredictionStack, store: redis.Redis
+) -> None:
+    owner, ada, bob = await stack.sign_up(), await stack.sign_up("Ada"), await stack.sign_up("Bob")
+    competition = await stack.prediction_competition(owner, daily_submission_limit=10)
+    cid = competition["id"]
+    csv, ids, targets = answer_key(seed=11)
+    await stack.upload_key(cid, owner, csv)
+    for player in (ada, bob):
+        assert (await stack.join(cid, player))["status"] == "accepted"
+    key = competition_card_key(uuid.UUID(cid))
+
+    async def card(teams: bool) -> dict[str, Any] | None:
+        raw = await store.get(key)
+        found = json.loads(raw) if raw else None
+        return found if found is not None and found.get("teams") is teams else None
+
+    written = await eventually(lambda: card(False), timeout=10, message="card without teams")
+    upload = predictions_csv(ids, targets * 0.5)
+    # A participant's upload is judged from the card: a marked copy shows through ...
+    await store.set(key, json.dumps({**written, "status": "ended"}))
+    refused = await stack.submit(cid, ada, upload)
+    assert refused.status_code == 409 and refused.json()["code"] == "COMPETITION_NOT_ACTIVE"
+    # ... unless the card does not say whether there are teams: competitions answers then.
+    await store.set(key, json.dumps({**written, "status": "ended", "teams": None}))
+    asked = await stack.submit(cid, ada, upload)
+    assert asked.status_code == 202, asked.text
+    await store.set(key, json.dumps(written))
+
+    # A new team hides the card before its answer; the card comes back saying so, and
+    # uploads go to competitions (whom they count for is the team's business).
+    made = await stack.http.post(
+        f"/v1/competitions/{cid}/teams", json={"name": "Lovelace"}, headers=ada.auth
+    )
+    assert made.status_code == 201, made.text
+    assert await card(False) is None
+    rewritten = await eventually(lambda: card(True), timeout=10, message="card with teams")
+    await store.set(key, json.dumps({**rewritten, "status": "ended"}))
+    accepted = await stack.submit(cid, bob, upload)
+    assert accepted.status_code == 202, accepted.text
 
 
 async def test_ended_competition_refuses_submissions(stack: PredictionStack) -> None:

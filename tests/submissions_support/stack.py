@@ -118,6 +118,21 @@ class PredictionStack(CompetitionsStack):
 
         return await eventually(done, timeout=timeout, interval=0.05, message="submission judged")
 
+    async def warm_up(self) -> None:
+        """Score one submission end to end, so that every consumer group has joined.
+
+        Consumer groups join once (about 5 s each on tansu): one scored submission warms all.
+        """
+        owner, player = await self.sign_up(), await self.sign_up()
+        warm = await self.prediction_competition(owner)
+        await self.join(warm["id"], player, timeout=60)
+        csv, ids, targets = answer_key(seed=99, rows=50)
+        await self.upload_key(warm["id"], owner, csv)
+        made = await self.submit(warm["id"], player, predictions_csv(ids, targets * 0.5))
+        assert made.status_code == 202, made.text
+        judged = await self.outcome(made.json()["id"], player, timeout=60)
+        assert judged["status"] == "scored", judged
+
     async def board(
         self, competition_id: str, user: User | None = None, **params: Any
     ) -> httpx.Response:
@@ -178,14 +193,5 @@ async def prediction_stack(
             gateway_url, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )
         running.mail_dir = mail_dir
-        # Consumer groups join once (about 5 s each on tansu): one scored submission warms all.
-        owner, player = await running.sign_up(), await running.sign_up()
-        warm = await running.prediction_competition(owner)
-        await running.join(warm["id"], player, timeout=60)
-        csv, ids, targets = answer_key(seed=99, rows=50)
-        await running.upload_key(warm["id"], owner, csv)
-        made = await running.submit(warm["id"], player, predictions_csv(ids, targets * 0.5))
-        assert made.status_code == 202, made.text
-        judged = await running.outcome(made.json()["id"], player, timeout=60)
-        assert judged["status"] == "scored", judged
+        await running.warm_up()
         yield running

@@ -120,6 +120,9 @@ class CompetitionCard(BaseModel):
     timezone: str = "UTC"
     metric: str | None = None
     daily_submission_limit: int | None = None
+    #: Whether the competition has a team (SPEC §10.2): the daily limit then counts per team,
+    #: which the card does not hold. None (a card written before this field): not known.
+    teams: bool | None = None
     document: dict[str, Any]
 
     def is_public(self) -> bool:

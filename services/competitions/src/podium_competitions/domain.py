@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from podium_contracts.codes import JoinRejection, SubmissionRefusal
+from podium_contracts.codes import JoinRejection
+from podium_contracts.eligibility import submission_refusal as _submission_refusal
 from podium_contracts.read_models import competition_phase
 
 # SPEC §5.2: draft -> active -> ended, draft|active -> canceled; nothing leaves ended/canceled.
@@ -28,6 +29,9 @@ def can_transition(current: str, target: str) -> bool:
 
 #: `upcoming`, `running` or `ended` (SPEC §10.2); shared with the gateway's read model.
 phase = competition_phase
+
+#: Why the caller may not upload now (SPEC §5.3); shared with the gateway's read model.
+submission_refusal = _submission_refusal
 
 
 def new_invite_code() -> str:
@@ -70,51 +74,6 @@ def join_refusal(
         return JoinRejection.COMPETITION_NOT_ACTIVE
     if now >= target.starts_at and not target.late_join:
         return JoinRejection.ALREADY_STARTED
-    return None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A refused action: the contract code, the HTTP status to answer with, and why."""
-
-    code: SubmissionRefusal
-    status: int
-    detail: str
-
-
-def submission_refusal(
-    kind: str,
-    status: str,
-    starts_at: datetime,
-    ends_at: datetime,
-    is_participant: bool,
-    now: datetime,
-) -> Refusal | None:
-    """Return why the caller may not upload a prediction now, or None when they may (SPEC §5.3).
-
-    Checked in this order: the kind of competition, the caller's enrollment, then
-    the window (an active competition between `starts_at` and `ends_at`).
-    """
-    if kind != "prediction":
-        return Refusal(
-            SubmissionRefusal.NOT_A_PREDICTION_COMPETITION,
-            409,
-            "Only prediction competitions take files; activity ones count xAPI statements.",
-        )
-    if not is_participant:
-        return Refusal(
-            SubmissionRefusal.NOT_ENROLLED, 403, "Join the competition before submitting."
-        )
-    if status != "active" or ends_at <= now:
-        return Refusal(
-            SubmissionRefusal.COMPETITION_NOT_ACTIVE,
-            409,
-            "The competition does not take submissions.",
-        )
-    if starts_at > now:
-        return Refusal(
-            SubmissionRefusal.COMPETITION_NOT_ACTIVE, 409, "The competition has not started yet."
-        )
     return None
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.types import Date, Integer
 
 from podium_competitions import read_model
 from podium_competitions.models import competitions, enrollments, users
+from podium_competitions.teams.models import teams
 
 c = competitions.c
 e = enrollments.c
@@ -212,6 +213,17 @@ async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None
         .where(c.id == competition_id, c.participants_count > 0)
         .values(participants_count=c.participants_count - 1)
     )
+
+
+async def competitions_with_teams(
+    session: AsyncSession, competition_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Return the competitions among `competition_ids` that have at least one team (one query)."""
+    wanted = set(competition_ids)
+    if not wanted:
+        return set()
+    query = select(teams.c.competition_id).where(teams.c.competition_id.in_(wanted)).distinct()
+    return set((await session.execute(query)).scalars())
 
 
 async def participant_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:

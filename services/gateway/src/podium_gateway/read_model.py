@@ -12,9 +12,10 @@ decides here:
   competitions service to write the card again;
 - the read model answers only what it holds exactly: anonymous visitors and
   strangers on public competitions get the details from the card; members,
-  the owner and admins are let through to the boards. Everything else (a
-  participant's own `viewer` block, the owner's invite code, a 404) comes from
-  the internal API.
+  the owner and admins are let through to the boards; a participant's upload to
+  a competition without teams is judged from the card (ADR 0084). Everything
+  else (a participant's own `viewer` block, the owner's invite code, a 404,
+  whom a team member's upload counts for) comes from the internal API.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from podium_contracts.eligibility import submission_refusal
 from podium_contracts.read_models import CompetitionCard, competition_phase
 from podium_contracts.redis_keys import (
     MEMBERS_LOADED,
     competition_card_key,
     competition_members_key,
 )
+from podium_runtime.problems import Problem
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -302,3 +305,29 @@ async def competition(
     if found.card is None:
         repair(client, competition_id)
     return await client.competition(competition_id, user), None
+
+
+async def submit_target(
+    client: CompetitionsClient, redis_client: Redis, competition_id: uuid.UUID, user: CurrentUser
+) -> CompetitionView:
+    """Return the competition `user` may upload a prediction to now; raise the refusal's problem.
+
+    Judged from the read model (SPEC §5.3 rules, `podium_contracts.eligibility`) when it
+    holds every fact exactly: the card, the caller's accepted enrollment, and no team in
+    the competition (the daily limit then counts for the caller). Otherwise competitions
+    answers from Postgres (ADR 0084); a missing card is also repaired.
+    """
+    found = await snapshot(redis_client, competition_id, user)
+    card = found.card
+    exact = card is not None and found.member and card.teams is False
+    if card is not None and exact and card.owner_id != user.user_id:
+        now = datetime.now(UTC)
+        refusal = submission_refusal(
+            card.kind, card.status, card.starts_at, card.ends_at, True, now
+        )
+        if refusal is not None:
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        return found.view(user)
+    if card is None:
+        repair(client, competition_id)
+    return (await client.may_submit(competition_id, user)).admitted()

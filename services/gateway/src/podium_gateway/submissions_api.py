@@ -45,6 +45,7 @@ from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
 from pydantic import BaseModel, ConfigDict
 
+from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, UserDep
 from podium_gateway.clients import (
     RedisDep,
@@ -86,8 +87,20 @@ QUEUED_TTL_SECONDS = 7 * 24 * 3600
 
 # Count one submission against the day's limit in one step (SPEC §5.3: atomically).
 # The day's key is a set of submission ids: a retried request adds nothing, and
-# `submission.rejected` removes its id to give the slot back (SPEC §7.1).
+# `submission.rejected` removes its id to give the slot back (SPEC §7.1). The same
+# round trip checks the day's rejected uploads and whether the day's set exists.
+# KEYS: the day's slots, the day's rejected uploads. ARGV: submission id, limit, TTL,
+# rejected-upload limit, "1" once a missing set was seeded (or could not be).
+# Answers {1, used}: taken; {0, used}: limit used up; {-1, 0}: the set is missing,
+# seed it and ask again; {-2, rejected}: the rejected-upload limit is reached.
 _TAKE_SLOT = """
+if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {-1, 0}
+end
+local rejected = redis.call('SCARD', KEYS[2])
+if rejected >= tonumber(ARGV[4]) then
+  return {-2, rejected}
+end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
   return {1, redis.call('SCARD', KEYS[1])}
 end
@@ -292,18 +305,29 @@ async def _take_daily_slot(
     rejections_key = daily_rejections_key(competition.id, user.user_id, utc_day(now))
     limit = competition.daily_submission_limit
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    await _seed_daily_slots(
-        redis_client, scoring, daily_key, rejections_key, competition.id, user.user_id, day_start
-    )
-    await _check_rejected_uploads(redis_client, rejections_key, settings, now)
-    allowed, used = await redis_client.eval(
-        _TAKE_SLOT,
-        1,
-        daily_key,
+    arguments: list[str | int] = [
         str(submission_id),
         limit if limit is not None else 2**31,
         DAILY_SUBMISSIONS_TTL_SECONDS,
-    )
+        settings.daily_rejected_upload_limit,
+    ]
+    allowed, used = await redis_client.eval(_TAKE_SLOT, 2, daily_key, rejections_key, *arguments, 0)
+    if int(allowed) == -1:
+        # The day's first upload, or Redis lost the set (ADR 0031): seed it, then take.
+        await _seed_daily_slots(
+            redis_client,
+            scoring,
+            daily_key,
+            rejections_key,
+            competition.id,
+            user.user_id,
+            day_start,
+        )
+        allowed, used = await redis_client.eval(
+            _TAKE_SLOT, 2, daily_key, rejections_key, *arguments, 1
+        )
+    if int(allowed) == -2:
+        raise _rejected_uploads_exceeded(settings, int(used), now)
     if not int(allowed):
         raise _limit_exceeded(
             f"The daily limit of {limit} submissions is used up; it resets at 00:00 UTC.",
@@ -328,21 +352,17 @@ def _limit_exceeded(message: str, limit: int, used: int, now: datetime, **extra:
     )
 
 
-async def _check_rejected_uploads(
-    redis_client: Any, rejections_key: str, settings: Settings, now: datetime
-) -> None:
-    """429 when today's rejected uploads reached `daily_rejected_upload_limit`."""
+def _rejected_uploads_exceeded(settings: Settings, used: int, now: datetime) -> Problem:
+    """The 429 once today's rejected uploads reached `daily_rejected_upload_limit`."""
     limit = settings.daily_rejected_upload_limit
-    used = int(await redis_client.scard(rejections_key))
-    if used >= limit:
-        raise _limit_exceeded(
-            f"{used} uploads were rejected today; the limit of {limit} rejected uploads "
-            "is reached and resets at 00:00 UTC. Check the file's format before uploading.",
-            limit,
-            used,
-            now,
-            limit_name="daily_rejected_uploads",
-        )
+    return _limit_exceeded(
+        f"{used} uploads were rejected today; the limit of {limit} rejected uploads "
+        "is reached and resets at 00:00 UTC. Check the file's format before uploading.",
+        limit,
+        used,
+        now,
+        limit_name="daily_rejected_uploads",
+    )
 
 
 async def _record_queued(
@@ -397,8 +417,8 @@ async def submit_prediction(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
-    # Competitions judges the rules (kind, enrollment, window); a refusal is its problem.
-    competition = (await client.may_submit(competition_id, user)).admitted()
+    # The rules (kind, enrollment, window), from the read model or from competitions.
+    competition = await read_model.submit_target(client, runtime.redis, competition_id, user)
     now = datetime.now(UTC)
     data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podium_competitions import read_model
 from podium_competitions.leaderboard.models import leaderboard_submissions
 from podium_competitions.models import users
 from podium_competitions.teams.models import final_selections, team_members, team_requests, teams
@@ -31,9 +32,14 @@ async def team_of(
 
 
 async def insert_team(session: AsyncSession, values: dict[str, Any]) -> AnyRow:
-    """Insert a team and return the stored row."""
+    """Insert a team and return the stored row.
+
+    The competition's read-model card says whether it has teams (the gateway then
+    asks competitions whom an upload counts for): it is hidden until this commits.
+    """
     result = await session.execute(insert(teams).values(**values).returning(teams))
     inserted: AnyRow = result.one()
+    read_model.competition_changed(session, [inserted.competition_id])
     return inserted
 
 
