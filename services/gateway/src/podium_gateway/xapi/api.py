@@ -97,18 +97,23 @@ class XapiRoute(APIRoute):
     """Route class enforcing the version header and xAPI error conventions (Comm. 3.3, 6.2)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        """Declare the version header of every xAPI route in the OpenAPI document."""
+        """Declare the version header of every xAPI route in the OpenAPI document, once.
+
+        Once: a route built again from its own arguments (`route_table.add_routes`)
+        already declares it.
+        """
         extra = dict(kwargs.pop("openapi_extra", None) or {})
-        extra["parameters"] = [
-            *extra.get("parameters", []),
-            {
-                "in": "header",
-                "name": VERSION_HEADER,
-                "required": True,
-                "description": VERSION_RULE,
-                "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
-            },
-        ]
+        header = {
+            "in": "header",
+            "name": VERSION_HEADER,
+            "required": True,
+            "description": VERSION_RULE,
+            "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
+        }
+        parameters = list(extra.get("parameters", []))
+        if header not in parameters:
+            parameters.append(header)
+        extra["parameters"] = parameters
         super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
