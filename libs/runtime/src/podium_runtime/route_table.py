@@ -34,6 +34,8 @@ from starlette.types import Receive, Scope, Send
 
 #: Path segments a route's literal start is indexed by.
 DEPTH = 2
+#: Paths whose table `RouteIndex` keeps at hand (the hot ones: health, xAPI, a board).
+PATHS_KEPT = 1024
 
 #: A router's default lifespan type: a router with another one must be included.
 _DEFAULT_LIFESPAN = type(APIRouter().lifespan_context)
@@ -147,11 +149,14 @@ class RouteIndex:
         self.router = router
         self._count = -1
         self._tables: dict[tuple[str, ...], APIRouter] = {}
+        #: The table of each path seen lately (`PATHS_KEPT` at most, then started afresh).
+        self._by_path: dict[str, APIRouter | None] = {}
 
     def _build(self) -> None:
         routes: Sequence[BaseRoute] = self.router.routes
         self._count = len(routes)
         self._tables = {}
+        self._by_path = {}
         if not all(isinstance(route, Route | WebSocketRoute | Mount | Host) for route in routes):
             return  # an inclusion matches by its own rules: the router runs in full
         keyed = [(route_key(route), route) for route in routes]
@@ -169,6 +174,17 @@ class RouteIndex:
         """Return the copy of the router holding the routes `path` can match, None for all."""
         if len(self.router.routes) != self._count:
             self._build()
+        try:
+            return self._by_path[path]
+        except KeyError:
+            pass
+        found = self._find(path)
+        if len(self._by_path) >= PATHS_KEPT:
+            self._by_path = {}
+        self._by_path[path] = found
+        return found
+
+    def _find(self, path: str) -> APIRouter | None:
         if not self._tables or not path.startswith("/"):
             return None
         segments = tuple(path[1:].split("/", DEPTH)[:DEPTH])
