@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
-from podium_runtime.hygiene import ascii_int, json_problem, unsafe_text_reason
+from podium_runtime.hygiene import ascii_int, json_problem, orjson_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
@@ -263,7 +263,7 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
     # Postgres cannot store NUL, and a deep document must not reach the recursive checks.
-    problem = json_problem(document)
+    problem = orjson_problem(body, document)
     if problem:
         raise bad_request(f"Invalid statement: {problem}.", "XAPI_INVALID_STATEMENT")
     return document, parts
