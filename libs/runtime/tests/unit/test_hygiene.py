@@ -65,8 +65,10 @@ JSON = st.recursive(
     | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet=st.sampled_from("ab\x00[{é")),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(alphabet="ab\x00", max_size=2), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="ab\x00", max_size=2), children, max_size=3)
+    ),
     max_leaves=60,
 )
 

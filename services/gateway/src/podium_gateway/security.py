@@ -230,9 +230,10 @@ class EdgeMiddleware(RequestMiddleware):
         # Without `Origin` the full chain would only add `Vary: Origin` (CORS) and, on a
         # `GET`/`HEAD` outside xAPI, check the query (hygiene); xAPI checks its own input
         # and needs `AlternateRequestSyntax` only for a `method` query parameter.
-        simple = not origin and (
-            _plain_query(scope.get("query_string", b"")) if own else scope["method"] in _SIMPLE_METHODS
-        )
+        if own:
+            simple = not origin and _plain_query(scope.get("query_string", b""))
+        else:
+            simple = not origin and scope["method"] in _SIMPLE_METHODS
         send.finish = self.finishes[
             simple, path.startswith(self.docs_paths), https, path.startswith(NO_STORE_PATHS)
         ]
