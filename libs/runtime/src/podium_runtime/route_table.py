@@ -167,7 +167,7 @@ class RouteIndex:
             # Past its own routes, a table hands the request to the whole router.
             table.redirect_slashes = False
             table._low_priority_routes = []
-            table.default = self.router.app  # type: ignore[method-assign]
+            table.default = self.router.app
             self._tables[key] = table
 
     def table(self, path: str) -> APIRouter | None:
