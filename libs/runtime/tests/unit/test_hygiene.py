@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -12,11 +11,10 @@ from hypothesis import strategies as st
 from podium_runtime.hygiene import MAX_JSON_DEPTH, json_problem, orjson_problem
 
 
-def _nested(depth: int, wrap: Any = lambda v: {"a": v}) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = wrap(value)
-    return value
+def _deep(levels: int, array: bool = False) -> bytes:
+    """Return JSON text of `levels` objects (or arrays) nested around one string."""
+    opening, closing = (b"[", b"]") if array else (b'{"a": ', b"}")
+    return opening * levels + b'"leaf"' + closing * levels
 
 
 TEXTS = [
@@ -29,11 +27,11 @@ TEXTS = [
     b'{"text": "nul \\u0000 inside"}',
     b'{"key \\u0000": 1}',
     b'[{"deep": [' + b'{"x": "\\u0000"}' + b"]}]",
-    json.dumps(_nested(MAX_JSON_DEPTH)).encode(),  # as deep as allowed
-    json.dumps(_nested(MAX_JSON_DEPTH + 1)).encode(),  # one level too deep
-    json.dumps([_nested(MAX_JSON_DEPTH - 2)] * 3).encode(),
-    json.dumps([1, _nested(MAX_JSON_DEPTH - 1, lambda v: [v])]).encode(),
-    json.dumps({"a": _nested(MAX_JSON_DEPTH - 2), "b": _nested(MAX_JSON_DEPTH)}).encode(),
+    _deep(MAX_JSON_DEPTH),  # as deep as allowed
+    _deep(MAX_JSON_DEPTH + 1),  # one level too deep
+    b"[" + b", ".join([_deep(MAX_JSON_DEPTH - 2)] * 3) + b"]",
+    b"[1, " + _deep(MAX_JSON_DEPTH - 1, array=True) + b"]",
+    b'{"a": ' + _deep(MAX_JSON_DEPTH - 2) + b', "b": ' + _deep(MAX_JSON_DEPTH) + b"}",
 ]
 
 
