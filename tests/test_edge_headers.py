@@ -7,7 +7,7 @@ headers itself goes the long way (`security._secured`). These tests pin the
 exact header lists of the answers made on each path: a route's answer
 (`/health/live`), a problem answered by FastAPI (404), a problem answered by the
 edge itself (400 for a NUL in the query), a read answered before routing
-(`EdgeReads`), a cross-origin request (CORS adds `Vary`), a credentials route
+(`EdgeReads`), xAPI answers, a cross-origin request (CORS adds `Vary`), a credentials route
 (`no-store` replaces the route's own `Cache-Control`); and, for every kind of
 request, the one pass adds what the long way adds.
 """
@@ -171,6 +171,52 @@ async def test_read_answered_at_the_edge(
         *SECURITY,
         ("x-request-id", REQUEST_ID),
     ]
+
+
+XAPI_VERSION = ("x-experience-api-version", "1.0.3")
+
+
+async def test_xapi_answer(gateway: httpx.AsyncClient) -> None:
+    """Without `Origin`, an xAPI request skips the full chain: the same headers (ADR 0081)."""
+    answer = await gateway.get("/xapi/about", headers={"X-Request-ID": REQUEST_ID})
+    assert answer.status_code == 200
+    assert app_headers(answer) == [
+        XAPI_VERSION,
+        *json_headers(answer),
+        ("vary", "Origin"),
+        *SECURITY,
+        ("x-request-id", REQUEST_ID),
+    ]
+
+
+async def test_xapi_refusal(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.post(
+        "/xapi/statements",
+        json=[],
+        headers={"X-Request-ID": REQUEST_ID, "X-Experience-API-Version": "1.0.3"},
+    )
+    assert answer.status_code == 401
+    assert app_headers(answer) == [
+        ("www-authenticate", 'Basic realm="Podium LRS", charset="UTF-8"'),
+        *json_headers(answer, "application/problem+json"),
+        XAPI_VERSION,
+        ("vary", "Origin"),
+        *SECURITY,
+        ("x-request-id", REQUEST_ID),
+    ]
+
+
+async def test_xapi_alternate_syntax_takes_the_full_chain(gateway: httpx.AsyncClient) -> None:
+    """A `method` parameter, written out or escaped, still reaches `AlternateRequestSyntax`."""
+    for query in ("method=GET", "%6Dethod=GET"):
+        answer = await gateway.post(
+            f"/xapi/about?{query}",
+            content=b"X-Experience-API-Version=1.0.3",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        # Rewritten into the `GET /xapi/about` it describes.
+        assert answer.status_code == 200, (query, answer.text)
+        assert answer.json()["version"]
 
 
 async def test_cross_origin_request(gateway: httpx.AsyncClient) -> None:

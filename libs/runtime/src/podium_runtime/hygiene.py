@@ -5,7 +5,8 @@ surrogate (which JSON's `\\ud800` escape can produce) cannot be encoded as
 UTF-8. Input holding either used to be accepted at the edge and fail later,
 where it could only be dead-lettered. `unsafe_text_reason` finds them, and
 `json_problem` also bounds the nesting of a document before anything walks it
-recursively. `ascii_int` reads an integer a client wrote in a header or query
+recursively; `orjson_problem` answers the same for a document orjson parsed,
+mostly without walking it. `ascii_int` reads an integer a client wrote in a header or query
 string: ASCII digits only (`str.isdigit()` also accepts "²", which `int()`
 refuses) and bounded, so it fits every store it reaches.
 """
@@ -75,6 +76,41 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
     return None
 
 
+def orjson_problem(text: bytes, document: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Return `json_problem(document)` for a `document` that `orjson.loads(text)` gave.
+
+    Cheaper for the usual document: orjson refuses lone surrogates while parsing, and
+    JSON text carries NUL only as the escape `\\u0000`, so a text without that escape
+    holds no text to refuse and only its depth is left, checked over the containers
+    alone. A text with the escape, or a document nested too deep, is walked by
+    `json_problem`, which decides and names the place at fault.
+    """
+    if b"\\u0000" in text or _deeper_than(document, max_depth):
+        return json_problem(document, max_depth)
+    return None
+
+
+def _deeper_than(document: Any, max_depth: int) -> bool:
+    """True when objects and arrays nest deeper than `max_depth` (the root is level 1)."""
+    level = [document] if type(document) in _CONTAINERS else []
+    depth = 1
+    while level:
+        if depth > max_depth:
+            return True
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) in _CONTAINERS
+        ]
+        depth += 1
+    return False
+
+
+#: The containers orjson parses JSON objects and arrays into.
+_CONTAINERS = frozenset({dict, list})
+
+
 def _path(trail: Any) -> str:
     """Spell a trail the way reports name a place: `$.key[0].other` (keys cut at 200)."""
     steps: list[Any] = []
@@ -93,5 +129,6 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "ascii_int",
     "json_problem",
+    "orjson_problem",
     "unsafe_text_reason",
 ]

@@ -36,6 +36,7 @@ from podium_runtime.problems import (
     problem_responses,
 )
 from podium_runtime.queries import QueryCatalogue
+from podium_runtime.route_table import add_routes, index_routes
 from podium_runtime.routing import EventRouter, include_router
 from podium_runtime.service_credentials import ServiceCredentialMiddleware
 from podium_runtime.settings import ServiceSettings
@@ -248,10 +249,12 @@ class ServiceRuntime:
         if self.database is not None:
             from podium_runtime import operations
 
-            app.include_router(operations.router)
+            add_routes(app.router, operations.router)
         for router in routers:
-            # Every route documents the problem answers any route can give (SPEC §5).
-            app.include_router(
-                router, responses=problem_responses(*sorted({*COMMON_PROBLEMS, *problems}))
+            # Every route documents the problem answers any route can give (SPEC §5); on the
+            # app's own router, each is matched once and only where the path leads (ADR 0080).
+            add_routes(
+                app.router, router, problem_responses(*sorted({*COMMON_PROBLEMS, *problems}))
             )
+        index_routes(app.router)
         return app

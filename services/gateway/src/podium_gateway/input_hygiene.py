@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import HTTPException
-from podium_runtime.hygiene import json_problem, unsafe_text_reason
+from podium_runtime.hygiene import json_problem, orjson_problem, unsafe_text_reason
 from podium_runtime.problems import PROBLEM_JSON, Problem
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,14 +61,14 @@ def body_problem(body: bytes) -> tuple[str, str] | None:
     A body that does not parse is left to the route, which answers 422 as before.
     """
     try:
-        document: Any = orjson.loads(body)
+        problem = orjson_problem(body, orjson.loads(body))
     except orjson.JSONDecodeError:
         # orjson refuses lone surrogates; the standard parser keeps them so they can be named.
         try:
-            document = json.loads(body)
+            document: Any = json.loads(body)
         except ValueError:
             return None
-    problem = json_problem(document)
+        problem = json_problem(document)
     if problem is None:
         return None
     field, _, reason = problem.partition(" ")

@@ -6,8 +6,10 @@ work with the same `send` (ADR 0075). The common request (a GET or HEAD without
 `Origin`, outside `/xapi/`) is served in that one layer: security headers and
 `Vary: Origin` added as its response starts (a tail made once per kind of
 request, `_Finish`), the path and query checked for unstorable text
-(`input_hygiene.query_problem`). Any other request
-(a cross-origin one, one with a body, an xAPI one) goes through the full chain,
+(`input_hygiene.query_problem`). So is an xAPI request without `Origin` and
+without the alternate request syntax (xAPI checks its own input): the chain
+would only add `Vary: Origin` (ADR 0081). Any other request
+(a cross-origin one, one with a body, the xAPI alternate syntax) goes through the full chain,
 Starlette's `CORSMiddleware`, `InputHygieneMiddleware` and `AlternateRequestSyntax`,
 inside the same security headers and body limits: one layer per request is paid
 by every request, and these answer the same either way.
@@ -67,7 +69,7 @@ class PayloadTooLarge(HTTPException):
         super().__init__(413, f"The request body exceeds {limit} bytes.")
 
 
-#: Methods served without the full chain when they come without `Origin`.
+#: Methods served without the full chain when they come without `Origin` (xAPI: every one).
 _SIMPLE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -224,9 +226,14 @@ class EdgeMiddleware(RequestMiddleware):
                 content_type = value
             elif name == b"content-length" and length is None:
                 length = value
-        simple = (
-            not origin and scope["method"] in _SIMPLE_METHODS and not path.startswith(OWN_CHECKS)
-        )
+        own = path.startswith(OWN_CHECKS)
+        # Without `Origin` the full chain would only add `Vary: Origin` (CORS) and, on a
+        # `GET`/`HEAD` outside xAPI, check the query (hygiene); xAPI checks its own input
+        # and needs `AlternateRequestSyntax` only for a `method` query parameter.
+        if own:
+            simple = not origin and _plain_query(scope.get("query_string", b""))
+        else:
+            simple = not origin and scope["method"] in _SIMPLE_METHODS
         send.finish = self.finishes[
             simple, path.startswith(self.docs_paths), https, path.startswith(NO_STORE_PATHS)
         ]
@@ -247,7 +254,7 @@ class EdgeMiddleware(RequestMiddleware):
                     raise PayloadTooLarge(limit)
             return message
 
-        if simple:
+        if simple and not own:
             found = query_problem(scope)
             if found:
                 await send_problem(send, *found)
@@ -258,6 +265,14 @@ class EdgeMiddleware(RequestMiddleware):
             if send.started:
                 raise
             await _send_too_large(send, limit)
+
+
+def _plain_query(query: bytes) -> bool:
+    """True when a query string cannot name a `method` parameter (xAPI alternate syntax).
+
+    Its name would be written out, or escaped with `%`: a query with neither has none.
+    """
+    return b"method" not in query and b"%" not in query
 
 
 def _proxied(scope: Scope) -> bool:

@@ -21,6 +21,7 @@ import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from podium_runtime.problems import Problem
+from podium_runtime.route_table import add_routes
 
 #: Paths the SPA fallback never answers: they belong to the API and operations.
 RESERVED_PREFIXES = frozenset(
@@ -143,5 +144,5 @@ def _file(file: Path, cache: str, request: Request) -> FileResponse:
 
 def mount_web(app: FastAPI, root: Path) -> None:
     """Add the docs page and, after every API route, the web app's catch-all."""
-    app.include_router(docs_router())
-    app.include_router(web_router(root))
+    add_routes(app.router, docs_router())
+    add_routes(app.router, web_router(root))

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from podium_contracts.actors import actor_key
 from podium_contracts.events import StatementsData, StatementsReceived
-from podium_runtime.hygiene import ascii_int, json_problem, unsafe_text_reason
+from podium_runtime.hygiene import ascii_int, json_problem, orjson_problem, unsafe_text_reason
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem, problem_response
 
@@ -97,18 +97,23 @@ class XapiRoute(APIRoute):
     """Route class enforcing the version header and xAPI error conventions (Comm. 3.3, 6.2)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        """Declare the version header of every xAPI route in the OpenAPI document."""
+        """Declare the version header of every xAPI route in the OpenAPI document, once.
+
+        Once: a route built again from its own arguments (`route_table.add_routes`)
+        already declares it.
+        """
         extra = dict(kwargs.pop("openapi_extra", None) or {})
-        extra["parameters"] = [
-            *extra.get("parameters", []),
-            {
-                "in": "header",
-                "name": VERSION_HEADER,
-                "required": True,
-                "description": VERSION_RULE,
-                "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
-            },
-        ]
+        header = {
+            "in": "header",
+            "name": VERSION_HEADER,
+            "required": True,
+            "description": VERSION_RULE,
+            "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
+        }
+        parameters = list(extra.get("parameters", []))
+        if header not in parameters:
+            parameters.append(header)
+        extra["parameters"] = parameters
         super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -258,7 +263,7 @@ async def _read_body(request: Request) -> tuple[Any, dict[str, Part]]:
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}", "XAPI_MALFORMED_JSON") from exc
     # Postgres cannot store NUL, and a deep document must not reach the recursive checks.
-    problem = json_problem(document)
+    problem = orjson_problem(body, document)
     if problem:
         raise bad_request(f"Invalid statement: {problem}.", "XAPI_INVALID_STATEMENT")
     return document, parts
