@@ -93,6 +93,7 @@ _RECORD_STATEMENTS = text(
     """  # noqa: S608
 )
 
+
 # `= ANY(:array)` keeps one statement text for any number of ids; an IN list makes every
 # length a new prepared statement that Postgres parses and plans again.
 def _any_uuid(ids: Sequence[uuid.UUID]) -> Any:
@@ -100,7 +101,9 @@ def _any_uuid(ids: Sequence[uuid.UUID]) -> Any:
     return any_(bindparam("ids", list(ids), type_=ARRAY(UUID(as_uuid=True))))
 
 
-async def record_statements(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[uuid.UUID, bool]:
+async def record_statements(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[uuid.UUID, bool]:
     """Store raw statements and the facts of the new ones in one statement (ADR 0086).
 
     Each row is a flattened fact without `voided`, plus `statement` (JSON text) and
