@@ -374,7 +374,9 @@ class OutboxRelay:
                 idle = 0.01
                 continue
             if moved:
-                idle = 0.01
+                # A short batch took every row of this process committed before the look;
+                # a later commit sets the wake-up, so no pass is opened to find nothing.
+                idle = self.max_idle
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
             except TimeoutError:
