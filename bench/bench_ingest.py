@@ -111,11 +111,14 @@ async def main() -> None:
                 runtime.redis, settings.gateway_redis_key_prefix, settings.statement_index_bits
             )
             await index.build(runtime.db)
-            published = 0
+            published, awaited = 0, WARM_UP * EVENTS_PER_POLL
+            reached = asyncio.Event()  # set once `awaited` events were published
 
             async def acknowledged(topic: str, key: str, value: bytes, headers: Any) -> Any:
                 nonlocal published
                 published += 1
+                if published >= awaited:
+                    reached.set()
                 done = asyncio.get_running_loop().create_future()
                 done.set_result(None)
                 return done
@@ -140,16 +143,16 @@ async def main() -> None:
             try:
                 for number, records in enumerate(polls):
                     if number == WARM_UP:
-                        while published < WARM_UP * EVENTS_PER_POLL:
-                            await asyncio.sleep(0.001)
+                        await reached.wait()
+                        reached.clear()
+                        awaited = len(polls) * EVENTS_PER_POLL
                         await asyncio.sleep(GAP)
                         before = cpu_seconds(pids, groups)
                         counted_before = dict(counts)
                         started = time.perf_counter()
                     await runtime.consumer.dispatch_batch(records)
                     await asyncio.sleep(GAP)
-                while published < len(polls) * EVENTS_PER_POLL:
-                    await asyncio.sleep(0.001)
+                await reached.wait()
                 elapsed = time.perf_counter() - started
                 after = cpu_seconds(pids, groups)
             finally:

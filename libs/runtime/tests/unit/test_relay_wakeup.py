@@ -16,9 +16,11 @@ class ScriptedRelay(OutboxRelay):
         super().__init__(None, None, None, batch_size=10, max_idle=3600)  # type: ignore[arg-type]
         self.script = script
         self.started: list[float] = []
+        self.looked = asyncio.Event()
 
     async def relay_once(self) -> int:
         self.started.append(time.monotonic())
+        self.looked.set()
         step = self.script[len(self.started) - 1]
         if step == "wake":  # a commit lands while this pass finds nothing yet
             self.wake()
@@ -57,4 +59,5 @@ async def test_after_a_short_batch_the_relay_waits_for_a_wake_up() -> None:
 
 async def _passes(relay: ScriptedRelay, count: int) -> None:
     while len(relay.started) < count:
-        await asyncio.sleep(0.001)
+        relay.looked.clear()
+        await relay.looked.wait()
