@@ -76,16 +76,15 @@ async def record_statements(
             try:
                 # Each statement is stored or refused on its own: one that cannot be
                 # stored must not take its neighbours to the dead-letter topic.
-                statement_id = uuid.UUID(statement["id"])
-                if statement_id in origin:
-                    continue  # a retried copy travelling in the same poll
                 row = flatten(statement, platform_url)
+                if row["statement_id"] in origin:
+                    continue  # a retried copy travelling in the same poll
                 row["statement"] = _storable_text(statement)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 _refuse(statement, exc, on_refused)
                 continue
             row["lrs_client_id"] = client
-            origin[statement_id] = event
+            origin[row["statement_id"]] = event
             rows.append(row)
     # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
     # on different partitions); the target is then voided on arrival.
