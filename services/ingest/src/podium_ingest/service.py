@@ -93,9 +93,9 @@ async def record_statements(
         await on_inserted(inserted.keys())
     flat: list[dict[str, Any]] = []
     for row in rows:
-        voided = inserted.get(row["statement_id"])
-        if voided is not None:
-            row["voided"] = voided
+        earlier_voided = inserted.get(row["statement_id"])
+        if earlier_voided is not None:
+            row["voided"] = earlier_voided
             flat.append(row)
     # ADR 0068: one event per received event and actor, its facts in recording order;
     # the facts of voided targets after every statement's fact, as one event each were
