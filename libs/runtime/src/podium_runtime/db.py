@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,7 +104,8 @@ def _checked_out(dbapi_connection: Any, record: Any, proxy: Any, *, ping_after: 
     A restarted or terminated server closes its sockets and asyncpg marks the
     connection closed as soon as the event loop reads that, so a recently used
     connection needs no round trip; one idle longer than `ping_after` seconds is
-    pinged as `pool_pre_ping` would (a silently dropped link shows only then).
+    pinged with one `;` round trip (a silently dropped link shows only then; the
+    dialect's own ping is three: BEGIN, `;`, ROLLBACK).
     Raising `DisconnectionError` makes the pool discard it and connect afresh.
     """
     if dbapi_connection.driver_connection.is_closed():
@@ -111,7 +113,7 @@ def _checked_out(dbapi_connection: Any, record: Any, proxy: Any, *, ping_after: 
     returned = record.info.get(_RETURNED_AT)
     if returned is not None and time.monotonic() - returned > ping_after:
         try:
-            dbapi_connection.ping()
+            await_(dbapi_connection.driver_connection.fetchrow(";"))
         except Exception as exc:
             raise DisconnectionError("a pooled connection failed its ping") from exc
 

@@ -11,6 +11,7 @@ republishes (at-least-once), which consumers absorb with their inbox.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from podium_runtime import tracing
 from podium_runtime.context import causation_id_var, current_correlation_id
@@ -374,7 +375,9 @@ class OutboxRelay:
                 idle = 0.01
                 continue
             if moved:
-                idle = 0.01
+                # A short batch took every row of this process committed before the look;
+                # a later commit sets the wake-up, so no pass is opened to find nothing.
+                idle = self.max_idle
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
             except TimeoutError:
@@ -400,6 +403,22 @@ async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event:
     return result.first() is not None
 
 
+@functools.cache
+def _claim(inbox: Table) -> TextClause:
+    # One statement of arrays whatever the batch's size (a multi-row VALUES is compiled
+    # anew per row count); only the table's name is spliced.
+    return text(
+        f"""
+        INSERT INTO {inbox.fullname} (event_id, consumer, event_type)
+        SELECT event_id, CAST(:consumer AS text), event_type
+        FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]))
+            AS claimed(event_id, event_type)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+        """  # noqa: S608
+    )
+
+
 async def claim_events(
     session: AsyncSession, inbox: Table, consumer: str, events: Sequence[Event]
 ) -> set[Any]:
@@ -407,8 +426,12 @@ async def claim_events(
     if not events:
         return set()
     result = await session.execute(
-        pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-        [{"event_id": e.id, "consumer": consumer, "event_type": e.type} for e in events],
+        _claim(inbox),
+        {
+            "consumer": consumer,
+            "event_ids": [e.id for e in events],
+            "event_types": [e.type for e in events],
+        },
     )
     return {row[0] for row in result}
 

@@ -16,9 +16,11 @@ class ScriptedRelay(OutboxRelay):
         super().__init__(None, None, None, batch_size=10, max_idle=3600)  # type: ignore[arg-type]
         self.script = script
         self.started: list[float] = []
+        self.looked = asyncio.Event()
 
     async def relay_once(self) -> int:
         self.started.append(time.monotonic())
+        self.looked.set()
         step = self.script[len(self.started) - 1]
         if step == "wake":  # a commit lands while this pass finds nothing yet
             self.wake()
@@ -35,3 +37,27 @@ async def test_a_wake_up_during_an_empty_pass_is_kept() -> None:
     await asyncio.wait_for(relay.run(), timeout=30)
     assert len(relay.started) == 8
     assert relay.started[7] - relay.started[6] < 0.3  # not the 0.64 s idle wait
+
+
+async def test_after_a_short_batch_the_relay_waits_for_a_wake_up() -> None:
+    # A batch short of `batch_size` took every row committed before it looked: the next
+    # look waits for a commit's wake-up (or `max_idle`), it does not poll an empty table.
+    relay = ScriptedRelay([3, 0])
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(_passes(relay, 1), timeout=30)
+        # Polling as before would have looked again after 10 ms; nothing to await here.
+        await asyncio.sleep(0.2)
+        assert len(relay.started) == 1
+        relay.wake()
+        await asyncio.wait_for(_passes(relay, 2), timeout=30)
+    finally:
+        relay.stop()
+        relay.wake()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def _passes(relay: ScriptedRelay, count: int) -> None:
+    while len(relay.started) < count:
+        relay.looked.clear()
+        await relay.looked.wait()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -61,12 +62,28 @@ statement_facts = Table(
     Column("voided", Boolean, nullable=False, default=False),
     Index("ix_statement_facts_stored", "stored", "statement_id"),
     Index("ix_statement_facts_actor_key", "actor_key", "stored"),
-    Index("ix_statement_facts_object_agent_key", "object_agent_key"),
     Index("ix_statement_facts_verb_id", "verb_id", "stored"),
     Index("ix_statement_facts_activity_id", "activity_id", "stored"),
-    Index("ix_statement_facts_registration", "registration"),
-    Index("ix_statement_facts_target_id", "target_id"),
-    Index("ix_statement_facts_user_id", "user_id", "timestamp"),
+    # Mostly NULL: only rows with a value enter these (ADR 0087); queries compare with `=`.
+    Index(
+        "ix_statement_facts_object_agent_key",
+        "object_agent_key",
+        postgresql_where=text("object_agent_key IS NOT NULL"),
+    ),
+    Index(
+        "ix_statement_facts_registration",
+        "registration",
+        postgresql_where=text("registration IS NOT NULL"),
+    ),
+    Index(
+        "ix_statement_facts_target_id", "target_id", postgresql_where=text("target_id IS NOT NULL")
+    ),
+    Index(
+        "ix_statement_facts_user_id",
+        "user_id",
+        "timestamp",
+        postgresql_where=text("user_id IS NOT NULL"),
+    ),
 )
 
 # Report projections (SPEC §5.5), fed by other services' events; ingest never reads

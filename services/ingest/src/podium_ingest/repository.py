@@ -35,17 +35,6 @@ from podium_ingest.models import statement_facts as facts
 # Bulk writes pass one array per column through unnest(): one statement text whatever the
 # batch size, so Postgres and asyncpg reuse the prepared statement (no per-batch compile).
 # The f-strings interpolate only the schema and column constants below, never input.
-_INSERT_STATEMENTS = text(
-    f"""
-    INSERT INTO {SCHEMA}.statements (id, statement, lrs_client_id, stored)
-    SELECT * FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:docs AS jsonb[]),
-        CAST(:clients AS uuid[]), CAST(:stored AS timestamptz[]))
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
-    """  # noqa: S608
-)
-
 FACT_TYPES = {
     "statement_id": "uuid",
     "actor_key": "text",
@@ -65,11 +54,42 @@ FACT_TYPES = {
     "is_voiding": "boolean",
     "voided": "boolean",
 }
-_INSERT_FACTS = text(
+#: The flattened columns a new statement brings (`voided` is worked out in the database).
+_NEW_FACT_TYPES = {c: t for c, t in FACT_TYPES.items() if c != "voided"}
+#: The raw columns besides `id` (`statement_id`) and `stored`, which the fact carries too.
+_RAW_TYPES = {"statement": "jsonb", "lrs_client_id": "uuid"}
+_FACT_LIST = ", ".join(f'"{c}"' for c in FACT_TYPES)
+
+# One round trip stores a poll's statements (ADR 0086): the raw rows, then the facts of
+# those that were new, each voided when a voiding statement stored earlier targets it
+# (xAPI 2.3.2: a voiding statement may arrive first). The sub-query sees the table as
+# it was before this statement, so facts of this poll are voided by `mark_voided`, after.
+_RECORD_STATEMENTS = text(
     f"""
-    INSERT INTO {SCHEMA}.statement_facts ({", ".join(f'"{c}"' for c in FACT_TYPES)})
-    SELECT * FROM unnest({", ".join(f"CAST(:{c} AS {t}[])" for c, t in FACT_TYPES.items())})
-    ON CONFLICT DO NOTHING
+    WITH input AS (
+        SELECT * FROM unnest({
+        ", ".join(f"CAST(:{c} AS {t}[])" for c, t in (_NEW_FACT_TYPES | _RAW_TYPES).items())
+    }) AS input({", ".join(f'"{c}"' for c in _NEW_FACT_TYPES | _RAW_TYPES)})
+    ),
+    inserted AS (
+        INSERT INTO {SCHEMA}.statements (id, statement, lrs_client_id, stored)
+        SELECT statement_id, statement, lrs_client_id, stored FROM input
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ),
+    new AS (
+        SELECT input.*, NOT input.is_voiding AND EXISTS (
+            SELECT FROM {SCHEMA}.statement_facts earlier
+            WHERE earlier.is_voiding AND earlier.target_id = input.statement_id
+        ) AS voided
+        FROM input JOIN inserted ON inserted.id = input.statement_id
+    ),
+    facts AS (
+        INSERT INTO {SCHEMA}.statement_facts ({_FACT_LIST})
+        SELECT {_FACT_LIST} FROM new
+        ON CONFLICT DO NOTHING
+    )
+    SELECT statement_id, voided FROM new
     """  # noqa: S608
 )
 
@@ -81,26 +101,20 @@ def _any_uuid(ids: Sequence[uuid.UUID]) -> Any:
     return any_(bindparam("ids", list(ids), type_=ARRAY(UUID(as_uuid=True))))
 
 
-async def insert_statements(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert raw statements (`statement` as JSON text), skipping stored ids; return new ids."""
+async def record_statements(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[uuid.UUID, bool]:
+    """Store raw statements and the facts of the new ones in one statement (ADR 0086).
+
+    Each row is a flattened fact without `voided`, plus `statement` (JSON text) and
+    `lrs_client_id`. Ids already stored are skipped. Returns, for every new statement,
+    whether a voiding statement stored earlier had targeted it (its fact is voided).
+    """
     if not rows:
-        return set()
-    result = await session.execute(
-        _INSERT_STATEMENTS,
-        {
-            "ids": [r["id"] for r in rows],
-            "docs": [r["statement"] for r in rows],
-            "clients": [r["lrs_client_id"] for r in rows],
-            "stored": [r["stored"] for r in rows],
-        },
-    )
-    return {row[0] for row in result}
-
-
-async def insert_facts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert flattened rows (their statements were inserted in this transaction)."""
-    if rows:
-        await session.execute(_INSERT_FACTS, {c: [r[c] for r in rows] for c in FACT_TYPES})
+        return {}
+    columns = _NEW_FACT_TYPES | _RAW_TYPES
+    result = await session.execute(_RECORD_STATEMENTS, {c: [r[c] for r in rows] for c in columns})
+    return {row[0]: row[1] for row in result}
 
 
 async def voided_by_earlier_statements(
@@ -110,7 +124,12 @@ async def voided_by_earlier_statements(
     if not ids:
         return set()
     result = await session.execute(
-        select(facts.c.target_id).where(facts.c.is_voiding, facts.c.target_id == _any_uuid(ids))
+        select(facts.c.target_id).where(
+            facts.c.is_voiding,
+            # Proves the partial index applies whatever the array holds (ADR 0087).
+            facts.c.target_id.is_not(None),
+            facts.c.target_id == _any_uuid(ids),
+        )
     )
     return {row[0] for row in result}
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_ingest import repository
-from podium_ingest.domain import flatten, parse_instant
+from podium_ingest.domain import flatten
 from podium_ingest.repository import StatementFilter
 
 PRODUCER = "ingest"
@@ -53,7 +53,7 @@ async def record_statements(
     received: Sequence[StatementsReceived],
     platform_url: str,
     on_refused: Callable[[str], None] | None = None,
-    on_inserted: Callable[[set[uuid.UUID]], Awaitable[None]] | None = None,
+    on_inserted: Callable[[Collection[uuid.UUID]], Awaitable[None]] | None = None,
 ) -> int:
     """Store raw and flattened statements of many events, apply voiding, emit their facts.
 
@@ -67,58 +67,48 @@ async def record_statements(
     `on_inserted` is awaited with the ids inserted, inside the transaction.
     Returns how many statements were new.
     """
-    origin: dict[uuid.UUID, tuple[StatementsReceived, dict[str, Any]]] = {}
+    origin: dict[uuid.UUID, StatementsReceived] = {}
     rows: list[dict[str, Any]] = []
-    flats: dict[uuid.UUID, dict[str, Any]] = {}
     for event in received:
         await _let_others_run(len(rows))
+        client = event.data.lrs_client_id
         for statement in event.data.statements:
             try:
                 # Each statement is stored or refused on its own: one that cannot be
                 # stored must not take its neighbours to the dead-letter topic.
-                statement_id = uuid.UUID(statement["id"])
-                if statement_id in origin:
+                row = flatten(statement, platform_url)
+                if row["statement_id"] in origin:
                     continue  # a retried copy travelling in the same poll
-                row: dict[str, Any] = {
-                    "id": statement_id,
-                    "statement": _storable_text(statement),
-                    "lrs_client_id": event.data.lrs_client_id,
-                    "stored": parse_instant(statement["stored"]),
-                }
-                flats[statement_id] = flatten(statement, platform_url)
+                row["statement"] = _storable_text(statement)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 _refuse(statement, exc, on_refused)
                 continue
-            origin[statement_id] = (event, statement)
+            row["lrs_client_id"] = client
+            origin[row["statement_id"]] = event
             rows.append(row)
-    inserted = await repository.insert_statements(session, rows)
-    if on_inserted is not None and inserted:
-        await on_inserted(inserted)
-    flat: list[dict[str, Any]] = []
-    for row in rows:
-        if row["id"] in inserted:
-            await _let_others_run(len(flat))
-            flat.append(flats[row["id"]])
     # xAPI 2.3.2: a voiding statement may arrive before its target (different actors travel
     # on different partitions); the target is then voided on arrival.
-    already_voided = await repository.voided_by_earlier_statements(
-        session, [f["statement_id"] for f in flat if not f["is_voiding"]]
-    )
-    for row in flat:
-        row["voided"] = row["statement_id"] in already_voided
-    await repository.insert_facts(session, flat)
+    inserted = await repository.record_statements(session, rows)
+    if on_inserted is not None and inserted:
+        await on_inserted(inserted.keys())
+    flat: list[dict[str, Any]] = []
+    for row in rows:
+        earlier_voided = inserted.get(row["statement_id"])
+        if earlier_voided is not None:
+            row["voided"] = earlier_voided
+            flat.append(row)
     # ADR 0068: one event per received event and actor, its facts in recording order;
     # the facts of voided targets after every statement's fact, as one event each were
     # (a target recorded in this poll is awarded before it is taken back).
     recorded: dict[tuple[uuid.UUID, str], _Batch] = {}
     for done, row in enumerate(flat):
         await _let_others_run(done)
-        _add_fact(recorded, origin[row["statement_id"]][0], row)
+        _add_fact(recorded, origin[row["statement_id"]], row)
     targets = [row["target_id"] for row in flat if row["is_voiding"]]
     voiders = {row["target_id"]: row["statement_id"] for row in flat if row["is_voiding"]}
     voided: dict[tuple[uuid.UUID, str], _Batch] = {}
     for target in await repository.mark_voided(session, targets):
-        cause = origin[voiders[target.statement_id]][0]
+        cause = origin[voiders[target.statement_id]]
         _add_fact(voided, cause, target._asdict() | {"voided": True})
     events = [
         _recorded(batch.cause, actor, batch.facts[start : start + FACTS_PER_EVENT])
