@@ -40,13 +40,25 @@ async def client(test_infra: TestInfrastructure) -> AsyncIterator[redis.Redis]:
 
 
 async def _store(database: Database, statement_id: uuid.UUID) -> None:
+    # A whole statement, as ingest stores one: a later rebuild of the flattened facts in
+    # the same database (test_admin_rebuilds) reads every stored statement.
+    stored = datetime.now(UTC)
+    statement = {
+        "id": str(statement_id),
+        "actor": {"mbox": "mailto:stored-index@podium.test"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+        "object": {"objectType": "Activity", "id": "http://podium.test/activities/index"},
+        "stored": stored.isoformat(),
+        "timestamp": stored.isoformat(),
+        "version": "1.0.0",
+    }
     async with database.session() as session:
         await session.execute(
             statements.insert().values(
                 id=statement_id,
-                statement=f'{{"id": "{statement_id}"}}',
+                statement=statement,
                 lrs_client_id=uuid.uuid4(),
-                stored=datetime.now(UTC),
+                stored=stored,
             )
         )
 
