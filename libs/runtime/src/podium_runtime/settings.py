@@ -90,10 +90,11 @@ class ServiceSettings(BaseSettings):
     consumer_heartbeat_interval_ms: int = 3_000
     #: Longest pause between two polls before the member is considered stuck and replaced.
     consumer_max_poll_interval_ms: int = 300_000
-    #: How long the broker may hold an empty fetch; Kafka answers at once when records
-    #: arrive, tansu does not (the embedded fallback sets 50 through the environment).
+    #: How long the broker may hold a fetch that leaves out partitions with records still
+    #: to be consumed: their next fetch waits behind it, so this wait is latency (ADR 0088).
+    #: Kafka answers at once when records arrive, tansu does not (the fallback sets 50).
     consumer_fetch_max_wait_ms: int = Field(
-        default=500,
+        default=20,
         validation_alias=AliasChoices(
             "KAFKA_CONSUMER_FETCH_MAX_WAIT_MS", "PODIUM_CONSUMER_FETCH_MAX_WAIT_MS"
         ),
