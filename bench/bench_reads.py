@@ -17,6 +17,13 @@ app serving the same JSON, `/health/live`, authenticated details and
 the shapes the gateway answers at its edge (ADR 0070): `limit=` alone, anonymous
 or with a verified token; the last two columns (CPU per request) are the figures
 to compare across runs on a busy machine.
+
+The table measures each route once, one after another, so a machine whose speed
+drifts between the bare app's row and the gateway's moves their ratio. The
+15 % `/health/live` may cost is smaller than that drift on a shared machine, so
+`--pairs` rounds (default 6) then measure the bare `/ping` and `/health/live`
+back to back, in alternating order (bare first, then the gateway first), and
+print each round's ratio and their median.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -172,6 +180,20 @@ def profiled(
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out  # noqa: S603
 
 
+def paired(bare: str, gateway: str, seconds: int, connections: int, rounds: int) -> list[float]:
+    """Measure `bare` and `gateway` back to back, `rounds` times; return each round's ratio.
+
+    The order alternates (bare first, then the gateway first), so a machine that speeds
+    up or slows down during the rounds favours neither side.
+    """
+    ratios = []
+    for round_ in range(rounds):
+        order = (bare, gateway) if round_ % 2 == 0 else (gateway, bare)
+        rates = {url: wrk(url, seconds, connections, None)[0] for url in order}
+        ratios.append(rates[gateway] / rates[bare])
+    return ratios
+
+
 def run(
     urls: dict[str, str],
     token: str,
@@ -180,6 +202,7 @@ def run(
     workdir: Path,
     service_pids: list[int],
     profile: tuple[int, Path] | None = None,
+    pairs: int = 0,
 ) -> None:
     """Record the gateway's answers, start the bare app serving them, measure, print the table.
 
@@ -256,6 +279,14 @@ def run(
                 f"{name:<46} {rate:8.0f} {p50:7.1f} {p99:7.1f} {ratio:6.2f} {goal:>6} "
                 f"{own_us:9.0f} {all_us if gateway_side else own_us:10.0f}"
             )
+        if pairs:
+            ratios = paired(f"{base}/ping", urls["live"], seconds, connections, pairs)
+            print(
+                f"\n/health/live against the bare /ping, {pairs} rounds back to back "
+                f"(target 0.85): "
+                + ", ".join(f"{r:.2f}" for r in ratios)
+                + f"; median {statistics.median(ratios):.2f}"
+            )
         for name, raw in profiles:
             print(f"\n{name}: top frames by own samples (py-spy)")
             if raw.exists():
@@ -312,6 +343,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
+        "--pairs", type=int, default=6, help="rounds of bare /ping and /health/live back to back"
+    )
+    parser.add_argument(
         "--profile", default="", help="a directory: sample the gateway with py-spy per route"
     )
     args = parser.parse_args()
@@ -330,7 +364,16 @@ def main() -> int:
                 Path(args.profile).mkdir(parents=True, exist_ok=True)
                 profile = (processes[-1].pid, Path(args.profile))
             pids = [process.pid for process in processes]
-            run(urls, token, args.seconds, args.connections, Path(workdir), pids, profile)
+            run(
+                urls,
+                token,
+                args.seconds,
+                args.connections,
+                Path(workdir),
+                pids,
+                profile,
+                args.pairs,
+            )
         finally:
             try:
                 stop(processes)
