@@ -77,15 +77,20 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
 
 
 def orjson_problem(text: bytes, document: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Return `json_problem(document)` for a `document` that `orjson.loads(text)` gave.
+    """Return `json_problem(document)` for a `document` orjson parsed from `text` or wrote as it.
 
-    Cheaper for the usual document: orjson refuses lone surrogates while parsing, and
+    Cheaper for the usual document: orjson refuses lone surrogates both ways, and
     JSON text carries NUL only as the escape `\\u0000`, so a text without that escape
-    holds no text to refuse and only its depth is left, checked over the containers
-    alone. A text with the escape, or a document nested too deep, is walked by
-    `json_problem`, which decides and names the place at fault.
+    holds no text to refuse and only its depth is left. A text with no more opening
+    brackets than `max_depth` cannot nest deeper; otherwise the depth is checked over
+    the containers alone. A text with the escape, or a document nested too deep, is
+    walked by `json_problem`, which decides and names the place at fault.
     """
-    if b"\\u0000" in text or _deeper_than(document, max_depth):
+    if b"\\u0000" in text:
+        return json_problem(document, max_depth)
+    if text.count(b"{") + text.count(b"[") <= max_depth:
+        return None
+    if _deeper_than(document, max_depth):
         return json_problem(document, max_depth)
     return None
 

@@ -319,8 +319,7 @@ async def submit_target(
     """
     found = await snapshot(redis_client, competition_id, user)
     card = found.card
-    exact = card is not None and found.member and card.teams is False
-    if card is not None and exact and card.owner_id != user.user_id:
+    if card is not None and found.member and card.teams is False and card.owner_id != user.user_id:
         now = datetime.now(UTC)
         refusal = submission_refusal(
             card.kind, card.status, card.starts_at, card.ends_at, True, now

@@ -23,7 +23,7 @@ from podium_contracts.events import (
     UserData,
 )
 from podium_runtime.cursors import CursorCodec
-from podium_runtime.hygiene import json_problem
+from podium_runtime.hygiene import json_problem, orjson_problem
 from podium_runtime.outbox import Outbox
 from podium_runtime.problems import ConflictError, NotFoundError
 from prometheus_client import Counter
@@ -175,29 +175,19 @@ def _storable_text(statement: Any) -> str:
     """Return the statement as JSON text Postgres can store; ValueError when it cannot.
 
     Refuses what `json_problem` refuses (NUL, lone surrogates, nesting deeper than
-    `MAX_STATEMENT_DEPTH`) without walking every statement: orjson refuses lone
-    surrogates itself, writes NUL only as the escape `\\u0000`, and a text with no
-    more opening brackets than the depth allowed cannot nest deeper. Only a statement
-    failing one of these cheap tests is walked, and the walk decides.
+    `MAX_STATEMENT_DEPTH`), mostly without walking the statement (`orjson_problem`).
     """
     try:
         text = orjson.dumps(statement)
-    except orjson.JSONEncodeError:
-        text = b""
-    if text and b"\\u0000" not in text:
-        if text.count(b"{") + text.count(b"[") <= MAX_STATEMENT_DEPTH:
-            return text.decode()
-    problem = json_problem(statement, max_depth=MAX_STATEMENT_DEPTH)
+    except orjson.JSONEncodeError:  # a lone surrogate, or an integer beyond 64 bits
+        problem = json_problem(statement, max_depth=MAX_STATEMENT_DEPTH)
+        if problem:
+            raise ValueError(problem) from None
+        return json.dumps(statement, ensure_ascii=False)
+    problem = orjson_problem(text, statement, max_depth=MAX_STATEMENT_DEPTH)
     if problem:
         raise ValueError(problem)
-    return _json_text(statement)
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # integers beyond 64 bits: JSON allows them
-        return json.dumps(value, ensure_ascii=False)
+    return text.decode()
 
 
 def _fact(cause: StatementsReceived, row: dict[str, Any]) -> LearningData:
