@@ -31,8 +31,10 @@ from podium_competitions.leaderboard.models import (
 from podium_competitions.models import competitions, users
 from podium_competitions.teams.models import final_selections, team_members, teams
 
-#: The key of a prediction board's lock (`shared.lock_board`), as SQL over a competition id.
-_BOARD_KEY_SQL = "'leaderboard:' || CAST({id} AS text)"
+#: A prediction board's lock key (`shared.lock_board`) is this prefix and the competition id;
+#: `_BOARD_KEY_SQL` spells the same key in SQL over a competition id column.
+_BOARD_KEY_PREFIX = "leaderboard:"
+_BOARD_KEY_SQL = f"'{_BOARD_KEY_PREFIX}' || CAST({{id}} AS text)"
 
 
 async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -42,7 +44,7 @@ async def lock_board(session: AsyncSession, competition_id: uuid.UUID) -> None:
     replicas) may touch one board at once; the lock keeps recomputations and
     their Redis writes in commit order.
     """
-    await shared.lock_board(session, f"leaderboard:{competition_id}")
+    await shared.lock_board(session, f"{_BOARD_KEY_PREFIX}{competition_id}")
 
 
 _SUBMISSIONS = leaderboard_submissions.fullname
