@@ -129,29 +129,38 @@ async def test_the_public_api_answers_as_its_openapi_says(
 
 
 async def _only_passing_outages(stack: OpsStack, text: str) -> bool:
-    """True when every failure is a 503 `SERVICE_UNAVAILABLE` that a replay now answers.
-
-    Each failure block of the report names its checks, the answer, and a `curl`
-    line; only body-less requests are replayed, with the credentials the fuzzer used.
-    """
-    report = text.partition("FAILURES")[2].partition("WARNINGS")[0]
-    blocks = re.split(r"\n_{3,} .+ _{3,}\n", report)[1:]
-    if not blocks:
+    """True when every failure is a 503 `SERVICE_UNAVAILABLE` that a replay now answers."""
+    requests = outage_requests(text)
+    if not requests:
         return False
-    for block in blocks:
-        checks = re.findall(r"^- (.+)$", block, flags=re.MULTILINE)
-        curl = re.search(r"^\s*curl -X (\w+) (.*?)(\S+)$", block, flags=re.MULTILINE)
-        if (
-            set(checks) != {"ST101 Server error"}
-            or "[503]" not in block
-            or '"code":"SERVICE_UNAVAILABLE"' not in block
-            or curl is None
-            or " -d " in curl.group(2)
-        ):
-            return False
-        method, url = curl.group(1), curl.group(3)
+    for method, url in requests:
         auth = stack.lrs_auth if "/xapi/" in url else stack.admin
         replayed = await stack.http.request(method, url, headers=auth)
-        if replayed.status_code >= 500:
+        # Signed out (the fuzzer may revoke sessions) proves nothing: that fails the run.
+        if replayed.status_code >= 500 or replayed.status_code in (401, 403):
             return False
     return True
+
+
+def outage_requests(text: str) -> list[tuple[str, str]] | None:
+    """The (method, URL) of each failure when all are body-less 503 `SERVICE_UNAVAILABLE`s.
+
+    Each failure block of the report names its checks, the answers and a `curl`
+    line per case; None when any failure is something else.
+    """
+    report = text.partition("FAILURES")[2].partition("WARNINGS")[0]
+    requests: list[tuple[str, str]] = []
+    for block in re.split(r"\n_{3,} .+ _{3,}\n", report)[1:]:
+        checks = set(re.findall(r"^\s*- (.+)$", block, flags=re.MULTILINE))
+        answers = re.findall(r"^\s*\[(\d{3})\]", block, flags=re.MULTILINE)
+        curls = re.findall(r"^\s*curl -X (\w+) (.*?)(\S+)$", block, flags=re.MULTILINE)
+        if (
+            checks != {"ST101 Server error"}
+            or set(answers) != {"503"}
+            or block.count('"code":"SERVICE_UNAVAILABLE"') != len(answers)
+            or len(curls) != len(answers)
+            or any(" -d " in options for _, options, _ in curls)
+        ):
+            return None
+        requests += [(method, url) for method, _, url in curls]
+    return requests
