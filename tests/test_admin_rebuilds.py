@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import redis.asyncio as redis
+from podium_competitions import rebuilds
 from podium_contracts.redis_keys import (
     leaderboard_entries_key,
     leaderboard_meta_key,
@@ -205,9 +206,11 @@ async def test_a_full_rebuild_while_consuming_matches_the_incremental_build(
 
 
 async def test_integrity_finds_a_board_whose_mirror_differs_and_repairs_it(
-    boards: PredictionStack, test_infra: TestInfrastructure
+    boards: PredictionStack, test_infra: TestInfrastructure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = boards
+    # One board per round (this module's other boards make several): every round is read.
+    monkeypatch.setattr(rebuilds, "INTEGRITY_ROUND_BOARDS", 1)
     owner, player = await stack.sign_up_many(2)
     admin = {"Authorization": f"Bearer {await stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
     competition = await stack.prediction_competition(owner)

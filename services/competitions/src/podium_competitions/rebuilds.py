@@ -135,27 +135,39 @@ class IntegrityCheck(BaseModel):
     repaired: int = 0
 
 
+#: Boards compared per round of the integrity check: one query and one Redis pipeline each.
+INTEGRITY_ROUND_BOARDS = 50
+
+
 async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismatch]:
-    """Compare every prediction board in Postgres with its Redis mirror (ranks by user)."""
+    """Compare every prediction board in Postgres with its Redis mirror (ranks by user).
+
+    Boards go in rounds: one query reads a round's stored ranks and one pipeline its
+    mirrors, so many boards cost a few round trips, not four per board.
+    """
     async with database.session() as session:
         competition_ids = await leaderboard_repository.boards_of(session)
-        found = []
-        for competition_id in competition_ids:
-            for split in SPLITS:
-                stored = await leaderboard_repository.current_ranks(session, competition_id, split)
-                raw = await client.zrange(
-                    leaderboard_ranks_key(competition_id, split), 0, -1, withscores=True
-                )
-                mirrored = {uuid.UUID(k.decode()): int(v) for k, v in raw}
-                if mirrored != stored:
-                    found.append(
-                        BoardMismatch(
-                            competition_id=competition_id,
-                            split=split,
-                            postgres=len(stored),
-                            redis=len(mirrored),
-                        )
+    found = []
+    for start in range(0, len(competition_ids), INTEGRITY_ROUND_BOARDS):
+        chosen = competition_ids[start : start + INTEGRITY_ROUND_BOARDS]
+        boards = [(competition_id, split) for competition_id in chosen for split in SPLITS]
+        async with database.session() as session:
+            stored = await leaderboard_repository.ranks_of_boards(session, chosen)
+        async with client.pipeline(transaction=False) as pipe:
+            for competition_id, split in boards:
+                pipe.zrange(leaderboard_ranks_key(competition_id, split), 0, -1, withscores=True)
+            mirrors = await pipe.execute()
+        for (competition_id, split), raw in zip(boards, mirrors, strict=True):
+            ranks = stored.get((competition_id, split), {})
+            if {uuid.UUID(k.decode()): int(v) for k, v in raw} != ranks:
+                found.append(
+                    BoardMismatch(
+                        competition_id=competition_id,
+                        split=split,
+                        postgres=len(ranks),
+                        redis=len(raw),
                     )
+                )
     return found
 
 

@@ -174,6 +174,22 @@ async def current_ranks(
     return {row.user_id: row.rank for row in rows}
 
 
+async def ranks_of_boards(
+    session: AsyncSession, competition_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], dict[uuid.UUID, int]]:
+    """Return (competition, split) -> user id -> rank of the stored boards, in one query."""
+    t = leaderboard_entries
+    rows = await session.execute(
+        select(t.c.competition_id, t.c.split, t.c.user_id, t.c.rank).where(
+            t.c.competition_id.in_(competition_ids)
+        )
+    )
+    boards: dict[tuple[uuid.UUID, str], dict[uuid.UUID, int]] = {}
+    for row in rows:
+        boards.setdefault((row.competition_id, row.split), {})[row.user_id] = row.rank
+    return boards
+
+
 async def replace_board(
     session: AsyncSession, competition_id: uuid.UUID, split: Split, entries: Sequence[Entry]
 ) -> None:
