@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,9 +56,6 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-#: This process's CPU seconds per event of each `score_events` call, in call order: the
-#: Python side of an event, which depends far less on the machine's load than its time.
-CPU_PER_EVENT: list[float] = []
 SIZES = (100, 100_000)
 #: Scores per unit of work in the "polls" row: what the consumer takes at once in a burst.
 BURST = int(os.environ.get("BENCH_BURST", "20"))
@@ -120,6 +118,19 @@ async def fill(db: Database, size: int, mirror: LeaderboardMirror) -> tuple[uuid
     return competition_id, {"best": best, "rebuild": time.perf_counter() - started}
 
 
+@dataclass(frozen=True)
+class Timed:
+    """One row's score events: seconds and rank changes per event, CPU seconds per event.
+
+    The CPU is this process's: the Python side of an event, which depends far less on
+    the machine's load than its time.
+    """
+
+    times: list[float]
+    moves: list[int]
+    cpu: float
+
+
 async def score_events(
     db: Database,
     outbox: Outbox,
@@ -130,8 +141,8 @@ async def score_events(
     arrivals: bool,
     events: int = EVENTS,
     burst: int = 1,
-) -> tuple[list[float], list[int]]:
-    """Time `events` score events (commit and Redis delta included); return times, moves.
+) -> Timed:
+    """Time `events` score events (commit and Redis delta included).
 
     With `burst` > 1 the events come as the consumer takes a poll of them near a
     deadline: `burst` scores of different participants in one unit of work
@@ -152,8 +163,7 @@ async def score_events(
         cpu += time.process_time() - used
         async with db.session() as session:
             moves.append(round(await _announced(session, outbox) / burst))
-    CPU_PER_EVENT.append(cpu / (len(times) * burst))
-    return times, moves
+    return Timed(times, moves, cpu / (len(times) * burst))
 
 
 def _score(
@@ -227,6 +237,16 @@ async def page_times(
     return statistics.median(from_redis), statistics.median(from_postgres)
 
 
+def print_row(label: str, timed: Timed, rebuild: float | None = None) -> None:
+    """Print one row of the score events' table (the full rank's time where there is one)."""
+    full_rank = f"{rebuild * 1000:>14.0f}" if rebuild is not None else f"{'':>14}"
+    print(
+        f"{label:<42}{statistics.median(timed.times) * 1000:>9.2f}"
+        f"{percentile(timed.times, 0.95) * 1000:>9.2f}{statistics.mean(timed.moves):>13.1f}"
+        f"{full_rank}{timed.cpu * 1000:>14.2f}"
+    )
+
+
 async def main() -> None:
     """Run the benchmark and print its tables."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-boards-") as tmp:
@@ -241,16 +261,14 @@ async def main() -> None:
             for size in SIZES:
                 competition_id, filled = await fill(db, size, mirror)
                 print(f"board of {size:,} filled and ranked in {filled['rebuild']:.1f} s")
-                updates, moves = await score_events(
+                updates = await score_events(
                     db, outbox, mirror, competition_id, filled["best"], arrivals=False
                 )
-                cpu = CPU_PER_EVENT[-1]
                 first = await page_times(db, client, competition_id, 0)
                 deep = await page_times(db, client, competition_id, min(50_000, size - PAGE))
-                middle, shifted, bursts, burst_moves = ([], [], [], [])
-                burst_cpu = middle_cpu = 0.0
+                bursts = middle = None
                 if size == max(SIZES):
-                    bursts, burst_moves = await score_events(
+                    bursts = await score_events(
                         db,
                         outbox,
                         mirror,
@@ -259,24 +277,16 @@ async def main() -> None:
                         arrivals=False,
                         burst=BURST,
                     )
-                    burst_cpu = CPU_PER_EVENT[-1]
-                    middle, shifted = await score_events(
+                    middle = await score_events(
                         db, outbox, mirror, competition_id, filled["best"], arrivals=True, events=2
                     )
-                    middle_cpu = CPU_PER_EVENT[-1]
                 results[size] = {
                     "rebuild": filled["rebuild"],
                     "updates": updates,
-                    "moves": moves,
                     "first": first,
                     "deep": deep,
-                    "middle": middle,
-                    "shifted": shifted,
                     "bursts": bursts,
-                    "burst_moves": burst_moves,
-                    "cpu": cpu,
-                    "burst_cpu": burst_cpu,
-                    "middle_cpu": middle_cpu,
+                    "middle": middle,
                 }
         finally:
             await client.aclose()
@@ -286,34 +296,16 @@ async def main() -> None:
     small, large = results[SIZES[0]], results[SIZES[-1]]
     print(f"\nScore events ({EVENTS} per row), each its own unit of work with its Redis delta")
     print(
-        f"{'board':<36}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}"
+        f"{'board':<42}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}"
         f"{'CPU ms/event':>14}"
     )
     for size, row in ((SIZES[0], small), (SIZES[-1], large)):
-        print(
-            f"{f'{size:,} entries, resubmissions':<36}"
-            f"{statistics.median(row['updates']) * 1000:>9.2f}"
-            f"{percentile(row['updates'], 0.95) * 1000:>9.2f}"
-            f"{statistics.mean(row['moves']):>13.1f}"
-            f"{row['rebuild'] * 1000:>14.0f}{row['cpu'] * 1000:>14.2f}"
-        )
+        print_row(f"{size:,} entries, resubmissions", row["updates"], row["rebuild"])
     if large["bursts"]:
-        print(
-            f"{f'{SIZES[-1]:,} entries, polls of {BURST} (per event)':<36}"
-            f"{statistics.median(large['bursts']) * 1000:>9.2f}"
-            f"{percentile(large['bursts'], 0.95) * 1000:>9.2f}"
-            f"{statistics.mean(large['burst_moves']):>13.1f}{'':>14}"
-            f"{large['burst_cpu'] * 1000:>14.2f}"
-        )
+        print_row(f"{SIZES[-1]:,} entries, polls of {BURST} (per event)", large["bursts"])
     if large["middle"]:
-        print(
-            f"{f'{SIZES[-1]:,} entries, arrival mid-board':<36}"
-            f"{statistics.median(large['middle']) * 1000:>9.2f}"
-            f"{percentile(large['middle'], 0.95) * 1000:>9.2f}"
-            f"{statistics.mean(large['shifted']):>13.1f}{'':>14}"
-            f"{large['middle_cpu'] * 1000:>14.2f}"
-        )
-    ratio = percentile(large["updates"], 0.95) / percentile(small["updates"], 0.95)
+        print_row(f"{SIZES[-1]:,} entries, arrival mid-board", large["middle"])
+    ratio = percentile(large["updates"].times, 0.95) / percentile(small["updates"].times, 0.95)
     print(
         f"p95 ratio 100,000 / 100 entries: {ratio:.2f} (a full rank per event: "
         f"{large['rebuild'] / small['rebuild']:.0f}x)"
