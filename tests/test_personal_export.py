@@ -87,11 +87,17 @@ async def _scored_submission(stack: OpsStack, cid: str, user: User) -> str:
     assert sent.status_code == 202, sent.text
     sid: str = sent.json()["id"]
 
+    answers: list[str] = []
+
     async def scored() -> bool:
         got = await stack.http.get(f"/v1/submissions/{sid}", headers=user.auth)
+        answers.append(f"{got.status_code} {got.text[:300]}")
         return got.status_code == 200 and got.json()["status"] == "scored"
 
-    await eventually(scored, timeout=60, message="submission scored")
+    try:
+        await eventually(scored, timeout=60, message="submission scored")
+    except AssertionError as exc:  # say where the submission stopped
+        raise AssertionError(f"{exc}; last answer: {answers[-1]}") from None
     return sid
 
 
