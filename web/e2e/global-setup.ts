@@ -5,7 +5,7 @@
  * With PODIUM_E2E_BASE_URL already set, an existing stack is used instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,29 +32,45 @@ async function freeBlock(): Promise<number> {
   throw new Error('no free block of ports');
 }
 
-function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Resolve once the stack prints that every service is ready. On failure the whole
+ * log (stdout and stderr) is written to `logFile`, and the error lists the stack's own
+ * `podium:` lines (what started, what exited, why it gave up) with the log's tail.
+ */
+function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(
-      () => reject(new Error(`the stack did not start within ${timeoutMs / 1000} s; its last output:\n${seen}`)),
-      timeoutMs,
-    );
-    const onData = (chunk: Buffer) => {
+    const log: string[] = [];
+    let ready = false;
+    let tail = ''; // the marker may arrive split across two chunks
+    const fail = (reason: string) => {
+      const text = log.join('');
+      writeFileSync(logFile, text);
+      const own = text.split('\n').filter((line) => line.startsWith('podium:'));
+      reject(
+        new Error(
+          `${reason}\nits own lines:\n${own.join('\n')}\n` +
+            `the end of its output:\n${text.slice(-3000)}\nthe whole log: ${logFile}`,
+        ),
+      );
+    };
+    const timer = setTimeout(() => fail(`the stack did not start within ${timeoutMs / 1000} s`), timeoutMs);
+    const onData = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
       const text = chunk.toString();
-      if (process.env.PODIUM_E2E_VERBOSE) process.stdout.write(text);
-      seen = (seen + text).slice(-4000);
-      if (seen.includes('all services ready')) {
+      if (process.env.PODIUM_E2E_VERBOSE) stream.write(text);
+      if (ready) return; // only the start-up is kept
+      log.push(text);
+      tail = (tail + text).slice(-200);
+      if (tail.includes('all services ready')) {
+        ready = true;
         clearTimeout(timer);
         resolve();
       }
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      if (process.env.PODIUM_E2E_VERBOSE) process.stderr.write(chunk);
-    });
+    child.stdout?.on('data', onData(process.stdout));
+    child.stderr?.on('data', onData(process.stderr));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the stack exited with ${code}:\n${seen}`));
+      if (!ready) fail(`the stack exited with ${code}`);
     });
   });
 }
@@ -83,7 +99,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   });
   // A loaded two-core machine starts Postgres, Redis, Kafka and seven services slowly.
   try {
-    await waitForReady(child, 480_000);
+    await waitForReady(child, 480_000, path.join(workdir, 'stack.log'));
   } catch (error) {
     // Never leave a half-started stack behind: stop the whole process group.
     try {

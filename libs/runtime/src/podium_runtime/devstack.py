@@ -164,21 +164,38 @@ class Supervisor:
         return [child.process for child in self.children.values()]
 
 
-def wait_ready(
-    url: str, process: subprocess.Popen[bytes], stopping: threading.Event, timeout: float = 90.0
+def wait_all_ready(
+    urls: dict[str, str], supervisor: Supervisor, stopping: threading.Event, timeout: float
 ) -> None:
-    """Poll `url` until it answers 200; fail if the process exits first or Ctrl-C arrives."""
+    """Poll every service's readiness URL until each answers 200, or fail after `timeout` s.
+
+    The supervisor keeps running meanwhile: a service that exits while starting (a
+    dependency that was not answering yet) is restarted as it would be later, and a
+    slow machine only costs time. The failure names the services still not ready and
+    what each last answered.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stopping.is_set():
-            raise Interrupted
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} process exited with {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
+    pending = dict(urls)
+    last: dict[str, str] = {}
+    with httpx.Client(timeout=2) as client:
+        while pending:
+            if stopping.is_set():
+                raise Interrupted
+            if time.monotonic() >= deadline:
+                waiting = "; ".join(f"{n} ({last.get(n, 'no answer')})" for n in pending)
+                raise TimeoutError(f"not ready after {timeout:.0f}s: {waiting}")
+            supervisor.poll()
+            for name, url in list(pending.items()):
+                try:
+                    status = client.get(url).status_code
+                except httpx.HTTPError as error:
+                    last[name] = type(error).__name__
+                    continue
+                if status == 200:
+                    del pending[name]
+                else:
+                    last[name] = f"HTTP {status}"
+            stopping.wait(0.2)
 
 
 def _service_starter(
@@ -200,8 +217,11 @@ def _service_starter(
     return start
 
 
-def run(workdir: Path, gateway_port: int) -> int:
-    """Start everything, print the gateway URL, and wait for Ctrl-C."""
+def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
+    """Start everything, print the gateway URL, and wait for Ctrl-C.
+
+    Every service must answer its readiness check within `ready_timeout` seconds.
+    """
     started = time.monotonic()
     print(f"podium: starting infrastructure in {workdir} ...", flush=True)
     infra = provision(workdir)
@@ -233,9 +253,8 @@ def run(workdir: Path, gateway_port: int) -> int:
             return 1
         for index, name in enumerate(SERVICES):
             supervisor.add(name, _service_starter(name, COLOURS[index], env))
-        for name in SERVICES:
-            child = supervisor.children[name].process
-            wait_ready(f"http://127.0.0.1:{ports[name]}/health/ready", child, stopping)
+        ready_urls = {n: f"http://127.0.0.1:{ports[n]}/health/ready" for n in SERVICES}
+        wait_all_ready(ready_urls, supervisor, stopping, ready_timeout)
         elapsed = time.monotonic() - started
         print(
             f"\npodium: all services ready in {elapsed:.1f}s\n"
@@ -254,6 +273,10 @@ def run(workdir: Path, gateway_port: int) -> int:
         return 0
     except Interrupted:
         return 130
+    except Exception as error:
+        # On stdout too, so whoever reads only the log (a test harness) sees why.
+        print(f"podium: could not start: {error}", flush=True)
+        raise
     finally:
         print("podium: stopping services ...", flush=True)
         for child in supervisor.processes():
@@ -269,8 +292,14 @@ def main() -> None:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PODIUM_GATEWAY_PORT", "8000"))
     )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=float(os.environ.get("PODIUM_DEV_READY_TIMEOUT", "300")),
+        help="seconds every service gets to answer /health/ready (default 300)",
+    )
     options = parser.parse_args()
-    sys.exit(run(options.workdir.resolve(), options.port))
+    sys.exit(run(options.workdir.resolve(), options.port, options.ready_timeout))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
-from podium_runtime.devstack import Supervisor
+import httpx
+import pytest
+from podium_runtime.devstack import Supervisor, wait_all_ready
+
+# A stand-in service: exits with 3 on its first start (a dependency not answering
+# yet), then serves every GET with the status it is given.
+_SERVICE = """
+import http.server, os, sys
+port, marker, status = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    sys.exit(3)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(status)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
 
 
 def _sleeper() -> subprocess.Popen[bytes]:
@@ -41,6 +63,65 @@ def test_a_killed_service_is_reported_and_restarted_with_backoff() -> None:
         assert victim.restart_at is not None
         assert victim.restart_at - time.monotonic() > 0.05
         _poll_until(supervisor, lambda: victim.restarts == 2)
+    finally:
+        for process in supervisor.processes():
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def _service(port: int, marker: Path, status: int) -> object:
+    def start() -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-c", _SERVICE, str(port), str(marker), str(status)]
+        return subprocess.Popen(args)  # noqa: S603 - the stand-in above
+
+    return start
+
+
+def test_start_up_waits_for_every_service_and_restarts_one_that_exits_meanwhile(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    supervisor = Supervisor(initial_backoff=0.05, max_backoff=0.2, report=lines.append)
+    ports = {"identity": _free_port(), "scoring": _free_port()}
+    for name, port in ports.items():
+        supervisor.add(name, _service(port, tmp_path / name, 200))  # type: ignore[arg-type]
+    urls = {name: f"http://127.0.0.1:{port}/health/ready" for name, port in ports.items()}
+    try:
+        wait_all_ready(urls, supervisor, threading.Event(), timeout=60)
+        assert all(child.restarts == 1 for child in supervisor.children.values())
+        assert any("identity exited with 3" in line for line in lines)
+    finally:
+        for process in supervisor.processes():
+            process.kill()
+            process.wait()
+
+
+def test_start_up_that_never_gets_ready_names_the_service_and_its_last_answer(
+    tmp_path: Path,
+) -> None:
+    supervisor = Supervisor(report=lambda line: None)
+    port, marker = _free_port(), tmp_path / "ingest"
+    marker.touch()  # this one starts at once and stays up, answering 503
+    supervisor.add("ingest", _service(port, marker, 503))  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{port}/health/ready"
+    try:
+        _poll_until(supervisor, lambda: _answers(url))
+        with pytest.raises(TimeoutError, match=r"not ready after 1s: ingest \(HTTP 503\)"):
+            wait_all_ready({"ingest": url}, supervisor, threading.Event(), timeout=1)
     finally:
         for process in supervisor.processes():
             process.kill()
