@@ -14,8 +14,8 @@ unit's time shared by its events. A last row times arrivals in the middle of the
 board, the worst case: every line below shifts.
 
 Pages: the first page and the page at offset 50,000 (100 lines) as the gateway
-reads them from Redis (ZRANGE by index + HMGET), and the same pages from
-Postgres through the rank index, with their ratio.
+reads them from Redis (ZRANGE by index + HMGET), with their ratio. Pages are served
+only from Redis; Postgres keeps no index on `rank` (ADR 0089).
 
 "CPU ms/event" is this process's CPU time per event (the services' Python side;
 Postgres and Redis run in their own processes): unlike the times it hardly depends
@@ -43,7 +43,7 @@ from podium_competitions import service as competitions_service
 from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import service
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys
-from podium_competitions.leaderboard.models import leaderboard_entries, leaderboard_submissions
+from podium_competitions.leaderboard.models import leaderboard_submissions
 from podium_competitions.models import metadata
 from podium_competitions.schemas import CompetitionCreate
 from podium_competitions.views import Caller
@@ -204,37 +204,18 @@ async def _announced(session: AsyncSession, outbox: Outbox) -> int:
     return len(rows)
 
 
-async def page_times(
-    db: Database, client: redis.Redis, competition_id: uuid.UUID, offset: int
-) -> tuple[float, float]:
-    """Return the median time of one page at `offset` from Redis and from Postgres."""
+async def page_time(client: redis.Redis, competition_id: uuid.UUID, offset: int) -> float:
+    """Return the median time of reading one page at `offset` as the gateway does."""
     ranks_key, entries_key, meta_key = board_keys(competition_id, "public")
-    from_redis, from_postgres = [], []
-    t = leaderboard_entries.c
+    times = []
     for _ in range(50):
         started = time.perf_counter()
         ids = await client.zrange(ranks_key, offset, offset + PAGE - 1)
         rows = await client.hmget(entries_key, ids) if ids else []
         await client.hmget(meta_key, ["as_of", "total"])
-        from_redis.append(time.perf_counter() - started)
-        assert len(rows) == PAGE or offset > 0
-        started = time.perf_counter()
-        async with db.session() as session:
-            found = (
-                await session.execute(
-                    select(leaderboard_entries)
-                    .where(
-                        t.competition_id == competition_id,
-                        t.split == "public",
-                        t.rank > offset,
-                        t.rank <= offset + PAGE,
-                    )
-                    .order_by(t.rank)
-                )
-            ).all()
-        from_postgres.append(time.perf_counter() - started)
-        assert len(found) == len(rows)
-    return statistics.median(from_redis), statistics.median(from_postgres)
+        times.append(time.perf_counter() - started)
+        assert len(rows) == PAGE
+    return statistics.median(times)
 
 
 def print_row(label: str, timed: Timed, rebuild: float | None = None) -> None:
@@ -264,8 +245,8 @@ async def main() -> None:
                 updates = await score_events(
                     db, outbox, mirror, competition_id, filled["best"], arrivals=False
                 )
-                first = await page_times(db, client, competition_id, 0)
-                deep = await page_times(db, client, competition_id, min(50_000, size - PAGE))
+                first = await page_time(client, competition_id, 0)
+                deep = await page_time(client, competition_id, min(50_000, size - PAGE))
                 bursts = middle = None
                 if size == max(SIZES):
                     bursts = await score_events(
@@ -312,9 +293,9 @@ async def main() -> None:
     )
     print(f"\nPages of {PAGE} lines on the {SIZES[-1]:,}-entry board (median of 50)")
     print(f"{'source':<24}{'first ms':>10}{'offset 50,000 ms':>18}{'ratio':>8}")
-    for name, index in (("Redis (gateway read)", 0), ("Postgres rank index", 1)):
-        first_ms, deep_ms = large["first"][index] * 1000, large["deep"][index] * 1000
-        print(f"{name:<24}{first_ms:>10.2f}{deep_ms:>18.2f}{deep_ms / first_ms:>8.2f}")
+    first_ms, deep_ms = large["first"] * 1000, large["deep"] * 1000
+    ratio = deep_ms / first_ms
+    print(f"{'Redis (gateway read)':<24}{first_ms:>10.2f}{deep_ms:>18.2f}{ratio:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from podium_competitions.models import metadata
 
+#: Room left in each page of `leaderboard_entries` for the new versions of shifted rows.
+ENTRIES_FILLFACTOR = 85
+
 # One row per submission the scorer judged; rescoring overwrites the scores.
 leaderboard_submissions = Table(
     "leaderboard_submissions",
@@ -26,7 +29,9 @@ leaderboard_submissions = Table(
 
 # The ranked boards, one row per (competition, split, participant). A line's place in
 # the order is (order_score, best_at, submission_id), smaller first (SPEC §7.2): a new
-# score finds its rank through that index and shifts the lines it passed by `rank`.
+# score finds its rank through that index, and the lines it passed (a range of that
+# index) shift by one. `rank` is not indexed, so a shift rewrites only the rows, in
+# place where their page has room (heap-only updates; ADR 0089).
 leaderboard_entries = Table(
     "leaderboard_entries",
     metadata,
@@ -50,7 +55,7 @@ leaderboard_entries = Table(
         "best_at",
         "submission_id",
     ),
-    Index("ix_leaderboard_entries_rank", "competition_id", "split", "rank"),
+    postgresql_with={"fillfactor": ENTRIES_FILLFACTOR},
 )
 
 # Each board's version: the `as_of` of its last update, which the Redis mirror carries.

@@ -323,12 +323,38 @@ _NEW_LINE = ", ".join(
     f"CAST(:{{s}}_{name} AS {_LINE_TYPES[name]}) AS {name}" for name in _LINE_COLUMNS
 )
 
+#: A line's place in the order, and a place after every line (the run's bound at the
+#: end of the board).
+_ORDER_KEY = ("order_score", "best_at", "submission_id")
+_END_OF_BOARD = {
+    "order_score": "CAST('Infinity' AS double precision)",
+    "best_at": "CAST('infinity' AS timestamptz)",
+    "submission_id": "CAST('ffffffff-ffff-ffff-ffff-ffffffffffff' AS uuid)",
+}
+
+# The run of lines a move passes is the open range of places between the old line and
+# the new one, found through the order index (ADR 0089): an arrival or a climb runs from
+# the new line to the old one (or the end of the board), a drop or a removal from the
+# old line to the new one (or the end).
+_RUN_BOUNDS = ", ".join(
+    [
+        f"CASE WHEN a.put AND (a.old_rank IS NULL OR a.following <= a.old_rank)"
+        f" THEN a.{k} ELSE a.old_{k} END AS after_{k}"
+        for k in _ORDER_KEY
+    ]
+    + [
+        f"CASE WHEN NOT a.put OR a.old_rank IS NULL THEN {_END_OF_BOARD[k]}"
+        f" WHEN a.following <= a.old_rank THEN a.old_{k} ELSE a.{k} END AS before_{k}"
+        for k in _ORDER_KEY
+    ]
+)
+
 # Both boards' placements in one statement of a fixed shape (ADR 0076, ADR 0083),
 # prepared once per connection. Per board, from the entrant's new line (or none: `put`
 # false) and the board's line count: the entrant's stored line, the rank of the first
 # other line that sorts after the new one (one descent of the order index), hence the
 # new rank and the run of lines passed (`plan_<board>`); then the run shifts by one
-# (one range scan of the rank index), the line is put or removed and the version set.
+# (one range scan of the order index), the line is put or removed and the version set.
 # A board the entrant is on neither before nor after is not touched. The plans and
 # the lines shifted come back as one row per board, the members of shifted teams as
 # one more row. The entrant's own line is never inside the run it passed, so each row
@@ -338,7 +364,8 @@ _PLACE_LINES = text(
 WITH {
         _per_board(
             "at_{s} AS ("
-            " SELECT n.*, o.rank AS old_rank,"
+            " SELECT n.*, o.rank AS old_rank, o.order_score AS old_order_score,"
+            " o.best_at AS old_best_at, o.submission_id AS old_submission_id,"
             " coalesce(o.rank IS NOT NULL AND (o.order_score, o.best_at, o.submission_id)"
             " = (n.order_score, n.best_at, n.submission_id), false) AS same,"
             " coalesce(("
@@ -369,12 +396,15 @@ WITH {
             "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN 1"
             "  ELSE -1 END AS by,"
             " a.total + CASE WHEN NOT a.put THEN -1 WHEN a.old_rank IS NULL THEN 1"
-            "  ELSE 0 END AS new_total"
-            " FROM at_{s} AS a"
+            "  ELSE 0 END AS new_total, " + _RUN_BOUNDS + " FROM at_{s} AS a"
             "), shifted_{s} AS ("
             " UPDATE {entries} AS e SET rank = e.rank + p.by FROM plan_{s} AS p"
             " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
-            " AND p.touch AND p.by <> 0 AND e.rank BETWEEN p.first AND p.last"
+            " AND p.touch AND p.by <> 0 AND e.user_id <> :entrant"
+            " AND (e.order_score, e.best_at, e.submission_id)"
+            " > (p.after_order_score, p.after_best_at, p.after_submission_id)"
+            " AND (e.order_score, e.best_at, e.submission_id)"
+            " < (p.before_order_score, p.before_best_at, p.before_submission_id)"
             " RETURNING e.split, e.user_id, e.rank, e.score)"
         )
     }, plans AS ({_per_board("SELECT * FROM plan_{s}", " UNION ALL ")}),
@@ -495,6 +525,8 @@ _SELECTIONS = final_selections.fullname
 # Both boards' states, the participant's team, its members and name, the board
 # settings, the entrant's final selections and their scored submissions (as arrays):
 # everything a placement reads before it ranks the entrant's line, in one query.
+# A board's line count is the rank of its last line in the order (one descent of the
+# order index from its end).
 _BOARD_CONTEXT = text(
     f"""
 WITH who AS (
@@ -515,8 +547,10 @@ SELECT {
         _per_board(
             "(SELECT b.as_of FROM {boards} AS b"
             " WHERE b.competition_id = :competition_id AND b.split = '{s}') AS {s}_as_of,"
-            " (SELECT max(l.rank) FROM {entries} AS l"
-            " WHERE l.competition_id = :competition_id AND l.split = '{s}') AS {s}_total"
+            " (SELECT l.rank FROM {entries} AS l"
+            " WHERE l.competition_id = :competition_id AND l.split = '{s}'"
+            " ORDER BY l.order_score DESC, l.best_at DESC, l.submission_id DESC"
+            " LIMIT 1) AS {s}_total"
         )
     },
     entrant.team_id, entrant.members,
