@@ -14,6 +14,7 @@ answers (checked by the schemathesis run in `tests/security/test_openapi_fuzz.py
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -75,7 +76,11 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        document = build()  # caches it in `app.openapi_schema`; corrected in place
+        with warnings.catch_warnings():
+            # FastAPI warns of the shared id of a GET-and-HEAD route; `unique_operation_ids`
+            # below gives each method its own.
+            warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+            document = build()  # caches it in `app.openapi_schema`; corrected in place
         for path, method in optional_sign_in(app):
             operation = document["paths"].get(path, {}).get(method)
             if operation is not None and operation.get("security"):
