@@ -165,14 +165,19 @@ class Supervisor:
 
 
 def wait_all_ready(
-    urls: dict[str, str], supervisor: Supervisor, stopping: threading.Event, timeout: float
+    urls: dict[str, str],
+    supervisor: Supervisor,
+    stopping: threading.Event,
+    timeout: float,
+    max_exits: int = 5,
 ) -> None:
     """Poll every service's readiness URL until each answers 200, or fail after `timeout` s.
 
     The supervisor keeps running meanwhile: a service that exits while starting (a
     dependency that was not answering yet) is restarted as it would be later, and a
-    slow machine only costs time. The failure names the services still not ready and
-    what each last answered.
+    slow machine only costs time. One that exits `max_exits` times before it is ready
+    will not start (a bad setting, say): that fails at once. A failure names the
+    services still not ready and what each last answered.
     """
     deadline = time.monotonic() + timeout
     pending = dict(urls)
@@ -185,6 +190,9 @@ def wait_all_ready(
                 waiting = "; ".join(f"{n} ({last.get(n, 'no answer')})" for n in pending)
                 raise TimeoutError(f"not ready after {timeout:.0f}s: {waiting}")
             supervisor.poll()
+            for name in pending:
+                if supervisor.children[name].failures >= max_exits:
+                    raise RuntimeError(f"{name} exited {max_exits} times while starting")
             for name, url in list(pending.items()):
                 try:
                     status = client.get(url).status_code

@@ -126,3 +126,16 @@ def test_start_up_that_never_gets_ready_names_the_service_and_its_last_answer(
         for process in supervisor.processes():
             process.kill()
             process.wait()
+
+
+def test_start_up_gives_up_on_a_service_that_keeps_exiting(tmp_path: Path) -> None:
+    supervisor = Supervisor(initial_backoff=0.01, max_backoff=0.01, report=lambda line: None)
+    supervisor.add("notifier", lambda: subprocess.Popen([sys.executable, "-c", "exit(2)"]))
+    url = f"http://127.0.0.1:{_free_port()}/health/ready"
+    try:
+        with pytest.raises(RuntimeError, match="notifier exited 3 times while starting"):
+            wait_all_ready({"notifier": url}, supervisor, threading.Event(), 60, max_exits=3)
+    finally:
+        for process in supervisor.processes():
+            process.kill()
+            process.wait()
