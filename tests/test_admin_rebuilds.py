@@ -209,8 +209,10 @@ async def test_integrity_finds_a_board_whose_mirror_differs_and_repairs_it(
     boards: PredictionStack, test_infra: TestInfrastructure, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = boards
-    # One board per round (this module's other boards make several): every round is read.
+    # One board per round (this module's other boards make several) and one line per
+    # round trip: every round and every slice is read.
     monkeypatch.setattr(rebuilds, "INTEGRITY_ROUND_BOARDS", 1)
+    monkeypatch.setattr(rebuilds, "INTEGRITY_SLICE_LINES", 1)
     owner, player = await stack.sign_up_many(2)
     admin = {"Authorization": f"Bearer {await stack.login(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
     competition = await stack.prediction_competition(owner)
@@ -232,8 +234,13 @@ async def test_integrity_finds_a_board_whose_mirror_differs_and_repairs_it(
 
     await eventually(consistent, message="the board is mirrored")
     client = redis.from_url(test_infra.infra.redis_url)
+    ranks_key = leaderboard_ranks_key(uuid.UUID(cid), "public")
     try:
-        await client.delete(leaderboard_ranks_key(uuid.UUID(cid), "public"))
+        # The same lines at another rank: found by reading the mirror, not by its size.
+        await client.zadd(ranks_key, {player.user_id: 2})
+        [problem] = await mirror_checks()
+        assert problem["split"] == "public" and problem["postgres"] == problem["redis"] == 1
+        await client.delete(ranks_key)
     finally:
         await client.aclose()
     [problem] = await mirror_checks()

@@ -13,6 +13,7 @@ same `recompute_*` functions over the same source rows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -137,13 +138,43 @@ class IntegrityCheck(BaseModel):
 
 #: Boards compared per round of the integrity check: one query and one Redis pipeline each.
 INTEGRITY_ROUND_BOARDS = 50
+#: Mirror lines read from Redis per round trip: each reply stays small, and no command keeps
+#: Redis (which serves every reader meanwhile) busy for long, whatever a board's size.
+INTEGRITY_SLICE_LINES = 10_000
+
+
+def slice_reads(sizes: Sequence[int], limit: int) -> list[list[tuple[int, int, int]]]:
+    """Plan the reads of boards of `sizes` lines as round trips of at most `limit` lines.
+
+    Returns the round trips in order, each a list of (board index, first, last) index
+    ranges (inclusive, as ZRANGE takes them); a board larger than `limit` is read in
+    slices, small ones share a round trip.
+    """
+    trips: list[list[tuple[int, int, int]]] = []
+    current: list[tuple[int, int, int]] = []
+    room = limit
+    for board, size in enumerate(sizes):
+        first = 0
+        while first < size:
+            if room == 0:
+                trips.append(current)
+                current, room = [], limit
+            count = min(size - first, room)
+            current.append((board, first, first + count - 1))
+            first += count
+            room -= count
+    if current:
+        trips.append(current)
+    return trips
 
 
 async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismatch]:
     """Compare every prediction board in Postgres with its Redis mirror (ranks by user).
 
-    Boards go in rounds: one query reads a round's stored ranks and one pipeline its
-    mirrors, so many boards cost a few round trips, not four per board.
+    Boards go in rounds: one query reads a round's stored ranks, one pipeline the
+    mirrors' sizes, and the mirrors of the boards whose sizes agree are read in slices
+    of `INTEGRITY_SLICE_LINES` (`slice_reads`), so many small boards cost a few round
+    trips and a board of 100,000 lines never one long command.
     """
     async with database.session() as session:
         competition_ids = await leaderboard_repository.boards_of(session)
@@ -151,21 +182,34 @@ async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismat
     for start in range(0, len(competition_ids), INTEGRITY_ROUND_BOARDS):
         chosen = competition_ids[start : start + INTEGRITY_ROUND_BOARDS]
         boards = [(competition_id, split) for competition_id in chosen for split in SPLITS]
+        keys = [leaderboard_ranks_key(competition_id, split) for competition_id, split in boards]
         async with database.session() as session:
             stored = await leaderboard_repository.ranks_of_boards(session, chosen)
         async with client.pipeline(transaction=False) as pipe:
-            for competition_id, split in boards:
-                pipe.zrange(leaderboard_ranks_key(competition_id, split), 0, -1, withscores=True)
-            mirrors = await pipe.execute()
-        for (competition_id, split), raw in zip(boards, mirrors, strict=True):
-            ranks = stored.get((competition_id, split), {})
-            if {uuid.UUID(k.decode()): int(v) for k, v in raw} != ranks:
+            for key in keys:
+                pipe.zcard(key)
+            sizes: list[int] = await pipe.execute()
+        ranks = [stored.get(board, {}) for board in boards]
+        # A mirror of another size differs without reading it; the others are read.
+        same_size = [size if size == len(ranks[i]) else 0 for i, size in enumerate(sizes)]
+        mirrored: list[dict[uuid.UUID, int]] = [{} for _ in boards]
+        for trip in slice_reads(same_size, INTEGRITY_SLICE_LINES):
+            async with client.pipeline(transaction=False) as pipe:
+                for board, first, last in trip:
+                    pipe.zrange(keys[board], first, last, withscores=True)
+                replies = await pipe.execute()
+            for (board, _, _), raw in zip(trip, replies, strict=True):
+                mirrored[board].update((uuid.UUID(k.decode()), int(v)) for k, v in raw)
+        for (competition_id, split), size, stored_ranks, mirror in zip(
+            boards, sizes, ranks, mirrored, strict=True
+        ):
+            if size != len(stored_ranks) or mirror != stored_ranks:
                 found.append(
                     BoardMismatch(
                         competition_id=competition_id,
                         split=split,
-                        postgres=len(ranks),
-                        redis=len(raw),
+                        postgres=len(stored_ranks),
+                        redis=size,
                     )
                 )
     return found
