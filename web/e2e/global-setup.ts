@@ -40,9 +40,11 @@ async function freeBlock(): Promise<number> {
 function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const log: string[] = [];
-    let ready = false;
+    let settled = false; // ready, or failed once (a timeout is followed by the exit it causes)
     let tail = ''; // the marker may arrive split across two chunks
     const fail = (reason: string) => {
+      if (settled) return;
+      settled = true;
       const text = log.join('');
       writeFileSync(logFile, text);
       const own = text.split('\n').filter((line) => line.startsWith('podium:'));
@@ -57,11 +59,11 @@ function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): 
     const onData = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
       const text = chunk.toString();
       if (process.env.PODIUM_E2E_VERBOSE) stream.write(text);
-      if (ready) return; // only the start-up is kept
+      if (settled) return; // only the start-up is kept
       log.push(text);
       tail = (tail + text).slice(-200);
       if (tail.includes('all services ready')) {
-        ready = true;
+        settled = true;
         clearTimeout(timer);
         resolve();
       }
@@ -70,7 +72,7 @@ function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): 
     child.stderr?.on('data', onData(process.stderr));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (!ready) fail(`the stack exited with ${code}`);
+      fail(`the stack exited with ${code}`);
     });
   });
 }

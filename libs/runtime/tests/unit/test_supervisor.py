@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -83,7 +84,7 @@ def _answers(url: str) -> bool:
     return True
 
 
-def _service(port: int, marker: Path, status: int) -> object:
+def _service(port: int, marker: Path, status: int) -> Callable[[], subprocess.Popen[bytes]]:
     def start() -> subprocess.Popen[bytes]:
         args = [sys.executable, "-c", _SERVICE, str(port), str(marker), str(status)]
         return subprocess.Popen(args)  # noqa: S603 - the stand-in above
@@ -98,7 +99,7 @@ def test_start_up_waits_for_every_service_and_restarts_one_that_exits_meanwhile(
     supervisor = Supervisor(initial_backoff=0.05, max_backoff=0.2, report=lines.append)
     ports = {"identity": _free_port(), "scoring": _free_port()}
     for name, port in ports.items():
-        supervisor.add(name, _service(port, tmp_path / name, 200))  # type: ignore[arg-type]
+        supervisor.add(name, _service(port, tmp_path / name, 200))
     urls = {name: f"http://127.0.0.1:{port}/health/ready" for name, port in ports.items()}
     try:
         wait_all_ready(urls, supervisor, threading.Event(), timeout=60)
@@ -116,7 +117,7 @@ def test_start_up_that_never_gets_ready_names_the_service_and_its_last_answer(
     supervisor = Supervisor(report=lambda line: None)
     port, marker = _free_port(), tmp_path / "ingest"
     marker.touch()  # this one starts at once and stays up, answering 503
-    supervisor.add("ingest", _service(port, marker, 503))  # type: ignore[arg-type]
+    supervisor.add("ingest", _service(port, marker, 503))
     url = f"http://127.0.0.1:{port}/health/ready"
     try:
         _poll_until(supervisor, lambda: _answers(url))

@@ -165,27 +165,25 @@ async def current_ranks(
     session: AsyncSession, competition_id: uuid.UUID, split: Split
 ) -> dict[uuid.UUID, int]:
     """Return user id -> rank of the stored board."""
-    t = leaderboard_entries
-    rows = await session.execute(
-        select(t.c.user_id, t.c.rank).where(
-            t.c.competition_id == competition_id, t.c.split == split
-        )
-    )
-    return {row.user_id: row.rank for row in rows}
+    boards = await ranks_of_boards(session, [competition_id], split)
+    return boards.get((competition_id, split), {})
 
 
 async def ranks_of_boards(
-    session: AsyncSession, competition_ids: Sequence[uuid.UUID]
+    session: AsyncSession, competition_ids: Sequence[uuid.UUID], split: Split | None = None
 ) -> dict[tuple[uuid.UUID, str], dict[uuid.UUID, int]]:
-    """Return (competition, split) -> user id -> rank of the stored boards, in one query."""
+    """Return (competition, split) -> user id -> rank of the stored boards, in one query.
+
+    With `split`, only that board of each competition.
+    """
     t = leaderboard_entries
-    rows = await session.execute(
-        select(t.c.competition_id, t.c.split, t.c.user_id, t.c.rank).where(
-            t.c.competition_id.in_(competition_ids)
-        )
+    query = select(t.c.competition_id, t.c.split, t.c.user_id, t.c.rank).where(
+        t.c.competition_id.in_(competition_ids)
     )
+    if split is not None:
+        query = query.where(t.c.split == split)
     boards: dict[tuple[uuid.UUID, str], dict[uuid.UUID, int]] = {}
-    for row in rows:
+    for row in await session.execute(query):
         boards.setdefault((row.competition_id, row.split), {})[row.user_id] = row.rank
     return boards
 
@@ -400,7 +398,7 @@ WITH {
             "), shifted_{s} AS ("
             " UPDATE {entries} AS e SET rank = e.rank + p.by FROM plan_{s} AS p"
             " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
-            " AND p.touch AND p.by <> 0 AND e.user_id <> :entrant"
+            " AND p.touch AND p.by <> 0"
             " AND (e.order_score, e.best_at, e.submission_id)"
             " > (p.after_order_score, p.after_best_at, p.after_submission_id)"
             " AND (e.order_score, e.best_at, e.submission_id)"
