@@ -174,13 +174,21 @@ async def test_a_rescore_sends_no_scored_notification_or_mail_again(
         assert outcome["status"] == "scored", outcome
         first_scores[player.user_id] = outcome["public_score"]
 
-    async def notified() -> bool:
-        for player in players:
-            if not await scored_notices(stack, player) or not scored_mails(stack, player):
-                return False
-        return True
+    missing: list[str] = []
 
-    await eventually(notified, timeout=60, message="first scores notified in-app and by e-mail")
+    async def notified() -> bool:
+        missing.clear()  # who still lacks what, for the failure message
+        for player in players:
+            if not await scored_notices(stack, player):
+                missing.append(f"{player.user_id}: in-app")
+            if not scored_mails(stack, player):
+                missing.append(f"{player.user_id}: e-mail")
+        return not missing
+
+    try:
+        await eventually(notified, timeout=60, message="first scores notified in-app and by e-mail")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still missing: {missing}") from None
 
     # The sponsor replaces the key and rescores: every submission gets a new score.
     await stack.upload_key(cid, owner, answer_key(seed=2)[0])
