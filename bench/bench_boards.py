@@ -16,8 +16,9 @@ Below the table the 100,000-entry resubmissions are split into events that moved
 no line and events that moved lines: the second kind makes the p95.
 
 Pages: the first page and the page at offset 50,000 (100 lines) as the gateway
-reads them from Redis (ZRANGE by index + HMGET), with their ratio. Pages are served
-only from Redis; Postgres keeps no index on `rank` (ADR 0089).
+reads them from Redis (its page script: ZRANGE by index, HMGET, each line's rank
+from its position, ADR 0091), with their ratio. Pages are served only from Redis;
+Postgres keeps no index on `rank` (ADR 0089).
 
 "CPU ms/event" is this process's CPU time per event (the services' Python side;
 Postgres and Redis run in their own processes): unlike the times it hardly depends
@@ -50,6 +51,7 @@ from podium_competitions.models import metadata
 from podium_competitions.schemas import CompetitionCreate
 from podium_competitions.views import Caller
 from podium_contracts.events import ScoredData
+from podium_gateway.read_model import PAGE_SCRIPT
 from podium_runtime.db import Database
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import Outbox, messaging_tables
@@ -208,15 +210,14 @@ async def _announced(session: AsyncSession, outbox: Outbox) -> int:
 
 async def page_time(client: redis.Redis, competition_id: uuid.UUID, offset: int) -> float:
     """Return the median time of reading one page at `offset` as the gateway does."""
-    ranks_key, entries_key, meta_key = board_keys(competition_id, "public")
+    keys = board_keys(competition_id, "public")
     times = []
     for _ in range(50):
         started = time.perf_counter()
-        ids = await client.zrange(ranks_key, offset, offset + PAGE - 1)
-        rows = await client.hmget(entries_key, ids) if ids else []
-        await client.hmget(meta_key, ["as_of", "total"])
+        joined, _meta = await client.eval(PAGE_SCRIPT, 3, *keys, offset, offset + PAGE - 1)
         times.append(time.perf_counter() - started)
-        assert len(rows) == PAGE
+        rows = joined.split(b"\n")
+        assert len(rows) == PAGE and rows[0].startswith(b'{"rank": %d, ' % (offset + 1))
     return statistics.median(times)
 
 

@@ -236,8 +236,10 @@ async def test_integrity_finds_a_board_whose_mirror_differs_and_repairs_it(
     client = redis.from_url(test_infra.infra.redis_url)
     ranks_key = leaderboard_ranks_key(uuid.UUID(cid), "public")
     try:
-        # The same lines at another rank: found by reading the mirror, not by its size.
-        await client.zadd(ranks_key, {player.user_id: 2})
+        # As many lines, but somebody else's: found by reading the mirror, not by its size.
+        [member] = await client.zrange(ranks_key, 0, -1)
+        await client.zrem(ranks_key, member)
+        await client.zadd(ranks_key, {str(uuid.uuid4()): 1})
         [problem] = await mirror_checks()
         assert problem["split"] == "public" and problem["postgres"] == problem["redis"] == 1
         await client.delete(ranks_key)

@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 from fastapi.routing import APIRoute
+from podium_contracts.redis_keys import BOARDS
 from podium_gateway.app import routers
 from podium_gateway.auth import require_admin
 from podium_runtime.testing import TestInfrastructure, eventually
@@ -148,7 +149,7 @@ async def _lose_boards(stack: OpsStack, test_infra: TestInfrastructure, cid: str
         await connection.close()
     client = redis.from_url(test_infra.infra.redis_url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"*leaderboard:{cid}:points:*")]
+        keys = [k async for k in client.scan_iter(match=f"{BOARDS}{cid}:points:*")]
         assert keys, "the boards were mirrored"
         await client.delete(*keys)
     finally:

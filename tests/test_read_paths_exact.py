@@ -89,7 +89,8 @@ async def test_a_board_page_follows_every_change_of_its_rows_and_visibility(
     assert shorter["total"] == 3 and shorter["next_cursor"] is None
 
     # The line leaves the board: gone from the page at once.
-    await store.zrem(leaderboard_ranks_key(cid, "public"), leader)
+    member = await store.hget(leaderboard_entries_key(cid, "public"), f"{leader}:at")
+    await store.zrem(leaderboard_ranks_key(cid, "public"), member)
     without = (await stack.http.get(board)).json()
     assert leader not in {e["user_id"] for e in without["entries"]}
 

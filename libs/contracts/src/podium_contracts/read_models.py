@@ -17,7 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class BoardEntry(BaseModel):
-    """One participant's line on a board, stored as JSON in the board's entries hash."""
+    """One participant's line on a board, stored as JSON in the board's entries hash.
+
+    The stored JSON leaves the rank out: a line's rank is its position in the board's
+    sorted set, and readers put it first in the line they read (ADR 0091).
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -36,9 +40,8 @@ class BoardEntry(BaseModel):
     baseline: bool = False
 
     def to_json(self) -> str:
-        """Return the entry as stored in the board's entries hash."""
+        """Return the entry as stored in the board's entries hash (without its rank)."""
         raw: dict[str, Any] = {
-            "rank": self.rank,
             "user_id": str(self.user_id),
             "display_name": self.display_name,
             "score": self.score,
@@ -51,6 +54,11 @@ class BoardEntry(BaseModel):
         if self.baseline:
             raw["baseline"] = True
         return json.dumps(raw)
+
+    @classmethod
+    def from_stored(cls, row: bytes | str, rank: int) -> BoardEntry:
+        """Read a line as stored (`to_json`), at the rank of its position."""
+        return cls.model_validate({**json.loads(row), "rank": rank})
 
 
 class BoardMeta(BaseModel):

@@ -54,24 +54,58 @@ def daily_rejections_key(competition_id: uuid.UUID, user_id: uuid.UUID, day: dat
     return f"{NAMESPACE}submissions:rejected:{competition_id}:{user_id}:{day.isoformat()}"
 
 
-def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
-    """Return the sorted set of a board: member user id, score = rank (1..N, SPEC §7.2).
+#: Every board's keys start with this. The layout's version is part of it: a board in an
+#: older layout is simply absent under these keys, so the audit writes it anew and a
+#: reader of one layout never reads the other's (ADR 0091).
+BOARDS = f"{NAMESPACE}leaderboard:v2:"
 
-    Ranks are computed in Postgres (best score by the metric's direction, ties
-    by the earlier submission), so the zset score is the rank itself and a page
-    is `ZRANGE key start stop` with no floating-point encoding of tie-breaks.
+
+def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
+    """Return the sorted set of a board's lines in rank order (SPEC §7.2, ADR 0091).
+
+    A line's rank is its position (`ZRANK` + 1): ranks are dense 1..N in the board's
+    order, so a page is `ZRANGE key start stop`, and a line that moves is the only
+    member that changes, however many lines it passes. The members' order is the
+    board's: on a prediction board the score is the line's `order_score` and the
+    member `board_member` of its tie-breaks and user id; on an activity board (written
+    whole) the score is the rank and the member the user id. Either way a member
+    ends with the user id (`member_user_id`).
     """
-    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:ranks"
+    return f"{BOARDS}{competition_id}:{split}:ranks"
 
 
 def leaderboard_entries_key(competition_id: uuid.UUID, split: Split) -> str:
-    """Return the hash of a board's entries: user id -> JSON `{score, display_name, ...}`."""
-    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:entries"
+    """Return the hash of a board's lines: user id -> JSON `{user_id, score, ...}`.
+
+    The JSON holds no rank (readers add the position's); where a line's member is
+    not its user id, the field `<user id>:at` holds the member.
+    """
+    return f"{BOARDS}{competition_id}:{split}:entries"
 
 
 def leaderboard_meta_key(competition_id: uuid.UUID, split: Split) -> str:
     """Return the hash with a board's `as_of` instant and `total` entries."""
-    return f"{NAMESPACE}leaderboard:{competition_id}:{split}:meta"
+    return f"{BOARDS}{competition_id}:{split}:meta"
+
+
+#: Characters of a user id (a UUID's text) at the end of every board member.
+USER_ID_CHARS = 36
+
+
+def board_member(best_at_micros: int, submission_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """Return a prediction line's member: its tie-breaks, then its user id (ADR 0091).
+
+    Lines of equal `order_score` (the zset score) sort by member, bytewise: fixed-width
+    hex of the best submission's instant (microseconds since the epoch), then of its
+    id, which is the board's order (SPEC §7.2: ties to the earlier submission).
+    """
+    return f"{best_at_micros:016x}{submission_id.hex}{user_id}"
+
+
+def member_user_id(member: bytes | str) -> str:
+    """Return the user id a board member ends with."""
+    text = member.decode() if isinstance(member, bytes) else member
+    return text[-USER_ID_CHARS:]
 
 
 def board_changes_channel(meta_key: str) -> str:
@@ -102,11 +136,11 @@ def activity_board_keys(
 ) -> tuple[str, str, str]:
     """Return the ranks, entries and meta keys of an activity board (SPEC §7.3).
 
-    The same three-key shape as a prediction board; `start` is `period_start()` of
+    The same three-key layout as a prediction board; `start` is `period_start()` of
     the board's local day in the competition's time zone (None for `all`).
     """
     bucket = "all" if period == "all" or start is None else start.isoformat()
-    base = f"{NAMESPACE}leaderboard:{competition_id}:points:{period}:{bucket}"
+    base = f"{BOARDS}{competition_id}:points:{period}:{bucket}"
     return f"{base}:ranks", f"{base}:entries", f"{base}:meta"
 
 

@@ -16,14 +16,14 @@ mirror lost in a crash or a Redis flush is found and rebuilt by the audit job
 
 Prediction leaderboards and activity boards share one layout: three keys per
 board (key formats in `podium_contracts.redis_keys`, value shapes in
-`podium_contracts.read_models`), a sorted set user id -> rank,
-a hash user id -> entry JSON with the shared entry shape, and a meta hash with
-`as_of` and `total`. A board is rewritten whole in one MULTI/EXEC, so a reader
-never sees half of an update.
+`podium_contracts.read_models`), a sorted set of the lines in rank order, whose
+positions are the ranks (ADR 0091), a hash user id -> entry JSON with the shared
+entry shape (rank left out), and a meta hash with `as_of` and `total`. A board is
+rewritten whole in one MULTI/EXEC, so a reader never sees half of an update.
 
 A prediction board also changes by deltas (ADR 0044): one line placed, moved or
-removed and the run of lines it passed shifted by one place, applied by one Lua
-script only when Redis holds the version the delta was computed on (`base`). A
+removed, applied by one Lua script only when Redis holds the version the delta was
+computed on (`base`). The lines it passes change place without being written. A
 delta whose base is missing waits for the write before it (another replica's) and,
 should that never come, drops the board's meta so the audit rebuilds it whole.
 """
@@ -60,36 +60,28 @@ BoardKeys = tuple[str, str, str]
 
 # One delta, atomically, only on top of the version it was computed on; once applied it
 # announces the new version on the board's channel (`board_changes_channel`), in the same
-# call. ARGV: base as_of, new as_of, total, shift first, shift last, shift by, the
-# channel, number of removals, the removed ids, then (id, rank, entry JSON) per placed
-# line. Entry JSON starts with its rank (`BoardEntry.to_json`), so a shifted line's rank
-# is rewritten in place.
+# call. A line's rank is its position (ADR 0091), so only the lines placed or removed
+# change, however many lines they pass. ARGV: base as_of, new as_of, total, the channel,
+# number of removals, the removed ids, then (id, zset score, member, entry JSON) per
+# placed line. A line's member is its id unless the entries hash holds `<id>:at`.
 _DELTA = """
 local stored = redis.call('HGET', KEYS[3], 'as_of') or ''
 if stored ~= ARGV[1] then return {0, stored} end
-local removals = tonumber(ARGV[8])
-for i = 9, 8 + removals do
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('HDEL', KEYS[2], ARGV[i])
+local function unplace(id)
+  local at = redis.call('HGET', KEYS[2], id .. ':at')
+  redis.call('ZREM', KEYS[1], at or id)
+  redis.call('HDEL', KEYS[2], id, id .. ':at')
 end
-local by = tonumber(ARGV[6])
-if by ~= 0 then
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], ARGV[5])
-  for _, id in ipairs(ids) do
-    local rank = redis.call('ZINCRBY', KEYS[1], by, id)
-    local row = redis.call('HGET', KEYS[2], id)
-    if row then
-      row = string.gsub(row, '^{"rank": %-?%d+', '{"rank": ' .. rank, 1)
-      redis.call('HSET', KEYS[2], id, row)
-    end
-  end
-end
-for i = 9 + removals, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+local removals = tonumber(ARGV[5])
+for i = 6, 5 + removals do unplace(ARGV[i]) end
+for i = 6 + removals, #ARGV, 4 do
+  unplace(ARGV[i])
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 3])
+  if ARGV[i + 2] ~= ARGV[i] then redis.call('HSET', KEYS[2], ARGV[i] .. ':at', ARGV[i + 2]) end
 end
 redis.call('HSET', KEYS[3], 'as_of', ARGV[2], 'total', ARGV[3])
-redis.call('PUBLISH', ARGV[7], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 return {1, ARGV[2]}
 """
 
@@ -98,17 +90,33 @@ DELTA_BASE_TRIES = 20
 
 
 @dataclass(frozen=True)
+class MirrorLine:
+    """A line as mirrored: its entry, and its place in the board's sorted set.
+
+    `score` and `member` order the set as the board is ranked (ADR 0091); the member
+    ends with the line's user id (`redis_keys.member_user_id`).
+    """
+
+    entry: BoardEntry
+    score: float
+    member: str
+
+    @classmethod
+    def by_rank(cls, entry: BoardEntry) -> MirrorLine:
+        """Place a line by its rank: for boards only ever written whole (activity boards)."""
+        return cls(entry, float(entry.rank), str(entry.user_id))
+
+
+@dataclass(frozen=True)
 class BoardDelta:
-    """One update of a board: lines placed or removed, and a run of ranks shifted."""
+    """One update of a board: lines placed (or moved) and lines removed."""
 
     #: The version (`as_of`) the delta applies to; None for a board never stored.
     base: datetime | None
     as_of: datetime
     total: int
-    #: Ranks `first..last` (before the update) move by `by` places.
-    shift: tuple[int, int, int] = (1, 0, 0)
     removed: Sequence[uuid.UUID] = ()
-    placed: Sequence[BoardEntry] = field(default_factory=list)
+    placed: Sequence[MirrorLine] = field(default_factory=list)
 
 
 async def apply_delta(client: redis.Redis, keys: BoardKeys, delta: BoardDelta) -> str:
@@ -127,20 +135,16 @@ async def apply_deltas(
     """
     async with client.pipeline(transaction=False) as pipe:
         for keys, delta in deltas:
-            first, last, by = delta.shift
-            args: list[str | int] = [
+            args: list[str | int | float] = [
                 delta.base.isoformat() if delta.base else "",
                 delta.as_of.isoformat(),
                 delta.total,
-                first,
-                last,
-                by,
                 board_changes_channel(keys[2]),
                 len(delta.removed),
                 *(str(user_id) for user_id in delta.removed),
             ]
-            for entry in delta.placed:
-                args += [str(entry.user_id), entry.rank, entry.to_json()]
+            for line in delta.placed:
+                args += [str(line.entry.user_id), line.score, line.member, line.entry.to_json()]
             pipe.eval(_DELTA, 3, *keys, *args)
         replies = await pipe.execute()
     outcomes = []
@@ -158,7 +162,7 @@ async def apply_deltas(
 async def write_board(
     client: redis.Redis,
     keys: BoardKeys,
-    entries: Sequence[BoardEntry],
+    lines: Sequence[MirrorLine],
     as_of: datetime,
 ) -> bool:
     """Replace one board, given as its (ranks, entries, meta) keys, atomically.
@@ -176,10 +180,21 @@ async def write_board(
                     return False
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.delete(ranks_key, entries_key)
-                if entries:
-                    pipe.zadd(ranks_key, {str(e.user_id): e.rank for e in entries})
-                    pipe.hset(entries_key, mapping={str(e.user_id): e.to_json() for e in entries})
-                meta = BoardMeta(as_of=as_of, total=len(entries)).to_hash()
+                if lines:
+                    pipe.zadd(ranks_key, {line.member: line.score for line in lines})
+                    # A member other than the user id is kept as `<id>:at` (ADR 0091).
+                    pipe.hset(
+                        entries_key,
+                        mapping={
+                            **{str(line.entry.user_id): line.entry.to_json() for line in lines},
+                            **{
+                                f"{line.entry.user_id}:at": line.member
+                                for line in lines
+                                if line.member != str(line.entry.user_id)
+                            },
+                        },
+                    )
+                meta = BoardMeta(as_of=as_of, total=len(lines)).to_hash()
                 pipe.hset(meta_key, mapping={field: value for field, value in meta.items()})
                 await pipe.execute()
                 return True
@@ -280,7 +295,7 @@ class BoardWriter:
 
     def __init__(self, client: redis.Redis, *, retry_initial: float = 0.1, retry_cap: float = 5.0):
         self.client = client
-        self._pending: dict[BoardKeys, tuple[list[BoardEntry], datetime]] = {}
+        self._pending: dict[BoardKeys, tuple[list[MirrorLine], datetime]] = {}
         self._deltas: dict[BoardKeys, list[BoardDelta]] = {}
         self._early: dict[BoardKeys, int] = {}
         self._lock = asyncio.Lock()
@@ -292,11 +307,11 @@ class BoardWriter:
         self,
         session: AsyncSession,
         keys: BoardKeys,
-        entries: Sequence[BoardEntry],
+        lines: Sequence[MirrorLine],
         as_of: datetime,
     ) -> None:
         """Write this board once `session` commits (never if it rolls back)."""
-        board = (list(entries), as_of)
+        board = (list(lines), as_of)
         after_commit(session, lambda: self._enqueue(keys, board))
 
     def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
@@ -308,7 +323,7 @@ class BoardWriter:
         """Boards committed in Postgres and not yet in Redis."""
         return len(self._pending.keys() | self._deltas.keys())
 
-    def _enqueue(self, keys: BoardKeys, board: tuple[list[BoardEntry], datetime]) -> None:
+    def _enqueue(self, keys: BoardKeys, board: tuple[list[MirrorLine], datetime]) -> None:
         current = self._pending.get(keys)
         if current is None or current[1] <= board[1]:
             self._pending[keys] = board

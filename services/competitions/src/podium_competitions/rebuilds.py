@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from podium_contracts.redis_keys import leaderboard_ranks_key
+from podium_contracts.redis_keys import leaderboard_ranks_key, member_user_id
 from podium_runtime.db import Database
 from podium_runtime.deps import RuntimeDep
 from podium_runtime.jobs import Job, JobProgress, JobStore
@@ -196,10 +196,14 @@ async def mirror_mismatches(database: Database, client: Any) -> list[BoardMismat
         for trip in slice_reads(same_size, INTEGRITY_SLICE_LINES):
             async with client.pipeline(transaction=False) as pipe:
                 for board, first, last in trip:
-                    pipe.zrange(keys[board], first, last, withscores=True)
+                    pipe.zrange(keys[board], first, last)
                 replies = await pipe.execute()
-            for (board, _, _), raw in zip(trip, replies, strict=True):
-                mirrored[board].update((uuid.UUID(k.decode()), int(v)) for k, v in raw)
+            # A line's rank is its position (ADR 0091).
+            for (board, first, _), members in zip(trip, replies, strict=True):
+                mirrored[board].update(
+                    (uuid.UUID(member_user_id(member)), first + 1 + at)
+                    for at, member in enumerate(members)
+                )
         for (competition_id, split), size, stored_ranks, mirror in zip(
             boards, sizes, ranks, mirrored, strict=True
         ):

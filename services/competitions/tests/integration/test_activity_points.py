@@ -149,11 +149,13 @@ async def _board(
         uuid.UUID(competition_id), period, period_start(period, day) if day else None
     )
     async with harness.producer.redis.pipeline(transaction=True) as pipe:
-        pipe.zrange(ranks, 0, -1)
+        pipe.zrange(ranks, 0, -1, withscores=True)
         pipe.hgetall(entries)
         ids, rows = await pipe.execute()
-    parsed = [json.loads(rows[user_id]) for user_id in ids]
-    assert [e["rank"] for e in parsed] == list(range(1, len(parsed) + 1))
+    # An activity board's members are its user ids, scored by rank (ADR 0091).
+    scores = {uuid.UUID(user_id.decode()): rank for user_id, rank in ids}
+    assert list(scores.values()) == list(range(1, len(scores) + 1))
+    parsed = [json.loads(rows[str(user_id).encode()]) for user_id in scores]
     return {e["user_id"]: e["score"] for e in parsed}
 
 

@@ -18,6 +18,7 @@ from podium_contracts.redis_keys import (
     leaderboard_entries_key,
     leaderboard_meta_key,
     leaderboard_ranks_key,
+    member_user_id,
 )
 from podium_runtime.db import Database
 from podium_runtime.faultlink import FaultLink
@@ -145,4 +146,4 @@ async def test_a_board_lost_from_redis_is_rebuilt_without_anyone_asking(
     )
     await eventually(all_mirrored, timeout=30, message="the board rebuilt by the audit")
     ranks = await stack.redis.zrange(leaderboard_ranks_key(competition, "public"), 0, -1)
-    assert [uuid.UUID(r.decode()) for r in ranks] == users[::-1]
+    assert [uuid.UUID(member_user_id(r)) for r in ranks] == users[::-1]

@@ -6,11 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis.asyncio as redis
 from podium_competitions import service
 from podium_competitions.models import metadata
 from podium_competitions.schemas import Competition, CompetitionCreate
 from podium_competitions.views import Caller
 from podium_contracts.events import JoinData
+from podium_contracts.read_models import BoardEntry
+from podium_contracts.redis_keys import member_user_id
 from podium_runtime.outbox import Outbox, messaging_tables
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,3 +47,19 @@ def join(competition_id: uuid.UUID, user_id: uuid.UUID | None = None) -> JoinDat
     return JoinData(
         request_id=uuid.uuid4(), competition_id=competition_id, user_id=user_id or uuid.uuid4()
     )
+
+
+async def mirrored_board(client: redis.Redis, keys: tuple[str, str, str]) -> list[BoardEntry]:
+    """Read a whole board from its Redis mirror: each line at the rank of its position.
+
+    Checks the layout on the way (ADR 0091): every member ends with its line's user id,
+    and a member other than the user id is the one the entries hash keeps as `<id>:at`.
+    """
+    ranks_key, entries_key, _ = keys
+    members = [m.decode() for m in await client.zrange(ranks_key, 0, -1)]
+    stored = {k.decode(): v.decode() for k, v in (await client.hgetall(entries_key)).items()}
+    ids = [member_user_id(member) for member in members]
+    kept = {k.removesuffix(":at"): v for k, v in stored.items() if k.endswith(":at")}
+    assert kept == {i: m for i, m in zip(ids, members, strict=True) if m != i}
+    assert len(stored) == len(ids) + len(kept)
+    return [BoardEntry.from_stored(stored[i], rank) for rank, i in enumerate(ids, start=1)]

@@ -36,7 +36,6 @@ from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 from podium_competitions.teams.models import final_selections
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
-from podium_contracts.read_models import BoardEntry
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
 from sqlalchemy import insert, select, update
@@ -228,14 +227,9 @@ async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_m
             assert as_of is not None
             assert await write_board(redis_client, keys, write, as_of)
     for split in SPLITS:
-        ranks_key, entries_key, _ = board_keys(competition.id, split)
-        ids = [uuid.UUID(m.decode()) for m in await redis_client.zrange(ranks_key, 0, -1)]
-        assert ids == [e.user_id for e in final[split]]
-        stored = await redis_client.hgetall(entries_key)
+        board = await factories.mirrored_board(redis_client, board_keys(competition.id, split))
         expected_lines = mirrored_lines(final[split], names, members, owner_id)
-        assert {
-            uuid.UUID(k.decode()): BoardEntry.model_validate_json(v) for k, v in stored.items()
-        } == {line.user_id: line for line in expected_lines}
+        assert board == [line.entry for line in expected_lines]
 
 
 async def test_one_arrival_shifts_every_line_below_it_and_each_hears_of_it(

@@ -24,6 +24,7 @@ from podium_competitions.boards import (
     BoardDelta,
     BoardKeys,
     BoardWriter,
+    MirrorLine,
     apply_delta,
     write_board,
 )
@@ -53,16 +54,16 @@ class RecordingWriter(BoardWriter):
 
     def __init__(self, client: redis.Redis) -> None:
         super().__init__(client)
-        self.writes: list[tuple[BoardKeys, list[BoardEntry] | BoardDelta, datetime | None]] = []
+        self.writes: list[tuple[BoardKeys, list[MirrorLine] | BoardDelta, datetime | None]] = []
 
     def stage(
         self,
         session: AsyncSession,
         keys: BoardKeys,
-        entries: Sequence[BoardEntry],
+        lines: Sequence[MirrorLine],
         as_of: datetime,
     ) -> None:
-        self.writes.append((keys, list(entries), as_of))
+        self.writes.append((keys, list(lines), as_of))
 
     def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
         self.writes.append((keys, delta, None))
@@ -195,14 +196,9 @@ async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
             assert as_of is not None
             assert await write_board(redis_client, keys, write, as_of)
     for split in ("public", "private"):
-        ranks_key, entries_key, _ = board_keys(competition.id, split)
-        ids = [uuid.UUID(m.decode()) for m in await redis_client.zrange(ranks_key, 0, -1)]
-        assert ids == [e.user_id for e in final[split]]
-        stored = await redis_client.hgetall(entries_key)
+        board = await factories.mirrored_board(redis_client, board_keys(competition.id, split))
         expected_lines = mirrored_lines(final[split], {}, {}, owner_id)
-        assert {
-            uuid.UUID(k.decode()): BoardEntry.model_validate_json(v) for k, v in stored.items()
-        } == {line.user_id: line for line in expected_lines}
+        assert board == [line.entry for line in expected_lines]
 
 
 async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Redis) -> None:
@@ -216,7 +212,7 @@ async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Red
         submissions=1,
         last_submission_at=now,
     )
-    assert await write_board(redis_client, keys, [line], now)
+    assert await write_board(redis_client, keys, [MirrorLine.by_rank(line)], now)
     early = BoardDelta(base=now - timedelta(seconds=1), as_of=now + timedelta(seconds=1), total=1)
     assert await apply_delta(redis_client, keys, early) == "early"
     stale = BoardDelta(base=None, as_of=now - timedelta(seconds=2), total=0)
@@ -290,7 +286,7 @@ async def test_the_writer_announces_each_version_redis_holds(redis_client: redis
     await pubsub.subscribe(board_changes_channel(keys[2]))
     writer = BoardWriter(redis_client)
     try:
-        writer._enqueue(keys, ([line], now))
+        writer._enqueue(keys, ([MirrorLine.by_rank(line)], now))
         await writer.flush()
         later = now + timedelta(seconds=1)
         writer._enqueue_delta(keys, BoardDelta(base=now, as_of=later, total=1))

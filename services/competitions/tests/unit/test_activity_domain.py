@@ -137,7 +137,7 @@ def test_weeks_start_on_monday_and_months_on_the_first() -> None:
 def test_board_keys_name_the_period_and_its_first_day() -> None:
     cid = uuid.UUID(int=7)
     ranks, entries, meta = activity_board_keys(cid, "week", date(2026, 3, 9))
-    assert ranks == f"podium:leaderboard:{cid}:points:week:2026-03-09:ranks"
+    assert ranks == f"podium:leaderboard:v2:{cid}:points:week:2026-03-09:ranks"
     assert entries.endswith(":entries") and meta.endswith(":meta")
     assert activity_board_keys(cid, "all", None)[0].endswith(":points:all:all:ranks")
 

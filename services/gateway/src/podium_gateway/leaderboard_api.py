@@ -1,8 +1,8 @@
 """Leaderboard routes of the public API, read straight from Redis (SPEC §5.2, §6, §7.2).
 
 The competitions service ranks the boards in Postgres and mirrors each one to
-Redis (key formats in `podium_contracts.redis_keys`: a sorted set user ->
-rank, a hash of entries, a meta hash). Visibility comes from the competitions
+Redis (key formats in `podium_contracts.redis_keys`: a sorted set of the lines
+in rank order, whose positions are the ranks, a hash of entries, a meta hash). Visibility comes from the competitions
 read model (`podium_gateway.read_model`, ADR 0041), read in the same round trip
 as a prediction board's page, or from the internal API when it misses:
 anonymous visitors read public competitions' boards, private competitions are
@@ -62,29 +62,8 @@ DayQuery = Annotated[
     ),
 ]
 
-# One page of a board in one atomic read: ranks, entries and meta from the same version.
-_PAGE = """
-local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2])
-local rows = {}
-if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
-return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total')}
-"""
-
 #: Board pages rendered from the rows and meta read, per page asked for (ADR 0061).
 PAGES: Rendered[bytes] = Rendered(256)
-
-# The caller's position and the entries around it, atomically.
-_AROUND = """
-local rank = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not rank then
-  return {{}, redis.call('HMGET', KEYS[3], 'as_of', 'total'), false}
-end
-local first = math.max(0, tonumber(rank) - 1 - tonumber(ARGV[2]))
-local ids = redis.call('ZRANGE', KEYS[1], first, tonumber(rank) - 1 + tonumber(ARGV[2]))
-local rows = {}
-if #ids > 0 then rows = redis.call('HMGET', KEYS[2], unpack(ids)) end
-return {rows, redis.call('HMGET', KEYS[3], 'as_of', 'total'), rank}
-"""
 
 
 class LeaderboardEntry(BoardEntry):
@@ -181,6 +160,11 @@ def _instant(value: str | None) -> str | None:
     if value is None:
         return None
     return value[:-6] + "Z" if value.endswith("+00:00") else value
+
+
+def _rows(joined: bytes | None) -> list[bytes]:
+    """Return the rows of a page read (`read_model.PAGE_SCRIPT`), each a line with its rank."""
+    return joined.split(b"\n") if joined else []
 
 
 def _entries(rows: list[Any]) -> list[dict[str, Any]]:
@@ -280,7 +264,7 @@ def page_body(
     joined, meta = page
 
     def render() -> bytes:
-        rows = joined.split(b"\n") if joined else []
+        rows = _rows(joined)
         as_of, total = _meta(meta)
         entries = _entries(rows)
         more = offset + len(entries) < total and len(entries) == limit
@@ -309,15 +293,11 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    rows, meta, rank = await redis_client.eval(
-        _AROUND,
-        3,
-        *keys,
-        str(user.user_id),
-        window,
+    joined, meta, rank = await redis_client.eval(
+        read_model.AROUND_SCRIPT, 3, *keys, str(user.user_id), window
     )
     as_of, total = _meta(meta)
-    body = _page(_entries(rows), total, as_of, split, period, start)
+    body = _page(_entries(_rows(joined)), total, as_of, split, period, start)
     body["next_cursor"] = None
     body["rank"] = int(rank) if rank else None
     return JSONResponse(body)
@@ -350,8 +330,10 @@ async def export_leaderboard(
             yield csv_line(BOARD_COLUMNS)
         offset = 0
         while True:
-            rows, _meta = await redis_client.eval(_PAGE, 3, *keys, offset, offset + CHUNK - 1)
-            entries = _entries(rows)
+            joined, _meta = await redis_client.eval(
+                read_model.PAGE_SCRIPT, 3, *keys, offset, offset + CHUNK - 1
+            )
+            entries = _entries(_rows(joined))
             if not entries:
                 return
             yield encode(entries, format, BOARD_COLUMNS)

@@ -51,22 +51,41 @@ PageRead = tuple[tuple[str, str, str], tuple[int, int]]
 
 # Lua: one board page, ranks, entries and meta from the same version, as one bulk string of
 # rows joined by newlines (stored JSON has none): one reply to parse, and the bytes the
-# rendered answer is kept under (`podium_gateway.rendered`).
+# rendered answer is kept under (`podium_gateway.rendered`). A line's rank is its position
+# (ADR 0091): each row is read by the user id its member ends with and gets its rank first.
 _PAGE_FUNCTION = """
 local function page(ranks, entries, meta, first, last)
-  local ids = redis.call('ZRANGE', ranks, first, last)
+  local members = redis.call('ZRANGE', ranks, first, last)
   local rows = {}
-  if #ids > 0 then
-    for _, row in ipairs(redis.call('HMGET', entries, unpack(ids))) do
-      if row then rows[#rows + 1] = row end
+  if #members > 0 then
+    local ids = {}
+    for i, member in ipairs(members) do ids[i] = string.sub(member, -36) end
+    local before = tonumber(first)
+    for i, row in ipairs(redis.call('HMGET', entries, unpack(ids))) do
+      if row then rows[#rows + 1] = '{"rank": ' .. (before + i) .. ', ' .. string.sub(row, 2) end
     end
   end
   return {table.concat(rows, '\\n'), redis.call('HMGET', meta, 'as_of', 'total')}
 end
 """
 
-#: One board page: KEYS ranks, entries, meta; ARGV first and last rank (0-based).
+#: One board page: KEYS ranks, entries, meta; ARGV first and last position (0-based).
 PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])"
+
+#: The caller's line and the lines around it, atomically: KEYS ranks, entries, meta; ARGV
+#: the caller's user id and how many lines either side. Returns the page read as
+#: `PAGE_SCRIPT` does, then the caller's rank (false when not on the board).
+AROUND_SCRIPT = (
+    _PAGE_FUNCTION
+    + """
+local at = redis.call('HGET', KEYS[2], ARGV[1] .. ':at') or ARGV[1]
+local index = redis.call('ZRANK', KEYS[1], at)
+if not index then return {'', redis.call('HMGET', KEYS[3], 'as_of', 'total'), false} end
+local board = page(KEYS[1], KEYS[2], KEYS[3], math.max(0, index - tonumber(ARGV[2])),
+  index + tonumber(ARGV[2]))
+return {board[1], board[2], index + 1}
+"""
+)
 
 # The caller's checks (`auth.Gate`: rate limit, token revocation), the card, the caller's
 # membership (and the "loaded" mark) and optionally a page, in one script: atomic like a

@@ -16,7 +16,7 @@ from podium_contracts.redis_keys import Period, activity_board_keys
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity.domain import BoardEntry
-from podium_competitions.boards import BoardWriter
+from podium_competitions.boards import BoardWriter, MirrorLine
 
 
 class ActivityBoardMirror:
@@ -38,14 +38,16 @@ class ActivityBoardMirror:
     ) -> None:
         """Replace one board in Redis once `session` commits (ADR 0031)."""
         mirrored = [
-            read_models.BoardEntry(
-                user_id=e.user_id,
-                rank=e.rank,
-                display_name=names.get(e.user_id),
-                score=e.score,
-                # The shared entry shape: here, statements that earned points.
-                submissions=e.statements,
-                last_submission_at=e.last_statement_at,
+            MirrorLine.by_rank(
+                read_models.BoardEntry(
+                    user_id=e.user_id,
+                    rank=e.rank,
+                    display_name=names.get(e.user_id),
+                    score=e.score,
+                    # The shared entry shape: here, statements that earned points.
+                    submissions=e.statements,
+                    last_submission_at=e.last_statement_at,
+                )
             )
             for e in entries
         ]

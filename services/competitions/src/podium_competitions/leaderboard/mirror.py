@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis.asyncio as redis
 from podium_contracts.read_models import BoardEntry
 from podium_contracts.redis_keys import (
+    board_member,
     leaderboard_entries_key,
     leaderboard_meta_key,
     leaderboard_ranks_key,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import BoardDelta, BoardWriter
+from podium_competitions.boards import BoardDelta, BoardWriter, MirrorLine
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
@@ -62,24 +63,44 @@ def board_keys(competition_id: uuid.UUID, split: Split) -> tuple[str, str, str]:
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def mirrored_lines(
     entries: Sequence[Entry],
     names: Mapping[uuid.UUID, str],
     teams: Mapping[uuid.UUID, list[uuid.UUID]],
     baseline_id: uuid.UUID | None,
-) -> list[BoardEntry]:
-    """Return board lines as the gateway reads them; `teams` maps a team to its members."""
+) -> list[MirrorLine]:
+    """Return board lines as the gateway reads them, each placed by the board's order.
+
+    `teams` maps a team to its members. The sorted set orders lines as `Entry.order`
+    does: by `order_score`, then by the member, whose tie-breaks are the best
+    submission's instant and id (`redis_keys.board_member`, ADR 0091).
+    """
     return [
-        BoardEntry(
-            user_id=e.user_id,
-            rank=e.rank,
-            display_name=names.get(e.user_id),
-            score=e.score,
-            submissions=e.submissions,
-            last_submission_at=e.last_submission_at,
-            team_id=e.user_id if e.user_id in teams else None,
-            members=teams.get(e.user_id),
-            baseline=e.user_id == baseline_id,
+        MirrorLine(
+            BoardEntry(
+                user_id=e.user_id,
+                rank=e.rank,
+                display_name=names.get(e.user_id),
+                score=e.score,
+                submissions=e.submissions,
+                last_submission_at=e.last_submission_at,
+                team_id=e.user_id if e.user_id in teams else None,
+                members=teams.get(e.user_id),
+                baseline=e.user_id == baseline_id,
+            ),
+            e.order_score,
+            board_member(_micros(e.best_at), e.submission_id, e.user_id),
         )
         for e in entries
     ]
+
+
+def _micros(at: datetime | None) -> int:
+    """Microseconds from the epoch to `at` (0 for none), the member's first tie-break."""
+    if at is None:
+        return 0
+    delta = at - _EPOCH
+    return max(0, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)

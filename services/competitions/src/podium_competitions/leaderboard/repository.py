@@ -266,8 +266,8 @@ class BoardMove:
     #: The entrant's rank before and after (None: off the board).
     old_rank: int | None
     rank: int | None
-    #: Ranks `first..last` (before the move) changed by `by`; empty when first > last.
-    shift: tuple[int, int, int]
+    #: Places every line the move passed changed by (-1, 0 or 1).
+    by: int
     #: The board's line count after the move.
     total: int
     #: The lines shifted (None: none).
@@ -383,13 +383,6 @@ WITH {
             " CASE WHEN NOT a.put THEN NULL WHEN a.same THEN a.old_rank"
             "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
             "  ELSE a.following - 1 END AS rank,"
-            " CASE WHEN NOT a.put THEN a.old_rank + 1 WHEN a.same THEN 1"
-            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
-            "  ELSE a.old_rank + 1 END AS first,"
-            " CASE WHEN NOT a.put THEN a.total WHEN a.same THEN 0"
-            "  WHEN a.old_rank IS NULL THEN a.total"
-            "  WHEN a.following <= a.old_rank THEN a.old_rank - 1"
-            "  ELSE a.following - 1 END AS last,"
             " CASE WHEN NOT a.put THEN -1 WHEN a.same THEN 0"
             "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN 1"
             "  ELSE -1 END AS by,"
@@ -430,7 +423,7 @@ shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS
     ON CONFLICT (competition_id, split) DO UPDATE SET as_of = excluded.as_of
     RETURNING 1
 )
-SELECT p.split AS board, p.old_rank, p.rank, p.first, p.last, p.by, p.new_total,
+SELECT p.split AS board, p.old_rank, p.rank, p.by, p.new_total,
     s.ids, s.ranks, s.scores, NULL::uuid[] AS members
 FROM plans AS p LEFT JOIN (
     SELECT s.split, array_agg(s.user_id) AS ids, array_agg(s.rank) AS ranks,
@@ -439,7 +432,7 @@ FROM plans AS p LEFT JOIN (
 ) AS s ON s.split = p.split
 WHERE p.touch
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL,
     array_agg(m.team_id ORDER BY m.team_id, m.user_id), NULL, NULL,
     array_agg(m.user_id ORDER BY m.team_id, m.user_id)
 FROM {_MEMBERS} AS m
@@ -488,9 +481,7 @@ async def place_lines(
                 teams.setdefault(team_id, []).append(member)
             continue
         shifted = Shifted(row.ids, row.ranks, row.scores) if row.ids is not None else None
-        boards[row.board] = BoardMove(
-            row.old_rank, row.rank, (row.first, row.last, row.by), row.new_total, shifted
-        )
+        boards[row.board] = BoardMove(row.old_rank, row.rank, row.by, row.new_total, shifted)
     return PlacedLines(boards, teams)
 
 

@@ -213,7 +213,6 @@ async def place_entrant(
                 states[split][0],
                 now,
                 board.total,
-                board.shift,
                 removed=[entrant] if line is None else [],
                 placed=mirrored_lines(put, names, teams, owner_id),
             ),
@@ -226,9 +225,8 @@ async def place_entrant(
                 RankChange(entrant, board.old_rank, board.rank, line.score if line else None)
             )
         if board.shifted is not None:
-            by = board.shift[2]
             changes += [
-                RankChange(line_id, rank - by, rank, score)
+                RankChange(line_id, rank - board.by, rank, score)
                 for line_id, rank, score in zip(
                     board.shifted.user_ids, board.shifted.ranks, board.shifted.scores, strict=True
                 )
