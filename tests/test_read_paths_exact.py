@@ -73,10 +73,12 @@ async def test_a_board_page_follows_every_change_of_its_rows_and_visibility(
 
     # A line changes in place (a rename mirrored by competitions): served at once.
     leader = str(first["entries"][0]["user_id"])
-    row = json.loads(await store.hget(leaderboard_entries_key(cid, "public"), leader))
+    # Lines are stored under their sorted-set member, named by `<id>:at` (ADR 0091).
+    member = await store.hget(leaderboard_entries_key(cid, "public"), f"{leader}:at")
+    row = json.loads(await store.hget(leaderboard_entries_key(cid, "public"), member))
     await store.hset(
         leaderboard_entries_key(cid, "public"),
-        leader,
+        member,
         json.dumps({**row, "display_name": "Renamed leader"}),
     )
     renamed = await stack.http.get(board)
@@ -89,7 +91,6 @@ async def test_a_board_page_follows_every_change_of_its_rows_and_visibility(
     assert shorter["total"] == 3 and shorter["next_cursor"] is None
 
     # The line leaves the board: gone from the page at once.
-    member = await store.hget(leaderboard_entries_key(cid, "public"), f"{leader}:at")
     await store.zrem(leaderboard_ranks_key(cid, "public"), member)
     without = (await stack.http.get(board)).json()
     assert leader not in {e["user_id"] for e in without["entries"]}

@@ -75,10 +75,11 @@ def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
 
 
 def leaderboard_entries_key(competition_id: uuid.UUID, split: Split) -> str:
-    """Return the hash of a board's lines: user id -> JSON `{user_id, score, ...}`.
+    """Return the hash of a board's lines: member -> JSON `{user_id, score, ...}`.
 
-    The JSON holds no rank (readers add the position's); where a line's member is
-    not its user id, the field `<user id>:at` holds the member.
+    The JSON holds no rank (readers add the position's), and is stored under the
+    line's member, so a page is `ZRANGE` then `HMGET` of what it returned. Where a
+    line's member is not its user id, the field `<user id>:at` holds the member.
     """
     return f"{BOARDS}{competition_id}:{split}:entries"
 

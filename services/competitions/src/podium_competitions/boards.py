@@ -17,7 +17,7 @@ mirror lost in a crash or a Redis flush is found and rebuilt by the audit job
 Prediction leaderboards and activity boards share one layout: three keys per
 board (key formats in `podium_contracts.redis_keys`, value shapes in
 `podium_contracts.read_models`), a sorted set of the lines in rank order, whose
-positions are the ranks (ADR 0091), a hash user id -> entry JSON with the shared
+positions are the ranks (ADR 0091), a hash member -> entry JSON with the shared
 entry shape (rank left out), and a meta hash with `as_of` and `total`. A board is
 rewritten whole in one MULTI/EXEC, so a reader never sees half of an update.
 
@@ -63,21 +63,27 @@ BoardKeys = tuple[str, str, str]
 # call. A line's rank is its position (ADR 0091), so only the lines placed or removed
 # change, however many lines they pass. ARGV: base as_of, new as_of, total, the channel,
 # number of removals, the removed ids, then (id, zset score, member, entry JSON) per
-# placed line. A line's member is its id unless the entries hash holds `<id>:at`.
+# placed line. A line's JSON is under its member; where that is not its id, the field
+# `<id>:at` holds the member.
 _DELTA = """
 local stored = redis.call('HGET', KEYS[3], 'as_of') or ''
 if stored ~= ARGV[1] then return {0, stored} end
 local function unplace(id)
   local at = redis.call('HGET', KEYS[2], id .. ':at')
-  redis.call('ZREM', KEYS[1], at or id)
-  redis.call('HDEL', KEYS[2], id, id .. ':at')
+  if at then
+    redis.call('ZREM', KEYS[1], at)
+    redis.call('HDEL', KEYS[2], at, id .. ':at')
+  else
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
 end
 local removals = tonumber(ARGV[5])
 for i = 6, 5 + removals do unplace(ARGV[i]) end
 for i = 6 + removals, #ARGV, 4 do
   unplace(ARGV[i])
   redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 3])
+  redis.call('HSET', KEYS[2], ARGV[i + 2], ARGV[i + 3])
   if ARGV[i + 2] ~= ARGV[i] then redis.call('HSET', KEYS[2], ARGV[i] .. ':at', ARGV[i + 2]) end
 end
 redis.call('HSET', KEYS[3], 'as_of', ARGV[2], 'total', ARGV[3])
@@ -182,11 +188,12 @@ async def write_board(
                 pipe.delete(ranks_key, entries_key)
                 if lines:
                     pipe.zadd(ranks_key, {line.member: line.score for line in lines})
-                    # A member other than the user id is kept as `<id>:at` (ADR 0091).
+                    # Lines under their members; a member other than the user id is
+                    # also kept as `<id>:at` (ADR 0091).
                     pipe.hset(
                         entries_key,
                         mapping={
-                            **{str(line.entry.user_id): line.entry.to_json() for line in lines},
+                            **{line.member: line.entry.to_json() for line in lines},
                             **{
                                 f"{line.entry.user_id}:at": line.member
                                 for line in lines

@@ -53,13 +53,15 @@ async def mirrored_board(client: redis.Redis, keys: tuple[str, str, str]) -> lis
     """Read a whole board from its Redis mirror: each line at the rank of its position.
 
     Checks the layout on the way (ADR 0091): every member ends with its line's user id,
-    and a member other than the user id is the one the entries hash keeps as `<id>:at`.
+    every line is stored under its member, and a member other than the user id is the
+    one the entries hash keeps as `<id>:at`; the hash holds nothing else.
     """
     ranks_key, entries_key, _ = keys
     members = [m.decode() for m in await client.zrange(ranks_key, 0, -1)]
     stored = {k.decode(): v.decode() for k, v in (await client.hgetall(entries_key)).items()}
-    ids = [member_user_id(member) for member in members]
     kept = {k.removesuffix(":at"): v for k, v in stored.items() if k.endswith(":at")}
-    assert kept == {i: m for i, m in zip(ids, members, strict=True) if m != i}
-    assert len(stored) == len(ids) + len(kept)
-    return [BoardEntry.from_stored(stored[i], rank) for rank, i in enumerate(ids, start=1)]
+    assert kept == {member_user_id(m): m for m in members if m != member_user_id(m)}
+    assert len(stored) == len(members) + len(kept)
+    lines = [BoardEntry.from_stored(stored[m], rank) for rank, m in enumerate(members, start=1)]
+    assert [str(line.user_id) for line in lines] == [member_user_id(m) for m in members]
+    return lines

@@ -2,11 +2,11 @@
 
 The competitions service ranks the boards in Postgres and mirrors each one to
 Redis (key formats in `podium_contracts.redis_keys`: a sorted set of the lines
-in rank order, whose positions are the ranks, a hash of entries, a meta hash). Visibility comes from the competitions
-read model (`podium_gateway.read_model`, ADR 0041), read in the same round trip
-as a prediction board's page, or from the internal API when it misses:
-anonymous visitors read public competitions' boards, private competitions are
-members only (404 to strangers), and the private split
+in rank order, whose positions are the ranks, a hash of the lines, a meta hash).
+Visibility comes from the competitions read model (`podium_gateway.read_model`,
+ADR 0041), read in the same round trip as a prediction board's page, or from the
+internal API when it misses: anonymous visitors read public competitions' boards,
+private competitions are members only (404 to strangers), and the private split
 appears after `ends_at` (the owner and admins may look earlier).
 
 Activity competitions (SPEC §7.3) have one board per period: `all`, and a
@@ -163,21 +163,23 @@ def _instant(value: str | None) -> str | None:
 
 
 def _rows(joined: bytes | None) -> list[bytes]:
-    """Return the rows of a page read (`read_model.PAGE_SCRIPT`), each a line with its rank."""
+    """Return the rows of a page read (`read_model.PAGE_SCRIPT`), in rank order."""
     return joined.split(b"\n") if joined else []
 
 
-def _entries(rows: list[Any]) -> list[dict[str, Any]]:
-    """Return the stored entries as `LeaderboardEntry` documents, without re-validating them.
+def _entries(rows: list[bytes], offset: int) -> list[dict[str, Any]]:
+    """Return the stored lines as `LeaderboardEntry` documents, without re-validating them.
 
-    Competitions wrote each row from a `BoardEntry` (`to_json`); only the defaults it
-    leaves out and the UTC spelling differ from the answer's shape.
+    Competitions wrote each row from a `BoardEntry` (`to_json`), without its rank: a
+    row's rank is its position, the page's `offset` plus its index (ADR 0091); an empty
+    row is a line the page read found no entry for. Only the rank, the defaults the
+    stored JSON leaves out and the UTC spelling differ from the answer's shape.
     """
     entries = []
-    for row in rows:
-        if row is None:
+    for index, row in enumerate(rows):
+        if not row:
             continue
-        entry = json.loads(row)
+        entry = {"rank": offset + index + 1, **json.loads(row)}
         entry["last_submission_at"] = _instant(entry["last_submission_at"])
         entry.setdefault("team_id", None)
         entry.setdefault("members", None)
@@ -264,9 +266,8 @@ def page_body(
     joined, meta = page
 
     def render() -> bytes:
-        rows = _rows(joined)
         as_of, total = _meta(meta)
-        entries = _entries(rows)
+        entries = _entries(_rows(joined), offset)
         more = offset + len(entries) < total and len(entries) == limit
         body = _page(entries, total, as_of, split, period, start)
         body["next_cursor"] = BOARD_CURSOR.encode(offset + limit) if more else None
@@ -293,11 +294,11 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    joined, meta, rank = await redis_client.eval(
+    joined, meta, rank, first = await redis_client.eval(
         read_model.AROUND_SCRIPT, 3, *keys, str(user.user_id), window
     )
     as_of, total = _meta(meta)
-    body = _page(_entries(_rows(joined)), total, as_of, split, period, start)
+    body = _page(_entries(_rows(joined), int(first)), total, as_of, split, period, start)
     body["next_cursor"] = None
     body["rank"] = int(rank) if rank else None
     return JSONResponse(body)
@@ -333,7 +334,7 @@ async def export_leaderboard(
             joined, _meta = await redis_client.eval(
                 read_model.PAGE_SCRIPT, 3, *keys, offset, offset + CHUNK - 1
             )
-            entries = _entries(_rows(joined))
+            entries = _entries(_rows(joined), offset)
             if not entries:
                 return
             yield encode(entries, format, BOARD_COLUMNS)

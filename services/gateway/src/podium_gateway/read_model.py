@@ -51,18 +51,16 @@ PageRead = tuple[tuple[str, str, str], tuple[int, int]]
 
 # Lua: one board page, ranks, entries and meta from the same version, as one bulk string of
 # rows joined by newlines (stored JSON has none): one reply to parse, and the bytes the
-# rendered answer is kept under (`podium_gateway.rendered`). A line's rank is its position
-# (ADR 0091): each row is read by the user id its member ends with and gets its rank first.
+# rendered answer is kept under (`podium_gateway.rendered`). Lines are stored under their
+# members, without their rank, which is their position (ADR 0091): a missing line is an
+# empty row, so each row's position stays its rank (`leaderboard_api._entries`).
 _PAGE_FUNCTION = """
 local function page(ranks, entries, meta, first, last)
   local members = redis.call('ZRANGE', ranks, first, last)
   local rows = {}
   if #members > 0 then
-    local ids = {}
-    for i, member in ipairs(members) do ids[i] = string.sub(member, -36) end
-    local before = tonumber(first)
-    for i, row in ipairs(redis.call('HMGET', entries, unpack(ids))) do
-      if row then rows[#rows + 1] = '{"rank": ' .. (before + i) .. ', ' .. string.sub(row, 2) end
+    for i, row in ipairs(redis.call('HMGET', entries, unpack(members))) do
+      rows[i] = row or ''
     end
   end
   return {table.concat(rows, '\\n'), redis.call('HMGET', meta, 'as_of', 'total')}
@@ -74,16 +72,17 @@ PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 
 
 #: The caller's line and the lines around it, atomically: KEYS ranks, entries, meta; ARGV
 #: the caller's user id and how many lines either side. Returns the page read as
-#: `PAGE_SCRIPT` does, then the caller's rank (false when not on the board).
+#: `PAGE_SCRIPT` does, the caller's rank (false when not on the board) and the page's
+#: first position.
 AROUND_SCRIPT = (
     _PAGE_FUNCTION
     + """
 local at = redis.call('HGET', KEYS[2], ARGV[1] .. ':at') or ARGV[1]
 local index = redis.call('ZRANK', KEYS[1], at)
-if not index then return {'', redis.call('HMGET', KEYS[3], 'as_of', 'total'), false} end
-local board = page(KEYS[1], KEYS[2], KEYS[3], math.max(0, index - tonumber(ARGV[2])),
-  index + tonumber(ARGV[2]))
-return {board[1], board[2], index + 1}
+if not index then return {'', redis.call('HMGET', KEYS[3], 'as_of', 'total'), false, 0} end
+local first = math.max(0, index - tonumber(ARGV[2]))
+local board = page(KEYS[1], KEYS[2], KEYS[3], first, index + tonumber(ARGV[2]))
+return {board[1], board[2], index + 1, first}
 """
 )
 
