@@ -424,11 +424,15 @@ class BoardWriter:
                 await task
 
 
-async def board_missing(client: redis.Redis, meta_key: str, total: int) -> bool:
-    """True when Redis lacks a board Postgres holds, or holds another number of entries."""
-    if total == 0:
-        return False  # an empty board reads the same with or without keys
-    stored = await client.hmget(meta_key, ["as_of", "total"])
-    if stored[0] is None:
-        return True
-    return bool(BoardMeta.from_values(stored).total != total)
+async def boards_missing(client: redis.Redis, boards: Sequence[tuple[str, int]]) -> list[bool]:
+    """For each (meta key, line count in Postgres): True when Redis lacks the board or holds
+    another number of lines. One round trip for all of them."""
+    async with client.pipeline(transaction=False) as pipe:
+        for meta_key, _ in boards:
+            pipe.hmget(meta_key, ["as_of", "total"])
+        stored = await pipe.execute()
+    return [
+        # An empty board reads the same with or without keys.
+        total != 0 and (values[0] is None or BoardMeta.from_values(values).total != total)
+        for (_, total), values in zip(boards, stored, strict=True)
+    ]

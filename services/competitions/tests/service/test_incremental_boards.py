@@ -26,6 +26,7 @@ from podium_competitions.boards import (
     BoardWriter,
     MirrorLine,
     apply_delta,
+    boards_missing,
     write_board,
 )
 from podium_competitions.domain import rank_changes
@@ -227,7 +228,7 @@ async def test_the_writer_drops_a_board_whose_base_never_comes(redis_client: red
     writer = BoardWriter(redis_client, retry_initial=0.001, retry_cap=0.001)
     writer._enqueue_delta(keys, BoardDelta(base=None, as_of=now + timedelta(seconds=1), total=1))
     await writer.flush()
-    # The meta is gone, so the audit (`board_missing`) rebuilds the board from Postgres.
+    # The meta is gone, so the audit (`boards_missing`) rebuilds the board from Postgres.
     assert await redis_client.exists(keys[2]) == 0
     assert writer.pending == 0
 
@@ -307,3 +308,15 @@ async def test_the_writer_announces_each_version_redis_holds(redis_client: redis
     finally:
         await pubsub.aclose()
     assert told == [now.isoformat(), later.isoformat()]
+
+
+async def test_the_audit_tells_missing_and_miscounted_boards_in_one_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    now = datetime.now(UTC).isoformat()
+    same, other, gone, empty = (board_keys(uuid.uuid4(), "public")[2] for _ in range(4))
+    await redis_client.hset(same, mapping={"as_of": now, "total": "3"})
+    await redis_client.hset(other, mapping={"as_of": now, "total": "2"})
+    missing = await boards_missing(redis_client, [(same, 3), (other, 3), (gone, 3), (empty, 0)])
+    # An empty board in Postgres needs no keys in Redis.
+    assert missing == [False, True, True, False]

@@ -229,6 +229,19 @@ async def current_ranks(session: AsyncSession, competition_id: uuid.UUID) -> dic
     return {row.user_id: row.rank for row in rows}
 
 
+async def board_sizes(
+    session: AsyncSession, competition_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Return competition -> line count of its stored `all` board, in one query."""
+    t = activity_board.c
+    rows = await session.execute(
+        select(t.competition_id, func.count())
+        .where(t.competition_id.in_(competition_ids))
+        .group_by(t.competition_id)
+    )
+    return {competition_id: count for competition_id, count in rows.tuples()}
+
+
 async def replace_board(
     session: AsyncSession, competition_id: uuid.UUID, entries: Sequence[BoardEntry]
 ) -> None:

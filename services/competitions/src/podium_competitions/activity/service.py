@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.boards import PRODUCER, announce_rank_changes, board_missing
+from podium_competitions.boards import PRODUCER, announce_rank_changes, boards_missing
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
@@ -250,13 +250,14 @@ async def boards_to_repair(
     days: dict[uuid.UUID, list[date]] = {}
     for row in await repository.boards_in_ledger(session):
         days.setdefault(row.competition_id, []).append(row.board_day)
-    found = []
-    for competition_id, board_days in days.items():
-        total = len(await repository.current_ranks(session, competition_id))
-        meta_key = activity_board_keys(competition_id, "all", None)[2]
-        if everything or await board_missing(mirror.client, meta_key, total):
-            found.append((competition_id, board_days))
-    return found
+    if everything or not days:
+        return list(days.items())
+    sizes = await repository.board_sizes(session, list(days))
+    missing = await boards_missing(
+        mirror.client,
+        [(activity_board_keys(c, "all", None)[2], sizes.get(c, 0)) for c in days],
+    )
+    return [board for board, gone in zip(days.items(), missing, strict=True) if gone]
 
 
 async def rebuild_competition(

@@ -511,6 +511,14 @@ _USERS = users.fullname
 _TEAMS = teams.fullname
 _SELECTIONS = final_selections.fullname
 
+#: A board's line count: the rank of its last line in the order (one descent of the order
+#: index from its end), for the board `{split}` of the competition `{competition}`.
+_LINE_COUNT = (
+    "(SELECT l.rank FROM {entries} AS l"
+    " WHERE l.competition_id = {competition} AND l.split = {split}"
+    " ORDER BY l.order_score DESC, l.best_at DESC, l.submission_id DESC LIMIT 1)"
+)
+
 # Both boards' states, the participant's team, its members and name, the board
 # settings, the entrant's final selections and their scored submissions (as arrays):
 # everything a placement reads before it ranks the entrant's line, in one query.
@@ -535,11 +543,9 @@ WITH who AS (
 SELECT {
         _per_board(
             "(SELECT b.as_of FROM {boards} AS b"
-            " WHERE b.competition_id = :competition_id AND b.split = '{s}') AS {s}_as_of,"
-            " (SELECT l.rank FROM {entries} AS l"
-            " WHERE l.competition_id = :competition_id AND l.split = '{s}'"
-            " ORDER BY l.order_score DESC, l.best_at DESC, l.submission_id DESC"
-            " LIMIT 1) AS {s}_total"
+            " WHERE b.competition_id = :competition_id AND b.split = '{s}') AS {s}_as_of, "
+            + _LINE_COUNT.format(entries="{entries}", competition=":competition_id", split="'{s}'")
+            + " AS {s}_total"
         )
     },
     entrant.team_id, entrant.members,
@@ -610,6 +616,29 @@ async def board_context(
         set(row.selections or ()),
         submissions,
     )
+
+
+# Each board's line count (`_LINE_COUNT`) for a list of competitions, both splits.
+_BOARD_SIZES = text(
+    f"""
+SELECT c.id AS competition_id, s.split, {
+        _LINE_COUNT.format(entries=_ENTRIES, competition="c.id", split="s.split")
+    } AS total
+FROM unnest(CAST(:ids AS uuid[])) AS c(id)
+CROSS JOIN (VALUES ('public'), ('private')) AS s(split)
+"""  # noqa: S608
+)
+
+
+async def board_sizes(
+    session: AsyncSession, competition_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, Split], int]:
+    """Return (competition, split) -> line count of the stored boards, in one query.
+
+    Each count is one descent of the order index, whatever the board's size.
+    """
+    rows = await session.execute(_BOARD_SIZES, {"ids": list(competition_ids)})
+    return {(row.competition_id, row.split): row.total or 0 for row in rows}
 
 
 async def set_board_version(

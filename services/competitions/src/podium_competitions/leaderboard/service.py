@@ -28,7 +28,7 @@ from podium_competitions.boards import (
     BoardDelta,
     announce_changes,
     announce_rank_changes,
-    board_missing,
+    boards_missing,
 )
 from podium_competitions.domain import RankChange
 from podium_competitions.leaderboard import repository
@@ -319,20 +319,21 @@ async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:
 async def boards_to_repair(
     session: AsyncSession, mirror: LeaderboardMirror, *, everything: bool = False
 ) -> list[uuid.UUID]:
-    """Return the competitions whose Redis board is missing or disagrees with Postgres."""
-    found = []
-    for competition_id in await repository.boards_of(session):
-        if everything:
-            found.append(competition_id)
-            continue
-        for split in SPLITS:
-            total = len(await repository.current_ranks(session, competition_id, split))
-            if await board_missing(
-                mirror.client, leaderboard_meta_key(competition_id, split), total
-            ):
-                found.append(competition_id)
-                break
-    return found
+    """Return the competitions whose Redis board is missing or disagrees with Postgres.
+
+    Compares line counts: one query and one Redis round trip for every board, whatever
+    their sizes (the audit runs this every half minute).
+    """
+    competition_ids = await repository.boards_of(session)
+    if everything or not competition_ids:
+        return competition_ids
+    sizes = await repository.board_sizes(session, competition_ids)
+    boards = [(c, split) for c in competition_ids for split in SPLITS]
+    missing = await boards_missing(
+        mirror.client,
+        [(leaderboard_meta_key(c, split), sizes.get((c, split), 0)) for c, split in boards],
+    )
+    return list(dict.fromkeys(c for (c, _), gone in zip(boards, missing, strict=True) if gone))
 
 
 async def standing(
