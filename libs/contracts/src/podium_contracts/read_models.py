@@ -55,11 +55,6 @@ class BoardEntry(BaseModel):
             raw["baseline"] = True
         return json.dumps(raw)
 
-    @classmethod
-    def from_stored(cls, row: bytes | str, rank: int) -> BoardEntry:
-        """Read a line as stored (`to_json`), at the rank of its position."""
-        return cls.model_validate({**json.loads(row), "rank": rank})
-
 
 class BoardMeta(BaseModel):
     """A board's meta hash: when it was computed and how many entries it has."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,6 +63,9 @@ async def mirrored_board(client: redis.Redis, keys: tuple[str, str, str]) -> lis
     kept = {k.removesuffix(":at"): v for k, v in stored.items() if k.endswith(":at")}
     assert kept == {member_user_id(m): m for m in members if m != member_user_id(m)}
     assert len(stored) == len(members) + len(kept)
-    lines = [BoardEntry.from_stored(stored[m], rank) for rank, m in enumerate(members, start=1)]
+    lines = [
+        BoardEntry.model_validate({**json.loads(stored[m]), "rank": rank})
+        for rank, m in enumerate(members, start=1)
+    ]
     assert [str(line.user_id) for line in lines] == [member_user_id(m) for m in members]
     return lines
