@@ -18,11 +18,13 @@ For accuracy and f1 a prediction p counts as class 1 when p >= 0.5, so hard
 0/1 labels score as given and probabilities are thresholded the usual way.
 A metric that is undefined on the data raises `MetricUndefinedError`
 (`METRIC_UNDEFINED`): AUC with one class only, f1 without any positive
-target, r2 on a constant target, any metric on zero rows.
+target, r2 on a constant target, any metric on zero rows, and any result that
+is not a finite number (predictions so large that squaring them overflows).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -146,8 +148,19 @@ class Metric:
     prediction_range: tuple[float, float] | None
 
     def __call__(self, y_true: FloatArray, y_pred: FloatArray) -> float:
-        """Score `y_pred` against `y_true` (both float64 arrays of equal length)."""
-        return self.compute(y_true, y_pred)
+        """Score `y_pred` against `y_true` (both float64 arrays of equal length).
+
+        A result that is not a finite number (finite inputs of extreme size can
+        overflow, e.g. RMSE or R²) is undefined: no board can rank it, and JSON cannot
+        carry it.
+        """
+        value = self.compute(y_true, y_pred)
+        if not math.isfinite(value):
+            raise MetricUndefinedError(
+                f"{self.name} is not a finite number on these values ({value}); "
+                "the predictions are too large to score"
+            )
+        return value
 
 
 PROBABILITY = (0.0, 1.0)

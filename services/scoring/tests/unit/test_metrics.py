@@ -120,6 +120,16 @@ def test_every_metric_refuses_zero_rows(name: str) -> None:
         get_metric(name)(np.array([]), np.array([]))
 
 
+@pytest.mark.parametrize("name", ["rmse", "r2"])
+def test_a_result_that_overflows_is_undefined_not_infinite(name: str) -> None:
+    # Finite inputs, but their squares overflow: no board can rank an infinite score.
+    y_true = np.array([0.0, 1.0, 2.0])
+    y_pred = np.array([1e200, -1e200, 1e200])
+    with pytest.raises(MetricUndefinedError) as info:
+        get_metric(name)(y_true, y_pred)
+    assert "not a finite number" in str(info.value)
+
+
 def test_directions_follow_the_metric_meaning() -> None:
     higher = {name for name, metric in METRICS.items() if metric.higher_is_better}
     assert higher == {"auc_roc", "accuracy", "f1", "r2"}
