@@ -99,7 +99,8 @@ def mirrored_lines(
 
 
 def _micros(at: datetime | None) -> int:
-    """Microseconds from the epoch to `at` (0 for none), the member's first tie-break."""
+    """Microseconds from the epoch to `at`, the member's first tie-break (0 for none, or
+    for an instant before the epoch, which no submission has)."""
     if at is None:
         return 0
     delta = at - _EPOCH
