@@ -234,8 +234,8 @@ def print_row(label: str, timed: Timed, rebuild: float | None = None) -> None:
 def print_kinds(label: str, timed: Timed) -> None:
     """Print a row's events that moved no line apart from those that moved lines.
 
-    Each moved line costs a shifted row on both boards, a `rank_changed` in the outbox and a
-    rewritten line in Redis, so the moving events make the p95.
+    Each moved line costs a shifted row on both boards and a `rank_changed` in the outbox
+    (Redis writes only the line placed, ADR 0091), so the moving events make the p95.
     """
     for kind, chosen in (
         ("no line moved", [t for t, m in zip(timed.times, timed.moves, strict=True) if m == 0]),

@@ -90,7 +90,7 @@ def leaderboard_meta_key(competition_id: uuid.UUID, split: Split) -> str:
 
 
 #: Characters of a user id (a UUID's text) at the end of every board member.
-USER_ID_CHARS = 36
+_USER_ID_CHARS = 36
 
 
 def board_member(best_at_micros: int, submission_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -106,7 +106,7 @@ def board_member(best_at_micros: int, submission_id: uuid.UUID, user_id: uuid.UU
 def member_user_id(member: bytes | str) -> str:
     """Return the user id a board member ends with."""
     text = member.decode() if isinstance(member, bytes) else member
-    return text[-USER_ID_CHARS:]
+    return text[-_USER_ID_CHARS:]
 
 
 def board_changes_channel(meta_key: str) -> str:

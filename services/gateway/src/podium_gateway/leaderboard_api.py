@@ -294,11 +294,13 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    joined, meta, rank, first = await redis_client.eval(
+    joined, meta, rank = await redis_client.eval(
         read_model.AROUND_SCRIPT, 3, *keys, str(user.user_id), window
     )
     as_of, total = _meta(meta)
-    body = _page(_entries(_rows(joined), int(first)), total, as_of, split, period, start)
+    # The page starts `window` lines above the caller's (or at the top).
+    first = max(0, int(rank) - 1 - window) if rank else 0
+    body = _page(_entries(_rows(joined), first), total, as_of, split, period, start)
     body["next_cursor"] = None
     body["rank"] = int(rank) if rank else None
     return JSONResponse(body)

@@ -72,17 +72,16 @@ PAGE_SCRIPT = _PAGE_FUNCTION + "return page(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 
 
 #: The caller's line and the lines around it, atomically: KEYS ranks, entries, meta; ARGV
 #: the caller's user id and how many lines either side. Returns the page read as
-#: `PAGE_SCRIPT` does, the caller's rank (false when not on the board) and the page's
-#: first position.
+#: `PAGE_SCRIPT` does, then the caller's rank (false when not on the board).
 AROUND_SCRIPT = (
     _PAGE_FUNCTION
     + """
 local at = redis.call('HGET', KEYS[2], ARGV[1] .. ':at') or ARGV[1]
 local index = redis.call('ZRANK', KEYS[1], at)
-if not index then return {'', redis.call('HMGET', KEYS[3], 'as_of', 'total'), false, 0} end
-local first = math.max(0, index - tonumber(ARGV[2]))
-local board = page(KEYS[1], KEYS[2], KEYS[3], first, index + tonumber(ARGV[2]))
-return {board[1], board[2], index + 1, first}
+if not index then return {'', redis.call('HMGET', KEYS[3], 'as_of', 'total'), false} end
+local board = page(KEYS[1], KEYS[2], KEYS[3], math.max(0, index - tonumber(ARGV[2])),
+  index + tonumber(ARGV[2]))
+return {board[1], board[2], index + 1}
 """
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
 from podium_contracts.read_models import BoardEntry
@@ -101,7 +101,4 @@ def mirrored_lines(
 def _micros(at: datetime | None) -> int:
     """Microseconds from the epoch to `at`, the member's first tie-break (0 for none, or
     for an instant before the epoch, which no submission has)."""
-    if at is None:
-        return 0
-    delta = at - _EPOCH
-    return max(0, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    return max(0, (at - _EPOCH) // timedelta(microseconds=1)) if at is not None else 0
