@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 from _support import service_env, start_ready, stop
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure
 
 REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 3000

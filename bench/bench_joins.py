@@ -62,7 +62,7 @@ from _support import (
 from aiokafka import AIOKafkaConsumer
 from podium_contracts.topics import ENROLLMENTS
 from podium_contracts.topics import JOINS as JOINS_TOPIC
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure
 
 JOINS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

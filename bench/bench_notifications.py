@@ -28,8 +28,8 @@ from podium_notifier.app import build_app, create_service
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
 from podium_notifier.models import emails, notifications, users
-from podium_runtime.infra import free_port
 from podium_runtime.outbox import new_event
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 from sqlalchemy import func, select
 

@@ -46,7 +46,7 @@ import httpx
 from _support import service_env, start, stop, wait_ready
 from podium_competitions.seeding import seed_prediction_board
 from podium_runtime.devstack import dev_mail_environment
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure
 
 BARE_APP = """

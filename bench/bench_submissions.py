@@ -66,7 +66,7 @@ from _support import (
     start_ready,
     stop,
 )
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine

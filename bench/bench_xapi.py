@@ -104,7 +104,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as redis
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine

@@ -31,9 +31,10 @@ from podium_identity.keys import write_key_file
 from podium_notifier.app import build_app, create_service
 from podium_notifier.config import Settings as NotifierSettings
 from podium_notifier.devsink import read_mails
-from podium_runtime.infra import create_topics, ensure_database, free_port
+from podium_runtime.infra import create_topics, ensure_database
 from podium_runtime.migrations import upgrade
 from podium_runtime.outbox import new_event
+from podium_runtime.ports import free_port
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import REPO_ROOT, TestInfrastructure, eventually, serve

@@ -6,7 +6,7 @@ import importlib
 
 import httpx
 import pytest
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 
 SERVICES = ["gateway", "identity", "competitions", "scoring", "ingest", "notifier", "rewards"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from podium_runtime.devstack import Supervisor
 from podium_runtime.faultlink import FaultLink
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, eventually
 
 SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards", "gateway")

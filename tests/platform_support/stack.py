@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 
 ADMIN_EMAIL = "competitions-admin@example.org"

@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -14,30 +13,15 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const ADMIN_EMAIL = 'e2e-admin@example.org';
 export const ADMIN_PASSWORD = 'e2e admin password 42 !'; // dev-only test credential
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A gateway port with the nine ports after it free (services and the mail sink). */
-async function freeBlock(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const checks = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
-    if (checks.every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports');
-}
+/** The line the stack prints once every service is ready, naming the gateway's URL. */
+const READY = /podium: open (http:\/\/127\.0\.0\.1:\d+)\//;
 
 /**
- * Resolve once the stack prints that every service is ready. On failure the whole
+ * Resolve with the gateway's URL once the stack prints that every service is ready. On failure the whole
  * log (stdout and stderr) is written to `logFile`, and the error lists the stack's own
  * `podium:` lines (what started, what exited, why it gave up) with the log's tail.
  */
-function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
+function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const log: string[] = [];
     let settled = false; // ready, or failed once (a timeout is followed by the exit it causes)
@@ -62,10 +46,11 @@ function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): 
       if (settled) return; // only the start-up is kept
       log.push(text);
       tail = (tail + text).slice(-200);
-      if (tail.includes('all services ready')) {
+      const ready = READY.exec(tail);
+      if (ready) {
         settled = true;
         clearTimeout(timer);
-        resolve();
+        resolve(ready[1] as string);
       }
     };
     child.stdout?.on('data', onData(process.stdout));
@@ -79,19 +64,15 @@ function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): 
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   if (process.env.PODIUM_E2E_BASE_URL) return async () => {};
-  const port = await freeBlock();
-  const base = `http://127.0.0.1:${port}`;
   const workdir = mkdtempSync(path.join(tmpdir(), 'podium-e2e-'));
   const python = process.env.PODIUM_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
-  const child = spawn(python, ['-m', 'podium_runtime.devstack', '--workdir', workdir, '--port', String(port)], {
+  const child = spawn(python, ['-m', 'podium_runtime.devstack', '--workdir', workdir, '--port', '0'], {
     cwd: ROOT,
     env: {
       ...process.env,
       PODIUM_ADMIN_EMAIL: ADMIN_EMAIL,
       PODIUM_ADMIN_PASSWORD: ADMIN_PASSWORD,
       PODIUM_GATEWAY_WEB_ROOT: path.join(ROOT, 'web', 'dist'),
-      PODIUM_GATEWAY_PUBLIC_BASE_URL: base,
-      PODIUM_INGEST_PLATFORM_URL: base,
       PODIUM_GATEWAY_RATE_LIMIT_LOGIN_IP: '100000',
       PODIUM_GATEWAY_RATE_LIMIT_IP: '100000',
       PODIUM_GATEWAY_RATE_LIMIT_USER: '100000',
@@ -100,8 +81,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     detached: true,
   });
   // A loaded two-core machine starts Postgres, Redis, Kafka and seven services slowly.
+  let base: string;
   try {
-    await waitForReady(child, 480_000, path.join(workdir, 'stack.log'));
+    base = await waitForReady(child, 480_000, path.join(workdir, 'stack.log'));
   } catch (error) {
     // Never leave a half-started stack behind: stop the whole process group.
     try {

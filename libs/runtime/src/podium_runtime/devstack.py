@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from podium_runtime.infra import Infrastructure, create_topics, ensure_database, provision
+from podium_runtime.ports import free_block
 
 SERVICES = ("gateway", "identity", "competitions", "scoring", "ingest", "notifier", "rewards")
 MIGRATED = SERVICES[1:]
@@ -229,6 +230,7 @@ def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
     """Start everything, print the gateway URL, and wait for Ctrl-C.
 
     Every service must answer its readiness check within `ready_timeout` seconds.
+    A `gateway_port` of 0 takes a free block of ports; the URL printed names it.
     """
     started = time.monotonic()
     print(f"podium: starting infrastructure in {workdir} ...", flush=True)
@@ -246,8 +248,14 @@ def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
             print(f"podium: {name} from {source}", flush=True)
         infra.database_url = asyncio.run(ensure_database(infra.database_url, "podium"))
         asyncio.run(create_topics(infra.kafka_bootstrap_servers))
+        if gateway_port == 0:
+            # Picked once the infrastructure listens, so it cannot take these ports.
+            gateway_port = free_block(len(SERVICES) + 1)
         ports = service_ports(gateway_port)
         env = service_environment(infra, ports, dev_mail_environment(workdir, gateway_port))
+        # Links in mails and the platform's xAPI accounts name the gateway actually served.
+        for key in ("PODIUM_GATEWAY_PUBLIC_BASE_URL", "PODIUM_INGEST_PLATFORM_URL"):
+            env.setdefault(key, f"http://127.0.0.1:{gateway_port}")
         # Development signing keys live in the git-ignored workdir; identity creates one if absent.
         env.setdefault("PODIUM_IDENTITY_JWT_KEYS_DIR", str(workdir / "keys"))
         env.setdefault("PODIUM_IDENTITY_JWT_GENERATE_MISSING_KEY", "true")
@@ -298,7 +306,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", type=Path, default=Path(".podium"))
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PODIUM_GATEWAY_PORT", "8000"))
+        "--port",
+        type=int,
+        default=int(os.environ.get("PODIUM_GATEWAY_PORT", "8000")),
+        help="the gateway's port; the other services take the ones after it "
+        "(0: a free block, picked once the infrastructure is up)",
     )
     parser.add_argument(
         "--ready-timeout",

@@ -29,6 +29,7 @@ from podium_contracts import ALL_TOPICS
 from podium_runtime.db import async_url
 from podium_runtime.kafka_embedded import KAFKA_VERSION, start_embedded_kafka
 from podium_runtime.kafka_embedded import available as apache_kafka_available
+from podium_runtime.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,6 @@ log = logging.getLogger(__name__)
 APACHE_KAFKA = f"embedded Apache Kafka {KAFKA_VERSION}"
 TANSU = "embedded tansu"
 TANSU_FETCH_MAX_WAIT_MS = 50
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(

@@ -21,13 +21,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from podium_runtime.ports import free_port, port_free
 
 #: Apache Kafka version run everywhere (embedded, compose, Strimzi); see ADR 0005.
 KAFKA_VERSION = "4.1.1"
@@ -152,21 +153,6 @@ def install(home: Path | None = None) -> Path:
     return home
 
 
-def _free_port() -> int:
-    from podium_runtime.infra import free_port
-
-    return free_port()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _cluster_id() -> str:
     """Return a new KRaft cluster id (a UUID in URL-safe base64, as `kafka-storage` makes).
 
@@ -219,12 +205,12 @@ class EmbeddedKafka:
         with contextlib.suppress(OSError, ValueError, KeyError):
             ports = json.loads(saved.read_text())
             port, controller = int(ports["broker"]), int(ports["controller"])
-            if _port_free(port) and _port_free(controller) and port != controller:
+            if port_free(port) and port_free(controller) and port != controller:
                 return port, controller
-        port = _free_port()
-        controller = _free_port()
+        port = free_port()
+        controller = free_port()
         while controller == port:
-            controller = _free_port()
+            controller = free_port()
         return port, controller
 
     def _write_config(self) -> Path:

@@ -28,10 +28,10 @@ from podium_runtime.infra import (
     create_topics,
     delete_topics,
     ensure_database,
-    free_port,
     provision,
 )
 from podium_runtime.migrations import upgrade
+from podium_runtime.ports import free_port
 from podium_runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)

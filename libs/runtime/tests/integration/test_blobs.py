@@ -24,7 +24,7 @@ from podium_runtime.blobs import (
     S3BlobStore,
     create_blob_store,
 )
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from podium_runtime.devstack import Supervisor, wait_all_ready
+from podium_runtime.ports import free_port
 
 # A stand-in service: exits with 3 on its first start (a dependency not answering
 # yet), then serves every GET with the status it is given.
@@ -70,12 +70,6 @@ def test_a_killed_service_is_reported_and_restarted_with_backoff() -> None:
             process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _answers(url: str) -> bool:
     try:
         httpx.get(url, timeout=1)
@@ -97,7 +91,7 @@ def test_start_up_waits_for_every_service_and_restarts_one_that_exits_meanwhile(
 ) -> None:
     lines: list[str] = []
     supervisor = Supervisor(initial_backoff=0.05, max_backoff=0.2, report=lines.append)
-    ports = {"identity": _free_port(), "scoring": _free_port()}
+    ports = {"identity": free_port(), "scoring": free_port()}
     for name, port in ports.items():
         supervisor.add(name, _service(port, tmp_path / name, 200))
     urls = {name: f"http://127.0.0.1:{port}/health/ready" for name, port in ports.items()}
@@ -115,7 +109,7 @@ def test_start_up_that_never_gets_ready_names_the_service_and_its_last_answer(
     tmp_path: Path,
 ) -> None:
     supervisor = Supervisor(report=lambda line: None)
-    port, marker = _free_port(), tmp_path / "ingest"
+    port, marker = free_port(), tmp_path / "ingest"
     marker.touch()  # this one starts at once and stays up, answering 503
     supervisor.add("ingest", _service(port, marker, 503))
     url = f"http://127.0.0.1:{port}/health/ready"
@@ -132,7 +126,7 @@ def test_start_up_that_never_gets_ready_names_the_service_and_its_last_answer(
 def test_start_up_gives_up_on_a_service_that_keeps_exiting(tmp_path: Path) -> None:
     supervisor = Supervisor(initial_backoff=0.01, max_backoff=0.01, report=lambda line: None)
     supervisor.add("notifier", lambda: subprocess.Popen([sys.executable, "-c", "exit(2)"]))
-    url = f"http://127.0.0.1:{_free_port()}/health/ready"
+    url = f"http://127.0.0.1:{free_port()}/health/ready"
     try:
         with pytest.raises(RuntimeError, match="notifier exited 3 times while starting"):
             wait_all_ready({"notifier": url}, supervisor, threading.Event(), 60, max_exits=3)

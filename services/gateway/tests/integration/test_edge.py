@@ -13,7 +13,7 @@ from podium_gateway.config import Settings as GatewaySettings
 from podium_identity.app import create_api as create_identity
 from podium_identity.config import Settings as IdentitySettings
 from podium_identity.keys import write_key_file
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.testing import TestInfrastructure, serve
 
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1}

@@ -11,7 +11,7 @@ from notifier_harness import BOUNCING_DOMAIN, Running
 from podium_notifier.app import build_app, create_service
 from podium_notifier.config import Settings
 from podium_notifier.devsink import DevMailSink
-from podium_runtime.infra import free_port
+from podium_runtime.ports import free_port
 from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, serve
 
