@@ -225,6 +225,26 @@ def _containers() -> dict[str, Any]:
     }
 
 
+async def skip_durability(server_url: str) -> None:
+    """Turn off fsync on a throwaway Postgres (tests, benchmarks): commits stop waiting on disk.
+
+    A test run's commits then no longer stall for seconds when other work on the machine
+    floods the disk. Only for a server the caller started; data survives a Postgres
+    crash but not the machine's.
+    """
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(async_url(server_url)).set(drivername="postgresql")
+    connection = await asyncpg.connect(plain.render_as_string(hide_password=False))
+    try:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await connection.execute(f"ALTER SYSTEM SET {setting} = off")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
+
+
 def provision(
     workdir: Path, *, allow_containers: bool = False, environ: dict[str, str] | None = None
 ) -> Infrastructure:

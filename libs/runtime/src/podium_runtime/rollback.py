@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from podium_runtime.db import Database, async_url
-from podium_runtime.infra import ensure_database, start_postgres
+from podium_runtime.infra import ensure_database, skip_durability, start_postgres
 from podium_runtime.migrations import upgrade
 
 if TYPE_CHECKING:
@@ -42,21 +42,6 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 def _nothing_to_stop() -> None:
     """The Postgres was given, not started."""
-
-
-async def _without_durability(server: str) -> None:
-    """Skip fsync on a throwaway server: migrations and test commits stop waiting on disk."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(async_url(server)).set(drivername="postgresql")
-    connection = await asyncpg.connect(plain.render_as_string(hide_password=False))
-    try:
-        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
-            await connection.execute(f"ALTER SYSTEM SET {setting} = off")
-        await connection.execute("SELECT pg_reload_conf()")
-    finally:
-        await connection.close()
 
 
 async def migrated_database(
@@ -71,7 +56,7 @@ async def migrated_database(
     stop: Callable[[], None]
     if server_url is None:
         server, stop = await asyncio.to_thread(start_postgres, workdir)
-        await _without_durability(server)
+        await skip_durability(server)
     else:
         server, stop = server_url, _nothing_to_stop
     url = await ensure_database(server, f"podium_unit_{uuid.uuid4().hex[:10]}")

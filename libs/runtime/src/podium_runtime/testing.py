@@ -29,6 +29,7 @@ from podium_runtime.infra import (
     delete_topics,
     ensure_database,
     provision,
+    skip_durability,
 )
 from podium_runtime.migrations import upgrade
 from podium_runtime.ports import free_port
@@ -60,6 +61,8 @@ class TestInfrastructure:
         # in-process or started as a child with this environment (ADR 0053).
         os.environ.setdefault("PODIUM_SERVICE_CREDENTIAL_KEY", infra.service_credential_key)
         infra.service_credential_key = os.environ["PODIUM_SERVICE_CREDENTIAL_KEY"]
+        if infra.sources["DATABASE_URL"] != "environment":
+            await skip_durability(infra.database_url)  # started for this run alone
         database_url = await ensure_database(infra.database_url, f"podium_test_{run_id}")
         prefix = f"t{run_id}."
         await create_topics(infra.kafka_bootstrap_servers, prefix)
