@@ -424,15 +424,25 @@ class BoardWriter:
                 await task
 
 
-async def boards_missing(client: redis.Redis, boards: Sequence[tuple[str, int]]) -> list[bool]:
-    """For each (meta key, line count in Postgres): True when Redis lacks the board or holds
-    another number of lines. One round trip for all of them."""
+async def boards_stale(
+    client: redis.Redis, boards: Sequence[tuple[str, BoardMeta]], *, versions: bool = False
+) -> list[bool]:
+    """For each (meta key, the board as Postgres holds it): True when Redis lacks the board or
+    holds another number of lines, and with `versions` when it holds another version (a
+    write lost between a commit and Redis). One round trip for all of them.
+
+    Without `versions` a board whose write is under way reads as it should; with them it
+    reads stale until its write lands.
+    """
     async with client.pipeline(transaction=False) as pipe:
         for meta_key, _ in boards:
             pipe.hmget(meta_key, ["as_of", "total"])
         stored = await pipe.execute()
-    return [
+    stale = []
+    for (_, expected), values in zip(boards, stored, strict=True):
+        held = BoardMeta.from_values(values)
         # An empty board reads the same with or without keys.
-        total != 0 and (values[0] is None or BoardMeta.from_values(values).total != total)
-        for (_, total), values in zip(boards, stored, strict=True)
-    ]
+        miscounted = expected.total != 0 and (values[0] is None or held.total != expected.total)
+        other_version = versions and values[0] is not None and held.as_of != expected.as_of
+        stale.append(miscounted or other_version)
+    return stale

@@ -54,26 +54,28 @@ def mirror_audit(
     activity_boards: ActivityBoardMirror,
     interval: float,
 ) -> BackgroundTask:
-    """Return the job that keeps the Redis boards in line with Postgres (ADR 0031).
+    """Return the job that keeps the Redis boards in line with Postgres (ADR 0031, 0092).
 
-    At start it rewrites every board (a crash may have come between a commit and
-    its Redis write); then, every `interval` seconds, it rebuilds the boards
-    that are missing from Redis or disagree with Postgres (a flush, lost data).
-    A board is rebuilt when two audits in a row find it so: a board whose write is
-    under way after its commit (seconds for 100,000 lines, perhaps in another
-    replica) is not taken for a lost one and ranked again for nothing.
+    At start it rewrites each prediction board whose version in Redis is not the one
+    in Postgres (a crash may have come between a commit and its Redis write), and
+    every activity board (they keep no version); then, every `interval` seconds, it
+    rebuilds the boards that are missing from Redis or hold another number of lines
+    than Postgres (a flush, lost data). Such a board is rebuilt when two audits in a
+    row find it so: a board whose write is under way after its commit (seconds for
+    100,000 lines, perhaps in another replica) is not taken for a lost one and ranked
+    again for nothing.
     """
     failures = FailureLog(log)
 
     async def audit_board_mirrors() -> None:
-        everything = True
+        starting = True
         suspects: set[Suspect] = set()
         while True:
             try:
                 repaired, suspects = await _repair_boards(
-                    runtime, leaderboards, activity_boards, everything, suspects
+                    runtime, leaderboards, activity_boards, starting, suspects
                 )
-                everything = False
+                starting = False
                 failures.recovered()
                 if repaired:
                     log.info("board mirrors rebuilt", extra={"boards": repaired})
@@ -90,24 +92,24 @@ async def _repair_boards(
     runtime: ServiceRuntime,
     leaderboards: LeaderboardMirror,
     activity_boards: ActivityBoardMirror,
-    everything: bool,
+    starting: bool,
     suspects: set[Suspect],
 ) -> tuple[int, set[Suspect]]:
-    """Rebuild the boards found wrong now and by the audit before (all, with `everything`).
+    """Rebuild the boards found wrong now and by the audit before (at once when `starting`).
 
     Returns how many competitions were rebuilt and the boards found wrong for the first
     time, for the next audit to confirm.
     """
     async with runtime.db.session() as session:
         predictions = await leaderboard_service.boards_to_repair(
-            session, leaderboards, everything=everything
+            session, leaderboards, versions=starting
         )
         activities = await activity_service.boards_to_repair(
-            session, activity_boards, everything=everything
+            session, activity_boards, everything=starting
         )
     found: set[Suspect] = {("prediction", c) for c in predictions}
     found |= {("activity", c) for c, _ in activities}
-    if not everything:
+    if not starting:
         predictions = [c for c in predictions if ("prediction", c) in suspects]
         activities = [(c, days) for c, days in activities if ("activity", c) in suspects]
     # One unit of work per competition: board locks are held briefly.

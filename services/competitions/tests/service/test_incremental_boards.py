@@ -26,7 +26,7 @@ from podium_competitions.boards import (
     BoardWriter,
     MirrorLine,
     apply_delta,
-    boards_missing,
+    boards_stale,
     write_board,
 )
 from podium_competitions.domain import rank_changes
@@ -37,7 +37,7 @@ from podium_competitions.leaderboard.models import leaderboard_entries
 from podium_competitions.models import metadata
 from podium_competitions.teams.domain import final_candidates
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
-from podium_contracts.read_models import BoardEntry
+from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import board_changes_channel
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
@@ -313,10 +313,57 @@ async def test_the_writer_announces_each_version_redis_holds(redis_client: redis
 async def test_the_audit_tells_missing_and_miscounted_boards_in_one_round_trip(
     redis_client: redis.Redis,
 ) -> None:
-    now = datetime.now(UTC).isoformat()
-    same, other, gone, empty = (board_keys(uuid.uuid4(), "public")[2] for _ in range(4))
-    await redis_client.hset(same, mapping={"as_of": now, "total": "3"})
-    await redis_client.hset(other, mapping={"as_of": now, "total": "2"})
-    missing = await boards_missing(redis_client, [(same, 3), (other, 3), (gone, 3), (empty, 0)])
-    # An empty board in Postgres needs no keys in Redis.
-    assert missing == [False, True, True, False]
+    now = datetime.now(UTC)
+    same, other, gone, empty, older = (board_keys(uuid.uuid4(), "public")[2] for _ in range(5))
+    for key, total, at in ((same, 3, now), (other, 2, now), (older, 3, now - timedelta(1))):
+        await redis_client.hset(key, mapping={"as_of": at.isoformat(), "total": str(total)})
+    held = BoardMeta(as_of=now, total=3)
+    boards = [(same, held), (other, held), (gone, held), (empty, BoardMeta()), (older, held)]
+    # An empty board in Postgres needs no keys in Redis; by its count alone, a board one
+    # write behind reads as it should.
+    assert await boards_stale(redis_client, boards) == [False, True, True, False, False]
+    assert await boards_stale(redis_client, boards, versions=True) == [
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+
+
+def _scored(competition_id: uuid.UUID, user_id: uuid.UUID, score: float) -> ScoredData:
+    now = datetime.now(UTC)
+    return ScoredData(
+        submission_id=uuid.uuid4(),
+        competition_id=competition_id,
+        user_id=user_id,
+        metric="auc_roc",
+        higher_is_better=True,
+        public_score=score,
+        private_score=score,
+        submitted_at=now,
+        scored_at=now,
+    )
+
+
+async def test_a_board_whose_last_write_never_reached_redis_is_found_by_its_version(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    writer = RecordingWriter(redis_client)
+    mirror = LeaderboardMirror(writer)
+    user = uuid.uuid4()
+    await service.record_scores(
+        session, factories.outbox(), mirror, [_scored(competition.id, user, 0.5)]
+    )
+    await service.recompute_board(session, None, mirror, competition.id)
+    for keys, lines, as_of in writer.writes[-2:]:  # the two boards as the writer writes them
+        assert isinstance(lines, list) and as_of is not None
+        assert await write_board(redis_client, keys, lines, as_of)
+    assert competition.id not in await service.boards_to_repair(session, mirror, versions=True)
+    # A better score changes the line, not the count: its write is lost (a crash after commit).
+    await service.record_scores(
+        session, factories.outbox(), mirror, [_scored(competition.id, user, 0.9)]
+    )
+    assert competition.id not in await service.boards_to_repair(session, mirror)
+    assert competition.id in await service.boards_to_repair(session, mirror, versions=True)

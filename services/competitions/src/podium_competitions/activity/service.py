@@ -32,6 +32,7 @@ from podium_contracts.events import (
     PointsData,
     PointsRevoked,
 )
+from podium_contracts.read_models import BoardMeta
 from podium_contracts.redis_keys import activity_board_keys
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
@@ -39,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.boards import PRODUCER, announce_rank_changes, boards_missing
+from podium_competitions.boards import PRODUCER, announce_rank_changes, boards_stale
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
@@ -253,11 +254,11 @@ async def boards_to_repair(
     if everything or not days:
         return list(days.items())
     sizes = await repository.board_sizes(session, list(days))
-    missing = await boards_missing(
+    stale = await boards_stale(
         mirror.client,
-        [(activity_board_keys(c, "all", None)[2], sizes.get(c, 0)) for c in days],
+        [(activity_board_keys(c, "all", None)[2], BoardMeta(total=sizes.get(c, 0))) for c in days],
     )
-    return [board for board, gone in zip(days.items(), missing, strict=True) if gone]
+    return [board for board, wrong in zip(days.items(), stale, strict=True) if wrong]
 
 
 async def rebuild_competition(

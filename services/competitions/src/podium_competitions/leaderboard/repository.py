@@ -518,6 +518,12 @@ _LINE_COUNT = (
     " WHERE l.competition_id = {competition} AND l.split = {split}"
     " ORDER BY l.order_score DESC, l.best_at DESC, l.submission_id DESC LIMIT 1)"
 )
+#: A board's version (`as_of`, the instant of its last change), for the board `{split}`
+#: of the competition `{competition}`.
+_VERSION = (
+    "(SELECT b.as_of FROM {boards} AS b"
+    " WHERE b.competition_id = {competition} AND b.split = {split})"
+)
 
 # Both boards' states, the participant's team, its members and name, the board
 # settings, the entrant's final selections and their scored submissions (as arrays):
@@ -542,8 +548,8 @@ WITH who AS (
 )
 SELECT {
         _per_board(
-            "(SELECT b.as_of FROM {boards} AS b"
-            " WHERE b.competition_id = :competition_id AND b.split = '{s}') AS {s}_as_of, "
+            _VERSION.format(boards="{boards}", competition=":competition_id", split="'{s}'")
+            + " AS {s}_as_of, "
             + _LINE_COUNT.format(entries="{entries}", competition=":competition_id", split="'{s}'")
             + " AS {s}_total"
         )
@@ -618,27 +624,27 @@ async def board_context(
     )
 
 
-# Each board's line count (`_LINE_COUNT`) for a list of competitions, both splits.
-_BOARD_SIZES = text(
+# Each board's version and line count for a list of competitions, both splits.
+_BOARD_STATES = text(
     f"""
 SELECT c.id AS competition_id, s.split, {
-        _LINE_COUNT.format(entries=_ENTRIES, competition="c.id", split="s.split")
-    } AS total
+        _VERSION.format(boards=_BOARDS, competition="c.id", split="s.split")
+    } AS as_of, {_LINE_COUNT.format(entries=_ENTRIES, competition="c.id", split="s.split")} AS total
 FROM unnest(CAST(:ids AS uuid[])) AS c(id)
 CROSS JOIN (VALUES ('public'), ('private')) AS s(split)
 """  # noqa: S608
 )
 
 
-async def board_sizes(
+async def board_states(
     session: AsyncSession, competition_ids: Sequence[uuid.UUID]
-) -> dict[tuple[uuid.UUID, Split], int]:
-    """Return (competition, split) -> line count of the stored boards, in one query.
+) -> dict[tuple[uuid.UUID, Split], tuple[datetime | None, int]]:
+    """Return (competition, split) -> version (`as_of`) and line count, in one query.
 
     Each count is one descent of the order index, whatever the board's size.
     """
-    rows = await session.execute(_BOARD_SIZES, {"ids": list(competition_ids)})
-    return {(row.competition_id, row.split): row.total or 0 for row in rows}
+    rows = await session.execute(_BOARD_STATES, {"ids": list(competition_ids)})
+    return {(row.competition_id, row.split): (row.as_of, row.total or 0) for row in rows}
 
 
 async def set_board_version(

@@ -14,6 +14,7 @@ from podium_contracts.events import (
     ScoredData,
     SubmissionInvalidatedData,
 )
+from podium_contracts.read_models import BoardMeta
 from podium_contracts.redis_keys import (
     DAILY_SUBMISSIONS_TTL_SECONDS,
     daily_rejections_key,
@@ -28,7 +29,7 @@ from podium_competitions.boards import (
     BoardDelta,
     announce_changes,
     announce_rank_changes,
-    boards_missing,
+    boards_stale,
 )
 from podium_competitions.domain import RankChange
 from podium_competitions.leaderboard import repository
@@ -317,23 +318,29 @@ async def rebuild(session: AsyncSession, mirror: LeaderboardMirror) -> int:
 
 
 async def boards_to_repair(
-    session: AsyncSession, mirror: LeaderboardMirror, *, everything: bool = False
+    session: AsyncSession, mirror: LeaderboardMirror, *, versions: bool = False
 ) -> list[uuid.UUID]:
     """Return the competitions whose Redis board is missing or disagrees with Postgres.
 
-    Compares line counts: one query and one Redis round trip for every board, whatever
-    their sizes (the audit runs this every half minute).
+    Compares line counts, and with `versions` each board's version too (see
+    `boards_stale`): one query and one Redis round trip for every board, whatever their
+    sizes (the audit runs this every half minute).
     """
     competition_ids = await repository.boards_of(session)
-    if everything or not competition_ids:
+    if not competition_ids:
         return competition_ids
-    sizes = await repository.board_sizes(session, competition_ids)
+    states = await repository.board_states(session, competition_ids)
     boards = [(c, split) for c in competition_ids for split in SPLITS]
-    missing = await boards_missing(
+    stale = await boards_stale(
         mirror.client,
-        [(leaderboard_meta_key(c, split), sizes.get((c, split), 0)) for c, split in boards],
+        [
+            (leaderboard_meta_key(c, split), BoardMeta(as_of=as_of, total=total))
+            for c, split in boards
+            for as_of, total in [states.get((c, split), (None, 0))]
+        ],
+        versions=versions,
     )
-    return list(dict.fromkeys(c for (c, _), gone in zip(boards, missing, strict=True) if gone))
+    return list(dict.fromkeys(c for (c, _), wrong in zip(boards, stale, strict=True) if wrong))
 
 
 async def standing(
