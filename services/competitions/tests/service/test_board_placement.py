@@ -207,27 +207,54 @@ async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_m
                 )
             submitted += burst
             await service.record_scores(session, outbox, mirror, burst)
-        after = await _rebuilt(session, competition.id)
-        expected = set()
-        for split in SPLITS:
-            assert await _stored(session, competition.id, split) == _lines(after[split]), step
-            was = {e.user_id: e.rank for e in before[split]}
-            for change in rank_changes(was, after[split]):
-                for user_id in recipients.get(change.user_id, [change.user_id]):
-                    expected.add((split, user_id, change.old_rank, change.new_rank))
-        announced, seq = await _announced_since(session, seq)
-        assert announced == expected, step
+        seq = await _assert_placed_as_re_ranked(session, competition.id, before, recipients, seq)
 
     final = await _rebuilt(session, competition.id)
     assert any(e.user_id in members for e in final["public"])  # teams are on the board
+    await _assert_mirrored(redis_client, writer, competition.id, final, names, members, owner_id)
+
+
+async def _assert_placed_as_re_ranked(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    before: dict[Split, list[Entry]],
+    recipients: dict[uuid.UUID, list[uuid.UUID]],
+    seq: int,
+) -> int:
+    """Both stored boards equal a re-rank from scratch, and the `rank_changed` events since
+    `seq` are exactly the moves from `before`, each told to the line's recipients (a team's
+    members, nobody for the baseline). Returns the last outbox seq read."""
+    after = await _rebuilt(session, competition_id)
+    expected = set()
+    for split in SPLITS:
+        assert await _stored(session, competition_id, split) == _lines(after[split]), split
+        was = {e.user_id: e.rank for e in before[split]}
+        for change in rank_changes(was, after[split]):
+            for user_id in recipients.get(change.user_id, [change.user_id]):
+                expected.add((split, user_id, change.old_rank, change.new_rank))
+    announced, seq = await _announced_since(session, seq)
+    assert announced == expected
+    return seq
+
+
+async def _assert_mirrored(
+    client: redis.Redis,
+    writer: RecordingWriter,
+    competition_id: uuid.UUID,
+    final: dict[Split, list[Entry]],
+    names: dict[uuid.UUID, str],
+    members: dict[uuid.UUID, list[uuid.UUID]],
+    owner_id: uuid.UUID | None,
+) -> None:
+    """The writes staged, applied in order to a real Redis, give the re-ranked boards."""
     for keys, write, as_of in writer.writes:
         if isinstance(write, BoardDelta):
-            assert await apply_delta(redis_client, keys, write) == "applied"
+            assert await apply_delta(client, keys, write) == "applied"
         else:
             assert as_of is not None
-            assert await write_board(redis_client, keys, write, as_of)
+            assert await write_board(client, keys, write, as_of)
     for split in SPLITS:
-        board = await factories.mirrored_board(redis_client, board_keys(competition.id, split))
+        board = await factories.mirrored_board(client, board_keys(competition_id, split))
         expected_lines = mirrored_lines(final[split], names, members, owner_id)
         assert board == [line.entry for line in expected_lines]
 
@@ -293,3 +320,101 @@ async def test_one_arrival_shifts_every_line_below_it_and_each_hears_of_it(
     rebuilt = await _rebuilt(session, competition.id)
     for split in SPLITS:
         assert await _stored(session, competition.id, split) == _lines(rebuilt[split])
+
+
+async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_does(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    now = datetime.now(UTC)
+    await session.execute(
+        update(competitions)
+        .where(competitions.c.id == competition.id)
+        .values(ends_at=now - timedelta(minutes=1))
+    )
+    owner_id = competition.owner_id
+    rng = random.Random(92)
+    solo = [uuid.uuid4() for _ in range(24)]
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    names: dict[uuid.UUID, str] = {}
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), LeaderboardMirror(writer)
+    start = now - timedelta(minutes=30)
+    seq = 0
+
+    def scored(author: uuid.UUID, second: int) -> ScoredData:
+        at = start + timedelta(seconds=second)
+        return ScoredData(
+            submission_id=uuid.uuid4(),
+            competition_id=competition.id,
+            user_id=author,
+            metric="auc_roc",
+            higher_is_better=True,
+            public_score=round(rng.random(), 1),
+            private_score=round(rng.random(), 1),
+            submitted_at=at,
+            scored_at=at,
+        )
+
+    await service.record_scores(session, outbox, mirror, [scored(p, 0) for p in solo[:20]])
+    _, seq = await _announced_since(session, seq)
+    for step in range(1, 60):
+        before = await _rebuilt(session, competition.id)
+        teams = list(members)
+        roll = rng.random()
+        if roll < 0.2 and solo:
+            # A participant (on the board or not yet) founds a team.
+            founder, team_id = solo.pop(rng.randrange(len(solo))), uuid.uuid4()
+            await teams_repository.insert_team(
+                session,
+                {
+                    "id": team_id,
+                    "competition_id": competition.id,
+                    "name": f"Team {step}",
+                    "invite_code": uuid.uuid4().hex,
+                    "created_by": founder,
+                },
+            )
+            await teams_repository.add_members(session, competition.id, team_id, [founder])
+            await teams_repository.move_selection(session, competition.id, founder, team_id)
+            members[team_id], names[team_id] = [founder], f"Team {step}"
+            await service.regroup(session, outbox, mirror, competition.id, founder, founder)
+        elif roll < 0.4 and solo and teams:
+            joiner, team_id = solo.pop(rng.randrange(len(solo))), rng.choice(teams)
+            await teams_repository.add_members(session, competition.id, team_id, [joiner])
+            await teams_repository.replace_selection(session, competition.id, joiner, [], joiner)
+            members[team_id] = sorted([*members[team_id], joiner])
+            await service.regroup(session, outbox, mirror, competition.id, joiner, joiner)
+        elif roll < 0.5 and len(teams) > 1:
+            source, target = rng.sample(teams, 2)
+            await teams_repository.move_members(session, source, target)
+            await teams_repository.move_selection(session, competition.id, source, target)
+            await teams_repository.delete_team(session, source)
+            members[target] = sorted([*members[target], *members.pop(source)])
+            names.pop(source)
+            mover = members[target][0]
+            await service.regroup(session, outbox, mirror, competition.id, mover, source)
+        elif roll < 0.6 and teams:
+            team_id = rng.choice(teams)
+            ours = [
+                s.submission_id
+                for s in await repository.scored_submissions(session, competition.id)
+                if s.user_id in members[team_id]
+            ]
+            chosen = rng.sample(ours, min(len(ours), rng.choice((0, 1, 2))))
+            await teams_repository.replace_selection(
+                session, competition.id, team_id, chosen, members[team_id][0]
+            )
+            await service.place_entrant(
+                session, outbox, mirror, competition.id, members[team_id][0]
+            )
+        else:
+            people = solo + [m for ms in members.values() for m in ms]
+            burst = [scored(rng.choice(people), step) for _ in range(rng.choice((1, 1, 3)))]
+            await service.record_scores(session, outbox, mirror, burst)
+        recipients = {**members, owner_id: []}
+        seq = await _assert_placed_as_re_ranked(session, competition.id, before, recipients, seq)
+
+    final = await _rebuilt(session, competition.id)
+    assert any(e.user_id in members for e in final["public"])  # teams are on the board
+    await _assert_mirrored(redis_client, writer, competition.id, final, names, members, owner_id)

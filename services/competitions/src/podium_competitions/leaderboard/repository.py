@@ -16,6 +16,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -186,6 +187,36 @@ async def ranks_of_boards(
     for row in await session.execute(query):
         boards.setdefault((row.competition_id, row.split), {})[row.user_id] = row.rank
     return boards
+
+
+async def hand_lines(
+    session: AsyncSession, competition_id: uuid.UUID, gone: uuid.UUID, to: uuid.UUID
+) -> dict[Split, tuple[int, float | None]]:
+    """Give `gone`'s lines to the entrant `to` on each board where `to` has no line yet.
+
+    A team founded or joined by a participant who alone had submissions takes over
+    that participant's line where it stands: no line passes another. Returns the
+    lines handed over, per board: rank and score.
+    """
+    t = leaderboard_entries.c
+    other = leaderboard_entries.alias("other")
+    rows = await session.execute(
+        update(leaderboard_entries)
+        .where(
+            t.competition_id == competition_id,
+            t.user_id == gone,
+            ~select(other.c.user_id)
+            .where(
+                other.c.competition_id == competition_id,
+                other.c.split == t.split,
+                other.c.user_id == to,
+            )
+            .exists(),
+        )
+        .values(user_id=to)
+        .returning(t.split, t.rank, t.score)
+    )
+    return {row.split: (row.rank, row.score) for row in rows}
 
 
 async def replace_board(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import redis.asyncio as redis
@@ -165,6 +165,7 @@ async def place_entrant(
     moves: Moves | None = None,
     *,
     locked: bool = False,
+    handed: Handed | None = None,
 ) -> None:
     """Place a participant's (or their team's) line again on both boards (ADR 0044).
 
@@ -173,39 +174,125 @@ async def place_entrant(
     The cost is O(log n) plus the lines that really moved, whatever the board's size;
     the result is the same board `recompute_board` ranks from scratch. With `moves`,
     the rank changes are gathered there to be announced, netted, by the caller;
-    `locked` says the caller already holds the board's lock. Everything the placement
+    `locked` says the caller already holds the board's lock; `handed`, lines another
+    entrant just handed to this one (`regroup`). Everything the placement
     reads comes in one query; both boards are placed and written in a second, which
     also works out the new places and the runs passed (ADR 0064, 0076, 0083).
     """
     if not locked:
         await repository.lock_board(session, competition_id)
     context = await repository.board_context(session, competition_id, user_id)
-    states = context.states
-    if any(base is None and total > 0 for base, total in states.values()):
-        # A board stored before versions existed: rank it whole once.
+    if _unversioned(context):
         await recompute_board(session, outbox, mirror, competition_id)
         return
-    team_id, ends_at, owner_id = context.team_id, context.ends_at, context.owner_id
+    team_id = context.team_id
     entrant = team_id or user_id
-    teams = {entrant: context.members} if team_id else {}
     submissions = [replace(s, user_id=entrant) for s in context.submissions]
     eligible = final_candidates(submissions, {entrant: context.selections}, context.final_limit)
     lines: dict[Split, Entry | None] = {}
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
         lines[split] = ranked[0] if ranked else None
+    await _put_lines(
+        session,
+        outbox,
+        mirror,
+        competition_id,
+        entrant,
+        lines,
+        context,
+        names={entrant: context.name} if context.name is not None else {},
+        teams={entrant: context.members} if team_id else {},
+        moves=moves,
+        handed=handed,
+    )
+
+
+async def regroup(
+    session: AsyncSession,
+    outbox: Outbox,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    member: uuid.UUID,
+    gone: uuid.UUID,
+) -> None:
+    """Take `gone`'s line off both boards and place again the line of `member`'s entrant.
+
+    After a team change: a participant who founded or joined a team (`gone` is their
+    own id, `member` too), or a team merged into another (`gone` is the merged team,
+    `member` one of its people). Where the team has no line yet, it takes over
+    `gone`'s line where it stands (a founder's line becomes the team's and nobody
+    moves); elsewhere `gone`'s line is taken off and the team's placed again. O(log n)
+    plus the lines that moved, as for a score; the moves are announced netted.
+    """
+    await repository.lock_board(session, competition_id)
+    context = await repository.board_context(session, competition_id, member)
+    if _unversioned(context):
+        await recompute_board(session, outbox, mirror, competition_id)
+        return
+    entrant = context.team_id or member
+    handed = Handed(gone, await repository.hand_lines(session, competition_id, gone, entrant))
+    moves = Moves()
+    off: dict[Split, Entry | None] = dict.fromkeys(SPLITS)
+    await _put_lines(session, outbox, mirror, competition_id, gone, off, context, moves=moves)
+    await place_entrant(
+        session, outbox, mirror, competition_id, member, moves, locked=True, handed=handed
+    )
+    await moves.announce(session, outbox)
+
+
+@dataclass(frozen=True)
+class Handed:
+    """The lines `gone` handed to a team (`repository.hand_lines`): per board, rank and score."""
+
+    gone: uuid.UUID
+    lines: dict[Split, tuple[int, float | None]]
+
+
+def _unversioned(context: repository.BoardContext) -> bool:
+    """Whether a board was stored before versions existed: it is ranked whole once."""
+    return any(base is None and total > 0 for base, total in context.states.values())
+
+
+async def _put_lines(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    entrant: uuid.UUID,
+    lines: dict[Split, Entry | None],
+    context: repository.BoardContext,
+    *,
+    names: dict[uuid.UUID, str] | None = None,
+    teams: dict[uuid.UUID, list[uuid.UUID]] | None = None,
+    moves: Moves | None = None,
+    handed: Handed | None = None,
+) -> None:
+    """Store an entrant's new lines (None: off the board), stage their Redis deltas and
+    gather the rank changes (announced here unless the caller gathers them in `moves`).
+
+    On a board where `handed` gave the entrant another's line, that line leaves Redis in
+    the same delta, and the moves are the other's line leaving and the entrant's arriving.
+    """
+    states, owner_id, ends_at = context.states, context.owner_id, context.ends_at
+    teams = teams or {}
     now = _now()
     totals = {split: total for split, (_, total) in states.items()}
     placed = await repository.place_lines(session, competition_id, entrant, lines, totals, now)
     if not placed.boards:
         return
-    names = {entrant: context.name} if context.name is not None else {}
     gathered = moves if moves is not None else Moves()
     gathered.teams.update(teams)
     gathered.teams.update(placed.teams)
     for split, board in placed.boards.items():
         line = lines[split]
         put = [replace(line, rank=board.rank)] if line and board.rank is not None else []
+        handover = handed.lines.get(split) if handed is not None else None
+        removed = [entrant] if line is None else []
+        old_rank = board.old_rank
+        if handed is not None and handover is not None:
+            removed.append(handed.gone)
+            old_rank = None  # the line was the other's until now
         mirror.stage_delta(
             session,
             competition_id,
@@ -214,17 +301,17 @@ async def place_entrant(
                 states[split][0],
                 now,
                 board.total,
-                removed=[entrant] if line is None else [],
-                placed=mirrored_lines(put, names, teams, owner_id),
+                removed=removed,
+                placed=mirrored_lines(put, names or {}, teams, owner_id),
             ),
         )
         if split == "private" and (ends_at is None or now < ends_at):
             continue
         changes: list[RankChange] = []
-        if board.rank != board.old_rank:
-            changes.append(
-                RankChange(entrant, board.old_rank, board.rank, line.score if line else None)
-            )
+        if handed is not None and handover is not None:
+            changes.append(RankChange(handed.gone, handover[0], None, None))
+        if board.rank != old_rank:
+            changes.append(RankChange(entrant, old_rank, board.rank, line.score if line else None))
         if board.shifted is not None:
             changes += [
                 RankChange(line_id, rank - board.by, rank, score)

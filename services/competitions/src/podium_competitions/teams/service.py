@@ -45,7 +45,7 @@ from podium_competitions import domain
 from podium_competitions import repository as competitions_repository
 from podium_competitions.leaderboard import repository as leaderboard_repository
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
-from podium_competitions.leaderboard.service import recompute_board
+from podium_competitions.leaderboard.service import place_entrant, regroup
 from podium_competitions.service import (
     Conflict,
     Forbidden,
@@ -157,7 +157,8 @@ async def create_team(
     await repository.move_selection(session, competition_id, caller.user_id, row.id)
     await _merge_daily_slots(client, competition_id, row.id, caller.user_id)
     await outbox.add(session, _team_changed(row, [caller.user_id], "created"))
-    await recompute_board(session, outbox, mirror, competition_id)
+    # The founder's own line becomes the team's.
+    await regroup(session, outbox, mirror, competition_id, caller.user_id, caller.user_id)
     return await _team_view(session, row, with_code=True)
 
 
@@ -369,7 +370,8 @@ async def decide_team_join(
         session,
         _team_changed(team, [*members, data.user_id], "joined", request_id=data.request_id),
     )
-    await recompute_board(session, outbox, mirror, competition.id)
+    # The newcomer's own line goes; the team's counts their submissions now.
+    await regroup(session, outbox, mirror, competition.id, data.user_id, data.user_id)
     return await _accept(session, *args, team.id)
 
 
@@ -432,7 +434,8 @@ async def decide_merge(
             merged_team_id=source.id,
         ),
     )
-    await recompute_board(session, outbox, mirror, competition.id)
+    # The merged team's line goes; the team it joined counts its submissions now.
+    await regroup(session, outbox, mirror, competition.id, data.user_id, source.id)
     return await _accept(session, *args, target.id)
 
 
@@ -509,7 +512,7 @@ async def select_finals(
     await repository.replace_selection(
         session, competition_id, team_id or caller.user_id, wanted, caller.user_id
     )
-    await recompute_board(session, outbox, mirror, competition_id)
+    await place_entrant(session, outbox, mirror, competition_id, caller.user_id)
     return await final_selection(session, caller, competition_id)
 
 
