@@ -9,13 +9,14 @@ from typing import Any
 
 import redis.asyncio as redis
 from podium_competitions import service
-from podium_competitions.models import metadata
+from podium_competitions.models import competitions, metadata
 from podium_competitions.schemas import Competition, CompetitionCreate
 from podium_competitions.views import Caller
-from podium_contracts.events import JoinData
+from podium_contracts.events import JoinData, ScoredData
 from podium_contracts.read_models import BoardEntry
 from podium_contracts.redis_keys import member_user_id
 from podium_runtime.outbox import Outbox, messaging_tables
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -40,6 +41,37 @@ async def competition(session: AsyncSession, **fields: Any) -> Competition:
     owner = Caller(uuid.uuid4())
     return await service.create_competition(
         session, outbox(), owner, CompetitionCreate.model_validate(values)
+    )
+
+
+async def end(session: AsyncSession, competition_id: uuid.UUID) -> None:
+    """Move a competition's end a minute into the past: its private board is public knowledge."""
+    await session.execute(
+        update(competitions)
+        .where(competitions.c.id == competition_id)
+        .values(ends_at=datetime.now(UTC) - timedelta(minutes=1))
+    )
+
+
+def scored(
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    public: float,
+    private: float | None = None,
+    at: datetime | None = None,
+) -> ScoredData:
+    """Return a new submission's scores (AUC: higher is better), submitted and scored `at`."""
+    when = at or datetime.now(UTC)
+    return ScoredData(
+        submission_id=uuid.uuid4(),
+        competition_id=competition_id,
+        user_id=user_id,
+        metric="auc_roc",
+        higher_is_better=True,
+        public_score=public,
+        private_score=public if private is None else private,
+        submitted_at=when,
+        scored_at=when,
     )
 
 

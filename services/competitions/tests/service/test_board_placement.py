@@ -31,14 +31,14 @@ from podium_competitions.leaderboard import repository, service
 from podium_competitions.leaderboard.domain import Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys, mirrored_lines
 from podium_competitions.leaderboard.models import leaderboard_entries
-from podium_competitions.models import competitions, metadata, users
+from podium_competitions.models import metadata, users
 from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 from podium_competitions.teams.models import final_selections
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_incremental_boards import RecordingWriter
 
@@ -116,11 +116,7 @@ async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_m
     competition = await factories.competition(session)
     now = datetime.now(UTC)
     # The end has passed: the private board is public knowledge and announced too.
-    await session.execute(
-        update(competitions)
-        .where(competitions.c.id == competition.id)
-        .values(ends_at=now - timedelta(minutes=1))
-    )
+    await factories.end(session, competition.id)
     owner_id = competition.owner_id
     rng = random.Random(76)
     solo = [uuid.uuid4() for _ in range(14)]
@@ -268,17 +264,8 @@ async def test_one_arrival_shifts_every_line_below_it_and_each_hears_of_it(
     people = [uuid.uuid4() for _ in range(30)]
 
     def scored(user_id: uuid.UUID, score: float, second: int) -> ScoredData:
-        at = start + timedelta(seconds=second)
-        return ScoredData(
-            submission_id=uuid.uuid4(),
-            competition_id=competition.id,
-            user_id=user_id,
-            metric="auc_roc",
-            higher_is_better=True,
-            public_score=score,
-            private_score=score,
-            submitted_at=at,
-            scored_at=at,
+        return factories.scored(
+            competition.id, user_id, score, at=start + timedelta(seconds=second)
         )
 
     await service.record_scores(
@@ -326,12 +313,7 @@ async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_d
     session: AsyncSession, redis_client: redis.Redis
 ) -> None:
     competition = await factories.competition(session)
-    now = datetime.now(UTC)
-    await session.execute(
-        update(competitions)
-        .where(competitions.c.id == competition.id)
-        .values(ends_at=now - timedelta(minutes=1))
-    )
+    await factories.end(session, competition.id)
     owner_id = competition.owner_id
     rng = random.Random(92)
     solo = [uuid.uuid4() for _ in range(24)]
@@ -339,22 +321,13 @@ async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_d
     names: dict[uuid.UUID, str] = {}
     writer = RecordingWriter(redis_client)
     outbox, mirror = factories.outbox(), LeaderboardMirror(writer)
-    start = now - timedelta(minutes=30)
+    start = datetime.now(UTC) - timedelta(minutes=30)
     seq = 0
 
     def scored(author: uuid.UUID, second: int) -> ScoredData:
         at = start + timedelta(seconds=second)
-        return ScoredData(
-            submission_id=uuid.uuid4(),
-            competition_id=competition.id,
-            user_id=author,
-            metric="auc_roc",
-            higher_is_better=True,
-            public_score=round(rng.random(), 1),
-            private_score=round(rng.random(), 1),
-            submitted_at=at,
-            scored_at=at,
-        )
+        public, private = round(rng.random(), 1), round(rng.random(), 1)
+        return factories.scored(competition.id, author, public, private, at)
 
     await service.record_scores(session, outbox, mirror, [scored(p, 0) for p in solo[:20]])
     _, seq = await _announced_since(session, seq)

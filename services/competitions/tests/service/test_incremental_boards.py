@@ -331,21 +331,6 @@ async def test_the_audit_tells_missing_and_miscounted_boards_in_one_round_trip(
     ]
 
 
-def _scored(competition_id: uuid.UUID, user_id: uuid.UUID, score: float) -> ScoredData:
-    now = datetime.now(UTC)
-    return ScoredData(
-        submission_id=uuid.uuid4(),
-        competition_id=competition_id,
-        user_id=user_id,
-        metric="auc_roc",
-        higher_is_better=True,
-        public_score=score,
-        private_score=score,
-        submitted_at=now,
-        scored_at=now,
-    )
-
-
 async def test_a_board_whose_last_write_never_reached_redis_is_found_by_its_version(
     session: AsyncSession, redis_client: redis.Redis
 ) -> None:
@@ -354,7 +339,7 @@ async def test_a_board_whose_last_write_never_reached_redis_is_found_by_its_vers
     mirror = LeaderboardMirror(writer)
     user = uuid.uuid4()
     await service.record_scores(
-        session, factories.outbox(), mirror, [_scored(competition.id, user, 0.5)]
+        session, factories.outbox(), mirror, [factories.scored(competition.id, user, 0.5)]
     )
     await service.recompute_board(session, None, mirror, competition.id)
     for keys, lines, as_of in writer.writes[-2:]:  # the two boards as the writer writes them
@@ -363,7 +348,7 @@ async def test_a_board_whose_last_write_never_reached_redis_is_found_by_its_vers
     assert competition.id not in await service.boards_to_repair(session, mirror, versions=True)
     # A better score changes the line, not the count: its write is lost (a crash after commit).
     await service.record_scores(
-        session, factories.outbox(), mirror, [_scored(competition.id, user, 0.9)]
+        session, factories.outbox(), mirror, [factories.scored(competition.id, user, 0.9)]
     )
     assert competition.id not in await service.boards_to_repair(session, mirror)
     assert competition.id in await service.boards_to_repair(session, mirror, versions=True)
