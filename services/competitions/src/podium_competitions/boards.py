@@ -19,7 +19,8 @@ board (key formats in `podium_contracts.redis_keys`, value shapes in
 `podium_contracts.read_models`), a sorted set of the lines in rank order, whose
 positions are the ranks (ADR 0091), a hash member -> entry JSON with the shared
 entry shape (rank left out), and a meta hash with `as_of` and `total`. A board is
-rewritten whole in one MULTI/EXEC, so a reader never sees half of an update.
+rewritten whole in one MULTI/EXEC (a large one is written to staging keys first, in
+chunks, and renamed in it), so a reader never sees half of an update.
 
 A prediction board also changes by deltas (ADR 0044): one line placed, moved or
 removed, applied by one Lua script only when Redis holds the version the delta was
@@ -46,6 +47,7 @@ from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import Outbox, new_event
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,6 +167,13 @@ async def apply_deltas(
     return outcomes
 
 
+#: Lines per round trip when a board is written whole. A larger board goes in chunks to
+#: staging keys, between which the event loop serves everything else, and is then
+#: swapped in at once; the staging keys expire if the writer dies half way.
+WRITE_CHUNK = 5_000
+STAGING_TTL_SECONDS = 600
+
+
 async def write_board(
     client: redis.Redis,
     keys: BoardKeys,
@@ -173,40 +182,69 @@ async def write_board(
 ) -> bool:
     """Replace one board, given as its (ranks, entries, meta) keys, atomically.
 
-    Returns False, writing nothing, when Redis already holds a newer version.
+    Returns False, writing nothing, when Redis already holds a newer version. A board
+    of more than `WRITE_CHUNK` lines is written to staging keys first, a chunk per round
+    trip, then renamed onto the board's keys in the transaction that checks the version:
+    readers see the old board or the new one, never a half.
     """
     ranks_key, entries_key, meta_key = keys
-    async with client.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                await pipe.watch(meta_key)
-                stored = BoardMeta.from_values(await pipe.hmget(meta_key, ["as_of", "total"]))
-                if stored.as_of is not None and stored.as_of > as_of:
-                    await pipe.reset()  # type: ignore[no-untyped-call]
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.delete(ranks_key, entries_key)
-                if lines:
-                    pipe.zadd(ranks_key, {line.member: line.score for line in lines})
-                    # Lines under their members; a member other than the user id is
-                    # also kept as `<id>:at` (ADR 0091).
-                    pipe.hset(
-                        entries_key,
-                        mapping={
-                            **{line.member: line.entry.to_json() for line in lines},
-                            **{
-                                f"{line.entry.user_id}:at": line.member
-                                for line in lines
-                                if line.member != str(line.entry.user_id)
-                            },
-                        },
-                    )
-                meta = BoardMeta(as_of=as_of, total=len(lines)).to_hash()
-                pipe.hset(meta_key, mapping={field: value for field, value in meta.items()})
-                await pipe.execute()
-                return True
-            except WatchError:
-                continue  # another writer changed the board meanwhile: compare again
+    staged = len(lines) > WRITE_CHUNK
+    token = os.urandom(6).hex()
+    staging = (f"{ranks_key}:staging:{token}", f"{entries_key}:staging:{token}")
+    try:
+        if staged:
+            for start in range(0, len(lines), WRITE_CHUNK):
+                async with client.pipeline(transaction=False) as pipe:
+                    _put_lines(pipe, staging, lines[start : start + WRITE_CHUNK])
+                    for key in staging:
+                        pipe.expire(key, STAGING_TTL_SECONDS)
+                    await pipe.execute()
+        async with client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(meta_key)
+                    stored = BoardMeta.from_values(await pipe.hmget(meta_key, ["as_of", "total"]))
+                    if stored.as_of is not None and stored.as_of > as_of:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        return False
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if staged:
+                        for source, target in zip(staging, keys[:2], strict=True):
+                            pipe.rename(source, target)
+                            pipe.persist(target)
+                    else:
+                        pipe.delete(ranks_key, entries_key)
+                        _put_lines(pipe, (ranks_key, entries_key), lines)
+                    meta = BoardMeta(as_of=as_of, total=len(lines)).to_hash()
+                    pipe.hset(meta_key, mapping={field: value for field, value in meta.items()})
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue  # another writer changed the board meanwhile: compare again
+    finally:
+        if staged:
+            await client.delete(*staging)  # nothing left after the rename
+
+
+def _put_lines(pipe: Pipeline, keys: tuple[str, str], lines: Sequence[MirrorLine]) -> None:
+    """Queue lines into a board's sorted set and entries hash (`keys`)."""
+    if not lines:
+        return
+    ranks_key, entries_key = keys
+    pipe.zadd(ranks_key, {line.member: line.score for line in lines})
+    # Lines under their members; a member other than the user id is also kept as
+    # `<id>:at` (ADR 0091).
+    pipe.hset(
+        entries_key,
+        mapping={
+            **{line.member: line.entry.to_json() for line in lines},
+            **{
+                f"{line.entry.user_id}:at": line.member
+                for line in lines
+                if line.member != str(line.entry.user_id)
+            },
+        },
+    )
 
 
 async def announce_rank_changes(

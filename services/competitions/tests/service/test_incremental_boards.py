@@ -20,6 +20,7 @@ from pathlib import Path
 import competitions_factories as factories
 import pytest
 import redis.asyncio as redis
+from podium_competitions import boards
 from podium_competitions.boards import (
     BoardDelta,
     BoardKeys,
@@ -219,6 +220,38 @@ async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Red
     stale = BoardDelta(base=None, as_of=now - timedelta(seconds=2), total=0)
     assert await apply_delta(redis_client, keys, stale) == "stale"
     assert await redis_client.zcard(keys[0]) == 1
+
+
+@pytest.mark.parametrize("lines", [0, 3, 10])
+async def test_a_board_larger_than_a_chunk_is_staged_then_swapped_in_whole(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, lines: int
+) -> None:
+    monkeypatch.setattr(boards, "WRITE_CHUNK", 3)  # 10 lines: four chunks, then the swap
+    keys = board_keys(uuid.uuid4(), "public")
+    now = datetime.now(UTC)
+    old = [_line(rank, now) for rank in range(1, 6)]
+    assert await write_board(redis_client, keys, [MirrorLine.by_rank(e) for e in old], now)
+    new = [_line(rank, now) for rank in range(1, lines + 1)]
+    later = now + timedelta(seconds=1)
+    assert await write_board(redis_client, keys, [MirrorLine.by_rank(e) for e in new], later)
+    assert await factories.mirrored_board(redis_client, keys) == new
+    assert await redis_client.ttl(keys[0]) == (-1 if new else -2)  # kept for good, or gone
+    # An older version is refused after its chunks were staged, and leaves nothing behind.
+    assert not await write_board(redis_client, keys, [MirrorLine.by_rank(e) for e in old], now)
+    assert await factories.mirrored_board(redis_client, keys) == new
+    assert await redis_client.keys(f"{keys[0]}:staging:*") == []
+    assert await redis_client.keys(f"{keys[1]}:staging:*") == []
+
+
+def _line(rank: int, at: datetime) -> BoardEntry:
+    return BoardEntry(
+        rank=rank,
+        user_id=uuid.uuid4(),
+        display_name=f"user {rank}",
+        score=1 - rank / 100,
+        submissions=1,
+        last_submission_at=at,
+    )
 
 
 async def test_the_writer_drops_a_board_whose_base_never_comes(redis_client: redis.Redis) -> None:

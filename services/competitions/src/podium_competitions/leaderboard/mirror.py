@@ -64,6 +64,7 @@ def board_keys(competition_id: uuid.UUID, split: Split) -> tuple[str, str, str]:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def mirrored_lines(
@@ -101,4 +102,4 @@ def mirrored_lines(
 def _micros(at: datetime | None) -> int:
     """Microseconds from the epoch to `at`, the member's first tie-break (0 for none, or
     for an instant before the epoch, which no submission has)."""
-    return max(0, (at - _EPOCH) // timedelta(microseconds=1)) if at is not None else 0
+    return max(0, (at - _EPOCH) // _MICROSECOND) if at is not None else 0

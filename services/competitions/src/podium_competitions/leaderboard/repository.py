@@ -13,7 +13,6 @@ from sqlalchemy import (
     DateTime,
     bindparam,
     delete,
-    insert,
     select,
     text,
     update,
@@ -222,28 +221,22 @@ async def hand_lines(
 async def replace_board(
     session: AsyncSession, competition_id: uuid.UUID, split: Split, entries: Sequence[Entry]
 ) -> None:
-    """Store a freshly ranked board in place of the previous one."""
+    """Store a freshly ranked board in place of the previous one.
+
+    The lines go in as one statement of arrays (`_REPLACE_LINES`), whatever their number.
+    """
     t = leaderboard_entries
     await session.execute(delete(t).where(t.c.competition_id == competition_id, t.c.split == split))
     if entries:
-        await session.execute(
-            insert(t),
-            [
-                {
-                    "competition_id": competition_id,
-                    "split": split,
-                    "user_id": e.user_id,
-                    "rank": e.rank,
-                    "score": e.score,
-                    "submission_id": e.submission_id,
-                    "submissions": e.submissions,
-                    "last_submission_at": e.last_submission_at,
-                    "order_score": e.order_score,
-                    "best_at": e.best_at,
-                }
-                for e in entries
-            ],
-        )
+        params: dict[str, Any] = {
+            "competition_id": competition_id,
+            "split": split,
+            "user_id": [e.user_id for e in entries],
+            "rank": [e.rank for e in entries],
+        }
+        for name in _LINE_COLUMNS:
+            params[name] = [getattr(e, name) for e in entries]
+        await session.execute(_REPLACE_LINES, params)
 
 
 async def board_settings(
@@ -338,6 +331,18 @@ _LINE_TYPES = {
 _ENTRIES = leaderboard_entries.fullname
 _BOARDS = leaderboard_boards.fullname
 _MEMBERS = team_members.fullname
+
+# A whole board's lines as arrays, one per column: one statement for any number of lines.
+_REPLACE_LINES = text(
+    f"""
+INSERT INTO {_ENTRIES} (competition_id, split, user_id, rank, {", ".join(_LINE_COLUMNS)})
+SELECT :competition_id, :split, * FROM unnest(
+    CAST(:user_id AS uuid[]), CAST(:rank AS integer[]), {
+        ", ".join(f"CAST(:{name} AS {_LINE_TYPES[name]}[])" for name in _LINE_COLUMNS)
+    }
+)
+"""  # noqa: S608
+).bindparams(bindparam("competition_id", type_=UUID(as_uuid=True)))
 
 
 def _per_board(template: str, joiner: str = ", ") -> str:
