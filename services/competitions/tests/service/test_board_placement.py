@@ -32,6 +32,7 @@ from podium_competitions.leaderboard.domain import Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys, mirrored_lines
 from podium_competitions.leaderboard.models import leaderboard_entries
 from podium_competitions.models import metadata, users
+from podium_competitions.sponsor.repository import removed_from_board
 from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 from podium_competitions.teams.models import final_selections
@@ -367,7 +368,25 @@ async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_d
             names.pop(source)
             mover = members[target][0]
             await service.regroup(session, outbox, mirror, competition.id, mover, source)
-        elif roll < 0.6 and teams:
+        elif roll < 0.65 and members and rng.random() < 0.5:
+            # The sponsor takes a team member out, as `sponsor.service.remove_participant`.
+            team_id = rng.choice(teams)
+            out = rng.choice(members[team_id])
+            assert await teams_repository.remove_member(session, competition.id, out) == team_id
+            await removed_from_board(session, competition.id, out)
+            members[team_id].remove(out)
+            again = [out, members[team_id][0] if members[team_id] else team_id]
+            if not members[team_id]:
+                # A team left without members is placed by its id: off the board. Like
+                # any line no one is told of, its move goes to its own id.
+                del members[team_id], names[team_id]
+            await service.place_again(session, outbox, mirror, competition.id, again)
+        elif roll < 0.65:
+            # The sponsor takes a participant without a team out.
+            out = rng.choice(solo)
+            await removed_from_board(session, competition.id, out)
+            await service.place_again(session, outbox, mirror, competition.id, [out])
+        elif roll < 0.75 and teams:
             team_id = rng.choice(teams)
             ours = [
                 s.submission_id

@@ -249,6 +249,26 @@ class Handed:
     lines: dict[Split, tuple[int, float | None]]
 
 
+async def place_again(
+    session: AsyncSession,
+    outbox: Outbox,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    people: Sequence[uuid.UUID],
+) -> None:
+    """Place the lines of several people's entrants again, in one unit of work.
+
+    For a participant taken out of a competition and the team they leave. Each
+    placement is O(log n) plus the lines that moved, and the moves are announced
+    netted, as for a burst of scores.
+    """
+    await repository.lock_board(session, competition_id)
+    moves = Moves()
+    for person in people:
+        await place_entrant(session, outbox, mirror, competition_id, person, moves, locked=True)
+    await moves.announce(session, outbox)
+
+
 def _unversioned(context: repository.BoardContext) -> bool:
     """Whether a board was stored before versions existed: it is ranked whole once."""
     return any(base is None and total > 0 for base, total in context.states.values())

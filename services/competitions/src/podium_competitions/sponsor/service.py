@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as competitions_repository
 from podium_competitions.leaderboard.mirror import LeaderboardMirror
-from podium_competitions.leaderboard.service import recompute_board
+from podium_competitions.leaderboard.service import place_again
 from podium_competitions.service import PRODUCER, Conflict, NotFound, _owned
 from podium_competitions.sponsor import repository
 from podium_competitions.sponsor.repository import removed_from_board
@@ -67,9 +67,14 @@ async def remove_participant(
                 EnrollmentData(competition_id=competition_id, user_id=user_id, reason="REMOVED"),
             ),
         )
-    await teams_repository.remove_member(session, competition_id, user_id)
+    team_id = await teams_repository.remove_member(session, competition_id, user_id)
     await removed_from_board(session, competition_id, user_id)
-    await recompute_board(session, outbox, mirror, competition_id)
+    # Their own line goes; a team they leave is ranked on its other members' submissions
+    # (a team left without members is placed by its id, which has none: off the board).
+    people = [user_id]
+    if team_id is not None:
+        people += (await teams_repository.member_ids(session, team_id))[:1] or [team_id]
+    await place_again(session, outbox, mirror, competition_id, people)
 
 
 async def decide_enrollment(
