@@ -25,8 +25,11 @@ from pathlib import Path
 import competitions_factories as factories
 import pytest
 import redis.asyncio as redis
+from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.boards import BoardDelta, apply_delta, write_board
 from podium_competitions.domain import rank_changes
+from podium_competitions.erasure.repository import ANONYMOUS
+from podium_competitions.erasure.service import erase_user
 from podium_competitions.leaderboard import repository, service
 from podium_competitions.leaderboard.domain import Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys, mirrored_lines
@@ -410,3 +413,30 @@ async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_d
     final = await _rebuilt(session, competition.id)
     assert any(e.user_id in members for e in final["public"])  # teams are on the board
     await _assert_mirrored(redis_client, writer, competition.id, final, names, members, owner_id)
+
+
+async def test_an_erased_participant_keeps_their_places_under_an_anonymous_name(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    competition = await factories.competition(session)
+    await factories.end(session, competition.id)
+    people = [uuid.uuid4() for _ in range(6)]
+    names: dict[uuid.UUID, str] = {p: f"user {i}" for i, p in enumerate(people)}
+    await session.execute(
+        insert(users),
+        [{"user_id": u, "display_name": n, "timezone": "UTC"} for u, n in names.items()],
+    )
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), LeaderboardMirror(writer)
+    scores = [factories.scored(competition.id, p, 0.5 + i / 10) for i, p in enumerate(people)]
+    await service.record_scores(session, outbox, mirror, scores)
+    before = await _rebuilt(session, competition.id)
+    _, seq = await _announced_since(session, 0)
+    erased = people[2]
+    await erase_user(session, erased, mirror, ActivityBoardMirror(writer))
+    # Nobody moved, nobody is told; the line stays where it was, under the anonymous name.
+    seq = await _assert_placed_as_re_ranked(session, competition.id, before, {}, seq)
+    names[erased] = ANONYMOUS
+    await _assert_mirrored(
+        redis_client, writer, competition.id, before, names, {}, competition.owner_id
+    )

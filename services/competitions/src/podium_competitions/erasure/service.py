@@ -27,7 +27,9 @@ async def erase_user(
     """
     await repository.anonymise_user(session, user_id)
     for competition_id in await repository.prediction_boards_of(session, user_id):
-        await leaderboard_service.recompute_board(session, None, leaderboard_mirror, competition_id)
+        await leaderboard_service.write_lines_again(
+            session, leaderboard_mirror, competition_id, user_id
+        )
     for day in await repository.activity_board_days_of(session, user_id):
         await activity_repository.lock_competition(session, day.competition_id)
         await activity_service.recompute_boards(

@@ -274,6 +274,26 @@ async def standing(
     return result.first()
 
 
+async def lines_of(
+    session: AsyncSession, competition_id: uuid.UUID, entrant: uuid.UUID
+) -> dict[Split, Entry]:
+    """Return an entrant's stored lines, per board it is on."""
+    t = leaderboard_entries.c
+    rows = await session.execute(
+        select(t.split, t.user_id, t.rank, *(t[name] for name in _LINE_COLUMNS)).where(
+            t.competition_id == competition_id, t.user_id == entrant
+        )
+    )
+    return {
+        row.split: Entry(
+            user_id=row.user_id,
+            rank=row.rank,
+            **{name: getattr(row, name) for name in _LINE_COLUMNS},
+        )
+        for row in rows
+    }
+
+
 @dataclass(frozen=True)
 class Shifted:
     """The lines one move shifted on one board, as parallel arrays (new ranks)."""

@@ -269,6 +269,29 @@ async def place_again(
     await moves.announce(session, outbox)
 
 
+async def write_lines_again(
+    session: AsyncSession, mirror: LeaderboardMirror, competition_id: uuid.UUID, entrant: uuid.UUID
+) -> None:
+    """Write an entrant's lines to Redis again after their name changed (an erasure).
+
+    Ranks and scores stay, so no one is told. Each board that holds the line gets a
+    new version and a delta that puts the line back under its member with the new name.
+    """
+    await repository.lock_board(session, competition_id)
+    context = await repository.board_context(session, competition_id, entrant)
+    if _unversioned(context):
+        await recompute_board(session, None, mirror, competition_id)
+        return
+    names = {entrant: context.name} if context.name is not None else {}
+    now = _now()
+    for split, line in (await repository.lines_of(session, competition_id, entrant)).items():
+        await repository.set_board_version(session, competition_id, split, now)
+        base, total = context.states[split]
+        placed = mirrored_lines([line], names, {}, context.owner_id)
+        delta = BoardDelta(base, now, total, removed=[entrant], placed=placed)
+        mirror.stage_delta(session, competition_id, split, delta)
+
+
 def _unversioned(context: repository.BoardContext) -> bool:
     """Whether a board was stored before versions existed: it is ranked whole once."""
     return any(base is None and total > 0 for base, total in context.states.values())
