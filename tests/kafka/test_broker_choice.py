@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from kafka_support.broker import own_broker
+from podium_runtime import kafka_embedded
+from podium_runtime import ports as ports_module
 from podium_runtime.infra import APACHE_KAFKA, TANSU, create_topics, provision
 from podium_runtime.kafka_embedded import KAFKA_VERSION, java_available
 from podium_runtime.testing import TestInfrastructure, eventually
@@ -127,3 +130,26 @@ async def test_a_restarted_broker_keeps_topics_records_and_committed_offsets() -
             assert [r.value for r in batch[partition]] == [b"record 0", b"record 1", b"record 2"]
         finally:
             await consumer.stop()
+
+
+@pytest.mark.skipif(not java_available(), reason="needs Java 17+")
+def test_a_broker_port_taken_before_the_broker_binds_it_is_picked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    # The first port picked is taken by another server by the time the broker binds it.
+    monkeypatch.setattr(
+        kafka_embedded, "free_port", lambda: next(ports, None) or ports_module.free_port()
+    )
+    broker = kafka_embedded.EmbeddedKafka(tmp_path / "kafka")
+    try:
+        broker.start()
+        assert broker.bootstrap_servers != f"127.0.0.1:{taken.getsockname()[1]}"
+        log = (tmp_path / "kafka" / "kafka.log").read_text()
+        assert "Address already in use" in log  # the first start did lose its port
+    finally:
+        broker.stop()
+        taken.close()

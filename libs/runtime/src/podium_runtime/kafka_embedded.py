@@ -187,6 +187,7 @@ class EmbeddedKafka:
         self.distribution = distribution or distribution_dir()
         self.process: subprocess.Popen[bytes] | None = None
         self.port, self.controller_port = self._ports()
+        self._proxied = advertised_port is not None
         #: Port announced to clients in metadata (a proxy in front of the node), else `port`.
         self.advertised_port = advertised_port or self.port
 
@@ -291,12 +292,35 @@ class EmbeddedKafka:
             stderr=subprocess.PIPE,
         )
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Format if needed, start the node and wait until it serves metadata requests."""
+    def start(self, timeout: float = 90.0, attempts: int = 3) -> None:
+        """Format if needed, start the node and wait until it serves metadata requests.
+
+        A port another process took between being picked and being bound makes the
+        node exit; it then starts again on new ports, up to `attempts` times in all.
+        """
         if not _installed(self.distribution):
             install(self.distribution)
-        config = self._write_config()
-        self._format(config)
+        for attempt in range(1, attempts + 1):
+            config = self._write_config()
+            self._format(config)
+            log_file = self.home / "kafka.log"
+            seen = log_file.stat().st_size if log_file.exists() else 0
+            self._launch(config)
+            try:
+                wait_ready(self.bootstrap_servers, timeout, self.process)
+                return
+            except BaseException:
+                self.kill()
+                if attempt < attempts and _lost_a_port(log_file, seen):
+                    (self.home / "ports.json").unlink(missing_ok=True)
+                    self.port, self.controller_port = self._ports()
+                    if not self._proxied:
+                        self.advertised_port = self.port
+                    continue
+                raise
+
+    def _launch(self, config: Path) -> None:
+        """Start the node's process, its output appended to `kafka.out`."""
         log = (self.home / "kafka.out").open("ab")
         try:
             self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
@@ -308,11 +332,6 @@ class EmbeddedKafka:
             )
         finally:
             log.close()
-        try:
-            wait_ready(self.bootstrap_servers, timeout, self.process)
-        except BaseException:
-            self.kill()
-            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         """Shut the node down cleanly (SIGTERM: controlled shutdown, logs flushed)."""
@@ -332,6 +351,16 @@ class EmbeddedKafka:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _lost_a_port(log_file: Path, since: int) -> bool:
+    """Whether the node's log, after byte `since`, says a port of its was taken."""
+    try:
+        with log_file.open("rb") as log:
+            log.seek(since)
+            return b"Address already in use" in log.read()
+    except OSError:
+        return False
 
 
 def wait_ready(

@@ -10,7 +10,7 @@ below that range, where no outgoing connection goes.
 
 from __future__ import annotations
 
-import random
+import secrets
 import socket
 from pathlib import Path
 
@@ -47,7 +47,8 @@ def free_block(count: int, attempts: int = 200) -> int:
     """
     top = max(ephemeral_start(), LOWEST + 1_000) - count
     for _ in range(attempts):
-        first = random.randint(LOWEST, top)
+        # The system's randomness: a seeded `random` (a property test) picks no one's port.
+        first = LOWEST + secrets.randbelow(top - LOWEST + 1)
         if all(port_free(first + i) for i in range(count)):
             return first
     raise RuntimeError(f"no {count} free consecutive ports found in {attempts} tries")
