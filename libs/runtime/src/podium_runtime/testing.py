@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -32,7 +33,6 @@ from podium_runtime.infra import (
     skip_durability,
 )
 from podium_runtime.migrations import upgrade
-from podium_runtime.ports import free_port
 from podium_runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -117,8 +117,16 @@ class TestInfrastructure:
 
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
-    """Run `app` with uvicorn on a free local port (lifespan included); yield its base URL."""
-    port = port or free_port()
+    """Run `app` with uvicorn on a local port (lifespan included); yield its base URL.
+
+    Without `port`, the socket is bound first, on a port the kernel picks, and handed to
+    uvicorn: no other process can take the port while the app starts up.
+    """
+    listening: socket.socket | None = None
+    if port is None:
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        port = int(listening.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -132,7 +140,7 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
             timeout_keep_alive=ServiceSettings.model_fields["keep_alive_seconds"].default,
         )
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve([listening] if listening is not None else None))
     while not server.started:
         if task.done():
             task.result()
@@ -143,6 +151,8 @@ async def serve(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+        if listening is not None:
+            listening.close()
 
 
 async def eventually(
