@@ -17,6 +17,8 @@ by every request, and these answer the same either way.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -219,6 +221,7 @@ class EdgeMiddleware(RequestMiddleware):
         origin = False
         content_type: bytes | None = None
         length: bytes | None = None
+        waits_to_send = False  # `Expect: 100-continue`: the body comes only if asked for
         for name, value in scope.get("headers", ()):
             if name == b"origin":
                 origin = True
@@ -226,6 +229,8 @@ class EdgeMiddleware(RequestMiddleware):
                 content_type = value
             elif name == b"content-length" and length is None:
                 length = value
+            elif name == b"expect":
+                waits_to_send = value.lower() == b"100-continue"
         own = path.startswith(OWN_CHECKS)
         # Without `Origin` the full chain would only add `Vary: Origin` (CORS) and, on a
         # `GET`/`HEAD` outside xAPI, check the query (hygiene); xAPI checks its own input
@@ -240,6 +245,8 @@ class EdgeMiddleware(RequestMiddleware):
         limit = self._limit(scope, content_type)
         declared = _content_length(length)
         if declared is not None and declared > limit:
+            if not waits_to_send and declared <= DRAIN_BYTES:
+                await _drain(receive, declared)
             await _send_too_large(send, limit)
             return
         received = 0
@@ -264,6 +271,7 @@ class EdgeMiddleware(RequestMiddleware):
         except PayloadTooLarge:
             if send.started:
                 raise
+            await _drain(receive, DRAIN_BYTES - received)
             await _send_too_large(send, limit)
 
 
@@ -296,6 +304,26 @@ def _content_length(value: bytes | None) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+#: A refused body up to this size is read and dropped before its 413 is sent: a server
+#: that closes a connection with unread data makes the kernel reset it, and the client
+#: then sees the reset instead of the answer. A larger one is not worth reading.
+DRAIN_BYTES = 16 << 20
+DRAIN_SECONDS = 2.0
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and drop what is left of a refused body, within `budget` bytes and a time limit."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while budget > 0:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                budget -= len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
