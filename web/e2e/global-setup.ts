@@ -45,8 +45,9 @@ function waitForReady(child: ChildProcess, timeoutMs: number, logFile: string): 
       if (process.env.PODIUM_E2E_VERBOSE) stream.write(text);
       if (settled) return; // only the start-up is kept
       log.push(text);
-      tail = (tail + text).slice(-200);
-      const ready = READY.exec(tail);
+      const recent = tail + text; // a chunk may hold the marker and much after it
+      tail = recent.slice(-200);
+      const ready = READY.exec(recent);
       if (ready) {
         settled = true;
         clearTimeout(timer);
