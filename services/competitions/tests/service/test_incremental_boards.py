@@ -385,3 +385,15 @@ async def test_a_board_whose_last_write_never_reached_redis_is_found_by_its_vers
     )
     assert competition.id not in await service.boards_to_repair(session, mirror)
     assert competition.id in await service.boards_to_repair(session, mirror, versions=True)
+
+
+async def test_the_audit_finds_every_competition_with_submissions(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    mirror = LeaderboardMirror(RecordingWriter(redis_client))
+    created = [(await factories.competition(session)).id for _ in range(3)]
+    for n, competition_id in enumerate(created):
+        scores = [factories.scored(competition_id, uuid.uuid4(), 0.5) for _ in range(n + 1)]
+        await service.record_scores(session, factories.outbox(), mirror, scores)
+    found = await repository.boards_of(session)
+    assert set(created) <= set(found) and len(found) == len(set(found))

@@ -255,10 +255,29 @@ async def board_settings(
     return row.ends_at, row.final_submissions_limit, row.owner_id
 
 
+# Each competition with submissions, found by hopping from one to the next along the
+# (competition, user) index: one descent per competition instead of reading every row.
+_BOARDS_OF = text(
+    f"""
+WITH RECURSIVE hop(competition_id) AS (
+    (SELECT s.competition_id FROM {_SUBMISSIONS} AS s ORDER BY s.competition_id LIMIT 1)
+    UNION ALL
+    SELECT (
+        SELECT s.competition_id FROM {_SUBMISSIONS} AS s
+        WHERE s.competition_id > hop.competition_id ORDER BY s.competition_id LIMIT 1
+    ) FROM hop WHERE hop.competition_id IS NOT NULL
+)
+SELECT competition_id FROM hop WHERE competition_id IS NOT NULL
+"""  # noqa: S608
+).columns(competition_id=UUID(as_uuid=True))
+
+
 async def boards_of(session: AsyncSession) -> list[uuid.UUID]:
-    """Return every competition that has scored submissions (for a full rebuild)."""
-    rows = await session.execute(select(leaderboard_submissions.c.competition_id).distinct())
-    return [row.competition_id for row in rows]
+    """Return every competition that has scored submissions (the audit, a full rebuild).
+
+    O(competitions x log n) through the index, whatever the number of submissions.
+    """
+    return list((await session.execute(_BOARDS_OF)).scalars())
 
 
 async def standing(
