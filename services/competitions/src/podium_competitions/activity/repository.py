@@ -239,7 +239,7 @@ async def board_sizes(
         .where(t.competition_id.in_(competition_ids))
         .group_by(t.competition_id)
     )
-    return {competition_id: count for competition_id, count in rows.tuples()}
+    return {competition_id: count for competition_id, count in rows}
 
 
 async def replace_board(
