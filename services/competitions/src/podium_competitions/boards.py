@@ -188,11 +188,12 @@ async def write_board(
     readers see the old board or the new one, never a half.
     """
     ranks_key, entries_key, meta_key = keys
-    staged = len(lines) > WRITE_CHUNK
-    token = os.urandom(6).hex()
-    staging = (f"{ranks_key}:staging:{token}", f"{entries_key}:staging:{token}")
+    staging: tuple[str, str] | None = None
+    if len(lines) > WRITE_CHUNK:
+        token = os.urandom(6).hex()
+        staging = (f"{ranks_key}:staging:{token}", f"{entries_key}:staging:{token}")
     try:
-        if staged:
+        if staging is not None:
             for start in range(0, len(lines), WRITE_CHUNK):
                 async with client.pipeline(transaction=False) as pipe:
                     _put_lines(pipe, staging, lines[start : start + WRITE_CHUNK])
@@ -208,7 +209,7 @@ async def write_board(
                         await pipe.reset()  # type: ignore[no-untyped-call]
                         return False
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    if staged:
+                    if staging is not None:
                         for source, target in zip(staging, keys[:2], strict=True):
                             pipe.rename(source, target)
                             pipe.persist(target)
@@ -222,7 +223,7 @@ async def write_board(
                 except WatchError:
                     continue  # another writer changed the board meanwhile: compare again
     finally:
-        if staged:
+        if staging is not None:
             await client.delete(*staging)  # nothing left after the rename
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+import competitions_factories as factories
 import httpx
 import pytest
 import redis.asyncio as redis
 from podium_competitions.app import create_api
 from podium_competitions.config import Settings
 from podium_competitions.leaderboard import repository
-from podium_contracts.events import ScoredData, SubmissionScored
+from podium_contracts.events import SubmissionScored
 from podium_contracts.redis_keys import (
     leaderboard_entries_key,
     leaderboard_meta_key,
@@ -40,23 +40,8 @@ class MirrorStack:
     http: httpx.AsyncClient
 
     async def score(self, competition_id: uuid.UUID, user_id: uuid.UUID, score: float) -> None:
-        now = datetime.now(UTC)
-        event = new_event(
-            SubmissionScored,
-            "scoring",
-            ScoredData(
-                submission_id=uuid.uuid4(),
-                competition_id=competition_id,
-                user_id=user_id,
-                metric="auc_roc",
-                higher_is_better=True,
-                public_score=score,
-                private_score=score,
-                submitted_at=now,
-                scored_at=now,
-            ),
-        )
-        await self.producer.publisher.publish(event)
+        scored = factories.scored(competition_id, user_id, score)
+        await self.producer.publisher.publish(new_event(SubmissionScored, "scoring", scored))
 
     async def rank_in_postgres(self, competition_id: uuid.UUID, user_id: uuid.UUID) -> int | None:
         async with self.database.session() as session:

@@ -11,6 +11,7 @@ import redis.asyncio as redis
 from podium_competitions import service
 from podium_competitions.models import competitions, metadata
 from podium_competitions.schemas import Competition, CompetitionCreate
+from podium_competitions.teams import repository as teams_repository
 from podium_competitions.views import Caller
 from podium_contracts.events import JoinData, ScoredData
 from podium_contracts.read_models import BoardEntry
@@ -51,6 +52,24 @@ async def end(session: AsyncSession, competition_id: uuid.UUID) -> None:
         .where(competitions.c.id == competition_id)
         .values(ends_at=datetime.now(UTC) - timedelta(minutes=1))
     )
+
+
+async def team(
+    session: AsyncSession, competition_id: uuid.UUID, name: str, created_by: uuid.UUID
+) -> uuid.UUID:
+    """Store a new team (no members yet) and return its id."""
+    team_id = uuid.uuid4()
+    await teams_repository.insert_team(
+        session,
+        {
+            "id": team_id,
+            "competition_id": competition_id,
+            "name": name,
+            "invite_code": uuid.uuid4().hex,
+            "created_by": created_by,
+        },
+    )
+    return team_id
 
 
 def scored(

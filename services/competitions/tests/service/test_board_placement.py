@@ -124,19 +124,11 @@ async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_m
     owner_id = competition.owner_id
     rng = random.Random(76)
     solo = [uuid.uuid4() for _ in range(14)]
-    team_ids = [uuid.uuid4() for _ in range(3)]
+    team_ids = [
+        await factories.team(session, competition.id, f"Team {n}", owner_id) for n in range(3)
+    ]
     members: dict[uuid.UUID, list[uuid.UUID]] = {}
     for number, team_id in enumerate(team_ids):
-        await teams_repository.insert_team(
-            session,
-            {
-                "id": team_id,
-                "competition_id": competition.id,
-                "name": f"Team {number}",
-                "invite_code": uuid.uuid4().hex,
-                "created_by": owner_id,
-            },
-        )
         members[team_id] = sorted(uuid.uuid4() for _ in range(number + 1))
         await teams_repository.add_members(session, competition.id, team_id, members[team_id])
     people = solo + [m for ms in members.values() for m in ms] + [owner_id]
@@ -341,17 +333,8 @@ async def test_team_changes_and_final_selections_place_lines_as_a_full_re_rank_d
         roll = rng.random()
         if roll < 0.2 and solo:
             # A participant (on the board or not yet) founds a team.
-            founder, team_id = solo.pop(rng.randrange(len(solo))), uuid.uuid4()
-            await teams_repository.insert_team(
-                session,
-                {
-                    "id": team_id,
-                    "competition_id": competition.id,
-                    "name": f"Team {step}",
-                    "invite_code": uuid.uuid4().hex,
-                    "created_by": founder,
-                },
-            )
+            founder = solo.pop(rng.randrange(len(solo)))
+            team_id = await factories.team(session, competition.id, f"Team {step}", founder)
             await teams_repository.add_members(session, competition.id, team_id, [founder])
             await teams_repository.move_selection(session, competition.id, founder, team_id)
             members[team_id], names[team_id] = [founder], f"Team {step}"
