@@ -58,18 +58,23 @@ class Arena:
         return str(self.competition["id"])
 
 
-@pytest.fixture(scope="module")
-async def arena(stack: PredictionStack) -> Arena:
-    """A sponsor's AUC competition with an answer key; three participants joined."""
+async def new_arena(stack: PredictionStack, seed: int) -> Arena:
+    """Open a sponsor's AUC competition with an answer key; three participants join."""
     owner = await stack.sign_up("Sponsor")
     competition = await stack.prediction_competition(owner)
-    csv, ids, targets = answer_key(seed=7)
+    csv, ids, targets = answer_key(seed=seed)
     loaded = await stack.upload_key(competition["id"], owner, csv)
     assert loaded["status"] == "ready" and loaded["rows"] == len(ids)
     players = [await stack.sign_up(name) for name in ("Ada", "Grace", "Edsger")]
     for player in players:
         assert (await stack.join(competition["id"], player))["status"] == "accepted"
     return Arena(competition, owner, players, ids, targets)
+
+
+@pytest.fixture(scope="module")
+async def arena(stack: PredictionStack) -> Arena:
+    """The module's shared competition, scored by the tests that use it."""
+    return await new_arena(stack, seed=7)
 
 
 def expected_auc(arena: Arena, predictions: np.ndarray) -> tuple[float, float]:
@@ -317,15 +322,28 @@ async def test_ended_competition_refuses_submissions(stack: PredictionStack) -> 
 
 
 async def test_invalidating_the_leader_reorders_the_board_and_the_private_board_appears_at_the_end(
-    stack: PredictionStack, arena: Arena
+    stack: PredictionStack,
 ) -> None:
+    # Its own competition: the test invalidates the leader and ends the competition.
+    arena = await new_arena(stack, seed=8)
     ada, grace, edsger = arena.players
-    before = await board_ids(stack, arena.id)
-    assert before[0] == ada.user_id
-    ada_submissions = await stack.http.get(
-        f"/v1/competitions/{arena.id}/submissions", headers=ada.auth
-    )
-    leader_submission = ada_submissions.json()["items"][0]["id"]
+    rng = np.random.default_rng(8)
+    made = {}
+    for player, signal in ((ada, 0.6), (edsger, 0.4), (grace, 0.2)):
+        values = arena.targets * signal + rng.random(len(arena.ids)) * 0.5
+        upload = await stack.submit(arena.id, player, predictions_csv(arena.ids, values))
+        assert upload.status_code == 202, upload.text
+        made[player.user_id] = upload.json()["id"]
+    for player in arena.players:
+        assert (await stack.outcome(made[player.user_id], player))["status"] == "scored"
+
+    async def ranked() -> list[str] | None:
+        ids = await board_ids(stack, arena.id)
+        return ids if len(ids) == 3 else None
+
+    before = await eventually(ranked, message="the three players on the board")
+    assert before == [ada.user_id, edsger.user_id, grace.user_id]
+    leader_submission = made[ada.user_id]
     private_early = await stack.board(arena.id, split="private")
     assert private_early.status_code == 403
     assert private_early.json()["code"] == "PRIVATE_LEADERBOARD_HIDDEN"
@@ -342,7 +360,7 @@ async def test_invalidating_the_leader_reorders_the_board_and_the_private_board_
         return ids if ada.user_id not in ids else None
 
     after = await eventually(reordered, message="board without the invalidated leader")
-    assert after[0] == edsger.user_id and grace.user_id in after
+    assert after == [edsger.user_id, grace.user_id]
 
     # Scoring records the invalidation from the same event as the board, on its own time.
     async def shown_invalidated() -> bool:
