@@ -67,9 +67,9 @@ def leaderboard_ranks_key(competition_id: uuid.UUID, split: Split) -> str:
     order, so a page is `ZRANGE key start stop`, and a line that moves is the only
     member that changes, however many lines it passes. The members' order is the
     board's: on a prediction board the score is the line's `order_score` and the
-    member `board_member` of its tie-breaks and user id; on an activity board (written
-    whole) the score is the rank and the member the user id. Either way a member
-    ends with the user id (`member_user_id`).
+    member `board_member` of its tie-breaks and user id; on an activity board the score
+    is the points negated and the member `activity_member` (ADR 0094). Either way a
+    member ends with the user id (`member_user_id`).
     """
     return f"{BOARDS}{competition_id}:{split}:ranks"
 
@@ -101,6 +101,16 @@ def board_member(best_at_micros: int, submission_id: uuid.UUID, user_id: uuid.UU
     id, which is the board's order (SPEC §7.2: ties to the earlier submission).
     """
     return f"{best_at_micros:016x}{submission_id.hex}{user_id}"
+
+
+def activity_member(reached_at_micros: int, user_id: uuid.UUID) -> str:
+    """Return an activity line's member: the instant it reached its points, then its user id.
+
+    Lines of equal points (the zset score, negated) sort by member, bytewise: fixed-width
+    hex of that instant (microseconds since the epoch), which is the board's order
+    (SPEC §7.3: ties to whoever reached the total first), then the user id.
+    """
+    return f"{reached_at_micros:016x}{user_id}"
 
 
 def member_user_id(member: bytes | str) -> str:

@@ -38,7 +38,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
 from podium_contracts.events import RankChanged, RankChangedData
@@ -111,8 +111,18 @@ class MirrorLine:
 
     @classmethod
     def by_rank(cls, entry: BoardEntry) -> MirrorLine:
-        """Place a line by its rank: for boards only ever written whole (activity boards)."""
+        """Place a line by its rank alone: for a board written whole, never changed by deltas."""
         return cls(entry, float(entry.rank), str(entry.user_id))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_micros(at: datetime | None) -> int:
+    """Microseconds from the epoch to `at`, a member's first tie-break (0 for none, or for
+    an instant before the epoch, which no line has)."""
+    return max(0, (at - _EPOCH) // _MICROSECOND) if at is not None else 0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from podium_contracts.events import (
     UserData,
     UserRegistered,
 )
-from podium_contracts.redis_keys import Period, activity_board_keys, period_start
+from podium_contracts.redis_keys import Period, activity_board_keys, member_user_id, period_start
 from podium_contracts.topics import LEADERBOARDS
 from podium_runtime.outbox import new_event
 from podium_runtime.testing import TestInfrastructure, eventually, recording
@@ -151,11 +151,12 @@ async def _board(
     async with harness.producer.redis.pipeline(transaction=True) as pipe:
         pipe.zrange(ranks, 0, -1, withscores=True)
         pipe.hgetall(entries)
-        ids, rows = await pipe.execute()
-    # An activity board's members are its user ids, scored by rank (ADR 0091).
-    scores = {uuid.UUID(user_id.decode()): rank for user_id, rank in ids}
-    assert list(scores.values()) == list(range(1, len(scores) + 1))
-    parsed = [json.loads(rows[str(user_id).encode()]) for user_id in scores]
+        members, rows = await pipe.execute()
+    # A line's rank is its position; it is scored by its points negated, and its member
+    # ends with its user id (ADR 0091, ADR 0094).
+    parsed = [json.loads(rows[member]) for member, _ in members]
+    assert [e["user_id"] for e in parsed] == [member_user_id(m) for m, _ in members]
+    assert [-e["score"] for e in parsed] == [score for _, score in members]
     return {e["user_id"]: e["score"] for e in parsed}
 
 

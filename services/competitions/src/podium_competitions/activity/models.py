@@ -6,11 +6,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
     Index,
     Integer,
+    String,
     Table,
     Text,
     func,
@@ -47,7 +49,8 @@ activity_points = Table(
     Index("ix_activity_points_statement", "statement_id"),
 )
 
-# The `all` board as last ranked, so a rank change can be told and announced.
+# The `all` board as last ranked, so a rank change can be told and announced. A points
+# change places one line through the index on the board's order (ADR 0094).
 activity_board = Table(
     "activity_board",
     metadata,
@@ -57,6 +60,25 @@ activity_board = Table(
     Column("score", Float, nullable=False),
     Column("statements", Integer, nullable=False),
     Column("last_statement_at", DateTime(timezone=True), nullable=False),
+    # More points first: the points negated, so the order index ascends throughout.
+    Column("order_score", Float, Computed("-score", persisted=True)),
+    Index(
+        "ix_activity_board_order", "competition_id", "order_score", "last_statement_at", "user_id"
+    ),
+    postgresql_with={"fillfactor": 85},
+)
+
+# Every activity board's version (`as_of`, the instant of its last change) and line
+# count: the `all` board and each day, week and month (`bucket`: "all" or the period's
+# first day). They guard the Redis mirror's deltas (ADR 0094).
+activity_boards = Table(
+    "activity_boards",
+    metadata,
+    Column("competition_id", UUID(as_uuid=True), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("bucket", String(10), primary_key=True),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("total", Integer, nullable=False),
 )
 
 # The LRS clients whose statements count for an activity competition (ADR 0054): its

@@ -1,20 +1,41 @@
-"""All SQL of activity competitions (STYLE 2): the points ledger and the ranked `all` board."""
+"""All SQL of activity competitions (STYLE 2): the points ledger, the ranked `all` board and
+every board's version and line count."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
+from podium_contracts.redis_keys import Period
 from podium_runtime.db import AnyRow
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as shared
 from podium_competitions.activity.domain import BoardEntry, Standing
-from podium_competitions.activity.models import activity_board, activity_points, trusted_lrs_clients
+from podium_competitions.activity.models import (
+    activity_board,
+    activity_boards,
+    activity_points,
+    trusted_lrs_clients,
+)
 from podium_competitions.models import competitions, enrollments, users
 
 p = activity_points.c
@@ -288,3 +309,271 @@ async def standing(
         select(t.rank, t.score).where(t.competition_id == competition_id, t.user_id == user_id)
     )
     return result.first()
+
+
+async def participant_standings(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    boards: Mapping[Period, tuple[date, date] | None],
+) -> dict[Period, Standing | None]:
+    """Return one participant's totals on several boards (by their days; None: every day).
+
+    One query over the participant's own ledger rows, whatever the board's size;
+    None where the participant has no points on a board.
+    """
+    columns = []
+    for period, days in boards.items():
+        counted = p.board_day.between(days[0], days[1]) if days is not None else true()
+        columns += [
+            func.sum(p.points).filter(counted).label(f"{period}_score"),
+            func.count().filter(counted).label(f"{period}_statements"),
+            func.max(p.occurred_at).filter(counted).label(f"{period}_reached_at"),
+        ]
+    row = (
+        await session.execute(
+            select(*columns).where(
+                p.competition_id == competition_id,
+                p.user_id == user_id,
+                p.voided.is_(False),
+                p.points > 0,
+            )
+        )
+    ).one()
+    found: dict[Period, Standing | None] = {}
+    for period in boards:
+        statements = int(getattr(row, f"{period}_statements"))
+        found[period] = (
+            Standing(
+                user_id=user_id,
+                score=float(getattr(row, f"{period}_score")),
+                statements=statements,
+                reached_at=getattr(row, f"{period}_reached_at"),
+            )
+            if statements
+            else None
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """A board's version (`as_of`, the instant of its last change) and line count."""
+
+    as_of: datetime
+    total: int
+
+
+async def line_count(
+    session: AsyncSession, competition_id: uuid.UUID, days: tuple[date, date]
+) -> int:
+    """Return how many participants hold points on the board of these days (the ledger's)."""
+    count = await session.scalar(
+        select(func.count(p.user_id.distinct())).where(
+            p.competition_id == competition_id,
+            p.board_day.between(days[0], days[1]),
+            p.voided.is_(False),
+            p.points > 0,
+        )
+    )
+    return int(count or 0)
+
+
+#: A board of an activity competition: its period and bucket ("all" or the first day).
+BoardId = tuple[Period, str]
+
+b = activity_boards.c
+
+
+async def board_states(
+    session: AsyncSession, competition_id: uuid.UUID, boards: Sequence[BoardId]
+) -> dict[BoardId, BoardState]:
+    """Return the version and line count of those of `boards` that have one stored."""
+    rows = await session.execute(
+        select(b.period, b.bucket, b.as_of, b.total).where(
+            b.competition_id == competition_id,
+            tuple_(b.period, b.bucket).in_(list(boards)),
+        )
+    )
+    return {(row.period, row.bucket): BoardState(row.as_of, row.total) for row in rows}
+
+
+async def set_board_states(
+    session: AsyncSession, competition_id: uuid.UUID, states: Mapping[BoardId, BoardState]
+) -> None:
+    """Record boards' new versions and line counts."""
+    if not states:
+        return
+    stmt = pg_insert(activity_boards).values(
+        [
+            {
+                "competition_id": competition_id,
+                "period": period,
+                "bucket": bucket,
+                "as_of": state.as_of,
+                "total": state.total,
+            }
+            for (period, bucket), state in states.items()
+        ]
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[b.competition_id, b.period, b.bucket],
+            set_={"as_of": stmt.excluded.as_of, "total": stmt.excluded.total},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    """How placing one participant's line changed the stored `all` board."""
+
+    #: The participant's rank before and after (None: not on the board).
+    old_rank: int | None
+    rank: int | None
+    #: The board's line count after.
+    total: int
+    #: Places every line passed changed by (-1, 0 or 1), and those lines: user id, new
+    #: rank and points.
+    by: int
+    shifted: list[tuple[uuid.UUID, int, float]]
+
+
+_BOARD = activity_board.fullname
+_ORDER = "l.order_score, l.last_statement_at, l.user_id"
+
+# The participant's stored line, the board's line count (the rank of its last line in
+# the order: one descent of the order index from its end) and the rank of the first
+# other line that sorts after the participant's new line (one descent from the new place).
+_LINE_STATE = text(
+    f"""
+SELECT
+    (SELECT l.rank FROM {_BOARD} AS l WHERE l.competition_id = :competition_id
+     ORDER BY l.order_score DESC, l.last_statement_at DESC, l.user_id DESC LIMIT 1) AS total,
+    o.rank AS old_rank, o.order_score AS old_order_score, o.last_statement_at AS old_at,
+    (SELECT l.rank FROM {_BOARD} AS l
+     WHERE l.competition_id = :competition_id AND l.user_id <> :user_id
+        AND ({_ORDER}) > (CAST(:order_score AS double precision),
+            CAST(:at AS timestamptz), :user_id)
+     ORDER BY {_ORDER} LIMIT 1) AS following
+FROM (SELECT 1) AS one
+LEFT JOIN {_BOARD} AS o ON o.competition_id = :competition_id AND o.user_id = :user_id
+"""  # noqa: S608
+).bindparams(
+    bindparam("competition_id", type_=UUID(as_uuid=True)),
+    bindparam("user_id", type_=UUID(as_uuid=True)),
+)
+
+# The lines strictly between two places in the order (the run a move passed) change
+# rank by `by`: one range scan of the order index.
+_SHIFT = text(
+    f"""
+UPDATE {_BOARD} AS l SET rank = l.rank + :by
+WHERE l.competition_id = :competition_id
+    AND ({_ORDER}) > (CAST(:after_score AS double precision),
+        CAST(:after_at AS timestamptz), CAST(:after_user AS uuid))
+    AND ({_ORDER}) < (CAST(:before_score AS double precision),
+        CAST(:before_at AS timestamptz), CAST(:before_user AS uuid))
+RETURNING l.user_id, l.rank, l.score
+"""  # noqa: S608
+).bindparams(bindparam("competition_id", type_=UUID(as_uuid=True)))
+
+#: A line's place in the board's order: points negated, when reached, user id.
+Place = tuple[float, datetime, uuid.UUID]
+
+#: A place after every line: the run's bound at the end of the board.
+_END_OF_BOARD: Place = (
+    float("inf"),
+    datetime.max.replace(tzinfo=UTC),
+    uuid.UUID(int=(1 << 128) - 1),
+)
+
+
+async def place_line(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    line: Standing | None,
+    score: float,
+) -> PlacedLine:
+    """Put a participant's new totals (None: off the board) on the stored `all` board.
+
+    `score` is the line's points as ranked (rounded). The new place is one descent of
+    the order index and the lines passed shift by one: O(log n) plus the lines that
+    moved, whatever the board's size (ADR 0094). The caller holds the competition's lock.
+    """
+    state = (
+        await session.execute(
+            _LINE_STATE,
+            {
+                "competition_id": competition_id,
+                "user_id": user_id,
+                "order_score": -score if line is not None else None,
+                "at": line.reached_at if line is not None else None,
+            },
+        )
+    ).one()
+    total, old_rank = int(state.total or 0), state.old_rank
+    old: Place = (state.old_order_score, state.old_at, user_id)
+    if line is None:
+        if old_rank is None:
+            return PlacedLine(None, None, total, 0, [])
+        await session.execute(
+            delete(activity_board).where(
+                activity_board.c.competition_id == competition_id,
+                activity_board.c.user_id == user_id,
+            )
+        )
+        shifted = await _shift(session, competition_id, old, _END_OF_BOARD, -1)
+        return PlacedLine(old_rank, None, total - 1, -1, shifted)
+    new: Place = (-score, line.reached_at, user_id)
+    following = state.following if state.following is not None else total + 1
+    run: tuple[Place, Place] | None
+    if old_rank is not None and new == old:
+        rank, by, run = old_rank, 0, None
+    elif old_rank is None:
+        rank, by, run = following, 1, (new, _END_OF_BOARD)
+        total += 1
+    elif following <= old_rank:
+        rank, by, run = following, 1, (new, old)
+    else:
+        rank, by, run = following - 1, -1, (old, new)
+    shifted = await _shift(session, competition_id, *run, by) if run is not None else []
+    values = {"rank": rank, "score": score, "statements": line.statements}
+    stmt = pg_insert(activity_board).values(
+        competition_id=competition_id,
+        user_id=user_id,
+        last_statement_at=line.reached_at,
+        **values,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[activity_board.c.competition_id, activity_board.c.user_id],
+            set_={**values, "last_statement_at": line.reached_at},
+        )
+    )
+    return PlacedLine(old_rank, rank, total, by, shifted)
+
+
+async def _shift(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    after: Place,
+    before: Place,
+    by: int,
+) -> list[tuple[uuid.UUID, int, float]]:
+    """Shift the lines strictly between two places in the order by `by`; return them."""
+    rows = await session.execute(
+        _SHIFT,
+        {
+            "competition_id": competition_id,
+            "by": by,
+            "after_score": after[0],
+            "after_at": after[1],
+            "after_user": after[2],
+            "before_score": before[0],
+            "before_at": before[1],
+            "before_user": before[2],
+        },
+    )
+    return [(row.user_id, row.rank, row.score) for row in rows]

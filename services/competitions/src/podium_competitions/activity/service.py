@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from podium_contracts.actors import mbox_email
@@ -39,8 +39,15 @@ from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.activity import domain, repository
-from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.boards import PRODUCER, announce_rank_changes, boards_stale
+from podium_competitions.activity.mirror import ActivityBoardMirror, mirrored_line
+from podium_competitions.boards import (
+    PRODUCER,
+    BoardDelta,
+    announce_changes,
+    announce_rank_changes,
+    boards_stale,
+)
+from podium_competitions.domain import RankChange
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
@@ -122,7 +129,9 @@ async def record_statement(
         if not inserted:
             continue  # SPEC §7.3: points are awarded once per statement id
         if earned.points > 0:
-            await recompute_boards(session, outbox, mirror, competition.id, board_day)
+            await place_participant(
+                session, outbox, mirror, competition.id, participant.user_id, board_day, 1
+            )
             await _announce_points(
                 outbox,
                 session,
@@ -155,8 +164,11 @@ async def _take_back(
         voided = await repository.void_award(session, competition_id, statement_id)
         if voided is None:
             continue  # voided meanwhile by a concurrent delivery
-        await recompute_boards(session, outbox, mirror, competition_id, voided.board_day)
         if voided.points > 0:
+            # An award of no points (the day's cap was reached) was on no board.
+            await place_participant(
+                session, outbox, mirror, competition_id, voided.user_id, voided.board_day, -1
+            )
             await _announce_points(
                 outbox,
                 session,
@@ -210,6 +222,121 @@ async def recompute_boards(
         mirror.stage(session, competition_id, period, start, entries, names, now)
         if period == "all":
             await _store_all_board(session, outbox, competition_id, entries)
+    await repository.set_board_states(
+        session,
+        competition_id,
+        {
+            (period, board_bucket(start)): repository.BoardState(now, len(entries))
+            for period, start, entries in boards
+        },
+    )
+
+
+def board_bucket(start: date | None) -> str:
+    """Return the stored name of a board's period: "all", or its first day."""
+    return "all" if start is None else start.isoformat()
+
+
+async def place_participant(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    board_day: date,
+    change: int,
+) -> None:
+    """Place a participant's line again on the four boards holding `board_day` (ADR 0094).
+
+    After one statement's points were awarded (`change` 1) or voided (-1). The
+    participant's totals come from their own ledger rows; on the stored `all` board
+    the new place is one descent of its order index and the lines passed shift by
+    one, each announced as `leaderboard.rank_changed`; every board's Redis mirror
+    gets a delta placing or removing the one line. O(log n) plus the lines that moved,
+    whatever the board's size, and the same boards `recompute_boards` ranks from
+    scratch. A competition whose `all` board has no stored version (stored before
+    versions existed, or never) is ranked whole once instead; a day, week or month
+    without one is new, and its first delta creates it. The caller holds the
+    competition's lock.
+    """
+    boards = dict(domain.boards_of_day(board_day))
+    ids = {period: (period, board_bucket(start)) for period, start in boards.items()}
+    states = await repository.board_states(session, competition_id, list(ids.values()))
+    if ids["all"] not in states:
+        await recompute_boards(session, outbox, mirror, competition_id, board_day)
+        return
+    standings = await repository.participant_standings(
+        session,
+        competition_id,
+        user_id,
+        {period: domain.period_days(period, board_day) for period in boards},
+    )
+    names = await display_names(session, {user_id})
+    now = _now()
+    changes: list[RankChange] = []
+    for period, start in boards.items():
+        standing = standings[period]
+        # The participant's line ranked alone: its points rounded as on the board.
+        line = domain.rank_points([standing])[0] if standing is not None else None
+        state = states.get(ids[period])
+        if period == "all":
+            placed = await repository.place_line(
+                session, competition_id, user_id, standing, line.score if line else 0.0
+            )
+            total = placed.total
+            line = replace(line, rank=placed.rank or 0) if line is not None else None
+            changes = _moves(user_id, placed, line)
+        else:
+            # Postgres keeps no ranks of these boards: Redis's positions are theirs.
+            line = replace(line, rank=0) if line is not None else None
+            days = domain.period_days(period, board_day)
+            assert days is not None  # only the `all` board spans every day
+            total = await _period_total(session, competition_id, days, state, standing, change)
+        delta = BoardDelta(
+            state.as_of if state is not None else None,
+            now,
+            total,
+            removed=[user_id] if line is None else [],
+            placed=[mirrored_line(line, names)] if line is not None else [],
+        )
+        mirror.stage_delta(session, competition_id, period, start, delta)
+        states[ids[period]] = repository.BoardState(now, total)
+    await repository.set_board_states(session, competition_id, states)
+    await announce_changes(session, outbox, competition_id, changes, period="all")
+
+
+async def _period_total(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    days: tuple[date, date],
+    state: repository.BoardState | None,
+    standing: domain.Standing | None,
+    change: int,
+) -> int:
+    """Return the line count of a day, week or month board after a participant's change.
+
+    It follows the participant's presence before and after; a board without a stored
+    count (a new period) is counted once from the ledger, the participant included.
+    """
+    if state is None:
+        return await repository.line_count(session, competition_id, days)
+    was_on = (standing.statements if standing is not None else 0) - change > 0
+    return state.total + (standing is not None) - was_on
+
+
+def _moves(
+    user_id: uuid.UUID, placed: repository.PlacedLine, line: domain.BoardEntry | None
+) -> list[RankChange]:
+    """Return the rank changes of one placement on the `all` board: the line's, and each
+    line it passed."""
+    changes = [
+        RankChange(shifted_id, rank - placed.by, rank, score)
+        for shifted_id, rank, score in placed.shifted
+    ]
+    if placed.rank != placed.old_rank:
+        score = line.score if line is not None else None
+        changes.insert(0, RankChange(user_id, placed.old_rank, placed.rank, score))
+    return changes
 
 
 async def _store_all_board(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import redis.asyncio as redis
 from podium_contracts.read_models import BoardEntry
@@ -20,7 +20,7 @@ from podium_contracts.redis_keys import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.boards import BoardDelta, BoardWriter, MirrorLine
+from podium_competitions.boards import BoardDelta, BoardWriter, MirrorLine, epoch_micros
 from podium_competitions.leaderboard.domain import Entry, Split
 
 
@@ -63,10 +63,6 @@ def board_keys(competition_id: uuid.UUID, split: Split) -> tuple[str, str, str]:
     )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def mirrored_lines(
     entries: Sequence[Entry],
     names: Mapping[uuid.UUID, str],
@@ -93,13 +89,7 @@ def mirrored_lines(
                 baseline=e.user_id == baseline_id,
             ),
             e.order_score,
-            board_member(_micros(e.best_at), e.submission_id, e.user_id),
+            board_member(epoch_micros(e.best_at), e.submission_id, e.user_id),
         )
         for e in entries
     ]
-
-
-def _micros(at: datetime | None) -> int:
-    """Microseconds from the epoch to `at`, the member's first tie-break (0 for none, or
-    for an instant before the epoch, which no submission has)."""
-    return max(0, (at - _EPOCH) // _MICROSECOND) if at is not None else 0

@@ -1,0 +1,201 @@
+"""Activity boards placed line by line (ADR 0094) equal the boards ranked from scratch.
+
+A random stream of statements (several a day over three weeks, ties, a daily cap that
+leaves some with no points) and voidings goes through the use cases on real Postgres.
+After every step the stored `all` board must equal the board ranked from the ledger as
+`recompute_boards` ranks it, and the `leaderboard.rank_changed` events must be exactly
+the moves between the two rankings. The mirror's writes, applied in order to a real
+Redis, must give every board (all, and each day, week and month touched) ranked from
+the ledger, with its line count.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import competitions_factories as factories
+import pytest
+import redis.asyncio as redis
+from podium_competitions.activity import domain, repository, service
+from podium_competitions.activity.mirror import ActivityBoardMirror
+from podium_competitions.activity.models import activity_board
+from podium_competitions.boards import BoardDelta, apply_delta, write_board
+from podium_competitions.domain import rank_changes
+from podium_competitions.models import competitions, enrollments, metadata, users
+from podium_contracts.events import LearningData
+from podium_contracts.redis_keys import activity_board_keys
+from podium_runtime.infra import start_redis
+from podium_runtime.outbox import messaging_tables
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from test_incremental_boards import RecordingWriter
+
+OUTBOX = messaging_tables(metadata).outbox
+COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+PASSED = "http://adlnet.gov/expapi/verbs/passed"
+RULES = {
+    "points": [
+        {"verb": PASSED, "points": 25, "min_scaled_score": 0.8},
+        {"verb": COMPLETED, "points": 10},
+    ],
+    "daily_cap": 40,
+}
+TOOL = uuid.UUID("00000000-0000-4000-8000-00000000700c")
+
+
+@pytest.fixture(scope="module")
+async def redis_client() -> AsyncIterator[redis.Redis]:
+    """A Redis of this module's own."""
+    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-activity-")))
+    client = redis.Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        stop()
+
+
+async def _competition(session: AsyncSession, people: list[uuid.UUID]) -> uuid.UUID:
+    """An activity competition of the last three weeks that counts any tool; `people` in."""
+    now = datetime.now(UTC)
+    made = await factories.competition(
+        session,
+        kind="activity",
+        metric=None,
+        rules=RULES,
+        starts_at=now - timedelta(days=21),
+        ends_at=now + timedelta(days=1),
+    )
+    await session.execute(
+        update(competitions).where(competitions.c.id == made.id).values(any_lrs_client=True)
+    )
+    await session.execute(
+        insert(users),
+        [
+            {"user_id": u, "display_name": f"Learner {i}", "timezone": "UTC"}
+            for i, u in enumerate(people)
+        ],
+    )
+    await session.execute(
+        insert(enrollments),
+        [{"competition_id": made.id, "user_id": u, "status": "accepted"} for u in people],
+    )
+    return made.id
+
+
+def _statement(user_id: uuid.UUID, at: datetime, verb: str, scaled: float | None) -> LearningData:
+    return LearningData(
+        actor=f"account:https://podium.test|{user_id}",
+        statement_id=uuid.uuid4(),
+        user_id=user_id,
+        verb=verb,
+        activity_id="https://lessons.example/1",
+        timestamp=at,
+        scaled_score=scaled,
+        voided=False,
+        lrs_client_id=TOOL,
+    )
+
+
+async def _ranked(
+    session: AsyncSession, competition_id: uuid.UUID, days: tuple[date, date] | None
+) -> list[domain.BoardEntry]:
+    """A board ranked from the ledger, as `recompute_boards` ranks it (the oracle)."""
+    return domain.rank_points(await repository.standings(session, competition_id, days))
+
+
+async def _stored(session: AsyncSession, competition_id: uuid.UUID) -> list[domain.BoardEntry]:
+    t = activity_board.c
+    rows = await session.execute(
+        select(t.user_id, t.rank, t.score, t.statements, t.last_statement_at)
+        .where(t.competition_id == competition_id)
+        .order_by(t.rank)
+    )
+    return [domain.BoardEntry(*row) for row in rows]
+
+
+async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
+    rows = (
+        await session.execute(
+            select(OUTBOX.c.seq, OUTBOX.c.payload)
+            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
+            .order_by(OUTBOX.c.seq)
+        )
+    ).all()
+    found = set()
+    for row in rows:
+        data = json.loads(row.payload)["data"]
+        assert data["period"] == "all"
+        found.add((uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
+    return found, max([seq, *(row.seq for row in rows)])
+
+
+async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    rng = random.Random(94)
+    people = [uuid.uuid4() for _ in range(12)]
+    competition_id = await _competition(session, people)
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
+    first_day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    first_day -= timedelta(days=18)
+    awarded: list[LearningData] = []
+    touched: set[date] = set()
+    seq = 0
+    for step in range(150):
+        before = {e.user_id: e.rank for e in await _ranked(session, competition_id, None)}
+        if awarded and rng.random() < 0.15:
+            gone = awarded.pop(rng.randrange(len(awarded)))
+            voiding = gone.model_copy(update={"voided": True})
+            await service.record_statement(session, outbox, mirror, voiding)
+        else:
+            # Whole minutes on a few days a week apart: equal points reached at one
+            # instant tie, and the daily cap leaves some statements with nothing.
+            at = first_day + timedelta(days=rng.choice((0, 1, 6, 7, 8, 15)), minutes=step // 3)
+            passed = rng.random() < 0.3
+            data = _statement(
+                rng.choice(people),
+                at,
+                PASSED if passed else COMPLETED,
+                round(rng.random(), 1) if passed else None,
+            )
+            await service.record_statement(session, outbox, mirror, data)
+            awarded.append(data)
+            touched.add(at.date())
+        after = await _ranked(session, competition_id, None)
+        assert await _stored(session, competition_id) == after
+        announced, seq = await _announced_since(session, seq)
+        assert announced == {
+            (c.user_id, c.old_rank, c.new_rank) for c in rank_changes(before, after)
+        }
+
+    deltas = [write for _, write, _ in writer.writes if isinstance(write, BoardDelta)]
+    assert len(deltas) > 4 * len(writer.writes) // 5  # nearly all of them: lines placed
+    assert any(d.removed for d in deltas) and any(d.base is None for d in deltas)
+    for keys, write, as_of in writer.writes:
+        if isinstance(write, BoardDelta):
+            assert await apply_delta(redis_client, keys, write) == "applied"
+        else:
+            assert as_of is not None
+            assert await write_board(redis_client, keys, write, as_of)
+    boards = {("all", None)} | {
+        (period, start) for day in touched for period, start in domain.boards_of_day(day)
+    }
+    assert len(boards) > 6  # several days, weeks and months
+    for period, start in boards:
+        days = domain.period_days(period, start) if start is not None else None
+        expected = await _ranked(session, competition_id, days)
+        keys = activity_board_keys(competition_id, period, start)
+        mirrored = await factories.mirrored_board(redis_client, keys)
+        assert [
+            (e.user_id, e.rank, e.score, e.submissions, e.last_submission_at) for e in mirrored
+        ] == [(e.user_id, e.rank, e.score, e.statements, e.last_statement_at) for e in expected]
+        assert all(e.display_name and e.display_name.startswith("Learner") for e in mirrored)
+        assert int(await redis_client.hget(keys[2], "total") or -1) == len(expected)
