@@ -56,9 +56,9 @@ def mirror_audit(
 ) -> BackgroundTask:
     """Return the job that keeps the Redis boards in line with Postgres (ADR 0031, 0092).
 
-    At start it rewrites each prediction board whose version in Redis is not the one
-    in Postgres (a crash may have come between a commit and its Redis write), and
-    every activity board (they keep no version); then, every `interval` seconds, it
+    At start it rewrites each board whose version in Redis is not the one in Postgres
+    (a crash may have come between a commit and its Redis write), prediction and
+    activity boards alike (ADR 0092, ADR 0094); then, every `interval` seconds, it
     rebuilds the boards that are missing from Redis or hold another number of lines
     than Postgres (a flush, lost data). Such a board is rebuilt when two audits in a
     row find it so: a board whose write is under way after its commit (seconds for
@@ -105,7 +105,7 @@ async def _repair_boards(
             session, leaderboards, versions=starting
         )
         activities = await activity_service.boards_to_repair(
-            session, activity_boards, everything=starting
+            session, activity_boards, versions=starting
         )
     found: set[Suspect] = {("prediction", c) for c in predictions}
     found |= {("activity", c) for c, _ in activities}

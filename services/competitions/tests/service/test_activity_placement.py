@@ -24,7 +24,7 @@ import pytest
 import redis.asyncio as redis
 from podium_competitions.activity import domain, repository, service
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.activity.models import activity_board
+from podium_competitions.activity.models import activity_board, activity_boards
 from podium_competitions.boards import BoardDelta, apply_delta, write_board
 from podium_competitions.domain import rank_changes
 from podium_competitions.models import competitions, enrollments, metadata, users
@@ -32,7 +32,7 @@ from podium_contracts.events import LearningData
 from podium_contracts.redis_keys import activity_board_keys
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_incremental_boards import RecordingWriter
 
@@ -199,3 +199,35 @@ async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
         ] == [(e.user_id, e.rank, e.score, e.statements, e.last_statement_at) for e in expected]
         assert all(e.display_name and e.display_name.startswith("Learner") for e in mirrored)
         assert int(await redis_client.hget(keys[2], "total") or -1) == len(expected)
+
+
+async def test_the_first_audit_finds_activity_boards_by_their_versions(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    people = [uuid.uuid4() for _ in range(3)]
+    competition_id = await _competition(session, people)
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
+    at = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    for i, person in enumerate(people):
+        statement = _statement(person, at + timedelta(minutes=i), COMPLETED, None)
+        await service.record_statement(session, outbox, mirror, statement)
+    # Every write lands but the last: a delta of the month board lost after its commit.
+    *landed, (last_keys, last, _) = writer.writes
+    assert isinstance(last, BoardDelta) and ":month:" in last_keys[0]
+    for keys, write, as_of in landed:
+        if isinstance(write, BoardDelta):
+            assert await apply_delta(redis_client, keys, write) == "applied"
+        else:
+            assert as_of is not None and await write_board(redis_client, keys, write, as_of)
+    wanted = (competition_id, [at.date()])
+    # Later rounds compare the `all` board's count, which is in line.
+    assert wanted not in await service.boards_to_repair(session, mirror)
+    assert wanted in await service.boards_to_repair(session, mirror, versions=True)
+    assert await apply_delta(redis_client, last_keys, last) == "applied"
+    assert wanted not in await service.boards_to_repair(session, mirror, versions=True)
+    # Boards stored before versions existed are rebuilt once.
+    await session.execute(
+        delete(activity_boards).where(activity_boards.c.competition_id == competition_id)
+    )
+    assert wanted in await service.boards_to_repair(session, mirror, versions=True)

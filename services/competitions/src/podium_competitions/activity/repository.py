@@ -12,6 +12,7 @@ from typing import Any
 from podium_contracts.redis_keys import Period
 from podium_runtime.db import AnyRow
 from sqlalchemy import (
+    Date,
     bindparam,
     delete,
     exists,
@@ -20,8 +21,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -29,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions import repository as shared
-from podium_competitions.activity.domain import BoardEntry, Standing
+from podium_competitions.activity.domain import PERIODS, BoardEntry, Standing, period_days
 from podium_competitions.activity.models import (
     activity_board,
     activity_boards,
@@ -311,37 +310,49 @@ async def standing(
     return result.first()
 
 
-async def participant_standings(
-    session: AsyncSession,
-    competition_id: uuid.UUID,
-    user_id: uuid.UUID,
-    boards: Mapping[Period, tuple[date, date] | None],
-) -> dict[Period, Standing | None]:
-    """Return one participant's totals on several boards (by their days; None: every day).
+_LEDGER = activity_points.fullname
 
-    One query over the participant's own ledger rows, whatever the board's size;
+# A participant's totals on the four boards holding one day (`all` counts every day):
+# one pass over the participant's own ledger rows, whatever the board's size.
+_PARTICIPANT_STANDINGS = text(
+    "SELECT "
+    + ", ".join(
+        f"sum(a.points) FILTER (WHERE {counted}) AS {period}_score, "
+        f"count(*) FILTER (WHERE {counted}) AS {period}_statements, "
+        f"max(a.occurred_at) FILTER (WHERE {counted}) AS {period}_reached_at"
+        for period in PERIODS
+        for counted in [
+            "true" if period == "all" else f"a.board_day BETWEEN :{period}_from AND :{period}_to"
+        ]
+    )
+    + f"""
+FROM {_LEDGER} AS a
+WHERE a.competition_id = :competition_id AND a.user_id = :user_id
+    AND NOT a.voided AND a.points > 0
+"""
+).bindparams(
+    bindparam("competition_id", type_=UUID(as_uuid=True)),
+    bindparam("user_id", type_=UUID(as_uuid=True)),
+    *(bindparam(f"{period}_{end}", type_=Date) for period in PERIODS[1:] for end in ("from", "to")),
+)
+
+
+async def participant_standings(
+    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, board_day: date
+) -> dict[Period, Standing | None]:
+    """Return one participant's totals on the four boards holding `board_day`.
+
+    One query over the participant's own ledger rows, whatever the boards' sizes;
     None where the participant has no points on a board.
     """
-    columns = []
-    for period, days in boards.items():
-        counted = p.board_day.between(days[0], days[1]) if days is not None else true()
-        columns += [
-            func.sum(p.points).filter(counted).label(f"{period}_score"),
-            func.count().filter(counted).label(f"{period}_statements"),
-            func.max(p.occurred_at).filter(counted).label(f"{period}_reached_at"),
-        ]
-    row = (
-        await session.execute(
-            select(*columns).where(
-                p.competition_id == competition_id,
-                p.user_id == user_id,
-                p.voided.is_(False),
-                p.points > 0,
-            )
-        )
-    ).one()
+    params: dict[str, Any] = {"competition_id": competition_id, "user_id": user_id}
+    for period in PERIODS[1:]:
+        days = period_days(period, board_day)
+        assert days is not None  # every period but `all` is a range of days
+        params[f"{period}_from"], params[f"{period}_to"] = days
+    row = (await session.execute(_PARTICIPANT_STANDINGS, params)).one()
     found: dict[Period, Standing | None] = {}
-    for period in boards:
+    for period in PERIODS:
         statements = int(getattr(row, f"{period}_statements"))
         found[period] = (
             Standing(
@@ -382,7 +393,18 @@ async def line_count(
 #: A board of an activity competition: its period and bucket ("all" or the first day).
 BoardId = tuple[Period, str]
 
-b = activity_boards.c
+
+_BOARDS = activity_boards.fullname
+
+# Some boards' versions and line counts: one statement for any number of boards.
+_BOARD_STATES = text(
+    f"""
+SELECT s.period, s.bucket, s.as_of, s.total FROM {_BOARDS} AS s
+JOIN unnest(CAST(:periods AS text[]), CAST(:buckets AS text[])) AS w (period, bucket)
+    ON s.period = w.period AND s.bucket = w.bucket
+WHERE s.competition_id = :competition_id
+"""  # noqa: S608
+).bindparams(bindparam("competition_id", type_=UUID(as_uuid=True)))
 
 
 async def board_states(
@@ -390,12 +412,44 @@ async def board_states(
 ) -> dict[BoardId, BoardState]:
     """Return the version and line count of those of `boards` that have one stored."""
     rows = await session.execute(
-        select(b.period, b.bucket, b.as_of, b.total).where(
-            b.competition_id == competition_id,
-            tuple_(b.period, b.bucket).in_(list(boards)),
-        )
+        _BOARD_STATES,
+        {
+            "competition_id": competition_id,
+            "periods": [period for period, _ in boards],
+            "buckets": [bucket for _, bucket in boards],
+        },
     )
     return {(row.period, row.bucket): BoardState(row.as_of, row.total) for row in rows}
+
+
+async def board_states_of(
+    session: AsyncSession, competition_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, Period, str], BoardState]:
+    """Return the version and line count of every stored board of these competitions."""
+    s = activity_boards.c
+    rows = await session.execute(
+        select(s.competition_id, s.period, s.bucket, s.as_of, s.total).where(
+            s.competition_id.in_(competition_ids)
+        )
+    )
+    return {
+        (row.competition_id, row.period, row.bucket): BoardState(row.as_of, row.total)
+        for row in rows
+    }
+
+
+# Boards' new versions and line counts: one statement for any number of boards.
+_SET_BOARD_STATES = text(
+    f"""
+INSERT INTO {_BOARDS} AS s (competition_id, period, bucket, as_of, total)
+SELECT :competition_id, * FROM unnest(
+    CAST(:periods AS text[]), CAST(:buckets AS text[]), CAST(:as_of AS timestamptz[]),
+    CAST(:totals AS integer[])
+)
+ON CONFLICT (competition_id, period, bucket)
+DO UPDATE SET as_of = excluded.as_of, total = excluded.total
+"""  # noqa: S608
+).bindparams(bindparam("competition_id", type_=UUID(as_uuid=True)))
 
 
 async def set_board_states(
@@ -404,23 +458,15 @@ async def set_board_states(
     """Record boards' new versions and line counts."""
     if not states:
         return
-    stmt = pg_insert(activity_boards).values(
-        [
-            {
-                "competition_id": competition_id,
-                "period": period,
-                "bucket": bucket,
-                "as_of": state.as_of,
-                "total": state.total,
-            }
-            for (period, bucket), state in states.items()
-        ]
-    )
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[b.competition_id, b.period, b.bucket],
-            set_={"as_of": stmt.excluded.as_of, "total": stmt.excluded.total},
-        )
+        _SET_BOARD_STATES,
+        {
+            "competition_id": competition_id,
+            "periods": [period for period, _ in states],
+            "buckets": [bucket for _, bucket in states],
+            "as_of": [state.as_of for state in states.values()],
+            "totals": [state.total for state in states.values()],
+        },
     )
 
 

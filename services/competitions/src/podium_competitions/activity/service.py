@@ -265,12 +265,7 @@ async def place_participant(
     if ids["all"] not in states:
         await recompute_boards(session, outbox, mirror, competition_id, board_day)
         return
-    standings = await repository.participant_standings(
-        session,
-        competition_id,
-        user_id,
-        {period: domain.period_days(period, board_day) for period in boards},
-    )
+    standings = await repository.participant_standings(session, competition_id, user_id, board_day)
     names = await display_names(session, {user_id})
     now = _now()
     changes: list[RankChange] = []
@@ -368,24 +363,49 @@ async def standing(
 
 
 async def boards_to_repair(
-    session: AsyncSession, mirror: ActivityBoardMirror, *, everything: bool = False
+    session: AsyncSession, mirror: ActivityBoardMirror, *, versions: bool = False
 ) -> list[tuple[uuid.UUID, list[date]]]:
     """Return the competitions (with their board days) whose Redis boards need a rebuild.
 
-    A competition qualifies when its `all` board is missing from Redis or holds
-    another number of entries than Postgres; `everything` takes all of them.
+    A competition qualifies when its `all` board is missing from Redis or holds another
+    number of entries than Postgres; with `versions` (the audit's first round), also
+    when any of its boards (day, week and month too) holds another version than the one
+    stored (a write lost between a commit and Redis), or has none stored (ADR 0094).
+    One query each and one Redis round trip, whatever the boards' sizes.
     """
     days: dict[uuid.UUID, list[date]] = {}
     for row in await repository.boards_in_ledger(session):
         days.setdefault(row.competition_id, []).append(row.board_day)
-    if everything or not days:
-        return list(days.items())
-    sizes = await repository.board_sizes(session, list(days))
+    if not days:
+        return []
+    checked: list[tuple[uuid.UUID, str, BoardMeta]] = []
+    unversioned: set[uuid.UUID] = set()
+    if not versions:
+        sizes = await repository.board_sizes(session, list(days))
+        checked = [
+            (c, activity_board_keys(c, "all", None)[2], BoardMeta(total=sizes.get(c, 0)))
+            for c in days
+        ]
+    else:
+        states = await repository.board_states_of(session, list(days))
+        boards = {
+            (c, period, start)
+            for c, held in days.items()
+            for day in held
+            for period, start in domain.boards_of_day(day)
+        }
+        for c, period, start in boards:
+            state = states.get((c, period, board_bucket(start)))
+            if state is None:
+                unversioned.add(c)
+                continue
+            meta = BoardMeta(as_of=state.as_of, total=state.total)
+            checked.append((c, activity_board_keys(c, period, start)[2], meta))
     stale = await boards_stale(
-        mirror.client,
-        [(activity_board_keys(c, "all", None)[2], BoardMeta(total=sizes.get(c, 0))) for c in days],
+        mirror.client, [(key, meta) for _, key, meta in checked], versions=versions
     )
-    return [board for board, wrong in zip(days.items(), stale, strict=True) if wrong]
+    wrong = unversioned | {c for (c, _, _), bad in zip(checked, stale, strict=True) if bad}
+    return [(c, held) for c, held in days.items() if c in wrong]
 
 
 async def rebuild_competition(
