@@ -279,3 +279,9 @@ def cpu_cost(before: dict[str, float], after: dict[str, float], elapsed: float, 
         f"{k} {v * 1e6 / max(count, 1):.0f}" for k, v in used.items() if k != "machine"
     )
     return f"CPU of one core: {share}; CPU microseconds per operation: {cost}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]

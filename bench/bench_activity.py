@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import redis.asyncio as redis
+from _support import percentile
 from podium_competitions.activity import service
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.activity.models import activity_points
@@ -51,12 +52,6 @@ STATEMENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 SIZES = ((100, 10), (2_000, 50), (20_000, 20))
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 RULES = {"points": [{"verb": COMPLETED, "points": 10}], "daily_cap": 1_000_000}
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the nearest-rank percentile of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 async def fill(db: Database, learners: int, each: int) -> tuple[uuid.UUID, list[uuid.UUID]]:

@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis.asyncio as redis
+from _support import percentile
 from podium_competitions import service as competitions_service
 from podium_competitions.boards import BoardWriter
 from podium_competitions.leaderboard import service
@@ -64,12 +65,6 @@ SIZES = (100, 100_000)
 #: Scores per unit of work in the "polls" row: what the consumer takes at once in a burst.
 BURST = int(os.environ.get("BENCH_BURST", "20"))
 PAGE = 100
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the nearest-rank percentile of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 async def fill(db: Database, size: int, mirror: LeaderboardMirror) -> tuple[uuid.UUID, dict]:

@@ -61,6 +61,7 @@ from _support import (
     LeanClient,
     cpu_cost,
     cpu_seconds,
+    percentile,
     process_groups,
     service_env,
     start_ready,
@@ -181,12 +182,6 @@ async def read_stages(database_url: str) -> None:
         announced = [(v, at) for v, at in VERSIONS if v >= stages["ranking"]]
         if announced:
             stages["versioned"], stages["pushed"] = min(announced)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Return the nearest-rank percentile of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 #: The boundary of the benchmark's multipart uploads.

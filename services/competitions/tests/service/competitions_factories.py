@@ -17,7 +17,7 @@ from podium_contracts.events import JoinData, ScoredData
 from podium_contracts.read_models import BoardEntry
 from podium_contracts.redis_keys import member_user_id
 from podium_runtime.outbox import Outbox, messaging_tables
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -120,3 +120,21 @@ async def mirrored_board(client: redis.Redis, keys: tuple[str, str, str]) -> lis
     ]
     assert [str(line.user_id) for line in lines] == [member_user_id(m) for m in members]
     return lines
+
+
+async def announced_since(session: AsyncSession, seq: int) -> tuple[list[dict[str, Any]], int]:
+    """Return the data of every `leaderboard.rank_changed` staged after outbox row `seq`,
+    and the last row's seq. Each event has its own id and the competition as its key."""
+    table = messaging_tables(metadata).outbox
+    rows = (
+        await session.execute(
+            select(table.c.seq, table.c.payload, table.c.key)
+            .where(table.c.event_type == "leaderboard.rank_changed", table.c.seq > seq)
+            .order_by(table.c.seq)
+        )
+    ).all()
+    events = [json.loads(row.payload) for row in rows]
+    assert len({event["id"] for event in events}) == len(events)
+    keys = [event["data"]["competition_id"] for event in events]
+    assert [row.key for row in rows] == keys
+    return [event["data"] for event in events], max([seq, *(row.seq for row in rows)])

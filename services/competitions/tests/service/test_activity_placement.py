@@ -11,16 +11,11 @@ the ledger, with its line count.
 
 from __future__ import annotations
 
-import json
 import random
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import competitions_factories as factories
-import pytest
 import redis.asyncio as redis
 from podium_competitions.activity import domain, repository, service
 from podium_competitions.activity.mirror import ActivityBoardMirror
@@ -30,7 +25,6 @@ from podium_competitions.domain import rank_changes
 from podium_competitions.models import competitions, enrollments, metadata, users
 from podium_contracts.events import LearningData
 from podium_contracts.redis_keys import activity_board_keys
-from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,18 +41,6 @@ RULES = {
     "daily_cap": 40,
 }
 TOOL = uuid.UUID("00000000-0000-4000-8000-00000000700c")
-
-
-@pytest.fixture(scope="module")
-async def redis_client() -> AsyncIterator[redis.Redis]:
-    """A Redis of this module's own."""
-    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-activity-")))
-    client = redis.Redis.from_url(url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        stop()
 
 
 async def _competition(session: AsyncSession, people: list[uuid.UUID]) -> uuid.UUID:
@@ -121,19 +103,9 @@ async def _stored(session: AsyncSession, competition_id: uuid.UUID) -> list[doma
 
 
 async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
-    rows = (
-        await session.execute(
-            select(OUTBOX.c.seq, OUTBOX.c.payload)
-            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
-            .order_by(OUTBOX.c.seq)
-        )
-    ).all()
-    found = set()
-    for row in rows:
-        data = json.loads(row.payload)["data"]
-        assert data["period"] == "all"
-        found.add((uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
-    return found, max([seq, *(row.seq for row in rows)])
+    events, seq = await factories.announced_since(session, seq)
+    assert all(data["period"] == "all" for data in events)  # the `all` board's only
+    return {(uuid.UUID(d["user_id"]), d["old_rank"], d["new_rank"]) for d in events}, seq
 
 
 async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(

@@ -13,17 +13,12 @@ their names and team members.
 
 from __future__ import annotations
 
-import json
 import random
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import competitions_factories as factories
-import pytest
 import redis.asyncio as redis
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.boards import BoardDelta, apply_delta, write_board
@@ -40,7 +35,6 @@ from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
 from podium_competitions.teams.models import final_selections
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
-from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,18 +42,6 @@ from test_incremental_boards import RecordingWriter
 
 OUTBOX = messaging_tables(metadata).outbox
 SPLITS: tuple[Split, ...] = ("public", "private")
-
-
-@pytest.fixture(scope="module")
-async def redis_client() -> AsyncIterator[redis.Redis]:
-    """A Redis of this module's own."""
-    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-placement-")))
-    client = redis.Redis.from_url(url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        stop()
 
 
 async def _rebuilt(session: AsyncSession, competition_id: uuid.UUID) -> dict[Split, list[Entry]]:
@@ -96,22 +78,12 @@ def _lines(entries: list[Entry]) -> list[tuple]:
 
 
 async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
-    rows = (
-        await session.execute(
-            select(OUTBOX.c.seq, OUTBOX.c.payload, OUTBOX.c.key)
-            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
-            .order_by(OUTBOX.c.seq)
-        )
-    ).all()
-    found = set()
-    for row in rows:
-        event = json.loads(row.payload)
-        data = event["data"]
-        assert row.key == data["competition_id"]
-        found.add((data["split"], uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
-    ids = {json.loads(row.payload)["id"] for row in rows}
-    assert len(ids) == len(rows)  # every event has its own id
-    return found, max([seq, *(row.seq for row in rows)])
+    events, seq = await factories.announced_since(session, seq)
+    found = {
+        (data["split"], uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"])
+        for data in events
+    }
+    return found, seq
 
 
 async def test_placements_with_teams_equal_a_full_re_rank_and_tell_exactly_who_moved(

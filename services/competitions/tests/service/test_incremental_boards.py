@@ -9,13 +9,10 @@ are then applied to a real Redis, which must hold the rebuilt board too.
 
 from __future__ import annotations
 
-import json
 import random
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import competitions_factories as factories
 import pytest
@@ -40,7 +37,6 @@ from podium_competitions.teams.domain import final_candidates
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
 from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import board_changes_channel
-from podium_runtime.infra import start_redis
 from podium_runtime.outbox import messaging_tables
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,18 +65,6 @@ class RecordingWriter(BoardWriter):
 
     def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
         self.writes.append((keys, delta, None))
-
-
-@pytest.fixture(scope="module")
-async def redis_client() -> AsyncIterator[redis.Redis]:
-    """A Redis of this module's own."""
-    url, stop = start_redis(Path(tempfile.mkdtemp(prefix="podium-boards-")))
-    client = redis.Redis.from_url(url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        stop()
 
 
 async def _rebuilt(session: AsyncSession, competition_id: uuid.UUID) -> dict[Split, list[Entry]]:
@@ -119,19 +103,10 @@ def _lines(entries: list[Entry]) -> list[tuple]:
 
 
 async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
-    rows = (
-        await session.execute(
-            select(OUTBOX.c.seq, OUTBOX.c.payload)
-            .where(OUTBOX.c.event_type == "leaderboard.rank_changed", OUTBOX.c.seq > seq)
-            .order_by(OUTBOX.c.seq)
-        )
-    ).all()
-    found = set()
-    for row in rows:
-        data = json.loads(row.payload)["data"]
-        assert data["split"] == "public"  # the private board is secret until ends_at
-        found.add((uuid.UUID(data["user_id"]), data["old_rank"], data["new_rank"]))
-    return found, max([seq, *(row.seq for row in rows)])
+    events, seq = await factories.announced_since(session, seq)
+    # The private board is secret until ends_at.
+    assert all(data["split"] == "public" for data in events)
+    return {(uuid.UUID(d["user_id"]), d["old_rank"], d["new_rank"]) for d in events}, seq
 
 
 async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
