@@ -13,7 +13,9 @@ unit of work, as it takes them near a deadline); its times are per event, the
 unit's time shared by its events. A last row times arrivals in the middle of the
 board, the worst case: every line below shifts.
 Below the table the 100,000-entry resubmissions are split into events that moved
-no line and events that moved lines: the second kind makes the p95.
+no line and events that moved lines: the second kind makes the p95. A least-squares
+line over the events' rank changes splits their time into what every event pays and
+what each line passed adds (its shift on both boards and its `rank_changed`).
 
 Pages: the first page and the page at offset 50,000 (100 lines) as the gateway
 reads them from Redis (its page script: ZRANGE by index, then HMGET of the members;
@@ -41,6 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import redis.asyncio as redis
 from _support import percentile
 from podium_competitions import service as competitions_service
@@ -242,6 +245,15 @@ def print_kinds(label: str, timed: Timed) -> None:
                 f"{statistics.median(chosen) * 1000:.2f} / p95 "
                 f"{percentile(chosen, 0.95) * 1000:.2f} ms"
             )
+    # Each event's time fitted to a line over the ranks it moved (least squares): what
+    # every event pays, and what each line passed adds.
+    per_move, fixed = np.polyfit(np.array(timed.moves, dtype=float), np.array(timed.times), 1)
+    moving = [m for m in timed.moves if m > 0]
+    print(
+        f"  {label}: {fixed * 1000:.2f} ms + {per_move * 1e6:.1f} us per rank change;"
+        f" rank changes of the events that moved lines: p50 {statistics.median(moving or [0]):.0f}"
+        f" / p95 {percentile([float(m) for m in moving] or [0.0], 0.95):.0f}"
+    )
 
 
 async def main() -> None:
