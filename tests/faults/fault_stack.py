@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,7 @@ from pathlib import Path
 import httpx
 from podium_runtime.devstack import Supervisor
 from podium_runtime.faultlink import FaultLink
-from podium_runtime.ports import free_port
+from podium_runtime.ports import free_port, handed_over, listening_socket
 from podium_runtime.testing import TestInfrastructure, eventually
 
 SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards", "gateway")
@@ -115,12 +116,18 @@ def _environment(
     return env
 
 
-def _starter(name: str, env: dict[str, str], logs: Path) -> Callable[[], subprocess.Popen[bytes]]:
+def _starter(
+    name: str, env: dict[str, str], logs: Path, listening: socket.socket
+) -> Callable[[], subprocess.Popen[bytes]]:
+    # Every start of the service accepts on the socket the stack holds (ports.handed_over).
+    child_env, fds = handed_over(listening, env)
+
     def start() -> subprocess.Popen[bytes]:
         out = (logs / f"{name}.log").open("ab")
         return subprocess.Popen(  # noqa: S603 - our own module
             [sys.executable, "-m", f"podium_{name}", "serve"],
-            env=env,
+            env=child_env,
+            pass_fds=fds,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -137,7 +144,8 @@ async def fault_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterato
     database = await FaultLink.to_database(test_infra.database_url).start()
     redis = await FaultLink.to_redis(test_infra.infra.redis_url).start()
     redis_url = redis.redis_url(test_infra.infra.redis_url).rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    ports = {name: free_port() for name in SERVICES}
+    listening = {name: listening_socket(free_port()) for name in SERVICES}
+    ports = {name: sock.getsockname()[1] for name, sock in listening.items()}
     env = _environment(
         test_infra, tmp, database.database_url(test_infra.database_url), redis_url, prefix, ports
     )
@@ -163,7 +171,7 @@ async def fault_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterato
     watcher = asyncio.create_task(supervise())
     try:
         for name in SERVICES:
-            supervisor.add(name, _starter(name, env, logs))
+            supervisor.add(name, _starter(name, env, logs, listening[name]))
         for name in SERVICES:
             await stack.ready(name)
         yield stack
@@ -182,5 +190,7 @@ async def fault_stack(test_infra: TestInfrastructure, tmp: Path) -> AsyncIterato
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
+        for held in listening.values():
+            held.close()
         await database.stop()
         await redis.stop()

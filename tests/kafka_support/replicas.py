@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from podium_runtime.ports import free_port
+from podium_runtime.ports import free_port, handed_over, listening_socket
 from podium_runtime.testing import TestInfrastructure, eventually
 
 
@@ -47,7 +47,8 @@ async def start_replica(
     service: str, infra: TestInfrastructure, log: Path, env: dict[str, str] | None = None
 ) -> Replica:
     """Start another replica of `service` on `infra` (plus `env`); return once it is ready."""
-    port = free_port()
+    listening = listening_socket(free_port())
+    port = listening.getsockname()[1]
     prefix = f"PODIUM_{service.upper()}_"
     environment = {
         **os.environ,
@@ -59,14 +60,18 @@ async def start_replica(
         **(env or {}),
     }
     output = log.open("ab")
+    # The replica accepts on the socket bound above; it keeps its own copy once started.
+    child_env, fds = handed_over(listening, environment)
     process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own module; Popen returns at once
         [sys.executable, "-m", f"podium_{service}", "serve"],
-        env=environment,
+        env=child_env,
+        pass_fds=fds,
         stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     output.close()
+    listening.close()
     replica = Replica(service, process, f"http://127.0.0.1:{port}")
 
     async def ready() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -38,8 +39,11 @@ def run_service(
         if options.command == "migrate":
             return 0
     if options.command == "serve":
+        # A socket bound by whoever started this process, or none: uvicorn binds its own.
+        handed = settings.listen_fd
         serve(
             create_api(settings),
+            sockets=[socket.socket(fileno=handed)] if handed is not None else None,
             host=settings.host,
             port=settings.port,
             log_config=None,

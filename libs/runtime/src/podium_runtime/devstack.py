@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from podium_runtime.infra import Infrastructure, create_topics, ensure_database, provision
-from podium_runtime.ports import free_block
+from podium_runtime.ports import free_block, handed_over, listening_socket
 
 SERVICES = ("gateway", "identity", "competitions", "scoring", "ingest", "notifier", "rewards")
 MIGRATED = SERVICES[1:]
@@ -208,14 +209,17 @@ def wait_all_ready(
 
 
 def _service_starter(
-    name: str, colour: str, env: dict[str, str]
+    name: str, colour: str, env: dict[str, str], listening: socket.socket
 ) -> Callable[[], subprocess.Popen[bytes]]:
-    """Return how to start one service with its output prefixed by its name."""
+    """Return how to start one service on its listening socket, its output prefixed by
+    its name. A restarted service accepts on the same socket."""
+    child_env, fds = handed_over(listening, env)
 
     def start() -> subprocess.Popen[bytes]:
         child = subprocess.Popen(  # noqa: S603 - our own module
             [sys.executable, "-m", f"podium_{name}", "serve"],
-            env=env,
+            env=child_env,
+            pass_fds=fds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -243,6 +247,7 @@ def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    listening: dict[str, socket.socket] = {}
     try:
         for name, source in infra.sources.items():
             print(f"podium: {name} from {source}", flush=True)
@@ -267,8 +272,11 @@ def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
         if any(m.wait() != 0 for m in migrations):
             print("podium: a migration failed", file=sys.stderr)
             return 1
+        # Bound here and held while the stack runs: no other process can take a port
+        # while its service starts or restarts.
+        listening.update({name: listening_socket(ports[name]) for name in SERVICES})
         for index, name in enumerate(SERVICES):
-            supervisor.add(name, _service_starter(name, COLOURS[index], env))
+            supervisor.add(name, _service_starter(name, COLOURS[index], env, listening[name]))
         ready_urls = {n: f"http://127.0.0.1:{ports[n]}/health/ready" for n in SERVICES}
         wait_all_ready(ready_urls, supervisor, stopping, ready_timeout)
         elapsed = time.monotonic() - started
@@ -297,6 +305,8 @@ def run(workdir: Path, gateway_port: int, ready_timeout: float = 300.0) -> int:
         print("podium: stopping services ...", flush=True)
         for child in supervisor.processes():
             _stop_group(child)
+        for held in listening.values():
+            held.close()
         infra.stop()
         print("podium: stopped", flush=True)
 

@@ -6,12 +6,17 @@ binds it seconds later (a service still importing, a broker still booting) can
 find a Postgres or Kafka client connection of another process sitting on it, and
 then fails with "address already in use". So listening ports are picked at random
 below that range, where no outgoing connection goes.
+
+Whoever starts a service process binds its port first (`listening_socket`) and hands
+the socket over (`handed_over`): the service accepts on it, so no other process can
+take the port while the service starts, or while it restarts.
 """
 
 from __future__ import annotations
 
 import secrets
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 #: Lowest port handed out; below it sit well-known and registered services.
@@ -57,3 +62,28 @@ def free_block(count: int, attempts: int = 200) -> int:
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range."""
     return free_block(1)
+
+
+#: The environment variable that hands a service process a listening socket: its
+#: descriptor number (`ServiceSettings.listen_fd`).
+LISTEN_FD = "PODIUM_LISTEN_FD"
+
+
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """Bind `host:port` and listen now, for a service process to accept on later."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def handed_over(
+    sock: socket.socket, env: Mapping[str, str]
+) -> tuple[dict[str, str], tuple[int, ...]]:
+    """Return the environment and `pass_fds` that make a child process serve on `sock`."""
+    return {**env, LISTEN_FD: str(sock.fileno())}, (sock.fileno(),)

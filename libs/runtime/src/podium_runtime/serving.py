@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from types import FrameType
 from typing import Any
 
@@ -55,6 +56,9 @@ class QuietServer(uvicorn.Server):
             loop.call_soon_threadsafe(wake.set)
 
 
-def serve(app: Any, **options: Any) -> None:
-    """Run `app` like `uvicorn.run(app, **options)` (no reload, one worker), with `QuietServer`."""
-    QuietServer(uvicorn.Config(app, **options)).run()
+def serve(app: Any, sockets: list[socket.socket] | None = None, **options: Any) -> None:
+    """Run `app` like `uvicorn.run(app, **options)` (no reload, one worker), with `QuietServer`.
+
+    With `sockets`, it accepts on those (already listening) instead of binding its own.
+    """
+    QuietServer(uvicorn.Config(app, **options)).run(sockets=sockets)

@@ -67,6 +67,9 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    #: A listening socket the process that started this one bound for it (its
+    #: descriptor, `ports.handed_over`): served instead of binding `host` and `port`.
+    listen_fd: int | None = Field(default=None, validation_alias=AliasChoices("PODIUM_LISTEN_FD"))
     #: Seconds an idle HTTP connection stays open for the next request. Longer than a
     #: reader's pause between two pages (uvicorn's 5 s would make most page views open a
     #: new connection) and than the gateway's internal clients keep theirs, so a server
