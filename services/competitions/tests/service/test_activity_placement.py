@@ -22,6 +22,9 @@ from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.activity.models import activity_board, activity_boards
 from podium_competitions.boards import BoardDelta, apply_delta, write_board
 from podium_competitions.domain import rank_changes
+from podium_competitions.erasure.repository import ANONYMOUS
+from podium_competitions.erasure.service import erase_user
+from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import competitions, enrollments, metadata, users
 from podium_contracts.events import LearningData
 from podium_contracts.redis_keys import activity_board_keys
@@ -203,3 +206,47 @@ async def test_the_first_audit_finds_activity_boards_by_their_versions(
         delete(activity_boards).where(activity_boards.c.competition_id == competition_id)
     )
     assert wanted in await service.boards_to_repair(session, mirror, versions=True)
+
+
+async def test_an_erasure_writes_the_lines_again_under_the_anonymous_name(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    people = [uuid.uuid4() for _ in range(5)]
+    competition_id = await _competition(session, people)
+    writer = RecordingWriter(redis_client)
+    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
+    first = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    days = [first - timedelta(days=9), first - timedelta(days=1)]
+    for i, person in enumerate(people * 2):
+        at = days[i % 2] + timedelta(minutes=i)
+        await service.record_statement(
+            session, outbox, mirror, _statement(person, at, COMPLETED, None)
+        )
+    before = await _stored(session, competition_id)
+    _, seq = await factories.announced_since(session, 0)
+    erased = people[1]
+    await erase_user(session, erased, LeaderboardMirror(writer), mirror)
+    # Nobody moved and nobody is told; every board shows the line under the new name.
+    assert await _stored(session, competition_id) == before
+    assert (await factories.announced_since(session, seq))[0] == []
+    for keys, write, as_of in writer.writes:
+        if isinstance(write, BoardDelta):
+            assert await apply_delta(redis_client, keys, write) == "applied"
+        else:
+            assert as_of is not None and await write_board(redis_client, keys, write, as_of)
+    boards = {("all", None)} | {
+        (period, start) for day in days for period, start in domain.boards_of_day(day.date())
+    }
+    for period, start in boards:
+        span = domain.period_days(period, start) if start is not None else None
+        expected = await _ranked(session, competition_id, span)
+        mirrored = await factories.mirrored_board(
+            redis_client, activity_board_keys(competition_id, period, start)
+        )
+        assert [(e.user_id, e.rank, e.score) for e in mirrored] == [
+            (e.user_id, e.rank, e.score) for e in expected
+        ]
+        names = {e.user_id: e.display_name for e in mirrored}
+        assert names[erased] == ANONYMOUS  # on every board: statements on both days
+        assert all(name != ANONYMOUS for user, name in names.items() if user != erased)
+    assert isinstance(writer.writes[-1][1], BoardDelta)  # placed, not ranked whole

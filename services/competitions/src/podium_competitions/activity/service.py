@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -33,7 +34,7 @@ from podium_contracts.events import (
     PointsRevoked,
 )
 from podium_contracts.read_models import BoardMeta
-from podium_contracts.redis_keys import activity_board_keys
+from podium_contracts.redis_keys import Period, activity_board_keys
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -298,6 +299,50 @@ async def place_participant(
         states[ids[period]] = repository.BoardState(now, total)
     await repository.set_board_states(session, competition_id, states)
     await announce_changes(session, outbox, competition_id, changes, period="all")
+
+
+async def write_lines_again(
+    session: AsyncSession,
+    mirror: ActivityBoardMirror,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    days: Sequence[date],
+) -> None:
+    """Write a participant's lines to Redis again after their name changed (an erasure).
+
+    Points and ranks stay, so nobody is told. Each board of `days` that holds the
+    participant gets a new version and a delta putting the line back under its new
+    name: O(log n) per board, whatever its size (ADR 0094). Boards without a stored
+    version are ranked whole once instead.
+    """
+    await repository.lock_competition(session, competition_id)
+    boards: dict[repository.BoardId, tuple[Period, date | None, date]] = {}
+    for day in days:
+        for period, start in domain.boards_of_day(day):
+            boards.setdefault((period, board_bucket(start)), (period, start, day))
+    states = await repository.board_states(session, competition_id, list(boards))
+    if len(states) < len(boards):
+        for day in days:
+            await recompute_boards(session, None, mirror, competition_id, day)
+        return
+    names = await display_names(session, {user_id})
+    standings: dict[date, dict[Period, domain.Standing | None]] = {}
+    now = _now()
+    for board, (period, start, day) in boards.items():
+        if day not in standings:
+            standings[day] = await repository.participant_standings(
+                session, competition_id, user_id, day
+            )
+        standing = standings[day][period]
+        if standing is None:
+            continue
+        # The stored JSON leaves the rank out; the line keeps its place.
+        line = replace(domain.rank_points([standing])[0], rank=0)
+        total = states[board].total
+        delta = BoardDelta(states[board].as_of, now, total, placed=[mirrored_line(line, names)])
+        mirror.stage_delta(session, competition_id, period, start, delta)
+        states[board] = repository.BoardState(now, total)
+    await repository.set_board_states(session, competition_id, states)
 
 
 async def _period_total(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_competitions.activity import repository as activity_repository
 from podium_competitions.activity import service as activity_service
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.erasure import repository
@@ -30,8 +30,10 @@ async def erase_user(
         await leaderboard_service.write_lines_again(
             session, leaderboard_mirror, competition_id, user_id
         )
-    for day in await repository.activity_board_days_of(session, user_id):
-        await activity_repository.lock_competition(session, day.competition_id)
-        await activity_service.recompute_boards(
-            session, None, activity_mirror, day.competition_id, day.board_day
+    days: dict[uuid.UUID, list[date]] = {}
+    for row in await repository.activity_board_days_of(session, user_id):
+        days.setdefault(row.competition_id, []).append(row.board_day)
+    for competition_id, held in days.items():
+        await activity_service.write_lines_again(
+            session, activity_mirror, competition_id, user_id, sorted(held)
         )
