@@ -20,7 +20,7 @@ import redis.asyncio as redis
 from podium_competitions.activity import domain, repository, service
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.activity.models import activity_board, activity_boards
-from podium_competitions.boards import BoardDelta, apply_delta, write_board
+from podium_competitions.boards import BoardDelta, apply_delta
 from podium_competitions.domain import rank_changes
 from podium_competitions.erasure.repository import ANONYMOUS
 from podium_competitions.erasure.service import erase_user
@@ -154,12 +154,7 @@ async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
     deltas = [write for _, write, _ in writer.writes if isinstance(write, BoardDelta)]
     assert len(deltas) > 4 * len(writer.writes) // 5  # nearly all of them: lines placed
     assert any(d.removed for d in deltas) and any(d.base is None for d in deltas)
-    for keys, write, as_of in writer.writes:
-        if isinstance(write, BoardDelta):
-            assert await apply_delta(redis_client, keys, write) == "applied"
-        else:
-            assert as_of is not None
-            assert await write_board(redis_client, keys, write, as_of)
+    await writer.replay()
     boards = {("all", None)} | {
         (period, start) for day in touched for period, start in domain.boards_of_day(day)
     }
@@ -190,11 +185,7 @@ async def test_the_first_audit_finds_activity_boards_by_their_versions(
     # Every write lands but the last: a delta of the month board lost after its commit.
     *landed, (last_keys, last, _) = writer.writes
     assert isinstance(last, BoardDelta) and ":month:" in last_keys[0]
-    for keys, write, as_of in landed:
-        if isinstance(write, BoardDelta):
-            assert await apply_delta(redis_client, keys, write) == "applied"
-        else:
-            assert as_of is not None and await write_board(redis_client, keys, write, as_of)
+    await writer.replay(landed)
     wanted = (competition_id, [at.date()])
     # Later rounds compare the `all` board's count, which is in line.
     assert wanted not in await service.boards_to_repair(session, mirror)
@@ -229,11 +220,7 @@ async def test_an_erasure_writes_the_lines_again_under_the_anonymous_name(
     # Nobody moved and nobody is told; every board shows the line under the new name.
     assert await _stored(session, competition_id) == before
     assert (await factories.announced_since(session, seq))[0] == []
-    for keys, write, as_of in writer.writes:
-        if isinstance(write, BoardDelta):
-            assert await apply_delta(redis_client, keys, write) == "applied"
-        else:
-            assert as_of is not None and await write_board(redis_client, keys, write, as_of)
+    await writer.replay()
     boards = {("all", None)} | {
         (period, start) for day in days for period, start in domain.boards_of_day(day.date())
     }

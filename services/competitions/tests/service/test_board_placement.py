@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 import competitions_factories as factories
 import redis.asyncio as redis
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.boards import BoardDelta, apply_delta, write_board
 from podium_competitions.domain import rank_changes
 from podium_competitions.erasure.repository import ANONYMOUS
 from podium_competitions.erasure.service import erase_user
@@ -211,12 +210,7 @@ async def _assert_mirrored(
     owner_id: uuid.UUID | None,
 ) -> None:
     """The writes staged, applied in order to a real Redis, give the re-ranked boards."""
-    for keys, write, as_of in writer.writes:
-        if isinstance(write, BoardDelta):
-            assert await apply_delta(client, keys, write) == "applied"
-        else:
-            assert as_of is not None
-            assert await write_board(client, keys, write, as_of)
+    await writer.replay()
     for split in SPLITS:
         board = await factories.mirrored_board(client, board_keys(competition_id, split))
         expected_lines = mirrored_lines(final[split], names, members, owner_id)

@@ -44,6 +44,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 OUTBOX = messaging_tables(metadata).outbox
 
 
+#: A recorded write: the board's keys, and its lines with their version, or a delta.
+Write = tuple[BoardKeys, list[MirrorLine] | BoardDelta, datetime | None]
+
+
 class RecordingWriter(BoardWriter):
     """Keeps what would go to Redis after commit (this tier's commits are savepoints).
 
@@ -52,7 +56,7 @@ class RecordingWriter(BoardWriter):
 
     def __init__(self, client: redis.Redis) -> None:
         super().__init__(client)
-        self.writes: list[tuple[BoardKeys, list[MirrorLine] | BoardDelta, datetime | None]] = []
+        self.writes: list[Write] = []
 
     def stage(
         self,
@@ -65,6 +69,15 @@ class RecordingWriter(BoardWriter):
 
     def stage_delta(self, session: AsyncSession, keys: BoardKeys, delta: BoardDelta) -> None:
         self.writes.append((keys, delta, None))
+
+    async def replay(self, writes: Sequence[Write] | None = None) -> None:
+        """Apply the recorded writes (or `writes`) to Redis in commit order; each must land."""
+        for keys, write, as_of in self.writes if writes is None else writes:
+            if isinstance(write, BoardDelta):
+                assert await apply_delta(self.client, keys, write) == "applied"
+            else:
+                assert as_of is not None
+                assert await write_board(self.client, keys, write, as_of)
 
 
 async def _rebuilt(session: AsyncSession, competition_id: uuid.UUID) -> dict[Split, list[Entry]]:
@@ -166,12 +179,7 @@ async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
 
     # The mirror's writes, applied in commit order to Redis, give the rebuilt board.
     final = await _rebuilt(session, competition.id)
-    for keys, write, as_of in writer.writes:
-        if isinstance(write, BoardDelta):
-            assert await apply_delta(redis_client, keys, write) == "applied"
-        else:
-            assert as_of is not None
-            assert await write_board(redis_client, keys, write, as_of)
+    await writer.replay()
     for split in ("public", "private"):
         board = await factories.mirrored_board(redis_client, board_keys(competition.id, split))
         expected_lines = mirrored_lines(final[split], {}, {}, owner_id)
