@@ -28,7 +28,7 @@ from podium_competitions.leaderboard.mirror import LeaderboardMirror
 from podium_competitions.models import competitions, enrollments, metadata, users
 from podium_contracts.events import LearningData
 from podium_contracts.redis_keys import activity_board_keys
-from podium_runtime.outbox import messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_incremental_boards import RecordingWriter
@@ -74,6 +74,22 @@ async def _competition(session: AsyncSession, people: list[uuid.UUID]) -> uuid.U
     return made.id
 
 
+async def _arena(
+    session: AsyncSession, redis_client: redis.Redis, learners: int
+) -> tuple[list[uuid.UUID], uuid.UUID, RecordingWriter, Outbox, ActivityBoardMirror]:
+    """`learners` people in a new competition, and a mirror that records its writes."""
+    people = [uuid.uuid4() for _ in range(learners)]
+    competition_id = await _competition(session, people)
+    writer = RecordingWriter(redis_client)
+    return people, competition_id, writer, factories.outbox(), ActivityBoardMirror(writer)
+
+
+def _morning(days_ago: int) -> datetime:
+    """9:00 UTC on the day `days_ago` days before today."""
+    today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days_ago)
+
+
 def _statement(user_id: uuid.UUID, at: datetime, verb: str, scaled: float | None) -> LearningData:
     return LearningData(
         actor=f"account:https://podium.test|{user_id}",
@@ -115,12 +131,8 @@ async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
     session: AsyncSession, redis_client: redis.Redis
 ) -> None:
     rng = random.Random(94)
-    people = [uuid.uuid4() for _ in range(12)]
-    competition_id = await _competition(session, people)
-    writer = RecordingWriter(redis_client)
-    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
-    first_day = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    first_day -= timedelta(days=18)
+    people, competition_id, writer, outbox, mirror = await _arena(session, redis_client, 12)
+    first_day = _morning(18)
     awarded: list[LearningData] = []
     touched: set[date] = set()
     seq = 0
@@ -174,11 +186,8 @@ async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
 async def test_the_first_audit_finds_activity_boards_by_their_versions(
     session: AsyncSession, redis_client: redis.Redis
 ) -> None:
-    people = [uuid.uuid4() for _ in range(3)]
-    competition_id = await _competition(session, people)
-    writer = RecordingWriter(redis_client)
-    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
-    at = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    people, competition_id, writer, outbox, mirror = await _arena(session, redis_client, 3)
+    at = _morning(2)
     for i, person in enumerate(people):
         statement = _statement(person, at + timedelta(minutes=i), COMPLETED, None)
         await service.record_statement(session, outbox, mirror, statement)
@@ -202,12 +211,8 @@ async def test_the_first_audit_finds_activity_boards_by_their_versions(
 async def test_an_erasure_writes_the_lines_again_under_the_anonymous_name(
     session: AsyncSession, redis_client: redis.Redis
 ) -> None:
-    people = [uuid.uuid4() for _ in range(5)]
-    competition_id = await _competition(session, people)
-    writer = RecordingWriter(redis_client)
-    outbox, mirror = factories.outbox(), ActivityBoardMirror(writer)
-    first = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-    days = [first - timedelta(days=9), first - timedelta(days=1)]
+    people, competition_id, writer, outbox, mirror = await _arena(session, redis_client, 5)
+    days = [_morning(9), _morning(1)]
     for i, person in enumerate(people * 2):
         at = days[i % 2] + timedelta(minutes=i)
         await service.record_statement(

@@ -285,9 +285,9 @@ async def place_participant(
         else:
             # Postgres keeps no ranks of these boards: Redis's positions are theirs.
             line = replace(line, rank=0) if line is not None else None
-            days = domain.period_days(period, board_day)
-            assert days is not None  # only the `all` board spans every day
-            total = await _period_total(session, competition_id, days, state, standing, change)
+            total = await _period_total(
+                session, competition_id, period, board_day, state, standing, change
+            )
         delta = BoardDelta(
             state.as_of if state is not None else None,
             now,
@@ -348,7 +348,8 @@ async def write_lines_again(
 async def _period_total(
     session: AsyncSession,
     competition_id: uuid.UUID,
-    days: tuple[date, date],
+    period: Period,
+    board_day: date,
     state: repository.BoardState | None,
     standing: domain.Standing | None,
     change: int,
@@ -359,6 +360,8 @@ async def _period_total(
     count (a new period) is counted once from the ledger, the participant included.
     """
     if state is None:
+        days = domain.period_days(period, board_day)
+        assert days is not None  # only the `all` board spans every day
         return await repository.line_count(session, competition_id, days)
     was_on = (standing.statements if standing is not None else 0) - change > 0
     return state.total + (standing is not None) - was_on
