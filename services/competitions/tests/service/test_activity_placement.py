@@ -1,10 +1,13 @@
 """Activity boards placed line by line (ADR 0094) equal the boards ranked from scratch.
 
 A random stream of statements (several a day over three weeks, ties, a daily cap that
-leaves some with no points) and voidings goes through the use cases on real Postgres.
-After every step the stored `all` board must equal the board ranked from the ledger as
-`recompute_boards` ranks it, and the `leaderboard.rank_changed` events must be exactly
-the moves between the two rankings. The mirror's writes, applied in order to a real
+leaves some with no points, learners in two time zones) and voidings goes through the
+use cases on real Postgres, the statements in batches of one learner's, as a tool posts
+them (ADR 0095), now and then one sent again. After every step each statement must
+hold the points worked out one statement at a time, the stored `all` board must equal
+the board ranked from the ledger as `recompute_boards` ranks it, and the
+`leaderboard.rank_changed` events must be exactly the moves between the two rankings,
+one per line. The mirror's writes, applied in order to a real
 Redis, must give every board (all, and each day, week and month touched) ranked from
 the ledger, with its line count.
 """
@@ -13,13 +16,15 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import competitions_factories as factories
 import redis.asyncio as redis
 from podium_competitions.activity import domain, repository, service
 from podium_competitions.activity.mirror import ActivityBoardMirror
-from podium_competitions.activity.models import activity_board, activity_boards
+from podium_competitions.activity.models import activity_board, activity_boards, activity_points
 from podium_competitions.boards import BoardDelta, apply_delta
 from podium_competitions.domain import rank_changes
 from podium_competitions.erasure.repository import ANONYMOUS
@@ -43,6 +48,8 @@ RULES = {
     ],
     "daily_cap": 40,
 }
+#: The learners' time zones, by turns: their local days (the cap's) are not the board's.
+_ZONES = ("UTC", "Pacific/Auckland")
 TOOL = uuid.UUID("00000000-0000-4000-8000-00000000700c")
 
 
@@ -63,7 +70,7 @@ async def _competition(session: AsyncSession, people: list[uuid.UUID]) -> uuid.U
     await session.execute(
         insert(users),
         [
-            {"user_id": u, "display_name": f"Learner {i}", "timezone": "UTC"}
+            {"user_id": u, "display_name": f"Learner {i}", "timezone": _ZONES[i % 2]}
             for i, u in enumerate(people)
         ],
     )
@@ -121,10 +128,48 @@ async def _stored(session: AsyncSession, competition_id: uuid.UUID) -> list[doma
     return [domain.BoardEntry(*row) for row in rows]
 
 
-async def _announced_since(session: AsyncSession, seq: int) -> tuple[set[tuple], int]:
+async def _announced_since(session: AsyncSession, seq: int) -> tuple[Counter[tuple], int]:
     events, seq = await factories.announced_since(session, seq)
     assert all(data["period"] == "all" for data in events)  # the `all` board's only
-    return {(uuid.UUID(d["user_id"]), d["old_rank"], d["new_rank"]) for d in events}, seq
+    return Counter((uuid.UUID(d["user_id"]), d["old_rank"], d["new_rank"]) for d in events), seq
+
+
+async def _ledger(session: AsyncSession, competition_id: uuid.UUID) -> dict[uuid.UUID, float]:
+    """The points each statement holds in the ledger (voided ones left out)."""
+    p = activity_points.c
+    rows = await session.execute(
+        select(p.statement_id, p.points).where(
+            p.competition_id == competition_id, p.voided.is_(False)
+        )
+    )
+    return {statement_id: points for statement_id, points in rows}
+
+
+class _Points:
+    """What each statement must earn under `RULES`, worked out one statement at a time
+    (the oracle for statements awarded in batches): 25 for a pass of 0.8 or more, 10
+    for a completion, never more than 40 on a learner's local day."""
+
+    def __init__(self) -> None:
+        self.expected: dict[uuid.UUID, float] = {}
+        self.used: dict[tuple[uuid.UUID | None, date], float] = {}
+        self.day: dict[uuid.UUID, tuple[uuid.UUID | None, date]] = {}
+
+    def award(self, data: LearningData, zone: str) -> None:
+        if data.verb == PASSED and (data.scaled_score or 0.0) < 0.8:
+            return  # no rule matches: no row at all
+        base = 25.0 if data.verb == PASSED else 10.0
+        day = (data.user_id, data.timestamp.astimezone(ZoneInfo(zone)).date())
+        earned = min(base, max(0.0, 40.0 - self.used.get(day, 0.0)))
+        self.used[day] = self.used.get(day, 0.0) + earned
+        self.expected[data.statement_id] = earned
+        self.day[data.statement_id] = day
+
+    def void(self, data: LearningData) -> None:
+        earned = self.expected.pop(data.statement_id, None)
+        if earned is not None:
+            day = self.day[data.statement_id]
+            self.used[day] -= earned
 
 
 async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
@@ -135,33 +180,46 @@ async def test_statements_and_voidings_place_lines_as_a_full_re_rank_does(
     first_day = _morning(18)
     awarded: list[LearningData] = []
     touched: set[date] = set()
+    points = _Points()
     seq = 0
     for step in range(150):
         before = {e.user_id: e.rank for e in await _ranked(session, competition_id, None)}
         if awarded and rng.random() < 0.15:
             gone = awarded.pop(rng.randrange(len(awarded)))
             voiding = gone.model_copy(update={"voided": True})
-            await service.record_statement(session, outbox, mirror, voiding)
+            await service.record_statements(session, outbox, mirror, [voiding])
+            points.void(gone)
         else:
-            # Whole minutes on a few days a week apart: equal points reached at one
-            # instant tie, and the daily cap leaves some statements with nothing.
-            at = first_day + timedelta(days=rng.choice((0, 1, 6, 7, 8, 15)), minutes=step // 3)
-            passed = rng.random() < 0.3
-            data = _statement(
-                rng.choice(people),
-                at,
-                PASSED if passed else COMPLETED,
-                round(rng.random(), 1) if passed else None,
-            )
-            await service.record_statement(session, outbox, mirror, data)
-            awarded.append(data)
-            touched.add(at.date())
+            # A batch of one learner's statements, as a tool posts them: whole minutes on
+            # a few days a week apart (equal points reached at one instant tie, and the
+            # daily cap leaves some with nothing), now and then one sent again.
+            person = rng.choice(people)
+            batch: list[LearningData] = []
+            for _ in range(rng.randint(1, 4)):
+                theirs = [d for d in awarded if d.user_id == person]
+                if theirs and rng.random() < 0.1:
+                    batch.append(rng.choice(theirs))  # a redelivery earns nothing more
+                    continue
+                at = first_day + timedelta(days=rng.choice((0, 1, 6, 7, 8, 15)), minutes=step // 3)
+                passed = rng.random() < 0.3
+                data = _statement(
+                    person,
+                    at,
+                    PASSED if passed else COMPLETED,
+                    round(rng.random(), 1) if passed else None,
+                )
+                batch.append(data)
+                awarded.append(data)
+                touched.add(at.date())
+                points.award(data, _ZONES[people.index(person) % 2])
+            await service.record_statements(session, outbox, mirror, batch)
+        assert await _ledger(session, competition_id) == points.expected
         after = await _ranked(session, competition_id, None)
         assert await _stored(session, competition_id) == after
         announced, seq = await _announced_since(session, seq)
-        assert announced == {
+        assert announced == Counter(
             (c.user_id, c.old_rank, c.new_rank) for c in rank_changes(before, after)
-        }
+        )
 
     deltas = [write for _, write, _ in writer.writes if isinstance(write, BoardDelta)]
     assert len(deltas) > 4 * len(writer.writes) // 5  # nearly all of them: lines placed
@@ -190,7 +248,7 @@ async def test_the_first_audit_finds_activity_boards_by_their_versions(
     at = _morning(2)
     for i, person in enumerate(people):
         statement = _statement(person, at + timedelta(minutes=i), COMPLETED, None)
-        await service.record_statement(session, outbox, mirror, statement)
+        await service.record_statements(session, outbox, mirror, [statement])
     # Every write lands but the last: a delta of the month board lost after its commit.
     *landed, (last_keys, last, _) = writer.writes
     assert isinstance(last, BoardDelta) and ":month:" in last_keys[0]
@@ -215,8 +273,8 @@ async def test_an_erasure_writes_the_lines_again_under_the_anonymous_name(
     days = [_morning(9), _morning(1)]
     for i, person in enumerate(people * 2):
         at = days[i % 2] + timedelta(minutes=i)
-        await service.record_statement(
-            session, outbox, mirror, _statement(person, at, COMPLETED, None)
+        await service.record_statements(
+            session, outbox, mirror, [_statement(person, at, COMPLETED, None)]
         )
     before = await _stored(session, competition_id)
     _, seq = await factories.announced_since(session, 0)

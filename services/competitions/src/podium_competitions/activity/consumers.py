@@ -22,8 +22,7 @@ async def on_statements_recorded(
     activity_mirror: ActivityBoardMirror,
 ) -> None:
     """Award, or on voiding take back, each statement's points, in order (SPEC §7.3)."""
-    for data in event.data.facts:
-        await service.record_statement(session, outbox, activity_mirror, data)
+    await service.record_statements(session, outbox, activity_mirror, event.data.facts)
 
 
 # One event per statement, as ingest emitted before ADR 0068; may still be in flight.
@@ -36,4 +35,4 @@ async def on_statement_recorded(
     activity_mirror: ActivityBoardMirror,
 ) -> None:
     """Award, or on voiding take back, a statement's points (SPEC §7.3)."""
-    await service.record_statement(session, outbox, activity_mirror, event.data)
+    await service.record_statements(session, outbox, activity_mirror, [event.data])

@@ -41,6 +41,7 @@ p = activity_points.c
 c = competitions.c
 e = enrollments.c
 t = trusted_lrs_clients.c
+_LEDGER = activity_points.fullname
 
 
 async def lock_competition(session: AsyncSession, competition_id: uuid.UUID) -> None:
@@ -73,9 +74,14 @@ async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
 
 
 async def competitions_counting(
-    session: AsyncSession, user_id: uuid.UUID, at: datetime, lrs_client_id: uuid.UUID | None
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    first: datetime,
+    last: datetime,
+    lrs_client_id: uuid.UUID | None,
 ) -> list[AnyRow]:
-    """Return the activity competitions where the user is accepted and `at` is in the window.
+    """Return the activity competitions where the user is accepted whose window overlaps
+    the statements' timestamps, `first` to `last` (the caller checks each statement's).
 
     Ended competitions still count statements timestamped inside their window
     (a learning tool may report late); canceled and draft ones never do. Only
@@ -84,13 +90,13 @@ async def competitions_counting(
     """
     trusted = exists().where(t.competition_id == c.id, t.lrs_client_id == lrs_client_id)
     query = (
-        select(c.id, c.timezone, c.rules)
+        select(c.id, c.timezone, c.rules, c.starts_at, c.ends_at)
         .select_from(competitions.join(enrollments, e.competition_id == c.id))
         .where(
             c.kind == "activity",
             c.status.in_(("active", "ended")),
-            c.starts_at <= at,
-            c.ends_at > at,
+            c.starts_at <= last,
+            c.ends_at > first,
             e.user_id == user_id,
             e.status == "accepted",
             or_(c.any_lrs_client, trusted) if lrs_client_id is not None else c.any_lrs_client,
@@ -142,30 +148,61 @@ async def add_trusted_clients(
     await session.execute(pg_insert(trusted_lrs_clients).values(rows).on_conflict_do_nothing())
 
 
-async def points_on_day(
-    session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID, day: date
-) -> float:
-    """Return the points a participant holds on one of their local days (voided ones excluded)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(p.points), 0.0)).where(
-            p.competition_id == competition_id,
-            p.user_id == user_id,
-            p.participant_day == day,
-            p.voided.is_(False),
-        )
-    )
-    return float(total or 0.0)
+# A participant's points on some of their local days, and which of some statements the
+# ledger already holds: one round trip (rows of the first kind carry a day, of the second
+# a statement id).
+_LEDGER_BEFORE = text(
+    f"""
+SELECT a.participant_day AS day, sum(a.points) AS points, NULL::uuid AS statement_id
+FROM {_LEDGER} AS a
+WHERE a.competition_id = :competition_id AND a.user_id = :user_id
+    AND a.participant_day = ANY(CAST(:days AS date[])) AND NOT a.voided
+GROUP BY a.participant_day
+UNION ALL
+SELECT NULL, NULL, a.statement_id
+FROM {_LEDGER} AS a
+WHERE a.competition_id = :competition_id
+    AND a.statement_id = ANY(CAST(:statement_ids AS uuid[]))
+"""  # noqa: S608
+).bindparams(
+    bindparam("competition_id", type_=UUID(as_uuid=True)),
+    bindparam("user_id", type_=UUID(as_uuid=True)),
+)
 
 
-async def insert_award(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Record a statement's points; False when this statement already has a row here."""
-    result = await session.execute(
-        pg_insert(activity_points)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[p.competition_id, p.statement_id])
-        .returning(p.statement_id)
-    )
-    return result.first() is not None
+async def ledger_before(
+    session: AsyncSession,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    days: Sequence[date],
+    statement_ids: Sequence[uuid.UUID],
+) -> tuple[dict[date, float], set[uuid.UUID]]:
+    """Return the points a participant holds on each of `days` (their local days, voided
+    points excluded), and which of `statement_ids` already have a row here."""
+    used: dict[date, float] = {}
+    held: set[uuid.UUID] = set()
+    params = {
+        "competition_id": competition_id,
+        "user_id": user_id,
+        "days": list(days),
+        "statement_ids": list(statement_ids),
+    }
+    for row in await session.execute(_LEDGER_BEFORE, params):
+        if row.statement_id is not None:
+            held.add(row.statement_id)
+        else:
+            used[row.day] = float(row.points or 0.0)
+    return used, held
+
+
+async def insert_awards(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record statements' points, one row each (one statement whatever their number).
+
+    The caller holds the competition's lock and left out the statements `ledger_before`
+    found, so each row is new.
+    """
+    if rows:
+        await session.execute(insert(activity_points), list(rows))
 
 
 async def competitions_awarding(
@@ -309,8 +346,6 @@ async def standing(
     )
     return result.first()
 
-
-_LEDGER = activity_points.fullname
 
 # A participant's totals on the four boards holding one day (`all` counts every day):
 # one pass over the participant's own ledger rows, whatever the board's size.

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from podium_contracts.actors import mbox_email
 from podium_contracts.events import (
@@ -48,7 +49,7 @@ from podium_competitions.boards import (
     announce_rank_changes,
     boards_stale,
 )
-from podium_competitions.domain import RankChange
+from podium_competitions.domain import RankChange, fold_changes
 from podium_competitions.repository import display_names
 
 log = logging.getLogger(__name__)
@@ -82,70 +83,141 @@ async def _participant(session: AsyncSession, data: LearningData) -> Participant
     return Participant(found.user_id, found.timezone, found.tier) if found is not None else None
 
 
-async def record_statement(
-    session: AsyncSession, outbox: Outbox | None, mirror: ActivityBoardMirror, data: LearningData
+async def record_statements(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    facts: Sequence[LearningData],
 ) -> int:
-    """Award or take back a statement's points in every activity competition it counts for.
+    """Award, or on voiding take back, statements' points in every activity competition
+    they count for, in order (SPEC §7.3).
 
-    Returns how many competitions' boards changed.
+    Consecutive statements of one actor from one client (a batch a learning tool posted,
+    which ingest announces as one `learning.statements_recorded`) are awarded together:
+    per competition one lock, one read of the ledger, one insert and one placement per
+    board day, their rank changes netted (ADR 0095). Returns how many awards (statement
+    and competition) changed a board, and how many voidings took points back.
     """
-    if data.voided:
-        return await _take_back(session, outbox, mirror, data.statement_id, data.lrs_client_id)
-    if data.verb == domain.VOIDED_VERB:
-        return 0
-    participant = await _participant(session, data)
+    changed = 0
+    run: list[LearningData] = []
+    for data in facts:
+        if data.verb == domain.VOIDED_VERB and not data.voided:
+            continue  # the voiding statement itself earns nothing
+        if run and (data.voided or _source(data) != _source(run[0])):
+            changed += await _award(session, outbox, mirror, run)
+            run = []
+        if data.voided:
+            changed += await _take_back(
+                session, outbox, mirror, data.statement_id, data.lrs_client_id
+            )
+        else:
+            run.append(data)
+    if run:
+        changed += await _award(session, outbox, mirror, run)
+    return changed
+
+
+def _source(data: LearningData) -> tuple[object, ...]:
+    """Who a statement names and which client posted it: statements awarded together share it."""
+    return data.user_id, mbox_email(data.actor), data.lrs_client_id
+
+
+async def _award(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    run: Sequence[LearningData],
+) -> int:
+    """Award the points of statements of one actor and client, in order; return how many
+    awards changed a board."""
+    participant = await _participant(session, run[0])
     if participant is None:
         return 0
+    times = [data.timestamp for data in run]
     changed = 0
     for competition in await repository.competitions_counting(
-        session, participant.user_id, data.timestamp, data.lrs_client_id
+        session, participant.user_id, min(times), max(times), run[0].lrs_client_id
     ):
         rules = domain.Rules.from_json(competition.rules)
-        rule = rules.first_match(data.verb, data.activity_id, data.scaled_score)
-        if rule is None:
+        matched = [
+            (data, rule)
+            for data in run
+            if competition.starts_at <= data.timestamp < competition.ends_at
+            for rule in [rules.first_match(data.verb, data.activity_id, data.scaled_score)]
+            if rule is not None
+        ]
+        if not matched:
             continue
         await repository.lock_competition(session, competition.id)
         # The cap's day is the participant's; an unknown time zone falls back to the
         # competition's until identity's event arrives.
-        participant_tz = participant.timezone or competition.timezone
-        cap_day = local_day(data.timestamp, participant_tz)
-        used = await repository.points_on_day(session, competition.id, participant.user_id, cap_day)
-        earned = domain.award(rule, rules.multiplier(participant.tier), used, rules.daily_cap)
-        board_day = local_day(data.timestamp, competition.timezone)
-        inserted = await repository.insert_award(
+        cap_days = [
+            local_day(data.timestamp, participant.timezone or competition.timezone)
+            for data, _ in matched
+        ]
+        used, held = await repository.ledger_before(
             session,
-            {
-                "competition_id": competition.id,
-                "statement_id": data.statement_id,
-                "user_id": participant.user_id,
-                "verb": data.verb,
-                "activity_id": data.activity_id,
-                "occurred_at": data.timestamp,
-                "participant_day": cap_day,
-                "board_day": board_day,
-                "base_points": earned.base,
-                "points": earned.points,
-            },
+            competition.id,
+            participant.user_id,
+            sorted(set(cap_days)),
+            [data.statement_id for data, _ in matched],
         )
-        if not inserted:
-            continue  # SPEC §7.3: points are awarded once per statement id
-        if earned.points > 0:
-            await place_participant(
-                session, outbox, mirror, competition.id, participant.user_id, board_day, 1
+        multiplier = rules.multiplier(participant.tier)
+        by_board_day: dict[date, list[dict[str, Any]]] = {}
+        for (data, rule), cap_day in zip(matched, cap_days, strict=True):
+            if data.statement_id in held:
+                continue  # SPEC §7.3: points are awarded once per statement id
+            held.add(data.statement_id)
+            earned = domain.award(rule, multiplier, used.get(cap_day, 0.0), rules.daily_cap)
+            used[cap_day] = used.get(cap_day, 0.0) + earned.points
+            board_day = local_day(data.timestamp, competition.timezone)
+            by_board_day.setdefault(board_day, []).append(
+                {
+                    "competition_id": competition.id,
+                    "statement_id": data.statement_id,
+                    "user_id": participant.user_id,
+                    "verb": data.verb,
+                    "activity_id": data.activity_id,
+                    "occurred_at": data.timestamp,
+                    "participant_day": cap_day,
+                    "board_day": board_day,
+                    "base_points": earned.base,
+                    "points": earned.points,
+                }
             )
-            await _announce_points(
-                outbox,
+        # One board day at a time: each placement sees the ledger as it would after
+        # that day's statements alone, so its boards' line counts follow exactly.
+        net: dict[uuid.UUID, RankChange] = {}
+        points: list[PointsData] = []
+        for board_day, rows in by_board_day.items():
+            await repository.insert_awards(session, rows)
+            earning = [row for row in rows if row["points"] > 0]
+            if not earning:
+                continue  # an award of no points (the day's cap was reached) is on no board
+            moves = await place_participant(
                 session,
-                PointsAwarded,
+                outbox,
+                mirror,
+                competition.id,
+                participant.user_id,
+                board_day,
+                len(earning),
+            )
+            fold_changes(net, moves)
+            points += [
                 PointsData(
                     user_id=participant.user_id,
                     competition_id=competition.id,
-                    statement_id=data.statement_id,
-                    points=earned.points,
-                    occurred_at=data.timestamp,
-                ),
-            )
-            changed += 1
+                    statement_id=row["statement_id"],
+                    points=row["points"],
+                    occurred_at=row["occurred_at"],
+                )
+                for row in earning
+            ]
+        moved = [change for change in net.values() if change.old_rank != change.new_rank]
+        await announce_changes(session, outbox, competition.id, moved, period="all")
+        await _announce_points(outbox, session, PointsAwarded, points)
+        changed += len(points)
     return changed
 
 
@@ -156,7 +228,7 @@ async def _take_back(
     statement_id: uuid.UUID,
     lrs_client_id: uuid.UUID | None,
 ) -> int:
-    """Void a statement's points wherever the voiding client is trusted; rank those boards again."""
+    """Void a statement's points wherever the voiding client is trusted; place the line again."""
     changed = 0
     for competition_id in await repository.competitions_awarding(
         session, statement_id, lrs_client_id
@@ -167,20 +239,23 @@ async def _take_back(
             continue  # voided meanwhile by a concurrent delivery
         if voided.points > 0:
             # An award of no points (the day's cap was reached) was on no board.
-            await place_participant(
+            moves = await place_participant(
                 session, outbox, mirror, competition_id, voided.user_id, voided.board_day, -1
             )
+            await announce_changes(session, outbox, competition_id, moves, period="all")
             await _announce_points(
                 outbox,
                 session,
                 PointsRevoked,
-                PointsData(
-                    user_id=voided.user_id,
-                    competition_id=competition_id,
-                    statement_id=statement_id,
-                    points=voided.points,
-                    occurred_at=voided.occurred_at,
-                ),
+                [
+                    PointsData(
+                        user_id=voided.user_id,
+                        competition_id=competition_id,
+                        statement_id=statement_id,
+                        points=voided.points,
+                        occurred_at=voided.occurred_at,
+                    )
+                ],
             )
         changed += 1
     return changed
@@ -190,11 +265,12 @@ async def _announce_points(
     outbox: Outbox | None,
     session: AsyncSession,
     event_cls: type[PointsAwarded] | type[PointsRevoked],
-    data: PointsData,
+    points: Sequence[PointsData],
 ) -> None:
-    """Stage `points.awarded` / `points.revoked` in the same transaction as the ledger change."""
-    if outbox is not None:
-        await outbox.add(session, new_event(event_cls, PRODUCER, data))
+    """Stage `points.awarded` / `points.revoked`, one per change, in the same transaction
+    as the ledger change."""
+    if outbox is not None and points:
+        await outbox.add(session, *(new_event(event_cls, PRODUCER, data) for data in points))
 
 
 async def recompute_boards(
@@ -246,13 +322,14 @@ async def place_participant(
     user_id: uuid.UUID,
     board_day: date,
     change: int,
-) -> None:
-    """Place a participant's line again on the four boards holding `board_day` (ADR 0094).
+) -> list[RankChange]:
+    """Place a participant's line again on the four boards holding `board_day` (ADR 0094);
+    return the rank changes on the `all` board, for the caller to announce.
 
-    After one statement's points were awarded (`change` 1) or voided (-1). The
+    After `change` statements of that day earned points (or, -1, one was voided). The
     participant's totals come from their own ledger rows; on the stored `all` board
     the new place is one descent of its order index and the lines passed shift by
-    one, each announced as `leaderboard.rank_changed`; every board's Redis mirror
+    one, each a rank change to announce as `leaderboard.rank_changed`; every board's Redis mirror
     gets a delta placing or removing the one line. O(log n) plus the lines that moved,
     whatever the board's size, and the same boards `recompute_boards` ranks from
     scratch. A competition whose `all` board has no stored version (stored before
@@ -265,7 +342,7 @@ async def place_participant(
     states = await repository.board_states(session, competition_id, list(ids.values()))
     if ids["all"] not in states:
         await recompute_boards(session, outbox, mirror, competition_id, board_day)
-        return
+        return []
     standings = await repository.participant_standings(session, competition_id, user_id, board_day)
     names = await display_names(session, {user_id})
     now = _now()
@@ -298,7 +375,7 @@ async def place_participant(
         mirror.stage_delta(session, competition_id, period, start, delta)
         states[ids[period]] = repository.BoardState(now, total)
     await repository.set_board_states(session, competition_id, states)
-    await announce_changes(session, outbox, competition_id, changes, period="all")
+    return changes
 
 
 async def write_lines_again(

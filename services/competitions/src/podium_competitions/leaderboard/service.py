@@ -31,7 +31,7 @@ from podium_competitions.boards import (
     announce_rank_changes,
     boards_stale,
 )
-from podium_competitions.domain import RankChange
+from podium_competitions.domain import RankChange, fold_changes
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import SPLITS, Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, mirrored_lines
@@ -388,15 +388,7 @@ class Moves:
     ) -> None:
         """Fold one placement's changes into the board's net moves."""
         self.owners[competition_id] = owner_id
-        lines = self.boards.setdefault((competition_id, split), {})
-        if not lines:
-            lines.update((change.user_id, change) for change in changes)
-            return
-        for change in changes:
-            held = lines.get(change.user_id)
-            if held is not None:
-                change = RankChange(change.user_id, held.old_rank, change.new_rank, change.score)
-            lines[change.user_id] = change
+        fold_changes(self.boards.setdefault((competition_id, split), {}), changes)
 
     async def announce(self, session: AsyncSession, outbox: Outbox | None) -> None:
         """Stage a `rank_changed` per line whose rank differs at the end of the unit of work.
