@@ -55,15 +55,14 @@ async def on_competition(
 @router.handles(StatementsRecorded)
 async def on_statements(session: AsyncSession, event: StatementsRecorded) -> None:
     """Remember the learner's statements for the daily reminder."""
-    for data in event.data.facts:
-        await service.record_statement(session, data)
+    await service.record_statements(session, event.data.facts)
 
 
 # One event per statement, as ingest emitted before ADR 0068; may still be in flight.
 @router.handles(StatementRecorded)
 async def on_statement(session: AsyncSession, event: StatementRecorded) -> None:
     """Remember the learner's statement for the daily reminder."""
-    await service.record_statement(session, event.data)
+    await service.record_statements(session, [event.data])
 
 
 @router.handles(FulfillmentUpdated)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
@@ -487,12 +487,26 @@ async def record_competition(session: AsyncSession, data: CompetitionData) -> No
     )
 
 
-async def record_statement(session: AsyncSession, data: LearningData) -> None:
-    """Remember who sent which verb when, so a done lesson suppresses its reminder."""
-    if data.user_id is None:
-        return  # not a platform user: no reminders to suppress
-    await projections.record_statement(
-        session, data.statement_id, data.user_id, data.verb, data.timestamp, data.voided
+async def record_statements(session: AsyncSession, facts: Sequence[LearningData]) -> None:
+    """Remember who sent which verb when, so a done lesson suppresses its reminder.
+
+    One statement for the batch, its rows applied in order (a statement named again
+    takes the later `voided`); facts of actors who are not platform users are skipped:
+    they have no reminders to suppress.
+    """
+    await projections.record_statements(
+        session,
+        [
+            {
+                "statement_id": data.statement_id,
+                "user_id": data.user_id,
+                "verb": data.verb,
+                "timestamp": data.timestamp,
+                "voided": data.voided,
+            }
+            for data in facts
+            if data.user_id is not None
+        ],
     )
 
 

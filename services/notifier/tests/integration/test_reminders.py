@@ -140,6 +140,14 @@ async def cohort(notifier: Running) -> Cohort:
         # Another verb, or a voided statement, does not meet the goal.
         statement(users["la"], ATTEMPTED, "2026-06-15T10:00:00-07:00"),
         statement(users["tokyo"], COMPLETED, "2026-06-15T08:00:00+09:00", voided=True),
+        # A statement and its voiding in one event (one row, voided), and a stranger's.
+        batch(
+            (stored := fact(users["tokyo"], COMPLETED, "2026-06-15T09:00:00+09:00")),
+            stored.model_copy(update={"voided": True}),
+            fact(users["tokyo"], COMPLETED, "2026-06-15T10:00:00+09:00").model_copy(
+                update={"user_id": None}
+            ),
+        ),
         # 00:30 on the fall-back day is EDT (UTC-4): 04:30 UTC, inside the 25-hour local day.
         # Two facts of one learner in one event: each is kept.
         batch(
@@ -149,7 +157,12 @@ async def cohort(notifier: Running) -> Cohort:
     ]
     await notifier.publish(*done)
     ids = [u.user_id for u in users.values()]
-    facts = sum(len(e.data.facts) if isinstance(e, StatementsRecorded) else 1 for e in done)
+    facts = sum(
+        len({f.statement_id for f in e.data.facts if f.user_id is not None})
+        if isinstance(e, StatementsRecorded)
+        else 1
+        for e in done
+    )
 
     async def projected() -> bool:
         async with notifier.service.runtime.db.session() as session:

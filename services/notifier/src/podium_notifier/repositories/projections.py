@@ -94,23 +94,22 @@ async def set_participants(
         )
 
 
-async def record_statement(
-    session: AsyncSession,
-    statement_id: uuid.UUID,
-    user_id: uuid.UUID,
-    verb: str,
-    timestamp: datetime,
-    voided: bool,
-) -> None:
-    """Store one learning fact (or mark it voided) for the daily-goal check."""
-    stmt = insert(statements).values(
-        statement_id=statement_id, user_id=user_id, verb=verb, timestamp=timestamp, voided=voided
-    )
+async def record_statements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store learning facts (or mark them voided) for the daily-goal check, in order, in
+    one round trip (an executemany).
+
+    Each row holds `statement_id`, `user_id`, `verb`, `timestamp` and `voided`; a
+    statement already stored takes the row's `voided`.
+    """
+    if not rows:
+        return
+    stmt = insert(statements)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[statements.c.statement_id],
             set_={"voided": stmt.excluded.voided},
-        )
+        ),
+        list(rows),
     )
 
 
