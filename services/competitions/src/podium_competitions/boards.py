@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
+from podium_contracts.envelope import Event
 from podium_contracts.events import RankChanged, RankChangedData
 from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import Period, Split, board_changes_channel
@@ -54,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import RankChange, RankedLine, rank_changes
 
-#: Validates a batch of `rank_changed` events at once (`announce_changes`).
+#: Validates a batch of `rank_changed` events at once (`rank_changed_events`).
 _RANK_CHANGES = TypeAdapter(list[RankChanged])
 
 #: The producer name of the events competitions emits.
@@ -299,7 +300,23 @@ async def announce_changes(
     period: Period = "all",
     recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
 ) -> None:
-    """Stage one `leaderboard.rank_changed` per change (and per recipient of its line).
+    """Stage one `leaderboard.rank_changed` per change (and per recipient of its line)."""
+    if outbox is not None:
+        events = rank_changed_events(
+            competition_id, changes, split=split, period=period, recipients=recipients
+        )
+        await outbox.add(session, *events)
+
+
+def rank_changed_events(
+    competition_id: uuid.UUID,
+    changes: Iterable[RankChange],
+    *,
+    split: Split = "public",
+    period: Period = "all",
+    recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
+) -> list[Event]:
+    """Return one `leaderboard.rank_changed` per change (and per recipient of its line).
 
     Built as a batch (ADR 0076): the first event takes the context's correlation and
     causation, the others copy them and its instant, with ids from one read of the
@@ -307,8 +324,6 @@ async def announce_changes(
     the cost of building them one by one); an arrival in the middle of a large board
     moves tens of thousands of lines at once.
     """
-    if outbox is None:
-        return
     told = recipients or {}
     pairs = [
         (user_id, change)
@@ -316,7 +331,7 @@ async def announce_changes(
         for user_id in told.get(change.user_id, [change.user_id])
     ]
     if not pairs:
-        return
+        return []
 
     def data(user_id: uuid.UUID, change: RankChange) -> dict[str, object]:
         return {
@@ -343,7 +358,7 @@ async def announce_changes(
             for event_id, (user_id, change) in zip(new_ids(len(pairs) - 1), pairs[1:], strict=True)
         ]
     )
-    await outbox.add(session, *events)
+    return events
 
 
 def new_ids(count: int) -> list[uuid.UUID]:

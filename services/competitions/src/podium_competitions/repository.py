@@ -18,7 +18,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
     text,
@@ -456,6 +455,12 @@ async def lock_board(session: AsyncSession, key: str) -> None:
     await session.execute(_LOCK_BOARD, {"key": key})
 
 
+# One array parameter, however many ids (a board may have 100,000 lines); built once.
+_DISPLAY_NAMES = select(users.c.user_id, users.c.display_name).where(
+    users.c.user_id == any_(bindparam("user_ids", type_=ARRAY(UUID(as_uuid=True))))
+)
+
+
 async def display_names(
     session: AsyncSession, user_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
@@ -463,9 +468,5 @@ async def display_names(
     ids = list(user_ids)
     if not ids:
         return {}
-    # One array parameter, however many ids (a board may have 100,000 lines).
-    wanted = literal(ids, type_=ARRAY(UUID(as_uuid=True)))
-    rows = await session.execute(
-        select(users.c.user_id, users.c.display_name).where(users.c.user_id == any_(wanted))
-    )
+    rows = await session.execute(_DISPLAY_NAMES, {"user_ids": ids})
     return {row.user_id: row.display_name for row in rows}

@@ -13,6 +13,7 @@ from podium_contracts.redis_keys import Period
 from podium_runtime.db import AnyRow
 from sqlalchemy import (
     Date,
+    and_,
     bindparam,
     delete,
     exists,
@@ -54,23 +55,46 @@ async def lock_competition(session: AsyncSession, competition_id: uuid.UUID) -> 
     await shared.lock_board(session, f"activity:{competition_id}")
 
 
+# The statements of the awarding path are built once and run with their parameters: a
+# batch of statements runs them once per learner and competition (ADR 0095).
+_USER = select(users.c.user_id, users.c.timezone, users.c.tier)
+_USER_BY_ID = _USER.where(users.c.user_id == bindparam("user_id"))
+_USER_BY_EMAIL = (
+    _USER.where(users.c.email == bindparam("email")).order_by(users.c.updated_at.desc()).limit(1)
+)
+
+
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return a user's projection row (time zone, tier), if identity announced them."""
-    query = select(users.c.user_id, users.c.timezone, users.c.tier).where(
-        users.c.user_id == user_id
-    )
-    return (await session.execute(query)).first()
+    return (await session.execute(_USER_BY_ID, {"user_id": user_id})).first()
 
 
 async def user_by_email(session: AsyncSession, email: str) -> AnyRow | None:
     """Return the user holding this (lower-cased) e-mail, the latest updated if several."""
-    query = (
-        select(users.c.user_id, users.c.timezone, users.c.tier)
-        .where(users.c.email == email.lower())
-        .order_by(users.c.updated_at.desc())
-        .limit(1)
+    return (await session.execute(_USER_BY_EMAIL, {"email": email.lower()})).first()
+
+
+_CLIENT = bindparam("lrs_client_id", type_=UUID(as_uuid=True))
+_COUNTING = (
+    select(c.id, c.timezone, c.rules, c.starts_at, c.ends_at)
+    .select_from(competitions.join(enrollments, e.competition_id == c.id))
+    .where(
+        c.kind == "activity",
+        c.status.in_(("active", "ended")),
+        c.starts_at <= bindparam("last"),
+        c.ends_at > bindparam("first"),
+        e.user_id == bindparam("user_id"),
+        e.status == "accepted",
+        or_(
+            c.any_lrs_client,
+            and_(
+                _CLIENT.is_not(None),
+                exists().where(t.competition_id == c.id, t.lrs_client_id == _CLIENT),
+            ),
+        ),
     )
-    return (await session.execute(query)).first()
+    .order_by(c.id)
+)
 
 
 async def competitions_counting(
@@ -88,22 +112,8 @@ async def competitions_counting(
     competitions that trust `lrs_client_id` (or, created before trust existed,
     any client) count the statement (ADR 0054).
     """
-    trusted = exists().where(t.competition_id == c.id, t.lrs_client_id == lrs_client_id)
-    query = (
-        select(c.id, c.timezone, c.rules, c.starts_at, c.ends_at)
-        .select_from(competitions.join(enrollments, e.competition_id == c.id))
-        .where(
-            c.kind == "activity",
-            c.status.in_(("active", "ended")),
-            c.starts_at <= last,
-            c.ends_at > first,
-            e.user_id == user_id,
-            e.status == "accepted",
-            or_(c.any_lrs_client, trusted) if lrs_client_id is not None else c.any_lrs_client,
-        )
-        .order_by(c.id)
-    )
-    return list((await session.execute(query)).all())
+    params = {"user_id": user_id, "first": first, "last": last, "lrs_client_id": lrs_client_id}
+    return list((await session.execute(_COUNTING, params)).all())
 
 
 async def trusted_clients(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
@@ -570,6 +580,20 @@ _END_OF_BOARD: Place = (
 )
 
 
+_LINES = activity_board.c
+_DROP_LINE = delete(activity_board).where(
+    _LINES.competition_id == bindparam("competition_id"), _LINES.user_id == bindparam("user_id")
+)
+_PUT_COLUMNS = ("rank", "score", "statements", "last_statement_at")
+_PUT = pg_insert(activity_board)
+_PUT_LINE = _PUT.values(
+    {name: bindparam(name) for name in ("competition_id", "user_id", *_PUT_COLUMNS)}
+).on_conflict_do_update(
+    index_elements=[_LINES.competition_id, _LINES.user_id],
+    set_={name: _PUT.excluded[name] for name in _PUT_COLUMNS},
+)
+
+
 async def place_line(
     session: AsyncSession,
     competition_id: uuid.UUID,
@@ -599,12 +623,7 @@ async def place_line(
     if line is None:
         if old_rank is None:
             return PlacedLine(None, None, total, 0, [])
-        await session.execute(
-            delete(activity_board).where(
-                activity_board.c.competition_id == competition_id,
-                activity_board.c.user_id == user_id,
-            )
-        )
+        await session.execute(_DROP_LINE, {"competition_id": competition_id, "user_id": user_id})
         shifted = await _shift(session, competition_id, old, _END_OF_BOARD, -1)
         return PlacedLine(old_rank, None, total - 1, -1, shifted)
     new: Place = (-score, line.reached_at, user_id)
@@ -620,18 +639,16 @@ async def place_line(
     else:
         rank, by, run = following - 1, -1, (old, new)
     shifted = await _shift(session, competition_id, *run, by) if run is not None else []
-    values = {"rank": rank, "score": score, "statements": line.statements}
-    stmt = pg_insert(activity_board).values(
-        competition_id=competition_id,
-        user_id=user_id,
-        last_statement_at=line.reached_at,
-        **values,
-    )
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[activity_board.c.competition_id, activity_board.c.user_id],
-            set_={**values, "last_statement_at": line.reached_at},
-        )
+        _PUT_LINE,
+        {
+            "competition_id": competition_id,
+            "user_id": user_id,
+            "rank": rank,
+            "score": score,
+            "statements": line.statements,
+            "last_statement_at": line.reached_at,
+        },
     )
     return PlacedLine(old_rank, rank, total, by, shifted)
 

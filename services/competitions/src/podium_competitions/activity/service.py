@@ -45,9 +45,9 @@ from podium_competitions.activity.mirror import ActivityBoardMirror, mirrored_li
 from podium_competitions.boards import (
     PRODUCER,
     BoardDelta,
-    announce_changes,
     announce_rank_changes,
     boards_stale,
+    rank_changed_events,
 )
 from podium_competitions.domain import RankChange, fold_changes
 from podium_competitions.repository import display_names
@@ -215,8 +215,7 @@ async def _award(
                 for row in earning
             ]
         moved = [change for change in net.values() if change.old_rank != change.new_rank]
-        await announce_changes(session, outbox, competition.id, moved, period="all")
-        await _announce_points(outbox, session, PointsAwarded, points)
+        await _announce(session, outbox, competition.id, moved, PointsAwarded, points)
         changed += len(points)
     return changed
 
@@ -242,10 +241,11 @@ async def _take_back(
             moves = await place_participant(
                 session, outbox, mirror, competition_id, voided.user_id, voided.board_day, -1
             )
-            await announce_changes(session, outbox, competition_id, moves, period="all")
-            await _announce_points(
-                outbox,
+            await _announce(
                 session,
+                outbox,
+                competition_id,
+                moves,
                 PointsRevoked,
                 [
                     PointsData(
@@ -261,16 +261,21 @@ async def _take_back(
     return changed
 
 
-async def _announce_points(
-    outbox: Outbox | None,
+async def _announce(
     session: AsyncSession,
+    outbox: Outbox | None,
+    competition_id: uuid.UUID,
+    moves: Sequence[RankChange],
     event_cls: type[PointsAwarded] | type[PointsRevoked],
     points: Sequence[PointsData],
 ) -> None:
-    """Stage `points.awarded` / `points.revoked`, one per change, in the same transaction
-    as the ledger change."""
-    if outbox is not None and points:
-        await outbox.add(session, *(new_event(event_cls, PRODUCER, data) for data in points))
+    """Stage the rank changes on the `all` board, then one `points.awarded` /
+    `points.revoked` per change of points, in one outbox insert in the transaction of
+    the ledger change."""
+    if outbox is not None:
+        events = rank_changed_events(competition_id, moves, period="all")
+        events += [new_event(event_cls, PRODUCER, data) for data in points]
+        await outbox.add(session, *events)
 
 
 async def recompute_boards(
