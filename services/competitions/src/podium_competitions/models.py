@@ -22,6 +22,11 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 SCHEMA = "competitions"
 metadata = service_metadata(SCHEMA)
+
+#: Share of each page a ranked board table fills on insert (`leaderboard_entries`,
+#: `activity_board`): the rest is room for the new versions of the rows a move shifts,
+#: so that a shift stays a heap-only update (ADR 0089, 0096).
+BOARD_FILLFACTOR = 50
 messaging = messaging_tables(metadata)
 
 competitions = Table(

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
-from podium_competitions.models import metadata
+from podium_competitions.models import BOARD_FILLFACTOR, metadata
 
 # The points ledger: one row per (competition, statement) that met a rule, so a
 # statement earns points at most once per competition (SPEC §7.3). Voiding keeps
@@ -65,7 +65,7 @@ activity_board = Table(
     Index(
         "ix_activity_board_order", "competition_id", "order_score", "last_statement_at", "user_id"
     ),
-    postgresql_with={"fillfactor": 85},
+    postgresql_with={"fillfactor": BOARD_FILLFACTOR},
 )
 
 # Every activity board's version (`as_of`, the instant of its last change) and line

@@ -5,10 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
-from podium_competitions.models import metadata
-
-#: Room left in each page of `leaderboard_entries` for the new versions of shifted rows.
-ENTRIES_FILLFACTOR = 85
+from podium_competitions.models import BOARD_FILLFACTOR, metadata
 
 # One row per submission the scorer judged; rescoring overwrites the scores.
 leaderboard_submissions = Table(
@@ -55,7 +52,7 @@ leaderboard_entries = Table(
         "best_at",
         "submission_id",
     ),
-    postgresql_with={"fillfactor": ENTRIES_FILLFACTOR},
+    postgresql_with={"fillfactor": BOARD_FILLFACTOR},
 )
 
 # Each board's version: the `as_of` of its last update, which the Redis mirror carries.
