@@ -43,10 +43,14 @@ class Event(BaseModel):
 
     def partition_key(self) -> str:
         """Return the partition key declared for this event's topic."""
+        return str(getattr(self.data, self.partition_field()))
+
+    @classmethod
+    def partition_field(cls) -> str:
+        """Return the name of the data field whose value is the partition key."""
         from podium_contracts.topics import topic_for
 
-        topic = topic_for(type(self))
-        return str(getattr(self.data, topic.key))
+        return topic_for(cls).key
 
     @classmethod
     def schema_name(cls) -> str:
