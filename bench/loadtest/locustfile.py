@@ -32,6 +32,7 @@ SEED: dict[str, Any] = (
 )
 COMPETITION = SEED.get("competition_id", "")
 COMPETITIONS = SEED.get("competition_ids", [])
+ACTIVITY = SEED.get("activity_competition_id", "")
 #: Locust names of the routes: the path with its ids as placeholders.
 C = "/v1/competitions/{id}"
 XAPI_VERSION = {"X-Experience-API-Version": "1.0.3"}
@@ -114,6 +115,15 @@ class Visitor(Browser):
     def competition_list(self) -> None:
         """The list of running competitions."""
         self.client.get("/v1/competitions?status=active&limit=20", name="/v1/competitions")
+
+    @task(1)
+    def activity_board(self) -> None:
+        """The activity competition's page with today's points board."""
+        self.client.get(f"/v1/competitions/{ACTIVITY}", name=C)
+        self.client.get(
+            f"/v1/competitions/{ACTIVITY}/leaderboard?period=day&limit=20",
+            name=f"{C}/leaderboard?period=day",
+        )
 
     @task(2)
     def competition_page(self) -> None:
@@ -297,7 +307,11 @@ _lrs_clients = itertools.count()
 
 
 class LrsClient(Browser):
-    """A course player's LRS client: batches of 10 statements about the participants."""
+    """A course player's LRS client: batches of 10 statements, each one learner's lesson.
+
+    Every client is trusted by the activity competition, which the participants joined:
+    the statements earn points there (SPEC §7.3).
+    """
 
     fixed_count = count("LOADTEST_LRS_CLIENTS")
     wait_time = between(1, 3)
@@ -309,8 +323,10 @@ class LrsClient(Browser):
 
     @task
     def post_statements(self) -> None:
-        """POST a batch of 10 valid statements (ids assigned by the LRS)."""
-        batch = [self.statement() for _ in range(10)]
+        """POST a batch of 10 valid statements of one learner (ids assigned by the LRS)."""
+        learner = random.choice(SEED["participants"])
+        lesson = random.randint(1, 20)
+        batch = [self.statement(learner, lesson) for _ in range(10)]
         self.client.post(
             "/xapi/statements",
             data=json.dumps(batch),
@@ -318,10 +334,8 @@ class LrsClient(Browser):
             name="/xapi/statements [batch of 10]",
         )
 
-    def statement(self) -> dict[str, Any]:
-        """One learner's step in a lesson, with a score."""
-        learner = random.choice(SEED["participants"])
-        lesson = random.randint(1, 20)
+    def statement(self, learner: dict[str, str], lesson: int) -> dict[str, Any]:
+        """One step of a learner in a lesson, with a score."""
         return {
             "actor": {
                 "objectType": "Agent",

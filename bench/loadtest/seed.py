@@ -3,10 +3,12 @@
 The admin (from `PODIUM_ADMIN_EMAIL` / `PODIUM_ADMIN_PASSWORD`, as identity
 ensures it) creates the LRS clients; a sponsor registers and creates the
 competition the load is about (prediction, AUC, started, open to late joins,
-daily limit `DAILY_LIMIT`) with its answer key and a training data file, plus
-a few other public competitions for the list page; the participants register
-and join, and one warm-up submission is scored so every consumer group has
-joined before the clock starts. Registrations run in parallel, with progress.
+daily limit `DAILY_LIMIT`) with its answer key and a training data file, an
+activity competition that counts the LRS clients' statements (`ACTIVITY_RULES`,
+every LRS client trusted), plus a few other public competitions for the list
+page; the participants register and join both, and one warm-up submission is
+scored so every consumer group has joined before the clock starts.
+Registrations run in parallel, with progress.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ ROWS = 2000
 DAILY_LIMIT = 50
 #: Other public competitions, so the list page is not a list of one.
 OTHER_COMPETITIONS = 4
+#: Points of the activity competition for the verbs the LRS clients post (SPEC §7.3).
+ACTIVITY_RULES = {
+    "points": [
+        {"verb": "http://adlnet.gov/expapi/verbs/completed", "points": 10},
+        {"verb": "http://adlnet.gov/expapi/verbs/answered", "points": 2, "min_scaled_score": 0.5},
+        {"verb": "http://adlnet.gov/expapi/verbs/experienced", "points": 1},
+    ],
+    "daily_cap": 500,
+    "daily_goal_verb": "http://adlnet.gov/expapi/verbs/completed",
+}
 
 
 @dataclass
@@ -49,6 +61,8 @@ class Seed:
     participants: list[dict[str, str]]
     #: Basic `Authorization` header values of the LRS clients.
     lrs_clients: list[str]
+    #: The activity competition the LRS clients' statements earn points in.
+    activity_competition_id: str = ""
     answer_ids: list[str] = field(default_factory=list)
     answer_targets: list[int] = field(default_factory=list)
 
@@ -132,22 +146,30 @@ async def register(http: httpx.AsyncClient, name: str, password: str) -> dict[st
     return {"email": email, "password": password, "id": str(made["id"]), "name": name}
 
 
-async def create_competition(http: httpx.AsyncClient, auth: dict[str, str], title: str) -> str:
-    """Create an active public AUC competition that started an hour ago and takes late joins."""
+async def create_competition(
+    http: httpx.AsyncClient, auth: dict[str, str], title: str, kind: str = "prediction"
+) -> str:
+    """Create an active public competition that started an hour ago and takes late joins:
+    an AUC prediction one, or an activity one with `ACTIVITY_RULES`."""
     now = datetime.now(UTC)
-    body = {
-        "kind": "prediction",
+    body: dict[str, Any] = {
+        "kind": kind,
         "title": title,
-        "description": "A binary classification task: predict `target` for every `id`.",
         "status": "active",
         "visibility": "public",
-        "metric": "auc_roc",
-        "daily_submission_limit": DAILY_LIMIT,
-        "public_fraction": 0.5,
         "late_join": True,
         "starts_at": (now - timedelta(hours=1)).isoformat(),
         "ends_at": (now + timedelta(days=30)).isoformat(),
     }
+    if kind == "prediction":
+        body |= {
+            "description": "A binary classification task: predict `target` for every `id`.",
+            "metric": "auc_roc",
+            "daily_submission_limit": DAILY_LIMIT,
+            "public_fraction": 0.5,
+        }
+    else:
+        body |= {"description": "Points for the lessons of ML 101.", "rules": ACTIVITY_RULES}
     return str(expect(await http.post("/v1/competitions", json=body, headers=auth), 201)["id"])
 
 
@@ -166,8 +188,8 @@ async def join(http: httpx.AsyncClient, competition_id: str, user: dict[str, str
     await eventually(accepted, timeout=120, interval=0.25, message="join accepted")
 
 
-async def lrs_client(http: httpx.AsyncClient, admin: dict[str, str], index: int) -> str:
-    """Create an LRS client with the admin API; return its Basic `Authorization` value."""
+async def lrs_client(http: httpx.AsyncClient, admin: dict[str, str], index: int) -> tuple[str, str]:
+    """Create an LRS client with the admin API; return its id and Basic `Authorization`."""
     made = expect(
         await http.post(
             "/v1/admin/lrs-clients",
@@ -176,7 +198,8 @@ async def lrs_client(http: httpx.AsyncClient, admin: dict[str, str], index: int)
         ),
         201,
     )
-    return "Basic " + base64.b64encode(f"{made['key']}:{made['secret']}".encode()).decode()
+    basic = base64.b64encode(f"{made['key']}:{made['secret']}".encode()).decode()
+    return str(made["id"]), f"Basic {basic}"
 
 
 async def warm_up(
@@ -221,6 +244,9 @@ async def seed(
         sponsor = await register(http, "Load test sponsor", password)
         sponsor_auth = await login(http, sponsor["email"], password)
         competition_id = await create_competition(http, sponsor_auth, "Load test: churn")
+        activity_id = await create_competition(
+            http, sponsor_auth, "Load test: ML 101 points", "activity"
+        )
         others = [
             await create_competition(http, sponsor_auth, f"Load test: task {i + 1}")
             for i in range(OTHER_COMPETITIONS)
@@ -263,23 +289,36 @@ async def seed(
         )
         await gather_with_progress(
             "participants joined",
-            [partial(join, http, competition_id, user) for user in users],
+            [
+                partial(join, http, joined, user)
+                for joined in (competition_id, activity_id)
+                for user in users
+            ],
             concurrency,
         )
-        basic = await gather_with_progress(
+        clients = await gather_with_progress(
             "LRS clients created",
             [partial(lrs_client, http, admin, i) for i in range(lrs_clients)],
             concurrency,
+        )
+        expect(
+            await http.put(
+                f"/v1/competitions/{activity_id}/trusted-lrs-clients",
+                json={"lrs_client_ids": [client_id for client_id, _ in clients]},
+                headers=sponsor_auth,
+            ),
+            200,
         )
         if users:
             await warm_up(http, competition_id, users[0], ids)
             print("loadtest: warm-up submission scored", flush=True)
     return Seed(
         competition_id=competition_id,
-        competition_ids=[competition_id, *others],
+        competition_ids=[competition_id, activity_id, *others],
         sponsor=sponsor,
         participants=users,
-        lrs_clients=basic,
+        lrs_clients=[basic for _, basic in clients],
+        activity_competition_id=activity_id,
         answer_ids=ids,
         answer_targets=targets,
     )

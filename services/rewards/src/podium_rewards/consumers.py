@@ -38,9 +38,11 @@ async def on_competition(
     await repo.add_sponsor(session, event.data.owner_id)
 
 
-@router.handles(PointsAwarded, PointsRevoked)
+@router.handles_batch(PointsAwarded, PointsRevoked)
 async def on_points(
-    session: AsyncSession, event: PointsAwarded | PointsRevoked, *, rewards: Rewards
+    session: AsyncSession, events: list[PointsAwarded | PointsRevoked], *, rewards: Rewards
 ) -> None:
-    """Credit earned points to the wallet, or take voided ones back."""
-    await rewards.record_points(session, event.data, revoked=isinstance(event, PointsRevoked))
+    """Credit a poll's earned points to the wallets, or take voided ones back, in order."""
+    await rewards.record_points(
+        session, [(event.data, isinstance(event, PointsRevoked)) for event in events]
+    )

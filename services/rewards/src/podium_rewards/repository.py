@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +96,27 @@ async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
     return row
 
 
+async def lock_wallets(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Create the wallets if needed and lock them, in user order, until the transaction
+    ends; return each one's balance and debt."""
+    ids = sorted(set(user_ids))
+    await session.execute(
+        pg_insert(wallets).on_conflict_do_nothing(), [{"user_id": user_id} for user_id in ids]
+    )
+    rows = await session.execute(_LOCK_WALLETS, {"user_ids": ids})
+    return {row.user_id: (row.balance, row.debt) for row in rows}
+
+
+_LOCK_WALLETS = (
+    select(wallets.c.user_id, wallets.c.balance, wallets.c.debt)
+    .where(wallets.c.user_id.in_(bindparam("user_ids", expanding=True)))
+    .order_by(wallets.c.user_id)
+    .with_for_update()
+)
+
+
 async def get_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None:
     """Return a wallet without locking it."""
     return (
@@ -114,6 +135,32 @@ async def set_wallet(session: AsyncSession, user_id: uuid.UUID, balance: int, de
         .where(wallets.c.user_id == user_id)
         .values(balance=balance, debt=debt, updated_at=func.now())
     )
+
+
+async def set_wallets(session: AsyncSession, changed: dict[uuid.UUID, tuple[int, int]]) -> None:
+    """Write locked wallets' new balance and debt, one statement for all of them."""
+    if changed:
+        await session.execute(
+            _SET_WALLET,
+            [
+                {"wallet": user_id, "balance": balance, "debt": debt}
+                for user_id, (balance, debt) in changed.items()
+            ],
+        )
+
+
+_SET_WALLET = (
+    update(wallets)
+    .where(wallets.c.user_id == bindparam("wallet"))
+    .values(balance=bindparam("balance"), debt=bindparam("debt"), updated_at=func.now())
+)
+
+
+async def add_lots(session: AsyncSession, lots: Sequence[dict[str, Any]]) -> None:
+    """Create parcels of points (`user_id`, `source`, `points`, `remaining`, `expires_at`,
+    `created_at`), one statement for all of them."""
+    if lots:
+        await session.execute(insert(point_lots), list(lots))
 
 
 async def add_lot(
@@ -200,6 +247,23 @@ async def ledger_has(session: AsyncSession, source: str) -> bool:
     return (
         await session.scalar(select(ledger.c.entry_id).where(ledger.c.source == source))
     ) is not None
+
+
+async def ledger_sources(session: AsyncSession, sources: Sequence[str]) -> set[str]:
+    """Return which of these idempotency sources already have a ledger entry."""
+    if not sources:
+        return set()
+    rows = await session.scalars(
+        select(ledger.c.source).where(ledger.c.source.in_(bindparam("sources", expanding=True))),
+        {"sources": list(sources)},
+    )
+    return set(rows)
+
+
+async def add_entries(session: AsyncSession, entries: Sequence[dict[str, Any]]) -> None:
+    """Append ledger entries, one statement for all of them."""
+    if entries:
+        await session.execute(insert(ledger), list(entries))
 
 
 async def add_entry(session: AsyncSession, **values: Any) -> None:

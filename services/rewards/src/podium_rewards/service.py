@@ -70,6 +70,20 @@ class Caller:
         return self.role == "admin"
 
 
+@dataclass(frozen=True)
+class Credit:
+    """Points to add to a wallet as a new lot, with the ledger entry that says why."""
+
+    user_id: uuid.UUID
+    points: int
+    kind: str
+    reason: str
+    #: The entry's idempotency source; the lot's is `lot:<source>`.
+    source: str
+    reference: str | None
+    expires: bool
+
+
 @dataclass
 class Rewards:
     """The rewards use cases with their settings, outbox and clock."""
@@ -93,28 +107,57 @@ class Rewards:
         expires: bool,
     ) -> int:
         """Add points as a new lot (settling debt first) and a ledger entry; return the balance."""
+        credit = Credit(user_id, points, kind, reason, source, reference, expires)
+        return (await self._credit_all(session, [credit]))[user_id]
+
+    async def _credit_all(
+        self, session: AsyncSession, credits: Sequence[Credit]
+    ) -> dict[uuid.UUID, int]:
+        """Add each credit as a new lot (settling its wallet's debt first) and a ledger entry,
+        in order; return the wallets' balances after.
+
+        The wallets are locked once each, in user order, and the lots, the entries and the
+        wallets are written in one statement each, however many credits.
+        """
         now = self.clock()
-        wallet = await repo.lock_wallet(session, user_id)
-        settled = min(wallet.debt, points)
-        remaining = points - settled
-        expires_at = domain.expiry(now, self.settings.points_expire_after_days) if expires else None
-        await repo.add_lot(session, user_id, f"lot:{source}", points, remaining, expires_at, now)
-        balance: int = wallet.balance + remaining
-        await repo.set_wallet(session, user_id, balance, wallet.debt - settled)
-        if settled:
-            reason = f"{reason} ({settled} settled revoked points)"
-        await repo.add_entry(
-            session,
-            user_id=user_id,
-            kind=kind,
-            points=points,
-            balance_after=balance,
-            reason=reason,
-            reference=reference,
-            source=source,
-            at=now,
-        )
-        return balance
+        wallets = await repo.lock_wallets(session, [c.user_id for c in credits])
+        expiry = domain.expiry(now, self.settings.points_expire_after_days)
+        lots: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        for credit in credits:
+            balance, debt = wallets[credit.user_id]
+            settled = min(debt, credit.points)
+            remaining = credit.points - settled
+            wallets[credit.user_id] = balance + remaining, debt - settled
+            lots.append(
+                {
+                    "user_id": credit.user_id,
+                    "source": f"lot:{credit.source}",
+                    "points": credit.points,
+                    "remaining": remaining,
+                    "expires_at": expiry if credit.expires else None,
+                    "created_at": now,
+                }
+            )
+            reason = credit.reason
+            if settled:
+                reason = f"{reason} ({settled} settled revoked points)"
+            entries.append(
+                {
+                    "user_id": credit.user_id,
+                    "kind": credit.kind,
+                    "points": credit.points,
+                    "balance_after": balance + remaining,
+                    "reason": reason,
+                    "reference": credit.reference,
+                    "source": credit.source,
+                    "at": now,
+                }
+            )
+        await repo.add_lots(session, lots)
+        await repo.set_wallets(session, wallets)
+        await repo.add_entries(session, entries)
+        return {user_id: balance for user_id, (balance, _) in wallets.items()}
 
     async def _take(
         self, session: AsyncSession, user_id: uuid.UUID, points: int, first_lot: int | None = None
@@ -133,25 +176,56 @@ class Rewards:
         return taken
 
     async def record_points(
-        self, session: AsyncSession, data: PointsData, *, revoked: bool
+        self, session: AsyncSession, changes: Sequence[tuple[PointsData, bool]]
     ) -> None:
-        """Credit `points.awarded`, or take back `points.revoked`, once per statement."""
-        points = domain.whole_points(data.points)
-        key = f"{data.competition_id}:{data.statement_id}"
-        source = f"{'revoke' if revoked else 'earn'}:{key}"
-        if points == 0 or await repo.ledger_has(session, source):
-            return
-        if not revoked:
-            await self._credit(
-                session,
+        """Credit `points.awarded`, or take back `points.revoked` (`True`), once per statement,
+        in order.
+
+        The awards up to a revocation are credited together (`_credit_all`: each wallet
+        locked once, the lots and entries in one statement each); a revocation takes
+        from the lots, so the credits before it are written first.
+        """
+        awarded: list[PointsData] = []
+        for data, revoked in changes:
+            if revoked:
+                await self._credit_points(session, awarded)
+                awarded = []
+                await self._take_back_points(session, data)
+            else:
+                awarded.append(data)
+        await self._credit_points(session, awarded)
+
+    async def _credit_points(self, session: AsyncSession, awarded: Sequence[PointsData]) -> None:
+        """Credit awarded points not credited before (a redelivery credits nothing)."""
+        credits = [
+            Credit(
                 data.user_id,
                 points,
-                kind="earn",
-                reason="activity points",
-                source=source,
-                reference=f"competition:{data.competition_id}",
+                "earn",
+                "activity points",
+                f"earn:{data.competition_id}:{data.statement_id}",
+                f"competition:{data.competition_id}",
                 expires=True,
             )
+            for data in awarded
+            for points in [domain.whole_points(data.points)]
+            if points != 0
+        ]
+        held = await repo.ledger_sources(session, [credit.source for credit in credits])
+        new: list[Credit] = []
+        for credit in credits:
+            if credit.source not in held:
+                held.add(credit.source)
+                new.append(credit)
+        if new:
+            await self._credit_all(session, new)
+
+    async def _take_back_points(self, session: AsyncSession, data: PointsData) -> None:
+        """Take back a voided statement's points, once."""
+        points = domain.whole_points(data.points)
+        key = f"{data.competition_id}:{data.statement_id}"
+        source = f"revoke:{key}"
+        if points == 0 or await repo.ledger_has(session, source):
             return
         now = self.clock()
         wallet = await repo.lock_wallet(session, data.user_id)

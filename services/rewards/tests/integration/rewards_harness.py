@@ -63,7 +63,7 @@ class Running:
             ),
         )
         async with self.service.runtime.db.session() as session:
-            await self.service.rewards.record_points(session, event.data, revoked=False)
+            await self.service.rewards.record_points(session, [(event.data, False)])
         return statement_id
 
     async def wallet(self, user_id: uuid.UUID) -> dict[str, Any]:

@@ -34,11 +34,11 @@ async def test_points_are_credited_once_and_revoked_even_after_spending(rewards:
         lot = await repository.lot_by_source(session, f"lot:earn:{data.competition_id}:{statement}")
         assert lot is None  # the test's earn() used its own competition id
     async with rewards.service.runtime.db.session() as session:
-        await rewards.service.rewards.record_points(session, data, revoked=False)
+        await rewards.service.rewards.record_points(session, [(data, False)])
     assert (await rewards.wallet(user))["balance"] == 14
     for _ in range(2):  # a redelivered revocation takes nothing more
         async with rewards.service.runtime.db.session() as session:
-            await rewards.service.rewards.record_points(session, data, revoked=True)
+            await rewards.service.rewards.record_points(session, [(data, True)])
     wallet = await rewards.wallet(user)
     assert (wallet["balance"], wallet["debt"]) == (2, 0)
     page = await rewards.http.get("/internal/v1/wallet/transactions", headers=caller(user))
@@ -59,11 +59,11 @@ async def test_a_revocation_beyond_the_balance_becomes_a_debt_settled_by_later_p
         occurred_at=rewards.clock(),
     )
     async with rewards.service.runtime.db.session() as session:
-        await rewards.service.rewards.record_points(session, data, revoked=False)
+        await rewards.service.rewards.record_points(session, [(data, False)])
     drawing = await rewards.open_drawing(ticket_cost_points=25)
     assert (await rewards.buy(user, drawing["id"], 1)).status_code == 201
     async with rewards.service.runtime.db.session() as session:
-        await rewards.service.rewards.record_points(session, data, revoked=True)
+        await rewards.service.rewards.record_points(session, [(data, True)])
     wallet = await rewards.wallet(user)
     assert (wallet["balance"], wallet["debt"]) == (0, 25)
     await rewards.earn(user, 40)
