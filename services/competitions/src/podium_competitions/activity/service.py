@@ -36,6 +36,7 @@ from podium_contracts.events import (
 )
 from podium_contracts.read_models import BoardMeta
 from podium_contracts.redis_keys import Period, activity_board_keys
+from podium_runtime.db import AnyRow
 from podium_runtime.outbox import Outbox, new_event
 from podium_runtime.timezones import local_day
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,75 +150,105 @@ async def _award(
         if not matched:
             continue
         await repository.lock_competition(session, competition.id)
-        # The cap's day is the participant's; an unknown time zone falls back to the
-        # competition's until identity's event arrives.
-        cap_days = [
-            local_day(data.timestamp, participant.timezone or competition.timezone)
-            for data, _ in matched
-        ]
-        used, held = await repository.ledger_before(
-            session,
-            competition.id,
-            participant.user_id,
-            sorted(set(cap_days)),
-            [data.statement_id for data, _ in matched],
+        rows = await _new_awards(session, competition, participant, rules, matched)
+        changed += await _book_awards(
+            session, outbox, mirror, competition.id, participant.user_id, rows
         )
-        multiplier = rules.multiplier(participant.tier)
-        by_board_day: dict[date, list[dict[str, Any]]] = {}
-        for (data, rule), cap_day in zip(matched, cap_days, strict=True):
-            if data.statement_id in held:
-                continue  # SPEC §7.3: points are awarded once per statement id
-            held.add(data.statement_id)
-            earned = domain.award(rule, multiplier, used.get(cap_day, 0.0), rules.daily_cap)
-            used[cap_day] = used.get(cap_day, 0.0) + earned.points
-            board_day = local_day(data.timestamp, competition.timezone)
-            by_board_day.setdefault(board_day, []).append(
-                {
-                    "competition_id": competition.id,
-                    "statement_id": data.statement_id,
-                    "user_id": participant.user_id,
-                    "verb": data.verb,
-                    "activity_id": data.activity_id,
-                    "occurred_at": data.timestamp,
-                    "participant_day": cap_day,
-                    "board_day": board_day,
-                    "base_points": earned.base,
-                    "points": earned.points,
-                }
-            )
-        # One board day at a time: each placement sees the ledger as it would after
-        # that day's statements alone, so its boards' line counts follow exactly.
-        net: dict[uuid.UUID, RankChange] = {}
-        points: list[PointsData] = []
-        for board_day, rows in by_board_day.items():
-            await repository.insert_awards(session, rows)
-            earning = [row for row in rows if row["points"] > 0]
-            if not earning:
-                continue  # an award of no points (the day's cap was reached) is on no board
-            moves = await place_participant(
-                session,
-                outbox,
-                mirror,
-                competition.id,
-                participant.user_id,
-                board_day,
-                len(earning),
-            )
-            fold_changes(net, moves)
-            points += [
-                PointsData(
-                    user_id=participant.user_id,
-                    competition_id=competition.id,
-                    statement_id=row["statement_id"],
-                    points=row["points"],
-                    occurred_at=row["occurred_at"],
-                )
-                for row in earning
-            ]
-        moved = [change for change in net.values() if change.old_rank != change.new_rank]
-        await _announce(session, outbox, competition.id, moved, PointsAwarded, points)
-        changed += len(points)
     return changed
+
+
+async def _new_awards(
+    session: AsyncSession,
+    competition: AnyRow,
+    participant: Participant,
+    rules: domain.Rules,
+    matched: Sequence[tuple[LearningData, domain.PointRule]],
+) -> list[dict[str, Any]]:
+    """Return the ledger rows of the matched statements this competition has not awarded
+    yet, their points worked out in order under the daily cap (SPEC §7.3).
+
+    The cap's day is the participant's; an unknown time zone falls back to the
+    competition's until identity's event arrives. The caller holds the lock.
+    """
+    cap_days = [
+        local_day(data.timestamp, participant.timezone or competition.timezone)
+        for data, _ in matched
+    ]
+    used, held = await repository.ledger_before(
+        session,
+        competition.id,
+        participant.user_id,
+        sorted(set(cap_days)),
+        [data.statement_id for data, _ in matched],
+    )
+    multiplier = rules.multiplier(participant.tier)
+    rows: list[dict[str, Any]] = []
+    for (data, rule), cap_day in zip(matched, cap_days, strict=True):
+        if data.statement_id in held:
+            continue  # points are awarded once per statement id
+        held.add(data.statement_id)
+        earned = domain.award(rule, multiplier, used.get(cap_day, 0.0), rules.daily_cap)
+        used[cap_day] = used.get(cap_day, 0.0) + earned.points
+        rows.append(
+            {
+                "competition_id": competition.id,
+                "statement_id": data.statement_id,
+                "user_id": participant.user_id,
+                "verb": data.verb,
+                "activity_id": data.activity_id,
+                "occurred_at": data.timestamp,
+                "participant_day": cap_day,
+                "board_day": local_day(data.timestamp, competition.timezone),
+                "base_points": earned.base,
+                "points": earned.points,
+            }
+        )
+    return rows
+
+
+async def _book_awards(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: ActivityBoardMirror,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    rows: Sequence[dict[str, Any]],
+) -> int:
+    """Store a participant's new awards, place their line and announce; return how many
+    awards earned points.
+
+    One board day at a time: its rows go in, then one placement, which sees the ledger
+    as it would after that day's statements alone, so its boards' line counts follow
+    exactly. The placements' moves are netted and announced once, with a
+    `points.awarded` per award that earned points.
+    """
+    by_board_day: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_board_day.setdefault(row["board_day"], []).append(row)
+    net: dict[uuid.UUID, RankChange] = {}
+    points: list[PointsData] = []
+    for board_day, day_rows in by_board_day.items():
+        await repository.insert_awards(session, day_rows)
+        earning = [row for row in day_rows if row["points"] > 0]
+        if not earning:
+            continue  # an award of no points (the day's cap was reached) is on no board
+        moves = await place_participant(
+            session, outbox, mirror, competition_id, user_id, board_day, len(earning)
+        )
+        fold_changes(net, moves)
+        points += [
+            PointsData(
+                user_id=user_id,
+                competition_id=competition_id,
+                statement_id=row["statement_id"],
+                points=row["points"],
+                occurred_at=row["occurred_at"],
+            )
+            for row in earning
+        ]
+    moved = [change for change in net.values() if change.old_rank != change.new_rank]
+    await _announce(session, outbox, competition_id, moved, PointsAwarded, points)
+    return len(points)
 
 
 async def _take_back(
