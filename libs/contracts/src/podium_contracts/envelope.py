@@ -31,6 +31,8 @@ class Event(BaseModel):
 
     #: Name of the topic this event travels on; set by `topics.register`.
     topic_name: ClassVar[str] = ""
+    #: The data field whose value is the partition key; set by `topics.register`.
+    partition_by: ClassVar[str] = ""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
@@ -43,14 +45,7 @@ class Event(BaseModel):
 
     def partition_key(self) -> str:
         """Return the partition key declared for this event's topic."""
-        return str(getattr(self.data, self.partition_field()))
-
-    @classmethod
-    def partition_field(cls) -> str:
-        """Return the name of the data field whose value is the partition key."""
-        from podium_contracts.topics import topic_for
-
-        return topic_for(cls).key
+        return str(getattr(self.data, self.partition_by))
 
     @classmethod
     def schema_name(cls) -> str:

@@ -69,6 +69,7 @@ def register(topic: Topic) -> Callable[[E], E]:
         topic.events.append(cls)
         _DECLARED.append(cls)
         cls.topic_name = topic.name
+        cls.partition_by = topic.key
         return cls
 
     return decorate

@@ -188,10 +188,9 @@ class Outbox:
                 size = len(payload.encode())
                 if size > self.max_event_bytes:
                     raise EventTooLarge(event.type, size, self.max_event_bytes)
-        # A batch is mostly one kind of event from one context: its topic, headers and
-        # key field are worked out once per kind, and the rows go in as one statement of
-        # arrays.
-        routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str, str]] = {}
+        # A batch is mostly one kind of event from one context: its topic and headers
+        # are worked out once per kind, and the rows go in as one statement of arrays.
+        routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str]] = {}
         columns: dict[str, list[Any]] = {name: [] for name in _STAGED}
         for event, payload in zip(events, payloads, strict=True):
             kind = (type(event), event.producer, event.correlation_id, event.causation_id)
@@ -200,11 +199,10 @@ class Outbox:
                 route = routes[kind] = (
                     self.topic_prefix + topic_for(event).name,
                     json.dumps(event_headers(event)),
-                    event.partition_field(),
                 )
             columns["event_ids"].append(event.id)
             columns["topics"].append(route[0])
-            columns["keys"].append(str(getattr(event.data, route[2])))
+            columns["keys"].append(event.partition_key())
             columns["event_types"].append(event.type)
             columns["payloads"].append(payload)
             columns["headers"].append(route[1])

@@ -8,9 +8,9 @@ deadlock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from podium_runtime.db import AnyRow
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -83,22 +83,21 @@ async def display_names(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict
 # --- wallets -------------------------------------------------------------------------
 
 
-async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow:
+class Wallet(NamedTuple):
+    """A locked wallet's balance and debt."""
+
+    balance: int
+    debt: int
+
+
+async def lock_wallet(session: AsyncSession, user_id: uuid.UUID) -> Wallet:
     """Create the wallet if needed and lock it until the transaction ends; return it."""
-    await session.execute(pg_insert(wallets).values(user_id=user_id).on_conflict_do_nothing())
-    row = (
-        await session.execute(
-            select(wallets.c.balance, wallets.c.debt)
-            .where(wallets.c.user_id == user_id)
-            .with_for_update()
-        )
-    ).one()
-    return row
+    return (await lock_wallets(session, [user_id]))[user_id]
 
 
 async def lock_wallets(
     session: AsyncSession, user_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, int]]:
+) -> dict[uuid.UUID, Wallet]:
     """Create the wallets if needed and lock them, in user order, until the transaction
     ends; return each one's balance and debt."""
     ids = sorted(set(user_ids))
@@ -106,7 +105,7 @@ async def lock_wallets(
         pg_insert(wallets).on_conflict_do_nothing(), [{"user_id": user_id} for user_id in ids]
     )
     rows = await session.execute(_LOCK_WALLETS, {"user_ids": ids})
-    return {row.user_id: (row.balance, row.debt) for row in rows}
+    return {row.user_id: Wallet(row.balance, row.debt) for row in rows}
 
 
 _LOCK_WALLETS = (
@@ -130,14 +129,10 @@ async def get_wallet(session: AsyncSession, user_id: uuid.UUID) -> AnyRow | None
 
 async def set_wallet(session: AsyncSession, user_id: uuid.UUID, balance: int, debt: int) -> None:
     """Write a locked wallet's new balance and debt (the check constraint forbids < 0)."""
-    await session.execute(
-        update(wallets)
-        .where(wallets.c.user_id == user_id)
-        .values(balance=balance, debt=debt, updated_at=func.now())
-    )
+    await set_wallets(session, {user_id: Wallet(balance, debt)})
 
 
-async def set_wallets(session: AsyncSession, changed: dict[uuid.UUID, tuple[int, int]]) -> None:
+async def set_wallets(session: AsyncSession, changed: Mapping[uuid.UUID, Wallet]) -> None:
     """Write locked wallets' new balance and debt, one statement for all of them."""
     if changed:
         await session.execute(
@@ -161,28 +156,6 @@ async def add_lots(session: AsyncSession, lots: Sequence[dict[str, Any]]) -> Non
     `created_at`), one statement for all of them."""
     if lots:
         await session.execute(insert(point_lots), list(lots))
-
-
-async def add_lot(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    source: str,
-    points: int,
-    remaining: int,
-    expires_at: datetime | None,
-    now: datetime,
-) -> None:
-    """Create a parcel of points."""
-    await session.execute(
-        insert(point_lots).values(
-            user_id=user_id,
-            source=source,
-            points=points,
-            remaining=remaining,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    )
 
 
 async def lot_by_source(session: AsyncSession, source: str) -> AnyRow | None:
@@ -244,9 +217,7 @@ async def expiring_lots(
 
 async def ledger_has(session: AsyncSession, source: str) -> bool:
     """Tell whether an entry with this idempotency source exists."""
-    return (
-        await session.scalar(select(ledger.c.entry_id).where(ledger.c.source == source))
-    ) is not None
+    return source in await ledger_sources(session, [source])
 
 
 async def ledger_sources(session: AsyncSession, sources: Sequence[str]) -> set[str]:
@@ -268,7 +239,7 @@ async def add_entries(session: AsyncSession, entries: Sequence[dict[str, Any]]) 
 
 async def add_entry(session: AsyncSession, **values: Any) -> None:
     """Append one ledger entry."""
-    await session.execute(insert(ledger).values(**values))
+    await add_entries(session, [values])
 
 
 async def entries(

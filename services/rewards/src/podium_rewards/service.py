@@ -128,7 +128,7 @@ class Rewards:
             balance, debt = wallets[credit.user_id]
             settled = min(debt, credit.points)
             remaining = credit.points - settled
-            wallets[credit.user_id] = balance + remaining, debt - settled
+            wallets[credit.user_id] = repo.Wallet(balance + remaining, debt - settled)
             lots.append(
                 {
                     "user_id": credit.user_id,

@@ -101,10 +101,12 @@ async def record_statements(
     """
     changed = 0
     run: list[LearningData] = []
+    source: tuple[object, ...] = ()
     for data in facts:
         if data.verb == domain.VOIDED_VERB and not data.voided:
             continue  # the voiding statement itself earns nothing
-        if run and (data.voided or _source(data) != _source(run[0])):
+        named = () if data.voided else _source(data)
+        if run and named != source:
             changed += await _award(session, outbox, mirror, run)
             run = []
         if data.voided:
@@ -113,6 +115,7 @@ async def record_statements(
             )
         else:
             run.append(data)
+            source = named
     if run:
         changed += await _award(session, outbox, mirror, run)
     return changed
