@@ -58,7 +58,7 @@ from podium_contracts.events import ScoredData
 from podium_gateway.read_model import PAGE_SCRIPT
 from podium_runtime.db import Database
 from podium_runtime.infra import start_redis
-from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from podium_runtime.rollback import migrated_database
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -201,9 +201,9 @@ def _score(
 async def _announced(session: AsyncSession, outbox: Outbox) -> int:
     """Return and clear how many rank changes the last event announced."""
     table = outbox.table
-    rows = (await session.execute(select(table.c.seq))).all()
+    payloads = (await session.scalars(select(table.c.payload))).all()
     await session.execute(table.delete())
-    return len(rows)
+    return sum(len(row_payloads(payload)) for payload in payloads)
 
 
 async def page_time(client: redis.Redis, competition_id: uuid.UUID, offset: int) -> float:

@@ -140,11 +140,13 @@ VERSIONS: list[tuple[float, float]] = []
 
 _SCORING_STAGES = text(
     """
-    SELECT o.payload::jsonb #>> '{data,submission_id}' AS submission_id,
-           o.event_id, p.processed_at, o.payload::jsonb #>> '{data,scored_at}' AS scored_at,
-           o.sent_at
+    SELECT e.doc::jsonb #>> '{data,submission_id}' AS submission_id,
+           CAST(e.doc::jsonb ->> 'id' AS uuid) AS event_id, p.processed_at,
+           e.doc::jsonb #>> '{data,scored_at}' AS scored_at, o.sent_at
     FROM scoring.outbox AS o
-    JOIN scoring.processed_events AS p ON p.event_id::text = o.payload::jsonb ->> 'causation_id'
+    -- A row may hold several events, one JSON document per line (ADR 0097).
+    CROSS JOIN LATERAL regexp_split_to_table(o.payload, E'\\n') AS e(doc)
+    JOIN scoring.processed_events AS p ON p.event_id::text = e.doc::jsonb ->> 'causation_id'
     WHERE o.event_type = 'submission.scored'
     """
 )

@@ -154,7 +154,7 @@ async def _scalar_rows(database_url: str, sql: str, **params: Any) -> list[Any]:
 
 
 async def unsent_outbox_rows(database_url: str) -> int:
-    """Count the events still waiting in the outboxes of every service."""
+    """Count the rows (an event or a run of them each) still unsent in every service's outbox."""
     total = 0
     for schema in OUTBOX_SCHEMAS:
         rows = await _scalar_rows(

@@ -30,7 +30,9 @@ CONSUMER_LAG = Gauge(
     "Messages behind the end of each assigned partition",
     ["topic", "partition"],
 )
-OUTBOX_BACKLOG = Gauge("podium_outbox_backlog", "Outbox events not yet published")
+OUTBOX_BACKLOG = Gauge(
+    "podium_outbox_backlog", "Outbox rows not yet published (a row holds one event or a run)"
+)
 OUTBOX_PUBLISHED = Counter("podium_outbox_published_total", "Outbox events published to Kafka")
 OUTBOX_UNDELIVERABLE = Counter(
     "podium_outbox_undeliverable_total",

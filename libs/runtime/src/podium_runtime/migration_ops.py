@@ -1,4 +1,4 @@
-"""Alembic operations shared by every service's first migration (outbox and inbox tables)."""
+"""Alembic operations shared by every service's migrations of its outbox and inbox tables."""
 
 from __future__ import annotations
 
@@ -47,3 +47,14 @@ def drop_messaging_tables(schema: str) -> None:
     """Drop the messaging tables of `schema`."""
     op.drop_table("processed_events", schema=schema)
     op.drop_table("outbox", schema=schema)
+
+
+def store_outbox_payloads_uncompressed(schema: str, *, uncompressed: bool = True) -> None:
+    """Keep large outbox payloads out of line without compressing them (ADR 0097).
+
+    A row holding a run of events can be tens of kilobytes; compressing it cost more
+    than the insert itself, and the row lives only until it is sent and purged.
+    `uncompressed=False` gives the column its default storage back (a downgrade).
+    """
+    storage = "EXTERNAL" if uncompressed else "EXTENDED"
+    op.execute(f"ALTER TABLE {schema}.outbox ALTER COLUMN payload SET STORAGE {storage}")

@@ -2,7 +2,9 @@
 
 Producers write events as rows of their own `outbox` table in the same
 transaction as the state change; `OutboxRelay` publishes them to Kafka with the
-declared partition key and marks them sent. Rows are claimed with
+declared partition key and marks them sent. A row holds one event, or a run of
+events staged together that share their topic, key, type and context, one JSON
+document per line (`row_payloads`; ADR 0097). Rows are claimed with
 `FOR UPDATE SKIP LOCKED`, so several relay replicas never publish the same row
 while one of them holds it; a crash after publishing and before marking sent
 republishes (at-least-once), which consumers absorb with their inbox.
@@ -143,10 +145,6 @@ class EventTooLarge(Exception):
         self.limit = limit
 
 
-#: The parameters of `Outbox`'s insert: one array per column, one element per event.
-_STAGED = ("event_ids", "topics", "keys", "event_types", "payloads", "headers")
-
-
 class Outbox:
     """Writes events into a service's outbox inside the caller's transaction."""
 
@@ -176,8 +174,11 @@ class Outbox:
     async def add(self, session: AsyncSession, *events: Event) -> None:
         """Stage `events` in the session's transaction; nothing is sent unless it commits.
 
-        Raises `EventTooLarge` for an event the broker would refuse, so the caller's
-        request or message fails cleanly instead of the relay stalling on it later.
+        Consecutive events that share their topic, key, type and context go into one
+        row, one JSON document per line, up to about `max_event_bytes` a row; the relay
+        publishes each as its own message (ADR 0097). Raises `EventTooLarge` for an
+        event the broker would refuse, so the caller's request or message fails
+        cleanly instead of the relay stalling on it later.
         """
         if not events:
             return
@@ -191,7 +192,7 @@ class Outbox:
         # A batch is mostly one kind of event from one context: its topic and headers
         # are worked out once per kind, and the rows go in as one statement of arrays.
         routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str]] = {}
-        columns: dict[str, list[Any]] = {name: [] for name in _STAGED}
+        rows: list[_Row] = []
         for event, payload in zip(events, payloads, strict=True):
             kind = (type(event), event.producer, event.correlation_id, event.causation_id)
             route = routes.get(kind)
@@ -200,15 +201,52 @@ class Outbox:
                     self.topic_prefix + topic_for(event).name,
                     json.dumps(event_headers(event)),
                 )
-            columns["event_ids"].append(event.id)
-            columns["topics"].append(route[0])
-            columns["keys"].append(event.partition_key())
-            columns["event_types"].append(event.type)
-            columns["payloads"].append(payload)
-            columns["headers"].append(route[1])
-        await session.execute(self._insert, columns)
+            key = event.partition_key()
+            row = rows[-1] if rows else None
+            if (
+                row is None
+                or row.route is not route
+                or row.key != key
+                or row.size + len(payload) > self.max_event_bytes
+            ):
+                rows.append(_Row(event, route, key, [payload], len(payload)))
+            else:
+                row.payloads.append(payload)
+                row.size += len(payload) + 1
+        await session.execute(
+            self._insert,
+            {
+                "event_ids": [row.first.id for row in rows],
+                "topics": [row.route[0] for row in rows],
+                "keys": [row.key for row in rows],
+                "event_types": [row.first.type for row in rows],
+                "payloads": ["\n".join(row.payloads) for row in rows],
+                "headers": [row.route[1] for row in rows],
+            },
+        )
         if self._wake is not None:
             after_commit(session, self._wake)
+
+
+@dataclass
+class _Row:
+    """One outbox row being formed: its first event, route (topic, headers), key, payloads."""
+
+    first: Event
+    route: tuple[str, str]
+    key: str
+    payloads: list[str]
+    #: The characters the row's payload holds so far.
+    size: int
+
+
+def row_payloads(payload: str) -> list[str]:
+    """Return the events an outbox row holds, each as its JSON document (ADR 0097).
+
+    A serialised event is compact JSON, which never holds a raw line break, so the
+    documents of a row are its lines.
+    """
+    return payload.split("\n")
 
 
 Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
@@ -279,22 +317,30 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            # Each event of a row is its own message, sent in order (ADR 0097).
             pending: list[Awaitable[Any] | BaseException] = []
+            owners: list[int] = []
+            published: dict[int, int] = {}
             for r in rows:
-                try:
-                    pending.append(
-                        await self.publish(r.topic, r.key, r.payload.encode(), r.headers)
-                    )
-                except Exception as exc:  # refused before sending, e.g. too large
-                    pending.append(exc)
+                payloads = row_payloads(r.payload)
+                published[r.seq] = len(payloads)
+                for payload in payloads:
+                    owners.append(r.seq)
+                    try:
+                        pending.append(
+                            await self.publish(r.topic, r.key, payload.encode(), r.headers)
+                        )
+                    except Exception as exc:  # refused before sending, e.g. too large
+                        pending.append(exc)
             # Every send must be acknowledged before the rows are marked sent.
             outcomes = await asyncio.gather(
                 *(_failed(p) if isinstance(p, BaseException) else p for p in pending),
                 return_exceptions=True,
             )
-            failures = {
-                r.seq: o for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Exception)
-            }
+            failures: dict[int, Exception] = {}
+            for seq, outcome in zip(owners, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    failures.setdefault(seq, outcome)
             for error in failures.values():
                 if not _refused(error):
                     raise error  # an outage or a crash: the whole batch is tried again
@@ -311,10 +357,10 @@ class OutboxRelay:
             for r in rows:
                 if r.seq in failures:
                     await self._set_aside(session, r, failures[r.seq])
-        OUTBOX_PUBLISHED.inc(len(sent))
+        OUTBOX_PUBLISHED.inc(sum(published[seq] for seq in sent))
         for r in rows:
             if r.seq not in failures:
-                EVENTS_PUBLISHED.labels(r.headers.get("event_type", "?")).inc()
+                EVENTS_PUBLISHED.labels(r.headers.get("event_type", "?")).inc(published[r.seq])
         return len(rows)
 
     async def _set_aside(self, session: AsyncSession, row: Any, error: Exception) -> None:
@@ -344,7 +390,7 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.set(float(oldest or 0))
 
     async def backlog(self) -> int:
-        """Return how many events wait to be published."""
+        """Return how many rows wait to be published (a row holds one event or a run)."""
         async with self.database.session() as session:
             count = await session.scalar(
                 select(func.count()).select_from(self.table).where(self.unsent)
@@ -478,6 +524,7 @@ __all__ = [
     "event_headers",
     "messaging_tables",
     "new_event",
+    "row_payloads",
     "undeliverable_events",
     "unsent_events",
 ]

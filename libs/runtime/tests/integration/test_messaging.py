@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from podium_contracts.events import JoinData, JoinRequested
 from podium_contracts.topics import JOINS
-from podium_runtime.outbox import new_event, unsent_events
+from podium_runtime.outbox import new_event, row_payloads, unsent_events
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.testing import TestInfrastructure, eventually
 from probe import ProbeSettings, build_probe, ledger_count, ledger_rows
@@ -102,6 +102,39 @@ async def test_outbox_event_committed_with_state_reaches_kafka(
             )
             is None
         )
+
+
+async def test_a_run_of_events_staged_together_shares_a_row_and_is_published_one_by_one(
+    relay_only: ServiceRuntime, probe_settings: ProbeSettings
+) -> None:
+    """Events of one key and context staged in one call share a row (ADR 0097); each
+    still reaches Kafka as its own message, in the order staged."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    run = [_join(first) for _ in range(5)] + [_join(second)] + [_join(first) for _ in range(2)]
+    assert relay_only.outbox is not None
+    async with relay_only.db.session() as session:
+        await relay_only.outbox.add(session, *run)
+        rows = (
+            await session.execute(
+                select(relay_only.outbox.table)
+                .where(relay_only.outbox.table.c.event_id.in_([e.id for e in run]))
+                .order_by(relay_only.outbox.table.c.seq)
+            )
+        ).all()
+    # A change of key ends a row: three rows, holding 5, 1 and 2 events.
+    assert [len(row_payloads(row.payload)) for row in rows] == [5, 1, 2]
+    assert [row.key for row in rows] == [str(first), str(second), str(first)]
+
+    topic = probe_settings.kafka_topic_prefix + JOINS.name
+    records = await _read_topic(probe_settings, topic, want=10_000, timeout=4)
+    mine = [r for r in records if r.key in (str(first).encode(), str(second).encode())]
+    assert [json.loads(r.value)["id"] for r in mine if r.key == str(first).encode()] == [
+        str(e.id) for e in run if e.data.competition_id == first
+    ]
+    assert sorted(json.loads(r.value)["id"] for r in mine) == sorted(str(e.id) for e in run)
+    assert all(dict(r.headers)["event_type"] == b"join.requested" for r in mine)
+    async with relay_only.db.session() as session:
+        assert await unsent_events(session, relay_only.outbox.table) == []
 
 
 class _CrashAfterPublish(Exception):
@@ -267,8 +300,9 @@ async def test_two_relays_on_one_outbox_publish_each_event_once(
     try:
         assert first.outbox is not None and first.relay is not None
         assert second.relay is not None
-        competition = uuid.uuid4()
-        events = [_join(competition) for _ in range(400)]
+        # One competition each, so each event is its own row (a run of one key shares one).
+        events = [_join() for _ in range(400)]
+        keys = {str(e.data.competition_id).encode() for e in events}
         for offset in range(0, len(events), 100):
             async with first.db.session() as session:
                 await first.outbox.add(session, *events[offset : offset + 100])
@@ -286,7 +320,7 @@ async def test_two_relays_on_one_outbox_publish_each_event_once(
         assert sum(moved) == len(events) and all(moved)  # both replicas took a share
         topic = probe_settings.kafka_topic_prefix + JOINS.name
         records = await _read_topic(probe_settings, topic, want=10_000, timeout=5)
-        ids = [json.loads(r.value)["id"] for r in records if r.key == str(competition).encode()]
+        ids = [json.loads(r.value)["id"] for r in records if r.key in keys]
         assert sorted(ids) == sorted(str(e.id) for e in events)  # every event, exactly once
     finally:
         for runtime in (first, second):

@@ -16,7 +16,7 @@ from podium_competitions.views import Caller
 from podium_contracts.events import JoinData, ScoredData
 from podium_contracts.read_models import BoardEntry
 from podium_contracts.redis_keys import member_user_id
-from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,7 +124,8 @@ async def mirrored_board(client: redis.Redis, keys: tuple[str, str, str]) -> lis
 
 async def announced_since(session: AsyncSession, seq: int) -> tuple[list[dict[str, Any]], int]:
     """Return the data of every `leaderboard.rank_changed` staged after outbox row `seq`,
-    and the last row's seq. Each event has its own id and the competition as its key."""
+    and the last row's seq. Each event has its own id and the competition as its key; a
+    row may hold several (ADR 0097)."""
     table = messaging_tables(metadata).outbox
     rows = (
         await session.execute(
@@ -133,8 +134,7 @@ async def announced_since(session: AsyncSession, seq: int) -> tuple[list[dict[st
             .order_by(table.c.seq)
         )
     ).all()
-    events = [json.loads(row.payload) for row in rows]
-    assert len({event["id"] for event in events}) == len(events)
-    keys = [event["data"]["competition_id"] for event in events]
-    assert [row.key for row in rows] == keys
-    return [event["data"] for event in events], max([seq, *(row.seq for row in rows)])
+    staged = [(row.key, json.loads(doc)) for row in rows for doc in row_payloads(row.payload)]
+    assert len({event["id"] for _, event in staged}) == len(staged)
+    assert all(key == event["data"]["competition_id"] for key, event in staged)
+    return [event["data"] for _, event in staged], max([seq, *(row.seq for row in rows)])

@@ -11,7 +11,7 @@ from podium_competitions.models import competitions as COMPETITIONS
 from podium_competitions.models import enrollments as ENROLLMENTS
 from podium_competitions.models import metadata
 from podium_contracts.codes import JoinRejection
-from podium_runtime.outbox import messaging_tables
+from podium_runtime.outbox import messaging_tables, row_payloads
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ OUTBOX = messaging_tables(metadata).outbox
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
     rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(row.payload)["data"] for row in rows]
+    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
 
 
 async def test_a_full_competition_rejects_with_the_contract_code(session: AsyncSession) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from podium_identity.app import create_api
 from podium_identity.config import Settings
+from podium_runtime.outbox import row_payloads
 from podium_runtime.testing import TestInfrastructure, serve
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -43,7 +44,7 @@ async def emitted(test_infra: TestInfrastructure, event_type: str, email: str) -
                 text("SELECT payload FROM identity.outbox WHERE event_type = :t ORDER BY seq"),
                 {"t": event_type},
             )
-            events = [json.loads(r.payload) for r in rows]
+            events = [json.loads(doc) for r in rows for doc in row_payloads(r.payload)]
     finally:
         await engine.dispose()
     return [e for e in events if e["data"]["email"] == email]

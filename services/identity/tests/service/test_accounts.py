@@ -11,7 +11,7 @@ from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
 from podium_identity.models import metadata
 from podium_identity.service import AccountError, Accounts, LoginThrottle
-from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ def accounts(keyring: KeyRing) -> Accounts:
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
     rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(row.payload)["data"] for row in rows]
+    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
 
 
 def _email() -> str:

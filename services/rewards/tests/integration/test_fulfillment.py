@@ -8,6 +8,7 @@ from typing import Any
 
 from podium_rewards.models import messaging
 from podium_rewards.verify import verify_proof
+from podium_runtime.outbox import row_payloads
 from rewards_harness import Running, admin, caller
 from sqlalchemy import select
 
@@ -29,7 +30,7 @@ async def announced(rewards: Running, user_id: uuid.UUID) -> list[dict[str, Any]
             .where(outbox.c.event_type == "fulfillment.updated", outbox.c.key == str(user_id))
             .order_by(outbox.c.seq)
         )
-        return [json.loads(row.payload)["data"] for row in rows]
+        return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
 
 
 async def won(rewards: Running, buyers: int, **fields: Any) -> tuple[str, list[uuid.UUID]]:

@@ -24,7 +24,7 @@ from podium_contracts.events import (
 )
 from podium_runtime.blobs import LocalBlobStore
 from podium_runtime.broker import EventConsumer
-from podium_runtime.outbox import Outbox, messaging_tables, new_event
+from podium_runtime.outbox import Outbox, messaging_tables, new_event, row_payloads
 from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
 from podium_scoring import consumers, service
@@ -106,8 +106,7 @@ async def _outcomes(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     outbox = TABLES.outbox
     rows = await session.execute(select(outbox.c.payload).order_by(outbox.c.seq))
     found: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        envelope = json.loads(row.payload)
+    for envelope in (json.loads(doc) for row in rows for doc in row_payloads(row.payload)):
         found.setdefault(envelope["data"]["submission_id"], []).append(envelope)
     return found
 
@@ -237,8 +236,9 @@ async def test_a_polls_files_are_scored_concurrently_and_their_outcomes_staged_i
     # the order the board applies them in; the invalid one in the middle keeps its place.
     outbox = TABLES.outbox
     staged = [
-        json.loads(payload)
+        json.loads(doc)
         for payload in await session.scalars(select(outbox.c.payload).order_by(outbox.c.seq))
+        for doc in row_payloads(payload)
     ]
     assert [(e["data"]["submission_id"], e["type"]) for e in staged] == [
         (str(events[0].data.submission_id), "submission.scored"),

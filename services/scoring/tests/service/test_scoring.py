@@ -11,7 +11,7 @@ import pytest
 from podium_contracts.codes import SubmissionErrorCode
 from podium_contracts.events import AnswerKeyData, CompetitionData, SubmissionReceivedData
 from podium_runtime.blobs import LocalBlobStore
-from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from podium_scoring import service
 from podium_scoring.config import Settings
 from podium_scoring.models import metadata
@@ -65,7 +65,7 @@ async def _submission(
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
     rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(row.payload)["data"] for row in rows]
+    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
 
 
 async def _competition_with_key(session: AsyncSession, scorer: Scorer) -> uuid.UUID:
