@@ -560,12 +560,16 @@ async def place_lines(
     return PlacedLines(boards, teams)
 
 
+#: A board's version (`as_of`, None before versions existed) and line count.
+BoardState = tuple[datetime | None, int]
+
+
 @dataclass(frozen=True)
 class BoardContext:
     """What placing one participant's line needs to know first, read in one query."""
 
-    #: Per board: its version (`as_of`, None before versions existed) and line count.
-    states: dict[Split, tuple[datetime | None, int]]
+    #: Per board: its version and line count.
+    states: dict[Split, BoardState]
     #: The participant's team (None: solo).
     team_id: uuid.UUID | None
     ends_at: datetime | None
@@ -600,76 +604,92 @@ _VERSION = (
     " WHERE b.competition_id = {competition} AND b.split = {split})"
 )
 
-# Both boards' states, the participant's team, its members and name, the board
-# settings, the entrant's final selections and their scored submissions (as arrays):
-# everything a placement reads before it ranks the entrant's line, in one query.
-# A board's line count is the rank of its last line in the order (one descent of the
+# Per (competition, participant) asked: both boards' states, the participant's team,
+# its members and name, the board settings, the entrant's final selections and their
+# scored submissions (as arrays): everything a placement reads before it ranks the
+# entrant's line, for any number of participants in one query of a fixed shape. A
+# board's line count is the rank of its last line in the order (one descent of the
 # order index from its end).
-_BOARD_CONTEXT = text(
+_BOARD_CONTEXTS = text(
     f"""
-WITH who AS (
-    SELECT (
-        SELECT m.team_id FROM {_MEMBERS} AS m
-        WHERE m.competition_id = :competition_id AND m.user_id = :user_id
-    ) AS team_id
-), entrant AS (
-    SELECT who.team_id, coalesce(who.team_id, :user_id) AS id,
-        coalesce(
-            (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM {_MEMBERS} AS m
-             WHERE m.competition_id = :competition_id AND m.team_id = who.team_id),
-            ARRAY[]::uuid[]
-        ) AS members
-    FROM who
-)
 SELECT {
         _per_board(
-            _VERSION.format(boards="{boards}", competition=":competition_id", split="'{s}'")
+            _VERSION.format(boards="{boards}", competition="q.competition_id", split="'{s}'")
             + " AS {s}_as_of, "
-            + _LINE_COUNT.format(entries="{entries}", competition=":competition_id", split="'{s}'")
+            + _LINE_COUNT.format(entries="{entries}", competition="q.competition_id", split="'{s}'")
             + " AS {s}_total"
         )
     },
-    entrant.team_id, entrant.members,
-    (SELECT c.ends_at FROM {_COMPETITIONS} AS c WHERE c.id = :competition_id) AS ends_at,
-    (SELECT c.final_submissions_limit FROM {_COMPETITIONS} AS c
-     WHERE c.id = :competition_id) AS final_limit,
-    (SELECT c.owner_id FROM {_COMPETITIONS} AS c WHERE c.id = :competition_id) AS owner_id,
+    entrant.team_id, entrant.members, c.ends_at, c.final_submissions_limit AS final_limit,
+    c.owner_id,
     CASE WHEN entrant.team_id IS NULL
-        THEN (SELECT u.display_name FROM {_USERS} AS u WHERE u.user_id = :user_id)
+        THEN (SELECT u.display_name FROM {_USERS} AS u WHERE u.user_id = q.user_id)
         ELSE (SELECT t.name FROM {_TEAMS} AS t WHERE t.id = entrant.team_id)
     END AS name,
     (SELECT array_agg(f.submission_id) FROM {_SELECTIONS} AS f
-     WHERE f.competition_id = :competition_id AND f.entrant_id = entrant.id) AS selections,
+     WHERE f.competition_id = q.competition_id AND f.entrant_id = entrant.id) AS selections,
     s.ids, s.users, s.public_scores, s.private_scores, s.higher_is_better, s.submitted_at
-FROM entrant CROSS JOIN LATERAL (
+FROM unnest(CAST(:competition_ids AS uuid[]), CAST(:user_ids AS uuid[]))
+    WITH ORDINALITY AS q(competition_id, user_id, n)
+CROSS JOIN LATERAL (
+    SELECT (
+        SELECT m.team_id FROM {_MEMBERS} AS m
+        WHERE m.competition_id = q.competition_id AND m.user_id = q.user_id
+    ) AS team_id
+) AS who
+CROSS JOIN LATERAL (
+    SELECT who.team_id, coalesce(who.team_id, q.user_id) AS id,
+        coalesce(
+            (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM {_MEMBERS} AS m
+             WHERE m.competition_id = q.competition_id AND m.team_id = who.team_id),
+            ARRAY[]::uuid[]
+        ) AS members
+) AS entrant
+LEFT JOIN {_COMPETITIONS} AS c ON c.id = q.competition_id
+CROSS JOIN LATERAL (
     SELECT array_agg(s.submission_id) AS ids, array_agg(s.user_id) AS users,
         array_agg(s.public_score) AS public_scores, array_agg(s.private_score) AS private_scores,
         array_agg(s.higher_is_better) AS higher_is_better,
         array_agg(s.submitted_at) AS submitted_at
     FROM {_SUBMISSIONS} AS s
-    WHERE s.competition_id = :competition_id
+    WHERE s.competition_id = q.competition_id
         AND s.user_id = ANY(CASE WHEN entrant.team_id IS NULL
-            THEN ARRAY[CAST(:user_id AS uuid)] ELSE entrant.members END)
+            THEN ARRAY[q.user_id] ELSE entrant.members END)
         AND NOT s.invalidated
         AND s.public_score IS NOT NULL AND s.private_score IS NOT NULL
 ) AS s
+ORDER BY q.n
 """  # noqa: S608
-).bindparams(
-    bindparam("competition_id", type_=UUID(as_uuid=True)),
-    bindparam("user_id", type_=UUID(as_uuid=True)),
 )
 
 
 async def board_context(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
 ) -> BoardContext:
-    """Return what placing a participant's line reads first, in one query (ADR 0076).
+    """Return what placing a participant's line reads first, in one query (ADR 0076)."""
+    return (await board_contexts(session, [(competition_id, user_id)]))[0]
+
+
+async def board_contexts(
+    session: AsyncSession, asked: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> list[BoardContext]:
+    """Return what placing each (competition, participant)'s line reads first, in order,
+    in one query (ADR 0098).
 
     Both boards' states, the participant's team and its members, the entrant's name,
     the board settings, the entrant's final selections and their scored submissions.
+    The states are those before any of these placements: a caller placing several
+    lines of one board carries the states each placement leaves to the next.
     """
-    params = {"competition_id": competition_id, "user_id": user_id}
-    row = (await session.execute(_BOARD_CONTEXT, params)).one()
+    params = {
+        "competition_ids": [competition_id for competition_id, _ in asked],
+        "user_ids": [user_id for _, user_id in asked],
+    }
+    return [_context(row) for row in await session.execute(_BOARD_CONTEXTS, params)]
+
+
+def _context(row: AnyRow) -> BoardContext:
+    """Return the placement context of one row of `_BOARD_CONTEXTS`."""
     states = {
         split: (getattr(row, f"{split}_as_of"), int(getattr(row, f"{split}_total") or 0))
         for split in SPLITS
@@ -713,7 +733,7 @@ CROSS JOIN (VALUES ('public'), ('private')) AS s(split)
 
 async def board_states(
     session: AsyncSession, competition_ids: Sequence[uuid.UUID]
-) -> dict[tuple[uuid.UUID, Split], tuple[datetime | None, int]]:
+) -> dict[tuple[uuid.UUID, Split], BoardState]:
     """Return (competition, split) -> version (`as_of`) and line count, in one query.
 
     Each count is one descent of the order index, whatever the board's size.

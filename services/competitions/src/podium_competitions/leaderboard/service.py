@@ -35,6 +35,7 @@ from podium_competitions.domain import RankChange, fold_changes
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.domain import SPLITS, Entry, Split, rank_board
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, mirrored_lines
+from podium_competitions.leaderboard.repository import BoardState
 from podium_competitions.repository import display_names
 from podium_competitions.teams import repository as teams_repository
 from podium_competitions.teams.domain import final_candidates
@@ -136,9 +137,25 @@ async def record_scores(
             for data in newest.values()
         ],
     )
+    # Every entrant's context in one query (ADR 0098); each placement hands the states
+    # of the boards it changed to the next placement on them.
+    asked = list(dict.fromkeys((d.competition_id, d.user_id) for d in scores))
+    contexts = await repository.board_contexts(session, asked)
     moves = Moves()
-    for competition_id, user_id in dict.fromkeys((d.competition_id, d.user_id) for d in scores):
-        await place_entrant(session, outbox, mirror, competition_id, user_id, moves, locked=True)
+    changed: dict[uuid.UUID, dict[Split, BoardState]] = {}
+    ranked_whole: set[uuid.UUID] = set()
+    for (competition_id, user_id), context in zip(asked, contexts, strict=True):
+        if competition_id in ranked_whole:
+            continue
+        if _unversioned(context):
+            # Ranked whole from every stored score, this poll's included.
+            await recompute_board(session, outbox, mirror, competition_id)
+            ranked_whole.add(competition_id)
+            continue
+        states = changed.setdefault(competition_id, {})
+        context = replace(context, states={**context.states, **states})
+        placed = await _place(session, outbox, mirror, competition_id, user_id, context, moves)
+        states.update(placed)
     await moves.announce(session, outbox)
 
 
@@ -185,6 +202,21 @@ async def place_entrant(
     if _unversioned(context):
         await recompute_board(session, outbox, mirror, competition_id)
         return
+    await _place(session, outbox, mirror, competition_id, user_id, context, moves, handed)
+
+
+async def _place(
+    session: AsyncSession,
+    outbox: Outbox | None,
+    mirror: LeaderboardMirror,
+    competition_id: uuid.UUID,
+    user_id: uuid.UUID,
+    context: repository.BoardContext,
+    moves: Moves | None = None,
+    handed: Handed | None = None,
+) -> dict[Split, BoardState]:
+    """Rank a participant's (or their team's) lines from `context` and put them on the
+    boards; return the new state of each board that changed."""
     team_id = context.team_id
     entrant = team_id or user_id
     submissions = [replace(s, user_id=entrant) for s in context.submissions]
@@ -193,7 +225,7 @@ async def place_entrant(
     for split in SPLITS:
         ranked = rank_board(submissions, split, eligible if split == "private" else None)
         lines[split] = ranked[0] if ranked else None
-    await _put_lines(
+    return await _put_lines(
         session,
         outbox,
         mirror,
@@ -310,9 +342,10 @@ async def _put_lines(
     teams: dict[uuid.UUID, list[uuid.UUID]] | None = None,
     moves: Moves | None = None,
     handed: Handed | None = None,
-) -> None:
+) -> dict[Split, BoardState]:
     """Store an entrant's new lines (None: off the board), stage their Redis deltas and
     gather the rank changes (announced here unless the caller gathers them in `moves`).
+    Return the new state (version, line count) of each board that changed.
 
     On a board where `handed` gave the entrant another's line, that line leaves Redis in
     the same delta, and the moves are the other's line leaving and the entrant's arriving.
@@ -323,7 +356,7 @@ async def _put_lines(
     totals = {split: total for split, (_, total) in states.items()}
     placed = await repository.place_lines(session, competition_id, entrant, lines, totals, now)
     if not placed.boards:
-        return
+        return {}
     gathered = moves if moves is not None else Moves()
     gathered.teams.update(teams)
     gathered.teams.update(placed.teams)
@@ -365,6 +398,7 @@ async def _put_lines(
         gathered.add(competition_id, split, owner_id, changes)
     if moves is None:
         await gathered.announce(session, outbox)
+    return {split: (now, board.total) for split, board in placed.boards.items()}
 
 
 class Moves:
