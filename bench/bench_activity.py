@@ -47,7 +47,7 @@ from podium_competitions.models import competitions, enrollments, metadata, user
 from podium_contracts.events import LearningData
 from podium_runtime.db import Database
 from podium_runtime.infra import start_redis
-from podium_runtime.outbox import Outbox, messaging_tables
+from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from podium_runtime.rollback import migrated_database
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,13 +143,13 @@ def _statement(user_id: uuid.UUID) -> LearningData:
 async def _announced(session: AsyncSession, outbox: Outbox) -> int:
     """Return and clear how many rank changes the last statement announced."""
     table = outbox.table
-    rows = (
-        await session.execute(
-            select(table.c.seq).where(table.c.event_type == "leaderboard.rank_changed")
+    payloads = (
+        await session.scalars(
+            select(table.c.payload).where(table.c.event_type == "leaderboard.rank_changed")
         )
     ).all()
     await session.execute(table.delete())
-    return len(rows)
+    return sum(len(row_payloads(payload)) for payload in payloads)
 
 
 async def measure(

@@ -19,7 +19,7 @@ from podium_ingest.config import Settings
 from podium_ingest.service import STATEMENTS_RECORDED
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
-from podium_runtime.outbox import new_event
+from podium_runtime.outbox import new_event, row_payloads
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, eventually, serve
@@ -71,12 +71,16 @@ async def _rows(runtime: ServiceRuntime, sql: str, **params: Any) -> list[Any]:
 async def _facts_emitted(runtime: ServiceRuntime, statement_id: str) -> list[dict[str, Any]]:
     rows = await _rows(
         runtime,
-        "SELECT fact FROM ingest.outbox, jsonb_array_elements(payload::jsonb -> 'data' -> 'facts')"
-        " AS fact WHERE event_type = 'learning.statements_recorded' "
-        "AND fact ->> 'statement_id' = :sid ORDER BY seq",
-        sid=statement_id,
+        "SELECT payload FROM ingest.outbox"
+        " WHERE event_type = 'learning.statements_recorded' ORDER BY seq",
     )
-    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+    return [
+        fact
+        for row in rows
+        for doc in row_payloads(row.payload)
+        for fact in json.loads(doc)["data"]["facts"]
+        if fact["statement_id"] == statement_id
+    ]
 
 
 async def test_statement_is_stored_flattened_and_announced_once(

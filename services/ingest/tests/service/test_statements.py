@@ -20,7 +20,7 @@ from podium_ingest.config import Settings
 from podium_ingest.models import metadata
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.broker import EventConsumer
-from podium_runtime.outbox import Outbox, messaging_tables, new_event
+from podium_runtime.outbox import Outbox, messaging_tables, new_event, row_payloads
 from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
 from podium_runtime.testing import TestInfrastructure
@@ -57,11 +57,7 @@ def _received(*statements: dict[str, Any]) -> StatementsReceived:
 
 async def _recorded(session: AsyncSession) -> int:
     """Count the facts announced, over every `learning.statements_recorded` event."""
-    query = text(
-        "SELECT coalesce(sum(jsonb_array_length(payload::jsonb -> 'data' -> 'facts')), 0) "
-        "FROM ingest.outbox WHERE event_type = 'learning.statements_recorded'"
-    )
-    return int(await session.scalar(query) or 0)
+    return sum(len(event["data"]["facts"]) for event in await _announced(session))
 
 
 async def test_statements_are_stored_once_and_announced_once(session: AsyncSession) -> None:
@@ -86,7 +82,7 @@ async def _announced(session: AsyncSession) -> list[dict[str, Any]]:
             "WHERE event_type = 'learning.statements_recorded' ORDER BY seq"
         )
     )
-    return [json.loads(row[0]) for row in rows]
+    return [json.loads(doc) for row in rows for doc in row_payloads(row[0])]
 
 
 async def test_facts_travel_in_one_event_per_received_event_and_actor(
