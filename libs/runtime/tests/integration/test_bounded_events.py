@@ -15,8 +15,10 @@ from podium_runtime.metrics import OUTBOX_UNDELIVERABLE
 from podium_runtime.outbox import (
     UNDELIVERABLE_HEADER,
     EventTooLarge,
+    Outbox,
     event_headers,
     new_event,
+    row_payloads,
     undeliverable_events,
     unsent_events,
 )
@@ -131,3 +133,34 @@ async def test_the_relay_moves_a_row_the_broker_refuses_aside_and_publishes_the_
         await runtime.broker.stop()
         await runtime.db.dispose()
         await runtime.redis.aclose()
+
+
+async def test_a_run_of_events_fills_rows_of_about_the_event_limit_each(
+    own_settings: ProbeSettings,
+) -> None:
+    """A run of one key shares rows (ADR 0097), but no row grows past about the limit of
+    one event: the relay's claims stay as bounded as they were with a row per event."""
+    runtime = build_probe(own_settings)
+    assert runtime.outbox is not None
+    outbox = Outbox(runtime.outbox.table, own_settings.kafka_topic_prefix, max_event_bytes=5_000)
+    competition = uuid.uuid4()
+    run = [_padded_join(competition, 800) for _ in range(12)]
+
+    class _Undo(Exception):
+        """Rolls the staged rows back: no relay is to publish them."""
+
+    with pytest.raises(_Undo):
+        async with runtime.db.session() as session:
+            await outbox.add(session, *run)
+            rows = await unsent_events(session, outbox.table)
+            mine = sorted((r for r in rows if r.key == str(competition)), key=lambda r: r.seq)
+            assert all(len(r.payload) <= 5_000 for r in mine)
+            assert len(mine) > 1
+            staged = [json.loads(doc)["id"] for r in mine for doc in row_payloads(r.payload)]
+            assert staged == [str(e.id) for e in run]  # every event once, in order
+            # A row's `event_id` is its first event's.
+            firsts = [json.loads(row_payloads(r.payload)[0])["id"] for r in mine]
+            assert [str(r.event_id) for r in mine] == firsts
+            raise _Undo
+    await runtime.db.dispose()
+    await runtime.redis.aclose()
