@@ -137,18 +137,32 @@ async def record_scores(
             for data in newest.values()
         ],
     )
-    # Every entrant's context in one query (ADR 0098); each placement hands the states
-    # of the boards it changed to the next placement on them.
-    asked = list(dict.fromkeys((d.competition_id, d.user_id) for d in scores))
-    contexts = await repository.board_contexts(session, asked)
     moves = Moves()
+    asked = dict.fromkeys((d.competition_id, d.user_id) for d in scores)
+    await _place_all(session, outbox, mirror, list(asked), moves)
+    await moves.announce(session, outbox)
+
+
+async def _place_all(
+    session: AsyncSession,
+    outbox: Outbox,
+    mirror: LeaderboardMirror,
+    asked: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    moves: Moves,
+) -> None:
+    """Place the lines of (competition, participant) pairs in order, their boards locked.
+
+    Every context is read in one query (ADR 0098), and each placement hands the states
+    of the boards it changed to the next placement on them. A board stored before
+    versions existed is ranked whole once, which places all its entrants.
+    """
+    contexts = await repository.board_contexts(session, asked)
     changed: dict[uuid.UUID, dict[Split, BoardState]] = {}
     ranked_whole: set[uuid.UUID] = set()
     for (competition_id, user_id), context in zip(asked, contexts, strict=True):
         if competition_id in ranked_whole:
             continue
         if _unversioned(context):
-            # Ranked whole from every stored score, this poll's included.
             await recompute_board(session, outbox, mirror, competition_id)
             ranked_whole.add(competition_id)
             continue
@@ -156,7 +170,6 @@ async def record_scores(
         context = replace(context, states={**context.states, **states})
         placed = await _place(session, outbox, mirror, competition_id, user_id, context, moves)
         states.update(placed)
-    await moves.announce(session, outbox)
 
 
 async def record_invalidated(
@@ -296,8 +309,7 @@ async def place_again(
     """
     await repository.lock_board(session, competition_id)
     moves = Moves()
-    for person in people:
-        await place_entrant(session, outbox, mirror, competition_id, person, moves, locked=True)
+    await _place_all(session, outbox, mirror, [(competition_id, p) for p in people], moves)
     await moves.announce(session, outbox)
 
 
