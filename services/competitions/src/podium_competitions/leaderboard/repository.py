@@ -607,19 +607,18 @@ _VERSION = (
 # Per (competition, participant) asked: both boards' states, the participant's team,
 # its members and name, the board settings, the entrant's final selections and their
 # scored submissions (as arrays): everything a placement reads before it ranks the
-# entrant's line, for any number of participants in one query of a fixed shape. A
-# board's line count is the rank of its last line in the order (one descent of the
-# order index from its end).
-_BOARD_CONTEXTS = text(
-    f"""
+# entrant's line, in one query. A board's line count is the rank of its last line in
+# the order (one descent of the order index from its end). `{asked}` is the source of
+# the pairs `q(competition_id, user_id, n)`.
+_BOARD_CONTEXTS_SQL = f"""
 SELECT {
-        _per_board(
-            _VERSION.format(boards="{boards}", competition="q.competition_id", split="'{s}'")
-            + " AS {s}_as_of, "
-            + _LINE_COUNT.format(entries="{entries}", competition="q.competition_id", split="'{s}'")
-            + " AS {s}_total"
-        )
-    },
+    _per_board(
+        _VERSION.format(boards="{boards}", competition="q.competition_id", split="'{s}'")
+        + " AS {s}_as_of, "
+        + _LINE_COUNT.format(entries="{entries}", competition="q.competition_id", split="'{s}'")
+        + " AS {s}_total"
+    )
+},
     entrant.team_id, entrant.members, c.ends_at, c.final_submissions_limit AS final_limit,
     c.owner_id,
     CASE WHEN entrant.team_id IS NULL
@@ -629,8 +628,7 @@ SELECT {
     (SELECT array_agg(f.submission_id) FROM {_SELECTIONS} AS f
      WHERE f.competition_id = q.competition_id AND f.entrant_id = entrant.id) AS selections,
     s.ids, s.users, s.public_scores, s.private_scores, s.higher_is_better, s.submitted_at
-FROM unnest(CAST(:competition_ids AS uuid[]), CAST(:user_ids AS uuid[]))
-    WITH ORDINALITY AS q(competition_id, user_id, n)
+FROM {{asked}}
 CROSS JOIN LATERAL (
     SELECT (
         SELECT m.team_id FROM {_MEMBERS} AS m
@@ -660,6 +658,20 @@ CROSS JOIN LATERAL (
 ) AS s
 ORDER BY q.n
 """  # noqa: S608
+# One pair, from scalar parameters: Postgres plans it once per connection (a generic
+# plan). Its array form below is planned anew for each call (the planner cannot tell
+# how many pairs the arrays hold), which a poll's many pairs share (ADR 0098).
+_BOARD_CONTEXT = text(
+    _BOARD_CONTEXTS_SQL.format(
+        asked="(VALUES (CAST(:competition_id AS uuid), CAST(:user_id AS uuid), 1))"
+        " AS q(competition_id, user_id, n)"
+    )
+)
+_BOARD_CONTEXTS = text(
+    _BOARD_CONTEXTS_SQL.format(
+        asked="unnest(CAST(:competition_ids AS uuid[]), CAST(:user_ids AS uuid[]))"
+        " WITH ORDINALITY AS q(competition_id, user_id, n)"
+    )
 )
 
 
@@ -667,7 +679,8 @@ async def board_context(
     session: AsyncSession, competition_id: uuid.UUID, user_id: uuid.UUID
 ) -> BoardContext:
     """Return what placing a participant's line reads first, in one query (ADR 0076)."""
-    return (await board_contexts(session, [(competition_id, user_id)]))[0]
+    params = {"competition_id": competition_id, "user_id": user_id}
+    return _context((await session.execute(_BOARD_CONTEXT, params)).one())
 
 
 async def board_contexts(
@@ -681,6 +694,8 @@ async def board_contexts(
     The states are those before any of these placements: a caller placing several
     lines of one board carries the states each placement leaves to the next.
     """
+    if len(asked) == 1:
+        return [await board_context(session, *asked[0])]
     params = {
         "competition_ids": [competition_id for competition_id, _ in asked],
         "user_ids": [user_id for _, user_id in asked],
