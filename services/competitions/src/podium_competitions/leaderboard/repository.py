@@ -431,12 +431,13 @@ _RUN_BOUNDS = ", ".join(
 # A board the entrant is on neither before nor after is not touched. The plans and
 # the lines shifted come back as one row per board, the members of shifted teams as
 # one more row. The entrant's own line is never inside the run it passed, so each row
-# changes once in the statement.
+# changes once in the statement. `at_<board>` is materialized: inlined, its descent
+# ran once for each of the seven places `plan_<board>` names `following`.
 _PLACE_LINES = text(
     f"""
 WITH {
         _per_board(
-            "at_{s} AS ("
+            "at_{s} AS MATERIALIZED ("
             " SELECT n.*, o.rank AS old_rank, o.order_score AS old_order_score,"
             " o.best_at AS old_best_at, o.submission_id AS old_submission_id,"
             " coalesce(o.rank IS NOT NULL AND (o.order_score, o.best_at, o.submission_id)"
