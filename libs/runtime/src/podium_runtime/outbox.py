@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from podium_runtime import tracing
@@ -508,6 +508,18 @@ async def undeliverable_events(session: AsyncSession, outbox: Table) -> Sequence
     ).all()
 
 
+async def staged_events(
+    session: AsyncSession | AsyncConnection, outbox: Table, event_type: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the envelopes staged in `outbox` (of one type, if given), in staging order,
+    each decoded from its row (`row_payloads`): tests and operators read events with it."""
+    query = select(outbox.c.payload).order_by(outbox.c.seq)
+    if event_type is not None:
+        query = query.where(outbox.c.event_type == event_type)
+    payloads = await session.scalars(query)
+    return [json.loads(doc) for payload in payloads for doc in row_payloads(payload)]
+
+
 async def unsent_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
     """Return the unsent outbox rows (tests and operators inspect the backlog with it)."""
     return (await session.execute(select(outbox).where(outbox.c.sent_at.is_(None)))).all()
@@ -525,6 +537,7 @@ __all__ = [
     "messaging_tables",
     "new_event",
     "row_payloads",
+    "staged_events",
     "undeliverable_events",
     "unsent_events",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import competitions_factories as factories
@@ -11,7 +10,7 @@ from podium_competitions.models import competitions as COMPETITIONS
 from podium_competitions.models import enrollments as ENROLLMENTS
 from podium_competitions.models import metadata
 from podium_contracts.codes import JoinRejection
-from podium_runtime.outbox import messaging_tables, row_payloads
+from podium_runtime.outbox import messaging_tables, staged_events
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +18,7 @@ OUTBOX = messaging_tables(metadata).outbox
 
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
-    rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
+    return [event["data"] for event in await staged_events(session, OUTBOX, event_type)]
 
 
 async def test_a_full_competition_rejects_with_the_contract_code(session: AsyncSession) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,9 +9,9 @@ import httpx
 import pytest
 from podium_identity.app import create_api
 from podium_identity.config import Settings
-from podium_runtime.outbox import row_payloads
+from podium_identity.models import messaging
+from podium_runtime.outbox import staged_events
 from podium_runtime.testing import TestInfrastructure, serve
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 PASSWORD = "Token flow password 1"
@@ -40,11 +39,7 @@ async def emitted(test_infra: TestInfrastructure, event_type: str, email: str) -
     )
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT payload FROM identity.outbox WHERE event_type = :t ORDER BY seq"),
-                {"t": event_type},
-            )
-            events = [json.loads(doc) for r in rows for doc in row_payloads(r.payload)]
+            events = await staged_events(connection, messaging.outbox, event_type)
     finally:
         await engine.dispose()
     return [e for e in events if e["data"]["email"] == email]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -11,8 +10,7 @@ from podium_identity.config import Settings
 from podium_identity.keys import KeyRing
 from podium_identity.models import metadata
 from podium_identity.service import AccountError, Accounts, LoginThrottle
-from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
-from sqlalchemy import select
+from podium_runtime.outbox import Outbox, messaging_tables, staged_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
 OUTBOX = messaging_tables(metadata).outbox
@@ -39,8 +37,7 @@ def accounts(keyring: KeyRing) -> Accounts:
 
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
-    rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
+    return [event["data"] for event in await staged_events(session, OUTBOX, event_type)]
 
 
 def _email() -> str:

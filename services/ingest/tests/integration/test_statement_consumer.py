@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from podium_ingest.config import Settings
 from podium_ingest.service import STATEMENTS_RECORDED
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.metrics import EVENTS_DEAD_LETTERED
-from podium_runtime.outbox import new_event, row_payloads
+from podium_runtime.outbox import new_event, staged_events
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.service_credentials import auth_for
 from podium_runtime.testing import TestInfrastructure, eventually, serve
@@ -69,16 +68,13 @@ async def _rows(runtime: ServiceRuntime, sql: str, **params: Any) -> list[Any]:
 
 
 async def _facts_emitted(runtime: ServiceRuntime, statement_id: str) -> list[dict[str, Any]]:
-    rows = await _rows(
-        runtime,
-        "SELECT payload FROM ingest.outbox"
-        " WHERE event_type = 'learning.statements_recorded' ORDER BY seq",
-    )
+    assert runtime.outbox is not None
+    async with runtime.db.session() as session:
+        staged = await staged_events(session, runtime.outbox.table, "learning.statements_recorded")
     return [
         fact
-        for row in rows
-        for doc in row_payloads(row.payload)
-        for fact in json.loads(doc)["data"]["facts"]
+        for event in staged
+        for fact in event["data"]["facts"]
         if fact["statement_id"] == statement_id
     ]
 

@@ -7,7 +7,6 @@ runtime's dispatcher with ingest's own router, so the batch handler's wiring
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +19,11 @@ from podium_ingest.config import Settings
 from podium_ingest.models import metadata
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.broker import EventConsumer
-from podium_runtime.outbox import Outbox, messaging_tables, new_event, row_payloads
+from podium_runtime.outbox import Outbox, messaging_tables, new_event, staged_events
 from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
 from podium_runtime.testing import TestInfrastructure
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SETTINGS = Settings(database_url="postgresql://unused/unused")
@@ -76,13 +75,7 @@ async def test_statements_are_stored_once_and_announced_once(session: AsyncSessi
 
 
 async def _announced(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT payload FROM ingest.outbox "
-            "WHERE event_type = 'learning.statements_recorded' ORDER BY seq"
-        )
-    )
-    return [json.loads(doc) for row in rows for doc in row_payloads(row[0])]
+    return await staged_events(session, TABLES.outbox, "learning.statements_recorded")
 
 
 async def test_facts_travel_in_one_event_per_received_event_and_actor(

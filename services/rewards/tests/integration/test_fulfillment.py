@@ -8,9 +8,8 @@ from typing import Any
 
 from podium_rewards.models import messaging
 from podium_rewards.verify import verify_proof
-from podium_runtime.outbox import row_payloads
+from podium_runtime.outbox import staged_events
 from rewards_harness import Running, admin, caller
-from sqlalchemy import select
 
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -23,14 +22,10 @@ ADDRESS = {
 
 async def announced(rewards: Running, user_id: uuid.UUID) -> list[dict[str, Any]]:
     """Return the `fulfillment.updated` data the service staged for a user, oldest first."""
-    outbox = messaging.outbox
     async with rewards.service.runtime.db.session() as session:
-        rows = await session.execute(
-            select(outbox.c.payload)
-            .where(outbox.c.event_type == "fulfillment.updated", outbox.c.key == str(user_id))
-            .order_by(outbox.c.seq)
-        )
-        return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
+        staged = await staged_events(session, messaging.outbox, "fulfillment.updated")
+    # The key of `podium.rewards` is the user id.
+    return [event["data"] for event in staged if event["data"]["user_id"] == str(user_id)]
 
 
 async def won(rewards: Running, buyers: int, **fields: Any) -> tuple[str, list[uuid.UUID]]:

@@ -8,7 +8,6 @@ the handler's wiring are what is under test; the broker is left out.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from podium_contracts.events import (
 )
 from podium_runtime.blobs import LocalBlobStore
 from podium_runtime.broker import EventConsumer
-from podium_runtime.outbox import Outbox, messaging_tables, new_event, row_payloads
+from podium_runtime.outbox import Outbox, messaging_tables, new_event, staged_events
 from podium_runtime.rollback import RolledBackDatabase, deliver
 from podium_runtime.routing import include_router
 from podium_scoring import consumers, service
@@ -104,9 +103,8 @@ async def _received(scorer: Scorer, competition_id: uuid.UUID, csv: bytes) -> Su
 async def _outcomes(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     """Return the staged outcome envelopes by submission id."""
     outbox = TABLES.outbox
-    rows = await session.execute(select(outbox.c.payload).order_by(outbox.c.seq))
     found: dict[str, list[dict[str, Any]]] = {}
-    for envelope in (json.loads(doc) for row in rows for doc in row_payloads(row.payload)):
+    for envelope in await staged_events(session, outbox):
         found.setdefault(envelope["data"]["submission_id"], []).append(envelope)
     return found
 
@@ -235,11 +233,7 @@ async def test_a_polls_files_are_scored_concurrently_and_their_outcomes_staged_i
     # The first file finished last, yet the outcomes keep the order of the poll, which is
     # the order the board applies them in; the invalid one in the middle keeps its place.
     outbox = TABLES.outbox
-    staged = [
-        json.loads(doc)
-        for payload in await session.scalars(select(outbox.c.payload).order_by(outbox.c.seq))
-        for doc in row_payloads(payload)
-    ]
+    staged = await staged_events(session, outbox)
     assert [(e["data"]["submission_id"], e["type"]) for e in staged] == [
         (str(events[0].data.submission_id), "submission.scored"),
         (str(events[1].data.submission_id), "submission.rejected"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,12 +10,11 @@ import pytest
 from podium_contracts.codes import SubmissionErrorCode
 from podium_contracts.events import AnswerKeyData, CompetitionData, SubmissionReceivedData
 from podium_runtime.blobs import LocalBlobStore
-from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
+from podium_runtime.outbox import Outbox, messaging_tables, staged_events
 from podium_scoring import service
 from podium_scoring.config import Settings
 from podium_scoring.models import metadata
 from podium_scoring.service import NotReadyError, Scorer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 OUTBOX = messaging_tables(metadata).outbox
@@ -64,8 +62,7 @@ async def _submission(
 
 
 async def _announced(session: AsyncSession, event_type: str) -> list[dict[str, object]]:
-    rows = await session.execute(select(OUTBOX.c.payload).where(OUTBOX.c.event_type == event_type))
-    return [json.loads(doc)["data"] for row in rows for doc in row_payloads(row.payload)]
+    return [event["data"] for event in await staged_events(session, OUTBOX, event_type)]
 
 
 async def _competition_with_key(session: AsyncSession, scorer: Scorer) -> uuid.UUID:
