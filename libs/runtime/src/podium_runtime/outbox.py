@@ -16,6 +16,7 @@ import asyncio
 import functools
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -319,12 +320,9 @@ class OutboxRelay:
                 return 0
             # Each event of a row is its own message, sent in order (ADR 0097).
             pending: list[Awaitable[Any] | BaseException] = []
-            owners: list[int] = []
-            published: dict[int, int] = {}
+            owners: list[int] = []  # the row of each message
             for r in rows:
-                payloads = row_payloads(r.payload)
-                published[r.seq] = len(payloads)
-                for payload in payloads:
+                for payload in row_payloads(r.payload):
                     owners.append(r.seq)
                     try:
                         pending.append(
@@ -337,6 +335,7 @@ class OutboxRelay:
                 *(_failed(p) if isinstance(p, BaseException) else p for p in pending),
                 return_exceptions=True,
             )
+            published = Counter(owners)  # messages per row
             failures: dict[int, Exception] = {}
             for seq, outcome in zip(owners, outcomes, strict=True):
                 if isinstance(outcome, Exception):

@@ -70,6 +70,11 @@ class Caller:
         return self.role == "admin"
 
 
+def _statement_source(kind: str, data: PointsData) -> str:
+    """The idempotency source of a statement's points entry: `earn` or `revoke`."""
+    return f"{kind}:{data.competition_id}:{data.statement_id}"
+
+
 @dataclass(frozen=True)
 class Credit:
     """Points to add to a wallet as a new lot, with the ledger entry that says why."""
@@ -203,7 +208,7 @@ class Rewards:
                 points,
                 "earn",
                 "activity points",
-                f"earn:{data.competition_id}:{data.statement_id}",
+                _statement_source("earn", data),
                 f"competition:{data.competition_id}",
                 expires=True,
             )
@@ -223,13 +228,13 @@ class Rewards:
     async def _take_back_points(self, session: AsyncSession, data: PointsData) -> None:
         """Take back a voided statement's points, once."""
         points = domain.whole_points(data.points)
-        key = f"{data.competition_id}:{data.statement_id}"
-        source = f"revoke:{key}"
+        source = _statement_source("revoke", data)
         if points == 0 or await repo.ledger_has(session, source):
             return
         now = self.clock()
         wallet = await repo.lock_wallet(session, data.user_id)
-        lot = await repo.lot_by_source(session, f"lot:earn:{key}")
+        # The lot the award credited (`_credit_all` names it after the award's source).
+        lot = await repo.lot_by_source(session, f"lot:{_statement_source('earn', data)}")
         taken = await self._take(
             session, data.user_id, points, first_lot=lot.lot_id if lot is not None else None
         )
