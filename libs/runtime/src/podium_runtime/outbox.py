@@ -16,13 +16,16 @@ import asyncio
 import functools
 import json
 import logging
+import os
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import KafkaError
 from podium_contracts import Event, topic_for
+from pydantic_core import to_json
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -126,6 +129,70 @@ def new_event(event_cls: type[Event], producer: str, data: Any) -> Event:
     )
 
 
+def new_ids(count: int) -> list[str]:
+    """Return `count` random (version 4) UUIDs as their canonical text, from one read of
+    the system's randomness (a third of the cost of `uuid.UUID` objects made into text)."""
+    digits = os.urandom(16 * count).hex()
+    return [
+        f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-4{digits[i + 13 : i + 16]}-"
+        f"{_VARIANT[digits[i + 16]]}{digits[i + 17 : i + 20]}-{digits[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
+
+
+#: The first digit of a UUID's fourth group with its top bits set to the RFC 4122 variant.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+@dataclass(frozen=True)
+class EventRun:
+    """Events of one class that share `first`'s envelope but for their ids and data (ADR 0099).
+
+    For a producer that announces many events at once (a line climbing a board tells
+    every line it passed): `first` is an ordinary event, validated when it was built;
+    each of the others is its id and a mapping of its data fields. The producer vouches
+    for those values (its own, of the data model's types, JSON-ready), so they are not
+    validated again: each document is `first`'s envelope around its data written by
+    `pydantic_core.to_json`, which is how a model writes the same values.
+    """
+
+    first: Event
+    #: Each other event's id (canonical UUID text, `new_ids`) and data.
+    others: Sequence[tuple[str, Mapping[str, Any]]]
+
+    def staged(self) -> list[tuple[uuid.UUID | str, str, str]]:
+        """Return each event's id, partition key and JSON document, `first` first."""
+        first, field = self.first, self.first.partition_by
+        envelope = first.model_dump_json(exclude={"id", "data"})[1:-1]
+        staged: list[tuple[uuid.UUID | str, str, str]] = [
+            (first.id, first.partition_key(), first.model_dump_json())
+        ]
+        staged += [
+            (
+                event_id,
+                str(data[field]),
+                f'{{"id":"{event_id}",{envelope},"data":{to_json(data).decode()}}}',
+            )
+            for event_id, data in self.others
+        ]
+        return staged
+
+
+def new_event_run(
+    event_cls: type[Event], producer: str, data: Sequence[Mapping[str, Any]]
+) -> EventRun | None:
+    """Build a run of `event_cls` events, one per data mapping (None for no data).
+
+    The first mapping is validated as `new_event` would; the others are trusted
+    (`EventRun`). They share the first's instant, correlation and causation.
+    """
+    if not data:
+        return None
+    data_model = event_cls.model_fields["data"].annotation
+    first = new_event(event_cls, producer, data_model.model_validate(data[0]))  # type: ignore[union-attr]
+    return EventRun(first, list(zip(new_ids(len(data) - 1), data[1:], strict=True)))
+
+
 #: Default largest serialised event the outbox accepts: below Kafka's 1 MiB default
 #: `max.request.size` and `message.max.bytes` with room for the key, headers and batch.
 MAX_EVENT_BYTES = 900_000
@@ -172,19 +239,26 @@ class Outbox:
         """Register a callback (the relay's wake-up) run after a commit that added events."""
         self._wake = wake
 
-    async def add(self, session: AsyncSession, *events: Event) -> None:
+    async def add(self, session: AsyncSession, *events: Event | EventRun) -> None:
         """Stage `events` in the session's transaction; nothing is sent unless it commits.
 
         Consecutive events that share their topic, key, type and context go into one
         row, one JSON document per line, up to about `max_event_bytes` a row; the relay
-        publishes each as its own message (ADR 0097). Raises `EventTooLarge` for an
-        event the broker would refuse, so the caller's request or message fails
-        cleanly instead of the relay stalling on it later.
+        publishes each as its own message (ADR 0097). An `EventRun` stands for its
+        events (ADR 0099). Raises `EventTooLarge` for an event
+        the broker would refuse, so the caller's request or message fails cleanly
+        instead of the relay stalling on it later.
         """
-        if not events:
+        # Each event as (its envelope, id, key, JSON document), serialised once.
+        staged: list[tuple[Event, uuid.UUID | str, str, str]] = []
+        for event in events:
+            if isinstance(event, EventRun):
+                staged += [(event.first, *one) for one in event.staged()]
+            else:
+                staged.append((event, event.id, event.partition_key(), event.model_dump_json()))
+        if not staged:
             return
-        payloads = [event.model_dump_json() for event in events]  # each serialised once
-        for event, payload in zip(events, payloads, strict=True):
+        for event, _, _, payload in staged:
             # A character is at most 4 bytes: only a payload that may be too large is encoded.
             if len(payload) * 4 > self.max_event_bytes:
                 size = len(payload.encode())
@@ -194,7 +268,7 @@ class Outbox:
         # are worked out once per kind, and the rows go in as one statement of arrays.
         routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str]] = {}
         rows: list[_Row] = []
-        for event, payload in zip(events, payloads, strict=True):
+        for event, event_id, key, payload in staged:
             kind = (type(event), event.producer, event.correlation_id, event.causation_id)
             route = routes.get(kind)
             if route is None:
@@ -202,7 +276,6 @@ class Outbox:
                     self.topic_prefix + topic_for(event).name,
                     json.dumps(event_headers(event)),
                 )
-            key = event.partition_key()
             row = rows[-1] if rows else None
             if (
                 row is None
@@ -210,17 +283,17 @@ class Outbox:
                 or row.key != key
                 or row.size + len(payload) > self.max_event_bytes
             ):
-                rows.append(_Row(event, route, key, [payload], len(payload)))
+                rows.append(_Row(event_id, event.type, route, key, [payload], len(payload)))
             else:
                 row.payloads.append(payload)
                 row.size += len(payload) + 1
         await session.execute(
             self._insert,
             {
-                "event_ids": [row.first.id for row in rows],
+                "event_ids": [row.event_id for row in rows],
                 "topics": [row.route[0] for row in rows],
                 "keys": [row.key for row in rows],
-                "event_types": [row.first.type for row in rows],
+                "event_types": [row.event_type for row in rows],
                 "payloads": ["\n".join(row.payloads) for row in rows],
                 "headers": [row.route[1] for row in rows],
             },
@@ -231,9 +304,11 @@ class Outbox:
 
 @dataclass
 class _Row:
-    """One outbox row being formed: its first event, route (topic, headers), key, payloads."""
+    """One outbox row being formed: its first event's id and type, route (topic, headers),
+    key and payloads."""
 
-    first: Event
+    event_id: uuid.UUID | str
+    event_type: str
     route: tuple[str, str]
     key: str
     payloads: list[str]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from podium_contracts.events import JoinData, JoinRequested
+from podium_contracts.events import JoinData, JoinRequested, parse_event
 from podium_contracts.topics import JOINS
-from podium_runtime.outbox import new_event, row_payloads, unsent_events
+from podium_runtime.outbox import new_event, new_event_run, row_payloads, unsent_events
 from podium_runtime.runtime import ServiceRuntime
 from podium_runtime.testing import TestInfrastructure, eventually
 from probe import ProbeSettings, build_probe, ledger_count, ledger_rows
@@ -135,6 +135,44 @@ async def test_a_run_of_events_staged_together_shares_a_row_and_is_published_one
     assert all(dict(r.headers)["event_type"] == b"join.requested" for r in mine)
     async with relay_only.db.session() as session:
         assert await unsent_events(session, relay_only.outbox.table) == []
+
+
+async def test_an_event_run_reaches_kafka_as_the_events_it_stands_for(
+    relay_only: ServiceRuntime, probe_settings: ProbeSettings
+) -> None:
+    """An `EventRun` (ADR 0099) is staged like its events: on Kafka each is its own
+    message, keyed by its own partition key, with the run's headers and context."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    data = [
+        {"request_id": uuid.uuid4(), "competition_id": board, "user_id": uuid.uuid4()}
+        for board in (first, first, second, first)
+    ]
+    run = new_event_run(JoinRequested, "probe", data)
+    assert run is not None and relay_only.outbox is not None
+    async with relay_only.db.session() as session:
+        await relay_only.outbox.add(session, run, _join(second))
+
+    topic = probe_settings.kafka_topic_prefix + JOINS.name
+    records = await _read_topic(probe_settings, topic, want=10_000, timeout=4)
+    wanted = {str(d["request_id"]) for d in data}
+    mine = [
+        (r, parse_event(r.value))
+        for r in records
+        if json.loads(r.value)["data"]["request_id"] in wanted
+    ]
+    assert sorted(str(e.data.request_id) for _, e in mine) == sorted(wanted)
+    for record, event in mine:
+        assert record.key == str(event.data.competition_id).encode()
+        assert dict(record.headers)["event_type"] == b"join.requested"
+        assert (event.correlation_id, event.occurred_at) == (
+            run.first.correlation_id,
+            run.first.occurred_at,
+        )
+    # Kafka keeps a key's order: the three of `first` arrive as they were staged.
+    assert [str(e.data.request_id) for r, e in mine if r.key == str(first).encode()] == [
+        str(d["request_id"]) for d in data if d["competition_id"] == first
+    ]
+    assert len({e.id for _, e in mine}) == len(data)
 
 
 class _CrashAfterPublish(Exception):

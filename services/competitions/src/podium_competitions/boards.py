@@ -41,22 +41,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
-from podium_contracts.envelope import Event
-from podium_contracts.events import RankChanged, RankChangedData
+from podium_contracts.events import RankChanged
 from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
-from podium_runtime.outbox import Outbox, new_event
-from pydantic import TypeAdapter
+from podium_runtime.outbox import EventRun, Outbox, new_event_run
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import RankChange, RankedLine, rank_changes
-
-#: Validates a batch of `rank_changed` events at once (`rank_changed_events`).
-_RANK_CHANGES = TypeAdapter(list[RankChanged])
 
 #: The producer name of the events competitions emits.
 PRODUCER = "competitions"
@@ -315,56 +310,34 @@ def rank_changed_events(
     split: Split = "public",
     period: Period = "all",
     recipients: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
-) -> list[Event]:
+) -> list[EventRun]:
     """Return one `leaderboard.rank_changed` per change (and per recipient of its line).
 
-    Built as a batch (ADR 0076): the first event takes the context's correlation and
-    causation, the others copy them and its instant, with ids from one read of the
-    system's randomness, and are validated in one call (`_RANK_CHANGES`, a third of
-    the cost of building them one by one); an arrival in the middle of a large board
-    moves tens of thousands of lines at once.
+    As one run (ADR 0099), none when nothing changed: the first event is validated, the
+    others share its envelope and are written from their values (ranks and scores
+    the placement computed), a few microseconds each; an arrival in the middle of a
+    large board moves tens of thousands of lines at once.
     """
     told = recipients or {}
-    pairs = [
-        (user_id, change)
-        for change in changes
-        for user_id in told.get(change.user_id, [change.user_id])
-    ]
-    if not pairs:
-        return []
-
-    def data(user_id: uuid.UUID, change: RankChange) -> dict[str, object]:
-        return {
-            "competition_id": competition_id,
-            "user_id": user_id,
-            "split": split,
-            "period": period,
-            "old_rank": change.old_rank,
-            "new_rank": change.new_rank,
-            "score": change.score,
-        }
-
-    first = new_event(RankChanged, PRODUCER, RankChangedData.model_validate(data(*pairs[0])))
-    shared = {
-        "occurred_at": first.occurred_at,
-        "producer": first.producer,
-        "correlation_id": first.correlation_id,
-        "causation_id": first.causation_id,
-    }
-    events = [first]
-    events += _RANK_CHANGES.validate_python(
+    board = str(competition_id)  # the partition key of every event of the run
+    run = new_event_run(
+        RankChanged,
+        PRODUCER,
         [
-            {**shared, "id": event_id, "data": data(user_id, change)}
-            for event_id, (user_id, change) in zip(new_ids(len(pairs) - 1), pairs[1:], strict=True)
-        ]
+            {
+                "competition_id": board,
+                "user_id": user_id,
+                "split": split,
+                "period": period,
+                "old_rank": change.old_rank,
+                "new_rank": change.new_rank,
+                "score": change.score,
+            }
+            for change in changes
+            for user_id in told.get(change.user_id, [change.user_id])
+        ],
     )
-    return events
-
-
-def new_ids(count: int) -> list[uuid.UUID]:
-    """Return `count` random (version 4) UUIDs from one read of the system's randomness."""
-    raw = os.urandom(16 * count)
-    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+    return [run] if run is not None else []
 
 
 class BoardWriter:

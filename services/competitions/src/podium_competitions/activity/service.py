@@ -307,9 +307,8 @@ async def _announce(
     `points.revoked` per change of points, in one outbox insert in the transaction of
     the ledger change."""
     if outbox is not None:
-        events = rank_changed_events(competition_id, moves, period="all")
-        events += [new_event(event_cls, PRODUCER, data) for data in points]
-        await outbox.add(session, *events)
+        runs = rank_changed_events(competition_id, moves, period="all")
+        await outbox.add(session, *runs, *(new_event(event_cls, PRODUCER, data) for data in points))
 
 
 async def recompute_boards(
