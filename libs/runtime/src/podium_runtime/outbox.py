@@ -245,30 +245,30 @@ class Outbox:
         Consecutive events that share their topic, key, type and context go into one
         row, one JSON document per line, up to about `max_event_bytes` a row; the relay
         publishes each as its own message (ADR 0097). An `EventRun` stands for its
-        events (ADR 0099). Raises `EventTooLarge` for an event
-        the broker would refuse, so the caller's request or message fails cleanly
-        instead of the relay stalling on it later.
+        events (ADR 0099). Raises `EventTooLarge` for an event the broker would refuse,
+        so the caller's request or message fails cleanly instead of the relay stalling
+        on it later.
         """
-        # Each event as (its envelope, id, key, JSON document), serialised once.
-        staged: list[tuple[Event, uuid.UUID | str, str, str]] = []
-        for event in events:
-            if isinstance(event, EventRun):
-                staged += [(event.first, *one) for one in event.staged()]
-            else:
-                staged.append((event, event.id, event.partition_key(), event.model_dump_json()))
-        if not staged:
-            return
-        for event, _, _, payload in staged:
+        # Each envelope with the (id, key, JSON document) of the events it stands for,
+        # serialised once: an event stands for itself, a run for all of its events.
+        parts = [
+            (event.first, event.staged())
+            if isinstance(event, EventRun)
+            else (event, [(event.id, event.partition_key(), event.model_dump_json())])
+            for event in events
+        ]
+        for event, staged in parts:
             # A character is at most 4 bytes: only a payload that may be too large is encoded.
-            if len(payload) * 4 > self.max_event_bytes:
-                size = len(payload.encode())
-                if size > self.max_event_bytes:
-                    raise EventTooLarge(event.type, size, self.max_event_bytes)
+            for _, _, payload in staged:
+                if len(payload) * 4 > self.max_event_bytes:
+                    size = len(payload.encode())
+                    if size > self.max_event_bytes:
+                        raise EventTooLarge(event.type, size, self.max_event_bytes)
         # A batch is mostly one kind of event from one context: its topic and headers
         # are worked out once per kind, and the rows go in as one statement of arrays.
         routes: dict[tuple[type[Event], str, str, str | None], tuple[str, str]] = {}
         rows: list[_Row] = []
-        for event, event_id, key, payload in staged:
+        for event, staged in parts:
             kind = (type(event), event.producer, event.correlation_id, event.causation_id)
             route = routes.get(kind)
             if route is None:
@@ -276,17 +276,20 @@ class Outbox:
                     self.topic_prefix + topic_for(event).name,
                     json.dumps(event_headers(event)),
                 )
-            row = rows[-1] if rows else None
-            if (
-                row is None
-                or row.route is not route
-                or row.key != key
-                or row.size + len(payload) > self.max_event_bytes
-            ):
-                rows.append(_Row(event_id, event.type, route, key, [payload], len(payload)))
-            else:
-                row.payloads.append(payload)
-                row.size += len(payload) + 1
+            for event_id, key, payload in staged:
+                row = rows[-1] if rows else None
+                if (
+                    row is None
+                    or row.route is not route
+                    or row.key != key
+                    or row.size + len(payload) > self.max_event_bytes
+                ):
+                    rows.append(_Row(event_id, event.type, route, key, [payload], len(payload)))
+                else:
+                    row.payloads.append(payload)
+                    row.size += len(payload) + 1
+        if not rows:
+            return
         await session.execute(
             self._insert,
             {

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from podium_contracts.codes import JoinRejection
 from podium_contracts.eligibility import submission_refusal as _submission_refusal
@@ -93,9 +93,12 @@ class RankedLine(Protocol):
         """The score that ranks them."""
 
 
-@dataclass(frozen=True)
-class RankChange:
-    """A participant whose rank on a board moved (None: not on the board)."""
+class RankChange(NamedTuple):
+    """A participant whose rank on a board moved (None: not on the board).
+
+    A named tuple: a line that climbs passes up to every line of a board, and one is
+    made for each of them (half the cost of a frozen dataclass).
+    """
 
     user_id: uuid.UUID
     old_rank: int | None
