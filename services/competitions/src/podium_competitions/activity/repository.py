@@ -557,15 +557,21 @@ LEFT JOIN {_BOARD} AS o ON o.competition_id = :competition_id AND o.user_id = :u
 
 # The lines strictly between two places in the order (the run a move passed) change
 # rank by `by`: one range scan of the order index.
+#: The lines shifted come back as three arrays in one row, which the driver decodes at
+#: once, as the leaderboard's placement returns them (a row each cost more than the shift).
 _SHIFT = text(
     f"""
-UPDATE {_BOARD} AS l SET rank = l.rank + :by
-WHERE l.competition_id = :competition_id
-    AND ({_ORDER}) > (CAST(:after_score AS double precision),
-        CAST(:after_at AS timestamptz), CAST(:after_user AS uuid))
-    AND ({_ORDER}) < (CAST(:before_score AS double precision),
-        CAST(:before_at AS timestamptz), CAST(:before_user AS uuid))
-RETURNING l.user_id, l.rank, l.score
+WITH shifted AS (
+    UPDATE {_BOARD} AS l SET rank = l.rank + :by
+    WHERE l.competition_id = :competition_id
+        AND ({_ORDER}) > (CAST(:after_score AS double precision),
+            CAST(:after_at AS timestamptz), CAST(:after_user AS uuid))
+        AND ({_ORDER}) < (CAST(:before_score AS double precision),
+            CAST(:before_at AS timestamptz), CAST(:before_user AS uuid))
+    RETURNING l.user_id, l.rank, l.score
+)
+SELECT array_agg(user_id) AS ids, array_agg(rank) AS ranks, array_agg(score) AS scores
+FROM shifted
 """  # noqa: S608
 ).bindparams(bindparam("competition_id", type_=UUID(as_uuid=True)))
 
@@ -661,7 +667,7 @@ async def _shift(
     by: int,
 ) -> list[tuple[uuid.UUID, int, float]]:
     """Shift the lines strictly between two places in the order by `by`; return them."""
-    rows = await session.execute(
+    shifted = await session.execute(
         _SHIFT,
         {
             "competition_id": competition_id,
@@ -674,4 +680,5 @@ async def _shift(
             "before_user": before[2],
         },
     )
-    return [(row.user_id, row.rank, row.score) for row in rows]
+    ids, ranks, scores = shifted.one()
+    return list(zip(ids, ranks, scores, strict=True)) if ids is not None else []
