@@ -556,9 +556,9 @@ LEFT JOIN {_BOARD} AS o ON o.competition_id = :competition_id AND o.user_id = :u
 )
 
 # The lines strictly between two places in the order (the run a move passed) change
-# rank by `by`: one range scan of the order index.
-#: The lines shifted come back as three arrays in one row, which the driver decodes at
-#: once, as the leaderboard's placement returns them (a row each cost more than the shift).
+# rank by `by`: one range scan of the order index. They come back as three arrays in
+# one row, which the driver decodes at once, as the leaderboard's placement returns
+# them (a row each cost more than the shift).
 _SHIFT = text(
     f"""
 WITH shifted AS (
