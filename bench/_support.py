@@ -289,7 +289,7 @@ def freeze_harness() -> None:
     in memory; a benchmark keeps its own bookkeeping of every participant (100,000 of
     them). Without this, each full collection that the measured code's allocations
     trigger would also walk that bookkeeping, which no service holds: an arrival in
-    the middle of a 100,000-line board spent about a third of its CPU on it.
+    the middle of a 100,000-line board spent a third to a half of its CPU on it.
     """
     gc.collect()
     gc.freeze()

@@ -153,7 +153,9 @@ class EventRun:
     each of the others is its id and a mapping of its data fields. The producer vouches
     for those values (its own, of the data model's types, JSON-ready), so they are not
     validated again: each document is `first`'s envelope around its data written by
-    `pydantic_core.to_json`, which is how a model writes the same values.
+    `pydantic_core.to_json`, which is how a model writes the same values. Ids go in as
+    text: `to_json` writes the driver's `uuid.UUID` subclass on its slow path (4.1 µs
+    a mapping against 1.2).
     """
 
     first: Event
@@ -164,9 +166,7 @@ class EventRun:
         """Return each event's id, partition key and JSON document, `first` first."""
         first, field = self.first, self.first.partition_by
         envelope = first.model_dump_json(exclude={"id", "data"})[1:-1]
-        staged: list[tuple[uuid.UUID | str, str, str]] = [
-            (first.id, first.partition_key(), first.model_dump_json())
-        ]
+        staged: list[tuple[uuid.UUID | str, str, str]] = [_staged(first)]
         staged += [
             (
                 event_id,
@@ -176,6 +176,11 @@ class EventRun:
             for event_id, data in self.others
         ]
         return staged
+
+
+def _staged(event: Event) -> tuple[uuid.UUID | str, str, str]:
+    """Return an event's id, partition key and JSON document."""
+    return event.id, event.partition_key(), event.model_dump_json()
 
 
 def new_event_run(
@@ -254,7 +259,7 @@ class Outbox:
         parts = [
             (event.first, event.staged())
             if isinstance(event, EventRun)
-            else (event, [(event.id, event.partition_key(), event.model_dump_json())])
+            else (event, [_staged(event)])
             for event in events
         ]
         for event, staged in parts:
@@ -604,6 +609,7 @@ async def unsent_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
 
 __all__ = [
     "MAX_EVENT_BYTES",
+    "EventRun",
     "EventTooLarge",
     "MessagingTables",
     "Outbox",
@@ -613,6 +619,8 @@ __all__ = [
     "event_headers",
     "messaging_tables",
     "new_event",
+    "new_event_run",
+    "new_ids",
     "row_payloads",
     "staged_events",
     "undeliverable_events",

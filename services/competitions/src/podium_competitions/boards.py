@@ -326,8 +326,7 @@ def rank_changed_events(
         [
             {
                 "competition_id": board,
-                # As text: the driver's UUIDs take pydantic_core's slow path (4 us, not 1).
-                "user_id": str(user_id),
+                "user_id": str(user_id),  # ids as text (`EventRun`)
                 "split": split,
                 "period": period,
                 "old_rank": change.old_rank,
