@@ -45,13 +45,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.elements import ColumnElement, TextClause
+from sqlalchemy.sql.elements import ColumnElement
 
 from podium_runtime import tracing
 from podium_runtime.context import causation_id_var, current_correlation_id
-from podium_runtime.db import Database, after_commit
+from podium_runtime.db import Database, DriverStatement, after_commit
 from podium_runtime.failures import FailureLog, is_infrastructure_error
 from podium_runtime.metrics import (
     EVENTS_PUBLISHED,
@@ -228,9 +227,11 @@ class Outbox:
         self.topic_prefix = topic_prefix
         self.max_event_bytes = max_event_bytes
         self._wake: Callable[[], None] | None = None
-        # One statement of arrays whatever the batch's size; only the table's name is spliced.
-        self._insert = text(
-            f"""
+        # One statement of arrays whatever the batch's size; only the table's name is
+        # spliced. It runs for every unit of work that stages events (ADR 0100).
+        self._insert = DriverStatement(
+            text(
+                f"""
             INSERT INTO {table.fullname} (event_id, topic, key, event_type, payload, headers)
             SELECT * FROM unnest(
                 CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]),
@@ -238,6 +239,7 @@ class Outbox:
                 CAST(:headers AS jsonb[])
             )
             """  # noqa: S608
+            )
         )
 
     def on_commit(self, wake: Callable[[], None]) -> None:
@@ -295,8 +297,8 @@ class Outbox:
                     row.size += len(payload) + 1
         if not rows:
             return
-        await session.execute(
-            self._insert,
+        await self._insert.fetch(
+            session,
             {
                 "event_ids": [row.event_id for row in rows],
                 "topics": [row.route[0] for row in rows],
@@ -524,21 +526,17 @@ async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event:
 
     Returns False when it was processed before: the caller must then do nothing.
     """
-    result = await session.execute(
-        pg_insert(inbox)
-        .values(event_id=event.id, consumer=consumer, event_type=event.type)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
-    return result.first() is not None
+    return bool(await claim_events(session, inbox, consumer, [event]))
 
 
 @functools.cache
-def _claim(inbox: Table) -> TextClause:
+def _claim(inbox: Table) -> DriverStatement:
     # One statement of arrays whatever the batch's size (a multi-row VALUES is compiled
-    # anew per row count); only the table's name is spliced.
-    return text(
-        f"""
+    # anew per row count); only the table's name is spliced. Every batch a consumer
+    # takes runs it (ADR 0100).
+    return DriverStatement(
+        text(
+            f"""
         INSERT INTO {inbox.fullname} (event_id, consumer, event_type)
         SELECT event_id, CAST(:consumer AS text), event_type
         FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]))
@@ -546,6 +544,7 @@ def _claim(inbox: Table) -> TextClause:
         ON CONFLICT DO NOTHING
         RETURNING event_id
         """  # noqa: S608
+        )
     )
 
 
@@ -555,15 +554,15 @@ async def claim_events(
     """Record many events as processed in one statement; return the ids that were new."""
     if not events:
         return set()
-    result = await session.execute(
-        _claim(inbox),
+    rows = await _claim(inbox).fetch(
+        session,
         {
             "consumer": consumer,
             "event_ids": [e.id for e in events],
             "event_types": [e.type for e in events],
         },
     )
-    return {row[0] for row in result}
+    return {row[0] for row in rows}
 
 
 async def _failed(error: BaseException) -> Any:

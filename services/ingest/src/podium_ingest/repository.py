@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
+from podium_runtime.db import DriverStatement
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -64,12 +65,14 @@ _FACT_LIST = ", ".join(f'"{c}"' for c in FACT_TYPES)
 # those that were new, each voided when a voiding statement stored earlier targets it
 # (xAPI 2.3.2: a voiding statement may arrive first). The sub-query sees the table as
 # it was before this statement, so facts of this poll are voided by `mark_voided`, after.
-_RECORD_STATEMENTS = text(
-    f"""
+# Every poll runs it (ADR 0100).
+_RECORD_STATEMENTS = DriverStatement(
+    text(
+        f"""
     WITH input AS (
         SELECT * FROM unnest({
-        ", ".join(f"CAST(:{c} AS {t}[])" for c, t in (_NEW_FACT_TYPES | _RAW_TYPES).items())
-    }) AS input({", ".join(f'"{c}"' for c in _NEW_FACT_TYPES | _RAW_TYPES)})
+            ", ".join(f"CAST(:{c} AS {t}[])" for c, t in (_NEW_FACT_TYPES | _RAW_TYPES).items())
+        }) AS input({", ".join(f'"{c}"' for c in _NEW_FACT_TYPES | _RAW_TYPES)})
     ),
     inserted AS (
         INSERT INTO {SCHEMA}.statements (id, statement, lrs_client_id, stored)
@@ -91,6 +94,7 @@ _RECORD_STATEMENTS = text(
     )
     SELECT statement_id, voided FROM new
     """  # noqa: S608
+    )
 )
 
 
@@ -113,8 +117,8 @@ async def record_statements(
     if not rows:
         return {}
     columns = _NEW_FACT_TYPES | _RAW_TYPES
-    result = await session.execute(_RECORD_STATEMENTS, {c: [r[c] for r in rows] for c in columns})
-    return {row[0]: row[1] for row in result}
+    found = await _RECORD_STATEMENTS.fetch(session, {c: [r[c] for r in rows] for c in columns})
+    return {row[0]: row[1] for row in found}
 
 
 async def voided_by_earlier_statements(

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from podium_runtime.db import AnyRow
+from asyncpg import Record
+from podium_runtime.db import AnyRow, DriverStatement
 from sqlalchemy import (
     DateTime,
     bindparam,
@@ -53,9 +54,10 @@ _SUBMISSIONS = leaderboard_submissions.fullname
 # trip (ADR 0083). The locks come first, in the competitions' order (the order
 # `lock_board` callers keep), as one aggregate row every inserted row joins, so no row
 # is written before all of them are held. A stale redelivery never overwrites a newer
-# rescore; an invalidation is kept.
-_LOCKED_SCORES_UPSERT = text(
-    f"""
+# rescore; an invalidation is kept. Every poll of scores runs it (ADR 0100).
+_LOCKED_SCORES_UPSERT = DriverStatement(
+    text(
+        f"""
 WITH locked AS (
     SELECT count(*) AS boards FROM (
         SELECT {shared.board_lock_sql(_BOARD_KEY_SQL.format(id="b.id"))}
@@ -83,6 +85,7 @@ ON CONFLICT (submission_id) DO UPDATE SET
     scored_at = excluded.scored_at
 WHERE coalesce(s.scored_at, excluded.scored_at) <= excluded.scored_at
 """  # noqa: S608
+    )
 )
 
 #: The columns of `lock_and_upsert_scored`'s rows, in the order of its statement's arrays.
@@ -105,7 +108,7 @@ async def lock_and_upsert_scored(session: AsyncSession, rows: Sequence[dict[str,
     overwrites them, an invalidation is kept.
     """
     params = {name: [row[column] for row in rows] for name, column in _SCORED_COLUMNS}
-    await session.execute(_LOCKED_SCORES_UPSERT, params)
+    await _LOCKED_SCORES_UPSERT.fetch(session, params)
 
 
 async def mark_invalidated(
@@ -432,61 +435,63 @@ _RUN_BOUNDS = ", ".join(
 # the lines shifted come back as one row per board, the members of shifted teams as
 # one more row. The entrant's own line is never inside the run it passed, so each row
 # changes once in the statement. `at_<board>` is materialized: inlined, its descent
-# ran once for each of the seven places `plan_<board>` names `following`.
-_PLACE_LINES = text(
-    f"""
+# ran once for each of the seven places `plan_<board>` names `following`. Every
+# placement runs it (ADR 0100).
+_PLACE_LINES = DriverStatement(
+    text(
+        f"""
 WITH {
-        _per_board(
-            "at_{s} AS MATERIALIZED ("
-            " SELECT n.*, o.rank AS old_rank, o.order_score AS old_order_score,"
-            " o.best_at AS old_best_at, o.submission_id AS old_submission_id,"
-            " coalesce(o.rank IS NOT NULL AND (o.order_score, o.best_at, o.submission_id)"
-            " = (n.order_score, n.best_at, n.submission_id), false) AS same,"
-            " coalesce(("
-            " SELECT e.rank FROM {entries} AS e"
-            " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
-            " AND (e.order_score, e.best_at, e.submission_id)"
-            " > (n.order_score, n.best_at, n.submission_id)"
-            " AND e.user_id <> :entrant"
-            " ORDER BY e.order_score, e.best_at, e.submission_id LIMIT 1"
-            " ), n.total + 1) AS following"
-            " FROM (SELECT CAST(:{s}_put AS boolean) AS put,"
-            " CAST(:{s}_total AS integer) AS total, " + _NEW_LINE + ") AS n"
-            " LEFT JOIN {entries} AS o ON o.competition_id = :competition_id"
-            " AND o.split = '{s}' AND o.user_id = :entrant"
-            "), plan_{s} AS ("
-            " SELECT '{s}' AS split, a.*, a.put OR a.old_rank IS NOT NULL AS touch,"
-            " CASE WHEN NOT a.put THEN NULL WHEN a.same THEN a.old_rank"
-            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
-            "  ELSE a.following - 1 END AS rank,"
-            " CASE WHEN NOT a.put THEN -1 WHEN a.same THEN 0"
-            "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN 1"
-            "  ELSE -1 END AS by,"
-            " a.total + CASE WHEN NOT a.put THEN -1 WHEN a.old_rank IS NULL THEN 1"
-            "  ELSE 0 END AS new_total, " + _RUN_BOUNDS + " FROM at_{s} AS a"
-            "), shifted_{s} AS ("
-            " UPDATE {entries} AS e SET rank = e.rank + p.by FROM plan_{s} AS p"
-            " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
-            " AND p.touch AND p.by <> 0"
-            " AND (e.order_score, e.best_at, e.submission_id)"
-            " > (p.after_order_score, p.after_best_at, p.after_submission_id)"
-            " AND (e.order_score, e.best_at, e.submission_id)"
-            " < (p.before_order_score, p.before_best_at, p.before_submission_id)"
-            " RETURNING e.split, e.user_id, e.rank, e.score)"
-        )
-    }, plans AS ({_per_board("SELECT * FROM plan_{s}", " UNION ALL ")}),
+            _per_board(
+                "at_{s} AS MATERIALIZED ("
+                " SELECT n.*, o.rank AS old_rank, o.order_score AS old_order_score,"
+                " o.best_at AS old_best_at, o.submission_id AS old_submission_id,"
+                " coalesce(o.rank IS NOT NULL AND (o.order_score, o.best_at, o.submission_id)"
+                " = (n.order_score, n.best_at, n.submission_id), false) AS same,"
+                " coalesce(("
+                " SELECT e.rank FROM {entries} AS e"
+                " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
+                " AND (e.order_score, e.best_at, e.submission_id)"
+                " > (n.order_score, n.best_at, n.submission_id)"
+                " AND e.user_id <> :entrant"
+                " ORDER BY e.order_score, e.best_at, e.submission_id LIMIT 1"
+                " ), n.total + 1) AS following"
+                " FROM (SELECT CAST(:{s}_put AS boolean) AS put,"
+                " CAST(:{s}_total AS integer) AS total, " + _NEW_LINE + ") AS n"
+                " LEFT JOIN {entries} AS o ON o.competition_id = :competition_id"
+                " AND o.split = '{s}' AND o.user_id = :entrant"
+                "), plan_{s} AS ("
+                " SELECT '{s}' AS split, a.*, a.put OR a.old_rank IS NOT NULL AS touch,"
+                " CASE WHEN NOT a.put THEN NULL WHEN a.same THEN a.old_rank"
+                "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN a.following"
+                "  ELSE a.following - 1 END AS rank,"
+                " CASE WHEN NOT a.put THEN -1 WHEN a.same THEN 0"
+                "  WHEN a.old_rank IS NULL OR a.following <= a.old_rank THEN 1"
+                "  ELSE -1 END AS by,"
+                " a.total + CASE WHEN NOT a.put THEN -1 WHEN a.old_rank IS NULL THEN 1"
+                "  ELSE 0 END AS new_total, " + _RUN_BOUNDS + " FROM at_{s} AS a"
+                "), shifted_{s} AS ("
+                " UPDATE {entries} AS e SET rank = e.rank + p.by FROM plan_{s} AS p"
+                " WHERE e.competition_id = :competition_id AND e.split = '{s}'"
+                " AND p.touch AND p.by <> 0"
+                " AND (e.order_score, e.best_at, e.submission_id)"
+                " > (p.after_order_score, p.after_best_at, p.after_submission_id)"
+                " AND (e.order_score, e.best_at, e.submission_id)"
+                " < (p.before_order_score, p.before_best_at, p.before_submission_id)"
+                " RETURNING e.split, e.user_id, e.rank, e.score)"
+            )
+        }, plans AS ({_per_board("SELECT * FROM plan_{s}", " UNION ALL ")}),
 shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS (
     INSERT INTO {_ENTRIES} AS e (
         competition_id, split, user_id, rank, {", ".join(_LINE_COLUMNS)}
     )
     SELECT :competition_id, p.split, :entrant, p.rank, {
-        ", ".join(f"p.{name}" for name in _LINE_COLUMNS)
-    }
+            ", ".join(f"p.{name}" for name in _LINE_COLUMNS)
+        }
     FROM plans AS p
     WHERE p.put
     ON CONFLICT (competition_id, split, user_id) DO UPDATE SET rank = excluded.rank, {
-        ", ".join(f"{name} = excluded.{name}" for name in _LINE_COLUMNS)
-    }
+            ", ".join(f"{name} = excluded.{name}" for name in _LINE_COLUMNS)
+        }
     RETURNING 1
 ), removed AS (
     DELETE FROM {_ENTRIES} AS e
@@ -516,10 +521,11 @@ WHERE m.competition_id = :competition_id
     AND m.team_id IN (SELECT s.user_id FROM shifted AS s)
 HAVING count(*) > 0
 """  # noqa: S608
-).bindparams(
-    bindparam("competition_id", type_=UUID(as_uuid=True)),
-    bindparam("entrant", type_=UUID(as_uuid=True)),
-    bindparam("as_of", type_=DateTime(timezone=True)),
+    ).bindparams(
+        bindparam("competition_id", type_=UUID(as_uuid=True)),
+        bindparam("entrant", type_=UUID(as_uuid=True)),
+        bindparam("as_of", type_=DateTime(timezone=True)),
+    )
 )
 
 
@@ -551,13 +557,16 @@ async def place_lines(
             params[f"{split}_{name}"] = getattr(line, name) if line is not None else None
     boards: dict[Split, BoardMove] = {}
     teams: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for row in await session.execute(_PLACE_LINES, params):
-        if row.board is None:
-            for team_id, member in zip(row.ids, row.members, strict=True):
+    for row in await _PLACE_LINES.fetch(session, params):
+        if row["board"] is None:
+            for team_id, member in zip(row["ids"], row["members"], strict=True):
                 teams.setdefault(team_id, []).append(member)
             continue
-        shifted = Shifted(row.ids, row.ranks, row.scores) if row.ids is not None else None
-        boards[row.board] = BoardMove(row.old_rank, row.rank, row.by, row.new_total, shifted)
+        ids = row["ids"]
+        shifted = Shifted(ids, row["ranks"], row["scores"]) if ids is not None else None
+        boards[row["board"]] = BoardMove(
+            row["old_rank"], row["rank"], row["by"], row["new_total"], shifted
+        )
     return PlacedLines(boards, teams)
 
 
@@ -661,17 +670,22 @@ ORDER BY q.n
 """  # noqa: S608
 # One pair, from scalar parameters: Postgres plans it once per connection (a generic
 # plan). Its array form below is planned anew for each call (the planner cannot tell
-# how many pairs the arrays hold), which a poll's many pairs share (ADR 0098).
-_BOARD_CONTEXT = text(
-    _BOARD_CONTEXTS_SQL.format(
-        asked="(VALUES (CAST(:competition_id AS uuid), CAST(:user_id AS uuid), 1))"
-        " AS q(competition_id, user_id, n)"
+# how many pairs the arrays hold), which a poll's many pairs share (ADR 0098). Both run
+# once per poll of scores (ADR 0100).
+_BOARD_CONTEXT = DriverStatement(
+    text(
+        _BOARD_CONTEXTS_SQL.format(
+            asked="(VALUES (CAST(:competition_id AS uuid), CAST(:user_id AS uuid), 1))"
+            " AS q(competition_id, user_id, n)"
+        )
     )
 )
-_BOARD_CONTEXTS = text(
-    _BOARD_CONTEXTS_SQL.format(
-        asked="unnest(CAST(:competition_ids AS uuid[]), CAST(:user_ids AS uuid[]))"
-        " WITH ORDINALITY AS q(competition_id, user_id, n)"
+_BOARD_CONTEXTS = DriverStatement(
+    text(
+        _BOARD_CONTEXTS_SQL.format(
+            asked="unnest(CAST(:competition_ids AS uuid[]), CAST(:user_ids AS uuid[]))"
+            " WITH ORDINALITY AS q(competition_id, user_id, n)"
+        )
     )
 )
 
@@ -681,7 +695,8 @@ async def board_context(
 ) -> BoardContext:
     """Return what placing a participant's line reads first, in one query (ADR 0076)."""
     params = {"competition_id": competition_id, "user_id": user_id}
-    return _context((await session.execute(_BOARD_CONTEXT, params)).one())
+    (row,) = await _BOARD_CONTEXT.fetch(session, params)
+    return _context(row)
 
 
 async def board_contexts(
@@ -701,36 +716,34 @@ async def board_contexts(
         "competition_ids": [competition_id for competition_id, _ in asked],
         "user_ids": [user_id for _, user_id in asked],
     }
-    return [_context(row) for row in await session.execute(_BOARD_CONTEXTS, params)]
+    return [_context(row) for row in await _BOARD_CONTEXTS.fetch(session, params)]
 
 
-def _context(row: AnyRow) -> BoardContext:
+def _context(row: Record) -> BoardContext:
     """Return the placement context of one row of `_BOARD_CONTEXTS`."""
-    states = {
-        split: (getattr(row, f"{split}_as_of"), int(getattr(row, f"{split}_total") or 0))
-        for split in SPLITS
-    }
+    states = {split: (row[f"{split}_as_of"], int(row[f"{split}_total"] or 0)) for split in SPLITS}
     submissions = [
         ScoredSubmission(*values)
         for values in zip(
-            row.ids or (),
-            row.users or (),
-            row.public_scores or (),
-            row.private_scores or (),
-            row.higher_is_better or (),
-            row.submitted_at or (),
+            row["ids"] or (),
+            row["users"] or (),
+            row["public_scores"] or (),
+            row["private_scores"] or (),
+            row["higher_is_better"] or (),
+            row["submitted_at"] or (),
             strict=True,
         )
     ]
+    final_limit = row["final_limit"]
     return BoardContext(
         states,
-        row.team_id,
-        row.ends_at,
-        2 if row.final_limit is None else row.final_limit,
-        row.owner_id,
-        list(row.members),
-        row.name,
-        set(row.selections or ()),
+        row["team_id"],
+        row["ends_at"],
+        2 if final_limit is None else final_limit,
+        row["owner_id"],
+        list(row["members"]),
+        row["name"],
+        set(row["selections"] or ()),
         submissions,
     )
 
