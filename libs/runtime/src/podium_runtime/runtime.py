@@ -49,6 +49,33 @@ BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 LifespanExtension = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 
 
+async def stop_tasks(
+    tasks: Sequence[asyncio.Task[Any]], *, every: float = 1.0, tries: int = 30
+) -> None:
+    """Cancel `tasks` until each has ended, asking again every `every` seconds.
+
+    A library that swallows a cancellation (redis-py can turn one into its own
+    connection error, which a job's retry loop then catches and retries) leaves
+    the task running; another `cancel()` lands at its next wait. Tasks still running
+    after `tries` requests are logged and left behind rather than hanging shutdown.
+    """
+    pending = set(tasks)
+    for _ in range(tries):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        done, pending = await asyncio.wait(pending, timeout=every)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("background task ended with an error", exc_info=task.exception())
+    if pending:
+        log.error(
+            "background tasks ignored cancellation",
+            extra={"tasks": sorted(task.get_name() for task in pending)},
+        )
+
+
 class ServiceRuntime:
     """The infrastructure handles one service process uses."""
 
@@ -160,12 +187,10 @@ class ServiceRuntime:
         """Stop gracefully: finish the relay batch, stop consuming, close connections."""
         if self.relay is not None:
             self.relay.stop()
-        for task in self._tasks:
-            if task.get_name() != "outbox-relay":
-                task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=10)
+        relay = {task for task in self._tasks if task.get_name() == "outbox-relay"}
+        # The relay finishes the batch it holds; background jobs are cancelled at once.
+        _, late = await asyncio.wait(relay, timeout=10) if relay else (set(), set())
+        await stop_tasks([task for task in self._tasks if task not in relay] + list(late))
         self._tasks.clear()
         await self.broker.stop()
         await self.redis.aclose()
