@@ -45,13 +45,14 @@ from _support import freeze_harness, percentile
 from podium_competitions.activity import service
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.activity.models import activity_points
-from podium_competitions.boards import BoardWriter
+from podium_competitions.boards import BOARD_SCRIPTS, BoardWriter
 from podium_competitions.models import competitions, enrollments, metadata, users
 from podium_contracts.events import LearningData
 from podium_runtime.db import Database
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from podium_runtime.rollback import migrated_database
+from podium_runtime.script_line import ScriptLine
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -225,7 +226,9 @@ async def main() -> None:
         redis_url, stop_redis = start_redis(Path(tmp))
         db = Database(url, pool_size=4)
         client = redis.Redis.from_url(redis_url)
-        mirror = ActivityBoardMirror(BoardWriter(client))
+        # As the service runs: board deltas on a pipelined connection of their own (ADR 0101).
+        line = ScriptLine(redis_url, BOARD_SCRIPTS)
+        mirror = ActivityBoardMirror(BoardWriter(client, line=line))
         outbox = Outbox(messaging_tables(metadata).outbox, "")
         results = {}
         try:
@@ -233,6 +236,7 @@ async def main() -> None:
                 results[(learners, each)] = await measure(db, mirror, outbox, learners, each)
                 print(f"{learners:,} learners measured", flush=True)
         finally:
+            await line.aclose()
             await client.aclose()
             await db.engine.dispose()
             stop_redis()

@@ -51,7 +51,7 @@ import numpy as np
 import redis.asyncio as redis
 from _support import freeze_harness, percentile
 from podium_competitions import service as competitions_service
-from podium_competitions.boards import BoardWriter
+from podium_competitions.boards import BOARD_SCRIPTS, BoardWriter
 from podium_competitions.leaderboard import service
 from podium_competitions.leaderboard.mirror import LeaderboardMirror, board_keys
 from podium_competitions.leaderboard.models import leaderboard_submissions
@@ -64,6 +64,7 @@ from podium_runtime.db import Database
 from podium_runtime.infra import start_redis
 from podium_runtime.outbox import Outbox, messaging_tables, row_payloads
 from podium_runtime.rollback import migrated_database
+from podium_runtime.script_line import ScriptLine
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -267,7 +268,9 @@ async def main() -> None:
         redis_url, stop_redis = start_redis(Path(tmp))
         db = Database(url, pool_size=4)
         client = redis.Redis.from_url(redis_url)
-        mirror = LeaderboardMirror(BoardWriter(client))
+        # As the service runs: board deltas on a pipelined connection of their own (ADR 0101).
+        line = ScriptLine(redis_url, BOARD_SCRIPTS)
+        mirror = LeaderboardMirror(BoardWriter(client, line=line))
         outbox = Outbox(messaging_tables(metadata).outbox, "")
         results: dict[int, dict] = {}
         try:
@@ -303,6 +306,7 @@ async def main() -> None:
                     "middle": middle,
                 }
         finally:
+            await line.aclose()
             await client.aclose()
             await db.engine.dispose()
             stop_redis()

@@ -167,7 +167,7 @@ async def measure(competition_id: uuid.UUID, requests: int) -> None:
     from podium_gateway import read_model
     from podium_gateway.app import create_api
     from podium_gateway.config import get_settings
-    from podium_gateway.script_line import ScriptLine
+    from podium_runtime.script_line import ScriptLine
 
     settings = get_settings()
     gateway = create_api(settings)

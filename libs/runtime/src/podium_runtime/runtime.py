@@ -94,6 +94,9 @@ class ServiceRuntime:
         self.broker = create_broker(settings)
         self.publisher = EventPublisher(self.broker, settings.kafka_topic_prefix)
         self.background: list[BackgroundTask] = []
+        #: Awaited when the service stops, after its background tasks ended (a service's
+        #: own connections: `ScriptLine.aclose`, for one).
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.database: Database | None = None
         self.outbox: Outbox | None = None
@@ -192,6 +195,9 @@ class ServiceRuntime:
         _, late = await asyncio.wait(relay, timeout=10) if relay else (set(), set())
         await stop_tasks([task for task in self._tasks if task not in relay] + list(late))
         self._tasks.clear()
+        for close in self.on_stop:
+            with contextlib.suppress(Exception):
+                await close()
         await self.broker.stop()
         await self.redis.aclose()
         if self.database is not None:

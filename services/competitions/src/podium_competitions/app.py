@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.script_line import ScriptLine
 
 from podium_competitions import consumers, personal_data, queries, rebuilds, tasks
 from podium_competitions.activity import api as activity_api
 from podium_competitions.activity import consumers as activity_consumers
 from podium_competitions.activity.mirror import ActivityBoardMirror
 from podium_competitions.api import router
-from podium_competitions.boards import BoardWriter
+from podium_competitions.boards import BOARD_SCRIPTS, BoardWriter
 from podium_competitions.config import Settings
 from podium_competitions.datasets import api as datasets_api
 from podium_competitions.erasure import consumers as erasure_consumers
@@ -33,7 +34,10 @@ def create_runtime(settings: Settings) -> ServiceRuntime:
     read_model = CompetitionReadModel(runtime.redis, runtime.db)
     attach(runtime.db, read_model)
     runtime.background.append(reset_at_start(read_model))
-    writer = BoardWriter(runtime.redis)
+    # The consumers' board deltas travel on a pipelined connection of their own (ADR 0101).
+    line = ScriptLine(settings.redis_url, BOARD_SCRIPTS)
+    runtime.on_stop.append(line.aclose)
+    writer = BoardWriter(runtime.redis, line=line)
     leaderboards, activity_boards = LeaderboardMirror(writer), ActivityBoardMirror(writer)
     runtime.include_events(
         consumers.router,

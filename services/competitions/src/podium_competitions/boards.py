@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import uuid
@@ -47,8 +48,9 @@ from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import EventRun, Outbox, new_event_run
+from podium_runtime.script_line import ScriptLine
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import RankChange, RankedLine, rank_changes
@@ -92,6 +94,10 @@ redis.call('HSET', KEYS[3], 'as_of', ARGV[2], 'total', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 return {1, ARGV[2]}
 """
+#: The scripts a board writer's `ScriptLine` loads on each connection it opens.
+BOARD_SCRIPTS = (_DELTA,)
+#: The name Redis knows `_DELTA` by.
+DELTA_SHA = hashlib.sha1(_DELTA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA1
 
 #: Tries of a delta whose base version is not in Redis yet before the board is rebuilt.
 DELTA_BASE_TRIES = 20
@@ -137,34 +143,41 @@ class BoardDelta:
     placed: Sequence[MirrorLine] = field(default_factory=list)
 
 
-async def apply_delta(client: redis.Redis, keys: BoardKeys, delta: BoardDelta) -> str:
+async def apply_delta(
+    client: redis.Redis, keys: BoardKeys, delta: BoardDelta, line: ScriptLine | None = None
+) -> str:
     """Apply one delta; return `applied`, `stale` (Redis is newer) or `early` (base missing)."""
-    return (await apply_deltas(client, [(keys, delta)]))[0]
+    return (await apply_deltas(client, [(keys, delta)], line))[0]
 
 
 async def apply_deltas(
-    client: redis.Redis, deltas: Sequence[tuple[BoardKeys, BoardDelta]]
+    client: redis.Redis,
+    deltas: Sequence[tuple[BoardKeys, BoardDelta]],
+    line: ScriptLine | None = None,
 ) -> list[str]:
     """Apply one delta to each of some boards in one round trip; return each one's outcome.
 
     Each delta is its own script call, atomic on its own board and announcing the new
-    version when applied; the calls travel in one pipeline (not a transaction). An
-    outcome is `applied`, `stale` (Redis is newer) or `early` (base missing).
+    version when applied; the calls travel together (not a transaction): on `line`,
+    the service's own pipelined connection for its scripts, when it has one (ADR 0101),
+    else in one redis-py pipeline. An outcome is `applied`, `stale` (Redis is newer) or
+    `early` (base missing).
     """
-    async with client.pipeline(transaction=False) as pipe:
-        for keys, delta in deltas:
-            args: list[str | int | float] = [
-                delta.base.isoformat() if delta.base else "",
-                delta.as_of.isoformat(),
-                delta.total,
-                board_changes_channel(keys[2]),
-                len(delta.removed),
-                *(str(user_id) for user_id in delta.removed),
-            ]
-            for line in delta.placed:
-                args += [str(line.entry.user_id), line.score, line.member, line.entry.to_json()]
-            pipe.eval(_DELTA, 3, *keys, *args)
-        replies = await pipe.execute()
+    calls = [(keys, _delta_args(keys, delta)) for keys, delta in deltas]
+    if line is not None and line.available:
+        try:
+            replies = await asyncio.gather(
+                *(line.evalsha(DELTA_SHA, keys, args) for keys, args in calls)
+            )
+        except ResponseError as exc:
+            if str(exc).startswith("NOSCRIPT"):
+                await line.aclose()  # flushed scripts: the next connection loads them again
+            raise
+    else:
+        async with client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.eval(_DELTA, 3, *keys, *args)
+            replies = await pipe.execute()
     outcomes = []
     for (_, delta), (applied, stored) in zip(deltas, replies, strict=True):
         text = stored.decode() if isinstance(stored, bytes) else stored
@@ -175,6 +188,21 @@ async def apply_deltas(
         else:
             outcomes.append("early")
     return outcomes
+
+
+def _delta_args(keys: BoardKeys, delta: BoardDelta) -> list[str | int | float]:
+    """Return the arguments of `_DELTA` for one delta."""
+    args: list[str | int | float] = [
+        delta.base.isoformat() if delta.base else "",
+        delta.as_of.isoformat(),
+        delta.total,
+        board_changes_channel(keys[2]),
+        len(delta.removed),
+        *(str(user_id) for user_id in delta.removed),
+    ]
+    for line in delta.placed:
+        args += [str(line.entry.user_id), line.score, line.member, line.entry.to_json()]
+    return args
 
 
 #: Lines per round trip when a board is written whole. A larger board goes in chunks to
@@ -343,8 +371,17 @@ def rank_changed_events(
 class BoardWriter:
     """Writes staged boards to Redis after their transaction committed; retries failures."""
 
-    def __init__(self, client: redis.Redis, *, retry_initial: float = 0.1, retry_cap: float = 5.0):
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        line: ScriptLine | None = None,
+        retry_initial: float = 0.1,
+        retry_cap: float = 5.0,
+    ):
+        """Write through `client`; deltas travel on `line` when given (ADR 0101)."""
         self.client = client
+        self.line = line
         self._pending: dict[BoardKeys, tuple[list[MirrorLine], datetime]] = {}
         self._deltas: dict[BoardKeys, list[BoardDelta]] = {}
         self._early: dict[BoardKeys, int] = {}
@@ -423,7 +460,9 @@ class BoardWriter:
                 del self._pending[keys]
             return
         batch = [(keys, deltas, deltas[0]) for keys, deltas in self._deltas.items()]
-        outcomes = await apply_deltas(self.client, [(keys, delta) for keys, _, delta in batch])
+        outcomes = await apply_deltas(
+            self.client, [(keys, delta) for keys, _, delta in batch], self.line
+        )
         waiting = False
         for (keys, deltas, _), outcome in zip(batch, outcomes, strict=True):
             if outcome == "early":

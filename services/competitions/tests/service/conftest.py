@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
+from podium_competitions.boards import BOARD_SCRIPTS
 from podium_runtime.infra import start_redis
+from podium_runtime.script_line import ScriptLine
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +23,14 @@ async def redis_client() -> AsyncIterator[redis.Redis]:
     finally:
         await client.aclose()
         stop()
+
+
+@pytest.fixture
+async def board_line(redis_client: redis.Redis) -> AsyncIterator[ScriptLine]:
+    """A board writer's pipelined connection (ADR 0101) to the module's Redis."""
+    options = redis_client.connection_pool.connection_kwargs
+    line = ScriptLine(f"redis://{options['host']}:{options['port']}/0", BOARD_SCRIPTS)
+    try:
+        yield line
+    finally:
+        await line.aclose()

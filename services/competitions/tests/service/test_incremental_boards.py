@@ -38,6 +38,8 @@ from podium_contracts.events import ScoredData, SubmissionInvalidatedData
 from podium_contracts.read_models import BoardEntry, BoardMeta
 from podium_contracts.redis_keys import board_changes_channel
 from podium_runtime.outbox import messaging_tables
+from podium_runtime.script_line import ScriptLine
+from redis.exceptions import ResponseError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,7 +188,11 @@ async def test_every_event_equals_a_rebuild_and_announces_exactly_who_moved(
         assert board == [line.entry for line in expected_lines]
 
 
-async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Redis) -> None:
+@pytest.mark.parametrize("on_line", [False, True], ids=["pipeline", "script line"])
+async def test_a_delta_on_another_version_is_not_applied(
+    redis_client: redis.Redis, board_line: ScriptLine, on_line: bool
+) -> None:
+    line_or_none = board_line if on_line else None
     keys = board_keys(uuid.uuid4(), "public")
     now = datetime.now(UTC)
     line = BoardEntry(
@@ -199,10 +205,61 @@ async def test_a_delta_on_another_version_is_not_applied(redis_client: redis.Red
     )
     assert await write_board(redis_client, keys, [MirrorLine.by_rank(line)], now)
     early = BoardDelta(base=now - timedelta(seconds=1), as_of=now + timedelta(seconds=1), total=1)
-    assert await apply_delta(redis_client, keys, early) == "early"
+    assert await apply_delta(redis_client, keys, early, line_or_none) == "early"
     stale = BoardDelta(base=None, as_of=now - timedelta(seconds=2), total=0)
-    assert await apply_delta(redis_client, keys, stale) == "stale"
+    assert await apply_delta(redis_client, keys, stale, line_or_none) == "stale"
     assert await redis_client.zcard(keys[0]) == 1
+
+
+async def _board(client: redis.Redis, keys: BoardKeys) -> tuple[list, dict, dict]:
+    """A board's sorted set, entries and meta as Redis holds them."""
+    ranks = await client.zrange(keys[0], 0, -1, withscores=True)
+    entries = await client.hgetall(keys[1])
+    meta = await client.hgetall(keys[2])
+    return ranks, entries, meta
+
+
+async def test_deltas_on_the_script_line_write_what_the_pipeline_writes(
+    redis_client: redis.Redis, board_line: ScriptLine
+) -> None:
+    now = datetime.now(UTC)
+    staying, leaving, arriving = (uuid.uuid4() for _ in range(3))
+    entries = [
+        Entry(user_id, rank, 0.9 - rank / 10, uuid.uuid4(), 1, now, 0.9 - rank / 10, now)
+        for rank, user_id in enumerate((staying, leaving), start=1)
+    ]
+    arrival = Entry(arriving, 1, 0.95, uuid.uuid4(), 2, now, 0.95, now)
+    delta = BoardDelta(
+        base=now,
+        as_of=now + timedelta(seconds=1),
+        total=2,
+        removed=[leaving],
+        placed=mirrored_lines([arrival], {arriving: "Ada"}, {}, None),
+    )
+    boards = []
+    for line_or_none in (None, board_line):
+        keys = board_keys(uuid.uuid4(), "public")
+        assert await write_board(redis_client, keys, mirrored_lines(entries, {}, {}, None), now)
+        assert await apply_delta(redis_client, keys, delta, line_or_none) == "applied"
+        boards.append(await _board(redis_client, keys))
+    assert boards[0] == boards[1]
+    ranks, _, meta = boards[1]
+    assert len(ranks) == 2 and meta[b"total"] == b"2"
+
+
+async def test_the_script_line_loads_its_script_again_after_redis_lost_it(
+    redis_client: redis.Redis, board_line: ScriptLine
+) -> None:
+    keys = board_keys(uuid.uuid4(), "public")
+    now = datetime.now(UTC)
+    first = BoardDelta(base=None, as_of=now, total=0)
+    assert await apply_delta(redis_client, keys, first, board_line) == "applied"
+    await redis_client.script_flush()
+    second = BoardDelta(base=now, as_of=now + timedelta(seconds=1), total=0)
+    with pytest.raises(ResponseError, match="NOSCRIPT"):
+        await apply_delta(redis_client, keys, second, board_line)
+    # The writer retries: the line's next connection loaded the script again.
+    assert await apply_delta(redis_client, keys, second, board_line) == "applied"
 
 
 @pytest.mark.parametrize("lines", [0, 3, 10])

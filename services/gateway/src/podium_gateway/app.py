@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.script_line import ScriptLine
 from starlette.middleware import Middleware
 
 from podium_gateway import (
@@ -42,7 +43,6 @@ from podium_gateway.clients.identity import jwks_url
 from podium_gateway.config import Settings
 from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
-from podium_gateway.script_line import ScriptLine
 from podium_gateway.security import edge_layer
 from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin

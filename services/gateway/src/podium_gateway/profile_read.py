@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from podium_contracts.redis_keys import profile_card_key
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import ScriptLine
 from prometheus_client import Counter
 from redis.commands.core import AsyncScript
 from starlette.types import Scope
@@ -43,7 +44,6 @@ from podium_gateway.auth import (
     verify_access_token,
 )
 from podium_gateway.rendered import Rendered
-from podium_gateway.script_line import ScriptLine
 
 log = logging.getLogger(__name__)
 

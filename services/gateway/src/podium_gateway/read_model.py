@@ -36,13 +36,13 @@ from podium_contracts.redis_keys import (
     competition_members_key,
 )
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import ScriptLine
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from podium_gateway.auth import GATE_FUNCTION, CurrentUser, Gate
 from podium_gateway.clients.competitions import CompetitionsClient, CompetitionView, ViewerView
 from podium_gateway.rendered import Rendered
-from podium_gateway.script_line import ScriptLine
 
 log = logging.getLogger(__name__)
 

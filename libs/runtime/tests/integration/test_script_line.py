@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 import redis.asyncio as redis
-from podium_gateway.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine
 from podium_runtime.testing import TestInfrastructure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from podium_gateway.script_line import _Incomplete, encode_command, parse_reply
+from podium_runtime.script_line import _Incomplete, encode_command, parse_reply
 from redis.exceptions import ResponseError
 
 

@@ -1,20 +1,21 @@
-"""One pipelined Redis connection for the edge's read script (issue #14, ADR 0070).
+"""One pipelined Redis connection for a service's scripts on a hot path (ADR 0070, 0101).
 
-Every read answered at the edge (`edge_reads`) runs one command, `EVALSHA` of
-the read-model script, whose reply is a handful of values. redis-py spends
-~60-80 µs of CPU on such a command (connection pool, retry wrapper, command
-packing, its reply parser, a `drain` per command); the command itself is a
-few bytes each way. `ScriptLine` keeps one connection of its own and sends
-the commands of concurrent requests together, written once per event-loop
-turn, and matches the replies in order (Redis answers a connection's
-commands in the order it received them).
+Every read answered at the gateway's edge (`edge_reads`) runs one command, `EVALSHA`
+of the read-model script, whose reply is a handful of values; every board update in
+competitions runs one per board it changed. redis-py spends ~60-80 µs of CPU on such
+a command (connection pool, retry wrapper, command packing, its reply parser, a
+`drain` per command), and a pipeline of two about 250 µs; the command itself is a
+few hundred bytes each way. `ScriptLine` keeps one connection of its own and sends
+the commands of concurrent callers together, written once per event-loop turn, and
+matches the replies in order (Redis answers a connection's commands in the order it
+received them).
 
 It speaks only what that needs: `EVALSHA` out, RESP2 replies in (the types a
 script returns: nil, integers, bulk strings, arrays, errors). A URL it cannot
-serve exactly (TLS) leaves it unused: `available` is False and the edge reads
-through redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost
-connection) raises to the caller, which leaves the request to the route; the
-connection is opened again on the next command, and loads its scripts.
+serve exactly (TLS) leaves it unused: `available` is False and callers go through
+redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost connection)
+raises to the caller; the connection is opened again on the next command, and
+loads its scripts.
 """
 
 from __future__ import annotations
