@@ -14,8 +14,8 @@ It speaks only what that needs: `EVALSHA` out, RESP2 replies in (the types a
 script returns: nil, integers, bulk strings, arrays, errors). A URL it cannot
 serve exactly (TLS) leaves it unused: `available` is False and callers go through
 redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost connection)
-raises to the caller; the connection is opened again on the next command, and
-loads its scripts.
+raises to the caller; after a lost connection or a `NOSCRIPT` (Redis lost its
+scripts), the connection is opened again on the next command, and loads them.
 """
 
 from __future__ import annotations
@@ -161,7 +161,14 @@ class ScriptLine:
             loop.call_soon(_flush, protocol)
         protocol.outgoing.append(encode_command(b"EVALSHA", sha, len(keys), *keys, *args))
         protocol.waiting.append(future)
-        return await future
+        try:
+            return await future
+        except ResponseError as exc:
+            if str(exc).startswith("NOSCRIPT") and protocol is self._protocol:
+                # Redis lost the scripts but not the connection (SCRIPT FLUSH): the next
+                # command opens a new one, which loads them again.
+                protocol._fail(RedisConnectionError("the scripts are gone from Redis"))
+            raise
 
     async def _open(self) -> _Protocol:
         """Connect (once at a time, within `CONNECT_SECONDS`), set up, load the scripts."""

@@ -50,7 +50,7 @@ from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import EventRun, Outbox, new_event_run
 from podium_runtime.script_line import ScriptLine
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_competitions.domain import RankChange, RankedLine, rank_changes
@@ -165,14 +165,9 @@ async def apply_deltas(
     """
     calls = [(keys, _delta_args(keys, delta)) for keys, delta in deltas]
     if line is not None and line.available:
-        try:
-            replies = await asyncio.gather(
-                *(line.evalsha(DELTA_SHA, keys, args) for keys, args in calls)
-            )
-        except ResponseError as exc:
-            if str(exc).startswith("NOSCRIPT"):
-                await line.aclose()  # flushed scripts: the next connection loads them again
-            raise
+        replies = await asyncio.gather(
+            *(line.evalsha(DELTA_SHA, keys, args) for keys, args in calls)
+        )
     else:
         async with client.pipeline(transaction=False) as pipe:
             for keys, args in calls:

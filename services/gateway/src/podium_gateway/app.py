@@ -48,6 +48,7 @@ from podium_gateway.web_app import default_web_root, mount_web
 from podium_gateway.xapi import admin as xapi_admin
 from podium_gateway.xapi import api as xapi_api
 from podium_gateway.xapi import documents as xapi_documents
+from podium_gateway.xapi.claims import CLAIM_SCRIPTS
 
 
 def create_runtime(settings: Settings) -> ServiceRuntime:
@@ -106,9 +107,11 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            # The edge's reads send their one script on a pipelined connection (ADR 0070).
+            # The edge's reads and the xAPI claims send their scripts on a pipelined
+            # connection (ADR 0070, 0101).
             app.state.script_line = ScriptLine(
-                settings.redis_url, [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT]
+                settings.redis_url,
+                [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT, *CLAIM_SCRIPTS],
             )
             try:
                 yield

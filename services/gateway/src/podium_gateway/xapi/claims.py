@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
 from collections.abc import Sequence
 
 import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
 from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
+from podium_runtime.script_line import ScriptLine
 
 from podium_gateway.coalesce import Coalescer
 
@@ -116,6 +118,11 @@ return 1
 """
 
 
+#: The scripts a claim or a commit runs, for the gateway's script line to load (ADR 0101).
+CLAIM_SCRIPTS = (_CLAIM, _COMMIT)
+_CLAIM_SHA, _COMMIT_SHA = (hashlib.sha1(script.encode()).hexdigest() for script in CLAIM_SCRIPTS)  # noqa: S324 - Redis names scripts by SHA1
+
+
 class ClaimState(enum.IntEnum):
     """What Redis knew about an id before this request."""
 
@@ -135,9 +142,12 @@ class ClaimState(enum.IntEnum):
 class StatementClaims:
     """Claims statement ids for content hashes in one Redis shared by every gateway replica."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, line: ScriptLine | None = None) -> None:
+        """Claim in `client`'s Redis; claims and commits travel on `line` when it serves
+        that Redis (the gateway's pipelined script connection, ADR 0101)."""
         self.client = client
         self.prefix = prefix
+        self.line = line if line is not None and line.available else None
         self.index_key = statement_index_key(prefix)
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
@@ -165,17 +175,19 @@ class StatementClaims:
         self, parts: list[tuple[list[str], list[str]]]
     ) -> list[list[ClaimState]]:
         ids = [i for part, _ in parts for i in part]
-        result = await self._claim(
-            keys=[*self._keys(ids), self.index_key],
-            args=[
-                PENDING_TTL_SECONDS * 1000,
-                INDEX_HASHES,
-                len(parts),
-                *(len(part) for part, _ in parts),
-                *(h for _, hashes in parts for h in hashes),
-                *(p for i in ids for p in index_positions(i)),
-            ],
-        )
+        keys = [*self._keys(ids), self.index_key]
+        args: list[str | int] = [
+            PENDING_TTL_SECONDS * 1000,
+            INDEX_HASHES,
+            len(parts),
+            *(len(part) for part, _ in parts),
+            *(h for _, hashes in parts for h in hashes),
+            *(p for i in ids for p in index_positions(i)),
+        ]
+        if self.line is not None:
+            result = await self.line.evalsha(_CLAIM_SHA, keys, args)
+        else:
+            result = await self._claim(keys=keys, args=args)
         states = [ClaimState(int(r)) for r in result]
         answers: list[list[ClaimState]] = []
         start = 0
@@ -186,8 +198,14 @@ class StatementClaims:
 
     async def commit(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Mark claims durable once the statements are acknowledged by Kafka (or found stored)."""
-        if ids:
-            await self._commit(keys=self._keys(ids), args=[COMMITTED_TTL_SECONDS * 1000, *hashes])
+        if not ids:
+            return
+        keys = self._keys(ids)
+        args: list[str | int] = [COMMITTED_TTL_SECONDS * 1000, *hashes]
+        if self.line is not None:
+            await self.line.evalsha(_COMMIT_SHA, keys, args)
+        else:
+            await self._commit(keys=keys, args=args)
 
     def commit_soon(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Queue claims to become committed; one script call carries all queued ones.
