@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -120,7 +119,6 @@ return 1
 
 #: The scripts a claim or a commit runs, for the gateway's script line to load (ADR 0101).
 CLAIM_SCRIPTS = (_CLAIM, _COMMIT)
-_CLAIM_SHA, _COMMIT_SHA = (hashlib.sha1(script.encode()).hexdigest() for script in CLAIM_SCRIPTS)  # noqa: S324 - Redis names scripts by SHA1
 
 
 class ClaimState(enum.IntEnum):
@@ -185,7 +183,7 @@ class StatementClaims:
             *(p for i in ids for p in index_positions(i)),
         ]
         if self.line is not None:
-            result = await self.line.evalsha(_CLAIM_SHA, keys, args)
+            result = await self.line.evalsha(self._claim.sha, keys, args)
         else:
             result = await self._claim(keys=keys, args=args)
         states = [ClaimState(int(r)) for r in result]
@@ -203,7 +201,7 @@ class StatementClaims:
         keys = self._keys(ids)
         args: list[str | int] = [COMMITTED_TTL_SECONDS * 1000, *hashes]
         if self.line is not None:
-            await self.line.evalsha(_COMMIT_SHA, keys, args)
+            await self.line.evalsha(self._commit.sha, keys, args)
         else:
             await self._commit(keys=keys, args=args)
 
