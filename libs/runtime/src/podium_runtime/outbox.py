@@ -4,7 +4,8 @@ Producers write events as rows of their own `outbox` table in the same
 transaction as the state change; `OutboxRelay` publishes them to Kafka with the
 declared partition key and marks them sent. A row holds one event, or a run of
 events staged together that share their topic, key, type and context, one JSON
-document per line (`row_payloads`; ADR 0097). Rows are claimed with
+document per line (`row_payloads`; ADR 0097), or for an `EventRun` one compact line
+of many events, expanded when the row is read (ADR 0102). Rows are claimed with
 `FOR UPDATE SKIP LOCKED`, so several relay replicas never publish the same row
 while one of them holds it; a crash after publishing and before marking sent
 republishes (at-least-once), which consumers absorb with their inbox.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 import os
@@ -149,32 +151,83 @@ class EventRun:
 
     For a producer that announces many events at once (a line climbing a board tells
     every line it passed): `first` is an ordinary event, validated when it was built;
-    each of the others is its id and a mapping of its data fields. The producer vouches
-    for those values (its own, of the data model's types, JSON-ready), so they are not
-    validated again: each document is `first`'s envelope around its data written by
-    `pydantic_core.to_json`, which is how a model writes the same values. Ids go in as
-    text: `to_json` writes the driver's `uuid.UUID` subclass on its slow path (4.1 µs
-    a mapping against 1.2).
+    the others are their ids and their data, as the fields they share and one column
+    of values per field that differs. The producer vouches for those values (its own,
+    of the data model's types, JSON-ready), so they are not validated again. The outbox
+    stores the others as compact run lines (ADR 0102), which `row_payloads` expands
+    into each event's document: `first`'s envelope around its data written by
+    `pydantic_core.to_json`, which is how a model writes the same values.
     """
 
     first: Event
-    #: Each other event's id (canonical UUID text, `new_ids`) and data.
-    others: Sequence[tuple[str, Mapping[str, Any]]]
+    #: The other events' ids (canonical UUID text, `new_ids`).
+    ids: Sequence[str]
+    #: Data fields every other event holds with the same value, by name.
+    shared: Mapping[str, Any]
+    #: The other data fields: per field, one value per event, in the order of `ids`.
+    columns: Mapping[str, Sequence[Any]]
 
-    def staged(self) -> list[tuple[uuid.UUID | str, str, str]]:
-        """Return each event's id, partition key and JSON document, `first` first."""
+    def staged(self, max_bytes: int = 0) -> list[tuple[uuid.UUID | str, str, str]]:
+        """Return the first event's id, partition key and JSON document, then the others'
+        run lines: each its first event's id, the key of all of its events and the line.
+
+        Events of one partition key share a line; a line over `max_bytes` (when given) is
+        cut in halves, and an event that alone makes a line too long is staged as its own
+        document, which `Outbox.add` then refuses as too large.
+        """
         first, field = self.first, self.first.partition_by
-        envelope = first.model_dump_json(exclude={"id", "data"})[1:-1]
         staged: list[tuple[uuid.UUID | str, str, str]] = [_staged(first)]
-        staged += [
-            (
-                event_id,
-                str(data[field]),
-                f'{{"id":"{event_id}",{envelope},"data":{to_json(data).decode()}}}',
-            )
-            for event_id, data in self.others
-        ]
+        if not self.ids:
+            return staged
+        envelope = first.model_dump_json(exclude={"id", "data"})[1:-1]
+        fields = list(type(first.data).model_fields)
+        limit = max_bytes - _RUN_LINE_SLACK if max_bytes else 0
+        if field in self.shared:
+            keyed = [(str(self.shared[field]), 0, len(self.ids))]
+        else:
+            keys = [str(value) for value in self.columns[field]]
+            bounds = [0, *(i for i in range(1, len(keys)) if keys[i] != keys[i - 1]), len(keys)]
+            keyed = [(keys[a], a, b) for a, b in itertools.pairwise(bounds)]
+        for key, start, stop in keyed:
+            staged += self._lines(envelope, fields, key, start, stop, limit)
         return staged
+
+    def _lines(
+        self, envelope: str, fields: list[str], key: str, start: int, stop: int, limit: int
+    ) -> list[tuple[uuid.UUID | str, str, str]]:
+        """Return the run lines of events `start` to `stop`, cut in halves while too long."""
+        line = to_json(
+            [
+                envelope,
+                fields,
+                self.shared,
+                self.ids[start:stop],
+                {name: values[start:stop] for name, values in self.columns.items()},
+            ]
+        ).decode()
+        if limit and len(line) * 4 > limit and len(line.encode()) > limit:
+            if stop - start > 1:
+                middle = (start + stop) // 2
+                return self._lines(envelope, fields, key, start, middle, limit) + self._lines(
+                    envelope, fields, key, middle, stop, limit
+                )
+            (line,) = _run_documents(line)
+        return [(self.ids[start], key, line)]
+
+
+#: How much longer than its run line one event's document can be: its `"id":` name (a
+#: line holds the names of the data fields, and the envelope escaped, so no more).
+_RUN_LINE_SLACK = 64
+
+
+def _run_documents(line: str) -> list[str]:
+    """Return the JSON documents of the events a run line stands for (ADR 0102)."""
+    envelope, fields, shared, ids, columns = json.loads(line)
+    documents = []
+    for i, event_id in enumerate(ids):
+        data = {name: shared[name] if name in shared else columns[name][i] for name in fields}
+        documents.append(f'{{"id":"{event_id}",{envelope},"data":{to_json(data).decode()}}}')
+    return documents
 
 
 def _staged(event: Event) -> tuple[uuid.UUID | str, str, str]:
@@ -183,18 +236,35 @@ def _staged(event: Event) -> tuple[uuid.UUID | str, str, str]:
 
 
 def new_event_run(
-    event_cls: type[Event], producer: str, data: Sequence[Mapping[str, Any]]
+    event_cls: type[Event],
+    producer: str,
+    shared: Mapping[str, Any],
+    columns: Mapping[str, Sequence[Any]],
 ) -> EventRun | None:
-    """Build a run of `event_cls` events, one per data mapping (None for no data).
+    """Build a run of `event_cls` events (None for no events): each holds the `shared`
+    data fields and its own value of each of the `columns`, all of one length.
 
-    The first mapping is validated as `new_event` would; the others are trusted
-    (`EventRun`). They share the first's instant, correlation and causation.
+    Every field of the data model is in exactly one of the two. The first event is
+    validated as `new_event` would; the others are trusted (`EventRun`). They share
+    the first's instant, correlation and causation.
     """
-    if not data:
-        return None
     data_model = event_cls.model_fields["data"].annotation
-    first = new_event(event_cls, producer, data_model.model_validate(data[0]))  # type: ignore[union-attr]
-    return EventRun(first, list(zip(new_ids(len(data) - 1), data[1:], strict=True)))
+    fields = set(data_model.model_fields)  # type: ignore[union-attr]
+    if shared.keys() & columns.keys() or shared.keys() | columns.keys() != fields:
+        raise ValueError(
+            f"a run of {event_cls.__name__} names each of its data fields once: "
+            f"{sorted(fields)}, shared or in columns"
+        )
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError("a run's columns hold one value per event each")
+    (count,) = lengths
+    if not count:
+        return None
+    data = {**shared, **{name: values[0] for name, values in columns.items()}}
+    first = new_event(event_cls, producer, data_model.model_validate(data))  # type: ignore[union-attr]
+    rest = {name: list(values[1:]) for name, values in columns.items()}
+    return EventRun(first, new_ids(count - 1), shared, rest)
 
 
 #: Default largest serialised event the outbox accepts: below Kafka's 1 MiB default
@@ -252,14 +322,14 @@ class Outbox:
         Consecutive events that share their topic, key, type and context go into one
         row, one JSON document per line, up to about `max_event_bytes` a row; the relay
         publishes each as its own message (ADR 0097). An `EventRun` stands for its
-        events (ADR 0099). Raises `EventTooLarge` for an event the broker would refuse,
-        so the caller's request or message fails cleanly instead of the relay stalling
-        on it later.
+        events, in run lines (ADR 0099, 0102). Raises `EventTooLarge` for an event the
+        broker would refuse, so the caller's request or message fails cleanly instead of
+        the relay stalling on it later.
         """
-        # Each envelope with the (id, key, JSON document) of the events it stands for,
-        # serialised once: an event stands for itself, a run for all of its events.
+        # Each envelope with the (id, key, JSON document or run line) of the events it
+        # stands for, serialised once: an event stands for itself, a run for its events.
         parts = [
-            (event.first, event.staged())
+            (event.first, event.staged(self.max_event_bytes))
             if isinstance(event, EventRun)
             else (event, [_staged(event)])
             for event in events
@@ -330,9 +400,16 @@ def row_payloads(payload: str) -> list[str]:
     """Return the events an outbox row holds, each as its JSON document (ADR 0097).
 
     A serialised event is compact JSON, which never holds a raw line break, so the
-    documents of a row are its lines.
+    documents of a row are its lines; a line that is a JSON array is a run of events,
+    expanded here (ADR 0102).
     """
-    return payload.split("\n")
+    documents: list[str] = []
+    for line in payload.split("\n"):
+        if line.startswith("["):
+            documents += _run_documents(line)
+        else:
+            documents.append(line)
+    return documents
 
 
 Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]

@@ -140,14 +140,23 @@ async def test_a_run_of_events_staged_together_shares_a_row_and_is_published_one
 async def test_an_event_run_reaches_kafka_as_the_events_it_stands_for(
     relay_only: ServiceRuntime, probe_settings: ProbeSettings
 ) -> None:
-    """An `EventRun` (ADR 0099) is staged like its events: on Kafka each is its own
-    message, keyed by its own partition key, with the run's headers and context."""
+    """An `EventRun` (ADR 0099, 0102) is staged as compact lines and published as its
+    events: on Kafka each is its own message, keyed by its own partition key, with the
+    run's headers and context."""
     first, second = uuid.uuid4(), uuid.uuid4()
     data = [
         {"request_id": uuid.uuid4(), "competition_id": board, "user_id": uuid.uuid4()}
         for board in (first, first, second, first)
     ]
-    run = new_event_run(JoinRequested, "probe", data)
+    run = new_event_run(
+        JoinRequested,
+        "probe",
+        {"invite_code": None},
+        {
+            name: [str(d[name]) for d in data]
+            for name in ("request_id", "competition_id", "user_id")
+        },
+    )
     assert run is not None and relay_only.outbox is not None
     async with relay_only.db.session() as session:
         await relay_only.outbox.add(session, run, _join(second))

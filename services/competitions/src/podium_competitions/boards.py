@@ -336,29 +336,28 @@ def rank_changed_events(
 ) -> list[EventRun]:
     """Return one `leaderboard.rank_changed` per change (and per recipient of its line).
 
-    As one run (ADR 0099), none when nothing changed: the first event is validated, the
-    others share its envelope and are written from their values (ranks and scores
-    the placement computed), a few microseconds each; an arrival in the middle of a
-    large board moves tens of thousands of lines at once.
+    As one run (ADR 0099, 0102), none when nothing changed: the first event is
+    validated, the others share its envelope and the board's fields, and their own
+    values (ranks and scores the placement computed) go in as columns, a few hundred
+    nanoseconds each; an arrival in the middle of a large board moves tens of thousands
+    of lines at once.
     """
     told = recipients or {}
-    board = str(competition_id)  # the partition key of every event of the run
+    lines = [
+        (user_id, change)
+        for change in changes
+        for user_id in told.get(change.user_id, (change.user_id,))
+    ]
     run = new_event_run(
         RankChanged,
         PRODUCER,
-        [
-            {
-                "competition_id": board,
-                "user_id": str(user_id),  # ids as text (`EventRun`)
-                "split": split,
-                "period": period,
-                "old_rank": change.old_rank,
-                "new_rank": change.new_rank,
-                "score": change.score,
-            }
-            for change in changes
-            for user_id in told.get(change.user_id, [change.user_id])
-        ],
+        {"competition_id": str(competition_id), "split": split, "period": period},
+        {
+            "user_id": [str(user_id) for user_id, _ in lines],  # ids as text (`EventRun`)
+            "old_rank": [change.old_rank for _, change in lines],
+            "new_rank": [change.new_rank for _, change in lines],
+            "score": [change.score for _, change in lines],
+        },
     )
     return [run] if run is not None else []
 
