@@ -336,7 +336,7 @@ class BoardMove:
     by: int
     #: The board's line count after the move.
     total: int
-    #: The lines shifted (None: none).
+    #: The lines shifted (None: none, or the board is not `told`, see `place_lines`).
     shifted: Shifted | None
 
 
@@ -503,13 +503,15 @@ shifted AS ({_per_board("SELECT * FROM shifted_{s}", " UNION ALL ")}), placed AS
     SELECT :competition_id, p.split, :as_of FROM plans AS p WHERE p.touch
     ON CONFLICT (competition_id, split) DO UPDATE SET as_of = excluded.as_of
     RETURNING 1
+), told AS (
+    SELECT * FROM shifted AS s WHERE s.split = ANY(CAST(:told AS text[]))
 )
 SELECT p.split AS board, p.old_rank, p.rank, p.by, p.new_total,
     s.ids, s.ranks, s.scores, NULL::uuid[] AS members
 FROM plans AS p LEFT JOIN (
     SELECT s.split, array_agg(s.user_id) AS ids, array_agg(s.rank) AS ranks,
         array_agg(s.score) AS scores
-    FROM shifted AS s GROUP BY s.split
+    FROM told AS s GROUP BY s.split
 ) AS s ON s.split = p.split
 WHERE p.touch
 UNION ALL
@@ -518,7 +520,7 @@ SELECT NULL, NULL, NULL, NULL, NULL,
     array_agg(m.user_id ORDER BY m.team_id, m.user_id)
 FROM {_MEMBERS} AS m
 WHERE m.competition_id = :competition_id
-    AND m.team_id IN (SELECT s.user_id FROM shifted AS s)
+    AND m.team_id IN (SELECT s.user_id FROM told AS s)
 HAVING count(*) > 0
 """  # noqa: S608
     ).bindparams(
@@ -536,18 +538,21 @@ async def place_lines(
     lines: Mapping[Split, Entry | None],
     totals: Mapping[Split, int],
     as_of: datetime,
+    told: Sequence[Split] = SPLITS,
 ) -> PlacedLines:
     """Put an entrant's new lines (None: off the board) on both boards: one statement.
 
     Each new place is one descent of the order index and the lines passed shift by
     one, O(log n) plus the lines that moved; a board that changes gets `as_of` as
     its version. `totals` are the boards' line counts before. Returns the boards that
-    changed (ranks, run shifted, the shifted lines) and the members of shifted teams.
+    changed (ranks, run shifted) with, on the boards `told`, the shifted lines, and
+    the members of the shifted teams there.
     """
     params: dict[str, Any] = {
         "competition_id": competition_id,
         "entrant": entrant,
         "as_of": as_of,
+        "told": list(told),
     }
     for split in SPLITS:
         line = lines.get(split)

@@ -47,6 +47,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def announced(split: Split, ends_at: datetime | None, now: datetime) -> bool:
+    """Whether a board's rank changes are announced: the public board's always, the
+    private board's once `ends_at` has passed and it is public knowledge (SPEC §7.2)."""
+    return split == "public" or (ends_at is not None and now >= ends_at)
+
+
 async def recompute_board(
     session: AsyncSession,
     outbox: Outbox | None,
@@ -90,7 +96,7 @@ async def recompute_board(
         await repository.replace_board(session, competition_id, split, entries)
         await repository.set_board_version(session, competition_id, split, now)
         mirror.stage(session, competition_id, split, entries, names, now, members, owner_id)
-        if split == "private" and (ends_at is None or now < ends_at):
+        if not announced(split, ends_at, now):
             continue
         await announce_rank_changes(
             session, outbox, competition_id, before, entries, split=split, recipients=recipients
@@ -366,7 +372,10 @@ async def _put_lines(
     teams = teams or {}
     now = _now()
     totals = {split: total for split, (_, total) in states.items()}
-    placed = await repository.place_lines(session, competition_id, entrant, lines, totals, now)
+    told = [split for split in SPLITS if announced(split, ends_at, now)]
+    placed = await repository.place_lines(
+        session, competition_id, entrant, lines, totals, now, told
+    )
     if not placed.boards:
         return {}
     gathered = moves if moves is not None else Moves()
@@ -393,7 +402,7 @@ async def _put_lines(
                 placed=mirrored_lines(put, names or {}, teams, owner_id),
             ),
         )
-        if split == "private" and (ends_at is None or now < ends_at):
+        if split not in told:
             continue
         changes: list[RankChange] = []
         if handed is not None and handover is not None:
