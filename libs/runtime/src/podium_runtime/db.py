@@ -48,6 +48,14 @@ PG_INTEGER_MAX = 2**31 - 1
 #: (ADR 0082); one used more recently is handed out unless the server closed it.
 PING_AFTER_IDLE_SECONDS = 5.0
 
+#: A select-list expression that makes the rest of its transaction run prepared
+#: statements on their generic plans (`plan_cache_mode`, local to the transaction).
+#: Postgres plans a prepared statement anew for its parameters at each run until a
+#: generic plan looks no dearer; a large statement it never trusts so (the board
+#: placement) costs ~1 ms of planning per run. A hot path's read that precedes such a
+#: statement selects this, so no round trip is added (ADR 0103).
+GENERIC_PLANS_SQL = "set_config('plan_cache_mode', 'force_generic_plan', true)"
+
 _RETURNED_AT = "podium_returned_at"
 _AFTER_COMMIT = "podium_after_commit"
 _BEFORE_COMMIT = "podium_before_commit"

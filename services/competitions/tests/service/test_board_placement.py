@@ -35,7 +35,7 @@ from podium_competitions.teams.domain import final_candidates
 from podium_competitions.teams.models import final_selections
 from podium_contracts.events import ScoredData, SubmissionInvalidatedData
 from podium_runtime.outbox import messaging_tables
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_incremental_boards import RecordingWriter
 
@@ -389,3 +389,34 @@ async def test_an_erased_participant_keeps_their_places_under_an_anonymous_name(
     await _assert_mirrored(
         redis_client, writer, competition.id, before, names, {}, competition.owner_id
     )
+
+
+async def test_placements_run_on_the_generic_plan_from_the_first(
+    session: AsyncSession, redis_client: redis.Redis
+) -> None:
+    """ADR 0103: the context read sets the unit of work to generic plans, so Postgres
+    never plans the placement statement again for its parameters (its own choice would
+    be a new plan at each of at least the first five runs on a connection)."""
+    competition = await factories.competition(session)
+    mirror = LeaderboardMirror(RecordingWriter(redis_client))
+    before = await _placement_plans(session)
+    for i in range(8):
+        score = factories.scored(competition.id, uuid.uuid4(), i / 10)
+        await service.record_scores(session, factories.outbox(), mirror, [score])
+    generic, custom = await _placement_plans(session)
+    assert (generic - before[0], custom - before[1]) == (8, 0)
+
+
+async def _placement_plans(session: AsyncSession) -> tuple[int, int]:
+    """How often this connection ran the placement statement on a generic and on a custom
+    plan (nothing yet: no row)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%WITH at_public AS MATERIALIZED%'"
+                " AND statement NOT LIKE '%pg_prepared_statements%'"
+            )
+        )
+    ).one_or_none()
+    return (row.generic_plans, row.custom_plans) if row is not None else (0, 0)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from asyncpg import Record
-from podium_runtime.db import AnyRow, DriverStatement
+from podium_runtime.db import GENERIC_PLANS_SQL, AnyRow, DriverStatement
 from sqlalchemy import (
     DateTime,
     bindparam,
@@ -622,9 +622,11 @@ _VERSION = (
 # Per (competition, participant) asked: both boards' states, the participant's team,
 # its members and name, the board settings, the entrant's final selections and their
 # scored submissions (as arrays): everything a placement reads before it ranks the
-# entrant's line, in one query. A board's line count is the rank of its last line in
-# the order (one descent of the order index from its end). `{asked}` is the source of
-# the pairs `q(competition_id, user_id, n)`.
+# entrant's line, in one query. It also sets the rest of the unit of work to generic
+# plans (`GENERIC_PLANS_SQL`): the placement that follows is then planned once per
+# connection instead of at every score (ADR 0103). A board's line count is the rank of
+# its last line in the order (one descent of the order index from its end). `{asked}`
+# is the source of the pairs `q(competition_id, user_id, n)`.
 _BOARD_CONTEXTS_SQL = f"""
 SELECT {
     _per_board(
@@ -642,7 +644,8 @@ SELECT {
     END AS name,
     (SELECT array_agg(f.submission_id) FROM {_SELECTIONS} AS f
      WHERE f.competition_id = q.competition_id AND f.entrant_id = entrant.id) AS selections,
-    s.ids, s.users, s.public_scores, s.private_scores, s.higher_is_better, s.submitted_at
+    s.ids, s.users, s.public_scores, s.private_scores, s.higher_is_better, s.submitted_at,
+    {GENERIC_PLANS_SQL} AS plans
 FROM {{asked}}
 CROSS JOIN LATERAL (
     SELECT (
