@@ -171,9 +171,10 @@ class EventRun:
         """Return the first event's id, partition key and JSON document, then the others'
         run lines: each its first event's id, the key of all of its events and the line.
 
-        Events of one partition key share a line; a line over `max_bytes` (when given) is
-        cut in halves, and an event that alone makes a line too long is staged as its own
-        document, which `Outbox.add` then refuses as too large.
+        Events of one partition key share a line; a line over `max_bytes` (when given) or
+        `RUN_LINE_EVENTS` events is cut in halves, and an event that alone makes a line
+        too long is staged as its own document, which `Outbox.add` then refuses as too
+        large.
         """
         first, field = self.first, self.first.partition_by
         staged: list[tuple[uuid.UUID | str, str, str]] = [_staged(first)]
@@ -195,7 +196,8 @@ class EventRun:
     def _lines(
         self, envelope: str, fields: list[str], key: str, start: int, stop: int, limit: int
     ) -> list[tuple[uuid.UUID | str, str, str]]:
-        """Return the run lines of events `start` to `stop`, cut in halves while too long."""
+        """Return the run lines of events `start` to `stop`, cut in halves while too long
+        or too many."""
         line = to_json(
             [
                 envelope,
@@ -205,7 +207,8 @@ class EventRun:
                 {name: values[start:stop] for name, values in self.columns.items()},
             ]
         ).decode()
-        if limit and len(line) * 4 > limit and len(line.encode()) > limit:
+        too_long = limit and len(line) * 4 > limit and len(line.encode()) > limit
+        if too_long or stop - start > RUN_LINE_EVENTS:
             if stop - start > 1:
                 middle = (start + stop) // 2
                 return self._lines(envelope, fields, key, start, middle, limit) + self._lines(
@@ -214,6 +217,10 @@ class EventRun:
             (line,) = _run_documents(line)
         return [(self.ids[start], key, line)]
 
+
+#: The most events a run line holds: about as many as a row of documents held before
+#: run lines (ADR 0097), so a relay's claim expands to no more messages than it did.
+RUN_LINE_EVENTS = 2_000
 
 #: How much longer than its run line one event's document can be: its `"id":` name (a
 #: line holds the names of the data fields, and the envelope escaped, so no more).
@@ -685,6 +692,7 @@ async def unsent_events(session: AsyncSession, outbox: Table) -> Sequence[Any]:
 
 __all__ = [
     "MAX_EVENT_BYTES",
+    "RUN_LINE_EVENTS",
     "EventRun",
     "EventTooLarge",
     "MessagingTables",

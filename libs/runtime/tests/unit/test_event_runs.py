@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from podium_contracts.events import JoinRequested, RankChanged, RankChangedData, parse_event
 from podium_runtime.context import causation_id_var, correlation_id_var
-from podium_runtime.outbox import EventRun, new_event, new_event_run, new_ids, row_payloads
+from podium_runtime.outbox import (
+    RUN_LINE_EVENTS,
+    EventRun,
+    new_event,
+    new_event_run,
+    new_ids,
+    row_payloads,
+)
 
 CANONICAL_V4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -128,6 +135,16 @@ def test_a_run_line_longer_than_the_limit_is_cut_and_every_event_kept_in_order()
     ]
     ranks = [json.loads(d)["data"]["old_rank"] for d in _documents(staged)]
     assert ranks == list(range(1, 401))
+
+
+def test_a_run_line_holds_at_most_its_share_of_events() -> None:
+    board = uuid.uuid4()
+    count = RUN_LINE_EVENTS * 2 + 7
+    run = _run(board, [(uuid.uuid4(), rank, rank + 1, None) for rank in range(1, count + 1)])
+    assert run is not None
+    lines = [line for _, _, line in run.staged()[1:]]
+    assert all(len(row_payloads(line)) <= RUN_LINE_EVENTS for line in lines)
+    assert sum(len(row_payloads(line)) for line in lines) == count - 1
 
 
 def test_an_event_too_long_for_a_line_of_its_own_is_staged_as_its_document() -> None:
