@@ -16,6 +16,8 @@ serve exactly (TLS) leaves it unused: `available` is False and callers go throug
 redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost connection)
 raises to the caller; after a lost connection or a `NOSCRIPT` (Redis lost its
 scripts), the connection is opened again on the next command, and loads them.
+`run_script` runs a registered redis-py script on a line when there is one that
+serves, else through redis-py: the one way callers choose between the two.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio.connection import SSLConnection, parse_url
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -218,3 +221,18 @@ class ScriptLine:
             protocol.transport.close()
             with contextlib.suppress(Exception):
                 await asyncio.sleep(0)
+
+
+async def run_script(
+    script: AsyncScript,
+    keys: Sequence[str],
+    args: Sequence[Any],
+    line: ScriptLine | None = None,
+    client: Any = None,
+) -> Any:
+    """Run a registered redis-py script and return its reply: on `line` when one is given
+    and serves its Redis (ADR 0101), else through redis-py (`client`, or the client the
+    script was registered with). An error on the line raises; it is not retried."""
+    if line is not None and line.available:
+        return await line.evalsha(script.sha, keys, args)
+    return await script(keys, args, client=client)

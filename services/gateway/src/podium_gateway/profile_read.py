@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from podium_contracts.redis_keys import profile_card_key
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, run_script
 from prometheus_client import Counter
 from redis.commands.core import AsyncScript
 from starlette.types import Scope
@@ -96,10 +96,7 @@ async def read(
     edge's pipelined connection (an error there raises).
     """
     keys, args = _command(user, gate)
-    if line is not None and line.available:
-        parts, verdict = await line.evalsha(_PROFILE_SCRIPT.sha, keys, args)
-    else:
-        parts, verdict = await _PROFILE_SCRIPT(keys, args, client=redis_client)
+    parts, verdict = await run_script(_PROFILE_SCRIPT, keys, args, line, redis_client)
     return body(user, parts[0], parts[1]), verdict
 
 

@@ -36,7 +36,7 @@ from podium_contracts.redis_keys import (
     competition_members_key,
 )
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, run_script
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -244,10 +244,7 @@ async def read(
     there (the script not loaded yet, a lost connection) raises.
     """
     keys, args = snapshot_command(competition_id, user, page, gate)
-    if line is not None and line.available:
-        answer = await line.evalsha(_SNAPSHOT_SCRIPT.sha, keys, args)
-    else:
-        answer = await _SNAPSHOT_SCRIPT(keys, args, client=redis_client)
+    answer = await run_script(_SNAPSHOT_SCRIPT, keys, args, line, redis_client)
     return parse_snapshot(answer, user, page)
 
 

@@ -538,7 +538,7 @@ async def place_lines(
     lines: Mapping[Split, Entry | None],
     totals: Mapping[Split, int],
     as_of: datetime,
-    told: Sequence[Split] = SPLITS,
+    told: Sequence[Split],
 ) -> PlacedLines:
     """Put an entrant's new lines (None: off the board) on both boards: one statement.
 

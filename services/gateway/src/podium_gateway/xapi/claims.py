@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
 from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, run_script
 
 from podium_gateway.coalesce import Coalescer
 
@@ -145,7 +145,7 @@ class StatementClaims:
         that Redis (the gateway's pipelined script connection, ADR 0101)."""
         self.client = client
         self.prefix = prefix
-        self.line = line if line is not None and line.available else None
+        self.line = line
         self.index_key = statement_index_key(prefix)
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
@@ -182,10 +182,7 @@ class StatementClaims:
             *(h for _, hashes in parts for h in hashes),
             *(p for i in ids for p in index_positions(i)),
         ]
-        if self.line is not None:
-            result = await self.line.evalsha(self._claim.sha, keys, args)
-        else:
-            result = await self._claim(keys=keys, args=args)
+        result = await run_script(self._claim, keys, args, self.line)
         states = [ClaimState(int(r)) for r in result]
         answers: list[list[ClaimState]] = []
         start = 0
@@ -200,10 +197,7 @@ class StatementClaims:
             return
         keys = self._keys(ids)
         args: list[str | int] = [COMMITTED_TTL_SECONDS * 1000, *hashes]
-        if self.line is not None:
-            await self.line.evalsha(self._commit.sha, keys, args)
-        else:
-            await self._commit(keys=keys, args=args)
+        await run_script(self._commit, keys, args, self.line)
 
     def commit_soon(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Queue claims to become committed; one script call carries all queued ones.
