@@ -90,3 +90,25 @@ async def test_a_parameter_that_needs_bind_processing_is_refused(
                 await statement.fetch(session, {"doc": {"a": 1}})
     finally:
         await database.dispose()
+
+
+async def test_it_follows_the_session_from_one_transaction_to_the_next(
+    probe_settings: ProbeSettings,
+) -> None:
+    # The driver connection is kept per transaction: after a commit the next statement
+    # runs in the session's new transaction, the one its own statements run in.
+    current = DriverStatement(text("SELECT CAST(txid_current() AS bigint) AS id"))
+    database = Database(probe_settings.database_url, pool_size=2)
+    try:
+        async with database.sessionmaker() as session:
+            first = [(await current.fetch(session, {}))[0]["id"] for _ in range(2)]
+            first.append(await session.scalar(text("SELECT txid_current()")))
+            await session.commit()
+            second = [(await current.fetch(session, {}))[0]["id"] for _ in range(2)]
+            second.append(await session.scalar(text("SELECT txid_current()")))
+            await session.rollback()
+    finally:
+        await database.dispose()
+    assert len(set(first)) == 1
+    assert len(set(second)) == 1
+    assert first[0] != second[0]
