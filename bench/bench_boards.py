@@ -48,6 +48,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import redis.asyncio as redis
@@ -78,7 +79,9 @@ BURST = int(os.environ.get("BENCH_BURST", "20"))
 PAGE = 100
 
 
-async def fill(db: Database, size: int, mirror: LeaderboardMirror) -> tuple[uuid.UUID, dict]:
+async def fill(
+    db: Database, size: int, mirror: LeaderboardMirror
+) -> tuple[uuid.UUID, dict[str, Any]]:
     """Create a competition whose board has `size` lines; return it, best score per user."""
     owner = uuid.uuid4()
     now = datetime.now(UTC)
@@ -275,7 +278,7 @@ async def main() -> None:
         line = ScriptLine(redis_url, BOARD_SCRIPTS)
         mirror = LeaderboardMirror(BoardWriter(client, line=line))
         outbox = Outbox(messaging_tables(metadata).outbox, "")
-        results: dict[int, dict] = {}
+        results: dict[int, dict[str, Any]] = {}
         try:
             for size in SIZES:
                 competition_id, filled = await fill(db, size, mirror)
