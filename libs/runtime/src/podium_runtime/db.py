@@ -247,27 +247,30 @@ class DriverStatement:
     async def fetch(self, session: AsyncSession, values: Mapping[str, Any]) -> list[Any]:
         """Run the statement with `values` (by parameter name) in the session's transaction
         and return its rows (asyncpg `Record`s; none for a statement without RETURNING)."""
-        transaction = session.sync_session.get_transaction()
-        held = session.info.get(_DRIVER)
-        if held is not None and held[0] is transaction and self._compiled is not None:
-            driver = held[1]
-        else:
-            driver = await self._driver(session)
-            session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+        if self._compiled is None:
+            self._compiled = self._sql(session.sync_session.get_bind().dialect)
+        sql, names = self._compiled
+        driver = await _driver_connection(session)
         if not driver.is_in_transaction():
             raise RuntimeError("a DriverStatement runs only inside the session's transaction")
-        sql, names = self._compiled  # type: ignore[misc]  # set by `_driver`
         return await driver.fetch(sql, *[values[name] for name in names])  # type: ignore[no-any-return]
 
-    async def _driver(self, session: AsyncSession) -> Any:
-        """Return the asyncpg connection of the session's transaction, begun if it was not
-        (and compile the statement for its dialect, once)."""
-        connection = await session.connection()
-        if self._compiled is None:
-            self._compiled = self._sql(connection.dialect)
-        adapted = (await connection.get_raw_connection()).dbapi_connection
-        if adapted._transaction is None:  # type: ignore[union-attr]
-            # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs;
-            # this may be the first, so it begins the transaction the adapter will end.
-            await adapted._start_transaction()  # type: ignore[union-attr]
-        return adapted.driver_connection  # type: ignore[union-attr]
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    """Return the asyncpg connection of the session's transaction, begun if it was not.
+
+    Kept in `session.info` with the transaction it belongs to, and looked up again only
+    when the session's transaction changed (after a commit or a rollback).
+    """
+    held = session.info.get(_DRIVER)
+    if held is not None and held[0] is session.sync_session.get_transaction():
+        return held[1]
+    connection = await session.connection()
+    adapted = (await connection.get_raw_connection()).dbapi_connection
+    if adapted._transaction is None:  # type: ignore[union-attr]
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs;
+        # this may be the first, so it begins the transaction the adapter will end.
+        await adapted._start_transaction()  # type: ignore[union-attr]
+    driver = adapted.driver_connection  # type: ignore[union-attr]
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
