@@ -29,9 +29,12 @@ freezes its start-up heap: the measured code's collections do not walk it.
 It runs on uvloop, the event loop the services run on (uvicorn picks it when
 installed, and the image installs it).
 
-"CPU ms/event" is this process's CPU time per event (the services' Python side;
-Postgres and Redis run in their own processes): unlike the times it hardly depends
-on how busy the machine is.
+"CPU ms/event" is this process's CPU time per event (the services' Python side):
+unlike the times it hardly depends on how busy the machine is. "Postgres" and
+"Redis" are the CPU time of this run's Postgres and Redis processes per event, read
+from /proc around each row (10 ms ticks); Postgres's includes the benchmark's own
+read and delete of each event's announcements, about 0.1 ms. The service waits on
+both, so their CPU is part of an event's time too.
 
 Usage: python bench/bench_boards.py [events]
 """
@@ -53,7 +56,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as redis
 import uvloop
-from _support import freeze_harness, percentile
+from _support import cpu_seconds, freeze_harness, percentile, process_groups
 from podium_competitions import service as competitions_service
 from podium_competitions.boards import BOARD_SCRIPTS, BoardWriter
 from podium_competitions.leaderboard import service
@@ -135,13 +138,15 @@ async def fill(
 class Timed:
     """One row's score events: seconds and rank changes per event, CPU seconds per event.
 
-    The CPU is this process's: the Python side of an event, which depends far less on
-    the machine's load than its time.
+    `cpu` is this process's: the Python side of an event, which depends far less on
+    the machine's load than its time. `infra` is the CPU seconds per event of this
+    run's Postgres and of its Redis, by name.
     """
 
     times: list[float]
     moves: list[int]
     cpu: float
+    infra: dict[str, float]
 
 
 async def score_events(
@@ -151,11 +156,14 @@ async def score_events(
     competition_id: uuid.UUID,
     best: dict[uuid.UUID, float],
     *,
+    workdir: str,
     arrivals: bool,
     events: int = EVENTS,
     burst: int = 1,
 ) -> Timed:
     """Time `events` score events (commit and Redis delta included).
+
+    `workdir` is the run's work directory, where its Postgres and Redis are found.
 
     With `burst` > 1 the events come as the consumer takes a poll of them near a
     deadline: `burst` scores of different participants in one unit of work
@@ -166,6 +174,9 @@ async def score_events(
     times: list[float] = []
     moves: list[int] = []
     cpu = 0.0
+    # Postgres's backends are found now: the pool has opened its connections by the fill.
+    groups = process_groups({}, workdir)
+    infra_before = cpu_seconds({}, groups)
     for _ in range(events // burst):
         scores = [_score(rng, users, best, competition_id, arrivals) for _ in range(burst)]
         started, used = time.perf_counter(), time.process_time()
@@ -176,7 +187,13 @@ async def score_events(
         cpu += time.process_time() - used
         async with db.session() as session:
             moves.append(round(await _announced(session, outbox) / burst))
-    return Timed(times, moves, cpu / (len(times) * burst))
+    infra_after = cpu_seconds({}, groups)
+    count = len(times) * burst
+    infra = {
+        name: max(infra_after.get(name, 0.0) - infra_before.get(name, 0.0), 0.0) / count
+        for name in ("postgres", "redis")
+    }
+    return Timed(times, moves, cpu / count, infra)
 
 
 def _score(
@@ -236,7 +253,8 @@ def print_row(label: str, timed: Timed, rebuild: float | None = None) -> None:
     print(
         f"{label:<42}{statistics.median(timed.times) * 1000:>9.2f}"
         f"{percentile(timed.times, 0.95) * 1000:>9.2f}{statistics.mean(timed.moves):>13.1f}"
-        f"{full_rank}{timed.cpu * 1000:>14.2f}"
+        f"{full_rank}{timed.cpu * 1000:>14.2f}{timed.infra['postgres'] * 1000:>10.2f}"
+        f"{timed.infra['redis'] * 1000:>7.2f}"
     )
 
 
@@ -284,25 +302,14 @@ async def main() -> None:
                 competition_id, filled = await fill(db, size, mirror)
                 freeze_harness()
                 print(f"board of {size:,} filled and ranked in {filled['rebuild']:.1f} s")
-                updates = await score_events(
-                    db, outbox, mirror, competition_id, filled["best"], arrivals=False
-                )
+                board = (db, outbox, mirror, competition_id, filled["best"])
+                updates = await score_events(*board, workdir=tmp, arrivals=False)
                 first = await page_time(client, competition_id, 0)
                 deep = await page_time(client, competition_id, min(50_000, size - PAGE))
                 bursts = middle = None
                 if size == max(SIZES):
-                    bursts = await score_events(
-                        db,
-                        outbox,
-                        mirror,
-                        competition_id,
-                        filled["best"],
-                        arrivals=False,
-                        burst=BURST,
-                    )
-                    middle = await score_events(
-                        db, outbox, mirror, competition_id, filled["best"], arrivals=True, events=2
-                    )
+                    bursts = await score_events(*board, workdir=tmp, arrivals=False, burst=BURST)
+                    middle = await score_events(*board, workdir=tmp, arrivals=True, events=2)
                 results[size] = {
                     "rebuild": filled["rebuild"],
                     "updates": updates,
@@ -321,7 +328,7 @@ async def main() -> None:
     print(f"\nScore events ({EVENTS} per row), each its own unit of work with its Redis delta")
     print(
         f"{'board':<42}{'p50 ms':>9}{'p95 ms':>9}{'moves/event':>13}{'full rank ms':>14}"
-        f"{'CPU ms/event':>14}"
+        f"{'CPU ms/event':>14}{'Postgres':>10}{'Redis':>7}"
     )
     for size, row in ((SIZES[0], small), (SIZES[-1], large)):
         print_row(f"{size:,} entries, resubmissions", row["updates"], row["rebuild"])
