@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from podium_runtime.db import Database
 from podium_runtime.infra import (
     TANSU_FETCH_MAX_WAIT_MS,
     Infrastructure,
@@ -173,6 +175,23 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout}s; last value: {last!r}")
         await asyncio.sleep(interval)
+
+
+async def await_lock_waiter(
+    database: Database, name: str, seed: int, timeout: float = 10.0
+) -> None:
+    """Wait until some backend waits for the advisory lock `hashtextextended(name, seed)`."""
+    waiting = text(
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(:name, :seed))"
+    )
+
+    async def waits() -> bool:
+        async with database.session() as probe:
+            result = await probe.execute(waiting, {"name": name, "seed": seed})
+            return bool(result.scalar_one())
+
+    await eventually(waits, timeout=timeout, message=f"a backend waiting for lock {name!r}")
 
 
 @contextlib.asynccontextmanager

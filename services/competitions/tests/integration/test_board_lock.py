@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.models import leaderboard_submissions
 from podium_runtime.db import Database
-from podium_runtime.testing import TestInfrastructure
-from sqlalchemy import func, select, text
+from podium_runtime.testing import TestInfrastructure, await_lock_waiter
+from sqlalchemy import func, select
 
 
 async def _store_score(
@@ -46,20 +46,8 @@ async def test_scores_wait_for_the_board_lock_its_holder_keeps(
         async with database.session() as holder:
             await repository.lock_board(holder, competition_id)
             writer = asyncio.create_task(_store_score(database, competition_id, submission_id))
-            waiting = (
-                "SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND ((classid::bigint << 32) | objid::bigint)"
-                f" = hashtextextended('leaderboard:{competition_id}', 7207)"
-            )
-            async with database.session() as probe:
-                # Until another backend waits for exactly this board's lock (10 s at most).
-                await probe.execute(
-                    text(
-                        f"DO $$ BEGIN FOR i IN 1..1000 LOOP EXIT WHEN EXISTS ({waiting});"
-                        " PERFORM pg_sleep(0.01); END LOOP; END $$"
-                    )
-                )
-                assert (await probe.execute(text(f"SELECT EXISTS ({waiting})"))).scalar_one()
+            # Until another backend waits for exactly this board's lock.
+            await await_lock_waiter(database, f"leaderboard:{competition_id}", 7207)
             assert not writer.done()
         await writer  # the holder committed: the scores go in
         async with database.session() as session:

@@ -39,9 +39,11 @@ router = EventRouter()
 
 
 @router.handles(UserRegistered, UserUpdated)
-async def on_user(session: AsyncSession, event: UserRegistered | UserUpdated) -> None:
-    """Keep the user's address, name and time zone."""
-    await service.record_user(session, event.data)
+async def on_user(
+    session: AsyncSession, event: UserRegistered | UserUpdated, *, notifier: Notifier
+) -> None:
+    """Keep the user's address, name and time zone; send the mails that waited for it."""
+    await service.record_user(session, notifier, event.data)
 
 
 @router.handles(CompetitionCreated, CompetitionUpdated)

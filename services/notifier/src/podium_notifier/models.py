@@ -92,6 +92,21 @@ emails = Table(
     Index("ix_emails_due", "next_attempt_at", postgresql_where="status = 'pending'"),
 )
 
+#: Mails to users whose address the notifier does not know yet. A user's record and
+#: the event that notifies them come on different topics, in no fixed order; the mail
+#: waits here, unrendered, until `user.registered` brings the address, then moves to
+#: `emails` (ADR 0104).
+held_emails = Table(
+    "held_emails",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("dedupe_key", String(255), primary_key=True),
+    Column("notification_type", String(64), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("context", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 competitions = Table(
     "competitions",
     metadata,

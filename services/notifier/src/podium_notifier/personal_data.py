@@ -6,6 +6,7 @@ from podium_runtime.personal_data import PersonalRecords
 
 from podium_notifier.models import (
     emails,
+    held_emails,
     notifications,
     participants,
     preferences,
@@ -19,6 +20,7 @@ RECORDS = (
     PersonalRecords("preferences", preferences),
     PersonalRecords("notifications", notifications, exclude=frozenset({"seq", "dedupe_key"})),
     PersonalRecords("emails", emails, exclude=frozenset({"dedupe_key"})),
+    PersonalRecords("held_emails", held_emails, exclude=frozenset({"dedupe_key"})),
     PersonalRecords("participations", participants),
     PersonalRecords("learning_activity", statements),
     PersonalRecords("rank_notices", rank_notices),

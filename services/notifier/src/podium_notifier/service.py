@@ -184,19 +184,27 @@ class Notifier:
         }
 
         mails: list[Mail] = []
-        contacts = await projections.get_users(session, [n.user_id for n in mail_for])
+        held: list[dict[str, Any]] = []
+        contacts = await self.contacts(session, [n.user_id for n in mail_for])
         for notice in mail_for:
             user = contacts.get(notice.user_id)
             assert notice.message is not None
-            if user is None:
-                log.info("no e-mail address known for user; e-mail skipped")
-                continue
             context = {
-                "display_name": user.display_name,
                 "title": notice.message.title,
                 "body": notice.message.body,
                 "link": notice.message.link,
             }
+            if user is None:  # its address comes with `user.registered` (ADR 0104)
+                held.append(
+                    {
+                        "user_id": notice.user_id,
+                        "dedupe_key": notice.dedupe_key,
+                        "notification_type": notice.message.kind,
+                        "template": "notification",
+                        "context": context,
+                    }
+                )
+                continue
             mails.append(
                 Mail(
                     notice.user_id,
@@ -204,10 +212,11 @@ class Notifier:
                     notice.dedupe_key,
                     notice.message.kind,
                     "notification",
-                    context,
+                    context | {"display_name": user.display_name},
                 )
             )
         queued = await self.queue_emails(session, mails)
+        queued |= dict.fromkeys(await emails.hold_emails(session, held), True)
 
         deliveries = []
         for notice in notices:
@@ -229,6 +238,41 @@ class Notifier:
                 )
             deliveries.append(Delivery(in_app=row, email=queued.pop(key, False)))
         return deliveries
+
+    async def contacts(
+        self, session: AsyncSession, user_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, AnyRow]:
+        """Return the projection rows of the users to mail, as `release_held_mails` sees them.
+
+        A user not known yet may be arriving in a transaction of another replica.
+        Under the recipients' locks, either that transaction's release sees the mail
+        held here, or this one sees its row: no mail is held after its release.
+        """
+        contacts = await projections.get_users(session, user_ids)
+        unknown = sorted(set(user_ids) - contacts.keys())
+        if unknown:
+            await emails.lock_recipients(session, unknown)
+            contacts |= await projections.get_users(session, unknown)
+        return contacts
+
+    async def release_held_mails(self, session: AsyncSession, user: UserData) -> None:
+        """Queue the mails held until this user's address was known (ADR 0104)."""
+        await emails.lock_recipients(session, [user.user_id])
+        held = await emails.take_held_emails(session, user.user_id)
+        await self.queue_emails(
+            session,
+            [
+                Mail(
+                    user.user_id,
+                    user.email,
+                    row.dedupe_key,
+                    row.notification_type,
+                    row.template,
+                    row.context | {"display_name": user.display_name},
+                )
+                for row in held
+            ],
+        )
 
     async def queue_email(
         self,
@@ -457,8 +501,8 @@ NotifyingEvent: TypeAlias = (
 )
 
 
-async def record_user(session: AsyncSession, data: UserData) -> None:
-    """Keep the address, name and time zone notifications need."""
+async def record_user(session: AsyncSession, notifier: Notifier, data: UserData) -> None:
+    """Keep the address, name and time zone notifications need; send the mails held for it."""
     await projections.upsert_user(
         session,
         {
@@ -468,6 +512,7 @@ async def record_user(session: AsyncSession, data: UserData) -> None:
             "timezone": data.timezone,
         },
     )
+    await notifier.release_held_mails(session, data)
 
 
 async def record_competition(session: AsyncSession, data: CompetitionData) -> None:

@@ -19,6 +19,16 @@ from podium_runtime.testing import eventually
 BOUNCING_DOMAIN = "@bounce.invalid"
 
 
+def new_user(timezone: str = "UTC") -> UserData:
+    """Return the facts of a user nobody has announced yet."""
+    return UserData(
+        user_id=uuid.uuid4(),
+        email=f"u{uuid.uuid4().hex[:10]}@example.org",
+        display_name="Ada Tester",
+        timezone=timezone,
+    )
+
+
 @dataclass
 class Running:
     """A started notifier: its parts, its URL and the SMTP sink it sends to."""
@@ -54,12 +64,7 @@ class Running:
 
     async def register(self, timezone: str = "UTC") -> UserData:
         """Publish `user.registered` for a new user and wait until the notifier knows them."""
-        user = UserData(
-            user_id=uuid.uuid4(),
-            email=f"u{uuid.uuid4().hex[:10]}@example.org",
-            display_name="Ada Tester",
-            timezone=timezone,
-        )
+        user = new_user(timezone)
         await self.publish(new_event(UserRegistered, "identity", user))
 
         async def known() -> bool:

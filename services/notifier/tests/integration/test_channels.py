@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as redis
-from notifier_harness import Running
+from notifier_harness import Running, new_user
 from podium_contracts.codes import JoinRejection
 from podium_contracts.events import (
     CompetitionCreated,
@@ -20,13 +21,15 @@ from podium_contracts.events import (
     SubmissionScored,
     UserEmailVerificationRequested,
     UserPasswordResetRequested,
+    UserRegistered,
     UserTokenData,
 )
 from podium_notifier.live import live_channel
-from podium_notifier.models import emails, notifications
+from podium_notifier.models import emails, held_emails, notifications
 from podium_notifier.repositories import projections
+from podium_notifier.service import Message, record_user
 from podium_runtime.outbox import new_event
-from podium_runtime.testing import eventually
+from podium_runtime.testing import await_lock_waiter, eventually
 from sqlalchemy import func, select
 
 
@@ -205,8 +208,6 @@ async def test_the_unique_key_holds_even_past_the_inbox(notifier: Running) -> No
     """A second delivery that slipped past the inbox (e.g. a replayed topic) adds nothing."""
     user = await notifier.register()
     service = notifier.service
-    from podium_notifier.service import Message
-
     message = Message("submission.scored", "Scored", "Your submission scored 1.")
     key = str(uuid.uuid4())
     for _ in range(2):
@@ -220,6 +221,63 @@ async def test_the_unique_key_holds_even_past_the_inbox(notifier: Running) -> No
             select(func.count()).select_from(emails).where(emails.c.dedupe_key == key)
         )
     assert (in_app, mails) == (1, 1)
+
+
+async def held_mails(notifier: Running, user_id: uuid.UUID) -> int:
+    """Count the mails held for a user whose address the notifier does not know."""
+    async with notifier.service.runtime.db.session() as session:
+        held = await session.scalar(
+            select(func.count()).select_from(held_emails).where(held_emails.c.user_id == user_id)
+        )
+    return int(held or 0)
+
+
+async def test_a_mail_waits_for_an_address_that_comes_after_the_event(notifier: Running) -> None:
+    """The user's record and the event that notifies them come on different topics."""
+    user = new_user()
+    event = scored(user.user_id)
+    await notifier.publish(event)
+    await inbox_items(notifier, user.user_id, 1)
+    assert await held_mails(notifier, user.user_id) == 1  # same transaction as the in-app row
+    await notifier.publish(new_event(UserRegistered, "identity", user))
+    [mail] = await notifier.wait_mails(user.email)
+    assert mail["subject"] == "Your submission was scored"
+    assert mail["text"].startswith(f"Hello {user.display_name},")
+    assert f"http://podium.test/submissions/{event.data.submission_id}" in mail["links"]
+    assert await held_mails(notifier, user.user_id) == 0
+    # The event again, then a sentinel of the same partition: one new mail, the sentinel's.
+    await notifier.publish(event)
+    await notifier.publish(scored(user.user_id, event.data.competition_id))
+    await notifier.wait_mails(user.email, 2)
+    assert len(notifier.mails_to(user.email)) == 2
+
+
+async def test_an_address_that_arrives_while_a_mail_is_held_releases_it(
+    notifier: Running,
+) -> None:
+    """Held on one replica, the user's record committing on another: the mail still goes."""
+    service = notifier.service
+    database = service.runtime.db
+    user, key = new_user(), str(uuid.uuid4())
+    message = Message("submission.scored", "Scored", "Your submission scored 1.")
+
+    async def arrive() -> None:
+        async with database.session() as session:
+            await record_user(session, service.notifier, user)
+
+    async with database.session() as holding:
+        await service.notifier.notify(holding, user.user_id, key, message)
+        arriving = asyncio.create_task(arrive())
+        await await_lock_waiter(database, str(user.user_id), 4104)
+        assert not arriving.done()
+    await arriving  # the hold committed first; the record's release saw it
+    async with database.session() as session:
+        queued = await session.scalar(
+            select(func.count()).select_from(emails).where(emails.c.dedupe_key == key)
+        )
+    assert (queued, await held_mails(notifier, user.user_id)) == (1, 0)
+    [mail] = await notifier.wait_mails(user.email)
+    assert (mail["subject"], mail["text"].splitlines()[0]) == ("Scored", "Hello Ada Tester,")
 
 
 async def test_enrollment_outcomes_notify_with_the_reason(notifier: Running) -> None:

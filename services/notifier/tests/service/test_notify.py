@@ -77,7 +77,7 @@ async def test_a_full_competition_is_explained_in_words(
     session: AsyncSession, notifier: Notifier
 ) -> None:
     user, competition = _user(), _competition()
-    await service.record_user(session, user)
+    await service.record_user(session, notifier, user)
     await service.record_competition(session, competition)
     rejected = new_event(
         EnrollmentRejected,
@@ -98,7 +98,7 @@ async def test_a_rejected_submission_names_each_error_in_words(
     session: AsyncSession, notifier: Notifier
 ) -> None:
     user, competition = _user(), _competition()
-    await service.record_user(session, user)
+    await service.record_user(session, notifier, user)
     await service.record_competition(session, competition)
     rejected = new_event(
         SubmissionRejected,

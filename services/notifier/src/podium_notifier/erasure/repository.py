@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_notifier.models import (
     emails,
+    held_emails,
     notifications,
     participants,
     preferences,
@@ -18,7 +19,16 @@ from podium_notifier.models import (
 )
 
 #: Every table of the notifier that holds rows about one user.
-PERSONAL = (notifications, emails, preferences, participants, statements, rank_notices, users)
+PERSONAL = (
+    notifications,
+    emails,
+    held_emails,
+    preferences,
+    participants,
+    statements,
+    rank_notices,
+    users,
+)
 
 
 async def delete_user_rows(session: AsyncSession, user_id: uuid.UUID) -> dict[str, int]:

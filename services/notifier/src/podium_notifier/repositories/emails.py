@@ -8,13 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from podium_runtime.db import AnyRow
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_notifier.models import (
-    emails,
-)
+from podium_notifier.models import emails, held_emails
 from podium_notifier.repositories import chunks
 
 
@@ -36,6 +34,44 @@ async def insert_emails(
         )
         inserted |= {(r.dedupe_key, r.user_id) for r in result}
     return inserted
+
+
+async def lock_recipients(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> None:
+    """Hold, until commit, the lock that orders holding a user's mails and releasing them."""
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(u::text, 4104))"
+            " FROM unnest(CAST(:ids AS uuid[])) AS u ORDER BY u"
+        ),
+        {"ids": sorted(set(user_ids))},
+    )
+
+
+async def hold_emails(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> set[tuple[str, uuid.UUID]]:
+    """Keep mails for users whose address is not known yet; returns the new ones' keys.
+
+    A (cause, user) already held is skipped, as in `insert_emails`.
+    """
+    held: set[tuple[str, uuid.UUID]] = set()
+    for chunk in chunks(rows):
+        result = await session.execute(
+            insert(held_emails)
+            .values(list(chunk))
+            .on_conflict_do_nothing()
+            .returning(held_emails.c.dedupe_key, held_emails.c.user_id)
+        )
+        held |= {(r.dedupe_key, r.user_id) for r in result}
+    return held
+
+
+async def take_held_emails(session: AsyncSession, user_id: uuid.UUID) -> Sequence[AnyRow]:
+    """Remove and return the user's held mails, oldest first."""
+    result = await session.execute(
+        delete(held_emails).where(held_emails.c.user_id == user_id).returning(held_emails)
+    )
+    return sorted(result.all(), key=lambda row: row.created_at)
 
 
 async def claim_due_emails(session: AsyncSession, limit: int) -> Sequence[AnyRow]:
