@@ -13,9 +13,11 @@ received them).
 It speaks only what that needs: `EVALSHA` out, RESP2 replies in (the types a
 script returns: nil, integers, bulk strings, arrays, errors). A URL it cannot
 serve exactly (TLS) leaves it unused: `available` is False and callers go through
-redis-py. Any failure (an error reply such as `NOSCRIPT`, a lost connection)
-raises to the caller; after a lost connection or a `NOSCRIPT` (Redis lost its
-scripts), the connection is opened again on the next command, and loads them.
+redis-py. Any failure (an error reply, a lost connection) raises to the caller; after a
+lost connection the connection is opened again on the next command, and loads
+the scripts. A `NOSCRIPT` for one of the line's own scripts (Redis lost them,
+e.g. `SCRIPT FLUSH`) is not a failure: the script did not run, so the line opens
+a new connection, which loads them, and runs the command once more.
 `run_script` runs a registered redis-py script on a line when there is one that
 serves, else through redis-py: the one way callers choose between the two.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -148,13 +151,28 @@ class ScriptLine:
         """Serve `url` (TLS: not available); `scripts` are loaded on each connection opened."""
         options = parse_url(url)
         self._scripts = tuple(scripts)
+        # Redis names a script by the SHA1 of its text.
+        self._shas = {hashlib.sha1(text.encode()).hexdigest() for text in self._scripts}  # noqa: S324
         self.available = options.get("connection_class") is not SSLConnection
         self._options = options
         self._protocol: _Protocol | None = None
         self._opening: asyncio.Lock | None = None
 
     async def evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run the script `sha` (loaded before) with `keys` and `args`; return its reply."""
+        """Run the script `sha` with `keys` and `args`; return its reply.
+
+        One of the line's scripts that Redis no longer has is loaded again (on a new
+        connection) and run once more; any other `NOSCRIPT` raises.
+        """
+        try:
+            return await self._evalsha(sha, keys, args)
+        except ResponseError as exc:
+            if not (str(exc).startswith("NOSCRIPT") and sha in self._shas):
+                raise
+        return await self._evalsha(sha, keys, args)
+
+    async def _evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Send one `EVALSHA` on the current connection; a `NOSCRIPT` retires that connection."""
         protocol = self._protocol
         if protocol is None or protocol.lost:
             protocol = await self._open()

@@ -44,6 +44,24 @@ async def test_an_unknown_script_raises_and_the_line_goes_on(
         await line.aclose()
 
 
+async def test_a_script_redis_lost_is_loaded_again_and_each_command_runs_once(
+    test_infra: TestInfrastructure,
+) -> None:
+    line = ScriptLine(test_infra.infra.redis_url, [ECHO])
+    admin = redis.from_url(test_infra.infra.redis_url)
+    key = f"t{uuid.uuid4().hex[:8]}:line"
+    try:
+        assert (await line.evalsha(SHA, [key], ["a"]))[1] == 1
+        await admin.script_flush()  # the connection stays open; the script is gone
+        replies = await asyncio.gather(*(line.evalsha(SHA, [key], [f"b{i}"]) for i in range(3)))
+        # Each got NOSCRIPT (it did not run), then ran once on the new connection.
+        assert sorted(reply[1] for reply in replies) == [2, 3, 4]
+        assert [reply[0] for reply in replies] == [b"b0", b"b1", b"b2"]
+    finally:
+        await line.aclose()
+        await admin.aclose()
+
+
 async def test_a_lost_connection_fails_its_commands_then_reconnects_with_its_scripts(
     test_infra: TestInfrastructure,
 ) -> None:

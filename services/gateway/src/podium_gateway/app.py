@@ -51,6 +51,15 @@ from podium_gateway.xapi import documents as xapi_documents
 from podium_gateway.xapi.claims import CLAIM_SCRIPTS
 
 
+def script_line(settings: Settings) -> ScriptLine:
+    """Return the pipelined Redis connection for the edge's reads and the xAPI claims,
+    loading every script they run on it (ADR 0070, 0101)."""
+    return ScriptLine(
+        settings.redis_url,
+        [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT, *CLAIM_SCRIPTS],
+    )
+
+
 def create_runtime(settings: Settings) -> ServiceRuntime:
     """Build the infrastructure handles."""
     return ServiceRuntime(settings)
@@ -109,10 +118,7 @@ def create_api(settings: Settings) -> FastAPI:
             )
             # The edge's reads and the xAPI claims send their scripts on a pipelined
             # connection (ADR 0070, 0101).
-            app.state.script_line = ScriptLine(
-                settings.redis_url,
-                [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT, *CLAIM_SCRIPTS],
-            )
+            app.state.script_line = script_line(settings)
             try:
                 yield
             finally:
