@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -44,47 +45,46 @@ async def test_an_unknown_script_raises_and_the_line_goes_on(
         await line.aclose()
 
 
-async def test_a_script_redis_lost_is_loaded_again_and_each_command_runs_once(
-    test_infra: TestInfrastructure,
-) -> None:
+@pytest.fixture
+async def flushed(test_infra: TestInfrastructure) -> AsyncIterator[tuple[ScriptLine, str]]:
+    """A line that ran its script once on key `key`, after which Redis forgot the script."""
     line = ScriptLine(test_infra.infra.redis_url, [ECHO])
     admin = redis.from_url(test_infra.infra.redis_url)
     key = f"t{uuid.uuid4().hex[:8]}:line"
     try:
         assert (await line.evalsha(SHA, [key], ["a"]))[1] == 1
         await admin.script_flush()  # the connection stays open; the script is gone
-        replies = await asyncio.gather(*(line.evalsha(SHA, [key], [f"b{i}"]) for i in range(3)))
-        # Each got NOSCRIPT (it did not run), then ran once on the new connection.
-        assert sorted(reply[1] for reply in replies) == [2, 3, 4]
-        assert [reply[0] for reply in replies] == [b"b0", b"b1", b"b2"]
+        yield line, key
     finally:
         await line.aclose()
         await admin.aclose()
+
+
+async def test_a_script_redis_lost_is_loaded_again_and_each_command_runs_once(
+    flushed: tuple[ScriptLine, str],
+) -> None:
+    line, key = flushed
+    replies = await asyncio.gather(*(line.evalsha(SHA, [key], [f"b{i}"]) for i in range(3)))
+    # Each got NOSCRIPT (it did not run), then ran once on the new connection.
+    assert sorted(reply[1] for reply in replies) == [2, 3, 4]
+    assert [reply[0] for reply in replies] == [b"b0", b"b1", b"b2"]
 
 
 async def test_a_lost_connection_fails_its_commands_then_reconnects_with_its_scripts(
-    test_infra: TestInfrastructure,
+    flushed: tuple[ScriptLine, str],
 ) -> None:
-    line = ScriptLine(test_infra.infra.redis_url, [ECHO])
-    admin = redis.from_url(test_infra.infra.redis_url)
-    key = f"t{uuid.uuid4().hex[:8]}:line"
-    try:
-        assert (await line.evalsha(SHA, [key], ["a"]))[1] == 1
-        await admin.script_flush()  # as a restarted server would have forgotten it
-        protocol = line._protocol
-        assert protocol is not None and protocol.transport is not None
-        waiting = asyncio.ensure_future(line.evalsha(SHA, [key], ["b"]))
-        await asyncio.sleep(0)  # queued on this connection
-        protocol.transport.abort()
-        with pytest.raises(RedisConnectionError):
-            await asyncio.wait_for(waiting, 5)
-        # A new connection, with the script loaded again ("b" may have run before the loss:
-        # a lost reply is why the edge leaves such a request to the route, ADR 0070).
-        echoed, count, _ = await line.evalsha(SHA, [key], ["c"])
-        assert echoed == b"c" and count in (2, 3)
-    finally:
-        await line.aclose()
-        await admin.aclose()
+    line, key = flushed
+    protocol = line._protocol
+    assert protocol is not None and protocol.transport is not None
+    waiting = asyncio.ensure_future(line.evalsha(SHA, [key], ["b"]))
+    await asyncio.sleep(0)  # queued on this connection
+    protocol.transport.abort()
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(waiting, 5)
+    # A new connection, with the script loaded again ("b" may have run before the loss:
+    # a lost reply is why the edge leaves such a request to the route, ADR 0070).
+    echoed, count, _ = await line.evalsha(SHA, [key], ["c"])
+    assert echoed == b"c" and count in (2, 3)
 
 
 def test_tls_urls_are_left_to_redis_py() -> None:
