@@ -434,13 +434,17 @@ async def upsert_user(
     )
 
 
+#: Seed of `hashtextextended(key, seed)`, the key of a board's lock.
+BOARD_LOCK_SEED = 7207
+
+
 def board_lock_sql(key: str) -> str:
     """Return the SQL call taking one board's lock, `key` an SQL expression of its key.
 
     Statements that take the lock along with other work (ADR 0083) use it too, so
     every path hashes the key the same way.
     """
-    return f"pg_advisory_xact_lock(hashtextextended({key}, 7207))"
+    return f"pg_advisory_xact_lock(hashtextextended({key}, {BOARD_LOCK_SEED}))"
 
 
 _LOCK_BOARD = text(f"SELECT {board_lock_sql(':key')}")

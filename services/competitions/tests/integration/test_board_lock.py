@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+from podium_competitions import repository as shared
 from podium_competitions.leaderboard import repository
 from podium_competitions.leaderboard.models import leaderboard_submissions
 from podium_runtime.db import Database
@@ -47,7 +48,9 @@ async def test_scores_wait_for_the_board_lock_its_holder_keeps(
             await repository.lock_board(holder, competition_id)
             writer = asyncio.create_task(_store_score(database, competition_id, submission_id))
             # Until another backend waits for exactly this board's lock.
-            await await_lock_waiter(database, f"leaderboard:{competition_id}", 7207)
+            await await_lock_waiter(
+                database, f"leaderboard:{competition_id}", shared.BOARD_LOCK_SEED
+            )
             assert not writer.done()
         await writer  # the holder committed: the scores go in
         async with database.session() as session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -108,6 +108,35 @@ class Mail:
     template: str
     context: dict[str, Any]
 
+    @classmethod
+    def notification(cls, notice: Notice) -> Mail:
+        """The mail of a notice, its address and name still to come (`to`)."""
+        assert notice.message is not None
+        context = {
+            "title": notice.message.title,
+            "body": notice.message.body,
+            "link": notice.message.link,
+        }
+        return cls(
+            notice.user_id, "", notice.dedupe_key, notice.message.kind, "notification", context
+        )
+
+    def to(self, user: Any) -> Mail:
+        """This mail addressed to `user` (a projection row or `UserData`), greeting them by name."""
+        return replace(
+            self, address=user.email, context=self.context | {"display_name": user.display_name}
+        )
+
+    def held(self) -> dict[str, Any]:
+        """The `held_emails` row keeping this mail until its address is known (ADR 0104)."""
+        return {
+            "user_id": self.user_id,
+            "dedupe_key": self.dedupe_key,
+            "notification_type": self.kind,
+            "template": self.template,
+            "context": self.context,
+        }
+
 
 @dataclass
 class RankBoards:
@@ -187,34 +216,11 @@ class Notifier:
         held: list[dict[str, Any]] = []
         contacts = await self.contacts(session, [n.user_id for n in mail_for])
         for notice in mail_for:
-            user = contacts.get(notice.user_id)
-            assert notice.message is not None
-            context = {
-                "title": notice.message.title,
-                "body": notice.message.body,
-                "link": notice.message.link,
-            }
+            mail, user = Mail.notification(notice), contacts.get(notice.user_id)
             if user is None:  # its address comes with `user.registered` (ADR 0104)
-                held.append(
-                    {
-                        "user_id": notice.user_id,
-                        "dedupe_key": notice.dedupe_key,
-                        "notification_type": notice.message.kind,
-                        "template": "notification",
-                        "context": context,
-                    }
-                )
-                continue
-            mails.append(
-                Mail(
-                    notice.user_id,
-                    user.email,
-                    notice.dedupe_key,
-                    notice.message.kind,
-                    "notification",
-                    context | {"display_name": user.display_name},
-                )
-            )
+                held.append(mail.held())
+            else:
+                mails.append(mail.to(user))
         queued = await self.queue_emails(session, mails)
         queued |= dict.fromkeys(await emails.hold_emails(session, held), True)
 
@@ -263,13 +269,13 @@ class Notifier:
             session,
             [
                 Mail(
-                    user.user_id,
-                    user.email,
+                    row.user_id,
+                    "",
                     row.dedupe_key,
                     row.notification_type,
                     row.template,
-                    row.context | {"display_name": user.display_name},
-                )
+                    row.context,
+                ).to(user)
                 for row in held
             ],
         )

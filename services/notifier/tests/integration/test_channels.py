@@ -26,6 +26,7 @@ from podium_contracts.events import (
 )
 from podium_notifier.live import live_channel
 from podium_notifier.models import emails, held_emails, notifications
+from podium_notifier.repositories import emails as emails_repo
 from podium_notifier.repositories import projections
 from podium_notifier.service import Message, record_user
 from podium_runtime.outbox import new_event
@@ -268,7 +269,7 @@ async def test_an_address_that_arrives_while_a_mail_is_held_releases_it(
     async with database.session() as holding:
         await service.notifier.notify(holding, user.user_id, key, message)
         arriving = asyncio.create_task(arrive())
-        await await_lock_waiter(database, str(user.user_id), 4104)
+        await await_lock_waiter(database, str(user.user_id), emails_repo.RECIPIENT_LOCK_SEED)
         assert not arriving.done()
     await arriving  # the hold committed first; the record's release saw it
     async with database.session() as session:

@@ -36,14 +36,18 @@ async def insert_emails(
     return inserted
 
 
+#: Seed of `hashtextextended(user id, seed)`, the key of a recipient's lock.
+RECIPIENT_LOCK_SEED = 4104
+
+
 async def lock_recipients(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> None:
     """Hold, until commit, the lock that orders holding a user's mails and releasing them."""
     await session.execute(
         text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(u::text, 4104))"
+            "SELECT pg_advisory_xact_lock(hashtextextended(u::text, :seed))"
             " FROM unnest(CAST(:ids AS uuid[])) AS u ORDER BY u"
         ),
-        {"ids": sorted(set(user_ids))},
+        {"ids": sorted(set(user_ids)), "seed": RECIPIENT_LOCK_SEED},
     )
 
 
