@@ -126,7 +126,7 @@ $(WRK):
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk
 
 bench: install $(WRK) ## Run the benchmarks under bench/ (and the web app's) and print their tables
-	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) bench/_support.py; $(PY) $$script || exit 1; done
 	@$(MAKE) --no-print-directory bench-web
 
 loadtest: install ## Locust load test, 5 min: 500 visitors, 50 participants, 20 LRS clients, a sponsor (LOADTEST_DURATION, LOADTEST_SCALE, LOADTEST_URL)

@@ -299,3 +299,24 @@ def percentile(values: list[float], fraction: float) -> float:
     """Return the nearest-rank percentile of `values`."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+#: Iterations of the host-speed probe's pure-Python loop.
+PROBE_ITERATIONS = 10_000_000
+
+
+def host_speed() -> float:
+    """Return the seconds a pure-Python loop of `PROBE_ITERATIONS` additions takes here.
+
+    The shared machine's speed swings by up to three times within an hour, and the same
+    code's times with it. `make bench` prints this before each benchmark, so a reader can
+    tell a slow run of fast code from a slow change: compare runs by it.
+    """
+    total, started = 0, time.process_time()
+    for i in range(PROBE_ITERATIONS):
+        total += i
+    return time.process_time() - started
+
+
+if __name__ == "__main__":
+    print(f"host speed: a {PROBE_ITERATIONS:,}-addition Python loop took {host_speed():.2f} s")
