@@ -125,7 +125,7 @@ $(WRK):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk
 
-bench: install $(WRK) ## Run the benchmarks under bench/ (and the web app's) and print their tables
+bench: install $(WRK) ## Run the benchmarks under bench/ (and the web app's), each after a probe of the host's speed, and print their tables
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) bench/_support.py; $(PY) $$script || exit 1; done
 	@$(MAKE) --no-print-directory bench-web
 
