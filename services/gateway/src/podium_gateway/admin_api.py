@@ -226,6 +226,6 @@ async def export_audit(
     headers = {
         k: v
         for k, v in answer.headers.items()
-        if k.lower() in ("content-type", "content-disposition")
+        if k.lower() in ("content-type", "content-disposition", "cache-control")
     }
     return Response(content=answer.content, status_code=answer.status_code, headers=headers)

@@ -33,6 +33,7 @@ from podium_contracts.redis_keys import (
     period_start,
 )
 from podium_runtime.cursors import CursorCodec
+from podium_runtime.exports import Format, csv_rows, download, encode
 from podium_runtime.problems import Problem
 from podium_runtime.timezones import local_day
 from pydantic import BaseModel
@@ -46,7 +47,7 @@ from podium_gateway.clients.competitions import (
     has_ended,
     is_sponsor,
 )
-from podium_gateway.exports import BOARD_COLUMNS, CHUNK, Format, csv_line, download, encode
+from podium_gateway.exports import BOARD_COLUMNS, CHUNK
 from podium_gateway.rendered import Rendered
 
 router = APIRouter(tags=["leaderboards"])
@@ -330,7 +331,7 @@ async def export_leaderboard(
 
     async def body() -> AsyncIterator[bytes]:
         if format == "csv":
-            yield csv_line(BOARD_COLUMNS)
+            yield csv_rows([BOARD_COLUMNS])
         offset = 0
         while True:
             joined, _meta = await redis_client.eval(

@@ -40,6 +40,7 @@ from podium_contracts.redis_keys import (
     utc_day,
 )
 from podium_runtime.blobs import BlobNotFoundError, BlobRef
+from podium_runtime.exports import Format, csv_rows, download, encode
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
@@ -72,7 +73,7 @@ from podium_gateway.documents import (
     InvalidationAccepted,
     RescoreAccepted,
 )
-from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS, Format, csv_line, download, encode
+from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS
 from podium_gateway.uploads import (
     BlobDep,
     answer_key_blob_key,
@@ -688,7 +689,7 @@ async def export_submissions(
 
     async def body() -> AsyncIterator[bytes]:
         if format == "csv":
-            yield csv_line(SUBMISSION_COLUMNS)
+            yield csv_rows([SUBMISSION_COLUMNS])
         try:
             async with scoring.submissions_export(competition_id) as answer:
                 chunk: list[dict[str, Any]] = []

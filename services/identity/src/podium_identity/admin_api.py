@@ -10,9 +10,6 @@ disabled state, which the gateway's admin decisions rest on (ADR 0052).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -22,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from podium_runtime.audit import AuditEntry
 from podium_runtime.deps import SessionDep
+from podium_runtime.exports import Format, csv_rows, download, encode
 from sqlalchemy import Row
 
 from podium_identity.admin import Administration
@@ -181,39 +179,26 @@ async def export_audit(
     administration: AdministrationDep,
     request: Request,
     filters: AuditFiltersDep,
-    format: Literal["jsonl", "csv"] = "jsonl",
+    format: Format = "jsonl",
 ) -> StreamingResponse:
     """Every matching entry, newest first, streamed as JSON lines or CSV."""
     database = request.app.state.runtime.db
 
-    async def lines() -> AsyncIterator[str]:
+    async def lines() -> AsyncIterator[bytes]:
         cursor: str | None = None
         if format == "csv":
-            yield ",".join(EXPORT_FIELDS) + "\r\n"
+            yield csv_rows([EXPORT_FIELDS])
         while True:
             # One short transaction per page: an export never holds a snapshot for long.
             async with database.session() as session:
                 rows, cursor = await administration.audit_page(session, cursor, 500, **filters)
-            for row in rows:
-                document = audit_entry_of(row).model_dump(mode="json")
-                if format == "jsonl":
-                    yield json.dumps(document) + "\n"
-                else:
-                    out = io.StringIO()
-                    values = [
-                        json.dumps(v) if isinstance(v, dict) else ("" if v is None else v)
-                        for v in (document[f] for f in EXPORT_FIELDS)
-                    ]
-                    csv.writer(out).writerow(values)
-                    yield out.getvalue()
+            if rows:
+                documents = [audit_entry_of(row).model_dump(mode="json") for row in rows]
+                yield encode(documents, format, EXPORT_FIELDS)
             if cursor is None:
                 return
 
-    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    disposition = f'attachment; filename="audit.{format}"'
-    return StreamingResponse(
-        lines(), media_type=media, headers={"Content-Disposition": disposition}
-    )
+    return download(lines(), format, "audit")
 
 
 @internal_router.get("/internal/audit", response_model=AuditPage)
