@@ -88,6 +88,10 @@ export interface paths {
         /**
          * Export the audit log
          * @description Every matching entry as JSON lines or CSV, newest first.
+         *
+         *     JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
+         *     cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
+         *     apostrophe, so a spreadsheet shows it as text (ADR 0105).
          */
         get: operations["export_audit_v1_admin_audit_export_get"];
         put?: never;
@@ -1226,6 +1230,9 @@ export interface paths {
          *
          *     Who may read it is who may read the board: the private split after the end
          *     (the owner and admins earlier); private competitions are members only.
+         *     JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
+         *     cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
+         *     apostrophe, so a spreadsheet shows it as text (ADR 0105).
          */
         get: operations["export_leaderboard_v1_competitions__competition_id__leaderboard_export_get"];
         put?: never;
@@ -1431,6 +1438,10 @@ export interface paths {
         /**
          * Every submission of a competition as CSV or JSON Lines (owner; streamed)
          * @description Newest first, as the owner's pages of `GET .../submissions`, plus each author's team.
+         *
+         *     JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
+         *     cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
+         *     apostrophe, so a spreadsheet shows it as text (ADR 0105).
          */
         get: operations["export_submissions_v1_competitions__competition_id__submissions_export_get"];
         put?: never;

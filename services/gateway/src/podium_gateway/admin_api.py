@@ -219,7 +219,12 @@ async def export_audit(
     until: datetime | None = None,
     competition: uuid.UUID | None = None,
 ) -> Response:
-    """Every matching entry as JSON lines or CSV, newest first."""
+    """Every matching entry as JSON lines or CSV, newest first.
+
+    JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
+    cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
+    apostrophe, so a spreadsheet shows it as text (ADR 0105).
+    """
     params = _audit_params(actor, action, target_type, target, since, until, competition)
     params["format"] = format
     answer = await identity.call("GET", "/v1/admin/audit/export", params=params)

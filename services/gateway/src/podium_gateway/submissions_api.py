@@ -678,7 +678,12 @@ async def export_submissions(
     user: UserDep,
     format: Format = "csv",
 ) -> StreamingResponse:
-    """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team."""
+    """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team.
+
+    JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
+    cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
+    apostrophe, so a spreadsheet shows it as text (ADR 0105).
+    """
     competition = await client.competition(competition_id, user)
     require_sponsor(competition, user, "export")
     teams = await client.request("GET", f"/competitions/{competition_id}/team-members", user)
