@@ -1230,6 +1230,7 @@ export interface paths {
          *
          *     Who may read it is who may read the board: the private split after the end
          *     (the owner and admins earlier); private competitions are members only.
+         *
          *     JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
          *     cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
          *     apostrophe, so a spreadsheet shows it as text (ADR 0105).
