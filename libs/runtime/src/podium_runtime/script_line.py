@@ -144,6 +144,11 @@ def _flush(protocol: _Protocol) -> None:
         protocol.transport.write(b"".join(outgoing))
 
 
+def script_sha(script: str) -> str:
+    """Return the name Redis gives a script, for `EVALSHA`: the SHA1 of its text."""
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
 class ScriptLine:
     """A Redis connection of its own for one kind of command, pipelined across requests."""
 
@@ -151,8 +156,7 @@ class ScriptLine:
         """Serve `url` (TLS: not available); `scripts` are loaded on each connection opened."""
         options = parse_url(url)
         self._scripts = tuple(scripts)
-        # Redis names a script by the SHA1 of its text.
-        self._shas = {hashlib.sha1(text.encode()).hexdigest() for text in self._scripts}  # noqa: S324
+        self._shas = {script_sha(text) for text in self._scripts}
         self.available = options.get("connection_class") is not SSLConnection
         self._options = options
         self._protocol: _Protocol | None = None

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, script_sha
 from podium_runtime.testing import TestInfrastructure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 ECHO = "return {ARGV[1], redis.call('INCR', KEYS[1]), false}"
-SHA = hashlib.sha1(ECHO.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA1
+SHA = script_sha(ECHO)
 
 
 async def test_concurrent_commands_get_their_own_replies_in_one_connection(

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import uuid
@@ -48,7 +47,7 @@ from podium_contracts.redis_keys import Period, Split, board_changes_channel
 from podium_runtime.db import after_commit
 from podium_runtime.failures import Backoff, FailureLog
 from podium_runtime.outbox import EventRun, Outbox, new_event_run
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, script_sha
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,7 +96,7 @@ return {1, ARGV[2]}
 #: The scripts a board writer's `ScriptLine` loads on each connection it opens.
 BOARD_SCRIPTS = (_DELTA,)
 #: The name Redis knows `_DELTA` by.
-DELTA_SHA = hashlib.sha1(_DELTA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA1
+DELTA_SHA = script_sha(_DELTA)
 
 #: Tries of a delta whose base version is not in Redis yet before the board is rebuilt.
 DELTA_BASE_TRIES = 20

@@ -127,6 +127,13 @@ class Mail:
             self, address=user.email, context=self.context | {"display_name": user.display_name}
         )
 
+    @classmethod
+    def released(cls, row: Any) -> Mail:
+        """The mail a `held_emails` row kept (`held`), its address still to come (`to`)."""
+        return cls(
+            row.user_id, "", row.dedupe_key, row.notification_type, row.template, row.context
+        )
+
     def held(self) -> dict[str, Any]:
         """The `held_emails` row keeping this mail until its address is known (ADR 0104)."""
         return {
@@ -267,17 +274,7 @@ class Notifier:
         held = await emails.take_held_emails(session, user.user_id)
         await self.queue_emails(
             session,
-            [
-                Mail(
-                    row.user_id,
-                    "",
-                    row.dedupe_key,
-                    row.notification_type,
-                    row.template,
-                    row.context,
-                ).to(user)
-                for row in held
-            ],
+            [Mail.released(row).to(user) for row in held],
         )
 
     async def queue_email(
