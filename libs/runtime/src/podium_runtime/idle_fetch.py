@@ -50,15 +50,29 @@ class IdleFetcher(Fetcher):  # type: ignore[misc]
         idle = self.holds_nothing(assignment)
         self._fetch_max_wait_ms = self.idle_wait_ms if idle else self.busy_wait_ms
         actions = super()._get_actions_per_node(assignment)
-        if actions[0]:  # fetch requests go out now
+        requests, resets, _, invalid_metadata, resume_futures = actions
+        if requests:  # fetch requests go out now
             self._sent_for, self._idle_sent = assignment, idle
+        if self.answered_unmarked():
+            return requests, resets, 0, invalid_metadata, resume_futures
         if not idle:
             return actions
         # The fetch routine also wakes every `consumer_timeout_ms` (200 ms) to look again;
         # with nothing held every event it waits for (the fetch's answer, a consumed
         # batch, a rebalance, a metadata update) wakes it anyway, so idle it sleeps on.
-        requests, resets, _, invalid_metadata, resume_futures = actions
         return requests, resets, self.idle_wait_ms / 1000, invalid_metadata, resume_futures
+
+    def answered_unmarked(self) -> bool:
+        """Return True when a fetch has ended but still counts as in flight.
+
+        aiokafka clears a node's in-flight mark in a callback of the fetch's task, and
+        its routine drops a finished task from the tasks it waits on as soon as it sees
+        it done, which can come first. The node's partitions are then left out of this
+        round's fetch, and nothing the routine waits on would wake it: it would sleep
+        its whole timeout (here the idle wait, 5 s) with records waiting. It looks again
+        at once instead; by then the callback has cleared the mark.
+        """
+        return bool(self._in_flight) and all(task.done() for task in self._pending_tasks)
 
     def release_held_fetch(self) -> None:
         """Close the fetch connections after a rebalance: an idle fetch may still be held there.

@@ -127,3 +127,40 @@ async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
     finally:
         await producer.stop()
         await staying.stop()
+
+
+async def test_a_fetch_that_ended_before_its_mark_was_cleared_leaves_no_one_waiting(
+    test_infra: TestInfrastructure, topic: str
+) -> None:
+    """Regression: records waited out the whole idle wait (5 s) behind a finished fetch.
+
+    aiokafka's fetch routine can drop a finished fetch task from the tasks it waits on
+    before the task's callback clears the node's in-flight mark. That round sends no
+    fetch for the node, and the routine slept its idle timeout with records waiting.
+    The round is replayed here as the routine saw it: the node still marked, no task
+    of it pending.
+    """
+    consumer = member(test_infra, topic)
+    await consumer.start()
+    try:
+        fetcher = consumer._fetcher
+        assert isinstance(fetcher, IdleFetcher)
+
+        async def idle_fetch_held() -> bool:
+            return len(consumer.assignment()) == 2 and (
+                fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+            )
+
+        await eventually(idle_fetch_held, message="an idle fetch held for the long wait")
+        assignment = consumer._subscription.subscription.assignment
+        # While the held fetch runs, the routine sleeps long: the fetch's answer wakes it.
+        requests, _, timeout, _, _ = fetcher._get_actions_per_node(assignment)
+        assert (requests, timeout) == ([], HOLD_MS / 1000)
+        running, fetcher._pending_tasks = fetcher._pending_tasks, set()
+        try:
+            requests, _, timeout, _, _ = fetcher._get_actions_per_node(assignment)
+        finally:
+            fetcher._pending_tasks = running
+        assert (requests, timeout) == ([], 0)
+    finally:
+        await consumer.stop()
