@@ -16,6 +16,8 @@ partition, where nothing can be waiting behind it. Idle, the fetch routine also
 stops waking every 200 ms (`consumer_timeout_ms`) to re-check what the events it
 awaits already tell it. After a rebalance the fetch connection is replaced if an
 idle fetch may still be held on it, so the new partitions are fetched at once.
+A round that finds a fetch ended but still marked in flight looks again at once
+(`IdleFetcher.answered_unmarked`, ADR 0106).
 Requests a consumer sends on the same connection (ListOffsets) queue behind a
 held fetch: the broker handles one request per connection at a time, so whoever
 needs end offsets promptly asks through a client of its own
