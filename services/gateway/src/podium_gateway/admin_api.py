@@ -21,6 +21,7 @@ from podium_gateway.account_schemas import UserDocument
 from podium_gateway.auth import AdminDep, UserDep
 from podium_gateway.clients.audit import AuditPageDocument
 from podium_gateway.clients.identity import IdentityDep
+from podium_gateway.exports import tells_cells
 from podium_gateway.personal_export import ExportsDep
 
 router = APIRouter(tags=["admin"])
@@ -207,6 +208,7 @@ async def list_audit(
         200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
     },
 )
+@tells_cells
 async def export_audit(
     admin: AdminDep,
     identity: IdentityDep,
@@ -219,12 +221,7 @@ async def export_audit(
     until: datetime | None = None,
     competition: uuid.UUID | None = None,
 ) -> Response:
-    """Every matching entry as JSON lines or CSV, newest first.
-
-    JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
-    cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
-    apostrophe, so a spreadsheet shows it as text (ADR 0105).
-    """
+    """Every matching entry as JSON lines or CSV, newest first."""
     params = _audit_params(actor, action, target_type, target, since, until, competition)
     params["format"] = format
     answer = await identity.call("GET", "/v1/admin/audit/export", params=params)

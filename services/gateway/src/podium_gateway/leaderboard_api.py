@@ -47,7 +47,7 @@ from podium_gateway.clients.competitions import (
     has_ended,
     is_sponsor,
 )
-from podium_gateway.exports import BOARD_COLUMNS, CHUNK
+from podium_gateway.exports import BOARD_COLUMNS, CHUNK, tells_cells
 from podium_gateway.rendered import Rendered
 
 router = APIRouter(tags=["leaderboards"])
@@ -313,6 +313,7 @@ async def around_me(
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
     summary="The whole leaderboard as CSV or JSON Lines (streamed)",
 )
+@tells_cells
 async def export_leaderboard(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
@@ -325,10 +326,6 @@ async def export_leaderboard(
 
     Who may read it is who may read the board: the private split after the end
     (the owner and admins earlier); private competitions are members only.
-
-    JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
-    cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
-    apostrophe, so a spreadsheet shows it as text (ADR 0105).
     """
     competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
     keys, _ = _board_keys(competition, competition_id, split, "all", None)

@@ -73,7 +73,7 @@ from podium_gateway.documents import (
     InvalidationAccepted,
     RescoreAccepted,
 )
-from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS
+from podium_gateway.exports import CHUNK, SUBMISSION_COLUMNS, tells_cells
 from podium_gateway.uploads import (
     BlobDep,
     answer_key_blob_key,
@@ -671,6 +671,7 @@ async def answer_key_status(
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
     summary="Every submission of a competition as CSV or JSON Lines (owner; streamed)",
 )
+@tells_cells
 async def export_submissions(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
@@ -678,12 +679,7 @@ async def export_submissions(
     user: UserDep,
     format: Format = "csv",
 ) -> StreamingResponse:
-    """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team.
-
-    JSON lines are the items exactly; in CSV, lists and objects are JSON and a text
-    cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is written after an
-    apostrophe, so a spreadsheet shows it as text (ADR 0105).
-    """
+    """Newest first, as the owner's pages of `GET .../submissions`, plus each author's team."""
     competition = await client.competition(competition_id, user)
     require_sponsor(competition, user, "export")
     teams = await client.request("GET", f"/competitions/{competition_id}/team-members", user)
