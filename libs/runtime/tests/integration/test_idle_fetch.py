@@ -48,6 +48,12 @@ def member(test_infra: TestInfrastructure, topic: str) -> IdleAwareConsumer:
     )
 
 
+def holds_idle_fetch(consumer: IdleAwareConsumer) -> bool:
+    """Tell whether `consumer` has a fetch in flight that the broker may hold the long wait."""
+    fetcher = consumer._fetcher
+    return fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+
+
 async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behind_it(
     test_infra: TestInfrastructure, topic: str
 ) -> None:
@@ -61,9 +67,7 @@ async def test_an_idle_fetch_is_held_long_but_records_end_it_and_never_wait_behi
         first, second = TopicPartition(topic, 0), TopicPartition(topic, 1)
 
         async def idle_fetch_held() -> bool:
-            return consumer.assignment() == {first, second} and (
-                fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
-            )
+            return consumer.assignment() == {first, second} and holds_idle_fetch(consumer)
 
         await eventually(idle_fetch_held, message="an idle fetch held for the long wait")
         # Apache Kafka answers the held fetch as soon as a record arrives.
@@ -113,8 +117,7 @@ async def test_after_a_rebalance_new_partitions_do_not_wait_behind_a_held_fetch(
         (kept,) = staying.assignment()
 
         async def holding() -> bool:
-            fetcher = staying._fetcher
-            return fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
+            return holds_idle_fetch(staying)
 
         await eventually(holding, message="the staying member holds an idle fetch")
         await leaving.stop()  # leaves the group; its partition moves to `staying`
@@ -147,9 +150,7 @@ async def test_a_fetch_that_ended_before_its_mark_was_cleared_leaves_no_one_wait
         assert isinstance(fetcher, IdleFetcher)
 
         async def idle_fetch_held() -> bool:
-            return len(consumer.assignment()) == 2 and (
-                fetcher._fetch_max_wait_ms == HOLD_MS and bool(fetcher._in_flight)
-            )
+            return len(consumer.assignment()) == 2 and holds_idle_fetch(consumer)
 
         await eventually(idle_fetch_held, message="an idle fetch held for the long wait")
         assignment = consumer._subscription.subscription.assignment
