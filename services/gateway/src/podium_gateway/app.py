@@ -40,6 +40,7 @@ from podium_gateway import (
 from podium_gateway.auth import JwksCache
 from podium_gateway.clients import Relayed, answer_relayed
 from podium_gateway.clients.identity import jwks_url
+from podium_gateway.clients.transport import InternalTransport
 from podium_gateway.config import Settings
 from podium_gateway.edge_reads import EdgeReads
 from podium_gateway.openapi_doc import GATEWAY_PROBLEMS, install_openapi
@@ -107,7 +108,8 @@ def create_api(settings: Settings) -> FastAPI:
             # Every internal call carries a fresh service credential (ADR 0053).
             auth=service_credentials.auth_for(settings),
             timeout=settings.internal_timeout_seconds,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Pooled keep-alive connections the event loop watches (ADR 0107).
+            transport=InternalTransport(max_connections=200, max_idle=50),
         ) as http:
             app.state.http = http
             app.state.jwks = JwksCache(
