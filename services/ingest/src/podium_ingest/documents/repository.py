@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from podium_runtime.db import DriverStatement
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_ingest.models import documents, statement_facts, statements
+from podium_ingest.models import SCHEMA, documents, statement_facts, statements
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,60 @@ class DocumentKey:
         }
 
 
-def _where(key: DocumentKey) -> list[Any]:
-    return [documents.c[name] == value for name, value in key.columns().items()]
+#: The primary key, as the driver statements below name it.
+_KEY = " AND ".join(f"{column} = :{column}" for column in DocumentKey.__dataclass_fields__)
+_TABLE = f"{SCHEMA}.documents"
+# A State document is read or written by every course player every few seconds: the
+# per-document statements run on the driver, compiled once (ADR 0100).
+_GET = DriverStatement(
+    text(f"SELECT content, content_type, etag, updated FROM {_TABLE} WHERE {_KEY}")  # noqa: S608
+)
+_GET_LOCKED = DriverStatement(
+    text(
+        f"SELECT content, content_type, etag, updated FROM {_TABLE} WHERE {_KEY} FOR UPDATE"  # noqa: S608
+    )
+)
+_INSERT = DriverStatement(
+    text(
+        f"""
+    INSERT INTO {_TABLE}
+        (kind, activity_id, agent_key, registration, document_id,
+         content, content_type, etag, updated)
+    VALUES (:kind, :activity_id, :agent_key, :registration, :document_id,
+            :content, :content_type, :etag, :updated)
+    ON CONFLICT DO NOTHING
+    RETURNING etag
+    """  # noqa: S608
+    )
+)
+_UPDATE = DriverStatement(
+    text(
+        f"UPDATE {_TABLE} SET content = :content, content_type = :content_type, "  # noqa: S608
+        f"etag = :etag, updated = :updated WHERE {_KEY}"
+    )
+)
+_DELETE = DriverStatement(text(f"DELETE FROM {_TABLE} WHERE {_KEY}"))  # noqa: S608
+
+
+def _values(
+    key: DocumentKey, content: bytes, content_type: str, etag: str, updated: datetime
+) -> dict[str, Any]:
+    return {
+        **key.columns(),
+        "content": content,
+        "content_type": content_type,
+        "etag": etag,
+        "updated": updated,
+    }
 
 
 async def get_document(session: AsyncSession, key: DocumentKey, *, lock: bool = False) -> Any:
-    """Return the document row, or None; `lock` holds it until the transaction ends."""
-    query = select(documents).where(*_where(key))
-    if lock:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
+    """Return the document row (`content`, `content_type`, `etag`, `updated`), or None.
+
+    `lock` holds it until the transaction ends.
+    """
+    rows = await (_GET_LOCKED if lock else _GET).fetch(session, key.columns())
+    return rows[0] if rows else None
 
 
 async def insert_document(
@@ -56,19 +100,7 @@ async def insert_document(
     updated: datetime,
 ) -> bool:
     """Create the document unless another writer did first; return whether it was created."""
-    result = await session.execute(
-        pg_insert(documents)
-        .values(
-            **key.columns(),
-            content=content,
-            content_type=content_type,
-            etag=etag,
-            updated=updated,
-        )
-        .on_conflict_do_nothing()
-        .returning(documents.c.etag)
-    )
-    return result.first() is not None
+    return bool(await _INSERT.fetch(session, _values(key, content, content_type, etag, updated)))
 
 
 async def update_document(
@@ -80,16 +112,12 @@ async def update_document(
     updated: datetime,
 ) -> None:
     """Replace the content of a document locked by `get_document(lock=True)`."""
-    await session.execute(
-        update(documents)
-        .where(*_where(key))
-        .values(content=content, content_type=content_type, etag=etag, updated=updated)
-    )
+    await _UPDATE.fetch(session, _values(key, content, content_type, etag, updated))
 
 
 async def delete_document(session: AsyncSession, key: DocumentKey) -> None:
     """Delete one document."""
-    await session.execute(delete(documents).where(*_where(key)))
+    await _DELETE.fetch(session, key.columns())
 
 
 async def delete_states(

@@ -135,7 +135,7 @@ def merged_content(
 
 
 def _stored(row: Any) -> StoredDocument:
-    return StoredDocument(row.content, row.content_type, row.etag, row.updated)
+    return StoredDocument(row["content"], row["content_type"], row["etag"], row["updated"])
 
 
 async def write_document(
@@ -180,7 +180,7 @@ async def delete_document(
 ) -> None:
     """Delete one document when its preconditions hold (deleting nothing is not an error)."""
     row = await repository.get_document(session, key, lock=True)
-    check_preconditions(row.etag if row is not None else None, preconditions)
+    check_preconditions(row["etag"] if row is not None else None, preconditions)
     if row is not None:
         await repository.delete_document(session, key)
 
