@@ -141,12 +141,15 @@ class Database:
         pool_size: int = 10,
         echo: bool = False,
         ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+        max_overflow: int | None = None,
     ) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            # Connections past `pool_size`, closed as soon as they are returned (default:
+            # as many again). Services run without any (ADR 0108).
+            max_overflow=pool_size if max_overflow is None else max_overflow,
             # Not `pool_pre_ping`: three round trips (BEGIN, ping, ROLLBACK) before every
             # unit of work; `_checked_out` pings only connections idle for a while.
             pool_pre_ping=False,

@@ -110,7 +110,10 @@ class ServiceRuntime:
         self.etl_details: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
         if metadata is not None:
             tables = messaging_tables(metadata)
-            self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
+            # A fixed pool: connections are opened when needed, then kept (ADR 0108).
+            self.database = Database(
+                settings.database_url, pool_size=settings.db_pool_size, max_overflow=0
+            )
             self.outbox = Outbox(
                 tables.outbox, settings.kafka_topic_prefix, settings.outbox_max_event_bytes
             )

@@ -120,7 +120,9 @@ class ServiceSettings(BaseSettings):
     outbox_max_idle_seconds: float = 5.0
     #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
     outbox_max_event_bytes: int = 900_000
-    db_pool_size: int = 10
+    #: Database connections a service holds at most. Each is opened when first needed,
+    #: then kept; a unit of work that finds them all busy waits for one (ADR 0108).
+    db_pool_size: int = 20
     #: Seconds a health check waits for one dependency.
     health_timeout_seconds: float = 2.0
     # Retention (podium_runtime.operations): sent outbox rows and inbox ids older than

@@ -89,7 +89,7 @@ class TestInfrastructure:
             "kafka_enable_idempotence": self.infra.kafka_enable_idempotence,
             "kafka_topic_prefix": self.topic_prefix,
             "consumer_retry_backoff_seconds": 0.05,
-            "db_pool_size": 5,
+            "db_pool_size": 10,
             "log_json": True,
             # Many apps start in one test process: freezing each time would keep the
             # cyclic garbage of earlier tests for good (test_runtime_resources.py freezes one).
