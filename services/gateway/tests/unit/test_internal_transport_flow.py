@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from podium_gateway.clients.transport import _HIGH_WATER, _Connection
 
 PIECE = b"x" * (_HIGH_WATER // 2)
@@ -28,7 +29,7 @@ class Socket:
 async def test_reading_pauses_past_the_high_water_mark_and_resumes_when_the_body_is_taken() -> None:
     connection = _Connection(("service", 80))
     socket = Socket()
-    connection.connection_made(socket)  # type: ignore[arg-type]
+    connection.connection_made(socket)
     connection.begin()
     connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (5 * len(PIECE)))
     answer = await connection.response_head(1.0, httpx.ByteStream(b""))
@@ -48,14 +49,19 @@ async def test_reading_pauses_past_the_high_water_mark_and_resumes_when_the_body
     assert connection.finished and connection.reusable and not socket.closed
 
 
-async def test_a_byte_after_the_answer_makes_the_connection_unusable() -> None:
+@pytest.mark.parametrize("released", [False, True])
+async def test_a_byte_after_the_answer_makes_the_connection_unusable(released: bool) -> None:
     connection = _Connection(("service", 80))
     socket = Socket()
-    connection.connection_made(socket)  # type: ignore[arg-type]
+    connection.connection_made(socket)
     connection.begin()
-    connection.data_received(b"HTTP/1.1 204 No Content\r\n\r\n")
+    connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     await connection.response_head(1.0, httpx.ByteStream(b""))
-    assert await connection.next_chunk(1.0) is None
-    connection.end()
-    connection.data_received(b"H")
+    if released:
+        assert await connection.next_chunk(1.0) == b"ok"
+        connection.end()
+    connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno")
     assert connection.closed and socket.closed
+    if not released:  # the answer's own body is kept whole, nothing of the stray one
+        assert await connection.next_chunk(1.0) == b"ok"
+        assert await connection.next_chunk(1.0) is None

@@ -67,8 +67,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; a byte outside an exchange makes the connection unusable."""
-        if self._head is None:
-            self._fail(httpx.RemoteProtocolError("data received on an idle connection"))
+        if self._head is None or self._complete:
+            self._fail(httpx.RemoteProtocolError("data received after the answer"))
             return
         try:
             self.parser.feed_data(data)
