@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ class DocumentKey:
 
 
 #: The primary key, as the driver statements below name it.
-_KEY = " AND ".join(f"{column} = :{column}" for column in DocumentKey.__dataclass_fields__)
+_KEY = " AND ".join(f"{field.name} = :{field.name}" for field in fields(DocumentKey))
 _TABLE = f"{SCHEMA}.documents"
 # A State document is read or written by every course player every few seconds: the
 # per-document statements run on the driver, compiled once (ADR 0100).
