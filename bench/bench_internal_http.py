@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,8 +25,10 @@ from collections.abc import Callable
 import httpx
 import uvicorn
 import uvloop
+from _support import wait_ready
 from podium_gateway.clients.transport import InternalTransport
 from podium_runtime import service_credentials
+from podium_runtime.ports import free_port
 from podium_runtime.settings import ServiceSettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,9 +47,19 @@ async def echo(request: Request) -> Response:
     return Response(ANSWER, media_type="application/json")
 
 
+async def ready(request: Request) -> Response:
+    """Answer 200 once the server runs (`_support.wait_ready` polls it)."""
+    return Response(b"ok")
+
+
 def serve(port: int) -> None:
     """Run the service side on `port`, as `podium_runtime.cli` runs a service."""
-    app = Starlette(routes=[Route("/internal/v1/echo", echo, methods=["PUT"])])
+    app = Starlette(
+        routes=[
+            Route("/internal/v1/echo", echo, methods=["PUT"]),
+            Route("/health/ready", ready),
+        ]
+    )
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -91,8 +102,12 @@ async def one_round(
     return total / elapsed, spent / total * 1e6
 
 
-async def measure(url: str, callers: int, calls: int) -> dict[str, list[tuple[float, float]]]:
-    """Alternate the transports, `ROUNDS` rounds each."""
+async def measure(
+    base: str, server: subprocess.Popen[bytes], callers: int, calls: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Once the service answers, alternate the transports, `ROUNDS` rounds each."""
+    await wait_ready(base, server)
+    url = f"{base}/internal/v1/echo"
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in TRANSPORTS}
     for round_ in range(ROUNDS):
         for name, make in TRANSPORTS.items():
@@ -111,27 +126,16 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, __file__, "--serve", str(port)]
     server = subprocess.Popen(command)  # noqa: S603 - this script
     try:
-        url = f"http://127.0.0.1:{port}/internal/v1/echo"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the service process did not start") from None
-                time.sleep(0.1)
         print(
             f"{args.callers} callers x {args.calls} calls, PUT 2 KB -> 2 KB JSON, "
             f"{ROUNDS} rounds each"
         )
-        results = uvloop.run(measure(url, args.callers, args.calls))
+        base = f"http://127.0.0.1:{port}"
+        results = uvloop.run(measure(base, server, args.callers, args.calls))
     finally:
         server.terminate()
         server.wait(15)

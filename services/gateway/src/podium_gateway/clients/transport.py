@@ -241,13 +241,13 @@ class InternalTransport(httpx.AsyncBaseTransport):
         max_connections: int = 200,
         max_idle: int = 50,
         idle_seconds: float = 60.0,
-        fallback: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.max_idle = max_idle
         self.idle_seconds = idle_seconds
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
-        self._fallback = fallback or httpx.AsyncHTTPTransport()
+        # `https://` (TLS between pods) and `HEAD` go through httpx's own transport.
+        self._fallback = httpx.AsyncHTTPTransport()
         self._closed = False
         self._in_flight = 0
 
