@@ -56,7 +56,7 @@ async def may_join(
     if enrollment is not None and enrollment.status == "accepted":
         return JoinEligibility(competition_id=competition_id, allowed=True, enrolled=True)
     reason = enrollments.join_refusal(
-        row,
+        row._mapping,
         caller.user_id,
         invite_code,
         enrollment._mapping if enrollment is not None else None,

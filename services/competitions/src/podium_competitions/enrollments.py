@@ -6,6 +6,7 @@ Outcomes are staged in the outbox in the caller's transaction (SPEC §4).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -54,8 +55,8 @@ async def decide_joins(
     locked = await repository.lock_enrollments(
         session, ((r.competition_id, r.user_id) for r in requests if r.competition_id in found)
     )
-    current = {key: {k: row._mapping[k] for k in _ENROLLMENT_KEYS} for key, row in locked.items()}
-    taken = {cid: row.participants_count for cid, row in found.items()}
+    current = {key: dict(row) for key, row in locked.items()}
+    taken = {cid: row["participants_count"] for cid, row in found.items()}
     writes: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
     events: list[Event] = []
     outcomes: list[str] = []
@@ -74,7 +75,7 @@ async def decide_joins(
             outcomes.append("accepted")
             continue
         reason = join_refusal(row, uid, request.invite_code, enrollment, taken[cid])
-        if reason is None and row.join_approval:
+        if reason is None and row["join_approval"]:
             # Approval mode (SPEC §10.2): the owner decides; no seat is taken until then.
             writes[key] = current[key] = _enrollment(request, "pending", None, None)
             outcomes.append("pending")
@@ -96,45 +97,40 @@ async def decide_joins(
         outcomes.append(reason or "accepted")
     await repository.save_enrollments(session, list(writes.values()))
     await repository.take_seats(
-        session, {cid: count - found[cid].participants_count for cid, count in taken.items()}
+        session, {cid: count - found[cid]["participants_count"] for cid, count in taken.items()}
     )
     await outbox.add(session, *events)
     return outcomes
 
 
 def join_refusal(
-    row: AnyRow,
+    row: Mapping[Any, Any],
     user_id: uuid.UUID,
     invite_code: str | None,
-    enrollment: Any,
+    enrollment: Mapping[Any, Any] | None,
     seats_taken: int,
 ) -> JoinRejection | None:
     """Return why `user_id` may not join the competition of `row` now, or None.
 
-    `enrollment` is the user's current one (a mapping with `reason`, or None) and
-    `seats_taken` the seats already given; an accepted enrollment is handled before.
+    `row` holds the competition's columns by name, `enrollment` the user's current
+    one (with `reason`, or None) and `seats_taken` the seats already given; an
+    accepted enrollment is handled before.
     """
-    reason = domain.join_refusal(_join_target(row), user_id, invite_code, now())
+    target = domain.JoinTarget(
+        owner_id=row["owner_id"],
+        status=row["status"],
+        visibility=row["visibility"],
+        invite_code=row["invite_code"],
+        starts_at=row["starts_at"],
+        late_join=row["late_join"],
+    )
+    reason = domain.join_refusal(target, user_id, invite_code, now())
     if enrollment is not None and enrollment["reason"] == JoinRejection.BANNED:
         reason = JoinRejection.BANNED  # removed by the owner with a ban (SPEC §10.2)
-    if reason is None and row.max_participants is not None:
-        if seats_taken >= row.max_participants:
-            reason = JoinRejection.FULL
+    max_participants = row["max_participants"]
+    if reason is None and max_participants is not None and seats_taken >= max_participants:
+        reason = JoinRejection.FULL
     return reason
-
-
-def _join_target(row: AnyRow) -> domain.JoinTarget:
-    return domain.JoinTarget(
-        owner_id=row.owner_id,
-        status=row.status,
-        visibility=row.visibility,
-        invite_code=row.invite_code,
-        starts_at=row.starts_at,
-        late_join=row.late_join,
-    )
-
-
-_ENROLLMENT_KEYS = ("competition_id", "user_id", "status", "reason", "request_id", "enrolled_at")
 
 
 def _enrollment(

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from podium_runtime.db import AnyRow
+from asyncpg import Record
+from podium_runtime.db import AnyRow, DriverStatement
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Date, Integer
+from sqlalchemy.types import Date
 
 from podium_competitions import read_model
 from podium_competitions.models import competitions, enrollments, users
@@ -164,16 +165,17 @@ async def end_due_competitions(session: AsyncSession, now: datetime) -> list[Any
 
 async def lock_competitions(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, AnyRow]:
-    """Return the existing competitions among `competition_ids`, locked, by id.
+) -> dict[uuid.UUID, Record]:
+    """Return what deciding joins reads of the existing competitions among `competition_ids`,
+    locked, by id (asyncpg `Record`s with the columns of `_JOIN_COLUMNS`).
 
     Rows are locked in id order so that concurrent callers cannot deadlock.
     """
     ids = sorted(set(competition_ids))
     if not ids:
         return {}
-    query = select(competitions).where(c.id.in_(ids)).order_by(c.id).with_for_update()
-    return {row.id: row for row in (await session.execute(query)).all()}
+    rows = await _LOCK_COMPETITIONS.fetch(session, {"ids": ids})
+    return {row["id"]: row for row in rows}
 
 
 async def take_seats(session: AsyncSession, seats: dict[uuid.UUID, int]) -> None:
@@ -187,21 +189,8 @@ async def take_seats(session: AsyncSession, seats: dict[uuid.UUID, int]) -> None
     if not seats:
         return
     ordered = sorted(seats)
-    taken = (
-        func.unnest(
-            bindparam("ids", ordered, type_=_UUIDS),
-            bindparam("seats", [seats[i] for i in ordered], type_=ARRAY(Integer)),
-        )
-        .table_valued("id", "seats")
-        .render_derived()
-    )
-    result = await session.execute(
-        update(competitions)
-        .where(c.id == taken.c.id)
-        .values(participants_count=c.participants_count + taken.c.seats)
-        .returning(c.id)
-    )
-    if len(result.all()) != len(seats):
+    taken = await _TAKE_SEATS.fetch(session, {"ids": ordered, "seats": [seats[i] for i in ordered]})
+    if len(taken) != len(seats):
         raise LookupError("a competition taking seats no longer exists")
 
 
@@ -273,77 +262,107 @@ async def save_enrollment(
 
 async def lock_enrollments(
     session: AsyncSession, keys: Iterable[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[tuple[uuid.UUID, uuid.UUID], AnyRow]:
-    """Return the existing enrollments among (competition id, user id) `keys`, locked.
+) -> dict[tuple[uuid.UUID, uuid.UUID], Record]:
+    """Return the existing enrollments among (competition id, user id) `keys`, locked
+    (asyncpg `Record`s with the columns of `_ENROLLMENT_COLUMNS`).
 
     The keys travel as two arrays: one prepared statement whatever their number.
     """
     pairs = sorted(set(keys))
     if not pairs:
         return {}
-    wanted = _pairs(pairs)
-    query = (
-        select(enrollments)
-        .join(wanted, and_(e.competition_id == wanted.c.cid, e.user_id == wanted.c.uid))
-        .order_by(e.competition_id, e.user_id)
-        .with_for_update(of=enrollments)
+    rows = await _LOCK_ENROLLMENTS.fetch(
+        session, {"cids": [p[0] for p in pairs], "uids": [p[1] for p in pairs]}
     )
-    return {(row.competition_id, row.user_id): row for row in (await session.execute(query)).all()}
+    return {(row["competition_id"], row["user_id"]): row for row in rows}
 
 
 async def save_enrollments(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert or overwrite many enrollment rows (at most one per key) in one statement.
 
-    Each row carries `competition_id`, `user_id`, `status`, `reason`, `request_id`
-    and `enrolled_at`. The columns travel as arrays (`unnest`), so every batch
-    shares one compiled and prepared statement whatever its size.
+    Each row carries the columns of `_ENROLLMENT_COLUMNS`. The columns travel as
+    arrays (`unnest`), so every batch shares one prepared statement whatever its size.
     """
     if not rows:
         return
-    values = (
-        func.unnest(
-            *(
-                bindparam(name, [row[name] for row in rows], type_=ARRAY(enrollments.c[name].type))
-                for name in _SAVED
-            )
-        )
-        .table_valued(*_SAVED)
-        .render_derived()
-    )
-    stmt = pg_insert(enrollments).from_select(
-        list(_SAVED), select(*(values.c[name] for name in _SAVED))
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[e.competition_id, e.user_id],
-            set_={
-                "status": stmt.excluded.status,
-                "reason": stmt.excluded.reason,
-                "request_id": stmt.excluded.request_id,
-                "enrolled_at": stmt.excluded.enrolled_at,
-                "updated_at": func.now(),
-            },
-        )
+    await _SAVE_ENROLLMENTS.fetch(
+        session, {name: [row[name] for row in rows] for name in _ENROLLMENT_COLUMNS}
     )
     read_model.members_changed(
         session, [(row["competition_id"], row["user_id"], row["status"]) for row in rows]
     )
 
 
-_SAVED = ("competition_id", "user_id", "status", "reason", "request_id", "enrolled_at")
-_UUIDS = ARRAY(UUID(as_uuid=True))
+#: What deciding a join reads of a competition (`enrollments.join_refusal`).
+_JOIN_COLUMNS = (
+    "id",
+    "owner_id",
+    "status",
+    "visibility",
+    "invite_code",
+    "starts_at",
+    "late_join",
+    "max_participants",
+    "participants_count",
+    "join_approval",
+)
+#: An enrollment's columns as deciding joins reads and writes them, with their SQL types.
+_ENROLLMENT_COLUMNS = {
+    "competition_id": "uuid",
+    "user_id": "uuid",
+    "status": "text",
+    "reason": "text",
+    "request_id": "uuid",
+    "enrolled_at": "timestamptz",
+}
+_COMPETITIONS = competitions.fullname
+_ENROLLMENTS = enrollments.fullname
 
-
-def _pairs(pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> Any:
-    """Return (competition id, user id) pairs as a table `(cid, uid)` bound as two arrays."""
-    return (
-        func.unnest(
-            bindparam("cids", [p[0] for p in pairs], type_=_UUIDS),
-            bindparam("uids", [p[1] for p in pairs], type_=_UUIDS),
-        )
-        .table_valued("cid", "uid")
-        .render_derived()
+# Deciding a poll of joins runs these four once per poll (ADR 0100): the competitions
+# and the enrollments concerned, locked in key order; the enrollments written; the seats
+# counted. Keys and columns travel as arrays, so any batch size shares one statement.
+_LOCK_COMPETITIONS = DriverStatement(
+    text(
+        f"SELECT {', '.join(_JOIN_COLUMNS)} FROM {_COMPETITIONS} "  # noqa: S608
+        "WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"
     )
+)
+_LOCK_ENROLLMENTS = DriverStatement(
+    text(
+        f"""
+SELECT {", ".join(f"e.{name}" for name in _ENROLLMENT_COLUMNS)}
+FROM {_ENROLLMENTS} AS e
+JOIN unnest(CAST(:cids AS uuid[]), CAST(:uids AS uuid[])) AS k(cid, uid)
+    ON e.competition_id = k.cid AND e.user_id = k.uid
+ORDER BY e.competition_id, e.user_id
+FOR UPDATE OF e
+"""  # noqa: S608
+    )
+)
+_SAVE_ENROLLMENTS = DriverStatement(
+    text(
+        f"""
+INSERT INTO {_ENROLLMENTS} ({", ".join(_ENROLLMENT_COLUMNS)})
+SELECT * FROM unnest({", ".join(f"CAST(:{n} AS {t}[])" for n, t in _ENROLLMENT_COLUMNS.items())})
+ON CONFLICT (competition_id, user_id) DO UPDATE SET
+    status = excluded.status,
+    reason = excluded.reason,
+    request_id = excluded.request_id,
+    enrolled_at = excluded.enrolled_at,
+    updated_at = now()
+"""  # noqa: S608
+    )
+)
+_TAKE_SEATS = DriverStatement(
+    text(
+        f"""
+UPDATE {_COMPETITIONS} AS c SET participants_count = c.participants_count + t.seats
+FROM unnest(CAST(:ids AS uuid[]), CAST(:seats AS integer[])) AS t(id, seats)
+WHERE c.id = t.id
+RETURNING c.id
+"""  # noqa: S608
+    )
+)
 
 
 async def roster(
