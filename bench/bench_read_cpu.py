@@ -17,12 +17,19 @@ authentication, the rate limit and the id claims run against the same Redis;
 the publish to Kafka is left out (the runtime's publisher accepts the events and
 sends nothing), so the figure is the gateway's own work per request without
 the broker client's. It has no bare counterpart.
+
+Then a join by id (`POST /v1/competitions/{id}/join`, no body), as `bench_joins.py`
+posts it: 64 signed-in users taking turns (their tokens verified once, with a key
+the gateway fetched as it fetches identity's), the caller's checks, the card and
+the pending marker in Redis, the publish left out as above.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import os
 import sys
 import time
@@ -65,14 +72,18 @@ async def cpu_per_request(
     method: str = "GET",
     headers: tuple[tuple[bytes, bytes], ...] = (),
     bodies: list[bytes] | None = None,
+    callers: list[tuple[tuple[bytes, bytes], ...]] | None = None,
+    status: int = 200,
 ) -> tuple[float, bytes]:
-    """Return the CPU µs per request of `method path` and the first answer's body (all 200).
+    """Return the CPU µs per request of `method path` and the first answer's body (all `status`).
 
-    `bodies` are the requests' bodies, one per request after a warm-up of 200 (cycled).
+    `bodies` are the requests' bodies, one per request, the warm-up's 200 first;
+    `callers` are headers added to `headers`, request after request in turn.
     """
     statuses: list[int] = []
     body: list[bytes] = []
     sent = iter(bodies or [b""])
+    turns = itertools.cycle(callers or [()])
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": next(sent, b""), "more_body": False}
@@ -84,12 +95,12 @@ async def cpu_per_request(
             body.append(message.get("body", b""))
 
     for _ in range(200):  # warm-up: caches, connections
-        await app(scope(path, query, method, headers), receive, send)
+        await app(scope(path, query, method, headers + next(turns)), receive, send)
     started = time.process_time()
     for _ in range(requests):
-        await app(scope(path, query, method, headers), receive, send)
+        await app(scope(path, query, method, headers + next(turns)), receive, send)
     spent = time.process_time() - started
-    if set(statuses) != {200}:
+    if set(statuses) != {status}:
         raise RuntimeError(f"{path} answered {sorted(set(statuses))}")
     return 1e6 * spent / requests, body[0]
 
@@ -160,8 +171,6 @@ def seed(socket_file: str) -> uuid.UUID:
 
 async def measure(competition_id: uuid.UUID, requests: int) -> None:
     """Build the gateway and the bare app, measure each route, print the table."""
-    import json
-
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
     from podium_gateway.app import create_api, script_line
@@ -205,6 +214,8 @@ async def measure(competition_id: uuid.UUID, requests: int) -> None:
         print(f"{name:<44} {mine:10.0f} {reference:8.0f} {reference / mine:8.2f}")
     post = await xapi_post(gateway, requests)
     print(f"{'xAPI POST, 10 statements (no Kafka send)':<44} {post:10.0f}")
+    join = await join_post(gateway, competition_id, requests)
+    print(f"{'join by id, signed in (no Kafka send)':<44} {join:10.0f}")
 
 
 class _Accepting:
@@ -217,7 +228,6 @@ class _Accepting:
 async def xapi_post(gateway: Any, requests: int) -> float:
     """Return the gateway's CPU µs per `POST /xapi/statements` of 10 statements (all 200)."""
     import base64
-    import json
 
     from podium_gateway.lrs_auth import credential_fingerprint
 
@@ -258,6 +268,52 @@ async def xapi_post(gateway: Any, requests: int) -> float:
     return cpu
 
 
+async def join_post(gateway: Any, competition_id: uuid.UUID, requests: int) -> float:
+    """Return the gateway's CPU µs per `POST /v1/competitions/{id}/join` (all 202)."""
+    import httpx
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from podium_gateway.auth import ALGORITHM, JwksCache
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": "bench"}
+    jwk.update(use="sig", alg=ALGORITHM)
+    jwks = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, json={"keys": [jwk]}))
+    )
+    gateway.state.jwks = JwksCache(jwks, "http://identity.bench/.well-known/jwks.json")
+    await gateway.state.jwks.refresh()
+    gateway.state.runtime.publisher = _Accepting()
+    issued = int(time.time())
+    tokens = [
+        jwt.encode(
+            {
+                "sub": str(uuid.uuid4()),
+                "email": f"joiner{n}@bench.test",
+                "role": "user",
+                "jti": uuid.uuid4().hex,
+                "iat": issued,
+                "exp": issued + 3600,
+            },
+            key,
+            algorithm=ALGORITHM,
+            headers={"kid": "bench"},
+        )
+        for n in range(64)
+    ]
+    cpu, _ = await cpu_per_request(
+        gateway,
+        f"/v1/competitions/{competition_id}/join",
+        b"",
+        requests,
+        "POST",
+        callers=[((b"authorization", f"Bearer {token}".encode()),) for token in tokens],
+        status=202,
+    )
+    await jwks.aclose()
+    return cpu
+
+
 def main() -> int:
     """Start Redis, seed it, measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -269,6 +325,7 @@ def main() -> int:
         # One caller sends everything here: lift the per-IP limit.
         os.environ["PODIUM_GATEWAY_RATE_LIMIT_IP"] = "1000000000"
         os.environ["PODIUM_GATEWAY_RATE_LIMIT_LRS_CLIENT"] = "1000000000"
+        os.environ["PODIUM_GATEWAY_RATE_LIMIT_USER"] = "1000000000"
         competition_id = seed(server.socket_file)
         asyncio.run(measure(competition_id, args.requests))
     finally:

@@ -14,11 +14,13 @@ from starlette.middleware import Middleware
 
 from podium_gateway import (
     admin_api,
+    auth,
     auth_api,
     board_stream,
     competitions_api,
     data_api,
     datasets_api,
+    joins,
     leaderboard_api,
     lrs_clients_api,
     lrs_trust_api,
@@ -53,11 +55,17 @@ from podium_gateway.xapi.claims import CLAIM_SCRIPTS
 
 
 def script_line(settings: Settings) -> ScriptLine:
-    """Return the pipelined Redis connection for the edge's reads and the xAPI claims,
-    loading every script they run on it (ADR 0070, 0101)."""
+    """Return the pipelined Redis connection for the edge's reads, joins and the xAPI
+    claims, loading every script they run on it (ADR 0070, 0101)."""
     return ScriptLine(
         settings.redis_url,
-        [read_model.SNAPSHOT_SCRIPT, profile_read.PROFILE_SCRIPT, *CLAIM_SCRIPTS],
+        [
+            read_model.SNAPSHOT_SCRIPT,
+            profile_read.PROFILE_SCRIPT,
+            joins.ADMIT_SCRIPT,
+            auth.GATE_SCRIPT,
+            *CLAIM_SCRIPTS,
+        ],
     )
 
 

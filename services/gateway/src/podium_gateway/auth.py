@@ -27,6 +27,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from podium_contracts.redis_keys import access_token_revoked_key, tokens_revoked_before_key
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import ScriptLine, run_script
+from redis.commands.core import AsyncScript
 
 from podium_gateway.clients import call, client_ip
 from podium_gateway.clients.identity import user_access
@@ -334,16 +336,20 @@ end
 )
 
 #: The gate alone: KEYS the gate's keys (1 anonymous, 3 with a token); ARGV window ms, issued at.
-_GATE = GATE_FUNCTION + "return gate(KEYS[1], ARGV[1], #KEYS == 3 and KEYS[2], KEYS[3], ARGV[2])"
+#: Loaded by the gateway's script line (`app.script_line`).
+GATE_SCRIPT = (
+    GATE_FUNCTION + "return gate(KEYS[1], ARGV[1], #KEYS == 3 and KEYS[2], KEYS[3], ARGV[2])"
+)
+_GATE_SCRIPT = AsyncScript(None, GATE_SCRIPT.encode())  # type: ignore[arg-type]
 
 
-async def settle(redis_client: Any, gate: Gate) -> None:
+async def settle(redis_client: Any, gate: Gate, line: ScriptLine | None = None) -> None:
     """Make a gate's checks now, in one script: 401 `TOKEN_REVOKED`, else 429 when over the limit.
 
     The same checks, order and answers as `optional_user`'s, in one round trip.
+    `line`: the gateway's pipelined connection for scripts (ADR 0101), else redis-py.
     """
-    keys = gate.keys()
-    gate.settle(await redis_client.eval(_GATE, len(keys), *keys, *gate.arguments()))
+    gate.settle(await run_script(_GATE_SCRIPT, gate.keys(), gate.arguments(), line, redis_client))
 
 
 def anonymous_gate(settings: Settings, ip: str) -> Gate:
@@ -464,7 +470,8 @@ async def require_commander(
     reader = await optional_reader(request, credentials)
     if reader.user is None:
         if reader.gate is not None:
-            await settle(request.app.state.runtime.redis, reader.gate)
+            state = request.app.state
+            await settle(state.runtime.redis, reader.gate, getattr(state, "script_line", None))
         raise unauthenticated()
     return Commander(reader.user, reader.gate)
 

@@ -279,10 +279,11 @@ async def _join(
     runtime: ServiceRuntime = request.app.state.runtime
     settings: Settings = request.app.state.settings
     redis_client = runtime.redis
+    line = getattr(request.app.state, "script_line", None)
     user, gate = caller.user, caller.gate
     by_id: uuid.UUID | None = target.get("competition_id")
     if gate is not None and (idempotency_key is not None or by_id is None):
-        await settle(redis_client, gate)
+        await settle(redis_client, gate, line)
         gate = None
     async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
@@ -294,7 +295,7 @@ async def _join(
         if by_id is not None:
             pending = joins.pending_key(settings, by_id, user.user_id)
             recorded = await command.record(
-                joins.admit(redis_client, gate, by_id, pending, request_id),
+                joins.admit(redis_client, gate, by_id, pending, request_id, line),
                 undo=lambda: redis_client.delete(pending),
             )
         competition_id = (
@@ -357,7 +358,8 @@ async def join_by_code(
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
     if caller.gate is not None:
         # 401 and 429 come before the code's 404.
-        await settle(request.app.state.runtime.redis, caller.gate)
+        state = request.app.state
+        await settle(state.runtime.redis, caller.gate, getattr(state, "script_line", None))
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
     target, fingerprint = {"invite_code": invite_code}, f"code:{invite_code}"

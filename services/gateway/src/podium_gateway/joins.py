@@ -15,6 +15,8 @@ import uuid
 from typing import Any
 
 from podium_contracts.redis_keys import competition_card_key
+from podium_runtime.script_line import ScriptLine, run_script
+from redis.commands.core import AsyncScript
 
 from podium_gateway.auth import GATE_FUNCTION, Gate
 from podium_gateway.config import Settings
@@ -37,6 +39,9 @@ redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 return {1, verdict}
 """
 )
+#: The script's text (loaded by the gateway's script line, `app.script_line`).
+ADMIT_SCRIPT = _ADMIT
+_ADMIT_SCRIPT = AsyncScript(None, _ADMIT.encode())  # type: ignore[arg-type]
 
 
 def pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -50,19 +55,21 @@ async def admit(
     competition_id: uuid.UUID,
     pending: str,
     request_id: uuid.UUID,
+    line: ScriptLine | None = None,
 ) -> bool:
     """Make `gate`'s checks, then record the join pending if the competition's card exists.
 
     Raises what the checks found (401 `TOKEN_REVOKED`, 429), with nothing recorded.
     Returns False when the card is missing: nothing was recorded and the caller
-    resolves the competition through the internal API (404 included).
+    resolves the competition through the internal API (404 included). `line`: the
+    gateway's pipelined connection for scripts (ADR 0101), else redis-py.
     """
     keys = [competition_card_key(competition_id), pending]
     args: list[Any] = [str(request_id), PENDING_TTL_SECONDS, 0, 0, 0]
     if gate is not None:
         keys += gate.keys()
         args[2:] = [gate.limit, *gate.arguments()]
-    found, verdict = await redis_client.eval(_ADMIT, len(keys), *keys, *args)
+    found, verdict = await run_script(_ADMIT_SCRIPT, keys, args, line, redis_client)
     if gate is not None:
         gate.settle(verdict)
     return bool(found)
