@@ -388,12 +388,19 @@ async def optional_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentUser | None:
-    """Return the caller when a bearer token is sent (401 if it is bad), else None (anonymous)."""
+    """Return the caller when a bearer token is sent (401 if it is bad), else None (anonymous).
+
+    The deny-lists and the rate limit are one script on the gateway's script line
+    (`settle`); a token claiming `admin` has identity asked between the two (ADR 0052).
+    """
     user, gate = await _caller(request, credentials)
-    redis_client = request.app.state.runtime.redis
-    if user is not None:
-        await check_not_revoked(redis_client, user)
-        user = await current_access(request.app.state.http, _settings(request), user)
+    state = request.app.state
+    redis_client = state.runtime.redis
+    if user is None or not user.is_admin:
+        await settle(redis_client, gate, getattr(state, "script_line", None))
+        return user
+    await check_not_revoked(redis_client, user)
+    user = await current_access(state.http, _settings(request), user)
     await enforce(redis_client, gate.limit_key, gate.limit, gate.window_seconds)
     return user
 
