@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka.errors import KafkaError
 from podium_contracts import Event, topic_for
@@ -39,14 +39,12 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    any_,
-    bindparam,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -422,6 +420,22 @@ def row_payloads(payload: str) -> list[str]:
 Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
 
+class _Claimed(NamedTuple):
+    """An outbox row the relay claimed to publish."""
+
+    seq: int
+    topic: str
+    key: str
+    payload: str
+    headers: dict[str, str]
+
+
+def _like_prefix(prefix: str) -> str:
+    """Return the LIKE pattern (escape character `/`) of the texts starting with `prefix`."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"{escaped}%"
+
+
 class OutboxRelay:
     """Moves committed outbox rows to Kafka, oldest first, in claimed batches.
 
@@ -450,6 +464,33 @@ class OutboxRelay:
         self._stopping = False
         self._failures = FailureLog(log)
 
+    @functools.cached_property
+    def _claim(self) -> tuple[DriverStatement, dict[str, Any]]:
+        """The statement claiming a batch, and its values. It and `_mark_sent` run for every
+        batch (ADR 0100); only the table's name is spliced, the prefix is a bound pattern."""
+        under_prefix = " AND topic LIKE :topics ESCAPE '/'" if self.topic_prefix else ""
+        statement = DriverStatement(
+            text(
+                "SELECT seq, topic, key, payload, CAST(headers AS text) AS headers "  # noqa: S608
+                f"FROM {self.table.fullname} WHERE sent_at IS NULL{under_prefix} "
+                "ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED"
+            )
+        )
+        values: dict[str, Any] = {"limit": self.batch_size}
+        if self.topic_prefix:
+            values["topics"] = _like_prefix(self.topic_prefix)
+        return statement, values
+
+    @functools.cached_property
+    def _mark_sent(self) -> DriverStatement:
+        """The statement marking the published rows of a batch sent."""
+        return DriverStatement(
+            text(
+                f"UPDATE {self.table.fullname} SET sent_at = now() "  # noqa: S608
+                "WHERE seq = ANY(CAST(:seqs AS bigint[]))"
+            )
+        )
+
     @property
     def unsent(self) -> ColumnElement[bool]:
         """The rows this relay still has to publish: unsent, under its topic prefix."""
@@ -470,21 +511,10 @@ class OutboxRelay:
         broker fails the whole batch, which is then tried again in order.
         """
         async with self.database.session() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        self.table.c.seq,
-                        self.table.c.topic,
-                        self.table.c.key,
-                        self.table.c.payload,
-                        self.table.c.headers,
-                    )
-                    .where(self.unsent)
-                    .order_by(self.table.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = [
+                _Claimed(r["seq"], r["topic"], r["key"], r["payload"], json.loads(r["headers"]))
+                for r in await self._claim[0].fetch(session, self._claim[1])
+            ]
             if not rows:
                 return 0
             # Each event of a row is its own message, sent in order (ADR 0097).
@@ -514,14 +544,7 @@ class OutboxRelay:
                     raise error  # an outage or a crash: the whole batch is tried again
             sent = [r.seq for r in rows if r.seq not in failures]
             if sent:
-                await session.execute(
-                    update(self.table)
-                    # One array parameter, so every batch size shares one prepared statement.
-                    .where(
-                        self.table.c.seq == any_(bindparam("seqs", sent, type_=ARRAY(BigInteger)))
-                    )
-                    .values(sent_at=func.now())
-                )
+                await self._mark_sent.fetch(session, {"seqs": sent})
             for r in rows:
                 if r.seq in failures:
                     await self._set_aside(session, r, failures[r.seq])

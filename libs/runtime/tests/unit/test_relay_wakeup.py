@@ -61,3 +61,11 @@ async def _passes(relay: ScriptedRelay, count: int) -> None:
     while len(relay.started) < count:
         relay.looked.clear()
         await relay.looked.wait()
+
+
+def test_a_prefix_matches_its_topics_literally() -> None:
+    # The relay picks its rows by LIKE: the prefix's own % and _ must not act as wildcards.
+    from podium_runtime.outbox import _like_prefix
+
+    assert _like_prefix("t1.") == "t1.%"
+    assert _like_prefix("a_b%c/") == "a/_b/%c//%"
