@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from podium_contracts import Event, Topic, parse_event, topic_for
@@ -75,11 +77,32 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         idle_wait_ms=settings.consumer_fetch_idle_wait_ms,
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
+        partitioner=remembered_partitioner,
         client_id=settings.service_name,
         allow_auto_create_topics=False,
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
     )
+
+
+@functools.lru_cache(maxsize=8192)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def remembered_partitioner(
+    key: bytes | None, all_partitions: list[int], available: list[int]
+) -> int:
+    """Choose a record's partition as aiokafka's `DefaultPartitioner` does (Kafka's murmur2
+    of the key), remembering each key's hash: the keys are ids of competitions, users and
+    actors, which recur, and the pure-Python hash costs about 16 µs a record here.
+    """
+    if key is None:
+        return int(_DEFAULT_PARTITIONER(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
+_DEFAULT_PARTITIONER = DefaultPartitioner()
 
 
 class EventPublisher:
