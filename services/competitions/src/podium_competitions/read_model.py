@@ -225,15 +225,14 @@ class CompetitionReadModel:
                 await self._begin(keys=[fence], client=pipe)
             gens = await pipe.execute()
         async with self.database.session() as session:
-            rows = await repository.get_competitions(session, competition_ids)
-            with_teams = await repository.competitions_with_teams(session, competition_ids)
+            rows = await repository.competitions_for_cards(session, competition_ids)
         async with self.redis.pipeline(transaction=False) as pipe:
             for cid, fence, gen in zip(competition_ids, fences, gens, strict=True):
                 row = rows.get(cid)
                 if row is None:
                     continue
                 keys = [competition_card_key(cid), competition_members_key(cid), fence]
-                card = _card(row, cid in with_teams)
+                card = _card(row)
                 await self._write_card(keys=keys, args=[gen, card], client=pipe)
             written = await pipe.execute()
         return sum(1 for answer in written if answer)
@@ -247,11 +246,12 @@ class CompetitionReadModel:
         fence = competition_fence_key(competition_id)
         gen = await self._begin(keys=[fence])
         async with self.database.session() as session:
-            row = await repository.get_competition(session, competition_id)
+            row = (await repository.competitions_for_cards(session, [competition_id])).get(
+                competition_id
+            )
             if row is None:
                 return False
             members = [str(m) for m in await repository.participant_ids(session, competition_id)]
-            teams = bool(await repository.competitions_with_teams(session, [competition_id]))
         scratch = f"{competition_members_key(competition_id)}:rebuild:{uuid.uuid4().hex}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(scratch, MEMBERS_LOADED, "1")
@@ -266,7 +266,7 @@ class CompetitionReadModel:
             fence,
             scratch,
         ]
-        return bool(await self._write_all(keys=keys, args=[gen, _card(row, teams)]))
+        return bool(await self._write_all(keys=keys, args=[gen, _card(row)]))
 
     async def reset(self) -> int:
         """At start: clear `pending` left by a crash and hide every card; return how many."""
@@ -358,7 +358,8 @@ def _changes(session: AsyncSession) -> _Changes | None:
 # --- rows -----------------------------------------------------------------------------
 
 
-def _card(row: Any, teams: bool) -> str:
+def _card(row: Any) -> str:
+    """Return the card of a row of `repository.competitions_for_cards`, as JSON."""
     limit = row.daily_submission_limit if row.kind == "prediction" else None
     document = to_competition(row, None, Viewer(role="viewer", submissions_limit=limit))
     card = CompetitionCard(
@@ -372,7 +373,7 @@ def _card(row: Any, teams: bool) -> str:
         timezone=row.timezone,
         metric=row.metric,
         daily_submission_limit=row.daily_submission_limit,
-        teams=teams,
+        teams=row.has_teams,
         document=document.model_dump(mode="json"),
     )
     return card.model_dump_json()

@@ -57,15 +57,19 @@ async def get_competition(
     return (await session.execute(query)).first()
 
 
-async def get_competitions(
+async def competitions_for_cards(
     session: AsyncSession, competition_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, AnyRow]:
-    """Return the existing competitions among `competition_ids`, by id (one query)."""
-    wanted = set(competition_ids)
+    """Return the existing competitions among `competition_ids` by id, each row with
+    `has_teams` (at least one team), in one query: what their read-model cards hold."""
+    wanted = sorted(set(competition_ids))
     if not wanted:
         return {}
-    rows = (await session.execute(select(competitions).where(c.id.in_(wanted)))).all()
-    return {row.id: row for row in rows}
+    has_teams = exists().where(teams.c.competition_id == c.id).label("has_teams")
+    query = select(competitions, has_teams).where(
+        c.id == any_(bindparam("ids", wanted, type_=ARRAY(UUID(as_uuid=True))))
+    )
+    return {row.id: row for row in (await session.execute(query)).all()}
 
 
 async def competition_id_by_invite_code(session: AsyncSession, code: str) -> uuid.UUID | None:
@@ -201,17 +205,6 @@ async def release_seat(session: AsyncSession, competition_id: uuid.UUID) -> None
         .where(c.id == competition_id, c.participants_count > 0)
         .values(participants_count=c.participants_count - 1)
     )
-
-
-async def competitions_with_teams(
-    session: AsyncSession, competition_ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Return the competitions among `competition_ids` that have at least one team (one query)."""
-    wanted = set(competition_ids)
-    if not wanted:
-        return set()
-    query = select(teams.c.competition_id).where(teams.c.competition_id.in_(wanted)).distinct()
-    return set((await session.execute(query)).scalars())
 
 
 async def participant_ids(session: AsyncSession, competition_id: uuid.UUID) -> list[uuid.UUID]:
