@@ -463,23 +463,23 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._failures = FailureLog(log)
+        self._claim_values: dict[str, Any] = {"limit": batch_size}
+        if topic_prefix:
+            self._claim_values["topics"] = _like_prefix(topic_prefix)
 
     @functools.cached_property
-    def _claim(self) -> tuple[DriverStatement, dict[str, Any]]:
-        """The statement claiming a batch, and its values. It and `_mark_sent` run for every
-        batch (ADR 0100); only the table's name is spliced, the prefix is a bound pattern."""
+    def _claim(self) -> DriverStatement:
+        """The statement claiming a batch: the rows of `unsent`, oldest first. It and
+        `_mark_sent` run for every batch (ADR 0100); only the table's name is spliced,
+        the prefix is bound as a pattern (`_claim_values`)."""
         under_prefix = " AND topic LIKE :topics ESCAPE '/'" if self.topic_prefix else ""
-        statement = DriverStatement(
+        return DriverStatement(
             text(
                 "SELECT seq, topic, key, payload, CAST(headers AS text) AS headers "  # noqa: S608
                 f"FROM {self.table.fullname} WHERE sent_at IS NULL{under_prefix} "
                 "ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED"
             )
         )
-        values: dict[str, Any] = {"limit": self.batch_size}
-        if self.topic_prefix:
-            values["topics"] = _like_prefix(self.topic_prefix)
-        return statement, values
 
     @functools.cached_property
     def _mark_sent(self) -> DriverStatement:
@@ -493,7 +493,8 @@ class OutboxRelay:
 
     @property
     def unsent(self) -> ColumnElement[bool]:
-        """The rows this relay still has to publish: unsent, under its topic prefix."""
+        """The rows this relay still has to publish: unsent, under its topic prefix (the rows
+        `_claim` picks, as an expression for the backlog's queries)."""
         unsent = self.table.c.sent_at.is_(None)
         if not self.topic_prefix:
             return unsent
@@ -513,7 +514,7 @@ class OutboxRelay:
         async with self.database.session() as session:
             rows = [
                 _Claimed(r["seq"], r["topic"], r["key"], r["payload"], json.loads(r["headers"]))
-                for r in await self._claim[0].fetch(session, self._claim[1])
+                for r in await self._claim.fetch(session, self._claim_values)
             ]
             if not rows:
                 return 0
