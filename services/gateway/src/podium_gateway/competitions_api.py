@@ -276,14 +276,14 @@ async def _join(
     settings and the competitions client come from the app state, not as
     dependencies: a join is the route of a burst, and each dependency costs.
     """
-    runtime: ServiceRuntime = request.app.state.runtime
-    settings: Settings = request.app.state.settings
+    state = request.app.state
+    runtime: ServiceRuntime = state.runtime
+    settings: Settings = state.settings
     redis_client = runtime.redis
-    line = getattr(request.app.state, "script_line", None)
     user, gate = caller.user, caller.gate
     by_id: uuid.UUID | None = target.get("competition_id")
     if gate is not None and (idempotency_key is not None or by_id is None):
-        await settle(redis_client, gate, line)
+        await settle(state, gate)
         gate = None
     async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
@@ -295,7 +295,14 @@ async def _join(
         if by_id is not None:
             pending = joins.pending_key(settings, by_id, user.user_id)
             recorded = await command.record(
-                joins.admit(redis_client, gate, by_id, pending, request_id, line),
+                joins.admit(
+                    redis_client,
+                    gate,
+                    by_id,
+                    pending,
+                    request_id,
+                    getattr(state, "script_line", None),
+                ),
                 undo=lambda: redis_client.delete(pending),
             )
         competition_id = (
@@ -358,8 +365,7 @@ async def join_by_code(
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
     if caller.gate is not None:
         # 401 and 429 come before the code's 404.
-        state = request.app.state
-        await settle(state.runtime.redis, caller.gate, getattr(state, "script_line", None))
+        await settle(request.app.state, caller.gate)
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
     target, fingerprint = {"invite_code": invite_code}, f"code:{invite_code}"
