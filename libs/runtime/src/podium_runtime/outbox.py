@@ -498,7 +498,7 @@ class OutboxRelay:
         unsent = self.table.c.sent_at.is_(None)
         if not self.topic_prefix:
             return unsent
-        return and_(unsent, self.table.c.topic.startswith(self.topic_prefix, autoescape=True))
+        return and_(unsent, self.table.c.topic.like(self._claim_values["topics"], escape="/"))
 
     def wake(self) -> None:
         """Ask the relay to look for new rows now instead of after its idle wait."""
