@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from podium_runtime.db import AnyRow
-from sqlalchemy import Column, Table, and_, func, or_, select, update
+from podium_runtime.db import AnyRow, DriverStatement
+from sqlalchemy import Column, Table, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium_scoring.models import answer_keys, competitions, submissions
+from podium_scoring.models import SCHEMA, answer_keys, competitions, submissions
 
 
 async def _upsert(
@@ -107,23 +109,60 @@ async def record_outcome(
     await _update_submission(session, submission_id, **values)
 
 
+#: The Postgres type of every column a judged submission's row is written with
+#: (`_Job.received()` and an outcome), for `unnest()` of one array per column.
+_OUTCOME_TYPES = {
+    "submission_id": "uuid",
+    "competition_id": "uuid",
+    "user_id": "uuid",
+    "blob_key": "text",
+    "sha256": "text",
+    "size_bytes": "bigint",
+    "submitted_at": "timestamptz",
+    "status": "text",
+    "metric": "text",
+    "public_score": "double precision",
+    "private_score": "double precision",
+    "errors": "jsonb",
+    "answer_key_sha256": "text",
+    "scored_at": "timestamptz",
+}
+
+
+@cache
+def _record_outcomes(columns: tuple[str, ...]) -> DriverStatement:
+    """Return the upsert of rows with `columns`, bound as one array per column (ADR 0100).
+
+    One statement text per set of columns (a scored or a rejected outcome), prepared
+    once per connection, whatever the number of rows: a multi-row `VALUES` cannot be
+    cached by SQLAlchemy and was compiled again for every poll.
+    """
+    arrays = ", ".join(f"CAST(:{name} AS {_OUTCOME_TYPES[name]}[])" for name in columns)
+    updated = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "submission_id")
+    return DriverStatement(
+        text(
+            f"INSERT INTO {SCHEMA}.submissions ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT (submission_id) DO UPDATE SET {updated}"
+        )
+    )
+
+
 async def record_outcomes_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store submissions with their outcomes, one statement per set of columns.
 
     Each row holds every column of `_Job.received()` and of an outcome, at most
-    one per submission id; a redelivered submission's row is overwritten.
+    one per submission id; a redelivered submission's row is overwritten. Columns
+    a row does not hold (a rejected one has no metric) keep what they held.
     """
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         shapes.setdefault(tuple(sorted(row)), []).append(row)
     for columns, group in shapes.items():
-        stmt = insert(submissions).values(group)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[submissions.c.submission_id],
-                set_={name: stmt.excluded[name] for name in columns if name != "submission_id"},
-            )
-        )
+        values = {name: [row[name] for row in group] for name in columns}
+        if "errors" in values:
+            values["errors"] = [json.dumps(errors) for errors in values["errors"]]
+        await _record_outcomes(columns).fetch(session, values)
 
 
 async def mark_invalidated(

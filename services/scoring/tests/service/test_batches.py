@@ -145,6 +145,22 @@ async def test_an_invalid_file_in_the_middle_of_a_poll_is_rejected_and_its_neigh
         broken.data.submission_id: "rejected",
         last.data.submission_id: "scored",
     }
+    # The rows hold what the events tell: the rejection's errors, the scores and metric.
+    stored = {
+        row.submission_id: row
+        for row in await session.execute(
+            select(
+                submissions.c.submission_id,
+                submissions.c.errors,
+                submissions.c.metric,
+                submissions.c.public_score,
+            )
+        )
+    }
+    assert stored[broken.data.submission_id].errors == rejected["data"]["errors"]
+    assert stored[first.data.submission_id].errors == []
+    assert [stored[e.data.submission_id].public_score for e in (first, last)] == [1.0, 0.0]
+    assert stored[first.data.submission_id].metric == "accuracy"
 
 
 async def test_a_redelivered_poll_is_scored_once(
