@@ -16,7 +16,7 @@ from podium_runtime.problems import Problem
 from podium_competitions.views import Caller
 
 
-def optional_caller(
+async def optional_caller(
     user_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
     role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
 ) -> Caller | None:
@@ -24,7 +24,7 @@ def optional_caller(
     return Caller(user_id, role) if user_id is not None else None
 
 
-def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     """Return the caller; anonymous requests are 401."""
     if caller is None:
         raise Problem(401, "UNAUTHORIZED", "this operation needs a signed-in user")

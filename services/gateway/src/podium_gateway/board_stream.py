@@ -38,7 +38,7 @@ router = APIRouter(tags=["leaderboards"])
 MAX_STREAMS_PER_BOARD = 100_000
 
 
-def get_board_hub(request: Request, redis_client: RedisDep) -> LiveHub:
+async def get_board_hub(request: Request, redis_client: RedisDep) -> LiveHub:
     """Return the process's hub of board-change channels, made on first use."""
     hub: LiveHub | None = getattr(request.app.state, "board_hub", None)
     if hub is None:

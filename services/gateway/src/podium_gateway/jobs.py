@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from podium_runtime.jobs import JobStore
 
 
-def get_jobs(request: Request) -> JobStore:
+async def get_jobs(request: Request) -> JobStore:
     """Return the job store (one per app; every service's jobs are visible in it)."""
     store = getattr(request.app.state, "jobs", None)
     if store is None:

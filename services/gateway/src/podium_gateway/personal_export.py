@@ -310,7 +310,7 @@ class PersonalExports:
         return stored is not None and _text(stored) == str(export_id)
 
 
-def get_exports(
+async def get_exports(
     settings: SettingsDep,
     redis_client: RedisDep,
     http: HttpDep,

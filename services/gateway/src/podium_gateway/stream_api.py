@@ -56,7 +56,7 @@ def stream_settings() -> StreamSettings:
     return StreamSettings()
 
 
-def get_live_hub(request: Request, redis_client: RedisDep) -> LiveHub:
+async def get_live_hub(request: Request, redis_client: RedisDep) -> LiveHub:
     """Return the process's live hub, made on first use (closed with the app)."""
     hub: LiveHub | None = getattr(request.app.state, "live_hub", None)
     if hub is None:

@@ -13,16 +13,20 @@ from fastapi import Depends, Request, UploadFile
 from podium_runtime.blobs import BlobStore, create_blob_store
 from podium_runtime.problems import Problem
 
-from podium_gateway.clients import SettingsDep
 
-
-def blob_store(request: Request, settings: SettingsDep) -> BlobStore:
+def app_blob_store(request: Request) -> BlobStore:
     """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
-    store: BlobStore | None = getattr(request.app.state, "blobs", None)
+    state = request.app.state
+    store: BlobStore | None = getattr(state, "blobs", None)
     if store is None:
-        store = create_blob_store(settings.blob)
-        request.app.state.blobs = store
+        store = create_blob_store(state.settings.blob)
+        state.blobs = store
     return store
+
+
+async def blob_store(request: Request) -> BlobStore:
+    """The app's blob store as a route dependency (`BlobDep`)."""
+    return app_blob_store(request)
 
 
 BlobDep = Annotated[BlobStore, Depends(blob_store)]

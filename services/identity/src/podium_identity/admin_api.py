@@ -41,7 +41,7 @@ router = APIRouter(tags=["admin"])
 internal_router = APIRouter(tags=["internal"])
 
 
-def get_administration(request: Request) -> Administration:
+async def get_administration(request: Request) -> Administration:
     """Return the app's administration use cases."""
     return request.app.state.administration  # type: ignore[no-any-return]
 
@@ -132,7 +132,7 @@ async def erase_me(
 AuditFilters = dict[str, Any]
 
 
-def audit_filters(
+async def audit_filters(
     actor: uuid.UUID | None = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,

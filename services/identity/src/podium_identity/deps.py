@@ -15,7 +15,7 @@ from podium_identity.service import Accounts
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_accounts(request: Request) -> Accounts:
+async def get_accounts(request: Request) -> Accounts:
     """Return the app's use cases."""
     return request.app.state.accounts  # type: ignore[no-any-return]
 

@@ -11,7 +11,7 @@ from podium_ingest.config import Settings
 from podium_ingest.consistency import ConsistencyTracker
 
 
-def settings_of(runtime: RuntimeDep) -> Settings:
+async def settings_of(runtime: RuntimeDep) -> Settings:
     """Return the ingest settings the runtime was built with."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
@@ -21,7 +21,7 @@ def settings_of(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
-def consistency_of(request: Request) -> ConsistencyTracker:
+async def consistency_of(request: Request) -> ConsistencyTracker:
     """Return the app's consistency tracker (podium_ingest.consistency)."""
     tracker: ConsistencyTracker = request.app.state.consistency
     return tracker

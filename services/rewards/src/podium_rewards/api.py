@@ -50,12 +50,12 @@ FulfillmentStatus = Literal[
 ]
 
 
-def rewards_of(request: Request) -> Rewards:
+async def rewards_of(request: Request) -> Rewards:
     """Return the service's use cases."""
     return request.app.state.rewards  # type: ignore[no-any-return]
 
 
-def optional_caller(
+async def optional_caller(
     caller_id: Annotated[uuid.UUID | None, Header(alias="X-Podium-User-Id")] = None,
     caller_role: Annotated[str, Header(alias="X-Podium-User-Role")] = "user",
 ) -> Caller | None:
@@ -63,14 +63,14 @@ def optional_caller(
     return Caller(caller_id, caller_role) if caller_id is not None else None
 
 
-def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+async def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
     """Return the caller; anonymous requests are 401."""
     if caller is None:
         raise Problem(401, "UNAUTHENTICATED", "this operation needs a signed-in user")
     return caller
 
 
-def admin_caller(caller: Annotated[Caller, Depends(required_caller)]) -> Caller:
+async def admin_caller(caller: Annotated[Caller, Depends(required_caller)]) -> Caller:
     """Return the caller if an administrator; 403 otherwise."""
     if not caller.is_admin:
         raise Problem(403, "FORBIDDEN", "This route is for administrators.")

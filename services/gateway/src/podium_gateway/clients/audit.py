@@ -174,7 +174,7 @@ class Auditor:
         return await self(actor, action, target_type, target_id, before=old, after=new)
 
 
-def get_auditor(http: HttpDep, settings: SettingsDep) -> Auditor:
+async def get_auditor(http: HttpDep, settings: SettingsDep) -> Auditor:
     """Return the recorder of audit entries for this request."""
     return Auditor(http, settings.identity_url)
 

@@ -65,7 +65,7 @@ class IngestClient:
         return body
 
 
-def ingest_client(http: HttpDep, settings: SettingsDep) -> IngestClient:
+async def ingest_client(http: HttpDep, settings: SettingsDep) -> IngestClient:
     """Return the ingest client over the shared HTTP client."""
     return IngestClient(http, settings.ingest_url)
 

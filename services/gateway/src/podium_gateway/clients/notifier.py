@@ -52,7 +52,7 @@ class NotifierClient:
         )
 
 
-def notifier_client(http: HttpDep, settings: SettingsDep) -> NotifierClient:
+async def notifier_client(http: HttpDep, settings: SettingsDep) -> NotifierClient:
     """Return the notifier client over the shared HTTP client."""
     return NotifierClient(http, settings.notifier_url)
 

@@ -22,7 +22,7 @@ class RewardsClient(InternalClient):
     service = SERVICE
 
 
-def rewards_client(http: HttpDep, settings: SettingsDep) -> RewardsClient:
+async def rewards_client(http: HttpDep, settings: SettingsDep) -> RewardsClient:
     """Return the rewards client over the shared HTTP client."""
     return RewardsClient(http, settings.rewards_url)
 

@@ -76,7 +76,7 @@ class ScoringClient:
         )
 
 
-def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
+async def scoring_client(http: HttpDep, settings: SettingsDep) -> ScoringClient:
     """Return the scoring client over the shared HTTP client."""
     return ScoringClient(http, settings.scoring_url)
 

@@ -29,10 +29,10 @@ from podium_runtime.problems import Problem, problem_response
 
 from podium_gateway.clients.statements import StatementStore, statement_store
 from podium_gateway.lrs_auth import LrsClient, require_lrs_scope
+from podium_gateway.uploads import app_blob_store
 from podium_gateway.xapi.attachments import (
     AttachmentError,
     Part,
-    blob_store,
     build_multipart,
     load_parts,
     match_parts,
@@ -428,7 +428,7 @@ async def post_statements(request: Request, client: Writer) -> Response:
         raise Problem(413, "XAPI_BATCH_TOO_LARGE", f"At most {MAX_BATCH} statements per request.")
     _validate(raws, batch, parts)
     # The content is stored before the statements are announced, so readers find it.
-    await store_parts(blob_store(request), parts)
+    await store_parts(app_blob_store(request), parts)
     ids = await store_statements(request, client, raws)
     return Response(orjson.dumps(ids), media_type="application/json")
 
@@ -447,7 +447,7 @@ async def put_statement(request: Request, client: Writer, statementId: str) -> R
     if "id" in body and str(uuid.UUID(body["id"])) != statement_id:
         raise bad_request("The statement's id differs from statementId.", "XAPI_INVALID_ID")
     body = {**body, "id": statement_id}
-    await store_parts(blob_store(request), parts)
+    await store_parts(app_blob_store(request), parts)
     await store_statements(request, client, [body])
     return Response(status_code=204)
 
@@ -513,7 +513,7 @@ async def _answer(
     """Answer JSON, or multipart/mixed with the attachments' content (xAPI Comm. 1.5.2)."""
     if not with_attachments:
         return Response(orjson.dumps(document), media_type="application/json", headers=headers)
-    parts = await load_parts(blob_store(request), statements)
+    parts = await load_parts(app_blob_store(request), statements)
     body, content_type = build_multipart(orjson.dumps(document), parts)
     return Response(body, headers={**headers, "Content-Type": content_type})
 

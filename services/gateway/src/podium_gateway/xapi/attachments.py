@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
-from podium_runtime.blobs import BlobNotFoundError, BlobStore, create_blob_store
+from podium_runtime.blobs import BlobNotFoundError, BlobStore
 
 HASH_HEADER = "x-experience-api-hash"
 #: SHA-2 digests by the length of their hex form (Comm. 1.5.2: SHA-256, -384 or -512).
@@ -42,16 +41,6 @@ class Part:
 def blob_key(sha2: str) -> str:
     """Return the blob key of an attachment's content."""
     return f"xapi/attachments/{sha2.lower()}"
-
-
-def blob_store(request: Request) -> BlobStore:
-    """Return the app's blob store, built on first use (no I/O at import, STYLE 8)."""
-    state = request.app.state
-    store: BlobStore | None = getattr(state, "blobs", None)
-    if store is None:
-        store = create_blob_store(state.settings.blob)
-        state.blobs = store
-    return store
 
 
 def _headers(block: bytes) -> dict[str, str]:
