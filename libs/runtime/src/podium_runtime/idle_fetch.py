@@ -29,11 +29,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.client import ConnectionGroup
 from aiokafka.conn import CloseReason
 from aiokafka.consumer.fetcher import Fetcher
 from faststream.kafka import KafkaBroker
+
+from podium_runtime.commits import MovedOffsetsConsumer
 
 
 class IdleFetcher(Fetcher):  # type: ignore[misc]
@@ -103,8 +104,11 @@ class IdleFetcher(Fetcher):  # type: ignore[misc]
         return True
 
 
-class IdleAwareConsumer(AIOKafkaConsumer):  # type: ignore[misc]
-    """An `AIOKafkaConsumer` whose fetcher is an `IdleFetcher` waiting `idle_wait_ms` when idle."""
+class IdleAwareConsumer(MovedOffsetsConsumer):
+    """An `AIOKafkaConsumer` whose fetcher is an `IdleFetcher` waiting `idle_wait_ms` when idle.
+
+    Its commits carry only the partitions that moved (`podium_runtime.commits`).
+    """
 
     def __init__(self, *topics: str, idle_wait_ms: int, **options: Any) -> None:
         super().__init__(*topics, **options)
