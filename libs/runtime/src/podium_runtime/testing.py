@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -79,6 +80,24 @@ class TestInfrastructure:
     async def drop_topics(self, prefix: str) -> None:
         """Delete the topics `fresh_topics()` created under `prefix`."""
         await delete_topics(self.infra.kafka_bootstrap_servers, prefix)
+
+    @contextlib.asynccontextmanager
+    async def scratch_topic(self, purpose: str, partitions: int) -> AsyncIterator[str]:
+        """Yield the name of a new topic of this run with `partitions`, deleted afterwards.
+
+        For tests of the Kafka plumbing itself, outside the topic registry.
+        """
+        name = f"{self.topic_prefix}{purpose}-{uuid.uuid4().hex[:8]}"
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+            )
+            yield name
+            await admin.delete_topics([name])
+        finally:
+            await admin.close()
 
     def settings(self, settings_cls: type[S], **overrides: Any) -> S:
         """Build a service's settings pointing at this run's infrastructure."""

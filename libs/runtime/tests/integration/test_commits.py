@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from podium_runtime.commits import MovedOffsetsConsumer
 from podium_runtime.testing import TestInfrastructure, eventually
 
@@ -19,15 +17,8 @@ PARTITIONS = 3
 @pytest.fixture
 async def topic(test_infra: TestInfrastructure) -> AsyncIterator[str]:
     """A fresh three-partition topic of this run, deleted afterwards."""
-    name = f"{test_infra.topic_prefix}commits-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])
+    async with test_infra.scratch_topic("commits", PARTITIONS) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 def member(test_infra: TestInfrastructure, topic: str) -> MovedOffsetsConsumer:

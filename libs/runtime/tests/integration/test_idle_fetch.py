@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from podium_runtime.idle_fetch import IdleAwareConsumer, IdleFetcher
 from podium_runtime.testing import TestInfrastructure, eventually
 
@@ -23,15 +21,8 @@ async def topic(test_infra: TestInfrastructure) -> AsyncIterator[str]:
     """A fresh two-partition topic of this run, deleted afterwards (not on tansu)."""
     if test_infra.infra.on_tansu:
         pytest.skip("tansu holds a fetch for its whole wait, records or not")
-    name = f"{test_infra.topic_prefix}idle-fetch-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
+    async with test_infra.scratch_topic("idle-fetch", 2) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 def member(test_infra: TestInfrastructure, topic: str) -> IdleAwareConsumer:
