@@ -12,6 +12,7 @@ from typing import Any
 from podium_runtime.db import AnyRow, DriverStatement
 from sqlalchemy import Column, Table, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium_scoring.models import SCHEMA, answer_keys, competitions, submissions
@@ -109,35 +110,20 @@ async def record_outcome(
     await _update_submission(session, submission_id, **values)
 
 
-#: The Postgres type of every column a judged submission's row is written with
-#: (`_Job.received()` and an outcome), for `unnest()` of one array per column.
-_OUTCOME_TYPES = {
-    "submission_id": "uuid",
-    "competition_id": "uuid",
-    "user_id": "uuid",
-    "blob_key": "text",
-    "sha256": "text",
-    "size_bytes": "bigint",
-    "submitted_at": "timestamptz",
-    "status": "text",
-    "metric": "text",
-    "public_score": "double precision",
-    "private_score": "double precision",
-    "errors": "jsonb",
-    "answer_key_sha256": "text",
-    "scored_at": "timestamptz",
-}
-
-
 @cache
 def _record_outcomes(columns: tuple[str, ...]) -> DriverStatement:
-    """Return the upsert of rows with `columns`, bound as one array per column (ADR 0100).
+    """Return the upsert of rows with `columns`, bound as one array per column (ADR 0100),
+    each cast to its column's type as the table declares it.
 
     One statement text per set of columns (a scored or a rejected outcome), prepared
     once per connection, whatever the number of rows: a multi-row `VALUES` cannot be
     cached by SQLAlchemy and was compiled again for every poll.
     """
-    arrays = ", ".join(f"CAST(:{name} AS {_OUTCOME_TYPES[name]}[])" for name in columns)
+    dialect = PGDialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {submissions.c[name].type.compile(dialect=dialect)}[])"
+        for name in columns
+    )
     updated = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "submission_id")
     return DriverStatement(
         text(
