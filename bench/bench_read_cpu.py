@@ -175,12 +175,13 @@ async def measure(competition_id: uuid.UUID, requests: int) -> None:
     from fastapi.responses import JSONResponse
     from podium_gateway.app import create_api, script_line
     from podium_gateway.config import get_settings
+    from podium_runtime.script_line import Scripts
 
     settings = get_settings()
     gateway = create_api(settings)
     # Set by the lifespan (not run here); a read served from Redis makes no internal call.
     gateway.state.http = None
-    gateway.state.script_line = script_line(settings)
+    gateway.state.scripts = Scripts(gateway.state.runtime.redis, script_line(settings))
     base = f"/v1/competitions/{competition_id}"
     live, _ = await cpu_per_request(gateway, "/health/live", b"", requests)
     details, details_body = await cpu_per_request(gateway, base, b"", requests)

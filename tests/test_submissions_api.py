@@ -211,8 +211,13 @@ async def test_the_sixth_submission_of_the_day_is_refused_and_rejections_give_sl
 
     # The slot returns when competitions consumes `submission.rejected`; a refused
     # attempt uses nothing, so asking again until it is accepted is harmless.
+    answers = [m.json()["id"] for m in [*made, bad]]
+
     async def accepted() -> bool:
-        return (await stack.submit(competition["id"], player, good)).status_code == 202
+        again = await stack.submit(competition["id"], player, good)
+        if again.status_code == 202:
+            answers.append(again.json()["id"])
+        return again.status_code == 202
 
     await eventually(accepted, message="the rejected submission's slot given back")
 
@@ -228,6 +233,12 @@ async def test_the_sixth_submission_of_the_day_is_refused_and_rejections_give_sl
     details = await stack.http.get(f"/v1/competitions/{competition['id']}", headers=player.auth)
     assert details.json()["viewer"]["submissions_today"] == 5
     assert details.json()["viewer"]["submissions_limit"] == 5
+    # The file of a refused upload is written while its slot is sought, then removed:
+    # the store holds the accepted ones only.
+    assert stack.blob_dir is not None
+    stored = stack.blob_dir / "submissions" / competition["id"]
+    assert sorted(path.stem for path in stored.glob("*.csv")) == sorted(answers)
+    assert not [path for path in stored.iterdir() if path.name.startswith(".tmp-")]
 
 
 async def test_idempotency_key_gives_the_same_submission(

@@ -17,6 +17,7 @@ from podium_gateway.coalesce import Coalescer
 from podium_gateway.limits import MergedHits
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import Scripts
 
 
 async def test_callers_arriving_while_a_round_runs_go_together_in_the_next() -> None:
@@ -71,7 +72,7 @@ async def test_merged_claims_answer_each_batch_all_or_nothing_in_arrival_order(
 ) -> None:
     client = store
     prefix = f"t{uuid.uuid4().hex[:8]}:gateway:"
-    claims = StatementClaims(client, prefix)
+    claims = StatementClaims(Scripts(client), prefix)
     x, y, z = (str(uuid.uuid4()) for _ in range(3))
     answers = await asyncio.gather(
         claims.claim([x], ["hx"]),

@@ -19,6 +19,7 @@ from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_ingest.models import statements
 from podium_ingest.statement_index import StatementIndex
 from podium_runtime.db import Database
+from podium_runtime.script_line import Scripts
 from podium_runtime.testing import TestInfrastructure, eventually
 
 BITS = 1 << 20
@@ -75,7 +76,7 @@ async def test_a_missing_index_rules_nothing_out_and_is_never_half_rebuilt(
     client: redis.Redis,
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}:gateway:"
-    claims = StatementClaims(client, prefix)
+    claims = StatementClaims(Scripts(client), prefix)
     index = StatementIndex(client, prefix, BITS)
     # No index (a fresh or flushed Redis): every unclaimed id goes to the store.
     assert await claims.claim([str(uuid.uuid4())], ["h1"]) == [ClaimState.NEW_MAYBE_STORED]
@@ -88,7 +89,7 @@ async def test_the_built_index_holds_every_stored_id_and_proves_others_unstored(
     client: redis.Redis, database: Database
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}:gateway:"
-    claims = StatementClaims(client, prefix)
+    claims = StatementClaims(Scripts(client), prefix)
     index = StatementIndex(client, prefix, BITS)
     before, after, fresh = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await _store(database, before)

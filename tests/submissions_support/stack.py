@@ -64,6 +64,8 @@ class PredictionStack(CompetitionsStack):
 
     #: Where the notifier's dev sink writes mails, when the stack runs the notifier.
     mail_dir: Path | None = None
+    #: The local blob store's directory, shared by the gateway and scoring.
+    blob_dir: Path | None = None
 
     async def prediction_competition(self, owner: User, **fields: Any) -> dict[str, Any]:
         """Create an active AUC competition that has started and takes late joins."""
@@ -193,5 +195,6 @@ async def prediction_stack(
             gateway_url, http, test_infra.topic_prefix, test_infra.infra.kafka_bootstrap_servers
         )
         running.mail_dir = mail_dir
+        running.blob_dir = blobs.dir
         await running.warm_up()
         yield running

@@ -18,7 +18,7 @@ lost connection the connection is opened again on the next command, and loads
 the scripts. A `NOSCRIPT` for one of the line's own scripts (Redis lost them,
 e.g. `SCRIPT FLUSH`) is not a failure: the script did not run, so the line opens
 a new connection, which loads them, and runs the command once more.
-`run_script` runs a registered redis-py script on a line when there is one that
+`Scripts` runs a registered redis-py script on a line when there is one that
 serves, else through redis-py: the one way callers choose between the two.
 """
 
@@ -245,16 +245,22 @@ class ScriptLine:
                 await asyncio.sleep(0)
 
 
-async def run_script(
-    script: AsyncScript,
-    keys: Sequence[str],
-    args: Sequence[Any],
-    line: ScriptLine | None = None,
-    client: Any = None,
-) -> Any:
-    """Run a registered redis-py script and return its reply: on `line` when one is given
-    and serves its Redis (ADR 0101), else through redis-py (`client`, or the client the
-    script was registered with). An error on the line raises; it is not retried."""
-    if line is not None and line.available:
-        return await line.evalsha(script.sha, keys, args)
-    return await script(keys, args, client=client)
+class Scripts:
+    """A service's registered redis-py scripts, run one way (ADR 0101).
+
+    On `line` when one is given and serves its Redis, else through redis-py on
+    `client` (None: the client each script was registered with). An error on the
+    line raises; it is not retried.
+    """
+
+    __slots__ = ("client", "line")
+
+    def __init__(self, client: Any = None, line: ScriptLine | None = None) -> None:
+        self.client = client
+        self.line = line if line is not None and line.available else None
+
+    async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run `script` with `keys` and `args`; return its reply."""
+        if self.line is not None:
+            return await self.line.evalsha(script.sha, keys, args)
+        return await script(keys, args, client=self.client)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
-from podium_runtime.script_line import ScriptLine, script_sha
+from podium_runtime.script_line import ScriptLine, Scripts, script_sha
 from podium_runtime.testing import TestInfrastructure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -89,3 +89,24 @@ async def test_a_lost_connection_fails_its_commands_then_reconnects_with_its_scr
 def test_tls_urls_are_left_to_redis_py() -> None:
     assert not ScriptLine("rediss://localhost:6380/0").available
     assert ScriptLine("redis://localhost:6379/2").available
+
+
+async def test_scripts_run_the_same_on_the_line_and_through_redis_py(
+    test_infra: TestInfrastructure,
+) -> None:
+    client = redis.from_url(test_infra.infra.redis_url)
+    line = ScriptLine(test_infra.infra.redis_url, [ECHO])
+    script = client.register_script(ECHO)
+    key = f"t{uuid.uuid4().hex[:8]}:line"
+    try:
+        on_line = Scripts(client, line)
+        assert on_line.line is line
+        assert (await on_line.run(script, [key], ["a"]))[:2] == [b"a", 1]
+        # Without a line that serves the URL, the same script goes through redis-py.
+        tls = Scripts(client, ScriptLine("rediss://localhost:6380/0"))
+        assert tls.line is None
+        assert (await tls.run(script, [key], ["b"]))[:2] == [b"b", 2]
+        assert (await Scripts(client).run(script, [key], ["c"]))[:2] == [b"c", 3]
+    finally:
+        await line.aclose()
+        await client.aclose()

@@ -9,7 +9,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from podium_runtime import service_credentials
 from podium_runtime.runtime import ServiceRuntime
-from podium_runtime.script_line import ScriptLine
+from podium_runtime.script_line import ScriptLine, Scripts
 from starlette.middleware import Middleware
 
 from podium_gateway import (
@@ -64,6 +64,7 @@ def script_line(settings: Settings) -> ScriptLine:
             profile_read.PROFILE_SCRIPT,
             joins.ADMIT_SCRIPT,
             auth.GATE_SCRIPT,
+            submissions_api.TAKE_SLOT_SCRIPT,
             *CLAIM_SCRIPTS,
         ],
     )
@@ -126,13 +127,15 @@ def create_api(settings: Settings) -> FastAPI:
                 ttl_seconds=settings.jwks_cache_seconds,
                 refetch_min_seconds=settings.jwks_refetch_min_seconds,
             )
-            # The edge's reads and the xAPI claims send their scripts on a pipelined
-            # connection (ADR 0070, 0101).
-            app.state.script_line = script_line(settings)
+            # The edge's reads, the commands' checks and the xAPI claims send their
+            # scripts on a pipelined connection (ADR 0070, 0101).
+            line = script_line(settings)
+            app.state.scripts = Scripts(runtime.redis, line)
             try:
                 yield
             finally:
-                await app.state.script_line.aclose()
+                app.state.scripts = Scripts(runtime.redis)
+                await line.aclose()
                 # The live hubs (made on the first stream) hold a pub/sub connection each.
                 for name in ("live_hub", "board_hub"):
                     hub = getattr(app.state, name, None)
@@ -165,4 +168,6 @@ def create_api(settings: Settings) -> FastAPI:
 
     app.add_exception_handler(Relayed, answer_relayed)
     app.state.settings = settings
+    # Until the lifespan opens the script line, scripts go through redis-py.
+    app.state.scripts = Scripts(runtime.redis)
     return app

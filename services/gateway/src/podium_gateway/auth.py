@@ -27,7 +27,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from podium_contracts.redis_keys import access_token_revoked_key, tokens_revoked_before_key
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import run_script
+from podium_runtime.script_line import Scripts
 from redis.commands.core import AsyncScript
 
 from podium_gateway.clients import call, client_ip
@@ -343,14 +343,13 @@ GATE_SCRIPT = (
 _GATE_SCRIPT = AsyncScript(None, GATE_SCRIPT.encode())  # type: ignore[arg-type]
 
 
-async def settle(state: Any, gate: Gate) -> None:
+async def settle(scripts: Scripts, gate: Gate) -> None:
     """Make a gate's checks now, in one script: 401 `TOKEN_REVOKED`, else 429 when over the limit.
 
-    The same checks, order and answers as `optional_user`'s, in one round trip, on the
-    app's script line when it has one (ADR 0101; `state`: the app's state), else redis-py.
+    The same checks, order and answers as `optional_user`'s, in one round trip
+    (`scripts`: the app's, `app.state.scripts`; ADR 0101).
     """
-    line, client = getattr(state, "script_line", None), state.runtime.redis
-    gate.settle(await run_script(_GATE_SCRIPT, gate.keys(), gate.arguments(), line, client))
+    gate.settle(await scripts.run(_GATE_SCRIPT, gate.keys(), gate.arguments()))
 
 
 def anonymous_gate(settings: Settings, ip: str) -> Gate:
@@ -398,7 +397,7 @@ async def optional_user(
     state = request.app.state
     redis_client = state.runtime.redis
     if user is None or not user.is_admin:
-        await settle(state, gate)
+        await settle(state.scripts, gate)
         return user
     await check_not_revoked(redis_client, user)
     user = await current_access(state.http, _settings(request), user)
@@ -478,7 +477,7 @@ async def require_commander(
     reader = await optional_reader(request, credentials)
     if reader.user is None:
         if reader.gate is not None:
-            await settle(request.app.state, reader.gate)
+            await settle(request.app.state.scripts, reader.gate)
         raise unauthenticated()
     return Commander(reader.user, reader.gate)
 

@@ -26,7 +26,7 @@ from fastapi.responses import StreamingResponse
 from podium_contracts.redis_keys import board_changes_channel
 
 from podium_gateway.auth import OptionalUserDep
-from podium_gateway.clients import RedisDep
+from podium_gateway.clients import RedisDep, ScriptsDep
 from podium_gateway.clients.competitions import CompetitionsDep
 from podium_gateway.leaderboard_api import DayQuery, Period, Split, _board_competition, _board_keys
 from podium_gateway.live_hub import LiveHub, StreamClosedError
@@ -62,6 +62,7 @@ async def board_stream(
     client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
+    scripts: ScriptsDep,
     hub: BoardHubDep,
     split: Split = "public",
     period: Period = "all",
@@ -69,7 +70,7 @@ async def board_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Send `leaderboard.changed` `{as_of, total}` whenever the board is rewritten."""
-    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
+    competition, _ = await _board_competition(client, scripts, competition_id, user, split)
     keys, _ = _board_keys(competition, competition_id, split, period, day)
     return StreamingResponse(
         _changes(request, redis_client, hub, keys[2], last_event_id or ""),

@@ -34,7 +34,7 @@ from podium_gateway.auth import (
     UserDep,
     settle,
 )
-from podium_gateway.clients import RedisDep, Relayed, SettingsDep, relay
+from podium_gateway.clients import RedisDep, Relayed, ScriptsDep, SettingsDep, relay
 from podium_gateway.clients.audit import AuditorDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
@@ -142,11 +142,11 @@ async def get_competition(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
     reader: ReaderDep,
-    redis_client: RedisDep,
+    scripts: ScriptsDep,
 ) -> Response:
     """Details plus `viewer`; private competitions are 404 for strangers."""
     user = reader.user
-    found = await read_model.snapshot(redis_client, competition_id, user, gate=reader.gate)
+    found = await read_model.snapshot(scripts, competition_id, user, gate=reader.gate)
     body = found.details_body(user)
     if body is not None:
         headers = {"Cache-Control": "private, no-store"} if user is not None else None
@@ -163,7 +163,7 @@ async def get_competition(
         # Counted per team (SPEC §10.2); a solo participant is a team of one.
         entrant = uuid.UUID(str(viewer.get("team_id") or user.user_id))
         key = daily_submissions_key(competition_id, entrant, utc_day(datetime.now(UTC)))
-        viewer["submissions_today"] = int(await redis_client.scard(key))
+        viewer["submissions_today"] = int(await scripts.client.scard(key))
     return JSONResponse(details, headers={"Cache-Control": "private, no-store"})
 
 
@@ -283,7 +283,7 @@ async def _join(
     user, gate = caller.user, caller.gate
     by_id: uuid.UUID | None = target.get("competition_id")
     if gate is not None and (idempotency_key is not None or by_id is None):
-        await settle(state, gate)
+        await settle(state.scripts, gate)
         gate = None
     async with accept_command(
         redis_client, settings, user, "join", idempotency_key, fingerprint
@@ -295,14 +295,7 @@ async def _join(
         if by_id is not None:
             pending = joins.pending_key(settings, by_id, user.user_id)
             recorded = await command.record(
-                joins.admit(
-                    redis_client,
-                    gate,
-                    by_id,
-                    pending,
-                    request_id,
-                    getattr(state, "script_line", None),
-                ),
+                joins.admit(state.scripts, gate, by_id, pending, request_id),
                 undo=lambda: redis_client.delete(pending),
             )
         competition_id = (
@@ -365,7 +358,7 @@ async def join_by_code(
     """The same as joining by id; unknown codes are 404 `INVALID_INVITE_CODE`."""
     if caller.gate is not None:
         # 401 and 429 come before the code's 404.
-        await settle(request.app.state, caller.gate)
+        await settle(request.app.state.scripts, caller.gate)
     if not 1 <= len(invite_code) <= 64:
         raise Problem(404, "INVALID_INVITE_CODE", "No competition has this invite code.")
     target, fingerprint = {"invite_code": invite_code}, f"code:{invite_code}"

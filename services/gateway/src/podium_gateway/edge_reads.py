@@ -156,12 +156,7 @@ class EdgeReads:
             competition_id = uuid.UUID(matched[1])
             page = prediction_page(competition_id, "public", 0, limit) if board else None
             found, verdict = await read_model.read(
-                app.state.runtime.redis,
-                competition_id,
-                user,
-                page,
-                gate,
-                getattr(app.state, "script_line", None),
+                app.state.scripts, competition_id, user, page, gate
             )
         except Exception:  # the route tries again and answers as it always did
             log.debug("edge read failed; left to the route", exc_info=True)

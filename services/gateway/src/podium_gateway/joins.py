@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from podium_contracts.redis_keys import competition_card_key
-from podium_runtime.script_line import ScriptLine, run_script
+from podium_runtime.script_line import Scripts
 from redis.commands.core import AsyncScript
 
 from podium_gateway.auth import GATE_FUNCTION, Gate
@@ -50,26 +50,25 @@ def pending_key(settings: Settings, competition_id: uuid.UUID, user_id: uuid.UUI
 
 
 async def admit(
-    redis_client: Any,
+    scripts: Scripts,
     gate: Gate | None,
     competition_id: uuid.UUID,
     pending: str,
     request_id: uuid.UUID,
-    line: ScriptLine | None = None,
 ) -> bool:
     """Make `gate`'s checks, then record the join pending if the competition's card exists.
 
     Raises what the checks found (401 `TOKEN_REVOKED`, 429), with nothing recorded.
     Returns False when the card is missing: nothing was recorded and the caller
-    resolves the competition through the internal API (404 included). `line`: the
-    gateway's pipelined connection for scripts (ADR 0101), else redis-py.
+    resolves the competition through the internal API (404 included). `scripts`:
+    the app's (`app.state.scripts`, ADR 0101).
     """
     keys = [competition_card_key(competition_id), pending]
     args: list[Any] = [str(request_id), PENDING_TTL_SECONDS, 0, 0, 0]
     if gate is not None:
         keys += gate.keys()
         args[2:] = [gate.limit, *gate.arguments()]
-    found, verdict = await run_script(_ADMIT_SCRIPT, keys, args, line, redis_client)
+    found, verdict = await scripts.run(_ADMIT_SCRIPT, keys, args)
     if gate is not None:
         gate.settle(verdict)
     return bool(found)

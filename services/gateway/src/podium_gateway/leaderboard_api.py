@@ -35,12 +35,13 @@ from podium_contracts.redis_keys import (
 from podium_runtime.cursors import CursorCodec
 from podium_runtime.exports import Format, csv_rows, download, encode
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import Scripts
 from podium_runtime.timezones import local_day
 from pydantic import BaseModel
 
 from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, Gate, OptionalUserDep, ReaderDep, UserDep
-from podium_gateway.clients import RedisDep
+from podium_gateway.clients import RedisDep, ScriptsDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
     CompetitionView,
@@ -96,7 +97,7 @@ BOARD_CURSOR = CursorCodec(int)
 
 async def _board_competition(
     client: CompetitionsDep,
-    redis_client: Any,
+    scripts: Scripts,
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     split: Split,
@@ -109,7 +110,7 @@ async def _board_competition(
     the caller's checks still to make, in the same read.
     """
     competition, rows = await read_model.competition(
-        client, redis_client, competition_id, user, page, gate
+        client, scripts, competition_id, user, page, gate
     )
     if split == "private" and competition.kind == "activity":
         raise Problem(
@@ -223,6 +224,7 @@ async def leaderboard(
     client: CompetitionsDep,
     reader: ReaderDep,
     redis_client: RedisDep,
+    scripts: ScriptsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     split: Split = "public",
@@ -233,7 +235,7 @@ async def leaderboard(
     offset = BOARD_CURSOR.decode(cursor)[0] if cursor else 0
     guessed = prediction_page(competition_id, split, offset, limit)
     competition, page = await _board_competition(
-        client, redis_client, competition_id, reader.user, split, guessed, reader.gate
+        client, scripts, competition_id, reader.user, split, guessed, reader.gate
     )
     keys, start = _board_keys(competition, competition_id, split, period, day)
     if page is None or keys != guessed[0]:
@@ -287,13 +289,14 @@ async def around_me(
     client: CompetitionsDep,
     user: UserDep,
     redis_client: RedisDep,
+    scripts: ScriptsDep,
     window: Annotated[int, Query(ge=0, le=100)] = 5,
     split: Split = "public",
     period: Period = "all",
     day: DayQuery = None,
 ) -> Response:
     """`window` entries above and below the caller; empty when they are not ranked yet."""
-    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
+    competition, _ = await _board_competition(client, scripts, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
     joined, meta, rank = await redis_client.eval(
         read_model.AROUND_SCRIPT, 3, *keys, str(user.user_id), window
@@ -319,6 +322,7 @@ async def export_leaderboard(
     client: CompetitionsDep,
     user: OptionalUserDep,
     redis_client: RedisDep,
+    scripts: ScriptsDep,
     format: Format = "csv",
     split: Split = "public",
 ) -> StreamingResponse:
@@ -327,7 +331,7 @@ async def export_leaderboard(
     Who may read it is who may read the board: the private split after the end
     (the owner and admins earlier); private competitions are members only.
     """
-    competition, _ = await _board_competition(client, redis_client, competition_id, user, split)
+    competition, _ = await _board_competition(client, scripts, competition_id, user, split)
     keys, _ = _board_keys(competition, competition_id, split, "all", None)
 
     async def body() -> AsyncIterator[bytes]:

@@ -44,7 +44,7 @@ async def get_me(
     # also makes the caller's checks, ADR 0074); otherwise identity and the notifier are
     # asked, and they write their parts again.
     user = commander.user
-    found, verdict = await profile_read.read(request.app.state.runtime.redis, user, commander.gate)
+    found, verdict = await profile_read.read(request.app.state.scripts, user, commander.gate)
     if commander.gate is not None:
         commander.gate.settle(verdict)
     profile_read.counted(found is not None)

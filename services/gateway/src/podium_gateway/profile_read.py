@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from podium_contracts.redis_keys import profile_card_key
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import ScriptLine, run_script
+from podium_runtime.script_line import Scripts
 from prometheus_client import Counter
 from redis.commands.core import AsyncScript
 from starlette.types import Scope
@@ -87,16 +87,14 @@ def _command(user: CurrentUser, gate: Gate | None) -> tuple[list[str], list[Any]
     return keys + gate.keys(), [len(gate.keys()), *gate.arguments()]
 
 
-async def read(
-    redis_client: Any, user: CurrentUser, gate: Gate | None, line: ScriptLine | None = None
-) -> tuple[bytes | None, Any]:
+async def read(scripts: Scripts, user: CurrentUser, gate: Gate | None) -> tuple[bytes | None, Any]:
     """Read the card and make the caller's checks; return the answer's body (None: miss), verdict.
 
-    Nothing may be answered before the verdict is settled (`Gate.settle`). `line`: the
-    edge's pipelined connection (an error there raises).
+    Nothing may be answered before the verdict is settled (`Gate.settle`). `scripts`:
+    the app's (`app.state.scripts`; an error on its line raises).
     """
     keys, args = _command(user, gate)
-    parts, verdict = await run_script(_PROFILE_SCRIPT, keys, args, line, redis_client)
+    parts, verdict = await scripts.run(_PROFILE_SCRIPT, keys, args)
     return body(user, parts[0], parts[1]), verdict
 
 
@@ -148,9 +146,7 @@ async def edge_answer(scope: Scope) -> bytes | None:
         return None  # identity is asked for the current role (ADR 0052)
     gate = user_gate(settings, user)
     try:
-        found, verdict = await read(
-            app.state.runtime.redis, user, gate, getattr(app.state, "script_line", None)
-        )
+        found, verdict = await read(app.state.scripts, user, gate)
     except Exception:  # the route reads again and answers as it always did
         log.debug("edge profile read failed; left to the route", exc_info=True)
         return None

@@ -36,8 +36,7 @@ from podium_contracts.redis_keys import (
     competition_members_key,
 )
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import ScriptLine, run_script
-from redis.asyncio import Redis
+from podium_runtime.script_line import Scripts
 from redis.commands.core import AsyncScript
 
 from podium_gateway.auth import GATE_FUNCTION, CurrentUser, Gate
@@ -212,7 +211,7 @@ def parse_card(raw: bytes) -> CompetitionCard:
 
 
 async def snapshot(
-    redis_client: Redis,
+    scripts: Scripts,
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
@@ -223,28 +222,26 @@ async def snapshot(
     With `gate`, the caller's rate limit and token revocation are checked in the same
     script and settled (401, 429) before anything read is used.
     """
-    found, verdict = await read(redis_client, competition_id, user, page, gate)
+    found, verdict = await read(scripts, competition_id, user, page, gate)
     if gate is not None:
         gate.settle(verdict)
     return found
 
 
 async def read(
-    redis_client: Redis,
+    scripts: Scripts,
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
     gate: Gate | None = None,
-    line: ScriptLine | None = None,
 ) -> tuple[Snapshot, Any]:
     """Read like `snapshot`, returning the gate's verdict unsettled (`Gate.settle` decides).
 
-    Nothing read may be used before the verdict is settled. `line`: a pipelined
-    connection of the caller's own to send the script on (`script_line`); an error
-    there (the script not loaded yet, a lost connection) raises.
+    Nothing read may be used before the verdict is settled. `scripts`: the app's
+    (`app.state.scripts`, ADR 0101); an error on its line (a lost connection) raises.
     """
     keys, args = snapshot_command(competition_id, user, page, gate)
-    answer = await run_script(_SNAPSHOT_SCRIPT, keys, args, line, redis_client)
+    answer = await scripts.run(_SNAPSHOT_SCRIPT, keys, args)
     return parse_snapshot(answer, user, page)
 
 
@@ -301,7 +298,7 @@ def repair(client: CompetitionsClient, competition_id: uuid.UUID) -> None:
 
 async def competition(
     client: CompetitionsClient,
-    redis_client: Redis,
+    scripts: Scripts,
     competition_id: uuid.UUID,
     user: CurrentUser | None,
     page: PageRead | None = None,
@@ -313,7 +310,7 @@ async def competition(
     otherwise from the internal API (problems, 404 included, raise `Relayed`).
     `gate`: the caller's checks still to make (see `snapshot`).
     """
-    found = await snapshot(redis_client, competition_id, user, page, gate)
+    found = await snapshot(scripts, competition_id, user, page, gate)
     if found.visible(user):
         return found.view(user), found.page
     if found.card is None:
@@ -322,7 +319,7 @@ async def competition(
 
 
 async def submit_target(
-    client: CompetitionsClient, redis_client: Redis, competition_id: uuid.UUID, user: CurrentUser
+    client: CompetitionsClient, scripts: Scripts, competition_id: uuid.UUID, user: CurrentUser
 ) -> CompetitionView:
     """Return the competition `user` may upload a prediction to now; raise the refusal's problem.
 
@@ -331,7 +328,7 @@ async def submit_target(
     the competition (the daily limit then counts for the caller). Otherwise competitions
     answers from Postgres (ADR 0084); a missing card is also repaired.
     """
-    found = await snapshot(redis_client, competition_id, user)
+    found = await snapshot(scripts, competition_id, user)
     card = found.card
     if card is not None and found.member and card.teams is False and card.owner_id != user.user_id:
         now = datetime.now(UTC)

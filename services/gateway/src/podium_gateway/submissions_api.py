@@ -1,8 +1,9 @@
 """Submission routes of the public API (SPEC §5.3) and the answer-key upload (SPEC §5.2).
 
-Uploads are commands: the gateway checks who may submit (competitions'
-internal API), counts the daily limit in Redis, stores the file in the blob
-store and publishes `submission.received` (keyed by competition id), answering
+Uploads are commands: the gateway checks who may submit (the read model, else
+competitions' internal API), counts the daily limit and records the submission
+queued in one Redis script while the file is written to the blob store (ADR
+0111), and publishes `submission.received` (keyed by competition id), answering
 202 only after the broker acknowledged. Files travel by reference (key and
 sha256). Reads merge scoring's internal read API with a Redis record of the
 submissions this gateway queued, so the author never gets a 404 because the
@@ -11,6 +12,7 @@ scorer has not caught up.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -39,12 +41,13 @@ from podium_contracts.redis_keys import (
     next_utc_midnight,
     utc_day,
 )
-from podium_runtime.blobs import BlobNotFoundError, BlobRef
+from podium_runtime.blobs import BlobNotFoundError, BlobRef, BlobStore
 from podium_runtime.exports import Format, csv_rows, download, encode
 from podium_runtime.outbox import new_event
 from podium_runtime.problems import Problem
-from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.script_line import Scripts
 from pydantic import BaseModel, ConfigDict
+from redis.commands.core import AsyncScript
 
 from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, UserDep
@@ -52,6 +55,7 @@ from podium_gateway.clients import (
     RedisDep,
     Relayed,
     RuntimeDep,
+    ScriptsDep,
     SettingsDep,
     publish,
     relay,
@@ -86,14 +90,18 @@ router = APIRouter(tags=["submissions"])
 #: How long the gateway remembers a queued submission (scoring takes seconds).
 QUEUED_TTL_SECONDS = 7 * 24 * 3600
 
-# Count one submission against the day's limit in one step (SPEC §5.3: atomically).
+# Count one submission against the day's limit in one step (SPEC §5.3: atomically),
+# and record it queued, so a read right after the 202 already finds it.
 # The day's key is a set of submission ids: a retried request adds nothing, and
 # `submission.rejected` removes its id to give the slot back (SPEC §7.1). The same
 # round trip checks the day's rejected uploads and whether the day's set exists.
-# KEYS: the day's slots, the day's rejected uploads. ARGV: submission id, limit, TTL,
-# rejected-upload limit, "1" once a missing set was seeded (or could not be).
-# Answers {1, used}: taken; {0, used}: limit used up; {-1, 0}: the set is missing,
-# seed it and ask again; {-2, rejected}: the rejected-upload limit is reached.
+# KEYS: the day's slots, the day's rejected uploads, the queued record, the caller's
+# index of queued ones. ARGV: submission id, limit, TTL, rejected-upload limit, "1"
+# once a missing set was seeded (or could not be), the queued record, its TTL, the
+# submission's time (the index's score).
+# Answers {1, used}: taken and recorded; {0, used}: limit used up; {-1, 0}: the set
+# is missing, seed it and ask again; {-2, rejected}: the rejected-upload limit is
+# reached. Nothing is written unless the answer is 1.
 _TAKE_SLOT = """
 if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
   return {-1, 0}
@@ -102,17 +110,23 @@ local rejected = redis.call('SCARD', KEYS[2])
 if rejected >= tonumber(ARGV[4]) then
   return {-2, rejected}
 end
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
-  return {1, redis.call('SCARD', KEYS[1])}
-end
 local used = redis.call('SCARD', KEYS[1])
-if used >= tonumber(ARGV[2]) then
-  return {0, used}
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  if used >= tonumber(ARGV[2]) then
+    return {0, used}
+  end
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  used = used + 1
 end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {1, used + 1}
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[7])
+return {1, used}
 """
+#: The script's text (loaded by the gateway's script line, `app.script_line`).
+TAKE_SLOT_SCRIPT = _TAKE_SLOT
+_TAKE_SLOT_SCRIPT = AsyncScript(None, _TAKE_SLOT.encode())  # type: ignore[arg-type]
 
 
 # Seed a lost day's set from scoring's records, unless it exists again meanwhile.
@@ -283,9 +297,9 @@ async def _queued(redis_client: RedisDep, settings: Settings, sid: uuid.UUID) ->
     return json.loads(raw) if raw else {}
 
 
-async def _take_daily_slot(
+async def _take_slot(
     command: Command,
-    runtime: ServiceRuntime,
+    scripts: Scripts,
     competition: CompetitionView,
     user: CurrentUser,
     submission_id: uuid.UUID,
@@ -293,28 +307,47 @@ async def _take_daily_slot(
     scoring: ScoringClient,
     settings: Settings,
 ) -> None:
-    """Take one of today's submission slots (ADR 0014); 429 when they are used up.
+    """Take one of today's submission slots (ADR 0014) and record the submission queued.
 
-    Rejected uploads give their slot back but are counted on their own: once
-    the day's `daily_rejected_upload_limit` is reached, uploads answer 429 too.
+    One script does both; 429 when the slots are used up. Rejected uploads give
+    their slot back but are counted on their own: once the day's
+    `daily_rejected_upload_limit` is reached, uploads answer 429 too.
     """
-    redis_client = runtime.redis
+    redis_client = scripts.client
     # The daily limit counts per team (SPEC §10.2); a solo participant is a team of one.
     daily_key = daily_submissions_key(
         competition.id, competition.entrant(user.user_id), utc_day(now)
     )
     rejections_key = daily_rejections_key(competition.id, user.user_id, utc_day(now))
+    queued_key = _queued_key(settings, submission_id)
+    keys = [
+        daily_key,
+        rejections_key,
+        queued_key,
+        _queued_index_key(settings, competition.id, user.user_id),
+    ]
     limit = competition.daily_submission_limit
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    arguments: list[str | int] = [
+    queued = {
+        "id": str(submission_id),
+        "competition_id": str(competition.id),
+        "user_id": str(user.user_id),
+        "status": "queued",
+        "submitted_at": now.isoformat(),
+    }
+    arguments: list[str | int | float] = [
         str(submission_id),
         limit if limit is not None else 2**31,
         DAILY_SUBMISSIONS_TTL_SECONDS,
         settings.daily_rejected_upload_limit,
+        0,
+        json.dumps(queued),
+        QUEUED_TTL_SECONDS,
+        now.timestamp(),
     ]
-    allowed, used = await redis_client.eval(_TAKE_SLOT, 2, daily_key, rejections_key, *arguments, 0)
+    allowed, used = await scripts.run(_TAKE_SLOT_SCRIPT, keys, arguments)
     if int(allowed) == -1:
         # The day's first upload, or Redis lost the set (ADR 0031): seed it, then take.
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         await _seed_daily_slots(
             redis_client,
             scoring,
@@ -324,9 +357,8 @@ async def _take_daily_slot(
             user.user_id,
             day_start,
         )
-        allowed, used = await redis_client.eval(
-            _TAKE_SLOT, 2, daily_key, rejections_key, *arguments, 1
-        )
+        arguments[4] = 1
+        allowed, used = await scripts.run(_TAKE_SLOT_SCRIPT, keys, arguments)
     if int(allowed) == -2:
         raise _rejected_uploads_exceeded(settings, int(used), now)
     if not int(allowed):
@@ -337,7 +369,12 @@ async def _take_daily_slot(
             now,
             limit_name="daily_submissions",
         )
-    command.undo.append(lambda: redis_client.srem(daily_key, str(submission_id)))
+
+    async def give_back() -> None:
+        await redis_client.delete(queued_key)
+        await redis_client.srem(daily_key, str(submission_id))
+
+    command.undo.append(give_back)
 
 
 def _limit_exceeded(message: str, limit: int, used: int, now: datetime, **extra: Any) -> Problem:
@@ -366,35 +403,13 @@ def _rejected_uploads_exceeded(settings: Settings, used: int, now: datetime) -> 
     )
 
 
-async def _record_queued(
-    command: Command,
-    runtime: ServiceRuntime,
-    settings: Settings,
-    competition_id: uuid.UUID,
-    user: CurrentUser,
-    submission_id: uuid.UUID,
-    now: datetime,
-) -> None:
-    """Record the submission as queued, so a read right after the 202 already finds it."""
-    queued = {
-        "id": str(submission_id),
-        "competition_id": str(competition_id),
-        "user_id": str(user.user_id),
-        "status": "queued",
-        "submitted_at": now.isoformat(),
-    }
-    key = _queued_key(settings, submission_id)
-    index_key = _queued_index_key(settings, competition_id, user.user_id)
-
-    async def write() -> None:
-        async with runtime.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, json.dumps(queued))
-            pipe.expire(key, QUEUED_TTL_SECONDS)
-            pipe.zadd(index_key, {str(submission_id): now.timestamp()})
-            pipe.expire(index_key, QUEUED_TTL_SECONDS)
-            await pipe.execute()
-
-    await command.record(write(), undo=lambda: runtime.redis.delete(key))
+async def _discard(blobs: BlobStore, key: str, stored: asyncio.Future[BlobRef]) -> None:
+    """Remove the file written for an upload that was refused (a failed write left none)."""
+    try:
+        await stored
+    except Exception:
+        return
+    await blobs.delete(key)
 
 
 # --- routes ------------------------------------------------------------------------
@@ -413,13 +428,14 @@ async def submit_prediction(
     scoring: ScoringDep,
     user: UserDep,
     runtime: RuntimeDep,
+    scripts: ScriptsDep,
     settings: SettingsDep,
     blobs: BlobDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
     # The rules (kind, enrollment, window), from the read model or from competitions.
-    competition = await read_model.submit_target(client, runtime.redis, competition_id, user)
+    competition = await read_model.submit_target(client, scripts, competition_id, user)
     now = datetime.now(UTC)
     data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
@@ -429,11 +445,18 @@ async def submit_prediction(
         if command.previous is not None:
             return command.replay()
         submission_id = uuid.uuid4()
-        await _take_daily_slot(
-            command, runtime, competition, user, submission_id, now, scoring, settings
-        )
-        ref = await blobs.put(submission_blob_key(competition_id, submission_id), data)
-        await _record_queued(command, runtime, settings, competition_id, user, submission_id, now)
+        blob_key = submission_blob_key(competition_id, submission_id)
+        # The file is written while the slot is taken: the upload waits for the
+        # slower of the two, not for both (ADR 0111).
+        stored = asyncio.ensure_future(blobs.put(blob_key, data))
+        try:
+            await _take_slot(
+                command, scripts, competition, user, submission_id, now, scoring, settings
+            )
+        except BaseException:
+            await _discard(blobs, blob_key, stored)
+            raise
+        ref = await stored
         event = _received(submission_id, competition_id, user.user_id, ref, now)
         await command.publish(runtime, event, "submission")
         return await command.accepted(

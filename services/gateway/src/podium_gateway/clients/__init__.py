@@ -21,6 +21,7 @@ from podium_runtime import tracing
 from podium_runtime.context import current_correlation_id
 from podium_runtime.problems import Problem
 from podium_runtime.runtime import ServiceRuntime
+from podium_runtime.script_line import Scripts
 
 from podium_gateway.client_ip import client_ip as resolve_client_ip
 from podium_gateway.config import Settings
@@ -46,6 +47,11 @@ async def get_redis(request: Request) -> redis.Redis:
     return request.app.state.runtime.redis  # type: ignore[no-any-return]
 
 
+async def get_scripts(request: Request) -> Scripts:
+    """Return how the app runs its Redis scripts: on its script line once the lifespan opened it."""
+    return request.app.state.scripts  # type: ignore[no-any-return]
+
+
 async def get_http(request: Request) -> httpx.AsyncClient:
     """Return the shared internal HTTP client (created in the lifespan)."""
     return request.app.state.http  # type: ignore[no-any-return]
@@ -56,6 +62,7 @@ async def get_http(request: Request) -> httpx.AsyncClient:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+ScriptsDep = Annotated[Scripts, Depends(get_scripts)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 
 

@@ -206,11 +206,7 @@ def claims(request: Request) -> StatementClaims:
     state = request.app.state
     claims: StatementClaims | None = getattr(state, "xapi_claims", None)
     if claims is None:
-        claims = StatementClaims(
-            state.runtime.redis,
-            state.settings.redis_key_prefix,
-            getattr(state, "script_line", None),
-        )
+        claims = StatementClaims(state.scripts, state.settings.redis_key_prefix)
         state.xapi_claims = claims
     return claims
 

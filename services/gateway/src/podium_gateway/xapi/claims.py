@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
 from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
-from podium_runtime.script_line import ScriptLine, run_script
+from podium_runtime.script_line import Scripts
 
 from podium_gateway.coalesce import Coalescer
 
@@ -140,12 +140,13 @@ class ClaimState(enum.IntEnum):
 class StatementClaims:
     """Claims statement ids for content hashes in one Redis shared by every gateway replica."""
 
-    def __init__(self, client: redis.Redis, prefix: str, line: ScriptLine | None = None) -> None:
-        """Claim in `client`'s Redis; claims and commits travel on `line` when it serves
-        that Redis (the gateway's pipelined script connection, ADR 0101)."""
+    def __init__(self, scripts: Scripts, prefix: str) -> None:
+        """Claim in the Redis of `scripts` (the app's, `app.state.scripts`): claims and
+        commits travel on its script line when it has one (ADR 0101)."""
+        client: redis.Redis = scripts.client
         self.client = client
         self.prefix = prefix
-        self.line = line
+        self.scripts = scripts
         self.index_key = statement_index_key(prefix)
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
@@ -182,7 +183,7 @@ class StatementClaims:
             *(h for _, hashes in parts for h in hashes),
             *(p for i in ids for p in index_positions(i)),
         ]
-        result = await run_script(self._claim, keys, args, self.line)
+        result = await self.scripts.run(self._claim, keys, args)
         states = [ClaimState(int(r)) for r in result]
         answers: list[list[ClaimState]] = []
         start = 0
@@ -197,7 +198,7 @@ class StatementClaims:
             return
         keys = self._keys(ids)
         args: list[str | int] = [COMMITTED_TTL_SECONDS * 1000, *hashes]
-        await run_script(self._commit, keys, args, self.line)
+        await self.scripts.run(self._commit, keys, args)
 
     def commit_soon(self, ids: Sequence[str], hashes: Sequence[str]) -> None:
         """Queue claims to become committed; one script call carries all queued ones.
