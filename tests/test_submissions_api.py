@@ -19,7 +19,12 @@ import numpy as np
 import pytest
 import redis.asyncio as redis
 from platform_support.stack import User
-from podium_contracts.redis_keys import competition_card_key, daily_submissions_key, utc_day
+from podium_contracts.redis_keys import (
+    competition_card_key,
+    daily_submissions_key,
+    tokens_revoked_before_key,
+    utc_day,
+)
 from podium_runtime.testing import TestInfrastructure, eventually
 from sklearn.metrics import roc_auc_score
 from submissions_support.stack import (
@@ -427,6 +432,50 @@ async def test_the_daily_limit_survives_the_loss_of_its_redis_count(
     refused = await stack.submit(competition["id"], player, good)
     assert refused.status_code == 429, refused.text
     assert refused.json()["used"] == 2
+
+
+async def test_a_refused_uploader_takes_no_slot_and_leaves_no_file(
+    stack: PredictionStack, test_infra: TestInfrastructure
+) -> None:
+    """The caller's checks are made in the upload's first read: a refusal records nothing."""
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    competition = await stack.prediction_competition(owner, daily_submission_limit=3)
+    csv, ids, targets = answer_key(seed=8, rows=60)
+    await stack.upload_key(competition["id"], owner, csv)
+    await stack.join(competition["id"], player)
+    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    first = await stack.submit(competition["id"], player, good)
+    assert first.status_code == 202, first.text
+    day = utc_day(datetime.now(UTC))
+    slots = daily_submissions_key(uuid.UUID(competition["id"]), uuid.UUID(player.user_id), day)
+    store = redis.from_url(test_infra.infra.redis_url)
+    try:
+        limits = [key async for key in store.scan_iter(match=f"*rl:user:{player.user_id}")]
+        assert len(limits) == 1, limits
+        await store.set(limits[0], 1_000_000, keepttl=True)
+        refused = await stack.submit(competition["id"], player, good)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED"
+        await store.delete(limits[0])
+
+        revoked = tokens_revoked_before_key(uuid.UUID(player.user_id))
+        await store.set(revoked, str(datetime.now(UTC).timestamp() + 60), ex=120)
+        try:
+            refused = await stack.submit(competition["id"], player, good)
+            assert refused.status_code == 401, refused.text
+            assert refused.json()["code"] == "TOKEN_REVOKED"
+        finally:
+            await store.delete(revoked)
+        assert await store.smembers(slots) == {first.json()["id"].encode()}
+        pattern = f"*submissions-queued:{competition['id']}:{player.user_id}"
+        queued = [key async for key in store.scan_iter(match=pattern)]
+        assert len(queued) == 1, queued
+        assert await store.zrange(queued[0], 0, -1) == [first.json()["id"].encode()]
+    finally:
+        await store.aclose()
+    assert stack.blob_dir is not None
+    stored = stack.blob_dir / "submissions" / competition["id"]
+    assert [path.stem for path in stored.iterdir()] == [first.json()["id"]]
 
 
 async def _next_change(lines: AsyncIterator[str]) -> dict[str, Any]:

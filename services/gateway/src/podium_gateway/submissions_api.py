@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.commands.core import AsyncScript
 
 from podium_gateway import read_model
-from podium_gateway.auth import CurrentUser, UserDep
+from podium_gateway.auth import CommanderDep, CurrentUser, UserDep
 from podium_gateway.clients import (
     RedisDep,
     Relayed,
@@ -426,7 +426,7 @@ async def submit_prediction(
     file: Annotated[UploadFile, File(description="Prediction CSV (id column + prediction)")],
     client: CompetitionsDep,
     scoring: ScoringDep,
-    user: UserDep,
+    caller: CommanderDep,
     runtime: RuntimeDep,
     scripts: ScriptsDep,
     settings: SettingsDep,
@@ -434,8 +434,10 @@ async def submit_prediction(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Queue a submission: 202 `{id, status: "queued"}` once Kafka has `submission.received`."""
-    # The rules (kind, enrollment, window), from the read model or from competitions.
-    competition = await read_model.submit_target(client, scripts, competition_id, user)
+    # The caller's checks and the rules (kind, enrollment, window) in one read of the
+    # read model; competitions decides what the read model cannot.
+    user = caller.user
+    competition = await read_model.submit_target(client, scripts, competition_id, user, caller.gate)
     now = datetime.now(UTC)
     data = await read_upload(file, settings.max_submission_bytes)
     fingerprint = f"{competition_id}:{hashlib.sha256(data).hexdigest()}"
