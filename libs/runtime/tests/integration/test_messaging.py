@@ -354,16 +354,35 @@ async def test_two_relays_on_one_outbox_publish_each_event_once(
             async with first.db.session() as session:
                 await first.outbox.add(session, *events[offset : offset + 100])
         first.relay.batch_size = second.relay.batch_size = 25
+        # The first relay holds its first claim (its rows locked) until the second has
+        # moved a batch: the second must skip those rows, not wait for them.
+        second_moved = asyncio.Event()
+        publish = first.relay.publish
 
-        async def drain(relay: Any) -> int:
+        async def held(*args: Any) -> Any:
+            await second_moved.wait()
+            return await publish(*args)
+
+        first.relay.publish = held
+
+        async def drain(relay: Any, moved_once: asyncio.Event | None = None) -> int:
             moved = 0
             while True:
                 batch = await relay.relay_once()
                 if not batch and not await relay.backlog():
                     return moved
                 moved += batch
+                if batch and moved_once is not None:
+                    moved_once.set()
 
-        moved = await asyncio.gather(drain(first.relay), drain(second.relay))
+        # A second relay that waited for the held rows instead of skipping them would
+        # never move a batch: the time limit then ends both drains.
+        async with asyncio.timeout(30), asyncio.TaskGroup() as group:
+            drains = [
+                group.create_task(drain(first.relay)),
+                group.create_task(drain(second.relay, second_moved)),
+            ]
+        moved = [task.result() for task in drains]
         assert sum(moved) == len(events) and all(moved)  # both replicas took a share
         topic = probe_settings.kafka_topic_prefix + JOINS.name
         records = await _read_topic(probe_settings, topic, want=10_000, timeout=5)
