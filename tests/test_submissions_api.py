@@ -82,6 +82,25 @@ async def arena(stack: PredictionStack) -> Arena:
     return await new_arena(stack, seed=7)
 
 
+@dataclass
+class Limited:
+    """A competition with a daily limit, one enrolled participant and a file that scores."""
+
+    competition: dict[str, Any]
+    player: User
+    good: bytes
+
+
+async def limited(stack: PredictionStack, limit: int, seed: int) -> Limited:
+    """Open a competition of `limit` submissions a day (60 rows); one participant joins."""
+    owner, player = await stack.sign_up(), await stack.sign_up()
+    competition = await stack.prediction_competition(owner, daily_submission_limit=limit)
+    csv, ids, targets = answer_key(seed=seed, rows=60)
+    await stack.upload_key(competition["id"], owner, csv)
+    await stack.join(competition["id"], player)
+    return Limited(competition, player, predictions_csv(ids, targets * 0.7 + 0.1))
+
+
 def expected_auc(arena: Arena, predictions: np.ndarray) -> tuple[float, float]:
     """Public and private AUC as scikit-learn computes them."""
     public = is_public(arena.id, arena.ids, arena.competition["public_fraction"])
@@ -201,12 +220,8 @@ async def test_a_bad_file_is_rejected_with_every_error(
 async def test_the_sixth_submission_of_the_day_is_refused_and_rejections_give_slots_back(
     stack: PredictionStack,
 ) -> None:
-    owner, player = await stack.sign_up(), await stack.sign_up()
-    competition = await stack.prediction_competition(owner, daily_submission_limit=5)
-    csv, ids, targets = answer_key(seed=5, rows=60)
-    await stack.upload_key(competition["id"], owner, csv)
-    await stack.join(competition["id"], player)
-    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    arena = await limited(stack, limit=5, seed=5)
+    competition, player, good = arena.competition, arena.player, arena.good
     made = [await stack.submit(competition["id"], player, good) for _ in range(4)]
     bad = await stack.submit(competition["id"], player, b"id,target\nnobody,0.5\n")
     assert [m.status_code for m in [*made, bad]] == [202] * 5
@@ -411,12 +426,8 @@ async def test_the_daily_limit_survives_the_loss_of_its_redis_count(
     stack: PredictionStack, test_infra: TestInfrastructure
 ) -> None:
     """Regression: a Redis flush reset every daily limit; scoring's records restore it."""
-    owner, player = await stack.sign_up(), await stack.sign_up()
-    competition = await stack.prediction_competition(owner, daily_submission_limit=2)
-    csv, ids, targets = answer_key(seed=6, rows=60)
-    await stack.upload_key(competition["id"], owner, csv)
-    await stack.join(competition["id"], player)
-    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    arena = await limited(stack, limit=2, seed=6)
+    competition, player, good = arena.competition, arena.player, arena.good
     made = [await stack.submit(competition["id"], player, good) for _ in range(2)]
     assert [m.status_code for m in made] == [202, 202]
     for submission in made:
@@ -438,12 +449,8 @@ async def test_a_refused_uploader_takes_no_slot_and_leaves_no_file(
     stack: PredictionStack, test_infra: TestInfrastructure
 ) -> None:
     """The caller's checks are made in the upload's first read: a refusal records nothing."""
-    owner, player = await stack.sign_up(), await stack.sign_up()
-    competition = await stack.prediction_competition(owner, daily_submission_limit=3)
-    csv, ids, targets = answer_key(seed=8, rows=60)
-    await stack.upload_key(competition["id"], owner, csv)
-    await stack.join(competition["id"], player)
-    good = predictions_csv(ids, targets * 0.7 + 0.1)
+    arena = await limited(stack, limit=3, seed=8)
+    competition, player, good = arena.competition, arena.player, arena.good
     first = await stack.submit(competition["id"], player, good)
     assert first.status_code == 202, first.text
     day = utc_day(datetime.now(UTC))
