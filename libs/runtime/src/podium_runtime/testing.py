@@ -40,6 +40,7 @@ from podium_runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
+C = TypeVar("C", bound=AIOKafkaConsumer)
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 MIGRATED_SERVICES = ("identity", "competitions", "scoring", "ingest", "notifier", "rewards")
@@ -98,6 +99,19 @@ class TestInfrastructure:
             await admin.delete_topics([name])
         finally:
             await admin.close()
+
+    def group_member(self, consumer_cls: type[C], topic: str, **options: Any) -> C:
+        """Return a consumer of `topic` in the group named after it, from the earliest
+        record, committing by hand: a member of a `scratch_topic`'s own group."""
+        consumer: C = consumer_cls(
+            topic,
+            bootstrap_servers=self.infra.kafka_bootstrap_servers,
+            group_id=topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            **options,
+        )
+        return consumer
 
     def settings(self, settings_cls: type[S], **overrides: Any) -> S:
         """Build a service's settings pointing at this run's infrastructure."""

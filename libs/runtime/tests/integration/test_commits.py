@@ -21,16 +21,20 @@ async def topic(test_infra: TestInfrastructure) -> AsyncIterator[str]:
         yield name
 
 
+@pytest.fixture
+async def producer(test_infra: TestInfrastructure) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer to this run's broker, stopped afterwards."""
+    started = AIOKafkaProducer(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
 def member(test_infra: TestInfrastructure, topic: str) -> MovedOffsetsConsumer:
     """A consumer of `topic` in the group named after it, committing by hand."""
-    return MovedOffsetsConsumer(
-        topic,
-        bootstrap_servers=test_infra.infra.kafka_bootstrap_servers,
-        group_id=topic,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=100,
-    )
+    return test_infra.group_member(MovedOffsetsConsumer, topic, fetch_max_wait_ms=100)
 
 
 def record_commits(consumer: MovedOffsetsConsumer) -> list[dict[int, int]]:
@@ -57,11 +61,9 @@ async def consume(consumer: MovedOffsetsConsumer, count: int) -> list[bytes]:
 
 
 async def test_a_commit_sends_only_moved_partitions_and_the_group_resumes_after_them(
-    test_infra: TestInfrastructure, topic: str
+    test_infra: TestInfrastructure, topic: str, producer: AIOKafkaProducer
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
     consumer = member(test_infra, topic)
-    await producer.start()
     await consumer.start()
     try:
         sent = record_commits(consumer)
@@ -93,15 +95,12 @@ async def test_a_commit_sends_only_moved_partitions_and_the_group_resumes_after_
         assert committed == [2, 2, 0]
     finally:
         await successor.stop()
-        await producer.stop()
 
 
 async def test_after_a_rebalance_the_first_commit_sends_every_position_again(
-    test_infra: TestInfrastructure, topic: str
+    test_infra: TestInfrastructure, topic: str, producer: AIOKafkaProducer
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=test_infra.infra.kafka_bootstrap_servers)
     staying = member(test_infra, topic)
-    await producer.start()
     await staying.start()
     joining = member(test_infra, topic)
     try:
@@ -130,4 +129,3 @@ async def test_after_a_rebalance_the_first_commit_sends_every_position_again(
     finally:
         await joining.stop()
         await staying.stop()
-        await producer.stop()

@@ -27,12 +27,9 @@ async def topic(test_infra: TestInfrastructure) -> AsyncIterator[str]:
 
 def member(test_infra: TestInfrastructure, topic: str) -> IdleAwareConsumer:
     """A consumer of `topic` in the group named after it: short busy, long idle waits."""
-    return IdleAwareConsumer(
+    return test_infra.group_member(
+        IdleAwareConsumer,
         topic,
-        bootstrap_servers=test_infra.infra.kafka_bootstrap_servers,
-        group_id=topic,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
         fetch_max_wait_ms=BUSY_MS,
         idle_wait_ms=HOLD_MS,
         request_timeout_ms=HOLD_MS + 30_000,
