@@ -41,7 +41,7 @@ from pydantic import BaseModel
 
 from podium_gateway import read_model
 from podium_gateway.auth import CurrentUser, Gate, OptionalUserDep, ReaderDep, UserDep
-from podium_gateway.clients import RedisDep, ScriptsDep
+from podium_gateway.clients import ScriptsDep
 from podium_gateway.clients.competitions import (
     CompetitionsDep,
     CompetitionView,
@@ -223,7 +223,6 @@ async def leaderboard(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
     reader: ReaderDep,
-    redis_client: RedisDep,
     scripts: ScriptsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -239,7 +238,7 @@ async def leaderboard(
     )
     keys, start = _board_keys(competition, competition_id, split, period, day)
     if page is None or keys != guessed[0]:
-        page = await redis_client.eval(read_model.PAGE_SCRIPT, 3, *keys, *guessed[1])
+        page = await scripts.client.eval(read_model.PAGE_SCRIPT, 3, *keys, *guessed[1])
     return Response(page_body(page, split, period, start, offset, limit), media_type=JSON)
 
 
@@ -288,7 +287,6 @@ async def around_me(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
     user: UserDep,
-    redis_client: RedisDep,
     scripts: ScriptsDep,
     window: Annotated[int, Query(ge=0, le=100)] = 5,
     split: Split = "public",
@@ -298,7 +296,7 @@ async def around_me(
     """`window` entries above and below the caller; empty when they are not ranked yet."""
     competition, _ = await _board_competition(client, scripts, competition_id, user, split)
     keys, start = _board_keys(competition, competition_id, split, period, day)
-    joined, meta, rank = await redis_client.eval(
+    joined, meta, rank = await scripts.client.eval(
         read_model.AROUND_SCRIPT, 3, *keys, str(user.user_id), window
     )
     as_of, total = _meta(meta)
@@ -321,7 +319,6 @@ async def export_leaderboard(
     competition_id: uuid.UUID,
     client: CompetitionsDep,
     user: OptionalUserDep,
-    redis_client: RedisDep,
     scripts: ScriptsDep,
     format: Format = "csv",
     split: Split = "public",
@@ -339,7 +336,7 @@ async def export_leaderboard(
             yield csv_rows([BOARD_COLUMNS])
         offset = 0
         while True:
-            joined, _meta = await redis_client.eval(
+            joined, _meta = await scripts.client.eval(
                 read_model.PAGE_SCRIPT, 3, *keys, offset, offset + CHUNK - 1
             )
             entries = _entries(_rows(joined), offset)

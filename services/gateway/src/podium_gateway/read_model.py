@@ -327,13 +327,12 @@ async def submit_target(
 ) -> CompetitionView:
     """Return the competition `user` may upload a prediction to now; raise the refusal's problem.
 
-    `gate`: the caller's checks still to make, settled in the same read (401, 429)
-    before anything else is decided.
-
     Judged from the read model (SPEC §5.3 rules, `podium_contracts.eligibility`) when it
     holds every fact exactly: the card, the caller's accepted enrollment, and no team in
     the competition (the daily limit then counts for the caller). Otherwise competitions
-    answers from Postgres (ADR 0084); a missing card is also repaired.
+    answers from Postgres (ADR 0084); a missing card is also repaired. `gate`: the
+    caller's checks still to make, settled in the same read (401, 429) before anything
+    else is decided.
     """
     found = await snapshot(scripts, competition_id, user, gate=gate)
     card = found.card
