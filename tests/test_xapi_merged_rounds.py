@@ -14,10 +14,11 @@ import uuid
 import pytest
 import redis.asyncio as redis
 from podium_gateway.coalesce import Coalescer
-from podium_gateway.limits import MergedHits
+from podium_gateway.limits import HITS_SCRIPT, MergedHits
 from podium_gateway.xapi.claims import ClaimState, StatementClaims
 from podium_runtime.problems import Problem
-from podium_runtime.script_line import Scripts
+from podium_runtime.script_line import ScriptLine, Scripts
+from podium_runtime.testing import TestInfrastructure
 
 
 async def test_callers_arriving_while_a_round_runs_go_together_in_the_next() -> None:
@@ -91,9 +92,13 @@ async def test_merged_claims_answer_each_batch_all_or_nothing_in_arrival_order(
     assert await client.get(f"{prefix}xapi:claim:{z}") == b"hz:p"
 
 
-async def test_merged_hits_count_every_request(store: redis.Redis) -> None:
+@pytest.mark.parametrize("on_line", [False, True], ids=["redis-py", "script line"])
+async def test_merged_hits_count_every_request(
+    store: redis.Redis, test_infra: TestInfrastructure, on_line: bool
+) -> None:
     client = store
-    hits = MergedHits(client)
+    line = ScriptLine(test_infra.infra.redis_url, [HITS_SCRIPT]) if on_line else None
+    hits = MergedHits(Scripts(client, line))
     key = f"t{uuid.uuid4().hex[:8]}:rl:lrs:client"
     outcomes = await asyncio.gather(
         *(hits.enforce(key, 3, 10) for _ in range(5)), return_exceptions=True
@@ -105,6 +110,8 @@ async def test_merged_hits_count_every_request(store: redis.Redis) -> None:
     assert all(p.code == "RATE_LIMIT_EXCEEDED" for p in refused)
     assert int(await client.get(key)) == 5
     assert 0 < await client.pttl(key) <= 10_000
+    if line is not None:
+        await line.aclose()
 
 
 async def test_a_round_answering_too_few_parts_fails_its_callers_instead_of_hanging() -> None:

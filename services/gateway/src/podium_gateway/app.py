@@ -22,6 +22,7 @@ from podium_gateway import (
     datasets_api,
     joins,
     leaderboard_api,
+    limits,
     lrs_clients_api,
     lrs_trust_api,
     notifications_api,
@@ -55,8 +56,8 @@ from podium_gateway.xapi.claims import CLAIM_SCRIPTS
 
 
 def script_line(settings: Settings) -> ScriptLine:
-    """Return the pipelined Redis connection for the edge's reads, joins and the xAPI
-    claims, loading every script they run on it (ADR 0070, 0101)."""
+    """Return the pipelined Redis connection for the edge's reads, joins, uploads and the
+    xAPI rate limit and claims, loading every script they run on it (ADR 0070, 0101)."""
     return ScriptLine(
         settings.redis_url,
         [
@@ -65,6 +66,7 @@ def script_line(settings: Settings) -> ScriptLine:
             joins.ADMIT_SCRIPT,
             auth.GATE_SCRIPT,
             submissions_api.TAKE_SLOT_SCRIPT,
+            limits.HITS_SCRIPT,
             *CLAIM_SCRIPTS,
         ],
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 from podium_runtime.problems import Problem
+from podium_runtime.script_line import Scripts
 
 from podium_gateway.coalesce import Coalescer
 
@@ -92,8 +93,8 @@ async def enforce(
 
 
 # KEYS: counters, ARGV: each one's window in ms (a key may repeat): every request counted
-# in turn, answered {count1, ttl1, count2, ttl2, ...}.
-_HITS = (
+# in turn, answered {count1, ttl1, count2, ttl2, ...}. Run on the app's script line.
+HITS_SCRIPT = (
     HIT_FUNCTION
     + """
 local results = {}
@@ -115,15 +116,17 @@ class MergedHits:
     shared (`podium_gateway.coalesce`).
     """
 
-    def __init__(self, redis_client: redis.Redis, max_hits: int = 500) -> None:
-        self._script = redis_client.register_script(_HITS)
+    def __init__(self, scripts: Scripts, max_hits: int = 500) -> None:
+        """Count in the Redis of `scripts` (the app's), on its script line when it has one."""
+        self._scripts = scripts
+        self._script = scripts.client.register_script(HITS_SCRIPT)
         self._rounds: Coalescer[tuple[str, int], tuple[int, int]] = Coalescer(
             self._round, max_size=max_hits
         )
 
     async def _round(self, parts: list[tuple[str, int]]) -> list[tuple[int, int]]:
-        answer = await self._script(
-            keys=[key for key, _ in parts], args=[window for _, window in parts]
+        answer = await self._scripts.run(
+            self._script, [key for key, _ in parts], [window for _, window in parts]
         )
         return [(int(answer[2 * i]), int(answer[2 * i + 1])) for i in range(len(parts))]
 

@@ -188,7 +188,7 @@ def _hits(request: Request) -> MergedHits:
     state = request.app.state
     hits: MergedHits | None = getattr(state, "lrs_rate_hits", None)
     if hits is None:
-        hits = state.lrs_rate_hits = MergedHits(state.runtime.redis)
+        hits = state.lrs_rate_hits = MergedHits(state.scripts)
     return hits
 
 

@@ -149,3 +149,50 @@ def test_lrs_filled_timestamp_is_not_content() -> None:
     assert first["timestamp"] != retried["timestamp"]
     assert content_hash(first) == content_hash(retried)
     assert content_hash(first) != content_hash({**raw, "timestamp": "2024-01-01T00:00:00Z"})
+
+
+# --- patterns checked in pydantic's core -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"verb": {"id": "completed"}}, "verb.id", "'completed' is not an IRI"),
+        ({"actor": {"mbox": "learner@example.com"}}, "actor.mbox", "is not a mailto: IRI"),
+        ({"actor": {"mbox_sha1sum": "abc"}}, "actor.mbox_sha1sum", "40 hexadecimal characters"),
+        ({"id": "not-a-uuid"}, "id", "'not-a-uuid' is not a UUID in its hyphenated form"),
+        # uuid.UUID itself would take these; the stored form is hyphenated, nothing around it.
+        ({"id": f"{{{uuid.uuid4()}}}"}, "id", "is not a UUID in its hyphenated form"),
+        ({"id": f"{uuid.uuid4()}}}"}, "id", "is not a UUID in its hyphenated form"),
+        # A trailing newline is not part of an IRI ("$" alone would let it through).
+        ({"object": {"id": "http://example.com/a\n"}}, "object.id", "is not an IRI"),
+        (
+            {"verb": {"id": "http://example.com/v", "display": {"en us": "x"}}},
+            "verb.display.en us.[key]",
+            "'en us' is not an RFC 5646 language tag",
+        ),
+    ],
+)
+def test_a_pattern_mismatch_names_the_value_and_what_it_should_be(
+    change: dict[str, Any], field: str, message: str
+) -> None:
+    raw = {
+        "actor": {"mbox": "mailto:learner@example.com"},
+        "verb": {"id": "http://example.com/verbs/completed"},
+        "object": {"id": "http://example.com/activities/a"},
+    } | change
+    with pytest.raises(StatementError) as caught:
+        validate_statement(raw)
+    assert [e["field"] for e in caught.value.errors] == [field]
+    assert message in caught.value.errors[0]["message"]
+
+
+def test_a_null_is_rejected_at_any_depth_but_inside_extensions() -> None:
+    raw = _load(EXAMPLES / "valid" / sorted(p.name for p in VALID)[0])
+    deep = copy.deepcopy(raw) | {"context": {"contextActivities": {"parent": [{"id": None}]}}}
+    with pytest.raises(StatementError, match=r"contextActivities\.parent\[0\]\.id is null"):
+        validate_statement(deep)
+    allowed = copy.deepcopy(raw) | {
+        "result": {"extensions": {"http://example.com/x": {"nested": None, "list": [None]}}}
+    }
+    validate_statement(allowed)

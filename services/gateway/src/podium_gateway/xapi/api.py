@@ -299,7 +299,7 @@ async def store_statements(
     """Claim, publish and acknowledge statements; return their ids in request order."""
     stored = datetime.now(UTC)
     authority = _authority(request, client)
-    supplied = {str(uuid.UUID(r["id"])) for r in raws if "id" in r}
+    supplied = {r["id"].lower() for r in raws if "id" in r}  # valid: hyphenated
     version = "2.0.0" if request.headers.get(VERSION_HEADER) == "2.0.0" else "1.0.0"
     statements = [prepare_statement(r, stored, authority, version) for r in raws]
     ids = [s["id"] for s in statements]

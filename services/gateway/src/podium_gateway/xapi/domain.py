@@ -49,10 +49,12 @@ def prepare_statement(
     2.4.1 the LRS assigns a missing id; 2.4.8 it sets stored; 2.4.9 it sets authority;
     2.4.10 version defaults to 1.0.0 (2.0.0 when the request speaks 2.0.0); 2.4.7 a
     missing timestamp takes the stored value;
-    2.4.6.2 single context activities become arrays.
+    2.4.6.2 single context activities become arrays. `raw` is a valid statement
+    (`models.validate_statement`).
     """
     statement: dict[str, Any] = _copy(raw)
-    statement["id"] = str(uuid.UUID(statement["id"])) if "id" in statement else str(uuid.uuid4())
+    # A valid statement's id is hyphenated (`models.UUIDString`): lower case is its stored form.
+    statement["id"] = statement["id"].lower() if "id" in statement else str(uuid.uuid4())
     statement["stored"] = format_timestamp(stored)
     statement.setdefault("timestamp", statement["stored"])
     statement["authority"] = authority

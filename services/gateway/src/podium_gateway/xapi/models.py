@@ -8,7 +8,6 @@ in comments refer to xAPI 1.0.3 Part Two (Data) unless they say otherwise.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +20,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    StringConstraints,
     Tag,
     TypeAdapter,
     ValidationError,
@@ -43,22 +43,12 @@ _TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
+_MBOX = re.compile(r"^mailto:[^@\s]+@[^@\s]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # 2.4.10 Version: "1.0.x"; 2.0.0 statements are accepted where compatible (SPEC §5.4).
 _VERSION = re.compile(r"^(?:1\.0(?:\.\d+)?|2\.0\.\d+)$")
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
-
-
-def _iri(value: str) -> str:
-    if not _IRI.match(value):
-        raise ValueError(f"{value!r} is not an IRI (an absolute IRI with a scheme is required)")
-    return value
-
-
-def _language_tag(value: str) -> str:
-    if not _LANGUAGE_TAG.match(value):
-        raise ValueError(f"{value!r} is not an RFC 5646 language tag")
-    return value
 
 
 def _duration(value: str) -> str:
@@ -85,34 +75,23 @@ def _timestamp(value: str) -> str:
     return value
 
 
-def _uuid(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a UUID") from exc
-    if not re.match(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-", value):
-        raise ValueError(f"{value!r} is not a UUID in its hyphenated form")
-    return value
-
-
-def _mbox(value: str) -> str:
+# The patterns are checked in pydantic's core (compiled once, no Python call per value):
+# a mismatch names its pattern, and `_PATTERN_MESSAGES` says what it means.
+IRI = Annotated[StrictStr, StringConstraints(pattern=_IRI.pattern)]
+LanguageTag = Annotated[StrictStr, StringConstraints(pattern=_LANGUAGE_TAG.pattern)]
+UUIDString = Annotated[StrictStr, StringConstraints(pattern=_UUID.pattern)]
+Mbox = Annotated[StrictStr, StringConstraints(pattern=_MBOX.pattern)]
+Sha1 = Annotated[StrictStr, StringConstraints(pattern=_SHA1.pattern)]
+_PATTERN_MESSAGES = {
+    _IRI.pattern: "is not an IRI (an absolute IRI with a scheme is required)",
+    _LANGUAGE_TAG.pattern: "is not an RFC 5646 language tag",
+    _UUID.pattern: "is not a UUID in its hyphenated form",
     # 2.4.2.3: mbox is a mailto IRI.
-    if not re.match(r"^mailto:[^@\s]+@[^@\s]+$", value):
-        raise ValueError(f"{value!r} is not a mailto: IRI")
-    return value
-
-
-def _sha1(value: str) -> str:
-    if not _SHA1.match(value):
-        raise ValueError("mbox_sha1sum must be 40 hexadecimal characters")
-    return value
-
-
-IRI = Annotated[StrictStr, AfterValidator(_iri)]
-LanguageTag = Annotated[StrictStr, AfterValidator(_language_tag)]
+    _MBOX.pattern: "is not a mailto: IRI",
+    _SHA1.pattern: "is not an mbox_sha1sum (40 hexadecimal characters)",
+}
 Duration = Annotated[StrictStr, AfterValidator(_duration)]
 Timestamp = Annotated[StrictStr, AfterValidator(_timestamp)]
-UUIDString = Annotated[StrictStr, AfterValidator(_uuid)]
 LanguageMap = dict[LanguageTag, StrictStr]
 # 5.3 Extensions: keys are IRIs, values any JSON.
 Extensions = dict[IRI, Any]
@@ -135,8 +114,8 @@ class _Identified(XapiModel):
     """Inverse functional identifiers shared by Agents and identified Groups (2.4.2.3)."""
 
     name: StrictStr | None = None
-    mbox: Annotated[StrictStr, AfterValidator(_mbox)] | None = None
-    mbox_sha1sum: Annotated[StrictStr, AfterValidator(_sha1)] | None = None
+    mbox: Mbox | None = None
+    mbox_sha1sum: Sha1 | None = None
     openid: IRI | None = None
     account: Account | None = None
 
@@ -441,18 +420,25 @@ class Statement(XapiModel):
 
 def _reject_nulls(value: Any, path: str) -> None:
     """2.2: properties set to null are rejected (extension values may hold any JSON)."""
+    # A statement is mostly text: only arrays and objects are walked into, and a
+    # place's path is written out only for the containers on the way down.
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "extensions":
                 continue
             if item is None:
                 raise ValueError(f"{path}{key} is null; omit the property instead")
-            _reject_nulls(item, f"{path}{key}.")
+            if type(item) in _CONTAINERS:
+                _reject_nulls(item, f"{path}{key}.")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if item is None:
                 raise ValueError(f"{path.rstrip('.')}[{index}] is null")
-            _reject_nulls(item, f"{path.rstrip('.')}[{index}].")
+            if type(item) in _CONTAINERS:
+                _reject_nulls(item, f"{path.rstrip('.')}[{index}].")
+
+
+_CONTAINERS = (dict, list)
 
 
 _STATEMENT = TypeAdapter(Statement)
@@ -481,11 +467,19 @@ def validate_statement(raw: Any, index: int | None = None) -> Statement:
         errors = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if not _is_tag(p))
-            message = str(err.get("msg", "")).removeprefix("Value error, ")
-            if err.get("type") == "extra_forbidden":
-                message = "unknown property (xAPI does not define it here)"
-            errors.append({"field": f"{prefix}{loc}".rstrip(".") or "$", "message": message})
+            errors.append({"field": f"{prefix}{loc}".rstrip(".") or "$", "message": _message(err)})
         raise StatementError(errors) from exc
+
+
+def _message(error: Any) -> str:
+    """Return what a pydantic error means in xAPI's words."""
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return "unknown property (xAPI does not define it here)"
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if kind == "string_pattern_mismatch" and pattern in _PATTERN_MESSAGES:
+        return f"{error.get('input')!r} {_PATTERN_MESSAGES[pattern]}"
+    return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
 def _is_tag(part: Any) -> bool:
@@ -505,13 +499,14 @@ def validate_actor(raw: Any) -> dict[str, Any]:
         _reject_nulls(raw, "")
         actor = _ACTOR.validate_python(raw)
     except ValidationError as exc:
-        raise ValueError(
-            "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-        ) from exc
+        raise ValueError("; ".join(_message(e) for e in exc.errors())) from exc
     document: dict[str, Any] = actor.model_dump(exclude_none=True)
     return document
 
 
 def validate_iri(value: str) -> str:
     """Return `value` when it is an IRI; raise ValueError otherwise."""
-    return _iri(value)
+    # fullmatch: `$` alone would let a trailing newline through (pydantic's core does not).
+    if not _IRI.fullmatch(value):
+        raise ValueError(f"{value!r} {_PATTERN_MESSAGES[_IRI.pattern]}")
+    return value
