@@ -249,8 +249,11 @@ class EmbeddedKafka:
             # (KIP-835) to show followers it is alive; with no followers that is only idle
             # CPU, so it is written every 10 s instead.
             "metadata.max.idle.interval.ms": "10000",
-            "num.network.threads": "2",
-            "num.io.threads": "4",
+            # One network and one request thread: on the 2 cores of a development machine
+            # the broker's work per request fell with fewer threads handing requests on
+            # (docs/performance.md, "Fewer broker threads").
+            "num.network.threads": "1",
+            "num.io.threads": "1",
             "background.threads": "4",
             "num.recovery.threads.per.data.dir": "2",
             "log.segment.bytes": str(64 * 1024 * 1024),
