@@ -7,6 +7,7 @@ import gc
 
 import pytest
 import redis.asyncio as redis
+from podium_runtime.gcpolicy import YOUNG_THRESHOLD
 from podium_runtime.runtime import ServiceRuntime
 from probe import ProbeSettings
 
@@ -53,10 +54,14 @@ async def test_a_started_service_freezes_its_start_up_heap(probe_settings: Probe
     runtime = ServiceRuntime(settings)
     app = runtime.create_app(title="probe", description="frozen start-up heap")
     gc.unfreeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, *threshold[1:])  # CPython's default
     try:
         async with app.router.lifespan_context(app):
             frozen = gc.get_freeze_count()
             assert frozen > 10_000  # modules, schemas, the app: all of them
+            # The youngest generation is collected less often; the older ones as before.
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, *threshold[1:])
             garbage: list[object] = []
             garbage.append(garbage)  # a cycle made after start is still collected
             del garbage
@@ -64,3 +69,4 @@ async def test_a_started_service_freezes_its_start_up_heap(probe_settings: Probe
             assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
