@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import struct
 import uuid
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from podium_contracts.schemas import (
     load_snapshots,
     write_snapshots,
 )
+from podium_contracts.statement_index import INDEX_HASHES, index_positions
 from pydantic import ValidationError
 
 
@@ -129,3 +132,16 @@ def test_make_contracts_refuses_a_broken_snapshot_dir(tmp_path: Path) -> None:
     path.write_text(json.dumps(schema))
     with pytest.raises(SystemExit, match="priority: property removed"):
         write_snapshots(tmp_path)
+
+
+def test_index_positions_are_the_blake2b_slices_of_the_ids_bytes_in_every_form() -> None:
+    """The positions are a stored format: filters built earlier must keep answering."""
+    for _ in range(200):
+        value = uuid.uuid4()
+        digest = hashlib.blake2b(value.bytes, digest_size=4 * INDEX_HASHES).digest()
+        expected = list(struct.unpack(f">{INDEX_HASHES}I", digest))
+        for form in (value, str(value), str(value).upper(), f"{{{value}}}", value.hex):
+            assert index_positions(form) == expected
+    for bad in ("x" * 36, "g" + str(uuid.uuid4())[1:], "1234"):
+        with pytest.raises(ValueError):
+            index_positions(bad)
