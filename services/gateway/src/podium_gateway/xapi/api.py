@@ -299,10 +299,11 @@ async def store_statements(
     """Claim, publish and acknowledge statements; return their ids in request order."""
     stored = datetime.now(UTC)
     authority = _authority(request, client)
-    supplied = {r["id"].lower() for r in raws if "id" in r}  # valid: hyphenated
     version = "2.0.0" if request.headers.get(VERSION_HEADER) == "2.0.0" else "1.0.0"
     statements = [prepare_statement(r, stored, authority, version) for r in raws]
     ids = [s["id"] for s in statements]
+    # The ids the client chose, in their stored form (`prepare_statement` wrote it).
+    supplied = {i for i, r in zip(ids, raws, strict=True) if "id" in r}
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         raise bad_request(
