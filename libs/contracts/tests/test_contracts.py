@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 from podium_contracts import ALL_EVENTS, ALL_TOPICS, parse_event, topic_for
-from podium_contracts.events import JoinData, JoinRequested
+from podium_contracts.events import (
+    _ADAPTER,
+    JoinData,
+    JoinRequested,
+    LearningBatchData,
+    LearningData,
+    StatementsData,
+    StatementsReceived,
+    StatementsRecorded,
+)
 from podium_contracts.schemas import (
     check_against_snapshots,
     current_schemas,
@@ -19,7 +28,7 @@ from podium_contracts.schemas import (
     load_snapshots,
     write_snapshots,
 )
-from podium_contracts.statement_index import INDEX_HASHES, index_positions
+from podium_contracts.statement_index import INDEX_HASHES, index_positions, packed_positions
 from pydantic import ValidationError
 
 
@@ -55,6 +64,93 @@ def test_consumers_ignore_unknown_fields() -> None:
     raw = json.loads(_join().model_dump_json())
     raw["data"]["added_later"] = "x"
     assert isinstance(parse_event(json.dumps(raw)), JoinRequested)
+
+
+def _recorded() -> StatementsRecorded:
+    fact = LearningData(
+        actor="mbox:mailto:a@example.com",
+        statement_id=uuid.uuid4(),
+        verb="http://adlnet.gov/expapi/verbs/completed",
+        timestamp="2026-12-04T07:00:00.123+02:00",
+        scaled_score=0.5,
+        success=True,
+        lrs_client_id=uuid.uuid4(),
+    )
+    return StatementsRecorded(
+        producer="ingest",
+        correlation_id="c",
+        data=LearningBatchData(actor=fact.actor, facts=[fact]),
+    )
+
+
+def _received() -> StatementsReceived:
+    statement = {"id": str(uuid.uuid4()), "result": {"score": {"raw": 1.0}}, "extensions": None}
+    return StatementsReceived(
+        producer="gateway",
+        correlation_id="c",
+        data=StatementsData(actor="a", lrs_client_id=uuid.uuid4(), statements=[statement]),
+    )
+
+
+#: JSON-level edits of an event's text: forms the two parsing paths could take differently.
+_EDITS = [
+    lambda d: d,
+    lambda d: d["data"].update(user_id=str(d["data"]["user_id"]).upper()),
+    lambda d: d.update(occurred_at="2026-12-04T08:00:00+05:30"),
+    lambda d: d.update(occurred_at="2026-12-04T08:00:00"),  # no offset: refused
+    lambda d: d.update(occurred_at=1_764_835_200),  # a number of seconds
+    lambda d: d.update(version="1"),
+    lambda d: d.update(id="not-a-uuid"),
+    lambda d: d["data"].pop("competition_id"),
+    lambda d: d["data"].update(competition_id=None),
+    lambda d: d["data"].update(request_id=12),
+    lambda d: d.update(producer=7),
+    lambda d: d.update(causation_id=None, unknown={"x": [1, 2]}),
+]
+_RECORDED_EDITS = [
+    lambda d: d["data"]["facts"][0].update(scaled_score=1),  # an integer for a float
+    lambda d: d["data"]["facts"][0].update(scaled_score="0.5"),
+    lambda d: d["data"]["facts"][0].update(success="true"),
+    lambda d: d["data"]["facts"][0].update(success=1),
+    lambda d: d["data"].update(facts=[]),
+]
+_RECEIVED_EDITS = [
+    lambda d: d["data"]["statements"][0].update(big=2**70),  # beyond orjson's integers
+    lambda d: d["data"]["statements"][0].update(text="\ud800"),
+    lambda d: d["data"].update(statements={"not": "a list"}),
+]
+
+
+def _both_paths(raw: str) -> tuple[object, object]:
+    def outcome(parse):  # type: ignore[no-untyped-def]
+        try:
+            return parse(raw)
+        except ValidationError as exc:
+            return ("refused", [(e["loc"], e["type"]) for e in exc.errors()])
+
+    return outcome(parse_event), outcome(_ADAPTER.validate_json)
+
+
+@pytest.mark.parametrize(
+    ("event", "edit"),
+    [(_join, e) for e in _EDITS]
+    + [(_recorded, e) for e in _RECORDED_EDITS]
+    + [(_received, e) for e in _RECEIVED_EDITS],
+)
+def test_parse_event_accepts_and_refuses_what_the_union_does(event, edit) -> None:  # type: ignore[no-untyped-def]
+    document = json.loads(event().model_dump_json())
+    edit(document)
+    raw = json.dumps(document)
+    direct, union = _both_paths(raw)
+    assert direct == union
+
+
+def test_parse_event_reads_integers_beyond_64_bits() -> None:
+    document = json.loads(_received().model_dump_json())
+    document["data"]["statements"][0]["big"] = 2**70
+    parsed = parse_event(json.dumps(document))
+    assert isinstance(parsed, StatementsReceived)
+    assert parsed.data.statements[0]["big"] == 2**70
 
 
 def test_events_are_frozen() -> None:
@@ -145,3 +241,11 @@ def test_index_positions_are_the_blake2b_slices_of_the_ids_bytes_in_every_form()
     for bad in ("x" * 36, "g" + str(uuid.uuid4())[1:], "1234"):
         with pytest.raises(ValueError):
             index_positions(bad)
+
+
+def test_packed_positions_are_each_ids_positions_as_big_endian_words() -> None:
+    ids = [uuid.uuid4() for _ in range(50)]
+    packed = packed_positions([ids[0], str(ids[1]).upper(), *ids[2:]])
+    words = list(struct.unpack(f">{len(packed) // 4}I", packed))
+    assert words == [p for i in ids for p in index_positions(i)]
+    assert packed_positions([]) == b""

@@ -6,10 +6,12 @@ Contracts share facts, not internal models: only what consumers need.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter
+import orjson
+from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from podium_contracts.envelope import Event, EventData
 from podium_contracts.rules import ActivityRulesFacts
@@ -640,10 +642,28 @@ AnyEvent: Any = Annotated[
 ]
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+#: Each event class by its tag, for `parse_event`'s direct path.
+_CLASSES: dict[str, type[Event]] = {_event_tag(cls): cls for cls in ALL_EVENTS}
 
 
 def parse_event(raw: bytes | str) -> Event:
-    """Parse any envelope from JSON; raises `pydantic.ValidationError` on unknown type/version."""
+    """Parse any envelope from JSON; raises `pydantic.ValidationError` on unknown type/version.
+
+    orjson reads the text and the tag picks the class, which then validates the
+    parsed value: a third of the time the union's JSON validation takes (its
+    discriminator is a Python function, and pydantic builds `Any` values slower
+    than orjson). What this path does not take (text orjson refuses, such as
+    integers beyond 64 bits; an unknown tag; an invalid event) goes through the
+    union, which accepts or raises exactly as before.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    cls = _CLASSES.get(_tag(value)) if isinstance(value, dict) else None
+    if cls is not None:
+        with contextlib.suppress(ValidationError):
+            return cls.model_validate(value)
     event: Event = _ADAPTER.validate_json(raw)
     return event
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import uuid
+from collections.abc import Iterable
 
 from podium_contracts.redis_keys import GATEWAY_PREFIX
 
@@ -31,6 +32,18 @@ def index_positions(statement_id: str | uuid.UUID) -> list[int]:
 
 
 _POSITIONS = struct.Struct(f">{INDEX_HASHES}I")
+
+
+def packed_positions(statement_ids: Iterable[str | uuid.UUID]) -> bytes:
+    """Return the ids' positions as one string of big-endian 32-bit integers.
+
+    The positions `index_positions` returns, id after id, in one Redis argument that a
+    script reads with `struct.unpack('>I4', ...)`: one argument per poll instead of four
+    per id, which the client and Redis would each encode and parse.
+    """
+    return b"".join(
+        hashlib.blake2b(_id_bytes(i), digest_size=4 * INDEX_HASHES).digest() for i in statement_ids
+    )
 
 
 def _id_bytes(statement_id: str | uuid.UUID) -> bytes:

@@ -70,7 +70,8 @@ B = TypeVar("B", bound=BatchHandler)
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """Build the service's KafkaBroker: acks=all, idempotence per settings (SPEC §3).
 
-    Its consumers hold an idle fetch for `consumer_fetch_idle_wait_ms` (`idle_fetch`).
+    Its consumers hold an idle fetch for `consumer_fetch_idle_wait_ms` (`idle_fetch`);
+    its producer fills a partition's batch up to `kafka_producer_batch_bytes` (ADR 0113).
     """
     return IdleAwareKafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -82,6 +83,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         allow_auto_create_topics=False,
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
+        max_batch_size=settings.kafka_producer_batch_bytes,
     )
 
 

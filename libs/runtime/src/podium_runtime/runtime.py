@@ -124,6 +124,7 @@ class ServiceRuntime:
                 topic_prefix=settings.kafka_topic_prefix,
                 batch_size=settings.outbox_batch_size,
                 max_idle=settings.outbox_max_idle_seconds,
+                gather=settings.outbox_relay_gather_ms / 1000,
             )
             self.outbox.on_commit(self.relay.wake)
             self.consumer = EventConsumer(

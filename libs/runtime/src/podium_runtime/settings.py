@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
             "KAFKA_ENABLE_IDEMPOTENCE", "PODIUM_KAFKA_ENABLE_IDEMPOTENCE"
         ),
     )
+    #: Largest batch of one partition's records the producer builds (aiokafka's default is
+    #: 16 KiB). A full batch makes the sender wait for the request in flight, so an outbox
+    #: relay pass of a few hundred events took three produce requests; at 256 KiB it takes
+    #: one (ADR 0113). Apache Kafka takes batches up to `message.max.bytes` (1 MiB).
+    kafka_producer_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=1_000_000)
     #: Prepended to every topic name; lets test runs share one broker without crosstalk.
     kafka_topic_prefix: str = Field(
         default="",
@@ -118,6 +123,10 @@ class ServiceSettings(BaseSettings):
     #: Longest idle wait of the outbox relay. A commit that adds events wakes it at once
     #: (`Outbox.on_commit`); this only bounds how late rows committed elsewhere are seen.
     outbox_max_idle_seconds: float = 5.0
+    #: How long a woken outbox relay waits before it looks, so that the commits landing
+    #: meanwhile go out in one pass (ADR 0113). 0: at once, for services whose events
+    #: are on a latency budget; a service committing many small units of work sets more.
+    outbox_relay_gather_ms: int = Field(default=0, ge=0, le=1_000)
     #: Largest serialised event the outbox accepts (the broker's default limit is 1 MiB).
     outbox_max_event_bytes: int = 900_000
     #: Database connections a service holds at most. Each is opened when first needed,

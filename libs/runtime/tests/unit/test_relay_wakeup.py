@@ -12,8 +12,15 @@ from podium_runtime.outbox import OutboxRelay
 class ScriptedRelay(OutboxRelay):
     """A relay whose passes follow a script (the loop is under test, not the database)."""
 
-    def __init__(self, script: list[Any]) -> None:
-        super().__init__(None, None, None, batch_size=10, max_idle=3600)  # type: ignore[arg-type]
+    def __init__(self, script: list[Any], gather: float = 0.0) -> None:
+        super().__init__(
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            batch_size=10,
+            max_idle=3600,
+            gather=gather,
+        )
         self.script = script
         self.started: list[float] = []
         self.looked = asyncio.Event()
@@ -51,6 +58,28 @@ async def test_after_a_short_batch_the_relay_waits_for_a_wake_up() -> None:
         assert len(relay.started) == 1
         relay.wake()
         await asyncio.wait_for(_passes(relay, 2), timeout=30)
+    finally:
+        relay.stop()
+        relay.wake()
+        await asyncio.wait_for(running, timeout=30)
+
+
+async def test_a_woken_relay_gathers_the_commits_of_its_wait_into_one_pass() -> None:
+    # ADR 0113: commits landing within `gather` of the first wake-up share one pass; a
+    # full batch is followed at once (a backlog is not slowed down).
+    relay = ScriptedRelay([3, 10, 2, 0], gather=0.3)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(_passes(relay, 1), timeout=30)
+        woken = time.monotonic()
+        for _ in range(3):  # three commits, a few milliseconds apart
+            relay.wake()
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(_passes(relay, 3), timeout=30)
+        assert relay.started[1] - woken >= 0.3  # waited for the gather
+        assert relay.started[2] - relay.started[1] < 0.25  # after a full batch: at once
+        await asyncio.sleep(0.1)  # an absence: nothing to await
+        assert len(relay.started) == 3  # the three wake-ups: one pass (and its follow-up)
     finally:
         relay.stop()
         relay.wake()

@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     max_page_size: int = 500
     #: Most `xapi.statements.received` events applied in one transaction.
     consumer_batch_size: int = 500
+    #: A busy ingest commits a poll every few milliseconds; its learning facts go out
+    #: together, at most one relay pass per 50 ms instead of one per poll (ADR 0113).
+    outbox_relay_gather_ms: int = 50
     #: The gateway's Redis key prefix, to release claims of statements ingest refused.
     gateway_redis_key_prefix: str = "podium:gateway:"
     #: Size in bits of the stored-ids index the gateway reads before asking the store

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 
-from podium_contracts.statement_index import index_positions, statement_index_key
+from podium_contracts.statement_index import packed_positions, statement_index_key
 from podium_runtime.db import Database
 from redis.asyncio import Redis
 
@@ -27,15 +27,17 @@ log = logging.getLogger(__name__)
 #: Ids whose bits one script call sets.
 CHUNK = 2000
 
-# KEYS: [index]; ARGV: positions. Only an existing filter is written: a missing one is
-# rebuilt whole (a filter holding only later ids would claim the earlier ones absent).
+# KEYS: [index]; ARGV[1]: the positions, packed (`packed_positions`). Only an existing
+# filter is written: a missing one is rebuilt whole (a filter holding only later ids
+# would claim the earlier ones absent).
 _ADD = """
 local bits = redis.call('STRLEN', KEYS[1]) * 8
 if bits == 0 then
   return 0
 end
-for i = 1, #ARGV do
-  redis.call('SETBIT', KEYS[1], tonumber(ARGV[i]) % bits, 1)
+local packed = ARGV[1]
+for offset = 1, #packed, 4 do
+  redis.call('SETBIT', KEYS[1], struct.unpack('>I4', packed, offset) % bits, 1)
 end
 return 1
 """
@@ -52,14 +54,10 @@ class StatementIndex:
 
     async def add(self, ids: Collection[uuid.UUID]) -> None:
         """Set the bits of ids about to be stored (before their transaction commits)."""
-        chunk: list[int] = []
-        for n, statement_id in enumerate(ids, 1):
-            chunk += index_positions(statement_id)
-            if n % CHUNK == 0:
-                await self._add(keys=[self.key], args=chunk)
-                chunk = []
-        if chunk:
-            await self._add(keys=[self.key], args=chunk)
+        ids = list(ids)
+        for start in range(0, len(ids), CHUNK):
+            packed = packed_positions(ids[start : start + CHUNK])
+            await self._add(keys=[self.key], args=[packed])
 
     async def exists(self) -> bool:
         """True when the filter is in Redis."""
@@ -78,15 +76,15 @@ class StatementIndex:
             async with database.session() as session:
                 # Allocate the whole filter first: its length is its size in bits.
                 await self.redis.setbit(building, self.bits - 1, 0)
-                chunk: list[int] = []
+                chunk: list[uuid.UUID] = []
                 async for statement_id in repository.all_statement_ids_locked(session):
-                    chunk += index_positions(statement_id)
+                    chunk.append(statement_id)
                     count += 1
-                    if count % CHUNK == 0:
-                        await self._add(keys=[building], args=chunk)
+                    if len(chunk) == CHUNK:
+                        await self._add(keys=[building], args=[packed_positions(chunk)])
                         chunk = []
                 if chunk:
-                    await self._add(keys=[building], args=chunk)
+                    await self._add(keys=[building], args=[packed_positions(chunk)])
                 await self.redis.rename(building, self.key)
         finally:
             await self.redis.delete(building)
