@@ -116,7 +116,7 @@ _RECORDED_EDITS = [
 ]
 _RECEIVED_EDITS = [
     lambda d: d["data"]["statements"][0].update(big=2**70),  # beyond orjson's integers
-    lambda d: d["data"]["statements"][0].update(text="\ud800"),
+    lambda d: d["data"]["statements"][0].update(text="\ud800"),  # a lone surrogate
     lambda d: d["data"].update(statements={"not": "a list"}),
 ]
 
@@ -143,6 +143,16 @@ def test_parse_event_accepts_and_refuses_what_the_union_does(event, edit) -> Non
     raw = json.dumps(document)
     direct, union = _both_paths(raw)
     assert direct == union
+
+
+def test_parse_event_validates_a_known_event_without_the_union(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from podium_contracts import events
+
+    monkeypatch.setattr(events, "_ADAPTER", None)  # the direct path must not need it
+    for event in (_join(), _recorded(), _received()):
+        assert parse_event(event.model_dump_json()) == event
 
 
 def test_parse_event_reads_integers_beyond_64_bits() -> None:
