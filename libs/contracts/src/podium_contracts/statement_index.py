@@ -27,8 +27,7 @@ def statement_index_key(prefix: str = GATEWAY_PREFIX) -> str:
 
 def index_positions(statement_id: str | uuid.UUID) -> list[int]:
     """Return the id's `INDEX_HASHES` 32-bit positions (taken modulo the filter's bits)."""
-    digest = hashlib.blake2b(_id_bytes(statement_id), digest_size=4 * INDEX_HASHES).digest()
-    return list(_POSITIONS.unpack(digest))
+    return list(_POSITIONS.unpack(_digest(statement_id)))
 
 
 _POSITIONS = struct.Struct(f">{INDEX_HASHES}I")
@@ -37,13 +36,16 @@ _POSITIONS = struct.Struct(f">{INDEX_HASHES}I")
 def packed_positions(statement_ids: Iterable[str | uuid.UUID]) -> bytes:
     """Return the ids' positions as one string of big-endian 32-bit integers.
 
-    The positions `index_positions` returns, id after id, in one Redis argument that a
-    script reads with `struct.unpack('>I4', ...)`: one argument per poll instead of four
-    per id, which the client and Redis would each encode and parse.
+    The positions `index_positions` returns, id after id, as the one Redis argument both
+    sides' scripts read with `struct.unpack('>I4', ...)`: four integers per id would each
+    be encoded by the client and parsed by Redis.
     """
-    return b"".join(
-        hashlib.blake2b(_id_bytes(i), digest_size=4 * INDEX_HASHES).digest() for i in statement_ids
-    )
+    return b"".join(_digest(i) for i in statement_ids)
+
+
+def _digest(statement_id: str | uuid.UUID) -> bytes:
+    """Return the id's positions as big-endian 32-bit words: one BLAKE2b digest of its bytes."""
+    return hashlib.blake2b(_id_bytes(statement_id), digest_size=4 * INDEX_HASHES).digest()
 
 
 def _id_bytes(statement_id: str | uuid.UUID) -> bytes:

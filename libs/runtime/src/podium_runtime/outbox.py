@@ -605,10 +605,7 @@ class OutboxRelay:
         pass (one claim, one send, one update) instead of taking one each.
         """
         idle = 0.01
-        woken = False
         while not self._stopping:
-            if woken and self.gather:
-                await asyncio.sleep(self.gather)
             self._wakeup.clear()
             try:
                 moved = await self.relay_once()
@@ -621,8 +618,7 @@ class OutboxRelay:
                 moved = 0
                 idle = self.max_idle
             if moved >= self.batch_size:
-                idle = 0.01
-                woken = False  # a backlog: the next batch at once
+                idle = 0.01  # a backlog: the next batch at once
                 continue
             if moved:
                 # A short batch took every row of this process committed before the look;
@@ -630,10 +626,11 @@ class OutboxRelay:
                 idle = self.max_idle
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
-                woken = True
             except TimeoutError:
-                woken = False
                 idle = min(idle * 2, self.max_idle)
+            else:
+                if self.gather and not self._stopping:
+                    await asyncio.sleep(self.gather)
 
     def stop(self) -> None:
         """Finish the current batch and leave `run()`."""

@@ -54,10 +54,13 @@ class StatementIndex:
 
     async def add(self, ids: Collection[uuid.UUID]) -> None:
         """Set the bits of ids about to be stored (before their transaction commits)."""
-        ids = list(ids)
-        for start in range(0, len(ids), CHUNK):
-            packed = packed_positions(ids[start : start + CHUNK])
-            await self._add(keys=[self.key], args=[packed])
+        ordered = list(ids)
+        for start in range(0, len(ordered), CHUNK):
+            await self._set_bits(self.key, ordered[start : start + CHUNK])
+
+    async def _set_bits(self, key: str, ids: list[uuid.UUID]) -> None:
+        """Set the bits of at most `CHUNK` ids in the filter at `key`, in one script call."""
+        await self._add(keys=[key], args=[packed_positions(ids)])
 
     async def exists(self) -> bool:
         """True when the filter is in Redis."""
@@ -81,10 +84,10 @@ class StatementIndex:
                     chunk.append(statement_id)
                     count += 1
                     if len(chunk) == CHUNK:
-                        await self._add(keys=[building], args=[packed_positions(chunk)])
+                        await self._set_bits(building, chunk)
                         chunk = []
                 if chunk:
-                    await self._add(keys=[building], args=[packed_positions(chunk)])
+                    await self._set_bits(building, chunk)
                 await self.redis.rename(building, self.key)
         finally:
             await self.redis.delete(building)

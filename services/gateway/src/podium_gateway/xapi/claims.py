@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as redis
 from podium_contracts.redis_keys import xapi_claim_key, xapi_voidings_key
-from podium_contracts.statement_index import INDEX_HASHES, index_positions, statement_index_key
+from podium_contracts.statement_index import INDEX_HASHES, packed_positions, statement_index_key
 from podium_runtime.script_line import Scripts
 
 from podium_gateway.coalesce import Coalescer
@@ -38,10 +38,10 @@ CLAIM_ROUND_IDS = 2000
 
 # KEYS: claim keys, then the stored-ids index (docs/adr/0059); ARGV: [pending ttl ms,
 # positions per id, number of groups G, size of group 1, ..., size of group G,
-# hash1, ..., hashN, id1's positions, ...]. A group is one request's batch, claimed
-# all-or-nothing: when any of its ids conflicts, none of them is claimed. Groups are
-# claimed one after another, so merging requests into one call (`podium_gateway.coalesce`)
-# answers each as if it had come alone in that order.
+# hash1, ..., hashN, every id's positions packed (`packed_positions`)]. A group is one
+# request's batch, claimed all-or-nothing: when any of its ids conflicts, none of them
+# is claimed. Groups are claimed one after another, so merging requests into one call
+# (`podium_gateway.coalesce`) answers each as if it had come alone in that order.
 # An unclaimed id is answered 0 when a clear bit of the index proves it is not stored,
 # else 4 (the store must be asked): every bit set, or no index at all.
 _CLAIM = """
@@ -49,7 +49,7 @@ local n = #KEYS - 1
 local per = tonumber(ARGV[2])
 local groups = tonumber(ARGV[3])
 local hashes = 3 + groups
-local positions = hashes + n
+local packed = ARGV[hashes + n + 1]
 local bits = redis.call('STRLEN', KEYS[n + 1]) * 8
 local results = {}
 local first = 1
@@ -77,7 +77,8 @@ for g = 1, groups do
         local maybe = 1
         if bits > 0 then
           for j = 1, per do
-            local position = tonumber(ARGV[positions + (i - 1) * per + j]) % bits
+            local offset = ((i - 1) * per + j - 1) * 4 + 1
+            local position = struct.unpack('>I4', packed, offset) % bits
             if redis.call('GETBIT', KEYS[n + 1], position) == 0 then
               maybe = 0
               break
@@ -175,13 +176,13 @@ class StatementClaims:
     ) -> list[list[ClaimState]]:
         ids = [i for part, _ in parts for i in part]
         keys = [*self._keys(ids), self.index_key]
-        args: list[str | int] = [
+        args: list[str | int | bytes] = [
             PENDING_TTL_SECONDS * 1000,
             INDEX_HASHES,
             len(parts),
             *(len(part) for part, _ in parts),
             *(h for _, hashes in parts for h in hashes),
-            *(p for i in ids for p in index_positions(i)),
+            packed_positions(ids),
         ]
         result = await self.scripts.run(self._claim, keys, args)
         states = [ClaimState(int(r)) for r in result]
