@@ -146,19 +146,41 @@ async def _count_refusal(redis_client: Any, failures_key: str, settings: Setting
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What identity answered for one key/secret pair: the client, or None when refused."""
+
+    client: LrsClient | None
+
+    @classmethod
+    def read(cls, stored: bytes) -> Verdict:
+        """Read a verdict as Redis keeps it: identity's JSON answer, or the refusal mark."""
+        if stored == _REFUSED:
+            return cls(None)
+        data = json.loads(stored)
+        return cls(
+            LrsClient(
+                client_id=uuid.UUID(data["client_id"]),
+                name=data["name"],
+                scopes=frozenset(data["scopes"]),
+            )
+        )
+
+
 class VerdictCache:
     """The Redis verdicts this process read, each kept until its Redis copy expires.
 
     A busy tool sends many requests within `lrs_cache_seconds`; reading the verdict
     once per expiry instead of once per request saves a Redis round trip on each,
-    and never keeps a verdict longer than Redis does. Bounded: the oldest go first.
+    and never keeps a verdict longer than Redis does. Verdicts are kept read, so a
+    request does not parse identity's answer again. Bounded: the oldest go first.
     """
 
     def __init__(self, max_entries: int = 1024) -> None:
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[bytes, float]] = {}
+        self._entries: dict[str, tuple[Verdict, float]] = {}
 
-    def get(self, fingerprint: str) -> bytes | None:
+    def get(self, fingerprint: str) -> Verdict | None:
         """Return the verdict for `fingerprint` while it is fresh, else None."""
         entry = self._entries.get(fingerprint)
         if entry is None:
@@ -168,7 +190,7 @@ class VerdictCache:
             return None
         return entry[0]
 
-    def put(self, fingerprint: str, verdict: bytes, seconds: float) -> None:
+    def put(self, fingerprint: str, verdict: Verdict, seconds: float) -> None:
         """Keep `verdict` for `seconds` from now."""
         self._entries.pop(fingerprint, None)
         while len(self._entries) >= self.max_entries:
@@ -213,40 +235,41 @@ async def authenticate_lrs_client(request: Request) -> LrsClient:
     fingerprint = credential_fingerprint(key, secret)
     cache_key = f"{settings.redis_key_prefix}lrs:{fingerprint}"
     verdicts = _verdicts(request)
-    cached = verdicts.get(fingerprint)
-    if cached is None:
+    verdict = verdicts.get(fingerprint)
+    if verdict is None:
         # One round trip: the verdict and how long Redis keeps it, so this process keeps
         # it no longer (a revoked client is refused within `lrs_cache_seconds` everywhere).
         async with redis_client.pipeline(transaction=False) as pipe:
-            cached, ttl_ms = await pipe.get(cache_key).pttl(cache_key).execute()
-        if cached is not None and ttl_ms > 0:
-            verdicts.put(fingerprint, cached, ttl_ms / 1000)
-    failures_key = _failures_key(request, settings, key)
-    if cached is None or cached == _REFUSED:
-        await _refuse_when_throttled(redis_client, failures_key, settings)
-    if cached is None:
+            stored, ttl_ms = await pipe.get(cache_key).pttl(cache_key).execute()
+        if stored is not None:
+            verdict = Verdict.read(stored)
+            if ttl_ms > 0:
+                verdicts.put(fingerprint, verdict, ttl_ms / 1000)
+    # Only credentials not known to be good are counted and throttled.
+    if verdict is None or verdict.client is None:
+        await _refuse_when_throttled(redis_client, _failures_key(request, settings, key), settings)
+    if verdict is None:
         response = await verify_lrs_client(request.app.state.http, settings, key, secret)
         if response.status_code == 200:
-            cached = response.content
+            stored = response.content
         elif response.status_code in (401, 404):
-            cached = _REFUSED
+            stored = _REFUSED
         else:
             raise Problem(503, "SERVICE_UNAVAILABLE", "Credentials cannot be verified now.")
-        await redis_client.set(cache_key, cached, px=int(settings.lrs_cache_seconds * 1000))
-        verdicts.put(fingerprint, cached, settings.lrs_cache_seconds)
-    if cached == _REFUSED:
-        await _count_refusal(redis_client, failures_key, settings)
+        await redis_client.set(cache_key, stored, px=int(settings.lrs_cache_seconds * 1000))
+        verdict = Verdict.read(stored)
+        verdicts.put(fingerprint, verdict, settings.lrs_cache_seconds)
+    client = verdict.client
+    if client is None:
+        await _count_refusal(redis_client, _failures_key(request, settings, key), settings)
         raise _unauthorized("Unknown or revoked LRS client credentials.")
     # The credentials verified: routes may remember things about them (xapi/versions.py).
     request.state.lrs_credential = fingerprint
-    data = json.loads(cached)
-    client = LrsClient(
-        client_id=uuid.UUID(data["client_id"]), name=data["name"], scopes=frozenset(data["scopes"])
-    )
+    client_id = str(client.client_id)
     # Counted with the concurrent requests of every client in one round trip (limits.py).
     await _hits(request).enforce(
-        f"{settings.redis_key_prefix}rl:lrs:{client.client_id}",
-        settings.rate_limit_lrs_clients.get(str(client.client_id), settings.rate_limit_lrs_client),
+        f"{settings.redis_key_prefix}rl:lrs:{client_id}",
+        settings.rate_limit_lrs_clients.get(client_id, settings.rate_limit_lrs_client),
         settings.rate_limit_lrs_client_window_seconds,
         "This LRS client sent too many requests; retry after Retry-After seconds.",
     )

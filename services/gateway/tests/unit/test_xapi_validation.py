@@ -142,6 +142,40 @@ def test_equivalence_is_reflexive_and_symmetric(statement: dict[str, Any]) -> No
     assert canonical(statement) == canonical(copy.deepcopy(statement))
 
 
+@given(statements)
+def test_the_comparison_form_leaves_the_statement_alone(statement: dict[str, Any]) -> None:
+    prepared = prepare_statement(statement, datetime(2024, 1, 1, tzinfo=UTC), AUTHORITY)
+    before = copy.deepcopy(prepared)
+    canonical(prepared)["actor"]["objectType"] = "edited"
+    content_hash(prepared)
+    assert prepared == before
+
+
+#: Every gateway replica claims ids under these hashes in Redis (claims.py): a release
+#: that hashed differently would see its own retries as conflicts during a rollout.
+PINNED_HASHES = {
+    "agent_object": "247f35b7c283be731ac08f432d05fee734e1acc8911e18267f1617e001716fe6",
+    "anonymous_group": "90ba213c40c248d020c9b679a729058787fa8e8a88f3f045a86bf6369bb60285",
+    "attachment_by_url": "834e5542fe37eb6eca36c2919993fb1a8de643ada934936d12dd915b7ace452e",
+    "choice_interaction": "d510e0a3a813e16870d9f75a19bf34836d25ae9ed9a568ae89adb1fd9104f31a",
+    "completion_with_result": "2b0415e20bf9401d3d07d187a0adb529d11a07c5f77c358e7b30a1cf83a0923c",
+    "context_single_activity": "3d3fb23f328f59fdd0797958b2e81a49fa4063003df88afbcc54cf09c71953aa",
+    "long_example": "0dbae363b8ee33a4193f6fb189fe16d1603499e58507d5b32b7af5addd4d1c88",
+    "score_range": "85012b187e238db440070b772696a5121194028a4a944c5a304ad75f7e065610",
+    "simplest": "c3e376af7b7cbd03330605554a262ef28a9826c53b132c427bb0958597d122d6",
+    "substatement": "b69258ddad1b4b95da08ef18cfc385ca400c67a2e02ed109e7fdc2d65a2df729",
+    "version_103": "c8bcd86e7bdfb85b06bf3cc695b3b018eccc176b83d441d254f4fed30ab9f30b",
+    "voiding": "6b04f54ff3f0faac85cab8226d8faa14af22e3e071c12e1abccb6c3fc6385d00",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_HASHES))
+def test_content_hashes_stay_those_replicas_already_claimed(name: str) -> None:
+    raw = _load(EXAMPLES / "valid" / f"{name}.json")
+    prepared = prepare_statement(raw, datetime(2024, 1, 1, tzinfo=UTC), AUTHORITY)
+    assert content_hash(prepared) == PINNED_HASHES[name]
+
+
 def test_lrs_filled_timestamp_is_not_content() -> None:
     raw = _load(EXAMPLES / "valid" / "agent_object.json")
     first = prepare_statement(raw, datetime(2024, 1, 1, tzinfo=UTC), AUTHORITY)

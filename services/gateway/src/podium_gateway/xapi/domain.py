@@ -78,25 +78,30 @@ def _arrays_for_context_activities(statement: dict[str, Any]) -> None:
 
 def canonical(statement: dict[str, Any]) -> dict[str, Any]:
     """Return the comparison form of a statement (2.3.1): what two equivalent statements share."""
-    # _numbers builds new objects and arrays all the way down: the copy to edit in place.
-    doc: dict[str, Any] = _numbers(statement)
-    for key in ("id", "stored", "authority", "version"):
-        doc.pop(key, None)
+    doc = {k: v for k, v in statement.items() if k not in _ASSIGNED_BY_LRS}
     # A timestamp the LRS filled in from `stored` was not part of what the client sent.
     if "timestamp" in doc and doc["timestamp"] == statement.get("stored"):
         doc.pop("timestamp")
     _canonical_statement(doc)
-    return doc
+    # Numbers last, on what is compared only; it copies all the way down, so the form
+    # shares nothing with `statement`.
+    comparable: dict[str, Any] = _numbers(doc)
+    return comparable
+
+
+#: Set by the LRS, not by the client: never part of the comparison (2.3.1).
+_ASSIGNED_BY_LRS = frozenset({"id", "stored", "authority", "version"})
 
 
 def _canonical_statement(doc: dict[str, Any]) -> None:
+    """Reduce `doc` to its compared parts, replacing (never editing) the objects it holds."""
     doc["actor"] = _canonical_actor(doc["actor"])
     doc["verb"] = {"id": doc["verb"]["id"]}  # verb display is not part of the statement
     if "timestamp" in doc:
         doc["timestamp"] = _instant(doc["timestamp"])
     result = doc.get("result")
     if isinstance(result, dict) and isinstance(result.get("duration"), str):
-        result["duration"] = _hundredths(result["duration"])
+        doc["result"] = {**result, "duration": _hundredths(result["duration"])}
     obj = doc["object"]
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
@@ -106,27 +111,43 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
     elif kind == "StatementRef":
         doc["object"] = {"objectType": "StatementRef", "id": obj["id"].lower()}
     elif kind == "SubStatement":
-        _canonical_statement(obj)
-    context = doc.get("context")
-    if context:
-        if "registration" in context:
-            context["registration"] = context["registration"].lower()
-        if "language" in context:
-            context["language"] = context["language"].lower()
-        if "statement" in context:
-            context["statement"]["id"] = context["statement"]["id"].lower()
-        for key in ("instructor", "team"):
-            if key in context:
-                context[key] = _canonical_actor(context[key])
-        activities = context.get("contextActivities") or {}
+        doc["object"] = sub = dict(obj)
+        _canonical_statement(sub)
+    if doc.get("context"):
+        doc["context"] = _canonical_context(doc["context"])
+    if doc.get("attachments"):
+        doc["attachments"] = [
+            {
+                **attachment,
+                **{
+                    key: {tag.lower(): text for tag, text in attachment[key].items()}
+                    for key in ("display", "description")
+                    if key in attachment
+                },
+            }
+            for attachment in doc["attachments"]
+        ]
+
+
+def _canonical_context(context: dict[str, Any]) -> dict[str, Any]:
+    context = dict(context)
+    if "registration" in context:
+        context["registration"] = context["registration"].lower()
+    if "language" in context:
+        context["language"] = context["language"].lower()
+    if "statement" in context:
+        context["statement"] = {**context["statement"], "id": context["statement"]["id"].lower()}
+    for key in ("instructor", "team"):
+        if key in context:
+            context[key] = _canonical_actor(context[key])
+    if context.get("contextActivities"):
+        activities = dict(context["contextActivities"])
         for key in CONTEXT_ACTIVITY_KEYS:
             if key in activities:
                 items = activities[key] if isinstance(activities[key], list) else [activities[key]]
                 activities[key] = [{"objectType": "Activity", "id": a["id"]} for a in items]
-    for attachment in doc.get("attachments") or []:
-        for key in ("display", "description"):
-            if key in attachment:
-                attachment[key] = {tag.lower(): text for tag, text in attachment[key].items()}
+        context["contextActivities"] = activities
+    return context
 
 
 _SECONDS_FRACTION = re.compile(r"(\d+\.\d{2})\d+S$")
