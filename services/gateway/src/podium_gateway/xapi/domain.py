@@ -116,17 +116,15 @@ def _canonical_statement(doc: dict[str, Any]) -> None:
     if doc.get("context"):
         doc["context"] = _canonical_context(doc["context"])
     if doc.get("attachments"):
-        doc["attachments"] = [
-            {
-                **attachment,
-                **{
-                    key: {tag.lower(): text for tag, text in attachment[key].items()}
-                    for key in ("display", "description")
-                    if key in attachment
-                },
-            }
-            for attachment in doc["attachments"]
-        ]
+        doc["attachments"] = [_canonical_attachment(a) for a in doc["attachments"]]
+
+
+def _canonical_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    attachment = dict(attachment)
+    for key in ("display", "description"):
+        if key in attachment:
+            attachment[key] = {tag.lower(): text for tag, text in attachment[key].items()}
+    return attachment
 
 
 def _canonical_context(context: dict[str, Any]) -> dict[str, Any]:
